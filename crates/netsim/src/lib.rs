@@ -1,0 +1,3 @@
+//! A deterministic simulated network for sans-IO endpoints.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

@@ -1,0 +1,286 @@
+//! `cargo xtask` — the project's commands, written in Rust so they run the same everywhere.
+//!
+//! - `cargo xtask test`: the whole suite (fmt, clippy, tests, docs, fuzz smoke). Installs what
+//!   it needs when missing. This is what CI runs.
+//! - `cargo xtask fuzz [TARGET] [--seconds N]`: longer fuzzing of one or every target.
+//! - `cargo xtask bench [GROUP...]`: the `ferrtc-benches` report.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+/// How long each fuzz target runs in the `test` smoke pass.
+const SMOKE_FUZZ_SECONDS: u64 = 20;
+/// How long each fuzz target runs under `cargo xtask fuzz` by default.
+const DEFAULT_FUZZ_SECONDS: u64 = 300;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask test [--no-fuzz]\n       \
+                 cargo xtask fuzz [TARGET] [--seconds N]\n       \
+                 cargo xtask bench [sdp|srtp|...|all]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask lives in <root>/xtask; CARGO_MANIFEST_DIR is set by cargo at build time.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn step(name: &str) {
+    println!("\n=== xtask: {name} ===");
+}
+
+fn run(mut cmd: Command) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
+}
+
+/// Runs a command, echoing its stdout, and sums the `test result:` lines cargo's test harness
+/// prints. Returns (passed, failed).
+fn run_counting_tests(mut cmd: Command) -> Result<(u64, u64)> {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count_before(rest, " passed");
+            failed += count_before(rest, " failed");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!(
+            "{shown} failed: {status} ({passed} passed, {failed} failed)"
+        ));
+    }
+    Ok((passed, failed))
+}
+
+/// In "ok. 12 passed; 0 failed; ...", the number just before `word`.
+fn count_before(s: &str, word: &str) -> u64 {
+    s.find(word)
+        .and_then(|end| s[..end].rsplit([' ', '.']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn have(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs Debian packages that are missing (as root; CI machines run as root).
+#[allow(dead_code)] // used by interop suites as they arrive
+fn ensure_apt(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("apt-get install {}", missing.join(" ")));
+    run({
+        let mut c = Command::new("apt-get");
+        c.arg("update").arg("-q");
+        c
+    })?;
+    let mut c = Command::new("apt-get");
+    c.env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing);
+    run(c)
+}
+
+fn ensure_cargo_fuzz() -> Result {
+    if have("cargo-fuzz", "--version") {
+        return Ok(());
+    }
+    step("cargo install cargo-fuzz");
+    let mut c = cargo();
+    c.args(["install", "cargo-fuzz", "--locked"]);
+    run(c)
+}
+
+fn test(args: &[String]) -> Result {
+    let no_fuzz = args.iter().any(|a| a == "--no-fuzz");
+    let started = Instant::now();
+
+    step("cargo fmt --check");
+    let mut c = cargo();
+    c.args(["fmt", "--all", "--check"]);
+    run(c)?;
+    if !fuzz_targets()?.is_empty() {
+        let mut c = cargo();
+        c.args(["fmt", "--check", "--manifest-path", "fuzz/Cargo.toml"]);
+        run(c)?;
+    }
+
+    step("cargo clippy (workspace, all targets, -D warnings)");
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(c)?;
+
+    step("cargo doc (warnings denied)");
+    let mut c = cargo();
+    c.args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run(c)?;
+
+    if !no_fuzz {
+        ensure_cargo_fuzz()?;
+        for target in fuzz_targets()? {
+            fuzz_one(&target, SMOKE_FUZZ_SECONDS)?;
+        }
+    }
+
+    step("cargo test (workspace)");
+    let mut c = cargo();
+    c.args(["test", "--workspace", "--locked"]);
+    let (passed, failed) = run_counting_tests(c)?;
+
+    println!(
+        "\nxtask: whole suite green in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("tests: {passed} passed, {failed} failed");
+    Ok(())
+}
+
+fn fuzz_targets() -> Result<Vec<String>> {
+    let dir = root().join("fuzz/fuzz_targets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn fuzz_one(target: &str, seconds: u64) -> Result {
+    step(&format!("fuzz {target} for {seconds} s"));
+    let corpus = root().join("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+    let seeds = root().join("fuzz/seeds").join(target);
+    let mut c = cargo();
+    c.current_dir(root().join("fuzz"))
+        // cargo-fuzz wants nightly flags; the stable compiler accepts them with this.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", "run", target, "--"])
+        .arg(&corpus);
+    if seeds.is_dir() {
+        c.arg(&seeds);
+    }
+    c.arg(format!("-max_total_time={seconds}"))
+        .arg("-rss_limit_mb=2048")
+        .arg("-print_final_stats=1");
+    run(c)
+}
+
+fn fuzz(args: &[String]) -> Result {
+    let mut seconds = DEFAULT_FUZZ_SECONDS;
+    let mut target = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--seconds needs a number")?;
+            }
+            t => target = Some(t.to_owned()),
+        }
+    }
+    ensure_cargo_fuzz()?;
+    let targets = match target {
+        Some(t) => vec![t],
+        None => fuzz_targets()?,
+    };
+    for t in targets {
+        fuzz_one(&t, seconds)?;
+    }
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result {
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        "ferrtc-benches",
+        "--bin",
+        "report",
+        "--",
+    ]);
+    if args.is_empty() {
+        c.arg("all");
+    } else {
+        c.args(args);
+    }
+    run(c)
+}
