@@ -1,0 +1,3 @@
+//! SCTP association over DTLS (RFC 9260, 8261) and WebRTC data channels (RFC 8831, 8832), sans-IO.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
