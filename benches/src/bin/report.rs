@@ -34,6 +34,7 @@ fn main() -> ExitCode {
          case. Ratios above 1 mean ferrtc is faster.\n",
         cfg.seconds_per_workload, cfg.rounds
     );
+    print!("{report}");
     for (name, rows) in GROUPS {
         if !wanted.iter().any(|w| w == name) {
             continue;
