@@ -1,3 +1,43 @@
-//! RTP/RTCP packets, header extensions, payload formats and the receive pipeline, sans-IO.
+//! RTP/RTCP packets, header extensions and payload formats, sans-IO.
+//!
+//! - [`rtp`]: a checked zero-copy view of RTP packets ([`RtpPacket`]), the header as values
+//!   ([`RtpHeader`]), header extension elements in one-byte and two-byte form (RFC 8285).
+//! - [`ext`]: typed header extensions and the id registry ([`ExtensionMap`]).
+//! - [`rtcp`]: compound RTCP iteration and typed packets (SR, RR, SDES, BYE, APP, NACK, PLI,
+//!   FIR, REMB, transport-wide CC feedback, XR), each parsed and built.
+//!
+//! Nothing here does I/O, reads a clock or allocates while parsing RTP.
+//!
+//! ```
+//! use ferrtc_rtp_codecs::{ExtensionKind, ExtensionMap, Extension, RtpPacket};
+//!
+//! let mut map = ExtensionMap::new();
+//! map.insert_uri(5, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
+//!
+//! let datagram = [
+//!     0x90, 0x60, 0x00, 0x01, 0x00, 0x00, 0x00, 0x10, 0x11, 0x22, 0x33, 0x44, // header, X=1
+//!     0xbe, 0xde, 0x00, 0x01, 0x51, 0x00, 0x2a, 0x00, // one-byte extension: id 5, 2 bytes
+//!     0xca, 0xfe, // payload
+//! ];
+//! let packet = RtpPacket::new_checked(&datagram[..])?;
+//! assert_eq!(packet.payload(), &[0xca, 0xfe]);
+//! let ext = packet.extension().expect("X bit set");
+//! assert_eq!(map.find(&ext, ExtensionKind::TransportCc), Some(Extension::TransportCc(42)));
+//! # Ok::<(), ferrtc_rtp_codecs::ParseError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod ext;
+pub mod rtcp;
+pub mod rtp;
+pub mod types;
+
+pub use error::{BuildError, ParseError};
+pub use ext::{Extension, ExtensionKind, ExtensionMap};
+pub use rtp::{
+    Csrcs, ExtensionElement, ExtensionElements, ExtensionForm, ExtensionWriter, RawExtension,
+    RtpHeader, RtpPacket,
+};
+pub use types::{PayloadType, SeqNo, Ssrc};

@@ -1,0 +1,93 @@
+//! Errors: what a peer sent wrong ([`ParseError`]) kept apart from what a caller asked wrong
+//! ([`BuildError`]).
+
+use thiserror::Error;
+
+/// A packet from the network does not follow its format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Fewer bytes than the fixed part of the structure needs.
+    #[error("{what}: {len} bytes, need at least {needed}")]
+    TooShort {
+        /// Which structure.
+        what: &'static str,
+        /// Bytes present.
+        len: usize,
+        /// Bytes the structure needs.
+        needed: usize,
+    },
+    /// The version field is not 2 (RFC 3550 section 5.1 / 6.4.1).
+    #[error("version {0}, expected 2")]
+    BadVersion(u8),
+    /// The padding count is zero or larger than the packet body (RFC 3550 section 5.1).
+    #[error("padding count {count} invalid for a body of {body} bytes")]
+    BadPadding {
+        /// The padding count in the last octet.
+        count: u8,
+        /// Bytes available after the header.
+        body: usize,
+    },
+    /// A header extension element runs past the extension block (RFC 8285 section 4).
+    #[error("header extension element overruns the extension block")]
+    ExtensionOverrun,
+    /// An extension's value has the wrong length or content for its registered kind.
+    #[error("header extension {kind:?} has a malformed value of {len} bytes")]
+    BadExtensionValue {
+        /// The kind mapped to the element's id.
+        kind: crate::ExtensionKind,
+        /// The value's length.
+        len: usize,
+    },
+    /// An RTCP packet's length field points past the end of the compound packet
+    /// (RFC 3550 section 6.4.1).
+    #[error("RTCP length field ({words} words) overruns the {len} remaining bytes")]
+    RtcpLengthOverrun {
+        /// The length field plus one, in 32-bit words.
+        words: usize,
+        /// Bytes remaining in the datagram.
+        len: usize,
+    },
+    /// An RTCP packet's body does not match its type (count, fixed fields, list lengths).
+    #[error("malformed RTCP {what}")]
+    BadRtcp {
+        /// Which packet type or field.
+        what: &'static str,
+    },
+}
+
+/// A caller asked for something that cannot be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The output buffer is too small.
+    #[error("buffer of {available} bytes, need {needed}")]
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// A count or length does not fit its wire field (e.g. more than 15 CSRCs, more than
+    /// 31 report blocks, an extension value too long for its form).
+    #[error("{what} does not fit its wire field")]
+    FieldOverflow {
+        /// Which field.
+        what: &'static str,
+    },
+    /// An extension id outside the range its form allows (1..=14 one-byte, 1..=255 two-byte).
+    #[error("extension id {0} not allowed in this form")]
+    BadExtensionId(u8),
+}
+
+/// Writes `len` bytes must fit in `buf`.
+pub(crate) fn need(buf: &[u8], len: usize) -> Result<(), BuildError> {
+    if buf.len() < len {
+        Err(BuildError::BufferTooSmall {
+            needed: len,
+            available: buf.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
