@@ -1,3 +1,8 @@
 //! SCTP association over DTLS (RFC 9260, 8261) and WebRTC data channels (RFC 8831, 8832), sans-IO.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod wire;
+
+pub use error::{Error, PeerMisbehaved};
