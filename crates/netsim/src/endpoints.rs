@@ -1,5 +1,5 @@
-//! Small ready-made endpoints for tests: a recorder, a paced sender, an echo and an address
-//! reflector.
+//! Small ready-made endpoints for tests: a recorder, a socket the test sends through, a
+//! paced sender, an echo and an address reflector.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -51,6 +51,48 @@ impl Endpoint for Recorder {
             to,
             data: data.to_vec(),
         });
+    }
+}
+
+/// A plain socket: the test queues datagrams with [`send`](Self::send) (through
+/// [`Sim::endpoint_mut`](crate::Sim::endpoint_mut)); they leave at the next step, and what
+/// arrives is kept in [`received`](Self::received).
+#[derive(Clone, Debug, Default)]
+pub struct Socket {
+    outbox: VecDeque<Datagram>,
+    /// What arrived, in arrival order.
+    pub received: Vec<Received>,
+}
+
+impl Socket {
+    /// An empty socket.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues a datagram from `from` to `to`.
+    pub fn send(&mut self, from: SocketAddr, to: SocketAddr, data: impl Into<Vec<u8>>) {
+        self.outbox.push_back(Datagram::new(from, to, data));
+    }
+
+    /// Removes and returns what arrived so far.
+    pub fn take_received(&mut self) -> Vec<Received> {
+        std::mem::take(&mut self.received)
+    }
+}
+
+impl Endpoint for Socket {
+    fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        self.received.push(Received {
+            at: now,
+            from,
+            to,
+            data: data.to_vec(),
+        });
+    }
+
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+        self.outbox.pop_front()
     }
 }
 
