@@ -1,3 +1,69 @@
 //! SDP (RFC 8866) for WebRTC: a typed model, a parser and a serializer.
+//!
+//! [`SessionDescription::parse`] reads an offer or answer into a typed model: every line type
+//! (`v o s i u e p c b t r z k a m`) and the WebRTC attributes (`rtpmap`, `fmtp`, `rtcp-fb`,
+//! `extmap`, `ssrc`, `msid`, `mid`, `group`, `ice-*`, `candidate`, `fingerprint`, `setup`,
+//! `sctp-port`, `rid`, `simulcast`, `rtcp-mux`, directions, ...) as [`Attribute`] variants;
+//! attributes it does not know are kept verbatim and in order. [`Display`](std::fmt::Display)
+//! writes canonical SDP with CRLF line endings, and `parse(serialize(x)) == x`.
+//!
+//! Errors name the line, quote it, and say what is wrong, with a typed [`ParseErrorKind`].
+//! Parsing never panics and allocates only what the model holds.
+//!
+//! ```
+//! use ferrtc_sdp::{CandidateType, Direction, SessionDescription};
+//!
+//! let offer = SessionDescription::parse(
+//!     "v=0\r\n\
+//!      o=- 4962303333179871722 1 IN IP4 0.0.0.0\r\n\
+//!      s=-\r\n\
+//!      t=0 0\r\n\
+//!      a=group:BUNDLE a1\r\n\
+//!      m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+//!      c=IN IP4 0.0.0.0\r\n\
+//!      a=mid:a1\r\n\
+//!      a=sendrecv\r\n\
+//!      a=rtpmap:111 opus/48000/2\r\n\
+//!      a=fmtp:111 minptime=10;useinbandfec=1\r\n\
+//!      a=candidate:1 1 udp 2113929471 203.0.113.100 10100 typ host\r\n",
+//! )?;
+//! let audio = &offer.media[0];
+//! assert_eq!(audio.mid(), Some("a1"));
+//! assert_eq!(audio.direction(), Some(Direction::SendRecv));
+//! assert_eq!(audio.rtpmap(111).map(|r| r.clock_rate), Some(48_000));
+//! assert_eq!(audio.fmtp(111).and_then(|f| f.get("useinbandfec")), Some("1"));
+//! assert_eq!(audio.candidates().next().map(|c| &c.kind), Some(&CandidateType::Host));
+//!
+//! // Serializing gives canonical text that parses back to the same model.
+//! let text = offer.to_string();
+//! assert_eq!(SessionDescription::parse(&text)?, offer);
+//!
+//! // A bad line is reported with its number and the reason.
+//! let err = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=rtpmap:x opus/48000\r\n")
+//!     .unwrap_err();
+//! assert_eq!(err.to_string(), "line 5: payload type is not a decimal number (`a=rtpmap:x opus/48000`)");
+//! # Ok::<(), ferrtc_sdp::ParseError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod attribute;
+mod candidate;
+mod error;
+mod grammar;
+mod media;
+mod parse;
+mod session;
+
+pub use attribute::{
+    Attribute, Direction, Extmap, FeedbackType, Fingerprint, Fmtp, Group, GroupSemantics,
+    HashFunction, Msid, Parameter, Rid, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap,
+    Setup, Simulcast, SimulcastRid, SsrcAttribute, SsrcGroup, SsrcGroupSemantics,
+};
+pub use candidate::{Candidate, CandidateTransport, CandidateType, TcpType};
+pub use error::{ParseError, ParseErrorKind};
+pub use media::{MediaDescription, MediaKind};
+pub use session::{
+    AddressType, Bandwidth, BandwidthType, Connection, NetworkType, Origin, Repeat, SessionBuilder,
+    SessionDescription, TimeUnit, TimeZone, Timing, TypedTime,
+};

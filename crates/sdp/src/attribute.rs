@@ -1,0 +1,1804 @@
+//! `a=` lines: the typed WebRTC attributes and the verbatim rest.
+
+use std::fmt::{self, Write as _};
+
+use crate::ParseErrorKind;
+use crate::candidate::{self, Candidate};
+use crate::grammar::{
+    Fail, Res, complete, failure, number, opt_tail, payload_type, sep, sp, till, word,
+};
+use crate::session::{AddressType, NetworkType};
+
+/// One `a=` line.
+///
+/// ```abnf
+/// attribute-field = %s"a" "=" attribute CRLF
+/// attribute       = (attribute-name ":" attribute-value) / attribute-name
+/// ```
+/// Attributes this crate knows are typed; anything else is [`Attribute::Unknown`], kept as
+/// written. Attribute names are matched case-sensitively, as written by every WebRTC peer;
+/// a known name in another case is unknown. [`Display`](fmt::Display) writes the line
+/// without the `a=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Attribute {
+    /// `a=rtpmap` (RFC 8866 §6.6).
+    Rtpmap(Rtpmap),
+    /// `a=fmtp` (RFC 8866 §6.15).
+    Fmtp(Fmtp),
+    /// `a=rtcp-fb` (RFC 4585 §4.2).
+    RtcpFb(RtcpFb),
+    /// `a=extmap` (RFC 8285 §7).
+    Extmap(Extmap),
+    /// `a=extmap-allow-mixed` (RFC 8285 §6).
+    ExtmapAllowMixed,
+    /// `a=ssrc` (RFC 5576 §4.1).
+    Ssrc(SsrcAttribute),
+    /// `a=ssrc-group` (RFC 5576 §4.2).
+    SsrcGroup(SsrcGroup),
+    /// `a=msid` (RFC 8830 §2).
+    Msid(Msid),
+    /// `a=mid` (RFC 5888 §4).
+    Mid(String),
+    /// `a=group` (RFC 5888 §5, RFC 9143).
+    Group(Group),
+    /// `a=ice-ufrag` (RFC 8839 §5.4).
+    IceUfrag(String),
+    /// `a=ice-pwd` (RFC 8839 §5.4).
+    IcePwd(String),
+    /// `a=ice-options` tokens (RFC 8839 §5.6).
+    IceOptions(Vec<String>),
+    /// `a=ice-lite` (RFC 8839 §5.3).
+    IceLite,
+    /// `a=candidate` (RFC 8839 §5.1).
+    Candidate(Candidate),
+    /// `a=end-of-candidates` (RFC 8840 §8.2).
+    EndOfCandidates,
+    /// `a=fingerprint` (RFC 8122 §5).
+    Fingerprint(Fingerprint),
+    /// `a=setup` (RFC 4145 §4).
+    Setup(Setup),
+    /// `a=sctp-port` (RFC 8841 §5).
+    SctpPort(u16),
+    /// `a=max-message-size` (RFC 8841 §6).
+    MaxMessageSize(u64),
+    /// `a=sctpmap`, the pre-RFC 8841 form (draft-ietf-mmusic-sctp-sdp-05).
+    Sctpmap(Sctpmap),
+    /// `a=rid` (RFC 8851 §10).
+    Rid(Rid),
+    /// `a=simulcast` (RFC 8853 §5.1).
+    Simulcast(Simulcast),
+    /// `a=rtcp` (RFC 3605 §2.1).
+    Rtcp(Rtcp),
+    /// `a=rtcp-mux` (RFC 5761 §5.1.1).
+    RtcpMux,
+    /// `a=rtcp-mux-only` (RFC 8858 §3).
+    RtcpMuxOnly,
+    /// `a=rtcp-rsize` (RFC 5506 §5).
+    RtcpRsize,
+    /// `a=sendrecv`, `a=sendonly`, `a=recvonly`, `a=inactive` (RFC 8866 §6.7).
+    Direction(Direction),
+    /// Any other attribute, exactly as written. `value` is `None` for the property form
+    /// (`a=name`) and `Some` (possibly empty) for `a=name:value`. `name` must not be one of
+    /// the typed names above and must not contain `:`.
+    Unknown {
+        /// The attribute name.
+        name: String,
+        /// The text after the first `:`.
+        value: Option<String>,
+    },
+}
+
+impl Attribute {
+    /// The attribute name, e.g. `"rtpmap"`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Rtpmap(_) => "rtpmap",
+            Self::Fmtp(_) => "fmtp",
+            Self::RtcpFb(_) => "rtcp-fb",
+            Self::Extmap(_) => "extmap",
+            Self::ExtmapAllowMixed => "extmap-allow-mixed",
+            Self::Ssrc(_) => "ssrc",
+            Self::SsrcGroup(_) => "ssrc-group",
+            Self::Msid(_) => "msid",
+            Self::Mid(_) => "mid",
+            Self::Group(_) => "group",
+            Self::IceUfrag(_) => "ice-ufrag",
+            Self::IcePwd(_) => "ice-pwd",
+            Self::IceOptions(_) => "ice-options",
+            Self::IceLite => "ice-lite",
+            Self::Candidate(_) => "candidate",
+            Self::EndOfCandidates => "end-of-candidates",
+            Self::Fingerprint(_) => "fingerprint",
+            Self::Setup(_) => "setup",
+            Self::SctpPort(_) => "sctp-port",
+            Self::MaxMessageSize(_) => "max-message-size",
+            Self::Sctpmap(_) => "sctpmap",
+            Self::Rid(_) => "rid",
+            Self::Simulcast(_) => "simulcast",
+            Self::Rtcp(_) => "rtcp",
+            Self::RtcpMux => "rtcp-mux",
+            Self::RtcpMuxOnly => "rtcp-mux-only",
+            Self::RtcpRsize => "rtcp-rsize",
+            Self::Direction(d) => d.as_str(),
+            Self::Unknown { name, .. } => name,
+        }
+    }
+
+    /// Whether `name` is the name of a typed attribute (one [`Attribute::Unknown`] must not
+    /// carry).
+    pub fn is_typed_name(name: &str) -> bool {
+        TYPED_NAMES.contains(&name)
+    }
+
+    /// Parses the text after `a=`.
+    ///
+    /// # Errors
+    /// What is wrong with a known attribute's value. Unknown attributes always parse.
+    pub fn parse(text: &str) -> Result<Attribute, ParseErrorKind> {
+        let (name, value) = match text.find(':') {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
+        };
+        if name.is_empty() {
+            return Err(ParseErrorKind::Missing("attribute name"));
+        }
+        // Property attributes: a value is an error, not something to drop silently.
+        let flag = |a: Attribute, name: &'static str| match value {
+            None => Ok(a),
+            Some(_) => Err(ParseErrorKind::UnexpectedValue(name)),
+        };
+        match name {
+            "extmap-allow-mixed" => return flag(Self::ExtmapAllowMixed, "extmap-allow-mixed"),
+            "ice-lite" => return flag(Self::IceLite, "ice-lite"),
+            "end-of-candidates" => return flag(Self::EndOfCandidates, "end-of-candidates"),
+            "rtcp-mux" => return flag(Self::RtcpMux, "rtcp-mux"),
+            "rtcp-mux-only" => return flag(Self::RtcpMuxOnly, "rtcp-mux-only"),
+            "rtcp-rsize" => return flag(Self::RtcpRsize, "rtcp-rsize"),
+            "sendrecv" => return flag(Self::Direction(Direction::SendRecv), "sendrecv"),
+            "sendonly" => return flag(Self::Direction(Direction::SendOnly), "sendonly"),
+            "recvonly" => return flag(Self::Direction(Direction::RecvOnly), "recvonly"),
+            "inactive" => return flag(Self::Direction(Direction::Inactive), "inactive"),
+            _ => {}
+        }
+        let Some(static_name) = TYPED_NAMES.iter().find(|n| **n == name) else {
+            return Ok(Self::Unknown {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            });
+        };
+        let Some(v) = value else {
+            return Err(ParseErrorKind::MissingValue(static_name));
+        };
+        Ok(match name {
+            "rtpmap" => Self::Rtpmap(complete(rtpmap, "rtpmap", v)?),
+            "fmtp" => Self::Fmtp(complete(fmtp, "fmtp", v)?),
+            "rtcp-fb" => Self::RtcpFb(complete(rtcp_fb, "rtcp-fb", v)?),
+            "extmap" => Self::Extmap(complete(extmap, "extmap", v)?),
+            "ssrc" => Self::Ssrc(complete(ssrc, "ssrc", v)?),
+            "ssrc-group" => Self::SsrcGroup(complete(ssrc_group, "ssrc-group", v)?),
+            "msid" => Self::Msid(complete(msid, "msid", v)?),
+            "mid" => Self::Mid(nonempty(v, "mid")?),
+            "group" => Self::Group(complete(group, "group", v)?),
+            "ice-ufrag" => Self::IceUfrag(nonempty(v, "ice-ufrag")?),
+            "ice-pwd" => Self::IcePwd(nonempty(v, "ice-pwd")?),
+            "ice-options" => Self::IceOptions(words(v)),
+            "candidate" => Self::Candidate(candidate::parse_value(v)?),
+            "fingerprint" => Self::Fingerprint(complete(fingerprint, "fingerprint", v)?),
+            "setup" => Self::Setup(Setup::from_token(complete(
+                word("setup role"),
+                "setup role",
+                v,
+            )?)),
+            "sctp-port" => Self::SctpPort(complete(number("sctp port"), "sctp port", v)?),
+            "max-message-size" => {
+                Self::MaxMessageSize(complete(number("max message size"), "max message size", v)?)
+            }
+            "sctpmap" => Self::Sctpmap(complete(sctpmap, "sctpmap", v)?),
+            "rid" => Self::Rid(complete(rid, "rid", v)?),
+            "simulcast" => Self::Simulcast(complete(simulcast, "simulcast", v)?),
+            "rtcp" => Self::Rtcp(complete(rtcp, "rtcp", v)?),
+            // TYPED_NAMES holds exactly the names matched above and the property names
+            // handled before it.
+            _ => unreachable!("typed attribute name without a parser"),
+        })
+    }
+}
+
+/// Names of the attributes that are typed, property ones included.
+const TYPED_NAMES: &[&str] = &[
+    "rtpmap",
+    "fmtp",
+    "rtcp-fb",
+    "extmap",
+    "extmap-allow-mixed",
+    "ssrc",
+    "ssrc-group",
+    "msid",
+    "mid",
+    "group",
+    "ice-ufrag",
+    "ice-pwd",
+    "ice-options",
+    "ice-lite",
+    "candidate",
+    "end-of-candidates",
+    "fingerprint",
+    "setup",
+    "sctp-port",
+    "max-message-size",
+    "sctpmap",
+    "rid",
+    "simulcast",
+    "rtcp",
+    "rtcp-mux",
+    "rtcp-mux-only",
+    "rtcp-rsize",
+    "sendrecv",
+    "sendonly",
+    "recvonly",
+    "inactive",
+];
+
+fn nonempty(v: &str, what: &'static str) -> Result<String, ParseErrorKind> {
+    if v.is_empty() {
+        Err(ParseErrorKind::Invalid(what))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+/// Space-separated tokens; runs of spaces count as one separator.
+fn words(v: &str) -> Vec<String> {
+    v.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl fmt::Display for Attribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rtpmap(v) => write!(f, "rtpmap:{v}"),
+            Self::Fmtp(v) => write!(f, "fmtp:{v}"),
+            Self::RtcpFb(v) => write!(f, "rtcp-fb:{v}"),
+            Self::Extmap(v) => write!(f, "extmap:{v}"),
+            Self::Ssrc(v) => write!(f, "ssrc:{v}"),
+            Self::SsrcGroup(v) => write!(f, "ssrc-group:{v}"),
+            Self::Msid(v) => write!(f, "msid:{v}"),
+            Self::Mid(v) => write!(f, "mid:{v}"),
+            Self::Group(v) => write!(f, "group:{v}"),
+            Self::IceUfrag(v) => write!(f, "ice-ufrag:{v}"),
+            Self::IcePwd(v) => write!(f, "ice-pwd:{v}"),
+            Self::IceOptions(v) => {
+                f.write_str("ice-options:")?;
+                write_joined(f, v, ' ')
+            }
+            Self::Candidate(v) => write!(f, "{v}"),
+            Self::Fingerprint(v) => write!(f, "fingerprint:{v}"),
+            Self::Setup(v) => write!(f, "setup:{}", v.as_str()),
+            Self::SctpPort(v) => write!(f, "sctp-port:{v}"),
+            Self::MaxMessageSize(v) => write!(f, "max-message-size:{v}"),
+            Self::Sctpmap(v) => write!(f, "sctpmap:{v}"),
+            Self::Rid(v) => write!(f, "rid:{v}"),
+            Self::Simulcast(v) => write!(f, "simulcast:{v}"),
+            Self::Rtcp(v) => write!(f, "rtcp:{v}"),
+            Self::ExtmapAllowMixed
+            | Self::IceLite
+            | Self::EndOfCandidates
+            | Self::RtcpMux
+            | Self::RtcpMuxOnly
+            | Self::RtcpRsize
+            | Self::Direction(_) => f.write_str(self.name()),
+            Self::Unknown { name, value } => {
+                f.write_str(name)?;
+                if let Some(v) = value {
+                    write!(f, ":{v}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn write_joined<S: AsRef<str>>(f: &mut fmt::Formatter<'_>, items: &[S], sep: char) -> fmt::Result {
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            f.write_char(sep)?;
+        }
+        f.write_str(item.as_ref())?;
+    }
+    Ok(())
+}
+
+/// `a=rtpmap` (RFC 8866 §6.6).
+///
+/// ```abnf
+/// rtpmap-value = payload-type SP encoding-name
+///                "/" clock-rate [ "/" encoding-params ]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rtpmap {
+    /// `payload-type`.
+    pub payload_type: u8,
+    /// `encoding-name`, as written (e.g. `opus`, `VP8`, `H264`).
+    pub encoding_name: String,
+    /// `clock-rate` in Hz.
+    pub clock_rate: u32,
+    /// `encoding-params`: the channel count for audio.
+    pub channels: Option<u16>,
+}
+
+impl fmt::Display for Rtpmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}/{}",
+            self.payload_type, self.encoding_name, self.clock_rate
+        )?;
+        if let Some(c) = self.channels {
+            write!(f, "/{c}")?;
+        }
+        Ok(())
+    }
+}
+
+fn rtpmap(i: &str) -> Res<'_, Rtpmap> {
+    let (i, payload_type) = payload_type(i)?;
+    let (i, _) = sp("encoding name")(i)?;
+    let (i, encoding_name) = till(&['/', ' '], "encoding name")(i)?;
+    let (i, _) = sep('/', "clock rate")(i)?;
+    let (i, clock_rate) = number("clock rate")(i)?;
+    let (i, channels) = match i.strip_prefix('/') {
+        Some(r) => {
+            let (r, c) = number("encoding parameters")(r)?;
+            (r, Some(c))
+        }
+        None => (i, None),
+    };
+    Ok((
+        i,
+        Rtpmap {
+            payload_type,
+            encoding_name: encoding_name.to_owned(),
+            clock_rate,
+            channels,
+        },
+    ))
+}
+
+/// A `name[=value]` parameter of `a=fmtp` or `a=rid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    /// Text before the first `=` (the whole parameter when there is none).
+    pub name: String,
+    /// Text after the first `=`.
+    pub value: Option<String>,
+}
+
+impl Parameter {
+    /// `name=value`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Parameter {
+            name: name.into(),
+            value: Some(value.into()),
+        }
+    }
+
+    /// A parameter with no `=` (e.g. telephone-event's `0-15`).
+    pub fn flag(name: impl Into<String>) -> Self {
+        Parameter {
+            name: name.into(),
+            value: None,
+        }
+    }
+}
+
+impl fmt::Display for Parameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(v) = &self.value {
+            write!(f, "={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits `a;b=c; d` into parameters: `;`-separated, spaces and tabs around each trimmed,
+/// empty ones dropped.
+fn parameters(text: &str) -> impl Iterator<Item = Parameter> + '_ {
+    text.split(';')
+        .map(|p| p.trim_matches([' ', '\t']))
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.find('=') {
+            Some(at) => Parameter {
+                name: p[..at].to_owned(),
+                value: Some(p[at + 1..].to_owned()),
+            },
+            None => Parameter {
+                name: p.to_owned(),
+                value: None,
+            },
+        })
+}
+
+fn write_parameters(f: &mut fmt::Formatter<'_>, params: &[Parameter]) -> fmt::Result {
+    for (n, p) in params.iter().enumerate() {
+        if n > 0 {
+            f.write_char(';')?;
+        }
+        write!(f, "{p}")?;
+    }
+    Ok(())
+}
+
+/// `a=fmtp` (RFC 8866 §6.15), with the format-specific parameters split at `;`.
+///
+/// ```abnf
+/// fmtp-value = fmt SP format-specific-params
+/// format-specific-params = byte-string
+/// ```
+/// The parameters are written back joined by `;` with no spaces, as browsers write them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fmtp {
+    /// The payload type the parameters are for.
+    pub payload_type: u8,
+    /// The parameters, in order.
+    pub parameters: Vec<Parameter>,
+}
+
+impl Fmtp {
+    /// The value of parameter `name` (first occurrence); `Some("")` for `name=`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.parameters
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_deref().unwrap_or(""))
+    }
+}
+
+impl fmt::Display for Fmtp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.payload_type)?;
+        if !self.parameters.is_empty() {
+            f.write_char(' ')?;
+            write_parameters(f, &self.parameters)?;
+        }
+        Ok(())
+    }
+}
+
+fn fmtp(i: &str) -> Res<'_, Fmtp> {
+    let (i, payload_type) = payload_type(i)?;
+    let (i, params) = opt_tail(i)?;
+    Ok((
+        i,
+        Fmtp {
+            payload_type,
+            parameters: params.map(|p| parameters(p).collect()).unwrap_or_default(),
+        },
+    ))
+}
+
+/// `rtcp-fb-id` (RFC 4585 §4.2, RFC 5104 §7.1, and the two browser extensions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FeedbackType {
+    /// `ack`.
+    Ack,
+    /// `nack` (with `pli`, `sli`, `rpsi` parameters).
+    Nack,
+    /// `trr-int`.
+    TrrInt,
+    /// `ccm` (RFC 5104: `fir`, `tmmbr`, ...).
+    Ccm,
+    /// `goog-remb` (receiver estimated maximum bitrate).
+    GoogRemb,
+    /// `transport-cc` (transport-wide congestion control).
+    TransportCc,
+    /// Any other token, as written.
+    Other(String),
+}
+
+impl FeedbackType {
+    fn from_token(s: &str) -> Self {
+        match s {
+            "ack" => Self::Ack,
+            "nack" => Self::Nack,
+            "trr-int" => Self::TrrInt,
+            "ccm" => Self::Ccm,
+            "goog-remb" => Self::GoogRemb,
+            "transport-cc" => Self::TransportCc,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+
+    /// The token as written in SDP.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ack => "ack",
+            Self::Nack => "nack",
+            Self::TrrInt => "trr-int",
+            Self::Ccm => "ccm",
+            Self::GoogRemb => "goog-remb",
+            Self::TransportCc => "transport-cc",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// `a=rtcp-fb` (RFC 4585 §4.2).
+///
+/// ```abnf
+/// rtcp-fb-val = (fmt / "*") SP rtcp-fb-id [SP rtcp-fb-param]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcpFb {
+    /// The payload type, or `None` for `*` (all).
+    pub payload_type: Option<u8>,
+    /// `rtcp-fb-id`.
+    pub feedback: FeedbackType,
+    /// `rtcp-fb-param`, as written (e.g. `pli`, `fir`).
+    pub parameter: Option<String>,
+}
+
+impl fmt::Display for RtcpFb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.payload_type {
+            Some(pt) => write!(f, "{pt}")?,
+            None => f.write_char('*')?,
+        }
+        write!(f, " {}", self.feedback.as_str())?;
+        if let Some(p) = &self.parameter {
+            write!(f, " {p}")?;
+        }
+        Ok(())
+    }
+}
+
+fn rtcp_fb(i: &str) -> Res<'_, RtcpFb> {
+    let (i, payload_type) = match i.strip_prefix('*') {
+        Some(r) => (r, None),
+        None => {
+            let (r, pt) = payload_type(i)?;
+            (r, Some(pt))
+        }
+    };
+    let (i, _) = sp("feedback type")(i)?;
+    let (i, feedback) = word("feedback type")(i)?;
+    let (i, parameter) = opt_tail(i)?;
+    Ok((
+        i,
+        RtcpFb {
+            payload_type,
+            feedback: FeedbackType::from_token(feedback),
+            parameter: parameter.map(str::to_owned),
+        },
+    ))
+}
+
+/// Media direction (RFC 8866 §6.7), also used by `a=extmap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    /// `sendrecv` (the default).
+    #[default]
+    SendRecv,
+    /// `sendonly`.
+    SendOnly,
+    /// `recvonly`.
+    RecvOnly,
+    /// `inactive`.
+    Inactive,
+}
+
+impl Direction {
+    fn from_token(s: &str) -> Option<Self> {
+        match s {
+            "sendrecv" => Some(Self::SendRecv),
+            "sendonly" => Some(Self::SendOnly),
+            "recvonly" => Some(Self::RecvOnly),
+            "inactive" => Some(Self::Inactive),
+            _ => None,
+        }
+    }
+
+    /// The attribute name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
+    }
+
+    /// The direction seen from the other side (`sendonly` <-> `recvonly`).
+    pub fn reverse(self) -> Self {
+        match self {
+            Self::SendOnly => Self::RecvOnly,
+            Self::RecvOnly => Self::SendOnly,
+            d => d,
+        }
+    }
+}
+
+/// `a=extmap` (RFC 8285 §7).
+///
+/// ```abnf
+/// extmap = mapentry SP extensionname [SP extensionattributes]
+/// mapentry = "extmap:" 1*5DIGIT ["/" direction]
+/// direction = "sendonly" / "recvonly" / "sendrecv" / "inactive"
+/// extensionname = URI
+/// extensionattributes = byte-string
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extmap {
+    /// The local identifier (1-14 one-byte, 1-255 two-byte headers).
+    pub id: u16,
+    /// The direction, when given.
+    pub direction: Option<Direction>,
+    /// The extension URI.
+    pub uri: String,
+    /// `extensionattributes`, as written.
+    pub attributes: Option<String>,
+}
+
+impl fmt::Display for Extmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.id)?;
+        if let Some(d) = self.direction {
+            write!(f, "/{}", d.as_str())?;
+        }
+        write!(f, " {}", self.uri)?;
+        if let Some(a) = &self.attributes {
+            write!(f, " {a}")?;
+        }
+        Ok(())
+    }
+}
+
+fn extmap(i: &str) -> Res<'_, Extmap> {
+    let (i, id) = number("extmap id")(i)?;
+    let (i, direction) = match i.strip_prefix('/') {
+        Some(r) => {
+            let (r, d) = word("extmap direction")(r)?;
+            let Some(d) = Direction::from_token(d) else {
+                return failure(ParseErrorKind::Invalid("extmap direction"));
+            };
+            (r, Some(d))
+        }
+        None => (i, None),
+    };
+    let (i, _) = sp("extension URI")(i)?;
+    let (i, uri) = word("extension URI")(i)?;
+    let (i, attributes) = opt_tail(i)?;
+    Ok((
+        i,
+        Extmap {
+            id,
+            direction,
+            uri: uri.to_owned(),
+            attributes: attributes.map(str::to_owned),
+        },
+    ))
+}
+
+/// `a=ssrc` (RFC 5576 §4.1).
+///
+/// ```abnf
+/// ssrc-attr = "ssrc:" ssrc-id SP attribute
+/// ; The base definition of "attribute" is in RFC 4566.
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsrcAttribute {
+    /// `ssrc-id`.
+    pub ssrc: u32,
+    /// The source attribute name (`cname`, `msid`, ...).
+    pub name: String,
+    /// Its value (`None` for the property form).
+    pub value: Option<String>,
+}
+
+impl fmt::Display for SsrcAttribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.ssrc, self.name)?;
+        if let Some(v) = &self.value {
+            write!(f, ":{v}")?;
+        }
+        Ok(())
+    }
+}
+
+fn ssrc(i: &str) -> Res<'_, SsrcAttribute> {
+    let (i, ssrc) = number("ssrc")(i)?;
+    let (i, _) = sp("source attribute")(i)?;
+    let (i, name) = till(&[':'], "source attribute")(i)?;
+    let value = i.strip_prefix(':');
+    Ok((
+        "",
+        SsrcAttribute {
+            ssrc,
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        },
+    ))
+}
+
+/// `semantics` of `a=ssrc-group` (RFC 5576 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SsrcGroupSemantics {
+    /// `FID`: flow identification (RTX, RFC 4588).
+    Fid,
+    /// `FEC` (RFC 5956).
+    Fec,
+    /// `FEC-FR` (RFC 5956).
+    FecFr,
+    /// `SIM`: legacy simulcast.
+    Sim,
+    /// Any other token, as written.
+    Other(String),
+}
+
+impl SsrcGroupSemantics {
+    fn from_token(s: &str) -> Self {
+        match s {
+            "FID" => Self::Fid,
+            "FEC" => Self::Fec,
+            "FEC-FR" => Self::FecFr,
+            "SIM" => Self::Sim,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+
+    /// The token as written in SDP.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Fid => "FID",
+            Self::Fec => "FEC",
+            Self::FecFr => "FEC-FR",
+            Self::Sim => "SIM",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// `a=ssrc-group` (RFC 5576 §4.2).
+///
+/// ```abnf
+/// ssrc-group-attr = "ssrc-group:" semantics *(SP ssrc-id)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsrcGroup {
+    /// `semantics`.
+    pub semantics: SsrcGroupSemantics,
+    /// The SSRCs, in order.
+    pub ssrcs: Vec<u32>,
+}
+
+impl fmt::Display for SsrcGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.semantics.as_str())?;
+        for s in &self.ssrcs {
+            write!(f, " {s}")?;
+        }
+        Ok(())
+    }
+}
+
+fn ssrc_group(i: &str) -> Res<'_, SsrcGroup> {
+    let (mut i, semantics) = word("ssrc-group semantics")(i)?;
+    let mut ssrcs = Vec::new();
+    while !i.is_empty() {
+        let (r, _) = sp("ssrc")(i)?;
+        let (r, s) = number("ssrc")(r)?;
+        ssrcs.push(s);
+        i = r;
+    }
+    Ok((
+        i,
+        SsrcGroup {
+            semantics: SsrcGroupSemantics::from_token(semantics),
+            ssrcs,
+        },
+    ))
+}
+
+/// `a=msid` (RFC 8830 §2).
+///
+/// ```abnf
+/// msid-value = msid-id [ SP msid-appdata ]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msid {
+    /// `msid-id`: the MediaStream id (`-` for none).
+    pub stream_id: String,
+    /// `msid-appdata`: the track id, as written.
+    pub track_id: Option<String>,
+}
+
+impl fmt::Display for Msid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.stream_id)?;
+        if let Some(t) = &self.track_id {
+            write!(f, " {t}")?;
+        }
+        Ok(())
+    }
+}
+
+fn msid(i: &str) -> Res<'_, Msid> {
+    let (i, stream_id) = word("msid id")(i)?;
+    let (i, track_id) = opt_tail(i)?;
+    Ok((
+        i,
+        Msid {
+            stream_id: stream_id.to_owned(),
+            track_id: track_id.map(str::to_owned),
+        },
+    ))
+}
+
+/// `semantics` of `a=group` (RFC 5888 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupSemantics {
+    /// `BUNDLE` (RFC 9143).
+    Bundle,
+    /// `LS`: lip synchronization.
+    Ls,
+    /// `FID`: flow identification.
+    Fid,
+    /// Any other token, as written.
+    Other(String),
+}
+
+impl GroupSemantics {
+    fn from_token(s: &str) -> Self {
+        match s {
+            "BUNDLE" => Self::Bundle,
+            "LS" => Self::Ls,
+            "FID" => Self::Fid,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+
+    /// The token as written in SDP.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Bundle => "BUNDLE",
+            Self::Ls => "LS",
+            Self::Fid => "FID",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// `a=group` (RFC 5888 §5).
+///
+/// ```abnf
+/// group-attribute = "a=group:" semantics *(SP identification-tag)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// `semantics`.
+    pub semantics: GroupSemantics,
+    /// The `a=mid` values grouped, in order.
+    pub mids: Vec<String>,
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.semantics.as_str())?;
+        for m in &self.mids {
+            write!(f, " {m}")?;
+        }
+        Ok(())
+    }
+}
+
+fn group(i: &str) -> Res<'_, Group> {
+    let (i, semantics) = word("group semantics")(i)?;
+    Ok((
+        "",
+        Group {
+            semantics: GroupSemantics::from_token(semantics),
+            mids: words(i),
+        },
+    ))
+}
+
+/// `hash-func` of `a=fingerprint` (RFC 8122 §5), matched without regard to case, written in
+/// lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HashFunction {
+    /// `sha-1`.
+    Sha1,
+    /// `sha-224`.
+    Sha224,
+    /// `sha-256`.
+    Sha256,
+    /// `sha-384`.
+    Sha384,
+    /// `sha-512`.
+    Sha512,
+    /// `md5`.
+    Md5,
+    /// `md2`.
+    Md2,
+    /// Any other token, as written.
+    Other(String),
+}
+
+impl HashFunction {
+    fn from_token(s: &str) -> Self {
+        for (t, v) in [
+            ("sha-256", Self::Sha256),
+            ("sha-1", Self::Sha1),
+            ("sha-384", Self::Sha384),
+            ("sha-512", Self::Sha512),
+            ("sha-224", Self::Sha224),
+            ("md5", Self::Md5),
+            ("md2", Self::Md2),
+        ] {
+            if s.eq_ignore_ascii_case(t) {
+                return v;
+            }
+        }
+        Self::Other(s.to_owned())
+    }
+
+    /// The token as written by the serializer.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sha1 => "sha-1",
+            Self::Sha224 => "sha-224",
+            Self::Sha256 => "sha-256",
+            Self::Sha384 => "sha-384",
+            Self::Sha512 => "sha-512",
+            Self::Md5 => "md5",
+            Self::Md2 => "md2",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// `a=fingerprint` (RFC 8122 §5), with the digest decoded.
+///
+/// ```abnf
+/// fingerprint-attribute = "fingerprint" ":" hash-func SP fingerprint
+/// fingerprint           = 2UHEX *(":" 2UHEX)
+/// ```
+/// Lower-case hex digits are accepted; upper case is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// `hash-func`.
+    pub hash: HashFunction,
+    /// The digest bytes (at least one).
+    pub digest: Vec<u8>,
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        write!(f, "{} ", self.hash.as_str())?;
+        for (n, b) in self.digest.iter().enumerate() {
+            if n > 0 {
+                f.write_char(':')?;
+            }
+            f.write_char(char::from(HEX[usize::from(b >> 4)]))?;
+            f.write_char(char::from(HEX[usize::from(b & 0xf)]))?;
+        }
+        Ok(())
+    }
+}
+
+fn fingerprint(i: &str) -> Res<'_, Fingerprint> {
+    let (i, hash) = word("hash function")(i)?;
+    let (i, _) = sp("fingerprint")(i)?;
+    let (i, hex) = word("fingerprint")(i)?;
+    let mut digest = Vec::with_capacity(hex.len().div_ceil(3));
+    for pair in hex.split(':') {
+        let &[hi, lo] = pair.as_bytes() else {
+            return failure(ParseErrorKind::Invalid("fingerprint"));
+        };
+        let (Some(hi), Some(lo)) = (hex_digit(hi), hex_digit(lo)) else {
+            return failure(ParseErrorKind::Invalid("fingerprint"));
+        };
+        digest.push(hi << 4 | lo);
+    }
+    Ok((
+        i,
+        Fingerprint {
+            hash: HashFunction::from_token(hash),
+            digest,
+        },
+    ))
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `a=setup` role (RFC 4145 §4).
+///
+/// ```abnf
+/// setup-attr = "a=setup:" role
+/// role       = "active" / "passive" / "actpass" / "holdconn"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setup {
+    /// `active`: this side opens the connection (DTLS client).
+    Active,
+    /// `passive`: this side accepts (DTLS server).
+    Passive,
+    /// `actpass`: either; the answerer chooses.
+    Actpass,
+    /// `holdconn`: no connection for now.
+    Holdconn,
+    /// Any other token, as written.
+    Other(String),
+}
+
+impl Setup {
+    fn from_token(s: &str) -> Self {
+        match s {
+            "active" => Self::Active,
+            "passive" => Self::Passive,
+            "actpass" => Self::Actpass,
+            "holdconn" => Self::Holdconn,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+
+    /// The token as written in SDP.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Active => "active",
+            Self::Passive => "passive",
+            Self::Actpass => "actpass",
+            Self::Holdconn => "holdconn",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// `a=sctpmap`, the old form of SCTP in SDP (draft-ietf-mmusic-sctp-sdp-05).
+///
+/// ```abnf
+/// sctpmap-attr = "a=sctpmap:" sctpmap-number SP app [SP max-message-size]
+/// ```
+/// (The third field is the stream count in what old browsers wrote.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sctpmap {
+    /// The SCTP port, also the media format.
+    pub port: u16,
+    /// The application, `webrtc-datachannel`.
+    pub protocol: String,
+    /// The third field (streams), when present.
+    pub streams: Option<u32>,
+}
+
+impl fmt::Display for Sctpmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.port, self.protocol)?;
+        if let Some(s) = self.streams {
+            write!(f, " {s}")?;
+        }
+        Ok(())
+    }
+}
+
+fn sctpmap(i: &str) -> Res<'_, Sctpmap> {
+    let (i, port) = number("sctpmap port")(i)?;
+    let (i, _) = sp("sctpmap application")(i)?;
+    let (i, protocol) = word("sctpmap application")(i)?;
+    let (i, streams) = match i.strip_prefix(' ') {
+        Some(r) => {
+            let (r, s) = number("sctpmap streams")(r)?;
+            (r, Some(s))
+        }
+        None => (i, None),
+    };
+    Ok((
+        i,
+        Sctpmap {
+            port,
+            protocol: protocol.to_owned(),
+            streams,
+        },
+    ))
+}
+
+/// `rid-dir` (RFC 8851 §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RidDirection {
+    /// `send`.
+    Send,
+    /// `recv`.
+    Recv,
+}
+
+impl RidDirection {
+    /// The token as written in SDP.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Recv => "recv",
+        }
+    }
+}
+
+/// `a=rid` (RFC 8851 §10).
+///
+/// ```abnf
+/// rid-syntax        = %s"a=rid:" rid-id SP rid-dir
+///                     [ rid-pt-param-list / rid-param-list ]
+/// rid-id            = 1*(alpha-numeric / "-" / "_")
+/// rid-dir           = %s"send" / %s"recv"
+/// rid-pt-param-list = SP rid-fmt-list *( ";" rid-param )
+/// rid-param-list    = SP rid-param *( ";" rid-param )
+/// rid-fmt-list      = %s"pt=" fmt *( "," fmt )
+/// ```
+/// The restrictions (`max-width=1280`, `depend=...`) are kept as [`Parameter`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rid {
+    /// `rid-id`.
+    pub id: String,
+    /// `rid-dir`.
+    pub direction: RidDirection,
+    /// `pt=` payload types (empty when absent).
+    pub payload_types: Vec<u8>,
+    /// The other restrictions, in order.
+    pub restrictions: Vec<Parameter>,
+}
+
+impl fmt::Display for Rid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.id, self.direction.as_str())?;
+        if !self.payload_types.is_empty() {
+            f.write_str(" pt=")?;
+            for (n, pt) in self.payload_types.iter().enumerate() {
+                if n > 0 {
+                    f.write_char(',')?;
+                }
+                write!(f, "{pt}")?;
+            }
+            if !self.restrictions.is_empty() {
+                f.write_char(';')?;
+            }
+        } else if !self.restrictions.is_empty() {
+            f.write_char(' ')?;
+        }
+        write_parameters(f, &self.restrictions)
+    }
+}
+
+fn is_rid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn rid(i: &str) -> Res<'_, Rid> {
+    let (i, id) = word("rid id")(i)?;
+    if !is_rid_id(id) {
+        return failure(ParseErrorKind::Invalid("rid id"));
+    }
+    let (i, _) = sp("rid direction")(i)?;
+    let (i, dir) = word("rid direction")(i)?;
+    let direction = match dir {
+        "send" => RidDirection::Send,
+        "recv" => RidDirection::Recv,
+        _ => return failure(ParseErrorKind::Invalid("rid direction")),
+    };
+    let (i, params) = opt_tail(i)?;
+    let mut payload_types = Vec::new();
+    let mut restrictions = Vec::new();
+    for (n, p) in params.into_iter().flat_map(parameters).enumerate() {
+        if n == 0 && p.name == "pt" {
+            let Some(list) = p.value else {
+                return failure(ParseErrorKind::Missing("rid payload types"));
+            };
+            for pt in list.split(',') {
+                payload_types.push(
+                    complete(crate::grammar::payload_type, "payload type", pt)
+                        .map_err(|kind| nom::Err::Failure(Fail(kind)))?,
+                );
+            }
+        } else {
+            restrictions.push(p);
+        }
+    }
+    Ok((
+        i,
+        Rid {
+            id: id.to_owned(),
+            direction,
+            payload_types,
+            restrictions,
+        },
+    ))
+}
+
+/// One `sc-id` of `a=simulcast`: a rid, possibly paused (`~`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulcastRid {
+    /// The `rid-id`.
+    pub rid: String,
+    /// Whether it was written with `~` (paused).
+    pub paused: bool,
+}
+
+/// `a=simulcast` (RFC 8853 §5.1).
+///
+/// ```abnf
+/// sc-value     = ( sc-send [SP sc-recv] ) / ( sc-recv [SP sc-send] )
+/// sc-send      = %s"send" SP sc-str-list
+/// sc-recv      = %s"recv" SP sc-str-list
+/// sc-str-list  = sc-alt-list *( ";" sc-alt-list )
+/// sc-alt-list  = sc-id *( "," sc-id )
+/// sc-id-paused = "~"
+/// sc-id        = [sc-id-paused] rid-id
+/// ```
+/// Each list holds simulcast streams, each stream a list of alternative rids. An empty list
+/// means that direction is absent; `send` is written first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Simulcast {
+    /// `send` streams.
+    pub send: Vec<Vec<SimulcastRid>>,
+    /// `recv` streams.
+    pub recv: Vec<Vec<SimulcastRid>>,
+}
+
+fn write_sc_list(f: &mut fmt::Formatter<'_>, list: &[Vec<SimulcastRid>]) -> fmt::Result {
+    for (n, alts) in list.iter().enumerate() {
+        if n > 0 {
+            f.write_char(';')?;
+        }
+        for (m, id) in alts.iter().enumerate() {
+            if m > 0 {
+                f.write_char(',')?;
+            }
+            if id.paused {
+                f.write_char('~')?;
+            }
+            f.write_str(&id.rid)?;
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Simulcast {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.send.is_empty() {
+            f.write_str("send ")?;
+            write_sc_list(f, &self.send)?;
+            if !self.recv.is_empty() {
+                f.write_char(' ')?;
+            }
+        }
+        if !self.recv.is_empty() {
+            f.write_str("recv ")?;
+            write_sc_list(f, &self.recv)?;
+        }
+        Ok(())
+    }
+}
+
+fn sc_str_list(text: &str) -> Result<Vec<Vec<SimulcastRid>>, nom::Err<Fail>> {
+    text.split(';')
+        .map(|alts| {
+            alts.split(',')
+                .map(|id| {
+                    let (rid, paused) = match id.strip_prefix('~') {
+                        Some(r) => (r, true),
+                        None => (id, false),
+                    };
+                    if !is_rid_id(rid) {
+                        return failure(ParseErrorKind::Invalid("simulcast rid"));
+                    }
+                    Ok(SimulcastRid {
+                        rid: rid.to_owned(),
+                        paused,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn simulcast(i: &str) -> Res<'_, Simulcast> {
+    let mut sc = Simulcast::default();
+    let mut i = i;
+    for n in 0..2 {
+        if n == 1 {
+            if i.is_empty() {
+                break;
+            }
+            i = sp("simulcast direction")(i)?.0;
+        }
+        let (r, dir) = word("simulcast direction")(i)?;
+        let (r, _) = sp("simulcast stream list")(r)?;
+        let (r, list) = word("simulcast stream list")(r)?;
+        let slot = match dir {
+            "send" if sc.send.is_empty() => &mut sc.send,
+            "recv" if sc.recv.is_empty() => &mut sc.recv,
+            _ => return failure(ParseErrorKind::Invalid("simulcast direction")),
+        };
+        *slot = sc_str_list(list)?;
+        i = r;
+    }
+    Ok((i, sc))
+}
+
+/// The address part of `a=rtcp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcpAddress {
+    /// `nettype`.
+    pub network_type: NetworkType,
+    /// `addrtype`.
+    pub address_type: AddressType,
+    /// `connection-address`, as written.
+    pub address: String,
+}
+
+/// `a=rtcp` (RFC 3605 §2.1).
+///
+/// ```abnf
+/// rtcp-attribute = "a=rtcp:" port [nettype space addrtype space connection-address] CRLF
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rtcp {
+    /// The RTCP port.
+    pub port: u16,
+    /// The RTCP address, when given.
+    pub address: Option<RtcpAddress>,
+}
+
+impl fmt::Display for Rtcp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.port)?;
+        if let Some(a) = &self.address {
+            write!(
+                f,
+                " {} {} {}",
+                a.network_type.as_str(),
+                a.address_type.as_str(),
+                a.address
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn rtcp(i: &str) -> Res<'_, Rtcp> {
+    let (i, port) = number("rtcp port")(i)?;
+    if i.is_empty() {
+        return Ok((
+            i,
+            Rtcp {
+                port,
+                address: None,
+            },
+        ));
+    }
+    let (i, _) = sp("network type")(i)?;
+    let (i, nettype) = word("network type")(i)?;
+    let (i, _) = sp("address type")(i)?;
+    let (i, addrtype) = word("address type")(i)?;
+    let (i, _) = sp("connection address")(i)?;
+    let (i, address) = word("connection address")(i)?;
+    Ok((
+        i,
+        Rtcp {
+            port,
+            address: Some(RtcpAddress {
+                network_type: NetworkType::from_token(nettype),
+                address_type: AddressType::from_token(addrtype),
+                address: address.to_owned(),
+            }),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(text: &str) -> Attribute {
+        Attribute::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn bad(text: &str) -> ParseErrorKind {
+        Attribute::parse(text).unwrap_err()
+    }
+
+    /// Parses, checks the canonical text, and checks it parses back equal.
+    fn canonical(text: &str, expected: &str) -> Attribute {
+        let attr = a(text);
+        assert_eq!(attr.to_string(), expected);
+        assert_eq!(a(expected), attr);
+        attr
+    }
+
+    fn same(text: &str) -> Attribute {
+        canonical(text, text)
+    }
+
+    #[test]
+    fn rtpmap() {
+        let Attribute::Rtpmap(r) = same("rtpmap:111 opus/48000/2") else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                r.payload_type,
+                r.encoding_name.as_str(),
+                r.clock_rate,
+                r.channels
+            ),
+            (111, "opus", 48_000, Some(2))
+        );
+        same("rtpmap:99 h263-1998/90000");
+        assert_eq!(bad("rtpmap:96 VP8"), ParseErrorKind::Missing("clock rate"));
+        assert_eq!(
+            bad("rtpmap:200 VP8/90000"),
+            ParseErrorKind::OutOfRange("payload type")
+        );
+        assert_eq!(bad("rtpmap:96"), ParseErrorKind::Missing("encoding name"));
+        assert_eq!(
+            bad("rtpmap:96 VP8/90000/2/3"),
+            ParseErrorKind::Trailing("rtpmap")
+        );
+        assert_eq!(bad("rtpmap"), ParseErrorKind::MissingValue("rtpmap"));
+    }
+
+    #[test]
+    fn fmtp() {
+        let Attribute::Fmtp(f) =
+            same("fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f")
+        else {
+            panic!()
+        };
+        assert_eq!(f.get("profile-level-id"), Some("42001f"));
+        assert_eq!(f.parameters.len(), 3);
+        let Attribute::Fmtp(f) = same("fmtp:97 0-15") else {
+            panic!()
+        };
+        assert_eq!(f.parameters, vec![Parameter::flag("0-15")]);
+        let Attribute::Fmtp(f) = canonical(
+            "fmtp:111 minptime=10; useinbandfec=1;",
+            "fmtp:111 minptime=10;useinbandfec=1",
+        ) else {
+            panic!()
+        };
+        assert_eq!(f.get("useinbandfec"), Some("1"));
+        let Attribute::Fmtp(f) = same("fmtp:96 sprop-parameter-sets=Z0IACpZTBYmI,aMljiA==") else {
+            panic!()
+        };
+        assert_eq!(f.get("sprop-parameter-sets"), Some("Z0IACpZTBYmI,aMljiA=="));
+        same("fmtp:96");
+        assert_eq!(
+            bad("fmtp:x a=1"),
+            ParseErrorKind::InvalidNumber("payload type")
+        );
+    }
+
+    #[test]
+    fn rtcp_fb() {
+        let Attribute::RtcpFb(f) = same("rtcp-fb:96 nack pli") else {
+            panic!()
+        };
+        assert_eq!(
+            (f.payload_type, f.feedback, f.parameter.as_deref()),
+            (Some(96), FeedbackType::Nack, Some("pli"))
+        );
+        let Attribute::RtcpFb(f) = same("rtcp-fb:* trr-int 100") else {
+            panic!()
+        };
+        assert_eq!((f.payload_type, f.feedback), (None, FeedbackType::TrrInt));
+        let Attribute::RtcpFb(f) = same("rtcp-fb:96 goog-lntf") else {
+            panic!()
+        };
+        assert_eq!(f.feedback, FeedbackType::Other("goog-lntf".into()));
+        same("rtcp-fb:96 transport-cc");
+        same("rtcp-fb:96 ccm fir");
+        assert_eq!(bad("rtcp-fb:96"), ParseErrorKind::Missing("feedback type"));
+    }
+
+    #[test]
+    fn extmap_with_direction() {
+        let Attribute::Extmap(e) =
+            same("extmap:6/recvonly http://www.webrtc.org/experiments/rtp-hdrext/playout-delay")
+        else {
+            panic!()
+        };
+        assert_eq!((e.id, e.direction), (6, Some(Direction::RecvOnly)));
+        let Attribute::Extmap(e) = same("extmap:1 urn:ietf:params:rtp-hdrext:encrypt urn:x 1")
+        else {
+            panic!()
+        };
+        assert_eq!(e.attributes.as_deref(), Some("urn:x 1"));
+        assert_eq!(
+            bad("extmap:1/sideways urn:x"),
+            ParseErrorKind::Invalid("extmap direction")
+        );
+        assert_eq!(bad("extmap:1"), ParseErrorKind::Missing("extension URI"));
+        assert_eq!(same("extmap-allow-mixed"), Attribute::ExtmapAllowMixed);
+        assert_eq!(
+            bad("extmap-allow-mixed:1"),
+            ParseErrorKind::UnexpectedValue("extmap-allow-mixed")
+        );
+    }
+
+    #[test]
+    fn ssrc_and_groups() {
+        let Attribute::Ssrc(s) = same(
+            "ssrc:3629162994 msid:e1794e1f-ef9a-4ceb-8a76-1ee7304baef2 8152d972-9f0c-4693-930e-e142268ffe4a",
+        ) else {
+            panic!()
+        };
+        assert_eq!((s.ssrc, s.name.as_str()), (3_629_162_994, "msid"));
+        let Attribute::Ssrc(s) = same("ssrc:1 cname:{fce141b5-3529}") else {
+            panic!()
+        };
+        assert_eq!(s.value.as_deref(), Some("{fce141b5-3529}"));
+        let Attribute::Ssrc(s) = same("ssrc:1 x-property") else {
+            panic!()
+        };
+        assert_eq!(s.value, None);
+        assert_eq!(
+            bad("ssrc:4294967296 cname:x"),
+            ParseErrorKind::OutOfRange("ssrc")
+        );
+        let Attribute::SsrcGroup(g) = same("ssrc-group:FID 588909761 1072067203") else {
+            panic!()
+        };
+        assert_eq!(g.semantics, SsrcGroupSemantics::Fid);
+        assert_eq!(g.ssrcs, vec![588_909_761, 1_072_067_203]);
+        assert_eq!(
+            bad("ssrc-group:FID 1 x"),
+            ParseErrorKind::InvalidNumber("ssrc")
+        );
+    }
+
+    #[test]
+    fn msid_mid_group() {
+        let Attribute::Msid(m) = same("msid:{7d921824} {a4a5c616}") else {
+            panic!()
+        };
+        assert_eq!(
+            (m.stream_id.as_str(), m.track_id.as_deref()),
+            ("{7d921824}", Some("{a4a5c616}"))
+        );
+        let Attribute::Msid(m) = same("msid:47017fee-b6c1-4162-929c-a25110252400") else {
+            panic!()
+        };
+        assert_eq!(m.track_id, None);
+        assert_eq!(same("mid:a1"), Attribute::Mid("a1".into()));
+        assert_eq!(bad("mid:"), ParseErrorKind::Invalid("mid"));
+        let Attribute::Group(g) = same("group:BUNDLE 0 1") else {
+            panic!()
+        };
+        assert_eq!(
+            (g.semantics, g.mids),
+            (GroupSemantics::Bundle, vec!["0".into(), "1".into()])
+        );
+        let Attribute::Group(g) = same("group:BUNDLE") else {
+            panic!()
+        };
+        assert!(g.mids.is_empty());
+        let Attribute::Group(g) = same("group:LS a1 v1") else {
+            panic!()
+        };
+        assert_eq!(g.semantics, GroupSemantics::Ls);
+    }
+
+    #[test]
+    fn ice_attributes() {
+        assert_eq!(same("ice-ufrag:RoZs"), Attribute::IceUfrag("RoZs".into()));
+        assert_eq!(
+            same("ice-pwd:OpbwMaDXlACpWOhWVObdVxhG"),
+            Attribute::IcePwd("OpbwMaDXlACpWOhWVObdVxhG".into())
+        );
+        assert_eq!(
+            same("ice-options:trickle ice2"),
+            Attribute::IceOptions(vec!["trickle".into(), "ice2".into()])
+        );
+        assert_eq!(same("ice-lite"), Attribute::IceLite);
+        assert_eq!(same("end-of-candidates"), Attribute::EndOfCandidates);
+        assert_eq!(bad("ice-ufrag"), ParseErrorKind::MissingValue("ice-ufrag"));
+        let Attribute::Candidate(c) = same(
+            "candidate:1 1 udp 1845494015 198.51.100.100 11100 typ srflx raddr 203.0.113.100 rport 10100",
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.related_port, Some(10100));
+        canonical(
+            "candidate:0 1 UDP 2122187007 127.0.0.1 34701 typ host",
+            "candidate:0 1 udp 2122187007 127.0.0.1 34701 typ host",
+        );
+    }
+
+    #[test]
+    fn fingerprint_and_setup() {
+        let text = "fingerprint:sha-256 17:BE:A8:B3:15:84:4B:7F:ED:61:10:A6:A3:10:A0:03:73:78:A1:7B:8C:BD:26:0C:87:5A:5A:9C:46:25:12:06";
+        let Attribute::Fingerprint(f) = same(text) else {
+            panic!()
+        };
+        assert_eq!(f.hash, HashFunction::Sha256);
+        assert_eq!(f.digest.len(), 32);
+        assert_eq!(&f.digest[..2], &[0x17, 0xbe]);
+        canonical("fingerprint:SHA-1 ab:cd", "fingerprint:sha-1 AB:CD");
+        assert_eq!(
+            bad("fingerprint:sha-256 ABC:DE"),
+            ParseErrorKind::Invalid("fingerprint")
+        );
+        assert_eq!(
+            bad("fingerprint:sha-256 AB:"),
+            ParseErrorKind::Invalid("fingerprint")
+        );
+        assert_eq!(
+            bad("fingerprint:sha-256 GG"),
+            ParseErrorKind::Invalid("fingerprint")
+        );
+        assert_eq!(
+            bad("fingerprint:sha-256"),
+            ParseErrorKind::Missing("fingerprint")
+        );
+        assert_eq!(same("setup:actpass"), Attribute::Setup(Setup::Actpass));
+        assert_eq!(same("setup:active"), Attribute::Setup(Setup::Active));
+        assert_eq!(
+            same("setup:weird"),
+            Attribute::Setup(Setup::Other("weird".into()))
+        );
+        assert_eq!(bad("setup:a b"), ParseErrorKind::Trailing("setup role"));
+    }
+
+    #[test]
+    fn sctp() {
+        assert_eq!(same("sctp-port:5000"), Attribute::SctpPort(5000));
+        assert_eq!(
+            same("max-message-size:1073741823"),
+            Attribute::MaxMessageSize(1_073_741_823)
+        );
+        assert_eq!(
+            bad("sctp-port:70000"),
+            ParseErrorKind::OutOfRange("sctp port")
+        );
+        let Attribute::Sctpmap(m) = same("sctpmap:5000 webrtc-datachannel 1024") else {
+            panic!()
+        };
+        assert_eq!(
+            (m.port, m.protocol.as_str(), m.streams),
+            (5000, "webrtc-datachannel", Some(1024))
+        );
+        same("sctpmap:5000 webrtc-datachannel");
+    }
+
+    #[test]
+    fn rid_and_simulcast() {
+        let Attribute::Rid(r) = same("rid:1 send") else {
+            panic!()
+        };
+        assert_eq!((r.id.as_str(), r.direction), ("1", RidDirection::Send));
+        let Attribute::Rid(r) = same("rid:hi recv pt=96,97;max-width=1280;max-height=720") else {
+            panic!()
+        };
+        assert_eq!(r.payload_types, vec![96, 97]);
+        assert_eq!(r.restrictions[0], Parameter::new("max-width", "1280"));
+        let Attribute::Rid(r) = same("rid:lo send max-br=64000") else {
+            panic!()
+        };
+        assert!(r.payload_types.is_empty());
+        assert_eq!(bad("rid:1 both"), ParseErrorKind::Invalid("rid direction"));
+        assert_eq!(bad("rid:a.b send"), ParseErrorKind::Invalid("rid id"));
+        assert_eq!(
+            bad("rid:1 send pt=x"),
+            ParseErrorKind::InvalidNumber("payload type")
+        );
+        assert_eq!(
+            bad("rid:1 send pt"),
+            ParseErrorKind::Missing("rid payload types")
+        );
+
+        let Attribute::Simulcast(s) = same("simulcast:send 1;2;3") else {
+            panic!()
+        };
+        assert_eq!(s.send.len(), 3);
+        assert!(s.recv.is_empty());
+        let Attribute::Simulcast(s) = canonical(
+            "simulcast:recv 4 send 1,~2;3",
+            "simulcast:send 1,~2;3 recv 4",
+        ) else {
+            panic!()
+        };
+        assert!(s.send[0][1].paused);
+        assert_eq!(s.recv[0][0].rid, "4");
+        assert_eq!(
+            bad("simulcast:send 1 send 2"),
+            ParseErrorKind::Invalid("simulcast direction")
+        );
+        assert_eq!(
+            bad("simulcast:send"),
+            ParseErrorKind::Missing("simulcast stream list")
+        );
+        assert_eq!(
+            bad("simulcast:send 1;;2"),
+            ParseErrorKind::Invalid("simulcast rid")
+        );
+    }
+
+    #[test]
+    fn rtcp_and_flags() {
+        let Attribute::Rtcp(r) = same("rtcp:9 IN IP4 0.0.0.0") else {
+            panic!()
+        };
+        assert_eq!(r.port, 9);
+        assert_eq!(
+            r.address.as_ref().map(|a| a.address.as_str()),
+            Some("0.0.0.0")
+        );
+        assert_eq!(
+            same("rtcp:45953"),
+            Attribute::Rtcp(Rtcp {
+                port: 45953,
+                address: None
+            })
+        );
+        assert_eq!(bad("rtcp:9 IN"), ParseErrorKind::Missing("address type"));
+        assert_eq!(same("rtcp-mux"), Attribute::RtcpMux);
+        assert_eq!(same("rtcp-mux-only"), Attribute::RtcpMuxOnly);
+        assert_eq!(same("rtcp-rsize"), Attribute::RtcpRsize);
+        for d in ["sendrecv", "sendonly", "recvonly", "inactive"] {
+            let Attribute::Direction(dir) = same(d) else {
+                panic!()
+            };
+            assert_eq!(dir.as_str(), d);
+        }
+        assert_eq!(Direction::SendOnly.reverse(), Direction::RecvOnly);
+        assert_eq!(
+            bad("sendrecv:1"),
+            ParseErrorKind::UnexpectedValue("sendrecv")
+        );
+    }
+
+    #[test]
+    fn unknown_kept_verbatim() {
+        assert_eq!(
+            same("msid-semantic: WMS e1794e1f"),
+            Attribute::Unknown {
+                name: "msid-semantic".into(),
+                value: Some(" WMS e1794e1f".into())
+            }
+        );
+        assert_eq!(
+            same("bundle-only"),
+            Attribute::Unknown {
+                name: "bundle-only".into(),
+                value: None
+            }
+        );
+        assert_eq!(
+            same("x-empty:"),
+            Attribute::Unknown {
+                name: "x-empty".into(),
+                value: Some(String::new())
+            }
+        );
+        same("imageattr:100 recv [x=[48:1920],y=[48:1080],q=1.0]");
+        // Names are case-sensitive: a known name in other case is unknown.
+        assert!(matches!(same("MID:x"), Attribute::Unknown { .. }));
+        assert_eq!(bad(":x"), ParseErrorKind::Missing("attribute name"));
+        assert!(Attribute::is_typed_name("rtcp-mux"));
+        assert!(!Attribute::is_typed_name("tls-id"));
+    }
+}
