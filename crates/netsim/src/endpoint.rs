@@ -11,10 +11,10 @@ use std::time::Instant;
 /// A datagram an endpoint wants to send.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Datagram {
-    /// The local address to send from. It must be one the endpoint is bound to, or an
-    /// unspecified address (`0.0.0.0:0`, `[::]:0`, or unspecified IP with a bound port), which
-    /// the simulator replaces by the endpoint's first bound address of the destination's family
-    /// (and that port, when one is given).
+    /// The local address to send from. It must be one the endpoint is bound to (any port of
+    /// an IP bound with port 0), or an unspecified address (`0.0.0.0:0`, `[::]:0`, or
+    /// unspecified IP with a port), which the simulator replaces by the endpoint's first bound
+    /// address of the destination's family (with that port, when one is given).
     pub from: SocketAddr,
     /// The destination.
     pub to: SocketAddr,

@@ -75,7 +75,7 @@ mod sim;
 
 pub use addr::{Prefix, PrefixError};
 pub use endpoint::{Datagram, Endpoint, EndpointId, Handle, Machine};
-pub use link::{Bandwidth, LinkConfig, LinkDrop, LinkStats};
+pub use link::{Bandwidth, BurstLoss, LinkConfig, LinkDrop, LinkStats};
 pub use nat::{
     Filtering, Mapping, NatConfig, NatDrop, NatKind, NatMapping, NatStats, PortAllocation,
 };

@@ -30,10 +30,12 @@ use rand_chacha::ChaCha8Rng;
 /// 2. the bandwidth cap: it waits in a FIFO queue until the link has sent what was queued
 ///    before it, then takes `len * 8 / bits_per_second` to send; if the queue already holds
 ///    [`Bandwidth::queue_bytes`] bytes it is dropped (tail drop);
-/// 3. random loss with probability [`loss`](Self::loss);
+/// 3. random loss with probability [`loss`](Self::loss), or, with
+///    [`burst_loss`](Self::burst_loss), a two-state Gilbert-Elliott model that loses datagrams
+///    in bursts;
 /// 4. propagation: [`latency`](Self::latency) plus a uniform random extra delay in
 ///    `0..=jitter`, drawn for each datagram on its own (so jitter alone can reorder, as in
-///    netem);
+///    netem, unless [`in_order`](Self::in_order) is set);
 /// 5. reordering: with probability [`reorder`](Self::reorder) the datagram is held back a
 ///    further [`reorder_delay`](Self::reorder_delay), so later datagrams overtake it;
 /// 6. duplication: with probability [`duplicate`](Self::duplicate) a copy is delivered too,
@@ -60,6 +62,41 @@ pub struct LinkConfig {
     pub bandwidth: Option<Bandwidth>,
     /// Largest payload in bytes, or `None` for unlimited.
     pub mtu: Option<usize>,
+    /// Burst loss, replacing `loss` as the loss model when set.
+    pub burst_loss: Option<BurstLoss>,
+    /// When true, jitter never makes a datagram arrive before one sent earlier on the link
+    /// (it waits for it, as on a FIFO path); only the reorder impairment and duplicates
+    /// reorder.
+    pub in_order: bool,
+}
+
+/// The Gilbert-Elliott loss model: a link that is either good or bad.
+///
+/// Before each datagram the link changes state: good to bad with probability `enter_bad`,
+/// bad to good with probability `leave_bad`. A datagram is then lost with probability
+/// [`LinkConfig::loss`] when good and `loss_bad` when bad. Bad periods last `1 / leave_bad`
+/// datagrams on average, and the link is bad `enter_bad / (enter_bad + leave_bad)` of the
+/// time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct BurstLoss {
+    /// Probability of going from good to bad, per datagram.
+    pub enter_bad: f64,
+    /// Probability of going from bad to good, per datagram.
+    pub leave_bad: f64,
+    /// Loss probability while bad.
+    pub loss_bad: f64,
+}
+
+impl BurstLoss {
+    /// A burst-loss model (probabilities are clamped to `0.0..=1.0`).
+    pub fn new(enter_bad: f64, leave_bad: f64, loss_bad: f64) -> Self {
+        BurstLoss {
+            enter_bad: probability(enter_bad),
+            leave_bad: probability(leave_bad),
+            loss_bad: probability(loss_bad),
+        }
+    }
 }
 
 /// A bandwidth cap with a tail-drop queue.
@@ -118,6 +155,8 @@ impl LinkConfig {
             reorder_delay: Duration::ZERO,
             bandwidth: None,
             mtu: None,
+            burst_loss: None,
+            in_order: false,
         }
     }
 
@@ -161,6 +200,19 @@ impl LinkConfig {
     /// Sets the largest payload size in bytes.
     pub fn mtu(mut self, mtu: usize) -> Self {
         self.mtu = Some(mtu);
+        self
+    }
+
+    /// Loses datagrams in bursts (see [`BurstLoss`]); `loss` stays the loss rate of the good
+    /// state.
+    pub fn burst_loss(mut self, model: BurstLoss) -> Self {
+        self.burst_loss = Some(model);
+        self
+    }
+
+    /// Keeps jittered datagrams in sending order.
+    pub fn in_order(mut self, on: bool) -> Self {
+        self.in_order = on;
         self
     }
 }
@@ -229,6 +281,10 @@ pub(crate) struct Link {
     busy_until: Duration,
     next_seq: u64,
     highest_delivered: Option<u64>,
+    /// Gilbert-Elliott state.
+    bad: bool,
+    /// Latest arrival scheduled, for `in_order`.
+    last_arrival: Duration,
 }
 
 impl Link {
@@ -242,6 +298,8 @@ impl Link {
             busy_until: Duration::ZERO,
             next_seq: 0,
             highest_delivered: None,
+            bad: false,
+            last_arrival: Duration::ZERO,
         }
     }
 
@@ -289,7 +347,21 @@ impl Link {
                 done
             }
         };
-        if self.draw(self.config.loss) {
+        let loss = match self.config.burst_loss {
+            None => self.config.loss,
+            Some(b) => {
+                let flip = if self.bad { b.leave_bad } else { b.enter_bad };
+                if self.draw(flip) {
+                    self.bad = !self.bad;
+                }
+                if self.bad {
+                    b.loss_bad
+                } else {
+                    self.config.loss
+                }
+            }
+        };
+        if self.draw(loss) {
             self.stats.dropped_loss += 1;
             return Err(LinkDrop::Loss);
         }
@@ -297,6 +369,9 @@ impl Link {
         if self.draw(self.config.reorder) {
             self.stats.reordered += 1;
             arrival += self.config.reorder_delay;
+        } else if self.config.in_order {
+            arrival = arrival.max(self.last_arrival);
+            self.last_arrival = arrival;
         }
         let duplicate = if self.draw(self.config.duplicate) {
             self.stats.duplicated += 1;

@@ -506,8 +506,13 @@ impl Sim {
 
     /// Binds one more address to an endpoint (a new interface, say).
     ///
+    /// Port 0 binds every port of the IP address (a TURN server's relay addresses, say): the
+    /// endpoint receives datagrams to any port that no other endpoint bound explicitly, and may
+    /// send from any port of that address.
+    ///
     /// # Panics
-    /// If the address is already bound or belongs to a NAT, or the endpoint was removed.
+    /// If the address is already bound, belongs to a NAT or has an unspecified IP, or the
+    /// endpoint was removed.
     #[track_caller]
     pub fn bind(&mut self, endpoint: EndpointId, addr: SocketAddr) {
         assert!(
@@ -519,8 +524,8 @@ impl Sim {
             "netsim: address {addr} belongs to a NAT"
         );
         assert!(
-            !addr.ip().is_unspecified() && addr.port() != 0,
-            "netsim: cannot bind the wildcard address {addr}"
+            !addr.ip().is_unspecified(),
+            "netsim: cannot bind the unspecified address {addr}"
         );
         self.slot_mut(endpoint).addrs.push(addr);
         self.bindings.insert(addr, endpoint.0);
@@ -613,16 +618,21 @@ impl Sim {
 
     fn resolve_source(&self, index: usize, from: SocketAddr, to: SocketAddr) -> Option<SocketAddr> {
         let slot = self.endpoints[index].as_ref()?;
-        if slot.addrs.contains(&from) {
-            return Some(from);
-        }
         if !from.ip().is_unspecified() {
-            return None;
+            let bound =
+                slot.addrs.contains(&from) || slot.addrs.contains(&SocketAddr::new(from.ip(), 0));
+            return (bound && from.port() != 0).then_some(from);
         }
-        slot.addrs
-            .iter()
-            .find(|a| a.is_ipv4() == to.is_ipv4() && (from.port() == 0 || a.port() == from.port()))
-            .copied()
+        slot.addrs.iter().find_map(|a| {
+            if a.is_ipv4() != to.is_ipv4() {
+                None
+            } else if a.port() == 0 {
+                // Every port of `a` is ours, but one must be named.
+                (from.port() != 0).then(|| SocketAddr::new(a.ip(), from.port()))
+            } else {
+                (from.port() == 0 || a.port() == from.port()).then_some(*a)
+            }
+        })
     }
 
     fn send(&mut self, index: usize, datagram: Datagram) {
@@ -760,7 +770,11 @@ impl Sim {
                 }
             }
         }
-        let Some(&index) = self.bindings.get(&to) else {
+        let bound = self
+            .bindings
+            .get(&to)
+            .or_else(|| self.bindings.get(&SocketAddr::new(to.ip(), 0)));
+        let Some(&index) = bound else {
             return self.drop_packet(from, to, data.len(), DropReason::NoEndpoint);
         };
         self.stats.delivered += 1;

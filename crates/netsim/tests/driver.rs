@@ -456,3 +456,31 @@ fn machine_adapter_by_hand() {
     assert_eq!(sim.endpoint(client).events.len(), 1);
     assert_eq!(sim.elapsed(), Duration::ZERO, "ideal link, no timer fired");
 }
+
+#[test]
+fn wildcard_port_binding_receives_and_sends_on_any_port() {
+    // A relay-like endpoint owns every port of 198.51.100.5, except one bound by someone else.
+    let mut sim = Sim::new(1);
+    let relay = sim.add_endpoint([sa("198.51.100.5:0")], Echo::new());
+    let other = sim.add_endpoint([sa("198.51.100.5:3478")], Recorder::new());
+    let client = sim.add_endpoint([sa("10.0.0.1:1")], Socket::new());
+    for port in [49152, 50000, 3478] {
+        let to = std::net::SocketAddr::new("198.51.100.5".parse().unwrap(), port);
+        sim.endpoint_mut(client)
+            .send(sa("10.0.0.1:1"), to, b"x".to_vec());
+    }
+    sim.run_until_idle(Duration::from_secs(1)).unwrap();
+    assert_eq!(sim.endpoint(relay).echoed, 2);
+    assert_eq!(sim.endpoint(other).received.len(), 1);
+    let back: Vec<u16> = sim
+        .endpoint(client)
+        .received
+        .iter()
+        .map(|r| r.from.port())
+        .collect();
+    assert_eq!(
+        back,
+        vec![49152, 50000],
+        "echoed from the port each one arrived on"
+    );
+}

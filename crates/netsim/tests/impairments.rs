@@ -293,3 +293,64 @@ fn reconfiguring_a_link_applies_to_new_datagrams() {
     assert_eq!(rx[1].at - sent[0], Duration::from_millis(100));
     assert_eq!(sim.link_stats(link).out_of_order, 1);
 }
+
+#[test]
+fn in_order_jitter_spreads_delays_without_reordering() {
+    let cfg = LinkConfig::ideal()
+        .latency(Duration::from_millis(50))
+        .jitter(Duration::from_millis(20))
+        .in_order(true);
+    let r = run(12, cfg, 5_000, Duration::from_millis(5), 8);
+    let seqs = r.sim.endpoint(r.recorder).sequence_numbers();
+    assert_eq!(seqs, (0..5_000).collect::<Vec<_>>());
+    assert_eq!(r.sim.link_stats(r.link).out_of_order, 0);
+    let d = delays(&r);
+    let (min, max) = (*d.iter().min().unwrap(), *d.iter().max().unwrap());
+    // Waiting for an earlier datagram can add at most the jitter less the 5 ms spacing.
+    assert!(
+        min >= Duration::from_millis(50) && max <= Duration::from_millis(70),
+        "{min:?}..{max:?}"
+    );
+    assert!(max - min > Duration::from_millis(15), "{min:?}..{max:?}");
+}
+
+/// Lengths of the runs of consecutive lost datagrams, from the sequence numbers received.
+fn loss_runs(seqs: &[u64], count: u64) -> Vec<u64> {
+    let mut runs = Vec::new();
+    let mut expected = 0;
+    for &s in seqs.iter().chain(std::iter::once(&count)) {
+        if s > expected {
+            runs.push(s - expected);
+        }
+        expected = s + 1;
+    }
+    runs
+}
+
+#[test]
+fn burst_loss_loses_in_bursts() {
+    // Bad 1% -> 25%: bad a 1/26 of the time, bursts of 4 on average, everything lost when bad.
+    let cfg = LinkConfig::ideal().burst_loss(ferrtc_netsim::BurstLoss::new(0.01, 0.25, 1.0));
+    let n = 50_000;
+    let r = run(13, cfg, n, Duration::from_millis(1), 8);
+    let s = r.sim.link_stats(r.link);
+    let rate = s.dropped_loss as f64 / n as f64;
+    assert!((0.030..=0.047).contains(&rate), "{rate}");
+    let runs = loss_runs(&r.sim.endpoint(r.recorder).sequence_numbers(), n);
+    assert_eq!(runs.iter().sum::<u64>(), s.dropped_loss);
+    let mean = s.dropped_loss as f64 / runs.len() as f64;
+    assert!((3.4..=4.6).contains(&mean), "mean burst {mean}");
+
+    // The same average rate without bursts: runs of about one.
+    let r = run(
+        13,
+        LinkConfig::ideal().loss(rate),
+        n,
+        Duration::from_millis(1),
+        8,
+    );
+    let s = r.sim.link_stats(r.link);
+    let runs = loss_runs(&r.sim.endpoint(r.recorder).sequence_numbers(), n);
+    let mean = s.dropped_loss as f64 / runs.len() as f64;
+    assert!(mean < 1.1, "mean run {mean}");
+}
