@@ -338,7 +338,9 @@ impl<S: fmt::Debug, Ev: fmt::Debug, Er: fmt::Debug> fmt::Debug for Machine<S, Ev
 /// The machine must have `handle_receive(now, from, data) -> Result<(), E>`,
 /// `handle_timeout(now)`, `poll_transmit() -> Option<T>`, `poll_event() -> Option<Ev>` and
 /// `poll_timeout(&self) -> Option<Instant>`. The closure-like second argument turns one `T`
-/// into a [`Datagram`].
+/// into a [`Datagram`]; it is a `move` closure, so it may use local addresses (for machines
+/// such as an SCTP association whose packets carry no address:
+/// `sans_io!(assoc, |p| Datagram::new(local, remote, p))`).
 ///
 /// ```
 /// use std::net::SocketAddr;
@@ -373,11 +375,11 @@ macro_rules! sans_io {
         $crate::Machine::new($machine)
             .on_receive(|m, now, from, _to, data| m.handle_receive(now, from, data))
             .on_timeout(|m, now| {
-                m.handle_timeout(now);
+                let _ = m.handle_timeout(now);
             })
             .on_poll_timeout(|m| m.poll_timeout())
             .on_event(|m| m.poll_event())
-            .on_transmit(|m, _now| m.poll_transmit().map(|$t| $to_datagram))
+            .on_transmit(move |m, _now| m.poll_transmit().map(|$t| $to_datagram))
     };
 }
 

@@ -484,3 +484,23 @@ fn wildcard_port_binding_receives_and_sends_on_any_port() {
         "echoed from the port each one arrived on"
     );
 }
+
+#[test]
+fn sans_io_macro_captures_local_addresses() {
+    // Packets without addresses (as an SCTP association produces) get them from the test.
+    let (local, remote) = (sa(CLIENT), sa(SERVER));
+    let node = sans_io!(Requester::new(remote), |t| Datagram::new(
+        local, remote, t.contents
+    ));
+    let mut sim = Sim::new(9);
+    let client = sim.add_endpoint([local], node);
+    let server = sim.add_endpoint([remote], Responder::default());
+    let now = sim.now();
+    sim.endpoint_mut(client).inner.start(now);
+    sim.run_until_idle(Duration::from_secs(1)).unwrap();
+    assert_eq!(sim.endpoint(server).requests, 1);
+    assert_eq!(
+        sim.endpoint(client).events[0].1,
+        ToyEvent::Answered { attempts: 1 }
+    );
+}
