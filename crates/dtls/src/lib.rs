@@ -10,14 +10,23 @@
 pub mod alert;
 pub mod certificate;
 pub mod codec;
+pub mod config;
 pub mod crypto;
+mod endpoint;
 pub mod error;
 pub mod extension;
 pub mod handshake;
+mod hs;
+pub mod reassembly;
 pub mod record;
+pub mod replay;
 pub mod types;
 
 pub use alert::{Alert, AlertDescription, AlertLevel};
 pub use certificate::{Certificate, Fingerprint, HashAlgorithm};
+pub use config::Config;
+pub use endpoint::{
+    Endpoint, Event, Negotiated, Role, SRTP_EXPORTER_LABEL, SrtpKeyingMaterial, Transmit,
+};
 pub use error::{DecodeError, Error, PeerMisbehaved};
 pub use types::{CipherSuite, NamedGroup, SignatureScheme, SrtpProfile};

@@ -1,0 +1,64 @@
+//! Endpoint configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::certificate::{Certificate, Fingerprint};
+use crate::types::{CipherSuite, NamedGroup, SrtpProfile};
+
+/// Smallest path MTU accepted: enough for a record and handshake header plus some body.
+pub const MIN_MTU: usize = 128;
+
+/// How an endpoint behaves; shared by all the endpoints built from it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Our certificate and key.
+    pub certificate: Arc<Certificate>,
+    /// The peer's certificate must have one of these fingerprints (from the remote SDP).
+    pub remote_fingerprints: Vec<Fingerprint>,
+    /// Accept any peer certificate whose signatures verify, ignoring
+    /// `remote_fingerprints`. Only for tools and tests: WebRTC's security rests on the
+    /// fingerprint check.
+    pub danger_accept_any_certificate: bool,
+    /// Cipher suites in preference order (the client offers them; the server picks its
+    /// first that the client offered and its certificate can serve).
+    pub cipher_suites: Vec<CipherSuite>,
+    /// ECDHE groups in preference order.
+    pub groups: Vec<NamedGroup>,
+    /// SRTP protection profiles in preference order; empty: do not negotiate use_srtp.
+    pub srtp_profiles: Vec<SrtpProfile>,
+    /// Largest datagram we send (path MTU minus IP and UDP headers).
+    pub mtu: usize,
+    /// First retransmission timeout (RFC 6347 §4.2.4.1 recommends 1 s).
+    pub initial_rto: Duration,
+    /// Ceiling for the doubled timeout (RFC 6347 §4.2.4.1: 60 s).
+    pub max_rto: Duration,
+    /// Retransmissions of one flight before the handshake fails with a timeout.
+    pub max_retransmissions: u32,
+    /// As server, demand a client certificate (WebRTC needs both sides authenticated).
+    pub require_client_certificate: bool,
+    /// Largest handshake message accepted (a certificate chain is the largest).
+    pub max_handshake_message_len: u32,
+}
+
+impl Config {
+    /// A WebRTC configuration: our certificate, the fingerprint the peer's SDP announced,
+    /// every implemented suite, group and SRTP profile, a 1200-byte MTU.
+    pub fn new(certificate: Arc<Certificate>, remote_fingerprints: Vec<Fingerprint>) -> Self {
+        Config {
+            certificate,
+            remote_fingerprints,
+            danger_accept_any_certificate: false,
+            cipher_suites: CipherSuite::ALL.to_vec(),
+            groups: NamedGroup::ALL.to_vec(),
+            srtp_profiles: SrtpProfile::ALL.to_vec(),
+            mtu: 1200,
+            initial_rto: Duration::from_secs(1),
+            max_rto: Duration::from_secs(60),
+            max_retransmissions: 6,
+            require_client_certificate: true,
+            max_handshake_message_len: 1 << 16,
+        }
+    }
+}

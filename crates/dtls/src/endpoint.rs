@@ -1,0 +1,760 @@
+//! The sans-IO DTLS endpoint: record layer, flights, retransmission, reassembly, and the
+//! handshake of [`crate::hs`] behind the common verb set.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::RngCore;
+
+use crate::alert::{Alert, AlertDescription, AlertLevel};
+use crate::config::{Config, MIN_MTU};
+use crate::crypto::cipher::RecordCipher;
+use crate::error::{Error, PeerMisbehaved};
+use crate::handshake::{self, Fragment, HandshakeMessage, HandshakeType, emit_header};
+use crate::hs::{self, Common, FlightItem, Hs, Incoming, Keys};
+use crate::reassembly::{Insert, Reassembler};
+use crate::record::{ContentType, DTLS_1_2, HEADER_LEN, Record, RecordHeader, Records};
+use crate::replay::ReplayWindow;
+use crate::types::{CipherSuite, SrtpProfile};
+
+/// Which side of the handshake an endpoint plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the ClientHello.
+    Client,
+    /// Answers it.
+    Server,
+}
+
+/// A datagram to send to the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The datagram: one or more records.
+    pub contents: Vec<u8>,
+}
+
+/// What the handshake settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// The SRTP protection profile, if use_srtp was negotiated.
+    pub srtp_profile: Option<SrtpProfile>,
+    /// The peer's DER certificate (its fingerprint was checked).
+    pub peer_certificate: Vec<u8>,
+}
+
+/// Something the layer above needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed.
+    Connected(Negotiated),
+    /// Application data from the peer.
+    ApplicationData(Bytes),
+    /// The peer sent a warning alert (other than close_notify).
+    AlertReceived(Alert),
+    /// The peer closed the connection with close_notify.
+    Closed,
+    /// The connection failed; no more data flows.
+    Failed(Error),
+}
+
+/// DTLS-SRTP keying material (RFC 5764 §4.2), split by direction.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SrtpKeyingMaterial {
+    /// The negotiated profile, which sets the lengths.
+    pub profile: SrtpProfile,
+    /// The exporter output: client key, server key, client salt, server salt.
+    pub material: Vec<u8>,
+    /// Master key for what we send.
+    pub local_key: Vec<u8>,
+    /// Master salt for what we send.
+    pub local_salt: Vec<u8>,
+    /// Master key for what the peer sends.
+    pub remote_key: Vec<u8>,
+    /// Master salt for what the peer sends.
+    pub remote_salt: Vec<u8>,
+}
+
+impl core::fmt::Debug for SrtpKeyingMaterial {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SrtpKeyingMaterial")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The RFC 5764 §4.2 exporter label.
+pub const SRTP_EXPORTER_LABEL: &[u8] = b"EXTRACTOR-dtls_srtp";
+/// Largest application data record plaintext (RFC 5246 §6.2.1).
+pub const MAX_PLAINTEXT: usize = 1 << 14;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Handshaking,
+    Connected,
+    Closed,
+    Failed,
+}
+
+/// A DTLS 1.2 endpoint for one peer, without I/O.
+///
+/// Inputs are [`handle_receive`](Self::handle_receive) (a datagram from the peer) and
+/// [`handle_timeout`](Self::handle_timeout); commands are
+/// [`send_application_data`](Self::send_application_data) and [`close`](Self::close).
+/// After any of them, drain [`poll_transmit`](Self::poll_transmit) (send each datagram to
+/// the peer) and [`poll_event`](Self::poll_event), then call `handle_timeout` at
+/// [`poll_timeout`](Self::poll_timeout) unless a datagram arrives first.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use ferrtc_dtls::{Certificate, Config, Endpoint, Event, HashAlgorithm};
+/// use rand::SeedableRng;
+///
+/// let (a, b) = (Arc::new(Certificate::generate()?), Arc::new(Certificate::generate()?));
+/// let ca = Arc::new(Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]));
+/// let cb = Arc::new(Config::new(b.clone(), vec![a.fingerprint(HashAlgorithm::Sha256)]));
+/// let now = Instant::now();
+/// let rng = |s| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s));
+/// let mut client = Endpoint::client(ca, rng(1), now)?;
+/// let mut server = Endpoint::server(cb, rng(2))?;
+/// for _ in 0..8 {
+///     while let Some(t) = client.poll_transmit() {
+///         server.handle_receive(now, &t.contents)?;
+///     }
+///     while let Some(t) = server.poll_transmit() {
+///         client.handle_receive(now, &t.contents)?;
+///     }
+/// }
+/// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+/// assert_eq!(client.srtp_keying_material()?.local_key,
+///            server.srtp_keying_material()?.remote_key);
+/// # Ok::<(), ferrtc_dtls::Error>(())
+/// ```
+pub struct Endpoint {
+    role: Role,
+    phase: Phase,
+    hs: Hs,
+    common: Common,
+    reassembler: Reassembler,
+    // Record layer.
+    write_seq: [u64; 2],
+    write_cipher: Option<RecordCipher>,
+    read_cipher: Option<RecordCipher>,
+    replay: ReplayWindow,
+    keys: Option<Keys>,
+    negotiated: Option<Negotiated>,
+    // Flights.
+    flight: Vec<FlightItem>,
+    retransmit_at: Option<Instant>,
+    rto: Duration,
+    retransmissions: u32,
+    sent_close_notify: bool,
+    // Outputs.
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    scratch: Vec<u8>,
+}
+
+impl core::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("role", &self.role)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    fn new(role: Role, config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Result<Self, Error> {
+        if config.mtu < MIN_MTU || config.mtu > usize::from(u16::MAX) {
+            return Err(Error::InvalidConfig);
+        }
+        let rto = config.initial_rto;
+        let max_len = config.max_handshake_message_len;
+        Ok(Endpoint {
+            role,
+            phase: Phase::Handshaking,
+            hs: Hs::Poisoned,
+            common: Common::new(config, rng),
+            reassembler: Reassembler::new(0, max_len),
+            write_seq: [0; 2],
+            write_cipher: None,
+            read_cipher: None,
+            replay: ReplayWindow::new(),
+            keys: None,
+            negotiated: None,
+            flight: Vec::new(),
+            retransmit_at: None,
+            rto,
+            retransmissions: 0,
+            sent_close_notify: false,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// A client; its first flight (the ClientHello) is ready in `poll_transmit` at once.
+    ///
+    /// `rng` supplies the hello random; seed it for a replayable run. (ECDHE scalars and
+    /// ECDSA nonces come from ring's system generator: ring does not let a caller supply
+    /// one.)
+    pub fn client(
+        config: Arc<Config>,
+        rng: Box<dyn RngCore + Send>,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let mut ep = Endpoint::new(Role::Client, config, rng)?;
+        ep.hs = hs::client_start(&mut ep.common)?;
+        ep.after_step(now, 0);
+        Ok(ep)
+    }
+
+    /// A server. It keeps no state for a ClientHello until the client proves it can receive
+    /// at its address by echoing a cookie (RFC 6347 §4.2.1).
+    pub fn server(config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Result<Self, Error> {
+        let mut ep = Endpoint::new(Role::Server, config, rng)?;
+        ep.hs = hs::server_start(&mut ep.common)?;
+        Ok(ep)
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// True once the handshake completed and until the connection closes or fails.
+    pub fn is_connected(&self) -> bool {
+        self.phase == Phase::Connected
+    }
+
+    /// What the handshake settled, once connected.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
+    // ---- inputs -------------------------------------------------------------------------
+
+    /// Processes a datagram from the peer. Records that do not parse, authenticate, or that
+    /// replay an earlier one are dropped silently (RFC 6347 §4.1.2.7). An `Err` means the
+    /// connection failed: a fatal alert is queued for the peer and `Event::Failed` follows.
+    pub fn handle_receive(&mut self, now: Instant, datagram: &[u8]) -> Result<(), Error> {
+        if matches!(self.phase, Phase::Closed | Phase::Failed) {
+            return Ok(());
+        }
+        let mut peer_retransmitted = false;
+        for rec in Records::new(datagram) {
+            let Ok(rec) = rec else { break };
+            if let Err(e) = self.handle_record(now, rec, &mut peer_retransmitted) {
+                return Err(self.fail(e));
+            }
+            if matches!(self.phase, Phase::Closed | Phase::Failed) {
+                return Ok(());
+            }
+        }
+        if peer_retransmitted && !self.flight.is_empty() {
+            // RFC 6347 §4.2.4: the peer repeated its last flight, so ours was lost.
+            self.send_flight();
+        }
+        Ok(())
+    }
+
+    /// Retransmits the current flight when its timer expired, doubling the timeout
+    /// (RFC 6347 §4.2.4.1); fails the handshake after `max_retransmissions`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(at) = self.retransmit_at else { return };
+        if now < at || self.phase != Phase::Handshaking {
+            return;
+        }
+        if self.retransmissions >= self.common.config.max_retransmissions {
+            self.retransmit_at = None;
+            self.fail(Error::HandshakeTimeout);
+            return;
+        }
+        self.retransmissions += 1;
+        self.rto = (self.rto * 2).min(self.common.config.max_rto);
+        self.retransmit_at = Some(now + self.rto);
+        self.send_flight();
+    }
+
+    // ---- commands -----------------------------------------------------------------------
+
+    /// Sends `data` as one application data record.
+    pub fn send_application_data(&mut self, data: &[u8]) -> Result<(), Error> {
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Closed | Phase::Failed => return Err(Error::Closed),
+        }
+        if data.len() > MAX_PLAINTEXT {
+            return Err(Error::TooLarge(data.len()));
+        }
+        let mut out = Vec::with_capacity(data.len() + 64);
+        self.seal_record(&mut out, ContentType::ApplicationData, 1, data)?;
+        self.transmits.push_back(Transmit { contents: out });
+        Ok(())
+    }
+
+    /// Sends close_notify and closes this endpoint.
+    pub fn close(&mut self) {
+        if matches!(self.phase, Phase::Closed | Phase::Failed) {
+            return;
+        }
+        self.send_alert(Alert::close_notify());
+        self.phase = Phase::Closed;
+        self.retransmit_at = None;
+    }
+
+    // ---- outputs ------------------------------------------------------------------------
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call `handle_timeout` next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retransmit_at
+    }
+
+    /// RFC 5705 keying material exporter (no context), available once connected.
+    pub fn export_keying_material(&self, label: &[u8], len: usize) -> Result<Vec<u8>, Error> {
+        let keys = match (&self.keys, self.phase) {
+            (Some(k), Phase::Connected | Phase::Closed) => k,
+            _ => return Err(Error::NotConnected),
+        };
+        let mut out = vec![0u8; len];
+        keys.export(label, &mut out);
+        Ok(out)
+    }
+
+    /// DTLS-SRTP keys (RFC 5764 §4.2): `EXTRACTOR-dtls_srtp` output split into client and
+    /// server master keys and salts, presented as local (what we send) and remote.
+    pub fn srtp_keying_material(&self) -> Result<SrtpKeyingMaterial, Error> {
+        let profile = self
+            .keys
+            .as_ref()
+            .and_then(|k| k.srtp_profile)
+            .ok_or(Error::NotConnected)?;
+        let (kl, sl) = profile.key_and_salt_len().ok_or(Error::NotConnected)?;
+        let material = self.export_keying_material(SRTP_EXPORTER_LABEL, 2 * (kl + sl))?;
+        let client_key = material[..kl].to_vec();
+        let server_key = material[kl..2 * kl].to_vec();
+        let client_salt = material[2 * kl..2 * kl + sl].to_vec();
+        let server_salt = material[2 * kl + sl..].to_vec();
+        let (local_key, local_salt, remote_key, remote_salt) = match self.role {
+            Role::Client => (client_key, client_salt, server_key, server_salt),
+            Role::Server => (server_key, server_salt, client_key, client_salt),
+        };
+        Ok(SrtpKeyingMaterial {
+            profile,
+            material,
+            local_key,
+            local_salt,
+            remote_key,
+            remote_salt,
+        })
+    }
+
+    // ---- record layer -------------------------------------------------------------------
+
+    fn handle_record(
+        &mut self,
+        now: Instant,
+        rec: Record<&[u8]>,
+        peer_retransmitted: &mut bool,
+    ) -> Result<(), Error> {
+        let header = rec.repr();
+        match header.epoch {
+            0 => {
+                // Epoch 0 is unauthenticated: after the handshake it carries nothing we
+                // act on but the peer's retransmissions.
+                let payload = rec.fragment();
+                match header.content_type {
+                    ContentType::Handshake => self.handle_handshake_payload(
+                        now,
+                        payload,
+                        header.sequence_number,
+                        peer_retransmitted,
+                    ),
+                    ContentType::Alert if self.phase == Phase::Handshaking => {
+                        self.handle_alert(payload)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            1 => {
+                if !self.replay.check(header.sequence_number) {
+                    return Ok(());
+                }
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
+                buf.extend_from_slice(rec.fragment());
+                let range = match &self.read_cipher {
+                    None => None,
+                    Some(cipher) => {
+                        let off = plaintext_offset(cipher);
+                        cipher.open(&header, &mut buf).map(|p| off..off + p.len())
+                    }
+                };
+                let Some(range) = range else {
+                    self.scratch = buf;
+                    return Ok(());
+                };
+                self.replay.update(header.sequence_number);
+                let plain = &buf[range];
+                let result = match header.content_type {
+                    ContentType::Handshake => self.handle_handshake_payload(
+                        now,
+                        plain,
+                        header.sequence_number,
+                        peer_retransmitted,
+                    ),
+                    ContentType::Alert => self.handle_alert(plain),
+                    ContentType::ApplicationData => {
+                        if self.phase == Phase::Connected {
+                            self.events
+                                .push_back(Event::ApplicationData(Bytes::copy_from_slice(plain)));
+                        }
+                        Ok(())
+                    }
+                    ContentType::ChangeCipherSpec => Ok(()),
+                };
+                self.scratch = buf;
+                result
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn handle_alert(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let Ok(alert) = Alert::decode(payload) else {
+            return Ok(());
+        };
+        if alert.description == AlertDescription::CloseNotify {
+            if !self.sent_close_notify {
+                self.send_alert(Alert::close_notify());
+            }
+            self.phase = Phase::Closed;
+            self.retransmit_at = None;
+            self.events.push_back(Event::Closed);
+            return Ok(());
+        }
+        match alert.level {
+            AlertLevel::Fatal => {
+                self.phase = Phase::Failed;
+                self.retransmit_at = None;
+                let e = Error::AlertReceived(alert.description);
+                self.events.push_back(Event::Failed(e.clone()));
+                Err(e)
+            }
+            AlertLevel::Warning => {
+                self.events.push_back(Event::AlertReceived(alert));
+                Ok(())
+            }
+        }
+    }
+
+    fn handle_handshake_payload(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        record_seq: u64,
+        peer_retransmitted: &mut bool,
+    ) -> Result<(), Error> {
+        for frag in Fragment::parse_all(payload) {
+            let Ok(frag) = frag else { break };
+            if self.hs.is_stateless_server() {
+                // No reassembly before the cookie checks out: a ClientHello must come whole.
+                if frag.msg_type == HandshakeType::ClientHello && frag.is_complete() {
+                    self.handle_message(
+                        now,
+                        frag.message_seq,
+                        frag.msg_type,
+                        frag.body,
+                        record_seq,
+                    )?;
+                }
+                continue;
+            }
+            if self.reassembler.insert(&frag)? == Insert::Old {
+                *peer_retransmitted = true;
+            }
+            while let Some((seq, typ, body)) = self.reassembler.pop() {
+                self.handle_message(now, seq, typ, &body, record_seq)?;
+                if self.phase != Phase::Handshaking && self.phase != Phase::Connected {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        typ: HandshakeType,
+        body: &[u8],
+        record_seq: u64,
+    ) -> Result<(), Error> {
+        let msg = HandshakeMessage::decode(typ, body).map_err(PeerMisbehaved::Malformed)?;
+        let raw = hs::unfragmented(typ, seq, body);
+        let state = std::mem::replace(&mut self.hs, Hs::Poisoned);
+        self.hs = state.handle(
+            &mut self.common,
+            Incoming {
+                seq,
+                msg,
+                raw: &raw,
+            },
+        )?;
+        self.after_step(now, record_seq);
+        Ok(())
+    }
+
+    /// Applies what a handshake step left in `common`.
+    fn after_step(&mut self, now: Instant, record_seq: u64) {
+        if let Some(cookie) = self.common.hello_verify.take() {
+            // Stateless reply: record sequence number copied from the ClientHello
+            // (RFC 6347 §4.2.1); message_seq 0; not retransmitted.
+            let mut payload = Vec::new();
+            let msg = hs::hello_verify_request(cookie);
+            let mut body = Vec::new();
+            msg.encode(&mut body);
+            emit_header(
+                &mut payload,
+                HandshakeType::HelloVerifyRequest,
+                body.len() as u32,
+                0,
+                0,
+                body.len() as u32,
+            );
+            payload.extend_from_slice(&body);
+            let mut out = Vec::new();
+            RecordHeader {
+                content_type: ContentType::Handshake,
+                version: DTLS_1_2,
+                epoch: 0,
+                sequence_number: record_seq,
+                length: payload.len() as u16,
+            }
+            .emit(&mut out);
+            out.extend_from_slice(&payload);
+            self.write_seq[0] = self.write_seq[0].max(record_seq + 1);
+            self.transmits.push_back(Transmit { contents: out });
+        }
+        if let Some(next) = self.common.next_recv_seq.take() {
+            self.reassembler.reset(next);
+        }
+        if let Some(keys) = self.common.keys.take() {
+            // `Keys::ciphers` only fails if ring rejects a key of the length it asked
+            // for; treat it as a crypto failure.
+            match keys.ciphers() {
+                Ok((client_write, server_write)) => {
+                    let (w, r) = match self.role {
+                        Role::Client => (client_write, server_write),
+                        Role::Server => (server_write, client_write),
+                    };
+                    self.write_cipher = Some(w);
+                    self.read_cipher = Some(r);
+                    self.keys = Some(keys);
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
+        if let Some(flight) = self.common.flight.take() {
+            self.flight = flight;
+            self.rto = self.common.config.initial_rto;
+            self.retransmissions = 0;
+            self.retransmit_at = if self.common.flight_is_final {
+                None
+            } else {
+                Some(now + self.rto)
+            };
+            self.send_flight();
+        }
+        if let Some(w) = self.common.warning.take() {
+            self.send_alert(Alert {
+                level: AlertLevel::Warning,
+                description: w,
+            });
+        }
+        if self.common.connected {
+            self.common.connected = false;
+            self.phase = Phase::Connected;
+            self.retransmit_at = None;
+            if self.role == Role::Client {
+                // Nothing of ours is left to repeat once the server's Finished arrived.
+                self.flight.clear();
+            }
+            // `connected` is only set after keys were installed (Finished needs them).
+            if let Some(keys) = &self.keys {
+                let n = Negotiated {
+                    cipher_suite: keys.suite,
+                    srtp_profile: keys.srtp_profile,
+                    peer_certificate: self.common.peer_certificate.clone().unwrap_or_default(),
+                };
+                self.negotiated = Some(n.clone());
+                self.events.push_back(Event::Connected(n));
+            }
+        }
+    }
+
+    fn epoch_overhead(&self, epoch: u16) -> usize {
+        match (&self.write_cipher, epoch) {
+            (Some(c), 1) => c.bulk().overhead(),
+            _ => 0,
+        }
+    }
+
+    /// Appends one record to `out`, protected when `epoch` is 1.
+    fn seal_record(
+        &mut self,
+        out: &mut Vec<u8>,
+        ty: ContentType,
+        epoch: u16,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let idx = usize::from(epoch.min(1));
+        let seq = self.write_seq[idx];
+        self.write_seq[idx] += 1;
+        if epoch == 0 {
+            RecordHeader {
+                content_type: ty,
+                version: DTLS_1_2,
+                epoch: 0,
+                sequence_number: seq,
+                length: payload.len() as u16,
+            }
+            .emit(out);
+            out.extend_from_slice(payload);
+            Ok(())
+        } else {
+            let cipher = self.write_cipher.as_ref().ok_or(Error::InvalidState)?;
+            cipher.seal(ty, DTLS_1_2, epoch, seq, payload, out)
+        }
+    }
+
+    /// Sends the current flight, fragmenting messages to the MTU and packing records into
+    /// datagrams (RFC 6347 §4.1.1, §4.2.3). Every (re)transmission uses fresh record
+    /// sequence numbers.
+    fn send_flight(&mut self) {
+        let mtu = self.common.config.mtu;
+        let flight = std::mem::take(&mut self.flight);
+        let mut dgram = Vec::with_capacity(mtu);
+        let mut records: Vec<(ContentType, u16, Vec<u8>)> = Vec::new();
+        for item in &flight {
+            match item {
+                FlightItem::ChangeCipherSpec => {
+                    records.push((ContentType::ChangeCipherSpec, 0, vec![1]));
+                }
+                FlightItem::Handshake {
+                    epoch,
+                    msg_type,
+                    seq,
+                    body,
+                } => {
+                    let overhead = HEADER_LEN + handshake::HEADER_LEN + self.epoch_overhead(*epoch);
+                    // A ClientHello is never fragmented: the stateless server will not
+                    // reassemble one before the cookie exchange.
+                    let max = if *msg_type == HandshakeType::ClientHello {
+                        body.len().max(1)
+                    } else {
+                        mtu.saturating_sub(overhead).max(16)
+                    };
+                    let mut off = 0;
+                    loop {
+                        let n = (body.len() - off).min(max);
+                        let mut payload = Vec::with_capacity(handshake::HEADER_LEN + n);
+                        emit_header(
+                            &mut payload,
+                            *msg_type,
+                            body.len() as u32,
+                            *seq,
+                            off as u32,
+                            n as u32,
+                        );
+                        payload.extend_from_slice(&body[off..off + n]);
+                        records.push((ContentType::Handshake, *epoch, payload));
+                        off += n;
+                        if off >= body.len() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        for (ty, epoch, payload) in records {
+            let size = HEADER_LEN + payload.len() + self.epoch_overhead(epoch);
+            if !dgram.is_empty() && dgram.len() + size > mtu {
+                self.transmits.push_back(Transmit {
+                    contents: std::mem::replace(&mut dgram, Vec::with_capacity(mtu)),
+                });
+            }
+            // Sealing fails only without a write cipher, which flights in epoch 1 are
+            // never built without; such a record is skipped.
+            let _ = self.seal_record(&mut dgram, ty, epoch, &payload);
+        }
+        if !dgram.is_empty() {
+            self.transmits.push_back(Transmit { contents: dgram });
+        }
+        self.flight = flight;
+    }
+
+    fn send_alert(&mut self, alert: Alert) {
+        let epoch = if self.write_cipher.is_some() && self.keys.is_some() {
+            1
+        } else {
+            0
+        };
+        let mut out = Vec::new();
+        if self
+            .seal_record(&mut out, ContentType::Alert, epoch, &alert.encode())
+            .is_ok()
+        {
+            self.transmits.push_back(Transmit { contents: out });
+        }
+        if alert.description == AlertDescription::CloseNotify {
+            self.sent_close_notify = true;
+        }
+    }
+
+    /// Fails the connection: queues the fatal alert the error calls for, emits
+    /// `Event::Failed`, and returns the error.
+    fn fail(&mut self, e: Error) -> Error {
+        if self.phase != Phase::Failed {
+            if let Some(d) = e.alert() {
+                self.send_alert(Alert::fatal(d));
+            }
+            if !matches!(e, Error::AlertReceived(_)) {
+                self.events.push_back(Event::Failed(e.clone()));
+            }
+            self.phase = Phase::Failed;
+            self.retransmit_at = None;
+            self.flight.clear();
+        }
+        e
+    }
+}
+
+/// Where the plaintext starts inside a decrypted fragment buffer.
+fn plaintext_offset(cipher: &RecordCipher) -> usize {
+    match cipher.bulk() {
+        crate::types::BulkCipher::Chacha20Poly1305 => 0,
+        _ => crate::crypto::cipher::GCM_EXPLICIT_NONCE_LEN,
+    }
+}

@@ -1,0 +1,314 @@
+//! Two endpoints in one process: handshakes over a perfect and a lossy link, keying
+//! material agreement, data both ways, and the failures that must be typed errors.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Link, Pair, configs, rng};
+use ferrtc_dtls::{
+    AlertDescription, Certificate, CipherSuite, Config, Endpoint, Error, Event, HashAlgorithm,
+    NamedGroup, PeerMisbehaved, SrtpProfile,
+};
+
+fn connected_suite(events: &[Event]) -> Option<CipherSuite> {
+    events.iter().find_map(|e| match e {
+        Event::Connected(n) => Some(n.cipher_suite),
+        _ => None,
+    })
+}
+
+#[test]
+fn handshake_every_ecdsa_suite_group_and_profile() {
+    let suites = [
+        CipherSuite::EcdheEcdsaWithAes128GcmSha256,
+        CipherSuite::EcdheEcdsaWithAes256GcmSha384,
+        CipherSuite::EcdheEcdsaWithChacha20Poly1305Sha256,
+    ];
+    for (i, suite) in suites.into_iter().enumerate() {
+        for (j, group) in NamedGroup::ALL.into_iter().enumerate() {
+            let profile = SrtpProfile::ALL[(i + j) % 4];
+            let (mut c, mut s) = configs();
+            // The client offers everything; the server's preference decides.
+            s.cipher_suites = vec![suite];
+            s.groups = vec![group];
+            s.srtp_profiles = vec![profile];
+            c.srtp_profiles = SrtpProfile::ALL.to_vec();
+            let mut p = Pair::new(c, s, (i * 10 + j) as u64);
+            assert!(p.handshake(), "{suite:?} {group:?}");
+            assert_eq!(connected_suite(&p.client_events), Some(suite));
+            assert_eq!(connected_suite(&p.server_events), Some(suite));
+            let ck = p.client.srtp_keying_material().unwrap();
+            let sk = p.server.srtp_keying_material().unwrap();
+            assert_eq!(ck.profile, profile);
+            assert_eq!(ck.material, sk.material);
+            assert_eq!(ck.local_key, sk.remote_key);
+            assert_eq!(ck.local_salt, sk.remote_salt);
+            assert_eq!(ck.remote_key, sk.local_key);
+            let (kl, sl) = profile.key_and_salt_len().unwrap();
+            assert_eq!(ck.material.len(), 2 * (kl + sl));
+            assert_eq!((ck.local_key.len(), ck.local_salt.len()), (kl, sl));
+            assert_ne!(ck.local_key, ck.remote_key);
+
+            // Application data both ways.
+            p.client.send_application_data(b"ping").unwrap();
+            p.server.send_application_data(b"pong").unwrap();
+            p.settle();
+            assert!(
+                p.server_events
+                    .contains(&Event::ApplicationData("ping".into()))
+            );
+            assert!(
+                p.client_events
+                    .contains(&Event::ApplicationData("pong".into()))
+            );
+        }
+    }
+}
+
+#[test]
+fn first_answer_is_a_small_hello_verify_request() {
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
+    let mut server = Endpoint::server(Arc::new(s), rng(2)).unwrap();
+    let hello = client.poll_transmit().unwrap().contents;
+    server.handle_receive(now, &hello).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents;
+    assert!(server.poll_transmit().is_none(), "one datagram only");
+    assert!(hvr.len() < hello.len(), "no amplification");
+    assert_eq!(hvr[13], 0x03, "HelloVerifyRequest");
+    assert_eq!(&hvr[5..11], &hello[5..11], "record sequence copied");
+    assert!(server.poll_timeout().is_none(), "stateless: no timer");
+    // A hello with a forged cookie gets another HelloVerifyRequest, not a ServerHello.
+    let mut forged = hello.clone();
+    forged[13 + 12 + 2 + 32 + 1] = 0; // cookie length stays 0
+    server.handle_receive(now, &forged).unwrap();
+    assert_eq!(server.poll_transmit().unwrap().contents[13], 0x03);
+}
+
+#[test]
+fn close_notify_reaches_the_peer() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 7);
+    assert!(p.handshake());
+    p.client.close();
+    p.settle();
+    assert!(p.server_events.contains(&Event::Closed));
+    assert_eq!(p.server.send_application_data(b"late"), Err(Error::Closed));
+}
+
+#[test]
+fn wrong_fingerprint_fails_with_alert() {
+    let (mut c, s) = configs();
+    let other = Certificate::generate().unwrap();
+    c.remote_fingerprints = vec![other.fingerprint(HashAlgorithm::Sha256)];
+    let mut p = Pair::new(c, s, 3);
+    assert!(!p.handshake());
+    assert_eq!(
+        p.client_errors,
+        vec![Error::PeerMisbehaved(PeerMisbehaved::FingerprintMismatch)]
+    );
+    assert!(
+        p.client_events
+            .contains(&Event::Failed(PeerMisbehaved::FingerprintMismatch.into()))
+    );
+    assert_eq!(
+        p.server_errors,
+        vec![Error::AlertReceived(AlertDescription::BadCertificate)]
+    );
+}
+
+#[test]
+fn server_rejects_client_certificate_with_wrong_fingerprint() {
+    let (c, mut s) = configs();
+    s.remote_fingerprints = vec![
+        Certificate::generate()
+            .unwrap()
+            .fingerprint(HashAlgorithm::Sha384),
+    ];
+    let mut p = Pair::new(c, s, 4);
+    assert!(!p.handshake());
+    assert_eq!(
+        p.server_errors,
+        vec![Error::PeerMisbehaved(PeerMisbehaved::FingerprintMismatch)]
+    );
+    assert_eq!(
+        p.client_errors,
+        vec![Error::AlertReceived(AlertDescription::BadCertificate)]
+    );
+}
+
+#[test]
+fn other_fingerprint_hashes_are_accepted() {
+    for alg in [
+        HashAlgorithm::Sha1,
+        HashAlgorithm::Sha384,
+        HashAlgorithm::Sha512,
+    ] {
+        let a = Arc::new(Certificate::generate().unwrap());
+        let b = Arc::new(Certificate::generate().unwrap());
+        let c = Config::new(a.clone(), vec![b.fingerprint(alg)]);
+        let s = Config::new(b, vec![a.fingerprint(alg)]);
+        let mut p = Pair::new(c, s, 5);
+        assert!(p.handshake(), "{alg:?}");
+    }
+}
+
+#[test]
+fn replayed_and_truncated_records_are_dropped() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 9);
+    assert!(p.handshake());
+    p.client.send_application_data(b"once").unwrap();
+    let d = p.client.poll_transmit().unwrap().contents;
+    let now = p.now;
+    p.server.handle_receive(now, &d).unwrap();
+    p.server.handle_receive(now, &d).unwrap();
+    // Truncated at every length: dropped, never an error or a panic.
+    for cut in 0..d.len() {
+        p.server.handle_receive(now, &d[..cut]).unwrap();
+    }
+    // A flipped ciphertext bit with a fresh sequence number: dropped.
+    p.client.send_application_data(b"twice").unwrap();
+    let mut bad = p.client.poll_transmit().unwrap().contents;
+    let last = bad.len() - 1;
+    bad[last] ^= 0x80;
+    p.server.handle_receive(now, &bad).unwrap();
+    let mut data = Vec::new();
+    while let Some(e) = p.server.poll_event() {
+        if let Event::ApplicationData(b) = e {
+            data.push(b);
+        }
+    }
+    assert_eq!(data, vec![bytes::Bytes::from_static(b"once")]);
+    assert!(p.server.is_connected());
+}
+
+#[test]
+fn unexpected_message_is_a_typed_error() {
+    let (c, _) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
+    // A ServerHelloDone (type 14, empty) where a ServerHello belongs, message_seq 0.
+    let d = hex_literal::hex!("16 fefd 0000 000000000000 000c 0e 000000 0000 000000 000000");
+    assert_eq!(
+        client.handle_receive(now, &d),
+        Err(Error::PeerMisbehaved(PeerMisbehaved::UnexpectedMessage {
+            got: ferrtc_dtls::handshake::HandshakeType::ServerHelloDone
+        }))
+    );
+    client.poll_transmit(); // the ClientHello
+    let alert = client.poll_transmit().unwrap().contents;
+    assert_eq!(&alert[13..], &[2, 0x0a], "fatal unexpected_message");
+    assert!(client.poll_timeout().is_none());
+}
+
+#[test]
+fn lossy_reordering_duplicating_link_still_completes() {
+    for seed in 0..20 {
+        let (c, s) = configs();
+        let mut p = Pair::new(c, s, 100 + seed);
+        p.link = Link {
+            loss: 0.3,
+            duplicate: 0.2,
+            reorder: 0.3,
+        };
+        assert!(p.handshake(), "seed {seed}");
+        assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+        assert_eq!(
+            p.client.srtp_keying_material().unwrap().material,
+            p.server.srtp_keying_material().unwrap().material
+        );
+    }
+}
+
+#[test]
+fn small_mtu_fragments_every_flight() {
+    let (mut c, mut s) = configs();
+    c.mtu = 576;
+    s.mtu = 576;
+    // Pad the server's flight with a larger certificate chain: a bigger key is not needed,
+    // the 576-byte MTU already splits flight 4 across datagrams.
+    let mut p = Pair::new(c, s, 11);
+    p.link.reorder = 0.5;
+    assert!(p.handshake());
+    assert!(p.max_datagram <= 576, "{}", p.max_datagram);
+
+    let (mut c, mut s) = configs();
+    c.mtu = 150;
+    s.mtu = 150;
+    let mut p = Pair::new(c, s, 12);
+    p.link = Link {
+        loss: 0.1,
+        duplicate: 0.1,
+        reorder: 0.3,
+    };
+    assert!(p.handshake(), "fragments of a certificate out of order");
+    // Only the ClientHello, which is never fragmented, may exceed the MTU.
+    assert!(p.max_datagram <= 250, "{}", p.max_datagram);
+}
+
+#[test]
+fn silent_peer_times_out_with_back_off() {
+    let (c, _) = configs();
+    let start = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(1), start).unwrap();
+    let mut sent = 0;
+    let mut gaps = Vec::new();
+    let mut last = start;
+    while let Some(t) = client.poll_timeout() {
+        while client.poll_transmit().is_some() {
+            sent += 1;
+        }
+        gaps.push(t - last);
+        last = t;
+        client.handle_timeout(t);
+    }
+    while client.poll_transmit().is_some() {}
+    assert_eq!(sent, 7, "first flight plus six retransmissions");
+    assert_eq!(gaps[0], Duration::from_secs(1));
+    assert_eq!(gaps[1], Duration::from_secs(2));
+    assert_eq!(gaps[5], Duration::from_secs(32));
+    let mut failed = false;
+    while let Some(e) = client.poll_event() {
+        failed |= e == Event::Failed(Error::HandshakeTimeout);
+    }
+    assert!(failed);
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn missing_srtp_and_ems_mismatches() {
+    // Server insists on a profile the client does not offer.
+    let (mut c, mut s) = configs();
+    c.srtp_profiles = vec![SrtpProfile::Aes128CmHmacSha1_80];
+    s.srtp_profiles = vec![SrtpProfile::AeadAes256Gcm];
+    let mut p = Pair::new(c, s, 21);
+    assert!(!p.handshake());
+    assert_eq!(
+        p.server_errors,
+        vec![Error::PeerMisbehaved(PeerMisbehaved::NoCommonSrtpProfile)]
+    );
+    assert_eq!(
+        p.client_errors,
+        vec![Error::AlertReceived(AlertDescription::HandshakeFailure)]
+    );
+
+    // No SRTP configured on either side: plain DTLS, no keying material for SRTP.
+    let (mut c, mut s) = configs();
+    c.srtp_profiles.clear();
+    s.srtp_profiles.clear();
+    let mut p = Pair::new(c, s, 22);
+    assert!(p.handshake());
+    assert_eq!(p.client.srtp_keying_material(), Err(Error::NotConnected));
+    assert_eq!(
+        p.client
+            .export_keying_material(b"EXPERIMENTAL-x", 32)
+            .unwrap(),
+        p.server
+            .export_keying_material(b"EXPERIMENTAL-x", 32)
+            .unwrap()
+    );
+}
