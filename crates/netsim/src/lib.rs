@@ -71,6 +71,7 @@ mod endpoint;
 pub mod endpoints;
 mod link;
 mod nat;
+mod pcap;
 mod sim;
 
 pub use addr::{Prefix, PrefixError};

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::endpoint::DynEndpoint;
 use crate::link::{Link, LinkDrop};
 use crate::nat::{Nat, NatDrop};
+use crate::pcap::{self, Captured};
 use crate::{
     Datagram, Endpoint, EndpointId, Handle, LinkConfig, LinkStats, NatConfig, NatMapping, NatStats,
     Prefix,
@@ -252,6 +253,7 @@ pub struct Sim {
     next_seq: u64,
     stats: SimStats,
     trace: Option<Vec<TraceEvent>>,
+    capture: Option<Vec<Captured>>,
     livelock_limit: u64,
     same_instant: (Duration, u64),
 }
@@ -300,6 +302,7 @@ impl Sim {
             next_seq: 0,
             stats: SimStats::default(),
             trace: None,
+            capture: None,
             livelock_limit: 1_000_000,
             same_instant: (Duration::ZERO, 0),
         };
@@ -352,6 +355,20 @@ impl Sim {
     /// called).
     pub fn trace(&self) -> &[TraceEvent] {
         self.trace.as_deref().unwrap_or(&[])
+    }
+
+    /// Starts keeping a copy of every datagram endpoints send (and [`inject`](Self::inject)ed
+    /// ones), as sent, before any NAT, loss or delay, for [`pcap`](Self::pcap).
+    pub fn enable_capture(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// The datagrams captured since [`enable_capture`](Self::enable_capture) as a pcap file
+    /// (raw IP link type, nanosecond timestamps counted from the epoch, IP and UDP headers
+    /// with valid checksums), for `tshark -r` or Wireshark. Datagrams too large for UDP are
+    /// left out.
+    pub fn pcap(&self) -> Vec<u8> {
+        pcap::write(self.capture.as_deref().unwrap_or(&[]))
     }
 
     /// Sets how many events may happen at one virtual instant before stepping panics
@@ -613,6 +630,7 @@ impl Sim {
     /// it goes through NATs and links like any other.
     pub fn inject(&mut self, datagram: Datagram) {
         self.stats.sent += 1;
+        self.capture(datagram.from, datagram.to, &datagram.data);
         self.route(datagram.from, datagram.to, datagram.data);
     }
 
@@ -655,7 +673,19 @@ impl Sim {
             len: data.len(),
             digest: digest(&data),
         });
+        self.capture(from, to, &data);
         self.route(from, to, data);
+    }
+
+    fn capture(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        if let Some(c) = &mut self.capture {
+            c.push(Captured {
+                at: self.now,
+                from,
+                to,
+                data: data.to_vec(),
+            });
+        }
     }
 
     fn drop_packet(&mut self, from: SocketAddr, to: SocketAddr, len: usize, reason: DropReason) {

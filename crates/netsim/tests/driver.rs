@@ -504,3 +504,40 @@ fn sans_io_macro_captures_local_addresses() {
         ToyEvent::Answered { attempts: 1 }
     );
 }
+
+#[test]
+fn capture_writes_a_pcap_of_what_was_sent() {
+    let mut sim = Sim::new(1);
+    sim.enable_capture();
+    sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(1500)));
+    let (a, b) = (sa("192.0.2.1:5000"), sa("[2001:db8::2]:6000"));
+    let s = sim.add_endpoint([a, sa("[2001:db8::1]:5000")], Socket::new());
+    sim.add_endpoint([sa("192.0.2.2:6000"), b], Echo::new());
+    sim.endpoint_mut(s)
+        .send(a, sa("192.0.2.2:6000"), b"four".to_vec());
+    sim.endpoint_mut(s)
+        .send(sa("[2001:db8::1]:5000"), b, b"six!!!".to_vec());
+    sim.run_until_idle(Duration::from_secs(10)).unwrap();
+    let f = sim.pcap();
+    let u32_at = |i: usize| u32::from_le_bytes(f[i..i + 4].try_into().unwrap());
+    assert_eq!(u32_at(0), 0xa1b2_3c4d);
+    // Four records: two requests at 0 s, two echoes at 1.5 s.
+    let mut at = 24;
+    let mut records = Vec::new();
+    while at < f.len() {
+        let (secs, nanos, len) = (u32_at(at), u32_at(at + 4), u32_at(at + 8) as usize);
+        let packet = &f[at + 16..at + 16 + len];
+        records.push((secs, nanos, packet[0] >> 4, len));
+        at += 16 + len;
+    }
+    assert_eq!(at, f.len());
+    assert_eq!(
+        records,
+        vec![
+            (0, 0, 4, 32),
+            (0, 0, 6, 54),
+            (1, 500_000_000, 4, 32),
+            (1, 500_000_000, 6, 54)
+        ]
+    );
+}
