@@ -91,3 +91,55 @@ pub(crate) fn need(buf: &[u8], len: usize) -> Result<(), BuildError> {
         Ok(())
     }
 }
+
+/// A frame cannot be split into packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PacketizeError {
+    /// The payload size limit leaves no room for the payload format's own headers.
+    #[error("payload limit of {max_payload} bytes is too small")]
+    PayloadLimitTooSmall {
+        /// The limit given.
+        max_payload: usize,
+    },
+    /// A unit that the mode cannot split is larger than a packet (e.g. an H.264 NAL unit in
+    /// packetization-mode 0, RFC 6184 section 6.2; an audio frame).
+    #[error("unit of {len} bytes exceeds the payload limit of {max_payload}")]
+    UnitTooLarge {
+        /// The unit's length.
+        len: usize,
+        /// The limit.
+        max_payload: usize,
+    },
+    /// The frame is empty or not in the expected form (e.g. no NAL unit in an H.264 frame).
+    #[error("malformed frame: {what}")]
+    MalformedFrame {
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+/// Packets cannot be turned into a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DepacketizeError {
+    /// A payload is malformed for this format (truncated descriptor, bad aggregation sizes).
+    #[error("malformed payload: {what}")]
+    Malformed {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The packets do not make a whole frame: one is missing (no start, a fragment gap,
+    /// no end).
+    #[error("incomplete frame: {what}")]
+    Incomplete {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A packet type this depacketizer does not handle (e.g. H.264 STAP-B, MTAP, FU-B).
+    #[error("unsupported payload: {what}")]
+    Unsupported {
+        /// What it is.
+        what: &'static str,
+    },
+}

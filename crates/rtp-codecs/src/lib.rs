@@ -5,6 +5,7 @@
 //! - [`ext`]: typed header extensions and the id registry ([`ExtensionMap`]).
 //! - [`rtcp`]: compound RTCP iteration and typed packets (SR, RR, SDES, BYE, APP, NACK, PLI,
 //!   FIR, REMB, transport-wide CC feedback, XR), each parsed and built.
+//! - [`codec`]: payload formats (VP8, H.264, Opus/G.711/G.722) and [`codec::FrameAssembler`].
 //!
 //! Nothing here does I/O, reads a clock or allocates while parsing RTP.
 //!
@@ -28,13 +29,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codec;
 pub mod error;
 pub mod ext;
 pub mod rtcp;
 pub mod rtp;
 pub mod types;
 
-pub use error::{BuildError, ParseError};
+pub use error::{BuildError, DepacketizeError, PacketizeError, ParseError};
 pub use ext::{Extension, ExtensionKind, ExtensionMap};
 pub use rtp::{
     Csrcs, ExtensionElement, ExtensionElements, ExtensionForm, ExtensionWriter, RawExtension,
