@@ -461,6 +461,28 @@ impl Sim {
 
     /// Adds a NAT box.
     ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use ferrtc_netsim::endpoints::{Reflector, Socket};
+    /// use ferrtc_netsim::{NatConfig, NatKind, Prefix, Sim};
+    ///
+    /// let mut sim = Sim::new(1);
+    /// let inside: Prefix = "192.168.1.0/24".parse()?;
+    /// sim.add_nat(NatConfig::new(NatKind::Symmetric, "203.0.113.1".parse()?, inside));
+    /// let host: SocketAddr = "192.168.1.10:5000".parse()?;
+    /// let stun: SocketAddr = "198.51.100.1:3478".parse()?;
+    /// let h = sim.add_endpoint([host], Socket::new());
+    /// sim.add_endpoint([stun], Reflector::new());
+    ///
+    /// sim.endpoint_mut(h).send(host, stun, b"binding request".to_vec());
+    /// sim.run_until_idle(Duration::from_secs(1))?;
+    /// let answer = &sim.endpoint(h).received[0];
+    /// assert_eq!(answer.from, stun);
+    /// assert_eq!(Reflector::parse_answer(&answer.data), Some("203.0.113.1:49152".parse()?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Panics
     /// If another NAT already owns the public address or an endpoint is bound to it.
     #[track_caller]
@@ -1089,13 +1111,13 @@ mod tests {
         sim.add_endpoint([sa("10.0.0.1:1")], Sink(Vec::new(), epoch));
     }
 
-    struct Stuck;
+    struct Stuck(Instant);
 
     impl Endpoint for Stuck {
         fn receive(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, _: &[u8]) {}
         fn poll_timeout(&self) -> Option<Instant> {
-            // Always in the past: a timer that is never cleared.
-            Some(Instant::now() - Duration::from_secs(3600))
+            // The epoch, soon in the past: a timer that is never cleared.
+            Some(self.0)
         }
     }
 
@@ -1104,7 +1126,8 @@ mod tests {
     fn livelock_panics_instead_of_hanging() {
         let mut sim = Sim::new(1);
         sim.set_livelock_limit(1000);
-        sim.add_endpoint([sa("10.0.0.1:1")], Stuck);
+        let epoch = sim.epoch();
+        sim.add_endpoint([sa("10.0.0.1:1")], Stuck(epoch));
         sim.run_for(Duration::from_secs(1));
     }
 }
