@@ -61,9 +61,13 @@ impl fmt::Debug for Datagram {
 /// The simulator follows the sans-IO contract of every ferrtc state machine: after it calls
 /// [`receive`](Self::receive) or [`timeout`](Self::timeout), it drains
 /// [`poll_transmit`](Self::poll_transmit) until `None`, and it calls `timeout` once the
-/// virtual clock reaches [`poll_timeout`](Self::poll_timeout). It also drains `poll_transmit`
-/// of every endpoint before each step, so datagrams queued by commands issued through
-/// [`Sim::endpoint_mut`](crate::Sim::endpoint_mut) go out at the current instant.
+/// virtual clock reaches [`poll_timeout`](Self::poll_timeout). An endpoint lent out through
+/// [`Sim::endpoint_mut`](crate::Sim::endpoint_mut) is drained the same way at the next step,
+/// so datagrams queued by commands go out at the current instant.
+///
+/// `poll_timeout` is read after each of those calls and cached until the next one, so it must
+/// change only when the endpoint is called (no interior mutability behind the simulator's
+/// back).
 ///
 /// Only `receive` is required; the others default to "no timers, nothing to send".
 pub trait Endpoint: 'static {

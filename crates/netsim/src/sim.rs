@@ -1,7 +1,7 @@
 //! The simulator: virtual clock, event queue, routing through links and NATs.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -168,6 +168,8 @@ impl std::error::Error for RunError {}
 struct Slot {
     endpoint: Box<dyn DynEndpoint>,
     addrs: Vec<SocketAddr>,
+    /// `poll_timeout` as last read, as an offset from the epoch; mirrored in `Sim::timers`.
+    timer: Option<Duration>,
 }
 
 struct LinkRule {
@@ -222,7 +224,11 @@ const NAT_STREAM_BASE: u64 = 1 << 32;
 /// nothing ever sleeps. [`step`](Self::step) jumps the offset to the earliest pending event:
 /// the arrival of a datagram in flight, or the earliest [`Endpoint::poll_timeout`]. Events at
 /// the same instant run in a fixed order: arrivals first (in the order they were scheduled),
-/// then timers (lowest endpoint index first).
+/// then timers (earliest deadline first, then lowest endpoint index).
+///
+/// Each step costs O(log n) in the number of endpoints and datagrams in flight: an endpoint's
+/// `poll_timeout` is read again only after the simulator calls into it or lends it out through
+/// [`endpoint_mut`](Self::endpoint_mut).
 ///
 /// # Randomness
 /// Every random draw comes from `ChaCha8Rng::seed_from_u64(seed)`, one stream per link and per
@@ -250,6 +256,10 @@ pub struct Sim {
     links: Vec<LinkRule>,
     nats: Vec<Nat>,
     queue: BinaryHeap<Reverse<Queued>>,
+    /// Every endpoint's timer, earliest first.
+    timers: BTreeSet<(Duration, usize)>,
+    /// Endpoints touched since they were last drained (added, or lent out by `endpoint_mut`).
+    dirty: BTreeSet<usize>,
     next_seq: u64,
     stats: SimStats,
     trace: Option<Vec<TraceEvent>>,
@@ -299,6 +309,8 @@ impl Sim {
             links: Vec::new(),
             nats: Vec::new(),
             queue: BinaryHeap::new(),
+            timers: BTreeSet::new(),
+            dirty: BTreeSet::new(),
             next_seq: 0,
             stats: SimStats::default(),
             trace: None,
@@ -536,7 +548,9 @@ impl Sim {
         self.endpoints.push(Some(Slot {
             endpoint: Box::new(endpoint),
             addrs: Vec::new(),
+            timer: None,
         }));
+        self.dirty.insert(index);
         for addr in addrs {
             self.bind(EndpointId(index), addr);
         }
@@ -619,6 +633,7 @@ impl Sim {
     /// If the endpoint was removed.
     #[track_caller]
     pub fn endpoint_mut<T: Endpoint>(&mut self, handle: Handle<T>) -> &mut T {
+        self.dirty.insert(handle.id().0);
         let slot = self.slot_mut(handle.id());
         match slot.endpoint.as_any_mut().downcast_mut::<T>() {
             Some(e) => e,
@@ -640,6 +655,10 @@ impl Sim {
         for a in &slot.addrs {
             self.bindings.remove(a);
         }
+        if let Some(t) = slot.timer {
+            self.timers.remove(&(t, handle.id().0));
+        }
+        self.dirty.remove(&handle.id().0);
         match slot.endpoint.into_any().downcast::<T>() {
             Ok(e) => *e,
             Err(_) => panic!("netsim: endpoint {} has another type", handle.id().0),
@@ -859,6 +878,7 @@ impl Sim {
         );
     }
 
+    /// Drains an endpoint's transmits, then reads its timer again.
     fn flush_one(&mut self, index: usize) {
         let now = self.now();
         loop {
@@ -866,15 +886,32 @@ impl Sim {
                 return;
             };
             let Some(datagram) = slot.endpoint.poll_transmit(now) else {
-                return;
+                break;
             };
             self.count_same_instant();
             self.send(index, datagram);
         }
+        let epoch = self.epoch;
+        let Some(slot) = &mut self.endpoints[index] else {
+            return;
+        };
+        let timer = slot
+            .endpoint
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(epoch));
+        if timer != slot.timer {
+            if let Some(old) = slot.timer {
+                self.timers.remove(&(old, index));
+            }
+            if let Some(new) = timer {
+                self.timers.insert((new, index));
+            }
+            slot.timer = timer;
+        }
     }
 
     fn flush_all(&mut self) {
-        for index in 0..self.endpoints.len() {
+        while let Some(index) = self.dirty.pop_first() {
             self.flush_one(index);
         }
     }
@@ -882,14 +919,7 @@ impl Sim {
     // ---- driving --------------------------------------------------------------------------
 
     fn earliest_timer(&self) -> Option<(Duration, usize)> {
-        self.endpoints
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let t = s.as_ref()?.endpoint.poll_timeout()?;
-                Some((t.saturating_duration_since(self.epoch).max(self.now), i))
-            })
-            .min()
+        self.timers.first().map(|&(t, i)| (t.max(self.now), i))
     }
 
     /// Sends what endpoints have queued, then returns when the next event is due, or `None`

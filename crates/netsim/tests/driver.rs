@@ -541,3 +541,31 @@ fn capture_writes_a_pcap_of_what_was_sent() {
         ]
     );
 }
+
+#[test]
+fn many_endpoints() {
+    // 500 senders with their own timers and 500 receivers: each step touches only the endpoint
+    // concerned, so this stays quick.
+    let mut sim = Sim::new(10);
+    sim.set_default_link(
+        LinkConfig::ideal()
+            .latency(Duration::from_millis(15))
+            .jitter(Duration::from_millis(5)),
+    );
+    let mut recorders = Vec::new();
+    for i in 0..500u32 {
+        let a = std::net::SocketAddr::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 1000);
+        let b = std::net::SocketAddr::new(std::net::Ipv4Addr::from(0x0b00_0000 + i).into(), 2000);
+        let interval = Duration::from_micros(10_000 + u64::from(i));
+        sim.add_endpoint([a], Pacer::new(a, b, 50, interval));
+        recorders.push(sim.add_endpoint([b], Recorder::new()));
+    }
+    sim.run_until_idle(Duration::from_secs(10)).unwrap();
+    assert_eq!(sim.stats().delivered, 25_000);
+    assert_eq!(sim.stats().timeouts, 500 * 49);
+    assert!(
+        recorders
+            .iter()
+            .all(|&r| sim.endpoint(r).received.len() == 50)
+    );
+}
