@@ -1,0 +1,448 @@
+//! Interop with OpenSSL 3 (`openssl s_server` / `s_client -dtls1_2`) on loopback: every
+//! suite, ECDSA P-256 and RSA 2048 peers, each SRTP profile; the exported keying material
+//! must equal what OpenSSL prints, and data must cross both ways.
+//!
+//! Real processes and sockets, so real time: the loop waits on socket timeouts, never
+//! sleeps. Needs the `openssl` binary (Debian package `openssl`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use ferrtc_dtls::{
+    Certificate, CipherSuite, Config, Endpoint, Event, Fingerprint, HashAlgorithm, SrtpProfile,
+};
+use rand::SeedableRng;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl binary (Debian package openssl) is required for this test");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("ferrtc-dtls-openssl-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=ec",
+            "-keyout",
+            &p("ec.key"),
+            "-out",
+            &p("ec.pem"),
+        ]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=rsa",
+            "-keyout",
+            &p("rsa.key"),
+            "-out",
+            &p("rsa.pem"),
+        ]);
+        for n in ["ec", "rsa"] {
+            openssl(&[
+                "x509",
+                "-in",
+                &p(&format!("{n}.pem")),
+                "-outform",
+                "DER",
+                "-out",
+                &p(&format!("{n}.der")),
+            ]);
+        }
+        Certs { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_string()
+    }
+
+    fn fingerprint(&self, kind: &str) -> Fingerprint {
+        let der = std::fs::read(self.dir.join(format!("{kind}.der"))).unwrap();
+        Fingerprint::of(HashAlgorithm::Sha256, &der)
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn openssl_suite(s: CipherSuite) -> &'static str {
+    match s {
+        CipherSuite::EcdheEcdsaWithAes128GcmSha256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        CipherSuite::EcdheEcdsaWithAes256GcmSha384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        CipherSuite::EcdheEcdsaWithChacha20Poly1305Sha256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        CipherSuite::EcdheRsaWithAes128GcmSha256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        CipherSuite::EcdheRsaWithAes256GcmSha384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        CipherSuite::EcdheRsaWithChacha20Poly1305Sha256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        other => panic!("no OpenSSL name for {other:?}"),
+    }
+}
+
+fn openssl_profile(p: SrtpProfile) -> &'static str {
+    match p {
+        SrtpProfile::Aes128CmHmacSha1_80 => "SRTP_AES128_CM_SHA1_80",
+        SrtpProfile::Aes128CmHmacSha1_32 => "SRTP_AES128_CM_SHA1_32",
+        SrtpProfile::AeadAes128Gcm => "SRTP_AEAD_AES_128_GCM",
+        SrtpProfile::AeadAes256Gcm => "SRTP_AEAD_AES_256_GCM",
+        other => panic!("no OpenSSL name for {other:?}"),
+    }
+}
+
+/// A spawned openssl process whose stdout lines arrive on a channel.
+struct Peer {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Peer {
+    fn spawn(args: &[String]) -> Self {
+        let mut child = Command::new("openssl")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn openssl");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Peer {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (on the channel, with a timeout) for a line satisfying `f`.
+    fn wait_line(&mut self, f: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            if let Some(l) = self.seen.iter().find(|l| f(l)) {
+                return l.clone();
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!(
+                    "openssl never printed the expected line; saw {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    fn keying_material(&mut self) -> Vec<u8> {
+        let line = self.wait_line(|l| l.trim_start().starts_with("Keying material:"));
+        let hex = line.split(':').nth(1).unwrap().trim();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Only the process this test spawned, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drives `ep` over `sock` until `done` says so; returns the events seen.
+fn drive(
+    ep: &mut Endpoint,
+    sock: &UdpSocket,
+    mut peer: Option<SocketAddr>,
+    mut done: impl FnMut(&mut Endpoint, &Event) -> bool,
+) -> Vec<Event> {
+    let end = Instant::now() + DEADLINE;
+    let mut buf = vec![0u8; 65536];
+    let mut events = Vec::new();
+    loop {
+        if let Some(p) = peer {
+            while let Some(t) = ep.poll_transmit() {
+                sock.send_to(&t.contents, p).unwrap();
+            }
+        }
+        while let Some(e) = ep.poll_event() {
+            let stop = done(ep, &e);
+            events.push(e);
+            if stop {
+                if let Some(p) = peer {
+                    while let Some(t) = ep.poll_transmit() {
+                        sock.send_to(&t.contents, p).unwrap();
+                    }
+                }
+                return events;
+            }
+        }
+        let now = Instant::now();
+        assert!(now < end, "no progress; events so far: {events:?}");
+        let wait = ep
+            .poll_timeout()
+            .map_or(Duration::from_millis(200), |t| {
+                t.saturating_duration_since(now)
+            })
+            .clamp(Duration::from_millis(1), Duration::from_millis(200));
+        sock.set_read_timeout(Some(wait)).unwrap();
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                peer.get_or_insert(from);
+                ep.handle_receive(Instant::now(), &buf[..n]).unwrap();
+            }
+            Err(_) => ep.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn config(expected: Fingerprint, profile: SrtpProfile) -> (Arc<Config>, Arc<Certificate>) {
+    let cert = Arc::new(Certificate::generate().unwrap());
+    let mut c = Config::new(cert.clone(), vec![expected]);
+    c.srtp_profiles = vec![profile];
+    (Arc::new(c), cert)
+}
+
+fn seeded(seed: u64) -> Box<rand_chacha::ChaCha20Rng> {
+    Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed))
+}
+
+fn check_material(ep: &Endpoint, openssl_material: &[u8], profile: SrtpProfile) {
+    let ours = ep.srtp_keying_material().unwrap();
+    assert_eq!(ours.profile, profile);
+    assert_eq!(
+        ours.material, openssl_material,
+        "exported keying material differs"
+    );
+}
+
+#[test]
+fn client_against_openssl_s_server() {
+    let certs = Certs::new();
+    let cases = [
+        ("ec", CipherSuite::EcdheEcdsaWithAes128GcmSha256),
+        ("ec", CipherSuite::EcdheEcdsaWithAes256GcmSha384),
+        ("ec", CipherSuite::EcdheEcdsaWithChacha20Poly1305Sha256),
+        ("rsa", CipherSuite::EcdheRsaWithAes128GcmSha256),
+        ("rsa", CipherSuite::EcdheRsaWithAes256GcmSha384),
+        ("rsa", CipherSuite::EcdheRsaWithChacha20Poly1305Sha256),
+    ];
+    for (i, (kind, suite)) in cases.into_iter().enumerate() {
+        let profile = SrtpProfile::ALL[i % 4];
+        let (kl, sl) = profile.key_and_salt_len().unwrap();
+        let port = free_port();
+        let mut server = Peer::spawn(
+            &[
+                "s_server",
+                "-dtls1_2",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path(&format!("{kind}.pem")),
+                "-key",
+                &certs.path(&format!("{kind}.key")),
+                "-naccept",
+                "1",
+                "-Verify",
+                "1",
+                "-cipher",
+                openssl_suite(suite),
+                "-use_srtp",
+                openssl_profile(profile),
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                &(2 * (kl + sl)).to_string(),
+            ]
+            .map(String::from),
+        );
+        server.wait_line(|l| l == "ACCEPT");
+        let (cfg, _) = config(certs.fingerprint(kind), profile);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut ep = Endpoint::client(cfg, seeded(i as u64), Instant::now()).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let events = drive(&mut ep, &sock, Some(addr), |ep, e| {
+            if let Event::Connected(_) = e {
+                ep.send_application_data(b"from ferrtc\n").unwrap();
+                return true;
+            }
+            false
+        });
+        match &events[..] {
+            [Event::Connected(n)] => assert_eq!(n.cipher_suite, suite, "{kind}"),
+            other => panic!("{other:?}"),
+        }
+        check_material(&ep, &server.keying_material(), profile);
+        server.wait_line(|l| l == "from ferrtc");
+        // And the other way: a line typed into s_server arrives as application data.
+        let stdin = server.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"from openssl\n").unwrap();
+        stdin.flush().unwrap();
+        let events = drive(&mut ep, &sock, Some(addr), |_, e| {
+            matches!(e, Event::ApplicationData(_))
+        });
+        assert_eq!(
+            events.last(),
+            Some(&Event::ApplicationData("from openssl\n".into()))
+        );
+    }
+}
+
+#[test]
+fn server_against_openssl_s_client() {
+    let certs = Certs::new();
+    let cases = [
+        ("ec", CipherSuite::EcdheEcdsaWithAes128GcmSha256),
+        ("ec", CipherSuite::EcdheEcdsaWithAes256GcmSha384),
+        ("rsa", CipherSuite::EcdheEcdsaWithChacha20Poly1305Sha256),
+        ("rsa", CipherSuite::EcdheEcdsaWithAes128GcmSha256),
+    ];
+    for (i, (client_kind, suite)) in cases.into_iter().enumerate() {
+        let profile = SrtpProfile::ALL[(i + 1) % 4];
+        let (kl, sl) = profile.key_and_salt_len().unwrap();
+        let (cfg, _) = config(certs.fingerprint(client_kind), profile);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let mut ep = Endpoint::server(cfg, seeded(50 + i as u64)).unwrap();
+        let mut client = Peer::spawn(
+            &[
+                "s_client",
+                "-dtls1_2",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path(&format!("{client_kind}.pem")),
+                "-key",
+                &certs.path(&format!("{client_kind}.key")),
+                "-cipher",
+                openssl_suite(suite),
+                "-use_srtp",
+                openssl_profile(profile),
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                &(2 * (kl + sl)).to_string(),
+            ]
+            .map(String::from),
+        );
+        let stdin = client.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"echo me\n").unwrap();
+        stdin.flush().unwrap();
+        // Echo what arrives; stop after the first echo.
+        let events = drive(&mut ep, &sock, None, |ep, e| match e {
+            Event::ApplicationData(d) => {
+                ep.send_application_data(d).unwrap();
+                true
+            }
+            _ => false,
+        });
+        match &events[..] {
+            [Event::Connected(n), Event::ApplicationData(d)] => {
+                assert_eq!(n.cipher_suite, suite);
+                assert_eq!(&d[..], b"echo me\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        check_material(&ep, &client.keying_material(), profile);
+        client.wait_line(|l| l == "echo me");
+    }
+}
+
+#[test]
+fn openssl_client_with_unexpected_certificate_is_refused() {
+    let certs = Certs::new();
+    // We expect the EC certificate; s_client presents the RSA one.
+    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let mut ep = Endpoint::server(cfg, seeded(99)).unwrap();
+    let _client = Peer::spawn(
+        &[
+            "s_client",
+            "-dtls1_2",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            &certs.path("rsa.pem"),
+            "-key",
+            &certs.path("rsa.key"),
+            "-use_srtp",
+            "SRTP_AES128_CM_SHA1_80",
+        ]
+        .map(String::from),
+    );
+    let mut buf = vec![0u8; 65536];
+    let end = Instant::now() + DEADLINE;
+    let mut peer = None;
+    let err = loop {
+        assert!(Instant::now() < end, "no verdict");
+        if let Some(p) = peer {
+            while let Some(t) = ep.poll_transmit() {
+                sock.send_to(&t.contents, p).unwrap();
+            }
+        }
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            peer = Some(from);
+            if let Err(e) = ep.handle_receive(Instant::now(), &buf[..n]) {
+                break e;
+            }
+        }
+    };
+    assert_eq!(
+        err,
+        ferrtc_dtls::Error::PeerMisbehaved(ferrtc_dtls::PeerMisbehaved::FingerprintMismatch)
+    );
+}
