@@ -698,14 +698,7 @@ impl Sim {
         self.stats.sent += 1;
         let Datagram { from, to, data } = datagram;
         let Some(from) = self.resolve_source(index, from, to) else {
-            self.stats.dropped_bad_source += 1;
-            self.record(TraceKind::Dropped {
-                from,
-                to,
-                len: data.len(),
-                reason: DropReason::BadSource,
-            });
-            return;
+            return self.drop_packet(from, to, data.len(), DropReason::BadSource);
         };
         self.record(TraceKind::Sent {
             endpoint: EndpointId(index),
