@@ -2,7 +2,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod association;
 pub mod error;
 pub mod wire;
 
+pub use association::{
+    Association, CloseReason, Config, Event, Message, Reliability, SendOptions, State, Stats,
+};
 pub use error::{Error, PeerMisbehaved};

@@ -1180,7 +1180,6 @@ impl<'a> ChunkRepr<'a> {
 
 /// Appends a DATA chunk header for `data_len` bytes of user data; the caller appends the data
 /// and then [`pad_chunk`]. Used on the send path to avoid building a repr per chunk.
-#[allow(dead_code)] // Used by the association's send path.
 pub(crate) fn emit_data_header(
     out: &mut BytesMut,
     flags: u8,
@@ -1200,7 +1199,6 @@ pub(crate) fn emit_data_header(
 }
 
 /// Pads the buffer to a multiple of four bytes.
-#[allow(dead_code)] // Used by the association's send path.
 pub(crate) fn pad_chunk(out: &mut BytesMut) {
     let n = pad4(out.len()) - out.len();
     out.put_bytes(0, n);

@@ -1,0 +1,2368 @@
+//! The sans-IO SCTP association (RFC 9260) with partial reliability (RFC 3758) and stream reset
+//! (RFC 6525), as carried over DTLS for WebRTC (RFC 8261).
+//!
+//! # Driving it
+//!
+//! [`Association`] never touches a socket or a clock. Its methods fall into four groups:
+//!
+//! - getters: [`Association::state`], [`Association::buffered_amount`], ...
+//! - inputs: [`Association::handle_receive`] (one SCTP packet, i.e. one DTLS record's
+//!   plaintext) and [`Association::handle_timeout`];
+//! - commands: [`Association::connect`], [`Association::send`], [`Association::reset_streams`],
+//!   [`Association::shutdown`], [`Association::abort`];
+//! - outputs: [`Association::poll_transmit`], [`Association::poll_event`],
+//!   [`Association::poll_timeout`].
+//!
+//! After any input or command, drain `poll_event` (reading messages reopens the receive window)
+//! and then `poll_transmit` until it returns `None`, then sleep until `poll_timeout`.
+//!
+//! # Memory
+//!
+//! Every queue is bounded by the [`Config`]: messages waiting to be sent by
+//! [`Config::send_buffer`] (`send` fails with [`Error::SendBufferFull`] past it), data received
+//! but not yet read by the application (out-of-order chunks, partly reassembled messages and
+//! undrained `Message` events together) by [`Config::receive_buffer`] plus one maximum-size
+//! message, and one message by [`Config::max_message_size`]. A peer that advertises a huge window
+//! changes nothing about what we hold; a peer that sends endless fragments is aborted once the
+//! message passes the maximum size.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rand::RngCore;
+use ring::hmac;
+
+use crate::error::{Error, PeerMisbehaved};
+use crate::wire::{
+    self, COMMON_HEADER_LEN, ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END,
+    DATA_FLAG_IMMEDIATE, DATA_FLAG_UNORDERED, DATA_HEADER_LEN, DataChunk, ErrorCause, GapBlock,
+    InitChunk, InitParam, List, Packet, ReconfigParam, SackChunk, StreamSsn, TlvList, cause_code,
+    chunk_type, reconfig_result,
+};
+
+/// Settings of an association.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our SCTP port (RFC 8841 default 5000).
+    pub local_port: u16,
+    /// The peer's SCTP port.
+    pub remote_port: u16,
+    /// Largest SCTP packet we send (the DTLS payload). 1200 keeps DTLS+UDP+IP under 1280.
+    pub mtu: usize,
+    /// Largest message either side may send (RFC 8841 `max-message-size`).
+    pub max_message_size: usize,
+    /// Receive buffer: bounds the advertised window and what the peer can make us hold.
+    pub receive_buffer: usize,
+    /// Send buffer: messages queued beyond this are refused with [`Error::SendBufferFull`].
+    pub send_buffer: usize,
+    /// Number of streams we offer in each direction.
+    pub streams: u16,
+    /// RTO.Initial (RFC 9260 section 16).
+    pub rto_initial: Duration,
+    /// RTO.Min. RFC 9260 says 1 s; WebRTC stacks use less, and so does this default.
+    pub rto_min: Duration,
+    /// RTO.Max.
+    pub rto_max: Duration,
+    /// Association.Max.Retrans: consecutive timeouts before the association is given up.
+    pub max_retransmissions: u32,
+    /// Max.Init.Retransmits.
+    pub max_init_retransmissions: u32,
+    /// Delayed SACK timeout (RFC 9260 section 6.2, at most 500 ms).
+    pub delayed_ack: Duration,
+    /// HB.interval; `None` disables heartbeats (DTLS already proves liveness).
+    pub heartbeat_interval: Option<Duration>,
+    /// Valid.Cookie.Life.
+    pub cookie_lifetime: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            local_port: 5000,
+            remote_port: 5000,
+            mtu: 1200,
+            max_message_size: 256 * 1024,
+            receive_buffer: 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            streams: 65535,
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(60),
+            max_retransmissions: 10,
+            max_init_retransmissions: 8,
+            delayed_ack: Duration::from_millis(200),
+            heartbeat_interval: Some(Duration::from_secs(30)),
+            cookie_lifetime: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Association states (RFC 9260 section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// No association; an incoming INIT is answered statelessly.
+    Closed,
+    /// INIT sent.
+    CookieWait,
+    /// COOKIE ECHO sent.
+    CookieEchoed,
+    /// Data flows.
+    Established,
+    /// Shutdown asked for; outstanding data still being delivered.
+    ShutdownPending,
+    /// SHUTDOWN sent.
+    ShutdownSent,
+    /// SHUTDOWN received; delivering our outstanding data.
+    ShutdownReceived,
+    /// SHUTDOWN ACK sent.
+    ShutdownAckSent,
+}
+
+/// How hard the association tries to deliver a message (RFC 3758, RFC 8831 section 6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reliability {
+    /// Retransmit until acknowledged.
+    #[default]
+    Reliable,
+    /// Give up after this many retransmissions.
+    MaxRetransmits(u32),
+    /// Give up once this long has passed since `send`.
+    MaxLifetime(Duration),
+}
+
+/// Options of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendOptions {
+    /// Deliver as soon as it arrives, not in stream order.
+    pub unordered: bool,
+    /// Partial reliability.
+    pub reliability: Reliability,
+}
+
+/// A message received on a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Stream identifier.
+    pub stream: u16,
+    /// Payload protocol identifier.
+    pub ppid: u32,
+    /// Whether it was sent unordered.
+    pub unordered: bool,
+    /// The user data.
+    pub data: Bytes,
+}
+
+/// Why an association ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Graceful SHUTDOWN completed.
+    Shutdown,
+    /// We called [`Association::abort`].
+    LocalAbort,
+    /// The peer sent ABORT.
+    PeerAbort,
+    /// Too many retransmissions without an answer.
+    Timeout,
+    /// The peer broke the protocol and we aborted.
+    ProtocolViolation(PeerMisbehaved),
+}
+
+/// What the association tells the layer above.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake completed.
+    Connected,
+    /// A whole message arrived.
+    Message(Message),
+    /// The stream's buffered amount fell to or below its low threshold.
+    BufferedAmountLow {
+        /// Stream identifier.
+        stream: u16,
+    },
+    /// The peer reset these incoming streams (RFC 6525); empty means all.
+    IncomingStreamsReset(Vec<u16>),
+    /// Our reset of these outgoing streams completed; their ids can be reused.
+    OutgoingStreamsReset(Vec<u16>),
+    /// The association ended.
+    Closed(CloseReason),
+}
+
+/// Counters for tests and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Packets received (checksum passed).
+    pub packets_received: u64,
+    /// DATA chunks retransmitted.
+    pub retransmissions: u64,
+    /// Fast retransmit episodes.
+    pub fast_retransmits: u64,
+    /// T3-rtx expirations.
+    pub t3_expirations: u64,
+    /// Messages abandoned (partial reliability).
+    pub abandoned_messages: u64,
+    /// DATA chunks dropped for lack of receive buffer.
+    pub dropped_chunks: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    T1 = 0,
+    T2Shutdown,
+    T3Rtx,
+    DelayedAck,
+    Heartbeat,
+    Reconfig,
+}
+const TIMERS: usize = 6;
+const ALL_TIMERS: [Timer; TIMERS] = [
+    Timer::T1,
+    Timer::T2Shutdown,
+    Timer::T3Rtx,
+    Timer::DelayedAck,
+    Timer::Heartbeat,
+    Timer::Reconfig,
+];
+
+/// TSN serial-number comparison (RFC 9260 section 1.6).
+#[inline]
+fn tsn_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+#[inline]
+fn tsn_le(a: u32, b: u32) -> bool {
+    a == b || tsn_lt(a, b)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    Unsent,
+    InFlight,
+    /// Marked for retransmission; not counted in flight.
+    Rtx,
+    /// Acknowledged by a gap block.
+    GapAcked,
+    Abandoned,
+}
+
+#[derive(Debug)]
+struct TxChunk {
+    data: Bytes,
+    stream: u16,
+    ssn: u16,
+    ppid: u32,
+    flags: u8,
+    state: TxState,
+    tx_count: u32,
+    misses: u8,
+    reliability: Reliability,
+    expires: Option<Instant>,
+}
+
+impl TxChunk {
+    fn should_abandon(&self, now: Instant) -> bool {
+        match self.reliability {
+            Reliability::Reliable => false,
+            Reliability::MaxRetransmits(n) => self.tx_count > n,
+            Reliability::MaxLifetime(_) => self.expires.is_some_and(|e| now >= e),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OutMessage {
+    stream: u16,
+    ppid: u32,
+    data: Bytes,
+    opts: SendOptions,
+    expires: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct OutStream {
+    next_ssn: u16,
+    buffered: usize,
+    low_threshold: usize,
+    resetting: bool,
+}
+
+#[derive(Debug)]
+struct RxChunk {
+    stream: u16,
+    ppid: u32,
+    flags: u8,
+    /// Empty once delivered early (unordered); kept so gap reports stay right.
+    data: Bytes,
+    delivered: bool,
+}
+
+#[derive(Debug, Default)]
+struct Assembly {
+    active: bool,
+    stream: u16,
+    ppid: u32,
+    unordered: bool,
+    len: usize,
+    parts: Vec<Bytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckState {
+    Idle,
+    Delayed,
+    Immediate,
+}
+
+/// Parameters of the peer learned from INIT / INIT ACK or from our cookie.
+#[derive(Debug, Clone, Copy)]
+struct PeerInit {
+    vtag: u32,
+    initial_tsn: u32,
+    a_rwnd: u32,
+    outbound_streams: u16,
+    inbound_streams: u16,
+    forward_tsn: bool,
+}
+
+#[derive(Debug)]
+struct OutReset {
+    seq: u32,
+    streams: Vec<u16>,
+    last_tsn: u32,
+    /// Needs (re)sending.
+    send: bool,
+}
+
+const COOKIE_BODY: usize = 36;
+const COOKIE_MAC: usize = 32;
+const MAX_DUPS: usize = 16;
+/// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
+const MAX_TSN_AHEAD: u32 = 0xffff;
+
+/// A sans-IO SCTP association. See the [module docs](self) for the calling contract.
+#[derive(Debug)]
+pub struct Association {
+    cfg: Config,
+    state: State,
+    epoch: Instant,
+    cookie_key: hmac::Key,
+    my_vtag: u32,
+    my_initial_tsn: u32,
+    peer: Option<PeerInit>,
+    cookie: Option<Bytes>,
+    init_retransmits: u32,
+    timers: [Option<Instant>; TIMERS],
+    tx_queue: VecDeque<Bytes>,
+    out_buf: BytesMut,
+    events: VecDeque<Event>,
+    stats: Stats,
+    // Negotiated.
+    out_streams: u16,
+    in_streams: u16,
+    peer_forward_tsn: bool,
+    max_payload: usize,
+
+    // Sender.
+    next_tsn: u32,
+    cum_ack: u32,
+    outstanding: VecDeque<TxChunk>,
+    next_unsent: usize,
+    pending: VecDeque<OutMessage>,
+    buffered_total: usize,
+    out_streams_state: HashMap<u16, OutStream>,
+    flight_size: usize,
+    cwnd: usize,
+    ssthresh: usize,
+    partial_bytes_acked: usize,
+    peer_rwnd: usize,
+    fast_recovery_exit: Option<u32>,
+    fast_rtx_now: bool,
+    rtx_pending: usize,
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    rtt_probe: Option<(u32, Instant)>,
+    error_count: u32,
+    advanced_peer_ack: u32,
+    forward_tsn_due: bool,
+    heartbeat_outstanding: bool,
+
+    // Receiver.
+    peer_cum: u32,
+    peer_cum_ext: u64,
+    ooo: BTreeMap<u64, RxChunk>,
+    assembly: Assembly,
+    rx_buffered: usize,
+    app_held: usize,
+    last_adv_rwnd: usize,
+    ack_state: AckState,
+    packets_unacked: u32,
+    dups: Vec<u32>,
+    gap_scratch: Vec<GapBlock>,
+
+    // Stream reset (RFC 6525).
+    my_reconfig_seq: u32,
+    peer_reconfig_seq: u32,
+    reset_wanted: Vec<u16>,
+    out_reset: Option<OutReset>,
+    deferred_reset: Option<(u32, u32, Vec<u16>)>,
+    reconfig_responses: VecDeque<(u32, u32)>,
+    last_peer_result: Option<(u32, u32)>,
+}
+
+impl Association {
+    /// Creates an association in the `Closed` state. `rng` supplies the verification tag, the
+    /// initial TSN and the cookie secret, so a seeded generator replays a run.
+    pub fn new(cfg: Config, rng: &mut dyn RngCore, now: Instant) -> Self {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        let my_vtag = rng.next_u32().max(1);
+        let my_initial_tsn = rng.next_u32();
+        let mtu = cfg.mtu.clamp(256, 65535);
+        // The largest DATA payload that fits a packet alone, a multiple of four.
+        let max_payload = (mtu - COMMON_HEADER_LEN - DATA_HEADER_LEN) & !3;
+        let cwnd = (4 * mtu).min((2 * mtu).max(4380));
+        let rto = cfg.rto_initial;
+        let rb = cfg.receive_buffer;
+        Self {
+            state: State::Closed,
+            epoch: now,
+            cookie_key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            my_vtag,
+            my_initial_tsn,
+            peer: None,
+            cookie: None,
+            init_retransmits: 0,
+            timers: [None; TIMERS],
+            tx_queue: VecDeque::new(),
+            out_buf: BytesMut::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            out_streams: 0,
+            in_streams: 0,
+            peer_forward_tsn: false,
+            max_payload,
+            next_tsn: my_initial_tsn,
+            cum_ack: my_initial_tsn.wrapping_sub(1),
+            outstanding: VecDeque::new(),
+            next_unsent: 0,
+            pending: VecDeque::new(),
+            buffered_total: 0,
+            out_streams_state: HashMap::new(),
+            flight_size: 0,
+            cwnd,
+            ssthresh: usize::MAX,
+            partial_bytes_acked: 0,
+            peer_rwnd: 0,
+            fast_recovery_exit: None,
+            fast_rtx_now: false,
+            rtx_pending: 0,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto,
+            rtt_probe: None,
+            error_count: 0,
+            advanced_peer_ack: my_initial_tsn.wrapping_sub(1),
+            forward_tsn_due: false,
+            heartbeat_outstanding: false,
+            peer_cum: 0,
+            peer_cum_ext: 0,
+            ooo: BTreeMap::new(),
+            assembly: Assembly::default(),
+            rx_buffered: 0,
+            app_held: 0,
+            last_adv_rwnd: rb,
+            ack_state: AckState::Idle,
+            packets_unacked: 0,
+            dups: Vec::new(),
+            gap_scratch: Vec::new(),
+            my_reconfig_seq: my_initial_tsn,
+            peer_reconfig_seq: 0,
+            reset_wanted: Vec::new(),
+            out_reset: None,
+            deferred_reset: None,
+            reconfig_responses: VecDeque::new(),
+            last_peer_result: None,
+            cfg: Config { mtu, ..cfg },
+        }
+    }
+
+    // ---------------------------------------------------------------- getters
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether data can be sent and received.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Bytes of messages on `stream` that were accepted by `send` and are not yet acknowledged
+    /// (or abandoned) by the peer.
+    pub fn buffered_amount(&self, stream: u16) -> usize {
+        self.out_streams_state
+            .get(&stream)
+            .map_or(0, |s| s.buffered)
+    }
+
+    /// Bytes held for all streams: what the send side of this association costs in payload.
+    pub fn buffered_total(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Bytes the receive side holds: out-of-order chunks, partial messages and undrained
+    /// message events.
+    pub fn receive_buffered(&self) -> usize {
+        self.rx_buffered + self.app_held
+    }
+
+    /// Number of outbound streams negotiated (0 before the handshake completes).
+    pub fn outbound_streams(&self) -> u16 {
+        self.out_streams
+    }
+
+    /// Current congestion window in bytes.
+    pub fn cwnd(&self) -> usize {
+        self.cwnd
+    }
+
+    /// Current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        self.rto
+    }
+
+    // ---------------------------------------------------------------- commands
+
+    /// Starts the handshake by sending INIT (the active side). The passive side needs no call:
+    /// it answers an incoming INIT. In WebRTC both sides may connect at once; the collision is
+    /// resolved as RFC 9260 section 5.2.1 says.
+    pub fn connect(&mut self, now: Instant) {
+        if self.state != State::Closed {
+            return;
+        }
+        self.state = State::CookieWait;
+        self.init_retransmits = 0;
+        self.send_init();
+        self.set_timer(Timer::T1, now + self.rto);
+    }
+
+    /// Sets the low threshold of `stream`'s buffered amount; [`Event::BufferedAmountLow`] fires
+    /// when acknowledgements bring the amount from above to at or below it.
+    pub fn set_buffered_amount_low_threshold(&mut self, stream: u16, threshold: usize) {
+        self.out_streams_state
+            .entry(stream)
+            .or_default()
+            .low_threshold = threshold;
+    }
+
+    /// Queues one message. `data` must not be empty. Fails with [`Error::SendBufferFull`] when
+    /// the send buffer is full (back-pressure: wait for [`Event::BufferedAmountLow`]).
+    pub fn send(
+        &mut self,
+        now: Instant,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        opts: SendOptions,
+    ) -> Result<(), Error> {
+        match self.state {
+            State::CookieWait | State::CookieEchoed | State::Established => {}
+            State::Closed => return Err(Error::Closed),
+            _ => return Err(Error::NotEstablished),
+        }
+        if data.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        if data.len() > self.cfg.max_message_size {
+            return Err(Error::MessageTooLarge {
+                len: data.len(),
+                max: self.cfg.max_message_size,
+            });
+        }
+        if self.out_streams != 0 && stream >= self.out_streams {
+            return Err(Error::InvalidStream(stream));
+        }
+        if self.buffered_total + data.len() > self.cfg.send_buffer {
+            return Err(Error::SendBufferFull);
+        }
+        let st = self.out_streams_state.entry(stream).or_default();
+        if st.resetting {
+            return Err(Error::InvalidStream(stream));
+        }
+        st.buffered += data.len();
+        self.buffered_total += data.len();
+        let expires = match opts.reliability {
+            Reliability::MaxLifetime(d) => Some(now + d),
+            _ => None,
+        };
+        self.pending.push_back(OutMessage {
+            stream,
+            ppid,
+            data,
+            opts,
+            expires,
+        });
+        Ok(())
+    }
+
+    /// Resets outgoing streams (RFC 6525 section 5.1.2): the peer learns, after every message
+    /// already queued on them, that they are closed. [`Event::OutgoingStreamsReset`] reports
+    /// completion; `send` on them fails meanwhile.
+    pub fn reset_streams(&mut self, streams: &[u16]) -> Result<(), Error> {
+        if self.state != State::Established {
+            return Err(Error::NotEstablished);
+        }
+        for &s in streams {
+            let st = self.out_streams_state.entry(s).or_default();
+            if !st.resetting {
+                st.resetting = true;
+                self.reset_wanted.push(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a graceful shutdown (RFC 9260 section 9.2): queued data is still delivered.
+    pub fn shutdown(&mut self, now: Instant) {
+        match self.state {
+            State::Established => {
+                self.state = State::ShutdownPending;
+                self.progress_shutdown(now);
+            }
+            State::CookieWait | State::CookieEchoed => self.abort(),
+            _ => {}
+        }
+    }
+
+    /// Aborts the association at once (RFC 9260 section 9.1).
+    pub fn abort(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.abort_with(cause_code::USER_ABORT, CloseReason::LocalAbort);
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    /// The next event for the layer above.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let ev = self.events.pop_front()?;
+        if let Event::Message(m) = &ev {
+            self.app_held = self.app_held.saturating_sub(m.data.len());
+            // Reading reopens the window: tell the peer once it has grown noticeably.
+            let rwnd = self.rwnd();
+            if self.state == State::Established
+                && rwnd >= self.last_adv_rwnd + self.cfg.receive_buffer / 4
+            {
+                self.ack_state = AckState::Immediate;
+            }
+        }
+        Some(ev)
+    }
+
+    /// When [`Association::handle_timeout`] should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// The next SCTP packet to send (as DTLS application data).
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        if let Some(p) = self.tx_queue.pop_front() {
+            self.stats.packets_sent += 1;
+            return Some(p);
+        }
+        let p = self.build_packet(now)?;
+        self.stats.packets_sent += 1;
+        Some(p)
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    /// Processes expired timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for t in ALL_TIMERS {
+            if self.timers[t as usize].is_some_and(|d| d <= now) {
+                self.timers[t as usize] = None;
+                self.on_timer(t, now);
+            }
+        }
+    }
+
+    /// Processes one received SCTP packet. An error means the packet (or the rest of it, from
+    /// the chunk that failed) was discarded; the association stays usable unless an
+    /// [`Event::Closed`] was queued.
+    pub fn handle_receive(&mut self, now: Instant, packet: Bytes) -> Result<(), Error> {
+        let p = Packet::new_checked(&packet[..])?;
+        p.verify_checksum()?;
+        self.stats.packets_received += 1;
+        let vtag = p.verification_tag();
+        let mut chunks = p.chunks();
+        let first = match chunks.next() {
+            Some(c) => c?,
+            None => return Ok(()),
+        };
+        // INIT must be alone and carry tag 0 (RFC 9260 sections 6.10, 8.5.1).
+        if first.kind == chunk_type::INIT {
+            if chunks.next().is_some() {
+                return Err(PeerMisbehaved::IllegalBundling.into());
+            }
+            if vtag != 0 {
+                return Err(PeerMisbehaved::WrongVerificationTag.into());
+            }
+            if let ChunkRepr::Init(init) = ChunkRepr::parse(first)? {
+                self.on_init(now, &init)?;
+            }
+            return Ok(());
+        }
+        let reflected = first.flags & wire::FLAG_T != 0;
+        let tag_ok = if (first.kind == chunk_type::ABORT
+            || first.kind == chunk_type::SHUTDOWN_COMPLETE)
+            && reflected
+        {
+            self.peer.is_some_and(|p| p.vtag == vtag)
+        } else {
+            vtag == self.my_vtag
+        };
+        if !tag_ok {
+            return Err(PeerMisbehaved::WrongVerificationTag.into());
+        }
+        let mut had_data = false;
+        let mut immediate = false;
+        for c in core::iter::once(Ok(first)).chain(chunks) {
+            let c = c?;
+            let repr = ChunkRepr::parse(c)?;
+            match repr {
+                ChunkRepr::Data(d) => {
+                    had_data = true;
+                    immediate |= d.flags & DATA_FLAG_IMMEDIATE != 0;
+                    self.on_data(&d, &packet)?;
+                }
+                ChunkRepr::Init(_) => return Err(PeerMisbehaved::IllegalBundling.into()),
+                ChunkRepr::InitAck(i) => self.on_init_ack(now, &i)?,
+                ChunkRepr::Sack(s) => self.on_sack(now, &s)?,
+                ChunkRepr::Heartbeat(info) => {
+                    if self.peer.is_some() {
+                        self.queue_control(&[ChunkRepr::HeartbeatAck(info)]);
+                    }
+                }
+                ChunkRepr::HeartbeatAck(info) => self.on_heartbeat_ack(now, info),
+                ChunkRepr::Abort { .. } => {
+                    if self.state != State::Closed {
+                        self.close(CloseReason::PeerAbort);
+                    }
+                    return Ok(());
+                }
+                ChunkRepr::Shutdown { cum_tsn } => self.on_shutdown(now, cum_tsn)?,
+                ChunkRepr::ShutdownAck => self.on_shutdown_ack(),
+                ChunkRepr::ShutdownComplete { .. } => {
+                    if self.state == State::ShutdownAckSent {
+                        self.close(CloseReason::Shutdown);
+                    }
+                }
+                ChunkRepr::Error { causes } => {
+                    for cause in causes.iter().flatten() {
+                        tracing::debug!(code = cause.code, "SCTP ERROR from peer");
+                    }
+                }
+                ChunkRepr::CookieEcho(cookie) => self.on_cookie_echo(now, cookie)?,
+                ChunkRepr::CookieAck => {
+                    if self.state == State::CookieEchoed {
+                        self.establish(now);
+                    }
+                }
+                ChunkRepr::ForwardTsn {
+                    new_cum_tsn,
+                    streams: _,
+                } => {
+                    self.on_forward_tsn(new_cum_tsn)?;
+                    self.ack_state = AckState::Immediate;
+                }
+                ChunkRepr::ReConfig { params } => self.on_reconfig(params),
+                ChunkRepr::Unknown(c) => {
+                    // The two high bits say what to do (RFC 9260 section 3.2).
+                    if c.kind & 0x40 != 0 && self.peer.is_some() {
+                        let mut raw = BytesMut::with_capacity(4 + c.value.len());
+                        ChunkRepr::Unknown(c).emit(&mut raw);
+                        self.queue_control(&[ChunkRepr::Error {
+                            causes: TlvList::Items(&[ErrorCause {
+                                code: cause_code::UNRECOGNIZED_CHUNK,
+                                info: &raw,
+                            }]),
+                        }]);
+                    }
+                    if c.kind & 0x80 == 0 {
+                        return Err(PeerMisbehaved::UnrecognizedChunk(c.kind).into());
+                    }
+                }
+            }
+            if self.state == State::Closed {
+                return Ok(());
+            }
+        }
+        if had_data {
+            self.packets_unacked += 1;
+            if immediate
+                || self.packets_unacked >= 2
+                || !self.ooo.is_empty()
+                || !self.dups.is_empty()
+            {
+                self.ack_state = AckState::Immediate;
+            } else if self.ack_state == AckState::Idle {
+                self.ack_state = AckState::Delayed;
+                self.set_timer(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    fn send_init(&mut self) {
+        let params = [
+            InitParam::ForwardTsnSupported,
+            InitParam::SupportedExtensions(&[chunk_type::FORWARD_TSN, chunk_type::RE_CONFIG]),
+        ];
+        let init = InitChunk {
+            initiate_tag: self.my_vtag,
+            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
+            outbound_streams: self.cfg.streams,
+            inbound_streams: self.cfg.streams,
+            initial_tsn: self.my_initial_tsn,
+            params: TlvList::Items(&params),
+        };
+        self.queue_packet(0, &[ChunkRepr::Init(init)]);
+    }
+
+    fn now_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn on_init(&mut self, now: Instant, init: &InitChunk<'_>) -> Result<(), Error> {
+        if init.initiate_tag == 0 || init.outbound_streams == 0 || init.inbound_streams == 0 {
+            return Err(PeerMisbehaved::InvalidInit.into());
+        }
+        match self.state {
+            State::Closed | State::CookieWait | State::CookieEchoed => {}
+            // An INIT in an established association would be a restart; not supported, and the
+            // tie-tag machinery is not needed over DTLS, where a restart is a new DTLS session.
+            _ => return Ok(()),
+        }
+        let peer = PeerInit {
+            vtag: init.initiate_tag,
+            initial_tsn: init.initial_tsn,
+            a_rwnd: init.a_rwnd,
+            outbound_streams: init.outbound_streams,
+            inbound_streams: init.inbound_streams,
+            forward_tsn: init.forward_tsn_supported(),
+        };
+        let mut cookie = [0u8; COOKIE_BODY + COOKIE_MAC];
+        cookie[0..4].copy_from_slice(&self.my_vtag.to_be_bytes());
+        cookie[4..8].copy_from_slice(&peer.vtag.to_be_bytes());
+        cookie[8..12].copy_from_slice(&self.my_initial_tsn.to_be_bytes());
+        cookie[12..16].copy_from_slice(&peer.initial_tsn.to_be_bytes());
+        cookie[16..20].copy_from_slice(&peer.a_rwnd.to_be_bytes());
+        cookie[20..22].copy_from_slice(&peer.outbound_streams.to_be_bytes());
+        cookie[22..24].copy_from_slice(&peer.inbound_streams.to_be_bytes());
+        cookie[24] = u8::from(peer.forward_tsn);
+        cookie[28..36].copy_from_slice(&self.now_ms(now).to_be_bytes());
+        let tag = hmac::sign(&self.cookie_key, &cookie[..COOKIE_BODY]);
+        cookie[COOKIE_BODY..].copy_from_slice(tag.as_ref());
+        let params = [
+            InitParam::StateCookie(&cookie),
+            InitParam::ForwardTsnSupported,
+            InitParam::SupportedExtensions(&[chunk_type::FORWARD_TSN, chunk_type::RE_CONFIG]),
+        ];
+        let ack = InitChunk {
+            initiate_tag: self.my_vtag,
+            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
+            outbound_streams: self.cfg.streams,
+            inbound_streams: self.cfg.streams,
+            initial_tsn: self.my_initial_tsn,
+            params: TlvList::Items(&params),
+        };
+        self.queue_packet(peer.vtag, &[ChunkRepr::InitAck(ack)]);
+        Ok(())
+    }
+
+    fn on_init_ack(&mut self, now: Instant, ack: &InitChunk<'_>) -> Result<(), Error> {
+        if self.state != State::CookieWait {
+            return Ok(());
+        }
+        if ack.initiate_tag == 0 || ack.outbound_streams == 0 || ack.inbound_streams == 0 {
+            return Err(PeerMisbehaved::InvalidInit.into());
+        }
+        let cookie = ack
+            .state_cookie()
+            .ok_or(PeerMisbehaved::MissingStateCookie)?;
+        self.peer = Some(PeerInit {
+            vtag: ack.initiate_tag,
+            initial_tsn: ack.initial_tsn,
+            a_rwnd: ack.a_rwnd,
+            outbound_streams: ack.outbound_streams,
+            inbound_streams: ack.inbound_streams,
+            forward_tsn: ack.forward_tsn_supported(),
+        });
+        let cookie = Bytes::copy_from_slice(cookie);
+        self.queue_packet(ack.initiate_tag, &[ChunkRepr::CookieEcho(&cookie)]);
+        self.cookie = Some(cookie);
+        self.state = State::CookieEchoed;
+        self.init_retransmits = 0;
+        self.set_timer(Timer::T1, now + self.rto);
+        Ok(())
+    }
+
+    fn on_cookie_echo(&mut self, now: Instant, cookie: &[u8]) -> Result<(), Error> {
+        if cookie.len() != COOKIE_BODY + COOKIE_MAC {
+            return Err(PeerMisbehaved::BadStateCookie.into());
+        }
+        let (body, mac) = cookie.split_at(COOKIE_BODY);
+        hmac::verify(&self.cookie_key, body, mac).map_err(|_| PeerMisbehaved::BadStateCookie)?;
+        let be32 = |i: usize| u32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+        let be16 = |i: usize| u16::from_be_bytes([body[i], body[i + 1]]);
+        let mut created = [0u8; 8];
+        created.copy_from_slice(&body[28..36]);
+        let age = self.now_ms(now).saturating_sub(u64::from_be_bytes(created));
+        if u128::from(age) > self.cfg.cookie_lifetime.as_millis() {
+            return Err(PeerMisbehaved::BadStateCookie.into());
+        }
+        if be32(0) != self.my_vtag {
+            return Err(PeerMisbehaved::BadStateCookie.into());
+        }
+        let peer = PeerInit {
+            vtag: be32(4),
+            initial_tsn: be32(12),
+            a_rwnd: be32(16),
+            outbound_streams: be16(20),
+            inbound_streams: be16(22),
+            forward_tsn: body[24] & 1 != 0,
+        };
+        match self.state {
+            State::Closed | State::CookieWait | State::CookieEchoed => {
+                if let Some(p) = self.peer
+                    && p.vtag != peer.vtag
+                {
+                    // Our INIT ACK to a colliding INIT carried a different peer tag than the
+                    // INIT ACK the peer sent us; the cookie the peer echoes wins.
+                    tracing::debug!("INIT collision: adopting peer tag from cookie");
+                }
+                self.peer = Some(peer);
+                self.queue_control(&[ChunkRepr::CookieAck]);
+                self.establish(now);
+            }
+            _ => {
+                // Duplicate COOKIE ECHO for this association (section 5.2.4 case D).
+                if self.peer.is_some_and(|p| p.vtag == peer.vtag) {
+                    self.queue_control(&[ChunkRepr::CookieAck]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn establish(&mut self, now: Instant) {
+        let Some(peer) = self.peer else { return };
+        self.state = State::Established;
+        self.timers[Timer::T1 as usize] = None;
+        self.cookie = None;
+        self.out_streams = self.cfg.streams.min(peer.inbound_streams);
+        self.in_streams = self.cfg.streams.min(peer.outbound_streams);
+        self.peer_forward_tsn = peer.forward_tsn;
+        self.peer_rwnd = peer.a_rwnd as usize;
+        self.peer_cum = peer.initial_tsn.wrapping_sub(1);
+        self.peer_cum_ext = (1u64 << 32) + u64::from(self.peer_cum);
+        self.peer_reconfig_seq = peer.initial_tsn;
+        self.error_count = 0;
+        if let Some(hb) = self.cfg.heartbeat_interval {
+            self.set_timer(Timer::Heartbeat, now + hb);
+        }
+        self.events.push_back(Event::Connected);
+    }
+
+    // ---------------------------------------------------------------- receive side
+
+    fn rwnd(&self) -> usize {
+        self.cfg
+            .receive_buffer
+            .saturating_sub(self.rx_buffered + self.app_held)
+    }
+
+    fn on_data(&mut self, d: &DataChunk<'_>, packet: &Bytes) -> Result<(), Error> {
+        if !matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownSent
+        ) {
+            return Ok(());
+        }
+        if d.data.is_empty() {
+            self.abort_with(
+                cause_code::NO_USER_DATA,
+                CloseReason::ProtocolViolation(PeerMisbehaved::NoUserData),
+            );
+            return Err(PeerMisbehaved::NoUserData.into());
+        }
+        let offset = d.tsn.wrapping_sub(self.peer_cum);
+        if offset == 0 || offset > u32::MAX / 2 {
+            // At or below the cumulative TSN: a duplicate.
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(d.tsn);
+            }
+            return Ok(());
+        }
+        if offset > MAX_TSN_AHEAD {
+            self.stats.dropped_chunks += 1;
+            return Ok(());
+        }
+        let ext = self.peer_cum_ext + u64::from(offset);
+        if offset > 1 && self.ooo.contains_key(&ext) {
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(d.tsn);
+            }
+            return Ok(());
+        }
+        let len = d.data.len();
+        let held = self.rx_buffered + self.app_held;
+        let room = if offset == 1 {
+            // The next in-sequence chunk always makes progress; allow it one message of slack
+            // so a full buffer of out-of-order data cannot wedge the association.
+            held + len <= self.cfg.receive_buffer + self.cfg.max_message_size
+        } else {
+            held + len <= self.cfg.receive_buffer
+        };
+        if !room {
+            self.stats.dropped_chunks += 1;
+            return Ok(());
+        }
+        if d.stream >= self.in_streams {
+            // Acknowledge and discard (RFC 9260 section 6.5): count it as received.
+            self.queue_control(&[ChunkRepr::Error {
+                causes: TlvList::Items(&[ErrorCause {
+                    code: cause_code::INVALID_STREAM,
+                    info: &[(d.stream >> 8) as u8, d.stream as u8, 0, 0],
+                }]),
+            }]);
+        }
+        let chunk = RxChunk {
+            stream: d.stream,
+            ppid: d.ppid,
+            flags: d.flags,
+            data: packet.slice_ref(d.data),
+            delivered: d.stream >= self.in_streams,
+        };
+        if !chunk.delivered {
+            self.rx_buffered += len;
+        }
+        if offset == 1 {
+            self.advance_cum();
+            self.in_sequence(chunk)?;
+            self.drain_ooo()?;
+        } else {
+            let unordered = d.unordered();
+            self.ooo.insert(ext, chunk);
+            if unordered {
+                self.try_early_unordered(ext)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn advance_cum(&mut self) {
+        self.peer_cum = self.peer_cum.wrapping_add(1);
+        self.peer_cum_ext += 1;
+    }
+
+    fn drain_ooo(&mut self) -> Result<(), Error> {
+        while let Some(entry) = self.ooo.first_entry() {
+            if *entry.key() != self.peer_cum_ext + 1 {
+                break;
+            }
+            let c = entry.remove();
+            self.advance_cum();
+            self.in_sequence(c)?;
+        }
+        self.check_deferred_reset();
+        Ok(())
+    }
+
+    /// A chunk whose TSN just became cumulative.
+    fn in_sequence(&mut self, c: RxChunk) -> Result<(), Error> {
+        if c.delivered {
+            return Ok(());
+        }
+        let begin = c.flags & DATA_FLAG_BEGIN != 0;
+        let end = c.flags & DATA_FLAG_END != 0;
+        let unordered = c.flags & DATA_FLAG_UNORDERED != 0;
+        if begin && end {
+            if self.assembly.active {
+                self.drop_assembly();
+            }
+            self.deliver(c.stream, c.ppid, unordered, c.data);
+            return Ok(());
+        }
+        if begin {
+            if self.assembly.active {
+                self.drop_assembly();
+            }
+            let a = &mut self.assembly;
+            a.active = true;
+            a.stream = c.stream;
+            a.ppid = c.ppid;
+            a.unordered = unordered;
+            a.len = 0;
+        } else if !self.assembly.active || self.assembly.stream != c.stream {
+            // A fragment without its beginning (after a FORWARD TSN, or a broken peer).
+            self.rx_buffered -= c.data.len();
+            return Ok(());
+        }
+        self.assembly.len += c.data.len();
+        self.assembly.parts.push(c.data);
+        if self.assembly.len > self.cfg.max_message_size {
+            self.abort_with(
+                cause_code::PROTOCOL_VIOLATION,
+                CloseReason::ProtocolViolation(PeerMisbehaved::MessageTooLarge),
+            );
+            return Err(PeerMisbehaved::MessageTooLarge.into());
+        }
+        if end {
+            let a = &mut self.assembly;
+            let mut buf = BytesMut::with_capacity(a.len);
+            for p in a.parts.drain(..) {
+                buf.extend_from_slice(&p);
+            }
+            a.active = false;
+            let (stream, ppid, unordered, len) = (a.stream, a.ppid, a.unordered, a.len);
+            a.len = 0;
+            self.rx_buffered -= len;
+            self.app_held += len;
+            self.events.push_back(Event::Message(Message {
+                stream,
+                ppid,
+                unordered,
+                data: buf.freeze(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn drop_assembly(&mut self) {
+        self.rx_buffered -= self.assembly.len;
+        self.assembly.len = 0;
+        self.assembly.parts.clear();
+        self.assembly.active = false;
+    }
+
+    fn deliver(&mut self, stream: u16, ppid: u32, unordered: bool, data: Bytes) {
+        self.rx_buffered -= data.len();
+        self.app_held += data.len();
+        self.events.push_back(Event::Message(Message {
+            stream,
+            ppid,
+            unordered,
+            data,
+        }));
+    }
+
+    /// An unordered chunk arrived out of sequence: deliver its message if it is now complete.
+    fn try_early_unordered(&mut self, ext: u64) -> Result<(), Error> {
+        let Some(c) = self.ooo.get(&ext) else {
+            return Ok(());
+        };
+        let stream = c.stream;
+        let same =
+            |c: &RxChunk| !c.delivered && c.stream == stream && c.flags & DATA_FLAG_UNORDERED != 0;
+        // Walk back to the first fragment, forward to the last.
+        let mut first = ext;
+        loop {
+            let Some(c) = self.ooo.get(&first) else {
+                return Ok(());
+            };
+            if !same(c) {
+                return Ok(());
+            }
+            if c.flags & DATA_FLAG_BEGIN != 0 {
+                break;
+            }
+            first -= 1;
+        }
+        let mut last = ext;
+        loop {
+            let Some(c) = self.ooo.get(&last) else {
+                return Ok(());
+            };
+            if !same(c) {
+                return Ok(());
+            }
+            if c.flags & DATA_FLAG_END != 0 {
+                break;
+            }
+            last += 1;
+        }
+        let mut total = 0usize;
+        let mut parts = Vec::new();
+        let mut ppid = 0;
+        for (_, c) in self.ooo.range_mut(first..=last) {
+            total += c.data.len();
+            ppid = c.ppid;
+            parts.push(core::mem::take(&mut c.data));
+            c.delivered = true;
+        }
+        if total > self.cfg.max_message_size {
+            self.abort_with(
+                cause_code::PROTOCOL_VIOLATION,
+                CloseReason::ProtocolViolation(PeerMisbehaved::MessageTooLarge),
+            );
+            return Err(PeerMisbehaved::MessageTooLarge.into());
+        }
+        let data = if parts.len() == 1 {
+            parts.pop().unwrap_or_default()
+        } else {
+            let mut buf = BytesMut::with_capacity(total);
+            parts.iter().for_each(|p| buf.extend_from_slice(p));
+            buf.freeze()
+        };
+        self.deliver(stream, ppid, true, data);
+        Ok(())
+    }
+
+    fn on_forward_tsn(&mut self, new_cum: u32) -> Result<(), Error> {
+        if !matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownSent
+        ) {
+            return Ok(());
+        }
+        let offset = new_cum.wrapping_sub(self.peer_cum);
+        if offset == 0 || offset > u32::MAX / 2 {
+            return Ok(());
+        }
+        let target = self.peer_cum_ext + u64::from(offset);
+        // Chunks up to the new cumulative TSN: deliver whole messages, drop the rest.
+        let mut expect = self.peer_cum_ext + 1;
+        while let Some(entry) = self.ooo.first_entry() {
+            let key = *entry.key();
+            if key > target {
+                break;
+            }
+            let c = entry.remove();
+            if key != expect && self.assembly.active {
+                self.drop_assembly();
+            }
+            expect = key + 1;
+            self.in_sequence(c)?;
+        }
+        if self.assembly.active {
+            self.drop_assembly();
+        }
+        self.peer_cum = new_cum;
+        self.peer_cum_ext = target;
+        self.drain_ooo()
+    }
+
+    fn emit_sack(&mut self, buf: &mut BytesMut, room: usize) {
+        let mut gaps = core::mem::take(&mut self.gap_scratch);
+        gaps.clear();
+        let max_gaps = room.saturating_sub(16 + 4 * self.dups.len()) / 4;
+        let base = self.peer_cum_ext;
+        let mut run: Option<(u64, u64)> = None;
+        for &k in self.ooo.keys() {
+            match run {
+                Some((s, e)) if k == e + 1 => run = Some((s, k)),
+                _ => {
+                    if let Some((s, e)) = run {
+                        gaps.push(GapBlock {
+                            start: (s - base) as u16,
+                            end: (e - base) as u16,
+                        });
+                    }
+                    run = Some((k, k));
+                }
+            }
+            if gaps.len() >= max_gaps {
+                break;
+            }
+        }
+        if let Some((s, e)) = run
+            && gaps.len() < max_gaps
+        {
+            gaps.push(GapBlock {
+                start: (s - base) as u16,
+                end: (e - base) as u16,
+            });
+        }
+        let rwnd = self.rwnd();
+        ChunkRepr::Sack(SackChunk {
+            cum_tsn: self.peer_cum,
+            a_rwnd: u32::try_from(rwnd).unwrap_or(u32::MAX),
+            gap_blocks: List::Items(&gaps),
+            dup_tsns: List::Items(&self.dups),
+        })
+        .emit(buf);
+        self.last_adv_rwnd = rwnd;
+        self.dups.clear();
+        self.gap_scratch = gaps;
+        self.ack_state = AckState::Idle;
+        self.packets_unacked = 0;
+        self.timers[Timer::DelayedAck as usize] = None;
+    }
+
+    // ---------------------------------------------------------------- send side
+
+    fn on_sack(&mut self, now: Instant, s: &SackChunk<'_>) -> Result<(), Error> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::ShutdownPending
+                | State::ShutdownReceived
+                | State::ShutdownSent
+        ) {
+            return Ok(());
+        }
+        let cum = s.cum_tsn;
+        if tsn_lt(cum, self.cum_ack) {
+            return Ok(()); // Out of date (section 6.2.1 D i).
+        }
+        let highest_sent = self.next_tsn.wrapping_sub(1);
+        if tsn_lt(highest_sent, cum) {
+            self.abort_with(
+                cause_code::PROTOCOL_VIOLATION,
+                CloseReason::ProtocolViolation(PeerMisbehaved::AckOfUnsentTsn),
+            );
+            return Err(PeerMisbehaved::AckOfUnsentTsn.into());
+        }
+        let flight_before = self.flight_size;
+        let cum_moved = tsn_lt(self.cum_ack, cum);
+        let advanced = self.ack_cumulative(now, cum);
+        // Gap blocks.
+        let mut highest_newly_acked: Option<usize> = None;
+        let mut gap_acked_bytes = 0usize;
+        for g in s.gap_blocks.iter() {
+            if g.start == 0 || g.end < g.start {
+                continue;
+            }
+            for off in g.start..=g.end {
+                let idx = usize::from(off) - 1;
+                let Some(c) = self.outstanding.get_mut(idx) else {
+                    break;
+                };
+                match c.state {
+                    TxState::InFlight | TxState::Rtx => {
+                        if c.state == TxState::InFlight {
+                            self.flight_size -= c.data.len();
+                        } else {
+                            self.rtx_pending -= 1;
+                        }
+                        c.state = TxState::GapAcked;
+                        gap_acked_bytes += c.data.len();
+                        highest_newly_acked = Some(highest_newly_acked.map_or(idx, |h| h.max(idx)));
+                        let tsn = self.cum_ack.wrapping_add(1 + idx as u32);
+                        if c.tx_count == 1 {
+                            self.rtt_sample(now, tsn);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let _ = gap_acked_bytes;
+        // Miss indications (section 7.2.4).
+        if let Some(h) = highest_newly_acked {
+            let mut newly_marked = false;
+            for i in 0..h {
+                let c = &mut self.outstanding[i];
+                if c.state == TxState::InFlight {
+                    c.misses = c.misses.saturating_add(1);
+                    if c.misses == 3 {
+                        c.state = TxState::Rtx;
+                        self.flight_size -= c.data.len();
+                        self.rtx_pending += 1;
+                        newly_marked = true;
+                    }
+                }
+            }
+            if newly_marked {
+                self.fast_rtx_now = true;
+                self.stats.fast_retransmits += 1;
+                if self.fast_recovery_exit.is_none() {
+                    self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
+                    self.cwnd = self.ssthresh;
+                    self.partial_bytes_acked = 0;
+                    self.fast_recovery_exit = Some(highest_sent);
+                }
+            }
+        }
+        // Congestion window (section 7.2.1, 7.2.2).
+        if advanced > 0 {
+            if let Some(exit) = self.fast_recovery_exit
+                && tsn_le(exit, self.cum_ack)
+            {
+                self.fast_recovery_exit = None;
+            }
+            if self.fast_recovery_exit.is_none() {
+                if self.cwnd <= self.ssthresh {
+                    if flight_before >= self.cwnd {
+                        self.cwnd += advanced.min(self.cfg.mtu);
+                    }
+                } else {
+                    self.partial_bytes_acked += advanced;
+                    if self.partial_bytes_acked >= self.cwnd && flight_before >= self.cwnd {
+                        self.partial_bytes_acked -= self.cwnd;
+                        self.cwnd += self.cfg.mtu;
+                    }
+                }
+            }
+        }
+        self.peer_rwnd = (s.a_rwnd as usize).saturating_sub(self.flight_size);
+        // T3 (section 6.3.2 R2, R3).
+        if self.flight_size == 0 {
+            self.timers[Timer::T3Rtx as usize] = None;
+        } else if cum_moved {
+            self.set_timer(Timer::T3Rtx, now + self.rto);
+        }
+        self.advance_peer_ack_point();
+        if tsn_lt(self.cum_ack, self.advanced_peer_ack) {
+            // RFC 3758 section 3.5 C3: repeat FORWARD TSN until the peer's ack reaches it.
+            self.forward_tsn_due = true;
+        }
+        self.progress_shutdown(now);
+        Ok(())
+    }
+
+    /// Removes chunks up to `cum` and returns the bytes newly acknowledged by it.
+    fn ack_cumulative(&mut self, now: Instant, cum: u32) -> usize {
+        if tsn_lt(self.cum_ack, cum) {
+            self.error_count = 0;
+        }
+        let mut acked = 0usize;
+        while tsn_lt(self.cum_ack, cum) {
+            let Some(c) = self.outstanding.pop_front() else {
+                break;
+            };
+            self.cum_ack = self.cum_ack.wrapping_add(1);
+            if self.next_unsent > 0 {
+                self.next_unsent -= 1;
+            }
+            match c.state {
+                TxState::InFlight => {
+                    self.flight_size -= c.data.len();
+                    acked += c.data.len();
+                    if c.tx_count == 1 {
+                        self.rtt_sample(now, self.cum_ack);
+                    }
+                }
+                TxState::Rtx => {
+                    self.rtx_pending -= 1;
+                    acked += c.data.len();
+                }
+                TxState::GapAcked => {}
+                TxState::Abandoned | TxState::Unsent => {}
+            }
+            if c.state != TxState::Abandoned {
+                self.release(c.stream, c.data.len());
+            }
+        }
+        if tsn_lt(self.advanced_peer_ack, self.cum_ack) {
+            self.advanced_peer_ack = self.cum_ack;
+        }
+        acked
+    }
+
+    fn release(&mut self, stream: u16, len: usize) {
+        self.buffered_total -= len;
+        if let Some(st) = self.out_streams_state.get_mut(&stream) {
+            let before = st.buffered;
+            st.buffered -= len;
+            if before > st.low_threshold && st.buffered <= st.low_threshold {
+                self.events.push_back(Event::BufferedAmountLow { stream });
+            }
+        }
+    }
+
+    fn rtt_sample(&mut self, now: Instant, tsn: u32) {
+        let Some((probe, sent)) = self.rtt_probe else {
+            return;
+        };
+        if probe != tsn {
+            return;
+        }
+        self.rtt_probe = None;
+        self.update_rto(now.saturating_duration_since(sent));
+    }
+
+    /// RTO computation (RFC 9260 section 6.3.1).
+    fn update_rto(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                let diff = srtt.abs_diff(r);
+                self.rttvar = self.rttvar * 3 / 4 + diff / 4;
+                self.srtt = Some(srtt * 7 / 8 + r / 8);
+            }
+        }
+        let srtt = self.srtt.unwrap_or(r);
+        self.rto = (srtt + (4 * self.rttvar).max(Duration::from_millis(1)))
+            .clamp(self.cfg.rto_min, self.cfg.rto_max);
+    }
+
+    /// Marks a whole message abandoned, given the index of any of its chunks.
+    fn abandon_message(&mut self, idx: usize) {
+        let mut first = idx;
+        while first > 0 && self.outstanding[first].flags & DATA_FLAG_BEGIN == 0 {
+            first -= 1;
+        }
+        let mut i = first;
+        let mut released: Vec<(u16, usize)> = Vec::new();
+        while let Some(c) = self.outstanding.get_mut(i) {
+            match c.state {
+                TxState::InFlight => self.flight_size -= c.data.len(),
+                TxState::Rtx => self.rtx_pending -= 1,
+                TxState::Abandoned => {}
+                TxState::GapAcked | TxState::Unsent => {}
+            }
+            if c.state != TxState::Abandoned {
+                released.push((c.stream, c.data.len()));
+                c.state = TxState::Abandoned;
+            }
+            let end = c.flags & DATA_FLAG_END != 0;
+            i += 1;
+            if end {
+                break;
+            }
+        }
+        for (s, l) in released {
+            self.release(s, l);
+        }
+        self.stats.abandoned_messages += 1;
+    }
+
+    /// RFC 3758 section 3.5 C1-C2.
+    fn advance_peer_ack_point(&mut self) {
+        if !self.peer_forward_tsn {
+            return;
+        }
+        let mut i = self.advanced_peer_ack.wrapping_sub(self.cum_ack) as usize;
+        while let Some(c) = self.outstanding.get(i) {
+            if c.state != TxState::Abandoned {
+                break;
+            }
+            i += 1;
+        }
+        let new = self.cum_ack.wrapping_add(i as u32);
+        if tsn_lt(self.cum_ack, new) {
+            self.advanced_peer_ack = new;
+            self.forward_tsn_due = true;
+        }
+    }
+
+    fn emit_forward_tsn(&mut self, buf: &mut BytesMut, room: usize) -> bool {
+        let n = self.advanced_peer_ack.wrapping_sub(self.cum_ack) as usize;
+        let mut streams: Vec<StreamSsn> = Vec::new();
+        for c in self.outstanding.iter().take(n) {
+            if c.flags & DATA_FLAG_UNORDERED == 0 {
+                match streams.iter_mut().find(|s| s.stream == c.stream) {
+                    Some(s) => s.ssn = c.ssn,
+                    None => streams.push(StreamSsn {
+                        stream: c.stream,
+                        ssn: c.ssn,
+                    }),
+                }
+            }
+        }
+        let max = room.saturating_sub(8) / 4;
+        streams.truncate(max);
+        let chunk = ChunkRepr::ForwardTsn {
+            new_cum_tsn: self.advanced_peer_ack,
+            streams: List::Items(&streams),
+        };
+        if chunk.buffer_len() > room {
+            return false;
+        }
+        chunk.emit(buf);
+        self.forward_tsn_due = false;
+        true
+    }
+
+    /// Moves the next queued message into the TSN space, fragmented. Returns false when none.
+    fn fragment_next(&mut self, now: Instant) -> bool {
+        while let Some(m) = self.pending.pop_front() {
+            if m.expires.is_some_and(|e| now >= e) {
+                self.release(m.stream, m.data.len());
+                self.stats.abandoned_messages += 1;
+                continue;
+            }
+            let st = self.out_streams_state.entry(m.stream).or_default();
+            let ssn = if m.opts.unordered {
+                0
+            } else {
+                let s = st.next_ssn;
+                st.next_ssn = s.wrapping_add(1);
+                s
+            };
+            let base_flags = if m.opts.unordered {
+                DATA_FLAG_UNORDERED
+            } else {
+                0
+            };
+            let total = m.data.len();
+            let mut off = 0;
+            while off < total {
+                let n = (total - off).min(self.max_payload);
+                let mut flags = base_flags;
+                if off == 0 {
+                    flags |= DATA_FLAG_BEGIN;
+                }
+                if off + n == total {
+                    flags |= DATA_FLAG_END;
+                }
+                self.outstanding.push_back(TxChunk {
+                    data: m.data.slice(off..off + n),
+                    stream: m.stream,
+                    ssn,
+                    ppid: m.ppid,
+                    flags,
+                    state: TxState::Unsent,
+                    tx_count: 0,
+                    misses: 0,
+                    reliability: m.opts.reliability,
+                    expires: m.expires,
+                });
+                self.next_tsn = self.next_tsn.wrapping_add(1);
+                off += n;
+            }
+            return true;
+        }
+        false
+    }
+
+    fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownReceived
+        )
+    }
+
+    fn build_packet(&mut self, now: Instant) -> Option<Bytes> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::ShutdownPending
+                | State::ShutdownReceived
+                | State::ShutdownSent
+        ) {
+            return None;
+        }
+        let peer_vtag = self.peer?.vtag;
+        let mtu = self.cfg.mtu;
+        let mut buf = core::mem::take(&mut self.out_buf);
+        if buf.capacity() < mtu {
+            buf.reserve(mtu * 32);
+        }
+        CommonHeader {
+            src_port: self.cfg.local_port,
+            dst_port: self.cfg.remote_port,
+            verification_tag: peer_vtag,
+        }
+        .emit(&mut buf);
+        let mut any = false;
+        let room = |buf: &BytesMut| mtu.saturating_sub(buf.len());
+
+        let data_waiting = self.can_send_data()
+            && (self.rtx_pending > 0
+                || self.next_unsent < self.outstanding.len()
+                || !self.pending.is_empty());
+        if self.ack_state == AckState::Immediate
+            || (self.ack_state == AckState::Delayed && data_waiting)
+        {
+            let r = room(&buf);
+            self.emit_sack(&mut buf, r);
+            any = true;
+        }
+        if self.forward_tsn_due && tsn_lt(self.cum_ack, self.advanced_peer_ack) {
+            let r = room(&buf);
+            if self.emit_forward_tsn(&mut buf, r) {
+                any = true;
+                if self.timers[Timer::T3Rtx as usize].is_none() {
+                    self.set_timer(Timer::T3Rtx, now + self.rto);
+                }
+            }
+        }
+        any |= self.emit_reconfig(now, &mut buf, mtu);
+
+        if self.can_send_data() {
+            any |= self.emit_retransmissions(now, &mut buf, mtu);
+            any |= self.emit_new_data(now, &mut buf, mtu);
+        }
+        if !any {
+            buf.clear();
+            self.out_buf = buf;
+            return None;
+        }
+        wire::finish_packet(&mut buf);
+        let p = buf.split().freeze();
+        self.out_buf = buf;
+        Some(p)
+    }
+
+    fn emit_data(buf: &mut BytesMut, c: &TxChunk, tsn: u32) {
+        wire::emit_data_header(buf, c.flags, tsn, c.stream, c.ssn, c.ppid, c.data.len());
+        buf.extend_from_slice(&c.data);
+        wire::pad_chunk(buf);
+    }
+
+    fn emit_retransmissions(&mut self, now: Instant, buf: &mut BytesMut, mtu: usize) -> bool {
+        if self.rtx_pending == 0 {
+            return false;
+        }
+        let ignore_cwnd = core::mem::take(&mut self.fast_rtx_now);
+        let mut any = false;
+        let mut i = 0;
+        while self.rtx_pending > 0 && i < self.outstanding.len() {
+            if self.outstanding[i].state != TxState::Rtx {
+                i += 1;
+                continue;
+            }
+            if self.outstanding[i].should_abandon(now) {
+                self.abandon_message(i);
+                self.advance_peer_ack_point();
+                i += 1;
+                continue;
+            }
+            if !ignore_cwnd && self.flight_size >= self.cwnd {
+                break;
+            }
+            let len = self.outstanding[i].data.len();
+            if DATA_HEADER_LEN + len > mtu - buf.len() {
+                break;
+            }
+            let tsn = self.cum_ack.wrapping_add(1 + i as u32);
+            let c = &mut self.outstanding[i];
+            Self::emit_data(buf, c, tsn);
+            c.state = TxState::InFlight;
+            c.tx_count += 1;
+            c.misses = 0;
+            self.rtx_pending -= 1;
+            self.flight_size += len;
+            self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
+            self.stats.retransmissions += 1;
+            if self.rtt_probe.is_some_and(|(t, _)| t == tsn) {
+                self.rtt_probe = None; // Karn's rule.
+            }
+            any = true;
+            i += 1;
+        }
+        if any && self.timers[Timer::T3Rtx as usize].is_none() {
+            self.set_timer(Timer::T3Rtx, now + self.rto);
+        }
+        any
+    }
+
+    fn emit_new_data(&mut self, now: Instant, buf: &mut BytesMut, mtu: usize) -> bool {
+        let mut any = false;
+        loop {
+            if self.flight_size >= self.cwnd {
+                break;
+            }
+            if self.next_unsent == self.outstanding.len() && !self.fragment_next(now) {
+                break;
+            }
+            let i = self.next_unsent;
+            let c = &self.outstanding[i];
+            if c.state == TxState::Abandoned {
+                self.next_unsent += 1;
+                continue;
+            }
+            if c.should_abandon(now) {
+                self.abandon_message(i);
+                self.advance_peer_ack_point();
+                continue;
+            }
+            let len = c.data.len();
+            if self.peer_rwnd < len && self.flight_size > 0 {
+                break;
+            }
+            if DATA_HEADER_LEN + len > mtu - buf.len() {
+                break;
+            }
+            let tsn = self.cum_ack.wrapping_add(1 + i as u32);
+            let c = &mut self.outstanding[i];
+            Self::emit_data(buf, c, tsn);
+            c.state = TxState::InFlight;
+            c.tx_count = 1;
+            self.flight_size += len;
+            self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
+            self.next_unsent += 1;
+            if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((tsn, now));
+            }
+            any = true;
+        }
+        if any && self.timers[Timer::T3Rtx as usize].is_none() {
+            self.set_timer(Timer::T3Rtx, now + self.rto);
+        }
+        any
+    }
+
+    // ---------------------------------------------------------------- stream reset
+
+    fn emit_reconfig(&mut self, now: Instant, buf: &mut BytesMut, mtu: usize) -> bool {
+        if self.state != State::Established {
+            return false;
+        }
+        // Start a request once the streams' queued messages all have TSNs.
+        if self.out_reset.is_none() && !self.reset_wanted.is_empty() {
+            let wanted = &self.reset_wanted;
+            let blocked = self.pending.iter().any(|m| wanted.contains(&m.stream));
+            if !blocked {
+                let streams = core::mem::take(&mut self.reset_wanted);
+                self.out_reset = Some(OutReset {
+                    seq: self.my_reconfig_seq,
+                    streams,
+                    last_tsn: self.next_tsn.wrapping_sub(1),
+                    send: true,
+                });
+                self.my_reconfig_seq = self.my_reconfig_seq.wrapping_add(1);
+            }
+        }
+        let response = self.reconfig_responses.front().copied();
+        let request = self.out_reset.as_ref().filter(|r| r.send);
+        if response.is_none() && request.is_none() {
+            return false;
+        }
+        let mut params: [Option<ReconfigParam<'_>>; 2] = [None, None];
+        if let Some((seq, result)) = response {
+            params[0] = Some(ReconfigParam::Response {
+                response_seq: seq,
+                result,
+                next_tsns: None,
+            });
+        }
+        if let Some(r) = request {
+            params[1] = Some(ReconfigParam::OutgoingReset {
+                request_seq: r.seq,
+                response_seq: self.peer_reconfig_seq.wrapping_sub(1),
+                last_tsn: r.last_tsn,
+                streams: List::Items(&r.streams),
+            });
+        }
+        let list: Vec<ReconfigParam<'_>> = params.into_iter().flatten().collect();
+        let chunk = ChunkRepr::ReConfig {
+            params: TlvList::Items(&list),
+        };
+        if chunk.buffer_len() > mtu - buf.len() {
+            return false;
+        }
+        chunk.emit(buf);
+        let sent_request = request.is_some();
+        if response.is_some() {
+            self.reconfig_responses.pop_front();
+        }
+        if sent_request {
+            if let Some(r) = self.out_reset.as_mut() {
+                r.send = false;
+            }
+            self.set_timer(Timer::Reconfig, now + self.rto);
+        }
+        true
+    }
+
+    fn on_reconfig(&mut self, params: TlvList<'_, ReconfigParam<'_>>) {
+        if self.state != State::Established {
+            return;
+        }
+        for p in params.iter().flatten() {
+            match p {
+                ReconfigParam::OutgoingReset {
+                    request_seq,
+                    last_tsn,
+                    streams,
+                    ..
+                } => {
+                    let expected = self.peer_reconfig_seq;
+                    if request_seq == expected {
+                        if self.deferred_reset.is_none() {
+                            self.deferred_reset =
+                                Some((request_seq, last_tsn, streams.iter().collect()));
+                        }
+                        if !self.check_deferred_reset() {
+                            self.reconfig_responses
+                                .push_back((request_seq, reconfig_result::IN_PROGRESS));
+                        }
+                    } else if request_seq == expected.wrapping_sub(1) {
+                        if let Some((s, r)) = self.last_peer_result {
+                            self.reconfig_responses.push_back((s, r));
+                        }
+                    } else {
+                        self.reconfig_responses
+                            .push_back((request_seq, reconfig_result::ERROR_BAD_SEQ));
+                    }
+                }
+                ReconfigParam::IncomingReset {
+                    request_seq,
+                    streams,
+                } => {
+                    // The peer asks us to reset our outgoing streams: do so with an outgoing
+                    // request of our own (RFC 6525 section 5.2.3).
+                    if request_seq == self.peer_reconfig_seq {
+                        self.peer_reconfig_seq = self.peer_reconfig_seq.wrapping_add(1);
+                        self.last_peer_result =
+                            Some((request_seq, reconfig_result::SUCCESS_PERFORMED));
+                        for s in streams.iter() {
+                            let st = self.out_streams_state.entry(s).or_default();
+                            if !st.resetting {
+                                st.resetting = true;
+                                self.reset_wanted.push(s);
+                            }
+                        }
+                    }
+                }
+                ReconfigParam::Response {
+                    response_seq,
+                    result,
+                    ..
+                } => {
+                    let Some(r) = self.out_reset.as_ref() else {
+                        continue;
+                    };
+                    if r.seq != response_seq {
+                        continue;
+                    }
+                    match result {
+                        reconfig_result::IN_PROGRESS => {}
+                        reconfig_result::SUCCESS_PERFORMED | reconfig_result::SUCCESS_NOTHING => {
+                            self.timers[Timer::Reconfig as usize] = None;
+                            if let Some(r) = self.out_reset.take() {
+                                for s in &r.streams {
+                                    if let Some(st) = self.out_streams_state.get_mut(s) {
+                                        st.next_ssn = 0;
+                                        st.resetting = false;
+                                    }
+                                }
+                                self.events
+                                    .push_back(Event::OutgoingStreamsReset(r.streams));
+                            }
+                        }
+                        _ => {
+                            self.timers[Timer::Reconfig as usize] = None;
+                            if let Some(r) = self.out_reset.take() {
+                                for s in &r.streams {
+                                    if let Some(st) = self.out_streams_state.get_mut(s) {
+                                        st.resetting = false;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                ReconfigParam::Unknown { .. } => {}
+            }
+        }
+    }
+
+    /// Performs a deferred incoming reset once every TSN before it has arrived.
+    fn check_deferred_reset(&mut self) -> bool {
+        let Some((seq, last_tsn, _)) = &self.deferred_reset else {
+            return false;
+        };
+        if !tsn_le(*last_tsn, self.peer_cum) {
+            return false;
+        }
+        let seq = *seq;
+        let Some((_, _, streams)) = self.deferred_reset.take() else {
+            return false;
+        };
+        self.peer_reconfig_seq = self.peer_reconfig_seq.wrapping_add(1);
+        self.last_peer_result = Some((seq, reconfig_result::SUCCESS_PERFORMED));
+        self.reconfig_responses
+            .push_back((seq, reconfig_result::SUCCESS_PERFORMED));
+        self.events.push_back(Event::IncomingStreamsReset(streams));
+        true
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    fn all_acked(&self) -> bool {
+        self.outstanding.is_empty() && self.pending.is_empty()
+    }
+
+    fn progress_shutdown(&mut self, now: Instant) {
+        match self.state {
+            State::ShutdownPending if self.all_acked() => {
+                self.state = State::ShutdownSent;
+                self.send_shutdown(now);
+            }
+            State::ShutdownReceived if self.all_acked() => {
+                self.state = State::ShutdownAckSent;
+                self.send_shutdown_ack(now);
+            }
+            _ => {}
+        }
+    }
+
+    fn send_shutdown(&mut self, now: Instant) {
+        let cum = self.peer_cum;
+        self.queue_control(&[ChunkRepr::Shutdown { cum_tsn: cum }]);
+        self.set_timer(Timer::T2Shutdown, now + self.rto);
+    }
+
+    fn send_shutdown_ack(&mut self, now: Instant) {
+        self.queue_control(&[ChunkRepr::ShutdownAck]);
+        self.set_timer(Timer::T2Shutdown, now + self.rto);
+    }
+
+    fn on_shutdown(&mut self, now: Instant, cum: u32) -> Result<(), Error> {
+        match self.state {
+            State::Established | State::ShutdownPending | State::ShutdownSent => {}
+            State::ShutdownReceived | State::ShutdownAckSent => return Ok(()),
+            _ => return Ok(()),
+        }
+        if tsn_le(self.cum_ack, cum) && tsn_le(cum, self.next_tsn.wrapping_sub(1)) {
+            self.ack_cumulative(now, cum);
+        }
+        if self.state == State::ShutdownSent {
+            // Both sides shut down at once (section 9.2): answer with SHUTDOWN ACK.
+            self.state = State::ShutdownAckSent;
+            self.send_shutdown_ack(now);
+            return Ok(());
+        }
+        self.state = State::ShutdownReceived;
+        self.progress_shutdown(now);
+        Ok(())
+    }
+
+    fn on_shutdown_ack(&mut self) {
+        if matches!(self.state, State::ShutdownSent | State::ShutdownAckSent) {
+            if let Some(p) = self.peer {
+                self.queue_packet(p.vtag, &[ChunkRepr::ShutdownComplete { reflected: false }]);
+            }
+            self.close(CloseReason::Shutdown);
+        }
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    fn set_timer(&mut self, t: Timer, at: Instant) {
+        self.timers[t as usize] = Some(at);
+    }
+
+    fn back_off(&mut self) {
+        self.rto = (self.rto * 2).min(self.cfg.rto_max);
+    }
+
+    fn on_timer(&mut self, t: Timer, now: Instant) {
+        match t {
+            Timer::T1 => {
+                self.init_retransmits += 1;
+                if self.init_retransmits > self.cfg.max_init_retransmissions {
+                    self.close(CloseReason::Timeout);
+                    return;
+                }
+                self.back_off();
+                match self.state {
+                    State::CookieWait => self.send_init(),
+                    State::CookieEchoed => {
+                        if let (Some(c), Some(p)) = (self.cookie.clone(), self.peer) {
+                            self.queue_packet(p.vtag, &[ChunkRepr::CookieEcho(&c)]);
+                        }
+                    }
+                    _ => return,
+                }
+                self.set_timer(Timer::T1, now + self.rto);
+            }
+            Timer::T2Shutdown => {
+                if !self.count_error() {
+                    return;
+                }
+                self.back_off();
+                match self.state {
+                    State::ShutdownSent => self.send_shutdown(now),
+                    State::ShutdownAckSent => self.send_shutdown_ack(now),
+                    _ => {}
+                }
+            }
+            Timer::T3Rtx => self.on_t3(now),
+            Timer::DelayedAck => {
+                if self.ack_state == AckState::Delayed {
+                    self.ack_state = AckState::Immediate;
+                }
+            }
+            Timer::Heartbeat => {
+                if self.state != State::Established {
+                    return;
+                }
+                if self.heartbeat_outstanding && !self.count_error() {
+                    return;
+                }
+                let Some(hb) = self.cfg.heartbeat_interval else {
+                    return;
+                };
+                let info = self.now_ms(now).to_be_bytes();
+                self.queue_control(&[ChunkRepr::Heartbeat(&info)]);
+                self.heartbeat_outstanding = true;
+                self.set_timer(Timer::Heartbeat, now + hb + self.rto);
+            }
+            Timer::Reconfig => {
+                if let Some(r) = self.out_reset.as_mut() {
+                    r.send = true;
+                    self.back_off();
+                }
+            }
+        }
+    }
+
+    /// Counts an unanswered retransmission; closes the association past the limit.
+    fn count_error(&mut self) -> bool {
+        self.error_count += 1;
+        if self.error_count > self.cfg.max_retransmissions {
+            self.abort_with(cause_code::USER_ABORT, CloseReason::Timeout);
+            return false;
+        }
+        true
+    }
+
+    /// T3-rtx expiry (RFC 9260 section 6.3.3).
+    fn on_t3(&mut self, now: Instant) {
+        let forward_pending = tsn_lt(self.cum_ack, self.advanced_peer_ack);
+        if self.flight_size == 0 && self.rtx_pending == 0 && !forward_pending {
+            // Only gap-acked chunks remain: the peer may have reneged; resend the first.
+            if let Some(c) = self.outstanding.front_mut()
+                && c.state == TxState::GapAcked
+            {
+                c.state = TxState::Rtx;
+                self.rtx_pending += 1;
+            } else {
+                return;
+            }
+        }
+        self.stats.t3_expirations += 1;
+        if !self.count_error() {
+            return;
+        }
+        self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
+        self.cwnd = self.cfg.mtu;
+        self.partial_bytes_acked = 0;
+        self.fast_recovery_exit = None;
+        self.back_off();
+        self.rtt_probe = None;
+        let mut i = 0;
+        while i < self.outstanding.len() {
+            if self.outstanding[i].state == TxState::InFlight {
+                let c = &mut self.outstanding[i];
+                c.state = TxState::Rtx;
+                self.flight_size -= c.data.len();
+                self.rtx_pending += 1;
+                if c.should_abandon(now) {
+                    self.abandon_message(i);
+                }
+            }
+            i += 1;
+        }
+        self.advance_peer_ack_point();
+        if tsn_lt(self.cum_ack, self.advanced_peer_ack) {
+            self.forward_tsn_due = true;
+        }
+        self.set_timer(Timer::T3Rtx, now + self.rto);
+    }
+
+    fn on_heartbeat_ack(&mut self, now: Instant, info: &[u8]) {
+        self.heartbeat_outstanding = false;
+        self.error_count = 0;
+        if let Ok(b) = <[u8; 8]>::try_from(info) {
+            let sent = u64::from_be_bytes(b);
+            let rtt = self.now_ms(now).saturating_sub(sent);
+            self.update_rto(Duration::from_millis(rtt));
+        }
+    }
+
+    // ---------------------------------------------------------------- packets and closing
+
+    fn queue_packet(&mut self, vtag: u32, chunks: &[ChunkRepr<'_>]) {
+        let mut buf = BytesMut::with_capacity(
+            COMMON_HEADER_LEN + chunks.iter().map(ChunkRepr::buffer_len).sum::<usize>(),
+        );
+        CommonHeader {
+            src_port: self.cfg.local_port,
+            dst_port: self.cfg.remote_port,
+            verification_tag: vtag,
+        }
+        .emit(&mut buf);
+        for c in chunks {
+            c.emit(&mut buf);
+        }
+        wire::finish_packet(&mut buf);
+        self.tx_queue.push_back(buf.freeze());
+    }
+
+    fn queue_control(&mut self, chunks: &[ChunkRepr<'_>]) {
+        if let Some(p) = self.peer {
+            self.queue_packet(p.vtag, chunks);
+        }
+    }
+
+    fn abort_with(&mut self, code: u16, reason: CloseReason) {
+        if let Some(p) = self.peer {
+            let abort = ChunkRepr::Abort {
+                reflected: false,
+                causes: TlvList::Items(&[ErrorCause { code, info: &[] }]),
+            };
+            self.queue_packet(p.vtag, &[abort]);
+        }
+        self.close(reason);
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        self.state = State::Closed;
+        self.timers = [None; TIMERS];
+        self.outstanding.clear();
+        self.pending.clear();
+        self.ooo.clear();
+        self.assembly = Assembly::default();
+        self.rx_buffered = 0;
+        self.flight_size = 0;
+        self.rtx_pending = 0;
+        self.next_unsent = 0;
+        self.buffered_total = 0;
+        for st in self.out_streams_state.values_mut() {
+            st.buffered = 0;
+        }
+        self.events.push_back(Event::Closed(reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn pair() -> (Association, Association, Instant) {
+        let now = Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let a = Association::new(Config::default(), &mut rng, now);
+        let b = Association::new(Config::default(), &mut rng, now);
+        (a, b, now)
+    }
+
+    fn pump(a: &mut Association, b: &mut Association, now: Instant) {
+        for _ in 0..1000 {
+            let mut moved = false;
+            while let Some(p) = a.poll_transmit(now) {
+                let _ = b.handle_receive(now, p);
+                moved = true;
+            }
+            while let Some(p) = b.poll_transmit(now) {
+                let _ = a.handle_receive(now, p);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    #[test]
+    fn serial_arithmetic() {
+        assert!(tsn_lt(u32::MAX, 0));
+        assert!(tsn_lt(1, 2));
+        assert!(!tsn_lt(2, 2));
+        assert!(tsn_le(2, 2));
+        assert!(!tsn_lt(0, u32::MAX));
+    }
+
+    #[test]
+    fn handshake_and_one_message() {
+        let (mut a, mut b, now) = pair();
+        a.connect(now);
+        pump(&mut a, &mut b, now);
+        assert_eq!(a.poll_event(), Some(Event::Connected));
+        assert_eq!(b.poll_event(), Some(Event::Connected));
+        a.send(
+            now,
+            1,
+            51,
+            Bytes::from_static(b"hello"),
+            SendOptions::default(),
+        )
+        .unwrap();
+        pump(&mut a, &mut b, now);
+        match b.poll_event() {
+            Some(Event::Message(m)) => {
+                assert_eq!(m.stream, 1);
+                assert_eq!(m.ppid, 51);
+                assert_eq!(&m.data[..], b"hello");
+            }
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+
+    #[test]
+    fn simultaneous_open() {
+        let (mut a, mut b, now) = pair();
+        a.connect(now);
+        b.connect(now);
+        pump(&mut a, &mut b, now);
+        assert!(a.is_established());
+        assert!(b.is_established());
+        a.send(
+            now,
+            0,
+            53,
+            Bytes::from(vec![7u8; 5000]),
+            SendOptions::default(),
+        )
+        .unwrap();
+        pump(&mut a, &mut b, now);
+        let got: Vec<_> = core::iter::from_fn(|| b.poll_event()).collect();
+        assert!(
+            got.iter()
+                .any(|e| matches!(e, Event::Message(m) if m.data.len() == 5000))
+        );
+    }
+
+    #[test]
+    fn forged_cookie_is_rejected() {
+        let (mut a, _b, now) = pair();
+        let mut buf = BytesMut::new();
+        CommonHeader {
+            src_port: 5000,
+            dst_port: 5000,
+            verification_tag: a.my_vtag,
+        }
+        .emit(&mut buf);
+        ChunkRepr::CookieEcho(&[0u8; COOKIE_BODY + COOKIE_MAC]).emit(&mut buf);
+        wire::finish_packet(&mut buf);
+        assert_eq!(
+            a.handle_receive(now, buf.freeze()),
+            Err(PeerMisbehaved::BadStateCookie.into())
+        );
+        assert_eq!(a.state(), State::Closed);
+    }
+
+    #[test]
+    fn rto_follows_rfc_formula() {
+        let (mut a, _b, _now) = pair();
+        a.update_rto(Duration::from_millis(400));
+        // SRTT = 400, RTTVAR = 200, RTO = 400 + 800.
+        assert_eq!(a.rto(), Duration::from_millis(1200));
+        a.update_rto(Duration::from_millis(400));
+        // RTTVAR = 150, SRTT = 400, RTO = 1000.
+        assert_eq!(a.rto(), Duration::from_millis(1000));
+    }
+}

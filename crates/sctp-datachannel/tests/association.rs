@@ -1,0 +1,703 @@
+//! Two associations in memory with virtual time: bulk transfer at several loss rates and
+//! delays, unordered and partially reliable delivery, stream reset, back-pressure, shutdown, and
+//! peers that try to make us allocate without bound.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use common::{LinkParams, Pair, index_of, message};
+use ferrtc_sctp_datachannel::wire::{
+    ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END, DataChunk, GapBlock, List, Packet,
+    SackChunk, finish_packet,
+};
+use ferrtc_sctp_datachannel::{
+    CloseReason, Config, Error, Event, Message, Reliability, SendOptions, State,
+};
+
+const PPID_BINARY: u32 = 53;
+
+fn messages(events: &[Event]) -> impl Iterator<Item = &Message> {
+    events.iter().filter_map(|e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+}
+
+/// Sends `count` messages of `size` bytes on `stream` from a to b, keeping the send buffer
+/// full, and returns the virtual time it took.
+fn transfer(p: &mut Pair, stream: u16, count: u32, size: usize, opts: SendOptions) -> Duration {
+    let start = p.now;
+    let mut sent = 0u32;
+    p.run_until(Duration::from_secs(3600), |p| {
+        while sent < count {
+            match p
+                .a
+                .send(p.now, stream, PPID_BINARY, message(sent, size), opts)
+            {
+                Ok(()) => sent += 1,
+                Err(Error::SendBufferFull) => break,
+                Err(e) => panic!("send failed: {e}"),
+            }
+        }
+        sent == count && p.a.buffered_total() == 0
+    });
+    assert_eq!(sent, count, "sender stalled");
+    p.now - start
+}
+
+fn check_in_order(p: &Pair, stream: u16, count: u32, size: usize) {
+    let got: Vec<&Message> = messages(&p.b_events)
+        .filter(|m| m.stream == stream)
+        .collect();
+    assert_eq!(got.len(), count as usize, "messages lost or duplicated");
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(
+            m.data,
+            message(i as u32, size),
+            "message {i} corrupt or out of order"
+        );
+        assert_eq!(m.ppid, PPID_BINARY);
+    }
+}
+
+fn bulk(loss: f64, one_way: Duration, total: usize, seed: u64) {
+    let size = 64 * 1024;
+    let count = (total / size) as u32;
+    let link = if loss == 0.0 {
+        LinkParams::ideal(one_way)
+    } else {
+        LinkParams::lossy(one_way, loss)
+    };
+    let mut p = Pair::connected(Config::default(), link, seed);
+    let t = transfer(&mut p, 1, count, size, SendOptions::default());
+    check_in_order(&p, 1, count, size);
+    let stats = p.a.stats();
+    if loss > 0.0 {
+        assert!(
+            stats.retransmissions > 0,
+            "loss {loss} caused no retransmission"
+        );
+    }
+    // Bounded memory all along is checked by the back-pressure test; here the queues drained.
+    assert_eq!(p.b.receive_buffered(), 0);
+    eprintln!(
+        "loss {loss} one-way {one_way:?}: {count} x 64 KiB in {t:?} virtual, {} rtx, {} fast rtx, {} T3",
+        stats.retransmissions, stats.fast_retransmits, stats.t3_expirations
+    );
+}
+
+#[test]
+fn bulk_no_loss_short_rtt() {
+    bulk(0.0, Duration::from_micros(500), 8 << 20, 1);
+}
+
+#[test]
+fn bulk_no_loss_long_rtt() {
+    bulk(0.0, Duration::from_millis(100), 4 << 20, 2);
+}
+
+#[test]
+fn bulk_1_percent_loss() {
+    bulk(0.01, Duration::from_micros(500), 4 << 20, 3);
+    bulk(0.01, Duration::from_millis(100), 2 << 20, 4);
+}
+
+#[test]
+fn bulk_5_percent_loss() {
+    bulk(0.05, Duration::from_micros(500), 2 << 20, 5);
+    bulk(0.05, Duration::from_millis(100), 1 << 20, 6);
+}
+
+#[test]
+fn bulk_20_percent_loss() {
+    bulk(0.20, Duration::from_micros(500), 1 << 20, 7);
+    bulk(0.20, Duration::from_millis(100), 1 << 20, 8);
+}
+
+#[test]
+fn many_small_messages_are_bundled() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        9,
+    );
+    let before = p.a.stats().packets_sent;
+    transfer(&mut p, 0, 5000, 40, SendOptions::default());
+    check_in_order(&p, 0, 5000, 40);
+    let packets = p.a.stats().packets_sent - before;
+    // 56 bytes per chunk: about 20 per 1200-byte packet.
+    assert!(
+        packets < 5000 / 10,
+        "{packets} packets for 5000 small messages"
+    );
+}
+
+#[test]
+fn several_streams_at_once() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(5), 0.02),
+        10,
+    );
+    let mut sent = [0u32; 4];
+    let count = 60;
+    p.run_until(Duration::from_secs(600), |p| {
+        for s in 0..4u16 {
+            while sent[s as usize] < count {
+                let m = message(sent[s as usize], 3000 + 1000 * s as usize);
+                match p.a.send(p.now, s, PPID_BINARY, m, SendOptions::default()) {
+                    Ok(()) => sent[s as usize] += 1,
+                    Err(Error::SendBufferFull) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        sent.iter().all(|&n| n == count) && p.a.buffered_total() == 0
+    });
+    for s in 0..4u16 {
+        check_in_order(&p, s, count, 3000 + 1000 * s as usize);
+    }
+}
+
+#[test]
+fn both_directions_at_once() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(2), 0.05),
+        11,
+    );
+    let (mut sa, mut sb) = (0u32, 0u32);
+    let count = 40;
+    p.run_until(Duration::from_secs(600), |p| {
+        while sa < count
+            && p.a
+                .send(p.now, 2, 53, message(sa, 20_000), SendOptions::default())
+                .is_ok()
+        {
+            sa += 1;
+        }
+        while sb < count
+            && p.b
+                .send(p.now, 3, 53, message(sb, 20_000), SendOptions::default())
+                .is_ok()
+        {
+            sb += 1;
+        }
+        sa == count && sb == count && p.a.buffered_total() == 0 && p.b.buffered_total() == 0
+    });
+    check_in_order(&p, 2, count, 20_000);
+    let back: Vec<_> = messages(&p.a_events).collect();
+    assert_eq!(back.len(), count as usize);
+    for (i, m) in back.iter().enumerate() {
+        assert_eq!(m.data, message(i as u32, 20_000));
+    }
+}
+
+#[test]
+fn unordered_reliable_delivers_everything_once() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(20), 0.1),
+        12,
+    );
+    let opts = SendOptions {
+        unordered: true,
+        reliability: Reliability::Reliable,
+    };
+    let count = 300;
+    transfer(&mut p, 4, count, 2500, opts);
+    let got: Vec<&Message> = messages(&p.b_events).collect();
+    assert_eq!(got.len(), count as usize);
+    let mut seen = HashSet::new();
+    let mut out_of_order = false;
+    let mut last = None;
+    for m in &got {
+        assert!(m.unordered);
+        let i = index_of(&m.data);
+        assert_eq!(m.data, message(i, 2500));
+        assert!(seen.insert(i), "message {i} delivered twice");
+        if last.is_some_and(|l| i < l) {
+            out_of_order = true;
+        }
+        last = Some(i);
+    }
+    assert!(
+        out_of_order,
+        "with 10% loss some unordered messages should overtake"
+    );
+}
+
+fn partial(reliability: Reliability, unordered: bool, seed: u64) -> (u32, Vec<u32>) {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(10), 0.2),
+        seed,
+    );
+    let opts = SendOptions {
+        unordered,
+        reliability,
+    };
+    let count = 400;
+    let mut sent = 0;
+    // The application sends one message every 4 ms (lifetimes count from `send`).
+    let start = p.now;
+    p.max_step = Some(Duration::from_millis(1));
+    p.run_until(Duration::from_secs(600), |p| {
+        while sent < count
+            && p.now >= start + Duration::from_millis(4) * sent
+            && p.a.send(p.now, 6, 53, message(sent, 3000), opts).is_ok()
+        {
+            sent += 1;
+        }
+        sent == count && p.a.buffered_total() == 0
+    });
+    assert_eq!(sent, count);
+    // A reliable message afterwards still arrives: the association did not stall.
+    assert_eq!(
+        p.a.state(),
+        State::Established,
+        "{:?} / {:?} / {:?}",
+        p.a.stats(),
+        p.a_events
+            .iter()
+            .filter(|e| !matches!(e, Event::Message(_)))
+            .collect::<Vec<_>>(),
+        p.b_events
+            .iter()
+            .filter(|e| !matches!(e, Event::Message(_)))
+            .collect::<Vec<_>>()
+    );
+    p.a.send(
+        p.now,
+        7,
+        51,
+        Bytes::from_static(b"after"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    p.run_until(Duration::from_secs(600), |p| {
+        messages(&p.b_events).any(|m| m.stream == 7)
+    });
+    assert!(messages(&p.b_events).any(|m| m.stream == 7 && &m.data[..] == b"after"));
+    let mut idx = Vec::new();
+    for m in messages(&p.b_events).filter(|m| m.stream == 6) {
+        let i = index_of(&m.data);
+        assert_eq!(m.data, message(i, 3000), "partial message delivered");
+        idx.push(i);
+    }
+    let unique: HashSet<_> = idx.iter().collect();
+    assert_eq!(unique.len(), idx.len(), "duplicate delivery");
+    if !unordered {
+        assert!(
+            idx.windows(2).all(|w| w[0] < w[1]),
+            "ordered channel reordered"
+        );
+    }
+    (p.a.stats().abandoned_messages as u32, idx)
+}
+
+#[test]
+fn partial_reliability_by_retransmit_count() {
+    let (abandoned, got) = partial(Reliability::MaxRetransmits(0), false, 13);
+    assert!(abandoned > 0, "nothing abandoned at 20% loss");
+    // Each 3-fragment message survives 20% loss with probability 0.8^3 = 0.51.
+    assert!(
+        got.len() < 400 && got.len() > 120,
+        "{} delivered",
+        got.len()
+    );
+    let (abandoned, got) = partial(Reliability::MaxRetransmits(1), true, 14);
+    assert!(abandoned > 0);
+    assert!(got.len() < 400);
+}
+
+#[test]
+fn partial_reliability_by_lifetime() {
+    let (abandoned, got) = partial(
+        Reliability::MaxLifetime(Duration::from_millis(50)),
+        false,
+        15,
+    );
+    assert!(abandoned > 0);
+    assert!(
+        got.len() < 400 && !got.is_empty(),
+        "{} delivered",
+        got.len()
+    );
+}
+
+#[test]
+fn stream_reset_closes_and_ids_are_reused() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(5), 0.05),
+        16,
+    );
+    for i in 0..20 {
+        p.a.send(p.now, 1, 53, message(i, 4000), SendOptions::default())
+            .unwrap();
+    }
+    p.a.reset_streams(&[1]).unwrap();
+    assert_eq!(
+        p.a.send(p.now, 1, 53, message(99, 10), SendOptions::default()),
+        Err(Error::InvalidStream(1))
+    );
+    p.run_until(Duration::from_secs(600), |p| {
+        p.a_events
+            .iter()
+            .any(|e| *e == Event::OutgoingStreamsReset(vec![1]))
+    });
+    // Every message queued before the reset arrived first.
+    let pos_reset = p
+        .b_events
+        .iter()
+        .position(|e| *e == Event::IncomingStreamsReset(vec![1]))
+        .expect("peer saw the reset");
+    assert_eq!(messages(&p.b_events[..pos_reset]).count(), 20);
+    check_in_order(&p, 1, 20, 4000);
+    assert!(p.a_events.contains(&Event::OutgoingStreamsReset(vec![1])));
+    // The id is usable again and its sequence numbers restarted.
+    p.b_events.clear();
+    p.a.send(
+        p.now,
+        1,
+        51,
+        Bytes::from_static(b"again"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    p.run_until(Duration::from_secs(60), |p| {
+        messages(&p.b_events).count() == 1
+    });
+    assert_eq!(&messages(&p.b_events).next().unwrap().data[..], b"again");
+}
+
+#[test]
+fn back_pressure_keeps_both_sides_bounded() {
+    let cfg = Config {
+        receive_buffer: 256 * 1024,
+        send_buffer: 512 * 1024,
+        max_message_size: 64 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(5)), 17);
+    p.b_reading = false;
+    let mut sent = 0u32;
+    let mut refused = false;
+    let mut max_rx = 0;
+    let mut max_tx = 0;
+    p.run_until(Duration::from_secs(30), |p| {
+        loop {
+            match p.a.send(
+                p.now,
+                1,
+                53,
+                message(sent, 16 * 1024),
+                SendOptions::default(),
+            ) {
+                Ok(()) => sent += 1,
+                Err(Error::SendBufferFull) => {
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        max_rx = max_rx.max(p.b.receive_buffered());
+        max_tx = max_tx.max(p.a.buffered_total());
+        false
+    });
+    assert!(refused, "the sender was never pushed back");
+    assert!(max_tx <= cfg.send_buffer);
+    assert!(
+        max_rx <= cfg.receive_buffer + cfg.max_message_size,
+        "receiver held {max_rx}"
+    );
+    // The association is still alive, just waiting.
+    assert_eq!(p.a.state(), State::Established);
+    // The reader resumes: everything arrives, and the low-threshold event fires.
+    p.a.set_buffered_amount_low_threshold(1, 64 * 1024);
+    p.b_reading = true;
+    let target = sent;
+    p.run_until(Duration::from_secs(600), |p| {
+        messages(&p.b_events).count() == target as usize
+    });
+    check_in_order(&p, 1, target, 16 * 1024);
+    assert!(p.a_events.contains(&Event::BufferedAmountLow { stream: 1 }));
+}
+
+#[test]
+fn graceful_shutdown_delivers_queued_data_first() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(3), 0.05),
+        18,
+    );
+    for i in 0..30 {
+        p.a.send(p.now, 0, 53, message(i, 10_000), SendOptions::default())
+            .unwrap();
+    }
+    p.a.shutdown(p.now);
+    assert!(
+        p.a.send(p.now, 0, 53, message(0, 1), SendOptions::default())
+            .is_err()
+    );
+    p.run_until(Duration::from_secs(600), |p| {
+        p.a.state() == State::Closed && p.b.state() == State::Closed
+    });
+    check_in_order(&p, 0, 30, 10_000);
+    assert!(p.a_events.contains(&Event::Closed(CloseReason::Shutdown)));
+    assert!(p.b_events.contains(&Event::Closed(CloseReason::Shutdown)));
+}
+
+#[test]
+fn abort_closes_both_sides() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        19,
+    );
+    p.a.abort();
+    p.run_until(Duration::from_secs(5), |p| p.b.state() == State::Closed);
+    assert!(p.a_events.contains(&Event::Closed(CloseReason::LocalAbort)));
+    assert!(p.b_events.contains(&Event::Closed(CloseReason::PeerAbort)));
+}
+
+#[test]
+fn dead_peer_times_out() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        20,
+    );
+    // Cut the link from b to a.
+    p.b_reading = false;
+    let mut cut = Pair::new(
+        Config::default(),
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        LinkParams {
+            loss: 1.0,
+            ..LinkParams::ideal(Duration::from_millis(1))
+        },
+        21,
+    );
+    cut.a.connect(cut.now);
+    cut.run_until(Duration::from_secs(3600), |p| p.a.state() == State::Closed);
+    assert!(cut.a_events.contains(&Event::Closed(CloseReason::Timeout)));
+    drop(p);
+}
+
+// ------------------------------------------------------------------ hostile peers
+
+/// Reads the verification tag a expects, from any packet b sends to it, and b's.
+fn tags(p: &mut Pair) -> (u32, u32) {
+    // A heartbeat-free way to get one packet each way: send a byte both ways.
+    p.a.send(
+        p.now,
+        0,
+        51,
+        Bytes::from_static(b"x"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    let pa = p.a.poll_transmit(p.now).unwrap();
+    let tag_b = Packet::new_checked(&pa[..]).unwrap().verification_tag();
+    p.b.send(
+        p.now,
+        0,
+        51,
+        Bytes::from_static(b"y"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    let pb = p.b.poll_transmit(p.now).unwrap();
+    let tag_a = Packet::new_checked(&pb[..]).unwrap().verification_tag();
+    // Deliver them so TSNs stay consistent.
+    p.b.handle_receive(p.now, pa).unwrap();
+    p.a.handle_receive(p.now, pb).unwrap();
+    (tag_a, tag_b)
+}
+
+fn packet(tag: u32, chunks: &[ChunkRepr<'_>]) -> Bytes {
+    let mut buf = BytesMut::new();
+    CommonHeader {
+        src_port: 5000,
+        dst_port: 5000,
+        verification_tag: tag,
+    }
+    .emit(&mut buf);
+    for c in chunks {
+        c.emit(&mut buf);
+    }
+    finish_packet(&mut buf);
+    buf.freeze()
+}
+
+/// The first TSN b expects from a next (from b's SACKs).
+fn next_tsn_to_b(p: &mut Pair) -> u32 {
+    p.run_until(Duration::from_secs(1), |_| false);
+    // a's last assigned TSN is what b cumulatively acked; fish it from a SACK b sends.
+    p.a.send(
+        p.now,
+        0,
+        51,
+        Bytes::from_static(b"z"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    let pa = p.a.poll_transmit(p.now).unwrap();
+    let pkt = Packet::new_checked(&pa[..]).unwrap();
+    let tsn = pkt
+        .chunks()
+        .filter_map(|c| match ChunkRepr::parse(c.unwrap()).unwrap() {
+            ChunkRepr::Data(d) => Some(d.tsn),
+            _ => None,
+        })
+        .next()
+        .unwrap();
+    p.b.handle_receive(p.now, pa).unwrap();
+    tsn.wrapping_add(1)
+}
+
+#[test]
+fn endless_fragments_are_cut_off() {
+    let cfg = Config {
+        max_message_size: 64 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(1)), 22);
+    let (_, tag_b) = tags(&mut p);
+    let mut tsn = next_tsn_to_b(&mut p);
+    let payload = [0x55u8; 1100];
+    let mut max_held = 0;
+    for i in 0..10_000u32 {
+        let flags = if i == 0 { DATA_FLAG_BEGIN } else { 0 };
+        let pkt = packet(
+            tag_b,
+            &[ChunkRepr::Data(DataChunk {
+                flags,
+                tsn,
+                stream: 0,
+                ssn: 5,
+                ppid: 53,
+                data: &payload,
+            })],
+        );
+        tsn = tsn.wrapping_add(1);
+        let _ = p.b.handle_receive(p.now, pkt);
+        max_held = max_held.max(p.b.receive_buffered());
+        if p.b.state() == State::Closed {
+            break;
+        }
+    }
+    assert_eq!(p.b.state(), State::Closed, "endless message accepted");
+    assert!(max_held <= cfg.max_message_size + 1100);
+    while let Some(e) = p.b.poll_event() {
+        p.b_events.push(e);
+    }
+    assert!(
+        p.b_events
+            .iter()
+            .any(|e| matches!(e, Event::Closed(CloseReason::ProtocolViolation(_))))
+    );
+}
+
+#[test]
+fn out_of_order_flood_is_bounded() {
+    let cfg = Config {
+        receive_buffer: 128 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(1)), 23);
+    let (_, tag_b) = tags(&mut p);
+    let base = next_tsn_to_b(&mut p);
+    let payload = [1u8; 1000];
+    // Never send `base`, so nothing can be delivered; spray TSNs far and near.
+    for i in 1..5000u32 {
+        let tsn = base.wrapping_add(i.wrapping_mul(37) % 70_000 + 1);
+        let pkt = packet(
+            tag_b,
+            &[ChunkRepr::Data(DataChunk {
+                flags: DATA_FLAG_BEGIN,
+                tsn,
+                stream: 0,
+                ssn: 0,
+                ppid: 53,
+                data: &payload,
+            })],
+        );
+        let _ = p.b.handle_receive(p.now, pkt);
+        assert!(p.b.receive_buffered() <= cfg.receive_buffer);
+    }
+    assert!(p.b.stats().dropped_chunks > 0);
+    assert_eq!(p.b.state(), State::Established);
+}
+
+#[test]
+fn huge_peer_window_does_not_grow_our_memory() {
+    let cfg = Config {
+        send_buffer: 256 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(1)), 24);
+    let (tag_a, _) = tags(&mut p);
+    // b stops answering; a forged SACK claims an enormous window.
+    let sack = packet(
+        tag_a,
+        &[ChunkRepr::Sack(SackChunk {
+            cum_tsn: 0,
+            a_rwnd: u32::MAX,
+            gap_blocks: List::Items(&[GapBlock { start: 1, end: 1 }]),
+            dup_tsns: List::Items(&[]),
+        })],
+    );
+    let _ = p.a.handle_receive(p.now, sack);
+    let mut accepted = 0usize;
+    for i in 0..10_000 {
+        if p.a
+            .send(p.now, 1, 53, message(i, 8192), SendOptions::default())
+            .is_ok()
+        {
+            accepted += 8192;
+        }
+    }
+    assert!(accepted <= cfg.send_buffer);
+    assert!(p.a.buffered_total() <= cfg.send_buffer);
+}
+
+#[test]
+fn garbage_never_panics_or_breaks_the_association() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        25,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let mut rng = 0x1234_5678u32;
+    for _ in 0..2000 {
+        let mut v = BytesMut::new();
+        CommonHeader {
+            src_port: 5000,
+            dst_port: 5000,
+            verification_tag: tag_b,
+        }
+        .emit(&mut v);
+        let n = (rng % 64) as usize;
+        for _ in 0..n {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            v.put_u8((rng >> 16) as u8);
+        }
+        finish_packet(&mut v);
+        let _ = p.b.handle_receive(p.now, v.freeze());
+    }
+    // Bytes with a bad checksum are refused outright.
+    assert_eq!(
+        p.b.handle_receive(p.now, Bytes::from_static(&[0u8; 16])),
+        Err(Error::BadChecksum)
+    );
+    let _ = DATA_FLAG_END;
+}
