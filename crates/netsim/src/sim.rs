@@ -33,6 +33,8 @@ pub struct NatId(usize);
 pub enum DropReason {
     /// The endpoint sent from an address it is not bound to.
     BadSource,
+    /// Source and destination are of different IP families.
+    FamilyMismatch,
     /// The destination is behind a NAT the datagram did not come through, so it cannot be
     /// reached (private addresses are not routed from outside).
     NoRoute,
@@ -123,6 +125,8 @@ pub struct SimStats {
     pub timeouts: u64,
     /// Datagrams sent from an address the endpoint is not bound to.
     pub dropped_bad_source: u64,
+    /// Datagrams from an IPv4 address to an IPv6 one or the other way round.
+    pub dropped_family_mismatch: u64,
     /// Datagrams to a private address behind a NAT they did not come through.
     pub dropped_no_route: u64,
     /// Datagrams to an address nobody is bound to.
@@ -725,6 +729,7 @@ impl Sim {
     fn drop_packet(&mut self, from: SocketAddr, to: SocketAddr, len: usize, reason: DropReason) {
         match reason {
             DropReason::BadSource => self.stats.dropped_bad_source += 1,
+            DropReason::FamilyMismatch => self.stats.dropped_family_mismatch += 1,
             DropReason::NoRoute => self.stats.dropped_no_route += 1,
             DropReason::NoEndpoint => self.stats.dropped_no_endpoint += 1,
             DropReason::TooManyNats => self.stats.dropped_nat_loop += 1,
@@ -753,6 +758,9 @@ impl Sim {
     }
 
     fn route(&mut self, mut from: SocketAddr, to: SocketAddr, data: Vec<u8>) {
+        if from.is_ipv4() != to.is_ipv4() {
+            return self.drop_packet(from, to, data.len(), DropReason::FamilyMismatch);
+        }
         let mut hops = 0;
         while let Some(n) = self.outbound_nat(from, to) {
             hops += 1;

@@ -368,6 +368,13 @@ fn sending_from_an_address_not_bound_is_dropped() {
     sim.run_until_idle(Duration::from_secs(1)).unwrap();
     assert!(sim.endpoint(r).received.is_empty());
     assert_eq!(sim.stats().dropped_bad_source, 1);
+    // A datagram cannot cross IP families.
+    let dual = sim.add_endpoint([sa("10.0.0.3:1"), sa("[fd00::3]:1")], Socket::new());
+    sim.endpoint_mut(dual)
+        .send(sa("[fd00::3]:1"), sa("10.0.0.2:1"), b"x".to_vec());
+    sim.run_until_idle(Duration::from_secs(1)).unwrap();
+    assert_eq!(sim.stats().dropped_family_mismatch, 1);
+    assert!(sim.endpoint(r).received.is_empty());
     // inject() is the way to forge a source on purpose.
     sim.inject(Datagram::new(
         sa("10.0.0.7:1"),
