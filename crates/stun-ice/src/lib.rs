@@ -46,4 +46,5 @@
 #![warn(missing_docs)]
 
 pub mod framing;
+pub mod ice;
 pub mod stun;

@@ -1,0 +1,2157 @@
+//! The sans-IO ICE agent (RFC 8445) with Trickle ICE (RFC 8838) and consent freshness
+//! (RFC 7675).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::candidate::{
+    self, Candidate, CandidateKind, Foundation, FoundationKey, FoundationTable, TcpType,
+    TransportProtocol,
+};
+use super::pair::{AddOutcome, CheckList, PairId, PairState, pair_priority_for};
+use super::wire::{self, CheckRequest, RoleAttr};
+use crate::stun::{Class, ErrorCode, IntegrityKey, Message, TransactionId};
+
+/// Most local candidates the agent keeps (host, reflexive and relayed together).
+pub const MAX_LOCAL_CANDIDATES: usize = 32;
+/// Most remote candidates the agent keeps, signalled and peer-reflexive together.
+pub const MAX_REMOTE_CANDIDATES: usize = 64;
+/// Most STUN transactions in flight at once; beyond it the oldest abandoned one goes.
+const MAX_TRANSACTIONS: usize = 512;
+
+/// Which side decides the selected pair (RFC 8445 §2.3, §6.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IceRole {
+    /// Nominates pairs (normally the offerer).
+    Controlling,
+    /// Follows the peer's nominations.
+    Controlled,
+}
+
+/// The W3C `RTCIceConnectionState` values, which the agent moves through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Nothing checked yet.
+    New,
+    /// Checks are running and no pair works yet.
+    Checking,
+    /// A pair works (media may flow) but ICE has not concluded.
+    Connected,
+    /// A nominated pair is selected and checks have concluded.
+    Completed,
+    /// Consent checks on the selected pair have gone unanswered for a while.
+    Disconnected,
+    /// Every pair failed, or consent expired (RFC 7675 §5.1). Only a restart recovers.
+    Failed,
+    /// [`Agent::close`] was called.
+    Closed,
+}
+
+/// The W3C `RTCIceGatheringState` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GatheringState {
+    /// No local address handed in yet.
+    New,
+    /// Candidates are being gathered.
+    Gathering,
+    /// The driver said no more host addresses come and every server answered or timed out.
+    Complete,
+}
+
+/// Local `ice-ufrag` and `ice-pwd` (RFC 8445 §5.3, RFC 8839 §5.4).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The username fragment: 4 to 256 ice-chars.
+    pub ufrag: String,
+    /// The password: 22 to 256 ice-chars.
+    pub pwd: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("ufrag", &self.ufrag)
+            .field("pwd", &"<redacted>")
+            .finish()
+    }
+}
+
+const ICE_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+impl Credentials {
+    /// Checks lengths and alphabet against RFC 8839 §5.4 (`ice-ufrag` 4 to 256 ice-chars,
+    /// `ice-pwd` 22 to 256).
+    pub fn new(ufrag: &str, pwd: &str) -> Result<Credentials, IceError> {
+        let ok = |s: &str, min: usize| {
+            (min..=256).contains(&s.len()) && s.bytes().all(candidate::is_ice_char)
+        };
+        if !ok(ufrag, 4) || !ok(pwd, 22) {
+            return Err(IceError::InvalidCredentials);
+        }
+        Ok(Credentials {
+            ufrag: ufrag.to_owned(),
+            pwd: pwd.to_owned(),
+        })
+    }
+
+    /// Fresh random credentials: an 8-character ufrag (48 random bits, RFC 8445 §5.3
+    /// asks at least 24) and a 24-character password (144 bits, at least 128 asked).
+    pub fn random(rng: &mut dyn RngCore) -> Credentials {
+        let mut draw = |n: usize| {
+            (0..n)
+                .map(|_| ICE_CHARS[(rng.next_u32() & 63) as usize] as char)
+                .collect::<String>()
+        };
+        let ufrag = draw(8);
+        let pwd = draw(24);
+        Credentials { ufrag, pwd }
+    }
+}
+
+/// Agent configuration. `Default` gives a full, controlling agent with the RFC timers.
+#[derive(Debug, Clone)]
+pub struct IceConfig {
+    /// Initial role; a role conflict (RFC 8445 §7.3.1.1) may change it.
+    pub role: IceRole,
+    /// Be an ICE-lite agent (RFC 8445 §2.5): host candidates only, answer checks, never send
+    /// any. For servers with a public address.
+    pub lite: bool,
+    /// STUN servers to learn server-reflexive candidates from.
+    pub stun_servers: Vec<SocketAddr>,
+    /// Pacing timer Ta (RFC 8445 §14.2): default 50 ms.
+    pub ta: Duration,
+    /// Limit on candidate pairs (RFC 8445 §6.1.2.5): default 100.
+    pub max_pairs: usize,
+    /// Transmissions of one check before it fails (Rc of RFC 8489 §6.2.1): default 7.
+    pub max_check_transmissions: u32,
+    /// Lower bound of the retransmission timeout (RFC 8445 §14.3): default 500 ms.
+    pub min_rto: Duration,
+    /// The doubling retransmission timeout stops growing here: default 3 s.
+    pub max_rto: Duration,
+    /// How long the controlling agent waits, after the first valid pair, for better pairs
+    /// before nominating the best one (RFC 8445 §8.1.1 leaves this to the agent): default 1 s.
+    pub nomination_timeout: Duration,
+    /// Basic period of consent checks (RFC 7675 §5.1): default 5 s, randomized to 0.8-1.2x.
+    pub consent_interval: Duration,
+    /// Consent expires without a response for this long (RFC 7675 §5.1): default 30 s.
+    pub consent_timeout: Duration,
+    /// Without a consent response for this long, the state is Disconnected: default 8 s.
+    pub disconnected_timeout: Duration,
+    /// Our credentials; `None` draws random ones from the agent's generator.
+    pub credentials: Option<Credentials>,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            role: IceRole::Controlling,
+            lite: false,
+            stun_servers: Vec::new(),
+            ta: Duration::from_millis(50),
+            max_pairs: super::pair::DEFAULT_MAX_PAIRS,
+            max_check_transmissions: 7,
+            min_rto: Duration::from_millis(500),
+            max_rto: Duration::from_secs(3),
+            nomination_timeout: Duration::from_secs(1),
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+            disconnected_timeout: Duration::from_secs(8),
+            credentials: None,
+        }
+    }
+}
+
+/// The transport of a [`Transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// One UDP datagram.
+    Udp,
+    /// One message on the TCP connection between source and destination; the driver frames
+    /// it with a 16-bit length (RFC 6544 §3, RFC 4571).
+    Tcp,
+}
+
+/// A datagram the driver must send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address to send from (a candidate's base).
+    pub source: SocketAddr,
+    /// Where to send it.
+    pub destination: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// The STUN message.
+    pub contents: Vec<u8>,
+}
+
+impl fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transmit")
+            .field("source", &self.source)
+            .field("destination", &self.destination)
+            .field("transport", &self.transport)
+            .field("len", &self.contents.len())
+            .finish()
+    }
+}
+
+/// The pair media flows on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedPair {
+    /// Our candidate; send from its `base`.
+    pub local: Candidate,
+    /// The peer's candidate; send to its `address`.
+    pub remote: Candidate,
+    /// Whether the pair has been nominated (RFC 8445 §8).
+    pub nominated: bool,
+}
+
+/// What the layer above needs to know, from [`Agent::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IceEvent {
+    /// A local candidate to signal to the peer (Trickle ICE, RFC 8838 §9).
+    LocalCandidate(Candidate),
+    /// The gathering state changed; `Complete` is the end-of-candidates indication to signal.
+    GatheringStateChange(GatheringState),
+    /// The connection state changed.
+    ConnectionStateChange(ConnectionState),
+    /// Media should now flow on this pair.
+    SelectedPairChange(SelectedPair),
+}
+
+/// Counters of what the agent received and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IceStats {
+    /// Connectivity-check requests sent, first transmissions only.
+    pub checks_sent: u64,
+    /// Retransmissions of checks and server requests.
+    pub retransmissions: u64,
+    /// Binding requests received.
+    pub requests_received: u64,
+    /// Success responses sent.
+    pub responses_sent: u64,
+    /// Responses (success or error) matched to our transactions and authenticated.
+    pub responses_received: u64,
+    /// Requests or responses whose MESSAGE-INTEGRITY did not verify: dropped unanswered.
+    pub bad_integrity: u64,
+    /// Requests with a USERNAME that is not ours: dropped unanswered.
+    pub unknown_username: u64,
+    /// Requests without USERNAME or MESSAGE-INTEGRITY: dropped unanswered.
+    pub missing_credentials: u64,
+    /// STUN messages that failed to parse, had a wrong FINGERPRINT or were not Binding.
+    pub malformed: u64,
+    /// Responses matching no transaction of ours.
+    pub unmatched_responses: u64,
+    /// Role conflicts detected, in either direction (RFC 8445 §7.3.1.1, §7.2.5.1).
+    pub role_conflicts: u64,
+    /// Consent checks sent (RFC 7675).
+    pub consent_checks_sent: u64,
+    /// Consent responses received on the selected pair.
+    pub consent_responses: u64,
+    /// Remote candidates ignored (component other than 1).
+    pub ignored_remote_candidates: u64,
+}
+
+/// Errors of the agent. Peer misbehaviour (`BadIntegrity`, `Malformed`, ...) is kept apart
+/// from API misuse (`InvalidCandidate`, `Closed`, ...); none leaves the agent in a bad state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IceError {
+    /// The datagram is not STUN (RFC 7983): route it elsewhere.
+    #[error("datagram is not a STUN message")]
+    NotStun,
+    /// A STUN message that does not parse, has a bad FINGERPRINT or is not a Binding.
+    #[error("malformed or unsupported STUN message")]
+    Malformed,
+    /// MESSAGE-INTEGRITY did not verify; the message was dropped and counted.
+    #[error("MESSAGE-INTEGRITY check failed")]
+    BadIntegrity,
+    /// A request without USERNAME or MESSAGE-INTEGRITY; dropped.
+    #[error("request without USERNAME or MESSAGE-INTEGRITY")]
+    MissingCredentials,
+    /// A request whose USERNAME names another ufrag; dropped.
+    #[error("request for an unknown username")]
+    UnknownUsername,
+    /// A response that matches no transaction.
+    #[error("response to no transaction of ours")]
+    UnmatchedResponse,
+    /// Received on a local address that is not a candidate base.
+    #[error("datagram arrived on {0}, which is no local candidate")]
+    UnknownLocalAddress(SocketAddr),
+    /// A candidate handed in breaks RFC 8445 (priority 0 or above 2^31 - 1, component 0,
+    /// unspecified address).
+    #[error("invalid candidate")]
+    InvalidCandidate,
+    /// Credentials outside RFC 8839 §5.4.
+    #[error("invalid ICE credentials")]
+    InvalidCredentials,
+    /// The candidate limit is reached.
+    #[error("too many candidates")]
+    TooManyCandidates,
+    /// A remote candidate after end-of-candidates (RFC 8838 §14).
+    #[error("remote candidate after end-of-candidates")]
+    AfterEndOfCandidates,
+    /// The agent is closed.
+    #[error("the agent is closed")]
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxKind {
+    Check {
+        pair: PairId,
+        use_candidate: bool,
+        controlling: bool,
+        priority: u32,
+    },
+    Consent,
+    Gather {
+        server: SocketAddr,
+        base: SocketAddr,
+    },
+}
+
+struct Tx {
+    txid: TransactionId,
+    kind: TxKind,
+    source: SocketAddr,
+    destination: SocketAddr,
+    transport: Transport,
+    key: Option<IntegrityKey>,
+    bytes: Vec<u8>,
+    sent: u32,
+    rto: Duration,
+    deadline: Instant,
+    cancelled: bool,
+    generation: u32,
+}
+
+#[derive(Debug, Clone)]
+struct ValidPair {
+    local: usize,
+    remote: usize,
+    priority: u64,
+    generator: PairId,
+    nominated: bool,
+}
+
+struct Selected {
+    pair: SelectedPair,
+    priority: u64,
+    generation: u32,
+    /// Credentials of the generation the pair belongs to (kept across a restart).
+    local_creds: Credentials,
+    local_key: IntegrityKey,
+    remote_username: String,
+    remote_key: Option<IntegrityKey>,
+    last_consent: Instant,
+    next_consent: Instant,
+}
+
+/// The ICE agent of one data stream with one component (WebRTC with BUNDLE and rtcp-mux).
+///
+/// It is sans-IO: it holds no socket and reads no clock. Methods fall in four groups:
+/// - getters: [`Agent::connection_state`], [`Agent::selected_pair`], [`Agent::stats`], ...
+/// - inputs: [`Agent::handle_receive`] (STUN datagrams only: demultiplex by first byte,
+///   RFC 7983, see [`is_stun`](super::is_stun)) and [`Agent::handle_timeout`];
+/// - commands: [`Agent::add_local_host_address`], [`Agent::add_remote_candidate`],
+///   [`Agent::set_remote_credentials`], [`Agent::restart`], [`Agent::close`], ...
+/// - outputs: [`Agent::poll_transmit`], [`Agent::poll_event`], [`Agent::poll_timeout`].
+///
+/// After every input or command, drain `poll_transmit` and `poll_event`, then call
+/// `handle_timeout` once the instant from `poll_timeout` has come.
+///
+/// ```
+/// use std::time::Instant;
+/// use ferrtc_stun_ice::ice::{Agent, IceConfig, IceEvent};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let now = Instant::now(); // the driver's clock; the agent never reads one
+/// let mut agent = Agent::new(IceConfig::default(), now, &mut rng);
+/// agent.add_local_host_address("192.0.2.1:5000".parse().unwrap()).unwrap();
+/// agent.end_of_local_host_addresses();
+/// while let Some(event) = agent.poll_event() {
+///     if let IceEvent::LocalCandidate(c) = event {
+///         assert_eq!(c.to_sdp_value(), "1 1 udp 2130706175 192.0.2.1 5000 typ host");
+///     }
+/// }
+/// assert!(agent.poll_transmit().is_none()); // nothing to check until the peer is known
+/// ```
+pub struct Agent {
+    config: IceConfig,
+    rng: ChaCha20Rng,
+    role: IceRole,
+    tie_breaker: u64,
+    local_creds: Credentials,
+    local_key: IntegrityKey,
+    remote_creds: Option<Credentials>,
+    remote_key: Option<IntegrityKey>,
+    locals: Vec<Candidate>,
+    foundations: FoundationTable,
+    remotes: Vec<Candidate>,
+    prflx_count: u32,
+    checklist: CheckList,
+    triggered: VecDeque<(PairId, bool)>,
+    nominate_on_success: Vec<PairId>,
+    valid: Vec<ValidPair>,
+    txs: Vec<Tx>,
+    selected: Option<Selected>,
+    nominating: Option<PairId>,
+    concluded: bool,
+    first_valid_at: Option<Instant>,
+    checks_started: bool,
+    remote_end_of_candidates: bool,
+    local_hosts_done: bool,
+    restart_pending: bool,
+    generation: u32,
+    failed: bool,
+    closed: bool,
+    gathering_state: GatheringState,
+    connection_state: ConnectionState,
+    next_tick: Option<Instant>,
+    last_check_at: Option<Instant>,
+    last_now: Instant,
+    events: VecDeque<IceEvent>,
+    transmits: VecDeque<Transmit>,
+    stats: IceStats,
+    scratch: Vec<u8>,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("role", &self.role)
+            .field("lite", &self.config.lite)
+            .field("connection_state", &self.connection_state)
+            .field("gathering_state", &self.gathering_state)
+            .field("locals", &self.locals.len())
+            .field("remotes", &self.remotes.len())
+            .field("pairs", &self.checklist.len())
+            .finish()
+    }
+}
+
+impl Agent {
+    /// A new agent. `rng` seeds the agent's own generator (transaction ids, tie-breaker,
+    /// credentials, consent jitter), so a seeded `rng` replays a run exactly.
+    pub fn new(config: IceConfig, now: Instant, rng: &mut dyn RngCore) -> Agent {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let mut own = ChaCha20Rng::from_seed(seed);
+        let tie_breaker = own.next_u64();
+        let local_creds = config
+            .credentials
+            .clone()
+            .unwrap_or_else(|| Credentials::random(&mut own));
+        let local_key = IntegrityKey::short_term(&local_creds.pwd);
+        // RFC 8445 §6.1.1: a lite agent facing a full one is controlled.
+        let role = if config.lite {
+            IceRole::Controlled
+        } else {
+            config.role
+        };
+        Agent {
+            checklist: CheckList::new(config.max_pairs),
+            config,
+            rng: own,
+            role,
+            tie_breaker,
+            local_creds,
+            local_key,
+            remote_creds: None,
+            remote_key: None,
+            locals: Vec::new(),
+            foundations: FoundationTable::default(),
+            remotes: Vec::new(),
+            prflx_count: 0,
+            triggered: VecDeque::new(),
+            nominate_on_success: Vec::new(),
+            valid: Vec::new(),
+            txs: Vec::new(),
+            selected: None,
+            nominating: None,
+            concluded: false,
+            first_valid_at: None,
+            checks_started: false,
+            remote_end_of_candidates: false,
+            local_hosts_done: false,
+            restart_pending: false,
+            generation: 0,
+            failed: false,
+            closed: false,
+            gathering_state: GatheringState::New,
+            connection_state: ConnectionState::New,
+            next_tick: None,
+            last_check_at: None,
+            last_now: now,
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            stats: IceStats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// Our credentials, to put in the SDP (`a=ice-ufrag`, `a=ice-pwd`).
+    pub fn local_credentials(&self) -> &Credentials {
+        &self.local_creds
+    }
+
+    /// The current role.
+    pub fn role(&self) -> IceRole {
+        self.role
+    }
+
+    /// Is this an ICE-lite agent?
+    pub fn is_lite(&self) -> bool {
+        self.config.lite
+    }
+
+    /// The connection state.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.connection_state
+    }
+
+    /// The gathering state.
+    pub fn gathering_state(&self) -> GatheringState {
+        self.gathering_state
+    }
+
+    /// The pair media flows on, if any and while consent holds.
+    pub fn selected_pair(&self) -> Option<&SelectedPair> {
+        self.selected.as_ref().map(|s| &s.pair)
+    }
+
+    /// Our candidates gathered so far (including peer-reflexive ones learned from checks).
+    pub fn local_candidates(&self) -> &[Candidate] {
+        &self.locals
+    }
+
+    /// The peer's candidates known so far (including peer-reflexive ones).
+    pub fn remote_candidates(&self) -> &[Candidate] {
+        &self.remotes
+    }
+
+    /// The check list.
+    pub fn checklist(&self) -> &CheckList {
+        &self.checklist
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> IceStats {
+        self.stats
+    }
+
+    // ----- commands -----
+
+    /// Adds a UDP host candidate on a local interface address and, for each configured STUN
+    /// server of the same family, starts learning its server-reflexive candidate.
+    pub fn add_local_host_address(&mut self, addr: SocketAddr) -> Result<(), IceError> {
+        self.add_local(
+            addr,
+            TransportProtocol::Udp,
+            CandidateKind::Host,
+            None,
+            None,
+        )
+    }
+
+    /// Adds a TCP host candidate (RFC 6544): `Active` candidates conventionally use port 9.
+    /// The driver owns the TCP connections and their RFC 4571 framing.
+    pub fn add_local_tcp_host_address(
+        &mut self,
+        addr: SocketAddr,
+        tcp_type: TcpType,
+    ) -> Result<(), IceError> {
+        self.add_local(
+            addr,
+            TransportProtocol::Tcp(tcp_type),
+            CandidateKind::Host,
+            None,
+            None,
+        )
+    }
+
+    /// Adds a relayed candidate allocated by a TURN client: checks and media for it are sent
+    /// with `source` equal to `relayed`, and the driver passes them through the allocation.
+    /// `mapped` is the allocation's server-reflexive address (the related address) and
+    /// `server` the TURN server (for the foundation).
+    pub fn add_local_relayed_candidate(
+        &mut self,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+    ) -> Result<(), IceError> {
+        self.add_local(
+            relayed,
+            TransportProtocol::Udp,
+            CandidateKind::Relayed,
+            mapped,
+            Some(server),
+        )
+    }
+
+    /// Says that no more host addresses will be added, so gathering completes once every
+    /// STUN server has answered or timed out.
+    pub fn end_of_local_host_addresses(&mut self) {
+        self.local_hosts_done = true;
+        self.update_gathering();
+    }
+
+    fn add_local(
+        &mut self,
+        addr: SocketAddr,
+        protocol: TransportProtocol,
+        kind: CandidateKind,
+        related: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+    ) -> Result<(), IceError> {
+        if self.closed {
+            return Err(IceError::Closed);
+        }
+        if addr.ip().is_unspecified() || (addr.port() == 0 && protocol == TransportProtocol::Udp) {
+            return Err(IceError::InvalidCandidate);
+        }
+        if self
+            .locals
+            .iter()
+            .any(|c| c.address == addr && c.protocol == protocol && c.kind == kind)
+        {
+            return Ok(());
+        }
+        if self.locals.len() >= MAX_LOCAL_CANDIDATES {
+            return Err(IceError::TooManyCandidates);
+        }
+        let index = self
+            .locals
+            .iter()
+            .filter(|c| {
+                c.kind == kind
+                    && c.address.is_ipv4() == addr.is_ipv4()
+                    && c.protocol.is_tcp() == protocol.is_tcp()
+            })
+            .count();
+        let local_pref = match protocol {
+            TransportProtocol::Udp => candidate::udp_local_preference(addr.ip(), index),
+            TransportProtocol::Tcp(t) => candidate::tcp_local_preference(t, kind, index),
+        };
+        let foundation = self.foundations.foundation(FoundationKey {
+            kind,
+            base_ip: addr.ip(),
+            server_ip: server.map(|s| s.ip()),
+            tcp: protocol.is_tcp(),
+        });
+        let cand = Candidate {
+            address: addr,
+            base: addr,
+            kind,
+            protocol,
+            component: 1,
+            priority: candidate::priority(kind.type_preference(), local_pref, 1),
+            foundation,
+            related,
+        };
+        self.locals.push(cand.clone());
+        let li = self.locals.len() - 1;
+        self.events.push_back(IceEvent::LocalCandidate(cand));
+        if self.gathering_state != GatheringState::Gathering {
+            self.set_gathering(GatheringState::Gathering);
+        }
+        if !self.config.lite {
+            for ri in 0..self.remotes.len() {
+                self.form_pair(li, ri);
+            }
+            if kind == CandidateKind::Host && protocol == TransportProtocol::Udp {
+                let servers: Vec<SocketAddr> = self
+                    .config
+                    .stun_servers
+                    .iter()
+                    .copied()
+                    .filter(|s| s.is_ipv4() == addr.is_ipv4())
+                    .collect();
+                for server in servers {
+                    self.start_gather(addr, server);
+                }
+            }
+            self.wake();
+        }
+        self.update_gathering();
+        Ok(())
+    }
+
+    fn start_gather(&mut self, base: SocketAddr, server: SocketAddr) {
+        let txid = TransactionId::random(&mut self.rng);
+        let mut bytes = Vec::new();
+        wire::encode_server_request(txid, &mut bytes);
+        let rto = self.config.min_rto;
+        self.push_tx(Tx {
+            txid,
+            kind: TxKind::Gather { server, base },
+            source: base,
+            destination: server,
+            transport: Transport::Udp,
+            key: None,
+            bytes: bytes.clone(),
+            sent: 1,
+            rto,
+            deadline: self.last_now + rto,
+            cancelled: false,
+            generation: self.generation,
+        });
+        self.transmits.push_back(Transmit {
+            source: base,
+            destination: server,
+            transport: Transport::Udp,
+            contents: bytes,
+        });
+    }
+
+    /// Sets the peer's `ice-ufrag`/`ice-pwd`. Checks start once they are known. New values
+    /// while others are already set mean the peer restarted ICE (RFC 8445 §9): the agent
+    /// restarts too unless [`Agent::restart`] was just called.
+    pub fn set_remote_credentials(&mut self, creds: Credentials) -> Result<(), IceError> {
+        if self.closed {
+            return Err(IceError::Closed);
+        }
+        Credentials::new(&creds.ufrag, &creds.pwd)?;
+        if let Some(old) = &self.remote_creds {
+            if *old == creds {
+                return Ok(());
+            }
+            if !self.restart_pending {
+                self.restart();
+            }
+        }
+        self.restart_pending = false;
+        self.remote_key = Some(IntegrityKey::short_term(&creds.pwd));
+        self.remote_creds = Some(creds);
+        if !self.checks_started && !self.config.lite {
+            self.checks_started = true;
+            self.checklist.initial_unfreeze();
+        }
+        self.wake();
+        self.update_connection_state();
+        Ok(())
+    }
+
+    /// Adds a remote candidate (Trickle ICE, RFC 8838 §11) and pairs it with the local ones.
+    /// Candidates of components other than 1 are ignored (rtcp-mux), and counted.
+    pub fn add_remote_candidate(&mut self, cand: Candidate) -> Result<(), IceError> {
+        if self.closed {
+            return Err(IceError::Closed);
+        }
+        if self.remote_end_of_candidates {
+            return Err(IceError::AfterEndOfCandidates);
+        }
+        if cand.priority == 0
+            || cand.priority > 0x7fff_ffff
+            || cand.component == 0
+            || cand.address.ip().is_unspecified()
+        {
+            return Err(IceError::InvalidCandidate);
+        }
+        if cand.component != 1 {
+            self.stats.ignored_remote_candidates += 1;
+            return Ok(());
+        }
+        if let Some(existing) = self
+            .remotes
+            .iter_mut()
+            .find(|c| c.address == cand.address && c.protocol == cand.protocol)
+        {
+            // A peer-reflexive remote later signalled (RFC 8838 §11 4.A): keep the pair and
+            // its checks, take the signalled type and foundation.
+            if existing.kind == CandidateKind::PeerReflexive {
+                existing.kind = cand.kind;
+                existing.foundation = cand.foundation;
+                existing.related = cand.related;
+            }
+            return Ok(());
+        }
+        if self.remotes.len() >= MAX_REMOTE_CANDIDATES {
+            return Err(IceError::TooManyCandidates);
+        }
+        self.remotes.push(cand);
+        let ri = self.remotes.len() - 1;
+        if !self.config.lite {
+            for li in 0..self.locals.len() {
+                self.form_pair(li, ri);
+            }
+            self.wake();
+        }
+        self.update_connection_state();
+        Ok(())
+    }
+
+    /// The peer signalled end-of-candidates (RFC 8838 §14): if every pair has failed, the
+    /// agent fails; later remote candidates are refused.
+    pub fn end_of_remote_candidates(&mut self) {
+        self.remote_end_of_candidates = true;
+        self.update_connection_state();
+    }
+
+    /// ICE restart (RFC 8445 §9): new local credentials, new checks once the peer's new
+    /// credentials arrive; media stays on the current selected pair, whose consent checks
+    /// keep the old credentials, until a pair of the new generation is selected. Local
+    /// candidates are emitted again for the new description.
+    pub fn restart(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        self.local_creds = Credentials::random(&mut self.rng);
+        self.local_key = IntegrityKey::short_term(&self.local_creds.pwd);
+        self.remote_creds = None;
+        self.remote_key = None;
+        self.remotes.clear();
+        self.checklist.clear();
+        self.valid.clear();
+        self.triggered.clear();
+        self.nominate_on_success.clear();
+        self.nominating = None;
+        self.concluded = false;
+        self.first_valid_at = None;
+        self.checks_started = false;
+        self.remote_end_of_candidates = false;
+        self.restart_pending = true;
+        self.failed = false;
+        self.next_tick = None;
+        self.txs.retain(|t| !matches!(t.kind, TxKind::Check { .. }));
+        self.locals
+            .retain(|c| c.kind != CandidateKind::PeerReflexive);
+        self.set_gathering(GatheringState::Gathering);
+        for c in self.locals.clone() {
+            self.events.push_back(IceEvent::LocalCandidate(c));
+        }
+        self.update_gathering();
+        self.update_connection_state();
+    }
+
+    /// Closes the agent: no more transmissions, state Closed.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.txs.clear();
+        self.transmits.clear();
+        self.triggered.clear();
+        self.selected = None;
+        self.next_tick = None;
+        self.set_connection_state(ConnectionState::Closed);
+    }
+
+    // ----- inputs -----
+
+    /// Handles a STUN datagram that arrived on local address `local` from `from`.
+    ///
+    /// Peer misbehaviour returns an error after being counted in [`Agent::stats`]; the agent
+    /// stays consistent and the datagram is simply dropped.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), IceError> {
+        self.advance(now);
+        if self.closed {
+            return Err(IceError::Closed);
+        }
+        if !wire::is_stun(datagram) {
+            return Err(IceError::NotStun);
+        }
+        let msg = match wire::parse(datagram) {
+            Ok(incoming) => incoming.msg,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return Err(IceError::Malformed);
+            }
+        };
+        let result = match msg.class() {
+            Class::Request => self.handle_request(now, local, from, &msg),
+            Class::SuccessResponse | Class::ErrorResponse => {
+                self.handle_response(now, local, from, &msg)
+            }
+            // Binding indications are keepalives (RFC 8445 §11): nothing to do.
+            Class::Indication => Ok(()),
+        };
+        self.after_input(now);
+        result
+    }
+
+    /// Runs timers: retransmissions, paced checks, nomination, consent. Call it when the
+    /// instant from [`Agent::poll_timeout`] has come (calling earlier is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        if self.closed {
+            return;
+        }
+        self.run_transactions(now);
+        self.run_consent(now);
+        self.maybe_nominate(now);
+        if self.next_tick.is_some_and(|t| t <= now) {
+            self.next_tick = None;
+            if self.perform_check(now) {
+                self.last_check_at = Some(now);
+                self.next_tick = Some(now + self.config.ta);
+            }
+        }
+        self.after_input(now);
+    }
+
+    // ----- outputs -----
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<IceEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`Agent::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let mut next: Option<Instant> = self.next_tick;
+        let mut consider = |t: Instant| {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        };
+        for tx in &self.txs {
+            consider(tx.deadline);
+        }
+        if let Some(s) = &self.selected {
+            if !self.config.lite {
+                consider(s.next_consent);
+            }
+            // Deadlines already passed are states already taken: only future ones count,
+            // so the driver is never told to come back at once forever.
+            let disconnect = s.last_consent + self.config.disconnected_timeout;
+            if disconnect > self.last_now {
+                consider(disconnect);
+            }
+            consider(s.last_consent + self.config.consent_timeout);
+        }
+        if let Some(t) = self.nomination_deadline() {
+            consider(t);
+        }
+        next
+    }
+
+    // ----- internals -----
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+    }
+
+    fn wake(&mut self) {
+        if self.config.lite || self.closed || self.next_tick.is_some() {
+            return;
+        }
+        let earliest = self
+            .last_check_at
+            .map_or(self.last_now, |t| t + self.config.ta);
+        self.next_tick = Some(earliest.max(self.last_now));
+    }
+
+    fn push_tx(&mut self, tx: Tx) {
+        if self.txs.len() >= MAX_TRANSACTIONS {
+            let victim = self.txs.iter().position(|t| t.cancelled).unwrap_or(0);
+            self.txs.remove(victim);
+        }
+        self.txs.push(tx);
+    }
+
+    fn form_pair(&mut self, li: usize, ri: usize) {
+        let Some(l) = self.locals.get(li) else { return };
+        // Reflexive locals are replaced by their base, which is already paired (§6.1.2.4).
+        if l.base != l.address {
+            return;
+        }
+        let controlling = self.role == IceRole::Controlling;
+        self.checklist.add_pair(
+            &self.locals,
+            &self.remotes,
+            li,
+            ri,
+            controlling,
+            self.checks_started,
+        );
+    }
+
+    fn set_gathering(&mut self, state: GatheringState) {
+        if self.gathering_state != state {
+            self.gathering_state = state;
+            self.events.push_back(IceEvent::GatheringStateChange(state));
+        }
+    }
+
+    fn update_gathering(&mut self) {
+        if self.gathering_state == GatheringState::Gathering
+            && self.local_hosts_done
+            && !self
+                .txs
+                .iter()
+                .any(|t| matches!(t.kind, TxKind::Gather { .. }))
+        {
+            self.set_gathering(GatheringState::Complete);
+        }
+    }
+
+    fn set_connection_state(&mut self, state: ConnectionState) {
+        if self.connection_state != state {
+            self.connection_state = state;
+            self.events
+                .push_back(IceEvent::ConnectionStateChange(state));
+        }
+    }
+
+    fn update_connection_state(&mut self) {
+        if self.closed {
+            return;
+        }
+        let now = self.last_now;
+        if !self.failed && self.selected.is_none() && self.checks_failed() {
+            self.failed = true;
+        }
+        let state = if self.failed {
+            ConnectionState::Failed
+        } else if let Some(s) = &self.selected {
+            if now >= s.last_consent + self.config.disconnected_timeout {
+                ConnectionState::Disconnected
+            } else if s.pair.nominated && s.generation == self.generation {
+                ConnectionState::Completed
+            } else if s.generation != self.generation {
+                // Restart in progress: keep reporting what the old pair was.
+                match self.connection_state {
+                    ConnectionState::Disconnected => ConnectionState::Connected,
+                    other => other,
+                }
+            } else {
+                ConnectionState::Connected
+            }
+        } else if (self.checks_started && !self.remotes.is_empty())
+            || (self.config.lite && self.stats.requests_received > 0)
+        {
+            ConnectionState::Checking
+        } else {
+            self.connection_state
+        };
+        self.set_connection_state(state);
+    }
+
+    /// RFC 8445 §7.2.5.4 with the RFC 8838 §8 conditions: every pair done, none valid,
+    /// gathering over and the peer's end-of-candidates received.
+    fn checks_failed(&self) -> bool {
+        self.checks_started
+            && self.remote_end_of_candidates
+            && self.gathering_state == GatheringState::Complete
+            && self.checklist.all_done()
+            && self.valid.is_empty()
+            && !self
+                .txs
+                .iter()
+                .any(|t| matches!(t.kind, TxKind::Check { .. }))
+    }
+
+    fn after_input(&mut self, now: Instant) {
+        self.maybe_nominate(now);
+        self.update_selection(now);
+        self.update_gathering();
+        self.update_connection_state();
+    }
+
+    fn remote_username(&self) -> Option<String> {
+        self.remote_creds
+            .as_ref()
+            .map(|r| format!("{}:{}", r.ufrag, self.local_creds.ufrag))
+    }
+
+    fn role_attr(&self) -> RoleAttr {
+        match self.role {
+            IceRole::Controlling => RoleAttr::Controlling(self.tie_breaker),
+            IceRole::Controlled => RoleAttr::Controlled(self.tie_breaker),
+        }
+    }
+
+    /// One paced check (RFC 8445 §6.1.4.2): the triggered queue first, then the ordinary
+    /// check list. Returns whether a check was sent.
+    fn perform_check(&mut self, now: Instant) -> bool {
+        if self.config.lite || self.remote_key.is_none() || self.failed {
+            return false;
+        }
+        while let Some((id, use_candidate)) = self.triggered.pop_front() {
+            let Some(p) = self.checklist.get(id) else {
+                continue;
+            };
+            if p.state == PairState::Succeeded && !use_candidate {
+                continue;
+            }
+            self.send_check(now, id, use_candidate);
+            return true;
+        }
+        if self.concluded {
+            return false;
+        }
+        match self.checklist.next_ordinary() {
+            Some(id) => {
+                self.send_check(now, id, false);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn send_check(&mut self, now: Instant, id: PairId, use_candidate: bool) {
+        let (Some(username), Some(key)) = (self.remote_username(), self.remote_key.clone()) else {
+            return;
+        };
+        // A check that replaces a nomination in flight (a triggered check cancelled it)
+        // still nominates.
+        let use_candidate =
+            use_candidate || (self.role == IceRole::Controlling && self.nominating == Some(id));
+        let Some(p) = self.checklist.get(id) else {
+            return;
+        };
+        let (Some(l), Some(r)) = (self.locals.get(p.local), self.remotes.get(p.remote)) else {
+            return;
+        };
+        // PRIORITY: what a peer-reflexive candidate from this base would get (§7.1.1).
+        let local_pref = ((l.priority >> 8) & 0xffff) as u16;
+        let priority = candidate::priority(
+            CandidateKind::PeerReflexive.type_preference(),
+            local_pref,
+            l.component,
+        );
+        let (source, destination) = (l.base, r.address);
+        let transport = if l.protocol.is_tcp() {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let txid = TransactionId::random(&mut self.rng);
+        let mut bytes = Vec::new();
+        wire::encode_check(
+            &CheckRequest {
+                txid,
+                username: &username,
+                key: &key,
+                priority,
+                use_candidate,
+                role: self.role_attr(),
+            },
+            &mut bytes,
+        );
+        let busy = self
+            .checklist
+            .pairs()
+            .iter()
+            .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
+            .count() as u32;
+        // RFC 8445 §14.3: RTO = MAX(500 ms, Ta * (Num-Waiting + Num-In-Progress)).
+        let rto = self.config.min_rto.max(self.config.ta * busy.max(1));
+        if let Some(p) = self.checklist.get_mut(id) {
+            p.state = PairState::InProgress;
+        }
+        self.push_tx(Tx {
+            txid,
+            kind: TxKind::Check {
+                pair: id,
+                use_candidate,
+                controlling: self.role == IceRole::Controlling,
+                priority,
+            },
+            source,
+            destination,
+            transport,
+            key: Some(key),
+            bytes: bytes.clone(),
+            sent: 1,
+            rto,
+            deadline: now + rto,
+            cancelled: false,
+            generation: self.generation,
+        });
+        self.stats.checks_sent += 1;
+        self.transmits.push_back(Transmit {
+            source,
+            destination,
+            transport,
+            contents: bytes,
+        });
+    }
+
+    fn run_transactions(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        let mut i = 0;
+        while i < self.txs.len() {
+            let tx = &mut self.txs[i];
+            if tx.deadline > now {
+                i += 1;
+                continue;
+            }
+            let retransmit = !tx.cancelled
+                && tx.kind != TxKind::Consent
+                && tx.sent < self.config.max_check_transmissions;
+            if retransmit {
+                tx.sent += 1;
+                let wait = retransmit_wait(&self.config, tx.rto, tx.sent);
+                tx.deadline = now + wait;
+                self.stats.retransmissions += 1;
+                self.transmits.push_back(Transmit {
+                    source: tx.source,
+                    destination: tx.destination,
+                    transport: tx.transport,
+                    contents: tx.bytes.clone(),
+                });
+                i += 1;
+            } else {
+                let tx = self.txs.swap_remove(i);
+                expired.push(tx);
+            }
+        }
+        for tx in expired {
+            if let TxKind::Check { pair, .. } = tx.kind {
+                if tx.generation != self.generation || tx.cancelled {
+                    continue;
+                }
+                let live = self.txs.iter().any(|t| {
+                    matches!(t.kind, TxKind::Check { pair: p, .. } if p == pair) && !t.cancelled
+                });
+                if !live {
+                    if let Some(p) = self.checklist.get_mut(pair) {
+                        if p.state == PairState::InProgress {
+                            p.state = PairState::Failed;
+                        }
+                    }
+                    if self.nominating == Some(pair) {
+                        self.nominating = None;
+                        self.valid.retain(|v| v.generator != pair);
+                    }
+                }
+                self.wake();
+            }
+        }
+    }
+
+    fn run_consent(&mut self, now: Instant) {
+        let lite = self.config.lite;
+        let Some(s) = &mut self.selected else { return };
+        if now >= s.last_consent + self.config.consent_timeout {
+            // RFC 7675 §5.1: cease sending; outstanding consent transactions are dropped.
+            self.lose_consent();
+            return;
+        }
+        if lite || now < s.next_consent {
+            return;
+        }
+        let interval = self.config.consent_interval.max(Duration::from_secs(4));
+        // RFC 7675 §5.1: each interval uniformly in [0.8, 1.2] x the period, at least 4 s.
+        let permille = 800 + (self.rng.next_u32() % 401) as u64;
+        let jittered = (interval * permille as u32 / 1000).max(Duration::from_secs(4));
+        s.next_consent = now + jittered;
+        let Some(key) = s.remote_key.clone() else {
+            return;
+        };
+        let txid = TransactionId::random(&mut self.rng);
+        let local_pref = ((s.pair.local.priority >> 8) & 0xffff) as u16;
+        let priority = candidate::priority(
+            CandidateKind::PeerReflexive.type_preference(),
+            local_pref,
+            1,
+        );
+        let role = match self.role {
+            IceRole::Controlling => RoleAttr::Controlling(self.tie_breaker),
+            IceRole::Controlled => RoleAttr::Controlled(self.tie_breaker),
+        };
+        let mut bytes = Vec::new();
+        wire::encode_check(
+            &CheckRequest {
+                txid,
+                username: &s.remote_username,
+                key: &key,
+                priority,
+                use_candidate: false,
+                role,
+            },
+            &mut bytes,
+        );
+        let source = s.pair.local.base;
+        let destination = s.pair.remote.address;
+        let transport = if s.pair.local.protocol.is_tcp() {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let generation = s.generation;
+        self.push_tx(Tx {
+            txid,
+            kind: TxKind::Consent,
+            source,
+            destination,
+            transport,
+            key: Some(key),
+            bytes: Vec::new(),
+            sent: 1,
+            rto: self.config.consent_interval,
+            // Responses to older consent requests still count (RFC 7675 §5.1); forget a
+            // request once it could no longer matter.
+            deadline: now + self.config.consent_timeout,
+            cancelled: true,
+            generation,
+        });
+        self.stats.consent_checks_sent += 1;
+        self.transmits.push_back(Transmit {
+            source,
+            destination,
+            transport,
+            contents: bytes,
+        });
+    }
+
+    fn may_nominate(&self) -> bool {
+        self.role == IceRole::Controlling
+            && !self.config.lite
+            && self.nominating.is_none()
+            && !self.concluded
+            && self.remote_key.is_some()
+            && !self.valid.is_empty()
+    }
+
+    /// Consent lost (RFC 7675 §5): stop sending on the pair, drop its transactions, and
+    /// stay Failed until a restart (the same credentials must not be used on it again).
+    fn lose_consent(&mut self) {
+        self.selected = None;
+        self.failed = true;
+        self.valid.clear();
+        self.triggered.clear();
+        self.next_tick = None;
+        self.concluded = true;
+        self.txs
+            .retain(|t| !matches!(t.kind, TxKind::Consent | TxKind::Check { .. }));
+    }
+
+    fn nomination_deadline(&self) -> Option<Instant> {
+        if !self.may_nominate() {
+            return None;
+        }
+        self.first_valid_at
+            .map(|t| t + self.config.nomination_timeout)
+    }
+
+    /// Regular nomination (RFC 8445 §8.1.1): once no better pair can still succeed, or the
+    /// nomination timeout has passed since the first valid pair, the controlling agent
+    /// re-checks the best valid pair with USE-CANDIDATE.
+    fn maybe_nominate(&mut self, now: Instant) {
+        if !self.may_nominate() {
+            return;
+        }
+        let Some(best) = self.valid.iter().max_by_key(|v| v.priority).cloned() else {
+            return;
+        };
+        let better_pending = self.checklist.pairs().iter().any(|p| {
+            p.priority > best.priority
+                && matches!(
+                    p.state,
+                    PairState::Frozen | PairState::Waiting | PairState::InProgress
+                )
+        });
+        let timed_out = self
+            .first_valid_at
+            .is_some_and(|t| now >= t + self.config.nomination_timeout);
+        if better_pending && !timed_out {
+            return;
+        }
+        self.nominating = Some(best.generator);
+        self.triggered.retain(|(id, _)| *id != best.generator);
+        self.triggered.push_front((best.generator, true));
+        self.wake();
+    }
+
+    fn update_selection(&mut self, now: Instant) {
+        if self.failed {
+            return;
+        }
+        let best = self
+            .valid
+            .iter()
+            .filter(|v| v.nominated)
+            .max_by_key(|v| v.priority)
+            .or_else(|| {
+                if self.config.lite {
+                    None
+                } else {
+                    self.valid.iter().max_by_key(|v| v.priority)
+                }
+            })
+            .cloned();
+        let Some(best) = best else { return };
+        let (Some(l), Some(r)) = (self.locals.get(best.local), self.remotes.get(best.remote))
+        else {
+            return;
+        };
+        if let Some(s) = &mut self.selected {
+            let same = s.generation == self.generation
+                && s.pair.local.base == l.base
+                && s.pair.local.address == l.address
+                && s.pair.remote.address == r.address;
+            if same {
+                if best.nominated && !s.pair.nominated {
+                    s.pair.nominated = true;
+                    self.concluded = true;
+                    self.events
+                        .push_back(IceEvent::SelectedPairChange(s.pair.clone()));
+                }
+                return;
+            }
+            // Only a better pair replaces the current one; a nominated one is kept unless
+            // a better nominated one appears. A new generation always takes over.
+            if s.generation == self.generation
+                && (s.pair.nominated && !best.nominated
+                    || best.priority <= s.priority && s.pair.nominated == best.nominated)
+            {
+                return;
+            }
+        }
+        let Some(remote_creds) = &self.remote_creds else {
+            return;
+        };
+        let pair = SelectedPair {
+            local: l.clone(),
+            remote: r.clone(),
+            nominated: best.nominated,
+        };
+        if best.nominated {
+            self.concluded = true;
+        }
+        self.selected = Some(Selected {
+            pair: pair.clone(),
+            priority: best.priority,
+            generation: self.generation,
+            local_creds: self.local_creds.clone(),
+            local_key: self.local_key.clone(),
+            remote_username: format!("{}:{}", remote_creds.ufrag, self.local_creds.ufrag),
+            remote_key: self.remote_key.clone(),
+            last_consent: now,
+            next_consent: now + self.config.consent_interval.max(Duration::from_secs(4)) * 4 / 5,
+        });
+        // Consent transactions of an older pair no longer count.
+        self.txs.retain(|t| t.kind != TxKind::Consent);
+        self.events.push_back(IceEvent::SelectedPairChange(pair));
+    }
+
+    fn local_index(&self, local: SocketAddr) -> Option<usize> {
+        self.locals
+            .iter()
+            .position(|c| c.base == local && c.address == local && !c.protocol.is_tcp())
+            .or_else(|| {
+                self.locals
+                    .iter()
+                    .position(|c| c.base == local && c.address == local)
+            })
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Result<(), IceError> {
+        self.stats.requests_received += 1;
+        let Some(li) = self.local_index(local) else {
+            return Err(IceError::UnknownLocalAddress(local));
+        };
+        let Some(username) = msg.username() else {
+            self.stats.missing_credentials += 1;
+            return Err(IceError::MissingCredentials);
+        };
+        if !msg.has_integrity() {
+            self.stats.missing_credentials += 1;
+            return Err(IceError::MissingCredentials);
+        }
+        let ours = username.split(':').next().unwrap_or("");
+        // RFC 8445 §7.3: the USERNAME starts with our ufrag; during a restart the selected
+        // pair's generation still answers with its credentials.
+        let current = ours == self.local_creds.ufrag;
+        let old_key = match &self.selected {
+            Some(s)
+                if !current && s.generation != self.generation && ours == s.local_creds.ufrag =>
+            {
+                Some(s.local_key.clone())
+            }
+            _ => None,
+        };
+        if !current && old_key.is_none() {
+            self.stats.unknown_username += 1;
+            return Err(IceError::UnknownUsername);
+        }
+        let key = old_key.clone().unwrap_or_else(|| self.local_key.clone());
+        if !wire::integrity_ok(msg, &key) {
+            self.stats.bad_integrity += 1;
+            return Err(IceError::BadIntegrity);
+        }
+        let transport = if self.locals[li].protocol.is_tcp() {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        if old_key.is_some() {
+            self.respond_success(msg.transaction_id(), local, from, transport, &key);
+            return Ok(());
+        }
+        // Role conflict (RFC 8445 §7.3.1.1).
+        match (self.role, msg.ice_controlling(), msg.ice_controlled()) {
+            (IceRole::Controlling, Some(theirs), _) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    self.respond_error(
+                        msg.transaction_id(),
+                        local,
+                        from,
+                        transport,
+                        ErrorCode::ROLE_CONFLICT,
+                    );
+                    return Ok(());
+                }
+                self.switch_role(IceRole::Controlled);
+            }
+            (IceRole::Controlled, _, Some(theirs)) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    self.switch_role(IceRole::Controlling);
+                } else {
+                    self.respond_error(
+                        msg.transaction_id(),
+                        local,
+                        from,
+                        transport,
+                        ErrorCode::ROLE_CONFLICT,
+                    );
+                    return Ok(());
+                }
+            }
+            _ => {}
+        }
+        self.respond_success(msg.transaction_id(), local, from, transport, &key);
+
+        // Peer-reflexive remote candidate (RFC 8445 §7.3.1.3).
+        let protocol = self.locals[li].protocol;
+        let ri = match self
+            .remotes
+            .iter()
+            .position(|c| c.address == from && protocol.pairs_with(c.protocol))
+        {
+            Some(ri) => ri,
+            None => {
+                if self.remotes.len() >= MAX_REMOTE_CANDIDATES {
+                    return Ok(());
+                }
+                self.prflx_count = self.prflx_count.wrapping_add(1);
+                let foundation = Foundation::new(&format!("prflx{}", self.prflx_count))
+                    .unwrap_or_else(|| Foundation::from_index(self.prflx_count));
+                let priority = msg
+                    .priority()
+                    .filter(|p| (1..=0x7fff_ffff).contains(p))
+                    .unwrap_or_else(|| {
+                        candidate::priority(CandidateKind::PeerReflexive.type_preference(), 0, 1)
+                    });
+                let remote_protocol = match protocol {
+                    TransportProtocol::Tcp(TcpType::Passive) => {
+                        TransportProtocol::Tcp(TcpType::Active)
+                    }
+                    TransportProtocol::Tcp(TcpType::Active) => {
+                        TransportProtocol::Tcp(TcpType::Passive)
+                    }
+                    other => other,
+                };
+                self.remotes.push(Candidate {
+                    address: from,
+                    base: from,
+                    kind: CandidateKind::PeerReflexive,
+                    protocol: remote_protocol,
+                    component: 1,
+                    priority,
+                    foundation,
+                    related: None,
+                });
+                self.remotes.len() - 1
+            }
+        };
+        let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
+
+        if self.config.lite {
+            // A lite agent takes the nominated pair as valid and selected (RFC 8445 §7.3.1.5).
+            if let Some(s) = &mut self.selected {
+                if s.pair.local.base == local && s.pair.remote.address == from {
+                    s.last_consent = now;
+                }
+            }
+            if use_candidate && self.remote_creds.is_some() {
+                let priority =
+                    pair_priority_for(self.locals[li].priority, self.remotes[ri].priority, false);
+                match self
+                    .valid
+                    .iter_mut()
+                    .find(|v| v.local == li && v.remote == ri)
+                {
+                    Some(v) => v.nominated = true,
+                    None => self.valid.push(ValidPair {
+                        local: li,
+                        remote: ri,
+                        priority,
+                        generator: PairId(u32::MAX),
+                        nominated: true,
+                    }),
+                }
+            }
+            return Ok(());
+        }
+
+        // Triggered check (RFC 8445 §7.3.1.4).
+        let id = match self.checklist.find(&self.locals, &self.remotes, li, ri) {
+            Some(id) => Some(id),
+            None => {
+                let controlling = self.role == IceRole::Controlling;
+                match self.checklist.add_pair(
+                    &self.locals,
+                    &self.remotes,
+                    li,
+                    ri,
+                    controlling,
+                    true,
+                ) {
+                    AddOutcome::Added(id) | AddOutcome::Redundant(id) => Some(id),
+                    AddOutcome::Full | AddOutcome::Incompatible => None,
+                }
+            }
+        };
+        let Some(id) = id else { return Ok(()) };
+        let state = self.checklist.get(id).map(|p| p.state);
+        match state {
+            Some(PairState::Succeeded) => {}
+            Some(PairState::InProgress) => {
+                // RFC 8445 §7.3.1.4: no more retransmissions, but a response is still
+                // awaited for the rest of the transaction's lifetime.
+                let config = &self.config;
+                for t in &mut self.txs {
+                    if matches!(t.kind, TxKind::Check { pair, .. } if pair == id) && !t.cancelled {
+                        t.cancelled = true;
+                        t.deadline = t
+                            .deadline
+                            .max(now + remaining_lifetime(config, t.rto, t.sent));
+                    }
+                }
+                self.enqueue_triggered(id);
+            }
+            Some(_) => self.enqueue_triggered(id),
+            None => {}
+        }
+        // Nomination by the controlling peer (RFC 8445 §7.3.1.5).
+        if use_candidate {
+            if state == Some(PairState::Succeeded) {
+                for v in &mut self.valid {
+                    if v.generator == id {
+                        v.nominated = true;
+                    }
+                }
+            } else if !self.nominate_on_success.contains(&id) {
+                self.nominate_on_success.push(id);
+            }
+        }
+        self.wake();
+        Ok(())
+    }
+
+    fn enqueue_triggered(&mut self, id: PairId) {
+        if let Some(p) = self.checklist.get_mut(id) {
+            p.state = PairState::Waiting;
+        }
+        if !self.triggered.iter().any(|(t, _)| *t == id) {
+            self.triggered.push_back((id, false));
+        }
+    }
+
+    fn switch_role(&mut self, role: IceRole) {
+        if self.role == role {
+            return;
+        }
+        self.role = role;
+        let controlling = role == IceRole::Controlling;
+        self.checklist
+            .recompute_priorities(&self.locals, &self.remotes, controlling);
+        for v in &mut self.valid {
+            if let (Some(l), Some(r)) = (self.locals.get(v.local), self.remotes.get(v.remote)) {
+                v.priority = pair_priority_for(l.priority, r.priority, controlling);
+            }
+        }
+        if !controlling {
+            self.nominating = None;
+            self.triggered.retain(|(_, use_candidate)| !use_candidate);
+        }
+    }
+
+    fn respond_success(
+        &mut self,
+        txid: TransactionId,
+        local: SocketAddr,
+        from: SocketAddr,
+        transport: Transport,
+        key: &IntegrityKey,
+    ) {
+        let mut bytes = std::mem::take(&mut self.scratch);
+        wire::encode_success(txid, from, key, &mut bytes);
+        self.stats.responses_sent += 1;
+        self.transmits.push_back(Transmit {
+            source: local,
+            destination: from,
+            transport,
+            contents: bytes.clone(),
+        });
+        self.scratch = bytes;
+    }
+
+    fn respond_error(
+        &mut self,
+        txid: TransactionId,
+        local: SocketAddr,
+        from: SocketAddr,
+        transport: Transport,
+        code: u16,
+    ) {
+        let mut bytes = Vec::new();
+        let key = self.local_key.clone();
+        wire::encode_error(txid, code, "Role Conflict", &key, &mut bytes);
+        self.transmits.push_back(Transmit {
+            source: local,
+            destination: from,
+            transport,
+            contents: bytes,
+        });
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+    ) -> Result<(), IceError> {
+        let txid = msg.transaction_id();
+        let Some(i) = self.txs.iter().position(|t| t.txid == txid) else {
+            self.stats.unmatched_responses += 1;
+            return Err(IceError::UnmatchedResponse);
+        };
+        if let Some(key) = &self.txs[i].key {
+            if !wire::integrity_ok(msg, key) {
+                // A forged or corrupted response must not end the transaction.
+                self.stats.bad_integrity += 1;
+                return Err(IceError::BadIntegrity);
+            }
+        }
+        self.stats.responses_received += 1;
+        let tx = self.txs.swap_remove(i);
+        let success = msg.class() == Class::SuccessResponse;
+        match tx.kind {
+            TxKind::Gather { server, base } => {
+                if success && from == server {
+                    let mapped = msg.xor_mapped_address().or_else(|| msg.mapped_address());
+                    if let Some(mapped) = mapped {
+                        self.add_server_reflexive(base, mapped, server);
+                    }
+                }
+                self.update_gathering();
+            }
+            TxKind::Consent => {
+                let Some(s) = &mut self.selected else {
+                    return Ok(());
+                };
+                let on_pair = from == tx.destination
+                    && local == tx.source
+                    && s.pair.local.base == tx.source
+                    && s.pair.remote.address == tx.destination;
+                if !on_pair {
+                    return Ok(());
+                }
+                if success {
+                    s.last_consent = now;
+                    self.stats.consent_responses += 1;
+                } else if msg
+                    .error_code()
+                    .is_some_and(|e| e.code == ErrorCode::FORBIDDEN)
+                {
+                    // RFC 7675 §5.2: an authenticated 403 revokes consent at once.
+                    self.lose_consent();
+                }
+            }
+            TxKind::Check {
+                pair,
+                use_candidate,
+                controlling,
+                priority,
+            } => {
+                if tx.generation != self.generation {
+                    return Ok(());
+                }
+                self.handle_check_response(
+                    now,
+                    local,
+                    from,
+                    msg,
+                    &tx,
+                    pair,
+                    use_candidate,
+                    controlling,
+                    priority,
+                );
+                self.wake();
+            }
+        }
+        Ok(())
+    }
+
+    fn add_server_reflexive(&mut self, base: SocketAddr, mapped: SocketAddr, server: SocketAddr) {
+        // RFC 8445 §5.1.3: a server-reflexive candidate equal to a host one is redundant.
+        if self
+            .locals
+            .iter()
+            .any(|c| c.address == mapped && c.base == base)
+        {
+            return;
+        }
+        if self.locals.len() >= MAX_LOCAL_CANDIDATES {
+            return;
+        }
+        let Some(b) = self
+            .locals
+            .iter()
+            .find(|c| c.address == base && c.kind == CandidateKind::Host)
+        else {
+            return;
+        };
+        let local_pref = ((b.priority >> 8) & 0xffff) as u16;
+        let foundation = self.foundations.foundation(FoundationKey {
+            kind: CandidateKind::ServerReflexive,
+            base_ip: base.ip(),
+            server_ip: Some(server.ip()),
+            tcp: false,
+        });
+        let cand = Candidate {
+            address: mapped,
+            base,
+            kind: CandidateKind::ServerReflexive,
+            protocol: TransportProtocol::Udp,
+            component: 1,
+            priority: candidate::priority(
+                CandidateKind::ServerReflexive.type_preference(),
+                local_pref,
+                1,
+            ),
+            foundation,
+            related: Some(base),
+        };
+        self.locals.push(cand.clone());
+        self.events.push_back(IceEvent::LocalCandidate(cand));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_check_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message<'_>,
+        tx: &Tx,
+        pair: PairId,
+        use_candidate: bool,
+        sent_controlling: bool,
+        sent_priority: u32,
+    ) {
+        let Some(p) = self.checklist.get(pair).cloned() else {
+            return;
+        };
+        if msg.class() == Class::ErrorResponse {
+            if msg
+                .error_code()
+                .is_some_and(|e| e.code == ErrorCode::ROLE_CONFLICT)
+            {
+                // RFC 8445 §7.2.5.1: switch to the role opposite the one the check carried,
+                // then check the pair again.
+                self.stats.role_conflicts += 1;
+                let new_role = if sent_controlling {
+                    IceRole::Controlled
+                } else {
+                    IceRole::Controlling
+                };
+                self.switch_role(new_role);
+                if self.nominating == Some(pair) {
+                    self.nominating = None;
+                }
+                self.enqueue_triggered(pair);
+            } else if let Some(p) = self.checklist.get_mut(pair) {
+                p.state = PairState::Failed;
+            }
+            return;
+        }
+        // RFC 8445 §7.2.5.2.1: the response must come back on the same 5-tuple, reversed.
+        if from != tx.destination || local != tx.source {
+            if let Some(p) = self.checklist.get_mut(pair) {
+                p.state = PairState::Failed;
+            }
+            return;
+        }
+        let Some(mapped) = msg.xor_mapped_address() else {
+            if let Some(p) = self.checklist.get_mut(pair) {
+                p.state = PairState::Failed;
+            }
+            return;
+        };
+        // The valid pair's local candidate is the one the mapped address names
+        // (RFC 8445 §7.2.5.3.1), or a new peer-reflexive one.
+        let vl = match self
+            .locals
+            .iter()
+            .position(|c| c.address == mapped && c.base == tx.source)
+        {
+            Some(i) => i,
+            None => {
+                if self.locals.len() >= MAX_LOCAL_CANDIDATES {
+                    p.local
+                } else {
+                    let base = &self.locals[p.local];
+                    let protocol = base.protocol;
+                    let foundation = self.foundations.foundation(FoundationKey {
+                        kind: CandidateKind::PeerReflexive,
+                        base_ip: tx.source.ip(),
+                        server_ip: None,
+                        tcp: protocol.is_tcp(),
+                    });
+                    self.locals.push(Candidate {
+                        address: mapped,
+                        base: tx.source,
+                        kind: CandidateKind::PeerReflexive,
+                        protocol,
+                        component: 1,
+                        priority: sent_priority,
+                        foundation,
+                        related: Some(tx.source),
+                    });
+                    self.locals.len() - 1
+                }
+            }
+        };
+        let controlling = self.role == IceRole::Controlling;
+        let priority = pair_priority_for(
+            self.locals[vl].priority,
+            self.remotes[p.remote].priority,
+            controlling,
+        );
+        let nominated = (use_candidate && sent_controlling)
+            || (!controlling && self.nominate_on_success.contains(&pair));
+        match self
+            .valid
+            .iter_mut()
+            .find(|v| v.local == vl && v.remote == p.remote)
+        {
+            Some(v) => v.nominated |= nominated,
+            None => self.valid.push(ValidPair {
+                local: vl,
+                remote: p.remote,
+                priority,
+                generator: pair,
+                nominated,
+            }),
+        }
+        if nominated {
+            self.nominate_on_success.retain(|id| *id != pair);
+        }
+        if let Some(pm) = self.checklist.get_mut(pair) {
+            pm.state = PairState::Succeeded;
+        }
+        self.checklist.unfreeze_foundation(&p.foundation);
+        self.first_valid_at.get_or_insert(now);
+    }
+}
+
+/// The wait before transmission `sent + 1` (or before giving up after the last one): the
+/// RTO doubling from `rto`, capped at `max_rto` (RFC 8489 §6.2.1 with a cap).
+fn retransmit_wait(config: &IceConfig, rto: Duration, sent: u32) -> Duration {
+    let shift = sent.saturating_sub(1).min(16);
+    rto.saturating_mul(1 << shift).min(config.max_rto.max(rto))
+}
+
+/// How long a transaction that has been sent `sent` times still lives if it is sent no more.
+fn remaining_lifetime(config: &IceConfig, rto: Duration, sent: u32) -> Duration {
+    (sent..=config.max_check_transmissions.max(sent))
+        .map(|k| retransmit_wait(config, rto, k))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn agent(role: IceRole, seed: u64) -> Agent {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Agent::new(
+            IceConfig {
+                role,
+                ..IceConfig::default()
+            },
+            Instant::now(),
+            &mut rng,
+        )
+    }
+
+    #[test]
+    fn credentials_follow_rfc_8445_5_3() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let c = Credentials::random(&mut rng);
+        assert!(Credentials::new(&c.ufrag, &c.pwd).is_ok());
+        assert!(c.ufrag.len() * 6 >= 24 && c.pwd.len() * 6 >= 128);
+        assert_ne!(Credentials::random(&mut rng), c);
+        assert_eq!(
+            Credentials::new("abc", &"p".repeat(22)),
+            Err(IceError::InvalidCredentials)
+        );
+        assert_eq!(
+            Credentials::new("abcd", &"p".repeat(21)),
+            Err(IceError::InvalidCredentials)
+        );
+        assert_eq!(
+            Credentials::new("ab:d", &"p".repeat(22)),
+            Err(IceError::InvalidCredentials)
+        );
+        assert!(!format!("{c:?}").contains(&c.pwd));
+    }
+
+    #[test]
+    fn host_candidates_are_emitted_and_gathering_completes() {
+        let mut a = agent(IceRole::Controlling, 1);
+        a.add_local_host_address("192.0.2.1:5000".parse().unwrap())
+            .unwrap();
+        a.add_local_host_address("[2001:db8::1]:5000".parse().unwrap())
+            .unwrap();
+        a.end_of_local_host_addresses();
+        let events: Vec<IceEvent> = std::iter::from_fn(|| a.poll_event()).collect();
+        let cands: Vec<&Candidate> = events
+            .iter()
+            .filter_map(|e| match e {
+                IceEvent::LocalCandidate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cands.len(), 2);
+        assert_ne!(cands[0].foundation, cands[1].foundation);
+        assert!(
+            cands[1].priority > cands[0].priority,
+            "IPv6 ranks first (RFC 8421)"
+        );
+        assert_eq!(
+            events.last(),
+            Some(&IceEvent::GatheringStateChange(GatheringState::Complete))
+        );
+        assert_eq!(a.gathering_state(), GatheringState::Complete);
+    }
+
+    #[test]
+    fn stun_server_gathering_retransmits_then_completes() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let t0 = Instant::now();
+        let server: SocketAddr = "198.51.100.7:3478".parse().unwrap();
+        let mut a = Agent::new(
+            IceConfig {
+                stun_servers: vec![server],
+                ..IceConfig::default()
+            },
+            t0,
+            &mut rng,
+        );
+        a.add_local_host_address("192.0.2.1:5000".parse().unwrap())
+            .unwrap();
+        a.end_of_local_host_addresses();
+        let first = a.poll_transmit().unwrap();
+        assert_eq!(first.destination, server);
+        assert_eq!(a.gathering_state(), GatheringState::Gathering);
+        let mut now = t0;
+        let mut sent = 1;
+        while let Some(t) = a.poll_timeout() {
+            now = t;
+            a.handle_timeout(now);
+            while a.poll_transmit().is_some() {
+                sent += 1;
+            }
+            if a.gathering_state() == GatheringState::Complete {
+                break;
+            }
+        }
+        assert_eq!(sent, 7);
+        assert_eq!(a.gathering_state(), GatheringState::Complete);
+        assert!(now > t0 + Duration::from_secs(10));
+    }
+
+    #[test]
+    fn invalid_inputs_are_refused() {
+        let mut a = agent(IceRole::Controlled, 2);
+        let mut c = Candidate::host(
+            "192.0.2.9:1".parse().unwrap(),
+            1,
+            65535,
+            Foundation::from_index(1),
+        );
+        c.priority = 0;
+        assert_eq!(
+            a.add_remote_candidate(c.clone()),
+            Err(IceError::InvalidCandidate)
+        );
+        c.priority = 0x8000_0000;
+        assert_eq!(
+            a.add_remote_candidate(c.clone()),
+            Err(IceError::InvalidCandidate)
+        );
+        c.priority = 1;
+        c.component = 2;
+        assert_eq!(a.add_remote_candidate(c.clone()), Ok(()));
+        assert_eq!(a.stats().ignored_remote_candidates, 1);
+        assert_eq!(
+            a.add_local_host_address("0.0.0.0:1".parse().unwrap()),
+            Err(IceError::InvalidCandidate)
+        );
+        assert_eq!(
+            a.handle_receive(
+                Instant::now(),
+                "192.0.2.1:1".parse().unwrap(),
+                "192.0.2.2:1".parse().unwrap(),
+                &[0x80, 1, 2]
+            ),
+            Err(IceError::NotStun)
+        );
+        a.end_of_remote_candidates();
+        c.component = 1;
+        assert_eq!(
+            a.add_remote_candidate(c),
+            Err(IceError::AfterEndOfCandidates)
+        );
+        a.close();
+        assert_eq!(a.connection_state(), ConnectionState::Closed);
+        assert_eq!(
+            a.add_local_host_address("192.0.2.1:1".parse().unwrap()),
+            Err(IceError::Closed)
+        );
+        assert!(a.poll_timeout().is_none());
+    }
+}
