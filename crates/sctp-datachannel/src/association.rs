@@ -356,6 +356,8 @@ pub struct Association {
     my_initial_tsn: u32,
     peer: Option<PeerInit>,
     cookie: Option<Bytes>,
+    /// The association ended (it was established or attempted, then closed).
+    ended: bool,
     init_retransmits: u32,
     timers: [Option<Instant>; TIMERS],
     tx_queue: VecDeque<Bytes>,
@@ -438,6 +440,7 @@ impl Association {
             my_initial_tsn,
             peer: None,
             cookie: None,
+            ended: false,
             init_retransmits: 0,
             timers: [None; TIMERS],
             tx_queue: VecDeque::new(),
@@ -585,6 +588,8 @@ impl Association {
     ) -> Result<(), Error> {
         match self.state {
             State::CookieWait | State::CookieEchoed | State::Established => {}
+            // Before the handshake, messages queue and go once it completes.
+            State::Closed if !self.ended => {}
             State::Closed => return Err(Error::Closed),
             _ => return Err(Error::NotEstablished),
         }
@@ -2230,6 +2235,7 @@ impl Association {
 
     fn close(&mut self, reason: CloseReason) {
         self.state = State::Closed;
+        self.ended = true;
         self.timers = [None; TIMERS];
         self.outstanding.clear();
         self.pending.clear();

@@ -8,7 +8,9 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferrtc_sctp_datachannel::{Association, Config, Event};
+use ferrtc_sctp_datachannel::{
+    Association, Config, DataChannelEvent, DataChannels, DtlsRole, Event,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -89,18 +91,73 @@ impl Link {
     }
 }
 
-/// Two associations joined by two links.
-pub struct Pair {
-    pub a: Association,
-    pub b: Association,
+/// What the harness needs from an endpoint.
+pub trait Endpoint {
+    type Ev: PartialEq + std::fmt::Debug;
+    fn handle_receive(&mut self, now: Instant, p: Bytes);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes>;
+    fn poll_event(&mut self) -> Option<Self::Ev>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_established(&self) -> bool;
+}
+
+impl Endpoint for Association {
+    type Ev = Event;
+    fn handle_receive(&mut self, now: Instant, p: Bytes) {
+        let _ = Association::handle_receive(self, now, p);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Association::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        Association::poll_transmit(self, now)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Association::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Association::poll_timeout(self)
+    }
+    fn is_established(&self) -> bool {
+        Association::is_established(self)
+    }
+}
+
+impl Endpoint for DataChannels {
+    type Ev = DataChannelEvent;
+    fn handle_receive(&mut self, now: Instant, p: Bytes) {
+        let _ = DataChannels::handle_receive(self, now, p);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        DataChannels::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        DataChannels::poll_transmit(self, now)
+    }
+    fn poll_event(&mut self) -> Option<DataChannelEvent> {
+        DataChannels::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        DataChannels::poll_timeout(self)
+    }
+    fn is_established(&self) -> bool {
+        self.association().is_established()
+    }
+}
+
+/// Two endpoints joined by two links.
+pub struct Pair<E: Endpoint = Association> {
+    pub a: E,
+    pub b: E,
     pub now: Instant,
     pub start: Instant,
     ab: Link,
     ba: Link,
     rng: ChaCha8Rng,
     /// Events read from `a` and `b` (only while `*_reading`).
-    pub a_events: Vec<Event>,
-    pub b_events: Vec<Event>,
+    pub a_events: Vec<E::Ev>,
+    pub b_events: Vec<E::Ev>,
     pub a_reading: bool,
     pub b_reading: bool,
     /// Bytes sent over each direction.
@@ -110,12 +167,46 @@ pub struct Pair {
     pub max_step: Option<Duration>,
 }
 
-impl Pair {
+impl Pair<Association> {
     pub fn new(cfg_a: Config, cfg_b: Config, ab: LinkParams, ba: LinkParams, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = Instant::now();
         let a = Association::new(cfg_a, &mut rng, now);
         let b = Association::new(cfg_b, &mut rng, now);
+        Self::with(a, b, now, ab, ba, rng)
+    }
+
+    /// A connected pair (a connects, b answers).
+    pub fn connected(cfg: Config, link: LinkParams, seed: u64) -> Self {
+        let mut p = Self::new(cfg.clone(), cfg, link, link, seed);
+        p.a.connect(p.now);
+        p.wait_connected();
+        p.a_events.retain(|e| *e != Event::Connected);
+        p.b_events.retain(|e| *e != Event::Connected);
+        p
+    }
+}
+
+impl Pair<DataChannels> {
+    /// Connected data-channel endpoints: a is the DTLS client, b the server; both connect
+    /// (as browsers do).
+    pub fn channels(cfg: Config, link: LinkParams, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let now = Instant::now();
+        let a = DataChannels::new(cfg.clone(), DtlsRole::Client, &mut rng, now);
+        let b = DataChannels::new(cfg, DtlsRole::Server, &mut rng, now);
+        let mut p = Self::with(a, b, now, link, link, rng);
+        p.a.connect(now);
+        p.b.connect(now);
+        p.wait_connected();
+        p.a_events.retain(|e| *e != DataChannelEvent::Connected);
+        p.b_events.retain(|e| *e != DataChannelEvent::Connected);
+        p
+    }
+}
+
+impl<E: Endpoint> Pair<E> {
+    fn with(a: E, b: E, now: Instant, ab: LinkParams, ba: LinkParams, rng: ChaCha8Rng) -> Self {
         Self {
             a,
             b,
@@ -142,20 +233,14 @@ impl Pair {
         }
     }
 
-    /// A connected pair (a connects, b answers).
-    pub fn connected(cfg: Config, link: LinkParams, seed: u64) -> Self {
-        let mut p = Self::new(cfg.clone(), cfg, link, link, seed);
-        p.a.connect(p.now);
-        p.run_until(Duration::from_secs(60), |p| {
+    fn wait_connected(&mut self) {
+        self.run_until(Duration::from_secs(60), |p| {
             p.a.is_established() && p.b.is_established()
         });
         assert!(
-            p.a.is_established() && p.b.is_established(),
+            self.a.is_established() && self.b.is_established(),
             "handshake failed"
         );
-        p.a_events.retain(|e| *e != Event::Connected);
-        p.b_events.retain(|e| *e != Event::Connected);
-        p
     }
 
     fn drain(&mut self) {
@@ -187,11 +272,11 @@ impl Pair {
         self.b.handle_timeout(now);
         self.drain();
         while let Some(p) = self.ab.pop_due(now) {
-            let _ = self.b.handle_receive(now, p);
+            self.b.handle_receive(now, p);
             self.drain();
         }
         while let Some(p) = self.ba.pop_due(now) {
-            let _ = self.a.handle_receive(now, p);
+            self.a.handle_receive(now, p);
             self.drain();
         }
     }
@@ -226,7 +311,7 @@ impl Pair {
 
     /// Steps until `done` holds, nothing is left to happen, or `limit` of virtual time passed.
     /// `done` sees the state right after the events of one instant were handled.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair) -> bool) {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Self) -> bool) {
         let end = self.now + limit;
         while self.now < end {
             if done(self) {
