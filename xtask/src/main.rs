@@ -113,8 +113,12 @@ fn have(program: &str, arg: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Debian packages the test suite's real peers need: OpenSSL's `s_server`/`s_client` (DTLS
+/// interop) and coturn's `turnserver` (TURN interop). Tests that use them fail, not skip, when
+/// they are missing, so they are installed here first.
+const TEST_PACKAGES: &[&str] = &["openssl", "coturn"];
+
 /// Installs Debian packages that are missing (as root; CI machines run as root).
-#[allow(dead_code)] // used by interop suites as they arrive
 fn ensure_apt(packages: &[&str]) -> Result {
     let missing: Vec<&str> = packages
         .iter()
@@ -192,6 +196,7 @@ fn test(args: &[String]) -> Result {
         }
     }
 
+    ensure_apt(TEST_PACKAGES)?;
     step("cargo test (workspace)");
     let mut c = cargo();
     c.args(["test", "--workspace", "--locked"]);
