@@ -638,6 +638,19 @@ mod tests {
             rr.emit(&mut buf),
             Err(BuildError::FieldOverflow { .. })
         ));
+        // Padding that leaves a partial word of APP data or SR extension.
+        assert!(
+            Compound::new(&hex!("a0 cc 00 03 00 00 00 01 61 62 63 64 01 02 03 02"))
+                .next()
+                .unwrap()
+                .is_err()
+        );
+        assert!(
+            Compound::new(&hex!("a0 c9 00 02 00 00 00 01 01 02 03 02"))
+                .next()
+                .unwrap()
+                .is_err()
+        );
         let app = App {
             subtype: 0,
             ssrc: Ssrc(1),

@@ -73,6 +73,11 @@ fn blocks<'a>(
         return Err(bad(what));
     }
     let (list, _) = List::validate(&b[..n], Some(usize::from(count))).ok_or(bad(what))?;
+    // The profile-specific extension is whole words (RFC 3550 section 6.4.1); a padding
+    // count that leaves a partial word is malformed.
+    if (b.len() - n) % 4 != 0 {
+        return Err(bad(what));
+    }
     Ok((list, &b[n..]))
 }
 

@@ -195,7 +195,8 @@ pub struct App<'a> {
 
 impl<'a> App<'a> {
     pub(crate) fn parse(count: u8, b: &'a [u8]) -> Result<Self, ParseError> {
-        if b.len() < 8 {
+        // RFC 3550 section 6.7: the data is a multiple of 32 bits (padding removed).
+        if b.len() < 8 || b.len() % 4 != 0 {
             return Err(bad("APP"));
         }
         Ok(App {
