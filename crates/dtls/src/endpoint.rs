@@ -381,6 +381,16 @@ impl Endpoint {
                 // act on but the peer's retransmissions.
                 let payload = rec.fragment();
                 match header.content_type {
+                    ContentType::Handshake if self.phase == Phase::Connected => {
+                        // Only a repeat of the peer's last flight means anything now: it
+                        // lost our final flight. New plaintext messages could come from
+                        // anyone and are ignored.
+                        let next = self.reassembler.next_seq();
+                        *peer_retransmitted |= Fragment::parse_all(payload)
+                            .map_while(Result::ok)
+                            .any(|f| f.message_seq < next);
+                        Ok(())
+                    }
                     ContentType::Handshake => self.handle_handshake_payload(
                         now,
                         payload,

@@ -15,6 +15,8 @@ pub mod crypto;
 mod endpoint;
 pub mod error;
 pub mod extension;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 mod hs;
 pub mod reassembly;

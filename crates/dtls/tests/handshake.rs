@@ -312,3 +312,52 @@ fn missing_srtp_and_ems_mismatches() {
             .unwrap()
     );
 }
+
+#[test]
+fn plaintext_handshake_after_connect_cannot_kill_the_connection() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 31);
+    assert!(p.handshake());
+    let now = p.now;
+    // An off-path ServerHelloDone with a fresh message_seq, in epoch 0.
+    let d = hex_literal::hex!("16 fefd 0000 000000000063 000c 0e 000000 0040 000000 000000");
+    p.client.handle_receive(now, &d).unwrap();
+    p.server.handle_receive(now, &d).unwrap();
+    assert!(p.client.is_connected() && p.server.is_connected());
+    // A forged epoch-0 fatal alert is ignored too.
+    let alert = hex_literal::hex!("15 fefd 0000 000000000064 0002 02 28");
+    p.client.handle_receive(now, &alert).unwrap();
+    assert!(p.client.is_connected());
+    p.client.send_application_data(b"still here").unwrap();
+    p.settle();
+    assert!(
+        p.server_events
+            .contains(&Event::ApplicationData("still here".into()))
+    );
+}
+
+#[test]
+fn lost_final_flight_is_repeated_when_the_client_repeats_its_own() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 32);
+    // Run until the server is connected, dropping everything it sends from then on
+    // once: its final flight is lost, so the client must time out, repeat flight 5,
+    // and get flight 6 again.
+    let mut dropped = false;
+    for _ in 0..1000 {
+        if p.both_connected() {
+            break;
+        }
+        p.drain();
+        if p.server.is_connected() && !dropped {
+            p.drop_in_flight(false);
+            dropped = true;
+        }
+        if !p.step() {
+            break;
+        }
+    }
+    assert!(dropped);
+    assert!(p.both_connected());
+    assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+}

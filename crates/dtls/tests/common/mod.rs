@@ -148,6 +148,11 @@ impl Pair {
         true
     }
 
+    /// Drops every datagram in flight towards the server (`to_server`) or the client.
+    pub fn drop_in_flight(&mut self, to_server: bool) {
+        self.queue.retain(|(_, ts, _)| *ts != to_server);
+    }
+
     pub fn both_connected(&self) -> bool {
         self.client.is_connected() && self.server.is_connected()
     }

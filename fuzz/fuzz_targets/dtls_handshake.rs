@@ -1,0 +1,8 @@
+//! DTLS handshake: see `ferrtc_dtls::fuzzing::handshake` for what is asserted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ferrtc_dtls::fuzzing::handshake(data);
+});
