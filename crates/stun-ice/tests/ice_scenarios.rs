@@ -25,6 +25,39 @@ struct Node {
     /// End-of-candidates not yet signalled.
     eoc_pending: bool,
     errors: Vec<IceError>,
+    /// A relayed candidate reached through `relay`: the driver's half of TURN.
+    relay: Option<RelayClient>,
+}
+
+/// What the driver knows of its TURN allocation: datagrams the agent sends from `relayed`
+/// travel to the server as Send indications from `host`, and Data indications from the
+/// server come back to the agent as if they had arrived on `relayed` (RFC 8656 §11).
+#[derive(Clone, Copy)]
+struct RelayClient {
+    host: SocketAddr,
+    server: SocketAddr,
+    relayed: SocketAddr,
+}
+
+fn indication(method: Method, peer: SocketAddr, data: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut b = MessageBuilder::new(
+        &mut buf,
+        MessageType::new(Class::Indication, method),
+        TransactionId([0x42; 12]),
+    );
+    b.add(&Attribute::XorPeerAddress(peer)).unwrap();
+    b.add(&Attribute::Data(data)).unwrap();
+    b.finish();
+    buf
+}
+
+fn parse_indication(method: Method, data: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
+    let msg = Message::new_checked(data).ok()?;
+    if msg.class() != Class::Indication || msg.method() != method {
+        return None;
+    }
+    Some((msg.xor_peer_address()?, msg.data()?.to_vec()))
 }
 
 impl Node {
@@ -37,6 +70,7 @@ impl Node {
             outbox: Vec::new(),
             eoc_pending: false,
             errors: Vec::new(),
+            relay: None,
         }
     }
 
@@ -63,7 +97,17 @@ impl Node {
 
 impl Endpoint for Node {
     fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        if let Err(e) = self.agent.handle_receive(now, to, from, data) {
+        let relayed = self.relay.and_then(|r| {
+            (from == r.server && to == r.host)
+                .then(|| parse_indication(Method::DATA, data))
+                .flatten()
+                .map(|(peer, inner)| (r.relayed, peer, inner))
+        });
+        let result = match &relayed {
+            Some((local, peer, inner)) => self.agent.handle_receive(now, *local, *peer, inner),
+            None => self.agent.handle_receive(now, to, from, data),
+        };
+        if let Err(e) = result {
             self.errors.push(e);
         }
         self.drain(now);
@@ -75,9 +119,15 @@ impl Endpoint for Node {
     }
 
     fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
-        self.agent
-            .poll_transmit()
-            .map(|t| Datagram::new(t.source, t.destination, t.contents))
+        let t = self.agent.poll_transmit()?;
+        match self.relay {
+            Some(r) if t.source == r.relayed => Some(Datagram::new(
+                r.host,
+                r.server,
+                indication(Method::SEND, t.destination, &t.contents),
+            )),
+            _ => Some(Datagram::new(t.source, t.destination, t.contents)),
+        }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -115,6 +165,44 @@ impl Endpoint for StunServer {
 
     fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
         self.out.pop()
+    }
+}
+
+/// A stand-in TURN server with one allocation (the TURN client is not the agent's job):
+/// Send indications from the client go out from the relayed address, datagrams reaching
+/// the relayed address go back to the client as Data indications.
+struct Relay {
+    control: SocketAddr,
+    relayed: SocketAddr,
+    client: Option<SocketAddr>,
+    out: Vec<Datagram>,
+    relayed_datagrams: usize,
+}
+
+impl Endpoint for Relay {
+    fn receive(&mut self, _now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        if to == self.control {
+            if let Some((peer, inner)) = parse_indication(Method::SEND, data) {
+                self.client = Some(from);
+                self.relayed_datagrams += 1;
+                self.out.push(Datagram::new(self.relayed, peer, inner));
+            }
+        } else if let Some(client) = self.client {
+            self.relayed_datagrams += 1;
+            self.out.push(Datagram::new(
+                self.control,
+                client,
+                indication(Method::DATA, from, data),
+            ));
+        }
+    }
+
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+        if self.out.is_empty() {
+            None
+        } else {
+            Some(self.out.remove(0))
+        }
     }
 }
 
@@ -675,4 +763,71 @@ fn same_seed_same_run() {
         (s.sim.elapsed(), s.a().agent.stats(), s.b().agent.stats())
     };
     assert_eq!(run(31), run(31));
+}
+
+#[test]
+fn behind_symmetric_nat_only_through_relay() {
+    let stun = addr("203.0.113.100:3478");
+    let control = addr("203.0.113.50:3478");
+    let relayed = addr("203.0.113.50:50000");
+    let a_in = addr("10.0.0.1:5000");
+    let b_in = addr("10.1.0.1:6000");
+    let cfg = |role| IceConfig {
+        role,
+        stun_servers: vec![stun],
+        ..IceConfig::default()
+    };
+    let mut s = Scenario::new(
+        23,
+        link(),
+        (cfg(IceRole::Controlling), &[a_in]),
+        (cfg(IceRole::Controlled), &[b_in]),
+    );
+    s.sim.add_nat(NatConfig::new(
+        NatKind::Symmetric,
+        "203.0.113.1".parse().unwrap(),
+        ferrtc_netsim::Prefix::new("10.0.0.0".parse().unwrap(), 16).unwrap(),
+    ));
+    s.sim.add_nat(NatConfig::new(
+        NatKind::PortRestricted,
+        "203.0.113.2".parse().unwrap(),
+        ferrtc_netsim::Prefix::new("10.1.0.0".parse().unwrap(), 16).unwrap(),
+    ));
+    s.sim.add_endpoint([stun], StunServer::default());
+    let relay = s.sim.add_endpoint(
+        [control, relayed],
+        Relay {
+            control,
+            relayed,
+            client: None,
+            out: Vec::new(),
+            relayed_datagrams: 0,
+        },
+    );
+    // A's TURN client (not modelled) has allocated `relayed` and hands it to the agent.
+    let now = s.sim.now();
+    let a = s.a;
+    let node = s.sim.endpoint_mut(a);
+    node.relay = Some(RelayClient {
+        host: a_in,
+        server: control,
+        relayed,
+    });
+    node.agent
+        .add_local_relayed_candidate(relayed, None, control)
+        .unwrap();
+    node.drain(now);
+    s.run_until(Duration::from_secs(20), Scenario::both_completed);
+    let (pa, pb) = s.assert_mirrored_selection();
+    assert_eq!(pa.local.kind, ferrtc_stun_ice::ice::CandidateKind::Relayed);
+    assert_eq!(pa.local.base, relayed);
+    assert_eq!(pb.remote.address, relayed);
+    assert_eq!(
+        pa.remote.address.ip(),
+        "203.0.113.2".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert!(s.sim.endpoint(relay).relayed_datagrams >= 4);
+    use ConnectionState::*;
+    assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
+    assert_eq!(s.b().state_sequence(), [Checking, Connected, Completed]);
 }

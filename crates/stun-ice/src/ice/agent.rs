@@ -2017,6 +2017,300 @@ mod tests {
         )
     }
 
+    use crate::stun::{Attribute, MessageBuilder, MessageType, Method};
+
+    const LOCAL: &str = "192.0.2.1:5000";
+    const PEER: &str = "198.51.100.2:6000";
+    const PEER_PWD: &str = "peerpasswordpeerpassword";
+
+    /// An agent on LOCAL knowing the peer's credentials and its host candidate on PEER.
+    fn connected_setup(role: IceRole) -> (Agent, Instant) {
+        let t0 = Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+        let mut a = Agent::new(
+            IceConfig {
+                role,
+                ..IceConfig::default()
+            },
+            t0,
+            &mut rng,
+        );
+        a.add_local_host_address(LOCAL.parse().unwrap()).unwrap();
+        a.end_of_local_host_addresses();
+        a.set_remote_credentials(Credentials::new("peer", PEER_PWD).unwrap())
+            .unwrap();
+        let mut c = Candidate::host(PEER.parse().unwrap(), 1, 65535, Foundation::from_index(9));
+        c.priority = candidate::priority(126, 65535, 1);
+        a.add_remote_candidate(c).unwrap();
+        while a.poll_event().is_some() {}
+        (a, t0)
+    }
+
+    fn peer_request(a: &Agent, attrs: &[Attribute<'_>], pwd: &str) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let username = format!("{}:peer", a.local_credentials().ufrag);
+        let mut b = MessageBuilder::new(
+            &mut buf,
+            MessageType::new(Class::Request, Method::BINDING),
+            TransactionId([5; 12]),
+        );
+        b.add(&Attribute::Username(&username)).unwrap();
+        for attr in attrs {
+            b.add(attr).unwrap();
+        }
+        b.add_message_integrity(&IntegrityKey::short_term(pwd))
+            .unwrap();
+        b.add_fingerprint().unwrap();
+        b.finish();
+        buf
+    }
+
+    fn success_for(request: &[u8], mapped: SocketAddr) -> Vec<u8> {
+        let req = Message::new_checked(request).unwrap();
+        let mut buf = Vec::new();
+        wire::encode_success(
+            req.transaction_id(),
+            mapped,
+            &IntegrityKey::short_term(PEER_PWD),
+            &mut buf,
+        );
+        buf
+    }
+
+    fn run_until_transmit(a: &mut Agent, now: &mut Instant) -> Transmit {
+        for _ in 0..100 {
+            if let Some(t) = a.poll_transmit() {
+                return t;
+            }
+            *now = a.poll_timeout().expect("a timer is pending").max(*now);
+            a.handle_timeout(*now);
+        }
+        panic!("no transmit");
+    }
+
+    #[test]
+    fn check_request_carries_rfc_8445_7_1_attributes() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlling);
+        let t = run_until_transmit(&mut a, &mut now);
+        assert_eq!(
+            (t.source, t.destination),
+            (LOCAL.parse().unwrap(), PEER.parse().unwrap())
+        );
+        let msg = Message::new_checked(&t.contents).unwrap();
+        assert_eq!(
+            (msg.class(), msg.method()),
+            (Class::Request, Method::BINDING)
+        );
+        assert_eq!(
+            msg.username(),
+            Some(format!("peer:{}", a.local_credentials().ufrag).as_str())
+        );
+        // PRIORITY is what a peer-reflexive candidate from this base would get.
+        assert_eq!(msg.priority(), Some(candidate::priority(110, 65534, 1)));
+        assert!(msg.ice_controlling().is_some() && msg.ice_controlled().is_none());
+        assert!(!msg.use_candidate());
+        msg.check_message_integrity(&IntegrityKey::short_term(PEER_PWD))
+            .unwrap();
+        msg.check_fingerprint().unwrap();
+    }
+
+    #[test]
+    fn retransmissions_double_from_500_ms_then_fail() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlled);
+        let first = run_until_transmit(&mut a, &mut now);
+        let t0 = now;
+        let mut times = vec![Duration::ZERO];
+        while a.checklist().pairs()[0].state == PairState::InProgress {
+            now = a.poll_timeout().unwrap();
+            a.handle_timeout(now);
+            while let Some(t) = a.poll_transmit() {
+                assert_eq!(
+                    t.contents, first.contents,
+                    "a retransmission is the same request"
+                );
+                times.push(now - t0);
+            }
+        }
+        let ms = |v: u64| Duration::from_millis(v);
+        assert_eq!(
+            times,
+            [
+                ms(0),
+                ms(500),
+                ms(1500),
+                ms(3500),
+                ms(6500),
+                ms(9500),
+                ms(12500)
+            ]
+        );
+        assert_eq!(now - t0, ms(15500), "the last wait ends the transaction");
+        assert_eq!(a.checklist().pairs()[0].state, PairState::Failed);
+        assert_eq!(a.stats().retransmissions, 6);
+    }
+
+    #[test]
+    fn bad_integrity_and_unknown_username_are_dropped_unanswered() {
+        let (mut a, now) = connected_setup(IceRole::Controlled);
+        let local = LOCAL.parse().unwrap();
+        let from = PEER.parse().unwrap();
+        let wrong = peer_request(
+            &a,
+            &[Attribute::IceControlling(1)],
+            "wrongwrongwrongwrongwrong",
+        );
+        assert_eq!(
+            a.handle_receive(now, local, from, &wrong),
+            Err(IceError::BadIntegrity)
+        );
+        let mut other = Vec::new();
+        MessageBuilder::new(
+            &mut other,
+            MessageType::new(Class::Request, Method::BINDING),
+            TransactionId([1; 12]),
+        )
+        .add(&Attribute::Username("someoneelse:peer"))
+        .unwrap()
+        .add_message_integrity(&IntegrityKey::short_term(
+            &a.local_credentials().pwd.clone(),
+        ))
+        .unwrap();
+        assert_eq!(
+            a.handle_receive(now, local, from, &other),
+            Err(IceError::UnknownUsername)
+        );
+        assert!(a.poll_transmit().is_none(), "nothing answered");
+        let stats = a.stats();
+        assert_eq!(
+            (
+                stats.bad_integrity,
+                stats.unknown_username,
+                stats.responses_sent
+            ),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn role_conflict_answered_with_487_or_role_switched() {
+        // Controlling with the larger tie-breaker: answer 487 (RFC 8445 §7.3.1.1).
+        let (mut a, now) = connected_setup(IceRole::Controlling);
+        let local = LOCAL.parse().unwrap();
+        let from = PEER.parse().unwrap();
+        let pwd = a.local_credentials().pwd.clone();
+        let req = peer_request(&a, &[Attribute::IceControlling(0)], &pwd);
+        a.handle_receive(now, local, from, &req).unwrap();
+        let t = a.poll_transmit().unwrap();
+        let msg = Message::new_checked(&t.contents).unwrap();
+        assert_eq!(msg.class(), Class::ErrorResponse);
+        assert_eq!(msg.error_code().unwrap().code, ErrorCode::ROLE_CONFLICT);
+        msg.check_message_integrity(&IntegrityKey::short_term(&pwd))
+            .unwrap();
+        assert_eq!(a.role(), IceRole::Controlling);
+        // The peer's tie-breaker is larger: switch to controlled and answer success.
+        let req = peer_request(&a, &[Attribute::IceControlling(u64::MAX)], &pwd);
+        a.handle_receive(now, local, from, &req).unwrap();
+        let t = a.poll_transmit().unwrap();
+        let msg = Message::new_checked(&t.contents).unwrap();
+        assert_eq!(msg.class(), Class::SuccessResponse);
+        assert_eq!(msg.xor_mapped_address(), Some(from));
+        assert_eq!(a.role(), IceRole::Controlled);
+        assert_eq!(a.stats().role_conflicts, 2);
+    }
+
+    #[test]
+    fn role_conflict_487_response_switches_role_and_retries() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlling);
+        let t = run_until_transmit(&mut a, &mut now);
+        let req = Message::new_checked(&t.contents).unwrap();
+        let mut buf = Vec::new();
+        wire::encode_error(
+            req.transaction_id(),
+            ErrorCode::ROLE_CONFLICT,
+            "Role Conflict",
+            &IntegrityKey::short_term(PEER_PWD),
+            &mut buf,
+        );
+        a.handle_receive(now, t.source, t.destination, &buf)
+            .unwrap();
+        assert_eq!(a.role(), IceRole::Controlled);
+        let retry = run_until_transmit(&mut a, &mut now);
+        let msg = Message::new_checked(&retry.contents).unwrap();
+        assert!(
+            msg.ice_controlled().is_some(),
+            "the check is repeated in the new role"
+        );
+    }
+
+    #[test]
+    fn aggressive_nomination_from_peer_is_accepted() {
+        // The peer nominates in its very first check, before our own check has succeeded.
+        let (mut a, mut now) = connected_setup(IceRole::Controlled);
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let from: SocketAddr = PEER.parse().unwrap();
+        let pwd = a.local_credentials().pwd.clone();
+        let req = peer_request(
+            &a,
+            &[
+                Attribute::Priority(candidate::priority(110, 65535, 1)),
+                Attribute::IceControlling(1),
+                Attribute::UseCandidate,
+            ],
+            &pwd,
+        );
+        a.handle_receive(now, local, from, &req).unwrap();
+        let response = a.poll_transmit().unwrap();
+        assert_eq!(
+            Message::new_checked(&response.contents).unwrap().class(),
+            Class::SuccessResponse
+        );
+        // Our triggered check on the pair: answering it completes ICE on that pair.
+        let check = run_until_transmit(&mut a, &mut now);
+        assert_eq!(check.destination, from);
+        a.handle_receive(now, local, from, &success_for(&check.contents, local))
+            .unwrap();
+        let selected = a.selected_pair().unwrap();
+        assert!(selected.nominated);
+        assert_eq!(selected.remote.address, from);
+        assert_eq!(a.connection_state(), ConnectionState::Completed);
+    }
+
+    #[test]
+    fn asymmetric_response_fails_the_pair() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlling);
+        let t = run_until_transmit(&mut a, &mut now);
+        let other: SocketAddr = "198.51.100.3:6000".parse().unwrap();
+        a.handle_receive(now, t.source, other, &success_for(&t.contents, t.source))
+            .unwrap();
+        assert_eq!(a.checklist().pairs()[0].state, PairState::Failed);
+        assert!(a.selected_pair().is_none());
+    }
+
+    #[test]
+    fn mapped_address_unknown_makes_a_peer_reflexive_local() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlling);
+        let t = run_until_transmit(&mut a, &mut now);
+        let mapped: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+        a.handle_receive(
+            now,
+            t.source,
+            t.destination,
+            &success_for(&t.contents, mapped),
+        )
+        .unwrap();
+        let prflx = a
+            .local_candidates()
+            .iter()
+            .find(|c| c.address == mapped)
+            .unwrap();
+        assert_eq!(prflx.kind, CandidateKind::PeerReflexive);
+        assert_eq!(prflx.base, t.source);
+        assert_eq!(prflx.priority, candidate::priority(110, 65534, 1));
+        let selected = a.selected_pair().unwrap();
+        assert_eq!(selected.local.address, mapped);
+        assert_eq!(a.connection_state(), ConnectionState::Connected);
+    }
+
     #[test]
     fn credentials_follow_rfc_8445_5_3() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
