@@ -161,46 +161,53 @@ impl Attribute {
             "inactive" => return flag(Self::Direction(Direction::Inactive), "inactive"),
             _ => {}
         }
-        let Some(static_name) = TYPED_NAMES.iter().find(|n| **n == name) else {
-            return Ok(Self::Unknown {
-                name: name.to_owned(),
-                value: value.map(str::to_owned),
-            });
-        };
-        let Some(v) = value else {
-            return Err(ParseErrorKind::MissingValue(static_name));
-        };
+        // A typed attribute's value, or the error for `a=name` without one.
+        macro_rules! v {
+            ($name:literal) => {
+                match value {
+                    Some(v) => v,
+                    None => return Err(ParseErrorKind::MissingValue($name)),
+                }
+            };
+        }
         Ok(match name {
-            "rtpmap" => Self::Rtpmap(complete(rtpmap, "rtpmap", v)?),
-            "fmtp" => Self::Fmtp(complete(fmtp, "fmtp", v)?),
-            "rtcp-fb" => Self::RtcpFb(complete(rtcp_fb, "rtcp-fb", v)?),
-            "extmap" => Self::Extmap(complete(extmap, "extmap", v)?),
-            "ssrc" => Self::Ssrc(complete(ssrc, "ssrc", v)?),
-            "ssrc-group" => Self::SsrcGroup(complete(ssrc_group, "ssrc-group", v)?),
-            "msid" => Self::Msid(complete(msid, "msid", v)?),
-            "mid" => Self::Mid(nonempty(v, "mid")?),
-            "group" => Self::Group(complete(group, "group", v)?),
-            "ice-ufrag" => Self::IceUfrag(nonempty(v, "ice-ufrag")?),
-            "ice-pwd" => Self::IcePwd(nonempty(v, "ice-pwd")?),
-            "ice-options" => Self::IceOptions(words(v)),
-            "candidate" => Self::Candidate(candidate::parse_value(v)?),
-            "fingerprint" => Self::Fingerprint(complete(fingerprint, "fingerprint", v)?),
+            "rtpmap" => Self::Rtpmap(complete(rtpmap, "rtpmap", v!("rtpmap"))?),
+            "fmtp" => Self::Fmtp(complete(fmtp, "fmtp", v!("fmtp"))?),
+            "rtcp-fb" => Self::RtcpFb(complete(rtcp_fb, "rtcp-fb", v!("rtcp-fb"))?),
+            "extmap" => Self::Extmap(complete(extmap, "extmap", v!("extmap"))?),
+            "ssrc" => Self::Ssrc(complete(ssrc, "ssrc", v!("ssrc"))?),
+            "ssrc-group" => Self::SsrcGroup(complete(ssrc_group, "ssrc-group", v!("ssrc-group"))?),
+            "msid" => Self::Msid(complete(msid, "msid", v!("msid"))?),
+            "mid" => Self::Mid(nonempty(v!("mid"), "mid")?),
+            "group" => Self::Group(complete(group, "group", v!("group"))?),
+            "ice-ufrag" => Self::IceUfrag(nonempty(v!("ice-ufrag"), "ice-ufrag")?),
+            "ice-pwd" => Self::IcePwd(nonempty(v!("ice-pwd"), "ice-pwd")?),
+            "ice-options" => Self::IceOptions(words(v!("ice-options"))),
+            "candidate" => Self::Candidate(candidate::parse_value(v!("candidate"))?),
+            "fingerprint" => {
+                Self::Fingerprint(complete(fingerprint, "fingerprint", v!("fingerprint"))?)
+            }
             "setup" => Self::Setup(Setup::from_token(complete(
                 word("setup role"),
                 "setup role",
-                v,
+                v!("setup"),
             )?)),
-            "sctp-port" => Self::SctpPort(complete(number("sctp port"), "sctp port", v)?),
-            "max-message-size" => {
-                Self::MaxMessageSize(complete(number("max message size"), "max message size", v)?)
+            "sctp-port" => {
+                Self::SctpPort(complete(number("sctp port"), "sctp port", v!("sctp-port"))?)
             }
-            "sctpmap" => Self::Sctpmap(complete(sctpmap, "sctpmap", v)?),
-            "rid" => Self::Rid(complete(rid, "rid", v)?),
-            "simulcast" => Self::Simulcast(complete(simulcast, "simulcast", v)?),
-            "rtcp" => Self::Rtcp(complete(rtcp, "rtcp", v)?),
-            // TYPED_NAMES holds exactly the names matched above and the property names
-            // handled before it.
-            _ => unreachable!("typed attribute name without a parser"),
+            "max-message-size" => Self::MaxMessageSize(complete(
+                number("max message size"),
+                "max message size",
+                v!("max-message-size"),
+            )?),
+            "sctpmap" => Self::Sctpmap(complete(sctpmap, "sctpmap", v!("sctpmap"))?),
+            "rid" => Self::Rid(complete(rid, "rid", v!("rid"))?),
+            "simulcast" => Self::Simulcast(complete(simulcast, "simulcast", v!("simulcast"))?),
+            "rtcp" => Self::Rtcp(complete(rtcp, "rtcp", v!("rtcp"))?),
+            _ => Self::Unknown {
+                name: name.to_owned(),
+                value: value.map(str::to_owned),
+            },
         })
     }
 }

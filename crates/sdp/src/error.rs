@@ -79,6 +79,13 @@ pub enum ParseErrorKind {
     MissingValue(&'static str),
     /// A property attribute (`a=name`) was given a value.
     UnexpectedValue(&'static str),
+    /// A second attribute of a kind a section may hold once (`a=mid`, `a=ice-ufrag`,
+    /// `a=setup`, ...): which one counts would be a guess.
+    DuplicateAttribute(&'static str),
+    /// A second direction attribute (`a=sendrecv`, `a=sendonly`, ...) in one section.
+    ConflictingDirection,
+    /// A second `a=rtpmap` or `a=fmtp` for the same payload type in one section.
+    DuplicatePayloadType(&'static str),
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -102,6 +109,16 @@ impl fmt::Display for ParseErrorKind {
             Self::Trailing(what) => write!(f, "unexpected text after {what}"),
             Self::MissingValue(name) => write!(f, "`a={name}` needs a value"),
             Self::UnexpectedValue(name) => write!(f, "`a={name}` takes no value"),
+            Self::DuplicateAttribute(name) => write!(f, "a second `a={name}` in this section"),
+            Self::ConflictingDirection => {
+                f.write_str("a second direction attribute in this section")
+            }
+            Self::DuplicatePayloadType(name) => {
+                write!(
+                    f,
+                    "a second `a={name}` for the same payload type in this section"
+                )
+            }
         }
     }
 }

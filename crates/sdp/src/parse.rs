@@ -83,13 +83,17 @@ pub(crate) fn session(text: &str) -> Result<SessionDescription, ParseError> {
         attributes: Vec::new(),
         media: Vec::new(),
     };
+    let mut seen = Seen::default();
     for (n, line) in lines {
         last = (n, line);
         let (t, value) = split_line(line).map_err(|k| ParseError::new(n, line, k))?;
+        if t == b'm' {
+            seen = Seen::default();
+        }
         let result = if sdp.media.is_empty() {
-            session_line(&mut sdp, t, value)
+            session_line(&mut sdp, &mut seen, t, value)
         } else {
-            media_section_line(&mut sdp, t, value)
+            media_section_line(&mut sdp, &mut seen, t, value)
         };
         result.map_err(|k| ParseError::new(n, line, k))?;
     }
@@ -101,6 +105,56 @@ pub(crate) fn session(text: &str) -> Result<SessionDescription, ParseError> {
         ));
     }
     Ok(sdp)
+}
+
+/// What a section has declared so far, to refuse a second, conflicting declaration: strict
+/// where guessing which one counts would hurt.
+#[derive(Debug, Default)]
+struct Seen {
+    /// One bit per single-instance attribute kind.
+    singles: u16,
+    /// Payload types with an `a=rtpmap`.
+    rtpmap: u128,
+    /// Payload types with an `a=fmtp`.
+    fmtp: u128,
+}
+
+impl Seen {
+    fn check(&mut self, attribute: &Attribute) -> Result<(), ParseErrorKind> {
+        let (bit, kind) = match attribute {
+            Attribute::Mid(_) => (0, ParseErrorKind::DuplicateAttribute("mid")),
+            Attribute::IceUfrag(_) => (1, ParseErrorKind::DuplicateAttribute("ice-ufrag")),
+            Attribute::IcePwd(_) => (2, ParseErrorKind::DuplicateAttribute("ice-pwd")),
+            Attribute::Setup(_) => (3, ParseErrorKind::DuplicateAttribute("setup")),
+            Attribute::SctpPort(_) => (4, ParseErrorKind::DuplicateAttribute("sctp-port")),
+            Attribute::MaxMessageSize(_) => {
+                (5, ParseErrorKind::DuplicateAttribute("max-message-size"))
+            }
+            Attribute::Rtcp(_) => (6, ParseErrorKind::DuplicateAttribute("rtcp")),
+            Attribute::Simulcast(_) => (7, ParseErrorKind::DuplicateAttribute("simulcast")),
+            Attribute::Direction(_) => (8, ParseErrorKind::ConflictingDirection),
+            Attribute::Rtpmap(r) => {
+                return take_bit(&mut self.rtpmap, r.payload_type, "rtpmap");
+            }
+            Attribute::Fmtp(f) => return take_bit(&mut self.fmtp, f.payload_type, "fmtp"),
+            _ => return Ok(()),
+        };
+        if self.singles & (1 << bit) != 0 {
+            return Err(kind);
+        }
+        self.singles |= 1 << bit;
+        Ok(())
+    }
+}
+
+fn take_bit(set: &mut u128, payload_type: u8, name: &'static str) -> Result<(), ParseErrorKind> {
+    // Payload types are 0..=127 (checked by the grammar), so the shift is in range.
+    let bit = 1u128 << (payload_type & 0x7f);
+    if *set & bit != 0 {
+        return Err(ParseErrorKind::DuplicatePayloadType(name));
+    }
+    *set |= bit;
+    Ok(())
 }
 
 fn once(slot: &mut Option<String>, t: u8, value: &str) -> Result<(), ParseErrorKind> {
@@ -120,7 +174,12 @@ fn unknown_or_misplaced(t: u8) -> ParseErrorKind {
 }
 
 /// A line of the session section, after `v= o= s=`.
-fn session_line(sdp: &mut SessionDescription, t: u8, value: &str) -> Result<(), ParseErrorKind> {
+fn session_line(
+    sdp: &mut SessionDescription,
+    seen: &mut Seen,
+    t: u8,
+    value: &str,
+) -> Result<(), ParseErrorKind> {
     match t {
         b'v' | b'o' | b's' => return Err(ParseErrorKind::DuplicateLine(char::from(t))),
         b'i' => once(&mut sdp.information, t, value)?,
@@ -153,7 +212,11 @@ fn session_line(sdp: &mut SessionDescription, t: u8, value: &str) -> Result<(), 
             sdp.time_zones = complete(session::time_zones, "time zones", value)?;
         }
         b'k' => once(&mut sdp.key, t, value)?,
-        b'a' => sdp.attributes.push(Attribute::parse(value)?),
+        b'a' => {
+            let attribute = Attribute::parse(value)?;
+            seen.check(&attribute)?;
+            sdp.attributes.push(attribute);
+        }
         b'm' => {
             if sdp.timings.is_empty() {
                 return Err(ParseErrorKind::MissingTiming);
@@ -169,6 +232,7 @@ fn session_line(sdp: &mut SessionDescription, t: u8, value: &str) -> Result<(), 
 /// A line after the first `m=`.
 fn media_section_line(
     sdp: &mut SessionDescription,
+    seen: &mut Seen,
     t: u8,
     value: &str,
 ) -> Result<(), ParseErrorKind> {
@@ -179,7 +243,7 @@ fn media_section_line(
     }
     // The caller only comes here once a media section exists.
     let Some(media) = sdp.media.last_mut() else {
-        return session_line(sdp, t, value);
+        return session_line(sdp, seen, t, value);
     };
     match t {
         b'i' => once(&mut media.title, t, value)?,
@@ -190,7 +254,11 @@ fn media_section_line(
             .bandwidths
             .push(complete(session::bandwidth, "bandwidth", value)?),
         b'k' => once(&mut media.key, t, value)?,
-        b'a' => media.attributes.push(Attribute::parse(value)?),
+        b'a' => {
+            let attribute = Attribute::parse(value)?;
+            seen.check(&attribute)?;
+            media.attributes.push(attribute);
+        }
         _ => return Err(unknown_or_misplaced(t)),
     }
     Ok(())
@@ -298,6 +366,39 @@ mod tests {
             err(&format!("{HEAD}{m}y=1\n")).kind,
             ParseErrorKind::UnknownType('y')
         );
+    }
+
+    #[test]
+    fn ambiguous_repeats_are_refused() {
+        let m = "m=audio 9 RTP/AVP 0\n";
+        let e = err(&format!("{HEAD}{m}a=mid:a\na=mid:b\n"));
+        assert_eq!(
+            (e.line, e.kind),
+            (7, ParseErrorKind::DuplicateAttribute("mid"))
+        );
+        assert_eq!(
+            err(&format!("{HEAD}{m}a=sendrecv\na=recvonly\n")).kind,
+            ParseErrorKind::ConflictingDirection
+        );
+        assert_eq!(
+            err(&format!(
+                "{HEAD}{m}a=rtpmap:0 PCMU/8000\na=rtpmap:0 PCMA/8000\n"
+            ))
+            .kind,
+            ParseErrorKind::DuplicatePayloadType("rtpmap")
+        );
+        assert_eq!(
+            err(&format!("{HEAD}a=ice-pwd:x\na=ice-pwd:y\n")).kind,
+            ParseErrorKind::DuplicateAttribute("ice-pwd")
+        );
+        // Each section is its own scope: the same attribute at session level and in every
+        // media section is fine, as Firefox writes `a=sendrecv`.
+        let ok = format!(
+            "{HEAD}a=sendrecv\na=ice-ufrag:s\n{m}a=sendrecv\na=mid:a\na=rtpmap:0 PCMU/8000\n\
+             {m}a=sendrecv\na=mid:b\na=rtpmap:0 PCMU/8000\na=fmtp:0 x=1\n"
+        );
+        let s = SessionDescription::parse(&ok).unwrap();
+        assert_eq!(s.media.len(), 2);
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl SessionDescription {
     /// Accepts CRLF or bare LF line endings, trailing spaces and tabs on a line, and blank
     /// lines (all ignored). Session-level lines after `v= o= s=` may come in any order; types
     /// that may appear once must appear once. Known attributes must follow their grammar;
-    /// unknown ones are kept verbatim, in order.
+    /// unknown ones are kept verbatim, in order. Where a repeat would leave the meaning to a
+    /// guess, it is refused: a second `a=mid`, `a=ice-ufrag`, `a=ice-pwd`, `a=setup`,
+    /// `a=sctp-port`, `a=max-message-size`, `a=rtcp`, `a=simulcast` or direction attribute in
+    /// one section, or a second `a=rtpmap`/`a=fmtp` for one payload type.
     ///
     /// # Errors
     /// A [`ParseError`] naming the first bad line and what is wrong with it.

@@ -420,6 +420,34 @@ fn attribute() -> impl Strategy<Value = Attribute> {
     ]
 }
 
+/// The attributes of one section, minus any that repeat a single-instance kind or a payload
+/// type's `rtpmap`/`fmtp` (the parser refuses those as ambiguous).
+fn section_attributes(max: usize) -> impl Strategy<Value = Vec<Attribute>> {
+    vec(attribute(), 0..max).prop_map(|attrs| {
+        let mut keys = std::collections::HashSet::new();
+        attrs
+            .into_iter()
+            .filter(|a| {
+                let key = match a {
+                    Attribute::Rtpmap(r) => (a.name().to_owned(), r.payload_type),
+                    Attribute::Fmtp(f) => (a.name().to_owned(), f.payload_type),
+                    Attribute::Direction(_) => ("direction".to_owned(), 0),
+                    Attribute::Mid(_)
+                    | Attribute::IceUfrag(_)
+                    | Attribute::IcePwd(_)
+                    | Attribute::Setup(_)
+                    | Attribute::SctpPort(_)
+                    | Attribute::MaxMessageSize(_)
+                    | Attribute::Rtcp(_)
+                    | Attribute::Simulcast(_) => (a.name().to_owned(), 0),
+                    _ => return true,
+                };
+                keys.insert(key)
+            })
+            .collect()
+    })
+}
+
 fn media() -> impl Strategy<Value = MediaDescription> {
     (
         (
@@ -446,7 +474,7 @@ fn media() -> impl Strategy<Value = MediaDescription> {
         vec(connection(), 0..2),
         vec(bandwidth(), 0..2),
         option::of(text()),
-        vec(attribute(), 0..12),
+        section_attributes(12),
     )
         .prop_map(
             |(
@@ -486,7 +514,7 @@ fn session() -> impl Strategy<Value = SessionDescription> {
         vec(timing(), 1..3),
         vec(time_zone(), 0..3),
         option::of(text()),
-        vec(attribute(), 0..8),
+        section_attributes(8),
         vec(media(), 0..4),
     )
         .prop_map(
