@@ -27,6 +27,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod stun;
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -34,7 +36,7 @@ use std::time::{Duration, Instant};
 pub type GroupFn = fn(&Config) -> Vec<Row>;
 
 /// Every group the report knows, by name, in the order `all` runs them.
-pub const GROUPS: &[(&str, GroupFn)] = &[];
+pub const GROUPS: &[(&str, GroupFn)] = &[("stun", stun::rows)];
 
 /// How long and how carefully to measure.
 #[derive(Debug, Clone)]
