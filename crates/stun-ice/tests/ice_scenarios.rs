@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, NatConfig, NatKind, Sim};
 use ferrtc_stun_ice::ice::{
-    Agent, Candidate, ConnectionState, GatheringState, IceConfig, IceError, IceEvent, IceRole,
-    SelectedPair,
+    Agent, Candidate, CandidateKind, ConnectionState, GatheringState, IceConfig, IceError,
+    IceEvent, IceRole, SelectedPair, TcpType, Transport, TransportProtocol,
 };
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
@@ -27,6 +27,9 @@ struct Node {
     errors: Vec<IceError>,
     /// A relayed candidate reached through `relay`: the driver's half of TURN.
     relay: Option<RelayClient>,
+    /// Local TCP candidate addresses: what arrives there is a message of an RFC 6544
+    /// connection (netsim carries it as one datagram, standing in for RFC 4571 framing).
+    tcp_locals: Vec<SocketAddr>,
 }
 
 /// What the driver knows of its TURN allocation: datagrams the agent sends from `relayed`
@@ -71,6 +74,7 @@ impl Node {
             eoc_pending: false,
             errors: Vec::new(),
             relay: None,
+            tcp_locals: Vec::new(),
         }
     }
 
@@ -105,6 +109,10 @@ impl Endpoint for Node {
         });
         let result = match &relayed {
             Some((local, peer, inner)) => self.agent.handle_receive(now, *local, *peer, inner),
+            None if self.tcp_locals.contains(&to) => {
+                self.agent
+                    .handle_receive_on(now, Transport::Tcp, to, from, data)
+            }
             None => self.agent.handle_receive(now, to, from, data),
         };
         if let Err(e) = result {
@@ -439,15 +447,12 @@ fn late_trickle_connects_through_peer_reflexive_then_upgrades() {
     );
     let pa = s.a().agent.selected_pair().unwrap().clone();
     assert_eq!(pa.remote.address, addr(B));
-    assert_eq!(
-        pa.remote.kind,
-        ferrtc_stun_ice::ice::CandidateKind::PeerReflexive
-    );
+    assert_eq!(pa.remote.kind, CandidateKind::PeerReflexive);
     // The late candidate upgrades the peer-reflexive one without disturbing the pair.
     s.run_for(Duration::from_secs(3));
     let remote = s.a().agent.remote_candidates();
     assert_eq!(remote.len(), 1);
-    assert_eq!(remote[0].kind, ferrtc_stun_ice::ice::CandidateKind::Host);
+    assert_eq!(remote[0].kind, CandidateKind::Host);
     use ConnectionState::*;
     assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
     assert_eq!(
@@ -543,10 +548,7 @@ fn behind_two_port_restricted_nats_via_server_reflexive() {
         "203.0.113.2".parse::<std::net::IpAddr>().unwrap()
     );
     assert_eq!(pb.remote.address, pa.local.address);
-    assert_eq!(
-        pa.remote.kind,
-        ferrtc_stun_ice::ice::CandidateKind::ServerReflexive
-    );
+    assert_eq!(pa.remote.kind, CandidateKind::ServerReflexive);
     assert!(s.sim.nat_stats(nat_a).mappings_created >= 1);
     assert!(s.sim.nat_stats(nat_b).mappings_created >= 1);
     use ConnectionState::*;
@@ -819,7 +821,7 @@ fn behind_symmetric_nat_only_through_relay() {
     node.drain(now);
     s.run_until(Duration::from_secs(20), Scenario::both_completed);
     let (pa, pb) = s.assert_mirrored_selection();
-    assert_eq!(pa.local.kind, ferrtc_stun_ice::ice::CandidateKind::Relayed);
+    assert_eq!(pa.local.kind, CandidateKind::Relayed);
     assert_eq!(pa.local.base, relayed);
     assert_eq!(pb.remote.address, relayed);
     assert_eq!(
@@ -830,4 +832,38 @@ fn behind_symmetric_nat_only_through_relay() {
     use ConnectionState::*;
     assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
     assert_eq!(s.b().state_sequence(), [Checking, Connected, Completed]);
+}
+
+#[test]
+fn tcp_active_to_passive() {
+    // A listens (passive), B connects (active, port 9 by convention): B's ordinary check
+    // opens the way, A answers and checks back with a triggered check on that connection.
+    let a_tcp = addr(A);
+    let b_tcp = addr("198.51.100.2:9");
+    let mut s = Scenario::new(13, link(), (controlling(), &[]), (controlled(), &[]));
+    let now = s.sim.now();
+    for (h, address, tcp_type) in [
+        (s.a, a_tcp, TcpType::Passive),
+        (s.b, b_tcp, TcpType::Active),
+    ] {
+        s.sim.bind(h.id(), address);
+        let node = s.sim.endpoint_mut(h);
+        node.tcp_locals.push(address);
+        node.agent
+            .add_local_tcp_host_address(address, tcp_type)
+            .unwrap();
+        node.drain(now);
+    }
+    s.run_until(Duration::from_secs(5), Scenario::both_completed);
+    let (pa, pb) = s.assert_mirrored_selection();
+    assert_eq!(pa.local.protocol, TransportProtocol::Tcp(TcpType::Passive));
+    assert_eq!(pb.local.protocol, TransportProtocol::Tcp(TcpType::Active));
+    assert_eq!((pa.remote.address, pb.remote.address), (b_tcp, a_tcp));
+    assert_eq!(pa.remote.kind, CandidateKind::Host);
+    use ConnectionState::*;
+    assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
+    assert_eq!(s.b().state_sequence(), [Checking, Connected, Completed]);
+    // The passive side never started a check on its own: its checks were all triggered
+    // by B's (one check and one nomination).
+    assert!(s.a().agent.stats().checks_sent <= 2);
 }

@@ -21,6 +21,9 @@ use crate::stun::{Class, ErrorCode, IntegrityKey, Message, TransactionId};
 pub const MAX_LOCAL_CANDIDATES: usize = 32;
 /// Most remote candidates the agent keeps, signalled and peer-reflexive together.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
+/// How long a TCP-passive candidate waits for the peer to connect before its pairs count
+/// as failed (RFC 6544 leaves it to the agent).
+const PASSIVE_WAIT: Duration = Duration::from_secs(10);
 /// Most STUN transactions in flight at once; beyond it the oldest abandoned one goes.
 const MAX_TRANSACTIONS: usize = 512;
 
@@ -406,6 +409,7 @@ pub struct Agent {
     concluded: bool,
     first_valid_at: Option<Instant>,
     checks_started: bool,
+    checks_started_at: Option<Instant>,
     remote_end_of_candidates: bool,
     local_hosts_done: bool,
     restart_pending: bool,
@@ -479,6 +483,7 @@ impl Agent {
             concluded: false,
             first_valid_at: None,
             checks_started: false,
+            checks_started_at: None,
             remote_end_of_candidates: false,
             local_hosts_done: false,
             restart_pending: false,
@@ -734,6 +739,7 @@ impl Agent {
         self.remote_creds = Some(creds);
         if !self.checks_started && !self.config.lite {
             self.checks_started = true;
+            self.checks_started_at = Some(self.last_now);
             self.checklist.initial_unfreeze();
         }
         self.wake();
@@ -819,6 +825,7 @@ impl Agent {
         self.concluded = false;
         self.first_valid_at = None;
         self.checks_started = false;
+        self.checks_started_at = None;
         self.remote_end_of_candidates = false;
         self.restart_pending = true;
         self.failed = false;
@@ -861,6 +868,20 @@ impl Agent {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), IceError> {
+        self.handle_receive_on(now, Transport::Udp, local, from, datagram)
+    }
+
+    /// [`Agent::handle_receive`] for a given transport: for TCP candidates (RFC 6544), one
+    /// whole message the driver took out of its RFC 4571 framing on the connection between
+    /// `local` (the candidate's address, port 9 for an active one) and `from`.
+    pub fn handle_receive_on(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), IceError> {
         self.advance(now);
         if self.closed {
             return Err(IceError::Closed);
@@ -876,9 +897,9 @@ impl Agent {
             }
         };
         let result = match msg.class() {
-            Class::Request => self.handle_request(now, local, from, &msg),
+            Class::Request => self.handle_request(now, transport, local, from, &msg),
             Class::SuccessResponse | Class::ErrorResponse => {
-                self.handle_response(now, local, from, &msg)
+                self.handle_response(now, transport, local, from, &msg)
             }
             // Binding indications are keepalives (RFC 8445 §11): nothing to do.
             Class::Indication => Ok(()),
@@ -945,6 +966,16 @@ impl Agent {
         }
         if let Some(t) = self.nomination_deadline() {
             consider(t);
+        }
+        // Re-evaluate failure once TCP-passive pairs stop waiting for the peer.
+        if let Some(t) = self.checks_started_at.map(|t| t + PASSIVE_WAIT) {
+            if t > self.last_now
+                && !self.failed
+                && self.selected.is_none()
+                && self.checklist.pairs().iter().any(|p| p.triggered_only)
+            {
+                consider(t);
+            }
         }
         next
     }
@@ -1059,7 +1090,10 @@ impl Agent {
         self.checks_started
             && self.remote_end_of_candidates
             && self.gathering_state == GatheringState::Complete
-            && self.checklist.all_done()
+            && self.checklist.all_done(
+                self.checks_started_at
+                    .is_some_and(|t| self.last_now >= t + PASSIVE_WAIT),
+            )
             && self.valid.is_empty()
             && !self
                 .txs
@@ -1453,26 +1487,24 @@ impl Agent {
         self.events.push_back(IceEvent::SelectedPairChange(pair));
     }
 
-    fn local_index(&self, local: SocketAddr) -> Option<usize> {
-        self.locals
-            .iter()
-            .position(|c| c.base == local && c.address == local && !c.protocol.is_tcp())
-            .or_else(|| {
-                self.locals
-                    .iter()
-                    .position(|c| c.base == local && c.address == local)
-            })
+    fn local_index(&self, transport: Transport, local: SocketAddr) -> Option<usize> {
+        self.locals.iter().position(|c| {
+            c.base == local
+                && c.address == local
+                && c.protocol.is_tcp() == (transport == Transport::Tcp)
+        })
     }
 
     fn handle_request(
         &mut self,
         now: Instant,
+        transport: Transport,
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
     ) -> Result<(), IceError> {
         self.stats.requests_received += 1;
-        let Some(li) = self.local_index(local) else {
+        let Some(li) = self.local_index(transport, local) else {
             return Err(IceError::UnknownLocalAddress(local));
         };
         let Some(username) = msg.username() else {
@@ -1504,11 +1536,6 @@ impl Agent {
             self.stats.bad_integrity += 1;
             return Err(IceError::BadIntegrity);
         }
-        let transport = if self.locals[li].protocol.is_tcp() {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
         if old_key.is_some() {
             self.respond_success(msg.transaction_id(), local, from, transport, &key);
             return Ok(());
@@ -1746,6 +1773,7 @@ impl Agent {
     fn handle_response(
         &mut self,
         now: Instant,
+        transport: Transport,
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
@@ -1808,6 +1836,7 @@ impl Agent {
                 }
                 self.handle_check_response(
                     now,
+                    transport,
                     local,
                     from,
                     msg,
@@ -1871,6 +1900,7 @@ impl Agent {
     fn handle_check_response(
         &mut self,
         now: Instant,
+        transport: Transport,
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
@@ -1907,7 +1937,7 @@ impl Agent {
             return;
         }
         // RFC 8445 §7.2.5.2.1: the response must come back on the same 5-tuple, reversed.
-        if from != tx.destination || local != tx.source {
+        if from != tx.destination || local != tx.source || transport != tx.transport {
             if let Some(p) = self.checklist.get_mut(pair) {
                 p.state = PairState::Failed;
             }

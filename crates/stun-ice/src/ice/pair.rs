@@ -61,6 +61,9 @@ pub struct CandidatePair {
     pub foundation: (Foundation, Foundation),
     /// Component ID of both candidates.
     pub component: u16,
+    /// The local candidate is TCP passive: it cannot open a connection, so the pair is
+    /// only ever checked by a triggered check once the peer has connected (RFC 6544 §6.2).
+    pub triggered_only: bool,
 }
 
 /// The outcome of [`CheckList::add_pair`].
@@ -240,6 +243,8 @@ impl CheckList {
             state,
             foundation,
             component: l.component,
+            triggered_only: l.protocol
+                == super::candidate::TransportProtocol::Tcp(super::candidate::TcpType::Passive),
         });
         self.sort();
         AddOutcome::Added(id)
@@ -320,7 +325,11 @@ impl CheckList {
     /// highest-priority Waiting pair; if none, the highest-priority Frozen pair whose
     /// foundation has no pair Waiting or In-Progress is unfrozen and chosen.
     pub fn next_ordinary(&mut self) -> Option<PairId> {
-        if let Some(p) = self.pairs.iter().find(|p| p.state == PairState::Waiting) {
+        if let Some(p) = self
+            .pairs
+            .iter()
+            .find(|p| p.state == PairState::Waiting && !p.triggered_only)
+        {
             return Some(p.id);
         }
         let busy = |f: &(Foundation, Foundation), pairs: &[CandidatePair]| {
@@ -331,7 +340,11 @@ impl CheckList {
         let candidate = self
             .pairs
             .iter()
-            .find(|p| p.state == PairState::Frozen && !busy(&p.foundation, &self.pairs))
+            .find(|p| {
+                p.state == PairState::Frozen
+                    && !p.triggered_only
+                    && !busy(&p.foundation, &self.pairs)
+            })
             .map(|p| p.id)?;
         if let Some(p) = self.get_mut(candidate) {
             p.state = PairState::Waiting;
@@ -339,11 +352,16 @@ impl CheckList {
         Some(candidate)
     }
 
-    /// True when every pair is Succeeded or Failed (nothing more to check).
-    pub fn all_done(&self) -> bool {
-        self.pairs
-            .iter()
-            .all(|p| matches!(p.state, PairState::Succeeded | PairState::Failed))
+    /// True when every pair is Succeeded or Failed (nothing more to check). Pairs that only
+    /// a triggered check can test and that were never triggered count as done when
+    /// `give_up_waiting` is set (the peer had its time to connect).
+    pub fn all_done(&self, give_up_waiting: bool) -> bool {
+        self.pairs.iter().all(|p| {
+            matches!(p.state, PairState::Succeeded | PairState::Failed)
+                || (give_up_waiting
+                    && p.triggered_only
+                    && matches!(p.state, PairState::Frozen | PairState::Waiting))
+        })
     }
 
     /// Removes every pair.
@@ -604,5 +622,27 @@ mod tests {
             cl.add_pair(&locals, &remotes, 0, 1, true, false),
             AddOutcome::Added(_)
         ));
+    }
+
+    #[test]
+    fn tcp_passive_local_pairs_wait_for_triggered_checks() {
+        let mut l = cand("192.0.2.1:5000", CandidateKind::Host, 65535, 1);
+        l.protocol = TransportProtocol::Tcp(TcpType::Passive);
+        let mut r = cand("198.51.100.1:9", CandidateKind::Host, 65535, 2);
+        r.protocol = TransportProtocol::Tcp(TcpType::Active);
+        let (locals, remotes) = (vec![l], vec![r]);
+        let mut cl = CheckList::new(10);
+        let AddOutcome::Added(id) = cl.add_pair(&locals, &remotes, 0, 0, true, false) else {
+            panic!("pair formed")
+        };
+        cl.initial_unfreeze();
+        assert!(cl.get(id).unwrap().triggered_only);
+        assert_eq!(
+            cl.next_ordinary(),
+            None,
+            "a passive candidate opens no connection"
+        );
+        assert!(!cl.all_done(false));
+        assert!(cl.all_done(true));
     }
 }
