@@ -48,3 +48,4 @@
 pub mod framing;
 pub mod ice;
 pub mod stun;
+pub mod turn;
