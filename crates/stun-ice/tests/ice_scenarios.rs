@@ -651,6 +651,46 @@ fn consent_expiry_leads_to_failed() {
     // Nothing more goes out on the dead pair.
     s.run_for(Duration::from_secs(5));
     assert!(s.a().agent.poll_timeout().is_none());
+
+    // The path heals; an ICE restart (new credentials both sides) recovers.
+    s.sim.set_default_link(link());
+    let (a, b) = (s.a, s.b);
+    let now = s.sim.now();
+    s.trickle_to_a_at = now + Duration::from_secs(3600);
+    s.trickle_to_b_at = now + Duration::from_secs(3600);
+    s.sim.endpoint_mut(a).agent.restart();
+    s.sim.endpoint_mut(a).drain(now);
+    let new_a = s.a().agent.local_credentials().clone();
+    s.sim
+        .endpoint_mut(b)
+        .agent
+        .set_remote_credentials(new_a)
+        .unwrap();
+    s.sim.endpoint_mut(b).drain(now);
+    let new_b = s.b().agent.local_credentials().clone();
+    s.sim
+        .endpoint_mut(a)
+        .agent
+        .set_remote_credentials(new_b)
+        .unwrap();
+    s.trickle_to_a_at = now;
+    s.trickle_to_b_at = now;
+    s.run_until(Duration::from_secs(10), Scenario::both_completed);
+    let (pa, _) = s.assert_mirrored_selection();
+    assert_eq!(pa.remote.address, addr(B));
+    assert_eq!(
+        s.a().state_sequence(),
+        [
+            Checking,
+            Connected,
+            Completed,
+            Disconnected,
+            Failed,
+            Checking,
+            Connected,
+            Completed
+        ]
+    );
 }
 
 #[test]
