@@ -149,6 +149,30 @@ pub struct IceConfig {
     pub credentials: Option<Credentials>,
 }
 
+/// Longest duration any timer of the configuration may have: keeps `Instant` arithmetic
+/// far from overflow whatever the caller passes.
+const MAX_CONFIG_DURATION: Duration = Duration::from_secs(3600);
+
+impl IceConfig {
+    /// The configuration with every value brought into range: Ta at least 5 ms (RFC 8445
+    /// §14.2), consent period at least 4 s (RFC 7675 §5.1), timers at most an hour, at least
+    /// one transmission and one pair.
+    pub fn sanitized(mut self) -> IceConfig {
+        let clamp = |d: Duration, min: Duration| d.clamp(min, MAX_CONFIG_DURATION);
+        self.ta = clamp(self.ta, Duration::from_millis(5));
+        self.min_rto = clamp(self.min_rto, Duration::from_millis(1));
+        self.max_rto = clamp(self.max_rto, self.min_rto);
+        self.nomination_timeout = clamp(self.nomination_timeout, Duration::ZERO);
+        self.consent_interval = clamp(self.consent_interval, Duration::from_secs(4));
+        self.consent_timeout = clamp(self.consent_timeout, Duration::from_secs(1));
+        self.disconnected_timeout = clamp(self.disconnected_timeout, Duration::from_secs(1));
+        self.max_check_transmissions = self.max_check_transmissions.clamp(1, 64);
+        self.max_pairs = self.max_pairs.clamp(1, 10_000);
+        self.stun_servers.truncate(16);
+        self
+    }
+}
+
 impl Default for IceConfig {
     fn default() -> Self {
         IceConfig {
@@ -223,7 +247,8 @@ pub enum IceEvent {
     GatheringStateChange(GatheringState),
     /// The connection state changed.
     ConnectionStateChange(ConnectionState),
-    /// Media should now flow on this pair.
+    /// Media should now flow on this pair. Emitted again for the same pair when it becomes
+    /// nominated.
     SelectedPairChange(SelectedPair),
 }
 
@@ -445,6 +470,7 @@ impl Agent {
     /// A new agent. `rng` seeds the agent's own generator (transaction ids, tie-breaker,
     /// credentials, consent jitter), so a seeded `rng` replays a run exactly.
     pub fn new(config: IceConfig, now: Instant, rng: &mut dyn RngCore) -> Agent {
+        let config = config.sanitized();
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let mut own = ChaCha20Rng::from_seed(seed);
@@ -1196,7 +1222,10 @@ impl Agent {
             .filter(|p| matches!(p.state, PairState::Waiting | PairState::InProgress))
             .count() as u32;
         // RFC 8445 §14.3: RTO = MAX(500 ms, Ta * (Num-Waiting + Num-In-Progress)).
-        let rto = self.config.min_rto.max(self.config.ta * busy.max(1));
+        let rto = self
+            .config
+            .min_rto
+            .max(self.config.ta.saturating_mul(busy.max(1)));
         if let Some(p) = self.checklist.get_mut(id) {
             p.state = PairState::InProgress;
         }
@@ -1295,7 +1324,8 @@ impl Agent {
         let interval = self.config.consent_interval.max(Duration::from_secs(4));
         // RFC 7675 §5.1: each interval uniformly in [0.8, 1.2] x the period, at least 4 s.
         let permille = 800 + (self.rng.next_u32() % 401) as u64;
-        let jittered = (interval * permille as u32 / 1000).max(Duration::from_secs(4));
+        let jittered =
+            (interval.saturating_mul(permille as u32) / 1000).max(Duration::from_secs(4));
         s.next_consent = now + jittered;
         let Some(key) = s.remote_key.clone() else {
             return;
@@ -2339,6 +2369,43 @@ mod tests {
         let selected = a.selected_pair().unwrap();
         assert_eq!(selected.local.address, mapped);
         assert_eq!(a.connection_state(), ConnectionState::Connected);
+    }
+
+    #[test]
+    fn absurd_configuration_is_brought_into_range() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let now = Instant::now();
+        let mut a = Agent::new(
+            IceConfig {
+                ta: Duration::ZERO,
+                min_rto: Duration::MAX,
+                max_rto: Duration::ZERO,
+                consent_interval: Duration::MAX,
+                consent_timeout: Duration::MAX,
+                disconnected_timeout: Duration::MAX,
+                nomination_timeout: Duration::MAX,
+                max_check_transmissions: u32::MAX,
+                max_pairs: 0,
+                ..IceConfig::default()
+            },
+            now,
+            &mut rng,
+        );
+        assert_eq!(a.config.ta, Duration::from_millis(5));
+        assert_eq!(a.config.max_rto, a.config.min_rto);
+        a.add_local_host_address(LOCAL.parse().unwrap()).unwrap();
+        a.set_remote_credentials(Credentials::new("peer", PEER_PWD).unwrap())
+            .unwrap();
+        let c = Candidate::host(PEER.parse().unwrap(), 1, 65535, Foundation::from_index(9));
+        a.add_remote_candidate(c).unwrap();
+        // Timers run without overflowing.
+        let mut t = now;
+        for _ in 0..200 {
+            let Some(next) = a.poll_timeout() else { break };
+            t = next.max(t);
+            a.handle_timeout(t);
+            while a.poll_transmit().is_some() {}
+        }
     }
 
     #[test]
