@@ -10,13 +10,35 @@
 //! key of USERNAME (or `--username`), REALM and the password, with the PASSWORD-ALGORITHM the
 //! message names (MD5 by default). Exits 1 with the reason on malformed input.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use ferrtc_stun_ice::stun::{Attribute, IntegrityKey, Message, PasswordAlgorithmId};
 
-fn usage() -> ExitCode {
-    eprintln!("usage: stun_decode HEX [--password PWD] [--username USER]");
-    ExitCode::from(2)
+/// Exit status for malformed input.
+const MALFORMED: u8 = 1;
+/// Exit status for a bad command line.
+const USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    match run(&args, &mut stdout, &mut stderr) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(err: &mut dyn Write) -> std::io::Result<u8> {
+    writeln!(
+        err,
+        "usage: stun_decode HEX [--password PWD] [--username USER]"
+    )?;
+    Ok(USAGE)
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -39,57 +61,60 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn main() -> ExitCode {
+/// Runs the tool on `args` (without the program name), printing to `out` and `err`; returns
+/// the exit status.
+pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
     let mut hex = None;
     let mut password = None;
     let mut username = None;
-    let mut args = std::env::args().skip(1);
+    let mut args = args.iter().cloned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--password" => match args.next() {
                 Some(p) => password = Some(p),
-                None => return usage(),
+                None => return usage(err),
             },
             "--username" => match args.next() {
                 Some(u) => username = Some(u),
-                None => return usage(),
+                None => return usage(err),
             },
-            "-h" | "--help" => return usage(),
+            "-h" | "--help" => return usage(err),
             _ if hex.is_none() => hex = Some(arg),
-            _ => return usage(),
+            _ => return usage(err),
         }
     }
     let Some(hex) = hex else {
-        return usage();
+        return usage(err);
     };
     let bytes = match parse_hex(&hex) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: malformed hex: {e}");
-            return ExitCode::FAILURE;
+            writeln!(err, "error: malformed hex: {e}")?;
+            return Ok(MALFORMED);
         }
     };
     let msg = match Message::new_checked(&bytes) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: malformed STUN message: {e}");
-            return ExitCode::FAILURE;
+            writeln!(err, "error: malformed STUN message: {e}")?;
+            return Ok(MALFORMED);
         }
     };
 
-    println!("class: {}", msg.class());
-    println!("method: {}", msg.method());
-    println!("transaction id: {}", msg.transaction_id());
-    println!("length: {} bytes", bytes.len());
-    println!("attributes:");
+    writeln!(out, "class: {}", msg.class())?;
+    writeln!(out, "method: {}", msg.method())?;
+    writeln!(out, "transaction id: {}", msg.transaction_id())?;
+    writeln!(out, "length: {} bytes", bytes.len())?;
+    writeln!(out, "attributes:")?;
     let txid = msg.transaction_id();
     for raw in msg.raw_attributes().flatten() {
         if raw.ignored {
-            println!(
+            writeln!(
+                out,
                 "  {} ({} bytes, ignored: follows message integrity)",
                 raw.attr,
                 raw.value.len()
-            );
+            )?;
             continue;
         }
         match Attribute::decode(raw.attr, raw.value, &txid) {
@@ -99,20 +124,20 @@ fn main() -> ExitCode {
                 } else {
                     "unknown, comprehension-optional"
                 };
-                println!("  {attr} ({kind})");
+                writeln!(out, "  {attr} ({kind})")?;
             }
-            Ok(attr) => println!("  {attr}"),
+            Ok(attr) => writeln!(out, "  {attr}")?,
             // `new_checked` has decoded every processed attribute already.
-            Err(e) => println!("  {}: malformed ({e})", raw.attr),
+            Err(e) => writeln!(out, "  {}: malformed ({e})", raw.attr)?,
         }
     }
     if let Err(e) = msg.require_known() {
-        println!("warning: {e}");
+        writeln!(out, "warning: {e}")?;
     }
     if msg.has_fingerprint() {
         match msg.check_fingerprint() {
-            Ok(()) => println!("fingerprint: ok"),
-            Err(e) => println!("fingerprint: bad ({e})"),
+            Ok(()) => writeln!(out, "fingerprint: ok")?,
+            Err(e) => writeln!(out, "fingerprint: bad ({e})")?,
         }
     }
     if let Some(password) = password {
@@ -120,10 +145,11 @@ fn main() -> ExitCode {
             None => IntegrityKey::short_term(&password),
             Some(realm) => {
                 let Some(user) = username.as_deref().or(msg.username()) else {
-                    println!(
+                    writeln!(
+                        out,
                         "integrity: bad (long-term credentials need a username: pass --username)"
-                    );
-                    return ExitCode::SUCCESS;
+                    )?;
+                    return Ok(0);
                 };
                 let algorithm = msg
                     .attributes()
@@ -135,19 +161,20 @@ fn main() -> ExitCode {
                 match IntegrityKey::long_term_with(algorithm, user, realm, &password) {
                     Some(k) => k,
                     None => {
-                        println!(
+                        writeln!(
+                            out,
                             "integrity: bad (unknown password algorithm 0x{:04x})",
                             algorithm.0
-                        );
-                        return ExitCode::SUCCESS;
+                        )?;
+                        return Ok(0);
                     }
                 }
             }
         };
         match msg.check_integrity(&key) {
-            Ok(()) => println!("integrity: ok"),
-            Err(e) => println!("integrity: bad ({e})"),
+            Ok(()) => writeln!(out, "integrity: ok")?,
+            Err(e) => writeln!(out, "integrity: bad ({e})")?,
         }
     }
-    ExitCode::SUCCESS
+    Ok(0)
 }
