@@ -356,6 +356,9 @@ impl fmt::Debug for Client {
     }
 }
 
+/// Peer data found in a frame: the peer and the payload, borrowed from the frame.
+type PeerData<'a> = Option<(SocketAddr, &'a [u8])>;
+
 /// When to refresh something that lives `lifetime`: a minute early, or half-way for short
 /// lifetimes.
 fn refresh_delay(lifetime: Duration) -> Duration {
@@ -546,20 +549,37 @@ impl Client {
     /// else in a Send indication (RFC 8656 sections 11.1 and 12.5). A permission (or channel)
     /// must have been asked for first.
     pub fn send_to(&mut self, peer: SocketAddr, data: &[u8]) -> Result<(), CommandError> {
-        self.check_peer(peer.ip())?;
         let mut out = Vec::with_capacity(data.len() + 48);
-        if let Some(channel) = self.channel(peer) {
-            ChannelData { channel, data }
-                .encode(self.config.transport.is_stream(), &mut out)
-                .map_err(|_| CommandError::DataTooLong(data.len()))?;
-        } else if self.permitted(peer.ip()) {
-            self.encode_send(peer, data, &mut out)
-                .map_err(|_| CommandError::DataTooLong(data.len()))?;
-        } else {
-            return Err(CommandError::NoPermission(peer.ip()));
-        }
+        self.encode_to(peer, data, &mut out)?;
         self.queue(out);
         Ok(())
+    }
+
+    /// Like [`send_to`](Self::send_to), but appends the message to `out` for the caller to
+    /// send to the server itself (over a stream, as the next bytes, after anything queued
+    /// before): no allocation when `out` has room.
+    pub fn encode_to(
+        &mut self,
+        peer: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CommandError> {
+        self.check_peer(peer.ip())?;
+        let start = out.len();
+        let result = if let Some(channel) = self.channel(peer) {
+            ChannelData { channel, data }
+                .encode(self.config.transport.is_stream(), out)
+                .map_err(|_| CommandError::DataTooLong(data.len()))
+        } else if self.permitted(peer.ip()) {
+            self.encode_send(peer, data, out)
+                .map_err(|_| CommandError::DataTooLong(data.len()))
+        } else {
+            Err(CommandError::NoPermission(peer.ip()))
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
     }
 
     /// Deletes the allocation: a Refresh with LIFETIME 0 (RFC 8656 section 8.1). Permissions,
@@ -592,18 +612,52 @@ impl Client {
             if from != self.config.server {
                 return Err(TurnError::UnexpectedSource(from));
             }
-            return self.handle_frame(now, data);
+            if let Some((peer, data)) = self.handle_frame(now, data)? {
+                self.events.push_back(Event::Data {
+                    peer,
+                    data: data.to_vec(),
+                });
+            }
+            return Ok(());
         }
         let mut framer = std::mem::take(&mut self.framer);
         let mut first_error = None;
-        let pushed = framer.push(data, |frame| {
-            if let Err(e) = self.handle_frame(now, frame) {
+        let pushed = framer.push(data, |frame| match self.handle_frame(now, frame) {
+            Ok(Some((peer, data))) => self.events.push_back(Event::Data {
+                peer,
+                data: data.to_vec(),
+            }),
+            Ok(None) => {}
+            Err(e) => {
                 first_error.get_or_insert(e);
             }
         });
         self.framer = framer;
         pushed?;
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Over UDP, handles a datagram from the server like [`handle_receive`](Self::handle_receive)
+    /// except that peer data (ChannelData or a Data indication) is returned, borrowed from
+    /// `datagram`, instead of queued as an [`Event::Data`]: the relayed media path copies
+    /// nothing and allocates nothing. Returns `Ok(None)` for anything else (responses are
+    /// processed as usual).
+    ///
+    /// Over TCP and TLS a frame may span chunks, so this is the same as `handle_receive`
+    /// (data comes as events) and always returns `Ok(None)`.
+    pub fn handle_datagram<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &'a [u8],
+    ) -> Result<Option<(SocketAddr, &'a [u8])>, TurnError> {
+        if self.config.transport.is_stream() {
+            return self.handle_receive(now, from, datagram).map(|()| None);
+        }
+        if from != self.config.server {
+            return Err(TurnError::UnexpectedSource(from));
+        }
+        self.handle_frame(now, datagram)
     }
 
     /// Runs timers: retransmissions and transaction timeouts, refreshes of the allocation,
@@ -858,15 +912,23 @@ impl Client {
 
     // ----- internals: receiving -----
 
-    fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), TurnError> {
+    /// Handles one datagram or stream frame; peer data is returned, not queued.
+    fn handle_frame<'a>(
+        &mut self,
+        now: Instant,
+        frame: &'a [u8],
+    ) -> Result<PeerData<'a>, TurnError> {
         match frame.first() {
             Some(0..=3) => self.handle_stun(now, frame),
-            Some(0x40..=0x7F) => self.handle_channel_data(frame),
+            Some(0x40..=0x7F) => self.handle_channel_data(frame).map(Some),
             _ => Err(TurnError::NotTurn),
         }
     }
 
-    fn handle_channel_data(&mut self, frame: &[u8]) -> Result<(), TurnError> {
+    fn handle_channel_data<'a>(
+        &mut self,
+        frame: &'a [u8],
+    ) -> Result<(SocketAddr, &'a [u8]), TurnError> {
         let cd = if self.config.transport.is_stream() {
             ChannelData::read(frame)?.0
         } else {
@@ -879,14 +941,14 @@ impl Client {
             .channel_peers
             .get(&cd.channel)
             .ok_or(TurnError::UnknownChannel(cd.channel))?;
-        self.events.push_back(Event::Data {
-            peer,
-            data: cd.data.to_vec(),
-        });
-        Ok(())
+        Ok((peer, cd.data))
     }
 
-    fn handle_stun(&mut self, now: Instant, frame: &[u8]) -> Result<(), TurnError> {
+    fn handle_stun<'a>(
+        &mut self,
+        now: Instant,
+        frame: &'a [u8],
+    ) -> Result<PeerData<'a>, TurnError> {
         let msg = Message::new_checked(frame)?;
         if msg.has_fingerprint() {
             msg.check_fingerprint()?;
@@ -894,11 +956,13 @@ impl Client {
         match msg.class() {
             Class::Indication if msg.method() == Method::DATA => self.handle_data_indication(&msg),
             Class::Indication | Class::Request => Err(TurnError::UnexpectedMessage(msg.method())),
-            Class::SuccessResponse | Class::ErrorResponse => self.handle_response(now, &msg),
+            Class::SuccessResponse | Class::ErrorResponse => {
+                self.handle_response(now, &msg).map(|()| None)
+            }
         }
     }
 
-    fn handle_data_indication(&mut self, msg: &Message<'_>) -> Result<(), TurnError> {
+    fn handle_data_indication<'a>(&mut self, msg: &Message<'a>) -> Result<PeerData<'a>, TurnError> {
         if !self.is_allocated() {
             return Err(TurnError::NotAllocated);
         }
@@ -912,7 +976,7 @@ impl Client {
         let Some(data) = msg.data() else {
             // An ICMP report without data (RFC 8656 section 11.6) is informational only.
             return if msg.contains(AttributeType::ICMP) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(missing(AttributeType::DATA))
             };
@@ -920,11 +984,7 @@ impl Client {
         if !self.permitted(peer.ip()) {
             return Err(TurnError::NoPermission(peer));
         }
-        self.events.push_back(Event::Data {
-            peer,
-            data: data.to_vec(),
-        });
-        Ok(())
+        Ok(Some((peer, data)))
     }
 
     fn handle_response(&mut self, now: Instant, msg: &Message<'_>) -> Result<(), TurnError> {
@@ -1992,6 +2052,51 @@ mod tests {
             [Event::AllocationLost(RequestError::AllocationMismatch)]
         );
         assert!(!c.is_allocated());
+    }
+
+    proptest::proptest! {
+        /// Nothing the server (or anyone spoofing it) sends makes the client panic, whatever
+        /// its state: random bytes, and valid messages with one byte changed.
+        #[test]
+        fn hostile_input_never_panics(
+            stream in proptest::bool::ANY,
+            random in proptest::collection::vec(proptest::collection::vec(0u8..=255, 0..120), 0..12),
+            flips in proptest::collection::vec((0usize..200, 1u8..=255), 1..12),
+        ) {
+            let now = Instant::now();
+            let transport = if stream { TurnTransport::Tcp } else { TurnTransport::Udp };
+            let mut c = allocated(transport, now);
+            let peer = addr(PEER);
+            c.create_permission(now, peer.ip()).unwrap();
+            let perm = sent(&mut c);
+            let ch = c.bind_channel(now, peer).unwrap();
+            let bind = sent(&mut c);
+            let mut valid = vec![
+                respond(&perm, Class::SuccessResponse, &[], Some(&key())),
+                respond(&bind, Class::ErrorResponse, &[error(438), Attribute::Realm("example.org"), Attribute::Nonce("x")], None),
+            ];
+            let mut cd = Vec::new();
+            ChannelData { channel: ch, data: b"payload" }.encode(stream, &mut cd).unwrap();
+            valid.push(cd);
+            for (i, (at, x)) in flips.iter().enumerate() {
+                let mut m = valid[i % valid.len()].clone();
+                let at = at % m.len();
+                m[at] ^= x;
+                let _ = c.handle_receive(now, addr(SERVER), &m);
+                let _ = c.handle_datagram(now, addr(SERVER), &m);
+            }
+            for r in &random {
+                let _ = c.handle_receive(now, addr(SERVER), r);
+            }
+            for step in 1..6 {
+                c.handle_timeout(now + Duration::from_secs(200 * step));
+                while c.poll_transmit().is_some() {}
+                while c.poll_event().is_some() {}
+            }
+            // Still answers commands consistently.
+            let _ = c.send_to(peer, b"x");
+            let _ = c.deallocate(now);
+        }
     }
 
     #[test]
