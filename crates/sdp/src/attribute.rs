@@ -1,6 +1,6 @@
 //! `a=` lines: the typed WebRTC attributes and the verbatim rest.
 
-use std::fmt::{self, Write as _};
+use crate::emit::{Emit, display_by_emit, num};
 
 use crate::ParseErrorKind;
 use crate::candidate::{self, Candidate};
@@ -17,7 +17,7 @@ use crate::session::{AddressType, NetworkType};
 /// ```
 /// Attributes this crate knows are typed; anything else is [`Attribute::Unknown`], kept as
 /// written. Attribute names are matched case-sensitively, as written by every WebRTC peer;
-/// a known name in another case is unknown. [`Display`](fmt::Display) writes the line
+/// a known name in another case is unknown. [`Display`](std::fmt::Display) writes the line
 /// without the `a=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -212,6 +212,24 @@ impl Attribute {
     }
 }
 
+display_by_emit!(
+    Attribute,
+    Rtpmap,
+    Parameter,
+    Fmtp,
+    RtcpFb,
+    Extmap,
+    SsrcAttribute,
+    SsrcGroup,
+    Msid,
+    Group,
+    Fingerprint,
+    Sctpmap,
+    Rid,
+    Simulcast,
+    Rtcp,
+);
+
 /// Names of the attributes that are typed, property ones included.
 const TYPED_NAMES: &[&str] = &[
     "rtpmap",
@@ -263,59 +281,81 @@ fn words(v: &str) -> Vec<String> {
         .collect()
 }
 
-impl fmt::Display for Attribute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Rtpmap(v) => write!(f, "rtpmap:{v}"),
-            Self::Fmtp(v) => write!(f, "fmtp:{v}"),
-            Self::RtcpFb(v) => write!(f, "rtcp-fb:{v}"),
-            Self::Extmap(v) => write!(f, "extmap:{v}"),
-            Self::Ssrc(v) => write!(f, "ssrc:{v}"),
-            Self::SsrcGroup(v) => write!(f, "ssrc-group:{v}"),
-            Self::Msid(v) => write!(f, "msid:{v}"),
-            Self::Mid(v) => write!(f, "mid:{v}"),
-            Self::Group(v) => write!(f, "group:{v}"),
-            Self::IceUfrag(v) => write!(f, "ice-ufrag:{v}"),
-            Self::IcePwd(v) => write!(f, "ice-pwd:{v}"),
-            Self::IceOptions(v) => {
-                f.write_str("ice-options:")?;
-                write_joined(f, v, ' ')
+impl Emit for Attribute {
+    fn emit(&self, out: &mut String) {
+        let value: &dyn Emit = match self {
+            Self::Rtpmap(v) => v,
+            Self::Fmtp(v) => v,
+            Self::RtcpFb(v) => v,
+            Self::Extmap(v) => v,
+            Self::Ssrc(v) => v,
+            Self::SsrcGroup(v) => v,
+            Self::Msid(v) => v,
+            Self::Group(v) => v,
+            Self::Fingerprint(v) => v,
+            Self::Sctpmap(v) => v,
+            Self::Rid(v) => v,
+            Self::Simulcast(v) => v,
+            Self::Rtcp(v) => v,
+            Self::Candidate(c) => return c.emit(out),
+            Self::Mid(v) | Self::IceUfrag(v) | Self::IcePwd(v) => {
+                out.push_str(self.name());
+                out.push(':');
+                out.push_str(v);
+                return;
             }
-            Self::Candidate(v) => write!(f, "{v}"),
-            Self::Fingerprint(v) => write!(f, "fingerprint:{v}"),
-            Self::Setup(v) => write!(f, "setup:{}", v.as_str()),
-            Self::SctpPort(v) => write!(f, "sctp-port:{v}"),
-            Self::MaxMessageSize(v) => write!(f, "max-message-size:{v}"),
-            Self::Sctpmap(v) => write!(f, "sctpmap:{v}"),
-            Self::Rid(v) => write!(f, "rid:{v}"),
-            Self::Simulcast(v) => write!(f, "simulcast:{v}"),
-            Self::Rtcp(v) => write!(f, "rtcp:{v}"),
+            Self::IceOptions(v) => {
+                out.push_str("ice-options:");
+                push_joined(out, v, ' ');
+                return;
+            }
+            Self::Setup(v) => {
+                out.push_str("setup:");
+                out.push_str(v.as_str());
+                return;
+            }
+            Self::SctpPort(v) => {
+                out.push_str("sctp-port:");
+                num(out, *v);
+                return;
+            }
+            Self::MaxMessageSize(v) => {
+                out.push_str("max-message-size:");
+                num(out, *v);
+                return;
+            }
             Self::ExtmapAllowMixed
             | Self::IceLite
             | Self::EndOfCandidates
             | Self::RtcpMux
             | Self::RtcpMuxOnly
             | Self::RtcpRsize
-            | Self::Direction(_) => f.write_str(self.name()),
-            Self::Unknown { name, value } => {
-                f.write_str(name)?;
-                if let Some(v) = value {
-                    write!(f, ":{v}")?;
-                }
-                Ok(())
+            | Self::Direction(_) => {
+                out.push_str(self.name());
+                return;
             }
-        }
+            Self::Unknown { name, value } => {
+                out.push_str(name);
+                if let Some(v) = value {
+                    out.push(':');
+                    out.push_str(v);
+                }
+                return;
+            }
+        };
+        out.push_str(self.name());
+        out.push(':');
+        value.emit(out);
     }
 }
 
-fn write_joined<S: AsRef<str>>(f: &mut fmt::Formatter<'_>, items: &[S], sep: char) -> fmt::Result {
+fn push_joined<S: AsRef<str>>(out: &mut String, items: &[S], sep: char) {
     for (n, item) in items.iter().enumerate() {
         if n > 0 {
-            f.write_char(sep)?;
+            out.push(sep);
         }
-        f.write_str(item.as_ref())?;
+        out.push_str(item.as_ref());
     }
-    Ok(())
 }
 
 /// `a=rtpmap` (RFC 8866 §6.6).
@@ -336,17 +376,17 @@ pub struct Rtpmap {
     pub channels: Option<u16>,
 }
 
-impl fmt::Display for Rtpmap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}/{}",
-            self.payload_type, self.encoding_name, self.clock_rate
-        )?;
+impl Emit for Rtpmap {
+    fn emit(&self, out: &mut String) {
+        num(out, self.payload_type);
+        out.push(' ');
+        out.push_str(&self.encoding_name);
+        out.push('/');
+        num(out, self.clock_rate);
         if let Some(c) = self.channels {
-            write!(f, "/{c}")?;
+            out.push('/');
+            num(out, c);
         }
-        Ok(())
     }
 }
 
@@ -401,13 +441,13 @@ impl Parameter {
     }
 }
 
-impl fmt::Display for Parameter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
+impl Emit for Parameter {
+    fn emit(&self, out: &mut String) {
+        out.push_str(&self.name);
         if let Some(v) = &self.value {
-            write!(f, "={v}")?;
+            out.push('=');
+            out.push_str(v);
         }
-        Ok(())
     }
 }
 
@@ -429,14 +469,13 @@ fn parameters(text: &str) -> impl Iterator<Item = Parameter> + '_ {
         })
 }
 
-fn write_parameters(f: &mut fmt::Formatter<'_>, params: &[Parameter]) -> fmt::Result {
+fn push_parameters(out: &mut String, params: &[Parameter]) {
     for (n, p) in params.iter().enumerate() {
         if n > 0 {
-            f.write_char(';')?;
+            out.push(';');
         }
-        write!(f, "{p}")?;
+        p.emit(out);
     }
-    Ok(())
 }
 
 /// `a=fmtp` (RFC 8866 §6.15), with the format-specific parameters split at `;`.
@@ -464,14 +503,13 @@ impl Fmtp {
     }
 }
 
-impl fmt::Display for Fmtp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.payload_type)?;
+impl Emit for Fmtp {
+    fn emit(&self, out: &mut String) {
+        num(out, self.payload_type);
         if !self.parameters.is_empty() {
-            f.write_char(' ')?;
-            write_parameters(f, &self.parameters)?;
+            out.push(' ');
+            push_parameters(out, &self.parameters);
         }
-        Ok(())
     }
 }
 
@@ -549,17 +587,18 @@ pub struct RtcpFb {
     pub parameter: Option<String>,
 }
 
-impl fmt::Display for RtcpFb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Emit for RtcpFb {
+    fn emit(&self, out: &mut String) {
         match self.payload_type {
-            Some(pt) => write!(f, "{pt}")?,
-            None => f.write_char('*')?,
+            Some(pt) => num(out, pt),
+            None => out.push('*'),
         }
-        write!(f, " {}", self.feedback.as_str())?;
+        out.push(' ');
+        out.push_str(self.feedback.as_str());
         if let Some(p) = &self.parameter {
-            write!(f, " {p}")?;
+            out.push(' ');
+            out.push_str(p);
         }
-        Ok(())
     }
 }
 
@@ -650,17 +689,19 @@ pub struct Extmap {
     pub attributes: Option<String>,
 }
 
-impl fmt::Display for Extmap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.id)?;
+impl Emit for Extmap {
+    fn emit(&self, out: &mut String) {
+        num(out, self.id);
         if let Some(d) = self.direction {
-            write!(f, "/{}", d.as_str())?;
+            out.push('/');
+            out.push_str(d.as_str());
         }
-        write!(f, " {}", self.uri)?;
+        out.push(' ');
+        out.push_str(&self.uri);
         if let Some(a) = &self.attributes {
-            write!(f, " {a}")?;
+            out.push(' ');
+            out.push_str(a);
         }
-        Ok(())
     }
 }
 
@@ -706,13 +747,15 @@ pub struct SsrcAttribute {
     pub value: Option<String>,
 }
 
-impl fmt::Display for SsrcAttribute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.ssrc, self.name)?;
+impl Emit for SsrcAttribute {
+    fn emit(&self, out: &mut String) {
+        num(out, self.ssrc);
+        out.push(' ');
+        out.push_str(&self.name);
         if let Some(v) = &self.value {
-            write!(f, ":{v}")?;
+            out.push(':');
+            out.push_str(v);
         }
-        Ok(())
     }
 }
 
@@ -783,13 +826,13 @@ pub struct SsrcGroup {
     pub ssrcs: Vec<u32>,
 }
 
-impl fmt::Display for SsrcGroup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.semantics.as_str())?;
+impl Emit for SsrcGroup {
+    fn emit(&self, out: &mut String) {
+        out.push_str(self.semantics.as_str());
         for s in &self.ssrcs {
-            write!(f, " {s}")?;
+            out.push(' ');
+            num(out, *s);
         }
-        Ok(())
     }
 }
 
@@ -824,13 +867,13 @@ pub struct Msid {
     pub track_id: Option<String>,
 }
 
-impl fmt::Display for Msid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.stream_id)?;
+impl Emit for Msid {
+    fn emit(&self, out: &mut String) {
+        out.push_str(&self.stream_id);
         if let Some(t) = &self.track_id {
-            write!(f, " {t}")?;
+            out.push(' ');
+            out.push_str(t);
         }
-        Ok(())
     }
 }
 
@@ -894,13 +937,13 @@ pub struct Group {
     pub mids: Vec<String>,
 }
 
-impl fmt::Display for Group {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.semantics.as_str())?;
+impl Emit for Group {
+    fn emit(&self, out: &mut String) {
+        out.push_str(self.semantics.as_str());
         for m in &self.mids {
-            write!(f, " {m}")?;
+            out.push(' ');
+            out.push_str(m);
         }
-        Ok(())
     }
 }
 
@@ -986,18 +1029,18 @@ pub struct Fingerprint {
     pub digest: Vec<u8>,
 }
 
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Emit for Fingerprint {
+    fn emit(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        write!(f, "{} ", self.hash.as_str())?;
+        out.push_str(self.hash.as_str());
+        out.push(' ');
         for (n, b) in self.digest.iter().enumerate() {
             if n > 0 {
-                f.write_char(':')?;
+                out.push(':');
             }
-            f.write_char(char::from(HEX[usize::from(b >> 4)]))?;
-            f.write_char(char::from(HEX[usize::from(b & 0xf)]))?;
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
-        Ok(())
     }
 }
 
@@ -1093,13 +1136,15 @@ pub struct Sctpmap {
     pub streams: Option<u32>,
 }
 
-impl fmt::Display for Sctpmap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.port, self.protocol)?;
+impl Emit for Sctpmap {
+    fn emit(&self, out: &mut String) {
+        num(out, self.port);
+        out.push(' ');
+        out.push_str(&self.protocol);
         if let Some(s) = self.streams {
-            write!(f, " {s}")?;
+            out.push(' ');
+            num(out, s);
         }
-        Ok(())
     }
 }
 
@@ -1167,24 +1212,26 @@ pub struct Rid {
     pub restrictions: Vec<Parameter>,
 }
 
-impl fmt::Display for Rid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.id, self.direction.as_str())?;
+impl Emit for Rid {
+    fn emit(&self, out: &mut String) {
+        out.push_str(&self.id);
+        out.push(' ');
+        out.push_str(self.direction.as_str());
         if !self.payload_types.is_empty() {
-            f.write_str(" pt=")?;
+            out.push_str(" pt=");
             for (n, pt) in self.payload_types.iter().enumerate() {
                 if n > 0 {
-                    f.write_char(',')?;
+                    out.push(',');
                 }
-                write!(f, "{pt}")?;
+                num(out, *pt);
             }
             if !self.restrictions.is_empty() {
-                f.write_char(';')?;
+                out.push(';');
             }
         } else if !self.restrictions.is_empty() {
-            f.write_char(' ')?;
+            out.push(' ');
         }
-        write_parameters(f, &self.restrictions)
+        push_parameters(out, &self.restrictions);
     }
 }
 
@@ -1265,38 +1312,36 @@ pub struct Simulcast {
     pub recv: Vec<Vec<SimulcastRid>>,
 }
 
-fn write_sc_list(f: &mut fmt::Formatter<'_>, list: &[Vec<SimulcastRid>]) -> fmt::Result {
+fn push_sc_list(out: &mut String, list: &[Vec<SimulcastRid>]) {
     for (n, alts) in list.iter().enumerate() {
         if n > 0 {
-            f.write_char(';')?;
+            out.push(';');
         }
         for (m, id) in alts.iter().enumerate() {
             if m > 0 {
-                f.write_char(',')?;
+                out.push(',');
             }
             if id.paused {
-                f.write_char('~')?;
+                out.push('~');
             }
-            f.write_str(&id.rid)?;
+            out.push_str(&id.rid);
         }
     }
-    Ok(())
 }
 
-impl fmt::Display for Simulcast {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Emit for Simulcast {
+    fn emit(&self, out: &mut String) {
         if !self.send.is_empty() {
-            f.write_str("send ")?;
-            write_sc_list(f, &self.send)?;
+            out.push_str("send ");
+            push_sc_list(out, &self.send);
             if !self.recv.is_empty() {
-                f.write_char(' ')?;
+                out.push(' ');
             }
         }
         if !self.recv.is_empty() {
-            f.write_str("recv ")?;
-            write_sc_list(f, &self.recv)?;
+            out.push_str("recv ");
+            push_sc_list(out, &self.recv);
         }
-        Ok(())
     }
 }
 
@@ -1370,19 +1415,17 @@ pub struct Rtcp {
     pub address: Option<RtcpAddress>,
 }
 
-impl fmt::Display for Rtcp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.port)?;
+impl Emit for Rtcp {
+    fn emit(&self, out: &mut String) {
+        num(out, self.port);
         if let Some(a) = &self.address {
-            write!(
-                f,
-                " {} {} {}",
-                a.network_type.as_str(),
-                a.address_type.as_str(),
-                a.address
-            )?;
+            out.push(' ');
+            out.push_str(a.network_type.as_str());
+            out.push(' ');
+            out.push_str(a.address_type.as_str());
+            out.push(' ');
+            out.push_str(&a.address);
         }
-        Ok(())
     }
 }
 

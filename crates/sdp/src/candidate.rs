@@ -1,7 +1,8 @@
 //! `a=candidate` (RFC 8839 §5.1, with RFC 6544 TCP candidates).
 
-use std::fmt;
 use std::net::IpAddr;
+
+use crate::emit::{Emit, display_by_emit, num};
 
 use crate::grammar::{Res, complete, failure, number, sp, word};
 use crate::{ParseError, ParseErrorKind};
@@ -34,7 +35,7 @@ use crate::{ParseError, ParseErrorKind};
 /// [`extensions`](Self::extensions), in order. The serializer writes `raddr`, `rport`,
 /// `tcptype`, then the extensions.
 ///
-/// [`Display`](fmt::Display) writes the attribute as JavaScript's `RTCIceCandidate.candidate`
+/// [`Display`](std::fmt::Display) writes the attribute as JavaScript's `RTCIceCandidate.candidate`
 /// holds it: `candidate:...` (no `a=`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -147,34 +148,44 @@ impl std::str::FromStr for Candidate {
     }
 }
 
-impl fmt::Display for Candidate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "candidate:{} {} {} {} {} {} typ {}",
-            self.foundation,
-            self.component,
-            self.transport.as_str(),
-            self.priority,
-            self.address,
-            self.port,
-            self.kind.as_str()
-        )?;
+impl Emit for Candidate {
+    fn emit(&self, out: &mut String) {
+        out.push_str("candidate:");
+        out.push_str(&self.foundation);
+        out.push(' ');
+        num(out, self.component);
+        out.push(' ');
+        out.push_str(self.transport.as_str());
+        out.push(' ');
+        num(out, self.priority);
+        out.push(' ');
+        out.push_str(&self.address);
+        out.push(' ');
+        num(out, self.port);
+        out.push_str(" typ ");
+        out.push_str(self.kind.as_str());
         if let Some(a) = &self.related_address {
-            write!(f, " raddr {a}")?;
+            out.push_str(" raddr ");
+            out.push_str(a);
         }
         if let Some(p) = self.related_port {
-            write!(f, " rport {p}")?;
+            out.push_str(" rport ");
+            num(out, p);
         }
         if let Some(t) = self.tcp_type {
-            write!(f, " tcptype {}", t.as_str())?;
+            out.push_str(" tcptype ");
+            out.push_str(t.as_str());
         }
         for (n, v) in &self.extensions {
-            write!(f, " {n} {v}")?;
+            out.push(' ');
+            out.push_str(n);
+            out.push(' ');
+            out.push_str(v);
         }
-        Ok(())
     }
 }
+
+display_by_emit!(Candidate);
 
 /// Parses the value after `candidate:`.
 pub(crate) fn parse_value(value: &str) -> Result<Candidate, ParseErrorKind> {

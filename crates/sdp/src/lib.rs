@@ -49,6 +49,7 @@
 
 mod attribute;
 mod candidate;
+mod emit;
 mod error;
 mod grammar;
 mod media;

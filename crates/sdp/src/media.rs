@@ -7,8 +7,9 @@ use crate::attribute::{
     Setup, Simulcast, SsrcAttribute, SsrcGroup,
 };
 use crate::candidate::Candidate;
+use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, number, sp, word};
-use crate::session::{Bandwidth, Connection};
+use crate::session::{Bandwidth, Connection, line, text_line};
 
 /// `media` of an `m=` line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -171,32 +172,9 @@ impl MediaDescription {
 
     /// Writes this section's lines, CRLF-terminated.
     pub fn write_to<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
-        write!(w, "m={} {}", self.kind.as_str(), self.port)?;
-        if let Some(n) = self.port_count {
-            write!(w, "/{n}")?;
-        }
-        write!(w, " {}", self.protocol)?;
-        for f in &self.formats {
-            w.write_char(' ')?;
-            w.write_str(f)?;
-        }
-        w.write_str("\r\n")?;
-        if let Some(i) = &self.title {
-            write!(w, "i={i}\r\n")?;
-        }
-        for c in &self.connections {
-            write!(w, "c={c}\r\n")?;
-        }
-        for b in &self.bandwidths {
-            write!(w, "b={b}\r\n")?;
-        }
-        if let Some(k) = &self.key {
-            write!(w, "k={k}\r\n")?;
-        }
-        for a in &self.attributes {
-            write!(w, "a={a}\r\n")?;
-        }
-        Ok(())
+        let mut text = String::new();
+        self.emit(&mut text);
+        w.write_str(&text)
     }
 
     // ---- getters -------------------------------------------------------------------------
@@ -529,11 +507,42 @@ impl MediaDescription {
     }
 }
 
-impl fmt::Display for MediaDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_to(f)
+impl Emit for MediaDescription {
+    fn emit(&self, out: &mut String) {
+        out.push_str("m=");
+        out.push_str(self.kind.as_str());
+        out.push(' ');
+        num(out, self.port);
+        if let Some(n) = self.port_count {
+            out.push('/');
+            num(out, n);
+        }
+        out.push(' ');
+        out.push_str(&self.protocol);
+        for f in &self.formats {
+            out.push(' ');
+            out.push_str(f);
+        }
+        out.push_str("\r\n");
+        if let Some(i) = &self.title {
+            text_line(out, "i=", i);
+        }
+        for c in &self.connections {
+            line(out, "c=", c);
+        }
+        for b in &self.bandwidths {
+            line(out, "b=", b);
+        }
+        if let Some(k) = &self.key {
+            text_line(out, "k=", k);
+        }
+        for a in &self.attributes {
+            line(out, "a=", a);
+        }
     }
 }
+
+display_by_emit!(MediaDescription);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! The session level: `v= o= s= i= u= e= p= c= b= t= r= z= k= a=` (RFC 8866 §5).
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use nom::Parser;
 use nom::character::complete::char;
@@ -9,6 +9,7 @@ use nom::sequence::preceded;
 
 use crate::attribute::{Attribute, Direction, Fingerprint, Group, GroupSemantics, Setup};
 use crate::candidate::Candidate;
+use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, failure, number, sp, till, word};
 use crate::{MediaDescription, ParseError, ParseErrorKind};
 
@@ -76,67 +77,83 @@ impl SessionDescription {
         SessionBuilder::default()
     }
 
-    /// Appends the canonical SDP text of this description to `out`.
+    /// Appends the canonical SDP text of this description to `out`: CRLF-terminated lines
+    /// in RFC 8866 §5 order.
     pub fn serialize_into(&self, out: &mut String) {
-        out.reserve(64 + 1024 * self.media.len());
-        // Writing into a `String` cannot fail.
-        let _ = self.write_to(out);
-    }
-
-    /// Writes the canonical SDP text, CRLF-terminated lines in RFC 8866 §5 order.
-    pub fn write_to<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
-        w.write_str("v=0\r\n")?;
-        write!(w, "o={}\r\n", self.origin)?;
+        out.reserve(self.estimated_len());
+        out.push_str("v=0\r\n");
+        line(out, "o=", &self.origin);
         if self.session_name.is_empty() {
             // RFC 8866 §5.3: "s= " stands for no name; our parser reads it back as empty.
-            w.write_str("s= \r\n")?;
+            out.push_str("s= \r\n");
         } else {
-            write!(w, "s={}\r\n", self.session_name)?;
+            text_line(out, "s=", &self.session_name);
         }
         if let Some(i) = &self.information {
-            write!(w, "i={i}\r\n")?;
+            text_line(out, "i=", i);
         }
         if let Some(u) = &self.uri {
-            write!(w, "u={u}\r\n")?;
+            text_line(out, "u=", u);
         }
         for e in &self.emails {
-            write!(w, "e={e}\r\n")?;
+            text_line(out, "e=", e);
         }
         for p in &self.phones {
-            write!(w, "p={p}\r\n")?;
+            text_line(out, "p=", p);
         }
         if let Some(c) = &self.connection {
-            write!(w, "c={c}\r\n")?;
+            line(out, "c=", c);
         }
         for b in &self.bandwidths {
-            write!(w, "b={b}\r\n")?;
+            line(out, "b=", b);
         }
         for t in &self.timings {
-            write!(w, "t={} {}\r\n", t.start, t.stop)?;
+            out.push_str("t=");
+            num(out, t.start);
+            out.push(' ');
+            num(out, t.stop);
+            out.push_str("\r\n");
             for r in &t.repeats {
-                write!(w, "r={r}\r\n")?;
+                line(out, "r=", r);
             }
         }
         if !self.time_zones.is_empty() {
-            w.write_str("z=")?;
+            out.push_str("z=");
             for (n, z) in self.time_zones.iter().enumerate() {
                 if n > 0 {
-                    w.write_char(' ')?;
+                    out.push(' ');
                 }
-                write!(w, "{z}")?;
+                z.emit(out);
             }
-            w.write_str("\r\n")?;
+            out.push_str("\r\n");
         }
         if let Some(k) = &self.key {
-            write!(w, "k={k}\r\n")?;
+            text_line(out, "k=", k);
         }
         for a in &self.attributes {
-            write!(w, "a={a}\r\n")?;
+            line(out, "a=", a);
         }
         for m in &self.media {
-            m.write_to(w)?;
+            m.emit(out);
         }
-        Ok(())
+    }
+
+    /// A guess at the serialized length, to allocate once.
+    fn estimated_len(&self) -> usize {
+        let attrs = |a: &[Attribute]| a.len() * 40;
+        128 + attrs(&self.attributes)
+            + self
+                .media
+                .iter()
+                .map(|m| 64 + m.formats.len() * 4 + attrs(&m.attributes))
+                .sum::<usize>()
+    }
+
+    /// Writes the canonical SDP text (as [`serialize_into`](Self::serialize_into)) to `w`.
+    pub fn write_to<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
+        let mut text = String::new();
+        self.serialize_into(&mut text);
+        w.write_str(&text)
     }
 
     /// The session-level attributes named `name`, typed or not (e.g. `"group"`).
@@ -237,6 +254,20 @@ impl fmt::Display for SessionDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_to(f)
     }
+}
+
+/// Appends `<prefix><value>\r\n`.
+pub(crate) fn line(out: &mut String, prefix: &str, value: &impl Emit) {
+    out.push_str(prefix);
+    value.emit(out);
+    out.push_str("\r\n");
+}
+
+/// Appends `<prefix><text>\r\n`.
+pub(crate) fn text_line(out: &mut String, prefix: &str, text: &str) {
+    out.push_str(prefix);
+    out.push_str(text);
+    out.push_str("\r\n");
 }
 
 impl std::str::FromStr for SessionDescription {
@@ -485,20 +516,23 @@ impl Default for Origin {
     }
 }
 
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {} {} {} {}",
-            self.username,
-            self.session_id,
-            self.session_version,
-            self.network_type.as_str(),
-            self.address_type.as_str(),
-            self.address
-        )
+impl Emit for Origin {
+    fn emit(&self, out: &mut String) {
+        out.push_str(&self.username);
+        out.push(' ');
+        num(out, self.session_id);
+        out.push(' ');
+        num(out, self.session_version);
+        out.push(' ');
+        out.push_str(self.network_type.as_str());
+        out.push(' ');
+        out.push_str(self.address_type.as_str());
+        out.push(' ');
+        out.push_str(&self.address);
     }
 }
+
+display_by_emit!(Origin);
 
 /// Parses the value of an `o=` line.
 pub(crate) fn origin(i: &str) -> Res<'_, Origin> {
@@ -566,24 +600,25 @@ impl Connection {
     }
 }
 
-impl fmt::Display for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} {}",
-            self.network_type.as_str(),
-            self.address_type.as_str(),
-            self.address
-        )?;
+impl Emit for Connection {
+    fn emit(&self, out: &mut String) {
+        out.push_str(self.network_type.as_str());
+        out.push(' ');
+        out.push_str(self.address_type.as_str());
+        out.push(' ');
+        out.push_str(&self.address);
         if let Some(ttl) = self.ttl {
-            write!(f, "/{ttl}")?;
+            out.push('/');
+            num(out, ttl);
         }
         if let Some(n) = self.address_count {
-            write!(f, "/{n}")?;
+            out.push('/');
+            num(out, n);
         }
-        Ok(())
     }
 }
+
+display_by_emit!(Connection);
 
 /// Parses the value of a `c=` line.
 pub(crate) fn connection(i: &str) -> Res<'_, Connection> {
@@ -680,11 +715,15 @@ pub struct Bandwidth {
     pub value: u64,
 }
 
-impl fmt::Display for Bandwidth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.kind.as_str(), self.value)
+impl Emit for Bandwidth {
+    fn emit(&self, out: &mut String) {
+        out.push_str(self.kind.as_str());
+        out.push(':');
+        num(out, self.value);
     }
 }
+
+display_by_emit!(Bandwidth);
 
 /// Parses the value of a `b=` line.
 pub(crate) fn bandwidth(i: &str) -> Res<'_, Bandwidth> {
@@ -789,15 +828,16 @@ impl TypedTime {
     }
 }
 
-impl fmt::Display for TypedTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.value)?;
+impl Emit for TypedTime {
+    fn emit(&self, out: &mut String) {
+        num(out, self.value);
         if let Some(u) = self.unit {
-            f.write_char(u.suffix())?;
+            out.push(u.suffix());
         }
-        Ok(())
     }
 }
+
+display_by_emit!(TypedTime, Repeat, TimeZone);
 
 fn typed_time(field: &'static str) -> impl FnMut(&str) -> Res<'_, TypedTime> {
     move |i: &str| {
@@ -842,13 +882,15 @@ pub struct Repeat {
     pub offsets: Vec<TypedTime>,
 }
 
-impl fmt::Display for Repeat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.interval, self.duration)?;
+impl Emit for Repeat {
+    fn emit(&self, out: &mut String) {
+        self.interval.emit(out);
+        out.push(' ');
+        self.duration.emit(out);
         for o in &self.offsets {
-            write!(f, " {o}")?;
+            out.push(' ');
+            o.emit(out);
         }
-        Ok(())
     }
 }
 
@@ -893,15 +935,14 @@ pub struct TimeZone {
     pub offset: TypedTime,
 }
 
-impl fmt::Display for TimeZone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}{}",
-            self.time,
-            if self.negative { "-" } else { "" },
-            self.offset
-        )
+impl Emit for TimeZone {
+    fn emit(&self, out: &mut String) {
+        num(out, self.time);
+        out.push(' ');
+        if self.negative {
+            out.push('-');
+        }
+        self.offset.emit(out);
     }
 }
 
