@@ -12,7 +12,11 @@ use ferrtc_stun_ice::ice::{
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
 };
+use ferrtc_stun_ice::turn;
 use rand::SeedableRng;
+use turn_support::TestServer;
+
+mod turn_support;
 
 /// One agent attached to the simulated network, recording what it reports.
 struct Node {
@@ -25,42 +29,22 @@ struct Node {
     /// End-of-candidates not yet signalled.
     eoc_pending: bool,
     errors: Vec<IceError>,
-    /// A relayed candidate reached through `relay`: the driver's half of TURN.
-    relay: Option<RelayClient>,
+    /// The driver's TURN client, whose relayed address the agent uses as a candidate.
+    turn: Option<TurnDriver>,
     /// Local TCP candidate addresses: what arrives there is a message of an RFC 6544
     /// connection (netsim carries it as one datagram, standing in for RFC 4571 framing).
     tcp_locals: Vec<SocketAddr>,
 }
 
-/// What the driver knows of its TURN allocation: datagrams the agent sends from `relayed`
-/// travel to the server as Send indications from `host`, and Data indications from the
-/// server come back to the agent as if they had arrived on `relayed` (RFC 8656 §11).
-#[derive(Clone, Copy)]
-struct RelayClient {
+/// What a driver does with a TURN client (RFC 8656) for the agent: allocation events become a
+/// relayed candidate, datagrams the agent sends from the relayed address go through the
+/// client (after asking for a permission), relayed data comes back to the agent as received
+/// on the relayed address.
+struct TurnDriver {
+    client: turn::Client,
     host: SocketAddr,
-    server: SocketAddr,
-    relayed: SocketAddr,
-}
-
-fn indication(method: Method, peer: SocketAddr, data: &[u8]) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut b = MessageBuilder::new(
-        &mut buf,
-        MessageType::new(Class::Indication, method),
-        TransactionId([0x42; 12]),
-    );
-    b.add(&Attribute::XorPeerAddress(peer)).unwrap();
-    b.add(&Attribute::Data(data)).unwrap();
-    b.finish();
-    buf
-}
-
-fn parse_indication(method: Method, data: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
-    let msg = Message::new_checked(data).ok()?;
-    if msg.class() != Class::Indication || msg.method() != method {
-        return None;
-    }
-    Some((msg.xor_peer_address()?, msg.data()?.to_vec()))
+    relayed: Option<SocketAddr>,
+    permissions: Vec<std::net::IpAddr>,
 }
 
 impl Node {
@@ -73,12 +57,28 @@ impl Node {
             outbox: Vec::new(),
             eoc_pending: false,
             errors: Vec::new(),
-            relay: None,
+            turn: None,
             tcp_locals: Vec::new(),
         }
     }
 
     fn drain(&mut self, now: Instant) {
+        if let Some(t) = &mut self.turn {
+            while let Some(ev) = t.client.poll_event() {
+                if let turn::Event::Allocated {
+                    relayed, mapped, ..
+                } = ev
+                {
+                    t.relayed = Some(relayed);
+                    let server = t.client.server();
+                    self.agent
+                        .add_local_relayed_candidate(relayed, mapped, server)
+                        .unwrap();
+                    // The only allocation is in: every local address is known now.
+                    self.agent.end_of_local_host_addresses();
+                }
+            }
+        }
         while let Some(ev) = self.agent.poll_event() {
             match ev {
                 IceEvent::LocalCandidate(c) => self.outbox.push(c),
@@ -101,19 +101,21 @@ impl Node {
 
 impl Endpoint for Node {
     fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let relayed = self.relay.and_then(|r| {
-            (from == r.server && to == r.host)
-                .then(|| parse_indication(Method::DATA, data))
-                .flatten()
-                .map(|(peer, inner)| (r.relayed, peer, inner))
-        });
-        let result = match &relayed {
-            Some((local, peer, inner)) => self.agent.handle_receive(now, *local, *peer, inner),
-            None if self.tcp_locals.contains(&to) => {
+        let result = match &mut self.turn {
+            Some(t) if from == t.client.server() && to == t.host => {
+                match t.client.handle_datagram(now, from, data) {
+                    Ok(Some((peer, inner))) => match t.relayed {
+                        Some(relayed) => self.agent.handle_receive(now, relayed, peer, inner),
+                        None => Ok(()),
+                    },
+                    Ok(None) | Err(_) => Ok(()),
+                }
+            }
+            _ if self.tcp_locals.contains(&to) => {
                 self.agent
                     .handle_receive_on(now, Transport::Tcp, to, from, data)
             }
-            None => self.agent.handle_receive(now, to, from, data),
+            _ => self.agent.handle_receive(now, to, from, data),
         };
         if let Err(e) = result {
             self.errors.push(e);
@@ -123,23 +125,40 @@ impl Endpoint for Node {
 
     fn timeout(&mut self, now: Instant) {
         self.agent.handle_timeout(now);
+        if let Some(t) = &mut self.turn {
+            t.client.handle_timeout(now);
+        }
         self.drain(now);
     }
 
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
-        let t = self.agent.poll_transmit()?;
-        match self.relay {
-            Some(r) if t.source == r.relayed => Some(Datagram::new(
-                r.host,
-                r.server,
-                indication(Method::SEND, t.destination, &t.contents),
-            )),
-            _ => Some(Datagram::new(t.source, t.destination, t.contents)),
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
+        loop {
+            if let Some(t) = &mut self.turn {
+                if let Some(out) = t.client.poll_transmit() {
+                    return Some(Datagram::new(t.host, out.destination, out.contents));
+                }
+            }
+            let t = self.agent.poll_transmit()?;
+            match &mut self.turn {
+                Some(turn) if Some(t.source) == turn.relayed => {
+                    let ip = t.destination.ip();
+                    if !turn.permissions.contains(&ip) {
+                        turn.permissions.push(ip);
+                        turn.client.create_permission(now, ip).unwrap();
+                    }
+                    turn.client.send_to(t.destination, &t.contents).unwrap();
+                }
+                _ => return Some(Datagram::new(t.source, t.destination, t.contents)),
+            }
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.agent.poll_timeout()
+        let turn = self.turn.as_ref().and_then(|t| t.client.poll_timeout());
+        match (self.agent.poll_timeout(), turn) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -176,44 +195,6 @@ impl Endpoint for StunServer {
     }
 }
 
-/// A stand-in TURN server with one allocation (the TURN client is not the agent's job):
-/// Send indications from the client go out from the relayed address, datagrams reaching
-/// the relayed address go back to the client as Data indications.
-struct Relay {
-    control: SocketAddr,
-    relayed: SocketAddr,
-    client: Option<SocketAddr>,
-    out: Vec<Datagram>,
-    relayed_datagrams: usize,
-}
-
-impl Endpoint for Relay {
-    fn receive(&mut self, _now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        if to == self.control {
-            if let Some((peer, inner)) = parse_indication(Method::SEND, data) {
-                self.client = Some(from);
-                self.relayed_datagrams += 1;
-                self.out.push(Datagram::new(self.relayed, peer, inner));
-            }
-        } else if let Some(client) = self.client {
-            self.relayed_datagrams += 1;
-            self.out.push(Datagram::new(
-                self.control,
-                client,
-                indication(Method::DATA, from, data),
-            ));
-        }
-    }
-
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
-        if self.out.is_empty() {
-            None
-        } else {
-            Some(self.out.remove(0))
-        }
-    }
-}
-
 /// Collects whatever reaches an address.
 #[derive(Default)]
 struct Sink {
@@ -239,13 +220,21 @@ struct Scenario {
     trickle_to_b_at: Instant,
 }
 
-fn make_agent(seed: u64, config: IceConfig, now: Instant, hosts: &[SocketAddr]) -> Agent {
+fn make_agent(
+    seed: u64,
+    config: IceConfig,
+    now: Instant,
+    hosts: &[SocketAddr],
+    end_local: bool,
+) -> Agent {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut agent = Agent::new(config, now, &mut rng);
     for h in hosts {
         agent.add_local_host_address(*h).unwrap();
     }
-    agent.end_of_local_host_addresses();
+    if end_local {
+        agent.end_of_local_host_addresses();
+    }
     agent
 }
 
@@ -253,14 +242,26 @@ impl Scenario {
     fn new(
         seed: u64,
         link: LinkConfig,
+        a: (IceConfig, &[SocketAddr]),
+        b: (IceConfig, &[SocketAddr]),
+    ) -> Scenario {
+        Self::build(seed, link, a, b, true)
+    }
+
+    /// `a_end_local`: whether A's driver says at once that all its addresses are in (a
+    /// driver with TURN allocations to wait for says it later).
+    fn build(
+        seed: u64,
+        link: LinkConfig,
         (a_cfg, a_hosts): (IceConfig, &[SocketAddr]),
         (b_cfg, b_hosts): (IceConfig, &[SocketAddr]),
+        a_end_local: bool,
     ) -> Scenario {
         let mut sim = Sim::new(seed);
         sim.set_default_link(link);
         let now = sim.now();
-        let mut a = make_agent(seed * 2 + 1, a_cfg, now, a_hosts);
-        let mut b = make_agent(seed * 2 + 2, b_cfg, now, b_hosts);
+        let mut a = make_agent(seed * 2 + 1, a_cfg, now, a_hosts, a_end_local);
+        let mut b = make_agent(seed * 2 + 2, b_cfg, now, b_hosts, true);
         // The offer/answer exchange: credentials go across before any candidate.
         a.set_remote_credentials(b.local_credentials().clone())
             .unwrap();
@@ -427,10 +428,9 @@ fn connects_under_20_percent_loss() {
         assert_eq!(pa.remote.address, addr(B));
         let stats = s.a().agent.stats();
         assert!(stats.checks_sent >= 2);
-        assert_eq!(
-            s.a().state_sequence().last(),
-            Some(&ConnectionState::Completed)
-        );
+        use ConnectionState::*;
+        assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
+        assert_eq!(s.b().state_sequence(), [Checking, Connected, Completed]);
     }
 }
 
@@ -808,10 +808,10 @@ fn same_seed_same_run() {
 }
 
 #[test]
-fn behind_symmetric_nat_only_through_relay() {
+fn behind_symmetric_nat_only_through_turn_relay() {
     let stun = addr("203.0.113.100:3478");
-    let control = addr("203.0.113.50:3478");
-    let relayed = addr("203.0.113.50:50000");
+    let turn_server = addr("203.0.113.50:3478");
+    let relay_ip: std::net::IpAddr = "203.0.113.51".parse().unwrap();
     let a_in = addr("10.0.0.1:5000");
     let b_in = addr("10.1.0.1:6000");
     let cfg = |role| IceConfig {
@@ -819,11 +819,12 @@ fn behind_symmetric_nat_only_through_relay() {
         stun_servers: vec![stun],
         ..IceConfig::default()
     };
-    let mut s = Scenario::new(
+    let mut s = Scenario::build(
         23,
         link(),
         (cfg(IceRole::Controlling), &[a_in]),
         (cfg(IceRole::Controlled), &[b_in]),
+        false,
     );
     s.sim.add_nat(NatConfig::new(
         NatKind::Symmetric,
@@ -836,39 +837,34 @@ fn behind_symmetric_nat_only_through_relay() {
         ferrtc_netsim::Prefix::new("10.1.0.0".parse().unwrap(), 16).unwrap(),
     ));
     s.sim.add_endpoint([stun], StunServer::default());
-    let relay = s.sim.add_endpoint(
-        [control, relayed],
-        Relay {
-            control,
-            relayed,
-            client: None,
-            out: Vec::new(),
-            relayed_datagrams: 0,
-        },
+    let server = s.sim.add_endpoint(
+        [turn_server, SocketAddr::new(relay_ip, 0)],
+        TestServer::new(turn_server, relay_ip, "alice", "secret"),
     );
-    // A's TURN client (not modelled) has allocated `relayed` and hands it to the agent.
+    // A's driver allocates on the TURN server; the relayed address becomes a candidate
+    // once the allocation succeeds (trickled like any other).
     let now = s.sim.now();
     let a = s.a;
-    let node = s.sim.endpoint_mut(a);
-    node.relay = Some(RelayClient {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(77);
+    let config = turn::ClientConfig::new(turn_server, turn::TurnTransport::Udp, "alice", "secret");
+    let mut client = turn::Client::new(config, &mut rng);
+    client.allocate(now).unwrap();
+    s.sim.endpoint_mut(a).turn = Some(TurnDriver {
+        client,
         host: a_in,
-        server: control,
-        relayed,
+        relayed: None,
+        permissions: Vec::new(),
     });
-    node.agent
-        .add_local_relayed_candidate(relayed, None, control)
-        .unwrap();
-    node.drain(now);
     s.run_until(Duration::from_secs(20), Scenario::both_completed);
     let (pa, pb) = s.assert_mirrored_selection();
     assert_eq!(pa.local.kind, CandidateKind::Relayed);
-    assert_eq!(pa.local.base, relayed);
-    assert_eq!(pb.remote.address, relayed);
+    assert_eq!(pa.local.base.ip(), relay_ip);
+    assert_eq!(pb.remote.address, pa.local.address);
     assert_eq!(
         pa.remote.address.ip(),
         "203.0.113.2".parse::<std::net::IpAddr>().unwrap()
     );
-    assert!(s.sim.endpoint(relay).relayed_datagrams >= 4);
+    assert!(s.sim.endpoint(server).stats.allocations >= 1);
     use ConnectionState::*;
     assert_eq!(s.a().state_sequence(), [Checking, Connected, Completed]);
     assert_eq!(s.b().state_sequence(), [Checking, Connected, Completed]);

@@ -629,8 +629,10 @@ impl Agent {
         )
     }
 
-    /// Says that no more host addresses will be added, so gathering completes once every
-    /// STUN server has answered or timed out.
+    /// Says that no more local addresses will be handed in (host addresses, and relayed
+    /// candidates from the driver's TURN allocations: call it once those are in), so
+    /// gathering completes, and end-of-candidates can be signalled, once every STUN server
+    /// has answered or timed out.
     pub fn end_of_local_host_addresses(&mut self) {
         self.local_hosts_done = true;
         self.update_gathering();
@@ -1107,6 +1109,16 @@ impl Agent {
         } else {
             self.connection_state
         };
+        // W3C: a connection is Connected before it is Completed, even when the nomination
+        // and the first valid pair arrive together.
+        if state == ConnectionState::Completed
+            && matches!(
+                self.connection_state,
+                ConnectionState::New | ConnectionState::Checking
+            )
+        {
+            self.set_connection_state(ConnectionState::Connected);
+        }
         self.set_connection_state(state);
     }
 
