@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod sdp;
 pub mod stun;
 
 use std::fmt::Write as _;
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 pub type GroupFn = fn(&Config) -> Vec<Row>;
 
 /// Every group the report knows, by name, in the order `all` runs them.
-pub const GROUPS: &[(&str, GroupFn)] = &[("stun", stun::rows)];
+pub const GROUPS: &[(&str, GroupFn)] = &[("sdp", sdp::rows), ("stun", stun::rows)];
 
 /// How long and how carefully to measure.
 #[derive(Debug, Clone)]

@@ -84,7 +84,11 @@ mod tests {
             let mozilla = parse_mozilla(text);
             let webrtc_rs = parse_webrtc_rs(text);
             assert_eq!(ours.media.len(), mozilla.media.len(), "{browser}");
-            assert_eq!(ours.media.len(), webrtc_rs.media_descriptions.len(), "{browser}");
+            assert_eq!(
+                ours.media.len(),
+                webrtc_rs.media_descriptions.len(),
+                "{browser}"
+            );
             // What we serialize, both references parse.
             let canonical = ours.to_string();
             assert_eq!(parse_mozilla(&canonical).media.len(), ours.media.len());
