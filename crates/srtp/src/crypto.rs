@@ -44,6 +44,7 @@ const GCM_SALT_LEN: usize = 12;
 pub(crate) const GCM_TAG_LEN: usize = 16;
 
 /// XORs the AES counter-mode keystream starting at counter block `iv` into `data`.
+#[inline]
 fn aes_ctr<C>(cipher: &C, iv: &[u8; 16], data: &mut [u8])
 where
     C: BlockCipherEncrypt<BlockSize = U16>,
@@ -128,7 +129,10 @@ impl AesCmHmac {
         mac.update(authenticated);
         mac.update(suffix);
         let full = mac.finalize().into_bytes();
-        out.copy_from_slice(&full[..out.len()]);
+        // A byte loop: `out` is 4 or 10 bytes, not worth a memcpy call.
+        for (o, f) in out.iter_mut().zip(full.iter()) {
+            *o = *f;
+        }
     }
 
     /// Checks, in constant time, the truncated tag over `authenticated || suffix`.

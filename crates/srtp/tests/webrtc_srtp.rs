@@ -167,7 +167,7 @@ fn rtcp_packet(ssrc: u32, blocks: &[[u8; 24]], tail: &[u8]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
     fn ferrtc_to_webrtc_srtp(s in stream()) {
@@ -234,7 +234,7 @@ proptest! {
     }
 }
 
-/// A long stream through two wraps, with losses, in both directions.
+/// A long stream through two wraps, with gaps and losses, in both directions.
 #[test]
 fn two_wraps_with_losses_both_ways() {
     for profile in Profile::ALL {
@@ -244,11 +244,13 @@ fn two_wraps_with_losses_both_ways() {
         let mut ours_rx = SrtpContext::new(profile, &key, &salt, Config::default()).unwrap();
         let mut theirs_tx = WebrtcContext::new(&key, &salt, theirs(profile), None, None).unwrap();
         let mut theirs_rx = WebrtcContext::new(&key, &salt, theirs(profile), None, None).unwrap();
+        // Sequence numbers advance by 13 (as after bursts of loss), so that two wraps take
+        // ten thousand packets.
         let mut seq = 1000u16;
         let mut i = 0u32;
         let mut packet = vec![0u8; 12 + 100 + 16];
-        while i < 140_000 {
-            seq = seq.wrapping_add(1);
+        while i < 10_200 {
+            seq = seq.wrapping_add(13);
             i += 1;
             packet[..12].copy_from_slice(&[0x80, 111, 0, 0, 0, 0, 0, 0, 0xab, 0xcd, 0xef, 0x01]);
             packet[2..4].copy_from_slice(&seq.to_be_bytes());
