@@ -1,0 +1,315 @@
+//! The SCTP group: bulk goodput of reliable ordered 64 KiB messages between two associations in
+//! memory, ferrtc beside `sctp-proto` 0.10 (sans-IO, the webrtc-rs lineage).
+//!
+//! One iteration hands one 64 KiB message to the sending association and moves packets both
+//! ways until the receiver has delivered it whole to the application (contiguous bytes) and
+//! nothing more moves. Both sides use a 1228-byte SCTP packet (sctp-proto's fixed MTU) and
+//! their default windows; virtual time advances 100 µs per iteration so delayed-SACK timers
+//! run.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrtc_sctp_datachannel::{Association, Config as SctpConfig, Event, SendOptions};
+use rand::SeedableRng;
+use sctp_proto::{
+    AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Payload,
+    PayloadProtocolIdentifier, ServerConfig,
+};
+
+use crate::{Case, Config, Row, Unit, compare};
+
+/// Message size of the bulk workload.
+pub const MESSAGE: usize = 64 * 1024;
+const STEP: Duration = Duration::from_micros(100);
+
+/// Two ferrtc associations joined in memory.
+pub struct Ferrtc {
+    a: Association,
+    b: Association,
+    now: Instant,
+    msg: Bytes,
+    delivered: u64,
+    bytes: u64,
+}
+
+impl Ferrtc {
+    /// A connected pair.
+    pub fn new() -> Self {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let now = Instant::now();
+        let cfg = SctpConfig {
+            mtu: 1228,
+            ..SctpConfig::default()
+        };
+        let mut s = Ferrtc {
+            a: Association::new(cfg.clone(), &mut rng, now),
+            b: Association::new(cfg, &mut rng, now),
+            now,
+            msg: Bytes::from((0..MESSAGE).map(|i| i as u8).collect::<Vec<u8>>()),
+            delivered: 0,
+            bytes: 0,
+        };
+        s.a.connect(now);
+        s.pump();
+        assert!(s.a.is_established() && s.b.is_established());
+        s
+    }
+
+    fn pump(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            while let Some(p) = self.a.poll_transmit(now) {
+                let _ = self.b.handle_receive(now, p);
+                moved = true;
+            }
+            while let Some(e) = self.b.poll_event() {
+                if let Event::Message(m) = e {
+                    self.delivered += 1;
+                    self.bytes += m.data.len() as u64;
+                    black_box(&m.data);
+                }
+            }
+            while let Some(p) = self.b.poll_transmit(now) {
+                let _ = self.a.handle_receive(now, p);
+                moved = true;
+            }
+            while self.a.poll_event().is_some() {}
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Sends one message and runs until it is delivered.
+    pub fn transfer(&mut self) {
+        self.a
+            .send(self.now, 1, 53, self.msg.clone(), SendOptions::default())
+            .expect("send buffer has room");
+        let want = self.delivered + 1;
+        while self.delivered < want {
+            self.now += STEP;
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+            self.pump();
+        }
+    }
+
+    /// Messages and bytes delivered so far.
+    pub fn delivered(&self) -> (u64, u64) {
+        (self.delivered, self.bytes)
+    }
+}
+
+impl Default for Ferrtc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One sctp-proto endpoint with its association.
+struct ProtoSide {
+    ep: Endpoint,
+    assoc: Option<(AssociationHandle, sctp_proto::Association)>,
+}
+
+impl ProtoSide {
+    fn receive(&mut self, now: Instant, from: SocketAddr, p: Bytes) {
+        match self.ep.handle(now, from, None, None, p) {
+            Some((h, DatagramEvent::NewAssociation(a))) => self.assoc = Some((h, a)),
+            Some((_, DatagramEvent::AssociationEvent(e))) => {
+                if let Some((_, a)) = self.assoc.as_mut() {
+                    a.handle_event(e);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn transmit(&mut self, now: Instant, out: &mut Vec<Bytes>) {
+        loop {
+            if let Some((h, a)) = self.assoc.as_mut() {
+                while let Some(e) = a.poll_endpoint_event() {
+                    if let Some(e) = self.ep.handle_event(*h, e) {
+                        a.handle_event(e);
+                    }
+                }
+            }
+            let t = match self.assoc.as_mut() {
+                Some((_, a)) => a.poll_transmit(now),
+                None => None,
+            }
+            .or_else(|| self.ep.poll_transmit());
+            let Some(t) = t else { break };
+            if let Payload::RawEncode(ps) = t.payload {
+                out.extend(ps);
+            }
+        }
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        if let Some((_, a)) = self.assoc.as_mut() {
+            a.handle_timeout(now);
+        }
+    }
+}
+
+/// Two sctp-proto associations joined in memory.
+pub struct SctpProto {
+    a: ProtoSide,
+    b: ProtoSide,
+    now: Instant,
+    msg: Bytes,
+    buf: Vec<u8>,
+    packets: Vec<Bytes>,
+    delivered: u64,
+    bytes: u64,
+}
+
+const ADDR_A: &str = "127.0.0.1:5000";
+const ADDR_B: &str = "127.0.0.1:5001";
+
+impl SctpProto {
+    /// A connected pair with stream 1 open.
+    pub fn new() -> Self {
+        let now = Instant::now();
+        let mut ep_a = Endpoint::new(Arc::new(EndpointConfig::new()), None);
+        let ep_b = Endpoint::new(
+            Arc::new(EndpointConfig::new()),
+            Some(Arc::new(ServerConfig::new())),
+        );
+        let assoc = ep_a
+            .connect(ClientConfig::new(), ADDR_B.parse().unwrap())
+            .unwrap();
+        let mut s = SctpProto {
+            a: ProtoSide {
+                ep: ep_a,
+                assoc: Some(assoc),
+            },
+            b: ProtoSide {
+                ep: ep_b,
+                assoc: None,
+            },
+            now,
+            msg: Bytes::from((0..MESSAGE).map(|i| i as u8).collect::<Vec<u8>>()),
+            buf: vec![0; MESSAGE],
+            packets: Vec::new(),
+            delivered: 0,
+            bytes: 0,
+        };
+        s.pump();
+        s.a.assoc
+            .as_mut()
+            .unwrap()
+            .1
+            .open_stream(1, PayloadProtocolIdentifier::Binary)
+            .unwrap();
+        s.pump();
+        assert!(s.b.assoc.is_some(), "sctp-proto handshake failed");
+        s
+    }
+
+    fn pump(&mut self) {
+        let now = self.now;
+        let (from_a, from_b): (SocketAddr, SocketAddr) =
+            (ADDR_A.parse().unwrap(), ADDR_B.parse().unwrap());
+        loop {
+            let mut moved = false;
+            self.a.transmit(now, &mut self.packets);
+            for p in self.packets.drain(..) {
+                self.b.receive(now, from_a, p);
+                moved = true;
+            }
+            if let Some((_, b)) = self.b.assoc.as_mut() {
+                while b.poll().is_some() {}
+                while b.accept_stream().is_some() {}
+                if let Ok(mut s) = b.stream(1) {
+                    while let Ok(Some(chunks)) = s.read_sctp() {
+                        let n = chunks.read(&mut self.buf).unwrap_or(0);
+                        black_box(&self.buf[..n]);
+                        self.delivered += 1;
+                        self.bytes += n as u64;
+                    }
+                }
+            }
+            self.b.transmit(now, &mut self.packets);
+            for p in self.packets.drain(..) {
+                self.a.receive(now, from_b, p);
+                moved = true;
+            }
+            if let Some((_, a)) = self.a.assoc.as_mut() {
+                while a.poll().is_some() {}
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Sends one message and runs until it is delivered.
+    pub fn transfer(&mut self) {
+        let (_, a) = self.a.assoc.as_mut().expect("connected");
+        a.stream(1)
+            .unwrap()
+            .write_sctp(&self.msg, PayloadProtocolIdentifier::Binary)
+            .unwrap();
+        let want = self.delivered + 1;
+        while self.delivered < want {
+            self.now += STEP;
+            self.a.timeout(self.now);
+            self.b.timeout(self.now);
+            self.pump();
+        }
+    }
+
+    /// Messages and bytes delivered so far.
+    pub fn delivered(&self) -> (u64, u64) {
+        (self.delivered, self.bytes)
+    }
+}
+
+impl Default for SctpProto {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The group's rows.
+pub fn rows(cfg: &Config) -> Vec<Row> {
+    let mut ours = Ferrtc::new();
+    let mut theirs = SctpProto::new();
+    let rows = compare(
+        cfg,
+        "SCTP bulk: reliable ordered 64 KiB messages, in memory",
+        Unit::Bytes(MESSAGE as u64),
+        Case::new("ferrtc", || ours.transfer()),
+        vec![Case::new("sctp-proto 0.10", || theirs.transfer())],
+    );
+    // Every iteration delivered exactly one whole message on both sides.
+    let (n, b) = ours.delivered();
+    assert_eq!(b, n * MESSAGE as u64);
+    let (n, b) = theirs.delivered();
+    assert_eq!(b, n * MESSAGE as u64);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_pairs_deliver_whole_messages() {
+        let mut a = Ferrtc::new();
+        let mut b = SctpProto::new();
+        for _ in 0..20 {
+            a.transfer();
+            b.transfer();
+        }
+        assert_eq!(a.delivered(), (20, 20 * MESSAGE as u64));
+        assert_eq!(b.delivered(), (20, 20 * MESSAGE as u64));
+    }
+}
