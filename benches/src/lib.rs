@@ -27,7 +27,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod rtp;
 pub mod sctp;
+pub mod sdp;
+pub mod srtp;
 pub mod stun;
 
 use std::fmt::Write as _;
@@ -37,7 +40,13 @@ use std::time::{Duration, Instant};
 pub type GroupFn = fn(&Config) -> Vec<Row>;
 
 /// Every group the report knows, by name, in the order `all` runs them.
-pub const GROUPS: &[(&str, GroupFn)] = &[("stun", stun::rows), ("sctp", sctp::rows)];
+pub const GROUPS: &[(&str, GroupFn)] = &[
+    ("sdp", sdp::rows),
+    ("stun", stun::rows),
+    ("rtp", rtp::rows),
+    ("srtp", srtp::rows),
+    ("sctp", sctp::rows),
+];
 
 /// How long and how carefully to measure.
 #[derive(Debug, Clone)]
