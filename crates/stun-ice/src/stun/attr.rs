@@ -821,7 +821,8 @@ impl<'a> Attribute<'a> {
 
     /// Appends the encoded value (exactly [`value_len`](Self::value_len) bytes, no padding) to
     /// `out`. `txid` is the transaction id of the message being built. Call
-    /// [`validate`](Self::validate) first: values it refuses are written truncated.
+    /// [`validate`](Self::validate) first: a value it refuses is written in a form that does not
+    /// decode back to the same attribute.
     pub fn write_value(&self, txid: &TransactionId, padding: u8, out: &mut Vec<u8>) {
         match self {
             Attribute::MappedAddress(a) | Attribute::AlternateServer(a) => {

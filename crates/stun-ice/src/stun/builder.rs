@@ -1,6 +1,7 @@
 //! [`MessageBuilder`]: writes a STUN message into a caller-supplied buffer.
 
-use ring::hmac;
+use hmac::Mac;
+use ring::hmac as ring_hmac;
 
 use super::attr::{
     Attribute, AttributeType, PasswordAlgorithm, PasswordAlgorithms, UnknownAttributes, pad4,
@@ -154,7 +155,7 @@ impl<'b> MessageBuilder<'b> {
     /// Appends MESSAGE-INTEGRITY: HMAC-SHA1 with `key` over the message so far, the length
     /// field covering the attribute (RFC 8489 section 14.5).
     pub fn add_message_integrity(&mut self, key: &IntegrityKey) -> Result<&mut Self, EncodeError> {
-        self.add_hmac(AttributeType::MESSAGE_INTEGRITY, key.sha1(), 20)
+        self.add_hmac(AttributeType::MESSAGE_INTEGRITY, key, 20)
     }
 
     /// Appends a full 32-byte MESSAGE-INTEGRITY-SHA256: HMAC-SHA256 with `key` over the message
@@ -163,7 +164,7 @@ impl<'b> MessageBuilder<'b> {
         &mut self,
         key: &IntegrityKey,
     ) -> Result<&mut Self, EncodeError> {
-        self.add_hmac(AttributeType::MESSAGE_INTEGRITY_SHA256, key.sha256(), 32)
+        self.add_hmac(AttributeType::MESSAGE_INTEGRITY_SHA256, key, 32)
     }
 
     /// Appends MESSAGE-INTEGRITY-SHA256 truncated to `len` bytes, which must be 16 to 32 in
@@ -178,13 +179,15 @@ impl<'b> MessageBuilder<'b> {
                 attr: AttributeType::MESSAGE_INTEGRITY_SHA256,
             });
         }
-        self.add_hmac(AttributeType::MESSAGE_INTEGRITY_SHA256, key.sha256(), len)
+        self.add_hmac(AttributeType::MESSAGE_INTEGRITY_SHA256, key, len)
     }
 
+    /// Appends MESSAGE-INTEGRITY (HMAC-SHA1) if `ty` is that type, else
+    /// MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256 truncated to `len`).
     fn add_hmac(
         &mut self,
         ty: AttributeType,
-        key: &hmac::Key,
+        key: &IntegrityKey,
         len: usize,
     ) -> Result<&mut Self, EncodeError> {
         let next = self.next_phase(ty)?;
@@ -193,9 +196,17 @@ impl<'b> MessageBuilder<'b> {
         // field already counting this attribute; the attribute itself is not part of the
         // input, so no dummy value is needed.
         self.set_length(self.len() - HEADER_LEN + 4 + len);
-        let tag = hmac::sign(key, &self.out[self.start..]);
+        let input = &self.out[self.start..];
+        let mut tag = [0u8; 32];
+        if ty == AttributeType::MESSAGE_INTEGRITY {
+            let mut mac = key.sha1().clone();
+            mac.update(input);
+            tag[..20].copy_from_slice(&mac.finalize().into_bytes());
+        } else {
+            tag.copy_from_slice(ring_hmac::sign(key.sha256(), input).as_ref());
+        }
         self.write_header(ty, len);
-        self.out.extend_from_slice(&tag.as_ref()[..len]);
+        self.out.extend_from_slice(&tag[..len]);
         self.phase = next;
         Ok(self)
     }

