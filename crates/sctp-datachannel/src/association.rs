@@ -714,6 +714,11 @@ impl Association {
     /// Processes one received SCTP packet. An error means the packet (or the rest of it, from
     /// the chunk that failed) was discarded; the association stays usable unless an
     /// [`Event::Closed`] was queued.
+    ///
+    /// Unfragmented messages are delivered as slices of `packet`, without copying. Hand in
+    /// packets backed by a shared buffer (`BytesMut::split().freeze()`, as a DTLS layer that
+    /// decrypts into its receive buffer does): a `Bytes` made from a `Vec` costs one allocation
+    /// the first time it is sliced.
     pub fn handle_receive(&mut self, now: Instant, packet: Bytes) -> Result<(), Error> {
         let p = Packet::new_checked(&packet[..])?;
         p.verify_checksum()?;
