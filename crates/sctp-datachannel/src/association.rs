@@ -295,6 +295,7 @@ struct OutStream {
 #[derive(Debug)]
 struct RxChunk {
     stream: u16,
+    ssn: u16,
     ppid: u32,
     flags: u8,
     /// Empty once delivered early (unordered); kept so gap reports stay right.
@@ -306,6 +307,7 @@ struct RxChunk {
 struct Assembly {
     active: bool,
     stream: u16,
+    ssn: u16,
     ppid: u32,
     unordered: bool,
     len: usize,
@@ -399,6 +401,8 @@ pub struct Association {
     peer_cum: u32,
     peer_cum_ext: u64,
     ooo: BTreeMap<u64, RxChunk>,
+    /// Next expected SSN per incoming stream (absent: 0).
+    in_ssn: HashMap<u16, u16>,
     assembly: Assembly,
     rx_buffered: usize,
     app_held: usize,
@@ -477,6 +481,7 @@ impl Association {
             peer_cum: 0,
             peer_cum_ext: 0,
             ooo: BTreeMap::new(),
+            in_ssn: HashMap::new(),
             assembly: Assembly::default(),
             rx_buffered: 0,
             app_held: 0,
@@ -800,9 +805,9 @@ impl Association {
                 }
                 ChunkRepr::ForwardTsn {
                     new_cum_tsn,
-                    streams: _,
+                    streams,
                 } => {
-                    self.on_forward_tsn(new_cum_tsn)?;
+                    self.on_forward_tsn(new_cum_tsn, streams)?;
                     self.ack_state = AckState::Immediate;
                 }
                 ChunkRepr::ReConfig { params } => self.on_reconfig(params),
@@ -1071,6 +1076,7 @@ impl Association {
         }
         let chunk = RxChunk {
             stream: d.stream,
+            ssn: d.ssn,
             ppid: d.ppid,
             flags: d.flags,
             data: packet.slice_ref(d.data),
@@ -1084,10 +1090,9 @@ impl Association {
             self.in_sequence(chunk)?;
             self.drain_ooo()?;
         } else {
-            let unordered = d.unordered();
             self.ooo.insert(ext, chunk);
-            if unordered {
-                self.try_early_unordered(ext)?;
+            if self.try_early(ext)? && !d.unordered() {
+                self.deliver_waiting(d.stream)?;
             }
         }
         Ok(())
@@ -1124,6 +1129,9 @@ impl Association {
                 self.drop_assembly();
             }
             self.deliver(c.stream, c.ppid, unordered, c.data);
+            if !unordered {
+                self.ordered_delivered(c.stream, c.ssn)?;
+            }
             return Ok(());
         }
         if begin {
@@ -1133,6 +1141,7 @@ impl Association {
             let a = &mut self.assembly;
             a.active = true;
             a.stream = c.stream;
+            a.ssn = c.ssn;
             a.ppid = c.ppid;
             a.unordered = unordered;
             a.len = 0;
@@ -1157,7 +1166,7 @@ impl Association {
                 buf.extend_from_slice(&p);
             }
             a.active = false;
-            let (stream, ppid, unordered, len) = (a.stream, a.ppid, a.unordered, a.len);
+            let (stream, ssn, ppid, unordered, len) = (a.stream, a.ssn, a.ppid, a.unordered, a.len);
             a.len = 0;
             self.rx_buffered -= len;
             self.app_held += len;
@@ -1167,6 +1176,9 @@ impl Association {
                 unordered,
                 data: buf.freeze(),
             }));
+            if !unordered {
+                self.ordered_delivered(stream, ssn)?;
+            }
         }
         Ok(())
     }
@@ -1189,22 +1201,61 @@ impl Association {
         }));
     }
 
-    /// An unordered chunk arrived out of sequence: deliver its message if it is now complete.
-    fn try_early_unordered(&mut self, ext: u64) -> Result<(), Error> {
-        let Some(c) = self.ooo.get(&ext) else {
+    /// An ordered message of `stream` with `ssn` was delivered: its successor may already be
+    /// waiting above a gap (messages of other streams do not block it).
+    fn ordered_delivered(&mut self, stream: u16, ssn: u16) -> Result<(), Error> {
+        self.in_ssn.insert(stream, ssn.wrapping_add(1));
+        if self.ooo.is_empty() {
             return Ok(());
+        }
+        self.deliver_waiting(stream)
+    }
+
+    /// Delivers, in order, the complete ordered messages of `stream` waiting out of sequence
+    /// whose turn has come.
+    fn deliver_waiting(&mut self, stream: u16) -> Result<(), Error> {
+        loop {
+            let next = self.in_ssn.get(&stream).copied().unwrap_or(0);
+            let found = self.ooo.iter().find(|(_, c)| {
+                !c.delivered
+                    && c.stream == stream
+                    && c.ssn == next
+                    && c.flags & (DATA_FLAG_UNORDERED | DATA_FLAG_BEGIN) == DATA_FLAG_BEGIN
+            });
+            let Some((&key, _)) = found else {
+                return Ok(());
+            };
+            if !self.try_early(key)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A chunk arrived out of sequence: deliver its message at once if it is complete and
+    /// either unordered or next in its stream. Returns whether a message was delivered.
+    fn try_early(&mut self, ext: u64) -> Result<bool, Error> {
+        let Some(c) = self.ooo.get(&ext) else {
+            return Ok(false);
         };
-        let stream = c.stream;
-        let same =
-            |c: &RxChunk| !c.delivered && c.stream == stream && c.flags & DATA_FLAG_UNORDERED != 0;
+        let (stream, ssn) = (c.stream, c.ssn);
+        let unordered = c.flags & DATA_FLAG_UNORDERED != 0;
+        if c.delivered || (!unordered && self.in_ssn.get(&stream).copied().unwrap_or(0) != ssn) {
+            return Ok(false);
+        }
+        let same = |c: &RxChunk| {
+            !c.delivered
+                && c.stream == stream
+                && (c.flags & DATA_FLAG_UNORDERED != 0) == unordered
+                && (unordered || c.ssn == ssn)
+        };
         // Walk back to the first fragment, forward to the last.
         let mut first = ext;
         loop {
             let Some(c) = self.ooo.get(&first) else {
-                return Ok(());
+                return Ok(false);
             };
             if !same(c) {
-                return Ok(());
+                return Ok(false);
             }
             if c.flags & DATA_FLAG_BEGIN != 0 {
                 break;
@@ -1214,10 +1265,10 @@ impl Association {
         let mut last = ext;
         loop {
             let Some(c) = self.ooo.get(&last) else {
-                return Ok(());
+                return Ok(false);
             };
             if !same(c) {
-                return Ok(());
+                return Ok(false);
             }
             if c.flags & DATA_FLAG_END != 0 {
                 break;
@@ -1247,11 +1298,14 @@ impl Association {
             parts.iter().for_each(|p| buf.extend_from_slice(p));
             buf.freeze()
         };
-        self.deliver(stream, ppid, true, data);
-        Ok(())
+        self.deliver(stream, ppid, unordered, data);
+        if !unordered {
+            self.in_ssn.insert(stream, ssn.wrapping_add(1));
+        }
+        Ok(true)
     }
 
-    fn on_forward_tsn(&mut self, new_cum: u32) -> Result<(), Error> {
+    fn on_forward_tsn(&mut self, new_cum: u32, streams: List<'_, StreamSsn>) -> Result<(), Error> {
         if !matches!(
             self.state,
             State::Established | State::ShutdownPending | State::ShutdownSent
@@ -1282,7 +1336,18 @@ impl Association {
         }
         self.peer_cum = new_cum;
         self.peer_cum_ext = target;
-        self.drain_ooo()
+        // Skip the abandoned stream sequence numbers (RFC 3758 section 3.6).
+        for StreamSsn { stream, ssn } in streams.iter() {
+            let next = self.in_ssn.get(&stream).copied().unwrap_or(0);
+            if (ssn.wrapping_sub(next) as i16) >= 0 {
+                self.in_ssn.insert(stream, ssn.wrapping_add(1));
+            }
+        }
+        self.drain_ooo()?;
+        for StreamSsn { stream, .. } in streams.iter() {
+            self.deliver_waiting(stream)?;
+        }
+        Ok(())
     }
 
     fn emit_sack(&mut self, buf: &mut BytesMut, room: usize) {
@@ -2003,6 +2068,14 @@ impl Association {
         self.last_peer_result = Some((seq, reconfig_result::SUCCESS_PERFORMED));
         self.reconfig_responses
             .push_back((seq, reconfig_result::SUCCESS_PERFORMED));
+        // The streams' sequence numbers restart at 0 (RFC 6525 section 5.2.2).
+        if streams.is_empty() {
+            self.in_ssn.clear();
+        } else {
+            for s in &streams {
+                self.in_ssn.remove(s);
+            }
+        }
         self.events.push_back(Event::IncomingStreamsReset(streams));
         true
     }
