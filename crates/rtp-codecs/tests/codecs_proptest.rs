@@ -6,6 +6,7 @@ use ferrtc_rtp_codecs::SeqNo;
 use ferrtc_rtp_codecs::codec::audio::{AudioDepacketizer, AudioFormat, AudioPacketizer};
 use ferrtc_rtp_codecs::codec::h264::{H264Depacketizer, H264Packetizer, PacketizationMode};
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
+use ferrtc_rtp_codecs::codec::vp9::{self, Vp9Depacketizer, Vp9Mode, Vp9Packetizer};
 use ferrtc_rtp_codecs::codec::{Depacketizer, Frame, FrameAssembler, Packetizer};
 use proptest::prelude::*;
 
@@ -154,6 +155,23 @@ proptest! {
     }
 
     #[test]
+    fn vp9_round_trip(frames in vp8_frames(), max in 8usize..1400, seq in any::<u16>(),
+                      keys in prop::collection::vec(any::<u32>(), 1..64), flexible in any::<bool>(),
+                      drop in any::<prop::sample::Index>()) {
+        let mode = if flexible { Vp9Mode::Flexible } else { Vp9Mode::NonFlexible };
+        let s = send(&mut Vp9Packetizer::new(mode, 3), &frames, max, seq);
+        let got = receive(Vp9Depacketizer::new(), &s, &order(s.packets.len(), &keys, None));
+        check_all(&s, &got)?;
+        for f in &got {
+            prop_assert_eq!(f.info.keyframe, vp9::is_keyframe(&f.data));
+        }
+        let d = drop.index(s.packets.len());
+        let got = receive(Vp9Depacketizer::new(), &s, &order(s.packets.len(), &keys, Some(d)));
+        check_lossy(&s, &got, d)?;
+        prop_assert_eq!(got.len(), frames.len() - 1);
+    }
+
+    #[test]
     fn h264_round_trip(frames in h264_frames(), max in 3usize..1400, seq in any::<u16>(),
                        keys in prop::collection::vec(any::<u32>(), 1..64)) {
         let s = send(&mut H264Packetizer::new(PacketizationMode::NonInterleaved), &frames, max, seq);
@@ -205,6 +223,7 @@ proptest! {
         let refs: Vec<&[u8]> = payloads.iter().map(|p| &p[..]).collect();
         let mut out = vec![];
         let _ = Vp8Depacketizer::new().depacketize(&refs, &mut out);
+        let _ = Vp9Depacketizer::new().depacketize(&refs, &mut out);
         let _ = H264Depacketizer::new().depacketize(&refs, &mut out);
         let _ = AudioDepacketizer::new(AudioFormat::Pcmu).depacketize(&refs, &mut out);
         let mut a = FrameAssembler::new(H264Depacketizer::new(), 16);
