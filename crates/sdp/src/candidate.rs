@@ -474,6 +474,11 @@ mod tests {
             kind("candidate:1 1 udp 4294967296 1.2.3.4 9 typ host"),
             ParseErrorKind::OutOfRange("priority")
         );
+        // A tab inside a field would end up at the line end once `rport` moves forward.
+        assert_eq!(
+            kind("candidate:1 1 udp 1 1.2.3.4 9 typ host x y\t rport 1"),
+            ParseErrorKind::Invalid("extension value")
+        );
         assert_eq!(
             kind("1 1 udp 1 1.2.3.4 9 typ host"),
             ParseErrorKind::Missing("`candidate:` prefix")

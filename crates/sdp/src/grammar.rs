@@ -71,17 +71,20 @@ pub(crate) fn sep<'a>(c: char, field: &'static str) -> impl FnMut(&'a str) -> Re
     }
 }
 
-/// `non-ws-string`, stopped at the first `SP`: a non-empty run of anything but a space.
+/// `non-ws-string`, stopped at the first `SP`: a non-empty run of anything but a space or a
+/// tab.
 ///
 /// ```abnf
 /// non-ws-string = 1*(VCHAR/%x80-FF)
 /// ```
-/// (Tabs are accepted inside the run; only `SP` separates SDP fields.)
+/// A tab is not whitespace that separates fields in SDP, nor part of a `non-ws-string`: it
+/// is an error, so that no field ends in whitespace that a line-end trim would eat.
 pub(crate) fn word<'a>(field: &'static str) -> impl FnMut(&'a str) -> Res<'a, &'a str> {
-    move |i: &'a str| {
-        take_till1(|c| c == ' ')
-            .parse(i)
-            .or_else(|_: nom::Err<Fail>| failure(ParseErrorKind::Missing(field)))
+    move |i: &'a str| match take_till1::<_, _, Fail>(|c| c == ' ' || c == '\t').parse(i) {
+        Ok((rest, _)) if rest.starts_with('\t') => failure(ParseErrorKind::Invalid(field)),
+        Ok(ok) => Ok(ok),
+        Err(_) if i.starts_with('\t') => failure(ParseErrorKind::Invalid(field)),
+        Err(_) => failure(ParseErrorKind::Missing(field)),
     }
 }
 
@@ -182,5 +185,9 @@ mod tests {
         assert_eq!(opt_tail(" def"), Ok(("", Some("def"))));
         assert_eq!(opt_tail(""), Ok(("", None)));
         assert!(word("x")(" abc").is_err());
+        assert_eq!(
+            word("x")("ab\tc").unwrap_err(),
+            nom::Err::Failure(Fail(ParseErrorKind::Invalid("x")))
+        );
     }
 }
