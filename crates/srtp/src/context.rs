@@ -12,6 +12,10 @@ const SRTCP_E_FLAG: u32 = 0x8000_0000;
 /// Largest SRTCP index (31 bits, RFC 3711 §3.4).
 const SRTCP_INDEX_MASK: u32 = 0x7fff_ffff;
 
+/// Largest replay window accepted (packets); larger settings are clamped to it. A window costs
+/// one bit per packet per SSRC.
+pub const MAX_REPLAY_WINDOW: u32 = 1 << 15;
+
 /// Settings of an [`SrtpContext`]. Build with [`Config::default`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,15 +50,16 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Sets the SRTP replay window (packets, at least 1; RFC 3711 asks for at least 64).
+    /// Sets the SRTP replay window in packets, clamped to `1..=`[`MAX_REPLAY_WINDOW`]
+    /// (RFC 3711 §3.3.2 asks for at least 64).
     pub fn with_replay_window(mut self, packets: u32) -> Self {
-        self.replay_window = packets.max(1);
+        self.replay_window = packets.clamp(1, MAX_REPLAY_WINDOW);
         self
     }
 
-    /// Sets the SRTCP replay window (packets, at least 1).
+    /// Sets the SRTCP replay window in packets, clamped to `1..=`[`MAX_REPLAY_WINDOW`].
     pub fn with_rtcp_replay_window(mut self, packets: u32) -> Self {
-        self.rtcp_replay_window = packets.max(1);
+        self.rtcp_replay_window = packets.clamp(1, MAX_REPLAY_WINDOW);
         self
     }
 
@@ -114,6 +119,7 @@ pub enum DtlsRole {
 
 /// The two contexts of a DTLS-SRTP session: ours to protect what we send, the remote's to
 /// unprotect what we receive.
+#[derive(Debug)]
 pub struct DtlsSrtpContexts {
     /// Keyed with our write key: call `protect_*` on it.
     pub local: SrtpContext,
@@ -169,6 +175,17 @@ impl<T> SsrcMap<T> {
 ///
 /// Not supported: MKI, key derivation rates other than zero (WebRTC uses neither), the NULL
 /// cipher and RFC 6904 header-extension encryption.
+///
+/// Sending: the SRTP index of an outgoing packet comes from its sequence number (the rollover
+/// counter follows the wrap as in RFC 3711 Appendix A). Like libwebrtc, the context does not
+/// refuse a sequence number it has already sent; re-sending one with a *different* payload
+/// reuses a keystream (and, for GCM, a nonce), so retransmit with RTX (RFC 4588) or the same
+/// bytes.
+///
+/// Key hygiene: the master key and salt are only borrowed. Derived session keys are wiped from
+/// temporary buffers; the AES-CTR key schedule, the HMAC-SHA1 pad states and the session salts
+/// are wiped when the context is dropped. ring's AES-GCM key schedule is opaque and ring does
+/// not wipe it; that is the one copy of key material this crate cannot erase.
 ///
 /// ```
 /// use ferrtc_srtp::{Config, Profile, SrtpContext};
@@ -240,6 +257,8 @@ impl SrtpContext {
 
     fn with_keys(profile: Profile, keys: SessionKeys, config: Config) -> Self {
         let mut config = config;
+        config.replay_window = config.replay_window.clamp(1, MAX_REPLAY_WINDOW);
+        config.rtcp_replay_window = config.rtcp_replay_window.clamp(1, MAX_REPLAY_WINDOW);
         config.rtp_packet_limit = config.rtp_packet_limit.min(profile.max_rtp_packets());
         config.rtcp_packet_limit = config.rtcp_packet_limit.min(profile.max_rtcp_packets());
         SrtpContext {
@@ -1016,6 +1035,29 @@ mod tests {
             assert_eq!(big.config().rtp_packet_limit, 1 << 48);
             assert_eq!(big.config().rtcp_packet_limit, 1 << 31);
         }
+    }
+
+    #[test]
+    fn replay_windows_are_clamped() {
+        assert_eq!(
+            Config::default().with_replay_window(u32::MAX).replay_window,
+            MAX_REPLAY_WINDOW
+        );
+        assert_eq!(
+            Config::default()
+                .with_rtcp_replay_window(0)
+                .rtcp_replay_window,
+            1
+        );
+        // Fields set directly (as a caller can on a `Config` value) are clamped too.
+        let config = Config {
+            replay_window: u32::MAX,
+            rtcp_replay_window: 0,
+            ..Config::default()
+        };
+        let (ctx, _) = pair(Profile::AeadAes128Gcm, config);
+        assert_eq!(ctx.config().replay_window, MAX_REPLAY_WINDOW);
+        assert_eq!(ctx.config().rtcp_replay_window, 1);
     }
 
     #[test]

@@ -47,6 +47,6 @@ mod header;
 mod profile;
 mod replay;
 
-pub use context::{Config, DtlsRole, DtlsSrtpContexts, SrtpContext, Stats};
+pub use context::{Config, DtlsRole, DtlsSrtpContexts, MAX_REPLAY_WINDOW, SrtpContext, Stats};
 pub use error::{Error, Result};
 pub use profile::Profile;
