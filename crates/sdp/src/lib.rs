@@ -63,7 +63,7 @@ pub use attribute::{
 };
 pub use candidate::{Candidate, CandidateTransport, CandidateType, TcpType};
 pub use error::{ParseError, ParseErrorKind};
-pub use media::{MediaDescription, MediaKind};
+pub use media::{Codec, MediaDescription, MediaKind};
 pub use session::{
     AddressType, Bandwidth, BandwidthType, Connection, NetworkType, Origin, Repeat, SessionBuilder,
     SessionDescription, TimeUnit, TimeZone, Timing, TypedTime,

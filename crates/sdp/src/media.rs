@@ -283,6 +283,17 @@ impl MediaDescription {
             .filter(move |f| f.payload_type.is_none_or(|p| p == pt))
     }
 
+    /// The RTP codecs of this section, in `m=` line order: each payload type with its
+    /// `a=rtpmap`, `a=fmtp` and `a=rtcp-fb` lines.
+    pub fn codecs(&self) -> impl Iterator<Item = Codec<'_>> {
+        self.payload_types().map(move |payload_type| Codec {
+            payload_type,
+            rtpmap: self.rtpmap(payload_type),
+            fmtp: self.fmtp(payload_type),
+            media: self,
+        })
+    }
+
     /// `a=extmap` lines, in order.
     pub fn extmaps(&self) -> impl Iterator<Item = &Extmap> {
         filter_attr!(self, Attribute::Extmap(e) => e)
@@ -507,6 +518,32 @@ impl MediaDescription {
     }
 }
 
+/// One RTP payload type of a media section with what the section says about it (see
+/// [`MediaDescription::codecs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Codec<'a> {
+    /// The payload type.
+    pub payload_type: u8,
+    /// Its `a=rtpmap`, if any (static payload types may have none).
+    pub rtpmap: Option<&'a Rtpmap>,
+    /// Its `a=fmtp`, if any.
+    pub fmtp: Option<&'a Fmtp>,
+    media: &'a MediaDescription,
+}
+
+impl<'a> Codec<'a> {
+    /// The `a=rtcp-fb` lines that apply (its own and `*`).
+    pub fn feedback(&self) -> impl Iterator<Item = &'a RtcpFb> + use<'a> {
+        let pt = self.payload_type;
+        self.media.rtcp_fbs_for(pt)
+    }
+
+    /// The encoding name (`rtpmap`), e.g. `VP8`, `opus`, `rtx`.
+    pub fn name(&self) -> Option<&'a str> {
+        self.rtpmap.map(|r| r.encoding_name.as_str())
+    }
+}
+
 impl Emit for MediaDescription {
     fn emit(&self, out: &mut String) {
         out.push_str("m=");
@@ -627,6 +664,11 @@ mod tests {
         assert!(media.rtcp_mux() && media.rtcp_rsize() && media.end_of_candidates());
         assert_eq!(media.setup(), Some(&Setup::Actpass));
         assert_eq!(back.media_by_mid("0"), Some(&m));
+        let codecs: Vec<_> = media.codecs().collect();
+        assert_eq!(codecs.len(), 1);
+        assert_eq!(codecs[0].name(), Some("opus"));
+        assert_eq!(codecs[0].fmtp.and_then(|f| f.get("minptime")), Some("10"));
+        assert_eq!(codecs[0].feedback().count(), 1);
         assert_eq!(
             back.bundle_group().map(|g| g.mids.clone()),
             Some(vec!["0".to_owned()])

@@ -128,6 +128,17 @@ fn chromium_offer() {
         Some("42001f")
     );
     assert_eq!(video.rtcp_fbs_for(96).count(), 5);
+    let codecs: Vec<_> = video.codecs().collect();
+    assert_eq!(codecs.len(), 23);
+    let h264: Vec<_> = codecs.iter().filter(|c| c.name() == Some("H264")).collect();
+    assert_eq!(h264.len(), 6);
+    assert!(
+        h264.iter()
+            .all(|c| c.feedback().count() == 5 && c.fmtp.is_some())
+    );
+    let ulpfec = codecs.last().unwrap();
+    assert_eq!((ulpfec.payload_type, ulpfec.name()), (120, Some("ulpfec")));
+    assert!(ulpfec.fmtp.is_none());
     let group = video.ssrc_groups().next().unwrap();
     assert_eq!(group.semantics, SsrcGroupSemantics::Fid);
     assert_eq!(group.ssrcs, [3_629_162_994, 172_645_553]);
