@@ -4,6 +4,7 @@
 
 use ferrtc_rtp_codecs::SeqNo;
 use ferrtc_rtp_codecs::codec::audio::{AudioDepacketizer, AudioFormat, AudioPacketizer};
+use ferrtc_rtp_codecs::codec::av1::{Av1Depacketizer, Av1Packetizer};
 use ferrtc_rtp_codecs::codec::h264::{H264Depacketizer, H264Packetizer, PacketizationMode};
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use ferrtc_rtp_codecs::codec::vp9::{self, Vp9Depacketizer, Vp9Mode, Vp9Packetizer};
@@ -128,8 +129,70 @@ fn h264_frames() -> impl Strategy<Value = Vec<Vec<u8>>> {
     })
 }
 
+/// AV1 temporal units in low-overhead form: a temporal delimiter, then OBUs (sequence
+/// header, frame header, tile group, metadata, frame), some with an extension octet, each
+/// with its minimal LEB128 `obu_size`. The first starts a coded video sequence (sequence
+/// header), as a stream does.
+fn av1_frames() -> impl Strategy<Value = Vec<(bool, Vec<u8>)>> {
+    let obu = (
+        prop_oneof![Just(1u8), Just(3), Just(4), Just(5), Just(6)],
+        prop::option::of(any::<u8>()),
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..20),
+            prop::collection::vec(any::<u8>(), 0..4000)
+        ],
+    );
+    prop::collection::vec(prop::collection::vec(obu, 1..4), 1..5).prop_map(|tus| {
+        tus.into_iter()
+            .enumerate()
+            .map(|(k, mut obus)| {
+                if k == 0 {
+                    obus.insert(0, (1, None, vec![0, 0, 0, 1]));
+                }
+                let mut f = vec![0x12, 0x00];
+                let mut key = false;
+                for (t, ext, payload) in obus {
+                    key |= t == 1;
+                    f.push((t << 3) | (u8::from(ext.is_some()) << 2) | 0x02);
+                    f.extend(ext);
+                    let mut n = payload.len();
+                    loop {
+                        let b = (n & 0x7f) as u8;
+                        n >>= 7;
+                        if n == 0 {
+                            f.push(b);
+                            break;
+                        }
+                        f.push(b | 0x80);
+                    }
+                    f.extend_from_slice(&payload);
+                }
+                (key, f)
+            })
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn av1_round_trip(tus in av1_frames(), max in 3usize..1400, seq in any::<u16>(),
+                      keys in prop::collection::vec(any::<u32>(), 1..64),
+                      drop in any::<prop::sample::Index>()) {
+        let frames: Vec<Vec<u8>> = tus.iter().map(|t| t.1.clone()).collect();
+        let s = send(&mut Av1Packetizer::new(), &frames, max, seq);
+        let got = receive(Av1Depacketizer::new(), &s, &order(s.packets.len(), &keys, None));
+        check_all(&s, &got)?;
+        for f in &got {
+            let key = s.frames.iter().zip(&tus).find(|(w, _)| w.0 == f.timestamp).unwrap().1.0;
+            prop_assert_eq!(f.info.keyframe, key);
+        }
+        let d = drop.index(s.packets.len());
+        let got = receive(Av1Depacketizer::new(), &s, &order(s.packets.len(), &keys, Some(d)));
+        check_lossy(&s, &got, d)?;
+        prop_assert!(got.len() + 2 >= frames.len());
+    }
 
     #[test]
     fn vp8_round_trip(frames in vp8_frames(), max in 8usize..1400, seq in any::<u16>(),
@@ -224,6 +287,7 @@ proptest! {
         let mut out = vec![];
         let _ = Vp8Depacketizer::new().depacketize(&refs, &mut out);
         let _ = Vp9Depacketizer::new().depacketize(&refs, &mut out);
+        let _ = Av1Depacketizer::new().depacketize(&refs, &mut out);
         let _ = H264Depacketizer::new().depacketize(&refs, &mut out);
         let _ = AudioDepacketizer::new(AudioFormat::Pcmu).depacketize(&refs, &mut out);
         let mut a = FrameAssembler::new(H264Depacketizer::new(), 16);

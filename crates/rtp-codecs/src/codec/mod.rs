@@ -2,11 +2,13 @@
 //! (payloads of one frame -> frame), plus [`FrameAssembler`], which collects RTP packets
 //! in any order, finds complete frames and never hands on one with a packet missing.
 //!
-//! Formats: [`vp8`] (RFC 7741), [`vp9`] (RFC 9628), [`h264`] (RFC 6184), [`audio`] (Opus RFC 7587, G.711,
+//! Formats: [`vp8`] (RFC 7741), [`vp9`] (RFC 9628), [`h264`] (RFC 6184), [`av1`] (AV1 RTP
+//! specification), [`audio`] (Opus RFC 7587, G.711,
 //! G.722: one frame per packet).
 
 pub mod assembler;
 pub mod audio;
+pub mod av1;
 pub mod h264;
 pub mod vp8;
 pub mod vp9;
