@@ -158,7 +158,11 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     scratch: Vec<u8>,
+    early_data: Vec<Bytes>,
 }
+
+/// Application data records held while the peer's Finished is still missing.
+const MAX_EARLY_DATA: usize = 16;
 
 impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -196,6 +200,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            early_data: Vec::new(),
         })
     }
 
@@ -432,9 +437,13 @@ impl Endpoint {
                     ),
                     ContentType::Alert => self.handle_alert(plain),
                     ContentType::ApplicationData => {
+                        let data = Bytes::copy_from_slice(plain);
                         if self.phase == Phase::Connected {
-                            self.events
-                                .push_back(Event::ApplicationData(Bytes::copy_from_slice(plain)));
+                            self.events.push_back(Event::ApplicationData(data));
+                        } else if self.early_data.len() < MAX_EARLY_DATA {
+                            // Authenticated data that overtook the peer's Finished: held
+                            // until the handshake completes.
+                            self.early_data.push(data);
                         }
                         Ok(())
                     }
@@ -620,6 +629,9 @@ impl Endpoint {
                 };
                 self.negotiated = Some(n.clone());
                 self.events.push_back(Event::Connected(n));
+                for d in self.early_data.drain(..) {
+                    self.events.push_back(Event::ApplicationData(d));
+                }
             }
         }
     }

@@ -1,9 +1,59 @@
 //! DTLS 1.2 endpoint with DTLS-SRTP keying (RFC 6347, 5764), sans-IO.
 //!
-//! The crate is layered like the protocol:
-//! - [`record`]: the record header view and datagram splitting (RFC 6347 §4.1);
-//! - [`handshake`], [`extension`], [`alert`]: message codecs (RFC 5246 §7, RFC 6347 §4.2);
-//! - [`types`]: cipher suites, groups, signature schemes, SRTP profiles.
+//! An [`Endpoint`] is one side of one DTLS association (client or server). It owns no socket,
+//! reads no clock and starts no thread: datagrams and the current time come in, datagrams and
+//! events come out. What it speaks:
+//!
+//! - DTLS 1.2 with ECDHE (X25519, P-256, P-384) and the AEAD suites
+//!   `TLS_ECDHE_{ECDSA,RSA}_WITH_{AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256}`;
+//!   our certificate is ECDSA, the peer's may be ECDSA or RSA;
+//! - a stateless HMAC cookie exchange on the server (RFC 6347 §4.2.1), mutual authentication,
+//!   extended master secret (RFC 7627, required), use_srtp (RFC 5764) and the RFC 5705
+//!   exporter; renegotiation is refused;
+//! - flights fragmented to the MTU, reassembled in any order, retransmitted with exponential
+//!   back-off (RFC 6347 §4.2.4), an anti-replay window per epoch;
+//! - trust by certificate fingerprint, as WebRTC does (RFC 8122, RFC 8827 §6.5).
+//!
+//! Randomness: hello randoms and the cookie secret come from the caller's `RngCore`, so a run
+//! can be replayed. ECDHE scalars and ECDSA nonces come from `ring::rand::SystemRandom`: ring
+//! seals its `SecureRandom` trait, so no caller generator can stand in for it. Everything
+//! else about a run (messages, flights, timers) is a function of the inputs.
+//!
+//! The run loop, two endpoints wired back to back:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use ferrtc_dtls::{Certificate, Config, Endpoint, Event, HashAlgorithm};
+//! use rand::SeedableRng;
+//!
+//! let (a, b) = (Arc::new(Certificate::generate()?), Arc::new(Certificate::generate()?));
+//! // Each side expects the fingerprint the other put in its SDP.
+//! let ca = Arc::new(Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]));
+//! let cb = Arc::new(Config::new(b.clone(), vec![a.fingerprint(HashAlgorithm::Sha256)]));
+//! let now = Instant::now();
+//! let rng = |s| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s));
+//! let mut client = Endpoint::client(ca, rng(1), now)?;
+//! let mut server = Endpoint::server(cb, rng(2))?;
+//! while !(client.is_connected() && server.is_connected()) {
+//!     // A real driver sends these on a socket, and calls handle_timeout at poll_timeout.
+//!     while let Some(t) = client.poll_transmit() {
+//!         server.handle_receive(now, &t.contents)?;
+//!     }
+//!     while let Some(t) = server.poll_transmit() {
+//!         client.handle_receive(now, &t.contents)?;
+//!     }
+//! }
+//! assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+//! let keys = client.srtp_keying_material()?;
+//! assert_eq!(keys.local_key, server.srtp_keying_material()?.remote_key);
+//! # Ok::<(), ferrtc_dtls::Error>(())
+//! ```
+//!
+//! Modules, bottom up: [`codec`], [`record`], [`handshake`], [`extension`], [`alert`] and
+//! [`types`] are the wire formats; [`crypto`] the PRF, record protection, ECDHE and
+//! signatures; [`certificate`] our certificate and fingerprints; [`reassembly`] and
+//! [`replay`] the DTLS transport pieces; [`Endpoint`] ties them together.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -361,3 +361,40 @@ fn lost_final_flight_is_repeated_when_the_client_repeats_its_own() {
     assert!(p.both_connected());
     assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
 }
+
+#[test]
+fn data_that_overtakes_the_finished_is_delivered_after_connect() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 33);
+    let now = p.now;
+    // Hand-drive: deliver until the server is connected, then hold back the server's
+    // final flight and send data behind it; deliver the data first.
+    let mut to_client = Vec::new();
+    for _ in 0..20 {
+        while let Some(t) = p.client.poll_transmit() {
+            p.server.handle_receive(now, &t.contents).unwrap();
+        }
+        if p.server.is_connected() {
+            break;
+        }
+        while let Some(t) = p.server.poll_transmit() {
+            p.client.handle_receive(now, &t.contents).unwrap();
+        }
+    }
+    assert!(p.server.is_connected() && !p.client.is_connected());
+    while let Some(t) = p.server.poll_transmit() {
+        to_client.push(t.contents);
+    }
+    p.server.send_application_data(b"early").unwrap();
+    let data = p.server.poll_transmit().unwrap().contents;
+    p.client.handle_receive(now, &data).unwrap();
+    assert!(p.client.poll_event().is_none());
+    for d in to_client {
+        p.client.handle_receive(now, &d).unwrap();
+    }
+    assert!(matches!(p.client.poll_event(), Some(Event::Connected(_))));
+    assert_eq!(
+        p.client.poll_event(),
+        Some(Event::ApplicationData("early".into()))
+    );
+}
