@@ -51,6 +51,12 @@ struct Slot {
 /// waits until its slots are reused by newer packets, then it is gone. A frame the
 /// depacketizer refuses is counted in [`dropped_frames`](Self::dropped_frames).
 ///
+/// Memory is bounded: at most `capacity` packets are held, and the payload bytes waiting in
+/// incomplete frames are kept under a budget ([`with_byte_budget`](Self::with_byte_budget),
+/// 8 MiB by default). A packet that would exceed it first discards every incomplete frame
+/// (counted in [`flushes`](Self::flushes)), so a peer sending packets that never complete a
+/// frame costs loss, not memory.
+///
 /// Sans-IO: call [`push`](Self::push) for each packet, then drain
 /// [`poll_frame`](Self::poll_frame).
 #[derive(Debug)]
@@ -61,7 +67,13 @@ pub struct FrameAssembler<D> {
     ready: VecDeque<Frame>,
     dropped: u64,
     scratch: Vec<u8>,
+    pending_bytes: usize,
+    byte_budget: usize,
+    flushes: u64,
 }
+
+/// Default budget for payload bytes held in incomplete frames.
+pub const DEFAULT_BYTE_BUDGET: usize = 8 << 20;
 
 impl<D: Depacketizer> FrameAssembler<D> {
     /// An assembler holding up to `capacity` packets (rounded up to a power of two, at least
@@ -85,7 +97,39 @@ impl<D: Depacketizer> FrameAssembler<D> {
             ready: VecDeque::new(),
             dropped: 0,
             scratch: Vec::new(),
+            pending_bytes: 0,
+            byte_budget: DEFAULT_BYTE_BUDGET,
+            flushes: 0,
         }
+    }
+
+    /// Sets the budget for payload bytes held in incomplete frames.
+    #[must_use]
+    pub fn with_byte_budget(mut self, bytes: usize) -> Self {
+        self.byte_budget = bytes;
+        self
+    }
+
+    /// How many times the byte budget forced every incomplete frame to be discarded.
+    pub fn flushes(&self) -> u64 {
+        self.flushes
+    }
+
+    /// Payload bytes currently held in incomplete frames.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    fn flush_pending(&mut self) {
+        for slot in &mut self.slots {
+            if slot.state == State::Pending {
+                slot.state = State::Empty;
+                // Give the memory back: the budget was hit.
+                slot.payload = Vec::new();
+            }
+        }
+        self.pending_bytes = 0;
+        self.flushes += 1;
     }
 
     /// The depacketizer.
@@ -112,11 +156,23 @@ impl<D: Depacketizer> FrameAssembler<D> {
     pub fn push(&mut self, seq: SeqNo, timestamp: u32, marker: bool, payload: &[u8]) {
         let hint = self.depacketizer.frame_start(payload);
         let idx = usize::from(seq.0) & self.mask;
-        let slot = &mut self.slots[idx];
+        let slot = &self.slots[idx];
         if slot.state != State::Empty && (slot.seq == seq || slot.seq.is_after(seq)) {
             // A duplicate, or older than what the slot now holds.
             return;
         }
+        if slot.state == State::Pending {
+            // An incomplete frame's packet is overwritten: that frame is lost.
+            self.pending_bytes = self.pending_bytes.saturating_sub(slot.payload.len());
+        }
+        if self.pending_bytes + payload.len() > self.byte_budget {
+            self.flush_pending();
+            if payload.len() > self.byte_budget {
+                return;
+            }
+        }
+        self.pending_bytes += payload.len();
+        let slot = &mut self.slots[idx];
         slot.seq = seq;
         slot.timestamp = timestamp;
         slot.marker = marker;
@@ -216,6 +272,10 @@ impl<D: Depacketizer> FrameAssembler<D> {
         for i in 0..n {
             let idx = usize::from(start.wrapping_add(i as u16).0) & mask;
             self.slots[idx].state = State::Done;
+            // Every slot of the frame was pending, so its bytes were counted.
+            self.pending_bytes = self
+                .pending_bytes
+                .saturating_sub(self.slots[idx].payload.len());
         }
         match result {
             Ok(info) => self.ready.push_back(Frame {
@@ -268,6 +328,35 @@ mod tests {
         }
         assert_eq!(got[0].first_seq, SeqNo(65530));
         assert_eq!(a.dropped_frames(), 0);
+    }
+
+    #[test]
+    fn byte_budget_bounds_incomplete_frames() {
+        // Packets that never complete a frame (no start) fill the budget, then get flushed.
+        let mut a = FrameAssembler::new(Vp8Depacketizer::new(), 64).with_byte_budget(10_000);
+        // X=0, S=0: not a frame start, so these never complete.
+        let mut cont = vec![7u8; 1000];
+        cont[0] = 0x00;
+        for i in 0..25u16 {
+            a.push(SeqNo(i * 2), u32::from(i), false, &cont);
+            assert!(a.pending_bytes() <= 10_000);
+        }
+        assert!(a.flushes() >= 2);
+        // The assembler still works afterwards.
+        let mut pk = Vp8Packetizer::new();
+        let mut out = vec![];
+        pk.packetize(&[1u8; 1500], 1000, &mut out).unwrap();
+        for (i, p) in out.iter().enumerate() {
+            a.push(SeqNo(100 + i as u16), 9000, i + 1 == out.len(), p);
+        }
+        let f = a.poll_frame().unwrap();
+        assert_eq!(&f.data[..], &[1u8; 1500][..]);
+        // Only the stale never-complete packets remain held.
+        assert_eq!(a.pending_bytes() % 1000, 0);
+        assert!(a.pending_bytes() <= 10_000);
+        // A payload larger than the whole budget is refused outright.
+        a.push(SeqNo(200), 1, true, &[0x10; 20_000]);
+        assert!(a.poll_frame().is_none());
     }
 
     #[test]

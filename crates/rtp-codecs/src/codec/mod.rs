@@ -4,16 +4,41 @@
 //!
 //! Formats: [`vp8`] (RFC 7741), [`vp9`] (RFC 9628), [`h264`] (RFC 6184), [`av1`] (AV1 RTP
 //! specification), [`audio`] (Opus RFC 7587, G.711,
-//! G.722: one frame per packet).
+//! G.722: one frame per packet). [`RtpPacketizer`] wraps a payload packetizer to make whole
+//! RTP packets within an MTU.
+//!
+//! ```
+//! use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
+//! use ferrtc_rtp_codecs::codec::{FrameAssembler, RtpPacketizer};
+//! use ferrtc_rtp_codecs::{PayloadType, RtpPacket, SeqNo, Ssrc};
+//!
+//! let pt = PayloadType::new(96).expect("7 bits");
+//! let mut tx = RtpPacketizer::new(Vp8Packetizer::with_picture_id(0), pt, Ssrc(1), SeqNo(100), 1200);
+//! let mut rx = FrameAssembler::new(Vp8Depacketizer::new(), 1024);
+//!
+//! let frame = vec![0x10; 3000]; // a VP8 key frame (P bit clear)
+//! let mut packets = Vec::new();
+//! tx.packetize(&frame, 90_000, None, &mut packets)?;
+//! for p in packets.iter().rev() {
+//!     // Any order: the assembler waits until the frame is whole.
+//!     rx.push_packet(&RtpPacket::new_checked(&p[..])?);
+//! }
+//! let got = rx.poll_frame().expect("all packets arrived");
+//! assert_eq!(&got.data[..], &frame[..]);
+//! assert!(got.info.keyframe);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod assembler;
 pub mod audio;
 pub mod av1;
 pub mod h264;
+mod rtp_packetizer;
 pub mod vp8;
 pub mod vp9;
 
-pub use assembler::{Frame, FrameAssembler};
+pub use assembler::{DEFAULT_BYTE_BUDGET, Frame, FrameAssembler};
+pub use rtp_packetizer::RtpPacketizer;
 
 use bytes::Bytes;
 
