@@ -3,6 +3,10 @@
 //! there, headers and RTCP are whole). Each must parse to what Wireshark decoded and
 //! re-serialize byte for byte.
 //!
+//! A compound RTCP packet from a packet dump published in pion/rtcp (packet_test.go; its
+//! CNAME has Firefox's `{uuid}` form): RR, SDES, BYE, PLI and a rapid resynchronisation
+//! request (RTPFB FMT 5), which this crate does not interpret and must pass through.
+//!
 //! The extension ids are those of that session's SDP as the values show: 2 abs-send-time,
 //! 3 video orientation, 4 transport-wide sequence number, 9 mid; 6, 7 and 13 are extensions
 //! this crate does not type (video-content-type, video-timing, a frame descriptor) and must
@@ -36,6 +40,16 @@ const RTP_TWO_BYTE: [u8; 84] = hex!(
     "02 03 03 f7 ae  04 02 00 02  09 01 30  03 01 00  06 01 02"
     "07 0d 01 00 01 00 07 00 07 00 0a 00 00 00 00"
     "0d 21 c0 00 01 80 03 18 7a aa f1 30 a0 a0 14 d1 41 38 23 04 60 08 64 22 22 26 50 09 f0 07 70 13 f0 0e f0"
+);
+
+const COMPOUND_DUMP: [u8; 116] = hex!(
+    "81 c9 00 07 90 2f 9e 2e bc 5e 9a 40 00 00 00 00 00 00 46 e1 00 00 01 11 09 f3 64 32 00 02 4a 79"
+    "81 ca 00 0c 90 2f 9e 2e 01 26"
+    "7b 39 63 30 30 65 62 39 32 2d 31 61 66 62 2d 39 64 34 39 2d 61 34 37 64 2d 39 31 66 36 34 65 65 65 36 39 66 35 7d"
+    "00 00 00 00"
+    "81 cb 00 01 90 2f 9e 2e"
+    "81 ce 00 02 90 2f 9e 2e 90 2f 9e 2e"
+    "85 cd 00 02 90 2f 9e 2e 90 2f 9e 2e"
 );
 
 fn chrome_map() -> ExtensionMap {
@@ -206,4 +220,39 @@ fn chrome_transport_feedback() {
         .emit_vec(&mut out)
         .unwrap();
     assert_eq!(out, TWCC);
+}
+
+#[test]
+fn dumped_compound_rtcp() {
+    let pkts: Vec<RtcpPacket<'_>> = Compound::new(&COMPOUND_DUMP).map(Result::unwrap).collect();
+    assert_eq!(pkts.len(), 5);
+    let RtcpPacket::ReceiverReport(rr) = pkts[0] else {
+        panic!("RR first")
+    };
+    assert_eq!(rr.ssrc, Ssrc(0x902f_9e2e));
+    let rb: Vec<_> = rr.reports.iter().collect();
+    assert_eq!(rb.len(), 1);
+    assert_eq!(rb[0].ssrc, Ssrc(0xbc5e_9a40));
+    assert_eq!(rb[0].highest_seq, 0x46e1);
+    assert_eq!(rb[0].jitter, 273);
+    assert_eq!(rb[0].last_sr, 0x09f3_6432);
+    assert_eq!(rb[0].delay_since_last_sr, 150_137);
+    let RtcpPacket::Sdes(sdes) = pkts[1] else {
+        panic!("SDES second")
+    };
+    let chunk = sdes.chunks.iter().next().unwrap();
+    let item = chunk.items.iter().next().unwrap();
+    assert_eq!(item.kind, 1);
+    assert_eq!(item.value, b"{9c00eb92-1afb-9d49-a47d-91f64eee69f5}");
+    assert!(matches!(pkts[2], RtcpPacket::Bye(b) if b.reason.is_none() && b.ssrcs.len() == 1));
+    assert!(matches!(pkts[3], RtcpPacket::Pli(p) if p.media_ssrc == Ssrc(0x902f_9e2e)));
+    let RtcpPacket::Unknown(rrr) = pkts[4] else {
+        panic!("RRR is not interpreted")
+    };
+    assert_eq!((rrr.packet_type, rrr.count), (205, 5));
+    let mut out = vec![];
+    for p in &pkts {
+        p.emit_vec(&mut out).unwrap();
+    }
+    assert_eq!(out, COMPOUND_DUMP);
 }
