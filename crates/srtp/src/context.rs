@@ -475,7 +475,11 @@ impl SrtpContext {
             }
             Transform::Gcm(gcm) => {
                 let (head, payload) = packet.split_at_mut(view.header_len);
-                trailer.copy_from_slice(&gcm.seal(view.ssrc, index, head, payload));
+                let tag = gcm.seal(view.ssrc, index, head, payload);
+                // A fixed-size copy: GCM profiles' SRTP overhead is exactly one 16-byte tag.
+                let out: &mut [u8; GCM_TAG_LEN] =
+                    trailer.try_into().expect("GCM overhead is one tag");
+                *out = tag;
             }
         }
         match slot {
