@@ -293,6 +293,44 @@ impl<'a> RtcpPacket<'a> {
     }
 }
 
+/// Checks a whole RTCP datagram: every packet frames and parses, and, unless reduced-size
+/// RTCP was negotiated (RFC 5506, `a=rtcp-rsize`), it is a proper compound packet: first a
+/// report (SR or RR) and somewhere an SDES with a CNAME (RFC 3550 section 6.1).
+pub fn check_compound(datagram: &[u8], reduced_size: bool) -> Result<(), ParseError> {
+    let mut first = true;
+    let mut cname = false;
+    let mut any = false;
+    for p in Compound::new(datagram) {
+        let p = p?;
+        any = true;
+        let report = matches!(
+            p,
+            RtcpPacket::SenderReport(_) | RtcpPacket::ReceiverReport(_)
+        );
+        if first && !reduced_size && !report {
+            return Err(bad("compound packet not starting with SR or RR"));
+        }
+        first = false;
+        if let RtcpPacket::Sdes(s) = p {
+            cname |= s
+                .chunks
+                .iter()
+                .any(|c| c.items.iter().any(|i| i.kind == SdesItem::CNAME));
+        }
+    }
+    if !any {
+        return Err(ParseError::TooShort {
+            what: "RTCP datagram",
+            len: 0,
+            needed: HEADER_LEN,
+        });
+    }
+    if !reduced_size && !cname {
+        return Err(bad("compound packet without SDES CNAME"));
+    }
+    Ok(())
+}
+
 /// Iterator over the packets of a compound RTCP datagram.
 ///
 /// Reduced-size RTCP (RFC 5506) is accepted: the first packet need not be a report.
@@ -587,6 +625,32 @@ mod tests {
         assert_eq!(out, tmmbr);
         assert_eq!(v[2], Err(ParseError::BadRtcp { what: "NACK FCI" }));
         assert!(matches!(v[3], Ok(RtcpPacket::Pli(_))));
+    }
+
+    #[test]
+    fn compound_rules() {
+        let sdes = hex!(
+            "81 ca 00 06  11 22 33 44  01 10 75 73 65 72 40 65 78 61 6d 70 6c 65 2e 63 6f 6d 00 00"
+        );
+        let pli = hex!("81 ce 00 02  00 00 00 01  00 00 00 02");
+        let mut full = SR.to_vec();
+        full.extend_from_slice(&sdes);
+        full.extend_from_slice(&pli);
+        assert_eq!(check_compound(&full, false), Ok(()));
+        // A lone PLI: fine only with reduced-size RTCP (RFC 5506).
+        assert!(check_compound(&pli, false).is_err());
+        assert_eq!(check_compound(&pli, true), Ok(()));
+        // A report without CNAME.
+        assert!(check_compound(&SR, false).is_err());
+        // Feedback first.
+        let mut fb_first = pli.to_vec();
+        fb_first.extend_from_slice(&SR);
+        fb_first.extend_from_slice(&sdes);
+        assert!(check_compound(&fb_first, false).is_err());
+        assert!(check_compound(&[], true).is_err());
+        // A broken packet anywhere fails the check.
+        full.extend_from_slice(&hex!("81 cd 00 02  00 00 00 01  00 00 00 02"));
+        assert!(check_compound(&full, false).is_err());
     }
 
     #[test]
