@@ -1,11 +1,12 @@
 //! The SCTP group: bulk goodput of reliable ordered 64 KiB messages between two associations in
-//! memory, ferrtc beside `sctp-proto` 0.10 (sans-IO, the webrtc-rs lineage).
+//! memory, ferrtc beside `sctp-proto` 0.10 (sans-IO) and `webrtc-sctp` 0.17 (tokio tasks over
+//! an in-memory `Conn` pipe).
 //!
 //! One iteration hands one 64 KiB message to the sending association and moves packets both
-//! ways until the receiver has delivered it whole to the application (contiguous bytes) and
-//! nothing more moves. Both sides use a 1228-byte SCTP packet (sctp-proto's fixed MTU) and
-//! their default windows; virtual time advances 100 µs per iteration so delayed-SACK timers
-//! run.
+//! ways until the receiver has delivered it whole to the application (contiguous bytes). All
+//! use a 1228-byte SCTP packet (sctp-proto's fixed MTU) and their default windows; for the
+//! sans-IO pairs virtual time advances 100 µs per iteration so delayed-SACK timers run;
+//! webrtc-sctp runs on a single-threaded tokio runtime (one core, like the sans-IO pairs).
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -278,22 +279,110 @@ impl Default for SctpProto {
     }
 }
 
+/// Two webrtc-sctp associations over an in-memory pipe, on a current-thread tokio runtime.
+pub struct WebrtcSctp {
+    rt: tokio::runtime::Runtime,
+    tx: Arc<webrtc_sctp::stream::Stream>,
+    rx: Arc<webrtc_sctp::stream::Stream>,
+    // Kept alive for the streams.
+    _assocs: (webrtc_sctp::association::Association, webrtc_sctp::association::Association),
+    msg: Bytes,
+    buf: Vec<u8>,
+    delivered: u64,
+    bytes: u64,
+}
+
+impl WebrtcSctp {
+    /// A connected pair with stream 1 open both ways.
+    pub fn new() -> Self {
+        use webrtc_sctp::association::{Association as WAssociation, Config as WConfig};
+        use webrtc_sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier as Ppi;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let msg = Bytes::from((0..MESSAGE).map(|i| i as u8).collect::<Vec<u8>>());
+        let (tx, rx, assocs) = rt.block_on(async {
+            let (ca, cb) = webrtc_util_marshal::conn::conn_pipe::pipe();
+            let cfg = |conn: Arc<dyn webrtc_util_marshal::Conn + Send + Sync>, name: &str| WConfig {
+                net_conn: conn,
+                max_receive_buffer_size: 0,
+                max_message_size: MESSAGE as u32,
+                mtu: 1228,
+                name: name.to_owned(),
+                local_port: 5000,
+                remote_port: 5000,
+            };
+            let server = tokio::spawn(WAssociation::server(cfg(Arc::new(cb), "server")));
+            let a = WAssociation::client(cfg(Arc::new(ca), "client"))
+                .await
+                .expect("webrtc-sctp client");
+            let b = server.await.expect("join").expect("webrtc-sctp server");
+            let tx = a.open_stream(1, Ppi::Binary).await.expect("open stream");
+            tx.write_sctp(&Bytes::from_static(b"hello"), Ppi::Binary)
+                .await
+                .expect("write");
+            let rx = b.accept_stream().await.expect("accept stream");
+            let mut buf = vec![0u8; 16];
+            rx.read_sctp(&mut buf).await.expect("read");
+            (tx, rx, (a, b))
+        });
+        WebrtcSctp {
+            rt,
+            tx,
+            rx,
+            _assocs: assocs,
+            msg,
+            buf: vec![0; MESSAGE],
+            delivered: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Sends one message and waits until it is delivered.
+    pub fn transfer(&mut self) {
+        use webrtc_sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier as Ppi;
+        let (tx, rx, msg, buf) = (&self.tx, &self.rx, &self.msg, &mut self.buf);
+        let n = self.rt.block_on(async {
+            tx.write_sctp(msg, Ppi::Binary).await.expect("write");
+            rx.read_sctp(buf).await.expect("read").0
+        });
+        black_box(&self.buf[..n]);
+        self.delivered += 1;
+        self.bytes += n as u64;
+    }
+
+    /// Messages and bytes delivered so far.
+    pub fn delivered(&self) -> (u64, u64) {
+        (self.delivered, self.bytes)
+    }
+}
+
+impl Default for WebrtcSctp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The group's rows.
 pub fn rows(cfg: &Config) -> Vec<Row> {
     let mut ours = Ferrtc::new();
     let mut theirs = SctpProto::new();
+    let mut webrtc = WebrtcSctp::new();
     let rows = compare(
         cfg,
         "SCTP bulk: reliable ordered 64 KiB messages, in memory",
         Unit::Bytes(MESSAGE as u64),
         Case::new("ferrtc", || ours.transfer()),
-        vec![Case::new("sctp-proto 0.10", || theirs.transfer())],
+        vec![
+            Case::new("sctp-proto 0.10", || theirs.transfer()),
+            Case::new("webrtc-sctp 0.17", || webrtc.transfer()),
+        ],
     );
-    // Every iteration delivered exactly one whole message on both sides.
-    let (n, b) = ours.delivered();
-    assert_eq!(b, n * MESSAGE as u64);
-    let (n, b) = theirs.delivered();
-    assert_eq!(b, n * MESSAGE as u64);
+    // Every iteration delivered exactly one whole message on every side.
+    for (n, b) in [ours.delivered(), theirs.delivered(), webrtc.delivered()] {
+        assert_eq!(b, n * MESSAGE as u64);
+    }
     rows
 }
 
@@ -305,11 +394,14 @@ mod tests {
     fn both_pairs_deliver_whole_messages() {
         let mut a = Ferrtc::new();
         let mut b = SctpProto::new();
+        let mut c = WebrtcSctp::new();
         for _ in 0..20 {
             a.transfer();
             b.transfer();
+            c.transfer();
         }
         assert_eq!(a.delivered(), (20, 20 * MESSAGE as u64));
         assert_eq!(b.delivered(), (20, 20 * MESSAGE as u64));
+        assert_eq!(c.delivered(), (20, 20 * MESSAGE as u64));
     }
 }
