@@ -5,7 +5,9 @@
 //! - [`ext`]: typed header extensions and the id registry ([`ExtensionMap`]).
 //! - [`rtcp`]: compound RTCP iteration and typed packets (SR, RR, SDES, BYE, APP, NACK, PLI,
 //!   FIR, REMB, transport-wide CC feedback, XR), each parsed and built.
-//! - [`codec`]: payload formats (VP8, H.264, Opus/G.711/G.722) and [`codec::FrameAssembler`].
+//! - [`rtx`]: retransmission packets (RFC 4588), built and undone in place.
+//! - [`codec`]: payload formats (VP8, VP9, H.264, AV1, Opus/G.711/G.722), whole-packet
+//!   [`codec::RtpPacketizer`] and the reordering, loss-aware [`codec::FrameAssembler`].
 //!
 //! Nothing here does I/O, reads a clock or allocates while parsing RTP.
 //!
@@ -34,6 +36,7 @@ pub mod error;
 pub mod ext;
 pub mod rtcp;
 pub mod rtp;
+pub mod rtx;
 pub mod types;
 
 pub use error::{BuildError, DepacketizeError, PacketizeError, ParseError};

@@ -115,6 +115,21 @@ proptest! {
     }
 
     #[test]
+    fn rtx_round_trip(data in prop::collection::vec(any::<u8>(), 12..300), rtx_seq in any::<u16>()) {
+        let Ok(p) = RtpPacket::new_checked(&data[..]) else { return Ok(()) };
+        let mut out = vec![0u8; 400];
+        let n = ferrtc_rtp_codecs::rtx::encapsulate(
+            &p, PayloadType::new(120).unwrap(), Ssrc(0x5555), SeqNo(rtx_seq), &mut out,
+        ).unwrap();
+        let at = ferrtc_rtp_codecs::rtx::decapsulate_in_place(
+            &mut out[..n], p.payload_type(), p.ssrc(),
+        ).unwrap();
+        let back = RtpPacket::new_checked(&out[at..n]).unwrap();
+        prop_assert_eq!(RtpHeader::parse(&back), RtpHeader::parse(&p));
+        prop_assert_eq!(back.payload(), p.payload());
+    }
+
+    #[test]
     fn rtp_random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..200)) {
         if let Ok(p) = RtpPacket::new_checked(&data[..]) {
             let h = RtpHeader::parse(&p);
