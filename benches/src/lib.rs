@@ -27,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod dtls;
 pub mod rtp;
 pub mod sctp;
 pub mod sdp;
@@ -46,6 +47,7 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("rtp", rtp::rows),
     ("srtp", srtp::rows),
     ("sctp", sctp::rows),
+    ("dtls", dtls::rows),
 ];
 
 /// How long and how carefully to measure.
