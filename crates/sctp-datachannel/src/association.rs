@@ -1427,10 +1427,14 @@ impl Association {
         // Gap blocks.
         let mut highest_newly_acked: Option<usize> = None;
         let mut gap_acked_bytes = 0usize;
+        // Blocks must ascend without overlap (RFC 9260 section 3.3.4); skipping any that do
+        // not bounds the work of one SACK by the number of chunks outstanding.
+        let mut last_end = 0u16;
         for g in s.gap_blocks.iter() {
-            if g.start == 0 || g.end < g.start {
+            if g.start <= last_end || g.end < g.start {
                 continue;
             }
+            last_end = g.end;
             for off in g.start..=g.end {
                 let idx = usize::from(off) - 1;
                 let Some(c) = self.outstanding.get_mut(idx) else {
@@ -1825,7 +1829,7 @@ impl Association {
                 break;
             }
             let len = self.outstanding[i].data.len();
-            if DATA_HEADER_LEN + len > mtu - buf.len() {
+            if DATA_HEADER_LEN + len > mtu.saturating_sub(buf.len()) {
                 break;
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
@@ -1874,7 +1878,7 @@ impl Association {
             if self.peer_rwnd < len && self.flight_size > 0 {
                 break;
             }
-            if DATA_HEADER_LEN + len > mtu - buf.len() {
+            if DATA_HEADER_LEN + len > mtu.saturating_sub(buf.len()) {
                 break;
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
@@ -1942,7 +1946,7 @@ impl Association {
         let chunk = ChunkRepr::ReConfig {
             params: TlvList::Items(&list),
         };
-        if chunk.buffer_len() > mtu - buf.len() {
+        if chunk.buffer_len() > mtu.saturating_sub(buf.len()) {
             return false;
         }
         chunk.emit(buf);
@@ -2132,6 +2136,15 @@ impl Association {
     }
 
     fn on_shutdown_ack(&mut self) {
+        if self.state == State::Closed {
+            // Our SHUTDOWN COMPLETE was lost: answer the retransmitted SHUTDOWN ACK with one
+            // carrying its own tag and the T bit (RFC 9260 section 8.4, item 5).
+            if self.peer.is_some() {
+                let tag = self.my_vtag;
+                self.queue_packet(tag, &[ChunkRepr::ShutdownComplete { reflected: true }]);
+            }
+            return;
+        }
         if matches!(self.state, State::ShutdownSent | State::ShutdownAckSent) {
             if let Some(p) = self.peer {
                 self.queue_packet(p.vtag, &[ChunkRepr::ShutdownComplete { reflected: false }]);

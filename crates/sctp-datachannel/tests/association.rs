@@ -766,3 +766,24 @@ fn ordered_stream_waits_for_its_own_gap() {
         .collect();
     assert_eq!(ids, vec![0, 1, 2]);
 }
+
+#[test]
+fn lost_shutdown_complete_is_answered() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        28,
+    );
+    p.a.shutdown(p.now);
+    // a: SHUTDOWN -> b: SHUTDOWN ACK -> a: SHUTDOWN COMPLETE (lost).
+    let now = p.now;
+    let shutdown = p.a.poll_transmit(now).unwrap();
+    p.b.handle_receive(now, shutdown).unwrap();
+    let ack = p.b.poll_transmit(now).unwrap();
+    p.a.handle_receive(now, ack).unwrap();
+    assert_eq!(p.a.state(), State::Closed);
+    let _lost = p.a.poll_transmit(now).unwrap();
+    // b retransmits its SHUTDOWN ACK; the closed side answers and b closes gracefully.
+    p.run_until(Duration::from_secs(30), |p| p.b.state() == State::Closed);
+    assert!(p.b_events.contains(&Event::Closed(CloseReason::Shutdown)));
+}

@@ -498,3 +498,39 @@ fn stream_reset_both_ways() {
     });
     assert!(net.events.contains(&Event::IncomingStreamsReset(vec![9])));
 }
+
+#[test]
+fn graceful_shutdown_with_sctp_proto() {
+    let mut net = Net::new(Proto::server(), 0.0, 8);
+    net.ours.connect(net.now);
+    net.connect();
+    for i in 0..5 {
+        net.ours
+            .send(
+                net.now,
+                1,
+                53,
+                Bytes::from(payload(i, 3000)),
+                SendOptions::default(),
+            )
+            .unwrap();
+    }
+    net.ours.shutdown(net.now);
+    net.run_until(Duration::from_secs(60), |n| {
+        n.events.contains(&Event::Closed(
+            ferrtc_sctp_datachannel::CloseReason::Shutdown,
+        ))
+    });
+    assert!(net.events.contains(&Event::Closed(
+        ferrtc_sctp_datachannel::CloseReason::Shutdown
+    )));
+    assert_eq!(
+        net.theirs
+            .received
+            .iter()
+            .filter(|(s, _, _)| *s == 1)
+            .count(),
+        5,
+        "queued data delivered before the shutdown"
+    );
+}
