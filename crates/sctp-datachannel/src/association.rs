@@ -261,6 +261,8 @@ struct TxChunk {
     state: TxState,
     tx_count: u32,
     misses: u8,
+    /// Not counted in the stream's buffered amount (see `send_control`).
+    control: bool,
     reliability: Reliability,
     expires: Option<Instant>,
 }
@@ -282,6 +284,7 @@ struct OutMessage {
     data: Bytes,
     opts: SendOptions,
     expires: Option<Instant>,
+    control: bool,
 }
 
 #[derive(Debug, Default)]
@@ -591,6 +594,31 @@ impl Association {
         data: Bytes,
         opts: SendOptions,
     ) -> Result<(), Error> {
+        self.enqueue(now, stream, ppid, data, opts, false)
+    }
+
+    /// Queues a reliable ordered message of the layer above (a DCEP message, say) that does
+    /// not count in the stream's [`Association::buffered_amount`]; it still counts against
+    /// the send buffer.
+    pub fn send_control(
+        &mut self,
+        now: Instant,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+    ) -> Result<(), Error> {
+        self.enqueue(now, stream, ppid, data, SendOptions::default(), true)
+    }
+
+    fn enqueue(
+        &mut self,
+        now: Instant,
+        stream: u16,
+        ppid: u32,
+        data: Bytes,
+        opts: SendOptions,
+        control: bool,
+    ) -> Result<(), Error> {
         match self.state {
             State::CookieWait | State::CookieEchoed | State::Established => {}
             // Before the handshake, messages queue and go once it completes.
@@ -617,7 +645,9 @@ impl Association {
         if st.resetting {
             return Err(Error::InvalidStream(stream));
         }
-        st.buffered += data.len();
+        if !control {
+            st.buffered += data.len();
+        }
         self.buffered_total += data.len();
         let expires = match opts.reliability {
             Reliability::MaxLifetime(d) => Some(now + d),
@@ -629,6 +659,7 @@ impl Association {
             data,
             opts,
             expires,
+            control,
         });
         Ok(())
     }
@@ -1553,7 +1584,7 @@ impl Association {
                 TxState::Abandoned | TxState::Unsent => {}
             }
             if c.state != TxState::Abandoned {
-                self.release(c.stream, c.data.len());
+                self.release(c.stream, c.data.len(), c.control);
             }
         }
         if tsn_lt(self.advanced_peer_ack, self.cum_ack) {
@@ -1562,8 +1593,11 @@ impl Association {
         acked
     }
 
-    fn release(&mut self, stream: u16, len: usize) {
+    fn release(&mut self, stream: u16, len: usize, control: bool) {
         self.buffered_total -= len;
+        if control {
+            return;
+        }
         if let Some(st) = self.out_streams_state.get_mut(&stream) {
             let before = st.buffered;
             st.buffered -= len;
@@ -1609,7 +1643,7 @@ impl Association {
             first -= 1;
         }
         let mut i = first;
-        let mut released: Vec<(u16, usize)> = Vec::new();
+        let mut released: Vec<(u16, usize, bool)> = Vec::new();
         while let Some(c) = self.outstanding.get_mut(i) {
             match c.state {
                 TxState::InFlight => self.flight_size -= c.data.len(),
@@ -1618,7 +1652,7 @@ impl Association {
                 TxState::GapAcked | TxState::Unsent => {}
             }
             if c.state != TxState::Abandoned {
-                released.push((c.stream, c.data.len()));
+                released.push((c.stream, c.data.len(), c.control));
                 c.state = TxState::Abandoned;
             }
             let end = c.flags & DATA_FLAG_END != 0;
@@ -1627,8 +1661,8 @@ impl Association {
                 break;
             }
         }
-        for (s, l) in released {
-            self.release(s, l);
+        for (s, l, control) in released {
+            self.release(s, l, control);
         }
         self.stats.abandoned_messages += 1;
     }
@@ -1684,7 +1718,7 @@ impl Association {
     fn fragment_next(&mut self, now: Instant) -> bool {
         while let Some(m) = self.pending.pop_front() {
             if m.expires.is_some_and(|e| now >= e) {
-                self.release(m.stream, m.data.len());
+                self.release(m.stream, m.data.len(), m.control);
                 self.stats.abandoned_messages += 1;
                 continue;
             }
@@ -1721,6 +1755,7 @@ impl Association {
                     state: TxState::Unsent,
                     tx_count: 0,
                     misses: 0,
+                    control: m.control,
                     reliability: m.opts.reliability,
                     expires: m.expires,
                 });

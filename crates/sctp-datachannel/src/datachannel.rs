@@ -450,8 +450,7 @@ impl DataChannels {
                 protocol: info.protocol.as_bytes(),
             }
             .emit(&mut buf);
-            self.assoc
-                .send(now, id, ppid::DCEP, buf.freeze(), SendOptions::default())?;
+            self.assoc.send_control(now, id, ppid::DCEP, buf.freeze())?;
             ChannelState::Opening
         };
         self.channels.insert(id, Channel { info, state });
@@ -663,13 +662,7 @@ impl DataChannels {
                 DcepMessage::Ack.emit(&mut ack);
                 if self
                     .assoc
-                    .send(
-                        self.last_now,
-                        id,
-                        ppid::DCEP,
-                        ack.freeze(),
-                        SendOptions::default(),
-                    )
+                    .send_control(self.last_now, id, ppid::DCEP, ack.freeze())
                     .is_err()
                 {
                     return;

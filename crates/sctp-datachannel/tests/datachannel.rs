@@ -181,13 +181,17 @@ fn buffered_amount_and_low_threshold() {
     let id =
         p.a.open_channel(p.now, ChannelOptions::new("bulk"))
             .unwrap();
-    p.run_until(Duration::from_secs(30), |p| p.a.buffered_amount(id) == 0);
-    p.a_events.clear();
+    // The DATA_CHANNEL_OPEN does not count as buffered application data.
+    assert_eq!(p.a.buffered_amount(id), 0);
     p.a.set_buffered_amount_low_threshold(id, 100_000);
     for i in 0..20 {
         p.a.send(p.now, id, message(i, 50_000), false).unwrap();
     }
     assert_eq!(p.a.buffered_amount(id), 20 * 50_000);
+    assert!(
+        !p.a_events
+            .contains(&DataChannelEvent::BufferedAmountLow { id })
+    );
     p.run_until(Duration::from_secs(60), |p| {
         p.a_events
             .contains(&DataChannelEvent::BufferedAmountLow { id })
