@@ -87,6 +87,34 @@ impl core::fmt::Debug for SrtpKeyingMaterial {
     }
 }
 
+/// Most application data records [`Endpoint::handle_receive_in_place`] reports per datagram.
+pub const MAX_IN_PLACE_RECORDS: usize = 8;
+
+/// Where decrypted application data lies in a datagram given to
+/// [`Endpoint::handle_receive_in_place`]: byte ranges, in arrival order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppDataRanges {
+    ranges: [(usize, usize); MAX_IN_PLACE_RECORDS],
+    len: usize,
+}
+
+impl AppDataRanges {
+    /// The ranges.
+    pub fn iter(&self) -> impl Iterator<Item = core::ops::Range<usize>> + '_ {
+        self.ranges[..self.len].iter().map(|&(a, b)| a..b)
+    }
+
+    /// Number of application data records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the datagram carried no application data.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// The RFC 5764 §4.2 exporter label.
 pub const SRTP_EXPORTER_LABEL: &[u8] = b"EXTRACTOR-dtls_srtp";
 /// Largest application data record plaintext (RFC 5246 §6.2.1).
@@ -269,6 +297,63 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Like [`handle_receive`](Self::handle_receive), but application data records are
+    /// decrypted in place inside `datagram` and returned as byte ranges of it instead of
+    /// as copied [`Event::ApplicationData`] events. Nothing is allocated for application
+    /// data; the ranges are valid until `datagram` is modified. Beyond
+    /// [`MAX_IN_PLACE_RECORDS`] records in one datagram, the rest become events.
+    pub fn handle_receive_in_place(
+        &mut self,
+        now: Instant,
+        datagram: &mut [u8],
+    ) -> Result<AppDataRanges, Error> {
+        let mut ranges = AppDataRanges::default();
+        if matches!(self.phase, Phase::Closed | Phase::Failed) {
+            return Ok(ranges);
+        }
+        let mut peer_retransmitted = false;
+        let mut off = 0;
+        while off < datagram.len() {
+            let rest = &datagram[off..];
+            if rest.len() < HEADER_LEN {
+                break;
+            }
+            let end = off + HEADER_LEN + usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+            let Ok(rec) = Record::new_checked(datagram.get(off..end).unwrap_or(&[])) else {
+                break;
+            };
+            let header = rec.repr();
+            let in_place = header.epoch == 1
+                && header.content_type == ContentType::ApplicationData
+                && self.phase == Phase::Connected
+                && ranges.len < MAX_IN_PLACE_RECORDS;
+            if in_place {
+                if let (Some(cipher), true) =
+                    (&self.read_cipher, self.replay.check(header.sequence_number))
+                {
+                    let start = off + HEADER_LEN;
+                    let skip = plaintext_offset(cipher);
+                    if let Some(p) = cipher.open(&header, &mut datagram[start..end]) {
+                        let len = p.len();
+                        self.replay.update(header.sequence_number);
+                        ranges.ranges[ranges.len] = (start + skip, start + skip + len);
+                        ranges.len += 1;
+                    }
+                }
+            } else if let Err(e) = self.handle_record(now, rec, &mut peer_retransmitted) {
+                return Err(self.fail(e));
+            }
+            if matches!(self.phase, Phase::Closed | Phase::Failed) {
+                return Ok(ranges);
+            }
+            off = end;
+        }
+        if peer_retransmitted && !self.flight.is_empty() {
+            self.send_flight();
+        }
+        Ok(ranges)
+    }
+
     /// Retransmits the current flight when its timer expired, doubling the timeout
     /// (RFC 6347 §4.2.4.1); fails the handshake after `max_retransmissions`.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -300,9 +385,25 @@ impl Endpoint {
             return Err(Error::TooLarge(data.len()));
         }
         let mut out = Vec::with_capacity(data.len() + 64);
-        self.seal_record(&mut out, ContentType::ApplicationData, 1, data)?;
+        self.seal_application_data(data, &mut out)?;
         self.transmits.push_back(Transmit { contents: out });
         Ok(())
+    }
+
+    /// Seals `data` as one application data record appended to `out`, for the caller to
+    /// send itself: the allocation-free form of
+    /// [`send_application_data`](Self::send_application_data) (nothing is allocated when
+    /// `out` has room for `data.len()` plus 29 bytes).
+    pub fn seal_application_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        match self.phase {
+            Phase::Connected => {}
+            Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Closed | Phase::Failed => return Err(Error::Closed),
+        }
+        if data.len() > MAX_PLAINTEXT {
+            return Err(Error::TooLarge(data.len()));
+        }
+        self.seal_record(out, ContentType::ApplicationData, 1, data)
     }
 
     /// Sends close_notify and closes this endpoint.

@@ -78,7 +78,8 @@ pub use alert::{Alert, AlertDescription, AlertLevel};
 pub use certificate::{Certificate, Fingerprint, HashAlgorithm};
 pub use config::Config;
 pub use endpoint::{
-    Endpoint, Event, Negotiated, Role, SRTP_EXPORTER_LABEL, SrtpKeyingMaterial, Transmit,
+    AppDataRanges, Endpoint, Event, MAX_IN_PLACE_RECORDS, Negotiated, Role, SRTP_EXPORTER_LABEL,
+    SrtpKeyingMaterial, Transmit,
 };
 pub use error::{DecodeError, Error, PeerMisbehaved};
 pub use types::{CipherSuite, NamedGroup, SignatureScheme, SrtpProfile};
