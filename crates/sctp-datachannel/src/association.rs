@@ -333,6 +333,7 @@ struct PeerInit {
     outbound_streams: u16,
     inbound_streams: u16,
     forward_tsn: bool,
+    reconfig: bool,
 }
 
 #[derive(Debug)]
@@ -671,6 +672,9 @@ impl Association {
         if self.state != State::Established {
             return Err(Error::NotEstablished);
         }
+        if !self.peer.is_some_and(|p| p.reconfig) {
+            return Err(Error::UnsupportedByPeer);
+        }
         for &s in streams {
             let st = self.out_streams_state.entry(s).or_default();
             if !st.resetting {
@@ -918,6 +922,7 @@ impl Association {
             outbound_streams: init.outbound_streams,
             inbound_streams: init.inbound_streams,
             forward_tsn: init.forward_tsn_supported(),
+            reconfig: init.supports_extension(chunk_type::RE_CONFIG),
         };
         let mut cookie = [0u8; COOKIE_BODY + COOKIE_MAC];
         cookie[0..4].copy_from_slice(&self.my_vtag.to_be_bytes());
@@ -927,7 +932,7 @@ impl Association {
         cookie[16..20].copy_from_slice(&peer.a_rwnd.to_be_bytes());
         cookie[20..22].copy_from_slice(&peer.outbound_streams.to_be_bytes());
         cookie[22..24].copy_from_slice(&peer.inbound_streams.to_be_bytes());
-        cookie[24] = u8::from(peer.forward_tsn);
+        cookie[24] = u8::from(peer.forward_tsn) | (u8::from(peer.reconfig) << 1);
         cookie[28..36].copy_from_slice(&self.now_ms(now).to_be_bytes());
         let tag = hmac::sign(&self.cookie_key, &cookie[..COOKIE_BODY]);
         cookie[COOKIE_BODY..].copy_from_slice(tag.as_ref());
@@ -965,6 +970,7 @@ impl Association {
             outbound_streams: ack.outbound_streams,
             inbound_streams: ack.inbound_streams,
             forward_tsn: ack.forward_tsn_supported(),
+            reconfig: ack.supports_extension(chunk_type::RE_CONFIG),
         });
         let cookie = Bytes::copy_from_slice(cookie);
         self.queue_packet(ack.initiate_tag, &[ChunkRepr::CookieEcho(&cookie)]);
@@ -999,6 +1005,7 @@ impl Association {
             outbound_streams: be16(20),
             inbound_streams: be16(22),
             forward_tsn: body[24] & 1 != 0,
+            reconfig: body[24] & 2 != 0,
         };
         match self.state {
             State::Closed | State::CookieWait | State::CookieEchoed => {

@@ -58,6 +58,9 @@ pub enum Error {
     /// No data channel with this id exists.
     #[error("unknown data channel {0}")]
     UnknownChannel(u16),
+    /// The peer did not announce support for the extension this needs (RE-CONFIG).
+    #[error("the peer does not support this extension")]
+    UnsupportedByPeer,
     /// No free stream id is left for a new data channel.
     #[error("no free stream id")]
     NoFreeStream,

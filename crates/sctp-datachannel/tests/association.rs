@@ -787,3 +787,133 @@ fn lost_shutdown_complete_is_answered() {
     p.run_until(Duration::from_secs(30), |p| p.b.state() == State::Closed);
     assert!(p.b_events.contains(&Event::Closed(CloseReason::Shutdown)));
 }
+
+#[test]
+fn handshake_survives_heavy_loss_with_t1_backoff() {
+    let mut p = Pair::new(
+        Config::default(),
+        Config::default(),
+        LinkParams::lossy(Duration::from_millis(20), 0.5),
+        LinkParams::lossy(Duration::from_millis(20), 0.5),
+        29,
+    );
+    p.a.connect(p.now);
+    p.run_until(Duration::from_secs(600), |p| {
+        p.a.is_established() && p.b.is_established()
+    });
+    assert!(p.a.is_established() && p.b.is_established());
+}
+
+#[test]
+fn unanswered_init_gives_up() {
+    let mut p = Pair::new(
+        Config::default(),
+        Config::default(),
+        LinkParams {
+            loss: 1.0,
+            ..LinkParams::ideal(Duration::from_millis(1))
+        },
+        LinkParams::ideal(Duration::from_millis(1)),
+        30,
+    );
+    p.a.connect(p.now);
+    p.run_until(Duration::from_secs(3600), |p| p.a.state() == State::Closed);
+    assert!(p.a_events.contains(&Event::Closed(CloseReason::Timeout)));
+    // RTO doubled on every INIT retransmission, up to RTO.max.
+    assert!(p.elapsed() > Duration::from_secs(60));
+}
+
+#[test]
+fn stale_cookie_is_refused() {
+    let cfg = Config {
+        cookie_lifetime: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let mut p = Pair::new(
+        cfg.clone(),
+        cfg,
+        LinkParams::ideal(Duration::from_millis(1)),
+        LinkParams::ideal(Duration::from_millis(1)),
+        31,
+    );
+    let now = p.now;
+    p.a.connect(now);
+    let init = p.a.poll_transmit(now).unwrap();
+    p.b.handle_receive(now, init).unwrap();
+    let init_ack = p.b.poll_transmit(now).unwrap();
+    p.a.handle_receive(now, init_ack).unwrap();
+    let echo = p.a.poll_transmit(now).unwrap();
+    // The COOKIE ECHO arrives two seconds late.
+    let late = now + Duration::from_secs(2);
+    assert_eq!(
+        p.b.handle_receive(late, echo),
+        Err(ferrtc_sctp_datachannel::PeerMisbehaved::BadStateCookie.into())
+    );
+    assert_eq!(p.b.state(), State::Closed);
+}
+
+#[test]
+fn unknown_chunks_follow_their_type_bits() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        32,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let tsn = next_tsn_to_b(&mut p);
+    p.run_until(Duration::from_secs(1), |_| false);
+    p.b_events.clear();
+    let data = ChunkRepr::Data(DataChunk {
+        flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+        tsn,
+        stream: 3,
+        ssn: 0,
+        ppid: 51,
+        data: b"after",
+    });
+    // 0xc5: skip and report; the DATA after it is processed.
+    let skip = ChunkRepr::Unknown(ferrtc_sctp_datachannel::wire::Chunk {
+        kind: 0xc5,
+        flags: 0,
+        value: &[1, 2, 3],
+    });
+    let now = p.now;
+    p.b.handle_receive(now, packet(tag_b, &[skip, data]))
+        .unwrap();
+    let reply: Vec<Bytes> = std::iter::from_fn(|| p.b.poll_transmit(now)).collect();
+    let kinds: Vec<u8> = reply
+        .iter()
+        .flat_map(|r| {
+            Packet::new_checked(&r[..])
+                .unwrap()
+                .chunks()
+                .map(|c| c.unwrap().kind)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(kinds.contains(&0x09), "no ERROR chunk reported: {kinds:?}");
+    let got: Vec<Event> = std::iter::from_fn(|| p.b.poll_event()).collect();
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, Event::Message(m) if &m.data[..] == b"after"))
+    );
+    // 0x3f: stop processing the packet; the DATA after it is not.
+    let stop = ChunkRepr::Unknown(ferrtc_sctp_datachannel::wire::Chunk {
+        kind: 0x3f,
+        flags: 0,
+        value: &[],
+    });
+    let data2 = ChunkRepr::Data(DataChunk {
+        flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+        tsn: tsn.wrapping_add(1),
+        stream: 3,
+        ssn: 1,
+        ppid: 51,
+        data: b"never",
+    });
+    assert!(
+        p.b.handle_receive(now, packet(tag_b, &[stop, data2]))
+            .is_err()
+    );
+    assert!(!std::iter::from_fn(|| p.b.poll_event()).any(|e| matches!(e, Event::Message(_))));
+}
