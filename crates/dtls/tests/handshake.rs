@@ -398,3 +398,123 @@ fn data_that_overtakes_the_finished_is_delivered_after_connect() {
         Some(Event::ApplicationData("early".into()))
     );
 }
+
+/// Flips the last byte of the first complete handshake message of type `typ` found in an
+/// epoch-0 record of `datagram`; true if one was found.
+fn tamper(datagram: &mut [u8], typ: ferrtc_dtls::handshake::HandshakeType) -> bool {
+    use ferrtc_dtls::handshake::Fragment;
+    use ferrtc_dtls::record::{HEADER_LEN, Records};
+    let mut target = None;
+    let mut off = 0;
+    for rec in Records::new(datagram) {
+        let rec = rec.unwrap();
+        let len = HEADER_LEN + rec.fragment().len();
+        if rec.epoch() == 0 && rec.content_type() == ferrtc_dtls::record::ContentType::Handshake {
+            let mut inner = 0;
+            for f in Fragment::parse_all(rec.fragment()) {
+                let f = f.unwrap();
+                let flen = ferrtc_dtls::handshake::HEADER_LEN + f.body.len();
+                if f.msg_type == typ && f.is_complete() && target.is_none() {
+                    target = Some(off + HEADER_LEN + inner + flen - 1);
+                }
+                inner += flen;
+            }
+        }
+        off += len;
+    }
+    match target {
+        Some(i) => {
+            datagram[i] ^= 0x01;
+            true
+        }
+        None => false,
+    }
+}
+
+#[test]
+fn bad_server_key_exchange_signature_is_refused() {
+    use ferrtc_dtls::handshake::HandshakeType;
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
+    let mut server = Endpoint::server(Arc::new(s), rng(2)).unwrap();
+    let mut tampered = false;
+    let mut result = Ok(());
+    let mut server_result = Ok(());
+    for _ in 0..10 {
+        while let Some(t) = client.poll_transmit() {
+            if server_result.is_ok() {
+                server_result = server.handle_receive(now, &t.contents);
+            }
+        }
+        while let Some(t) = server.poll_transmit() {
+            let mut d = t.contents;
+            tampered |= tamper(&mut d, HandshakeType::ServerKeyExchange);
+            if result.is_ok() {
+                result = client.handle_receive(now, &d);
+            }
+        }
+    }
+    assert!(tampered);
+    assert_eq!(
+        result,
+        Err(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
+    );
+    assert_eq!(
+        server_result,
+        Err(Error::AlertReceived(AlertDescription::DecryptError))
+    );
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn bad_certificate_verify_signature_is_refused() {
+    use ferrtc_dtls::handshake::HandshakeType;
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(3), now).unwrap();
+    let mut server = Endpoint::server(Arc::new(s), rng(4)).unwrap();
+    let mut tampered = false;
+    let mut server_result = Ok(());
+    let mut client_result = Ok(());
+    for _ in 0..10 {
+        while let Some(t) = client.poll_transmit() {
+            let mut d = t.contents;
+            tampered |= tamper(&mut d, HandshakeType::CertificateVerify);
+            if server_result.is_ok() {
+                server_result = server.handle_receive(now, &d);
+            }
+        }
+        while let Some(t) = server.poll_transmit() {
+            if client_result.is_ok() {
+                client_result = client.handle_receive(now, &t.contents);
+            }
+        }
+    }
+    assert!(tampered);
+    assert_eq!(
+        server_result,
+        Err(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
+    );
+    assert_eq!(
+        client_result,
+        Err(Error::AlertReceived(AlertDescription::DecryptError))
+    );
+}
+
+#[test]
+fn unusable_configurations_are_refused() {
+    let (mut c, _) = configs();
+    c.mtu = 64;
+    let now = std::time::Instant::now();
+    assert_eq!(
+        Endpoint::client(Arc::new(c), rng(1), now).unwrap_err(),
+        Error::InvalidConfig
+    );
+    let (mut c, _) = configs();
+    c.cipher_suites.clear();
+    assert_eq!(
+        Endpoint::server(Arc::new(c), rng(1)).unwrap_err(),
+        Error::InvalidConfig
+    );
+}
