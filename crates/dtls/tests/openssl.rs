@@ -446,3 +446,53 @@ fn openssl_client_with_unexpected_certificate_is_refused() {
         ferrtc_dtls::Error::PeerMisbehaved(ferrtc_dtls::PeerMisbehaved::FingerprintMismatch)
     );
 }
+
+#[test]
+fn fragmented_flights_both_ways_with_openssl() {
+    // s_server with a small link MTU fragments its RSA certificate flight; our client, at
+    // a 300-byte MTU, fragments its own certificate flight for OpenSSL to reassemble.
+    let certs = Certs::new();
+    let port = free_port();
+    let mut server = Peer::spawn(
+        &[
+            "s_server",
+            "-dtls1_2",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            &certs.path("rsa.pem"),
+            "-key",
+            &certs.path("rsa.key"),
+            "-naccept",
+            "1",
+            "-Verify",
+            "1",
+            "-mtu",
+            "400",
+            "-use_srtp",
+            "SRTP_AES128_CM_SHA1_80",
+            "-keymatexport",
+            "EXTRACTOR-dtls_srtp",
+            "-keymatexportlen",
+            "60",
+        ]
+        .map(String::from),
+    );
+    server.wait_line(|l| l == "ACCEPT");
+    let cert = Arc::new(Certificate::generate().unwrap());
+    let mut c = Config::new(cert, vec![certs.fingerprint("rsa")]);
+    c.srtp_profiles = vec![SrtpProfile::Aes128CmHmacSha1_80];
+    c.mtu = 300;
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut ep = Endpoint::client(Arc::new(c), seeded(77), Instant::now()).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let events = drive(&mut ep, &sock, Some(addr), |_, e| {
+        matches!(e, Event::Connected(_))
+    });
+    assert!(matches!(&events[..], [Event::Connected(_)]));
+    check_material(
+        &ep,
+        &server.keying_material(),
+        SrtpProfile::Aes128CmHmacSha1_80,
+    );
+}
