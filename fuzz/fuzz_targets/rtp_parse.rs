@@ -1,7 +1,8 @@
 //! RTP parse: any bytes through `RtpPacket::new_checked`; where it succeeds, the header is
 //! read as values and re-emitted with the payload and padding count, which must give the same
 //! bytes (padding contents aside), and every extension element is decoded under a map
-//! holding every known kind, re-encoded and decoded again to the same value.
+//! holding every known kind, re-encoded and decoded again to the same value. The packet is
+//! also wrapped as an RTX packet and unwrapped in place.
 #![no_main]
 
 use ferrtc_rtp_codecs::{ExtensionKind, ExtensionMap, RtpHeader, RtpPacket};
@@ -24,6 +25,24 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(&out[..keep], &data[..keep]);
     let q = RtpPacket::new_checked(&out[..n]).expect("re-emitted packet parses");
     assert_eq!(RtpHeader::parse(&q), h);
+
+    // RTX (RFC 4588): wrap, then unwrap in place, gives the same header and payload.
+    let mut rtx = vec![0u8; data.len() + 2];
+    let pt = ferrtc_rtp_codecs::PayloadType::new(99).expect("7 bits");
+    let n = ferrtc_rtp_codecs::rtx::encapsulate(
+        &p,
+        pt,
+        ferrtc_rtp_codecs::Ssrc(5),
+        ferrtc_rtp_codecs::SeqNo(1),
+        &mut rtx,
+    )
+    .expect("room for header, OSN and payload");
+    let at =
+        ferrtc_rtp_codecs::rtx::decapsulate_in_place(&mut rtx[..n], p.payload_type(), p.ssrc())
+            .expect("unwrap what was wrapped");
+    let back = RtpPacket::new_checked(&rtx[at..n]).expect("unwrapped packet parses");
+    assert_eq!(RtpHeader::parse(&back), h);
+    assert_eq!(back.payload(), p.payload());
 
     let mut map = ExtensionMap::new();
     for (i, k) in ExtensionKind::ALL.into_iter().enumerate() {
