@@ -304,6 +304,7 @@ pub struct FerrtcEndpoints {
     client: Endpoint,
     server: Endpoint,
     payload: Vec<u8>,
+    buf: Vec<u8>,
     now: Instant,
 }
 
@@ -316,8 +317,22 @@ impl FerrtcEndpoints {
             client,
             server,
             payload: vec![0xab; RECORD_SIZE],
+            buf: Vec::with_capacity(2048),
             now: Instant::now(),
         }
+    }
+
+    /// seal_application_data into a reused buffer, handle_receive_in_place: no allocation.
+    pub fn send_receive_in_place(&mut self) {
+        self.buf.clear();
+        self.client
+            .seal_application_data(&self.payload, &mut self.buf)
+            .unwrap();
+        let ranges = self
+            .server
+            .handle_receive_in_place(self.now, &mut self.buf)
+            .unwrap();
+        black_box(&self.buf[ranges.iter().next().unwrap()]);
     }
 
     /// send_application_data, poll_transmit, handle_receive, poll_event.
@@ -382,7 +397,16 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
     let mut raw = RingRecord::new();
     rows.extend(compare(
         cfg,
-        "application data through the endpoints, 1200 B",
+        "application data through the endpoints in place, 1200 B",
+        Unit::Bytes(RECORD_SIZE as u64),
+        Case::new("ferrtc", || ours.send_receive_in_place()),
+        vec![Case::new("ring seal+open (raw)", || raw.round_trip())],
+    ));
+    let mut ours = FerrtcEndpoints::new();
+    let mut raw = RingRecord::new();
+    rows.extend(compare(
+        cfg,
+        "application data through the endpoints (copying API), 1200 B",
         Unit::Bytes(RECORD_SIZE as u64),
         Case::new("ferrtc", || ours.send_receive()),
         vec![Case::new("ring seal+open (raw)", || raw.round_trip())],
@@ -404,5 +428,6 @@ mod tests {
         FerrtcRecord::new().round_trip();
         RingRecord::new().round_trip();
         FerrtcEndpoints::new().send_receive();
+        FerrtcEndpoints::new().send_receive_in_place();
     }
 }
