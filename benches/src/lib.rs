@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod dtls;
+pub mod ice;
 pub mod rtp;
 pub mod sctp;
 pub mod sdp;
@@ -48,6 +49,7 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("srtp", srtp::rows),
     ("sctp", sctp::rows),
     ("dtls", dtls::rows),
+    ("ice", ice::rows),
 ];
 
 /// How long and how carefully to measure.
