@@ -114,9 +114,9 @@ fn have(program: &str, arg: &str) -> bool {
 }
 
 /// Debian packages the test suite's real peers need: OpenSSL's `s_server`/`s_client` (DTLS
-/// interop) and coturn's `turnserver` (TURN interop). Tests that use them fail, not skip, when
-/// they are missing, so they are installed here first.
-const TEST_PACKAGES: &[&str] = &["openssl", "coturn"];
+/// interop), coturn's `turnserver` (TURN interop), libsrtp2 and a C compiler (SRTP interop).
+/// Tests that use them fail, not skip, when they are missing, so they are installed first.
+const TEST_PACKAGES: &[&str] = &["openssl", "coturn", "libsrtp2-dev", "gcc"];
 
 /// Installs Debian packages that are missing (as root; CI machines run as root).
 fn ensure_apt(packages: &[&str]) -> Result {
