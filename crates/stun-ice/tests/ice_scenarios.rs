@@ -903,3 +903,38 @@ fn tcp_active_to_passive() {
     // by B's (one check and one nomination).
     assert!(s.a().agent.stats().checks_sent <= 2);
 }
+
+#[test]
+fn converges_over_many_seeded_links() {
+    // 40 seeds, each with its own latency, jitter, loss, reordering and role assignment:
+    // every run ends with both sides on the same nominated pair.
+    for seed in 100..140u64 {
+        let latency = Duration::from_millis(1 + (seed * 37) % 200);
+        let jitter = Duration::from_millis((seed * 13) % 30);
+        let loss = ((seed * 7) % 25) as f64 / 100.0;
+        let link = LinkConfig::ideal()
+            .latency(latency)
+            .jitter(jitter)
+            .loss(loss)
+            .reorder(0.05, Duration::from_millis(20));
+        let (a_cfg, b_cfg) = if seed % 2 == 0 {
+            (controlling(), controlled())
+        } else {
+            (controlled(), controlling())
+        };
+        let mut s = direct(seed, a_cfg, b_cfg, link);
+        s.run_until(Duration::from_secs(40), Scenario::both_completed);
+        let (pa, pb) = s.assert_mirrored_selection();
+        assert_eq!(
+            (pa.remote.address, pb.remote.address),
+            (addr(B), addr(A)),
+            "seed {seed}"
+        );
+        let bad = |n: &Node| {
+            n.errors
+                .iter()
+                .any(|e| matches!(e, IceError::BadIntegrity | IceError::Malformed))
+        };
+        assert!(!bad(s.a()) && !bad(s.b()), "seed {seed}");
+    }
+}

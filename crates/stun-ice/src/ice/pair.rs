@@ -645,4 +645,25 @@ mod tests {
         assert!(!cl.all_done(false));
         assert!(cl.all_done(true));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn pair_priority_agrees_between_agents_and_orders_by_min(
+            g in 1u32..0x8000_0000,
+            d in 1u32..0x8000_0000,
+            e in 1u32..0x8000_0000,
+        ) {
+            // Both agents compute the same value for the same pair (RFC 8445 §6.1.2.3).
+            proptest::prop_assert_eq!(pair_priority_for(g, d, true), pair_priority_for(d, g, false));
+            // The smaller candidate priority dominates the order.
+            let (p1, p2) = (pair_priority(g, d), pair_priority(g, e));
+            if d.min(g) < e.min(g) {
+                proptest::prop_assert!(p1 < p2);
+            }
+            // Distinct (G, D) give distinct priorities.
+            if d != e {
+                proptest::prop_assert_ne!(p1, p2);
+            }
+        }
+    }
 }
