@@ -90,6 +90,7 @@ impl Node {
                 }
                 IceEvent::ConnectionStateChange(s) => self.states.push((now, s)),
                 IceEvent::SelectedPairChange(p) => self.selected.push((now, p)),
+                _ => {}
             }
         }
     }

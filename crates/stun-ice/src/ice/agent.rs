@@ -240,6 +240,7 @@ pub struct SelectedPair {
 
 /// What the layer above needs to know, from [`Agent::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IceEvent {
     /// A local candidate to signal to the peer (Trickle ICE, RFC 8838 §9).
     LocalCandidate(Candidate),
