@@ -381,7 +381,12 @@ pub struct Association {
     cum_ack: u32,
     outstanding: VecDeque<TxChunk>,
     next_unsent: usize,
-    pending: VecDeque<OutMessage>,
+    /// Messages without TSNs yet, per stream; streams take turns (round robin by message),
+    /// so a bulk channel does not starve the others.
+    pending: HashMap<u16, VecDeque<OutMessage>>,
+    /// Streams with pending messages, in turn order.
+    pending_ring: VecDeque<u16>,
+    pending_msgs: usize,
     buffered_total: usize,
     out_streams_state: HashMap<u16, OutStream>,
     flight_size: usize,
@@ -463,7 +468,9 @@ impl Association {
             cum_ack: my_initial_tsn.wrapping_sub(1),
             outstanding: VecDeque::new(),
             next_unsent: 0,
-            pending: VecDeque::new(),
+            pending: HashMap::new(),
+            pending_ring: VecDeque::new(),
+            pending_msgs: 0,
             buffered_total: 0,
             out_streams_state: HashMap::new(),
             flight_size: 0,
@@ -654,7 +661,12 @@ impl Association {
             Reliability::MaxLifetime(d) => Some(now + d),
             _ => None,
         };
-        self.pending.push_back(OutMessage {
+        let queue = self.pending.entry(stream).or_default();
+        if queue.is_empty() {
+            self.pending_ring.push_back(stream);
+        }
+        self.pending_msgs += 1;
+        queue.push_back(OutMessage {
             stream,
             ppid,
             data,
@@ -1721,9 +1733,21 @@ impl Association {
         true
     }
 
+    /// The next message to give TSNs to: the front of the next stream's queue in turn.
+    fn next_pending(&mut self) -> Option<OutMessage> {
+        let stream = self.pending_ring.pop_front()?;
+        let queue = self.pending.get_mut(&stream)?;
+        let m = queue.pop_front()?;
+        if !queue.is_empty() {
+            self.pending_ring.push_back(stream);
+        }
+        self.pending_msgs -= 1;
+        Some(m)
+    }
+
     /// Moves the next queued message into the TSN space, fragmented. Returns false when none.
     fn fragment_next(&mut self, now: Instant) -> bool {
-        while let Some(m) = self.pending.pop_front() {
+        while let Some(m) = self.next_pending() {
             if m.expires.is_some_and(|e| now >= e) {
                 self.release(m.stream, m.data.len(), m.control);
                 self.stats.abandoned_messages += 1;
@@ -1809,7 +1833,7 @@ impl Association {
         let data_waiting = self.can_send_data()
             && (self.rtx_pending > 0
                 || self.next_unsent < self.outstanding.len()
-                || !self.pending.is_empty());
+                || self.pending_msgs > 0);
         if self.ack_state == AckState::Immediate
             || (self.ack_state == AckState::Delayed && data_waiting)
         {
@@ -1951,7 +1975,10 @@ impl Association {
         // Start a request once the streams' queued messages all have TSNs.
         if self.out_reset.is_none() && !self.reset_wanted.is_empty() {
             let wanted = &self.reset_wanted;
-            let blocked = self.pending.iter().any(|m| wanted.contains(&m.stream));
+            let pending = &self.pending;
+            let blocked = wanted
+                .iter()
+                .any(|s| pending.get(s).is_some_and(|q| !q.is_empty()));
             if !blocked {
                 let streams = core::mem::take(&mut self.reset_wanted);
                 self.out_reset = Some(OutReset {
@@ -2129,7 +2156,7 @@ impl Association {
     // ---------------------------------------------------------------- shutdown
 
     fn all_acked(&self) -> bool {
-        self.outstanding.is_empty() && self.pending.is_empty()
+        self.outstanding.is_empty() && self.pending_msgs == 0
     }
 
     fn progress_shutdown(&mut self, now: Instant) {
@@ -2372,6 +2399,8 @@ impl Association {
         self.timers = [None; TIMERS];
         self.outstanding.clear();
         self.pending.clear();
+        self.pending_ring.clear();
+        self.pending_msgs = 0;
         self.ooo.clear();
         self.assembly = Assembly::default();
         self.rx_buffered = 0;

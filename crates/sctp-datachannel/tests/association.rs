@@ -917,3 +917,38 @@ fn unknown_chunks_follow_their_type_bits() {
     );
     assert!(!std::iter::from_fn(|| p.b.poll_event()).any(|e| matches!(e, Event::Message(_))));
 }
+
+#[test]
+fn a_bulk_stream_does_not_starve_another() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(5)),
+        33,
+    );
+    let now = p.now;
+    for i in 0..40 {
+        p.a.send(now, 1, 53, message(i, 64 * 1024), SendOptions::default())
+            .unwrap();
+    }
+    p.a.send(
+        now,
+        2,
+        51,
+        Bytes::from_static(b"chat"),
+        SendOptions::default(),
+    )
+    .unwrap();
+    p.run_until(Duration::from_secs(60), |p| {
+        messages(&p.b_events).any(|m| m.stream == 2)
+    });
+    let order: Vec<u16> = messages(&p.b_events).map(|m| m.stream).collect();
+    let pos = order
+        .iter()
+        .position(|&s| s == 2)
+        .expect("chat message arrived");
+    assert!(pos <= 1, "chat waited behind {pos} bulk messages");
+    p.run_until(Duration::from_secs(60), |p| {
+        messages(&p.b_events).count() == 41
+    });
+    check_in_order(&p, 1, 40, 64 * 1024);
+}
