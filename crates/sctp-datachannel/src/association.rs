@@ -348,6 +348,8 @@ struct OutReset {
 const COOKIE_BODY: usize = 36;
 const COOKIE_MAC: usize = 32;
 const MAX_DUPS: usize = 16;
+/// Most control packets held for `poll_transmit` at once.
+const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
 const MAX_TSN_AHEAD: u32 = 0xffff;
 
@@ -2360,6 +2362,12 @@ impl Association {
     // ---------------------------------------------------------------- packets and closing
 
     fn queue_packet(&mut self, vtag: u32, chunks: &[ChunkRepr<'_>]) {
+        // Control answers (ERROR, HEARTBEAT ACK, ...) a peer provokes are bounded: past this
+        // many unsent, further ones are dropped; the protocol recovers from their loss.
+        if self.tx_queue.len() >= MAX_CONTROL_QUEUE {
+            tracing::debug!("control packet dropped: queue full");
+            return;
+        }
         let mut buf = BytesMut::with_capacity(
             COMMON_HEADER_LEN + chunks.iter().map(ChunkRepr::buffer_len).sum::<usize>(),
         );

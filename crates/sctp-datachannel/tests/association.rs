@@ -952,3 +952,19 @@ fn a_bulk_stream_does_not_starve_another() {
     });
     check_in_order(&p, 1, 40, 64 * 1024);
 }
+
+#[test]
+fn provoked_control_answers_are_bounded() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        34,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let now = p.now;
+    // One packet of 250 heartbeats, each asking for an answer.
+    let hbs: Vec<ChunkRepr<'_>> = (0..250).map(|_| ChunkRepr::Heartbeat(b"info")).collect();
+    p.b.handle_receive(now, packet(tag_b, &hbs)).unwrap();
+    let answers = std::iter::from_fn(|| p.b.poll_transmit(now)).count();
+    assert!(answers > 0 && answers <= 64, "{answers} answers queued");
+}
