@@ -141,8 +141,14 @@ pub fn endpoint(data: &[u8]) -> bool {
         };
         match (op >> 1) % 6 {
             0 => {
-                if let Some(d) = queue.pop_front() {
-                    let _ = ep.handle_receive(now, &d);
+                if let Some(mut d) = queue.pop_front() {
+                    if op & 0x80 == 0 {
+                        let _ = ep.handle_receive(now, &d);
+                    } else if let Ok(ranges) = ep.handle_receive_in_place(now, &mut d) {
+                        for r in ranges.iter() {
+                            assert!(r.end <= d.len());
+                        }
+                    }
                 }
             }
             1 => {
