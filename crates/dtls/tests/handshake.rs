@@ -518,3 +518,39 @@ fn unusable_configurations_are_refused() {
         Error::InvalidConfig
     );
 }
+
+#[test]
+fn p384_certificates_and_loaded_keys() {
+    // A P-384 certificate made outside this crate, loaded from DER and PKCS#8.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let der = rcgen::CertificateParams::new(vec!["p384".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .der()
+        .to_vec();
+    let p384 = Arc::new(Certificate::from_der(der.clone(), &key.serialize_der()).unwrap());
+    assert_eq!(
+        p384.scheme(),
+        ferrtc_dtls::SignatureScheme::EcdsaSecp384r1Sha384
+    );
+    // A key that does not belong to the certificate is refused.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    assert_eq!(
+        Certificate::from_der(der, &other.serialize_der()).unwrap_err(),
+        Error::Certificate
+    );
+    let p256 = Arc::new(Certificate::generate().unwrap());
+    for (client_cert, server_cert) in [(p256.clone(), p384.clone()), (p384.clone(), p256.clone())] {
+        let c = Config::new(
+            client_cert.clone(),
+            vec![server_cert.fingerprint(HashAlgorithm::Sha256)],
+        );
+        let s = Config::new(
+            server_cert,
+            vec![client_cert.fingerprint(HashAlgorithm::Sha256)],
+        );
+        let mut p = Pair::new(c, s, 51);
+        assert!(p.handshake());
+    }
+}
