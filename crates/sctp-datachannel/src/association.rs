@@ -1560,6 +1560,16 @@ impl Association {
             }
         }
         self.peer_rwnd = (s.a_rwnd as usize).saturating_sub(self.flight_size);
+        // Heartbeats probe idle paths only (section 8.3): acknowledged data proves this one.
+        if cum_moved
+            && let (Some(hb), Some(_)) = (
+                self.cfg.heartbeat_interval,
+                self.timers[Timer::Heartbeat as usize],
+            )
+        {
+            self.heartbeat_outstanding = false;
+            self.set_timer(Timer::Heartbeat, now + hb + self.rto);
+        }
         // T3 (section 6.3.2 R2, R3).
         if self.flight_size == 0 {
             self.timers[Timer::T3Rtx as usize] = None;

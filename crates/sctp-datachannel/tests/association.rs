@@ -968,3 +968,40 @@ fn provoked_control_answers_are_bounded() {
     let answers = std::iter::from_fn(|| p.b.poll_transmit(now)).count();
     assert!(answers > 0 && answers <= 64, "{answers} answers queued");
 }
+
+#[test]
+fn heartbeats_only_on_an_idle_path() {
+    let cfg = Config {
+        heartbeat_interval: Some(Duration::from_secs(1)),
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg, LinkParams::ideal(Duration::from_millis(10)), 35);
+    // Busy: a message every 100 ms for 5 s; no heartbeat needed.
+    let start = p.now;
+    let mut sent = 0u32;
+    p.max_step = Some(Duration::from_millis(10));
+    let hb_before = p.a.stats().packets_sent;
+    p.run_until(Duration::from_secs(5), |p| {
+        while p.now >= start + Duration::from_millis(100) * sent {
+            p.a.send(p.now, 0, 53, message(sent, 100), SendOptions::default())
+                .unwrap();
+            sent += 1;
+        }
+        false
+    });
+    let busy_packets = p.a.stats().packets_sent - hb_before;
+    // One DATA packet per message, plus answers to b's heartbeats (b only receives, so its
+    // path is idle: about one per 1.2 s). a's own heartbeats would add five more.
+    assert!(
+        busy_packets <= u64::from(sent) + 5,
+        "{busy_packets} packets for {sent} messages"
+    );
+    // Idle: heartbeats flow and are answered; the association stays up.
+    let before = p.a.stats().packets_sent;
+    p.run_until(Duration::from_secs(10), |_| false);
+    assert!(
+        p.a.stats().packets_sent - before >= 3,
+        "no heartbeats while idle"
+    );
+    assert_eq!(p.a.state(), State::Established);
+}
