@@ -34,6 +34,7 @@ pub mod sctp;
 pub mod sdp;
 pub mod srtp;
 pub mod stun;
+pub mod turn;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -50,6 +51,7 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("sctp", sctp::rows),
     ("dtls", dtls::rows),
     ("ice", ice::rows),
+    ("turn", turn::rows),
 ];
 
 /// How long and how carefully to measure.
