@@ -49,6 +49,8 @@
 
 mod attribute;
 mod candidate;
+#[doc(hidden)]
+pub mod check;
 mod emit;
 mod error;
 mod grammar;

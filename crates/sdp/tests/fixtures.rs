@@ -299,3 +299,58 @@ fn a_broken_line_in_a_real_offer_is_named() {
         (at + 1, ParseErrorKind::OutOfRange("port"))
     );
 }
+
+/// What `cargo run --example sdp_check -- <every fixture>` does, run in-process: status 0 and
+/// the canonical forms on stdout, in order; a broken copy makes it name the file and line.
+#[test]
+fn sdp_check_over_the_fixtures() {
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures"]
+        .iter()
+        .collect();
+    let paths: Vec<String> = all_sdp_fixtures()
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = ferrtc_sdp::check::run(&paths, |p| std::fs::read(p), &mut out, &mut err).unwrap();
+    assert_eq!(
+        status,
+        ferrtc_sdp::check::EXIT_OK,
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    assert!(err.is_empty());
+    let expected: String = all_sdp_fixtures()
+        .iter()
+        .map(|n| SessionDescription::parse(&fixture(n)).unwrap().to_string())
+        .collect();
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+
+    // The Chromium offer with its fifth line broken.
+    let text = fixture("chromium-156-offer-video-datachannel.sdp");
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 4 {
+                "t=never".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let broken = broken.join("\n");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = ferrtc_sdp::check::run(
+        &["offer.sdp"],
+        |_| Ok(broken.clone().into_bytes()),
+        &mut out,
+        &mut err,
+    )
+    .unwrap();
+    assert_eq!(status, ferrtc_sdp::check::EXIT_INVALID);
+    assert!(out.is_empty());
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.starts_with("offer.sdp:5: "), "{err}");
+    assert!(err.ends_with('\n') && err.lines().count() == 1, "{err}");
+}
