@@ -348,6 +348,8 @@ struct OutReset {
 const COOKIE_BODY: usize = 36;
 const COOKIE_MAC: usize = 32;
 const MAX_DUPS: usize = 16;
+/// `TxChunk::misses` value of a chunk that was fast-retransmitted once.
+const FAST_RTX_DONE: u8 = u8::MAX;
 /// Most control packets held for `poll_transmit` at once.
 const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
@@ -1512,32 +1514,6 @@ impl Association {
             }
         }
         let _ = gap_acked_bytes;
-        // Miss indications (section 7.2.4).
-        if let Some(h) = highest_newly_acked {
-            let mut newly_marked = false;
-            for i in 0..h {
-                let c = &mut self.outstanding[i];
-                if c.state == TxState::InFlight {
-                    c.misses = c.misses.saturating_add(1);
-                    if c.misses == 3 {
-                        c.state = TxState::Rtx;
-                        self.flight_size -= c.data.len();
-                        self.rtx_pending += 1;
-                        newly_marked = true;
-                    }
-                }
-            }
-            if newly_marked {
-                self.fast_rtx_now = true;
-                self.stats.fast_retransmits += 1;
-                if self.fast_recovery_exit.is_none() {
-                    self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
-                    self.cwnd = self.ssthresh;
-                    self.partial_bytes_acked = 0;
-                    self.fast_recovery_exit = Some(highest_sent);
-                }
-            }
-        }
         // Congestion window (section 7.2.1, 7.2.2).
         if advanced > 0 {
             if let Some(exit) = self.fast_recovery_exit
@@ -1556,6 +1532,46 @@ impl Association {
                         self.partial_bytes_acked -= self.cwnd;
                         self.cwnd += self.cfg.mtu;
                     }
+                }
+            }
+        }
+        // Miss indications (section 7.2.4), after the cwnd update above as its note says.
+        // In Fast Recovery, a SACK that advances the cumulative ack counts a miss for every
+        // TSN it reports missing, below its highest gap-acked TSN.
+        let highest_reported = if self.fast_recovery_exit.is_some() && cum_moved {
+            self.outstanding
+                .iter()
+                .rposition(|c| c.state == TxState::GapAcked)
+                .map(|i| highest_newly_acked.map_or(i, |h| h.max(i)))
+        } else {
+            highest_newly_acked
+        };
+        if let Some(h) = highest_reported {
+            let mut newly_marked = false;
+            for i in 0..h {
+                let c = &mut self.outstanding[i];
+                // `FAST_RTX_DONE` marks a chunk already fast-retransmitted: ineligible again
+                // (item 5); only T3 retransmits it further.
+                if c.state == TxState::InFlight && c.misses < FAST_RTX_DONE {
+                    c.misses += 1;
+                    if c.misses == 3 {
+                        c.misses = FAST_RTX_DONE;
+                        c.state = TxState::Rtx;
+                        self.flight_size -= c.data.len();
+                        self.rtx_pending += 1;
+                        newly_marked = true;
+                    }
+                }
+            }
+            if newly_marked {
+                self.stats.fast_retransmits += 1;
+                if self.fast_recovery_exit.is_none() {
+                    self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
+                    self.cwnd = self.ssthresh;
+                    self.partial_bytes_acked = 0;
+                    self.fast_recovery_exit = Some(highest_sent);
+                    // One packet regardless of cwnd, only when entering Fast Recovery (item 3).
+                    self.fast_rtx_now = true;
                 }
             }
         }
@@ -1915,7 +1931,9 @@ impl Association {
             Self::emit_data(buf, c, tsn);
             c.state = TxState::InFlight;
             c.tx_count += 1;
-            c.misses = 0;
+            if c.misses != FAST_RTX_DONE {
+                c.misses = 0;
+            }
             self.rtx_pending -= 1;
             self.flight_size += len;
             self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
