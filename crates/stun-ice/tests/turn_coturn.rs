@@ -26,6 +26,8 @@ const USER: &str = "test";
 const PASS: &str = "test";
 /// How long any one step may take before the test fails.
 const STEP_LIMIT: Duration = Duration::from_secs(10);
+/// The allocation lifetime the client asks for (coturn grants up to an hour).
+const REQUESTED_LIFETIME: Duration = Duration::from_secs(1200);
 
 // ----- the server -----
 
@@ -347,6 +349,7 @@ impl Driver {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let mut config = ClientConfig::new(addr, transport, USER, PASS);
         config.software = Some("ferrtc turn interop test".into());
+        config.lifetime = Some(REQUESTED_LIFETIME);
         Driver {
             client: Client::new(config, &mut rng),
             wire,
@@ -455,7 +458,18 @@ fn exchange_through_relay(server: &Coturn, transport: TurnTransport, seed: u64) 
     assert_ne!(relayed.port(), 0);
     // The server-reflexive address is the client's own socket on loopback.
     assert_eq!(mapped, Some(local), "{transport:?}");
-    assert!(lifetime > Duration::ZERO);
+    assert_eq!(lifetime, REQUESTED_LIFETIME, "{transport:?}");
+    // A Refresh on demand (the same request the client sends a minute before expiry).
+    d.client.refresh(Instant::now()).unwrap();
+    let refreshed = d.until("refresh", |e| {
+        matches!(e, Event::Refreshed { .. } | Event::AllocationLost(_))
+    });
+    assert_eq!(
+        refreshed,
+        Event::Refreshed {
+            lifetime: REQUESTED_LIFETIME
+        }
+    );
 
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let peer_addr = peer.local_addr().unwrap();

@@ -582,6 +582,18 @@ impl Client {
         result
     }
 
+    /// Refreshes the allocation now rather than at its scheduled time (after a network change,
+    /// say); [`Event::Refreshed`] follows. Does nothing if a refresh is already in flight.
+    pub fn refresh(&mut self, now: Instant) -> Result<(), CommandError> {
+        let Phase::Allocated(a) = &mut self.phase else {
+            return Err(CommandError::NotAllocated);
+        };
+        if a.refresh_at.take().is_some() {
+            self.start(now, TxKind::Refresh, 0);
+        }
+        Ok(())
+    }
+
     /// Deletes the allocation: a Refresh with LIFETIME 0 (RFC 8656 section 8.1). Permissions,
     /// channels and pending requests are dropped at once; [`Event::Deallocated`] follows.
     pub fn deallocate(&mut self, now: Instant) -> Result<(), CommandError> {
@@ -1144,6 +1156,12 @@ impl Client {
                         )));
                     return;
                 }
+                if lifetime.is_zero() {
+                    self.phase = Phase::Idle;
+                    self.events
+                        .push_back(Event::AllocationFailed(RequestError::Expired));
+                    return;
+                }
                 let mapped = msg.xor_mapped_address();
                 self.phase = Phase::Allocated(Allocation {
                     relayed,
@@ -1496,6 +1514,37 @@ mod tests {
         assert_eq!(c.expires_at(), Some(at + Duration::from_secs(100)));
         // Short lifetimes are refreshed half-way.
         assert_eq!(c.poll_timeout(), Some(at + Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn refresh_on_demand_once() {
+        let now = Instant::now();
+        let mut c = allocated(TurnTransport::Udp, now);
+        c.refresh(now).unwrap();
+        c.refresh(now).unwrap();
+        let req = sent(&mut c);
+        assert!(c.poll_transmit().is_none());
+        assert_eq!(
+            Message::new_checked(&req).unwrap().method(),
+            Method::REFRESH
+        );
+        let ok = respond(
+            &req,
+            Class::SuccessResponse,
+            &[Attribute::Lifetime(600)],
+            Some(&key()),
+        );
+        c.handle_receive(now, addr(SERVER), &ok).unwrap();
+        assert_eq!(
+            events(&mut c),
+            [Event::Refreshed {
+                lifetime: Duration::from_secs(600)
+            }]
+        );
+        assert_eq!(
+            client(TurnTransport::Udp).refresh(now),
+            Err(CommandError::NotAllocated)
+        );
     }
 
     #[test]
