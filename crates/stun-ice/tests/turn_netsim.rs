@@ -363,3 +363,83 @@ fn unreachable_server_times_out() {
     );
     assert_eq!(w.sim.now() - start, Duration::from_millis(39_500));
 }
+
+#[test]
+fn ipv6_allocation_relays_both_ways() {
+    let mut sim = Sim::new(6);
+    sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(5)));
+    let server_addr = addr("[2001:db8::1]:3478");
+    let relay_ip = ip("2001:db8::2");
+    let client_addr = addr("[2001:db8:1::10]:5000");
+    let peer = addr("[2001:db8:2::20]:9000");
+    let server = sim.add_endpoint(
+        [server_addr, SocketAddr::new(relay_ip, 0)],
+        TestServer::new(server_addr, relay_ip, "alice", "secret"),
+    );
+    let peer_node = sim.add_endpoint([peer], Socket::new());
+    let mut config = ClientConfig::new(server_addr, TurnTransport::Udp, "alice", "secret");
+    config.address_family = Some(ferrtc_stun_ice::stun::AddressFamily::V6);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+    let client = sim.add_endpoint(
+        [client_addr],
+        sans_io!(Client::new(config, &mut rng), |t| Datagram::new(
+            client_addr,
+            t.destination,
+            t.contents
+        )),
+    );
+    let now = sim.now();
+    sim.endpoint_mut(client).inner.allocate(now).unwrap();
+    sim.run_until_cond(Duration::from_secs(10), |sim| {
+        sim.endpoint(client).inner.is_allocated()
+    })
+    .unwrap();
+    let relayed = sim.endpoint(client).inner.relayed_address().unwrap();
+    assert_eq!(relayed.ip(), relay_ip);
+    assert_eq!(
+        sim.endpoint(client).inner.mapped_address(),
+        Some(client_addr)
+    );
+    // An IPv4 peer is refused before anything is sent.
+    assert!(
+        sim.endpoint_mut(client)
+            .inner
+            .create_permission(now, ip("192.0.2.9"))
+            .is_err()
+    );
+    let now = sim.now();
+    sim.endpoint_mut(client)
+        .inner
+        .bind_channel(now, peer)
+        .unwrap();
+    sim.run_until_cond(Duration::from_secs(10), |sim| {
+        sim.endpoint(client).inner.channel(peer).is_some()
+    })
+    .unwrap();
+    sim.endpoint_mut(client)
+        .inner
+        .send_to(peer, b"v6 up")
+        .unwrap();
+    sim.endpoint_mut(peer_node)
+        .send(peer, relayed, b"v6 down".to_vec());
+    sim.run_for(Duration::from_millis(100));
+    let got: Vec<_> = sim
+        .endpoint_mut(peer_node)
+        .take_received()
+        .into_iter()
+        .map(|r| (r.from, r.data))
+        .collect();
+    assert_eq!(got, [(relayed, b"v6 up".to_vec())]);
+    let data: Vec<_> = sim
+        .endpoint(client)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Data { peer, data } => Some((*peer, data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data, [(peer, b"v6 down".to_vec())]);
+    let stats = sim.endpoint(server).stats;
+    assert_eq!((stats.channel_data_in, stats.channel_data_out), (1, 1));
+}
