@@ -1108,8 +1108,6 @@ mod tests {
                         index: 1
                     })
                 );
-                let mut bad = sent[0].clone();
-                bad[10] ^= 4;
                 let mut fresh = RTCP.to_vec();
                 fresh.resize(52 + profile.rtcp_overhead(), 0);
                 tx.protect_rtcp(&mut fresh, 52).unwrap();

@@ -326,6 +326,21 @@ mod tests {
         );
     }
 
+    /// What the module docs promise is wiped on drop is wiped on drop: a compile-time check
+    /// that every type holding session key material implements `ZeroizeOnDrop`, so that it
+    /// stops compiling if the `zeroize` feature of `aes` or `sha1` is lost. `Hmac<Sha1>` itself
+    /// does not carry the marker (hmac 0.13); its keyed state is the inner and outer pad
+    /// digests, two `Sha1Core` values, and those wipe themselves.
+    #[test]
+    fn key_material_types_wipe_themselves_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<Aes128Enc>();
+        wiped_on_drop::<Aes256Enc>();
+        wiped_on_drop::<sha1::block_api::Sha1Core>();
+        wiped_on_drop::<Zeroizing<[u8; CM_SALT_LEN]>>();
+        wiped_on_drop::<Zeroizing<[u8; GCM_SALT_LEN]>>();
+    }
+
     #[test]
     fn aes_cm_iv_layout() {
         let cm = AesCmHmac::from_session_keys(&[0; 16], &[0; 20], &[0; 14]);
