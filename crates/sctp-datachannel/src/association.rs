@@ -74,6 +74,9 @@ pub struct Config {
     pub heartbeat_interval: Option<Duration>,
     /// Valid.Cookie.Life.
     pub cookie_lifetime: Duration,
+    /// Announce and use partial reliability (RFC 3758 FORWARD TSN). Without it on both sides,
+    /// every message is sent reliably whatever its [`Reliability`].
+    pub partial_reliability: bool,
 }
 
 impl Default for Config {
@@ -94,6 +97,7 @@ impl Default for Config {
             delayed_ack: Duration::from_millis(200),
             heartbeat_interval: Some(Duration::from_secs(30)),
             cookie_lifetime: Duration::from_secs(60),
+            partial_reliability: true,
         }
     }
 }
@@ -901,18 +905,30 @@ impl Association {
 
     // ---------------------------------------------------------------- handshake
 
-    fn send_init(&mut self) {
-        let params = [
+    /// The extensions we announce in INIT and INIT ACK.
+    fn extension_params(&self) -> &'static [InitParam<'static>] {
+        const WITH_PR: [InitParam<'static>; 2] = [
             InitParam::ForwardTsnSupported,
             InitParam::SupportedExtensions(&[chunk_type::FORWARD_TSN, chunk_type::RE_CONFIG]),
         ];
+        const WITHOUT_PR: [InitParam<'static>; 1] =
+            [InitParam::SupportedExtensions(&[chunk_type::RE_CONFIG])];
+        if self.cfg.partial_reliability {
+            &WITH_PR
+        } else {
+            &WITHOUT_PR
+        }
+    }
+
+    fn send_init(&mut self) {
+        let params = self.extension_params();
         let init = InitChunk {
             initiate_tag: self.my_vtag,
             a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
             outbound_streams: self.cfg.streams,
             inbound_streams: self.cfg.streams,
             initial_tsn: self.my_initial_tsn,
-            params: TlvList::Items(&params),
+            params: TlvList::Items(params),
         };
         self.queue_packet(0, &[ChunkRepr::Init(init)]);
     }
@@ -952,11 +968,9 @@ impl Association {
         cookie[28..36].copy_from_slice(&self.now_ms(now).to_be_bytes());
         let tag = hmac::sign(&self.cookie_key, &cookie[..COOKIE_BODY]);
         cookie[COOKIE_BODY..].copy_from_slice(tag.as_ref());
-        let params = [
-            InitParam::StateCookie(&cookie),
-            InitParam::ForwardTsnSupported,
-            InitParam::SupportedExtensions(&[chunk_type::FORWARD_TSN, chunk_type::RE_CONFIG]),
-        ];
+        // Handshake only: one small allocation is fine here.
+        let mut params = vec![InitParam::StateCookie(&cookie)];
+        params.extend_from_slice(self.extension_params());
         let ack = InitChunk {
             initiate_tag: self.my_vtag,
             a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
@@ -1053,7 +1067,7 @@ impl Association {
         self.cookie = None;
         self.out_streams = self.cfg.streams.min(peer.inbound_streams);
         self.in_streams = self.cfg.streams.min(peer.outbound_streams);
-        self.peer_forward_tsn = peer.forward_tsn;
+        self.peer_forward_tsn = peer.forward_tsn && self.cfg.partial_reliability;
         self.peer_rwnd = peer.a_rwnd as usize;
         self.peer_cum = peer.initial_tsn.wrapping_sub(1);
         self.peer_cum_ext = (1u64 << 32) + u64::from(self.peer_cum);
@@ -1794,6 +1808,13 @@ impl Association {
             } else {
                 0
             };
+            // Without FORWARD TSN the peer could never skip an abandoned TSN: a message with
+            // a TSN is then sent reliably (RFC 3758 section 3.3).
+            let reliability = if self.peer_forward_tsn {
+                m.opts.reliability
+            } else {
+                Reliability::Reliable
+            };
             let total = m.data.len();
             let mut off = 0;
             while off < total {
@@ -1815,7 +1836,7 @@ impl Association {
                     tx_count: 0,
                     misses: 0,
                     control: m.control,
-                    reliability: m.opts.reliability,
+                    reliability,
                     expires: m.expires,
                 });
                 self.next_tsn = self.next_tsn.wrapping_add(1);

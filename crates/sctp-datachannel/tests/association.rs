@@ -1005,3 +1005,26 @@ fn heartbeats_only_on_an_idle_path() {
     );
     assert_eq!(p.a.state(), State::Established);
 }
+
+#[test]
+fn without_forward_tsn_support_everything_is_reliable() {
+    let plain = Config {
+        partial_reliability: false,
+        ..Config::default()
+    };
+    let link = LinkParams::lossy(Duration::from_millis(5), 0.2);
+    let mut p = Pair::new(Config::default(), plain, link, link, 36);
+    p.a.connect(p.now);
+    p.run_until(Duration::from_secs(60), |p| {
+        p.a.is_established() && p.b.is_established()
+    });
+    let opts = SendOptions {
+        unordered: false,
+        reliability: Reliability::MaxRetransmits(0),
+    };
+    let count = 100;
+    transfer(&mut p, 1, count, 3000, opts);
+    // The peer cannot skip TSNs, so nothing was abandoned and everything arrived.
+    assert_eq!(p.a.stats().abandoned_messages, 0);
+    check_in_order(&p, 1, count, 3000);
+}
