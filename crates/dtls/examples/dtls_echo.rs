@@ -8,7 +8,8 @@
 //!          --mtu N
 //! ```
 //! Prints our fingerprint, then the suite, the SRTP profile and the exported keying
-//! material in hex.
+//! material in hex. With `SSLKEYLOGFILE` set, appends the NSS key log line there so
+//! Wireshark can decrypt a capture.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -110,6 +111,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             match ev {
                 Event::Connected(n) => {
                     println!("connected: suite {:?}", n.cipher_suite);
+                    if let (Ok(path), Some(line)) =
+                        (std::env::var("SSLKEYLOGFILE"), ep.key_log_line())
+                    {
+                        use std::io::Write as _;
+                        let mut f = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)?;
+                        writeln!(f, "{line}")?;
+                    }
                     println!(
                         "peer fingerprint: {}",
                         Fingerprint::of(HashAlgorithm::Sha256, &n.peer_certificate)

@@ -444,6 +444,20 @@ impl Endpoint {
         Ok(out)
     }
 
+    /// The NSS key log line for this connection (`CLIENT_RANDOM <client random> <master
+    /// secret>`, both hex), the format Wireshark reads to decrypt a capture. Available once
+    /// the master secret is known. It is the connection's secret: write it only where a
+    /// debugging user asked for it.
+    pub fn key_log_line(&self) -> Option<String> {
+        let keys = self.keys.as_ref()?;
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        Some(format!(
+            "CLIENT_RANDOM {} {}",
+            hex(&keys.client_random),
+            hex(&keys.master_secret)
+        ))
+    }
+
     /// DTLS-SRTP keys (RFC 5764 §4.2): `EXTRACTOR-dtls_srtp` output split into client and
     /// server master keys and salts, presented as local (what we send) and remote.
     pub fn srtp_keying_material(&self) -> Result<SrtpKeyingMaterial, Error> {

@@ -87,6 +87,7 @@ impl<T: AsRef<[u8]>> Record<T> {
 
     /// The content type (validated by `new_checked`).
     pub fn content_type(&self) -> ContentType {
+        // `new_checked` rejected unknown types, so the fallback is never taken.
         ContentType::try_from(self.b()[field::CONTENT_TYPE]).unwrap_or(ContentType::Alert)
     }
 

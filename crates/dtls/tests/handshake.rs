@@ -89,6 +89,18 @@ fn first_answer_is_a_small_hello_verify_request() {
 }
 
 #[test]
+fn key_log_lines_agree() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 8);
+    assert!(p.handshake());
+    let line = p.client.key_log_line().unwrap();
+    assert_eq!(Some(line.clone()), p.server.key_log_line());
+    let parts: Vec<&str> = line.split(' ').collect();
+    assert_eq!(parts[0], "CLIENT_RANDOM");
+    assert_eq!((parts[1].len(), parts[2].len()), (64, 96));
+}
+
+#[test]
 fn close_notify_reaches_the_peer() {
     let (c, s) = configs();
     let mut p = Pair::new(c, s, 7);
