@@ -850,6 +850,16 @@ impl Association {
                 ChunkRepr::Error { causes } => {
                     for cause in causes.iter().flatten() {
                         tracing::debug!(code = cause.code, "SCTP ERROR from peer");
+                        if cause.code == cause_code::STALE_COOKIE
+                            && self.state == State::CookieEchoed
+                        {
+                            // Start over (RFC 9260 section 5.2.6).
+                            self.state = State::CookieWait;
+                            self.cookie = None;
+                            self.peer = None;
+                            self.send_init();
+                            self.set_timer(Timer::T1, now + self.rto);
+                        }
                     }
                 }
                 ChunkRepr::CookieEcho(cookie) => self.on_cookie_echo(now, cookie)?,
@@ -1022,7 +1032,25 @@ impl Association {
         let mut created = [0u8; 8];
         created.copy_from_slice(&body[28..36]);
         let age = self.now_ms(now).saturating_sub(u64::from_be_bytes(created));
-        if u128::from(age) > self.cfg.cookie_lifetime.as_millis() {
+        let lifetime = u64::try_from(self.cfg.cookie_lifetime.as_millis()).unwrap_or(u64::MAX);
+        if age > lifetime {
+            // Tell the peer how stale, in microseconds (RFC 9260 section 3.3.10.3), so it
+            // starts over with a new INIT.
+            let stale_us = (age - lifetime)
+                .saturating_mul(1000)
+                .min(u64::from(u32::MAX)) as u32;
+            let tag = be32(4);
+            if self.state == State::Closed || self.state == State::CookieWait {
+                self.queue_packet(
+                    tag,
+                    &[ChunkRepr::Error {
+                        causes: TlvList::Items(&[ErrorCause {
+                            code: cause_code::STALE_COOKIE,
+                            info: &stale_us.to_be_bytes(),
+                        }]),
+                    }],
+                );
+            }
             return Err(PeerMisbehaved::BadStateCookie.into());
         }
         if be32(0) != self.my_vtag {

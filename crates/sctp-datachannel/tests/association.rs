@@ -850,6 +850,15 @@ fn stale_cookie_is_refused() {
         Err(ferrtc_sctp_datachannel::PeerMisbehaved::BadStateCookie.into())
     );
     assert_eq!(p.b.state(), State::Closed);
+    // b says the cookie is stale; a starts over with a new INIT and the handshake completes.
+    let error = p.b.poll_transmit(late).expect("stale cookie ERROR");
+    p.a.handle_receive(late, error).unwrap();
+    assert_eq!(p.a.state(), State::CookieWait);
+    p.now = late;
+    p.run_until(Duration::from_secs(10), |p| {
+        p.a.is_established() && p.b.is_established()
+    });
+    assert!(p.a.is_established() && p.b.is_established());
 }
 
 #[test]
