@@ -146,6 +146,38 @@ fn ensure_apt(packages: &[&str]) -> Result {
     run(c)
 }
 
+/// Python packages the interop tests drive as real peers, pinned so a run is repeatable.
+/// aioice is aiortc's ICE agent.
+const TEST_PYTHON_PACKAGES: &[&str] = &["aioice==0.13.0"];
+
+/// Where the interop virtualenv lives; tests find its interpreter at
+/// `<root>/target/interop-venv/bin/python` (or through `FERRTC_INTEROP_PYTHON`).
+fn interop_venv() -> PathBuf {
+    root().join("target/interop-venv")
+}
+
+/// Creates the interop virtualenv and installs [`TEST_PYTHON_PACKAGES`] when missing.
+fn ensure_python_venv() -> Result {
+    let venv = interop_venv();
+    let python = venv.join("bin/python");
+    let stamp = venv.join("ferrtc-packages.txt");
+    let wanted = TEST_PYTHON_PACKAGES.join("\n");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(());
+    }
+    step("python interop venv");
+    if !python.exists() {
+        let mut c = Command::new("python3");
+        c.args(["-m", "venv"]).arg(&venv);
+        run(c)?;
+    }
+    let mut c = Command::new(&python);
+    c.args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(TEST_PYTHON_PACKAGES);
+    run(c)?;
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
+}
+
 fn ensure_cargo_fuzz() -> Result {
     if have("cargo-fuzz", "--version") {
         return Ok(());
@@ -197,9 +229,11 @@ fn test(args: &[String]) -> Result {
     }
 
     ensure_apt(TEST_PACKAGES)?;
+    ensure_python_venv()?;
     step("cargo test (workspace)");
     let mut c = cargo();
-    c.args(["test", "--workspace", "--locked"]);
+    c.args(["test", "--workspace", "--locked"])
+        .env("FERRTC_INTEROP_PYTHON", interop_venv().join("bin/python"));
     let (passed, failed) = run_counting_tests(c)?;
 
     println!(
