@@ -2,12 +2,12 @@
 
 use crate::emit::{Emit, display_by_emit, num};
 
-use crate::ParseErrorKind;
 use crate::candidate::{self, Candidate};
 use crate::grammar::{
     Fail, Res, complete, failure, number, opt_tail, payload_type, sep, sp, till, word,
 };
 use crate::session::{AddressType, NetworkType};
+use crate::{Mid, ParseErrorKind, PayloadType, Ssrc};
 
 /// One `a=` line.
 ///
@@ -39,7 +39,7 @@ pub enum Attribute {
     /// `a=msid` (RFC 8830 §2).
     Msid(Msid),
     /// `a=mid` (RFC 5888 §4).
-    Mid(String),
+    Mid(Mid),
     /// `a=group` (RFC 5888 §5, RFC 9143).
     Group(Group),
     /// `a=ice-ufrag` (RFC 8839 §5.4).
@@ -178,7 +178,7 @@ impl Attribute {
             "ssrc" => Self::Ssrc(complete(ssrc, "ssrc", v!("ssrc"))?),
             "ssrc-group" => Self::SsrcGroup(complete(ssrc_group, "ssrc-group", v!("ssrc-group"))?),
             "msid" => Self::Msid(complete(msid, "msid", v!("msid"))?),
-            "mid" => Self::Mid(nonempty(v!("mid"), "mid")?),
+            "mid" => Self::Mid(Mid::new(v!("mid"))?),
             "group" => Self::Group(complete(group, "group", v!("group"))?),
             "ice-ufrag" => Self::IceUfrag(nonempty(v!("ice-ufrag"), "ice-ufrag")?),
             "ice-pwd" => Self::IcePwd(nonempty(v!("ice-pwd"), "ice-pwd")?),
@@ -298,7 +298,12 @@ impl Emit for Attribute {
             Self::Simulcast(v) => v,
             Self::Rtcp(v) => v,
             Self::Candidate(c) => return c.emit(out),
-            Self::Mid(v) | Self::IceUfrag(v) | Self::IcePwd(v) => {
+            Self::Mid(v) => {
+                out.push_str("mid:");
+                out.push_str(v.as_str());
+                return;
+            }
+            Self::IceUfrag(v) | Self::IcePwd(v) => {
                 out.push_str(self.name());
                 out.push(':');
                 out.push_str(v);
@@ -367,7 +372,7 @@ fn push_joined<S: AsRef<str>>(out: &mut String, items: &[S], sep: char) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rtpmap {
     /// `payload-type`.
-    pub payload_type: u8,
+    pub payload_type: PayloadType,
     /// `encoding-name`, as written (e.g. `opus`, `VP8`, `H264`).
     pub encoding_name: String,
     /// `clock-rate` in Hz.
@@ -378,7 +383,7 @@ pub struct Rtpmap {
 
 impl Emit for Rtpmap {
     fn emit(&self, out: &mut String) {
-        num(out, self.payload_type);
+        num(out, self.payload_type.get());
         out.push(' ');
         out.push_str(&self.encoding_name);
         out.push('/');
@@ -488,7 +493,7 @@ fn push_parameters(out: &mut String, params: &[Parameter]) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fmtp {
     /// The payload type the parameters are for.
-    pub payload_type: u8,
+    pub payload_type: PayloadType,
     /// The parameters, in order.
     pub parameters: Vec<Parameter>,
 }
@@ -505,7 +510,7 @@ impl Fmtp {
 
 impl Emit for Fmtp {
     fn emit(&self, out: &mut String) {
-        num(out, self.payload_type);
+        num(out, self.payload_type.get());
         if !self.parameters.is_empty() {
             out.push(' ');
             push_parameters(out, &self.parameters);
@@ -580,7 +585,7 @@ impl FeedbackType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtcpFb {
     /// The payload type, or `None` for `*` (all).
-    pub payload_type: Option<u8>,
+    pub payload_type: Option<PayloadType>,
     /// `rtcp-fb-id`.
     pub feedback: FeedbackType,
     /// `rtcp-fb-param`, as written (e.g. `pli`, `fir`).
@@ -590,7 +595,7 @@ pub struct RtcpFb {
 impl Emit for RtcpFb {
     fn emit(&self, out: &mut String) {
         match self.payload_type {
-            Some(pt) => num(out, pt),
+            Some(pt) => num(out, pt.get()),
             None => out.push('*'),
         }
         out.push(' ');
@@ -740,7 +745,7 @@ fn extmap(i: &str) -> Res<'_, Extmap> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SsrcAttribute {
     /// `ssrc-id`.
-    pub ssrc: u32,
+    pub ssrc: Ssrc,
     /// The source attribute name (`cname`, `msid`, ...).
     pub name: String,
     /// Its value (`None` for the property form).
@@ -749,7 +754,7 @@ pub struct SsrcAttribute {
 
 impl Emit for SsrcAttribute {
     fn emit(&self, out: &mut String) {
-        num(out, self.ssrc);
+        num(out, self.ssrc.0);
         out.push(' ');
         out.push_str(&self.name);
         if let Some(v) = &self.value {
@@ -761,6 +766,7 @@ impl Emit for SsrcAttribute {
 
 fn ssrc(i: &str) -> Res<'_, SsrcAttribute> {
     let (i, ssrc) = number("ssrc")(i)?;
+    let ssrc = Ssrc(ssrc);
     let (i, _) = sp("source attribute")(i)?;
     let (i, name) = till(&[':'], "source attribute")(i)?;
     let value = i.strip_prefix(':');
@@ -823,7 +829,7 @@ pub struct SsrcGroup {
     /// `semantics`.
     pub semantics: SsrcGroupSemantics,
     /// The SSRCs, in order.
-    pub ssrcs: Vec<u32>,
+    pub ssrcs: Vec<Ssrc>,
 }
 
 impl Emit for SsrcGroup {
@@ -831,7 +837,7 @@ impl Emit for SsrcGroup {
         out.push_str(self.semantics.as_str());
         for s in &self.ssrcs {
             out.push(' ');
-            num(out, *s);
+            num(out, s.0);
         }
     }
 }
@@ -842,7 +848,7 @@ fn ssrc_group(i: &str) -> Res<'_, SsrcGroup> {
     while !i.is_empty() {
         let (r, _) = sp("ssrc")(i)?;
         let (r, s) = number("ssrc")(r)?;
-        ssrcs.push(s);
+        ssrcs.push(Ssrc(s));
         i = r;
     }
     Ok((
@@ -934,7 +940,7 @@ pub struct Group {
     /// `semantics`.
     pub semantics: GroupSemantics,
     /// The `a=mid` values grouped, in order.
-    pub mids: Vec<String>,
+    pub mids: Vec<Mid>,
 }
 
 impl Emit for Group {
@@ -942,7 +948,7 @@ impl Emit for Group {
         out.push_str(self.semantics.as_str());
         for m in &self.mids {
             out.push(' ');
-            out.push_str(m);
+            out.push_str(m.as_str());
         }
     }
 }
@@ -953,7 +959,11 @@ fn group(i: &str) -> Res<'_, Group> {
         "",
         Group {
             semantics: GroupSemantics::from_token(semantics),
-            mids: words(i),
+            mids: words(i)
+                .into_iter()
+                .map(Mid::new)
+                .collect::<Result<_, _>>()
+                .map_err(|kind| nom::Err::Failure(Fail(kind)))?,
         },
     ))
 }
@@ -1207,7 +1217,7 @@ pub struct Rid {
     /// `rid-dir`.
     pub direction: RidDirection,
     /// `pt=` payload types (empty when absent).
-    pub payload_types: Vec<u8>,
+    pub payload_types: Vec<PayloadType>,
     /// The other restrictions, in order.
     pub restrictions: Vec<Parameter>,
 }
@@ -1223,7 +1233,7 @@ impl Emit for Rid {
                 if n > 0 {
                     out.push(',');
                 }
-                num(out, *pt);
+                num(out, pt.get());
             }
             if !self.restrictions.is_empty() {
                 out.push(';');
@@ -1462,6 +1472,7 @@ fn rtcp(i: &str) -> Res<'_, Rtcp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{mid, pt};
 
     fn a(text: &str) -> Attribute {
         Attribute::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -1495,7 +1506,7 @@ mod tests {
                 r.clock_rate,
                 r.channels
             ),
-            (111, "opus", 48_000, Some(2))
+            (pt(111), "opus", 48_000, Some(2))
         );
         same("rtpmap:99 h263-1998/90000");
         assert_eq!(bad("rtpmap:96 VP8"), ParseErrorKind::Missing("clock rate"));
@@ -1549,7 +1560,7 @@ mod tests {
         };
         assert_eq!(
             (f.payload_type, f.feedback, f.parameter.as_deref()),
-            (Some(96), FeedbackType::Nack, Some("pli"))
+            (Some(pt(96)), FeedbackType::Nack, Some("pli"))
         );
         let Attribute::RtcpFb(f) = same("rtcp-fb:* trr-int 100") else {
             panic!()
@@ -1596,7 +1607,7 @@ mod tests {
         ) else {
             panic!()
         };
-        assert_eq!((s.ssrc, s.name.as_str()), (3_629_162_994, "msid"));
+        assert_eq!((s.ssrc, s.name.as_str()), (Ssrc(3_629_162_994), "msid"));
         let Attribute::Ssrc(s) = same("ssrc:1 cname:{fce141b5-3529}") else {
             panic!()
         };
@@ -1613,7 +1624,7 @@ mod tests {
             panic!()
         };
         assert_eq!(g.semantics, SsrcGroupSemantics::Fid);
-        assert_eq!(g.ssrcs, vec![588_909_761, 1_072_067_203]);
+        assert_eq!(g.ssrcs, vec![Ssrc(588_909_761), Ssrc(1_072_067_203)]);
         assert_eq!(
             bad("ssrc-group:FID 1 x"),
             ParseErrorKind::InvalidNumber("ssrc")
@@ -1633,14 +1644,19 @@ mod tests {
             panic!()
         };
         assert_eq!(m.track_id, None);
-        assert_eq!(same("mid:a1"), Attribute::Mid("a1".into()));
+        assert_eq!(same("mid:a1"), Attribute::Mid(mid("a1")));
+        assert_eq!(same("mid:{x}/1:é"), Attribute::Mid(mid("{x}/1:é")));
         assert_eq!(bad("mid:"), ParseErrorKind::Invalid("mid"));
+        // A tag with a space could not stand in an `a=group` list.
+        assert_eq!(bad("mid:a b"), ParseErrorKind::Invalid("mid"));
+        assert_eq!(bad("mid:a\tb"), ParseErrorKind::Invalid("mid"));
+        assert_eq!(bad("group:BUNDLE 0 a\tb"), ParseErrorKind::Invalid("mid"));
         let Attribute::Group(g) = same("group:BUNDLE 0 1") else {
             panic!()
         };
         assert_eq!(
             (g.semantics, g.mids),
-            (GroupSemantics::Bundle, vec!["0".into(), "1".into()])
+            (GroupSemantics::Bundle, vec![mid("0"), mid("1")])
         );
         let Attribute::Group(g) = same("group:BUNDLE") else {
             panic!()
@@ -1743,7 +1759,7 @@ mod tests {
         let Attribute::Rid(r) = same("rid:hi recv pt=96,97;max-width=1280;max-height=720") else {
             panic!()
         };
-        assert_eq!(r.payload_types, vec![96, 97]);
+        assert_eq!(r.payload_types, vec![pt(96), pt(97)]);
         assert_eq!(r.restrictions[0], Parameter::new("max-width", "1280"));
         let Attribute::Rid(r) = same("rid:lo send max-br=64000") else {
             panic!()

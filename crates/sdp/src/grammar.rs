@@ -12,7 +12,7 @@ use nom::character::complete::digit1;
 use nom::error::{ErrorKind, ParseError};
 use nom::{IResult, Parser};
 
-use crate::ParseErrorKind;
+use crate::{ParseErrorKind, PayloadType};
 
 /// The `nom` error type of this crate: a typed reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,12 +136,12 @@ pub(crate) fn opt_tail(i: &str) -> Res<'_, Option<&str>> {
 }
 
 /// An RTP payload type, 0 to 127 (RFC 3550 §5.1: 7 bits).
-pub(crate) fn payload_type(i: &str) -> Res<'_, u8> {
+pub(crate) fn payload_type(i: &str) -> Res<'_, PayloadType> {
     let (rest, pt) = number::<u8>("payload type")(i)?;
-    if pt > 0x7f {
-        return failure(ParseErrorKind::OutOfRange("payload type"));
+    match PayloadType::new(pt) {
+        Some(pt) => Ok((rest, pt)),
+        None => failure(ParseErrorKind::OutOfRange("payload type")),
     }
-    Ok((rest, pt))
 }
 
 #[cfg(test)]
@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn payload_type_is_seven_bits() {
-        assert_eq!(complete(payload_type, "pt", "127"), Ok(127));
+        assert_eq!(
+            complete(payload_type, "pt", "127"),
+            Ok(PayloadType::new(127).unwrap())
+        );
         assert_eq!(
             complete(payload_type, "pt", "128"),
             Err(ParseErrorKind::OutOfRange("payload type"))

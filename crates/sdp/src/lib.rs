@@ -7,11 +7,14 @@
 //! attributes it does not know are kept verbatim and in order. [`Display`](std::fmt::Display)
 //! writes canonical SDP with CRLF line endings, and `parse(serialize(x)) == x`.
 //!
+//! Identifiers are newtypes: [`PayloadType`] (7 bits, checked), [`Ssrc`] and [`Mid`]
+//! (checked), so that a model built by hand serializes to text that parses back.
+//!
 //! Errors name the line, quote it, and say what is wrong, with a typed [`ParseErrorKind`].
 //! Parsing never panics and allocates only what the model holds.
 //!
 //! ```
-//! use ferrtc_sdp::{CandidateType, Direction, SessionDescription};
+//! use ferrtc_sdp::{CandidateType, Direction, PayloadType, SessionDescription};
 //!
 //! let offer = SessionDescription::parse(
 //!     "v=0\r\n\
@@ -28,10 +31,11 @@
 //!      a=candidate:1 1 udp 2113929471 203.0.113.100 10100 typ host\r\n",
 //! )?;
 //! let audio = &offer.media[0];
-//! assert_eq!(audio.mid(), Some("a1"));
+//! assert_eq!(audio.mid().map(|m| m.as_str()), Some("a1"));
 //! assert_eq!(audio.direction(), Some(Direction::SendRecv));
-//! assert_eq!(audio.rtpmap(111).map(|r| r.clock_rate), Some(48_000));
-//! assert_eq!(audio.fmtp(111).and_then(|f| f.get("useinbandfec")), Some("1"));
+//! let opus = PayloadType::new(111).unwrap();
+//! assert_eq!(audio.rtpmap(opus).map(|r| r.clock_rate), Some(48_000));
+//! assert_eq!(audio.fmtp(opus).and_then(|f| f.get("useinbandfec")), Some("1"));
 //! assert_eq!(audio.candidates().next().map(|c| &c.kind), Some(&CandidateType::Host));
 //!
 //! // Serializing gives canonical text that parses back to the same model.
@@ -54,6 +58,7 @@ pub mod check;
 mod emit;
 mod error;
 mod grammar;
+mod ids;
 mod media;
 mod parse;
 mod session;
@@ -65,6 +70,7 @@ pub use attribute::{
 };
 pub use candidate::{Candidate, CandidateTransport, CandidateType, TcpType};
 pub use error::{ParseError, ParseErrorKind};
+pub use ids::{Mid, PayloadType, Ssrc};
 pub use media::{Codec, MediaDescription, MediaKind};
 pub use session::{
     AddressType, Bandwidth, BandwidthType, Connection, NetworkType, Origin, Repeat, SessionBuilder,

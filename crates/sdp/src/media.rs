@@ -10,6 +10,7 @@ use crate::candidate::Candidate;
 use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, number, sp, word};
 use crate::session::{Bandwidth, Connection, line, text_line};
+use crate::{Mid, PayloadType, Ssrc};
 
 /// `media` of an `m=` line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -180,10 +181,10 @@ impl MediaDescription {
     // ---- getters -------------------------------------------------------------------------
 
     /// The formats that are RTP payload types (decimal, 0-127), in order.
-    pub fn payload_types(&self) -> impl Iterator<Item = u8> + '_ {
+    pub fn payload_types(&self) -> impl Iterator<Item = PayloadType> + '_ {
         self.formats
             .iter()
-            .filter_map(|f| f.parse::<u8>().ok().filter(|pt| *pt <= 0x7f))
+            .filter_map(|f| f.parse::<u8>().ok().and_then(PayloadType::new))
     }
 
     /// Whether the protocol carries RTP (`RTP/...` or `.../RTP/...`).
@@ -207,8 +208,8 @@ impl MediaDescription {
     }
 
     /// `a=mid`.
-    pub fn mid(&self) -> Option<&str> {
-        find_attr!(self, Attribute::Mid(m) => m.as_str())
+    pub fn mid(&self) -> Option<&Mid> {
+        find_attr!(self, Attribute::Mid(m) => m)
     }
 
     /// The direction attribute; `None` when absent (which means `sendrecv`, or the session
@@ -258,7 +259,7 @@ impl MediaDescription {
     }
 
     /// The `a=rtpmap` for payload type `pt`.
-    pub fn rtpmap(&self, pt: u8) -> Option<&Rtpmap> {
+    pub fn rtpmap(&self, pt: PayloadType) -> Option<&Rtpmap> {
         self.rtpmaps().find(|r| r.payload_type == pt)
     }
 
@@ -268,7 +269,7 @@ impl MediaDescription {
     }
 
     /// The `a=fmtp` for payload type `pt`.
-    pub fn fmtp(&self, pt: u8) -> Option<&Fmtp> {
+    pub fn fmtp(&self, pt: PayloadType) -> Option<&Fmtp> {
         self.fmtps().find(|f| f.payload_type == pt)
     }
 
@@ -278,7 +279,7 @@ impl MediaDescription {
     }
 
     /// The `a=rtcp-fb` lines that apply to payload type `pt` (its own and `*`).
-    pub fn rtcp_fbs_for(&self, pt: u8) -> impl Iterator<Item = &RtcpFb> {
+    pub fn rtcp_fbs_for(&self, pt: PayloadType) -> impl Iterator<Item = &RtcpFb> {
         self.rtcp_fbs()
             .filter(move |f| f.payload_type.is_none_or(|p| p == pt))
     }
@@ -386,8 +387,8 @@ impl MediaDescription {
     }
 
     /// Appends `a=mid`.
-    pub fn with_mid(self, mid: impl Into<String>) -> Self {
-        self.with_attribute(Attribute::Mid(mid.into()))
+    pub fn with_mid(self, mid: Mid) -> Self {
+        self.with_attribute(Attribute::Mid(mid))
     }
 
     /// Appends a direction attribute.
@@ -435,7 +436,7 @@ impl MediaDescription {
     /// Appends the payload type to the `m=` line and its `a=rtpmap`.
     pub fn with_codec(
         self,
-        payload_type: u8,
+        payload_type: PayloadType,
         encoding_name: impl Into<String>,
         clock_rate: u32,
         channels: Option<u16>,
@@ -450,7 +451,7 @@ impl MediaDescription {
     }
 
     /// Appends `a=fmtp:<pt> <parameters>`.
-    pub fn with_fmtp<I>(self, payload_type: u8, parameters: I) -> Self
+    pub fn with_fmtp<I>(self, payload_type: PayloadType, parameters: I) -> Self
     where
         I: IntoIterator<Item = Parameter>,
     {
@@ -484,7 +485,7 @@ impl MediaDescription {
     }
 
     /// Appends `a=ssrc:<ssrc> <name>:<value>`.
-    pub fn with_ssrc(self, ssrc: u32, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_ssrc(self, ssrc: Ssrc, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.with_attribute(Attribute::Ssrc(SsrcAttribute {
             ssrc,
             name: name.into(),
@@ -523,7 +524,7 @@ impl MediaDescription {
 #[derive(Debug, Clone, Copy)]
 pub struct Codec<'a> {
     /// The payload type.
-    pub payload_type: u8,
+    pub payload_type: PayloadType,
     /// Its `a=rtpmap`, if any (static payload types may have none).
     pub rtpmap: Option<&'a Rtpmap>,
     /// Its `a=fmtp`, if any.
@@ -585,6 +586,7 @@ display_by_emit!(MediaDescription);
 mod tests {
     use super::*;
     use crate::grammar::complete;
+    use crate::ids::{mid, pt};
     use crate::{ParseErrorKind, SessionDescription};
 
     #[test]
@@ -594,7 +596,7 @@ mod tests {
             (&m.kind, m.port, m.protocol.as_str()),
             (&MediaKind::Video, 51372, "RTP/AVP")
         );
-        assert_eq!(m.payload_types().collect::<Vec<_>>(), vec![99]);
+        assert_eq!(m.payload_types().collect::<Vec<_>>(), vec![pt(99)]);
         assert!(m.is_rtp());
         let m = complete(media_line, "m", "audio 49170/2 RTP/AVP 0 8").unwrap();
         assert_eq!(m.port_count, Some(2));
@@ -624,31 +626,31 @@ mod tests {
     fn builder_writes_what_parse_reads() {
         let m = MediaDescription::new(MediaKind::Audio, 9, "UDP/TLS/RTP/SAVPF")
             .with_connection(Connection::new([0, 0, 0, 0].into()))
-            .with_mid("0")
+            .with_mid(mid("0"))
             .with_direction(Direction::SendRecv)
             .with_ice_credentials("abcd", "0123456789abcdef01234567")
-            .with_codec(111, "opus", 48_000, Some(2))
+            .with_codec(pt(111), "opus", 48_000, Some(2))
             .with_fmtp(
-                111,
+                pt(111),
                 [
                     Parameter::new("minptime", "10"),
                     Parameter::new("useinbandfec", "1"),
                 ],
             )
             .with_rtcp_fb(RtcpFb {
-                payload_type: Some(111),
+                payload_type: Some(pt(111)),
                 feedback: crate::FeedbackType::TransportCc,
                 parameter: None,
             })
             .with_extmap(1, "urn:ietf:params:rtp-hdrext:sdes:mid")
             .with_msid("stream", "track")
-            .with_ssrc(1234, "cname", "x")
+            .with_ssrc(Ssrc(1234), "cname", "x")
             .with_rtcp_mux()
             .with_rtcp_rsize()
             .with_setup(Setup::Actpass)
             .with_end_of_candidates();
         let sdp = SessionDescription::builder()
-            .bundle(["0"])
+            .bundle([mid("0")])
             .media(m.clone())
             .build();
         let text = sdp.to_string();
@@ -658,9 +660,9 @@ mod tests {
         let back = SessionDescription::parse(&text).unwrap();
         assert_eq!(back, sdp);
         let media = &back.media[0];
-        assert_eq!(media.mid(), Some("0"));
+        assert_eq!(media.mid().map(Mid::as_str), Some("0"));
         assert_eq!(media.ice_ufrag(), Some("abcd"));
-        assert_eq!(media.rtcp_fbs_for(111).count(), 1);
+        assert_eq!(media.rtcp_fbs_for(pt(111)).count(), 1);
         assert!(media.rtcp_mux() && media.rtcp_rsize() && media.end_of_candidates());
         assert_eq!(media.setup(), Some(&Setup::Actpass));
         assert_eq!(back.media_by_mid("0"), Some(&m));
@@ -671,7 +673,7 @@ mod tests {
         assert_eq!(codecs[0].feedback().count(), 1);
         assert_eq!(
             back.bundle_group().map(|g| g.mids.clone()),
-            Some(vec!["0".to_owned()])
+            Some(vec![mid("0")])
         );
     }
 }

@@ -5,7 +5,7 @@ use crate::attribute::Attribute;
 use crate::grammar::complete;
 use crate::media::media_line;
 use crate::session::{self, Origin, SessionDescription};
-use crate::{ParseError, ParseErrorKind};
+use crate::{ParseError, ParseErrorKind, PayloadType};
 
 /// Splits a line into its type letter and value.
 ///
@@ -147,9 +147,13 @@ impl Seen {
     }
 }
 
-fn take_bit(set: &mut u128, payload_type: u8, name: &'static str) -> Result<(), ParseErrorKind> {
-    // Payload types are 0..=127 (checked by the grammar), so the shift is in range.
-    let bit = 1u128 << (payload_type & 0x7f);
+fn take_bit(
+    set: &mut u128,
+    payload_type: PayloadType,
+    name: &'static str,
+) -> Result<(), ParseErrorKind> {
+    // A `PayloadType` is at most 127, so the shift is in range.
+    let bit = 1u128 << payload_type.get();
     if *set & bit != 0 {
         return Err(ParseErrorKind::DuplicatePayloadType(name));
     }

@@ -11,7 +11,7 @@ use crate::attribute::{Attribute, Direction, Fingerprint, Group, GroupSemantics,
 use crate::candidate::Candidate;
 use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, failure, number, sp, till, word};
-use crate::{MediaDescription, ParseError, ParseErrorKind};
+use crate::{MediaDescription, Mid, ParseError, ParseErrorKind};
 
 /// A whole SDP session description (RFC 8866 §5): the session section, then the media
 /// sections.
@@ -246,7 +246,9 @@ impl SessionDescription {
 
     /// The media section whose `a=mid` is `mid`.
     pub fn media_by_mid(&self, mid: &str) -> Option<&MediaDescription> {
-        self.media.iter().find(|m| m.mid() == Some(mid))
+        self.media
+            .iter()
+            .find(|m| m.mid().is_some_and(|m| m.as_str() == mid))
     }
 }
 
@@ -284,15 +286,16 @@ impl std::str::FromStr for SessionDescription {
 /// (RFC 8829 §5.2.1) writes them.
 ///
 /// ```
-/// use ferrtc_sdp::{MediaDescription, MediaKind, SessionDescription, Setup};
+/// use ferrtc_sdp::{MediaDescription, MediaKind, Mid, SessionDescription, Setup};
 ///
+/// let mid = Mid::new("0")?;
 /// let offer = SessionDescription::builder()
 ///     .session_id(4_962_303_333_179_871_722)
-///     .bundle(["0"])
+///     .bundle([mid.clone()])
 ///     .media(
 ///         MediaDescription::new(MediaKind::Application, 9, "UDP/DTLS/SCTP")
 ///             .with_format("webrtc-datachannel")
-///             .with_mid("0")
+///             .with_mid(mid)
 ///             .with_setup(Setup::Actpass)
 ///             .with_sctp_port(5000),
 ///     )
@@ -300,6 +303,7 @@ impl std::str::FromStr for SessionDescription {
 /// let text = offer.to_string();
 /// assert!(text.contains("a=group:BUNDLE 0\r\n"));
 /// assert_eq!(SessionDescription::parse(&text).unwrap(), offer);
+/// # Ok::<(), ferrtc_sdp::ParseErrorKind>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SessionBuilder {
@@ -366,14 +370,13 @@ impl SessionBuilder {
     }
 
     /// Adds `a=group:BUNDLE <mids>`.
-    pub fn bundle<I, S>(self, mids: I) -> Self
+    pub fn bundle<I>(self, mids: I) -> Self
     where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
+        I: IntoIterator<Item = Mid>,
     {
         self.attribute(Attribute::Group(Group {
             semantics: GroupSemantics::Bundle,
-            mids: mids.into_iter().map(Into::into).collect(),
+            mids: mids.into_iter().collect(),
         }))
     }
 

@@ -4,8 +4,13 @@ use std::path::PathBuf;
 
 use ferrtc_sdp::{
     Attribute, CandidateTransport, CandidateType, Direction, GroupSemantics, HashFunction,
-    MediaKind, ParseErrorKind, SessionDescription, Setup, SsrcGroupSemantics, TcpType,
+    MediaKind, ParseErrorKind, PayloadType, SessionDescription, Setup, Ssrc, SsrcGroupSemantics,
+    TcpType,
 };
+
+fn pt(n: u8) -> PayloadType {
+    PayloadType::new(n).unwrap()
+}
 
 fn fixture(name: &str) -> String {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", name]
@@ -117,17 +122,17 @@ fn chromium_offer() {
     assert_eq!(video.rtcp().map(|r| r.port), Some(9));
     assert!(video.rtcp_mux() && video.rtcp_rsize());
     assert_eq!(video.extmaps().count(), 11);
-    let vp8 = video.rtpmap(96).unwrap();
+    let vp8 = video.rtpmap(pt(96)).unwrap();
     assert_eq!(
         (vp8.encoding_name.as_str(), vp8.clock_rate),
         ("VP8", 90_000)
     );
-    assert_eq!(video.fmtp(97).and_then(|f| f.get("apt")), Some("96"));
+    assert_eq!(video.fmtp(pt(97)).and_then(|f| f.get("apt")), Some("96"));
     assert_eq!(
-        video.fmtp(102).and_then(|f| f.get("profile-level-id")),
+        video.fmtp(pt(102)).and_then(|f| f.get("profile-level-id")),
         Some("42001f")
     );
-    assert_eq!(video.rtcp_fbs_for(96).count(), 5);
+    assert_eq!(video.rtcp_fbs_for(pt(96)).count(), 5);
     let codecs: Vec<_> = video.codecs().collect();
     assert_eq!(codecs.len(), 23);
     let h264: Vec<_> = codecs.iter().filter(|c| c.name() == Some("H264")).collect();
@@ -137,11 +142,14 @@ fn chromium_offer() {
             .all(|c| c.feedback().count() == 5 && c.fmtp.is_some())
     );
     let ulpfec = codecs.last().unwrap();
-    assert_eq!((ulpfec.payload_type, ulpfec.name()), (120, Some("ulpfec")));
+    assert_eq!(
+        (ulpfec.payload_type, ulpfec.name()),
+        (pt(120), Some("ulpfec"))
+    );
     assert!(ulpfec.fmtp.is_none());
     let group = video.ssrc_groups().next().unwrap();
     assert_eq!(group.semantics, SsrcGroupSemantics::Fid);
-    assert_eq!(group.ssrcs, [3_629_162_994, 172_645_553]);
+    assert_eq!(group.ssrcs, [Ssrc(3_629_162_994), Ssrc(172_645_553)]);
     assert_eq!(video.ssrcs().count(), 4);
     let msid = video.msids().next().unwrap();
     assert_eq!(msid.stream_id, "e1794e1f-ef9a-4ceb-8a76-1ee7304baef2");
@@ -190,7 +198,10 @@ fn firefox_offer() {
     let rtcp = video.rtcp().unwrap();
     assert_eq!(rtcp.port, 45953);
     assert_eq!(rtcp.address.as_ref().unwrap().address, "127.0.0.1");
-    assert_eq!(video.fmtp(120).and_then(|f| f.get("max-fs")), Some("12288"));
+    assert_eq!(
+        video.fmtp(pt(120)).and_then(|f| f.get("max-fs")),
+        Some("12288")
+    );
     assert_eq!(sdp.media[1].max_message_size(), Some(1_073_741_823));
 }
 
@@ -211,7 +222,7 @@ fn rfc8866_example() {
     assert_eq!(sdp.media[1].port, 49180);
     let video = &sdp.media[2];
     assert_eq!(video.connections[0].address, "2001:db8::2");
-    assert_eq!(video.rtpmap(99).unwrap().encoding_name, "h263-1998");
+    assert_eq!(video.rtpmap(pt(99)).unwrap().encoding_name, "h263-1998");
 }
 
 #[test]

@@ -4,10 +4,10 @@
 use ferrtc_sdp::{
     AddressType, Attribute, Bandwidth, BandwidthType, Candidate, CandidateTransport, CandidateType,
     Connection, Direction, Extmap, FeedbackType, Fingerprint, Fmtp, Group, GroupSemantics,
-    HashFunction, MediaDescription, MediaKind, Msid, NetworkType, Origin, Parameter, Repeat, Rid,
-    RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap, SessionDescription, Setup, Simulcast,
-    SimulcastRid, SsrcAttribute, SsrcGroup, SsrcGroupSemantics, TcpType, TimeUnit, TimeZone,
-    Timing, TypedTime,
+    HashFunction, MediaDescription, MediaKind, Mid, Msid, NetworkType, Origin, Parameter,
+    PayloadType, Repeat, Rid, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap,
+    SessionDescription, Setup, Simulcast, SimulcastRid, Ssrc, SsrcAttribute, SsrcGroup,
+    SsrcGroupSemantics, TcpType, TimeUnit, TimeZone, Timing, TypedTime,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -156,8 +156,13 @@ fn time_zone() -> impl Strategy<Value = TimeZone> {
     })
 }
 
-fn pt() -> impl Strategy<Value = u8> {
-    0u8..=127
+fn pt() -> impl Strategy<Value = PayloadType> {
+    (0u8..=127).prop_map(|n| PayloadType::new(n).unwrap())
+}
+
+/// Any identification tag: printable ASCII but the space, and some non-ASCII.
+fn mid() -> impl Strategy<Value = Mid> {
+    "[!-~\u{e9}\u{4e2d}]{1,8}".prop_map(|m| Mid::new(m).unwrap())
 }
 
 fn direction() -> impl Strategy<Value = Direction> {
@@ -305,7 +310,11 @@ fn attribute() -> impl Strategy<Value = Attribute> {
             ),
         Just(Attribute::ExtmapAllowMixed),
         (any::<u32>(), token(), option::of(text())).prop_map(|(ssrc, name, value)| {
-            Attribute::Ssrc(SsrcAttribute { ssrc, name, value })
+            Attribute::Ssrc(SsrcAttribute {
+                ssrc: Ssrc(ssrc),
+                name,
+                value,
+            })
         }),
         (
             prop_oneof![
@@ -318,14 +327,14 @@ fn attribute() -> impl Strategy<Value = Attribute> {
                         .contains(&t.as_str()))
                     .prop_map(SsrcGroupSemantics::Other),
             ],
-            vec(any::<u32>(), 0..4),
+            vec(any::<u32>().prop_map(Ssrc), 0..4),
         )
             .prop_map(|(semantics, ssrcs)| Attribute::SsrcGroup(SsrcGroup { semantics, ssrcs })),
         (token(), option::of(token())).prop_map(|(stream_id, track_id)| Attribute::Msid(Msid {
             stream_id,
             track_id
         })),
-        token().prop_map(Attribute::Mid),
+        mid().prop_map(Attribute::Mid),
         (
             prop_oneof![
                 Just(GroupSemantics::Bundle),
@@ -333,7 +342,7 @@ fn attribute() -> impl Strategy<Value = Attribute> {
                 Just(GroupSemantics::Fid),
                 other_token(&["BUNDLE", "LS", "FID"]).prop_map(GroupSemantics::Other),
             ],
-            vec(token(), 0..4),
+            vec(mid(), 0..4),
         )
             .prop_map(|(semantics, mids)| Attribute::Group(Group { semantics, mids })),
         token().prop_map(Attribute::IceUfrag),
@@ -431,7 +440,9 @@ fn section_attributes(max: usize) -> impl Strategy<Value = Vec<Attribute>> {
                 let key = match a {
                     Attribute::Rtpmap(r) => (a.name().to_owned(), r.payload_type),
                     Attribute::Fmtp(f) => (a.name().to_owned(), f.payload_type),
-                    Attribute::Direction(_) => ("direction".to_owned(), 0),
+                    Attribute::Direction(_) => {
+                        ("direction".to_owned(), PayloadType::new(0).unwrap())
+                    }
                     Attribute::Mid(_)
                     | Attribute::IceUfrag(_)
                     | Attribute::IcePwd(_)
@@ -439,7 +450,9 @@ fn section_attributes(max: usize) -> impl Strategy<Value = Vec<Attribute>> {
                     | Attribute::SctpPort(_)
                     | Attribute::MaxMessageSize(_)
                     | Attribute::Rtcp(_)
-                    | Attribute::Simulcast(_) => (a.name().to_owned(), 0),
+                    | Attribute::Simulcast(_) => {
+                        (a.name().to_owned(), PayloadType::new(0).unwrap())
+                    }
                     _ => return true,
                 };
                 keys.insert(key)
