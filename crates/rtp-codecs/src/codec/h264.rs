@@ -92,6 +92,8 @@ pub struct H264Packetizer {
     mode: PacketizationMode,
     sps: Option<Bytes>,
     pps: Option<Bytes>,
+    /// NAL unit positions in the current frame (kept to reuse its allocation).
+    ranges: Vec<(usize, usize)>,
 }
 
 impl H264Packetizer {
@@ -101,6 +103,7 @@ impl H264Packetizer {
             mode,
             sps: None,
             pps: None,
+            ranges: Vec::new(),
         }
     }
 
@@ -167,7 +170,11 @@ impl Packetizer for H264Packetizer {
         out: &mut Vec<Bytes>,
     ) -> Result<(), PacketizeError> {
         let mut has = [false; 32];
+        // One scan of the byte stream; the NAL units are then taken by position.
+        let mut ranges = core::mem::take(&mut self.ranges);
+        ranges.clear();
         for nal in annex_b_nals(frame) {
+            ranges.push((nal.as_ptr() as usize - frame.as_ptr() as usize, nal.len()));
             let t = nal[0] & 0x1f;
             has[usize::from(t)] = true;
             match t {
@@ -176,7 +183,8 @@ impl Packetizer for H264Packetizer {
                 _ => {}
             }
         }
-        if !has.iter().any(|&h| h) {
+        if ranges.is_empty() {
+            self.ranges = ranges;
             return Err(PacketizeError::MalformedFrame {
                 what: "no NAL unit in H.264 frame",
             });
@@ -191,7 +199,20 @@ impl Packetizer for H264Packetizer {
             }
         }
         let prefix_nals = prefix.iter().flatten().map(|b| &b[..]);
-        let nals = prefix_nals.chain(annex_b_nals(frame));
+        let nals = prefix_nals.chain(ranges.iter().map(|&(at, len)| &frame[at..at + len]));
+        let result = self.send(nals, max_payload, out);
+        self.ranges = ranges;
+        result
+    }
+}
+
+impl H264Packetizer {
+    fn send<'a>(
+        &self,
+        nals: impl Iterator<Item = &'a [u8]>,
+        max_payload: usize,
+        out: &mut Vec<Bytes>,
+    ) -> Result<(), PacketizeError> {
         match self.mode {
             PacketizationMode::SingleNal => {
                 for nal in nals {
