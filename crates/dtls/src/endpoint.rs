@@ -608,6 +608,24 @@ impl Endpoint {
     ) -> Result<(), Error> {
         for frag in Fragment::parse_all(payload) {
             let Ok(frag) = frag else { break };
+            // A new handshake restarts message_seq at 0 (RFC 6347 §4.2.2), so these are
+            // renegotiation attempts, not retransmissions. A HelloRequest is ignored, as
+            // RFC 5246 §7.4.1.1 allows (OpenSSL aborts the connection on a
+            // no_renegotiation answer but carries on when ignored); a ClientHello gets a
+            // no_renegotiation warning (RFC 5246 §7.2.2).
+            if self.phase == Phase::Connected {
+                match (self.role, frag.msg_type) {
+                    (Role::Client, HandshakeType::HelloRequest) => continue,
+                    (Role::Server, HandshakeType::ClientHello) => {
+                        self.send_alert(Alert {
+                            level: AlertLevel::Warning,
+                            description: AlertDescription::NoRenegotiation,
+                        });
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
             if self.hs.is_stateless_server() {
                 // No reassembly before the cookie checks out: a ClientHello must come whole.
                 if frag.msg_type == HandshakeType::ClientHello && frag.is_complete() {

@@ -218,12 +218,13 @@ impl Hs {
             Hs::ServerWaitKeyExchange(s) => s.handle(cx, m),
             Hs::ServerWaitVerify(s) => s.handle(cx, m),
             Hs::Connected => match m.msg {
-                // RFC 5746 §4.2 / RFC 5246 §7.4.1.1: a renegotiation request is refused with
-                // a no_renegotiation warning.
-                HandshakeMessage::ClientHello(_) | HandshakeMessage::HelloRequest => {
+                // Renegotiation is refused: a ClientHello with a no_renegotiation warning
+                // (RFC 5246 §7.2.2), a HelloRequest by ignoring it (§7.4.1.1).
+                HandshakeMessage::ClientHello(_) => {
                     cx.warning = Some(AlertDescription::NoRenegotiation);
                     Ok(Hs::Connected)
                 }
+                HandshakeMessage::HelloRequest => Ok(Hs::Connected),
                 other => Err(unexpected(&other)),
             },
             Hs::Poisoned => Err(Error::InvalidState),

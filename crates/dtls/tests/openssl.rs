@@ -496,3 +496,139 @@ fn fragmented_flights_both_ways_with_openssl() {
         SrtpProfile::Aes128CmHmacSha1_80,
     );
 }
+
+#[test]
+fn renegotiation_requested_by_openssl_is_refused_and_data_keeps_flowing() {
+    let certs = Certs::new();
+    let port = free_port();
+    let mut server = Peer::spawn(
+        &[
+            "s_server",
+            "-dtls1_2",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            &certs.path("ec.pem"),
+            "-key",
+            &certs.path("ec.key"),
+            "-naccept",
+            "1",
+            "-use_srtp",
+            "SRTP_AES128_CM_SHA1_80",
+        ]
+        .map(String::from),
+    );
+    server.wait_line(|l| l == "ACCEPT");
+    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut ep = Endpoint::client(cfg, seeded(88), Instant::now()).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    drive(&mut ep, &sock, Some(addr), |_, e| {
+        matches!(e, Event::Connected(_))
+    });
+    // "R" makes s_server send a HelloRequest; a later line is sent as data.
+    let stdin = server.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"R\n").unwrap();
+    stdin.flush().unwrap();
+    // Pump the socket for a while so the HelloRequest arrives and is answered alone.
+    let mut buf = vec![0u8; 65536];
+    let until = Instant::now() + Duration::from_millis(500);
+    let (mut seen, mut answered) = (0, 0);
+    while Instant::now() < until {
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            seen += 1;
+            ep.handle_receive(Instant::now(), &buf[..n]).unwrap();
+            while let Some(t) = ep.poll_transmit() {
+                answered += 1;
+                sock.send_to(&t.contents, addr).unwrap();
+            }
+        }
+    }
+    assert!(seen > 0, "no HelloRequest arrived");
+    // Ignored (RFC 5246 §7.4.1.1): no new ClientHello, and no alert either, since
+    // OpenSSL tears the connection down on a no_renegotiation answer.
+    assert_eq!(answered, 0, "nothing answers a HelloRequest");
+    assert!(ep.poll_event().is_none());
+    let stdin = server.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"after renegotiation request\n").unwrap();
+    stdin.flush().unwrap();
+    let events = drive(&mut ep, &sock, Some(addr), |_, e| {
+        matches!(e, Event::ApplicationData(_) | Event::Failed(_))
+    });
+    assert_eq!(
+        events.last(),
+        Some(&Event::ApplicationData(
+            "after renegotiation request\n".into()
+        ))
+    );
+    assert!(ep.is_connected());
+}
+
+#[test]
+fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
+    let certs = Certs::new();
+    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let mut ep = Endpoint::server(cfg, seeded(89)).unwrap();
+    let mut client = Peer::spawn(
+        &[
+            "s_client",
+            "-dtls1_2",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+            &certs.path("ec.pem"),
+            "-key",
+            &certs.path("ec.key"),
+            "-use_srtp",
+            "SRTP_AES128_CM_SHA1_80",
+        ]
+        .map(String::from),
+    );
+    let stdin = client.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    stdin.flush().unwrap();
+    drive(&mut ep, &sock, None, |_, e| {
+        matches!(e, Event::ApplicationData(_))
+    });
+    // "R" makes s_client send a new ClientHello under the current keys.
+    let stdin = client.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"R\n").unwrap();
+    stdin.flush().unwrap();
+    let mut buf = vec![0u8; 65536];
+    let end = Instant::now() + DEADLINE;
+    let mut answers = Vec::new();
+    let outcome = loop {
+        assert!(Instant::now() < end, "no outcome");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let r = ep.handle_receive(Instant::now(), &buf[..n]);
+        while let Some(t) = ep.poll_transmit() {
+            answers.push(t.contents.clone());
+            sock.send_to(&t.contents, from).unwrap();
+        }
+        if r.is_err() {
+            break r;
+        }
+    };
+    // Our answer was one protected warning alert (no_renegotiation); OpenSSL treats
+    // that as fatal and aborts with handshake_failure.
+    assert!(!answers.is_empty());
+    assert!(
+        answers
+            .iter()
+            .all(|a| a[0] == 0x15 && a.len() == 13 + 8 + 2 + 16)
+    );
+    assert_eq!(
+        outcome,
+        Err(ferrtc_dtls::Error::AlertReceived(
+            ferrtc_dtls::AlertDescription::HandshakeFailure
+        ))
+    );
+}
