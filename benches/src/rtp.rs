@@ -1,7 +1,7 @@
 //! The RTP group: ferrtc-rtp-codecs beside webrtc-rs `rtp` 0.17 on RTP header parse and
 //! serialize (a browser-like video packet with abs-send-time, transport-wide sequence number
-//! and mid extensions) and on VP8 and H.264 packetize/depacketize of a 10 kB frame at a
-//! 1188-byte payload limit.
+//! and mid extensions) and on VP8, VP9 and H.264 packetize/depacketize and AV1 packetize of a
+//! 10 kB frame at a 1188-byte payload limit.
 //!
 //! The depacketize cases feed both implementations the same packets and produce the same
 //! frame (checked when the workload is built); webrtc-rs depacketizes packet by packet, so its
@@ -11,13 +11,17 @@ use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use ferrtc_rtp_codecs::codec::Packetizer as _;
+use ferrtc_rtp_codecs::codec::av1::Av1Packetizer;
 use ferrtc_rtp_codecs::codec::h264::{H264Depacketizer, H264Packetizer, PacketizationMode};
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
+use ferrtc_rtp_codecs::codec::vp9::{Vp9Depacketizer, Vp9Mode, Vp9Packetizer};
 use ferrtc_rtp_codecs::{
     Csrcs, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc,
 };
+use rtp::codecs::av1::Av1Payloader;
 use rtp::codecs::h264::{H264Packet, H264Payloader};
 use rtp::codecs::vp8::{Vp8Packet, Vp8Payloader};
+use rtp::codecs::vp9::{Vp9Packet, Vp9Payloader};
 use rtp::packetizer::Payloader as _;
 use webrtc_util_marshal::marshal::{Marshal as _, Unmarshal as _};
 
@@ -69,6 +73,27 @@ fn header(ext: ferrtc_rtp_codecs::RawExtension<'_>, seq: u16) -> RtpHeader<'_> {
 pub fn vp8_frame() -> Vec<u8> {
     let mut f: Vec<u8> = (0..FRAME_LEN).map(|i| (i * 7) as u8).collect();
     f[0] = 0x10;
+    f
+}
+
+/// A VP9 key frame of [`FRAME_LEN`] bytes (frame marker, profile 0, key frame type).
+pub fn vp9_frame() -> Vec<u8> {
+    let mut f: Vec<u8> = (0..FRAME_LEN).map(|i| (i * 13) as u8).collect();
+    f[0] = 0x82;
+    f
+}
+
+/// An AV1 temporal unit of [`FRAME_LEN`] bytes in low-overhead form: temporal delimiter,
+/// sequence header, one frame OBU.
+pub fn av1_temporal_unit() -> Vec<u8> {
+    let mut f = vec![0x12, 0x00, 0x0a, 0x0b];
+    f.extend_from_slice(&[
+        0x00, 0x00, 0x00, 0x02, 0xaf, 0xff, 0x9b, 0x5f, 0x30, 0x08, 0x08,
+    ]);
+    let payload = FRAME_LEN - f.len() - 3;
+    // OBU_FRAME with a two-byte LEB128 size.
+    f.extend_from_slice(&[0x32, (payload & 0x7f) as u8 | 0x80, (payload >> 7) as u8]);
+    f.extend((0..payload).map(|i| (i * 3) as u8));
     f
 }
 
@@ -179,8 +204,37 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             p.enable_picture_id = true;
             move |f: &Bytes| p.payload(MAX_PAYLOAD, f).unwrap()
         },
+        |f| {
+            let mut out = Vec::new();
+            Vp8Packetizer::with_picture_id(0)
+                .packetize(f, MAX_PAYLOAD, &mut out)
+                .unwrap();
+            out
+        },
         Vp8Depacketizer::new(),
         Vp8Packet::default,
+    ));
+    rows.extend(codec_rows(
+        cfg,
+        "VP9",
+        vp9_frame(),
+        || {
+            let mut p = Vp9Packetizer::new(Vp9Mode::Flexible, 0);
+            move |f: &[u8], out: &mut Vec<Bytes>| p.packetize(f, MAX_PAYLOAD, out).unwrap()
+        },
+        || {
+            let mut p = Vp9Payloader::default();
+            move |f: &Bytes| p.payload(MAX_PAYLOAD, f).unwrap()
+        },
+        |f| {
+            let mut out = Vec::new();
+            Vp9Packetizer::new(Vp9Mode::Flexible, 0)
+                .packetize(f, MAX_PAYLOAD, &mut out)
+                .unwrap();
+            out
+        },
+        Vp9Depacketizer::new(),
+        Vp9Packet::default,
     ));
     rows.extend(codec_rows(
         cfg,
@@ -194,8 +248,36 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             let mut p = H264Payloader::default();
             move |f: &Bytes| p.payload(MAX_PAYLOAD, f).unwrap()
         },
+        |f| {
+            let mut out = Vec::new();
+            H264Packetizer::default()
+                .packetize(f, MAX_PAYLOAD, &mut out)
+                .unwrap();
+            out
+        },
         H264Depacketizer::new(),
         H264Packet::default,
+    ));
+
+    // webrtc-rs has an AV1 payloader but no depacketizer: packetize only.
+    let av1 = av1_temporal_unit();
+    let av1_bytes = Bytes::from(av1.clone());
+    let mut ours = Av1Packetizer::new();
+    let mut theirs = Av1Payloader::default();
+    let mut out = Vec::new();
+    rows.extend(compare(
+        cfg,
+        &format!("AV1 packetize, {FRAME_LEN} B temporal unit"),
+        Unit::Bytes(FRAME_LEN as u64),
+        Case::new("ferrtc", || {
+            out.clear();
+            ours.packetize(black_box(&av1), MAX_PAYLOAD, &mut out)
+                .unwrap();
+            black_box(&out);
+        }),
+        vec![Case::new("webrtc-rs rtp 0.17", || {
+            black_box(theirs.payload(MAX_PAYLOAD, black_box(&av1_bytes)).unwrap());
+        })],
     ));
     rows
 }
@@ -207,6 +289,7 @@ fn codec_rows<O, T, D, W>(
     frame: Vec<u8>,
     ours: impl FnOnce() -> O,
     theirs: impl FnOnce() -> T,
+    once: impl FnOnce(&[u8]) -> Vec<Bytes>,
     mut depack: D,
     their_depack: impl Fn() -> W,
 ) -> Vec<Row>
@@ -236,9 +319,7 @@ where
     ));
 
     // Both depacketize our packets and must agree on the frame.
-    let mut packets = Vec::new();
-    let mut p = ours_once(&frame);
-    p(&mut packets);
+    let packets = once(&frame);
     let refs: Vec<&[u8]> = packets.iter().map(|b| &b[..]).collect();
     let mut frame_out = Vec::new();
     depack.depacketize(&refs, &mut frame_out).unwrap();
@@ -261,22 +342,6 @@ where
         })],
     ));
     rows
-}
-
-/// Packetizes `frame` once with the codec's ferrtc packetizer chosen by the first byte
-/// pattern (Annex B start code: H.264; otherwise VP8).
-fn ours_once(frame: &[u8]) -> impl FnMut(&mut Vec<Bytes>) + '_ {
-    move |out| {
-        if frame.starts_with(&[0, 0, 0, 1]) {
-            H264Packetizer::default()
-                .packetize(frame, MAX_PAYLOAD, out)
-                .unwrap();
-        } else {
-            Vp8Packetizer::with_picture_id(0)
-                .packetize(frame, MAX_PAYLOAD, out)
-                .unwrap();
-        }
-    }
 }
 
 /// webrtc-rs depacketizes packet by packet; the frame is the concatenation.
