@@ -28,6 +28,36 @@
 //! assert_eq!(map.find(&ext, ExtensionKind::TransportCc), Some(Extension::TransportCc(42)));
 //! # Ok::<(), ferrtc_rtp_codecs::ParseError>(())
 //! ```
+//!
+//! RTCP: build a compound packet into a `Vec<u8>`, walk it back as typed packets.
+//!
+//! ```
+//! use ferrtc_rtp_codecs::rtcp::{Compound, List, Nack, NackPair, Pli, ReceiverReport, RtcpPacket};
+//! use ferrtc_rtp_codecs::{SeqNo, Ssrc};
+//!
+//! let mut pairs = Vec::new();
+//! NackPair::pack([SeqNo(100), SeqNo(101), SeqNo(105)], &mut pairs);
+//! let mut datagram = Vec::new();
+//! for p in [
+//!     RtcpPacket::ReceiverReport(ReceiverReport {
+//!         ssrc: Ssrc(1),
+//!         reports: List::Items(&[]),
+//!         profile_extension: &[],
+//!     }),
+//!     RtcpPacket::Nack(Nack { sender_ssrc: Ssrc(1), media_ssrc: Ssrc(2), pairs: List::Items(&pairs) }),
+//!     RtcpPacket::Pli(Pli { sender_ssrc: Ssrc(1), media_ssrc: Ssrc(2) }),
+//! ] {
+//!     p.emit_vec(&mut datagram)?;
+//! }
+//! let mut lost = Vec::new();
+//! for packet in Compound::new(&datagram) {
+//!     if let RtcpPacket::Nack(n) = packet? {
+//!         lost.extend(n.lost());
+//!     }
+//! }
+//! assert_eq!(lost, [SeqNo(100), SeqNo(101), SeqNo(105)]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
