@@ -178,6 +178,9 @@ pub struct Endpoint {
     negotiated: Option<Negotiated>,
     // Flights.
     flight: Vec<FlightItem>,
+    /// The peer's next message_seq when our current flight was sent: messages below it
+    /// belong to the flight ours answers.
+    flight_recv_start: u16,
     retransmit_at: Option<Instant>,
     rto: Duration,
     retransmissions: u32,
@@ -221,6 +224,7 @@ impl Endpoint {
             keys: None,
             negotiated: None,
             flight: Vec::new(),
+            flight_recv_start: 0,
             retransmit_at: None,
             rto,
             retransmissions: 0,
@@ -505,10 +509,10 @@ impl Endpoint {
                         // Only a repeat of the peer's last flight means anything now: it
                         // lost our final flight. New plaintext messages could come from
                         // anyone and are ignored.
-                        let next = self.reassembler.next_seq();
+                        let start = self.flight_recv_start;
                         *peer_retransmitted |= Fragment::parse_all(payload)
                             .map_while(Result::ok)
-                            .any(|f| f.message_seq < next);
+                            .any(|f| f.message_seq < start);
                         Ok(())
                     }
                     ContentType::Handshake => self.handle_handshake_payload(
@@ -639,7 +643,11 @@ impl Endpoint {
                 }
                 continue;
             }
-            if self.reassembler.insert(&frag)? == Insert::Old {
+            // Only a repeat of the flight ours answers means ours was lost; a repeat of
+            // the flight still arriving only means the peer's timer fired first.
+            if self.reassembler.insert(&frag)? == Insert::Old
+                && frag.message_seq < self.flight_recv_start
+            {
                 *peer_retransmitted = true;
             }
             while let Some((seq, typ, body)) = self.reassembler.pop() {
@@ -730,6 +738,7 @@ impl Endpoint {
         }
         if let Some(flight) = self.common.flight.take() {
             self.flight = flight;
+            self.flight_recv_start = self.reassembler.next_seq();
             self.rto = self.common.config.initial_rto;
             self.retransmissions = 0;
             self.retransmit_at = if self.common.flight_is_final {

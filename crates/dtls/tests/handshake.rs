@@ -566,3 +566,53 @@ fn p384_certificates_and_loaded_keys() {
         assert!(p.handshake());
     }
 }
+
+#[test]
+fn only_a_repeat_of_the_answered_flight_triggers_retransmission() {
+    let (mut c, mut s) = configs();
+    c.mtu = 200;
+    s.mtu = 200;
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::client(Arc::new(c), rng(61), now).unwrap();
+    let mut server = Endpoint::server(Arc::new(s), rng(62)).unwrap();
+    let ch1 = client.poll_transmit().unwrap().contents;
+    server.handle_receive(now, &ch1).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents;
+    client.handle_receive(now, &hvr).unwrap();
+    let ch2 = client.poll_transmit().unwrap().contents;
+    server.handle_receive(now, &ch2).unwrap();
+    let flight4: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert!(flight4.len() > 1);
+    // The client repeating the hello that flight 4 answers: flight 4 again.
+    server.handle_receive(now, &ch2).unwrap();
+    let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert_eq!(again.len(), flight4.len());
+    for d in &flight4 {
+        client.handle_receive(now, d).unwrap();
+    }
+    let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert!(flight5.len() > 1, "fragmented at a 200-byte MTU");
+    // Part of flight 5, twice: the server is still receiving it and must stay quiet.
+    server.handle_receive(now, &flight5[0]).unwrap();
+    server.handle_receive(now, &flight5[0]).unwrap();
+    assert!(server.poll_transmit().is_none());
+    for d in &flight5[1..] {
+        server.handle_receive(now, d).unwrap();
+    }
+    let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert!(server.is_connected() && !flight6.is_empty());
+    // Flight 5 again after the handshake: flight 6 is repeated.
+    server.handle_receive(now, &flight5[0]).unwrap();
+    assert_eq!(
+        std::iter::from_fn(|| server.poll_transmit()).count(),
+        flight6.len()
+    );
+}
