@@ -616,3 +616,14 @@ fn only_a_repeat_of_the_answered_flight_triggers_retransmission() {
         flight6.len()
     );
 }
+
+#[test]
+fn clean_link_handshake_is_six_datagrams_and_three_round_trips() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 71);
+    assert!(p.handshake());
+    // ClientHello, HelloVerifyRequest, ClientHello, flight 4, flight 5, flight 6.
+    assert_eq!(p.datagrams, 6);
+    // Six one-way trips of 10 ms; no timer fired.
+    assert_eq!(p.now - p.start, std::time::Duration::from_millis(60));
+}
