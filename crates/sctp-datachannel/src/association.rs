@@ -25,6 +25,18 @@
 //! message, and one message by [`Config::max_message_size`]. A peer that advertises a huge window
 //! changes nothing about what we hold; a peer that sends endless fragments is aborted once the
 //! message passes the maximum size.
+//!
+//! # Scope and deviations
+//!
+//! - One path (DTLS has no addresses): no multi-homing, ASCONF or path failover.
+//! - RTO.Min defaults to 200 ms rather than RFC 9260's 1 s, as WebRTC stacks do.
+//! - An INIT for an established association (a restart) is ignored: over DTLS a restart is a
+//!   new DTLS session and a new `Association`.
+//! - We never renege on gap-acknowledged data; a peer that does is recovered by T3.
+//! - Streams take turns per message on the send side (round robin); channel priority is
+//!   carried in DCEP but not used for scheduling. No I-DATA (RFC 8260) yet, so a message's
+//!   fragments are never interleaved with another's.
+//! - Unrecognized INIT parameters are ignored, not reported.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
