@@ -173,20 +173,20 @@ impl Packetizer for Av1Packetizer {
         };
         start_packet(&mut buf, &mut agg_at);
         for (i, o) in obus.iter().enumerate() {
-            let mut elem = BytesMut::with_capacity(o.element_len());
-            elem.put_u8(o.header);
-            if let Some(e) = o.extension {
-                elem.put_u8(e);
-            }
-            elem.put_slice(o.payload);
-            let mut rest = &elem[..];
-            while !rest.is_empty() {
+            // The element is the header octets then the payload; it is copied straight into
+            // the packets, in pieces when it must be fragmented.
+            let hdr = [o.header, o.extension.unwrap_or(0)];
+            let hdr = &hdr[..1 + usize::from(o.extension.is_some())];
+            let len = o.element_len();
+            let mut pos = 0;
+            while pos < len {
+                let rest = len - pos;
                 let room = max_payload - (buf.len() - agg_at);
-                if leb128_len(rest.len()) + rest.len() <= room {
-                    put_leb128(&mut buf, rest.len());
-                    buf.put_slice(rest);
+                if leb128_len(rest) + rest <= room {
+                    put_leb128(&mut buf, rest);
+                    put_range(&mut buf, hdr, o.payload, pos, len);
                     elements_in_packet += 1;
-                    rest = &[];
+                    pos = len;
                     // Close the packet when full or at the end.
                     if buf.len() - agg_at + 2 > max_payload && i + 1 < obus.len() {
                         buf[agg_at] =
@@ -204,8 +204,8 @@ impl Packetizer for Av1Packetizer {
                         k -= 1;
                     }
                     put_leb128(&mut buf, k);
-                    buf.put_slice(&rest[..k]);
-                    rest = &rest[k..];
+                    put_range(&mut buf, hdr, o.payload, pos, pos + k);
+                    pos += k;
                     buf[agg_at] =
                         (u8::from(z) << 7) | 0x40 | (u8::from(first_packet && new_sequence) << 3);
                     out.push(buf.split().freeze());
@@ -230,6 +230,17 @@ impl Packetizer for Av1Packetizer {
             out.push(buf.split().freeze());
         }
         Ok(())
+    }
+}
+
+/// Appends bytes `from..to` of the element `hdr ++ payload`.
+fn put_range(buf: &mut BytesMut, hdr: &[u8], payload: &[u8], from: usize, to: usize) {
+    let h = hdr.len();
+    if from < h {
+        buf.put_slice(&hdr[from..to.min(h)]);
+    }
+    if to > h {
+        buf.put_slice(&payload[from.max(h) - h..to - h]);
     }
 }
 
