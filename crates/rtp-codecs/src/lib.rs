@@ -75,4 +75,4 @@ pub use rtp::{
     Csrcs, ExtensionElement, ExtensionElements, ExtensionForm, ExtensionWriter, RawExtension,
     RtpHeader, RtpPacket,
 };
-pub use types::{PayloadType, SeqNo, Ssrc};
+pub use types::{PayloadType, SeqNo, SeqUnwrapper, Ssrc};

@@ -56,6 +56,42 @@ impl From<u16> for SeqNo {
     }
 }
 
+/// Extends 16-bit sequence numbers to 64 bits by counting wraps (the "extended highest
+/// sequence number" of RFC 3550 section 6.4.1 and appendix A.1), tolerating reordering:
+/// a number is placed in the cycle that puts it nearest the last one seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeqUnwrapper {
+    last: Option<u64>,
+}
+
+impl SeqUnwrapper {
+    /// An unwrapper that has seen nothing.
+    pub const fn new() -> Self {
+        SeqUnwrapper { last: None }
+    }
+
+    /// The extended value of `seq`. The first value seen is placed in cycle 1, so that a
+    /// reordered packet from just before it still has a value (no underflow).
+    pub fn unwrap(&mut self, seq: SeqNo) -> u64 {
+        let v = match self.last {
+            None => (1 << 16) | u64::from(seq.0),
+            Some(last) => {
+                let delta = i64::from(seq.0.wrapping_sub(last as u16) as i16);
+                // `last` is at least 1 << 16 and steps are at most 2^15 each way, so a
+                // backwards step cannot go below zero in practice; saturate anyway.
+                last.checked_add_signed(delta).unwrap_or(0)
+            }
+        };
+        self.last = Some(self.last.map_or(v, |l| l.max(v)));
+        v
+    }
+
+    /// The highest extended value seen.
+    pub fn highest(&self) -> Option<u64> {
+        self.last
+    }
+}
+
 /// RTP payload type (RFC 3550 section 5.1, 7 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PayloadType(u8);
@@ -101,6 +137,31 @@ mod tests {
         assert!(SeqNo(3).is_after(SeqNo(0xfffe)));
         assert!(!SeqNo(0xfffe).is_after(SeqNo(3)));
         assert!(!SeqNo(7).is_after(SeqNo(7)));
+    }
+
+    #[test]
+    fn unwrapper_counts_cycles_and_tolerates_reordering() {
+        let mut u = SeqUnwrapper::new();
+        let base = u.unwrap(SeqNo(65534));
+        assert_eq!(u.unwrap(SeqNo(65535)), base + 1);
+        assert_eq!(u.unwrap(SeqNo(1)), base + 3);
+        // Late packet from before the wrap.
+        assert_eq!(u.unwrap(SeqNo(0)), base + 2);
+        assert_eq!(u.highest(), Some(base + 3));
+        // A packet from before the first one seen.
+        let mut u = SeqUnwrapper::new();
+        let b = u.unwrap(SeqNo(5));
+        assert_eq!(u.unwrap(SeqNo(65530)), b - 11);
+        assert_eq!(u.highest(), Some(b));
+        // Many cycles.
+        let mut u = SeqUnwrapper::new();
+        let start = u.unwrap(SeqNo(0));
+        let mut s = SeqNo(0);
+        for _ in 0..5 * 65536 / 1000 {
+            s = s.wrapping_add(1000);
+            u.unwrap(s);
+        }
+        assert_eq!(u.highest(), Some(start + 327_000));
     }
 
     #[test]
