@@ -1787,7 +1787,8 @@ impl Association {
         }
     }
 
-    fn emit_forward_tsn(&mut self, buf: &mut BytesMut, room: usize) -> bool {
+    /// The stream/SSN list of the FORWARD TSN to send, at most `room` bytes of chunk.
+    fn forward_tsn_streams(&self, room: usize) -> Vec<StreamSsn> {
         let n = self.advanced_peer_ack.wrapping_sub(self.cum_ack) as usize;
         let mut streams: Vec<StreamSsn> = Vec::new();
         for c in self.outstanding.iter().take(n) {
@@ -1803,16 +1804,16 @@ impl Association {
         }
         let max = room.saturating_sub(8) / 4;
         streams.truncate(max);
+        streams
+    }
+
+    fn emit_forward_tsn(&mut self, buf: &mut BytesMut, streams: &[StreamSsn]) {
         let chunk = ChunkRepr::ForwardTsn {
             new_cum_tsn: self.advanced_peer_ack,
-            streams: List::Items(&streams),
+            streams: List::Items(streams),
         };
-        if chunk.buffer_len() > room {
-            return false;
-        }
         chunk.emit(buf);
         self.forward_tsn_due = false;
-        true
     }
 
     /// The next message to give TSNs to: the front of the next stream's queue in turn.
@@ -1930,20 +1931,23 @@ impl Association {
             self.emit_sack(&mut buf, r);
             any = true;
         }
-        if self.forward_tsn_due && tsn_lt(self.cum_ack, self.advanced_peer_ack) {
-            let r = room(&buf);
-            if self.emit_forward_tsn(&mut buf, r) {
-                any = true;
-                if self.timers[Timer::T3Rtx as usize].is_none() {
-                    self.set_timer(Timer::T3Rtx, now + self.rto);
-                }
-            }
-        }
-        any |= self.emit_reconfig(now, &mut buf, mtu);
-
+        // A FORWARD TSN goes last in the packet, after any DATA: webrtc-sctp 0.17 cannot parse
+        // one followed by other chunks, and the order does not matter to the RFC (the DATA
+        // bundled here all lie above the new cumulative TSN).
+        let forward = (self.forward_tsn_due && tsn_lt(self.cum_ack, self.advanced_peer_ack))
+            .then(|| self.forward_tsn_streams(room(&buf) / 2));
+        let data_limit = mtu - forward.as_ref().map_or(0, |f| 8 + 4 * f.len());
+        any |= self.emit_reconfig(now, &mut buf, data_limit);
         if self.can_send_data() {
-            any |= self.emit_retransmissions(now, &mut buf, mtu);
-            any |= self.emit_new_data(now, &mut buf, mtu);
+            any |= self.emit_retransmissions(now, &mut buf, data_limit);
+            any |= self.emit_new_data(now, &mut buf, data_limit);
+        }
+        if let Some(streams) = forward {
+            self.emit_forward_tsn(&mut buf, &streams);
+            any = true;
+            if self.timers[Timer::T3Rtx as usize].is_none() {
+                self.set_timer(Timer::T3Rtx, now + self.rto);
+            }
         }
         if !any {
             buf.clear();
