@@ -196,6 +196,15 @@ impl Certificate {
         self.scheme
     }
 
+    /// The curve of our key, which a TLS 1.2 client must list in supported_groups to accept
+    /// our certificate (RFC 8422 §5.1.1).
+    pub fn curve(&self) -> crate::types::NamedGroup {
+        match self.scheme {
+            SignatureScheme::EcdsaSecp384r1Sha384 => crate::types::NamedGroup::Secp384r1,
+            _ => crate::types::NamedGroup::Secp256r1,
+        }
+    }
+
     /// Signs `msg` (ECDSA, ASN.1 DER signature). The nonce comes from ring's system
     /// generator: ring seals `SecureRandom`, and hedges the nonce with the key and message.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {

@@ -656,6 +656,13 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
     if !ems {
         return Err(PeerMisbehaved::ExtendedMasterSecretMissing.into());
     }
+    // RFC 8422 §4: without supported_groups, assume the client can do P-256.
+    let offered_groups = groups.unwrap_or_else(|| vec![NamedGroup::Secp256r1]);
+    // RFC 8422 §5.1.1: the groups also bound the curve of an ECDSA certificate, so our
+    // ECDSA suites are only on offer if the client lists our key's curve.
+    if !offered_groups.contains(&cert.curve()) {
+        return Err(PeerMisbehaved::NoCommonCipherSuite.into());
+    }
     let suite = config
         .cipher_suites
         .iter()
@@ -666,8 +673,6 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
                     .is_some_and(|(_, _, auth)| auth == AuthKind::Ecdsa)
         })
         .ok_or(PeerMisbehaved::NoCommonCipherSuite)?;
-    // RFC 8422 §4: without supported_groups, assume the client can do P-256.
-    let offered_groups = groups.unwrap_or_else(|| vec![NamedGroup::Secp256r1]);
     let group = config
         .groups
         .iter()

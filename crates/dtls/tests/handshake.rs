@@ -627,3 +627,20 @@ fn clean_link_handshake_is_six_datagrams_and_three_round_trips() {
     // Six one-way trips of 10 ms; no timer fired.
     assert_eq!(p.now - p.start, std::time::Duration::from_millis(60));
 }
+
+#[test]
+fn server_certificate_curve_must_be_in_the_client_groups() {
+    // RFC 8422 §5.1.1: a client listing only X25519 cannot accept our P-256 certificate.
+    let (mut c, s) = configs();
+    c.groups = vec![NamedGroup::X25519];
+    let mut p = Pair::new(c, s, 81);
+    assert!(!p.handshake());
+    assert_eq!(
+        p.server_errors,
+        vec![Error::PeerMisbehaved(PeerMisbehaved::NoCommonCipherSuite)]
+    );
+    assert_eq!(
+        p.client_errors,
+        vec![Error::AlertReceived(AlertDescription::HandshakeFailure)]
+    );
+}

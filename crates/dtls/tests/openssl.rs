@@ -632,3 +632,92 @@ fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
         ))
     );
 }
+
+#[test]
+fn every_group_against_openssl() {
+    let certs = Certs::new();
+    for (i, group) in ["X25519", "P-256", "P-384"].into_iter().enumerate() {
+        // Our client against s_server restricted to the group.
+        let port = free_port();
+        let mut server = Peer::spawn(
+            &[
+                "s_server",
+                "-dtls1_2",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path("ec.pem"),
+                "-key",
+                &certs.path("ec.key"),
+                "-naccept",
+                "1",
+                "-groups",
+                group,
+                "-use_srtp",
+                "SRTP_AEAD_AES_128_GCM",
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                "56",
+            ]
+            .map(String::from),
+        );
+        server.wait_line(|l| l == "ACCEPT");
+        let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::AeadAes128Gcm);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut ep = Endpoint::client(cfg, seeded(90 + i as u64), Instant::now()).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        drive(&mut ep, &sock, Some(addr), |_, e| {
+            matches!(e, Event::Connected(_))
+        });
+        check_material(&ep, &server.keying_material(), SrtpProfile::AeadAes128Gcm);
+
+        // s_client against our server restricted to the group. The client must also list
+        // P-256, the curve of our certificate (RFC 8422 §5.1.1).
+        let cert = Arc::new(Certificate::generate().unwrap());
+        let mut c = Config::new(cert, vec![certs.fingerprint("ec")]);
+        c.srtp_profiles = vec![SrtpProfile::AeadAes128Gcm];
+        c.groups = vec![ferrtc_dtls::NamedGroup::ALL[i]];
+        let cfg = Arc::new(c);
+        let groups = if group == "P-256" {
+            group.to_owned()
+        } else {
+            format!("{group}:P-256")
+        };
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let mut ep = Endpoint::server(cfg, seeded(95 + i as u64)).unwrap();
+        let mut client = Peer::spawn(
+            &[
+                "s_client",
+                "-dtls1_2",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path("ec.pem"),
+                "-key",
+                &certs.path("ec.key"),
+                "-groups",
+                &groups,
+                "-use_srtp",
+                "SRTP_AEAD_AES_128_GCM",
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                "56",
+            ]
+            .map(String::from),
+        );
+        drive(&mut ep, &sock, None, |_, e| {
+            matches!(e, Event::Connected(_))
+        });
+        check_material(&ep, &client.keying_material(), SrtpProfile::AeadAes128Gcm);
+        let temp_key = client.wait_line(|l| l.starts_with("Server Temp Key:"));
+        let expected = match group {
+            "X25519" => "X25519",
+            "P-256" => "ECDH, prime256v1",
+            _ => "ECDH, secp384r1",
+        };
+        assert!(temp_key.contains(expected), "{temp_key}");
+    }
+}
