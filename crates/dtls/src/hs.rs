@@ -643,6 +643,11 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
                 secure_renegotiation = true;
             }
             Extension::SupportedGroups(g) => groups = Some(g.clone()),
+            // RFC 5246 §7.4.1.4.1: our ServerKeyExchange must be signed with a scheme the
+            // client listed.
+            Extension::SignatureAlgorithms(schemes) if !schemes.contains(&cert.scheme()) => {
+                return Err(PeerMisbehaved::NoCommonCipherSuite.into());
+            }
             Extension::UseSrtp { profiles, .. } => srtp_offer = Some(profiles.clone()),
             Extension::EcPointFormats(f) => {
                 point_formats = true;

@@ -644,3 +644,55 @@ fn server_certificate_curve_must_be_in_the_client_groups() {
         vec![Error::AlertReceived(AlertDescription::HandshakeFailure)]
     );
 }
+
+#[test]
+fn client_hello_without_our_signature_scheme_is_refused() {
+    use ferrtc_dtls::extension::Extension;
+    use ferrtc_dtls::handshake::{ClientHello, HandshakeMessage, HandshakeType};
+    use ferrtc_dtls::record::{ContentType, RecordHeader};
+    let (_, s) = configs();
+    let now = std::time::Instant::now();
+    let mut server = Endpoint::server(Arc::new(s), rng(91)).unwrap();
+    let mut hello = ClientHello {
+        version: 0xfefd,
+        random: [9; 32],
+        session_id: vec![],
+        cookie: vec![],
+        cipher_suites: vec![CipherSuite::EcdheEcdsaWithAes128GcmSha256],
+        compression_methods: vec![0],
+        extensions: vec![
+            Extension::ExtendedMasterSecret,
+            Extension::SupportedGroups(vec![NamedGroup::Secp256r1]),
+            Extension::SignatureAlgorithms(vec![ferrtc_dtls::SignatureScheme::RsaPkcs1Sha256]),
+        ],
+    };
+    let datagram = |h: &ClientHello, seq: u16| {
+        let msg = HandshakeMessage::ClientHello(h.clone()).to_unfragmented(seq);
+        let mut d = Vec::new();
+        RecordHeader {
+            content_type: ContentType::Handshake,
+            version: 0xfefd,
+            epoch: 0,
+            sequence_number: u64::from(seq),
+            length: msg.len() as u16,
+        }
+        .emit(&mut d);
+        d.extend_from_slice(&msg);
+        d
+    };
+    server.handle_receive(now, &datagram(&hello, 0)).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents;
+    let body = &hvr[13 + 12..];
+    let Ok(HandshakeMessage::HelloVerifyRequest(hv)) =
+        HandshakeMessage::decode(HandshakeType::HelloVerifyRequest, body)
+    else {
+        panic!("expected a HelloVerifyRequest");
+    };
+    hello.cookie = hv.cookie;
+    assert_eq!(
+        server.handle_receive(now, &datagram(&hello, 1)),
+        Err(Error::PeerMisbehaved(PeerMisbehaved::NoCommonCipherSuite))
+    );
+    let alert = server.poll_transmit().unwrap().contents;
+    assert_eq!(&alert[13..], &[2, 0x28], "fatal handshake_failure");
+}
