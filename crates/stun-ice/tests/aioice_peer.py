@@ -1,6 +1,9 @@
 """The remote ICE agent of crates/stun-ice/tests/ice_aioice.rs: aiortc's aioice.
 
-Usage: python aioice_peer.py controlling|controlled
+Usage: python aioice_peer.py controlling|controlled [TIE_BREAKER]
+
+TIE_BREAKER (0 to 2**64 - 1) replaces aioice's random one, so that the outcome of a role
+conflict (RFC 8445 section 7.3.1.1) is known in advance.
 
 Everything is bound to 127.0.0.1; no STUN or TURN server is configured, so nothing outside
 the machine is ever contacted. The test and this script talk over stdin/stdout, one line
@@ -61,8 +64,11 @@ async def read_line(reader: asyncio.StreamReader) -> tuple[str, str]:
     return word, rest
 
 
-async def run(controlling: bool) -> None:
+async def run(controlling: bool, tie_breaker: int | None) -> None:
     conn = aioice.Connection(ice_controlling=controlling, use_ipv6=False)
+    if tie_breaker is not None:
+        # aioice 0.13 draws it in the constructor and offers no parameter for it.
+        conn._tie_breaker = tie_breaker
     await conn.gather_candidates()
     if not conn.local_candidates:
         raise RuntimeError("aioice gathered no candidate")
@@ -121,14 +127,18 @@ async def run(controlling: bool) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 2 or sys.argv[1] not in ("controlling", "controlled"):
-        say("error usage: aioice_peer.py controlling|controlled")
+    if len(sys.argv) not in (2, 3) or sys.argv[1] not in ("controlling", "controlled"):
+        say("error usage: aioice_peer.py controlling|controlled [TIE_BREAKER]")
+        return 1
+    tie_breaker = int(sys.argv[2]) if len(sys.argv) == 3 else None
+    if tie_breaker is not None and not 0 <= tie_breaker < 2**64:
+        say("error tie-breaker out of range")
         return 1
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(relativeCreated)d %(message)s"
     )
     try:
-        asyncio.run(asyncio.wait_for(run(sys.argv[1] == "controlling"), LIMIT))
+        asyncio.run(asyncio.wait_for(run(sys.argv[1] == "controlling", tie_breaker), LIMIT))
     except Exception as exc:  # reported to the test, which fails with it
         say("error", type(exc).__name__, exc)
         return 1

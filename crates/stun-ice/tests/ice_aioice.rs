@@ -1,6 +1,6 @@
 //! Interop: our ICE agent against aiortc's ICE library `aioice` (PyPI, pinned by
-//! `cargo xtask test`), a real process on 127.0.0.1, in both roles and against our lite
-//! agent. The peer is `tests/aioice_peer.py`; the two exchange credentials and candidates
+//! `cargo xtask test`), a real process on 127.0.0.1, in both roles, against our lite
+//! agent, and with both starting controlling (each tie-breaker outcome). The peer is `tests/aioice_peer.py`; the two exchange credentials and candidates
 //! over its stdin/stdout. Our side is a `std::net::UdpSocket` driven by a loop that blocks
 //! on the socket until the agent's next timer. Once both agents report the connection,
 //! aioice sends a datagram on its nominated pair, echoes ours, and the consent checks of
@@ -69,16 +69,20 @@ impl Drop for Peer {
 }
 
 impl Peer {
-    fn spawn(controlling: bool) -> Peer {
+    /// Starts aioice in the given role, with a tie-breaker of ours or else its own random
+    /// one.
+    fn spawn(controlling: bool, tie_breaker: Option<u64>) -> Peer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aioice_peer.py");
-        let mut child = Command::new(python())
-            .arg("-u")
-            .arg(&script)
-            .arg(if controlling {
-                "controlling"
-            } else {
-                "controlled"
-            })
+        let mut command = Command::new(python());
+        command.arg("-u").arg(&script).arg(if controlling {
+            "controlling"
+        } else {
+            "controlled"
+        });
+        if let Some(t) = tie_breaker {
+            command.arg(t.to_string());
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -324,10 +328,18 @@ impl Driver {
 
 // ----- the scenario -----
 
-/// What the scenario varies: our agent's configuration and aioice's role.
+/// What the scenario varies: our agent's configuration, aioice's role and tie-breaker.
 struct Roles {
     ours: IceConfig,
     aioice_controlling: bool,
+    aioice_tie_breaker: Option<u64>,
+}
+
+impl Roles {
+    /// Both start in the same role: one of them must yield (RFC 8445 §7.3.1.1).
+    fn conflict(&self) -> bool {
+        self.aioice_controlling == (self.ours.role == IceRole::Controlling)
+    }
 }
 
 /// aioice's report once its `connect()` returned.
@@ -353,8 +365,9 @@ fn run(roles: Roles, seed: u64) {
     let connect_deadline = start + CONNECT_LIMIT;
     let lite = roles.ours.lite;
     let our_role = roles.ours.role;
+    let conflict = roles.conflict();
 
-    let mut peer = Peer::spawn(roles.aioice_controlling);
+    let mut peer = Peer::spawn(roles.aioice_controlling, roles.aioice_tie_breaker);
     let theirs = read_description(&peer, connect_deadline);
     assert_eq!(theirs.candidates.len(), 1, "one loopback host candidate");
     let their_addr = theirs.candidates[0].address;
@@ -418,13 +431,34 @@ fn run(roles: Roles, seed: u64) {
     assert!(pair.nominated);
     assert_eq!(d.selected.last(), Some(&pair));
     assert_eq!((their_pair.local, their_pair.remote), (their_addr, d.local));
-    let their_role = if roles.aioice_controlling {
-        "controlling"
-    } else {
-        "controlled"
+    let they_control = match their_pair.role.as_str() {
+        "controlling" => true,
+        "controlled" => false,
+        other => panic!("aioice role {other}"),
     };
-    assert_eq!(their_pair.role, their_role, "aioice kept its role");
-    assert_eq!(d.agent.role(), our_role, "we kept ours");
+    let we_control = d.agent.role() == IceRole::Controlling;
+    assert_ne!(they_control, we_control, "one controls, the other follows");
+    if !conflict {
+        assert_eq!(
+            they_control, roles.aioice_controlling,
+            "aioice kept its role"
+        );
+        assert_eq!(d.agent.role(), our_role, "we kept ours");
+    } else {
+        // Both controlling: the larger tie-breaker keeps the role (RFC 8445 §7.3.1.1).
+        // Ours is random, so aioice gets one of the extremes.
+        match roles.aioice_tie_breaker {
+            Some(0) => assert!(we_control, "aioice's tie-breaker 0 loses"),
+            Some(u64::MAX) => {
+                assert!(they_control, "aioice's tie-breaker 2^64-1 wins");
+                assert!(
+                    d.stats().role_conflicts >= 1,
+                    "we saw the conflict: aioice answered 487 or sent ICE-CONTROLLING"
+                );
+            }
+            _ => {}
+        }
+    }
     assert_eq!(d.data, [(their_addr, HELLO.to_vec())]);
     d.data.clear();
 
@@ -476,11 +510,13 @@ fn run(roles: Roles, seed: u64) {
             stats.unknown_username,
             stats.missing_credentials,
             stats.malformed,
-            stats.role_conflicts
         ),
-        (0, 0, 0, 0, 0),
+        (0, 0, 0, 0),
         "{stats:?}"
     );
+    if !conflict {
+        assert_eq!(stats.role_conflicts, 0, "{stats:?}");
+    }
     use ConnectionState::*;
     if lite {
         assert_eq!(
@@ -511,6 +547,7 @@ fn we_control_aioice_follows() {
                 ..IceConfig::default()
             },
             aioice_controlling: false,
+            aioice_tie_breaker: None,
         },
         1,
     );
@@ -526,6 +563,7 @@ fn aioice_controls_we_follow() {
                 ..IceConfig::default()
             },
             aioice_controlling: true,
+            aioice_tie_breaker: None,
         },
         2,
     );
@@ -541,7 +579,31 @@ fn our_lite_agent_serves_aioice() {
                 ..IceConfig::default()
             },
             aioice_controlling: true,
+            aioice_tie_breaker: None,
         },
         3,
     );
+}
+
+/// Both start controlling; aioice's tie-breaker is given.
+fn both_controlling(aioice_tie_breaker: u64) -> Roles {
+    Roles {
+        ours: IceConfig {
+            role: IceRole::Controlling,
+            consent_interval: Duration::from_secs(4),
+            ..IceConfig::default()
+        },
+        aioice_controlling: true,
+        aioice_tie_breaker: Some(aioice_tie_breaker),
+    }
+}
+
+#[test]
+fn role_conflict_we_keep_control() {
+    run(both_controlling(0), 4);
+}
+
+#[test]
+fn role_conflict_aioice_keeps_control() {
+    run(both_controlling(u64::MAX), 5);
 }
