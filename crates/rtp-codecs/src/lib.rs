@@ -64,6 +64,7 @@
 pub mod codec;
 pub mod error;
 pub mod ext;
+pub mod pipeline;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtx;

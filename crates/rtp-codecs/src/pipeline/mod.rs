@@ -1,0 +1,11 @@
+//! The receive and send pipeline around the packet layer, sans-IO: every input carries the
+//! time it happened (`now: Instant`), nothing reads a clock, and every structure holds a
+//! bounded amount of memory whatever the peer sends.
+//!
+//! - [`stats`]: reception statistics and reception report blocks (RFC 3550 section 6.4.1,
+//!   appendix A.3 and A.8), sender reports with the NTP/RTP timestamp mapping, round-trip
+//!   time from LSR/DLSR.
+
+pub mod stats;
+
+pub use stats::{NtpTime, ReceiverStats, SenderStats};
