@@ -1,10 +1,11 @@
 //! Interop: our ICE agent against aiortc's ICE library `aioice` (PyPI, pinned by
 //! `cargo xtask test`), a real process on 127.0.0.1, in both roles, against our lite
-//! agent, and with both starting controlling (each tie-breaker outcome). The peer is `tests/aioice_peer.py`; the two exchange credentials and candidates
-//! over its stdin/stdout. Our side is a `std::net::UdpSocket` driven by a loop that blocks
-//! on the socket until the agent's next timer. Once both agents report the connection,
-//! aioice sends a datagram on its nominated pair, echoes ours, and the consent checks of
-//! both (RFC 7675) are answered.
+//! agent, and with both starting controlling (each tie-breaker outcome). The peer is
+//! `tests/aioice_peer.py`; the two exchange credentials and candidates over its
+//! stdin/stdout. Our side is a `std::net::UdpSocket` driven by a loop that blocks on the
+//! socket until the agent's next timer. Once both agents report the connection, aioice
+//! sends a datagram on its nominated pair, echoes ours, and the consent checks of both
+//! (RFC 7675) are answered.
 //!
 //! The interpreter is `FERRTC_INTEROP_PYTHON` (set by `cargo xtask test`), else
 //! `target/interop-venv/bin/python` of this workspace; without either the test fails.
