@@ -5,7 +5,11 @@
 //! - [`stats`]: reception statistics and reception report blocks (RFC 3550 section 6.4.1,
 //!   appendix A.3 and A.8), sender reports with the NTP/RTP timestamp mapping, round-trip
 //!   time from LSR/DLSR.
+//! - [`nack`]: NACK generation with RTT-spaced retries and give-up (RFC 4585), and the
+//!   bounded send history answering NACKs by RTX (RFC 4588) or plain retransmission.
 
+pub mod nack;
 pub mod stats;
 
+pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
 pub use stats::{NtpTime, ReceiverStats, SenderStats};
