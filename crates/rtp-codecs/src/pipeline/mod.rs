@@ -5,11 +5,16 @@
 //! - [`stats`]: reception statistics and reception report blocks (RFC 3550 section 6.4.1,
 //!   appendix A.3 and A.8), sender reports with the NTP/RTP timestamp mapping, round-trip
 //!   time from LSR/DLSR.
+//! - [`jitter`]: the jitter buffer around [`FrameAssembler`](crate::codec::FrameAssembler):
+//!   frames in order, a bounded adaptive wait for missing packets, loss and key frame
+//!   reporting.
 //! - [`nack`]: NACK generation with RTT-spaced retries and give-up (RFC 4585), and the
 //!   bounded send history answering NACKs by RTX (RFC 4588) or plain retransmission.
 
+pub mod jitter;
 pub mod nack;
 pub mod stats;
 
+pub use jitter::{JitterBuffer, JitterConfig, JitterEvent};
 pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
 pub use stats::{NtpTime, ReceiverStats, SenderStats};

@@ -1,0 +1,529 @@
+//! The receive-side jitter buffer: whole frames, in order, after a bounded wait for late or
+//! retransmitted packets.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::codec::{Depacketizer, Frame, FrameAssembler};
+use crate::rtp::RtpPacket;
+use crate::types::{SeqNo, SeqUnwrapper};
+
+/// Settings of a [`JitterBuffer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JitterConfig {
+    /// Packets the frame assembler holds: the longest frame and the deepest reordering.
+    pub capacity: usize,
+    /// Complete frames held waiting for an earlier one; past it the earliest gap is given up.
+    pub max_frames: usize,
+    /// Shortest wait for a missing packet.
+    pub min_delay: Duration,
+    /// Longest wait for a missing packet.
+    pub max_delay: Duration,
+    /// The wait allows this many round-trip times for a retransmission to arrive.
+    pub rtt_factor: f64,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        JitterConfig {
+            capacity: 1024,
+            max_frames: 128,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(500),
+            rtt_factor: 1.5,
+        }
+    }
+}
+
+/// What the jitter buffer hands out, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JitterEvent {
+    /// A complete frame that can be decoded: a key frame, or one whose predecessors were
+    /// all handed out.
+    Frame(Frame),
+    /// Packets given up on: the frames they carried are lost. The frames that follow need a
+    /// key frame.
+    Lost {
+        /// First sequence number given up.
+        first_seq: SeqNo,
+        /// How many consecutive sequence numbers were given up.
+        packets: u64,
+    },
+    /// A complete frame that depends on a lost one (it follows a loss, or the start of the
+    /// stream, and is not a key frame); a decoder should skip it until a key frame.
+    NeedsKeyframe(Frame),
+}
+
+#[derive(Debug)]
+struct Ready {
+    completed_at: Instant,
+    last_ext: u64,
+    frame: Frame,
+}
+
+/// Reorders one incoming stream into whole frames, handing them out in sequence order.
+///
+/// Inputs: [`handle_packet`](Self::handle_packet) for each RTP packet (retransmissions
+/// included, after RTX decapsulation), [`set_rtt`](Self::set_rtt). Outputs: drain
+/// [`poll_event`](Self::poll_event) after each input and at
+/// [`poll_timeout`](Self::poll_timeout);
+/// [`poll_keyframe_request`](Self::poll_keyframe_request) says when to send a PLI.
+///
+/// When a later frame is complete but the next in order is not, the buffer waits at most
+/// [`delay`](Self::delay) from the later frame's completion: the larger of twice the
+/// interarrival jitter and [`JitterConfig::rtt_factor`] round-trip times (time for a NACK to
+/// be answered), clamped to [`JitterConfig::min_delay`]..=[`JitterConfig::max_delay`]. Then
+/// the missing packets are reported [`JitterEvent::Lost`], and frames up to the next key
+/// frame come out as [`JitterEvent::NeedsKeyframe`]. The stream starts in that state too:
+/// the first decodable frame is a key frame.
+///
+/// Memory is bounded by the assembler's capacity and byte budget plus
+/// [`JitterConfig::max_frames`] complete frames.
+#[derive(Debug)]
+pub struct JitterBuffer<D> {
+    assembler: FrameAssembler<D>,
+    config: JitterConfig,
+    clock_rate: u32,
+    unwrapper: SeqUnwrapper,
+    /// Extended sequence number the next frame in order starts at.
+    next: Option<u64>,
+    emitted_any: bool,
+    ready: BTreeMap<u64, Ready>,
+    needs_keyframe: bool,
+    keyframe_request: bool,
+    rtt: Option<Duration>,
+    /// Interarrival jitter in nanoseconds, times 16 (RFC 3550 appendix A.8).
+    jitter_q4: u128,
+    last_transit: Option<i128>,
+    epoch: Option<Instant>,
+    frames: u64,
+    lost_packets: u64,
+    late_frames: u64,
+}
+
+impl<D: Depacketizer> JitterBuffer<D> {
+    /// A buffer for a stream whose RTP clock runs at `clock_rate` Hz, depacketized by
+    /// `depacketizer`.
+    pub fn new(depacketizer: D, clock_rate: u32, config: JitterConfig) -> Self {
+        JitterBuffer {
+            assembler: FrameAssembler::new(depacketizer, config.capacity),
+            config,
+            clock_rate: clock_rate.max(1),
+            unwrapper: SeqUnwrapper::new(),
+            next: None,
+            emitted_any: false,
+            ready: BTreeMap::new(),
+            needs_keyframe: true,
+            keyframe_request: false,
+            rtt: None,
+            jitter_q4: 0,
+            last_transit: None,
+            epoch: None,
+            frames: 0,
+            lost_packets: 0,
+            late_frames: 0,
+        }
+    }
+
+    /// Sets the round-trip time, which lengthens the wait for retransmissions.
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = Some(rtt);
+    }
+
+    /// The current wait for a missing packet.
+    pub fn delay(&self) -> Duration {
+        let jitter = Duration::from_nanos(u64::try_from(self.jitter_q4 >> 4).unwrap_or(u64::MAX));
+        let by_rtt = self
+            .rtt
+            .map_or(Duration::ZERO, |r| r.mul_f64(self.config.rtt_factor));
+        (jitter * 2)
+            .max(by_rtt)
+            .clamp(self.config.min_delay, self.config.max_delay)
+    }
+
+    /// Takes an RTP packet of the stream that arrived at `now`.
+    pub fn handle_rtp<T: AsRef<[u8]>>(&mut self, now: Instant, packet: &RtpPacket<T>) {
+        self.handle_packet(
+            now,
+            packet.sequence_number(),
+            packet.timestamp(),
+            packet.marker(),
+            packet.payload(),
+        );
+    }
+
+    /// Takes a packet, given by its fields, that arrived at `now`.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        seq: SeqNo,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) {
+        let ext = self.unwrapper.unwrap(seq);
+        match self.next {
+            None => self.next = Some(ext),
+            // Reordering at the very start: begin at the lowest packet seen.
+            Some(n) if !self.emitted_any && ext < n => self.next = Some(ext),
+            Some(n) if ext < n => {
+                // Behind the frames already handed out or given up: too late.
+                return;
+            }
+            _ => {}
+        }
+        self.update_jitter(now, timestamp);
+        self.assembler.push(seq, timestamp, marker, payload);
+        while let Some(frame) = self.assembler.poll_frame() {
+            self.take_frame(now, frame);
+        }
+    }
+
+    fn update_jitter(&mut self, now: Instant, timestamp: u32) {
+        let epoch = *self.epoch.get_or_insert(now);
+        let arrival = now.saturating_duration_since(epoch).as_nanos() as i128;
+        // The timestamp in nanoseconds, modulo its wrap: only differences matter, and
+        // consecutive packets are far closer than a wrap.
+        let ts = i128::from(timestamp) * 1_000_000_000 / i128::from(self.clock_rate);
+        let transit = arrival - ts;
+        if let Some(last) = self.last_transit {
+            let wrap = (1i128 << 32) * 1_000_000_000 / i128::from(self.clock_rate);
+            let mut d = (transit - last).rem_euclid(wrap);
+            if d > wrap / 2 {
+                d = wrap - d;
+            }
+            let d = d as u128;
+            self.jitter_q4 = (self.jitter_q4 + d).saturating_sub((self.jitter_q4 + 8) >> 4);
+        }
+        self.last_transit = Some(transit);
+    }
+
+    fn ext_of(&self, seq: SeqNo) -> u64 {
+        // The unwrapper has seen every packet of the frame, so its highest is set and near.
+        let h = self.unwrapper.highest().unwrap_or(1 << 16);
+        let delta = i64::from(seq.0.wrapping_sub(h as u16) as i16);
+        h.checked_add_signed(delta).unwrap_or(0)
+    }
+
+    fn take_frame(&mut self, now: Instant, frame: Frame) {
+        let first = self.ext_of(frame.first_seq);
+        let last_ext = first + u64::from(frame.first_seq.distance_to(frame.last_seq));
+        if self.next.is_some_and(|n| first < n) {
+            self.late_frames += 1;
+            return;
+        }
+        self.ready.insert(
+            first,
+            Ready {
+                completed_at: now,
+                last_ext,
+                frame,
+            },
+        );
+    }
+
+    /// The next event at `now`, in stream order.
+    pub fn poll_event(&mut self, now: Instant) -> Option<JitterEvent> {
+        let next = self.next?;
+        let delay = self.delay();
+        let overfull = self.ready.len() > self.config.max_frames;
+        let head = self.ready.first_entry()?;
+        let first = *head.key();
+        if first == next {
+            let r = head.remove();
+            self.next = Some(r.last_ext + 1);
+            self.emitted_any = true;
+            self.frames += 1;
+            if r.frame.info.keyframe {
+                self.needs_keyframe = false;
+            }
+            return Some(if self.needs_keyframe {
+                JitterEvent::NeedsKeyframe(r.frame)
+            } else {
+                JitterEvent::Frame(r.frame)
+            });
+        }
+        if overfull || now >= head.get().completed_at + delay {
+            let packets = first - next;
+            self.next = Some(first);
+            self.emitted_any = true;
+            self.lost_packets += packets;
+            self.needs_keyframe = true;
+            self.keyframe_request = true;
+            return Some(JitterEvent::Lost {
+                first_seq: SeqNo(next as u16),
+                packets,
+            });
+        }
+        None
+    }
+
+    /// When [`poll_event`](Self::poll_event) will next give up a gap, if one is waited on.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let next = self.next?;
+        let (&first, head) = self.ready.iter().next()?;
+        (first != next).then(|| head.completed_at + self.delay())
+    }
+
+    /// Whether a key frame should be requested (PLI) since the last call: true once after
+    /// each loss.
+    pub fn poll_keyframe_request(&mut self) -> bool {
+        std::mem::take(&mut self.keyframe_request)
+    }
+
+    /// Frames handed out ([`JitterEvent::Frame`] and [`JitterEvent::NeedsKeyframe`]).
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Sequence numbers given up.
+    pub fn lost_packets(&self) -> u64 {
+        self.lost_packets
+    }
+
+    /// Frames completed after their place in the order was given up.
+    pub fn late_frames(&self) -> u64 {
+        self.late_frames
+    }
+
+    /// Complete frames waiting for an earlier one.
+    pub fn waiting_frames(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The frame assembler (its drop and flush counts).
+    pub fn assembler(&self) -> &FrameAssembler<D> {
+        &self.assembler
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Packetizer;
+    use crate::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    struct Pkt {
+        seq: SeqNo,
+        ts: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    }
+
+    /// `n` frames of 3 packets each at 30 fps; frame data starts 0x00 (VP8 key frame) for
+    /// the frames in `keys`, 0x01 (inter frame) otherwise, then the frame number.
+    fn stream(n: usize, keys: &[usize], first_seq: u16) -> Vec<Vec<Pkt>> {
+        let mut pk = Vp8Packetizer::with_picture_id(0);
+        let mut seq = SeqNo(first_seq);
+        (0..n)
+            .map(|k| {
+                let mut data = vec![k as u8; 60];
+                data[0] = u8::from(!keys.contains(&k));
+                let mut out = vec![];
+                pk.packetize(&data, 30, &mut out).unwrap();
+                let last = out.len() - 1;
+                out.into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let s = seq;
+                        seq = seq.wrapping_add(1);
+                        Pkt {
+                            seq: s,
+                            ts: 3000 * k as u32,
+                            marker: i == last,
+                            payload: p.to_vec(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn buffer() -> JitterBuffer<Vp8Depacketizer> {
+        JitterBuffer::new(Vp8Depacketizer::new(), 90_000, JitterConfig::default())
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Frame(u8),
+        NeedsKey(u8),
+        Lost(u16, u64),
+    }
+
+    fn drain(jb: &mut JitterBuffer<Vp8Depacketizer>, now: Instant, seen: &mut Vec<Seen>) {
+        while let Some(e) = jb.poll_event(now) {
+            seen.push(match e {
+                JitterEvent::Frame(f) => Seen::Frame(f.data[1]),
+                JitterEvent::NeedsKeyframe(f) => Seen::NeedsKey(f.data[1]),
+                JitterEvent::Lost { first_seq, packets } => Seen::Lost(first_seq.0, packets),
+            });
+        }
+    }
+
+    /// Runs a schedule of (arrival time, packet) in virtual time, polling at every arrival
+    /// and every timeout.
+    fn run(
+        jb: &mut JitterBuffer<Vp8Depacketizer>,
+        t0: Instant,
+        mut schedule: Vec<(Duration, &Pkt)>,
+        until: Duration,
+    ) -> Vec<Seen> {
+        schedule.sort_by_key(|(t, _)| *t);
+        let mut seen = vec![];
+        let mut i = 0;
+        loop {
+            let next_arrival = schedule.get(i).map(|(t, _)| t0 + *t);
+            let next = match (next_arrival, jb.poll_timeout()) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next > t0 + until {
+                break;
+            }
+            while let Some((t, p)) = schedule.get(i).filter(|(t, _)| t0 + *t <= next) {
+                jb.handle_packet(t0 + *t, p.seq, p.ts, p.marker, &p.payload);
+                i += 1;
+            }
+            drain(jb, next, &mut seen);
+        }
+        seen
+    }
+
+    #[test]
+    fn reordering_loss_and_retransmission_in_virtual_time() {
+        let t0 = Instant::now();
+        // 30 frames, key frames 0 and 15; sequence numbers wrap inside frame 3.
+        let frames = stream(30, &[0, 15], 65530);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        // Delay: 1.5 RTT = 150 ms (jitter is small).
+        let mut sched = vec![];
+        for (k, f) in frames.iter().enumerate() {
+            let base = ms(33 * k as u64);
+            for (i, p) in f.iter().enumerate() {
+                let mut at = base + ms(i as u64);
+                // Frame 4 arrives after frame 5 (whole-frame reordering).
+                if k == 4 {
+                    at += ms(40);
+                }
+                // Frame 7: packets reversed.
+                if k == 7 {
+                    at = base + ms(2 - i as u64);
+                }
+                // Frame 10: the middle packet is lost for good.
+                if k == 10 && i == 1 {
+                    continue;
+                }
+                // Frame 20: the first packet is repaired by a retransmission 110 ms late.
+                if k == 20 && i == 0 {
+                    at += ms(110);
+                }
+                sched.push((at, p));
+            }
+        }
+        let seen = run(&mut jb, t0, sched, ms(2000));
+        let mut want = vec![];
+        for k in 0..30u8 {
+            if k == 10 {
+                // Its first sequence number: 65530 + 30.
+                want.push(Seen::Lost(24, 3));
+            } else if (11..15).contains(&k) {
+                want.push(Seen::NeedsKey(k));
+            } else {
+                want.push(Seen::Frame(k));
+            }
+        }
+        assert_eq!(seen, want);
+        assert!(jb.poll_keyframe_request());
+        assert!(!jb.poll_keyframe_request());
+        assert_eq!(jb.lost_packets(), 3);
+        assert_eq!(jb.frames(), 29);
+        assert_eq!(jb.waiting_frames(), 0);
+    }
+
+    #[test]
+    fn gives_up_after_the_delay_not_before() {
+        let t0 = Instant::now();
+        let frames = stream(3, &[0, 2], 0);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        assert_eq!(jb.delay(), ms(150));
+        // Frame 0, then frame 2; frame 1 never arrives.
+        for p in frames[0].iter().chain(&frames[2]) {
+            jb.handle_packet(t0, p.seq, p.ts, p.marker, &p.payload);
+        }
+        let mut seen = vec![];
+        drain(&mut jb, t0, &mut seen);
+        assert_eq!(seen, [Seen::Frame(0)]);
+        assert_eq!(jb.poll_timeout(), Some(t0 + ms(150)));
+        drain(&mut jb, t0 + ms(149), &mut seen);
+        assert_eq!(seen.len(), 1);
+        drain(&mut jb, t0 + ms(150), &mut seen);
+        assert_eq!(seen, [Seen::Frame(0), Seen::Lost(3, 3), Seen::Frame(2)]);
+        // Frame 1 turning up now is too late and dropped.
+        for p in &frames[1] {
+            jb.handle_packet(t0 + ms(200), p.seq, p.ts, p.marker, &p.payload);
+        }
+        drain(&mut jb, t0 + ms(200), &mut seen);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(jb.poll_timeout(), None);
+    }
+
+    #[test]
+    fn delay_adapts_to_jitter_and_rtt_within_bounds() {
+        let t0 = Instant::now();
+        let mut jb = buffer();
+        assert_eq!(jb.delay(), ms(10));
+        // Packets 33 ms apart in timestamp, arriving alternately 0 and 40 ms late: the
+        // jitter estimate climbs towards 40 ms, so the delay towards 80 ms.
+        for k in 0..200u32 {
+            let at = t0 + ms(33 * u64::from(k) + 40 * u64::from(k % 2));
+            jb.handle_packet(at, SeqNo(k as u16), 2970 * k, true, &[0x10, 0]);
+        }
+        let d = jb.delay();
+        assert!(d > ms(70) && d <= ms(80), "{d:?}");
+        jb.set_rtt(ms(300));
+        assert_eq!(jb.delay(), ms(450));
+        jb.set_rtt(ms(1000));
+        assert_eq!(jb.delay(), ms(500));
+    }
+
+    #[test]
+    fn memory_bounded_under_a_hostile_stream() {
+        let t0 = Instant::now();
+        let cfg = JitterConfig {
+            max_frames: 8,
+            max_delay: ms(100_000),
+            min_delay: ms(100_000),
+            ..JitterConfig::default()
+        };
+        let mut jb = JitterBuffer::new(Vp8Depacketizer::new(), 90_000, cfg);
+        // Frame starts that never complete the first frame, then many complete one-packet
+        // frames after a hole that never fills: the wait is huge, the frame bound decides.
+        jb.handle_packet(t0, SeqNo(0), 0, false, &[0x10, 0]);
+        let mut seen = vec![];
+        for k in 2..200u16 {
+            jb.handle_packet(t0, SeqNo(k), u32::from(k), true, &[0x10, 0x00, k as u8]);
+            drain(&mut jb, t0, &mut seen);
+            assert!(jb.waiting_frames() <= 9);
+        }
+        assert_eq!(seen[0], Seen::Lost(0, 2));
+        assert_eq!(seen.len(), 199);
+        // Sequence numbers jumping around by 30000 never make it hold more.
+        let mut s = SeqNo(200);
+        for k in 0..1000u32 {
+            s = s.wrapping_add(30_000);
+            jb.handle_packet(t0, s, k, true, &[0x10, 0x00, 1]);
+            drain(&mut jb, t0, &mut seen);
+            assert!(jb.waiting_frames() <= 9);
+        }
+    }
+}
