@@ -492,4 +492,21 @@ mod tests {
         assert_eq!(c.kind, CandidateType::Other("magic".into()));
         assert_eq!(c.to_string(), "candidate:f 2 sctp 7 h.example 1 typ magic");
     }
+
+    /// Found by the fuzz smoke run: a CR inside an extension value was accepted, then
+    /// serializing moved `rport` ahead of it, the CR landed at the end of the text and a
+    /// re-parse trimmed it away. Control characters are not `VCHAR`: the value is refused.
+    #[test]
+    fn control_characters_in_fields_are_refused() {
+        let with_cr = "candidate:2 1 udp 255 192.0.2.1 12100 typ relay x a\r rport 22200";
+        let err = Candidate::parse(with_cr).unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::Invalid("extension value"));
+        for bad in ["a\0b", "a\x0bb", "a\x7fb"] {
+            let text = format!("candidate:2 1 udp 255 192.0.2.1 12100 typ host n {bad}");
+            assert!(Candidate::parse(&text).is_err(), "{bad:?} accepted");
+        }
+        // Non-ASCII bytes (%x80-FF in the ABNF) stay allowed.
+        let ok = Candidate::parse("candidate:2 1 udp 255 192.0.2.1 12100 typ host n caf\u{e9}");
+        assert_eq!(ok.unwrap().extension("n"), Some("caf\u{e9}"));
+    }
 }

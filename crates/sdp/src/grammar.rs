@@ -77,13 +77,19 @@ pub(crate) fn sep<'a>(c: char, field: &'static str) -> impl FnMut(&'a str) -> Re
 /// ```abnf
 /// non-ws-string = 1*(VCHAR/%x80-FF)
 /// ```
-/// A tab is not whitespace that separates fields in SDP, nor part of a `non-ws-string`: it
-/// is an error, so that no field ends in whitespace that a line-end trim would eat.
+/// A tab, CR, LF, NUL or any other control character is not part of a `non-ws-string`
+/// (they are not `VCHAR`): it is an error, so that no field holds a character that a line
+/// split or a line-end trim would eat, and serializing then parsing gives the same value.
 pub(crate) fn word<'a>(field: &'static str) -> impl FnMut(&'a str) -> Res<'a, &'a str> {
-    move |i: &'a str| match take_till1::<_, _, Fail>(|c| c == ' ' || c == '\t').parse(i) {
-        Ok((rest, _)) if rest.starts_with('\t') => failure(ParseErrorKind::Invalid(field)),
+    move |i: &'a str| match take_till1::<_, _, Fail>(|c| c == ' ' || c.is_ascii_control()).parse(i)
+    {
+        Ok((rest, _)) if rest.starts_with(|c: char| c.is_ascii_control()) => {
+            failure(ParseErrorKind::Invalid(field))
+        }
         Ok(ok) => Ok(ok),
-        Err(_) if i.starts_with('\t') => failure(ParseErrorKind::Invalid(field)),
+        Err(_) if i.starts_with(|c: char| c.is_ascii_control()) => {
+            failure(ParseErrorKind::Invalid(field))
+        }
         Err(_) => failure(ParseErrorKind::Missing(field)),
     }
 }
