@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 /// How long each fuzz target runs in the `test` smoke pass.
-const SMOKE_FUZZ_SECONDS: u64 = 20;
+const SMOKE_FUZZ_SECONDS: u64 = 15;
 /// How long each fuzz target runs under `cargo xtask fuzz` by default.
 const DEFAULT_FUZZ_SECONDS: u64 = 300;
 
@@ -223,6 +223,7 @@ fn test(args: &[String]) -> Result {
 
     if !no_fuzz {
         ensure_cargo_fuzz()?;
+        fuzz_build_all()?;
         for target in fuzz_targets()? {
             fuzz_one(&target, SMOKE_FUZZ_SECONDS)?;
         }
@@ -258,6 +259,16 @@ fn fuzz_targets() -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Builds every fuzz target in one cargo invocation, so the runs that follow start at once.
+fn fuzz_build_all() -> Result {
+    step("cargo fuzz build (every target)");
+    let mut c = cargo();
+    c.current_dir(root().join("fuzz"))
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", "build"]);
+    run(c)
+}
+
 fn fuzz_one(target: &str, seconds: u64) -> Result {
     step(&format!("fuzz {target} for {seconds} s"));
     let corpus = root().join("fuzz/corpus").join(target);
@@ -275,7 +286,31 @@ fn fuzz_one(target: &str, seconds: u64) -> Result {
     c.arg(format!("-max_total_time={seconds}"))
         .arg("-rss_limit_mb=2048")
         .arg("-print_final_stats=1");
-    run(c)
+    // libFuzzer reports every new input; keep that in a log and show only the outcome, or the
+    // whole log's tail when the run fails.
+    let logs = root().join("target/fuzz-logs");
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+    let log_path = logs.join(format!("{target}.log"));
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    c.stdout(log).stderr(log2);
+    let outcome = run(c);
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let shown: Vec<&str> = if outcome.is_ok() {
+        lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("Done ") || l.starts_with("stat::number_of_executed_units"))
+            .collect()
+    } else {
+        lines[lines.len().saturating_sub(80)..].to_vec()
+    };
+    for l in shown {
+        println!("{l}");
+    }
+    println!("(full log: {})", log_path.display());
+    outcome
 }
 
 fn fuzz(args: &[String]) -> Result {
@@ -298,6 +333,7 @@ fn fuzz(args: &[String]) -> Result {
         Some(t) => vec![t],
         None => fuzz_targets()?,
     };
+    fuzz_build_all()?;
     for t in targets {
         fuzz_one(&t, seconds)?;
     }
