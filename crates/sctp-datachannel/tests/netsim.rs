@@ -11,7 +11,7 @@
 //! which messages arrived, how often and in which order, and that the link really lost,
 //! duplicated and reordered datagrams.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -21,6 +21,7 @@ use ferrtc_netsim::{Bandwidth, Datagram, Handle, LinkConfig, LinkId, LinkStats, 
 use ferrtc_sctp_datachannel::wire::{Packet, chunk_type};
 use ferrtc_sctp_datachannel::{
     ChannelOptions, CloseReason, Config, DataChannelEvent, DataChannels, DtlsRole, Error,
+    Reliability,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -111,6 +112,16 @@ struct Bulk {
     next: u32,
     /// When each message was handed to `send`.
     sent_at: Vec<Instant>,
+    /// At most one message per interval (a paced source, such as a game or telemetry).
+    pace: Option<Duration>,
+}
+
+impl Bulk {
+    /// When the sender may send its next message, if it is paced and not finished.
+    fn wake(&self) -> Option<Instant> {
+        let last = self.sent_at.last()?;
+        (self.next < self.count).then_some(*last + self.pace?)
+    }
 }
 
 /// Transmissions of the DATA chunks of one stream, by TSN: (count, first, last).
@@ -134,14 +145,20 @@ struct Peer {
     max_recv_held: usize,
     /// DATA chunks sent on these streams, counted on the wire.
     taps: HashMap<u16, Tap>,
+    /// When the application last ran.
+    last_pump: Option<Instant>,
 }
 
 impl Peer {
     fn pump(&mut self, now: Instant) {
+        self.last_pump = Some(now);
         let limit = self.dc.association().config().send_buffer;
         loop {
             let mut progress = false;
             for s in self.senders.iter_mut().filter(|s| s.next < s.count) {
+                if s.wake().is_some_and(|t| t > now) {
+                    continue;
+                }
                 let len = (s.size)(s.next);
                 if !self.probe_full && self.dc.association().buffered_total() + len > limit {
                     continue;
@@ -226,6 +243,7 @@ fn node(dc: DataChannels, local: SocketAddr, remote: SocketAddr) -> Node {
         max_send_held: 0,
         max_recv_held: 0,
         taps: HashMap::new(),
+        last_pump: None,
     };
     Machine::new(peer)
         .on_receive(|p: &mut Peer, now, _from, _to, data: &[u8]| {
@@ -234,7 +252,15 @@ fn node(dc: DataChannels, local: SocketAddr, remote: SocketAddr) -> Node {
             r
         })
         .on_timeout(|p, now| p.dc.handle_timeout(now))
-        .on_poll_timeout(|p| p.dc.poll_timeout())
+        .on_poll_timeout(|p| {
+            // A paced sender held back by a full buffer is woken by the next SACK instead.
+            let paced = p
+                .senders
+                .iter()
+                .filter_map(Bulk::wake)
+                .filter(|&t| p.last_pump.is_none_or(|l| t > l));
+            p.dc.poll_timeout().into_iter().chain(paced).min()
+        })
         .on_event(|p| p.next_seen())
         .on_transmit(|p, now| {
             p.pump(now);
@@ -242,6 +268,11 @@ fn node(dc: DataChannels, local: SocketAddr, remote: SocketAddr) -> Node {
             p.tap(now, &packet);
             Some(Datagram::new(p.local, p.remote, packet.to_vec()))
         })
+}
+
+/// The application state of endpoint `h`.
+fn peer(sim: &Sim, h: Handle<Node>) -> &Peer {
+    &sim.endpoint(h).inner
 }
 
 /// Indices of the intact messages `h` received on channel `id`, in arrival order.
@@ -326,7 +357,23 @@ impl Net {
             size,
             next: 0,
             sent_at: Vec::new(),
+            pace: None,
         });
+    }
+
+    /// Makes `h` send `count` messages on `id`, one every `interval`.
+    fn send_paced(
+        &mut self,
+        h: Handle<Node>,
+        id: u16,
+        count: u32,
+        size: fn(u32) -> usize,
+        interval: Duration,
+    ) {
+        self.send_bulk(h, id, count, size);
+        if let Some(s) = self.peer_mut(h).senders.last_mut() {
+            s.pace = Some(interval);
+        }
     }
 
     fn stats(&self) -> (LinkStats, LinkStats) {
@@ -350,6 +397,14 @@ impl Net {
             assert!(bad.is_empty(), "{bad:?}");
         }
     }
+}
+
+fn bulk(sim: &Sim, h: Handle<Node>, id: u16) -> &Bulk {
+    peer(sim, h)
+        .senders
+        .iter()
+        .find(|s| s.id == id)
+        .expect("a sender on that channel")
 }
 
 // ------------------------------------------------------------------------------- 100 MB
@@ -484,4 +539,462 @@ fn hundred_mb_20pct_loss_1ms() {
 #[test]
 fn hundred_mb_20pct_loss_200ms() {
     hundred_megabytes(0.20, RTT_200MS, 107);
+}
+
+// ------------------------------------------------------------------------------- channel kinds
+
+/// A link with every impairment: `loss` each way, 2 % duplicated, 3 % held back by 5 ms,
+/// up to 2 ms of jitter, 100 Mbit/s.
+fn lossy_link(loss: f64, rtt: Duration) -> LinkConfig {
+    LinkConfig::ideal()
+        .latency(rtt / 2)
+        .jitter(Duration::from_millis(2))
+        .loss(loss)
+        .duplicate(0.02)
+        .reorder(0.03, Duration::from_millis(5))
+        .bandwidth(Bandwidth::new(100_000_000, 4 * 1024 * 1024))
+}
+
+fn assert_impaired(net: &Net) {
+    let (ab, ba) = net.stats();
+    for s in [ab, ba] {
+        assert!(
+            s.dropped_loss > 0 && s.duplicated > 0 && s.reordered > 0,
+            "the link was not impaired: {s:?}"
+        );
+    }
+}
+
+fn options(label: &str, ordered: bool, reliability: Reliability) -> ChannelOptions {
+    ChannelOptions {
+        ordered,
+        reliability,
+        ..ChannelOptions::new(label)
+    }
+}
+
+/// Sizes from 12 bytes to about 20 kB: most messages span several packets.
+fn varied(i: u32) -> usize {
+    HEADER + (i as usize * 7919) % 20_000
+}
+
+/// Sizes from 12 bytes to 6 kB: up to six packets.
+fn small(i: u32) -> usize {
+    HEADER + (i as usize * 4099) % 6_000
+}
+
+/// Sizes from 12 bytes to 2.4 kB: one or two packets.
+fn tiny(i: u32) -> usize {
+    HEADER + (i as usize * 131) % 2_400
+}
+
+/// Every index at most once, all below `count`.
+fn assert_no_duplicates(got: &[u32], count: u32, what: &str) {
+    let set: HashSet<u32> = got.iter().copied().collect();
+    assert_eq!(set.len(), got.len(), "{what}: a message arrived twice");
+    assert!(
+        got.iter().all(|&i| i < count),
+        "{what}: a message never sent"
+    );
+}
+
+/// What every channel has received, for comparing before and after a quiet period.
+fn snapshot(net: &Net, ids: &[(Handle<Node>, u16)]) -> Vec<Vec<u32>> {
+    ids.iter()
+        .map(|&(h, id)| received(&net.sim, h, id))
+        .collect()
+}
+
+#[test]
+fn several_channels_share_a_lossy_link() {
+    const N: u32 = 300;
+    let mut net = Net::new(
+        200,
+        lossy_link(0.05, Duration::from_millis(40)),
+        Config::default(),
+    );
+    let (a, b) = (net.a, net.b);
+    let ro = net.open(a, options("ro", true, Reliability::Reliable));
+    let ru = net.open(a, options("ru", false, Reliability::Reliable));
+    let pr = net.open(a, options("pr", false, Reliability::MaxRetransmits(0)));
+    let pl = net.open(
+        a,
+        options(
+            "pl",
+            true,
+            Reliability::MaxLifetime(Duration::from_millis(1000)),
+        ),
+    );
+    let back = net.open(b, options("back", true, Reliability::Reliable));
+    for id in [ro, ru, pr] {
+        net.send_bulk(a, id, N, varied);
+    }
+    // A lifetime counts from `send`: a paced source, or its messages expire in the queue
+    // behind the bulk channels.
+    net.send_paced(a, pl, N, tiny, Duration::from_millis(250));
+    net.send_bulk(b, back, N, varied);
+
+    net.run(Duration::from_secs(3600), move |sim| {
+        received(sim, b, ro).len() == N as usize
+            && received(sim, b, ru).len() == N as usize
+            && received(sim, a, back).len() == N as usize
+            && [pr, pl]
+                .iter()
+                .all(|&id| bulk(sim, a, id).next == N && peer(sim, a).dc.buffered_amount(id) == 0)
+    });
+    let all = [(b, ro), (b, ru), (b, pr), (b, pl), (a, back)];
+    let before = snapshot(&net, &all);
+    // Nothing more shows up once the senders are done, however long we wait.
+    net.sim.run_for(Duration::from_secs(30));
+    assert_eq!(snapshot(&net, &all), before, "a message arrived late");
+    net.assert_clean();
+    assert_impaired(&net);
+
+    let all_n: Vec<u32> = (0..N).collect();
+    // Reliable ordered, both directions: everything, in order.
+    assert!(received(&net.sim, b, ro) == all_n, "ro");
+    assert!(received(&net.sim, a, back) == all_n, "back");
+    // Reliable unordered: everything once (in whatever order; overtaking is shown alone in
+    // `unordered_messages_overtake_a_lost_one`).
+    let mut got = received(&net.sim, b, ru);
+    assert_no_duplicates(&got, N, "ru");
+    got.sort_unstable();
+    assert!(got == all_n, "ru lost a message");
+    // Partially reliable: a subset, each once; the ordered one in order.
+    let got = received(&net.sim, b, pr);
+    assert_no_duplicates(&got, N, "pr");
+    assert!(
+        !got.is_empty() && got.len() < N as usize,
+        "pr: {}",
+        got.len()
+    );
+    let got = received(&net.sim, b, pl);
+    assert_no_duplicates(&got, N, "pl");
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "pl out of order");
+    assert!(!got.is_empty(), "pl: nothing");
+    assert!(
+        peer(&net.sim, a)
+            .dc
+            .association()
+            .stats()
+            .abandoned_messages
+            > 0
+    );
+    println!(
+        "several channels: pr delivered {}/{N}, pl {}/{N}, {:?} virtual",
+        received(&net.sim, b, pr).len(),
+        received(&net.sim, b, pl).len(),
+        net.sim.elapsed()
+    );
+}
+
+#[test]
+fn unordered_messages_overtake_a_lost_one() {
+    const N: u32 = 500;
+    let mut net = Net::new(
+        250,
+        lossy_link(0.10, Duration::from_millis(60)),
+        Config::default(),
+    );
+    let (a, b) = (net.a, net.b);
+    let id = net.open(a, options("u", false, Reliability::Reliable));
+    // Until its DATA_CHANNEL_ACK arrives a channel sends ordered (RFC 8832 section 6.6):
+    // wait for b's ACK to be acknowledged.
+    net.run(Duration::from_secs(60), move |sim| {
+        saw(sim, b, &Seen::Open { id, remote: true })
+            && peer(sim, b).dc.association().buffered_total() == 0
+    });
+    // One packet per message: a lost one is overtaken by those behind it.
+    net.send_bulk(a, id, N, |_| 1000);
+    net.run(Duration::from_secs(3600), move |sim| {
+        received(sim, b, id).len() == N as usize
+    });
+    net.sim.run_for(Duration::from_secs(30));
+    net.assert_clean();
+    assert_impaired(&net);
+    let got = received(&net.sim, b, id);
+    assert_no_duplicates(&got, N, "u");
+    let overtaken = got.windows(2).filter(|w| w[0] > w[1]).count();
+    assert!(
+        overtaken > 0,
+        "unordered delivery waited for a lost message"
+    );
+    let mut sorted = got;
+    sorted.sort_unstable();
+    assert!(sorted == (0..N).collect::<Vec<_>>(), "a message is missing");
+    println!("unordered: {overtaken} of {N} messages arrived before an earlier one");
+}
+
+#[test]
+fn partial_reliability_delivers_what_it_promises_and_no_more() {
+    const N: u32 = 300;
+    let lifetime = Duration::from_millis(150);
+    let rtt = Duration::from_millis(60);
+    let link = lossy_link(0.10, rtt);
+    // The longest a datagram can spend on the link.
+    let path = link.latency + link.jitter + link.reorder_delay;
+    let mut net = Net::new(300, link, Config::default());
+    let (a, b) = (net.a, net.b);
+    let r0u = net.open(a, options("r0u", false, Reliability::MaxRetransmits(0)));
+    let r0o = net.open(a, options("r0o", true, Reliability::MaxRetransmits(0)));
+    let ltu = net.open(a, options("ltu", false, Reliability::MaxLifetime(lifetime)));
+    let lto = net.open(a, options("lto", true, Reliability::MaxLifetime(lifetime)));
+    let ids = [r0u, r0o, ltu, lto];
+    // Wait for the DCEP handshakes (OPEN and ACK both acknowledged): until a channel is
+    // acknowledged its messages go ordered, as RFC 8832 section 6.6 says.
+    net.run(Duration::from_secs(60), move |sim| {
+        ids.iter()
+            .all(|&id| saw(sim, b, &Seen::Open { id, remote: true }))
+    });
+    net.run(Duration::from_secs(60), move |sim| {
+        peer(sim, a).dc.association().buffered_total() == 0
+            && peer(sim, b).dc.association().buffered_total() == 0
+    });
+    for id in ids {
+        net.peer_mut(a).taps.insert(id, Tap::new());
+        // Well below what the lossy path carries, so that messages are not simply left to
+        // expire in the send queue.
+        net.send_paced(a, id, N, tiny, Duration::from_millis(100));
+    }
+    net.run(Duration::from_secs(3600), move |sim| {
+        ids.iter()
+            .all(|&id| bulk(sim, a, id).next == N && peer(sim, a).dc.buffered_amount(id) == 0)
+    });
+    let all: Vec<_> = ids.iter().map(|&id| (b, id)).collect();
+    let before = snapshot(&net, &all);
+    net.sim.run_for(Duration::from_secs(30));
+    // "No more": an abandoned message never turns up later.
+    assert_eq!(snapshot(&net, &all), before, "a message arrived late");
+    net.assert_clean();
+    assert_impaired(&net);
+
+    let mut delivered = 0;
+    for id in ids {
+        let got = received(&net.sim, b, id);
+        assert_no_duplicates(&got, N, "partial");
+        assert!(
+            !got.is_empty() && got.len() < N as usize,
+            "channel {id}: {} of {N}",
+            got.len()
+        );
+        delivered += got.len() as u64;
+    }
+    for id in [r0o, lto] {
+        let got = received(&net.sim, b, id);
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{id} out of order");
+    }
+    let stats = peer(&net.sim, a).dc.association().stats();
+    assert!(
+        delivered + stats.abandoned_messages >= u64::from(N) * 4,
+        "{delivered} delivered + {} abandoned",
+        stats.abandoned_messages
+    );
+
+    // On the wire: maxRetransmits=0 sends every DATA chunk exactly once.
+    let taps = &peer(&net.sim, a).taps;
+    for id in [r0u, r0o] {
+        let tap = &taps[&id];
+        assert!(tap.len() >= N as usize);
+        let resent: Vec<_> = tap.iter().filter(|(_, t)| t.0 != 1).collect();
+        assert!(resent.is_empty(), "channel {id} retransmitted {resent:?}");
+    }
+    // maxPacketLifetime: retransmissions happen, but none after the lifetime.
+    for id in [ltu, lto] {
+        let tap = &taps[&id];
+        assert!(
+            tap.values().any(|t| t.0 > 1),
+            "channel {id}: no retransmission"
+        );
+        let late: Vec<_> = tap.iter().filter(|(_, t)| t.2 - t.1 > lifetime).collect();
+        assert!(
+            late.is_empty(),
+            "channel {id} sent after the lifetime: {late:?}"
+        );
+    }
+    // And at the receiver, an unordered timed message is either on time or not at all.
+    let sent_at = &bulk(&net.sim, a, ltu).sent_at;
+    for (at, e) in &net.sim.endpoint(b).events {
+        if let Seen::Msg { id, index, .. } = *e
+            && id == ltu
+        {
+            let age = *at - sent_at[index as usize];
+            assert!(
+                age <= lifetime + path,
+                "message {index} arrived {age:?} after sending"
+            );
+        }
+    }
+    println!(
+        "partial reliability at 10 % loss: delivered r0u {}, r0o {}, ltu {}, lto {} of {N} each; \
+         {} abandoned",
+        received(&net.sim, b, r0u).len(),
+        received(&net.sim, b, r0o).len(),
+        received(&net.sim, b, ltu).len(),
+        received(&net.sim, b, lto).len(),
+        stats.abandoned_messages
+    );
+}
+
+// ------------------------------------------------------------------------------- closing
+
+/// Messages `h` received on `id` among its events from `from` on.
+fn received_since(sim: &Sim, h: Handle<Node>, id: u16, from: usize) -> Vec<u32> {
+    sim.endpoint(h).events[from..]
+        .iter()
+        .filter_map(|(_, e)| match *e {
+            Seen::Msg { id: i, index, .. } if i == id => Some(index),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn close_by_stream_reset_over_a_lossy_link_and_reuse_the_id() {
+    let mut net = Net::new(
+        400,
+        lossy_link(0.10, Duration::from_millis(50)),
+        Config::default(),
+    );
+    let (a, b) = (net.a, net.b);
+    let id = net.open(a, ChannelOptions::new("one"));
+    let theirs = net.open(b, ChannelOptions::new("theirs"));
+    let now = net.sim.now();
+    for i in 0..50 {
+        net.peer_mut(a)
+            .dc
+            .send(now, id, payload(id, i, varied(i)), false)
+            .expect("room in the send buffer");
+    }
+    // Closed right after queueing: the reset goes after the queued messages.
+    net.peer_mut(a).dc.close_channel(id).expect("close");
+    assert!(net.peer_mut(a).dc.send_text(now, id, "late").is_err());
+    // The other side closes its own channel at the same time.
+    net.peer_mut(b).dc.close_channel(theirs).expect("close");
+    net.run(Duration::from_secs(600), move |sim| {
+        [id, theirs].iter().all(|&id| {
+            saw(sim, a, &Seen::ChannelClosed { id }) && saw(sim, b, &Seen::ChannelClosed { id })
+        })
+    });
+    assert!(received(&net.sim, b, id) == (0..50).collect::<Vec<_>>());
+    for h in [a, b] {
+        assert!(peer(&net.sim, h).dc.channel(id).is_none());
+        assert!(peer(&net.sim, h).dc.channel(theirs).is_none());
+    }
+
+    // The ids are free: new channels take them, and carry messages.
+    let mark = (
+        net.sim.endpoint(a).events.len(),
+        net.sim.endpoint(b).events.len(),
+    );
+    let again = net.open(a, ChannelOptions::new("two"));
+    assert_eq!(again, id);
+    let again_theirs = net.open(b, ChannelOptions::new("theirs two"));
+    assert_eq!(again_theirs, theirs);
+    let now = net.sim.now();
+    for i in 1000..1010 {
+        net.peer_mut(a)
+            .dc
+            .send(now, again, payload(again, i, small(i)), false)
+            .expect("send");
+        net.peer_mut(b)
+            .dc
+            .send(now, again_theirs, payload(again_theirs, i, small(i)), false)
+            .expect("send");
+    }
+    net.run(Duration::from_secs(600), move |sim| {
+        received_since(sim, b, again, mark.1).len() == 10
+            && received_since(sim, a, again_theirs, mark.0).len() == 10
+    });
+    let want: Vec<u32> = (1000..1010).collect();
+    assert_eq!(received_since(&net.sim, b, again, mark.1), want);
+    assert_eq!(received_since(&net.sim, a, again_theirs, mark.0), want);
+    assert_eq!(
+        peer(&net.sim, b).dc.channel(again).expect("open").label,
+        "two"
+    );
+    assert_eq!(
+        peer(&net.sim, a)
+            .dc
+            .channel(again_theirs)
+            .expect("open")
+            .label,
+        "theirs two"
+    );
+    net.assert_clean();
+    assert_impaired(&net);
+}
+
+// ------------------------------------------------------------------------------- back-pressure
+
+#[test]
+fn a_peer_that_stops_reading_pushes_back_and_memory_stays_bounded() {
+    const N: u32 = 256;
+    const SIZE: usize = 16 * 1024;
+    let cfg = Config {
+        send_buffer: 256 * 1024,
+        receive_buffer: 128 * 1024,
+        max_message_size: 64 * 1024,
+        ..Config::default()
+    };
+    let mut net = Net::new(
+        500,
+        lossy_link(0.05, Duration::from_millis(20)),
+        cfg.clone(),
+    );
+    let (a, b) = (net.a, net.b);
+    let id = net.open(a, ChannelOptions::new("bulk"));
+    net.run(Duration::from_secs(60), move |sim| {
+        saw(sim, b, &Seen::Open { id, remote: true })
+    });
+    net.peer_mut(b).reading = false;
+    net.peer_mut(a).probe_full = true;
+    net.peer_mut(a)
+        .dc
+        .set_buffered_amount_low_threshold(id, 64 * 1024);
+    net.send_bulk(a, id, N, |_| SIZE);
+
+    // The receiver's window closes once it holds `receive_buffer`; past that it still takes
+    // the next in-sequence chunk (a window probe) up to one maximum message more, so that a
+    // message larger than the buffer can complete, and the sender trickles a chunk per RTO
+    // until that hard cap. Then nothing moves.
+    net.sim.run_for(Duration::from_secs(120));
+    let stalled_at = bulk(&net.sim, a, id).next;
+    let held = peer(&net.sim, b).dc.association().receive_buffered();
+    net.sim.run_for(Duration::from_secs(60));
+    assert_eq!(peer(&net.sim, b).dc.association().receive_buffered(), held);
+    let pa = peer(&net.sim, a);
+    assert_eq!(
+        bulk(&net.sim, a, id).next,
+        stalled_at,
+        "the sender kept going"
+    );
+    assert!(stalled_at < N, "the sender was never held back");
+    assert!(pa.refused > 0, "send never said SendBufferFull");
+    assert!(pa.max_send_held <= cfg.send_buffer, "{}", pa.max_send_held);
+    assert!(pa.dc.buffered_amount(id) <= cfg.send_buffer);
+    let pb = peer(&net.sim, b);
+    assert!(
+        pb.max_recv_held <= cfg.receive_buffer + cfg.max_message_size,
+        "receiver held {}",
+        pb.max_recv_held
+    );
+    assert!(received(&net.sim, b, id).is_empty());
+    println!(
+        "back-pressure: sender stopped after {stalled_at} of {N} messages, send side held at \
+         most {} B, receive side {} B, {} refusals",
+        pa.max_send_held, pb.max_recv_held, pa.refused
+    );
+
+    // Reading resumes: everything arrives, in order, and the sender hears the buffer drain.
+    net.peer_mut(b).reading = true;
+    net.run(Duration::from_secs(600), move |sim| {
+        received(sim, b, id).len() == N as usize
+    });
+    assert!(received(&net.sim, b, id) == (0..N).collect::<Vec<_>>());
+    assert!(saw(&net.sim, a, &Seen::Low { id }));
+    let pa = peer(&net.sim, a);
+    assert!(pa.max_send_held <= cfg.send_buffer);
+    assert!(peer(&net.sim, b).max_recv_held <= cfg.receive_buffer + cfg.max_message_size);
+    net.assert_clean();
+    assert_impaired(&net);
 }
