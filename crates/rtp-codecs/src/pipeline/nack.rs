@@ -31,6 +31,9 @@ pub struct NackConfig {
     pub max_age: Duration,
     /// Shortest spacing between two requests for the same packet, whatever the RTT.
     pub min_retry_interval: Duration,
+    /// Wait before the first request, so that a packet merely overtaken by its successor
+    /// (reordering) is not requested.
+    pub reorder_delay: Duration,
     /// Round-trip time assumed until [`NackGenerator::set_rtt`] is called.
     pub initial_rtt: Duration,
     /// Most NACK entries (16 packets each) in one RTCP packet, keeping it under the MTU.
@@ -44,6 +47,7 @@ impl Default for NackConfig {
             max_requests: 10,
             max_age: Duration::from_secs(1),
             min_retry_interval: Duration::from_millis(5),
+            reorder_delay: Duration::from_millis(5),
             initial_rtt: Duration::from_millis(100),
             max_pairs: 64,
         }
@@ -65,9 +69,10 @@ struct Missing {
 /// [`poll_timeout`](Self::poll_timeout): [`poll_nack`](Self::poll_nack) and
 /// [`poll_pli`](Self::poll_pli).
 ///
-/// A missing packet is requested at once, then again each RTT (at least
+/// A missing packet is requested once it has been missing for [`NackConfig::reorder_delay`],
+/// then again every 1.25 RTT (at least
 /// [`NackConfig::min_retry_interval`] apart) until it arrives, it has been requested
-/// [`NackConfig::max_requests`] times and one more RTT has passed, or it is older than
+/// [`NackConfig::max_requests`] times and one more retry interval has passed, or it is older than
 /// [`NackConfig::max_age`]. At most [`NackConfig::max_entries`] are tracked.
 #[derive(Debug, Clone)]
 pub struct NackGenerator {
@@ -147,8 +152,10 @@ impl NackGenerator {
         }
     }
 
+    /// One RTT plus a quarter for its variation: a retry sooner would race the
+    /// retransmission, and the sender ignores requests within one RTT of answering.
     fn retry_interval(&self) -> Duration {
-        self.rtt.max(self.config.min_retry_interval)
+        (self.rtt + self.rtt / 4).max(self.config.min_retry_interval)
     }
 
     /// The NACK to send at `now`, if any packet is due a request; it borrows an internal
@@ -168,9 +175,10 @@ impl NackGenerator {
         self.given_up += given_up;
         self.pairs.clear();
         for (&ext, m) in self.missing.iter_mut() {
-            let due = m
-                .last_request
-                .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+            let due = match m.last_request {
+                None => now.saturating_duration_since(m.since) >= cfg.reorder_delay,
+                Some(t) => now.saturating_duration_since(t) >= interval,
+            };
             if !due {
                 continue;
             }
@@ -213,7 +221,7 @@ impl NackGenerator {
             .map(|m| {
                 let expiry = m.since + self.config.max_age;
                 match m.last_request {
-                    None => m.since,
+                    None => m.since + self.config.reorder_delay,
                     Some(t) => (t + interval).min(expiry),
                 }
             })
@@ -439,14 +447,38 @@ mod tests {
     }
 
     fn generator() -> NackGenerator {
-        NackGenerator::new(Ssrc(1), Ssrc(2), NackConfig::default())
+        NackGenerator::new(Ssrc(1), Ssrc(2), immediate())
+    }
+
+    /// Requests at once, without waiting for reordering.
+    fn immediate() -> NackConfig {
+        NackConfig {
+            reorder_delay: Duration::ZERO,
+            ..NackConfig::default()
+        }
+    }
+
+    #[test]
+    fn reordering_within_the_delay_is_not_requested() {
+        let t0 = Instant::now();
+        let mut g = NackGenerator::new(Ssrc(1), Ssrc(2), NackConfig::default());
+        g.handle_packet(t0, SeqNo(1));
+        g.handle_packet(t0, SeqNo(3));
+        g.handle_packet(t0, SeqNo(5));
+        assert_eq!(g.poll_timeout(), Some(t0 + ms(5)));
+        assert!(g.poll_nack(t0 + ms(4)).is_none());
+        // 2 was only overtaken.
+        g.handle_packet(t0 + ms(2), SeqNo(2));
+        assert_eq!(lost(&g.poll_nack(t0 + ms(5)).unwrap()), [4]);
+        assert_eq!(g.recovered(), 1);
     }
 
     #[test]
     fn requests_gaps_once_then_each_rtt() {
         let t0 = Instant::now();
         let mut g = generator();
-        g.set_rtt(ms(50));
+        // Retries every 1.25 RTT: 50 ms.
+        g.set_rtt(ms(40));
         for s in [10u16, 11, 14, 15, 17] {
             g.handle_packet(t0, SeqNo(s));
         }
@@ -461,7 +493,7 @@ mod tests {
                 blp: 0b1001
             }])
         );
-        // Nothing until one RTT later.
+        // Nothing until one retry interval later.
         assert!(g.poll_nack(t0 + ms(49)).is_none());
         assert_eq!(g.poll_timeout(), Some(t0 + ms(50)));
         g.handle_packet(t0 + ms(30), SeqNo(13));
@@ -493,7 +525,7 @@ mod tests {
         assert!(g.is_missing(SeqNo(0)));
         g.handle_packet(t0, SeqNo(0));
         assert!(!g.is_missing(SeqNo(0)));
-        assert_eq!(lost(&g.poll_nack(t0 + ms(100)).unwrap()), [65535]);
+        assert_eq!(lost(&g.poll_nack(t0 + ms(125)).unwrap()), [65535]);
     }
 
     #[test]
@@ -502,10 +534,11 @@ mod tests {
         let cfg = NackConfig {
             max_requests: 3,
             max_age: ms(1000),
-            ..NackConfig::default()
+            ..immediate()
         };
         let mut g = NackGenerator::new(Ssrc(1), Ssrc(2), cfg);
-        g.set_rtt(ms(100));
+        // Retries every 100 ms.
+        g.set_rtt(ms(80));
         g.handle_packet(t0, SeqNo(0));
         g.handle_packet(t0, SeqNo(2));
         let mut times = vec![];
@@ -516,14 +549,15 @@ mod tests {
             }
             t += ms(10);
         }
-        // Requested at 0, 100, 200; given up one RTT after the last, unanswered.
+        // Requested at 0, 100, 200; given up one interval after the last, unanswered.
         assert_eq!(times, [ms(0), ms(100), ms(200)]);
         assert_eq!(g.missing_count(), 0);
         assert_eq!(g.given_up(), 1);
 
-        // Age: with a 1 s RTT and 10 tries, the packet still goes after max_age.
-        let mut g = NackGenerator::new(Ssrc(1), Ssrc(2), NackConfig::default());
-        g.set_rtt(ms(400));
+        // Age: with 400 ms between tries and 10 tries, the packet still goes after max_age.
+        let mut g = NackGenerator::new(Ssrc(1), Ssrc(2), immediate());
+        // Retries every 400 ms.
+        g.set_rtt(ms(320));
         g.handle_packet(t0, SeqNo(0));
         g.handle_packet(t0, SeqNo(2));
         let mut count = 0;
@@ -568,7 +602,7 @@ mod tests {
         // NACKs stay under max_pairs entries; what does not fit goes in the next one.
         let cfg = NackConfig {
             max_pairs: 4,
-            ..NackConfig::default()
+            ..immediate()
         };
         let mut g = NackGenerator::new(Ssrc(1), Ssrc(2), cfg);
         g.handle_packet(t0, SeqNo(0));

@@ -1,0 +1,524 @@
+//! The receive/send pipeline over a simulated network (issue 6): a 30-second, 30 fps VP8-like
+//! stream of 5 to 20 packets per frame crosses a link with 5% loss each way and 100 ms RTT.
+//! The receiver runs `ReceiverStats`, `NackGenerator` and `JitterBuffer`; the sender runs
+//! `SenderStats` and `SendHistory` with RTX. Every frame must come out complete and intact
+//! or be reported lost, and retransmissions stay under three times the packets lost.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ferrtc_netsim::{Datagram, Endpoint, LinkConfig, Sim};
+use ferrtc_rtp_codecs::codec::Packetizer;
+use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
+use ferrtc_rtp_codecs::pipeline::{
+    JitterBuffer, JitterConfig, JitterEvent, NackConfig, NackGenerator, NtpTime, ReceiverStats,
+    SendHistory, SenderStats,
+};
+use ferrtc_rtp_codecs::rtcp::{Compound, List, Pli, ReceiverReport, RtcpPacket};
+use ferrtc_rtp_codecs::{Csrcs, PayloadType, RtpHeader, RtpPacket, SeqNo, SeqUnwrapper, Ssrc};
+
+const MEDIA_SSRC: Ssrc = Ssrc(0x1111_1111);
+const RTX_SSRC: Ssrc = Ssrc(0x2222_2222);
+const RECEIVER_SSRC: Ssrc = Ssrc(0x3333_3333);
+const VP8_PT: u8 = 96;
+const RTX_PT: u8 = 97;
+const FRAME_INTERVAL: Duration = Duration::from_micros(33_333);
+/// Frames checked: 30 s at 30 fps.
+const FRAMES: u32 = 900;
+/// A few more are sent so that the last checked frames have successors to be judged by.
+const TAIL: u32 = 10;
+
+fn is_rtcp(data: &[u8]) -> bool {
+    // RFC 5761 section 4: RTCP packet types 192..=223 in the second octet.
+    data.len() >= 2 && (192..=223).contains(&data[1])
+}
+
+/// xorshift64*: the test's own seeded randomness for frame sizes.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// What the sender sent of one frame.
+struct SentFrame {
+    first_ext: u64,
+    packets: u64,
+    data: Vec<u8>,
+}
+
+struct Sender {
+    me: SocketAddr,
+    peer: SocketAddr,
+    epoch: Instant,
+    rng: Rng,
+    packetizer: Vp8Packetizer,
+    seq: SeqNo,
+    unwrapper: SeqUnwrapper,
+    frame: u32,
+    next_frame_at: Instant,
+    next_sr_at: Instant,
+    force_key: bool,
+    history: SendHistory,
+    stats: SenderStats,
+    out: VecDeque<Vec<u8>>,
+    frames: Vec<SentFrame>,
+    originals: u64,
+    retransmissions: u64,
+    plis: u64,
+    rtts: Vec<Duration>,
+}
+
+impl Sender {
+    fn new(me: SocketAddr, peer: SocketAddr, epoch: Instant) -> Self {
+        Sender {
+            me,
+            peer,
+            epoch,
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+            packetizer: Vp8Packetizer::with_picture_id(0),
+            seq: SeqNo(65_000),
+            unwrapper: SeqUnwrapper::new(),
+            frame: 0,
+            next_frame_at: epoch,
+            next_sr_at: epoch + Duration::from_millis(500),
+            force_key: true,
+            history: SendHistory::new(2048, 1500, Duration::from_secs(2)).with_rtx(
+                PayloadType::new(RTX_PT).expect("7-bit"),
+                RTX_SSRC,
+                SeqNo(40_000),
+            ),
+            stats: SenderStats::new(MEDIA_SSRC, 90_000),
+            out: VecDeque::new(),
+            frames: Vec::new(),
+            originals: 0,
+            retransmissions: 0,
+            plis: 0,
+            rtts: Vec::new(),
+        }
+    }
+
+    fn rtp_ts(&self, now: Instant) -> u32 {
+        (now.duration_since(self.epoch).as_micros() * 9 / 100) as u32
+    }
+
+    fn send_frame(&mut self, now: Instant) {
+        let n = 5 + self.rng.next() % 16;
+        // Key frames every 3 s and on request (VP8: the first frame octet's bit 0 clear).
+        let key = std::mem::take(&mut self.force_key) || self.frame % 90 == 0;
+        let mut data = vec![0u8; n as usize * 1000];
+        data[0] = u8::from(!key);
+        data[1..5].copy_from_slice(&self.frame.to_be_bytes());
+        for (i, b) in data[5..].iter_mut().enumerate() {
+            *b = (i as u32).wrapping_mul(31).wrapping_add(self.frame) as u8;
+        }
+        let mut payloads = Vec::new();
+        self.packetizer
+            .packetize(&data, 1100, &mut payloads)
+            .expect("frame packetizes");
+        let ts = self.rtp_ts(now);
+        let first_ext = self.unwrapper.unwrap(self.seq);
+        let last = payloads.len() - 1;
+        for (i, p) in payloads.iter().enumerate() {
+            let h = RtpHeader {
+                marker: i == last,
+                payload_type: PayloadType::new(VP8_PT).expect("7-bit"),
+                sequence_number: self.seq,
+                timestamp: ts,
+                ssrc: MEDIA_SSRC,
+                csrcs: Csrcs::new(),
+                extension: None,
+            };
+            let mut buf = vec![0u8; h.buffer_len() + p.len()];
+            h.emit_packet(p, 0, &mut buf).expect("sized buffer");
+            self.history.handle_sent(now, &buf).expect("own packet");
+            self.stats.handle_sent(now, ts, p.len());
+            self.out.push_back(buf);
+            self.seq = self.seq.wrapping_add(1);
+            self.originals += 1;
+        }
+        self.frames.push(SentFrame {
+            first_ext,
+            packets: payloads.len() as u64,
+            data,
+        });
+        self.frame += 1;
+    }
+}
+
+impl Endpoint for Sender {
+    fn receive(&mut self, now: Instant, _: SocketAddr, _: SocketAddr, data: &[u8]) {
+        for p in Compound::new(data) {
+            match p.expect("the receiver sends valid RTCP") {
+                RtcpPacket::ReceiverReport(rr) => {
+                    for b in rr.reports.iter() {
+                        if let Some(rtt) = self.stats.handle_report_block(now, &b) {
+                            self.history.set_rtt(rtt);
+                            self.rtts.push(rtt);
+                        }
+                    }
+                }
+                RtcpPacket::Nack(nack) => {
+                    for seq in nack.lost() {
+                        let mut buf = vec![0u8; 1500];
+                        if let Some(n) = self
+                            .history
+                            .retransmit(now, seq, &mut buf)
+                            .expect("buffer fits")
+                        {
+                            buf.truncate(n);
+                            self.out.push_back(buf);
+                            self.retransmissions += 1;
+                        }
+                    }
+                }
+                RtcpPacket::Pli(_) => {
+                    self.force_key = true;
+                    self.plis += 1;
+                }
+                other => panic!("unexpected RTCP {other:?}"),
+            }
+        }
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        if self.frame < FRAMES + TAIL && now >= self.next_frame_at {
+            self.send_frame(now);
+            self.next_frame_at += FRAME_INTERVAL;
+        }
+        if now >= self.next_sr_at {
+            let wall = NtpTime::from_unix(
+                Duration::from_secs(1_700_000_000) + now.duration_since(self.epoch),
+            );
+            let sr = self
+                .stats
+                .sender_report(now, wall, &[])
+                .expect("packets were sent");
+            let mut buf = Vec::new();
+            RtcpPacket::SenderReport(sr)
+                .emit_vec(&mut buf)
+                .expect("SR fits");
+            self.out.push_back(buf);
+            self.next_sr_at += Duration::from_millis(500);
+        }
+    }
+
+    fn poll_transmit(&mut self, _: Instant) -> Option<Datagram> {
+        let d = self.out.pop_front()?;
+        Some(Datagram::new(self.me, self.peer, d))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let frame = (self.frame < FRAMES + TAIL).then_some(self.next_frame_at);
+        Some(frame.map_or(self.next_sr_at, |f| f.min(self.next_sr_at)))
+    }
+}
+
+#[derive(Debug)]
+enum Got {
+    Frame {
+        key: bool,
+        data: Vec<u8>,
+        seq: SeqNo,
+    },
+    NeedsKeyframe {
+        data: Vec<u8>,
+        seq: SeqNo,
+    },
+    Lost {
+        first: SeqNo,
+        packets: u64,
+    },
+}
+
+struct Receiver {
+    me: SocketAddr,
+    peer: SocketAddr,
+    stats: ReceiverStats,
+    nack: NackGenerator,
+    jitter: JitterBuffer<Vp8Depacketizer>,
+    out: VecDeque<Vec<u8>>,
+    got: Vec<Got>,
+    originals: u64,
+    rtx: u64,
+    plis: u64,
+    max_missing: usize,
+    max_waiting: usize,
+}
+
+impl Receiver {
+    fn new(me: SocketAddr, peer: SocketAddr) -> Self {
+        let rtt = Duration::from_millis(100);
+        let mut jitter = JitterBuffer::new(
+            Vp8Depacketizer::new(),
+            90_000,
+            JitterConfig {
+                // Room for two NACK rounds.
+                rtt_factor: 2.5,
+                ..JitterConfig::default()
+            },
+        );
+        // The receiver's RTT would come from its own SR/RR exchange in the other direction;
+        // this one-way stream has none, so it is configured.
+        jitter.set_rtt(rtt);
+        Receiver {
+            me,
+            peer,
+            stats: ReceiverStats::new(MEDIA_SSRC, 90_000),
+            nack: NackGenerator::new(
+                RECEIVER_SSRC,
+                MEDIA_SSRC,
+                NackConfig {
+                    initial_rtt: rtt,
+                    ..NackConfig::default()
+                },
+            ),
+            jitter,
+            out: VecDeque::new(),
+            got: Vec::new(),
+            originals: 0,
+            rtx: 0,
+            plis: 0,
+            max_missing: 0,
+            max_waiting: 0,
+        }
+    }
+
+    fn drive(&mut self, now: Instant) {
+        while let Some(e) = self.jitter.poll_event(now) {
+            self.got.push(match e {
+                JitterEvent::Frame(f) => Got::Frame {
+                    key: f.info.keyframe,
+                    data: f.data.to_vec(),
+                    seq: f.first_seq,
+                },
+                JitterEvent::NeedsKeyframe(f) => Got::NeedsKeyframe {
+                    data: f.data.to_vec(),
+                    seq: f.first_seq,
+                },
+                JitterEvent::Lost { first_seq, packets } => Got::Lost {
+                    first: first_seq,
+                    packets,
+                },
+                other => panic!("unknown event {other:?}"),
+            });
+        }
+        while let Some(nack) = self.nack.poll_nack(now) {
+            let mut buf = Vec::new();
+            RtcpPacket::Nack(nack)
+                .emit_vec(&mut buf)
+                .expect("NACK fits");
+            self.out.push_back(buf);
+        }
+        let pli = self.nack.poll_pli().is_some() | self.jitter.poll_keyframe_request();
+        if pli {
+            let mut buf = Vec::new();
+            RtcpPacket::Pli(Pli {
+                sender_ssrc: RECEIVER_SSRC,
+                media_ssrc: MEDIA_SSRC,
+            })
+            .emit_vec(&mut buf)
+            .expect("PLI fits");
+            self.out.push_back(buf);
+            self.plis += 1;
+        }
+        self.max_missing = self.max_missing.max(self.nack.missing_count());
+        self.max_waiting = self.max_waiting.max(self.jitter.waiting_frames());
+    }
+}
+
+impl Endpoint for Receiver {
+    fn receive(&mut self, now: Instant, _: SocketAddr, _: SocketAddr, data: &[u8]) {
+        if is_rtcp(data) {
+            for p in Compound::new(data) {
+                if let RtcpPacket::SenderReport(sr) = p.expect("the sender sends valid RTCP") {
+                    self.stats.handle_sender_report(now, NtpTime(sr.ntp_time));
+                    let block = self.stats.report_block(now).expect("media arrived");
+                    let mut buf = Vec::new();
+                    RtcpPacket::ReceiverReport(ReceiverReport {
+                        ssrc: RECEIVER_SSRC,
+                        reports: List::Items(&[block]),
+                        profile_extension: &[],
+                    })
+                    .emit_vec(&mut buf)
+                    .expect("RR fits");
+                    self.out.push_back(buf);
+                }
+            }
+            self.drive(now);
+            return;
+        }
+        let mut buf = data.to_vec();
+        let ssrc = RtpPacket::new_checked(&buf[..]).expect("valid RTP").ssrc();
+        let start = if ssrc == RTX_SSRC {
+            self.rtx += 1;
+            ferrtc_rtp_codecs::rtx::decapsulate_in_place(
+                &mut buf,
+                PayloadType::new(VP8_PT).expect("7-bit"),
+                MEDIA_SSRC,
+            )
+            .expect("valid RTX")
+        } else {
+            self.originals += 1;
+            0
+        };
+        let p = RtpPacket::new_checked(&buf[start..]).expect("valid RTP");
+        if ssrc == MEDIA_SSRC {
+            // RTX packets are their own stream for reception statistics.
+            self.stats
+                .handle_packet(now, p.sequence_number(), p.timestamp());
+        }
+        self.nack.handle_packet(now, p.sequence_number());
+        self.jitter.handle_rtp(now, &p);
+        self.drive(now);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.drive(now);
+    }
+
+    fn poll_transmit(&mut self, _: Instant) -> Option<Datagram> {
+        let d = self.out.pop_front()?;
+        Some(Datagram::new(self.me, self.peer, d))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match (self.nack.poll_timeout(), self.jitter.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[test]
+fn thirty_seconds_of_video_at_5_percent_loss_and_100ms_rtt() {
+    for seed in [2026, 7, 99] {
+        scenario(seed);
+    }
+}
+
+fn scenario(seed: u64) {
+    let mut sim = Sim::new(seed);
+    let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+    // 50 ms each way plus up to 2 ms of jitter (which reorders), 5% loss each way.
+    sim.add_link_pair(
+        a.ip(),
+        b.ip(),
+        LinkConfig::ideal()
+            .latency(Duration::from_millis(50))
+            .jitter(Duration::from_millis(2))
+            .loss(0.05),
+    );
+    let epoch = sim.epoch();
+    let sender = sim.add_endpoint([a], Sender::new(a, b, epoch));
+    let receiver = sim.add_endpoint([b], Receiver::new(b, a));
+    sim.run_until(epoch + Duration::from_secs(32));
+
+    let s = sim.endpoint(sender);
+    let r = sim.endpoint(receiver);
+    assert_eq!(s.frames.len() as u32, FRAMES + TAIL);
+
+    // Walk the receiver's events in order against what was sent: each frame is either
+    // handed out whole and unchanged, or inside a range reported lost.
+    let mut unwrapper = SeqUnwrapper::new();
+    // Same origin as the sender's unwrapper: its first packet.
+    unwrapper.unwrap(SeqNo(65_000));
+    let mut delivered = 0;
+    let mut needed_key = 0;
+    let mut lost_frames = 0;
+    let mut events = r.got.iter();
+    let mut lost_until = 0u64;
+    let mut after_loss = false;
+    for (k, f) in s.frames.iter().take(FRAMES as usize).enumerate() {
+        if f.first_ext < lost_until {
+            assert!(
+                f.first_ext + f.packets <= lost_until,
+                "frame {k} straddles a lost range"
+            );
+            lost_frames += 1;
+            continue;
+        }
+        match events.next() {
+            Some(Got::Lost { first, packets }) => {
+                let first = unwrapper.unwrap(*first);
+                assert_eq!(first, f.first_ext, "loss reported at frame {k}'s start");
+                lost_until = first + packets;
+                assert!(f.first_ext + f.packets <= lost_until);
+                lost_frames += 1;
+                after_loss = true;
+            }
+            Some(Got::Frame { key, data, seq }) => {
+                assert_eq!(unwrapper.unwrap(*seq), f.first_ext, "frame {k} in order");
+                assert_eq!(data, &f.data, "frame {k} intact");
+                if after_loss {
+                    assert!(*key, "frame {k}: first decodable frame after a loss is key");
+                    after_loss = false;
+                }
+                delivered += 1;
+            }
+            Some(Got::NeedsKeyframe { data, seq }) => {
+                assert_eq!(unwrapper.unwrap(*seq), f.first_ext, "frame {k} in order");
+                assert_eq!(data, &f.data, "frame {k} intact");
+                assert_eq!(data[0] & 1, 1, "frame {k} is not a key frame");
+                needed_key += 1;
+            }
+            None => panic!("frame {k} neither delivered nor reported lost"),
+        }
+    }
+    assert_eq!(delivered + needed_key + lost_frames, FRAMES);
+
+    let lost_originals = s.originals - r.originals;
+    let lost_fraction = lost_originals as f64 / s.originals as f64;
+    println!(
+        "seed {seed}: originals {} lost {} ({:.2}%), retransmissions {} (received {}), frames delivered {} \
+         needing key {} lost {}, PLIs {}, RTT samples {:?}..{:?}, max missing {}, max waiting {}",
+        s.originals,
+        lost_originals,
+        100.0 * lost_fraction,
+        s.retransmissions,
+        r.rtx,
+        delivered,
+        needed_key,
+        lost_frames,
+        r.plis,
+        s.rtts.iter().min(),
+        s.rtts.iter().max(),
+        r.max_missing,
+        r.max_waiting,
+    );
+    // The link lost about 5% of the media.
+    assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
+    // Retransmissions stay bounded by the losses.
+    assert!(s.retransmissions < 3 * lost_originals);
+    assert!(s.retransmissions >= lost_originals);
+    // Two NACK rounds repair nearly everything: fewer than 2% of frames lost.
+    assert!(lost_frames * 50 < FRAMES, "{lost_frames} frames lost");
+    // Each loss costs the frames up to the requested key frame (one RTT plus the wait):
+    // still more than 85% decodable.
+    assert!(delivered > FRAMES * 85 / 100, "{delivered} decodable");
+    // The sender measured the RTT from RR LSR/DLSR: 100 ms plus up to 4 ms of jitter.
+    assert!(s.rtts.len() > 40);
+    for rtt in &s.rtts {
+        assert!(
+            (Duration::from_millis(99)..=Duration::from_millis(105)).contains(rtt),
+            "{rtt:?}"
+        );
+    }
+    // The receiver's report agrees with what the link did to the media stream.
+    let cumulative = r.stats.cumulative_lost();
+    assert!(
+        cumulative.abs_diff(lost_originals as i64) <= 20,
+        "{cumulative} vs {lost_originals}"
+    );
+    assert!(r.plis >= 1 && r.plis <= lost_frames as u64 + 1);
+    // PLIs cross the lossy link too.
+    assert!(s.plis >= 1 && s.plis <= r.plis);
+    assert!(r.max_missing <= 1000);
+    assert!(r.max_waiting <= JitterConfig::default().max_frames + 1);
+}
