@@ -10,11 +10,15 @@
 //!   reporting.
 //! - [`nack`]: NACK generation with RTT-spaced retries and give-up (RFC 4585), and the
 //!   bounded send history answering NACKs by RTX (RFC 4588) or plain retransmission.
+//! - [`twcc`]: transport-wide sequence numbering on send and transport-wide congestion
+//!   control feedback generation on receive.
 
 pub mod jitter;
 pub mod nack;
 pub mod stats;
+pub mod twcc;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterEvent};
 pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
 pub use stats::{NtpTime, ReceiverStats, SenderStats};
+pub use twcc::{StampError, TransportSequencer, TwccConfig, TwccGenerator};
