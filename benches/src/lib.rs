@@ -46,8 +46,8 @@ pub type GroupFn = fn(&Config) -> Vec<Row>;
 pub const GROUPS: &[(&str, GroupFn)] = &[
     ("sdp", sdp::rows),
     ("stun", stun::rows),
-    ("rtp", rtp::rows),
     ("srtp", srtp::rows),
+    ("rtp", rtp::rows),
     ("sctp", sctp::rows),
     ("dtls", dtls::rows),
     ("ice", ice::rows),

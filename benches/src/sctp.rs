@@ -285,7 +285,10 @@ pub struct WebrtcSctp {
     tx: Arc<webrtc_sctp::stream::Stream>,
     rx: Arc<webrtc_sctp::stream::Stream>,
     // Kept alive for the streams.
-    _assocs: (webrtc_sctp::association::Association, webrtc_sctp::association::Association),
+    _assocs: (
+        webrtc_sctp::association::Association,
+        webrtc_sctp::association::Association,
+    ),
     msg: Bytes,
     buf: Vec<u8>,
     delivered: u64,
@@ -304,15 +307,16 @@ impl WebrtcSctp {
         let msg = Bytes::from((0..MESSAGE).map(|i| i as u8).collect::<Vec<u8>>());
         let (tx, rx, assocs) = rt.block_on(async {
             let (ca, cb) = webrtc_util_marshal::conn::conn_pipe::pipe();
-            let cfg = |conn: Arc<dyn webrtc_util_marshal::Conn + Send + Sync>, name: &str| WConfig {
-                net_conn: conn,
-                max_receive_buffer_size: 0,
-                max_message_size: MESSAGE as u32,
-                mtu: 1228,
-                name: name.to_owned(),
-                local_port: 5000,
-                remote_port: 5000,
-            };
+            let cfg =
+                |conn: Arc<dyn webrtc_util_marshal::Conn + Send + Sync>, name: &str| WConfig {
+                    net_conn: conn,
+                    max_receive_buffer_size: 0,
+                    max_message_size: MESSAGE as u32,
+                    mtu: 1228,
+                    name: name.to_owned(),
+                    local_port: 5000,
+                    remote_port: 5000,
+                };
             let server = tokio::spawn(WAssociation::server(cfg(Arc::new(cb), "server")));
             let a = WAssociation::client(cfg(Arc::new(ca), "client"))
                 .await

@@ -23,7 +23,8 @@ fuzz_target!(|input: (Vec<(bool, Vec<u8>)>, u16)| {
             .expect("a depacketized temporal unit packetizes");
         let again: Vec<&[u8]> = pkts.iter().map(|b| &b[..]).collect();
         let mut back = Vec::new();
-        d.depacketize(&again, &mut back).expect("re-packetized temporal unit");
+        d.depacketize(&again, &mut back)
+            .expect("re-packetized temporal unit");
         assert_eq!(back, tu);
     }
     let mut a = FrameAssembler::new(Av1Depacketizer::new(), 64);

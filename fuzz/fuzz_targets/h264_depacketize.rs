@@ -15,7 +15,10 @@ fuzz_target!(|input: (Vec<(bool, Vec<u8>)>, u16)| {
     let mut frame = Vec::new();
     if d.depacketize(&refs, &mut frame).is_ok() {
         let mut pkts = Vec::new();
-        for mode in [PacketizationMode::SingleNal, PacketizationMode::NonInterleaved] {
+        for mode in [
+            PacketizationMode::SingleNal,
+            PacketizationMode::NonInterleaved,
+        ] {
             let _ = H264Packetizer::new(mode).packetize(&frame, usize::from(max), &mut pkts);
         }
         let again: Vec<&[u8]> = pkts.iter().map(|b| &b[..]).collect();

@@ -20,7 +20,12 @@ use ferrtc_stun_ice::stun::{
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::rand_core::SeedableRng;
 
-const LOCALS: [&str; 4] = ["192.0.2.1:5000", "192.0.2.2:5000", "[2001:db8::1]:5000", "10.0.0.1:9"];
+const LOCALS: [&str; 4] = [
+    "192.0.2.1:5000",
+    "192.0.2.2:5000",
+    "[2001:db8::1]:5000",
+    "10.0.0.1:9",
+];
 const REMOTES: [&str; 5] = [
     "198.51.100.1:6000",
     "198.51.100.2:6001",
@@ -35,16 +40,42 @@ enum Op {
     AddTcpHost(u8, u8),
     AddRelayed(u8),
     EndOfLocal,
-    AddRemote { addr: u8, kind: u8, priority: u32, component: u8, tcp: u8 },
+    AddRemote {
+        addr: u8,
+        kind: u8,
+        priority: u32,
+        component: u8,
+        tcp: u8,
+    },
     EndOfRemote,
-    SetRemoteCreds { peer: bool },
+    SetRemoteCreds {
+        peer: bool,
+    },
     Restart,
     Close,
     Advance(u16),
     RunTimers,
-    Raw { local: u8, from: u8, data: Vec<u8> },
-    PeerCheck { local: u8, from: u8, use_candidate: bool, role: u8, tie: u64, good_key: bool, priority: u32 },
-    Respond { which: u8, good_key: bool, mapped: u8, error: Option<u16>, swap_from: bool },
+    Raw {
+        local: u8,
+        from: u8,
+        data: Vec<u8>,
+    },
+    PeerCheck {
+        local: u8,
+        from: u8,
+        use_candidate: bool,
+        role: u8,
+        tie: u64,
+        good_key: bool,
+        priority: u32,
+    },
+    Respond {
+        which: u8,
+        good_key: bool,
+        mapped: u8,
+        error: Option<u16>,
+        swap_from: bool,
+    },
 }
 
 fn pick<'a>(table: &[&'a str], i: u8) -> SocketAddr {
@@ -64,7 +95,10 @@ impl Harness {
             let msg = Message::new_checked(&t.contents).expect("the agent sends valid STUN");
             assert_eq!(msg.method(), Method::BINDING);
             assert!(
-                self.agent.local_candidates().iter().any(|c| c.base == t.source),
+                self.agent
+                    .local_candidates()
+                    .iter()
+                    .any(|c| c.base == t.source),
                 "sent from {} which is no candidate base",
                 t.source
             );
@@ -97,27 +131,45 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let now = Instant::now();
     let config = IceConfig {
-        role: if controlling { IceRole::Controlling } else { IceRole::Controlled },
+        role: if controlling {
+            IceRole::Controlling
+        } else {
+            IceRole::Controlled
+        },
         lite,
         stun_servers: vec![pick(&REMOTES, 4)],
         ..IceConfig::default()
     };
     let peer = Credentials::random(&mut rng);
-    let mut h = Harness { agent: Agent::new(config, now, &mut rng), now, peer, sent: Vec::new() };
+    let mut h = Harness {
+        agent: Agent::new(config, now, &mut rng),
+        now,
+        peer,
+        sent: Vec::new(),
+    };
     for op in ops.into_iter().take(256) {
         match op {
             Op::AddHost(i) => {
                 let _ = h.agent.add_local_host_address(pick(&LOCALS, i));
             }
             Op::AddTcpHost(i, t) => {
-                let tcp = [TcpType::Active, TcpType::Passive, TcpType::SimultaneousOpen][t as usize % 3];
+                let tcp =
+                    [TcpType::Active, TcpType::Passive, TcpType::SimultaneousOpen][t as usize % 3];
                 let _ = h.agent.add_local_tcp_host_address(pick(&LOCALS, i), tcp);
             }
             Op::AddRelayed(i) => {
-                let _ = h.agent.add_local_relayed_candidate(pick(&REMOTES, i), None, pick(&REMOTES, 4));
+                let _ =
+                    h.agent
+                        .add_local_relayed_candidate(pick(&REMOTES, i), None, pick(&REMOTES, 4));
             }
             Op::EndOfLocal => h.agent.end_of_local_host_addresses(),
-            Op::AddRemote { addr, kind, priority, component, tcp } => {
+            Op::AddRemote {
+                addr,
+                kind,
+                priority,
+                component,
+                tcp,
+            } => {
                 let kind = [
                     CandidateKind::Host,
                     CandidateKind::ServerReflexive,
@@ -161,9 +213,22 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                 h.run_timers();
             }
             Op::Raw { local, from, data } => {
-                let _ = h.agent.handle_receive(h.now, pick(&LOCALS, local), pick(&REMOTES, from), &data);
+                let _ = h.agent.handle_receive(
+                    h.now,
+                    pick(&LOCALS, local),
+                    pick(&REMOTES, from),
+                    &data,
+                );
             }
-            Op::PeerCheck { local, from, use_candidate, role, tie, good_key, priority } => {
+            Op::PeerCheck {
+                local,
+                from,
+                use_candidate,
+                role,
+                tie,
+                good_key,
+                priority,
+            } => {
                 let ours = h.agent.local_credentials().clone();
                 let mut buf = Vec::new();
                 let mut b = MessageBuilder::new(
@@ -186,39 +251,77 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                 if use_candidate {
                     let _ = b.add(&Attribute::UseCandidate);
                 }
-                let key = if good_key { ours.pwd.clone() } else { "wrong-password-wrong-pwd".into() };
+                let key = if good_key {
+                    ours.pwd.clone()
+                } else {
+                    "wrong-password-wrong-pwd".into()
+                };
                 let _ = b.add_message_integrity(&IntegrityKey::short_term(&key));
                 let _ = b.add_fingerprint();
                 b.finish();
-                let _ = h.agent.handle_receive(h.now, pick(&LOCALS, local), pick(&REMOTES, from), &buf);
+                let _ =
+                    h.agent
+                        .handle_receive(h.now, pick(&LOCALS, local), pick(&REMOTES, from), &buf);
             }
-            Op::Respond { which, good_key, mapped, error, swap_from } => {
+            Op::Respond {
+                which,
+                good_key,
+                mapped,
+                error,
+                swap_from,
+            } => {
                 if h.sent.is_empty() {
                     continue;
                 }
                 let t = h.sent[which as usize % h.sent.len()].clone();
-                let Ok(req) = Message::new_checked(&t.contents) else { continue };
+                let Ok(req) = Message::new_checked(&t.contents) else {
+                    continue;
+                };
                 if req.class() != Class::Request {
                     continue;
                 }
-                let class = if error.is_some() { Class::ErrorResponse } else { Class::SuccessResponse };
+                let class = if error.is_some() {
+                    Class::ErrorResponse
+                } else {
+                    Class::SuccessResponse
+                };
                 let mut buf = Vec::new();
-                let mut b = MessageBuilder::new(&mut buf, MessageType::new(class, Method::BINDING), req.transaction_id());
+                let mut b = MessageBuilder::new(
+                    &mut buf,
+                    MessageType::new(class, Method::BINDING),
+                    req.transaction_id(),
+                );
                 match error {
                     Some(code) => {
-                        let code = [ErrorCode::ROLE_CONFLICT, ErrorCode::FORBIDDEN, 400 + code % 200][code as usize % 3];
+                        let code = [
+                            ErrorCode::ROLE_CONFLICT,
+                            ErrorCode::FORBIDDEN,
+                            400 + code % 200,
+                        ][code as usize % 3];
                         let _ = b.add(&Attribute::ErrorCode(ErrorCode { code, reason: "x" }));
                     }
                     None => {
-                        let m = if mapped % 2 == 0 { t.source } else { pick(&REMOTES, mapped) };
+                        let m = if mapped % 2 == 0 {
+                            t.source
+                        } else {
+                            pick(&REMOTES, mapped)
+                        };
                         let _ = b.add(&Attribute::XorMappedAddress(m));
                     }
                 }
-                let key = if good_key { h.peer.pwd.clone() } else { "another-wrong-password".into() };
+                let key = if good_key {
+                    h.peer.pwd.clone()
+                } else {
+                    "another-wrong-password".into()
+                };
                 let _ = b.add_message_integrity(&IntegrityKey::short_term(&key));
                 let _ = b.add_fingerprint();
                 b.finish();
-                let from = if swap_from { pick(&REMOTES, mapped) } else { t.destination };
+                let from = if swap_from {
+                    pick(&REMOTES, mapped)
+                } else {
+                    t.destination
+                };
                 let _ = h.agent.handle_receive(h.now, t.source, from, &buf);
             }
         }

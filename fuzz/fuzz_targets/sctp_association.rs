@@ -18,9 +18,17 @@ enum Op {
     /// A whole packet as is.
     Raw(Vec<u8>),
     /// `a` sends a message.
-    Send { stream: u8, len: u16, unordered: bool, rel: u8 },
+    Send {
+        stream: u8,
+        len: u16,
+        unordered: bool,
+        rel: u8,
+    },
     /// `b` sends a message.
-    SendBack { stream: u8, len: u16 },
+    SendBack {
+        stream: u8,
+        len: u16,
+    },
     /// Reset a stream of `a`.
     Reset(u8),
     /// Advance virtual time.

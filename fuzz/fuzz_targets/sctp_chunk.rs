@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     }
     for c in Chunks::new(data) {
         let Ok(c) = c else { break };
-        let Ok(repr) = ChunkRepr::parse(c) else { continue };
+        let Ok(repr) = ChunkRepr::parse(c) else {
+            continue;
+        };
         let mut out = BytesMut::new();
         repr.emit(&mut out);
         assert_eq!(out.len(), repr.buffer_len());

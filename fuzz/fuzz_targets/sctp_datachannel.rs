@@ -15,11 +15,29 @@ use rand_chacha::rand_core::SeedableRng;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Open { label: String, ordered: bool, rel: u8, negotiated: Option<u8>, on_b: bool },
-    Send { id: u8, data: Vec<u8>, text: bool, on_b: bool },
-    Close { id: u8, on_b: bool },
+    Open {
+        label: String,
+        ordered: bool,
+        rel: u8,
+        negotiated: Option<u8>,
+        on_b: bool,
+    },
+    Send {
+        id: u8,
+        data: Vec<u8>,
+        text: bool,
+        on_b: bool,
+    },
+    Close {
+        id: u8,
+        on_b: bool,
+    },
     /// The peer's association sends raw bytes with any PPID on any stream.
-    Inject { stream: u8, ppid: u8, data: Vec<u8> },
+    Inject {
+        stream: u8,
+        ppid: u8,
+        data: Vec<u8>,
+    },
     Wait(u16),
     Pump,
 }
@@ -59,7 +77,13 @@ fuzz_target!(|ops: Vec<Op>| {
     pump(&mut a, &mut b, now);
     for op in ops.into_iter().take(64) {
         match op {
-            Op::Open { label, ordered, rel, negotiated, on_b } => {
+            Op::Open {
+                label,
+                ordered,
+                rel,
+                negotiated,
+                on_b,
+            } => {
                 let mut o = ChannelOptions::new(&label);
                 o.ordered = ordered;
                 o.reliability = match rel % 3 {
@@ -71,7 +95,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 let ep = if on_b { &mut b } else { &mut a };
                 let _ = ep.open_channel(now, o);
             }
-            Op::Send { id, data, text, on_b } => {
+            Op::Send {
+                id,
+                data,
+                text,
+                on_b,
+            } => {
                 let ep = if on_b { &mut b } else { &mut a };
                 let _ = ep.send(now, u16::from(id), Bytes::from(data), text);
             }

@@ -51,7 +51,10 @@ impl Live {
         let len = p.len();
         p.resize(len + self.profile.rtp_overhead(), 0);
         let n = self.tx.protect_rtp(&mut p, len).unwrap();
-        let m = self.rx.unprotect_rtp(&mut p[..n]).expect("valid packet refused");
+        let m = self
+            .rx
+            .unprotect_rtp(&mut p[..n])
+            .expect("valid packet refused");
         assert_eq!(m, len);
     }
 
@@ -61,7 +64,10 @@ impl Live {
         let len = p.len();
         p.resize(len + self.profile.rtcp_overhead(), 0);
         let n = self.tx.protect_rtcp(&mut p, len).unwrap();
-        let m = self.rx.unprotect_rtcp(&mut p[..n]).expect("valid packet refused");
+        let m = self
+            .rx
+            .unprotect_rtcp(&mut p[..n])
+            .expect("valid packet refused");
         assert_eq!(m, len);
     }
 
@@ -131,7 +137,10 @@ fuzz_target!(|data: &[u8]| {
                 let mut bad = good.clone();
                 let at = usize::from(pos) % bad.len();
                 bad[at] ^= 1 << (pos % 8);
-                assert!(live.unprotect(rtcp, &mut bad).is_err(), "tampered packet accepted");
+                assert!(
+                    live.unprotect(rtcp, &mut bad).is_err(),
+                    "tampered packet accepted"
+                );
                 let mut good = good;
                 match live.unprotect(rtcp, &mut good) {
                     Ok(n) => assert_eq!(&good[..n], plain),

@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((cd, used)) = ChannelData::read(data) {
         let mut out = Vec::new();
-        cd.encode(false, &mut out).expect("decoded ChannelData does not encode");
+        cd.encode(false, &mut out)
+            .expect("decoded ChannelData does not encode");
         assert_eq!(&out[..], &data[..used]);
     }
     let _ = ChannelData::new_checked(data);

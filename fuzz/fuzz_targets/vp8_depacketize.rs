@@ -20,7 +20,8 @@ fuzz_target!(|input: (Vec<(bool, Vec<u8>)>, u16)| {
             .expect("a depacketized frame is not empty");
         let again: Vec<&[u8]> = pkts.iter().map(|b| &b[..]).collect();
         let mut back = Vec::new();
-        d.depacketize(&again, &mut back).expect("re-packetized frame");
+        d.depacketize(&again, &mut back)
+            .expect("re-packetized frame");
         assert_eq!(back, frame);
     }
     let mut a = FrameAssembler::new(Vp8Depacketizer::new(), 64);
