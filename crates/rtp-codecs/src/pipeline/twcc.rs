@@ -7,7 +7,6 @@
 //! [`TransportFeedback`] messages (section 3.1): a reference time in 64 ms units, then one
 //! status per sequence number with receive deltas in 250 µs units.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::rtcp::{PacketStatus, TransportFeedback, TwccPackets};
@@ -78,8 +77,9 @@ pub struct TwccConfig {
     /// Most statuses in one feedback message (keeps it under the MTU: at most two delta
     /// bytes and two chunk bits each).
     pub max_statuses: usize,
-    /// Most arrivals held between feedback messages; past it the oldest are dropped
-    /// unreported.
+    /// Most arrivals held between feedback messages, and (rounded up to a power of two)
+    /// the widest span of sequence numbers they may cover; past either the oldest are
+    /// dropped unreported.
     pub max_pending: usize,
 }
 
@@ -109,7 +109,7 @@ pub struct TwccGenerator {
     config: TwccConfig,
     unwrapper: SeqUnwrapper,
     /// Arrival time of each unreported packet, by extended sequence number.
-    arrivals: BTreeMap<u64, Instant>,
+    arrivals: Arrivals,
     /// First extended sequence number not yet reported.
     next_base: Option<u64>,
     /// Origin of reference times and deltas.
@@ -129,7 +129,7 @@ impl TwccGenerator {
             media_ssrc,
             config,
             unwrapper: SeqUnwrapper::new(),
-            arrivals: BTreeMap::new(),
+            arrivals: Arrivals::new(config.max_pending),
             next_base: None,
             epoch: None,
             fb_count: 0,
@@ -147,13 +147,28 @@ impl TwccGenerator {
         if self.next_base.is_some_and(|b| ext < b) {
             return;
         }
-        self.arrivals.entry(ext).or_insert(now);
-        if self.arrivals.len() > self.config.max_pending
-            && let Some((old, _)) = self.arrivals.pop_first()
-        {
+        if self.arrivals.get(ext).is_some() {
+            return;
+        }
+        let cap = self.arrivals.capacity();
+        if self.arrivals.high().is_some_and(|h| ext + cap <= h) {
+            // Older than the whole window: too late to be worth reporting.
+            self.dropped += 1;
+            return;
+        }
+        // Make room: the pending set spans less than the ring and holds at most max_pending.
+        while let Some((old, _)) = self.arrivals.first() {
+            if ext < old + cap && self.arrivals.len() < self.config.max_pending.max(1) {
+                break;
+            }
+            self.arrivals.remove(old);
             self.dropped += 1;
             self.next_base = Some(old + 1);
         }
+        if self.next_base.is_some_and(|b| ext < b) {
+            return;
+        }
+        self.arrivals.insert(ext, now);
         self.due.get_or_insert(now + self.config.interval);
     }
 
@@ -174,7 +189,7 @@ impl TwccGenerator {
             return None;
         }
         let epoch = self.epoch?;
-        let Some((&first_rx, &first_at)) = self.arrivals.first_key_value() else {
+        let Some((first_rx, first_at)) = self.arrivals.first() else {
             self.due = None;
             return None;
         };
@@ -194,7 +209,7 @@ impl TwccGenerator {
         let mut seq = base;
         let mut end = base;
         while self.statuses.len() < max {
-            let status = match self.arrivals.get(&seq) {
+            let status = match self.arrivals.get(seq) {
                 None => PacketStatus::NotReceived,
                 Some(at) => {
                     let ticks = (at.saturating_duration_since(epoch).as_micros()
@@ -210,7 +225,7 @@ impl TwccGenerator {
                         break;
                     };
                     prev_ticks = ticks;
-                    self.arrivals.remove(&seq);
+                    self.arrivals.remove(seq);
                     s
                 }
             };
@@ -241,6 +256,98 @@ impl TwccGenerator {
             fb_pkt_count,
             packets: TwccPackets::Statuses(&self.statuses),
         })
+    }
+}
+
+/// Arrival times keyed by extended sequence number in a fixed ring: nothing is allocated
+/// after construction. Callers keep every live key within one ring length of the others.
+#[derive(Debug, Clone)]
+struct Arrivals {
+    slots: Vec<Option<(u64, Instant)>>,
+    mask: u64,
+    len: usize,
+    /// No live key is below this.
+    low: u64,
+    /// The highest live key, if any.
+    high: Option<u64>,
+}
+
+impl Arrivals {
+    fn new(max: usize) -> Self {
+        let cap = max.clamp(16, 1 << 16).next_power_of_two();
+        Arrivals {
+            slots: vec![None; cap],
+            mask: cap as u64 - 1,
+            len: 0,
+            low: 0,
+            high: None,
+        }
+    }
+
+    fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn high(&self) -> Option<u64> {
+        self.high
+    }
+
+    fn get(&self, ext: u64) -> Option<Instant> {
+        match self.slots[(ext & self.mask) as usize] {
+            Some((e, t)) if e == ext => Some(t),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, ext: u64, at: Instant) {
+        let slot = &mut self.slots[(ext & self.mask) as usize];
+        if slot.is_some_and(|(e, _)| e == ext) {
+            return;
+        }
+        // The caller keeps live keys within one ring length, so a different key here is
+        // stale; replace it without counting it twice.
+        if slot.is_none() {
+            self.len += 1;
+        }
+        *slot = Some((ext, at));
+        if self.len == 1 {
+            self.low = ext;
+            self.high = Some(ext);
+        } else {
+            self.low = self.low.min(ext);
+            self.high = self.high.max(Some(ext));
+        }
+    }
+
+    fn remove(&mut self, ext: u64) {
+        let slot = &mut self.slots[(ext & self.mask) as usize];
+        if slot.is_some_and(|(e, _)| e == ext) {
+            *slot = None;
+            self.len -= 1;
+            if self.len == 0 {
+                self.high = None;
+            }
+        }
+    }
+
+    /// The lowest live key and its time.
+    fn first(&mut self) -> Option<(u64, Instant)> {
+        let high = self.high?;
+        while self.low <= high {
+            if let Some(t) = self.get(self.low) {
+                return Some((self.low, t));
+            }
+            self.low += 1;
+        }
+        None
     }
 }
 
@@ -415,7 +522,9 @@ mod tests {
             g.handle_packet(now + us(k), s);
             assert!(g.arrivals.len() <= 1000);
         }
-        assert_eq!(g.dropped(), 4000);
+        // Every third number in a 1024-slot ring: about 342 pending, the rest dropped.
+        assert!(g.arrivals.len() > 300);
+        assert_eq!(g.dropped(), 5000 - g.arrivals.len() as u64);
         let later = now + Duration::from_secs(1);
         let (_, _, _, st) = feedback(&mut g, later).unwrap();
         // From just after the last dropped arrival: two never seen, then every third (33
