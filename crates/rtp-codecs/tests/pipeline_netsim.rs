@@ -13,16 +13,21 @@ use ferrtc_rtp_codecs::codec::Packetizer;
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use ferrtc_rtp_codecs::pipeline::{
     JitterBuffer, JitterConfig, JitterEvent, NackConfig, NackGenerator, NtpTime, ReceiverStats,
-    SendHistory, SenderStats,
+    SendHistory, SenderStats, TransportSequencer, TwccConfig, TwccGenerator,
 };
 use ferrtc_rtp_codecs::rtcp::{Compound, List, Pli, ReceiverReport, RtcpPacket};
-use ferrtc_rtp_codecs::{Csrcs, PayloadType, RtpHeader, RtpPacket, SeqNo, SeqUnwrapper, Ssrc};
+use ferrtc_rtp_codecs::{
+    Csrcs, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, SeqUnwrapper,
+    Ssrc,
+};
 
 const MEDIA_SSRC: Ssrc = Ssrc(0x1111_1111);
 const RTX_SSRC: Ssrc = Ssrc(0x2222_2222);
 const RECEIVER_SSRC: Ssrc = Ssrc(0x3333_3333);
 const VP8_PT: u8 = 96;
 const RTX_PT: u8 = 97;
+/// Header extension id of the transport-wide sequence number.
+const TWCC_ID: u8 = 3;
 const FRAME_INTERVAL: Duration = Duration::from_micros(33_333);
 /// Frames checked: 30 s at 30 fps.
 const FRAMES: u32 = 900;
@@ -72,6 +77,13 @@ struct Sender {
     retransmissions: u64,
     plis: u64,
     rtts: Vec<Duration>,
+    transport: TransportSequencer,
+    /// Send time of each transport sequence number, from 0.
+    transport_sent: Vec<Instant>,
+    /// Per transport sequence number: reported received (with the arrival time the
+    /// feedback gives, relative to the receiver's origin) or lost.
+    transport_fb: Vec<Option<Option<Duration>>>,
+    transport_unwrap: SeqUnwrapper,
 }
 
 impl Sender {
@@ -100,7 +112,23 @@ impl Sender {
             retransmissions: 0,
             plis: 0,
             rtts: Vec::new(),
+            transport: TransportSequencer::new(SeqNo(0)),
+            transport_sent: Vec::new(),
+            transport_fb: Vec::new(),
+            transport_unwrap: SeqUnwrapper::new(),
         }
+    }
+
+    /// Stamps the next transport-wide sequence number into `buf` and queues it.
+    fn transmit(&mut self, now: Instant, mut buf: Vec<u8>) {
+        let mut p = RtpPacket::new_checked(&mut buf[..]).expect("own packet");
+        let t = self
+            .transport
+            .stamp(&mut p, TWCC_ID)
+            .expect("element reserved");
+        assert_eq!(t.0 as usize, self.transport_sent.len() % 65536);
+        self.transport_sent.push(now);
+        self.out.push_back(buf);
     }
 
     fn rtp_ts(&self, now: Instant) -> u32 {
@@ -124,6 +152,10 @@ impl Sender {
         let ts = self.rtp_ts(now);
         let first_ext = self.unwrapper.unwrap(self.seq);
         let last = payloads.len() - 1;
+        let mut ext_store = [0u8; 4];
+        let mut w = ExtensionWriter::new(&mut ext_store, ExtensionForm::OneByte);
+        w.push(TWCC_ID, &[0, 0]).expect("fits");
+        let ext = w.finish().expect("fits");
         for (i, p) in payloads.iter().enumerate() {
             let h = RtpHeader {
                 marker: i == last,
@@ -132,13 +164,13 @@ impl Sender {
                 timestamp: ts,
                 ssrc: MEDIA_SSRC,
                 csrcs: Csrcs::new(),
-                extension: None,
+                extension: Some(ext),
             };
             let mut buf = vec![0u8; h.buffer_len() + p.len()];
             h.emit_packet(p, 0, &mut buf).expect("sized buffer");
             self.history.handle_sent(now, &buf).expect("own packet");
             self.stats.handle_sent(now, ts, p.len());
-            self.out.push_back(buf);
+            self.transmit(now, buf);
             self.seq = self.seq.wrapping_add(1);
             self.originals += 1;
         }
@@ -172,7 +204,8 @@ impl Endpoint for Sender {
                             .expect("buffer fits")
                         {
                             buf.truncate(n);
-                            self.out.push_back(buf);
+                            // Each transmission has its own transport sequence number.
+                            self.transmit(now, buf);
                             self.retransmissions += 1;
                         }
                     }
@@ -180,6 +213,25 @@ impl Endpoint for Sender {
                 RtcpPacket::Pli(_) => {
                     self.force_key = true;
                     self.plis += 1;
+                }
+                RtcpPacket::TransportFeedback(fb) => {
+                    let mut at = i64::from(fb.reference_time) * 64_000;
+                    for (seq, status) in fb.statuses() {
+                        let ext = self.transport_unwrap.unwrap(seq) - (1 << 16);
+                        let ext = usize::try_from(ext).expect("small");
+                        if self.transport_fb.len() <= ext {
+                            self.transport_fb.resize(ext + 1, None);
+                        }
+                        let arrival = status.delta().map(|d| {
+                            at += i64::from(d) * 250;
+                            Duration::from_micros(u64::try_from(at).expect("after origin"))
+                        });
+                        assert!(
+                            self.transport_fb[ext].is_none(),
+                            "transport seq {ext} reported twice"
+                        );
+                        self.transport_fb[ext] = Some(arrival);
+                    }
                 }
                 other => panic!("unexpected RTCP {other:?}"),
             }
@@ -249,6 +301,10 @@ struct Receiver {
     plis: u64,
     max_missing: usize,
     max_waiting: usize,
+    twcc: TwccGenerator,
+    /// Transport sequence numbers seen (extended from 0).
+    transport_seen: Vec<bool>,
+    transport_unwrap: SeqUnwrapper,
 }
 
 impl Receiver {
@@ -286,6 +342,9 @@ impl Receiver {
             plis: 0,
             max_missing: 0,
             max_waiting: 0,
+            twcc: TwccGenerator::new(RECEIVER_SSRC, MEDIA_SSRC, TwccConfig::default()),
+            transport_seen: Vec::new(),
+            transport_unwrap: SeqUnwrapper::new(),
         }
     }
 
@@ -327,6 +386,13 @@ impl Receiver {
             self.out.push_back(buf);
             self.plis += 1;
         }
+        while let Some(fb) = self.twcc.poll_feedback(now) {
+            let mut buf = Vec::new();
+            RtcpPacket::TransportFeedback(fb)
+                .emit_vec(&mut buf)
+                .expect("feedback fits");
+            self.out.push_back(buf);
+        }
         self.max_missing = self.max_missing.max(self.nack.missing_count());
         self.max_waiting = self.max_waiting.max(self.jitter.waiting_frames());
     }
@@ -354,7 +420,22 @@ impl Endpoint for Receiver {
             return;
         }
         let mut buf = data.to_vec();
-        let ssrc = RtpPacket::new_checked(&buf[..]).expect("valid RTP").ssrc();
+        let raw = RtpPacket::new_checked(&buf[..]).expect("valid RTP");
+        let ssrc = raw.ssrc();
+        let tseq = SeqNo(u16::from_be_bytes(
+            raw.extension_value(TWCC_ID)
+                .expect("transport-cc element")
+                .try_into()
+                .expect("2 bytes"),
+        ));
+        self.twcc.handle_packet(now, tseq);
+        // The sender numbers from 0, so the first seen is within the first cycle.
+        let ext = self.transport_unwrap.unwrap(tseq).wrapping_sub(1 << 16);
+        let ext = usize::try_from(ext).expect("small");
+        if self.transport_seen.len() <= ext {
+            self.transport_seen.resize(ext + 1, false);
+        }
+        self.transport_seen[ext] = true;
         let start = if ssrc == RTX_SSRC {
             self.rtx += 1;
             ferrtc_rtp_codecs::rtx::decapsulate_in_place(
@@ -388,10 +469,14 @@ impl Endpoint for Receiver {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        match (self.nack.poll_timeout(), self.jitter.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.nack.poll_timeout(),
+            self.jitter.poll_timeout(),
+            self.twcc.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -521,4 +606,48 @@ fn scenario(seed: u64) {
     assert!(s.plis >= 1 && s.plis <= r.plis);
     assert!(r.max_missing <= 1000);
     assert!(r.max_waiting <= JitterConfig::default().max_frames + 1);
+
+    // Transport-wide feedback: every transmission (originals and RTX) was numbered; the
+    // feedback that got through describes each number once, says "received" only for
+    // packets that arrived, and its arrival times reproduce the link's one-way delay to
+    // within its 2 ms jitter plus the 250 us resolution.
+    let sent = s.transport_sent.len();
+    assert_eq!(sent as u64, s.originals + s.retransmissions);
+    let reported = s.transport_fb.iter().flatten().count();
+    let mut wrong_received = 0;
+    let mut reported_lost = 0;
+    let mut lost_but_arrived = 0;
+    let mut owd = Vec::new();
+    for (ext, fb) in s.transport_fb.iter().enumerate() {
+        let seen = r.transport_seen.get(ext).copied().unwrap_or(false);
+        match fb {
+            Some(Some(arrival)) => {
+                wrong_received += usize::from(!seen);
+                let sent_at = s.transport_sent[ext].duration_since(epoch);
+                owd.push(arrival.as_micros() as i64 - sent_at.as_micros() as i64);
+            }
+            Some(None) => {
+                reported_lost += 1;
+                // Arrived after the message that called it lost had gone.
+                lost_but_arrived += usize::from(seen);
+            }
+            None => {}
+        }
+    }
+    let min = *owd.iter().min().unwrap();
+    let max = *owd.iter().max().unwrap();
+    println!(
+        "seed {seed}: transport seqs {sent}, reported {reported}, lost {reported_lost} \
+         ({lost_but_arrived} arrived late), one-way delay spread {} us",
+        max - min
+    );
+    assert_eq!(wrong_received, 0);
+    assert!(reported * 100 > sent * 90, "{reported} of {sent} described");
+    assert!(
+        lost_but_arrived * 100 <= reported_lost,
+        "{lost_but_arrived}"
+    );
+    let lost_fraction = reported_lost as f64 / reported as f64;
+    assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
+    assert!(max - min <= 2_250, "{min}..{max} us");
 }

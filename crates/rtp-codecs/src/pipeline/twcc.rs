@@ -81,6 +81,10 @@ pub struct TwccConfig {
     /// the widest span of sequence numbers they may cover; past either the oldest are
     /// dropped unreported.
     pub max_pending: usize,
+    /// A missing packet is reported lost only once a later one arrived at least this long
+    /// ago; until then the message stops before it, so that mere reordering is not
+    /// reported as loss.
+    pub reorder_window: Duration,
 }
 
 impl Default for TwccConfig {
@@ -89,6 +93,7 @@ impl Default for TwccConfig {
             interval: Duration::from_millis(100),
             max_statuses: 500,
             max_pending: 4096,
+            reorder_window: Duration::from_millis(10),
         }
     }
 }
@@ -100,7 +105,9 @@ impl Default for TwccConfig {
 /// [`poll_timeout`](Self::poll_timeout) (every [`TwccConfig::interval`] while packets
 /// arrive), drained until `None`. Each message covers the sequence numbers from where the
 /// previous one ended, received or not, up to the highest received; a message ends early
-/// when a receive delta does not fit 16 bits or at [`TwccConfig::max_statuses`]. Memory is
+/// when a receive delta does not fit 16 bits, at [`TwccConfig::max_statuses`], or before a
+/// gap younger than [`TwccConfig::reorder_window`]. A packet arriving after a message
+/// reported it lost is not reported again. Memory is
 /// bounded by [`TwccConfig::max_pending`] arrivals.
 #[derive(Debug, Clone)]
 pub struct TwccGenerator {
@@ -208,9 +215,26 @@ impl TwccGenerator {
         self.statuses.clear();
         let mut seq = base;
         let mut end = base;
+        let mut in_gap = false;
+        let mut held = false;
         while self.statuses.len() < max {
             let status = match self.arrivals.get(seq) {
-                None => PacketStatus::NotReceived,
+                None => {
+                    if !in_gap {
+                        in_gap = true;
+                        // The gap is known once the packet after it has waited out the
+                        // reorder window.
+                        let evidence = (seq + 1..=self.arrivals.high().unwrap_or(seq))
+                            .find_map(|x| self.arrivals.get(x));
+                        if evidence.is_none_or(|t| {
+                            now.saturating_duration_since(t) < self.config.reorder_window
+                        }) {
+                            held = true;
+                            break;
+                        }
+                    }
+                    PacketStatus::NotReceived
+                }
                 Some(at) => {
                     let ticks = (at.saturating_duration_since(epoch).as_micros()
                         / DELTA_UNIT.as_micros()) as i128;
@@ -226,6 +250,7 @@ impl TwccGenerator {
                     };
                     prev_ticks = ticks;
                     self.arrivals.remove(seq);
+                    in_gap = false;
                     s
                 }
             };
@@ -245,6 +270,12 @@ impl TwccGenerator {
         if self.arrivals.is_empty() {
             // Due again once a packet arrives.
             self.due = None;
+        } else if held || self.statuses.is_empty() {
+            // The rest waits for the next interval.
+            self.due = Some(now + self.config.interval);
+        }
+        if self.statuses.is_empty() {
+            return None;
         }
         let fb_pkt_count = self.fb_count;
         self.fb_count = self.fb_count.wrapping_add(1);
@@ -463,6 +494,40 @@ mod tests {
         // A packet already reported is ignored.
         g.handle_packet(t0 + us(1_200_000), SeqNo(12));
         assert_eq!(g.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_fresh_gap_waits_for_reordering() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut g = TwccGenerator::new(Ssrc(1), Ssrc(2), TwccConfig::default());
+        g.handle_packet(t0, SeqNo(0));
+        g.handle_packet(t0 + ms(95), SeqNo(2));
+        // At 100 ms, 1 has been missing for 5 ms only: the message stops before it.
+        let (base, _, _, st) = feedback(&mut g, t0 + ms(100)).unwrap();
+        assert_eq!(base, 0);
+        assert_eq!(st, [PacketStatus::ReceivedSmall(0)]);
+        assert!(g.poll_feedback(t0 + ms(100)).is_none());
+        assert_eq!(g.poll_timeout(), Some(t0 + ms(200)));
+        // 1 turns up, overtaken by 2.
+        g.handle_packet(t0 + ms(101), SeqNo(1));
+        let (base, reference, _, st) = feedback(&mut g, t0 + ms(200)).unwrap();
+        // Reference 1 (64 ms): 1 at 101 ms is 148 ticks later, 2 at 95 ms 24 ticks before.
+        assert_eq!((base, reference), (1, 1));
+        assert_eq!(
+            st,
+            [
+                PacketStatus::ReceivedSmall(148),
+                PacketStatus::ReceivedLarge(-24)
+            ]
+        );
+        // A gap whose successor arrived long enough ago is reported lost (due 100 ms after
+        // the first arrival since the last message).
+        g.handle_packet(t0 + ms(210), SeqNo(4));
+        let (base, _, _, st) = feedback(&mut g, t0 + ms(310)).unwrap();
+        assert_eq!(base, 3);
+        assert_eq!(st[0], PacketStatus::NotReceived);
+        assert_eq!(st.len(), 2);
     }
 
     #[test]
