@@ -118,7 +118,7 @@ fuzz_target!(|ops: Vec<Op>| {
             }
         }
         while jb.poll_event(now).is_some() {}
-        jb.poll_keyframe_request();
+        jb.poll_keyframe_request(now);
         let mut lost = Vec::new();
         while let Some(n) = nack.poll_nack(now) {
             assert!(n.pairs.len() <= nack_cfg.max_pairs);

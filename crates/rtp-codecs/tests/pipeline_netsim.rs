@@ -374,7 +374,7 @@ impl Receiver {
                 .expect("NACK fits");
             self.out.push_back(buf);
         }
-        let pli = self.nack.poll_pli().is_some() | self.jitter.poll_keyframe_request();
+        let pli = self.nack.poll_pli().is_some() | self.jitter.poll_keyframe_request(now);
         if pli {
             let mut buf = Vec::new();
             RtcpPacket::Pli(Pli {

@@ -21,6 +21,9 @@ pub struct JitterConfig {
     pub max_delay: Duration,
     /// The wait allows this many round-trip times for a retransmission to arrive.
     pub rtt_factor: f64,
+    /// While no key frame has come after a request, it is repeated after this long (or
+    /// two round-trip times, if longer): the request or its answer may have been lost.
+    pub keyframe_retry: Duration,
 }
 
 impl Default for JitterConfig {
@@ -31,6 +34,7 @@ impl Default for JitterConfig {
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(500),
             rtt_factor: 1.5,
+            keyframe_retry: Duration::from_millis(500),
         }
     }
 }
@@ -68,7 +72,9 @@ struct Ready {
 /// included, after RTX decapsulation), [`set_rtt`](Self::set_rtt). Outputs: drain
 /// [`poll_event`](Self::poll_event) after each input and at
 /// [`poll_timeout`](Self::poll_timeout);
-/// [`poll_keyframe_request`](Self::poll_keyframe_request) says when to send a PLI.
+/// [`poll_keyframe_request`](Self::poll_keyframe_request), polled after each event, says
+/// when to send a PLI: at the first loss or undecodable frame, then every
+/// [`JitterConfig::keyframe_retry`] until a key frame arrives.
 ///
 /// When a later frame is complete but the next in order is not, the buffer waits at most
 /// [`delay`](Self::delay) from the later frame's completion: the larger of twice the
@@ -92,6 +98,7 @@ pub struct JitterBuffer<D> {
     ready: BTreeMap<u64, Ready>,
     needs_keyframe: bool,
     keyframe_request: bool,
+    keyframe_requested_at: Option<Instant>,
     rtt: Option<Duration>,
     /// Interarrival jitter in nanoseconds, times 16 (RFC 3550 appendix A.8).
     jitter_q4: u128,
@@ -116,6 +123,7 @@ impl<D: Depacketizer> JitterBuffer<D> {
             ready: BTreeMap::new(),
             needs_keyframe: true,
             keyframe_request: false,
+            keyframe_requested_at: None,
             rtt: None,
             jitter_q4: 0,
             last_transit: None,
@@ -162,6 +170,10 @@ impl<D: Depacketizer> JitterBuffer<D> {
         marker: bool,
         payload: &[u8],
     ) {
+        let in_order = self.unwrapper.highest().is_none_or(|h| {
+            let delta = seq.0.wrapping_sub(h as u16) as i16;
+            delta > 0
+        });
         let ext = self.unwrapper.unwrap(seq);
         match self.next {
             None => self.next = Some(ext),
@@ -173,7 +185,11 @@ impl<D: Depacketizer> JitterBuffer<D> {
             }
             _ => {}
         }
-        self.update_jitter(now, timestamp);
+        // Only packets that advance the stream measure jitter: a reordered or retransmitted
+        // packet would count its repair time as network jitter.
+        if in_order {
+            self.update_jitter(now, timestamp);
+        }
         self.assembler.push(seq, timestamp, marker, payload);
         while let Some(frame) = self.assembler.poll_frame() {
             self.take_frame(now, frame);
@@ -237,8 +253,11 @@ impl<D: Depacketizer> JitterBuffer<D> {
             self.frames += 1;
             if r.frame.info.keyframe {
                 self.needs_keyframe = false;
+                self.keyframe_request = false;
+                self.keyframe_requested_at = None;
             }
             return Some(if self.needs_keyframe {
+                self.want_keyframe();
                 JitterEvent::NeedsKeyframe(r.frame)
             } else {
                 JitterEvent::Frame(r.frame)
@@ -250,7 +269,7 @@ impl<D: Depacketizer> JitterBuffer<D> {
             self.emitted_any = true;
             self.lost_packets += packets;
             self.needs_keyframe = true;
-            self.keyframe_request = true;
+            self.want_keyframe();
             return Some(JitterEvent::Lost {
                 first_seq: SeqNo(next as u16),
                 packets,
@@ -259,17 +278,46 @@ impl<D: Depacketizer> JitterBuffer<D> {
         None
     }
 
-    /// When [`poll_event`](Self::poll_event) will next give up a gap, if one is waited on.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let next = self.next?;
-        let (&first, head) = self.ready.iter().next()?;
-        (first != next).then(|| head.completed_at + self.delay())
+    fn want_keyframe(&mut self) {
+        if self.keyframe_requested_at.is_none() {
+            self.keyframe_request = true;
+        }
     }
 
-    /// Whether a key frame should be requested (PLI) since the last call: true once after
-    /// each loss.
-    pub fn poll_keyframe_request(&mut self) -> bool {
-        std::mem::take(&mut self.keyframe_request)
+    fn keyframe_retry(&self) -> Duration {
+        let rtt = self.rtt.unwrap_or_default();
+        self.config.keyframe_retry.max(rtt * 2)
+    }
+
+    /// When [`poll_event`](Self::poll_event) will next give up a gap, or
+    /// [`poll_keyframe_request`](Self::poll_keyframe_request) repeat a request.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let gap = self.next.and_then(|next| {
+            let (&first, head) = self.ready.iter().next()?;
+            (first != next).then(|| head.completed_at + self.delay())
+        });
+        let retry = self
+            .keyframe_requested_at
+            .filter(|_| self.needs_keyframe)
+            .map(|t| t + self.keyframe_retry());
+        match (gap, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether to request a key frame (PLI) now: after a loss or an undecodable frame, and
+    /// again every [`JitterConfig::keyframe_retry`] while none has arrived.
+    pub fn poll_keyframe_request(&mut self, now: Instant) -> bool {
+        let retry = self.needs_keyframe
+            && self
+                .keyframe_requested_at
+                .is_some_and(|t| now >= t + self.keyframe_retry());
+        if std::mem::take(&mut self.keyframe_request) || retry {
+            self.keyframe_requested_at = Some(now);
+            return true;
+        }
+        false
     }
 
     /// Frames handed out ([`JitterEvent::Frame`] and [`JitterEvent::NeedsKeyframe`]).
@@ -353,6 +401,7 @@ mod tests {
         Frame(u8),
         NeedsKey(u8),
         Lost(u16, u64),
+        KeyRequest,
     }
 
     fn drain(jb: &mut JitterBuffer<Vp8Depacketizer>, now: Instant, seen: &mut Vec<Seen>) {
@@ -362,6 +411,12 @@ mod tests {
                 JitterEvent::NeedsKeyframe(f) => Seen::NeedsKey(f.data[1]),
                 JitterEvent::Lost { first_seq, packets } => Seen::Lost(first_seq.0, packets),
             });
+            if jb.poll_keyframe_request(now) {
+                seen.push(Seen::KeyRequest);
+            }
+        }
+        if jb.poll_keyframe_request(now) {
+            seen.push(Seen::KeyRequest);
         }
     }
 
@@ -435,6 +490,7 @@ mod tests {
             if k == 10 {
                 // Its first sequence number: 65530 + 30.
                 want.push(Seen::Lost(24, 3));
+                want.push(Seen::KeyRequest);
             } else if (11..15).contains(&k) {
                 want.push(Seen::NeedsKey(k));
             } else {
@@ -442,8 +498,8 @@ mod tests {
             }
         }
         assert_eq!(seen, want);
-        assert!(jb.poll_keyframe_request());
-        assert!(!jb.poll_keyframe_request());
+        // The key frame came: nothing more to request.
+        assert!(!jb.poll_keyframe_request(t0 + ms(5000)));
         assert_eq!(jb.lost_packets(), 3);
         assert_eq!(jb.frames(), 29);
         assert_eq!(jb.waiting_frames(), 0);
@@ -467,13 +523,53 @@ mod tests {
         drain(&mut jb, t0 + ms(149), &mut seen);
         assert_eq!(seen.len(), 1);
         drain(&mut jb, t0 + ms(150), &mut seen);
-        assert_eq!(seen, [Seen::Frame(0), Seen::Lost(3, 3), Seen::Frame(2)]);
+        assert_eq!(
+            seen,
+            [
+                Seen::Frame(0),
+                Seen::Lost(3, 3),
+                Seen::KeyRequest,
+                Seen::Frame(2)
+            ]
+        );
         // Frame 1 turning up now is too late and dropped.
         for p in &frames[1] {
             jb.handle_packet(t0 + ms(200), p.seq, p.ts, p.marker, &p.payload);
         }
         drain(&mut jb, t0 + ms(200), &mut seen);
-        assert_eq!(seen.len(), 3);
+        assert_eq!(seen.len(), 4);
+        assert_eq!(jb.poll_timeout(), None);
+    }
+
+    #[test]
+    fn keyframe_request_repeats_until_a_key_frame() {
+        let t0 = Instant::now();
+        // Frames 0 (key), 1 lost, then inter frames 2..40 every 33 ms, key frame 40.
+        let frames = stream(41, &[0, 40], 100);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        let mut sched = vec![];
+        for (k, f) in frames.iter().enumerate() {
+            if k == 1 {
+                continue;
+            }
+            for p in f {
+                sched.push((ms(33 * k as u64), p));
+            }
+        }
+        let seen = run(&mut jb, t0, sched, ms(3000));
+        let requests: Vec<usize> = seen
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == Seen::KeyRequest)
+            .map(|(i, _)| i)
+            .collect();
+        // Lost at 66 + 150 ms; requests then, and every 500 ms until frame 40 at 1320 ms:
+        // at 216, 716, 1216 ms.
+        assert_eq!(requests.len(), 3, "{seen:?}");
+        assert_eq!(seen[1], Seen::Lost(103, 3));
+        assert_eq!(seen[2], Seen::KeyRequest);
+        assert_eq!(seen.last(), Some(&Seen::Frame(40)));
         assert_eq!(jb.poll_timeout(), None);
     }
 
@@ -515,8 +611,8 @@ mod tests {
             drain(&mut jb, t0, &mut seen);
             assert!(jb.waiting_frames() <= 9);
         }
-        assert_eq!(seen[0], Seen::Lost(0, 2));
-        assert_eq!(seen.len(), 199);
+        assert_eq!(seen[..2], [Seen::Lost(0, 2), Seen::KeyRequest]);
+        assert_eq!(seen.len(), 200);
         // Sequence numbers jumping around by 30000 never make it hold more.
         let mut s = SeqNo(200);
         for k in 0..1000u32 {
