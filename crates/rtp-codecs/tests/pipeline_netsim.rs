@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ferrtc_netsim::{Datagram, Endpoint, LinkConfig, Sim};
+use ferrtc_netsim::{BurstLoss, Datagram, Endpoint, LinkConfig, Sim};
 use ferrtc_rtp_codecs::codec::Packetizer;
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use ferrtc_rtp_codecs::pipeline::{
@@ -480,26 +480,99 @@ impl Endpoint for Receiver {
     }
 }
 
+/// What a run measured. Invariants that hold on any link are checked inside [`scenario`].
+struct Outcome {
+    originals: u64,
+    lost_originals: u64,
+    retransmissions: u64,
+    delivered: u32,
+    lost_frames: u32,
+    rtts: Vec<Duration>,
+    cumulative_lost: i64,
+    receiver_plis: u64,
+    sender_plis: u64,
+    twcc_reported: usize,
+    twcc_sent: usize,
+    twcc_lost: usize,
+    twcc_lost_but_arrived: usize,
+    owd_spread_us: i64,
+}
+
 #[test]
 fn thirty_seconds_of_video_at_5_percent_loss_and_100ms_rtt() {
     for seed in [2026, 7, 99] {
-        scenario(seed);
+        // 50 ms each way plus up to 2 ms of jitter (which reorders), 5% loss each way.
+        let link = LinkConfig::ideal()
+            .latency(Duration::from_millis(50))
+            .jitter(Duration::from_millis(2))
+            .loss(0.05);
+        let o = scenario(seed, link);
+        let lost_fraction = o.lost_originals as f64 / o.originals as f64;
+        // The link lost about 5% of the media.
+        assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
+        assert!(o.retransmissions >= o.lost_originals);
+        // Two NACK rounds repair nearly everything: fewer than 2% of frames lost.
+        assert!(o.lost_frames * 50 < FRAMES, "{} frames lost", o.lost_frames);
+        // Each loss costs the frames up to the requested key frame (one RTT plus the
+        // wait): still more than 85% decodable.
+        assert!(o.delivered > FRAMES * 85 / 100, "{} decodable", o.delivered);
+        // The sender measured the RTT from RR LSR/DLSR: 100 ms plus up to 4 ms of jitter.
+        assert!(o.rtts.len() > 40);
+        for rtt in &o.rtts {
+            assert!(
+                (Duration::from_millis(99)..=Duration::from_millis(105)).contains(rtt),
+                "{rtt:?}"
+            );
+        }
+        // The receiver's report agrees with what the link did to the media stream.
+        assert!(
+            o.cumulative_lost.abs_diff(o.lost_originals as i64) <= 20,
+            "{} vs {}",
+            o.cumulative_lost,
+            o.lost_originals
+        );
+        assert!(o.receiver_plis >= 1 && o.receiver_plis <= u64::from(o.lost_frames) + 1);
+        // PLIs cross the lossy link too.
+        assert!(o.sender_plis >= 1 && o.sender_plis <= o.receiver_plis);
+        // Transport-wide feedback: nearly all numbers described, about 5% lost, arrival
+        // times within the 2 ms jitter plus the 250 us resolution.
+        assert!(o.twcc_reported * 100 > o.twcc_sent * 90);
+        let twcc_lost = o.twcc_lost as f64 / o.twcc_reported as f64;
+        assert!((0.04..0.06).contains(&twcc_lost), "{twcc_lost}");
+        assert!(o.twcc_lost_but_arrived * 100 <= o.twcc_lost);
+        assert!(o.owd_spread_us <= 2_250, "{} us", o.owd_spread_us);
     }
 }
 
-fn scenario(seed: u64) {
+#[test]
+fn thirty_seconds_of_video_through_bursty_loss() {
+    // Gilbert-Elliott loss: bursts averaging 10 packets, about 4% overall; 60 ms each way
+    // and 5 ms of jitter.
+    for seed in [1, 2] {
+        let link = LinkConfig::ideal()
+            .latency(Duration::from_millis(60))
+            .jitter(Duration::from_millis(5))
+            .burst_loss(BurstLoss::new(0.005, 0.1, 0.8));
+        let o = scenario(seed, link);
+        assert!(o.lost_originals > 100, "{}", o.lost_originals);
+        // Bursts cost whole frames, but most still get through and decode.
+        assert!(o.delivered > FRAMES * 2 / 3, "{} decodable", o.delivered);
+        assert!(o.lost_frames * 10 < FRAMES, "{} frames lost", o.lost_frames);
+        for rtt in &o.rtts {
+            assert!(
+                (Duration::from_millis(119)..=Duration::from_millis(131)).contains(rtt),
+                "{rtt:?}"
+            );
+        }
+        assert!(o.twcc_lost_but_arrived * 100 <= o.twcc_lost);
+    }
+}
+
+fn scenario(seed: u64, link: LinkConfig) -> Outcome {
     let mut sim = Sim::new(seed);
     let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
     let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
-    // 50 ms each way plus up to 2 ms of jitter (which reorders), 5% loss each way.
-    sim.add_link_pair(
-        a.ip(),
-        b.ip(),
-        LinkConfig::ideal()
-            .latency(Duration::from_millis(50))
-            .jitter(Duration::from_millis(2))
-            .loss(0.05),
-    );
+    sim.add_link_pair(a.ip(), b.ip(), link);
     let epoch = sim.epoch();
     let sender = sim.add_endpoint([a], Sender::new(a, b, epoch));
     let receiver = sim.add_endpoint([b], Receiver::new(b, a));
@@ -577,33 +650,8 @@ fn scenario(seed: u64) {
         r.max_missing,
         r.max_waiting,
     );
-    // The link lost about 5% of the media.
-    assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
     // Retransmissions stay bounded by the losses.
     assert!(s.retransmissions < 3 * lost_originals);
-    assert!(s.retransmissions >= lost_originals);
-    // Two NACK rounds repair nearly everything: fewer than 2% of frames lost.
-    assert!(lost_frames * 50 < FRAMES, "{lost_frames} frames lost");
-    // Each loss costs the frames up to the requested key frame (one RTT plus the wait):
-    // still more than 85% decodable.
-    assert!(delivered > FRAMES * 85 / 100, "{delivered} decodable");
-    // The sender measured the RTT from RR LSR/DLSR: 100 ms plus up to 4 ms of jitter.
-    assert!(s.rtts.len() > 40);
-    for rtt in &s.rtts {
-        assert!(
-            (Duration::from_millis(99)..=Duration::from_millis(105)).contains(rtt),
-            "{rtt:?}"
-        );
-    }
-    // The receiver's report agrees with what the link did to the media stream.
-    let cumulative = r.stats.cumulative_lost();
-    assert!(
-        cumulative.abs_diff(lost_originals as i64) <= 20,
-        "{cumulative} vs {lost_originals}"
-    );
-    assert!(r.plis >= 1 && r.plis <= lost_frames as u64 + 1);
-    // PLIs cross the lossy link too.
-    assert!(s.plis >= 1 && s.plis <= r.plis);
     assert!(r.max_missing <= 1000);
     assert!(r.max_waiting <= JitterConfig::default().max_frames + 1);
 
@@ -642,12 +690,20 @@ fn scenario(seed: u64) {
         max - min
     );
     assert_eq!(wrong_received, 0);
-    assert!(reported * 100 > sent * 90, "{reported} of {sent} described");
-    assert!(
-        lost_but_arrived * 100 <= reported_lost,
-        "{lost_but_arrived}"
-    );
-    let lost_fraction = reported_lost as f64 / reported as f64;
-    assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
-    assert!(max - min <= 2_250, "{min}..{max} us");
+    Outcome {
+        originals: s.originals,
+        lost_originals,
+        retransmissions: s.retransmissions,
+        delivered,
+        lost_frames,
+        rtts: s.rtts.clone(),
+        cumulative_lost: r.stats.cumulative_lost(),
+        receiver_plis: r.plis,
+        sender_plis: s.plis,
+        twcc_reported: reported,
+        twcc_sent: sent,
+        twcc_lost: reported_lost,
+        twcc_lost_but_arrived: lost_but_arrived,
+        owd_spread_us: max - min,
+    }
 }
