@@ -12,10 +12,11 @@ use ferrtc_netsim::{BurstLoss, Datagram, Endpoint, LinkConfig, Sim};
 use ferrtc_rtp_codecs::codec::Packetizer;
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use ferrtc_rtp_codecs::pipeline::{
-    JitterBuffer, JitterConfig, JitterEvent, NackConfig, NackGenerator, NtpTime, ReceiverStats,
-    SendHistory, SenderStats, TransportSequencer, TwccConfig, TwccGenerator,
+    JitterBuffer, JitterConfig, JitterEvent, KeyframeMethod, KeyframeRequester, NackConfig,
+    NackGenerator, NtpTime, ReceiverStats, SendHistory, SenderStats, TransportSequencer,
+    TwccConfig, TwccGenerator,
 };
-use ferrtc_rtp_codecs::rtcp::{Compound, List, Pli, ReceiverReport, RtcpPacket};
+use ferrtc_rtp_codecs::rtcp::{Compound, List, ReceiverReport, RtcpPacket};
 use ferrtc_rtp_codecs::{
     Csrcs, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, SeqUnwrapper,
     Ssrc,
@@ -210,7 +211,7 @@ impl Endpoint for Sender {
                         }
                     }
                 }
-                RtcpPacket::Pli(_) => {
+                RtcpPacket::Pli(_) | RtcpPacket::Fir(_) => {
                     self.force_key = true;
                     self.plis += 1;
                 }
@@ -299,6 +300,7 @@ struct Receiver {
     originals: u64,
     rtx: u64,
     plis: u64,
+    keyframe: KeyframeRequester,
     max_missing: usize,
     max_waiting: usize,
     twcc: TwccGenerator,
@@ -308,7 +310,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn new(me: SocketAddr, peer: SocketAddr) -> Self {
+    fn new(me: SocketAddr, peer: SocketAddr, method: KeyframeMethod) -> Self {
         let rtt = Duration::from_millis(100);
         let mut jitter = JitterBuffer::new(
             Vp8Depacketizer::new(),
@@ -340,6 +342,7 @@ impl Receiver {
             originals: 0,
             rtx: 0,
             plis: 0,
+            keyframe: KeyframeRequester::new(RECEIVER_SSRC, MEDIA_SSRC, method),
             max_missing: 0,
             max_waiting: 0,
             twcc: TwccGenerator::new(RECEIVER_SSRC, MEDIA_SSRC, TwccConfig::default()),
@@ -352,7 +355,12 @@ impl Receiver {
         while let Some(e) = self.jitter.poll_event(now) {
             self.got.push(match e {
                 JitterEvent::Frame(f) => Got::Frame {
-                    key: f.info.keyframe,
+                    key: {
+                        if f.info.keyframe {
+                            self.keyframe.keyframe_received();
+                        }
+                        f.info.keyframe
+                    },
                     data: f.data.to_vec(),
                     seq: f.first_seq,
                 },
@@ -377,12 +385,10 @@ impl Receiver {
         let pli = self.nack.poll_pli().is_some() | self.jitter.poll_keyframe_request(now);
         if pli {
             let mut buf = Vec::new();
-            RtcpPacket::Pli(Pli {
-                sender_ssrc: RECEIVER_SSRC,
-                media_ssrc: MEDIA_SSRC,
-            })
-            .emit_vec(&mut buf)
-            .expect("PLI fits");
+            self.keyframe
+                .request()
+                .emit_vec(&mut buf)
+                .expect("request fits");
             self.out.push_back(buf);
             self.plis += 1;
         }
@@ -506,7 +512,7 @@ fn thirty_seconds_of_video_at_5_percent_loss_and_100ms_rtt() {
             .latency(Duration::from_millis(50))
             .jitter(Duration::from_millis(2))
             .loss(0.05);
-        let o = scenario(seed, link);
+        let o = scenario(seed, link, KeyframeMethod::Pli);
         let lost_fraction = o.lost_originals as f64 / o.originals as f64;
         // The link lost about 5% of the media.
         assert!((0.04..0.06).contains(&lost_fraction), "{lost_fraction}");
@@ -547,13 +553,13 @@ fn thirty_seconds_of_video_at_5_percent_loss_and_100ms_rtt() {
 #[test]
 fn thirty_seconds_of_video_through_bursty_loss() {
     // Gilbert-Elliott loss: bursts averaging 10 packets, about 4% overall; 60 ms each way
-    // and 5 ms of jitter.
+    // and 5 ms of jitter. Key frames are requested by FIR here.
     for seed in [1, 2] {
         let link = LinkConfig::ideal()
             .latency(Duration::from_millis(60))
             .jitter(Duration::from_millis(5))
             .burst_loss(BurstLoss::new(0.005, 0.1, 0.8));
-        let o = scenario(seed, link);
+        let o = scenario(seed, link, KeyframeMethod::Fir);
         assert!(o.lost_originals > 100, "{}", o.lost_originals);
         // Bursts cost whole frames, but most still get through and decode.
         assert!(o.delivered > FRAMES * 2 / 3, "{} decodable", o.delivered);
@@ -568,14 +574,14 @@ fn thirty_seconds_of_video_through_bursty_loss() {
     }
 }
 
-fn scenario(seed: u64, link: LinkConfig) -> Outcome {
+fn scenario(seed: u64, link: LinkConfig, method: KeyframeMethod) -> Outcome {
     let mut sim = Sim::new(seed);
     let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
     let b: SocketAddr = "10.0.0.2:5000".parse().unwrap();
     sim.add_link_pair(a.ip(), b.ip(), link);
     let epoch = sim.epoch();
     let sender = sim.add_endpoint([a], Sender::new(a, b, epoch));
-    let receiver = sim.add_endpoint([b], Receiver::new(b, a));
+    let receiver = sim.add_endpoint([b], Receiver::new(b, a, method));
     sim.run_until(epoch + Duration::from_secs(32));
 
     let s = sim.endpoint(sender);

@@ -8,6 +8,7 @@
 //! - [`jitter`]: the jitter buffer around [`FrameAssembler`](crate::codec::FrameAssembler):
 //!   frames in order, a bounded adaptive wait for missing packets, loss and key frame
 //!   reporting.
+//! - [`keyframe`]: key frame requests by PLI or FIR, with the FIR command sequence number.
 //! - [`nack`]: NACK generation with RTT-spaced retries and give-up (RFC 4585), and the
 //!   bounded send history answering NACKs by RTX (RFC 4588) or plain retransmission.
 //! - [`twcc`]: transport-wide sequence numbering on send and transport-wide congestion
@@ -79,11 +80,13 @@
 //! ```
 
 pub mod jitter;
+pub mod keyframe;
 pub mod nack;
 pub mod stats;
 pub mod twcc;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterEvent};
+pub use keyframe::{KeyframeMethod, KeyframeRequester};
 pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
 pub use stats::{NtpTime, ReceiverStats, SenderStats};
 pub use twcc::{StampError, TransportSequencer, TwccConfig, TwccGenerator};
