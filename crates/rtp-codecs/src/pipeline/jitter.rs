@@ -142,12 +142,17 @@ impl<D: Depacketizer> JitterBuffer<D> {
     /// The current wait for a missing packet.
     pub fn delay(&self) -> Duration {
         let jitter = Duration::from_nanos(u64::try_from(self.jitter_q4 >> 4).unwrap_or(u64::MAX));
-        let by_rtt = self
-            .rtt
-            .map_or(Duration::ZERO, |r| r.mul_f64(self.config.rtt_factor));
-        (jitter * 2)
+        let by_rtt = self.rtt.map_or(Duration::ZERO, |r| {
+            // Saturates rather than panics on a huge RTT or a strange factor.
+            Duration::try_from_secs_f64(r.as_secs_f64() * self.config.rtt_factor)
+                .unwrap_or(self.config.max_delay)
+        });
+        // max then min rather than clamp: a configuration with min above max must not panic.
+        jitter
+            .saturating_mul(2)
             .max(by_rtt)
-            .clamp(self.config.min_delay, self.config.max_delay)
+            .max(self.config.min_delay)
+            .min(self.config.max_delay)
     }
 
     /// Takes an RTP packet of the stream that arrived at `now`.
@@ -263,7 +268,13 @@ impl<D: Depacketizer> JitterBuffer<D> {
                 JitterEvent::Frame(r.frame)
             });
         }
-        if overfull || now >= head.get().completed_at + delay {
+        if overfull
+            || head
+                .get()
+                .completed_at
+                .checked_add(delay)
+                .is_some_and(|t| now >= t)
+        {
             let packets = first - next;
             self.next = Some(first);
             self.emitted_any = true;
@@ -286,7 +297,7 @@ impl<D: Depacketizer> JitterBuffer<D> {
 
     fn keyframe_retry(&self) -> Duration {
         let rtt = self.rtt.unwrap_or_default();
-        self.config.keyframe_retry.max(rtt * 2)
+        self.config.keyframe_retry.max(rtt.saturating_mul(2))
     }
 
     /// When [`poll_event`](Self::poll_event) will next give up a gap, or
@@ -294,12 +305,14 @@ impl<D: Depacketizer> JitterBuffer<D> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let gap = self.next.and_then(|next| {
             let (&first, head) = self.ready.iter().next()?;
-            (first != next).then(|| head.completed_at + self.delay())
+            (first != next)
+                .then(|| head.completed_at.checked_add(self.delay()))
+                .flatten()
         });
         let retry = self
             .keyframe_requested_at
             .filter(|_| self.needs_keyframe)
-            .map(|t| t + self.keyframe_retry());
+            .and_then(|t| t.checked_add(self.keyframe_retry()));
         match (gap, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -312,7 +325,8 @@ impl<D: Depacketizer> JitterBuffer<D> {
         let retry = self.needs_keyframe
             && self
                 .keyframe_requested_at
-                .is_some_and(|t| now >= t + self.keyframe_retry());
+                .and_then(|t| t.checked_add(self.keyframe_retry()))
+                .is_some_and(|t| now >= t);
         if std::mem::take(&mut self.keyframe_request) || retry {
             self.keyframe_requested_at = Some(now);
             return true;
@@ -571,6 +585,29 @@ mod tests {
         assert_eq!(seen[2], Seen::KeyRequest);
         assert_eq!(seen.last(), Some(&Seen::Frame(40)));
         assert_eq!(jb.poll_timeout(), None);
+    }
+
+    #[test]
+    fn absurd_rtt_and_configuration_do_not_panic() {
+        let t0 = Instant::now();
+        let cfg = JitterConfig {
+            min_delay: ms(900),
+            max_delay: ms(100),
+            rtt_factor: f64::NAN,
+            ..JitterConfig::default()
+        };
+        let mut jb = JitterBuffer::new(Vp8Depacketizer::new(), 0, cfg);
+        jb.set_rtt(Duration::MAX);
+        assert_eq!(jb.delay(), ms(100));
+        let frames = stream(3, &[], 0);
+        for p in frames[0].iter().chain(&frames[2]) {
+            jb.handle_packet(t0, p.seq, p.ts, p.marker, &p.payload);
+        }
+        let mut seen = vec![];
+        drain(&mut jb, t0 + ms(100), &mut seen);
+        assert_eq!(seen[0], Seen::NeedsKey(0));
+        assert!(seen.contains(&Seen::Lost(3, 3)));
+        let _ = jb.poll_timeout();
     }
 
     #[test]

@@ -155,7 +155,9 @@ impl NackGenerator {
     /// One RTT plus a quarter for its variation: a retry sooner would race the
     /// retransmission, and the sender ignores requests within one RTT of answering.
     fn retry_interval(&self) -> Duration {
-        (self.rtt + self.rtt / 4).max(self.config.min_retry_interval)
+        self.rtt
+            .saturating_add(self.rtt / 4)
+            .max(self.config.min_retry_interval)
     }
 
     /// The NACK to send at `now`, if any packet is due a request; it borrows an internal
@@ -218,11 +220,15 @@ impl NackGenerator {
         let interval = self.retry_interval();
         self.missing
             .values()
-            .map(|m| {
-                let expiry = m.since + self.config.max_age;
+            .filter_map(|m| {
+                // Checked: an absurd RTT or configuration means "never", not a panic.
+                let expiry = m.since.checked_add(self.config.max_age);
                 match m.last_request {
-                    None => m.since + self.config.reorder_delay,
-                    Some(t) => (t + interval).min(expiry),
+                    None => m.since.checked_add(self.config.reorder_delay),
+                    Some(t) => match (t.checked_add(interval), expiry) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
                 }
             })
             .min()
@@ -511,6 +517,20 @@ mod tests {
             panic!("not a NACK: {parsed:?}")
         };
         assert_eq!(lost(&p), [18, 19]);
+    }
+
+    #[test]
+    fn absurd_rtt_does_not_panic() {
+        let t0 = Instant::now();
+        let mut g = generator();
+        g.set_rtt(Duration::MAX);
+        g.handle_packet(t0, SeqNo(0));
+        g.handle_packet(t0, SeqNo(2));
+        assert_eq!(lost(&g.poll_nack(t0).unwrap()), [1]);
+        // The retry never comes; the age limit still ends it.
+        assert_eq!(g.poll_timeout(), Some(t0 + ms(1000)));
+        assert!(g.poll_nack(t0 + ms(1001)).is_none());
+        assert_eq!(g.missing_count(), 0);
     }
 
     #[test]
