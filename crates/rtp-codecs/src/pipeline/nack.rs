@@ -81,6 +81,9 @@ pub struct NackGenerator {
     config: NackConfig,
     unwrapper: SeqUnwrapper,
     highest: Option<u64>,
+    /// Lowest sequence number seen: a packet from before it (reordering at the start of
+    /// the stream) opens a gap backwards.
+    lowest: u64,
     missing: BTreeMap<u64, Missing>,
     rtt: Duration,
     want_keyframe: bool,
@@ -100,6 +103,7 @@ impl NackGenerator {
             config,
             unwrapper: SeqUnwrapper::new(),
             highest: None,
+            lowest: 0,
             missing: BTreeMap::new(),
             rtt: config.initial_rtt,
             want_keyframe: false,
@@ -120,8 +124,16 @@ impl NackGenerator {
         let ext = self.unwrapper.unwrap(seq);
         let Some(highest) = self.highest else {
             self.highest = Some(ext);
+            self.lowest = ext;
             return;
         };
+        if ext < self.lowest {
+            // Older than anything seen: the packets between it and the first one seen
+            // are missing too.
+            let lowest = std::mem::replace(&mut self.lowest, ext);
+            self.add_missing(now, ext + 1, lowest);
+            return;
+        }
         if ext <= highest {
             if self.missing.remove(&ext).is_some() {
                 self.recovered += 1;
@@ -129,7 +141,13 @@ impl NackGenerator {
             return;
         }
         self.highest = Some(ext);
-        let gap = ext - highest - 1;
+        self.add_missing(now, highest + 1, ext);
+    }
+
+    /// Marks `from..to` missing, or gives everything up for a key frame if that would
+    /// overflow the list.
+    fn add_missing(&mut self, now: Instant, from: u64, to: u64) {
+        let gap = to.saturating_sub(from);
         if gap == 0 {
             return;
         }
@@ -140,7 +158,7 @@ impl NackGenerator {
             self.want_keyframe = true;
             return;
         }
-        for s in highest + 1..ext {
+        for s in from..to {
             self.missing.insert(
                 s,
                 Missing {
@@ -531,6 +549,17 @@ mod tests {
         assert_eq!(g.poll_timeout(), Some(t0 + ms(1000)));
         assert!(g.poll_nack(t0 + ms(1001)).is_none());
         assert_eq!(g.missing_count(), 0);
+    }
+
+    #[test]
+    fn reordering_at_the_start_opens_a_gap_backwards() {
+        let t0 = Instant::now();
+        let mut g = generator();
+        g.handle_packet(t0, SeqNo(10));
+        g.handle_packet(t0, SeqNo(7));
+        assert_eq!(lost(&g.poll_nack(t0).unwrap()), [8, 9]);
+        g.handle_packet(t0, SeqNo(8));
+        assert!(g.is_missing(SeqNo(9)) && !g.is_missing(SeqNo(8)));
     }
 
     #[test]
