@@ -84,6 +84,9 @@ struct Ready {
 /// frame come out as [`JitterEvent::NeedsKeyframe`]. The stream starts in that state too:
 /// the first decodable frame is a key frame.
 ///
+/// A gap is judged only once a later frame is complete: when a stream stops, its last
+/// incomplete frame is neither handed out nor reported until more packets come.
+///
 /// Memory is bounded by the assembler's capacity and byte budget plus
 /// [`JitterConfig::max_frames`] complete frames.
 #[derive(Debug)]

@@ -176,7 +176,9 @@ impl TwccGenerator {
             return;
         }
         self.arrivals.insert(ext, now);
-        self.due.get_or_insert(now + self.config.interval);
+        if self.due.is_none() {
+            self.due = now.checked_add(self.config.interval);
+        }
     }
 
     /// When feedback is next due.
@@ -272,7 +274,7 @@ impl TwccGenerator {
             self.due = None;
         } else if held || self.statuses.is_empty() {
             // The rest waits for the next interval.
-            self.due = Some(now + self.config.interval);
+            self.due = now.checked_add(self.config.interval);
         }
         if self.statuses.is_empty() {
             return None;
