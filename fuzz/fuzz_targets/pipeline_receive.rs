@@ -2,7 +2,8 @@
 //! numbers, timestamps, markers, payloads and transport numbers, at any pace, with RTT
 //! changes and sender reports, into ReceiverStats, NackGenerator, JitterBuffer (VP8) and
 //! TwccGenerator; NACKs answered from a SendHistory. Nothing may panic, every bound holds,
-//! and every NACK and TWCC message produced parses back to itself.
+//! every NACK and TWCC message produced parses back to itself, and once drained nothing
+//! asks to be woken at the current instant again.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -133,6 +134,10 @@ fuzz_target!(|ops: Vec<Op>| {
             assert!(fb.packets.count() <= TwccConfig::default().max_statuses);
             roundtrip(RtcpPacket::TransportFeedback(fb));
         }
+        // Drained at `now`, nothing may still be due at `now`: a sans-IO loop would spin.
+        assert!(nack.poll_timeout().is_none_or(|t| t > now));
+        assert!(jb.poll_timeout().is_none_or(|t| t > now));
+        assert!(twcc.poll_timeout().is_none_or(|t| t > now));
         assert!(nack.missing_count() <= nack_cfg.max_entries);
         assert!(jb.waiting_frames() <= jb_cfg.max_frames + 1);
         assert!(jb.assembler().pending_bytes() <= ferrtc_rtp_codecs::codec::DEFAULT_BYTE_BUDGET);

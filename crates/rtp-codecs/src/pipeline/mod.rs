@@ -4,7 +4,8 @@
 //!
 //! - [`stats`]: reception statistics and reception report blocks (RFC 3550 section 6.4.1,
 //!   appendix A.3 and A.8), sender reports with the NTP/RTP timestamp mapping, round-trip
-//!   time from LSR/DLSR.
+//!   time from LSR/DLSR, and for a receiver that sends no media from XR RRTR/DLRR
+//!   (RFC 3611).
 //! - [`jitter`]: the jitter buffer around [`FrameAssembler`](crate::codec::FrameAssembler):
 //!   frames in order, a bounded adaptive wait for missing packets, loss and key frame
 //!   reporting.
@@ -88,5 +89,5 @@ pub mod twcc;
 pub use jitter::{JitterBuffer, JitterConfig, JitterEvent};
 pub use keyframe::{KeyframeMethod, KeyframeRequester};
 pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
-pub use stats::{NtpTime, ReceiverStats, SenderStats};
+pub use stats::{DlrrResponder, NtpTime, ReceiverRtt, ReceiverStats, SenderStats};
 pub use twcc::{StampError, TransportSequencer, TwccConfig, TwccGenerator};

@@ -185,7 +185,8 @@ impl NackGenerator {
         let cfg = self.config;
         let mut given_up = 0;
         self.missing.retain(|_, m| {
-            let expired = now.saturating_duration_since(m.since) > cfg.max_age;
+            // `>=`: poll_timeout names exactly this instant, which must make progress.
+            let expired = now.saturating_duration_since(m.since) >= cfg.max_age;
             let exhausted = m.requests >= cfg.max_requests
                 && m.last_request
                     .is_some_and(|t| now.saturating_duration_since(t) >= interval);
@@ -545,10 +546,12 @@ mod tests {
         g.handle_packet(t0, SeqNo(0));
         g.handle_packet(t0, SeqNo(2));
         assert_eq!(lost(&g.poll_nack(t0).unwrap()), [1]);
-        // The retry never comes; the age limit still ends it.
+        // The retry never comes; the age limit still ends it, at exactly the time
+        // poll_timeout names (anything else would make a sans-IO loop spin).
         assert_eq!(g.poll_timeout(), Some(t0 + ms(1000)));
-        assert!(g.poll_nack(t0 + ms(1001)).is_none());
+        assert!(g.poll_nack(t0 + ms(1000)).is_none());
         assert_eq!(g.missing_count(), 0);
+        assert_eq!(g.poll_timeout(), None);
     }
 
     #[test]

@@ -6,12 +6,16 @@
 //! [`SenderReport`] with the NTP/RTP timestamp mapping; when a report block about that stream
 //! comes back it yields the round-trip time (RFC 3550 section 6.4.1, figure 2).
 //!
+//! A receiver that sends no media learns the round-trip time the other way, from extended
+//! reports (RFC 3611 sections 4.4 and 4.5): [`ReceiverRtt`] sends receiver reference times,
+//! the sender's [`DlrrResponder`] echoes them in DLRR items.
+//!
 //! The wall clock is an argument ([`NtpTime`]), the monotonic clock is `now: Instant`;
 //! neither is ever read here.
 
 use std::time::{Duration, Instant};
 
-use crate::rtcp::{List, ReportBlock, SenderReport};
+use crate::rtcp::{DlrrItem, List, ReportBlock, SenderReport, XrBlock};
 use crate::types::{SeqNo, SeqUnwrapper, Ssrc};
 
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01), RFC 5905
@@ -333,6 +337,112 @@ impl SenderStats {
     }
 }
 
+/// Round-trip time for a receiver that sends no media (RFC 3611 section 4.4/4.5): it sends
+/// receiver reference time blocks ([`rrtr`](Self::rrtr)), the media sender echoes them in
+/// DLRR items ([`DlrrResponder`]), and [`handle_dlrr`](Self::handle_dlrr) gives the RTT as
+/// the time since the echoed RRTR minus the sender's delay. Fixed size.
+#[derive(Debug, Clone)]
+pub struct ReceiverRtt {
+    ssrc: Ssrc,
+    sent: [Option<(u32, Instant)>; SR_MEMORY],
+    next: usize,
+    rtt: Option<Duration>,
+}
+
+impl ReceiverRtt {
+    /// For the receiver whose own SSRC is `ssrc` (the one DLRR items will name).
+    pub fn new(ssrc: Ssrc) -> Self {
+        ReceiverRtt {
+            ssrc,
+            sent: [None; SR_MEMORY],
+            next: 0,
+            rtt: None,
+        }
+    }
+
+    /// The RRTR block to send at `now`, when the wall clock reads `wall_clock`.
+    pub fn rrtr(&mut self, now: Instant, wall_clock: NtpTime) -> XrBlock<'static> {
+        self.sent[self.next] = Some((wall_clock.compact(), now));
+        self.next = (self.next + 1) % SR_MEMORY;
+        XrBlock::Rrtr {
+            ntp_time: wall_clock.0,
+        }
+    }
+
+    /// Takes a DLRR item that arrived at `now`; if it is addressed to this receiver and
+    /// echoes a recent RRTR, returns the round-trip time.
+    pub fn handle_dlrr(&mut self, now: Instant, item: &DlrrItem) -> Option<Duration> {
+        if item.ssrc != self.ssrc || item.last_rr == 0 {
+            return None;
+        }
+        let (_, sent_at) = self
+            .sent
+            .iter()
+            .flatten()
+            .find(|(lrr, _)| *lrr == item.last_rr)?;
+        let rtt = now
+            .saturating_duration_since(*sent_at)
+            .saturating_sub(compact_to_duration(item.delay_since_last_rr));
+        self.rtt = Some(rtt);
+        Some(rtt)
+    }
+
+    /// The latest round-trip time measured.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+}
+
+/// How many receivers a [`DlrrResponder`] answers.
+const DLRR_RECEIVERS: usize = 8;
+
+/// The media sender's side of RFC 3611 RRTR/DLRR: remembers the last receiver reference
+/// time from each of up to 8 receivers (the least recently heard is replaced) and produces
+/// the DLRR items that echo them.
+#[derive(Debug, Clone, Default)]
+pub struct DlrrResponder {
+    /// Receiver, LRR (middle bits of its RRTR), when it arrived.
+    last: [Option<(Ssrc, u32, Instant)>; DLRR_RECEIVERS],
+    items: Vec<DlrrItem>,
+}
+
+impl DlrrResponder {
+    /// A responder that has heard no RRTR.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes an RRTR from receiver `from` that arrived at `now`.
+    pub fn handle_rrtr(&mut self, now: Instant, from: Ssrc, ntp_time: NtpTime) {
+        let entry = Some((from, ntp_time.compact(), now));
+        if let Some(slot) = self
+            .last
+            .iter_mut()
+            .find(|e| e.is_some_and(|e| e.0 == from))
+        {
+            *slot = entry;
+        } else if let Some(slot) = self.last.iter_mut().find(|e| e.is_none()) {
+            *slot = entry;
+        } else if let Some(slot) = self.last.iter_mut().min_by_key(|e| e.map(|e| e.2)) {
+            *slot = entry;
+        }
+    }
+
+    /// The DLRR items to send at `now`, one per receiver heard (RFC 3611 section 4.5); the
+    /// slice is reused by the next call. Empty before any RRTR.
+    pub fn dlrr_items(&mut self, now: Instant) -> &[DlrrItem] {
+        self.items.clear();
+        for (ssrc, lrr, at) in self.last.iter().flatten() {
+            self.items.push(DlrrItem {
+                ssrc: *ssrc,
+                last_rr: *lrr,
+                delay_since_last_rr: duration_to_compact(now.saturating_duration_since(*at)),
+            });
+        }
+        &self.items
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,5 +623,65 @@ mod tests {
             ..block
         };
         assert_eq!(s.handle_report_block(t0 + ms(1120), &unknown), None);
+    }
+
+    #[test]
+    fn receiver_rtt_from_rrtr_and_dlrr() {
+        let t0 = Instant::now();
+        let mut r = ReceiverRtt::new(Ssrc(0x77));
+        let mut d = DlrrResponder::new();
+        assert!(d.dlrr_items(t0).is_empty());
+        // The receiver's RRTR at t0 reaches the sender 30 ms later; the sender answers
+        // 200 ms after that and the answer takes 40 ms: RTT 70 ms.
+        let wall = NtpTime::from_unix(Duration::from_secs(1_700_000_000));
+        let XrBlock::Rrtr { ntp_time } = r.rrtr(t0, wall) else {
+            panic!("not an RRTR")
+        };
+        d.handle_rrtr(t0 + ms(30), Ssrc(0x77), NtpTime(ntp_time));
+        let items = d.dlrr_items(t0 + ms(230)).to_vec();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].last_rr, wall.compact());
+        // 200 ms in 1/65536 s: 13107.2, truncated.
+        assert_eq!(items[0].delay_since_last_rr, 13_107);
+        let rtt = r.handle_dlrr(t0 + ms(270), &items[0]).unwrap();
+        // Truncating DLRR adds at most 1/65536 s.
+        assert!(
+            rtt >= ms(70) && rtt < ms(70) + Duration::from_micros(16),
+            "{rtt:?}"
+        );
+        assert_eq!(r.rtt(), Some(rtt));
+        // An item for another receiver, or echoing an unknown RRTR, gives nothing.
+        let other = DlrrItem {
+            ssrc: Ssrc(1),
+            ..items[0]
+        };
+        assert_eq!(r.handle_dlrr(t0 + ms(270), &other), None);
+        let stale = DlrrItem {
+            last_rr: 0x1234_5678,
+            ..items[0]
+        };
+        assert_eq!(r.handle_dlrr(t0 + ms(270), &stale), None);
+    }
+
+    #[test]
+    fn dlrr_responder_is_bounded() {
+        let t0 = Instant::now();
+        let mut d = DlrrResponder::new();
+        for k in 0..20u32 {
+            d.handle_rrtr(
+                t0 + ms(u64::from(k)),
+                Ssrc(k),
+                NtpTime(u64::from(k + 1) << 16),
+            );
+        }
+        // A repeated receiver replaces its own entry.
+        d.handle_rrtr(t0 + ms(50), Ssrc(19), NtpTime(99 << 16));
+        let items = d.dlrr_items(t0 + ms(100));
+        assert_eq!(items.len(), 8);
+        // The 8 most recently heard: 12..=19.
+        let mut ssrcs: Vec<u32> = items.iter().map(|i| i.ssrc.0).collect();
+        ssrcs.sort();
+        assert_eq!(ssrcs, (12..20).collect::<Vec<_>>());
+        assert!(items.iter().any(|i| i.ssrc == Ssrc(19) && i.last_rr == 99));
     }
 }
