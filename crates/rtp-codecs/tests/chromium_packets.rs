@@ -5,8 +5,10 @@
 //! Three runs: `default` as Chromium negotiates it (transport-cc feedback); `remb`, whose
 //! offer had transport-cc removed, so the receiver reports its estimate by REMB; `twobyte`,
 //! whose offer gave abs-send-time id 22, too big for the one-byte form, so every packet uses
-//! two-byte extension headers (RFC 8285 section 4.3). Each run's offer SDP is a fixture too:
-//! payload types, SSRCs, CNAME and extension ids come from it.
+//! two-byte extension headers (RFC 8285 section 4.3); `lossy`, whose media went through a
+//! relay that dropped some video early on and every FEC and RTX packet, so pc2 sent NACKs and
+//! a PLI. Each run's offer SDP is a fixture too: payload types, SSRCs, CNAME and extension ids
+//! come from it.
 //!
 //! Every packet must parse through the crate's checked views, carry sane typed values that
 //! agree with the SDP and with each other, and re-serialize byte for byte: RTP through
@@ -30,6 +32,8 @@ struct Run {
     form: ExtensionForm,
     /// transport-cc removed from the offer: REMB instead of transport-cc feedback.
     remb: bool,
+    /// Packets were dropped on the way to pc2 (the capture holds them as pc1 sent them).
+    lossy: bool,
     offer: &'static str,
     audio: &'static str,
     video: &'static str,
@@ -50,11 +54,12 @@ macro_rules! fixture {
     };
 }
 
-const RUNS: [Run; 3] = [
+const RUNS: [Run; 4] = [
     Run {
         name: "default",
         form: ExtensionForm::OneByte,
         remb: false,
+        lossy: false,
         offer: fixture!("default-offer.sdp"),
         audio: fixture!("default-audio.hex"),
         video: fixture!("default-video-red.hex"),
@@ -67,6 +72,7 @@ const RUNS: [Run; 3] = [
         name: "remb",
         form: ExtensionForm::OneByte,
         remb: true,
+        lossy: false,
         offer: fixture!("remb-offer.sdp"),
         audio: fixture!("remb-audio.hex"),
         video: fixture!("remb-video-red.hex"),
@@ -79,6 +85,7 @@ const RUNS: [Run; 3] = [
         name: "twobyte",
         form: ExtensionForm::TwoByte,
         remb: false,
+        lossy: false,
         offer: fixture!("twobyte-offer.sdp"),
         audio: fixture!("twobyte-audio.hex"),
         video: fixture!("twobyte-video-red.hex"),
@@ -87,7 +94,23 @@ const RUNS: [Run; 3] = [
         rr: fixture!("twobyte-rtcp-rr.hex"),
         feedback: fixture!("twobyte-rtcp-twcc.hex"),
     },
+    Run {
+        name: "lossy",
+        form: ExtensionForm::OneByte,
+        remb: false,
+        lossy: true,
+        offer: fixture!("lossy-offer.sdp"),
+        audio: fixture!("lossy-audio.hex"),
+        video: fixture!("lossy-video-red.hex"),
+        rtx: fixture!("lossy-rtx.hex"),
+        sr: fixture!("lossy-rtcp-sr.hex"),
+        rr: fixture!("lossy-rtcp-rr.hex"),
+        feedback: fixture!("lossy-rtcp-twcc.hex"),
+    },
 ];
+
+const LOSSY_NACK: &str = fixture!("lossy-rtcp-nack.hex");
+const LOSSY_PLI: &str = fixture!("lossy-rtcp-pli.hex");
 
 /// Chromium's receive-only streams report from these fixed SSRCs (audio 1, video 0xfa17fa17).
 const RECEIVER_SSRCS: [Ssrc; 2] = [Ssrc(1), Ssrc(0xfa17_fa17)];
@@ -555,8 +578,9 @@ fn sender_reports_parse_and_reemit() {
     }
 }
 
-/// Checks a receiver report from pc2 against the senders' SSRCs.
-fn check_rr(pkt: &RtcpPacket<'_>, senders: &[Ssrc]) -> Ssrc {
+/// Checks a receiver report from pc2 against the senders' SSRCs; returns its SSRC and the
+/// report blocks' (source, cumulative lost).
+fn check_rr(pkt: &RtcpPacket<'_>, senders: &[Ssrc], run: &Run) -> (Ssrc, Vec<(Ssrc, i32)>) {
     let RtcpPacket::ReceiverReport(rr) = pkt else {
         panic!("RR first, got {pkt:?}")
     };
@@ -564,11 +588,19 @@ fn check_rr(pkt: &RtcpPacket<'_>, senders: &[Ssrc]) -> Ssrc {
     assert!(!rr.reports.is_empty());
     for block in rr.reports.iter() {
         assert!(senders.contains(&block.ssrc));
-        assert_eq!(block.fraction_lost, 0, "loopback loses nothing");
-        assert_eq!(block.cumulative_lost, 0);
+        if !run.lossy {
+            assert_eq!(block.fraction_lost, 0, "loopback loses nothing");
+            assert_eq!(block.cumulative_lost, 0);
+        }
+        assert!(block.cumulative_lost >= 0);
         assert!(block.highest_seq > 0);
     }
-    rr.ssrc
+    let lost = rr
+        .reports
+        .iter()
+        .map(|b| (b.ssrc, b.cumulative_lost))
+        .collect();
+    (rr.ssrc, lost)
 }
 
 #[test]
@@ -578,13 +610,21 @@ fn receiver_reports_parse_and_reemit() {
         // Report blocks cover the RTX stream too.
         let senders = [audio.ssrcs[0], video.ssrcs[0], video.ssrcs[1]];
         assert!(run.offer.contains("a=rtcp-rsize"));
+        let mut video_lost = 0;
         for b in packets(run.rr) {
             // pc2's receive-only streams send RR + XR and no SDES: not a full compound
             // (RFC 3550 6.1 wants a CNAME), allowed as reduced-size RTCP (RFC 5506).
             assert!(check_compound(&b, false).is_err());
             check_compound(&b, true).expect("valid reduced-size RTCP");
             let pkts = rtcp_roundtrip(&b);
-            let rr_ssrc = check_rr(&pkts[0], &senders);
+            let (rr_ssrc, lost) = check_rr(&pkts[0], &senders, run);
+            for (ssrc, n) in lost {
+                if ssrc == audio.ssrcs[0] {
+                    assert_eq!(n, 0, "the relay never drops audio");
+                } else if ssrc == video.ssrcs[0] && run.lossy {
+                    video_lost = video_lost.max(n);
+                }
+            }
             let [_, RtcpPacket::Xr(xr)] = pkts[..] else {
                 panic!("{}: RR then XR", run.name)
             };
@@ -594,6 +634,12 @@ fn receiver_reports_parse_and_reemit() {
                 matches!(blocks[..], [XrBlock::Rrtr { ntp_time }] if ntp_time >> 32 > 3_786_825_600)
             );
         }
+        assert_eq!(
+            video_lost > 0,
+            run.lossy,
+            "{}: video loss reported",
+            run.name
+        );
     }
 }
 
@@ -624,6 +670,7 @@ fn transport_feedback_run(run: &Run) {
     }
     assert!(sent.len() > 5);
     let mut covered = 0;
+    let mut not_received = 0;
     let mut same_chunks = 0;
     let mut next_base: Option<u16> = None;
     let mut fb_count: Option<u8> = None;
@@ -643,7 +690,10 @@ fn transport_feedback_run(run: &Run) {
         assert!(!statuses.is_empty());
         for (i, (seq, st)) in statuses.iter().enumerate() {
             assert_eq!(seq.0, t.base_seq.0.wrapping_add(i as u16));
-            assert_ne!(*st, PacketStatus::NotReceived, "loopback loses nothing");
+            if *st == PacketStatus::NotReceived {
+                assert!(run.lossy, "{}: loopback loses nothing", run.name);
+                not_received += 1;
+            }
             if sent.contains(&seq.0) {
                 covered += 1;
             }
@@ -679,6 +729,10 @@ fn transport_feedback_run(run: &Run) {
             (a.base_seq, a.reference_time),
             (t.base_seq, t.reference_time)
         );
+        assert!(
+            out.len() <= b.len(),
+            "never longer than Chromium's encoding"
+        );
         if out == b {
             same_chunks += 1;
         }
@@ -687,9 +741,15 @@ fn transport_feedback_run(run: &Run) {
         covered > 3,
         "feedback names sequence numbers the RTP carried"
     );
-    // As captured, this crate's chunk choice (run-length where it fits, else two-bit
-    // vectors) and padding give Chromium's own bytes for every feedback packet.
-    assert_eq!(same_chunks, packets(run.feedback).len(), "{}", run.name);
+    assert_eq!(not_received > 0, run.lossy, "{}", run.name);
+    // Without loss, this crate's chunk choice and padding give Chromium's own bytes for every
+    // feedback packet. With loss they may differ: for 7 statuses with one lost Chromium wrote
+    // a two-bit status vector, this crate a one-bit one (both valid, same length).
+    if run.lossy {
+        assert!(same_chunks > 0);
+    } else {
+        assert_eq!(same_chunks, packets(run.feedback).len(), "{}", run.name);
+    }
 }
 
 #[test]
@@ -741,7 +801,7 @@ fn remb_compounds_parse_and_reemit() {
         assert!(check_compound(&b, false).is_err());
         check_compound(&b, true).expect("valid reduced-size RTCP");
         let pkts = rtcp_roundtrip(&b);
-        let rr_ssrc = check_rr(&pkts[0], &senders);
+        let (rr_ssrc, _) = check_rr(&pkts[0], &senders, run);
         let [_, RtcpPacket::Remb(remb), RtcpPacket::Xr(xr)] = pkts[..] else {
             panic!("RR, REMB, XR; got {pkts:?}")
         };
@@ -759,5 +819,60 @@ fn remb_compounds_parse_and_reemit() {
         );
         assert_eq!(remb.bitrate(), u64::from(remb.mantissa) << remb.exponent);
         assert_eq!(xr.ssrc, rr_ssrc);
+    }
+}
+
+#[test]
+fn nack_and_pli_from_the_lossy_run() {
+    let run = &RUNS[3];
+    assert!(run.lossy);
+    let (_, video) = parse_offer(run.offer);
+    let (primary, _) = video.fid.expect("FID group");
+    // The video sequence numbers pc1 used during the capture, as far as the fixture shows.
+    let seqs: Vec<u16> = packets(run.video)
+        .iter()
+        .map(|b| {
+            RtpPacket::new_checked(&b[..])
+                .expect("parses")
+                .sequence_number()
+                .0
+        })
+        .collect();
+    let (first, last) = (seqs[0], seqs[seqs.len() - 1]);
+    let mut lost_total = 0;
+    for b in packets(LOSSY_NACK) {
+        // Sent alone, reduced-size (RFC 5506).
+        check_compound(&b, true).expect("reduced-size packet");
+        let pkts = rtcp_roundtrip(&b);
+        let [RtcpPacket::Nack(n)] = pkts[..] else {
+            panic!("one NACK per datagram, got {pkts:?}")
+        };
+        // Chromium sends its NACKs from its first receive SSRC (1), not the video one.
+        assert_eq!(n.sender_ssrc, RECEIVER_SSRCS[0]);
+        assert_eq!(n.media_ssrc, primary);
+        assert!(!n.pairs.is_empty());
+        for lost in n.lost() {
+            // A sequence number pc1 used (wrapping-aware range check).
+            assert!(
+                lost.0.wrapping_sub(first) <= last.wrapping_sub(first),
+                "{lost:?}"
+            );
+            lost_total += 1;
+        }
+    }
+    assert!(lost_total > 0);
+    let pli = packets(LOSSY_PLI);
+    assert_eq!(pli.len(), 1);
+    for b in &pli {
+        check_compound(b, true).expect("reduced-size packet");
+        let pkts = rtcp_roundtrip(b);
+        let [RtcpPacket::Pli(p)] = pkts[..] else {
+            panic!("one PLI per datagram, got {pkts:?}")
+        };
+        assert!(RECEIVER_SSRCS.contains(&p.sender_ssrc));
+        assert_eq!(
+            p.media_ssrc, primary,
+            "the key frame is asked of the video stream"
+        );
     }
 }
