@@ -862,7 +862,7 @@ fn nack_and_pli_from_the_lossy_run() {
     }
     assert!(lost_total > 0);
     let pli = packets(LOSSY_PLI);
-    assert_eq!(pli.len(), 1);
+    assert!(!pli.is_empty());
     for b in &pli {
         check_compound(b, true).expect("reduced-size packet");
         let pkts = rtcp_roundtrip(b);
