@@ -253,7 +253,9 @@ impl Endpoint {
     }
 
     /// A server. It keeps no state for a ClientHello until the client proves it can receive
-    /// at its address by echoing a cookie (RFC 6347 §4.2.1).
+    /// at its address by echoing a cookie (RFC 6347 §4.2.1). Until then it also ignores
+    /// plaintext (epoch 0) alerts, close_notify included: with no peer yet, anyone could
+    /// have sent them.
     pub fn server(config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Result<Self, Error> {
         let mut ep = Endpoint::new(Role::Server, config, rng)?;
         ep.hs = hs::server_start(&mut ep.common)?;
@@ -502,7 +504,8 @@ impl Endpoint {
         match header.epoch {
             0 => {
                 // Epoch 0 is unauthenticated: after the handshake it carries nothing we
-                // act on but the peer's retransmissions.
+                // act on but the peer's retransmissions, and a server without cookie
+                // state acts on nothing but a ClientHello.
                 let payload = rec.fragment();
                 match header.content_type {
                     ContentType::Handshake if self.phase == Phase::Connected => {
@@ -521,6 +524,20 @@ impl Endpoint {
                         header.sequence_number,
                         peer_retransmitted,
                     ),
+                    ContentType::Alert if self.hs.is_stateless_server() => {
+                        // Before a ClientHello's cookie checks out the server keeps no
+                        // state (RFC 6347 §4.2.1), so it has no peer whose alert it could
+                        // believe: acting on one would let a single spoofed datagram end
+                        // the endpoint before any handshake starts. Dropped.
+                        tracing::debug!(
+                            level = ?payload.first(),
+                            description = ?payload.get(1),
+                            "dtls: epoch-0 alert dropped by a server without cookie state"
+                        );
+                        Ok(())
+                    }
+                    // After the cookie exchange a plaintext alert is the peer's only way
+                    // to refuse before keys exist (e.g. bad_certificate): acted on.
                     ContentType::Alert if self.phase == Phase::Handshaking => {
                         self.handle_alert(payload)
                     }

@@ -336,16 +336,87 @@ fn plaintext_handshake_after_connect_cannot_kill_the_connection() {
     p.client.handle_receive(now, &d).unwrap();
     p.server.handle_receive(now, &d).unwrap();
     assert!(p.client.is_connected() && p.server.is_connected());
-    // A forged epoch-0 fatal alert is ignored too.
+    // A forged epoch-0 fatal alert or close_notify is ignored too, by either side.
     let alert = hex_literal::hex!("15 fefd 0000 000000000064 0002 02 28");
-    p.client.handle_receive(now, &alert).unwrap();
-    assert!(p.client.is_connected());
+    let close = hex_literal::hex!("15 fefd 0000 000000000065 0002 01 00");
+    for d in [&alert[..], &close[..]] {
+        p.client.handle_receive(now, d).unwrap();
+        p.server.handle_receive(now, d).unwrap();
+    }
+    assert!(p.client.is_connected() && p.server.is_connected());
     p.client.send_application_data(b"still here").unwrap();
     p.settle();
     assert!(
         p.server_events
             .contains(&Event::ApplicationData("still here".into()))
     );
+}
+
+/// Plaintext alerts anyone could send to a server that holds no state: fatal ones
+/// (handshake_failure, bad_certificate, internal_error), close_notify and a warning
+/// (user_canceled), each in its own datagram, then all in one.
+fn spoofed_plaintext_alerts() -> Vec<Vec<u8>> {
+    let single = [
+        hex_literal::hex!("15 fefd 0000 000000000000 0002 02 28"),
+        hex_literal::hex!("15 fefd 0000 000000000001 0002 02 2a"),
+        hex_literal::hex!("15 fefd 0000 000000000002 0002 02 50"),
+        hex_literal::hex!("15 fefd 0000 000000000003 0002 01 00"),
+        hex_literal::hex!("15 fefd 0000 000000000004 0002 01 5a"),
+    ];
+    let mut all: Vec<Vec<u8>> = single.iter().map(|d| d.to_vec()).collect();
+    all.push(single.concat());
+    all
+}
+
+/// Feeds the spoofed alerts to `server` and checks that none of them did anything.
+fn assert_stateless_server_ignores_alerts(p: &mut Pair, what: &str) {
+    let now = p.now;
+    for d in spoofed_plaintext_alerts() {
+        assert_eq!(p.server.handle_receive(now, &d), Ok(()), "{what}");
+        assert!(p.server.poll_event().is_none(), "{what}: no event");
+        assert!(p.server.poll_transmit().is_none(), "{what}: no answer");
+    }
+    assert_eq!(p.server.poll_timeout(), None, "{what}: still stateless");
+    assert!(
+        p.server_errors.is_empty() && p.server_events.is_empty(),
+        "{what}"
+    );
+}
+
+/// The server still completes a normal handshake, with nothing but Connected to report.
+fn assert_server_completes(p: &mut Pair, what: &str) {
+    assert!(p.handshake(), "{what}");
+    assert!(p.server_errors.is_empty(), "{what}: {:?}", p.server_errors);
+    assert_eq!(p.server_events.len(), 1, "{what}: {:?}", p.server_events);
+    assert!(matches!(p.server_events[0], Event::Connected(_)), "{what}");
+    p.client.send_application_data(b"hello").unwrap();
+    p.settle();
+    assert!(
+        p.server_events
+            .contains(&Event::ApplicationData("hello".into())),
+        "{what}"
+    );
+}
+
+#[test]
+fn plaintext_alert_before_any_client_hello_cannot_kill_the_server() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 41);
+    assert_stateless_server_ignores_alerts(&mut p, "before any hello");
+    assert_server_completes(&mut p, "before any hello");
+}
+
+#[test]
+fn plaintext_alert_after_a_cookieless_client_hello_cannot_kill_the_server() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 42);
+    // Deliver the client's first hello: the server answers with a HelloVerifyRequest
+    // (on the link now) and keeps nothing.
+    assert!(p.step());
+    assert_eq!(p.datagrams, 2, "ClientHello and HelloVerifyRequest");
+    assert!(!p.client.is_connected() && !p.server.is_connected());
+    assert_stateless_server_ignores_alerts(&mut p, "after the HelloVerifyRequest");
+    assert_server_completes(&mut p, "after the HelloVerifyRequest");
 }
 
 #[test]
