@@ -182,6 +182,9 @@ pub struct Endpoint {
     /// belong to the flight ours answers.
     flight_recv_start: u16,
     retransmit_at: Option<Instant>,
+    /// When the current flight was last sent, by whatever cause: bounds retransmissions
+    /// triggered by the peer's repeats (see `answer_peer_retransmission`).
+    flight_sent_at: Option<Instant>,
     rto: Duration,
     retransmissions: u32,
     sent_close_notify: bool,
@@ -226,6 +229,7 @@ impl Endpoint {
             flight: Vec::new(),
             flight_recv_start: 0,
             retransmit_at: None,
+            flight_sent_at: None,
             rto,
             retransmissions: 0,
             sent_close_notify: false,
@@ -296,9 +300,8 @@ impl Endpoint {
                 return Ok(());
             }
         }
-        if peer_retransmitted && !self.flight.is_empty() {
-            // RFC 6347 §4.2.4: the peer repeated its last flight, so ours was lost.
-            self.send_flight();
+        if peer_retransmitted {
+            self.answer_peer_retransmission(now);
         }
         Ok(())
     }
@@ -354,8 +357,8 @@ impl Endpoint {
             }
             off = end;
         }
-        if peer_retransmitted && !self.flight.is_empty() {
-            self.send_flight();
+        if peer_retransmitted {
+            self.answer_peer_retransmission(now);
         }
         Ok(ranges)
     }
@@ -375,6 +378,30 @@ impl Endpoint {
         self.retransmissions += 1;
         self.rto = (self.rto * 2).min(self.common.config.max_rto);
         self.retransmit_at = Some(now + self.rto);
+        self.flight_sent_at = Some(now);
+        self.send_flight();
+    }
+
+    /// Repeats the current flight because the peer repeated the flight it answers: ours
+    /// was lost (RFC 6347 §4.2.4 allows retransmitting on receipt of a retransmitted
+    /// flight). At most once per half retransmission timeout since the flight was last
+    /// sent, by this path or the timer: otherwise each replayed copy of one small
+    /// datagram (a duplicating link, or an attacker replaying a capture) would make us
+    /// send a whole flight, certificate included, an amplification. A peer that lost our
+    /// flight repeats its own only when its own timer fires, a full timeout later, so a
+    /// real loss is still answered at once; the timer-driven retransmission
+    /// (§4.2.4.1) is unaffected.
+    fn answer_peer_retransmission(&mut self, now: Instant) {
+        if self.flight.is_empty() {
+            return;
+        }
+        if self
+            .flight_sent_at
+            .is_some_and(|at| now < at + self.rto / 2)
+        {
+            return;
+        }
+        self.flight_sent_at = Some(now);
         self.send_flight();
     }
 
@@ -763,6 +790,7 @@ impl Endpoint {
             } else {
                 Some(now + self.rto)
             };
+            self.flight_sent_at = Some(now);
             self.send_flight();
         }
         if let Some(w) = self.common.warning.take() {

@@ -11,7 +11,9 @@
 //!   extended master secret (RFC 7627, required), use_srtp (RFC 5764) and the RFC 5705
 //!   exporter; renegotiation is refused;
 //! - flights fragmented to the MTU, reassembled in any order, retransmitted with exponential
-//!   back-off (RFC 6347 §4.2.4), an anti-replay window per epoch;
+//!   back-off (RFC 6347 §4.2.4), and repeated early when the peer repeats its flight, at
+//!   most once per half timeout so replayed datagrams cannot amplify; an anti-replay window
+//!   per epoch;
 //! - trust by certificate fingerprint, as WebRTC does (RFC 8122, RFC 8827 §6.5).
 //!
 //! Randomness: hello randoms and the cookie secret come from the caller's `RngCore`, so a run

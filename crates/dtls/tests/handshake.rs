@@ -656,7 +656,9 @@ fn only_a_repeat_of_the_answered_flight_triggers_retransmission() {
         .map(|t| t.contents)
         .collect();
     assert!(flight4.len() > 1);
-    // The client repeating the hello that flight 4 answers: flight 4 again.
+    // The client repeating the hello that flight 4 answers, as it would when its timer
+    // fired (a full timeout later): flight 4 again.
+    let now = now + Duration::from_secs(1);
     server.handle_receive(now, &ch2).unwrap();
     let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
         .map(|t| t.contents)
@@ -680,7 +682,8 @@ fn only_a_repeat_of_the_answered_flight_triggers_retransmission() {
         .map(|t| t.contents)
         .collect();
     assert!(server.is_connected() && !flight6.is_empty());
-    // Flight 5 again after the handshake: flight 6 is repeated.
+    // Flight 5 again after the handshake, a timeout later: flight 6 is repeated.
+    let now = now + Duration::from_secs(1);
     server.handle_receive(now, &flight5[0]).unwrap();
     assert_eq!(
         std::iter::from_fn(|| server.poll_transmit()).count(),
@@ -766,4 +769,167 @@ fn client_hello_without_our_signature_scheme_is_refused() {
     );
     let alert = server.poll_transmit().unwrap().contents;
     assert_eq!(&alert[13..], &[2, 0x28], "fatal handshake_failure");
+}
+
+/// Runs a client and a server at one instant up to the server's flight 4; returns them
+/// and the client's second ClientHello (the flight 4 answers).
+fn up_to_flight4(
+    now: std::time::Instant,
+    seed: u64,
+) -> (Endpoint, Endpoint, Vec<u8>, Vec<Vec<u8>>) {
+    let (c, s) = configs();
+    let mut client = Endpoint::client(Arc::new(c), rng(seed), now).unwrap();
+    let mut server = Endpoint::server(Arc::new(s), rng(seed + 1)).unwrap();
+    let ch1 = client.poll_transmit().unwrap().contents;
+    server.handle_receive(now, &ch1).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents;
+    client.handle_receive(now, &hvr).unwrap();
+    let ch2 = client.poll_transmit().unwrap().contents;
+    server.handle_receive(now, &ch2).unwrap();
+    let flight4: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert!(!flight4.is_empty());
+    (client, server, ch2, flight4)
+}
+
+fn drain_count(e: &mut Endpoint) -> usize {
+    std::iter::from_fn(|| e.poll_transmit()).count()
+}
+
+#[test]
+fn replayed_peer_flight_triggers_at_most_one_retransmission_per_window() {
+    let start = std::time::Instant::now();
+    let (mut client, mut server, ch2, flight4) = up_to_flight4(start, 81);
+    // The hello flight 4 answers, replayed 50 times at once (a duplicating link or an
+    // attacker replaying one capture): flight 4 goes out once more at most, not 50 times.
+    let now = start + Duration::from_millis(600);
+    let mut sent = 0;
+    for _ in 0..50 {
+        server.handle_receive(now, &ch2).unwrap();
+        sent += drain_count(&mut server);
+    }
+    assert_eq!(
+        sent,
+        flight4.len(),
+        "one retransmission of flight 4, not 50"
+    );
+    // Still inside the window (half the 1 s timeout since that resend): silent.
+    let now = now + Duration::from_millis(400);
+    for _ in 0..50 {
+        server.handle_receive(now, &ch2).unwrap();
+    }
+    assert_eq!(drain_count(&mut server), 0);
+    // Replays at the very instant flight 4 was first sent are silent as well.
+    let (_, mut fresh, ch2b, _) = up_to_flight4(start, 83);
+    for _ in 0..50 {
+        fresh.handle_receive(start, &ch2b).unwrap();
+    }
+    assert_eq!(drain_count(&mut fresh), 0, "flight 4 was just sent");
+
+    // The handshake still completes afterwards.
+    for d in &flight4 {
+        client.handle_receive(now, d).unwrap();
+    }
+    let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    for d in &flight5 {
+        server.handle_receive(now, d).unwrap();
+    }
+    let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert!(server.is_connected() && !flight6.is_empty());
+
+    // After the handshake: flight 5 replayed 50 times repeats flight 6 once at most.
+    let mut sent = 0;
+    for _ in 0..50 {
+        server.handle_receive(now, &flight5[0]).unwrap();
+        sent += drain_count(&mut server);
+    }
+    assert_eq!(sent, 0, "flight 6 was just sent");
+    let later = now + Duration::from_millis(500);
+    for _ in 0..50 {
+        server.handle_receive(later, &flight5[0]).unwrap();
+        sent += drain_count(&mut server);
+    }
+    assert_eq!(sent, flight6.len(), "one repeat of flight 6, not 50");
+
+    for d in &flight6 {
+        client.handle_receive(later, d).unwrap();
+    }
+    assert!(client.is_connected());
+    client.send_application_data(b"after replays").unwrap();
+    let d = client.poll_transmit().unwrap().contents;
+    server.handle_receive(later, &d).unwrap();
+    assert!(
+        std::iter::from_fn(|| server.poll_event())
+            .any(|e| e == Event::ApplicationData("after replays".into()))
+    );
+}
+
+#[test]
+fn a_repeat_after_the_window_still_recovers_a_lost_flight() {
+    let start = std::time::Instant::now();
+    let (mut client, mut server, ch2, flight4) = up_to_flight4(start, 85);
+    // Flight 4 is lost. The client's timer fires and it repeats its hello; the server's
+    // timer has not fired yet (no handle_timeout), so only the repeat can recover.
+    let t = client.poll_timeout().unwrap();
+    assert!(t > start);
+    client.handle_timeout(t);
+    let repeat = client.poll_transmit().unwrap().contents;
+    // The same hello in a fresh record (only the record sequence number differs).
+    assert_eq!(repeat.len(), ch2.len());
+    assert_eq!(repeat[13..], ch2[13..]);
+    assert!(
+        server.poll_timeout().unwrap() >= t,
+        "server timer not yet due"
+    );
+    server.handle_receive(t, &repeat).unwrap();
+    let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    assert_eq!(again.len(), flight4.len(), "flight 4 repeated");
+    // Duplicates right after that resend are ignored; the next window answers again.
+    server.handle_receive(t, &repeat).unwrap();
+    assert_eq!(drain_count(&mut server), 0);
+    let t2 = t + Duration::from_millis(500);
+    server.handle_receive(t2, &repeat).unwrap();
+    assert_eq!(drain_count(&mut server), flight4.len());
+    // The repeat completes the handshake.
+    for d in &again {
+        client.handle_receive(t2, d).unwrap();
+    }
+    let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    for d in &flight5 {
+        server.handle_receive(t2, d).unwrap();
+    }
+    let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| t.contents)
+        .collect();
+    for d in &flight6 {
+        client.handle_receive(t2, d).unwrap();
+    }
+    assert!(client.is_connected() && server.is_connected());
+}
+
+#[test]
+fn timer_retransmission_is_not_suppressed_by_the_window() {
+    let start = std::time::Instant::now();
+    let (_client, mut server, ch2, flight4) = up_to_flight4(start, 87);
+    // A peer-triggered resend just before the timer is due does not delay the timer.
+    let due = server.poll_timeout().unwrap();
+    let just_before = due - Duration::from_millis(100);
+    server.handle_receive(just_before, &ch2).unwrap();
+    assert_eq!(drain_count(&mut server), flight4.len());
+    assert_eq!(server.poll_timeout(), Some(due));
+    server.handle_timeout(due);
+    assert_eq!(
+        drain_count(&mut server),
+        flight4.len(),
+        "timer fired as before"
+    );
 }
