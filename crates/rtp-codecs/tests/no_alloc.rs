@@ -1,39 +1,16 @@
 //! The RTP hot path allocates nothing: parsing, reading extensions, rewriting in place and
 //! emitting a header into a caller buffer. So does walking a compound RTCP packet.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ferrtc_rtp_codecs::rtcp::{Compound, RtcpPacket};
 use ferrtc_rtp_codecs::{
     Extension, ExtensionForm, ExtensionKind, ExtensionMap, ExtensionWriter, RtpHeader, RtpPacket,
     SeqNo,
 };
+use ferrtc_test_alloc::allocations;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// Test-only allocator that counts calls and defers to the system allocator.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: forwards the caller's layout to the system allocator.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: `p` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: `p` came from `System.alloc` with layout `l`.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
+// The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 #[test]
 fn rtp_parse_and_rewrite_allocate_nothing() {
@@ -68,7 +45,7 @@ fn rtp_parse_and_rewrite_allocate_nothing() {
         0x64, 0x00, 0x05,
     ];
 
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocations();
     let mut checksum = 0u64;
     for i in 0..1000u16 {
         let mut p = RtpPacket::new_checked(&mut datagram[..]).unwrap();
@@ -101,7 +78,7 @@ fn rtp_parse_and_rewrite_allocate_nothing() {
             }
         }
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(after - before, 0, "allocations on the hot path");
     assert_eq!(datagram[..], out[..n]);
     // Sum of 0..1000 (TWCC) + 5 (level) * 1000 + (160 + n) * 1000 + RTCP.

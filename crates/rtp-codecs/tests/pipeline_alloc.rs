@@ -5,8 +5,7 @@
 //! Not covered (they allocate per loss or per frame, not per packet): NACK entries for
 //! missing packets, and the jitter buffer's frames.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use ferrtc_test_alloc::allocations;
 use std::time::{Duration, Instant};
 
 use ferrtc_rtp_codecs::pipeline::{
@@ -18,30 +17,9 @@ use ferrtc_rtp_codecs::{
     ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc,
 };
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// Test-only allocator that counts calls and defers to the system allocator.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: forwards the caller's layout to the system allocator.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: `p` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: `p` came from `System.alloc` with layout `l`.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
+// The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 struct Pipeline {
     packet: Vec<u8>,
@@ -151,11 +129,11 @@ fn per_packet_pipeline_allocates_nothing_once_warm() {
     for k in 0..2000 {
         pl.step(k);
     }
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocations();
     for k in 2000..12_000 {
         pl.step(k);
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(after - before, 0, "allocations on the warm per-packet path");
     // The work was done: 100 rounds of SR, TWCC feedback and RTX.
     assert!(pl.emitted > 100 * (28 + 20 + 1000));

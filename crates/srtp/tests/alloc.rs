@@ -1,42 +1,12 @@
 //! Protect and unprotect allocate nothing per packet: a counting global allocator watches
 //! steady-state traffic for every profile, RTP and RTCP, including rejected packets.
-#![allow(unsafe_code)] // the counting allocator below; the crate itself forbids unsafe
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use ferrtc_srtp::{Config, Profile, SrtpContext};
+use ferrtc_test_alloc::allocations;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls on this thread.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
+static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 #[test]
 fn steady_state_protect_and_unprotect_do_not_allocate() {

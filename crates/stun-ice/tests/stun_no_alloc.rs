@@ -1,45 +1,15 @@
 //! Decoding and checking a STUN message, and building one into a buffer with room, allocate
 //! nothing: a counting global allocator watches the path an ICE agent runs per check.
-#![allow(unsafe_code)] // the counting allocator below; the crate itself forbids unsafe
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use ferrtc_stun_ice::framing::{self, ChannelData};
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
 };
+use ferrtc_test_alloc::allocations;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls on this thread.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
+static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 fn build(out: &mut Vec<u8>, key: &IntegrityKey, txid: TransactionId) -> usize {
     out.clear();

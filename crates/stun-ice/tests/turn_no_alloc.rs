@@ -2,12 +2,10 @@
 //! permission, for Send/Data indications), wrapping outgoing data with
 //! [`Client::encode_to`] into a reused buffer and unwrapping incoming data with
 //! [`Client::handle_datagram`] make no heap allocation, counted by a global allocator.
-#![allow(unsafe_code)] // the counting allocator below; the crate itself forbids unsafe
 
 mod turn_support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use ferrtc_test_alloc::allocations;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -16,36 +14,9 @@ use ferrtc_stun_ice::turn::{Client, ClientConfig, Event, TurnTransport};
 use rand::SeedableRng;
 use turn_support::TestServer;
 
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls on this thread.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 const CLIENT: &str = "192.0.2.10:5000";
 const SERVER: &str = "192.0.2.1:3478";
