@@ -1,0 +1,239 @@
+// ferrtc interop: one test case run by a real browser against the server under test.
+// Plain JS, no dependencies. See interop/README.md for the cases and what they check.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const RUN = params.get('run') || 'manual';
+const DC = params.get('dc');                 // null | 'ordered' | 'unordered'
+const AUDIO = params.get('audio') === '1';
+const VIDEO = params.get('video') === '1';
+const CODEC = params.get('codec');           // e.g. VP8, VP9, H264, AV1 (video only)
+const TIMEOUT_MS = 1000 * Number(params.get('timeout') || 30);
+
+const DC_PINGS = 50;
+const VIDEO_FRAMES_NEEDED = 30;    // framesDecoded on the echoed video
+const AUDIO_PACKETS_NEEDED = 50;   // packetsReceived on the echoed audio (1 s of 20 ms)
+const UNORDERED_MIN_FRACTION = 0.9;
+
+const t0 = performance.now();
+const ms = () => Math.round(performance.now() - t0);
+const timings = {};
+let lastStep = 'start';
+let finished = false;
+
+function log(msg) {
+  lastStep = msg;
+  const line = `[${ms()} ms] ${msg}`;
+  console.log(line);
+  document.getElementById('log').textContent += line + '\n';
+  // best effort: the harness keeps the last step so a timeout can say where it stopped
+  fetch(`/log?run=${encodeURIComponent(RUN)}`, { method: 'POST', body: line }).catch(() => {});
+}
+
+async function finish(pass, reason, details) {
+  if (finished) return;
+  finished = true;
+  const result = {
+    peer: navigator.userAgent.includes('Firefox') ? 'firefox' : 'chromium',
+    userAgent: navigator.userAgent, run: RUN, pass, reason,
+    details: Object.assign({ timings, total_ms: ms() }, details || {}),
+  };
+  const v = document.getElementById('verdict');
+  v.textContent = (pass ? 'PASS: ' : 'FAIL: ') + reason;
+  v.className = pass ? 'pass' : 'fail';
+  console.log('RESULT ' + JSON.stringify(result));
+  try {
+    await fetch(`/result?run=${encodeURIComponent(RUN)}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(result),
+    });
+  } catch (e) { console.log('could not post result: ' + e); }
+}
+
+window.addEventListener('error', (e) => finish(false, `page error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => finish(false, `unhandled: ${e.reason}`));
+
+// Resolves when `test()` is true, re-checked on each of `events` on `target`; rejects
+// with `what` after `timeoutMs`.
+function waitFor(target, events, test, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    if (test()) return resolve();
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`timeout: ${what}`)); }, timeoutMs);
+    const check = () => { if (test()) { cleanup(); resolve(); } };
+    const cleanup = () => { clearTimeout(timer); events.forEach((e) => target.removeEventListener(e, check)); };
+    events.forEach((e) => target.addEventListener(e, check));
+  });
+}
+
+function remaining() { return Math.max(100, TIMEOUT_MS - (performance.now() - t0)); }
+
+function dcPayloads() {
+  const sent = [], expected = [];
+  let big = '';
+  for (let i = 0; i < 16000; i++) big += String.fromCharCode(0x41 + (i % 26));
+  const bin = new Uint8Array(1200);
+  for (let i = 0; i < bin.length; i++) bin[i] = (i * 7 + 3) & 0xff;
+  for (let i = 0; i < DC_PINGS; i++) {
+    sent.push(`ping ${i}`); expected.push(`pong ${i}`);
+    if (i === 10) { sent.push(bin.buffer); expected.push(bin); }
+    if (i === 30) { sent.push(big); expected.push(big); }
+  }
+  return { sent, expected };
+}
+
+function same(got, want) {
+  if (typeof want === 'string') return got === want;
+  if (!(got instanceof ArrayBuffer)) return false;
+  const g = new Uint8Array(got);
+  return g.length === want.length && g.every((b, i) => b === want[i]);
+}
+
+function describe(m) {
+  if (typeof m !== 'string') return `<${m.byteLength} bytes>`;
+  return m.length <= 40 ? m : `<text of ${m.length} chars>`;
+}
+
+async function dcCheck(channel) {
+  await waitFor(channel, ['open', 'close'], () => channel.readyState !== 'connecting',
+                remaining(), 'data channel open');
+  if (channel.readyState !== 'open') throw new Error(`data channel ${channel.readyState}`);
+  timings.dc_open_ms = ms();
+  log(`data channel open (id ${channel.id}, ordered ${channel.ordered}, maxRetransmits ${channel.maxRetransmits})`);
+  const { sent, expected } = dcPayloads();
+  const received = [];
+  const box = new EventTarget();
+  channel.binaryType = 'arraybuffer';
+  channel.onmessage = (e) => { received.push(e.data); box.dispatchEvent(new Event('msg')); };
+  const tSend = performance.now();
+  for (const m of sent) channel.send(m);
+  try {
+    await waitFor(box, ['msg'], () => received.length >= expected.length, remaining(), 'echoes');
+  } catch (e) { /* judged below */ }
+  const details = { sent: sent.length, echoed: received.length,
+                    echo_all_ms: Math.round(performance.now() - tSend) };
+  if (DC !== 'unordered') {
+    for (let i = 0; i < Math.min(received.length, expected.length); i++) {
+      if (!same(received[i], expected[i])) {
+        return [false, `echo #${i}: got ${describe(received[i])}, want ${describe(expected[i])}`, details];
+      }
+    }
+    if (received.length === expected.length) return [true, `${received.length}/${expected.length} echoed in order`, details];
+    return [false, `only ${received.length}/${expected.length} echoed in order before timeout`, details];
+  }
+  const pool = expected.slice();
+  for (const got of received) {
+    const k = pool.findIndex((w) => same(got, w));
+    if (k < 0) return [false, `unexpected echo ${describe(got)}`, details];
+    pool.splice(k, 1);
+  }
+  const n = expected.length - pool.length;
+  return [n >= UNORDERED_MIN_FRACTION * expected.length, `${n}/${expected.length} echoed`, details];
+}
+
+async function inboundStats(pc) {
+  const stats = await pc.getStats();
+  const out = {};
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp' && (s.kind || s.mediaType)) {
+      const kind = s.kind || s.mediaType;
+      const codec = s.codecId && stats.get(s.codecId);
+      out[kind] = {
+        packetsReceived: s.packetsReceived || 0,
+        framesDecoded: s.framesDecoded || 0,
+        frameWidth: s.frameWidth, frameHeight: s.frameHeight,
+        totalSamplesReceived: s.totalSamplesReceived,
+        codec: codec ? codec.mimeType : undefined,
+      };
+    }
+  });
+  return out;
+}
+
+async function mediaCheck(pc) {
+  // getStats has no change event: sample it until the counters pass or time runs out.
+  let last = {};
+  while (remaining() > 100) {
+    last = await inboundStats(pc);
+    const v = last.video || {}, a = last.audio || {};
+    const videoOk = !VIDEO || v.framesDecoded >= VIDEO_FRAMES_NEEDED;
+    const audioOk = !AUDIO || a.packetsReceived >= AUDIO_PACKETS_NEEDED;
+    if (videoOk && audioOk) {
+      const bits = [];
+      if (AUDIO) bits.push(`audio ${a.packetsReceived} packets (${a.codec})`);
+      if (VIDEO) bits.push(`video ${v.framesDecoded} frames decoded (${v.codec} ${v.frameWidth}x${v.frameHeight})`);
+      if (VIDEO && CODEC && v.codec && v.codec.toLowerCase() !== `video/${CODEC}`.toLowerCase()) {
+        return [false, `wanted ${CODEC}, decoded ${v.codec}`, last];
+      }
+      return [true, bits.join(' + '), last];
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const v = last.video || {}, a = last.audio || {};
+  return [false, `echoed media: audio packets ${a.packetsReceived || 0}, video frames decoded ${v.framesDecoded || 0} (packets ${v.packetsReceived || 0})`, last];
+}
+
+function preferCodec(transceiver, kind, codec) {
+  if (!codec || !transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
+  const caps = RTCRtpReceiver.getCapabilities(kind).codecs;
+  const want = caps.filter((c) => c.mimeType.toLowerCase() === `${kind}/${codec}`.toLowerCase());
+  if (!want.length) throw new Error(`this browser cannot receive ${kind}/${codec}`);
+  // only the wanted codec (and its helpers), so the answer cannot pick another one
+  const helpers = caps.filter((c) => /\/(rtx|red|ulpfec)$/i.test(c.mimeType));
+  transceiver.setCodecPreferences(want.concat(helpers));
+}
+
+async function main() {
+  log(`case: dc=${DC} audio=${AUDIO} video=${VIDEO} codec=${CODEC} run=${RUN}`);
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  window.pc = pc;
+  pc.addEventListener('connectionstatechange', () => {
+    timings[`${pc.connectionState}_ms`] = timings[`${pc.connectionState}_ms`] || ms();
+    log(`connection ${pc.connectionState}`);
+  });
+  pc.addEventListener('track', (e) => {
+    log(`remote ${e.track.kind} track`);
+    if (e.track.kind === 'video') document.getElementById('remote').srcObject = e.streams[0] || new MediaStream([e.track]);
+  });
+  let channel = null;
+  if (DC === 'ordered') channel = pc.createDataChannel('echo');
+  else if (DC === 'unordered') channel = pc.createDataChannel('echo', { ordered: false, maxRetransmits: 0 });
+  else if (DC) throw new Error(`unknown dc=${DC}`);
+  if (AUDIO || VIDEO) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: AUDIO, video: VIDEO });
+    for (const track of stream.getTracks()) {
+      const tr = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+      if (track.kind === 'video') preferCodec(tr, 'video', CODEC);
+    }
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
+                remaining(), 'ICE gathering complete');
+  timings.gathered_ms = ms();
+  const candidates = pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate')).length;
+  log(`gathering complete, ${candidates} candidates; POST /offer`);
+  const resp = await fetch('/offer', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type, video_transform: 'none' }),
+  });
+  const text = await resp.text();
+  if (!resp.ok) throw new Error(`POST /offer: HTTP ${resp.status}: ${text.slice(0, 200)}`);
+  const answer = JSON.parse(text);
+  if (answer.type !== 'answer') throw new Error(`POST /offer replied type ${answer.type}`);
+  await pc.setRemoteDescription(answer);
+  timings.answered_ms = ms();
+  log('answer applied');
+
+  const jobs = [];
+  if (channel) jobs.push(dcCheck(channel));
+  if (AUDIO || VIDEO) jobs.push(mediaCheck(pc));
+  const results = await Promise.all(jobs);
+  const pass = results.every((r) => r[0]);
+  const reason = results.map((r) => r[1]).join('; ');
+  const details = { candidates, connection: pc.connectionState };
+  if (channel) details.dc = results[0][2];
+  if (AUDIO || VIDEO) details.media = results[results.length - 1][2];
+  pc.close();
+  await finish(pass, reason, details);
+}
+
+main().catch((e) => finish(false, `${e.message || e} (last step: ${lastStep})`));
