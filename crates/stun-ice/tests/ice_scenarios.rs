@@ -104,9 +104,12 @@ impl Endpoint for Node {
     fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let result = match &mut self.turn {
             Some(t) if from == t.client.server() && to == t.host => {
-                match t.client.handle_datagram(now, from, data) {
+                match t.client.handle_receive(now, from, data) {
                     Ok(Some((peer, inner))) => match t.relayed {
-                        Some(relayed) => self.agent.handle_receive(now, relayed, peer, inner),
+                        Some(relayed) => {
+                            self.agent
+                                .handle_receive(now, Transport::Udp, relayed, peer, inner)
+                        }
                         None => Ok(()),
                     },
                     Ok(None) | Err(_) => Ok(()),
@@ -114,9 +117,11 @@ impl Endpoint for Node {
             }
             _ if self.tcp_locals.contains(&to) => {
                 self.agent
-                    .handle_receive_on(now, Transport::Tcp, to, from, data)
+                    .handle_receive(now, Transport::Tcp, to, from, data)
             }
-            _ => self.agent.handle_receive(now, to, from, data),
+            _ => self
+                .agent
+                .handle_receive(now, Transport::Udp, to, from, data),
         };
         if let Err(e) = result {
             self.errors.push(e);
@@ -136,12 +141,17 @@ impl Endpoint for Node {
         loop {
             if let Some(t) = &mut self.turn {
                 if let Some(out) = t.client.poll_transmit() {
-                    return Some(Datagram::new(t.host, out.destination, out.contents));
+                    return Some(Datagram::new(
+                        t.host,
+                        out.destination,
+                        out.contents.to_vec(),
+                    ));
                 }
             }
             let t = self.agent.poll_transmit()?;
+            let source = t.source.expect("the agent sends from a candidate's base");
             match &mut self.turn {
-                Some(turn) if Some(t.source) == turn.relayed => {
+                Some(turn) if Some(source) == turn.relayed => {
                     let ip = t.destination.ip();
                     if !turn.permissions.contains(&ip) {
                         turn.permissions.push(ip);
@@ -149,7 +159,7 @@ impl Endpoint for Node {
                     }
                     turn.client.send_to(t.destination, &t.contents).unwrap();
                 }
-                _ => return Some(Datagram::new(t.source, t.destination, t.contents)),
+                _ => return Some(Datagram::new(source, t.destination, t.contents.to_vec())),
             }
         }
     }
@@ -934,7 +944,7 @@ fn converges_over_many_seeded_links() {
         let bad = |n: &Node| {
             n.errors
                 .iter()
-                .any(|e| matches!(e, IceError::BadIntegrity | IceError::Malformed))
+                .any(|e| matches!(e, IceError::BadIntegrity | IceError::Malformed(_)))
         };
         assert!(!bad(s.a()) && !bad(s.b()), "seed {seed}");
     }
