@@ -10,11 +10,17 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codec;
 mod error;
 mod frame;
 mod pool;
 mod time;
 
+pub use codec::{
+    AudioDecoder, AudioEncoder, AudioEncoderSettings, Codec, EncodedFrame, G711Decoder,
+    G711Encoder, G711Law, OpusDecoder, OpusEncoder, VideoDecoder, VideoEncoder, VideoEncoderConfig,
+    VideoEncoderSettings, VpxDecoder, VpxEncoder,
+};
 pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation};
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};
 pub use pool::{BufferPool, PoolStats, PooledBuffer};

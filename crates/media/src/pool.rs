@@ -121,6 +121,13 @@ impl<T> PooledBuffer<T> {
     }
 }
 
+impl<T> PooledBuffer<T> {
+    /// Shortens the buffer to `len` samples (no effect if it is not longer).
+    pub fn truncate(&mut self, len: usize) {
+        self.data.truncate(len);
+    }
+}
+
 impl<T: Clone> Clone for PooledBuffer<T> {
     /// A copy that belongs to no pool.
     fn clone(&self) -> Self {
