@@ -35,8 +35,8 @@
 //! badly enough to end the association returns `Ok` and ends it with
 //! [`Event::Closed`]`(`[`CloseReason::ProtocolViolation`]`)`. When a later chunk of a packet
 //! fails after earlier ones were processed, the rest of the packet is discarded
-//! (as RFC 9260 section 3.2 says for unrecognized chunks), `Ok` is returned and the chunks are
-//! counted in [`Stats::chunks_discarded`].
+//! (as RFC 9260 section 3.2 says for unrecognized chunks), `Ok` is returned and the packet is
+//! counted in [`Stats::packets_cut_short`].
 //!
 //! # Memory
 //!
@@ -236,7 +236,7 @@ pub enum Event {
 pub struct Stats {
     /// Packets sent.
     pub packets_sent: u64,
-    /// Packets received (checksum passed).
+    /// Packets received (checksum and chunk framing passed).
     pub packets_received: u64,
     /// DATA chunks retransmitted.
     pub retransmissions: u64,
@@ -252,7 +252,7 @@ pub struct Stats {
     pub packets_dropped: u64,
     /// Packets whose remaining chunks were discarded after a chunk failed, once earlier
     /// chunks of the same packet had been processed.
-    pub chunks_discarded: u64,
+    pub packets_cut_short: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -889,7 +889,7 @@ impl Association {
             Err(_) if self.ended && !was_ended => Ok(()),
             Err(e) if acted => {
                 tracing::debug!(error = %e, "rest of SCTP packet discarded");
-                self.stats.chunks_discarded += 1;
+                self.stats.packets_cut_short += 1;
                 Ok(())
             }
             Err(e) => {

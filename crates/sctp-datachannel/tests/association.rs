@@ -1207,3 +1207,50 @@ fn a_fatal_violation_is_an_event_not_an_err() {
     );
     assert_eq!(p.a.state(), State::Closed);
 }
+
+#[test]
+fn a_chunk_failing_after_others_cuts_the_packet_short() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        42,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let tsn = next_tsn_to_b(&mut p);
+    p.run_until(Duration::from_secs(1), |_| false);
+    let now = p.now;
+    let data = ChunkRepr::Data(DataChunk {
+        flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+        tsn,
+        stream: 3,
+        ssn: 0,
+        ppid: 51,
+        data: b"kept",
+    });
+    // 0x3f: stop processing here (RFC 9260 section 3.2); the DATA before it stands.
+    let stop = ChunkRepr::Unknown(ferrtc_sctp_datachannel::wire::Chunk {
+        kind: 0x3f,
+        flags: 0,
+        value: &[],
+    });
+    assert_eq!(
+        p.b.handle_receive(now, ADDR_A, packet(tag_b, &[data, stop])),
+        Ok(())
+    );
+    assert_eq!(p.b.stats().packets_cut_short, 1);
+    assert_eq!(p.b.stats().packets_dropped, 0);
+    // The DATA is acknowledged as usual (here: after the delayed-ACK timer).
+    let at = p.b.poll_timeout().expect("delayed ACK armed");
+    p.b.handle_timeout(at);
+    let sack = p.b.poll_transmit(at).expect("SACK").contents;
+    let kinds: Vec<u8> = Packet::new_checked(&sack[..])
+        .unwrap()
+        .chunks()
+        .map(|c| c.unwrap().kind)
+        .collect();
+    assert!(kinds.contains(&0x03), "no SACK: {kinds:?}");
+    assert!(
+        std::iter::from_fn(|| p.b.poll_event())
+            .any(|e| matches!(e, Event::Message(m) if &m.data[..] == b"kept"))
+    );
+}
