@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::emit::{Emit, display_by_emit, num};
 
 use crate::grammar::{Res, complete, failure, number, sp, word};
-use crate::{CandidateKind, ParseError, ParseErrorKind, TcpType};
+use crate::{CandidateKind, ParseError, ParseErrorKind, TcpType, Transport};
 
 /// An ICE candidate line.
 ///
@@ -274,6 +274,15 @@ impl CandidateTransport {
         }
     }
 
+    /// The shared [`Transport`] this names, for `udp` and `tcp`.
+    pub fn transport(&self) -> Option<Transport> {
+        match self {
+            Self::Udp => Some(Transport::Udp),
+            Self::Tcp => Some(Transport::Tcp),
+            Self::Other(_) => None,
+        }
+    }
+
     /// The token as written by the serializer.
     pub fn as_str(&self) -> &str {
         match self {
@@ -372,6 +381,7 @@ mod tests {
         let text = "candidate:4215833571 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active generation 0 network-id 1 network-cost 50";
         let c = Candidate::parse(&format!("a={text}\r\n")).unwrap();
         assert_eq!(c.transport, CandidateTransport::Tcp);
+        assert_eq!(c.transport.transport(), Some(Transport::Tcp));
         assert_eq!(c.tcp_type, Some(TcpType::Active));
         assert_eq!(c.extension("network-cost"), Some("50"));
         assert_eq!(c.extensions.len(), 3);
@@ -459,6 +469,7 @@ mod tests {
         let c = Candidate::parse("candidate:f 2 sctp 7 h.example 1 typ magic").unwrap();
         assert_eq!(c.transport, CandidateTransport::Other("sctp".into()));
         assert_eq!(c.kind, CandidateType::Other("magic".into()));
+        assert_eq!((c.kind.kind(), c.transport.transport()), (None, None));
         assert_eq!(c.to_string(), "candidate:f 2 sctp 7 h.example 1 typ magic");
     }
 

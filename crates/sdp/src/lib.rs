@@ -9,8 +9,8 @@
 //!
 //! Identifiers and values are the shared vocabulary of `ferrtc-types`, re-exported here:
 //! [`PayloadType`] (7 bits, checked), [`Ssrc`], [`Mid`] and [`Rid`] (checked),
-//! [`ExtensionId`], [`Fingerprint`] with its [`HashAlgorithm`], [`CandidateKind`] and
-//! [`TcpType`], so that a model built by hand serializes to text that parses back, and what
+//! [`ExtensionId`], [`Fingerprint`] with its [`HashAlgorithm`], [`CandidateKind`],
+//! [`TcpType`] and [`Transport`], so that a model built by hand serializes to text that parses back, and what
 //! SDP says is already in the types the other layers speak. This crate depends on no other
 //! ferrtc crate.
 //!
@@ -75,7 +75,7 @@ pub use candidate::{Candidate, CandidateTransport, CandidateType};
 pub use error::{ParseError, ParseErrorKind};
 pub use ferrtc_types::{
     CandidateKind, ExtensionId, Fingerprint, HashAlgorithm, Mid, PayloadType, Rid, Ssrc, TcpType,
-    ValueError,
+    Transport, ValueError,
 };
 pub use media::{Codec, MediaDescription, MediaKind};
 pub use session::{
