@@ -15,6 +15,7 @@ mod error;
 mod frame;
 mod pool;
 mod time;
+mod track;
 
 pub use codec::{
     AudioDecoder, AudioEncoder, AudioEncoderSettings, Codec, EncodedFrame, G711Decoder,
@@ -25,3 +26,7 @@ pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation}
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use time::TimeBase;
+pub use track::{
+    BoxTrack, FrameSender, MediaStreamTrack, SourceTrack, TrackStats, TransformStats,
+    TransformTrack, new_track_id, track_channel,
+};
