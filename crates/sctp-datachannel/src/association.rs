@@ -936,7 +936,16 @@ impl Association {
                 return Err(PeerMisbehaved::WrongVerificationTag.into());
             }
             if let ChunkRepr::Init(init) = ChunkRepr::parse(first)? {
-                let remote = self.remote.replace(from);
+                // The INIT ACK goes where the INIT came from; an INIT that is ignored (an
+                // established association) or refused moves nothing.
+                let answering = matches!(
+                    self.state,
+                    State::Closed | State::CookieWait | State::CookieEchoed
+                );
+                let remote = self.remote;
+                if answering {
+                    self.remote = Some(from);
+                }
                 let r = self.on_init(now, &init);
                 if r.is_err() {
                     self.remote = remote;
@@ -2780,6 +2789,36 @@ mod tests {
         assert_eq!(a.state(), State::Closed);
         assert_eq!(a.stats().packets_dropped, 1);
         assert!(a.poll_transmit(now).is_none());
+    }
+
+    #[test]
+    fn an_ignored_init_does_not_move_the_remote() {
+        let (mut a, mut b, now) = pair();
+        a.connect(now, B);
+        pump(&mut a, &mut b, now);
+        assert!(a.is_established());
+        let mut buf = BytesMut::new();
+        CommonHeader {
+            src_port: 5000,
+            dst_port: 5000,
+            verification_tag: 0,
+        }
+        .emit(&mut buf);
+        ChunkRepr::Init(InitChunk {
+            initiate_tag: 9,
+            a_rwnd: 65536,
+            outbound_streams: 1,
+            inbound_streams: 1,
+            initial_tsn: 1,
+            params: TlvList::Items(&[]),
+        })
+        .emit(&mut buf);
+        wire::finish_packet(&mut buf);
+        let elsewhere = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3);
+        assert_eq!(a.handle_receive(now, elsewhere, buf.freeze()), Ok(()));
+        a.send(now, 0, 51, Bytes::from_static(b"x"), SendOptions::default())
+            .unwrap();
+        assert_eq!(a.poll_transmit(now).map(|t| t.destination), Some(B));
     }
 
     #[test]
