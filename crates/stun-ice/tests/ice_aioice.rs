@@ -20,8 +20,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ferrtc_stun_ice::ice::{
-    Agent, Candidate, ConnectionState, Credentials, Foundation, IceConfig, IceError, IceEvent,
-    IceRole, IceStats, SelectedPair, Transport, is_stun,
+    Agent, Candidate, ConnectionState, Credentials, Foundation, IceConfig, IceEvent, IceRole,
+    IceStats, ReceiveError, SelectedPair, Transport, is_stun,
 };
 use rand::SeedableRng;
 
@@ -243,7 +243,7 @@ struct Driver {
     /// Non-STUN datagrams, with their source.
     data: Vec<(SocketAddr, Vec<u8>)>,
     /// Errors `handle_receive` returned.
-    errors: Vec<IceError>,
+    errors: Vec<ReceiveError>,
 }
 
 impl Driver {

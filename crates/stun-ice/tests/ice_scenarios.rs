@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, NatConfig, NatKind, Sim};
 use ferrtc_stun_ice::ice::{
-    Agent, Candidate, CandidateKind, ConnectionState, GatheringState, IceConfig, IceError,
-    IceEvent, IceRole, SelectedPair, TcpType, Transport, TransportProtocol,
+    Agent, Candidate, CandidateKind, ConnectionState, GatheringState, IceConfig, IceEvent, IceRole,
+    ReceiveError, SelectedPair, TcpType, Transport, TransportProtocol,
 };
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
@@ -28,7 +28,7 @@ struct Node {
     outbox: Vec<Candidate>,
     /// End-of-candidates not yet signalled.
     eoc_pending: bool,
-    errors: Vec<IceError>,
+    errors: Vec<ReceiveError>,
     /// The driver's TURN client, whose relayed address the agent uses as a candidate.
     turn: Option<TurnDriver>,
     /// Local TCP candidate addresses: what arrives there is a message of an RFC 6544
@@ -738,7 +738,7 @@ fn wrong_message_integrity_is_dropped_counted_never_answered() {
     let after = s.b().agent.stats();
     assert_eq!(after.bad_integrity, before.bad_integrity + 1);
     assert_eq!(s.sim.endpoint(sink).received, 0, "never answered");
-    assert!(s.b().errors.contains(&IceError::BadIntegrity));
+    assert!(s.b().errors.contains(&ReceiveError::BadIntegrity));
     assert!(
         s.b()
             .agent
@@ -944,7 +944,7 @@ fn converges_over_many_seeded_links() {
         let bad = |n: &Node| {
             n.errors
                 .iter()
-                .any(|e| matches!(e, IceError::BadIntegrity | IceError::Malformed(_)))
+                .any(|e| matches!(e, ReceiveError::BadIntegrity | ReceiveError::Malformed(_)))
         };
         assert!(!bad(s.a()) && !bad(s.b()), "seed {seed}");
     }

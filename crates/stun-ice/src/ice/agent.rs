@@ -262,11 +262,12 @@ pub struct IceStats {
     pub ignored_remote_candidates: u64,
 }
 
-/// Errors of the agent. Peer misbehaviour (`BadIntegrity`, `Malformed`, ...) is kept apart
-/// from API misuse (`InvalidCandidate`, `Closed`, ...); none leaves the agent in a bad state.
+/// Why [`Agent::handle_receive`] dropped a datagram. Each is counted in [`IceStats`]; none
+/// changes the agent's state. All but [`Closed`](Self::Closed) are something a peer (or
+/// the driver's demultiplexing) sent, not a bug on this side.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum IceError {
+pub enum ReceiveError {
     /// The datagram is not STUN (RFC 7983): route it elsewhere.
     #[error("datagram is not a STUN message")]
     NotStun,
@@ -276,13 +277,13 @@ pub enum IceError {
     /// A well-formed STUN message of a method other than Binding.
     #[error("unsupported STUN method {0}")]
     UnsupportedMethod(Method),
-    /// MESSAGE-INTEGRITY did not verify; the message was dropped and counted.
+    /// MESSAGE-INTEGRITY did not verify.
     #[error("MESSAGE-INTEGRITY check failed")]
     BadIntegrity,
-    /// A request without USERNAME or MESSAGE-INTEGRITY; dropped.
+    /// A request without USERNAME or MESSAGE-INTEGRITY.
     #[error("request without USERNAME or MESSAGE-INTEGRITY")]
     MissingCredentials,
-    /// A request whose USERNAME names another ufrag; dropped.
+    /// A request whose USERNAME names another ufrag.
     #[error("request for an unknown username")]
     UnknownUsername,
     /// A response that matches no transaction.
@@ -291,6 +292,16 @@ pub enum IceError {
     /// Received on a local address that is not a candidate base.
     #[error("datagram arrived on {0}, which is no local candidate")]
     UnknownLocalAddress(SocketAddr),
+    /// The agent is closed.
+    #[error("the agent is closed")]
+    Closed,
+}
+
+/// Why a command was refused: API misuse, never something a peer sent (those are
+/// [`ReceiveError`]s). A refused command leaves the agent as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IceError {
     /// A candidate handed in breaks RFC 8445 (priority 0 or above 2^31 - 1, component 0,
     /// unspecified address).
     #[error("invalid candidate")]
@@ -891,23 +902,23 @@ impl Agent {
         local: SocketAddr,
         from: SocketAddr,
         datagram: &[u8],
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         self.advance(now);
         if self.closed {
             self.stats.after_close += 1;
-            return Err(IceError::Closed);
+            return Err(ReceiveError::Closed);
         }
         if !wire::is_stun(datagram) {
             self.stats.not_stun += 1;
-            return Err(IceError::NotStun);
+            return Err(ReceiveError::NotStun);
         }
         let msg = match wire::parse(datagram) {
             Ok(incoming) => incoming.msg,
             Err(reject) => {
                 self.stats.malformed += 1;
                 return Err(match reject {
-                    wire::Reject::Malformed(e) => IceError::Malformed(e),
-                    wire::Reject::Unsupported(method) => IceError::UnsupportedMethod(method),
+                    wire::Reject::Malformed(e) => ReceiveError::Malformed(e),
+                    wire::Reject::Unsupported(method) => ReceiveError::UnsupportedMethod(method),
                 });
             }
         };
@@ -1542,19 +1553,19 @@ impl Agent {
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         self.stats.requests_received += 1;
         let Some(li) = self.local_index(transport, local) else {
             self.stats.unknown_local_address += 1;
-            return Err(IceError::UnknownLocalAddress(local));
+            return Err(ReceiveError::UnknownLocalAddress(local));
         };
         let Some(username) = msg.username() else {
             self.stats.missing_credentials += 1;
-            return Err(IceError::MissingCredentials);
+            return Err(ReceiveError::MissingCredentials);
         };
         if !msg.has_integrity() {
             self.stats.missing_credentials += 1;
-            return Err(IceError::MissingCredentials);
+            return Err(ReceiveError::MissingCredentials);
         }
         let ours = username.split(':').next().unwrap_or("");
         // RFC 8445 §7.3: the USERNAME starts with our ufrag; during a restart the selected
@@ -1570,12 +1581,12 @@ impl Agent {
         };
         if !current && old_key.is_none() {
             self.stats.unknown_username += 1;
-            return Err(IceError::UnknownUsername);
+            return Err(ReceiveError::UnknownUsername);
         }
         let key = old_key.clone().unwrap_or_else(|| self.local_key.clone());
         if !wire::integrity_ok(msg, &key) {
             self.stats.bad_integrity += 1;
-            return Err(IceError::BadIntegrity);
+            return Err(ReceiveError::BadIntegrity);
         }
         if old_key.is_some() {
             self.respond_success(msg.transaction_id(), local, from, transport, &key);
@@ -1810,17 +1821,17 @@ impl Agent {
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         let txid = msg.transaction_id();
         let Some(i) = self.txs.iter().position(|t| t.txid == txid) else {
             self.stats.unmatched_responses += 1;
-            return Err(IceError::UnmatchedResponse);
+            return Err(ReceiveError::UnmatchedResponse);
         };
         if let Some(key) = &self.txs[i].key {
             if !wire::integrity_ok(msg, key) {
                 // A forged or corrupted response must not end the transaction.
                 self.stats.bad_integrity += 1;
-                return Err(IceError::BadIntegrity);
+                return Err(ReceiveError::BadIntegrity);
             }
         }
         self.stats.responses_received += 1;
@@ -2224,7 +2235,7 @@ mod tests {
         );
         assert_eq!(
             a.handle_receive(now, Transport::Udp, local, from, &wrong),
-            Err(IceError::BadIntegrity)
+            Err(ReceiveError::BadIntegrity)
         );
         let mut other = Vec::new();
         MessageBuilder::new(
@@ -2240,7 +2251,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             a.handle_receive(now, Transport::Udp, local, from, &other),
-            Err(IceError::UnknownUsername)
+            Err(ReceiveError::UnknownUsername)
         );
         assert!(a.poll_transmit().is_none(), "nothing answered");
         let stats = a.stats();
@@ -2549,8 +2560,29 @@ mod tests {
                 "192.0.2.2:1".parse().unwrap(),
                 &[0x80, 1, 2]
             ),
-            Err(IceError::NotStun)
+            Err(ReceiveError::NotStun)
         );
+        // A STUN header whose length field promises a body that is not there: dropped,
+        // counted, and the decode error kept as the source.
+        let mut truncated = [0u8; 20];
+        truncated[..4].copy_from_slice(&[0x00, 0x01, 0x00, 0x04]);
+        truncated[4..8].copy_from_slice(&crate::stun::MAGIC_COOKIE.to_be_bytes());
+        let malformed = a.stats().malformed;
+        let err = a
+            .handle_receive(
+                Instant::now(),
+                Transport::Udp,
+                "192.0.2.1:1".parse().unwrap(),
+                "192.0.2.2:1".parse().unwrap(),
+                &truncated,
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ReceiveError::Malformed(crate::stun::Error::LengthMismatch { .. })
+        ));
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(a.stats().malformed, malformed + 1);
         a.end_of_remote_candidates();
         c.component = 1;
         assert_eq!(

@@ -67,7 +67,7 @@ mod wire;
 
 pub use agent::{
     Agent, ConnectionState, Credentials, GatheringState, IceConfig, IceError, IceEvent, IceRole,
-    IceStats, MAX_LOCAL_CANDIDATES, MAX_REMOTE_CANDIDATES, SelectedPair,
+    IceStats, MAX_LOCAL_CANDIDATES, MAX_REMOTE_CANDIDATES, ReceiveError, SelectedPair,
 };
 pub use candidate::{
     Candidate, Foundation, FoundationKey, FoundationTable, TransportProtocol, direction_preference,
