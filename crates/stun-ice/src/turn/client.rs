@@ -43,34 +43,17 @@ const NONCE_COOKIE: &str = "obMatJos2";
 /// Transaction timeout over TCP and TLS, Ti = 39.5 s (RFC 8489 section 6.2.2).
 const STREAM_TRANSACTION_TIMEOUT: Duration = Duration::from_millis(39_500);
 
-/// How the client reaches the TURN server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TurnTransport {
-    /// UDP: one message per datagram, requests retransmitted (RFC 8489 section 6.2.1).
-    Udp,
-    /// TCP: a byte stream the caller owns; no retransmissions, ChannelData padded
-    /// (RFC 8656 section 12.5).
-    Tcp,
-    /// TLS over TCP: like [`Tcp`](Self::Tcp); the caller owns the TLS session and hands the
-    /// client the plaintext.
-    Tls,
-}
-
-impl TurnTransport {
-    /// Whether this transport is a byte stream (TCP or TLS).
-    pub const fn is_stream(self) -> bool {
-        !matches!(self, TurnTransport::Udp)
-    }
-
-    /// The [`Transport`] of the client's [`Transmit`]s.
-    pub const fn transport(self) -> Transport {
-        match self {
-            TurnTransport::Udp => Transport::Udp,
-            TurnTransport::Tcp => Transport::Tcp,
-            TurnTransport::Tls => Transport::Tls,
-        }
-    }
-}
+/// How the client reaches the TURN server: the shared [`Transport`], under the name TURN
+/// uses for it.
+///
+/// - `Udp`: one message per datagram, requests retransmitted (RFC 8489 section 6.2.1).
+/// - `Tcp`: a byte stream the caller owns; no retransmissions, ChannelData padded
+///   (RFC 8656 section 12.5).
+/// - `Tls`: TLS over TCP, like `Tcp`; the caller owns the TLS session and hands the client
+///   the plaintext.
+///
+/// The client's [`Transmit`]s carry it as their `transport`.
+pub type TurnTransport = Transport;
 
 /// The settings of a [`Client`].
 #[derive(Clone, PartialEq, Eq)]
@@ -850,7 +833,7 @@ impl Client {
         self.transmits.push_back(Transmit {
             source: None,
             destination: self.config.server,
-            transport: self.config.transport.transport(),
+            transport: self.config.transport,
             contents,
             segment_size: None,
         });
@@ -1416,7 +1399,7 @@ mod tests {
     fn sent(c: &mut Client) -> Vec<u8> {
         let t = c.poll_transmit().expect("a transmit");
         assert_eq!(t.destination, addr(SERVER));
-        assert_eq!(t.transport, c.config().transport.transport());
+        assert_eq!(t.transport, c.config().transport);
         assert_eq!(t.source, None);
         t.contents.to_vec()
     }
