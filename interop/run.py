@@ -98,12 +98,17 @@ PEER_CODECS = {
     "firefox": {"VP8", "VP9", "AV1"},      # no OpenH264: Firefox downloads it at run time
     "aiortc": {"VP8", "H264"},
     "aiortc-answerer": {"VP8", "H264"},
+    "chromium-answerer": {"VP8", "VP9", "H264", "AV1"},
+    "firefox-answerer": {"VP8", "VP9", "AV1"},
 }
-ALL_PEERS = ["chromium", "firefox", "aiortc", "aiortc-answerer"]
+ALL_PEERS = ["chromium", "firefox", "aiortc", "chromium-answerer", "firefox-answerer",
+             "aiortc-answerer"]
 PEER_TITLES = {
     "chromium": "Chromium (offerer)",
     "firefox": "Firefox ESR (offerer)",
     "aiortc": "aiortc client (offerer)",
+    "chromium-answerer": "Chromium (answerer) vs --offerer",
+    "firefox-answerer": "Firefox ESR (answerer) vs --offerer",
     "aiortc-answerer": "aiortc --serve (answerer) vs --offerer",
 }
 
@@ -184,7 +189,10 @@ class Runs:
     def new(self):
         run_id = uuid.uuid4().hex[:12]
         with self.lock:
-            self.runs[run_id] = {"event": threading.Event(), "result": None, "log": []}
+            self.runs[run_id] = {"event": threading.Event(), "result": None, "log": [],
+                                 # browser-as-answerer: the offer in, the answer out
+                                 "offer": None, "offer_ev": threading.Event(),
+                                 "answer": None, "answer_ev": threading.Event()}
         return run_id
 
     def get(self, run_id):
@@ -196,6 +204,7 @@ class Harness(BaseHTTPRequestHandler):
     server_version = "ferrtc-interop"
     runs = None        # set on the class before serving
     offer_url = None   # the server under test's /offer
+    answer_wait = 90.0  # seconds the relay waits for the other side (browser as answerer)
 
     def log_message(self, fmt, *args):  # keep stderr for the matrix
         pass
@@ -212,7 +221,16 @@ class Harness(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def do_GET(self):
-        path = urllib.parse.urlparse(self.path).path
+        url = urllib.parse.urlparse(self.path)
+        path = url.path
+        if path == "/answerer/offer":
+            # the page (browser as answerer) waits here for the offerer's offer
+            run = self.runs.get((urllib.parse.parse_qs(url.query).get("run") or [""])[0])
+            if run is None:
+                return self._reply(404, b'{"error":"unknown run"}')
+            if not run["offer_ev"].wait(self.answer_wait):
+                return self._reply(504, b'{"error":"the offerer under test posted no offer"}')
+            return self._reply(200, run["offer"])
         files = {"/": "test.html", "/test.html": "test.html", "/test.js": "test.js"}
         if path not in files:
             return self._reply(404, b"not found\n", "text/plain")
@@ -229,6 +247,18 @@ class Harness(BaseHTTPRequestHandler):
         run = self.runs.get((query.get("run") or [""])[0])
         if run is None:
             return self._reply(404, b'{"error":"unknown run"}')
+        if url.path == "/answerer/offer":
+            # the offerer under test offers to the browser: hand the offer to the page and
+            # hold this request until the page has answered
+            run["offer"] = body
+            run["offer_ev"].set()
+            if not run["answer_ev"].wait(self.answer_wait):
+                return self._reply(504, b'{"error":"the browser did not answer"}')
+            return self._reply(200, run["answer"])
+        if url.path == "/answerer/answer":
+            run["answer"] = body
+            run["answer_ev"].set()
+            return self._reply(204, b"")
         if url.path == "/log":
             run["log"].append(body.decode("utf-8", "replace"))
             return self._reply(204, b"")
@@ -289,17 +319,32 @@ class Env:
         Harness.offer_url = f"http://{LOOPBACK}:{self.server_port}/offer"
         return note
 
+    def offerer_cmd(self, url, case):
+        cmd = shlex.split(self.args.offerer) + ["--url", url]
+        if case.audio:
+            cmd.append("--audio")
+        if case.video:
+            cmd.append("--video")
+        if case.codec:
+            cmd += ["--codec", case.codec]
+        return cmd
+
     def browser_case(self, peer, case):
+        answerer = peer.endswith("-answerer")
+        browser = peer.split("-")[0]
         run_id = self.runs.new()
         run = self.runs.get(run_id)
         q = case.query()
+        if answerer:
+            q["role"] = "answer"
         q["run"] = run_id
         q["timeout"] = str(int(self.args.case_timeout))
         url = f"http://{LOOPBACK}:{self.harness_port}/test.html?{urllib.parse.urlencode(q)}"
         profile = tempfile.mkdtemp(prefix=f"ferrtc-{peer}-")
         log_path = self.log(f"{peer}-{case.name}.log")
+        offerer = None
         try:
-            if peer == "chromium":
+            if browser == "chromium":
                 cmd = [CHROMIUM] + CHROMIUM_FLAGS + [f"--user-data-dir={profile}", url]
                 env = dict(os.environ)
             else:
@@ -307,6 +352,10 @@ class Env:
                 cmd = [FIREFOX, "--headless", "--no-remote", "--profile", profile, url]
                 env = dict(os.environ, HOME=profile, MOZ_CRASHREPORTER_DISABLE="1")
             proc = start(cmd, log_path, env)
+            if answerer:
+                offer_url = f"http://{LOOPBACK}:{self.harness_port}/answerer/offer?run={run_id}"
+                offerer = start(self.offerer_cmd(offer_url, case),
+                                self.log(f"offerer-{peer}-{case.name}.log"))
             # wake up on either the page's result or the browser's death
             threading.Thread(target=lambda: (proc.wait(), run["event"].set()), daemon=True).start()
             got = run["event"].wait(self.args.case_timeout + self.args.start_timeout)
@@ -320,8 +369,11 @@ class Env:
                 else:
                     why = f"no result; last: {last}"
                 result = {"pass": False, "reason": why}
+            if offerer is not None and offerer.poll() not in (None, 0):
+                result["reason"] += f" (offerer exited {offerer.returncode})"
             stop(proc)
         finally:
+            stop(offerer)
             shutil.rmtree(profile, ignore_errors=True)
         result.setdefault("log", run["log"])
         return result
@@ -369,13 +421,7 @@ class Env:
             if err:
                 stop(answerer)
                 return {"pass": False, "reason": f"aiortc answerer {err}"}
-            ocmd = shlex.split(self.args.offerer) + ["--url", f"http://{LOOPBACK}:{port}/offer"]
-            if case.audio:
-                ocmd.append("--audio")
-            if case.video:
-                ocmd.append("--video")
-            if case.codec:
-                ocmd += ["--codec", case.codec]
+            ocmd = self.offerer_cmd(f"http://{LOOPBACK}:{port}/offer", case)
             offerer = start(ocmd, self.log(f"offerer-{case.name}.log"))
             try:
                 out, _ = answerer.communicate(timeout=self.args.case_timeout + self.args.start_timeout)
@@ -539,6 +585,96 @@ def text_matrix(peers, cases, results):
 # main
 
 
+def run_matrix(env, peers, cases, pcap=None):
+    """Run every peer x case; returns (results, pcap_checks)."""
+    results = {}
+    capture = None
+    pcap_checks = None
+    try:
+        for peer in peers:
+            if peer == "chromium" and pcap:
+                capture = Capture(os.path.abspath(pcap))
+                capture.start(env.args.start_timeout)
+            for case in cases:
+                na = applicable(peer, case)
+                if na:
+                    results[(peer, case.name)] = {"na": na}
+                    continue
+                say(f"[{peer} x {case.name}]")
+                t = time.monotonic()
+                try:
+                    note = env.ensure_server() if not peer.endswith("-answerer") else None
+                    if peer in ("chromium", "firefox", "chromium-answerer", "firefox-answerer"):
+                        r = env.browser_case(peer, case)
+                    elif peer == "aiortc":
+                        r = env.aiortc_case(case)
+                    else:
+                        r = env.answerer_case(case)
+                    if note:
+                        r["reason"] = f"{r.get('reason', '')} [{note}]"
+                except Exception as e:
+                    r = {"pass": False, "reason": f"harness: {type(e).__name__}: {e}"}
+                r["wall_s"] = round(time.monotonic() - t, 1)
+                results[(peer, case.name)] = r
+                say(f"  -> {cell(r)} ({r['wall_s']} s)")
+            if capture is not None:
+                capture.stop()
+                pcap_checks = capture.check(media=any(c.audio or c.video for c in cases),
+                                            data=any(c.dc for c in cases))
+                capture = None
+    finally:
+        if capture is not None:
+            capture.stop()
+        stop(env.server)
+        env.server = None
+    return results, pcap_checks
+
+
+# Faults the reference server can inject (aiortc_echo_server.py --fault) and the cases each
+# must make fail; every other cell must still pass.
+SELFTEST = [
+    ("no-dc-echo", {"dc-ordered", "dc-unordered"}),
+    ("bad-pong", {"dc-ordered", "dc-unordered"}),
+    ("no-media-echo", {"audio", "video-vp8"}),
+    ("no-candidates", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
+    ("http-500", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
+]
+SELFTEST_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8"]
+
+
+def selftest(env, peers, cases, started):
+    """Run the reference server with each fault: the harness must fail exactly the cells
+    that the fault breaks. Prints and writes a fault x peer x case table."""
+    base = env.args.server
+    rows, missed = [], 0
+    for fault, breaks in SELFTEST:
+        env.args.server = f"{base} --fault {fault}"
+        say(f"=== selftest: --fault {fault}")
+        results, _ = run_matrix(env, peers, cases)
+        for (peer, case), r in results.items():
+            if r.get("na"):
+                continue
+            want_fail = case in breaks
+            caught = (not r.get("pass")) == want_fail
+            missed += not caught
+            verdict = ("caught" if want_fail else "still passes") if caught else (
+                "MISSED: passed" if want_fail else "WRONG: failed")
+            rows.append((fault, peer, case, verdict, cell(r)))
+    env.args.server = base
+    lines = ["# ferrtc interop harness self-test", "",
+             f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
+             f"- server: `{base} --fault F`", "",
+             "| fault | peer | case | verdict | cell |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |")
+        print(f"{r[0]:<14} {r[1]:<16} {r[2]:<13} {r[3]:<14} {r[4]}")
+    print(f"self-test: {missed} cell(s) judged wrongly" if missed else "self-test: every fault caught, nothing else failed")
+    if env.args.matrix_out:
+        with open(env.args.matrix_out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return 1 if missed else 0
+
+
 def inner(args):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
@@ -566,46 +702,11 @@ def inner(args):
     env.harness_port = httpd.server_address[1]
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     say(f"harness page on http://{LOOPBACK}:{env.harness_port}/test.html, logs in {out}")
-
-    results = {}
-    capture = None
-    pcap_checks = None
     try:
-        for peer in peers:
-            if peer == "chromium" and args.pcap:
-                capture = Capture(os.path.abspath(args.pcap))
-                capture.start(args.start_timeout)
-            for case in cases:
-                na = applicable(peer, case)
-                if na:
-                    results[(peer, case.name)] = {"na": na}
-                    continue
-                say(f"[{peer} x {case.name}]")
-                t = time.monotonic()
-                try:
-                    note = env.ensure_server() if peer != "aiortc-answerer" else None
-                    if peer in ("chromium", "firefox"):
-                        r = env.browser_case(peer, case)
-                    elif peer == "aiortc":
-                        r = env.aiortc_case(case)
-                    else:
-                        r = env.answerer_case(case)
-                    if note:
-                        r["reason"] = f"{r.get('reason', '')} [{note}]"
-                except Exception as e:
-                    r = {"pass": False, "reason": f"harness: {type(e).__name__}: {e}"}
-                r["wall_s"] = round(time.monotonic() - t, 1)
-                results[(peer, case.name)] = r
-                say(f"  -> {cell(r)} ({r['wall_s']} s)")
-            if capture is not None:
-                capture.stop()
-                pcap_checks = capture.check(media=any(c.audio or c.video for c in cases),
-                                            data=any(c.dc for c in cases))
-                capture = None
+        if args.selftest:
+            return selftest(env, peers, cases, started)
+        results, pcap_checks = run_matrix(env, peers, cases, args.pcap)
     finally:
-        if capture is not None:
-            capture.stop()
-        stop(env.server)
         httpd.shutdown()
 
     print(text_matrix(peers, cases, results))
@@ -651,7 +752,20 @@ def main():
                    help="seconds a case may take once its peer is up")
     p.add_argument("--start-timeout", type=float, default=60.0,
                    help="seconds a browser, server or capture may take to start")
+    p.add_argument("--selftest", action="store_true",
+                   help="prove the harness catches a broken server: run the aiortc server with "
+                        "each --fault and check exactly the broken cells fail (default peers "
+                        "chromium,firefox,aiortc; cases " + ",".join(SELFTEST_CASES) + ")")
     args = p.parse_args()
+    if args.selftest:
+        if args.server is not None:
+            p.error("--selftest uses the aiortc reference server; drop --server")
+        if args.peers == ",".join(ALL_PEERS):
+            args.peers = "chromium,firefox,aiortc"
+        if args.cases == ",".join(DEFAULT_CASES):
+            args.cases = ",".join(SELFTEST_CASES)
+        if any(x.endswith("-answerer") for x in args.peers.split(",")):
+            p.error("--selftest covers the server direction only")
     if args.server is None:
         args.server = f"{shlex.quote(args.python)} {shlex.quote(os.path.join(PEERS, 'aiortc_echo_server.py'))}"
     if args.offerer is None:

@@ -307,8 +307,13 @@ async def run_checks(pc, counter, case, channel, t0, timeout, state):
             if video:
                 bits.append(f"{counter.counts['video']} video frames")
             return True, " + ".join(bits) + " echoed", d
-        return False, (f"echoed frames audio={counter.counts['audio']} "
-                       f"video={counter.counts['video']} (ICE/DTLS: {state()})"), d
+        bits = []
+        if audio:
+            bits.append(f"audio {counter.counts['audio']}/{AUDIO_FRAMES_NEEDED}")
+        if video:
+            bits.append(f"video {counter.counts['video']}/{VIDEO_FRAMES_NEEDED}")
+        return False, (f"echoed frames in {timeout:.0f} s: " + ", ".join(bits) +
+                       f" (ICE/connection: {state()})"), d
 
     if audio or video:
         jobs.append(("media", media()))
@@ -359,6 +364,8 @@ async def offer_mode(args):
                 answer = json.loads(text)
         if answer.get("type") != "answer":
             raise RuntimeError(f"POST /offer: reply type {answer.get('type')!r}, want answer")
+        if "\na=candidate" not in "\n" + answer["sdp"]:
+            raise RuntimeError("answer has no a=candidate line (the contract is no trickle)")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         ok, reason, details = await run_checks(
             pc, counter, args.case, channel, t0, args.timeout,
@@ -415,6 +422,8 @@ async def serve_mode(args):
                 missing.append("m=video")
             if missing:
                 raise RuntimeError("offer lacks " + ", ".join(missing))
+            if "\na=candidate" not in "\n" + offer.sdp:
+                raise RuntimeError("offer has no a=candidate line (the contract is no trickle)")
             await pc.setRemoteDescription(offer)
             if audio:
                 pc.addTrack(ToneAudioTrack())

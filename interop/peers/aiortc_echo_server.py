@@ -35,9 +35,22 @@ log = logging.getLogger("echo-server")
 pcs = set()
 relay = MediaRelay()
 
+# Deliberate faults, so the harness can prove it notices a broken server (run.py --selftest).
+FAULTS = {
+    "none": "behave",
+    "no-dc-echo": "never echo data-channel messages",
+    "bad-pong": "answer 'ping N' with 'pong N+1'",
+    "no-media-echo": "never send received tracks back",
+    "no-candidates": "strip every a=candidate line from the answer",
+    "http-500": "answer POST /offer with HTTP 500",
+}
+fault = "none"
+
 
 def echo_of(message):
     if isinstance(message, str) and message.startswith("ping"):
+        if fault == "bad-pong":
+            return "pong " + str(int(message[5:]) + 1)
         return "pong" + message[4:]
     return message
 
@@ -48,6 +61,8 @@ async def offer(request):
         desc = RTCSessionDescription(sdp=params["sdp"], type=params["type"])
     except Exception as exc:  # malformed request: tell the client why
         return web.json_response({"error": f"bad offer request: {exc}"}, status=400)
+    if fault == "http-500":
+        return web.json_response({"error": "fault injected: http-500"}, status=500)
 
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pcs.add(pc)
@@ -61,7 +76,8 @@ async def offer(request):
 
         @channel.on("message")
         def on_message(message):
-            channel.send(echo_of(message))
+            if fault != "no-dc-echo":
+                channel.send(echo_of(message))
 
     @pc.on("connectionstatechange")
     async def on_connectionstatechange():
@@ -75,7 +91,8 @@ async def offer(request):
         log.info("%s: track %s received, echoing it back", pc_id, track.kind)
         # The transceiver the offer created is reused by addTrack (same kind, no track yet),
         # so the answer says sendrecv on the same m-line.
-        pc.addTrack(relay.subscribe(track))
+        if fault != "no-media-echo":
+            pc.addTrack(relay.subscribe(track))
 
     try:
         await pc.setRemoteDescription(desc)
@@ -87,9 +104,10 @@ async def offer(request):
         pcs.discard(pc)
         return web.json_response({"error": f"negotiation failed: {exc}"}, status=500)
 
-    return web.json_response(
-        {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
-    )
+    sdp = pc.localDescription.sdp
+    if fault == "no-candidates":
+        sdp = "".join(l for l in sdp.splitlines(True) if not l.startswith("a=candidate"))
+    return web.json_response({"sdp": sdp, "type": pc.localDescription.type})
 
 
 async def on_shutdown(app):
@@ -102,7 +120,12 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="none",
+                        help="misbehave on purpose (harness self-test): " +
+                        "; ".join(f"{k}: {v}" for k, v in FAULTS.items()))
     args = parser.parse_args()
+    global fault
+    fault = args.fault
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,

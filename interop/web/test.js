@@ -9,6 +9,7 @@ const AUDIO = params.get('audio') === '1';
 const VIDEO = params.get('video') === '1';
 const CODEC = params.get('codec');           // e.g. VP8, VP9, H264, AV1 (video only)
 const TIMEOUT_MS = 1000 * Number(params.get('timeout') || 30);
+const ROLE = params.get('role') === 'answer' ? 'answer' : 'offer';
 
 const DC_PINGS = 50;
 const VIDEO_FRAMES_NEEDED = 30;    // framesDecoded on the echoed video
@@ -169,7 +170,10 @@ async function mediaCheck(pc) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const v = last.video || {}, a = last.audio || {};
-  return [false, `echoed media: audio packets ${a.packetsReceived || 0}, video frames decoded ${v.framesDecoded || 0} (packets ${v.packetsReceived || 0})`, last];
+  const bits = [];
+  if (AUDIO) bits.push(`audio packets ${a.packetsReceived || 0}/${AUDIO_PACKETS_NEEDED}`);
+  if (VIDEO) bits.push(`video frames decoded ${v.framesDecoded || 0}/${VIDEO_FRAMES_NEEDED} (packets ${v.packetsReceived || 0})`);
+  return [false, `echoed media in ${Math.round(TIMEOUT_MS / 1000)} s: ${bits.join(', ')}; connection ${pc.connectionState}`, last];
 }
 
 function preferCodec(transceiver, kind, codec) {
@@ -182,8 +186,7 @@ function preferCodec(transceiver, kind, codec) {
   transceiver.setCodecPreferences(want.concat(helpers));
 }
 
-async function main() {
-  log(`case: dc=${DC} audio=${AUDIO} video=${VIDEO} codec=${CODEC} run=${RUN}`);
+function newPeerConnection() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   window.pc = pc;
   pc.addEventListener('connectionstatechange', () => {
@@ -194,10 +197,84 @@ async function main() {
     log(`remote ${e.track.kind} track`);
     if (e.track.kind === 'video') document.getElementById('remote').srcObject = e.streams[0] || new MediaStream([e.track]);
   });
-  let channel = null;
-  if (DC === 'ordered') channel = pc.createDataChannel('echo');
-  else if (DC === 'unordered') channel = pc.createDataChannel('echo', { ordered: false, maxRetransmits: 0 });
-  else if (DC) throw new Error(`unknown dc=${DC}`);
+  return pc;
+}
+
+function newChannel(pc, label) {
+  if (DC === 'ordered') return pc.createDataChannel(label);
+  if (DC === 'unordered') return pc.createDataChannel(label, { ordered: false, maxRetransmits: 0 });
+  if (DC) throw new Error(`unknown dc=${DC}`);
+  return null;
+}
+
+async function gathered(pc) {
+  await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
+                remaining(), 'ICE gathering complete');
+  timings.gathered_ms = ms();
+  return pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate')).length;
+}
+
+async function runChecks(pc, channel, candidates) {
+  const jobs = [];
+  if (channel) jobs.push(dcCheck(channel));
+  if (AUDIO || VIDEO) jobs.push(mediaCheck(pc));
+  const results = await Promise.all(jobs);
+  const pass = results.every((r) => r[0]);
+  const reason = results.map((r) => r[1]).join('; ');
+  const details = { role: ROLE, candidates, connection: pc.connectionState };
+  if (channel) details.dc = results[0][2];
+  if (AUDIO || VIDEO) details.media = results[results.length - 1][2];
+  pc.close();
+  await finish(pass, reason, details);
+}
+
+// The browser answers: the harness hands over the offer that the offerer under test
+// POSTed (GET /answerer/offer waits for it) and relays our answer back to it.
+async function answerMain() {
+  log(`answerer case: dc=${DC} audio=${AUDIO} video=${VIDEO} codec=${CODEC} run=${RUN}`);
+  const pc = newPeerConnection();
+  const resp = await fetch(`/answerer/offer?run=${encodeURIComponent(RUN)}`);
+  const text = await resp.text();
+  if (!resp.ok) throw new Error(`GET /answerer/offer: HTTP ${resp.status}: ${text.slice(0, 200)}`);
+  const offer = JSON.parse(text);
+  if (offer.type !== 'offer') throw new Error(`offerer sent type ${offer.type}`);
+  if (!/^a=candidate/m.test(offer.sdp)) throw new Error('offer has no a=candidate line (the contract is no trickle)');
+  timings.offer_ms = ms();
+  const kinds = offer.sdp.split('\n').filter((l) => l.startsWith('m=')).map((l) => l.slice(2).split(' ')[0]);
+  const missing = [];
+  if (DC && !kinds.includes('application')) missing.push('m=application');
+  if (AUDIO && !kinds.includes('audio')) missing.push('m=audio');
+  if (VIDEO && !kinds.includes('video')) missing.push('m=video');
+  if (missing.length) throw new Error(`offer lacks ${missing.join(', ')}`);
+  await pc.setRemoteDescription(offer);
+  log('offer applied');
+  if (AUDIO || VIDEO) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: AUDIO, video: VIDEO });
+    for (const track of stream.getTracks()) {
+      const tr = pc.getTransceivers().find((t) => t.receiver.track.kind === track.kind && !t.sender.track);
+      if (!tr) throw new Error(`no offered ${track.kind} transceiver to answer with`);
+      await tr.sender.replaceTrack(track);
+      tr.sender.setStreams && tr.sender.setStreams(stream);
+      tr.direction = 'sendrecv';
+    }
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  const candidates = await gathered(pc);
+  log(`gathering complete, ${candidates} candidates; POST /answerer/answer`);
+  const r2 = await fetch(`/answerer/answer?run=${encodeURIComponent(RUN)}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
+  });
+  if (!r2.ok) throw new Error(`POST /answerer/answer: HTTP ${r2.status}`);
+  // our own channel, opened in-band from the answering side once SCTP is up
+  const channel = newChannel(pc, 'browser-answerer');
+  await runChecks(pc, channel, candidates);
+}
+
+async function offerMain() {
+  log(`case: dc=${DC} audio=${AUDIO} video=${VIDEO} codec=${CODEC} run=${RUN}`);
+  const pc = newPeerConnection();
+  const channel = newChannel(pc, 'echo');
   if (AUDIO || VIDEO) {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: AUDIO, video: VIDEO });
     for (const track of stream.getTracks()) {
@@ -206,10 +283,7 @@ async function main() {
     }
   }
   await pc.setLocalDescription(await pc.createOffer());
-  await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
-                remaining(), 'ICE gathering complete');
-  timings.gathered_ms = ms();
-  const candidates = pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate')).length;
+  const candidates = await gathered(pc);
   log(`gathering complete, ${candidates} candidates; POST /offer`);
   const resp = await fetch('/offer', {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -219,21 +293,11 @@ async function main() {
   if (!resp.ok) throw new Error(`POST /offer: HTTP ${resp.status}: ${text.slice(0, 200)}`);
   const answer = JSON.parse(text);
   if (answer.type !== 'answer') throw new Error(`POST /offer replied type ${answer.type}`);
+  if (!/^a=candidate/m.test(answer.sdp)) throw new Error('answer has no a=candidate line (the contract is no trickle)');
   await pc.setRemoteDescription(answer);
   timings.answered_ms = ms();
   log('answer applied');
-
-  const jobs = [];
-  if (channel) jobs.push(dcCheck(channel));
-  if (AUDIO || VIDEO) jobs.push(mediaCheck(pc));
-  const results = await Promise.all(jobs);
-  const pass = results.every((r) => r[0]);
-  const reason = results.map((r) => r[1]).join('; ');
-  const details = { candidates, connection: pc.connectionState };
-  if (channel) details.dc = results[0][2];
-  if (AUDIO || VIDEO) details.media = results[results.length - 1][2];
-  pc.close();
-  await finish(pass, reason, details);
+  await runChecks(pc, channel, candidates);
 }
 
-main().catch((e) => finish(false, `${e.message || e} (last step: ${lastStep})`));
+(ROLE === 'answer' ? answerMain() : offerMain()).catch((e) => finish(false, `${e.message || e} (last step: ${lastStep})`));
