@@ -212,7 +212,7 @@ pub struct ClientStats {
 }
 
 impl ClientStats {
-    fn count(&mut self, result: &Result<(), TurnError>) {
+    fn count(&mut self, result: Result<(), &TurnError>) {
         let counter = match result {
             Ok(()) => &mut self.accepted,
             Err(TurnError::UnexpectedSource(_)) => &mut self.dropped_unexpected_source,
@@ -699,8 +699,7 @@ impl Client {
         } else {
             Err(TurnError::UnexpectedSource(from))
         };
-        self.stats
-            .count(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+        self.stats.count(result.as_ref().map(|_| ()));
         result
     }
 
@@ -718,7 +717,7 @@ impl Client {
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             };
-            self.stats.count(&result);
+            self.stats.count(result.as_ref().copied());
             if let Err(e) = result {
                 first_error.get_or_insert(e);
             }
@@ -728,9 +727,8 @@ impl Client {
         }
         self.framer = framer;
         if let Err(e) = pushed {
-            let e = Err(e);
-            self.stats.count(&e);
-            return e;
+            self.stats.count(Err(&e));
+            return Err(e);
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -2098,6 +2096,17 @@ mod tests {
             c.handle_receive(now, addr(SERVER), &[0x80, 0x00]),
             Err(TurnError::NotTurn)
         );
+        // Every drop above is counted, each under its reason.
+        let stats = c.stats();
+        assert_eq!(
+            (
+                stats.dropped_unexpected_source,
+                stats.dropped_data,
+                stats.dropped_malformed
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(stats.dropped(), 3);
     }
 
     #[test]
