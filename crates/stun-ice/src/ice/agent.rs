@@ -1540,9 +1540,7 @@ impl Agent {
 
     fn local_index(&self, transport: Transport, local: SocketAddr) -> Option<usize> {
         self.locals.iter().position(|c| {
-            c.base == local
-                && c.address == local
-                && c.protocol.is_tcp() == (transport == Transport::Tcp)
+            c.base == local && c.address == local && c.protocol.transport() == transport
         })
     }
 
@@ -2292,6 +2290,25 @@ mod tests {
         assert_eq!(msg.xor_mapped_address(), Some(from));
         assert_eq!(a.role(), IceRole::Controlled);
         assert_eq!(a.stats().role_conflicts, 2);
+    }
+
+    #[test]
+    fn a_request_on_another_transport_finds_no_candidate() {
+        let (mut a, now) = connected_setup(IceRole::Controlled);
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let from = PEER.parse().unwrap();
+        let pwd = a.local_credentials().pwd.clone();
+        let req = peer_request(&a, &[Attribute::IceControlling(1)], &pwd);
+        // The UDP candidate's address, but over TCP or TLS: not that candidate.
+        for transport in [Transport::Tcp, Transport::Tls] {
+            assert_eq!(
+                a.handle_receive(now, transport, local, from, &req),
+                Err(ReceiveError::UnknownLocalAddress(local))
+            );
+        }
+        assert_eq!(a.stats().unknown_local_address, 2);
+        a.handle_receive(now, Transport::Udp, local, from, &req)
+            .unwrap();
     }
 
     #[test]
