@@ -1002,3 +1002,63 @@ fn timer_retransmission_is_not_suppressed_by_the_window() {
         "timer fired as before"
     );
 }
+
+#[test]
+fn a_client_before_connect_sends_nothing_and_drops_datagrams() {
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::new(Arc::new(c), now, rng(101)).unwrap();
+    assert!(client.poll_transmit().is_none() && client.poll_timeout().is_none());
+    let mut server = common::server(s, 102, now);
+    // Nothing to answer before anyone spoke: the server has no address to send to.
+    server.close();
+    assert!(server.poll_transmit().is_none());
+    let hello = {
+        let mut other = common::client(configs().0, 103, now);
+        other.poll_transmit().unwrap().contents.to_vec()
+    };
+    assert_eq!(
+        receive(&mut client, now, SERVER, &hello),
+        Err(ReceiveError::Unexpected)
+    );
+    assert_eq!(client.stats().dropped_unexpected, 1);
+    client.close();
+    assert!(client.poll_transmit().is_none() && client.poll_event().is_none());
+    client.connect(now, SERVER).unwrap();
+    assert_eq!(client.remote(), Some(SERVER));
+    assert_eq!(common::transmits(&mut client, SERVER).len(), 1);
+}
+
+#[test]
+fn transmits_follow_the_peer_that_authenticates() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 104);
+    assert!(p.handshake());
+    assert_eq!(p.server.remote(), Some(CLIENT));
+    let now = p.now;
+    let moved: std::net::SocketAddr = "198.51.100.7:6000".parse().unwrap();
+    // A replayed record from elsewhere is dropped and moves nothing.
+    p.client.send(b"first").unwrap();
+    let d = common::transmits(&mut p.client, SERVER).remove(0);
+    assert_eq!(
+        receive(&mut p.server, now, CLIENT, &d).unwrap(),
+        vec![bytes::Bytes::from_static(b"first")]
+    );
+    assert_eq!(
+        receive(&mut p.server, now, moved, &d),
+        Err(ReceiveError::Replayed)
+    );
+    // Plaintext from elsewhere (anyone can forge it) moves nothing either.
+    let alert = hex_literal::hex!("15 fefd 0000 000000000064 0002 02 28");
+    assert!(receive(&mut p.server, now, moved, &alert).is_err());
+    assert_eq!(p.server.remote(), Some(CLIENT));
+    // An authenticated record from a new address (the path changed): answers go there.
+    p.client.send(b"from the new path").unwrap();
+    let d = common::transmits(&mut p.client, SERVER).remove(0);
+    receive(&mut p.server, now, moved, &d).unwrap();
+    assert_eq!(p.server.remote(), Some(moved));
+    p.server.send(b"reply").unwrap();
+    assert_eq!(p.server.poll_transmit().unwrap().destination, moved);
+    let stats = p.server.stats();
+    assert_eq!((stats.dropped_replayed, stats.dropped_unexpected), (1, 1));
+}
