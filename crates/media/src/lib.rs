@@ -13,6 +13,7 @@
 pub mod codec;
 mod error;
 mod frame;
+mod helpers;
 mod pool;
 mod time;
 mod track;
@@ -24,6 +25,7 @@ pub use codec::{
 };
 pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation};
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};
+pub use helpers::{MediaBlackhole, MediaRelay};
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use time::TimeBase;
 pub use track::{

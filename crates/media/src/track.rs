@@ -282,6 +282,13 @@ impl Drop for FrameSender {
     }
 }
 
+impl Drop for SourceTrack {
+    /// Nobody can receive any more: the track ends, and its sender sees it closed.
+    fn drop(&mut self) {
+        MediaStreamTrack::stop(self);
+    }
+}
+
 impl SourceTrack {
     /// The track's counters.
     pub fn stats(&self) -> TrackStats {
