@@ -3,12 +3,14 @@
 //! thread or task owns the stream.
 
 mod g711;
+mod g722;
 mod opus;
 mod vpx;
 #[allow(unsafe_code)]
 mod vpx_ffi;
 
 pub use g711::{G711Decoder, G711Encoder, G711Law};
+pub use g722::{G722Decoder, G722Encoder};
 pub use opus::{OpusDecoder, OpusEncoder};
 pub use vpx::{VpxDecoder, VpxEncoder};
 
