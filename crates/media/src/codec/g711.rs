@@ -62,12 +62,13 @@ impl G711Law {
 }
 
 fn ulaw_encode(sample: i16) -> u8 {
-    let mut magnitude = i32::from(sample);
-    let sign = if magnitude < 0 {
-        magnitude = -magnitude;
-        0x80
+    // Negative samples take their ones' complement (-x - 1), as the ITU-T G.191 reference
+    // does: the two halves of the scale are mirror images around -0.5, and -32768 needs no
+    // special case.
+    let (sign, magnitude) = if sample < 0 {
+        (0x80, -i32::from(sample) - 1)
     } else {
-        0x00
+        (0x00, i32::from(sample))
     };
     let biased = magnitude.min(ULAW_CLIP) + ULAW_BIAS;
     // `biased` is in 0x84..=0x7FFF: its top set bit is bit 7 (segment 0) to bit 14 (segment 7).
@@ -252,6 +253,11 @@ mod tests {
         assert_eq!(ulaw_encode(i16::MAX), 0x80);
         assert_eq!(ulaw_encode(i16::MIN), 0x00);
         assert_eq!(ulaw_encode(-1), 0x7F);
+        // At an exact decision level, negative inputs round towards zero (G.191's
+        // ones' complement): -4 is the level between 0 and -8.
+        assert_eq!(ulaw_encode(-4), 0x7F);
+        assert_eq!(ulaw_encode(4), 0xFE);
+        assert_eq!(ulaw_encode(-5), 0x7E);
     }
 
     /// G.711 Table 1 (A-law): magnitudes in 13-bit units are `2 * step + 1` in segment 0 and
@@ -283,6 +289,45 @@ mod tests {
         assert_eq!(alaw_encode(-1), 0x55);
         assert_eq!(alaw_encode(i16::MAX), 0xAA);
         assert_eq!(alaw_encode(i16::MIN), 0x2A);
+    }
+
+    /// A second, differently shaped statement of the same quantisers, as the ITU-T G.191
+    /// reference phrases them (14- and 12-bit magnitudes, segment found by shifting), checked
+    /// against ours for every 16-bit input.
+    #[test]
+    fn matches_the_g191_formulation_for_every_input() {
+        fn ulaw(x: i16) -> u8 {
+            let x = i32::from(x);
+            let absno = (if x < 0 { !x >> 2 } else { x >> 2 } + 33).min(0x1FFF);
+            let mut segno = 1;
+            let mut i = absno >> 6;
+            while i != 0 {
+                segno += 1;
+                i >>= 1;
+            }
+            let y = ((8 - segno) << 4) | (0x0F - ((absno >> segno) & 0x0F));
+            (if x >= 0 { y | 0x80 } else { y }) as u8
+        }
+        fn alaw(x: i16) -> u8 {
+            let x = i32::from(x);
+            let mut ix = if x < 0 { !x >> 4 } else { x >> 4 };
+            if ix > 15 {
+                let mut iexp = 1;
+                while ix > 16 + 15 {
+                    ix >>= 1;
+                    iexp += 1;
+                }
+                ix = ix - 16 + (iexp << 4);
+            }
+            if x >= 0 {
+                ix |= 0x80;
+            }
+            (ix ^ 0x55) as u8
+        }
+        for x in i16::MIN..=i16::MAX {
+            assert_eq!(ulaw_encode(x), ulaw(x), "μ-law {x}");
+            assert_eq!(alaw_encode(x), alaw(x), "A-law {x}");
+        }
     }
 
     #[test]
