@@ -1,16 +1,16 @@
 //! The bundled transport between two ferrtc peers over a simulated network: ICE, DTLS,
 //! SRTP and SCTP data channels together, in virtual time.
 
-mod common;
+mod transport_support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Pair, Roles, Setup, StunServer, rtp_packet};
 use ferrtc_netsim::{Endpoint, LinkConfig, NatConfig, NatKind, Prefix};
 use ferrtc_peerconnection::transport::*;
 use ferrtc_sctp_datachannel::{ChannelOptions, Reliability};
 use ferrtc_types::{DtlsRole, Fingerprint, HashAlgorithm};
+use transport_support::{Pair, Roles, Setup, StunServer, rtp_packet};
 
 const SECOND: Duration = Duration::from_secs(1);
 

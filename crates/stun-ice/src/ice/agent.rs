@@ -834,11 +834,18 @@ impl Agent {
     /// keep the old credentials, until a pair of the new generation is selected. Local
     /// candidates are emitted again for the new description.
     pub fn restart(&mut self) {
+        let creds = Credentials::random(&mut self.rng);
+        self.restart_with(creds);
+    }
+
+    /// [`Agent::restart`] with credentials the caller chose (the peer connection's
+    /// negotiator draws them for the next offer).
+    pub fn restart_with(&mut self, creds: Credentials) {
         if self.closed {
             return;
         }
         self.generation = self.generation.wrapping_add(1);
-        self.local_creds = Credentials::random(&mut self.rng);
+        self.local_creds = creds;
         self.local_key = IntegrityKey::short_term(&self.local_creds.pwd);
         self.remote_creds = None;
         self.remote_key = None;
