@@ -1001,11 +1001,13 @@ impl Negotiator {
                         continue;
                     };
                     let entries = build::answer_entries(self.specs(t.kind), om);
+                    // RFC 8285 §6: mixed headers agreed where the offer allows them.
+                    let mixed = om.extmap_allow_mixed() && !offer.sdp.extmap_allow_mixed();
                     let exts = build::answer_extensions(&self.config.header_extensions, t.kind, om);
                     let direction =
                         build::intersect(t.direction, remote::direction(&offer.sdp, om).reverse());
                     let (ssrc, rtx_ssrc) = self.sender_of(plan, id);
-                    build::rtp_section(
+                    let m = build::rtp_section(
                         t.kind,
                         &mid,
                         direction,
@@ -1019,7 +1021,12 @@ impl Negotiator {
                             cname: &self.cname,
                         },
                         om.rtcp_rsize(),
-                    )
+                    );
+                    if mixed {
+                        m.with_attribute(ferrtc_sdp::Attribute::ExtmapAllowMixed)
+                    } else {
+                        m
+                    }
                 }
                 Owner::Data => build::data_section(&mid, &transport),
                 Owner::Nobody => build::rejected_section(
