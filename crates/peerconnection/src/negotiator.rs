@@ -1569,12 +1569,12 @@ impl Negotiator {
         })
     }
 
-    /// The fuzz and test hook: the full internal state compares equal after a failed
-    /// operation.
+    /// A snapshot of the whole internal state, for tests and fuzzing to check that a
+    /// failed operation changed nothing. Not part of the API.
     #[doc(hidden)]
     #[must_use]
-    pub fn state_fingerprint(&self) -> impl PartialEq + core::fmt::Debug + '_ {
-        &self.state
+    pub fn state_snapshot(&self) -> impl PartialEq + core::fmt::Debug + use<> {
+        self.state.clone()
     }
 }
 
