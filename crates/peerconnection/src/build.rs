@@ -422,20 +422,6 @@ pub(crate) fn intersect(ours: Direction, theirs_reversed: Direction) -> Directio
     }
 }
 
-/// Whether an offered codec list's `apt` values all point at codecs in it (helper for tests
-/// and the negotiator's checks).
-#[cfg(test)]
-pub(crate) fn rtx_apts(m: &MediaDescription) -> Vec<(u8, u8)> {
-    use crate::codec::param;
-    m.codecs()
-        .filter(|c| c.name().is_some_and(is_rtx))
-        .filter_map(|c| {
-            let apt = param(&c.fmtp?.parameters, "apt")?.parse().ok()?;
-            Some((c.payload_type.get(), apt))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -742,10 +742,11 @@ impl Negotiator {
     }
 
     fn origin(&self) -> ferrtc_sdp::Origin {
-        let mut o = ferrtc_sdp::Origin::default();
-        o.session_id = self.session_id;
-        o.session_version = self.state.session_version;
-        o
+        ferrtc_sdp::Origin {
+            session_id: self.session_id,
+            session_version: self.state.session_version,
+            ..Default::default()
+        }
     }
 
     fn write_offer(&self, plan: &Plan) -> SessionDescription {
@@ -783,7 +784,7 @@ impl Negotiator {
                 setup: Setup::Actpass,
                 config: &self.config,
                 candidates: if Some(i) == tag {
-                    candidates.map(|(c, e)| (c, e))
+                    candidates
                 } else {
                     None
                 },

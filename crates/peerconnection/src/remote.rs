@@ -123,7 +123,7 @@ pub(crate) fn analyze(sdp: &SessionDescription, answer: bool) -> Result<Analysis
             let tag = indices[0];
             if sdp.media[tag].has_attribute("bundle-only") {
                 return Err(E::BundleTagIsBundleOnly {
-                    mid: mids[tag].clone().unwrap_or_else(|| unreachable_mid()),
+                    mid: mids[tag].clone().unwrap_or_else(unreachable_mid),
                 });
             }
             Some(indices)
@@ -140,7 +140,7 @@ pub(crate) fn analyze(sdp: &SessionDescription, answer: bool) -> Result<Analysis
         }
         if m.has_attribute("bundle-only") {
             return Err(E::BundleOnlyOutsideBundle {
-                mid: mids[i].clone().unwrap_or_else(|| unreachable_mid()),
+                mid: mids[i].clone().unwrap_or_else(unreachable_mid),
             });
         }
         transports.push(transport(sdp, vec![i], &mids, answer)?);
