@@ -783,11 +783,7 @@ impl Negotiator {
                 ice: &plan.ice,
                 setup: Setup::Actpass,
                 config: &self.config,
-                candidates: if Some(i) == tag {
-                    candidates
-                } else {
-                    None
-                },
+                candidates: if Some(i) == tag { candidates } else { None },
             };
             let base_m = s
                 .last_answer

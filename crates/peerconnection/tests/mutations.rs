@@ -26,7 +26,11 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::Delete),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Duplicate(a, b)),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
-        (any::<usize>(), any::<usize>(), prop::sample::select(b" 0:9/=a-*~\x7f".to_vec()))
+        (
+            any::<usize>(),
+            any::<usize>(),
+            prop::sample::select(b" 0:9/=a-*~\x7f".to_vec())
+        )
             .prop_map(|(a, b, c)| Mutation::Byte(a, b, c)),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Graft(a, b)),
         any::<usize>().prop_map(Mutation::Truncate),
@@ -77,9 +81,12 @@ fn offer_into_stable(text: &str, seed: u64) {
     match n.set_remote_description(&Description::offer(text)) {
         Err(_) => assert_eq!(n.state_snapshot(), before),
         Ok(_) => {
-            let answer = n.create_answer(&mut r).expect("an applied offer can be answered");
+            let answer = n
+                .create_answer(&mut r)
+                .expect("an applied offer can be answered");
             SessionDescription::parse(&answer.sdp).expect("our answer parses");
-            n.set_local_description(&answer).expect("our answer applies");
+            n.set_local_description(&answer)
+                .expect("our answer applies");
             // And we can renegotiate from there.
             let offer = n.create_offer(&mut r).expect("stable after the answer");
             n.set_local_description(&offer).expect("our offer applies");
