@@ -33,7 +33,7 @@ pub enum Feedback {
 impl Feedback {
     /// The feedback an `a=rtcp-fb` line names.
     #[must_use]
-    pub fn from_sdp(fb: &RtcpFb) -> Feedback {
+    pub(crate) fn from_sdp(fb: &RtcpFb) -> Feedback {
         match (&fb.feedback, fb.parameter.as_deref()) {
             (FeedbackType::Nack, None) => Feedback::Nack,
             (FeedbackType::Nack, Some("pli")) => Feedback::NackPli,
@@ -49,7 +49,7 @@ impl Feedback {
 
     /// The `a=rtcp-fb` line for payload type `pt`.
     #[must_use]
-    pub fn to_sdp(&self, pt: ferrtc_sdp::PayloadType) -> RtcpFb {
+    pub(crate) fn to_sdp(&self, pt: ferrtc_sdp::PayloadType) -> RtcpFb {
         let (feedback, parameter) = match self {
             Feedback::Nack => (FeedbackType::Nack, None),
             Feedback::NackPli => (FeedbackType::Nack, Some("pli".to_owned())),

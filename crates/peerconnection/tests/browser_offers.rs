@@ -235,3 +235,28 @@ fn answering_without_a_track_is_recvonly() {
     assert_eq!(id, t.id());
     assert!(n.negotiation_needed());
 }
+
+#[test]
+fn a_new_remote_offer_replaces_the_pending_one() {
+    let mut rng = common::rng(4);
+    let mut n = common::negotiator(9, &mut rng);
+    n.set_remote_description(&ferrtc_peerconnection::Description::offer(CHROMIUM_OFFER))
+        .unwrap();
+    n.set_remote_description(&ferrtc_peerconnection::Description::offer(FIREFOX_OFFER))
+        .unwrap();
+    // One video transceiver (the first offer's is gone with it), Firefox's ufrag.
+    assert_eq!(n.transceivers().count(), 1);
+    let answer = n.create_answer(&mut rng).unwrap();
+    let negotiation = n.set_local_description(&answer).unwrap().unwrap();
+    assert_eq!(negotiation.transports[0].remote_ice.ufrag, "4cbb5b30");
+    // Rolling back a replaced offer goes back to stable with nothing.
+    let mut m = common::negotiator(9, &mut rng);
+    m.set_remote_description(&ferrtc_peerconnection::Description::offer(CHROMIUM_OFFER))
+        .unwrap();
+    m.set_remote_description(&ferrtc_peerconnection::Description::offer(FIREFOX_OFFER))
+        .unwrap();
+    m.set_remote_description(&ferrtc_peerconnection::Description::rollback())
+        .unwrap();
+    assert_eq!(m.transceivers().count(), 0);
+    assert!(m.remote_description().is_none());
+}
