@@ -16,8 +16,10 @@ use rand_chacha::rand_core::SeedableRng;
 fn negotiator(byte: u8, rng: &mut ChaCha20Rng) -> Negotiator {
     let fp = Fingerprint::new(HashAlgorithm::Sha256, &[byte; 32]).expect("32 bytes");
     let mut n = Negotiator::new(Config::new(fp), rng).expect("default config");
-    n.add_track(MediaKind::Audio, TrackInfo::default()).expect("open");
-    n.add_track(MediaKind::Video, TrackInfo::default()).expect("open");
+    n.add_track(MediaKind::Audio, TrackInfo::default())
+        .expect("open");
+    n.add_track(MediaKind::Video, TrackInfo::default())
+        .expect("open");
     n.create_data_channel().expect("open");
     n
 }
@@ -46,7 +48,8 @@ fn in_state(which: u8, rng: &mut ChaCha20Rng) -> Negotiator {
         3 => {
             a.set_remote_description(&offer).expect("valid offer");
             let answer = a.create_answer(rng).expect("have-remote-offer");
-            a.set_local_description(&Description::pranswer(answer.sdp)).expect("ours");
+            a.set_local_description(&Description::pranswer(answer.sdp))
+                .expect("ours");
             a
         }
         4 => {
@@ -90,11 +93,18 @@ fuzz_target!(|data: &[u8]| {
     match n.set_remote_description(&description) {
         Err(e) => {
             let _ = e.to_string();
-            assert_eq!(n.state_snapshot(), before, "a refused description changed the state");
+            assert_eq!(
+                n.state_snapshot(),
+                before,
+                "a refused description changed the state"
+            );
         }
         Ok(_) if sdp_type == SdpType::Offer => {
-            let answer = n.create_answer(&mut rng).expect("an applied offer can be answered");
-            n.set_local_description(&answer).expect("our answer applies");
+            let answer = n
+                .create_answer(&mut rng)
+                .expect("an applied offer can be answered");
+            n.set_local_description(&answer)
+                .expect("our answer applies");
         }
         Ok(_) => {}
     }
