@@ -260,3 +260,43 @@ fn a_new_remote_offer_replaces_the_pending_one() {
     assert_eq!(m.transceivers().count(), 0);
     assert!(m.remote_description().is_none());
 }
+
+#[test]
+fn an_unbundled_offer_gets_a_transport_per_m_line() {
+    let mut rng = common::rng(5);
+    let mut n = common::negotiator(9, &mut rng);
+    let offer: String = CHROMIUM_OFFER
+        .lines()
+        .filter(|l| !l.starts_with("a=group:BUNDLE"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let (text, negotiation) = answer_offer(&mut n, &offer, &mut rng);
+    mozilla_parse(&text);
+    assert!(!text.contains("a=group:BUNDLE"));
+    assert_eq!(negotiation.transports.len(), 2);
+    assert_eq!(negotiation.media[0].transport, 0);
+    assert_eq!(negotiation.data.as_ref().unwrap().transport, 1);
+    for t in &negotiation.transports {
+        assert_eq!(t.mids.len(), 1);
+        assert_eq!(t.dtls_role, DtlsRole::Client);
+    }
+}
+
+#[test]
+fn unsupported_m_lines_are_rejected_in_the_answer() {
+    let mut rng = common::rng(6);
+    let mut n = common::negotiator(9, &mut rng);
+    // A third m-line of a kind we do not speak, and an unknown protocol, both bundled.
+    let offer = CHROMIUM_OFFER.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0 1 2 3")
+        + "m=text 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\na=rtpmap:98 t140/1000\r\n"
+        + "m=audio 9 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=mid:3\r\na=rtpmap:0 PCMU/8000\r\n";
+    let (text, negotiation) = answer_offer(&mut n, &offer, &mut rng);
+    let answer = SessionDescription::parse(&text).unwrap();
+    assert_eq!(answer.media.len(), 4);
+    assert_eq!((answer.media[2].port, answer.media[3].port), (0, 0));
+    assert_eq!(answer.bundle_group().unwrap().mids.len(), 2);
+    let rejected: Vec<&str> = negotiation.rejected.iter().map(|m| m.as_str()).collect();
+    assert_eq!(rejected, ["2", "3"]);
+    assert_eq!(negotiation.media.len(), 1);
+    // (webrtc-sdp knows no `m=text`, so it is not asked here.)
+}
