@@ -2,8 +2,8 @@
 //! (RFC 8829 §5.2.1, §5.3.1).
 
 use ferrtc_sdp::{
-    Attribute, Connection, Direction, MediaDescription, MediaKind as SdpKind, Parameter, Setup,
-    SsrcGroup, SsrcGroupSemantics,
+    Attribute, Connection, Direction, MediaDescription, MediaKind as SdpKind, Parameter,
+    RidDirection, Setup, SsrcGroup, SsrcGroupSemantics,
 };
 use ferrtc_types::{Mid, PayloadType, Ssrc};
 
@@ -395,6 +395,60 @@ pub(crate) fn rejected_section(
         m = m.with_mid(convert::sdp_mid(mid));
     }
     m.with_direction(Direction::Inactive)
+}
+
+/// Accepts the peer's simulcast (RFC 8853 §5.3): its send RIDs become our `recv` RIDs
+/// (restricted to the payload types we accepted) and its `a=simulcast` send list our recv
+/// list. An offer without both is left alone.
+pub(crate) fn accept_simulcast(
+    mut m: MediaDescription,
+    offer: &MediaDescription,
+    entries: &[Entry],
+) -> MediaDescription {
+    let Some(simulcast) = offer.simulcast().filter(|s| !s.send.is_empty()) else {
+        return m;
+    };
+    let accepted: Vec<u8> = entries
+        .iter()
+        .flat_map(|e| std::iter::once(e.pt.get()).chain(e.rtx.map(PayloadType::get)))
+        .collect();
+    let mut rids = Vec::new();
+    for r in offer.rids().filter(|r| r.direction == RidDirection::Send) {
+        let payload_types: Vec<_> = r
+            .payload_types
+            .iter()
+            .copied()
+            .filter(|p| accepted.contains(&p.get()))
+            .collect();
+        if !r.payload_types.is_empty() && payload_types.is_empty() {
+            continue;
+        }
+        rids.push(r.id.clone());
+        m = m.with_attribute(Attribute::Rid(ferrtc_sdp::Rid {
+            id: r.id.clone(),
+            direction: RidDirection::Recv,
+            payload_types,
+            restrictions: r.restrictions.clone(),
+        }));
+    }
+    let recv: Vec<Vec<ferrtc_sdp::SimulcastRid>> = simulcast
+        .send
+        .iter()
+        .map(|alts| {
+            alts.iter()
+                .filter(|a| rids.contains(&a.rid))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|alts| !alts.is_empty())
+        .collect();
+    if recv.is_empty() {
+        return m;
+    }
+    m.with_attribute(Attribute::Simulcast(ferrtc_sdp::Simulcast {
+        send: Vec::new(),
+        recv,
+    }))
 }
 
 /// Marks an m-line bundle-only with port 0 (RFC 8843 §6, RFC 8829 §5.2.1).

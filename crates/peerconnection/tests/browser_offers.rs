@@ -300,3 +300,29 @@ fn unsupported_m_lines_are_rejected_in_the_answer() {
     assert_eq!(negotiation.media.len(), 1);
     // (webrtc-sdp knows no `m=text`, so it is not asked here.)
 }
+
+#[test]
+fn simulcast_is_accepted_on_receive() {
+    let mut rng = common::rng(8);
+    let mut n = common::negotiator(9, &mut rng);
+    // Chromium's video m-line as a simulcast sender: three RIDs, one limited to VP8, one to
+    // ulpfec (which we refuse, so that RID goes).
+    let offer = CHROMIUM_OFFER.replace(
+        "a=rtcp-rsize\r\n",
+        "a=rtcp-rsize\r\na=rid:h send\r\na=rid:l send pt=96;max-width=320\r\n\
+         a=rid:x send pt=120\r\na=simulcast:send h;l;x\r\n",
+    );
+    assert!(offer.contains("a=simulcast"), "fixture line endings");
+    let (text, negotiation) = answer_offer(&mut n, &offer, &mut rng);
+    mozilla_parse(&text);
+    assert!(text.contains("a=rid:h recv\r\n"));
+    assert!(text.contains("a=rid:l recv pt=96;max-width=320\r\n"));
+    assert!(!text.contains("a=rid:x"));
+    assert!(text.contains("a=simulcast:recv h;l\r\n"));
+    let rids: Vec<&str> = negotiation.media[0]
+        .remote_rids
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(rids, ["h", "l", "x"]);
+}

@@ -166,8 +166,14 @@ impl Negotiator {
                         },
                         om.rtcp_rsize(),
                     );
-                    if mixed {
+                    let m = if mixed {
                         m.with_attribute(ferrtc_sdp::Attribute::ExtmapAllowMixed)
+                    } else {
+                        m
+                    };
+                    let receives = matches!(direction, Direction::SendRecv | Direction::RecvOnly);
+                    if receives {
+                        build::accept_simulcast(m, om, &entries)
                     } else {
                         m
                     }
