@@ -249,6 +249,19 @@ fn renegotiation_adds_and_removes_video_both_ways() {
     let video = a.media.iter().find(|m| m.kind == MediaKind::Video).unwrap();
     assert_eq!(video.index, 2);
     assert_ne!(video.mid.as_str(), "2");
+    // The stopped transceivers left the m-line on both sides.
+    assert_eq!(alice.transceiver(cam).unwrap().m_line_index(), None);
+    assert_eq!(
+        bob.transceivers()
+            .filter(|t| t.m_line_index() == Some(2))
+            .count(),
+        1
+    );
+    assert!(
+        bob.transceivers()
+            .filter(|t| t.m_line_index() == Some(2))
+            .all(|t| !t.is_stopped())
+    );
     assert_eq!(
         alice
             .local_description()
@@ -558,4 +571,26 @@ fn check_mirror_media(a: &Negotiation, b: &Negotiation) {
     for (x, y) in a.media.iter().zip(&b.media) {
         assert_eq!(x.current_direction, y.current_direction.reverse());
     }
+}
+
+#[test]
+fn rolling_back_an_ice_restart_keeps_it_pending() {
+    let mut r = rng(21);
+    let mut alice = negotiator(1, &mut r);
+    let mut bob = negotiator(2, &mut r);
+    alice.create_data_channel().unwrap();
+    exchange(&mut alice, &mut bob, &mut r);
+    let ufrag = alice.local_ice_credentials().ufrag.clone();
+    alice.restart_ice().unwrap();
+    let offer = alice.create_offer(&mut r).unwrap();
+    alice.set_local_description(&offer).unwrap();
+    assert_ne!(alice.local_ice_credentials().ufrag, ufrag);
+    alice
+        .set_local_description(&Description::rollback())
+        .unwrap();
+    assert_eq!(alice.local_ice_credentials().ufrag, ufrag);
+    assert!(alice.negotiation_needed());
+    let (a, _) = exchange(&mut alice, &mut bob, &mut r);
+    assert_ne!(a.transports[0].local_ice.ufrag, ufrag);
+    assert!(a.transports[0].ice_restart);
 }

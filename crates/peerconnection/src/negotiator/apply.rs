@@ -82,9 +82,14 @@ impl Negotiator {
         next.local_ice = plan.ice.clone();
         next.ice_restart_pending = false;
         for (id, i, mid) in &plan.assign {
-            if let Some(tr) = next.transceivers.get_mut(id.0) {
-                tr.mid = Some(mid.clone());
-                tr.m_line_index = Some(*i);
+            for tr in &mut next.transceivers {
+                if tr.id == *id {
+                    tr.mid = Some(mid.clone());
+                    tr.m_line_index = Some(*i);
+                } else if tr.m_line_index == Some(*i) {
+                    // A recycled m-line: the stopped transceiver leaves it.
+                    tr.m_line_index = None;
+                }
             }
         }
         for (id, ssrc, rtx) in &plan.ssrcs {
@@ -380,23 +385,23 @@ impl Negotiator {
             if owner == Owner::Data {
                 data_taken = true;
             }
+            // The peer rejected an m-line in use: its transceiver stops (RFC 8829 §5.10).
             if rejected
-                && let Owner::Transceiver(id) = owner
+                && let Some(old) = old.filter(|o| !o.rejected)
+                && let Owner::Transceiver(id) = old.owner
                 && let Some(t) = next.transceivers.get_mut(id.0)
             {
-                // The peer rejected it: the transceiver stops (RFC 8829 §5.10).
                 t.stopped = true;
                 t.stopping = false;
                 t.current_direction = None;
             }
-            if let Some(old) = old
-                && old.rejected
-                && old.mid != mid
-                && let Owner::Transceiver(id) = old.owner
-                && let Some(t) = next.transceivers.get_mut(id.0)
-            {
-                // Recycled: the stopped transceiver leaves the m-line.
-                t.m_line_index = None;
+            // A new or recycled m-line: a stopped transceiver that had it leaves it.
+            if same.is_none() {
+                for t in &mut next.transceivers {
+                    if t.m_line_index == Some(i) && owner != Owner::Transceiver(t.id) {
+                        t.m_line_index = None;
+                    }
+                }
             }
             mlines.push(MLine {
                 mid,
@@ -561,7 +566,8 @@ fn rolled_back(mut now: State) -> State {
         }
     }
     state.data_wanted = now.data_wanted;
-    state.ice_restart_pending = now.ice_restart_pending;
+    // A rolled-back offer that restarted ICE leaves the restart to do.
+    state.ice_restart_pending = now.ice_restart_pending || now.local_ice != state.local_ice;
     state.session_version = now.session_version;
     state.local_candidates = now.local_candidates;
     state.local_end_of_candidates = now.local_end_of_candidates;
