@@ -241,8 +241,9 @@ pub enum RemoteDescriptionError {
         /// The mid.
         mid: Mid,
     },
-    /// An answer that drops `a=rtcp-mux` (ferrtc's policy is `require`, RFC 8829 §4.1.1).
-    #[error("the answer has no a=rtcp-mux for m-line {mid}")]
+    /// An RTP m-line without `a=rtcp-mux` (ferrtc's policy is `require`, RFC 8829 §4.1.1,
+    /// §5.8.3).
+    #[error("m-line {mid} has no a=rtcp-mux")]
     MissingRtcpMux {
         /// The mid.
         mid: Mid,

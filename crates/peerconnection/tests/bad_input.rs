@@ -134,6 +134,12 @@ fn malformed_and_inconsistent_offers() {
     );
     remote_err(
         &mut n,
+        lines(chromium, |l| l != "a=rtcp-mux"),
+        o,
+        E::MissingRtcpMux { mid: mid("0") },
+    );
+    remote_err(
+        &mut n,
         chromium.replace("a=setup:actpass", "a=setup:holdconn"),
         o,
         E::UnsupportedSetup { mid: mid("0") },
@@ -472,6 +478,7 @@ fn renegotiation_may_not_break_dtls_or_drop_m_lines() {
     // An answer that accepts the m-line the offer rejected.
     let accepted = edit(&answer, |s| {
         s.media[1].port = 9;
+        s.media[1].attributes.push(Attribute::RtcpMux);
         s.attributes.retain(|x| x.name() != "group");
         s.attributes
             .push(Attribute::parse("group:BUNDLE 0 1 2").unwrap());

@@ -99,6 +99,12 @@ fn audio_video_data_in_both_offerer_roles() {
                 .all(|m| m.setup() == Some(&ferrtc_sdp::Setup::Actpass))
         );
         assert!(offer.sdp.contains("a=ice-options:trickle"));
+        // Policy require: new RTP m-lines are rtcp-mux-only (RFC 8829 §5.2.1).
+        assert!(
+            model.media[..2]
+                .iter()
+                .all(|m| m.rtcp_mux() && m.rtcp_mux_only())
+        );
         common::mozilla_parse(&offer.sdp);
 
         offerer.set_local_description(&offer).unwrap();
@@ -173,6 +179,8 @@ fn renegotiation_adds_and_removes_video_both_ways() {
     assert!(!offer.sdp.contains("bundle-only"));
     let model = SessionDescription::parse(&offer.sdp).unwrap();
     assert_eq!(model.media.len(), 3);
+    // rtcp-mux-only only on the new m-line (RFC 8829 §5.2.2).
+    assert!(!model.media[0].rtcp_mux_only() && model.media[2].rtcp_mux_only());
     assert_eq!(model.bundle_group().unwrap().mids.len(), 3);
     alice.set_local_description(&offer).unwrap();
     bob.set_remote_description(&offer).unwrap();

@@ -253,6 +253,7 @@ impl Negotiator {
             return Err(E::BothIceLite.into());
         }
         self.check_dtls(&analysis)?;
+        check_rtcp_mux(&sdp, &analysis)?;
         let applied = Applied {
             sdp_type: t,
             sdp,
@@ -574,4 +575,22 @@ fn rolled_back(mut now: State) -> State {
     state.last_created = None;
     state.signaling = SignalingState::Stable;
     state
+}
+
+/// RTCP multiplexing policy `require` (RFC 8829 §4.1.1, §5.8.3): every audio or video m-line
+/// in use that we could take part in carries `a=rtcp-mux`.
+fn check_rtcp_mux(sdp: &SessionDescription, analysis: &Analysis) -> Result<(), E> {
+    for (i, m) in sdp.media.iter().enumerate() {
+        if analysis.rejected[i]
+            || MediaKind::from_sdp(&m.kind).is_none()
+            || !remote::is_supported_rtp(m)
+            || m.rtcp_mux()
+        {
+            continue;
+        }
+        if let Some(mid) = analysis.mids[i].clone() {
+            return Err(E::MissingRtcpMux { mid });
+        }
+    }
+    Ok(())
 }

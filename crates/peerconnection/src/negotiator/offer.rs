@@ -258,7 +258,7 @@ impl Negotiator {
                         &self.ext_table(&plan.mlines),
                     );
                     let (ssrc, rtx_ssrc) = self.sender_of(plan, id);
-                    build::rtp_section(
+                    let m = build::rtp_section(
                         t.kind,
                         &mid,
                         t.direction,
@@ -272,7 +272,14 @@ impl Negotiator {
                             cname: &self.cname,
                         },
                         base_m.is_none_or(MediaDescription::rtcp_rsize),
-                    )
+                    );
+                    // RFC 8829 §4.1.1, §5.2.1: policy `require` marks new m-lines
+                    // rtcp-mux-only (and never adds it to negotiated ones, §5.2.2).
+                    if base_m.is_none() {
+                        m.with_attribute(ferrtc_sdp::Attribute::RtcpMuxOnly)
+                    } else {
+                        m
+                    }
                 }
                 Owner::Data => build::data_section(&mid, &transport),
                 Owner::Nobody => build::rejected_section(
