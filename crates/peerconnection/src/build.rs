@@ -88,6 +88,22 @@ pub(crate) fn entries_of(m: &MediaDescription) -> Vec<Entry> {
         .collect()
 }
 
+/// The entries that match one of `prefs`, in the order of `prefs`.
+pub(crate) fn by_preference(entries: Vec<Entry>, prefs: &[CodecSpec]) -> Vec<Entry> {
+    let rank = |e: &Entry| {
+        prefs
+            .iter()
+            .position(|p| same_codec(e.as_ref(), CodecRef::from(p)))
+    };
+    let mut ranked: Vec<(usize, Entry)> = entries
+        .into_iter()
+        .filter_map(|e| rank(&e).map(|r| (r, e)))
+        .collect();
+    // Stable: two entries of one preference keep their order.
+    ranked.sort_by_key(|(r, _)| *r);
+    ranked.into_iter().map(|(_, e)| e).collect()
+}
+
 /// Payload types free for new codecs: the dynamic range first (RFC 3551 §6), then the
 /// range browsers use once it runs out.
 fn free_pt(used: &[PayloadType], preferred: PayloadType) -> Option<PayloadType> {

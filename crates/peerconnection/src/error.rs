@@ -62,6 +62,13 @@ pub enum UsageError {
     /// The transceiver is stopped or stopping.
     #[error("transceiver {0} is stopped")]
     TransceiverStopped(TransceiverId),
+    /// A codec preference that matches no configured codec of the transceiver's kind (W3C
+    /// `InvalidModificationError`).
+    #[error("codec preference {index} is not a configured codec")]
+    UnsupportedCodec {
+        /// Its index in the list given.
+        index: usize,
+    },
     /// `add_ice_candidate` before any remote description.
     #[error("no remote description to add a candidate to")]
     NoRemoteDescription,

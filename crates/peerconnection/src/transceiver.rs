@@ -101,6 +101,8 @@ pub struct Transceiver {
     pub(crate) origin: Origin,
     /// Removed by a rollback of the offer that created it; kept so ids stay stable.
     pub(crate) removed: bool,
+    /// Codec preferences (W3C `setCodecPreferences`): configured codecs, in order.
+    pub(crate) codec_preferences: Option<Vec<crate::CodecSpec>>,
 }
 
 impl Transceiver {
@@ -125,6 +127,7 @@ impl Transceiver {
             rtx_ssrc: None,
             origin,
             removed: false,
+            codec_preferences: None,
         }
     }
 
@@ -186,6 +189,13 @@ impl Transceiver {
     #[must_use]
     pub fn ssrc(&self) -> Option<Ssrc> {
         self.ssrc
+    }
+
+    /// The codec preferences set with
+    /// [`set_codec_preferences`](crate::Negotiator::set_codec_preferences), if any.
+    #[must_use]
+    pub fn codec_preferences(&self) -> Option<&[crate::CodecSpec]> {
+        self.codec_preferences.as_deref()
     }
 
     /// The SSRC of our RTX stream, when RTX is offered for its kind.

@@ -602,3 +602,56 @@ fn rolling_back_an_ice_restart_keeps_it_pending() {
     assert_ne!(a.transports[0].local_ice.ufrag, ufrag);
     assert!(a.transports[0].ice_restart);
 }
+
+#[test]
+fn codec_preferences_order_and_restrict() {
+    use ferrtc_peerconnection::{CodecSpec, UsageError};
+    let mut r = rng(22);
+    let mut alice = negotiator(1, &mut r);
+    let mut bob = negotiator(2, &mut r);
+    let video = CodecSpec::default_video();
+    let (vp8, vp9, h264) = (video[0].clone(), video[1].clone(), video[2].clone());
+    let cam = alice.add_track(MediaKind::Video, track("cam")).unwrap();
+    // Not one of ours: refused, nothing changes.
+    let mut vp7 = vp8.clone();
+    vp7.name = "VP7".into();
+    let before = alice.state_snapshot();
+    assert_eq!(
+        alice.set_codec_preferences(cam, &[h264.clone(), vp7]),
+        Err(UsageError::UnsupportedCodec { index: 1 })
+    );
+    assert_eq!(alice.state_snapshot(), before);
+    alice
+        .set_codec_preferences(cam, &[h264.clone(), vp8.clone(), vp9.clone()])
+        .unwrap();
+    let offer = alice.create_offer(&mut r).unwrap();
+    let model = SessionDescription::parse(&offer.sdp).unwrap();
+    let names: Vec<&str> = model.media[0]
+        .codecs()
+        .filter_map(|c| c.name())
+        .filter(|n| *n != "rtx")
+        .collect();
+    assert_eq!(names, ["H264", "VP8", "VP9"]);
+    alice.set_local_description(&offer).unwrap();
+    bob.set_remote_description(&offer).unwrap();
+    // Bob, answering, prefers VP9 then VP8: his answer is in his order, without H.264.
+    let t = bob.transceivers().next().unwrap().id();
+    bob.set_codec_preferences(t, &[vp9, vp8]).unwrap();
+    let answer = bob.create_answer(&mut r).unwrap();
+    let b = bob.set_local_description(&answer).unwrap().unwrap();
+    let a = alice.set_remote_description(&answer).unwrap().unwrap();
+    check_mirror_media(&a, &b);
+    let names: Vec<&str> = a.media[0].codecs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["VP9", "VP8"]);
+    // An empty list goes back to every configured codec.
+    alice.set_codec_preferences(cam, &[]).unwrap();
+    assert!(
+        alice
+            .transceiver(cam)
+            .unwrap()
+            .codec_preferences()
+            .is_none()
+    );
+    let (a, _) = exchange(&mut alice, &mut bob, &mut r);
+    assert_eq!(a.media[0].codecs.len(), 2, "bob still prefers two");
+}

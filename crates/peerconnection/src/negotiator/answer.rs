@@ -42,7 +42,7 @@ impl Negotiator {
                     let ok = s.transceivers.get(id.0).is_some_and(|t| {
                         !t.stopping
                             && !t.stopped
-                            && !build::answer_entries(self.specs(t.kind), om).is_empty()
+                            && !build::answer_entries(self.codecs_of(t), om).is_empty()
                     }) && om.rtcp_mux();
                     if !ok {
                         refuse.push(i);
@@ -144,7 +144,11 @@ impl Negotiator {
                     let Some(t) = s.transceivers.get(id.0) else {
                         continue;
                     };
-                    let entries = build::answer_entries(self.specs(t.kind), om);
+                    let mut entries = build::answer_entries(self.codecs_of(t), om);
+                    if let Some(prefs) = &t.codec_preferences {
+                        // RFC 8829 §5.3.1: in preference order.
+                        entries = build::by_preference(entries, prefs);
+                    }
                     // RFC 8285 §6: mixed headers agreed where the offer allows them.
                     let mixed = om.extmap_allow_mixed() && !offer.sdp.extmap_allow_mixed();
                     let exts = build::answer_extensions(&self.config.header_extensions, t.kind, om);

@@ -483,6 +483,38 @@ impl Negotiator {
         Ok(())
     }
 
+    /// Sets the codecs a transceiver offers and accepts, in order of preference (W3C
+    /// `setCodecPreferences`, RFC 8829 §4.2.6); an empty list goes back to the configured
+    /// ones. Each must match a configured codec of the transceiver's kind (same name, clock
+    /// rate, channels and format parameters); the configured entry, with its payload types,
+    /// RTX and feedback, is what is used.
+    ///
+    /// # Errors
+    /// [`UsageError::UnsupportedCodec`] naming the first codec that matches none;
+    /// unknown or stopped transceiver, or closed.
+    pub fn set_codec_preferences(
+        &mut self,
+        id: TransceiverId,
+        codecs: &[crate::CodecSpec],
+    ) -> Result<(), UsageError> {
+        let kind = self.live(id)?.kind;
+        let configured = self.specs(kind);
+        let mut prefs = Vec::with_capacity(codecs.len());
+        for (index, c) in codecs.iter().enumerate() {
+            let Some(spec) = configured
+                .iter()
+                .find(|s| crate::codec::same_codec((*s).into(), c.into()))
+            else {
+                return Err(UsageError::UnsupportedCodec { index });
+            };
+            if !prefs.contains(spec) {
+                prefs.push(spec.clone());
+            }
+        }
+        self.live(id)?.codec_preferences = (!prefs.is_empty()).then_some(prefs);
+        Ok(())
+    }
+
     /// Stops a transceiver (W3C `stop`): the next offer rejects its m-line. One that never
     /// had an m-line is stopped at once.
     ///

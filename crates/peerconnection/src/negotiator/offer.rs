@@ -44,6 +44,14 @@ impl Negotiator {
         }
     }
 
+    /// The codecs a transceiver offers and accepts: its preferences, else the configured
+    /// ones of its kind.
+    pub(super) fn codecs_of<'a>(&'a self, t: &'a Transceiver) -> &'a [crate::CodecSpec] {
+        t.codec_preferences
+            .as_deref()
+            .unwrap_or_else(|| self.specs(t.kind))
+    }
+
     /// SSRCs for every transceiver in `mlines` that has none yet.
     pub(super) fn plan_ssrcs(
         &self,
@@ -250,7 +258,13 @@ impl Negotiator {
                         continue;
                     };
                     let base = base_m.map(build::entries_of).unwrap_or_default();
-                    let entries = build::offer_entries(self.specs(t.kind), base);
+                    let entries = match &t.codec_preferences {
+                        // RFC 8829 §5.2.2: only preferred codecs, in preference order.
+                        Some(prefs) => {
+                            build::offer_entries(prefs, build::by_preference(base, prefs))
+                        }
+                        None => build::offer_entries(self.specs(t.kind), base),
+                    };
                     let exts = build::offer_extensions(
                         &self.config.header_extensions,
                         t.kind,
