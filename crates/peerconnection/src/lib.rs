@@ -17,7 +17,15 @@
 //! after the first marked `bundle-only` in the initial offer, RFC 8843), RTCP multiplexing
 //! required (RFC 5761, RFC 8858), DTLS-SRTP with `a=setup:actpass` in offers and `active`
 //! in answers to `actpass` (RFC 8842), trickle ICE, ICE-lite when configured (RFC 8839), and
-//! data channels over one `UDP/DTLS/SCTP webrtc-datachannel` m-line (RFC 8841).
+//! data channels over one `UDP/DTLS/SCTP webrtc-datachannel` m-line (RFC 8841). Codecs are
+//! the intersection of both sides' (the answer keeps the offerer's payload types; H.264
+//! profile and packetization mode, VP9 and AV1 profiles must match), with RTX, RED and the
+//! RTCP feedback both list; header extensions keep one id per URI across the bundle. A peer's
+//! simulcast is accepted on receive. Per transceiver, codec preferences restrict and order
+//! what is offered and accepted.
+//!
+//! Not here: ICE candidates as objects (SDP `a=candidate` lines pass through as
+//! [`Candidate`]; the connection core converts), and the transports themselves.
 //!
 //! Nothing here does I/O, reads a clock or starts a thread; randomness (session id, ICE
 //! credentials, SSRCs, CNAME) comes from the caller's generator. Errors that are the

@@ -4,7 +4,8 @@ use super::*;
 
 impl Negotiator {
     /// Adds a trickled remote candidate, or end-of-candidates (W3C `addIceCandidate`,
-    /// RFC 8829 §5.7... §4.1.17). Returns the transport it is for.
+    /// RFC 8829 §4.1.19, RFC 8838 §4.4). It is written into the remote description and
+    /// into the current [`Negotiation`]'s transport. Returns the transport it is for.
     ///
     /// # Errors
     /// [`AddCandidateError::Usage`] with no remote description or no mid/index;

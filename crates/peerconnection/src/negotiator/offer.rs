@@ -269,7 +269,7 @@ impl Negotiator {
                         &self.config.header_extensions,
                         t.kind,
                         base_m,
-                        &self.ext_table(&plan.mlines),
+                        &self.ext_table(),
                     );
                     let (ssrc, rtx_ssrc) = self.sender_of(plan, id);
                     let m = build::rtp_section(
@@ -312,7 +312,7 @@ impl Negotiator {
     }
 
     /// The session-wide extension ids, with ids for configured URIs that have none yet.
-    pub(super) fn ext_table(&self, _mlines: &[MLine]) -> Vec<(String, u16)> {
+    pub(super) fn ext_table(&self) -> Vec<(String, u16)> {
         let mut table = self.state.ext_ids.clone();
         for spec in &self.config.header_extensions {
             if table.iter().any(|(u, _)| *u == spec.uri) {
