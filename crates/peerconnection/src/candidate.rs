@@ -2,7 +2,8 @@
 //!
 //! The ICE agent works with [`ferrtc_stun_ice::ice::Candidate`] (socket addresses, a checked
 //! foundation); SDP and the W3C API carry [`ferrtc_sdp::Candidate`] (text fields as
-//! written). Both share [`CandidateKind`], [`TcpType`] and [`Transport`] from `ferrtc-types`.
+//! written). Both share [`CandidateKind`], [`ferrtc_types::TcpType`] and [`Transport`] from
+//! `ferrtc-types`.
 
 use std::net::{IpAddr, SocketAddr};
 

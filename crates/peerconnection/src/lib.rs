@@ -1,14 +1,33 @@
-//! The sans-IO WebRTC peer connection: what joins ferrtc's protocol crates into WebRTC.
+//! The sans-IO WebRTC peer connection: JSEP offer/answer (RFC 8829), and the bundled
+//! transport that joins ICE, DTLS, SRTP and SCTP data channels on one flow.
 //!
-//! - [`transport`]: the bundled transport, one ICE agent, one DTLS endpoint, SRTP contexts
-//!   and one SCTP association with its data channels on one flow (max-bundle, rtcp-mux),
-//!   with the data path between them.
-//! - [`candidate`]: the one conversion between ICE candidates and SDP `a=candidate` lines.
-//! - [`demux`]: RFC 7983 demultiplexing by first byte.
+//! A [`Negotiator`] holds what a W3C `RTCPeerConnection` negotiates: the signaling state,
+//! the transceivers with their directions and mids, and the data-channel m-line. It writes
+//! offers and answers and reads the peer's, and each successful
+//! [`set_local_description`](Negotiator::set_local_description) or
+//! [`set_remote_description`](Negotiator::set_remote_description) that completes an exchange
+//! (an answer or a provisional answer) yields a [`Negotiation`]: per transport, the peer's ICE
+//! credentials, candidates and certificate fingerprints and our DTLS role; per m-line, the
+//! agreed codecs with their payload types both ways, RTX, RED, RTCP feedback, header
+//! extension ids and the peer's SSRCs; and the SCTP parameters of the data channels. The
+//! connection core feeds that to its ICE agent, DTLS endpoint, SRTP contexts, SCTP
+//! association and RTP pipelines.
 //!
-//! Nothing here opens a socket, reads a clock or spawns a thread: time and randomness come
-//! in as arguments, and the driver (the `ferrtc` facade, or a test's simulated network)
-//! moves the datagrams.
+//! What ferrtc negotiates: BUNDLE with the `max-bundle` policy (one transport, the m-lines
+//! after the first marked `bundle-only` in the initial offer, RFC 8843), RTCP multiplexing
+//! required (RFC 5761, RFC 8858), DTLS-SRTP with `a=setup:actpass` in offers and `active`
+//! in answers to `actpass` (RFC 8842), trickle ICE, ICE-lite when configured (RFC 8839), and
+//! data channels over one `UDP/DTLS/SCTP webrtc-datachannel` m-line (RFC 8841).
+//!
+//! Nothing here does I/O, reads a clock or starts a thread; randomness (session id, ICE
+//! credentials, SSRCs, CNAME) comes from the caller's generator. Errors that are the
+//! caller's ([`UsageError`]) are kept apart from those that are the peer's
+//! ([`RemoteDescriptionError`]); after any error the negotiator is as it was.
+//!
+//!
+//! The transport half is in [`transport`]: a [`BundleTransport`] takes what a
+//! [`Negotiation`] settled and runs the data path (RFC 7983 demultiplexing in [`demux`],
+//! the one ICE/SDP candidate conversion in [`candidate`]).
 //!
 //! # The contract
 //!
@@ -18,77 +37,35 @@
 //! at `poll_timeout`. An `Err` from `handle_receive` only means the datagram was dropped
 //! (and counted); a fatal failure is a `Failed` connection state carrying its cause.
 //!
-//! # Example
-//!
-//! Two transports in one process, each told what its descriptions settled, open a data
-//! channel and pass a message (virtual time: the loop jumps to the next deadline).
-//!
 //! ```
-//! use std::sync::Arc;
-//! use std::time::Instant;
-//! use bytes::{Bytes, BytesMut};
-//! use ferrtc_dtls::Certificate;
-//! use ferrtc_peerconnection::transport::*;
-//! use ferrtc_sctp_datachannel::ChannelOptions;
-//! use ferrtc_stun_ice::ice::IceRole;
-//! use ferrtc_types::{DtlsRole, HashAlgorithm};
+//! use ferrtc_peerconnection::{Config, Description, MediaKind, Negotiator, SignalingState};
+//! use ferrtc_types::{Fingerprint, HashAlgorithm};
 //! use rand::SeedableRng;
 //!
-//! let rng = |seed| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed));
-//! let mut now = Instant::now();
-//! let (ca, cb) = (Arc::new(Certificate::generate()?), Arc::new(Certificate::generate()?));
-//! let mut a = BundleTransport::new(TransportConfig::new(ca.clone()), now, rng(1));
-//! let mut b = BundleTransport::new(TransportConfig::new(cb.clone()), now, rng(2));
-//! let (addr_a, addr_b) = ("192.0.2.1:5000".parse()?, "192.0.2.2:6000".parse()?);
-//! let sctp = Some(SctpParameters { local_port: 5000, remote_port: 5000, remote_max_message_size: 0 });
-//! let params_a = TransportParameters {
-//!     ice_role: IceRole::Controlling,
-//!     dtls_role: DtlsRole::Server,
-//!     remote_credentials: b.local_credentials().clone(),
-//!     remote_fingerprints: vec![cb.fingerprint(HashAlgorithm::Sha256)],
-//!     sctp,
-//! };
-//! let params_b = TransportParameters {
-//!     ice_role: IceRole::Controlled,
-//!     dtls_role: DtlsRole::Client,
-//!     remote_credentials: a.local_credentials().clone(),
-//!     remote_fingerprints: vec![ca.fingerprint(HashAlgorithm::Sha256)],
-//!     sctp,
-//! };
-//! a.start(now, params_a)?;
-//! b.start(now, params_b)?;
-//! a.add_local_address(now, addr_a)?;
-//! b.add_local_address(now, addr_b)?;
-//! for c in a.local_candidates() { b.add_remote_candidate(now, &c)?; }
-//! for c in b.local_candidates() { a.add_remote_candidate(now, &c)?; }
-//! let id = a.open_channel(now, ChannelOptions::new("chat"))?;
-//! let mut got = None;
-//! for _ in 0..10_000 {
-//!     while let Some(t) = a.poll_transmit() {
-//!         let _ = b.handle_receive(now, t.destination, addr_a, BytesMut::from(&t.contents[..]));
-//!     }
-//!     while let Some(t) = b.poll_transmit() {
-//!         let _ = a.handle_receive(now, t.destination, addr_b, BytesMut::from(&t.contents[..]));
-//!     }
-//!     while let Some(ev) = a.poll_event() {
-//!         if let TransportEvent::Channel(ChannelEvent::Open { id: open, .. }) = ev {
-//!             a.send_message(now, open, Bytes::from_static(b"hello"), true)?;
-//!         }
-//!     }
-//!     while let Some(ev) = b.poll_event() {
-//!         if let TransportEvent::Channel(ChannelEvent::Message { data, .. }) = ev {
-//!             got = Some(data);
-//!         }
-//!     }
-//!     if got.is_some() { break; }
-//!     let next = [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min();
-//!     match next {
-//!         Some(t) => { now = now.max(t); a.handle_timeout(now); b.handle_timeout(now); }
-//!         None => break,
-//!     }
-//! }
-//! assert_eq!(got.as_deref(), Some(&b"hello"[..]));
-//! # let _ = id;
+//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+//! let cert = |b| Fingerprint::new(HashAlgorithm::Sha256, &[b; 32]).unwrap();
+//! let mut alice = Negotiator::new(Config::new(cert(1)), &mut rng)?;
+//! let mut bob = Negotiator::new(Config::new(cert(2)), &mut rng)?;
+//!
+//! alice.add_transceiver(MediaKind::Audio, Default::default())?;
+//! alice.create_data_channel()?;
+//! assert!(alice.negotiation_needed());
+//!
+//! let offer = alice.create_offer(&mut rng)?;
+//! alice.set_local_description(&offer)?;
+//! bob.set_remote_description(&offer)?;
+//! let answer = bob.create_answer(&mut rng)?;
+//! let bob_view = bob.set_local_description(&answer)?.expect("an answer completes the exchange");
+//! let alice_view = alice.set_remote_description(&answer)?.unwrap();
+//!
+//! assert_eq!(alice.signaling_state(), SignalingState::Stable);
+//! assert_eq!(alice_view.transports.len(), 1);
+//! assert_eq!(alice_view.media[0].codecs[0].name, "opus");
+//! assert_eq!(
+//!     alice_view.transports[0].dtls_role,
+//!     bob_view.transports[0].dtls_role.opposite()
+//! );
+//! assert_eq!(bob_view.data.as_ref().map(|d| d.remote_sctp_port), Some(5000));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -96,8 +73,38 @@
 
 pub mod candidate;
 pub mod demux;
+pub mod peer;
 pub mod transport;
 
+mod build;
+mod codec;
+mod config;
+mod convert;
+mod description;
+mod error;
+mod negotiated;
+mod negotiator;
+mod remote;
+mod transceiver;
+
+pub use codec::{CodecSpec, ExtensionSpec, Feedback, uri};
+pub use config::{Config, IceCredentials};
+pub use description::{Description, SdpType, SignalingState};
+pub use error::{
+    AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError,
+    SetRemoteError, UsageError,
+};
+pub use ferrtc_sdp::{Candidate, Direction, Msid, Parameter};
+pub use negotiated::{
+    IceParameters, NegotiatedCodec, NegotiatedData, NegotiatedExtension, NegotiatedMedia,
+    NegotiatedTransport, Negotiation, PayloadTypes, RemoteSource, SendStream,
+};
+pub use negotiator::{Negotiator, RemoteCandidate, TrickledCandidate};
+pub use peer::{
+    DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
+    PeerConnection, PeerError, PeerStats,
+};
+pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};
 pub use transport::{
     BundleTransport, ChannelEvent, CommandError, ConnectionState, DtlsState, ReceiveError,
     SctpParameters, TransportConfig, TransportError, TransportEvent, TransportParameters,
