@@ -166,8 +166,8 @@ pub enum MediaError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     /// A file a player reads or a recorder writes failed.
-    #[error("media file I/O failed")]
-    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Container(#[from] crate::container::ContainerError),
     /// A user-supplied transform failed.
     #[error("transform failed")]
     Transform(#[source] Box<dyn std::error::Error + Send + Sync>),

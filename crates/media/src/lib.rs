@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod container;
 mod error;
 mod frame;
 mod helpers;
@@ -25,7 +26,7 @@ pub use codec::{
 };
 pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation};
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};
-pub use helpers::{MediaBlackhole, MediaRelay};
+pub use helpers::{MediaBlackhole, MediaPlayer, MediaRecorder, MediaRelay};
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use time::TimeBase;
 pub use track::{

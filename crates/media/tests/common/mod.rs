@@ -38,13 +38,15 @@ impl MovingPattern {
         let (w, h) = (self.width as usize, self.height as usize);
         let mut f = VideoFrame::new(PixelFormat::I420, self.width, self.height).unwrap();
         let strides = [f.stride(0), f.stride(1), f.stride(2)];
-        let (sq_x, sq_y) = ((t * 6) % (w - 80), (t * 3) % (h - 80));
+        // An 80x80 square at 640x480, scaled with the frame.
+        let sq = (80 * w / 640).max(2);
+        let (sq_x, sq_y) = ((t * 6) % (w - sq), (t * 3) % (h - sq));
         let [y, u, v] = f.planes_mut();
         for r in 0..h {
             let gy = self.wave_y[(r + 2 * t) % self.wave_y.len()];
             let row = &mut y[r * strides[0]..][..w];
             for (c, px) in row.iter_mut().enumerate() {
-                let in_square = (sq_x..sq_x + 80).contains(&c) && (sq_y..sq_y + 80).contains(&r);
+                let in_square = (sq_x..sq_x + sq).contains(&c) && (sq_y..sq_y + sq).contains(&r);
                 *px = if in_square {
                     230
                 } else {
