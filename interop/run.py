@@ -342,7 +342,7 @@ class Env:
         url = f"http://{LOOPBACK}:{self.harness_port}/test.html?{urllib.parse.urlencode(q)}"
         profile = tempfile.mkdtemp(prefix=f"ferrtc-{peer}-")
         log_path = self.log(f"{peer}-{case.name}.log")
-        offerer = None
+        offerer = proc = None
         try:
             if browser == "chromium":
                 cmd = [CHROMIUM] + CHROMIUM_FLAGS + [f"--user-data-dir={profile}", url]
@@ -371,8 +371,8 @@ class Env:
                 result = {"pass": False, "reason": why}
             if offerer is not None and offerer.poll() not in (None, 0):
                 result["reason"] += f" (offerer exited {offerer.returncode})"
-            stop(proc)
         finally:
+            stop(proc)
             stop(offerer)
             shutil.rmtree(profile, ignore_errors=True)
         result.setdefault("log", run["log"])
@@ -551,7 +551,7 @@ def markdown(env, peers, cases, results, pcap_checks, started):
         "",
         f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
         f"- server under test: `{env.args.server}`",
-        f"- offerer under test (answerer row): `{env.args.offerer}`",
+        f"- offerer under test (answerer rows): `{env.args.offerer}`",
         f"- network: loopback-only network namespace (`unshare --net --pid --fork --mount-proc`)",
         f"- server restarts during the run: {env.server_restarts}",
         "",
@@ -636,6 +636,7 @@ SELFTEST = [
     ("no-dc-echo", {"dc-ordered", "dc-unordered"}),
     ("bad-pong", {"dc-ordered", "dc-unordered"}),
     ("no-media-echo", {"audio", "video-vp8"}),
+    ("own-media", {"video-vp8"}),  # audio content is not checked (see README)
     ("no-candidates", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
     ("http-500", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
 ]
@@ -737,7 +738,7 @@ def main():
                    help="server under test; run as `CMD --host 127.0.0.1 --port P` "
                         "(default: the aiortc echo server)")
     p.add_argument("--offerer", default=None,
-                   help="offerer under test for the aiortc-answerer row; run as "
+                   help="offerer under test for the *-answerer rows; run as "
                         "`CMD --url URL [--audio] [--video] [--codec C]` "
                         "(default: aiortc_client.py --echo-offerer)")
     p.add_argument("--peers", default=",".join(ALL_PEERS),
@@ -771,20 +772,35 @@ def main():
     if args.offerer is None:
         args.offerer = (f"{shlex.quote(args.python)} "
                         f"{shlex.quote(os.path.join(PEERS, 'aiortc_client.py'))} --echo-offerer")
-    needs_py = any(x in args.peers for x in ("aiortc",)) or "aiortc_" in args.server
+    needs_py = ("aiortc" in args.peers or "aiortc_" in args.server
+                or ("answerer" in args.peers and "aiortc_" in args.offerer))
     if needs_py and not os.path.exists(args.python):
         raise SystemExit(f"{args.python} not found: run interop/install.sh or pass --python")
 
     if os.environ.get(INNER_ENV) != "1":
         # Re-execute inside a fresh network + PID namespace: only lo, and every process we
         # start dies with the namespace's PID 1 (this script).
-        unshare = ["unshare", "--net", "--pid", "--fork", "--mount-proc"]
+        # --kill-child: if unshare is killed, our inner copy gets SIGTERM and cleans up
+        unshare = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"]
         if os.geteuid() != 0:
             unshare[1:1] = ["--user", "--map-root-user"]
         cmd = unshare + [sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
         # the inner run re-parses the same argv, so it resolves the same defaults
         env = dict(os.environ, **{INNER_ENV: "1"})
-        return subprocess.run(cmd, env=env).returncode
+        child = subprocess.Popen(cmd, env=env)
+        terminated = []
+
+        def on_term(*_):
+            # unshare ignores SIGTERM while it waits; killing it makes --kill-child deliver
+            # SIGTERM to the inner run, which stops what it started and exits
+            terminated.append(True)
+            child.kill()
+
+        signal.signal(signal.SIGTERM, on_term)
+        rc = child.wait()
+        return 143 if terminated else rc
+    # PID 1 gets no default signal handling: make SIGTERM unwind (and stop what we started)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return inner(args)
 
 

@@ -131,12 +131,36 @@ class ToneAudioTrack(MediaStreamTrack):
         return frame
 
 
+def pattern_check(frame):
+    """None if `frame` looks like what PatternVideoTrack sends (a horizontal luma ramp, the
+    same on every row, at our size), else why not. Survives lossy coding; a flat frame or a
+    camera picture does not pass."""
+    if (frame.width, frame.height) != (VIDEO_W, VIDEO_H):
+        return f"echoed video is {frame.width}x{frame.height}, we sent {VIDEO_W}x{VIDEO_H}"
+    frame = frame.reformat(format="yuv420p")
+    y = frame.planes[0]
+    buf, ls, w, h = bytes(y), y.line_size, frame.width, frame.height
+    top = buf[(h // 4) * ls:(h // 4) * ls + w]
+    bottom = buf[(3 * h // 4) * ls:(3 * h // 4) * ls + w]
+    vertical = sum(abs(a - b) for a, b in zip(top, bottom)) / w
+    steps = [(top[x + 1] - top[x]) % 256 for x in range(w - 1)]
+    ramp = sum(1 for d in steps if d <= 3) / len(steps)
+    spread = max(top) - min(top)
+    pattern_check.last = {"row_difference": round(vertical, 1), "ramp_steps": round(ramp, 2),
+                          "luma_spread": spread}
+    if vertical > 12 or ramp < 0.8 or spread < 100:
+        return (f"echoed picture is not our ramp (row difference {vertical:.1f}, "
+                f"ramp steps {ramp:.0%}, luma spread {spread})")
+    return None
+
+
 class FrameCounter:
     """Consumes remote tracks and counts what comes back."""
 
     def __init__(self):
         self.counts = {"audio": 0, "video": 0}
         self.sizes = set()
+        self.last_video = None
         self.changed = asyncio.Event()
         self.tasks = []
 
@@ -151,6 +175,7 @@ class FrameCounter:
                 self.counts[track.kind] += 1
                 if track.kind == "video":
                     self.sizes.add((frame.width, frame.height))
+                    self.last_video = frame
                 self.changed.set()
         except MediaStreamError:
             pass
@@ -300,12 +325,17 @@ async def run_checks(pc, counter, case, channel, t0, timeout, state):
         d = dict(counter.counts)
         if video:
             d["video_sizes"] = sorted(counter.sizes)
+        if got and video:
+            why = pattern_check(counter.last_video)
+            d["pattern"] = getattr(pattern_check, "last", None)
+            if why:
+                return False, why, d
         if got:
             bits = []
             if audio:
                 bits.append(f"{counter.counts['audio']} audio frames")
             if video:
-                bits.append(f"{counter.counts['video']} video frames")
+                bits.append(f"{counter.counts['video']} video frames (our pattern)")
             return True, " + ".join(bits) + " echoed", d
         bits = []
         if audio:

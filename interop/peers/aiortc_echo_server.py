@@ -25,7 +25,9 @@ import sys
 import aioice.ice
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import AudioStreamTrack, VideoStreamTrack
 from aiortc.contrib.media import MediaRelay
+from av import VideoFrame
 
 # Loopback is the only interface inside the harness's network namespace; aioice would
 # otherwise gather no host candidate at all.
@@ -41,10 +43,23 @@ FAULTS = {
     "no-dc-echo": "never echo data-channel messages",
     "bad-pong": "answer 'ping N' with 'pong N+1'",
     "no-media-echo": "never send received tracks back",
+    "own-media": "send its own 352x288 grey video and silence instead of the echo",
     "no-candidates": "strip every a=candidate line from the answer",
     "http-500": "answer POST /offer with HTTP 500",
 }
 fault = "none"
+
+
+class GreyVideoTrack(VideoStreamTrack):
+    """Fault own-media: a picture that is not an echo."""
+
+    async def recv(self):
+        pts, time_base = await self.next_timestamp()
+        frame = VideoFrame(width=352, height=288, format="yuv420p")
+        for plane in frame.planes:
+            plane.update(b"\x80" * plane.buffer_size)
+        frame.pts, frame.time_base = pts, time_base
+        return frame
 
 
 def echo_of(message):
@@ -91,7 +106,9 @@ async def offer(request):
         log.info("%s: track %s received, echoing it back", pc_id, track.kind)
         # The transceiver the offer created is reused by addTrack (same kind, no track yet),
         # so the answer says sendrecv on the same m-line.
-        if fault != "no-media-echo":
+        if fault == "own-media":
+            pc.addTrack(GreyVideoTrack() if track.kind == "video" else AudioStreamTrack())
+        elif fault != "no-media-echo":
             pc.addTrack(relay.subscribe(track))
 
     try:

@@ -146,6 +146,9 @@ async function inboundStats(pc) {
         codec: codec ? codec.mimeType : undefined,
       };
     }
+    if (s.type === 'outbound-rtp' && (s.kind || s.mediaType) === 'video' && s.frameWidth) {
+      out.sentSize = `${s.frameWidth}x${s.frameHeight}`;
+    }
   });
   return out;
 }
@@ -153,8 +156,10 @@ async function inboundStats(pc) {
 async function mediaCheck(pc) {
   // getStats has no change event: sample it until the counters pass or time runs out.
   let last = {};
+  const sentSizes = new Set();   // what our encoder produced (it may rescale mid-run)
   while (remaining() > 100) {
     last = await inboundStats(pc);
+    if (last.sentSize) sentSizes.add(last.sentSize);
     const v = last.video || {}, a = last.audio || {};
     const videoOk = !VIDEO || v.framesDecoded >= VIDEO_FRAMES_NEEDED;
     const audioOk = !AUDIO || a.packetsReceived >= AUDIO_PACKETS_NEEDED;
@@ -165,6 +170,14 @@ async function mediaCheck(pc) {
       if (VIDEO && CODEC && v.codec && v.codec.toLowerCase() !== `video/${CODEC}`.toLowerCase()) {
         return [false, `wanted ${CODEC}, decoded ${v.codec}`, last];
       }
+      // an echo comes back at the size we sent; the server's own video would not (unless
+      // it happened to be the same size)
+      const got = `${v.frameWidth}x${v.frameHeight}`;
+      last.sentSizes = [...sentSizes];
+      if (VIDEO && sentSizes.size && !sentSizes.has(got)) {
+        return [false, `echoed video is ${got}, we sent ${[...sentSizes].join(' / ')}`, last];
+      }
+      if (VIDEO && !sentSizes.size) bits.push('(sent size not in stats: size not compared)');
       return [true, bits.join(' + '), last];
     }
     await new Promise((r) => setTimeout(r, 250));
