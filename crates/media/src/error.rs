@@ -102,6 +102,12 @@ pub enum CodecError {
     /// libopus returned an error.
     #[error("libopus failed")]
     Opus(#[source] opus2::Error),
+    /// OpenH264 failed (through the `openh264` crate).
+    #[error("OpenH264 failed")]
+    OpenH264(#[source] openh264::Error),
+    /// OpenH264 refused an option change (its `CM_RETURN` code).
+    #[error("OpenH264 refused an option change (code {0})")]
+    OpenH264Option(i32),
     /// A frame whose size differs from the one the encoder was configured for.
     #[error("frame is {actual_width}x{actual_height}, encoder is {width}x{height}")]
     DimensionsChanged {

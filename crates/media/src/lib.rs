@@ -21,8 +21,9 @@ mod track;
 
 pub use codec::{
     AudioDecoder, AudioEncoder, AudioEncoderSettings, Codec, EncodedFrame, G711Decoder,
-    G711Encoder, G711Law, G722Decoder, G722Encoder, OpusDecoder, OpusEncoder, VideoDecoder,
-    VideoEncoder, VideoEncoderConfig, VideoEncoderSettings, VpxDecoder, VpxEncoder,
+    G711Encoder, G711Law, G722Decoder, G722Encoder, H264Decoder, H264Encoder, OpusDecoder,
+    OpusEncoder, VideoDecoder, VideoEncoder, VideoEncoderConfig, VideoEncoderSettings, VpxDecoder,
+    VpxEncoder,
 };
 pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation};
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};

@@ -2,15 +2,17 @@
 //! [`AudioDecoder`]. The codec code is synchronous and runtime-free: call it from whatever
 //! thread or task owns the stream.
 
+#[allow(unsafe_code)]
+mod ffi;
 mod g711;
 mod g722;
+mod h264;
 mod opus;
 mod vpx;
-#[allow(unsafe_code)]
-mod vpx_ffi;
 
 pub use g711::{G711Decoder, G711Encoder, G711Law};
 pub use g722::{G722Decoder, G722Encoder};
+pub use h264::{H264Decoder, H264Encoder};
 pub use opus::{OpusDecoder, OpusEncoder};
 pub use vpx::{VpxDecoder, VpxEncoder};
 

@@ -1,8 +1,8 @@
-//! VP8 and VP9 through libvpx (via the safe wrapper in `vpx_ffi`), tuned for realtime: CBR, one
+//! VP8 and VP9 through libvpx (via the safe wrapper in `ffi::vpx`), tuned for realtime: CBR, one
 //! pass, no look-ahead, one thread per stream, no frame skipping.
 
-use super::vpx_ffi::{
-    self, I420, RawDecoder, RawEncoder, RawEncoderConfig, Step, VpxCode, VpxCodec,
+use super::ffi::vpx::{
+    self as vpx_ffi, I420, RawDecoder, RawEncoder, RawEncoderConfig, Step, VpxCode, VpxCodec,
 };
 use super::{
     Codec, EncodedFrame, VideoDecoder, VideoEncoder, VideoEncoderConfig, VideoEncoderSettings,

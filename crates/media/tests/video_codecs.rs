@@ -1,10 +1,12 @@
-//! VP8 and VP9 through libvpx: quality at 1 Mbit/s, key frames on request, bitrate changes.
+//! VP8 and VP9 (libvpx) and H.264 (OpenH264): quality at 1 Mbit/s, key frames on request,
+//! bitrate changes.
 
 mod common;
 
 use common::{MovingPattern, psnr_y};
 use ferrtc_media::{
-    Codec, EncodedFrame, VideoDecoder, VideoEncoder, VideoEncoderConfig, VpxDecoder, VpxEncoder,
+    Codec, EncodedFrame, H264Decoder, H264Encoder, VideoDecoder, VideoEncoder, VideoEncoderConfig,
+    VpxDecoder, VpxEncoder,
 };
 
 const FRAMES: usize = 60;
@@ -27,6 +29,10 @@ fn encoders(bitrate_bps: u32) -> Vec<(Box<dyn VideoEncoder>, Box<dyn VideoDecode
         (
             Box::new(VpxEncoder::vp9(config(bitrate_bps)).unwrap()),
             Box::new(VpxDecoder::vp9().unwrap()),
+        ),
+        (
+            Box::new(H264Encoder::new(config(bitrate_bps)).unwrap()),
+            Box::new(H264Decoder::new().unwrap()),
         ),
     ]
 }
@@ -157,4 +163,37 @@ fn settings_errors_and_codec_identity() {
     let mut dec = VpxDecoder::vp8().unwrap();
     assert!(dec.decode(&[0xFF; 7], 0).is_err());
     assert!(dec.decode(&[], 0).is_err());
+}
+
+/// WebRTC's H.264 is constrained baseline in packetization mode 1 (RFC 7742 §6.2): the first
+/// frame is an IDR preceded by SPS and PPS, in Annex B form, with profile_idc 66 and
+/// constraint_set1_flag (profile-level-id 42e0xx or 42c0xx).
+#[test]
+fn h264_is_constrained_baseline_annex_b() {
+    let mut enc = H264Encoder::new(config(1_000_000)).unwrap();
+    let mut pattern = MovingPattern::new(640, 480);
+    let first = encode_one(&mut enc, &pattern.next_frame());
+    assert!(first.key_frame);
+    assert_eq!(&first.data[..4], &[0, 0, 0, 1], "Annex B start code");
+    let nal_types: Vec<u8> = first
+        .data
+        .windows(4)
+        .filter(|w| w[..3] == [0, 0, 1])
+        .map(|w| w[3] & 0x1F)
+        .collect();
+    eprintln!(
+        "NAL unit types of the first frame: {nal_types:?}; SPS starts {:02x?}",
+        &first.data[4..8]
+    );
+    assert_eq!(&nal_types[..2], &[7, 8], "SPS, then PPS");
+    assert!(nal_types.contains(&5), "an IDR slice");
+    let (profile_idc, constraints) = (first.data[5], first.data[6]);
+    assert_eq!(profile_idc, 66, "baseline");
+    assert_ne!(
+        constraints & 0x40,
+        0,
+        "constraint_set1_flag: constrained baseline"
+    );
+    let second = encode_one(&mut enc, &pattern.next_frame());
+    assert!(!second.key_frame);
 }

@@ -1,4 +1,4 @@
-//! The one module with `unsafe` in this crate: a small safe wrapper over libvpx's encoder and
+//! A small safe wrapper over libvpx's encoder and
 //! decoder (`vpx/vpx_encoder.h`, `vpx/vpx_decoder.h`, libvpx 1.12 as Debian ships it).
 //!
 //! Every `unsafe` block says why it holds. The invariants the whole module relies on:
