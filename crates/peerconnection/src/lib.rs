@@ -74,6 +74,7 @@
 pub mod candidate;
 pub mod demux;
 pub mod peer;
+mod rtp_session;
 pub mod transport;
 
 mod build;
@@ -104,6 +105,7 @@ pub use peer::{
     DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
     PeerConnection, PeerError, PeerStats,
 };
+pub use rtp_session::RtpSessionStats;
 pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};
 pub use transport::{
     BundleTransport, ChannelEvent, CommandError, ConnectionState, DtlsState, ReceiveError,

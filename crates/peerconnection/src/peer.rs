@@ -21,7 +21,8 @@ use ferrtc_stun_ice::ice;
 use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, Ssrc, Transmit};
 use rand::{RngCore, SeedableRng};
 
-use crate::codec::{CodecSpec, ExtensionSpec, uri};
+use crate::codec::{CodecSpec, ExtensionSpec, Feedback, uri};
+use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
 use crate::transport::{
     BundleTransport, ChannelEvent, CommandError, ConnectionState, ReceiveError, SctpParameters,
     TransportConfig, TransportError, TransportEvent, TransportParameters,
@@ -55,6 +56,10 @@ pub struct PeerConfig {
     pub max_message_size: u64,
     /// The rest of the transport's settings (MTU, SRTP profiles, SCTP and SRTP tuning).
     pub transport: TransportConfig,
+    /// The wall clock (time since the Unix epoch) at the `now` given to
+    /// [`PeerConnection::new`], for the NTP timestamps of sender reports; this crate reads
+    /// no clock. `None` sends receiver reports only.
+    pub wall_clock: Option<Duration>,
 }
 
 impl PeerConfig {
@@ -73,6 +78,7 @@ impl PeerConfig {
             header_extensions: n.header_extensions,
             sctp_port: n.sctp_port,
             max_message_size: n.max_message_size,
+            wall_clock: None,
         }
     }
 }
@@ -281,6 +287,8 @@ struct Route {
     recv_pts: Vec<PayloadType>,
     /// SSRCs the peer announced for it.
     remote_ssrcs: Vec<Ssrc>,
+    /// What the RTP session needs to receive on it.
+    recv: RecvSpec,
 }
 
 /// One WebRTC peer connection, sans-IO. See the module docs.
@@ -300,6 +308,7 @@ pub struct PeerConnection {
     by_stream: HashMap<u16, DataChannelId>,
     events: VecDeque<Event>,
     scratch: Vec<u8>,
+    session: RtpSession,
     stats: PeerStats,
     closed: bool,
 }
@@ -328,6 +337,10 @@ impl PeerConnection {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let mut own = rand_chacha::ChaCha20Rng::from_seed(seed);
+        let session = RtpSession::new(
+            Ssrc(own.next_u32()),
+            config.wall_clock.map(|unix| (now, unix)),
+        );
         let mut ncfg = crate::Config::new(config.certificate.fingerprint(HashAlgorithm::Sha256));
         ncfg.ice_lite = config.ice_lite;
         ncfg.audio_codecs = config.audio_codecs;
@@ -360,6 +373,7 @@ impl PeerConnection {
             by_stream: HashMap::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
+            session,
             stats: PeerStats::default(),
             closed: false,
         })
@@ -434,6 +448,30 @@ impl PeerConnection {
     #[must_use]
     pub fn stats(&self) -> PeerStats {
         self.stats
+    }
+
+    /// The RTP session's counters (reports, NACKs, retransmissions, RTT).
+    #[must_use]
+    pub fn rtp_stats(&self) -> RtpSessionStats {
+        self.session.stats()
+    }
+
+    /// Packets and payload octets sent on a transceiver (RFC 3550 §6.4.1 counters).
+    #[must_use]
+    pub fn sent_counts(&self, transceiver: TransceiverId) -> Option<(u32, u32)> {
+        let ssrc = self
+            .routes
+            .iter()
+            .find(|r| r.transceiver == transceiver)?
+            .send_ssrc?;
+        self.session.sent(ssrc)
+    }
+
+    /// Packets received, cumulative packets lost and interarrival jitter of a stream of
+    /// the peer's.
+    #[must_use]
+    pub fn received_counts(&self, ssrc: Ssrc) -> Option<(u64, i64, Duration)> {
+        self.session.received(ssrc)
     }
 
     // ----- JSEP commands -----
@@ -737,6 +775,7 @@ impl PeerConnection {
     /// [`PeerError::MalformedRtp`], or the transport's refusal (not connected yet).
     pub fn write_rtp(
         &mut self,
+        now: Instant,
         transceiver: TransceiverId,
         packet: &[u8],
     ) -> Result<(), PeerError> {
@@ -757,6 +796,7 @@ impl PeerConnection {
             self.scratch[1] = (self.scratch[1] & 0x80) | remote.get();
         }
         self.transport.send_rtp(&self.scratch)?;
+        self.session.on_sent(now, &self.scratch);
         self.stats.rtp_written += 1;
         Ok(())
     }
@@ -828,6 +868,7 @@ impl PeerConnection {
     ) -> Result<(), ReceiveError> {
         let r = self.transport.handle_receive(now, local, from, datagram);
         self.drain_transport(now);
+        self.flush_session();
         r
     }
 
@@ -835,6 +876,10 @@ impl PeerConnection {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transport.handle_timeout(now);
         self.drain_transport(now);
+        if self.transport.srtp_profile().is_some() {
+            self.session.handle_timeout(now);
+        }
+        self.flush_session();
     }
 
     /// The next datagram to send.
@@ -850,10 +895,28 @@ impl PeerConnection {
     /// When [`PeerConnection::handle_timeout`] is due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transport.poll_timeout()
+        let session = self
+            .transport
+            .srtp_profile()
+            .and_then(|_| self.session.poll_timeout());
+        [self.transport.poll_timeout(), session]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ----- internals -----
+
+    /// Sends what the RTP session produced: retransmissions and RTCP.
+    fn flush_session(&mut self) {
+        for p in std::mem::take(&mut self.session.rtp_out) {
+            // Before keys or after close a retransmission is simply not sent.
+            let _ = self.transport.send_rtp(&p);
+        }
+        for p in std::mem::take(&mut self.session.rtcp_out) {
+            let _ = self.transport.send_rtcp(&p);
+        }
+    }
 
     fn slot(&self, id: DataChannelId) -> Option<&Slot> {
         self.slots.get(id.0 as usize)
@@ -951,7 +1014,36 @@ impl PeerConnection {
     fn build_routes(&mut self, n: &Negotiation) {
         self.mid_ext = n.media.iter().find_map(|m| m.extension_id(uri::MID));
         let mut routes = Vec::new();
+        let mut senders = Vec::new();
+        let mut twcc = None;
         for m in &n.media {
+            let mut recv = RecvSpec::default();
+            let mut rtx_send = Vec::new();
+            let mut clock_rates = Vec::new();
+            for c in &m.codecs {
+                let nack = c.feedback.contains(&Feedback::Nack);
+                recv.codecs.push((c.payload_type.local, c.clock_rate, nack));
+                clock_rates.push((c.payload_type.remote, c.clock_rate));
+                if let Some(rtx) = c.rtx {
+                    recv.rtx.push((rtx.local, c.payload_type.local));
+                    rtx_send.push((c.payload_type.remote, rtx.remote));
+                }
+                if c.feedback.contains(&Feedback::TransportCc) {
+                    twcc = twcc.or(m.extension_id(uri::TRANSPORT_CC));
+                }
+            }
+            recv.rtx_pairs = m
+                .remote_sources
+                .iter()
+                .filter_map(|s| s.rtx_ssrc.map(|r| (r, s.ssrc)))
+                .collect();
+            if let Some(send) = m.send.as_ref().filter(|_| m.sends()) {
+                senders.push(SendSpec {
+                    ssrc: send.ssrc,
+                    rtx: send.rtx_ssrc.map(|r| (rtx_send.clone(), r)),
+                    clock_rates: clock_rates.clone(),
+                });
+            }
             let mut pt_map = Vec::new();
             let mut recv_pts = Vec::new();
             for c in &m.codecs {
@@ -975,6 +1067,7 @@ impl PeerConnection {
                 pt_map,
                 recv_pts,
                 remote_ssrcs,
+                recv,
             });
             if m.receives() && !self.tracked.contains(&m.transceiver) {
                 self.tracked.push(m.transceiver);
@@ -992,6 +1085,8 @@ impl PeerConnection {
             .filter_map(|(s, i)| self.routes.get(*i).map(|r| (*s, r.mid.clone())))
             .collect();
         self.routes = routes;
+        self.session.set_senders(senders);
+        self.session.set_twcc(twcc);
         self.learned.clear();
         for (s, mid) in old {
             if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {
@@ -1110,8 +1205,14 @@ impl PeerConnection {
                 TransportEvent::Channel(c) => self.on_channel(now, c),
                 TransportEvent::Rtp(packet) => match self.route_rtp(&packet) {
                     Some(i) => {
-                        self.stats.rtp_routed += 1;
                         let r = &self.routes[i];
+                        // RTX comes out as the original; an RTX packet we cannot unwrap is
+                        // dropped.
+                        let Some(packet) = self.session.on_received(now, packet, &r.recv) else {
+                            self.stats.rtp_unroutable += 1;
+                            continue;
+                        };
+                        self.stats.rtp_routed += 1;
                         self.events.push_back(Event::Rtp {
                             transceiver: r.transceiver,
                             mid: r.mid.clone(),
@@ -1121,6 +1222,7 @@ impl PeerConnection {
                     None => self.stats.rtp_unroutable += 1,
                 },
                 TransportEvent::Rtcp(packet) => {
+                    self.session.on_rtcp(now, &packet);
                     self.on_rtcp(&packet);
                     self.events.push_back(Event::Rtcp(packet));
                 }

@@ -86,7 +86,10 @@ fn node(sim: &mut Sim, seed: u64, addr: SocketAddr) -> Handle<Node> {
     let now = sim.now();
     let cert = Arc::new(Certificate::generate().unwrap());
     let rng = Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed));
-    let mut pc = PeerConnection::new(PeerConfig::new(cert), now, rng).unwrap();
+    let mut config = PeerConfig::new(cert);
+    // A fixed wall clock: sender reports carry NTP time derived from it.
+    config.wall_clock = Some(Duration::from_secs(1_700_000_000));
+    let mut pc = PeerConnection::new(config, now, rng).unwrap();
     pc.add_local_address(now, addr).unwrap();
     pc.end_of_local_addresses(now);
     sim.add_endpoint(
@@ -186,7 +189,7 @@ fn rtp(seq: u16, pt: u8, ssrc: u32, len: usize) -> Vec<u8> {
     p
 }
 
-fn scenario(seed: u64, link: LinkConfig) {
+fn scenario(seed: u64, link: LinkConfig, one_way: Duration, lossy: bool) {
     let mut sim = Sim::new(seed);
     sim.set_default_link(link);
     let a = node(&mut sim, seed * 2, "192.0.2.1:5000".parse().unwrap());
@@ -256,14 +259,16 @@ fn scenario(seed: u64, link: LinkConfig) {
         na.pc
             .send_data(now, dc, Bytes::from(format!("a{i}")), false)
             .unwrap();
-        na.pc.write_rtp(audio, &rtp(i, 111, 7, 160)).unwrap();
-        na.pc.write_rtp(video, &rtp(i, 96, 8, 1000)).unwrap();
+        na.pc.write_rtp(now, audio, &rtp(i, 111, 7, 160)).unwrap();
+        na.pc.write_rtp(now, video, &rtp(i, 96, 8, 1000)).unwrap();
         let nb = sim.endpoint_mut(b);
         nb.pc
             .send_data(now, b_dc, Bytes::from(format!("b{i}")), true)
             .unwrap();
-        nb.pc.write_rtp(b_audio, &rtp(i, 111, 9, 160)).unwrap();
-        nb.pc.write_rtp(b_video, &rtp(i, 96, 10, 1000)).unwrap();
+        nb.pc.write_rtp(now, b_audio, &rtp(i, 111, 9, 160)).unwrap();
+        nb.pc
+            .write_rtp(now, b_video, &rtp(i, 96, 10, 1000))
+            .unwrap();
         sim.run_for(Duration::from_millis(20));
     }
     run_until(&mut sim, a, b, Duration::from_secs(60), |s| {
@@ -276,31 +281,67 @@ fn scenario(seed: u64, link: LinkConfig) {
     };
     assert_eq!(sim.endpoint(b).messages(), want('a'));
     assert_eq!(sim.endpoint(a).messages(), want('b'));
-    for (n, t, payload) in [
-        (b, b_audio, 160),
-        (b, b_video, 1000),
-        (a, audio, 160),
-        (a, video, 1000),
+    // Let NACKs and retransmissions finish, then check what arrived.
+    sim.run_for(Duration::from_secs(2));
+    for (n, t, payload, ssrc_in) in [
+        (b, b_audio, 160, 7),
+        (b, b_video, 1000, 8),
+        (a, audio, 160, 9),
+        (a, video, 1000, 10),
     ] {
         let got = sim.endpoint(n).rtp_on(t);
-        assert!(got.len() >= 25, "{} packets on {t:?}", got.len());
+        // Video has NACK and RTX: every packet arrives, repaired if lost. Audio (Opus
+        // without NACK) loses what the link loses.
+        let want = if payload == 1000 { 30 } else { 25 };
+        let mut seqs: Vec<u16> = got
+            .iter()
+            .map(|p| u16::from_be_bytes([p[2], p[3]]))
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert!(
+            seqs.len() >= want,
+            "{} distinct packets on {t:?}",
+            seqs.len()
+        );
         for p in got {
-            assert_eq!(p.len(), 12 + payload, "intact");
+            let seq = u16::from_be_bytes([p[2], p[3]]);
+            // The payload is intact (the SSRC is the sender's own, not what was written).
+            assert_eq!(p[12..], rtp(seq, 0, ssrc_in, payload)[12..], "intact");
         }
+    }
+    for n in [a, b] {
+        let st = sim.endpoint(n).pc.rtp_stats();
+        assert!(st.reports_sent >= 2, "{st:?}");
+        // RTT from SR/RR: two 10 ms or 50 ms one-way hops, plus the report's hold time.
+        let rtt = st.rtt.expect("an RTT from report blocks");
+        assert!(
+            rtt >= 2 * one_way && rtt < 2 * one_way + Duration::from_millis(20),
+            "{rtt:?}"
+        );
+    }
+    let (sent, _) = sim.endpoint(a).pc.sent_counts(video).unwrap();
+    assert_eq!(sent, 30);
+    if lossy {
+        // The losses on video were asked for by NACK and repaired by RTX.
+        let (ra, rb) = (
+            sim.endpoint(a).pc.rtp_stats(),
+            sim.endpoint(b).pc.rtp_stats(),
+        );
+        assert!(ra.nacks_sent + rb.nacks_sent > 0);
+        assert!(ra.retransmitted + rb.retransmitted > 0);
+        assert!(ra.rtx_received + rb.rtx_received > 0);
     }
 }
 
 #[test]
 fn offer_answer_data_channel_audio_and_video_on_a_clean_link() {
-    scenario(1, LinkConfig::ideal().latency(Duration::from_millis(10)));
+    let d = Duration::from_millis(10);
+    scenario(1, LinkConfig::ideal().latency(d), d, false);
 }
 
 #[test]
 fn the_same_over_5_percent_loss_and_100ms_rtt() {
-    scenario(
-        2,
-        LinkConfig::ideal()
-            .latency(Duration::from_millis(50))
-            .loss(0.05),
-    );
+    let d = Duration::from_millis(50);
+    scenario(2, LinkConfig::ideal().latency(d).loss(0.05), d, true);
 }
