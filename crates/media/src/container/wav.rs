@@ -178,7 +178,12 @@ impl<W: Write + Seek> WavWriter<W> {
         sample_rate: u32,
         channels: u16,
     ) -> Result<WavWriter<W>, ContainerError> {
-        let block_align = 2 * channels;
+        let Some(block_align) = channels
+            .checked_mul(2)
+            .filter(|_| channels > 0 && sample_rate > 0)
+        else {
+            return Err(ContainerError::Unsupported(KIND));
+        };
         let mut h = Vec::with_capacity(44);
         h.extend_from_slice(b"RIFF");
         h.extend_from_slice(&0u32.to_le_bytes()); // filled in by finish
@@ -187,7 +192,11 @@ impl<W: Write + Seek> WavWriter<W> {
         h.extend_from_slice(&FORMAT_PCM.to_le_bytes());
         h.extend_from_slice(&channels.to_le_bytes());
         h.extend_from_slice(&sample_rate.to_le_bytes());
-        h.extend_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes());
+        h.extend_from_slice(
+            &sample_rate
+                .saturating_mul(u32::from(block_align))
+                .to_le_bytes(),
+        );
         h.extend_from_slice(&block_align.to_le_bytes());
         h.extend_from_slice(&16u16.to_le_bytes());
         h.extend_from_slice(b"data");
@@ -222,8 +231,11 @@ impl<W: Write + Seek> WavWriter<W> {
 
     /// Writes the RIFF and data sizes into the header, flushes, and returns the writer.
     pub fn finish(mut self) -> Result<W, ContainerError> {
+        let too_large = ContainerError::FrameTooLarge(KIND, self.data_bytes);
         let data = u32::try_from(self.data_bytes)
-            .map_err(|_| ContainerError::FrameTooLarge(KIND, self.data_bytes))?;
+            .ok()
+            .filter(|d| d.checked_add(36).is_some())
+            .ok_or(too_large)?;
         let end = self.writer.stream_position()?;
         self.writer.seek(SeekFrom::Start(4))?;
         self.writer.write_all(&(data + 36).to_le_bytes())?;

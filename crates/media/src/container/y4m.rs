@@ -140,7 +140,9 @@ impl<R: BufRead> Y4mReader<R> {
             }
         }
         let (num, den) = self.rate;
-        frame.pts = (self.frames as i64) * 90_000 * i64::from(den) / i64::from(num);
+        // One tick per frame is den/num seconds (both checked non-zero in the header).
+        let per_frame = TimeBase::new(den, num).unwrap_or(TimeBase::VIDEO_90KHZ);
+        frame.pts = per_frame.rescale(self.frames as i64, TimeBase::VIDEO_90KHZ);
         frame.time_base = TimeBase::VIDEO_90KHZ;
         self.frames += 1;
         Ok(Some(frame))

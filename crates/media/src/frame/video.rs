@@ -538,7 +538,10 @@ fn check_plane(
     if stride < row {
         return Err(FrameError::StrideTooSmall { plane, stride, row });
     }
-    let expected = stride * (rows - 1) + row;
+    // Saturating: a stride too large to address needs more bytes than any slice holds.
+    let expected = stride
+        .saturating_mul(rows.saturating_sub(1))
+        .saturating_add(row);
     if len < expected {
         return Err(FrameError::PlaneTooSmall {
             plane,
