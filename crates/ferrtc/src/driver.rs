@@ -6,11 +6,12 @@
 //! hands every event to the [`Handler`], then sleeps until `poll_timeout`, a datagram or a
 //! command, whichever comes first. `Instant::now()` is read here and nowhere else.
 //!
-//! Back-pressure towards the network: when the handler says a consumer's queue is full
-//! ([`Handler::backpressure`]), the driver stops reading the sockets (timers still run)
-//! until the consumer makes room. What the peer then sends waits in the kernel and, past
-//! its buffer, is lost and retransmitted by SCTP: memory stays bounded whatever the peer
-//! does.
+//! Back-pressure towards the network: while the handler says a consumer's queue is full
+//! ([`Handler::backpressure`]), the driver still reads the sockets but hands the core only
+//! STUN (so ICE consent stays alive) and drops the rest (RFC 7983: DTLS and SRTP), until the
+//! consumer makes room. SCTP sees the loss and retransmits what was dropped once reading
+//! resumes: memory stays bounded whatever the peer sends, and a reader that is slow for a
+//! while loses nothing of a reliable channel.
 //!
 //! When every handle is gone the command channel closes: the driver closes the core, sends
 //! its goodbyes, and ends, dropping the sockets.
@@ -55,14 +56,14 @@ pub(crate) trait Handler<C: Core>: Send + 'static {
     fn command(&mut self, core: &mut C, now: Instant, cmd: Self::Command) -> Flow;
     /// Takes every event the core has.
     fn drain(&mut self, core: &mut C, now: Instant) -> Flow;
-    /// `Some` while a consumer's queue is full: reading stops until it is notified.
+    /// `Some` while a consumer's queue is full: only STUN is read until it is notified.
     fn backpressure(&self) -> Option<Arc<Notify>>;
     /// Every handle is gone: close the core.
     fn shutdown(&mut self, core: &mut C, now: Instant);
 }
 
 /// The tokio clock as a std `Instant` (so a paused test clock drives the core too).
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -78,6 +79,7 @@ pub(crate) async fn run<C: Core, H: Handler<C>>(
         let mut bufs: Vec<RecvBuffer> = sockets.iter().map(UdpSocket::recv_buffer).collect();
         let mut batch = SendBatch::default();
         let mut transmits: Vec<Transmit> = Vec::new();
+        let mut stalled_drops: u64 = 0;
         tracing::debug!(
             sockets = ?sockets.iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
             "driver started"
@@ -115,11 +117,16 @@ pub(crate) async fn run<C: Core, H: Handler<C>>(
                     core.handle_timeout(now());
                     Flow::Continue
                 },
-                res = recv_any(&sockets, &mut bufs), if stall.is_none() => match res {
+                res = recv_any(&sockets, &mut bufs) => match res {
                     Ok(i) => {
                         let now = now();
                         for r in bufs[i].drain() {
-                            core.handle_receive(now, r.local, r.from, r.datagram);
+                            // RFC 7983 §7: a first byte of 0 to 3 is STUN.
+                            if stall.is_none() || r.datagram.first().is_some_and(|&b| b < 4) {
+                                core.handle_receive(now, r.local, r.from, r.datagram);
+                            } else {
+                                stalled_drops += 1;
+                            }
                         }
                         Flow::Continue
                     }
@@ -136,7 +143,7 @@ pub(crate) async fn run<C: Core, H: Handler<C>>(
                 break;
             }
         }
-        tracing::debug!("driver ended");
+        tracing::debug!(stalled_drops, "driver ended");
     }
     .instrument(span)
     .await;

@@ -1,0 +1,159 @@
+//! The examples, run as a user would run them (the binaries cargo built beside this test),
+//! on 127.0.0.1 only.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use common::*;
+use ferrtc::{DataChannelInit, Description, Message, PeerConnection, SdpType};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// Where cargo put the example binaries: `target/<profile>/examples`, beside `deps` where
+/// this test runs from.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    dir.join("examples").join(name)
+}
+
+#[tokio::test]
+async fn datachannel_example_runs() {
+    let out = within(
+        "the datachannel example",
+        tokio::process::Command::new(example("datachannel"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("alice: got \"re: hello 2\""), "{stdout}");
+    assert!(stdout.ends_with("done\n"), "{stdout}");
+}
+
+/// A minimal HTTP/1.1 POST of JSON; returns the status and the body.
+async fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+struct Server {
+    addr: String,
+    _child: tokio::process::Child,
+}
+
+async fn start_echo_server() -> Server {
+    let mut child = tokio::process::Command::new(example("echo_server"))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("echo_server starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    within(
+        "echo_server listening",
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server {
+        addr,
+        _child: child,
+    }
+}
+
+/// Offers `pc`'s description (gathered, no trickle) to the server and applies the answer.
+async fn signal(server: &Server, pc: &PeerConnection) -> String {
+    pc.set_local_description(None).await.unwrap();
+    within("gathering", pc.gathering_complete()).await.unwrap();
+    let offer = pc.local_description().unwrap();
+    let body = serde_json::json!({ "sdp": offer.sdp, "type": "offer" }).to_string();
+    let (status, body) = within("POST /offer", post_json(&server.addr, "/offer", &body)).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["type"], "answer");
+    let sdp = answer["sdp"].as_str().unwrap().to_owned();
+    pc.set_remote_description(Description {
+        sdp_type: SdpType::Answer,
+        sdp: sdp.clone(),
+    })
+    .await
+    .unwrap();
+    sdp
+}
+
+#[tokio::test]
+async fn echo_server_echoes_data_channel_messages() {
+    let server = start_echo_server().await;
+    let pc = PeerConnection::new(loopback()).await.unwrap();
+    let dc = pc
+        .create_data_channel("echo", DataChannelInit::default())
+        .await
+        .unwrap();
+    let answer = signal(&server, &pc).await;
+    assert!(
+        answer.contains("a=candidate"),
+        "answer without candidates:\n{answer}"
+    );
+    assert!(answer.contains("127.0.0.1"), "{answer}");
+    within("channel open", dc.opened()).await.unwrap();
+    for i in 0..50 {
+        dc.send(format!("ping {i}")).await.unwrap();
+        if i == 10 {
+            dc.send(vec![7u8; 1200]).await.unwrap();
+        }
+        if i == 30 {
+            dc.send("x".repeat(16_000)).await.unwrap();
+        }
+    }
+    for i in 0..50 {
+        let m = within("echo", dc.recv()).await.unwrap();
+        assert_eq!(m, Message::text(format!("pong {i}")));
+        if i == 10 {
+            let m = within("binary echo", dc.recv()).await.unwrap();
+            assert_eq!(m, Message::binary(vec![7u8; 1200]));
+        }
+        if i == 30 {
+            let m = within("long echo", dc.recv()).await.unwrap();
+            assert_eq!(m.as_text().map(str::len), Some(16_000));
+        }
+    }
+    // A bad request is refused, and the server lives on.
+    let (status, _) = post_json(
+        &server.addr,
+        "/offer",
+        r#"{"sdp":"garbage","type":"offer"}"#,
+    )
+    .await;
+    assert_ne!(status, 200);
+    let (status, _) = post_json(&server.addr, "/offer", "not json").await;
+    assert_ne!(status, 200);
+}
