@@ -75,6 +75,7 @@ pub mod candidate;
 pub mod demux;
 pub mod peer;
 mod rtp_session;
+pub mod stats;
 pub mod transport;
 
 mod build;
@@ -106,6 +107,7 @@ pub use peer::{
     PeerConnection, PeerError, PeerStats,
 };
 pub use rtp_session::RtpSessionStats;
+pub use stats::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};
 pub use transport::{
     BundleTransport, ChannelEvent, CommandError, ConnectionState, DtlsState, ReceiveError,

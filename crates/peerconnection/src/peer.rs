@@ -23,6 +23,7 @@ use rand::{RngCore, SeedableRng};
 
 use crate::codec::{CodecSpec, ExtensionSpec, Feedback, uri};
 use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
+use crate::stats::{StatsEntry, StatsReport, StatsType};
 use crate::transport::{
     BundleTransport, ChannelEvent, CommandError, ConnectionState, ReceiveError, SctpParameters,
     TransportConfig, TransportError, TransportEvent, TransportParameters,
@@ -273,6 +274,8 @@ pub struct PeerStats {
 struct Slot {
     info: DataChannelInfo,
     options: Option<sctp::ChannelOptions>,
+    /// Messages sent, bytes sent, messages received, bytes received.
+    counters: [u64; 4],
 }
 
 #[derive(Debug, Clone)]
@@ -446,8 +449,240 @@ impl PeerConnection {
 
     /// The routing counters.
     #[must_use]
-    pub fn stats(&self) -> PeerStats {
+    pub fn routing_stats(&self) -> PeerStats {
         self.stats
+    }
+
+    /// W3C `getStats()`: every entry of an `RTCStatsReport` at `now`, with the W3C type and
+    /// member names (codec, inbound-rtp, outbound-rtp, remote-inbound-rtp,
+    /// remote-outbound-rtp, media-source, candidate-pair, local-candidate,
+    /// remote-candidate, transport, certificate, data-channel, peer-connection).
+    #[must_use]
+    pub fn stats(&self, now: Instant) -> StatsReport {
+        let mut out = Vec::new();
+        let opened = self
+            .slots
+            .iter()
+            .filter(|s| s.info.state != DataChannelState::Connecting)
+            .count() as u64;
+        let closed = self
+            .slots
+            .iter()
+            .filter(|s| s.info.state == DataChannelState::Closed)
+            .count() as u64;
+        out.push(
+            StatsEntry::new(StatsType::PeerConnection, "P", now)
+                .with("dataChannelsOpened", opened)
+                .with("dataChannelsClosed", closed),
+        );
+        let t = &self.transport;
+        let ts = t.stats();
+        let local_fp = t.local_fingerprint();
+        out.push(
+            StatsEntry::new(StatsType::Certificate, "CL", now)
+                .with("fingerprint", local_fp.digest_hex())
+                .with("fingerprintAlgorithm", local_fp.algorithm().name()),
+        );
+        let remote_fp = self
+            .negotiator
+            .negotiation()
+            .and_then(|n| n.transports.first())
+            .and_then(|t| t.remote_fingerprints.first().copied());
+        if let Some(fp) = remote_fp {
+            out.push(
+                StatsEntry::new(StatsType::Certificate, "CR", now)
+                    .with("fingerprint", fp.digest_hex())
+                    .with("fingerprintAlgorithm", fp.algorithm().name()),
+            );
+        }
+        let dtls_state = match t.dtls_state() {
+            crate::DtlsState::New => "new",
+            crate::DtlsState::Connecting => "connecting",
+            crate::DtlsState::Connected => "connected",
+            crate::DtlsState::Closed => "closed",
+            crate::DtlsState::Failed => "failed",
+        };
+        let selected = t.selected_pair();
+        let pair_id = selected.map(|p| format!("CP{}_{}", p.local.address, p.remote.address));
+        out.push(
+            StatsEntry::new(StatsType::Transport, "T", now)
+                .with("bytesSent", ts.bytes_sent)
+                .with("bytesReceived", ts.bytes_received)
+                .with("dtlsState", dtls_state)
+                .with("iceState", ice_state_name(t.ice_connection_state()))
+                .with_opt("selectedCandidatePairId", pair_id.clone())
+                .with("localCertificateId", "CL")
+                .with_opt("remoteCertificateId", remote_fp.map(|_| "CR"))
+                .with_opt("srtpCipher", t.srtp_profile().map(|p| p.name()))
+                .with_opt(
+                    "dtlsRole",
+                    self.negotiator.dtls_role().map(|r| match r {
+                        ferrtc_types::DtlsRole::Client => "client",
+                        ferrtc_types::DtlsRole::Server => "server",
+                    }),
+                ),
+        );
+        let cand = |kind, id: String, c: &ice::Candidate| {
+            StatsEntry::new(kind, id, now)
+                .with("transportId", "T")
+                .with("address", c.address.ip().to_string())
+                .with("port", u64::from(c.address.port()))
+                .with("protocol", if c.protocol.is_tcp() { "tcp" } else { "udp" })
+                .with("candidateType", c.kind.as_str())
+                .with("priority", u64::from(c.priority))
+        };
+        if let Some(agent) = t.ice_agent() {
+            for c in agent.local_candidates() {
+                out.push(cand(
+                    StatsType::LocalCandidate,
+                    format!("CL{}", c.address),
+                    c,
+                ));
+            }
+            for c in agent.remote_candidates() {
+                out.push(cand(
+                    StatsType::RemoteCandidate,
+                    format!("CR{}", c.address),
+                    c,
+                ));
+            }
+        }
+        if let (Some(p), Some(id)) = (selected, pair_id) {
+            let rtt = self.session.stats().rtt.map(|d| d.as_secs_f64());
+            out.push(
+                StatsEntry::new(StatsType::CandidatePair, id, now)
+                    .with("transportId", "T")
+                    .with("localCandidateId", format!("CL{}", p.local.address))
+                    .with("remoteCandidateId", format!("CR{}", p.remote.address))
+                    .with("state", "succeeded")
+                    .with("nominated", p.nominated)
+                    .with("bytesSent", ts.bytes_sent)
+                    .with("bytesReceived", ts.bytes_received)
+                    .with_opt("currentRoundTripTime", rtt),
+            );
+        }
+        if let Some(n) = self.negotiator.negotiation() {
+            for m in &n.media {
+                let kind = match m.kind {
+                    MediaKind::Audio => "audio",
+                    MediaKind::Video => "video",
+                };
+                for c in &m.codecs {
+                    out.push(
+                        StatsEntry::new(
+                            StatsType::Codec,
+                            format!("CO{}_{}", m.mid, c.payload_type.local),
+                            now,
+                        )
+                        .with("transportId", "T")
+                        .with("payloadType", u64::from(c.payload_type.local.get()))
+                        .with("mimeType", format!("{kind}/{}", c.name))
+                        .with("clockRate", u64::from(c.clock_rate))
+                        .with_opt("channels", c.channels.map(u64::from)),
+                    );
+                }
+                let codec_id = m
+                    .codecs
+                    .first()
+                    .map(|c| format!("CO{}_{}", m.mid, c.payload_type.local));
+                if let Some(send) = m.send.as_ref().filter(|_| m.sends()) {
+                    let snap = self.session.send_snapshot(send.ssrc).unwrap_or_default();
+                    out.push(
+                        StatsEntry::new(StatsType::MediaSource, format!("S{}", m.mid), now)
+                            .with("kind", kind)
+                            .with_opt(
+                                "trackIdentifier",
+                                send.track.as_ref().map(|t| t.track_id.clone()),
+                            ),
+                    );
+                    out.push(
+                        StatsEntry::new(StatsType::OutboundRtp, format!("OT{}", send.ssrc), now)
+                            .with("ssrc", send.ssrc.0)
+                            .with("kind", kind)
+                            .with("mid", m.mid.as_str())
+                            .with("transportId", "T")
+                            .with_opt("codecId", codec_id.clone())
+                            .with("mediaSourceId", format!("S{}", m.mid))
+                            .with("packetsSent", snap.packets)
+                            .with("bytesSent", snap.octets)
+                            .with("retransmittedPacketsSent", snap.retransmitted)
+                            .with("nackCount", snap.nacks_received)
+                            .with("remoteId", format!("RI{}", send.ssrc)),
+                    );
+                    if let Some(b) = snap.remote {
+                        out.push(
+                            StatsEntry::new(
+                                StatsType::RemoteInboundRtp,
+                                format!("RI{}", send.ssrc),
+                                now,
+                            )
+                            .with("ssrc", send.ssrc.0)
+                            .with("kind", kind)
+                            .with("transportId", "T")
+                            .with("localId", format!("OT{}", send.ssrc))
+                            .with("packetsLost", i64::from(b.cumulative_lost))
+                            .with("fractionLost", f64::from(b.fraction_lost) / 256.0)
+                            .with_opt("roundTripTime", snap.rtt.map(|d| d.as_secs_f64())),
+                        );
+                    }
+                }
+            }
+        }
+        for (ssrc, snap) in self.session.recv_snapshots() {
+            let route = self.learned.get(&ssrc).and_then(|i| self.routes.get(*i));
+            let Some(route) = route else { continue };
+            let kind = self
+                .negotiator
+                .transceiver(route.transceiver)
+                .map_or("video", |t| match t.kind() {
+                    MediaKind::Audio => "audio",
+                    MediaKind::Video => "video",
+                });
+            out.push(
+                StatsEntry::new(StatsType::InboundRtp, format!("IT{ssrc}"), now)
+                    .with("ssrc", ssrc.0)
+                    .with("kind", kind)
+                    .with("mid", route.mid.as_str())
+                    .with("transportId", "T")
+                    .with("packetsReceived", snap.received)
+                    .with("packetsLost", snap.lost)
+                    .with("jitter", snap.jitter.as_secs_f64())
+                    .with("nackCount", snap.nacks_sent)
+                    .with_opt("remoteId", snap.remote_sr.map(|_| format!("RO{ssrc}"))),
+            );
+            if let Some((packets, octets, ntp)) = snap.remote_sr {
+                out.push(
+                    StatsEntry::new(StatsType::RemoteOutboundRtp, format!("RO{ssrc}"), now)
+                        .with("ssrc", ssrc.0)
+                        .with("kind", kind)
+                        .with("transportId", "T")
+                        .with("localId", format!("IT{ssrc}"))
+                        .with("packetsSent", packets)
+                        .with("bytesSent", octets)
+                        .with("remoteTimestamp", ntp_to_unix_ms(ntp)),
+                );
+            }
+        }
+        for (i, s) in self.slots.iter().enumerate() {
+            let state = match s.info.state {
+                DataChannelState::Connecting => "connecting",
+                DataChannelState::Open => "open",
+                DataChannelState::Closing => "closing",
+                DataChannelState::Closed => "closed",
+            };
+            out.push(
+                StatsEntry::new(StatsType::DataChannel, format!("D{i}"), now)
+                    .with("label", s.info.label.as_str())
+                    .with("protocol", s.info.protocol.as_str())
+                    .with_opt("dataChannelIdentifier", s.info.stream_id.map(u64::from))
+                    .with("state", state)
+                    .with("messagesSent", s.counters[0])
+                    .with("bytesSent", s.counters[1])
+                    .with("messagesReceived", s.counters[2])
+                    .with("bytesReceived", s.counters[3]),
+            );
+        }
+        StatsReport { entries: out }
     }
 
     /// The RTP session's counters (reports, NACKs, retransmissions, RTT).
@@ -702,6 +937,7 @@ impl PeerConnection {
                 state: DataChannelState::Connecting,
             },
             options: Some(options),
+            counters: [0; 4],
         });
         if self.sctp_enabled {
             self.open_pending(now)?;
@@ -727,7 +963,12 @@ impl PeerConnection {
         let (Some(sid), DataChannelState::Open) = (slot.info.stream_id, slot.info.state) else {
             return Err(PeerError::DataChannelNotOpen(id));
         };
+        let len = data.len() as u64;
         self.transport.send_message(now, sid, data, !binary)?;
+        if let Some(slot) = self.slots.get_mut(id.0 as usize) {
+            slot.counters[0] += 1;
+            slot.counters[1] += len;
+        }
         self.after_command(now);
         Ok(())
     }
@@ -1266,6 +1507,7 @@ impl PeerConnection {
                                 state: DataChannelState::Connecting,
                             },
                             options: None,
+                            counters: [0; 4],
                         });
                         self.by_stream.insert(sid, h);
                         h
@@ -1279,6 +1521,10 @@ impl PeerConnection {
             }
             ChannelEvent::Message { id, text, data } => {
                 if let Some(h) = self.by_stream.get(&id) {
+                    if let Some(slot) = self.slots.get_mut(h.0 as usize) {
+                        slot.counters[2] += 1;
+                        slot.counters[3] += data.len() as u64;
+                    }
                     self.events.push_back(Event::DataChannelMessage {
                         id: *h,
                         data,
@@ -1299,4 +1545,26 @@ impl PeerConnection {
             }
         }
     }
+}
+
+/// The W3C `RTCIceTransportState` name.
+fn ice_state_name(s: ice::ConnectionState) -> &'static str {
+    match s {
+        ice::ConnectionState::New => "new",
+        ice::ConnectionState::Checking => "checking",
+        ice::ConnectionState::Connected => "connected",
+        ice::ConnectionState::Completed => "completed",
+        ice::ConnectionState::Disconnected => "disconnected",
+        ice::ConnectionState::Failed => "failed",
+        ice::ConnectionState::Closed => "closed",
+    }
+}
+
+/// An NTP timestamp (RFC 3550 §4: seconds since 1900 in the high 32 bits) as milliseconds
+/// since the Unix epoch, as W3C `remoteTimestamp` is written.
+fn ntp_to_unix_ms(ntp: u64) -> f64 {
+    /// Seconds from 1900-01-01 to 1970-01-01 (RFC 868).
+    const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
+    let secs = (ntp >> 32) as f64 + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0;
+    (secs - NTP_UNIX_OFFSET) * 1000.0
 }

@@ -53,6 +53,10 @@ pub(crate) struct RecvSpec {
 struct SendState {
     spec: SendSpec,
     stats: Option<SenderStats>,
+    /// The peer's latest report block about this stream.
+    last_report: Option<ReportBlock>,
+    nacks_received: u64,
+    retransmitted: u64,
     histories: Vec<(PayloadType, SendHistory)>,
     plain_history: SendHistory,
 }
@@ -60,6 +64,29 @@ struct SendState {
 struct RecvState {
     stats: ReceiverStats,
     nack: Option<NackGenerator>,
+    /// The peer's latest SR about this stream: packets, octets, NTP time.
+    last_sr: Option<(u32, u32, u64)>,
+}
+
+/// What we know of one of our send streams, for `getStats()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SendSnapshot {
+    pub packets: u32,
+    pub octets: u32,
+    pub retransmitted: u64,
+    pub nacks_received: u64,
+    pub remote: Option<ReportBlock>,
+    pub rtt: Option<Duration>,
+}
+
+/// What we know of one of the peer's streams, for `getStats()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RecvSnapshot {
+    pub received: u64,
+    pub lost: i64,
+    pub jitter: Duration,
+    pub nacks_sent: u64,
+    pub remote_sr: Option<(u32, u32, u64)>,
 }
 
 /// Counters of the RTP session.
@@ -118,6 +145,36 @@ impl RtpSession {
         self.stats
     }
 
+    /// What we know of our send stream `ssrc`.
+    pub(crate) fn send_snapshot(&self, ssrc: Ssrc) -> Option<SendSnapshot> {
+        let s = self.senders.iter().find(|s| s.spec.ssrc == ssrc)?;
+        let stats = s.stats.as_ref();
+        Some(SendSnapshot {
+            packets: stats.map_or(0, SenderStats::packet_count),
+            octets: stats.map_or(0, SenderStats::octet_count),
+            retransmitted: s.retransmitted,
+            nacks_received: s.nacks_received,
+            remote: s.last_report,
+            rtt: stats.and_then(SenderStats::rtt),
+        })
+    }
+
+    /// What we know of the peer's streams.
+    pub(crate) fn recv_snapshots(&self) -> impl Iterator<Item = (Ssrc, RecvSnapshot)> + '_ {
+        self.receivers.iter().map(|(ssrc, r)| {
+            (
+                *ssrc,
+                RecvSnapshot {
+                    received: r.stats.received(),
+                    lost: r.stats.cumulative_lost(),
+                    jitter: r.stats.jitter_duration(),
+                    nacks_sent: r.nack.as_ref().map_or(0, NackGenerator::requests),
+                    remote_sr: r.last_sr,
+                },
+            )
+        })
+    }
+
     /// Packets and octets sent on `ssrc` (wrapping 32-bit counters, RFC 3550 §6.4.1).
     pub(crate) fn sent(&self, ssrc: Ssrc) -> Option<(u32, u32)> {
         self.senders
@@ -156,6 +213,9 @@ impl RtpSession {
                         HISTORY_AGE,
                     ),
                     stats: None,
+                    last_report: None,
+                    nacks_received: 0,
+                    retransmitted: 0,
                     spec,
                 },
             };
@@ -281,6 +341,7 @@ impl RtpSession {
                 RecvState {
                     stats: ReceiverStats::new(ssrc, clock),
                     nack,
+                    last_sr: None,
                 },
             );
         }
@@ -303,6 +364,7 @@ impl RtpSession {
                 RtcpPacket::SenderReport(sr) => {
                     if let Some(r) = self.receivers.get_mut(&sr.ssrc) {
                         r.stats.handle_sender_report(now, NtpTime(sr.ntp_time));
+                        r.last_sr = Some((sr.packet_count, sr.octet_count, sr.ntp_time));
                     }
                     for b in sr.reports.iter() {
                         self.on_report_block(now, &b);
@@ -322,6 +384,7 @@ impl RtpSession {
                     else {
                         continue;
                     };
+                    s.nacks_received += 1;
                     for seq in n.lost() {
                         self.buf.resize(HISTORY_PACKET_LEN + 2, 0);
                         let mut sent = false;
@@ -342,6 +405,7 @@ impl RtpSession {
                         }
                         if sent {
                             self.stats.retransmitted += 1;
+                            s.retransmitted += 1;
                         }
                     }
                 }
@@ -352,6 +416,9 @@ impl RtpSession {
 
     fn on_report_block(&mut self, now: Instant, b: &ReportBlock) {
         for s in &mut self.senders {
+            if s.spec.ssrc == b.ssrc {
+                s.last_report = Some(*b);
+            }
             if let Some(stats) = &mut s.stats
                 && let Some(rtt) = stats.handle_report_block(now, b)
             {

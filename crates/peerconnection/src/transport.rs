@@ -618,6 +618,12 @@ impl BundleTransport {
             .map(|s| (s.local.stats(), s.remote.stats()))
     }
 
+    /// The ICE agent, once a role is known (for candidates and pairs in `getStats()`).
+    #[must_use]
+    pub fn ice_agent(&self) -> Option<&ice::Agent> {
+        self.ice.as_ref()
+    }
+
     /// The data channels, once an association was negotiated.
     #[must_use]
     pub fn data_channels(&self) -> Option<&sctp::DataChannels> {

@@ -10,7 +10,7 @@ use ferrtc_dtls::Certificate;
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, Sim};
 use ferrtc_peerconnection::{
     ConnectionState, DataChannelInit, Description, Event, MediaKind, PeerConfig, PeerConnection,
-    SignalingState, TransceiverId, TransceiverInit,
+    SignalingState, StatsType, TransceiverId, TransceiverInit,
 };
 use rand::SeedableRng;
 
@@ -322,6 +322,7 @@ fn scenario(seed: u64, link: LinkConfig, one_way: Duration, lossy: bool) {
     }
     let (sent, _) = sim.endpoint(a).pc.sent_counts(video).unwrap();
     assert_eq!(sent, 30);
+    check_stats(&sim, a, b, video, lossy);
     if lossy {
         // The losses on video were asked for by NACK and repaired by RTX.
         let (ra, rb) = (
@@ -344,4 +345,59 @@ fn offer_answer_data_channel_audio_and_video_on_a_clean_link() {
 fn the_same_over_5_percent_loss_and_100ms_rtt() {
     let d = Duration::from_millis(50);
     scenario(2, LinkConfig::ideal().latency(d).loss(0.05), d, true);
+}
+
+/// getStats() on both sides: every W3C type is there, and the counters of one side agree
+/// with the other's.
+fn check_stats(sim: &Sim, a: Handle<Node>, b: Handle<Node>, video: TransceiverId, lossy: bool) {
+    let now = sim.now();
+    let (ra, rb) = (sim.endpoint(a).pc.stats(now), sim.endpoint(b).pc.stats(now));
+    for r in [&ra, &rb] {
+        for kind in [
+            StatsType::PeerConnection,
+            StatsType::Transport,
+            StatsType::CandidatePair,
+            StatsType::LocalCandidate,
+            StatsType::RemoteCandidate,
+            StatsType::Certificate,
+            StatsType::Codec,
+            StatsType::MediaSource,
+            StatsType::OutboundRtp,
+            StatsType::InboundRtp,
+            StatsType::RemoteInboundRtp,
+            StatsType::RemoteOutboundRtp,
+            StatsType::DataChannel,
+        ] {
+            assert!(r.of(kind).next().is_some(), "no {} entry", kind.as_str());
+        }
+        let t = r.of(StatsType::Transport).next().unwrap();
+        assert_eq!(t.get_str("dtlsState"), Some("connected"));
+        let pair = t.get_str("selectedCandidatePairId").unwrap();
+        assert!(r.get(pair).is_some());
+    }
+    // A's video outbound stream is B's inbound stream, counted the same on a clean link.
+    let ssrc = sim
+        .endpoint(a)
+        .pc
+        .negotiator()
+        .transceiver(video)
+        .and_then(|t| t.ssrc())
+        .unwrap();
+    let out = ra.get(&format!("OT{ssrc}")).unwrap();
+    let inb = rb.get(&format!("IT{ssrc}")).unwrap();
+    assert_eq!(out.get_u64("packetsSent"), Some(30));
+    if !lossy {
+        assert_eq!(inb.get_u64("packetsReceived"), Some(30));
+    }
+    // B's view of A's stream (remote-outbound-rtp from A's SR) matches A's own count, and
+    // A's remote-inbound-rtp (from B's RR) reports what B lost.
+    let remote_out = rb.get(&format!("RO{ssrc}")).unwrap();
+    assert!(remote_out.get_u64("packetsSent").unwrap() <= 30);
+    assert!(ra.get(&format!("RI{ssrc}")).is_some());
+    // Data channel counters mirror.
+    let da = ra.of(StatsType::DataChannel).next().unwrap();
+    let db = rb.of(StatsType::DataChannel).next().unwrap();
+    assert_eq!(da.get_u64("messagesSent"), db.get_u64("messagesReceived"));
+    assert_eq!(da.get_u64("bytesReceived"), db.get_u64("bytesSent"));
+    assert_eq!(da.get_u64("messagesSent"), Some(30));
 }
