@@ -156,6 +156,7 @@ fn negotiate(sim: &mut Sim, a: Handle<Node>, b: Handle<Node>) {
         .pc
         .negotiator()
         .transceivers()
+        .filter(|t| !t.is_stopped() && !t.is_stopping())
         .map(|t| t.id())
         .collect();
     for id in ids {
@@ -400,4 +401,259 @@ fn check_stats(sim: &Sim, a: Handle<Node>, b: Handle<Node>, video: TransceiverId
     assert_eq!(da.get_u64("messagesSent"), db.get_u64("messagesReceived"));
     assert_eq!(da.get_u64("bytesReceived"), db.get_u64("bytesSent"));
     assert_eq!(da.get_u64("messagesSent"), Some(30));
+}
+
+/// A fresh connected pair with only a data channel, ready for renegotiation tests.
+fn connected_pair(
+    seed: u64,
+) -> (
+    Sim,
+    Handle<Node>,
+    Handle<Node>,
+    ferrtc_peerconnection::DataChannelId,
+) {
+    let mut sim = Sim::new(seed);
+    sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(20)));
+    let a = node(&mut sim, seed * 2, "192.0.2.1:5000".parse().unwrap());
+    let b = node(&mut sim, seed * 2 + 1, "198.51.100.2:6000".parse().unwrap());
+    let now = sim.now();
+    let dc = sim
+        .endpoint_mut(a)
+        .pc
+        .create_data_channel(now, DataChannelInit::new("first"))
+        .unwrap();
+    negotiate(&mut sim, a, b);
+    run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
+        s.endpoint(a).events.contains(&Event::DataChannelOpen(dc))
+    });
+    (sim, a, b, dc)
+}
+
+fn tracks(n: &Node) -> Vec<TransceiverId> {
+    n.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Track { transceiver, .. } => Some(*transceiver),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn renegotiation_adds_then_removes_video_and_a_second_channel_without_new_dtls() {
+    let (mut sim, a, b, dc) = connected_pair(11);
+    let dtls_before = sim
+        .endpoint(a)
+        .pc
+        .transport()
+        .dtls_stats()
+        .unwrap()
+        .datagrams_accepted;
+    // B adds a video track and a second channel; B offers this time.
+    let now = sim.now();
+    let video = sim
+        .endpoint_mut(b)
+        .pc
+        .add_transceiver(MediaKind::Video, TransceiverInit::default())
+        .unwrap();
+    let second = sim
+        .endpoint_mut(b)
+        .pc
+        .create_data_channel(now, DataChannelInit::new("second"))
+        .unwrap();
+    sim.endpoint_mut(b).drain();
+    assert!(sim.endpoint(b).events.contains(&Event::NegotiationNeeded));
+    negotiate(&mut sim, b, a);
+    run_until(&mut sim, a, b, Duration::from_secs(10), |s| {
+        s.endpoint(b)
+            .events
+            .contains(&Event::DataChannelOpen(second))
+            && tracks(s.endpoint(a)).len() == 1
+    });
+    // Media flows on the new track; both channels carry messages.
+    for i in 0..20u16 {
+        let now = sim.now();
+        sim.endpoint_mut(b)
+            .pc
+            .write_rtp(now, video, &rtp(i, 96, 5, 500))
+            .unwrap();
+        sim.endpoint_mut(a)
+            .pc
+            .send_data(now, dc, Bytes::from_static(b"one"), false)
+            .unwrap();
+        sim.endpoint_mut(b)
+            .pc
+            .send_data(now, second, Bytes::from_static(b"two"), false)
+            .unwrap();
+        sim.run_for(Duration::from_millis(20));
+    }
+    sim.run_for(Duration::from_millis(500));
+    let a_video = tracks(sim.endpoint(a))[0];
+    assert_eq!(sim.endpoint(a).rtp_on(a_video).len(), 20);
+    assert_eq!(
+        sim.endpoint(a)
+            .messages()
+            .iter()
+            .filter(|m| m == &b"two")
+            .count(),
+        20
+    );
+    assert_eq!(
+        sim.endpoint(b)
+            .messages()
+            .iter()
+            .filter(|m| m == &b"one")
+            .count(),
+        20
+    );
+    // B removes the video again (stops the transceiver); A offers the next round.
+    sim.endpoint_mut(b).pc.stop_transceiver(video).unwrap();
+    negotiate(&mut sim, b, a);
+    let now = sim.now();
+    assert!(
+        sim.endpoint_mut(b)
+            .pc
+            .write_rtp(now, video, &rtp(99, 96, 5, 500))
+            .is_err()
+    );
+    // The DTLS association was never redone: the same endpoint kept accepting records, and
+    // the data channel still works.
+    assert!(
+        sim.endpoint(a)
+            .pc
+            .transport()
+            .dtls_stats()
+            .unwrap()
+            .datagrams_accepted
+            > dtls_before
+    );
+    assert_eq!(
+        sim.endpoint(a).pc.connection_state(),
+        ConnectionState::Connected
+    );
+    let before = sim.endpoint(b).messages().len();
+    let now = sim.now();
+    sim.endpoint_mut(a)
+        .pc
+        .send_data(now, dc, Bytes::from_static(b"after"), false)
+        .unwrap();
+    run_until(&mut sim, a, b, Duration::from_secs(5), |s| {
+        s.endpoint(b).messages().len() == before + 1
+    });
+}
+
+#[test]
+fn glare_is_resolved_by_rollback() {
+    let (mut sim, a, b, _) = connected_pair(12);
+    // Both add audio and offer at once.
+    for n in [a, b] {
+        sim.endpoint_mut(n)
+            .pc
+            .add_transceiver(MediaKind::Audio, TransceiverInit::default())
+            .unwrap();
+    }
+    let now = sim.now();
+    let offer_a = sim.endpoint_mut(a).pc.create_offer().unwrap();
+    sim.endpoint_mut(a)
+        .pc
+        .set_local_description(now, &offer_a)
+        .unwrap();
+    let offer_b = sim.endpoint_mut(b).pc.create_offer().unwrap();
+    sim.endpoint_mut(b)
+        .pc
+        .set_local_description(now, &offer_b)
+        .unwrap();
+    // B receives A's offer in have-local-offer: refused, state unchanged.
+    let glare = Description::offer(offer_a.sdp.clone());
+    assert!(
+        sim.endpoint_mut(b)
+            .pc
+            .set_remote_description(now, &glare)
+            .is_err()
+    );
+    assert_eq!(
+        sim.endpoint(b).pc.signaling_state(),
+        SignalingState::HaveLocalOffer
+    );
+    // B is the polite peer: it rolls back and takes A's offer.
+    sim.endpoint_mut(b)
+        .pc
+        .set_local_description(now, &Description::rollback())
+        .unwrap();
+    assert_eq!(sim.endpoint(b).pc.signaling_state(), SignalingState::Stable);
+    sim.endpoint_mut(b)
+        .pc
+        .set_remote_description(now, &glare)
+        .unwrap();
+    let answer = sim.endpoint_mut(b).pc.create_answer().unwrap();
+    sim.endpoint_mut(b)
+        .pc
+        .set_local_description(now, &answer)
+        .unwrap();
+    sim.endpoint_mut(a)
+        .pc
+        .set_remote_description(now, &Description::answer(answer.sdp.clone()))
+        .unwrap();
+    // Then B offers its own audio.
+    negotiate(&mut sim, b, a);
+    sim.run_for(Duration::from_millis(200));
+    for n in [a, b] {
+        assert_eq!(sim.endpoint(n).pc.signaling_state(), SignalingState::Stable);
+        assert_eq!(
+            sim.endpoint(n).pc.connection_state(),
+            ConnectionState::Connected
+        );
+        assert_eq!(sim.endpoint(n).pc.negotiator().transceivers().count(), 2);
+    }
+}
+
+#[test]
+fn ice_restart_by_offer_keeps_the_channel_open_and_loses_nothing() {
+    let (mut sim, a, b, dc) = connected_pair(13);
+    let ufrag = sim
+        .endpoint(a)
+        .pc
+        .negotiator()
+        .local_ice_credentials()
+        .ufrag
+        .clone();
+    sim.endpoint_mut(a).pc.restart_ice().unwrap();
+    let base = sim.endpoint(b).messages().len();
+    for i in 0..30u32 {
+        let now = sim.now();
+        sim.endpoint_mut(a)
+            .pc
+            .send_data(now, dc, Bytes::from(format!("r{i}")), false)
+            .unwrap();
+        if i == 10 {
+            negotiate(&mut sim, a, b);
+        }
+        sim.run_for(Duration::from_millis(50));
+    }
+    run_until(&mut sim, a, b, Duration::from_secs(20), |s| {
+        s.endpoint(b).messages().len() == base + 30
+    });
+    let got: Vec<_> = sim.endpoint(b).messages()[base..].to_vec();
+    let want: Vec<_> = (0..30).map(|i| format!("r{i}").into_bytes()).collect();
+    assert_eq!(got, want);
+    assert_ne!(
+        sim.endpoint(a)
+            .pc
+            .negotiator()
+            .local_ice_credentials()
+            .ufrag,
+        ufrag
+    );
+    assert_eq!(
+        sim.endpoint(a).pc.transport().local_credentials().ufrag,
+        sim.endpoint(a)
+            .pc
+            .negotiator()
+            .local_ice_credentials()
+            .ufrag
+    );
+    assert_eq!(
+        sim.endpoint(a).pc.connection_state(),
+        ConnectionState::Connected
+    );
 }
