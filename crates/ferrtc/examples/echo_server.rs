@@ -21,7 +21,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use ferrtc::net::HostAddresses;
-use ferrtc::{Configuration, Description, PeerConnection, SdpType};
+use ferrtc::{Configuration, Description, Direction, PeerConnection, SdpType};
 use serde::{Deserialize, Serialize};
 
 /// The signalling body, as aiortc's server and pages write it.
@@ -104,6 +104,12 @@ async fn offer(
     })
     .await
     .map_err(fail)?;
+    // Transceivers the offer created are recvonly: make them sendrecv to send the media back.
+    for t in pc.transceivers().await.map_err(fail)? {
+        pc.set_direction(t.id, Direction::SendRecv)
+            .await
+            .map_err(fail)?;
+    }
     pc.set_local_description(None).await.map_err(fail)?;
     if tokio::time::timeout(GATHERING_DEADLINE, pc.gathering_complete())
         .await

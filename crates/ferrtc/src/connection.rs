@@ -26,7 +26,7 @@ pub use core::{
     ConnectionState, Description, MediaKind, SdpType, SignalingState, TransceiverId,
     TransceiverInit, TransportError,
 };
-pub use ferrtc_sdp::Candidate;
+pub use ferrtc_sdp::{Candidate, Direction};
 pub use ice::{ConnectionState as IceConnectionState, GatheringState as IceGatheringState};
 
 /// RTP and RTCP packets that may wait in the event queue; past it, new ones are dropped
@@ -81,6 +81,22 @@ pub enum Event {
     },
 }
 
+/// A transceiver as it stands (W3C `RTCRtpTransceiver`'s attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransceiverInfo {
+    /// Its id.
+    pub id: TransceiverId,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// Its m-line's mid, once negotiated.
+    pub mid: Option<Mid>,
+    /// The direction we want.
+    pub direction: Direction,
+    /// The direction last negotiated.
+    pub current_direction: Option<Direction>,
+}
+
 /// What the handles see of the connection without asking the driver.
 #[derive(Debug, Clone)]
 struct States {
@@ -104,6 +120,8 @@ pub(crate) enum Command {
     AddIceCandidate(Option<Candidate>, Reply<()>),
     RestartIce(Reply<()>),
     AddTransceiver(MediaKind, TransceiverInit, Reply<TransceiverId>),
+    SetDirection(TransceiverId, Direction, Reply<()>),
+    Transceivers(Reply<Vec<TransceiverInfo>>),
     CreateDataChannel(String, DataChannelInit, Reply<DataChannel>),
     Send {
         id: core::DataChannelId,
@@ -293,6 +311,29 @@ impl PeerConnection {
         init: TransceiverInit,
     ) -> Result<TransceiverId, Error> {
         self.ask(|r| Command::AddTransceiver(kind, init, r)).await
+    }
+
+    /// Sets the direction a transceiver asks for in the next offer or answer (W3C
+    /// `RTCRtpTransceiver.direction`). A transceiver the peer's offer created starts
+    /// `recvonly`; set `sendrecv` before answering to send on it.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] for an unknown or stopped transceiver, [`Error::Closed`].
+    pub async fn set_direction(
+        &self,
+        transceiver: TransceiverId,
+        direction: Direction,
+    ) -> Result<(), Error> {
+        self.ask(|r| Command::SetDirection(transceiver, direction, r))
+            .await
+    }
+
+    /// The transceivers (W3C `getTransceivers`).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub async fn transceivers(&self) -> Result<Vec<TransceiverInfo>, Error> {
+        self.ask(Command::Transceivers).await
     }
 
     /// Creates a data channel (W3C `createDataChannel`); it opens once the connection is up.
@@ -634,6 +675,23 @@ impl Handler<core::PeerConnection> for Connection {
             }
             Command::AddTransceiver(kind, init, r) => {
                 let _ = r.send(pc.add_transceiver(kind, init).map_err(Error::from));
+            }
+            Command::SetDirection(t, d, r) => {
+                let _ = r.send(pc.set_direction(t, d).map_err(Error::from));
+            }
+            Command::Transceivers(r) => {
+                let list = pc
+                    .negotiator()
+                    .transceivers()
+                    .map(|t| TransceiverInfo {
+                        id: t.id(),
+                        kind: t.kind(),
+                        mid: t.mid().cloned(),
+                        direction: t.direction(),
+                        current_direction: t.current_direction(),
+                    })
+                    .collect();
+                let _ = r.send(Ok(list));
             }
             Command::CreateDataChannel(label, init, r) => {
                 let res = self.create_channel(pc, now, label, init);

@@ -63,9 +63,9 @@ pub mod net;
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
 pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
 pub use connection::{
-    Candidate, ConnectionState, Description, Event, IceConnectionState, IceGatheringState,
-    MediaKind, PeerConnection, SdpType, SignalingState, TransceiverId, TransceiverInit,
-    TransportError,
+    Candidate, ConnectionState, Description, Direction, Event, IceConnectionState,
+    IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState, TransceiverId,
+    TransceiverInfo, TransceiverInit, TransportError,
 };
 pub use error::{ConfigurationError, Error};
 pub use net::IceServer;

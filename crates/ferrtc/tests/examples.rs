@@ -157,3 +157,58 @@ async fn echo_server_echoes_data_channel_messages() {
     let (status, _) = post_json(&server.addr, "/offer", "not json").await;
     assert_ne!(status, 200);
 }
+
+/// The payload type our offer gave `codec` (from its `a=rtpmap` line).
+fn payload_type(sdp: &str, codec: &str) -> u8 {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .find_map(|l| {
+            let (pt, name) = l.split_once(' ')?;
+            name.starts_with(codec).then(|| pt.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no {codec} in\n{sdp}"))
+}
+
+#[tokio::test]
+async fn echo_server_sends_rtp_back_on_the_same_transceiver() {
+    let server = start_echo_server().await;
+    let pc = PeerConnection::new(loopback()).await.unwrap();
+    let audio = pc
+        .add_transceiver(ferrtc::MediaKind::Audio, Default::default())
+        .await
+        .unwrap();
+    let answer = signal(&server, &pc).await;
+    assert!(answer.contains("a=sendrecv"), "{answer}");
+    let pt = payload_type(&pc.local_description().unwrap().sdp, "opus/48000");
+    within("connected", pc.connected()).await.unwrap();
+    // Paced like audio (20 ms) until the first packet comes back: the server may finish its
+    // DTLS handshake a little after us and drop what comes before.
+    let mut pacing = tokio::time::interval(std::time::Duration::from_millis(20));
+    let mut seq: u16 = 0;
+    let echoed = within("an echoed RTP packet", async {
+        loop {
+            tokio::select! {
+                _ = pacing.tick() => {
+                    seq += 1;
+                    let mut p = vec![0x80, pt];
+                    p.extend_from_slice(&seq.to_be_bytes());
+                    p.extend_from_slice(&(u32::from(seq) * 960).to_be_bytes());
+                    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+                    p.extend_from_slice(b"opus frame payload");
+                    pc.write_rtp(audio, bytes::Bytes::from(p)).unwrap();
+                }
+                ev = pc.next_event() => match ev {
+                    Some(ferrtc::Event::Rtp { transceiver, packet, .. }) => {
+                        break (transceiver, packet);
+                    }
+                    Some(_) => {}
+                    None => panic!("connection ended"),
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(echoed.0, audio);
+    assert_eq!(echoed.1[1] & 0x7f, pt);
+    assert!(echoed.1.ends_with(b"opus frame payload"));
+}
