@@ -73,6 +73,8 @@
 
 pub mod candidate;
 pub mod demux;
+pub mod frames;
+pub mod endpoint;
 pub mod peer;
 mod rtp_session;
 pub mod stats;
@@ -92,6 +94,9 @@ mod transceiver;
 pub use codec::{CodecSpec, ExtensionSpec, Feedback, uri};
 pub use config::{Config, IceCredentials};
 pub use description::{Description, SdpType, SignalingState};
+pub use endpoint::{
+    ConnectionHandle, ConnectionMut, Endpoint, EndpointConfig, EndpointError, EndpointStats,
+};
 pub use error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError,
     SetRemoteError, UsageError,
@@ -106,6 +111,7 @@ pub use peer::{
     DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
     PeerConnection, PeerError, PeerStats,
 };
+pub use frames::{CodecKind, EncodedFrame};
 pub use rtp_session::RtpSessionStats;
 pub use stats::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};
