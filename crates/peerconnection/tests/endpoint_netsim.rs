@@ -728,3 +728,98 @@ fn learned_addresses_are_bounded_per_connection_and_in_total() {
     assert_eq!(ep.connection_by_ufrag(&creds[2].0), Some(again));
     assert_eq!(ep.len(), 4);
 }
+
+/// Output is taken one datagram per connection in turn: a connection with a lot to send
+/// does not starve the others.
+#[test]
+fn transmits_take_turns_between_connections() {
+    let mut now = Instant::now();
+    let server_cert = Arc::new(Certificate::generate().unwrap());
+    let mut ep = Endpoint::default();
+    let mut clients: Vec<(PeerConnection, SocketAddr, ConnectionHandle)> = Vec::new();
+    for i in 0..3 {
+        let addr = client_addr(i);
+        let cert = Arc::new(Certificate::generate().unwrap());
+        let mut pc = PeerConnection::new(PeerConfig::new(cert), now, rng(10 + i as u64)).unwrap();
+        pc.add_local_address(now, addr).unwrap();
+        pc.end_of_local_addresses(now);
+        pc.create_data_channel(now, DataChannelInit::new("bulk"))
+            .unwrap();
+        let offer = pc.create_offer().unwrap();
+        pc.set_local_description(now, &offer).unwrap();
+        let offer = pc.local_description().unwrap();
+        let cfg = PeerConfig::new(Arc::clone(&server_cert));
+        let mut spc = PeerConnection::new(cfg, now, rng(20 + i as u64)).unwrap();
+        spc.add_local_address(now, server_addr()).unwrap();
+        spc.end_of_local_addresses(now);
+        spc.set_remote_description(now, &Description::offer(offer.sdp))
+            .unwrap();
+        let answer = spc.create_answer().unwrap();
+        spc.set_local_description(now, &answer).unwrap();
+        let answer = spc.local_description().unwrap();
+        pc.set_remote_description(now, &Description::answer(answer.sdp))
+            .unwrap();
+        clients.push((pc, addr, ep.insert(spc)));
+    }
+    // Two in-memory hops until the server has every channel open.
+    let mut channels: HashMap<ConnectionHandle, DataChannelId> = HashMap::new();
+    for _ in 0..100_000 {
+        for (pc, addr, _) in &mut clients {
+            while let Some(t) = pc.poll_transmit() {
+                let d = BytesMut::from(&t.contents[..]);
+                let _ = ep.handle_receive(now, server_addr(), *addr, d);
+            }
+            while pc.poll_event().is_some() {}
+        }
+        while let Some(t) = ep.poll_transmit() {
+            if let Some((pc, addr, _)) = clients.iter_mut().find(|c| c.1 == t.destination) {
+                let _ =
+                    pc.handle_receive(now, *addr, server_addr(), BytesMut::from(&t.contents[..]));
+            }
+        }
+        while let Some((h, ev)) = ep.poll_event() {
+            if let Event::DataChannelOpen(id) = ev {
+                channels.insert(h, id);
+            }
+        }
+        if channels.len() == clients.len() {
+            break;
+        }
+        let next = clients
+            .iter()
+            .filter_map(|c| c.0.poll_timeout())
+            .chain(ep.poll_timeout())
+            .min();
+        now = next.unwrap_or(now + Duration::from_millis(10)).max(now);
+        for c in &mut clients {
+            c.0.handle_timeout(now);
+        }
+        ep.handle_timeout(now);
+    }
+    assert_eq!(channels.len(), clients.len(), "every channel opened");
+
+    // Connection 0 queues ten times what the others do; then the output is drained.
+    for (k, (_, _, h)) in clients.iter().enumerate() {
+        let mut pc = ep.get_mut(*h).unwrap();
+        for _ in 0..if k == 0 { 40 } else { 4 } {
+            pc.send_data(now, channels[h], Bytes::from(vec![k as u8; 1000]), true)
+                .unwrap();
+        }
+    }
+    let order: Vec<SocketAddr> = std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| t.destination)
+        .collect();
+    let count = |a: SocketAddr, within: &[SocketAddr]| within.iter().filter(|d| **d == a).count();
+    let fewest = clients.iter().map(|c| count(c.1, &order)).min().unwrap();
+    assert!(
+        fewest >= 2,
+        "each connection had several datagrams: {order:?}"
+    );
+    // While every connection still has output, each one gets one datagram per turn.
+    let turns = &order[..fewest * clients.len()];
+    for (n, round) in turns.chunks(clients.len()).enumerate() {
+        for c in &clients {
+            assert_eq!(count(c.1, round), 1, "turn {n}: {round:?}");
+        }
+    }
+}
