@@ -18,10 +18,11 @@ use ferrtc_dtls as dtls;
 use ferrtc_rtp_codecs::RtpPacket;
 use ferrtc_sctp_datachannel as sctp;
 use ferrtc_stun_ice::ice;
-use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, Ssrc, Transmit};
+use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, SeqNo, Ssrc, Transmit};
 use rand::{RngCore, SeedableRng};
 
 use crate::codec::{CodecSpec, ExtensionSpec, Feedback, uri};
+use crate::frames::{CodecKind, EncodedFrame, FrameReceiver, FrameSender, Received};
 use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
 use crate::stats::{StatsEntry, StatsReport, StatsType};
 use crate::transport::{
@@ -33,6 +34,9 @@ use crate::{
     RemoteCandidate, RemoteDescriptionError, SdpType, SignalingState, TransceiverId,
     TransceiverInit, UsageError,
 };
+
+/// The round-trip time assumed until one is measured (the NACK generator's default too).
+const ASSUMED_RTT: Duration = Duration::from_millis(100);
 
 /// How a [`PeerConnection`] is set up (the W3C `RTCConfiguration`, plus what a library user
 /// may tune).
@@ -214,6 +218,17 @@ pub enum Event {
         /// The transceiver.
         transceiver: TransceiverId,
     },
+    /// A whole encoded frame, out of the jitter buffer, on a transceiver in frame mode
+    /// ([`PeerConnection::set_receive_frames`]): in order, complete, decodable (frames that
+    /// depend on a lost one are skipped until the next key frame, which is asked for).
+    Frame {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Mid,
+        /// The frame.
+        frame: EncodedFrame,
+    },
 }
 
 /// What went wrong with a command of [`PeerConnection`].
@@ -247,6 +262,9 @@ pub enum PeerError {
     /// An RTP packet that does not parse.
     #[error("not an RTP packet")]
     MalformedRtp,
+    /// The payload format refused the frame (too large for its packets, malformed).
+    #[error("frame refused by the payload format")]
+    Packetize(#[source] ferrtc_rtp_codecs::PacketizeError),
 }
 
 impl From<crate::SetRemoteError> for PeerError {
@@ -269,6 +287,8 @@ pub struct PeerStats {
     pub rtp_written: u64,
     /// Key frame requests received.
     pub keyframe_requests: u64,
+    /// Packets the jitter buffers gave up on (frame mode).
+    pub frame_packets_lost: u64,
 }
 
 struct Slot {
@@ -292,6 +312,10 @@ struct Route {
     remote_ssrcs: Vec<Ssrc>,
     /// What the RTP session needs to receive on it.
     recv: RecvSpec,
+    /// Codec and clock rate by the payload types we receive.
+    recv_codecs: Vec<(PayloadType, CodecKind, u32)>,
+    /// The codec we send in frame mode: the first negotiated one we packetize.
+    send_codec: Option<(CodecKind, PayloadType, bool)>,
 }
 
 /// One WebRTC peer connection, sans-IO. See the module docs.
@@ -312,6 +336,10 @@ pub struct PeerConnection {
     events: VecDeque<Event>,
     scratch: Vec<u8>,
     session: RtpSession,
+    frame_mode: Vec<TransceiverId>,
+    frame_senders: HashMap<TransceiverId, FrameSender>,
+    frame_receivers: HashMap<Ssrc, (usize, FrameReceiver)>,
+    mtu: usize,
     stats: PeerStats,
     closed: bool,
 }
@@ -353,6 +381,7 @@ impl PeerConnection {
         ncfg.max_message_size = config.max_message_size;
         let negotiator = Negotiator::new(ncfg, &mut own)?;
         let creds = negotiator.local_ice_credentials();
+        let mtu = config.transport.mtu;
         let mut tcfg = config.transport;
         tcfg.certificate = config.certificate;
         tcfg.ice = config.ice;
@@ -377,6 +406,10 @@ impl PeerConnection {
             events: VecDeque::new(),
             scratch: Vec::new(),
             session,
+            frame_mode: Vec::new(),
+            frame_senders: HashMap::new(),
+            frame_receivers: HashMap::new(),
+            mtu,
             stats: PeerStats::default(),
             closed: false,
         })
@@ -1042,6 +1075,58 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// Receive whole encoded frames ([`Event::Frame`]) on this transceiver instead of RTP
+    /// packets ([`Event::Rtp`]), or go back to packets.
+    pub fn set_receive_frames(&mut self, transceiver: TransceiverId, frames: bool) {
+        self.frame_mode.retain(|t| *t != transceiver);
+        if frames {
+            self.frame_mode.push(transceiver);
+        }
+    }
+
+    /// Sends an encoded frame on a transceiver: packetized for the first negotiated codec
+    /// ferrtc has a payload format for, with the transceiver's SSRC and sequence numbers.
+    /// Use this or [`PeerConnection::write_rtp`] on a transceiver, not both.
+    ///
+    /// # Errors
+    /// [`PeerError::NotSending`] for a transceiver that sends nothing or whose codecs have
+    /// no payload format here; [`PeerError::Packetize`] for a frame the format refuses; the
+    /// transport's refusal (not connected yet).
+    pub fn write_frame(
+        &mut self,
+        now: Instant,
+        transceiver: TransceiverId,
+        data: &[u8],
+        rtp_timestamp: u32,
+    ) -> Result<(), PeerError> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.transceiver == transceiver)
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let ssrc = route.send_ssrc.ok_or(PeerError::NotSending(transceiver))?;
+        let (codec, pt, h264_mode0) = route.send_codec.ok_or(PeerError::NotSending(transceiver))?;
+        // Room for SRTP's tag and a few header extensions.
+        let mtu = self.mtu.saturating_sub(16 + 32);
+        let first_seq = SeqNo(self.rng.next_u32() as u16);
+        let sender = self
+            .frame_senders
+            .entry(transceiver)
+            .or_insert_with(|| FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu));
+        if sender.codec != codec {
+            *sender = FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu);
+        }
+        let packets = sender
+            .packetize(data, rtp_timestamp)
+            .map_err(PeerError::Packetize)?;
+        for p in packets {
+            self.transport.send_rtp(&p)?;
+            self.session.on_sent(now, &p);
+            self.stats.rtp_written += 1;
+        }
+        Ok(())
+    }
+
     /// Sends a compound RTCP packet as it is.
     ///
     /// # Errors
@@ -1120,6 +1205,9 @@ impl PeerConnection {
         if self.transport.srtp_profile().is_some() {
             self.session.handle_timeout(now);
         }
+        if !self.frame_receivers.is_empty() {
+            self.poll_frames(now);
+        }
         self.flush_session();
     }
 
@@ -1140,13 +1228,75 @@ impl PeerConnection {
             .transport
             .srtp_profile()
             .and_then(|_| self.session.poll_timeout());
-        [self.transport.poll_timeout(), session]
+        let frames = self
+            .frame_receivers
+            .values()
+            .filter_map(|(_, f)| f.poll_timeout())
+            .min();
+        [self.transport.poll_timeout(), session, frames]
             .into_iter()
             .flatten()
             .min()
     }
 
     // ----- internals -----
+
+    /// Feeds a packet of route `i` to its stream's jitter buffer and hands out what is ready.
+    fn frame_input(&mut self, now: Instant, i: usize, packet: &[u8]) {
+        let Ok(p) = RtpPacket::new_checked_header(packet) else {
+            return;
+        };
+        let (ssrc, pt) = (p.ssrc(), p.payload_type());
+        if !self.frame_receivers.contains_key(&ssrc) {
+            let Some((_, kind, clock)) = self.routes[i].recv_codecs.iter().find(|c| c.0 == pt)
+            else {
+                return;
+            };
+            if self.frame_receivers.len() >= 64 {
+                return;
+            }
+            let mut fr = FrameReceiver::new(*kind, ssrc, *clock);
+            // A receive-only peer measures no RTT from reports: assume the NACK
+            // generator's initial 100 ms, so the jitter buffer waits for a repair.
+            fr.set_rtt(self.session.stats().rtt.unwrap_or(ASSUMED_RTT));
+            self.frame_receivers.insert(ssrc, (i, fr));
+        }
+        if let Some((_, fr)) = self.frame_receivers.get_mut(&ssrc) {
+            fr.handle_rtp(now, packet);
+        }
+        self.poll_frames(now);
+    }
+
+    /// Hands out ready frames, and asks for key frames the jitter buffers want.
+    fn poll_frames(&mut self, now: Instant) {
+        let mut keyframes = Vec::new();
+        let rtt = self.session.stats().rtt;
+        for (i, fr) in self.frame_receivers.values_mut() {
+            if let Some(rtt) = rtt {
+                fr.set_rtt(rtt);
+            }
+            let Some(route) = self.routes.get(*i) else {
+                continue;
+            };
+            while let Some(r) = fr.poll(now) {
+                match r {
+                    Received::Frame(frame) => self.events.push_back(Event::Frame {
+                        transceiver: route.transceiver,
+                        mid: route.mid.clone(),
+                        frame,
+                    }),
+                    Received::Lost(n) => self.stats.frame_packets_lost += n,
+                }
+            }
+            if fr.wants_keyframe(now) {
+                keyframes.push(route.transceiver);
+            }
+        }
+        for t in keyframes {
+            // Before the keys exist there is nothing to ask with; the jitter buffer asks again.
+            let _ = self.request_keyframe(t);
+        }
+    }
 
     /// Sends what the RTP session produced: retransmissions and RTCP.
     fn flush_session(&mut self) {
@@ -1259,10 +1409,21 @@ impl PeerConnection {
         let mut twcc = None;
         for m in &n.media {
             let mut recv = RecvSpec::default();
+            let mut recv_codecs = Vec::new();
+            let mut send_codec = None;
             let mut rtx_send = Vec::new();
             let mut clock_rates = Vec::new();
             for c in &m.codecs {
                 let nack = c.feedback.contains(&Feedback::Nack);
+                if let Some(kind) = CodecKind::from_name(&c.name) {
+                    recv_codecs.push((c.payload_type.local, kind, c.clock_rate));
+                    if send_codec.is_none() {
+                        let mode0 = c.remote_parameter("packetization-mode") == Some("0")
+                            || (kind == CodecKind::H264
+                                && c.remote_parameter("packetization-mode").is_none());
+                        send_codec = Some((kind, c.payload_type.remote, mode0));
+                    }
+                }
                 recv.codecs.push((c.payload_type.local, c.clock_rate, nack));
                 clock_rates.push((c.payload_type.remote, c.clock_rate));
                 if let Some(rtx) = c.rtx {
@@ -1309,6 +1470,8 @@ impl PeerConnection {
                 recv_pts,
                 remote_ssrcs,
                 recv,
+                recv_codecs,
+                send_codec,
             });
             if m.receives() && !self.tracked.contains(&m.transceiver) {
                 self.tracked.push(m.transceiver);
@@ -1454,11 +1617,15 @@ impl PeerConnection {
                             continue;
                         };
                         self.stats.rtp_routed += 1;
-                        self.events.push_back(Event::Rtp {
-                            transceiver: r.transceiver,
-                            mid: r.mid.clone(),
-                            packet,
-                        });
+                        if self.frame_mode.contains(&r.transceiver) {
+                            self.frame_input(now, i, &packet);
+                        } else {
+                            self.events.push_back(Event::Rtp {
+                                transceiver: r.transceiver,
+                                mid: r.mid.clone(),
+                                packet,
+                            });
+                        }
                     }
                     None => self.stats.rtp_unroutable += 1,
                 },
