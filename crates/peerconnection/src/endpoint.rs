@@ -7,8 +7,13 @@
 //! the local ICE ufrags of its connections, checks the request's MESSAGE-INTEGRITY with that
 //! connection's password (RFC 8489 §9.1) and, only then, learns the sender's address. Later
 //! datagrams from that address (DTLS, SRTP, more STUN) are routed by a hash lookup, without
-//! parsing. Anything else from an unknown address is dropped and counted
-//! ([`EndpointError`]); nothing changes.
+//! parsing. A STUN response from an address no connection has (a STUN server asked for a
+//! server-reflexive candidate, a peer's candidate checked before it checked us) goes to the
+//! connection whose request carried its transaction id (RFC 8489 §6.3): the endpoint notes
+//! the id of each request a connection sends to an address not routed to it, in a bounded
+//! table, without learning the address (a STUN server answers many connections from one).
+//! Anything else from an unknown address is dropped and counted ([`EndpointError`]);
+//! nothing changes.
 //!
 //! The learned-address table is bounded per connection and in total
 //! ([`EndpointConfig`]). When a bound is reached, the address evicted is the oldest one that
@@ -153,14 +158,19 @@ pub struct EndpointConfig {
     pub max_addresses_per_connection: usize,
     /// Learned remote addresses in total (at least 1).
     pub max_addresses: usize,
+    /// STUN transactions remembered in total (at least 1): requests a connection sent to
+    /// an address not routed to it (a STUN server, a peer candidate that has not checked
+    /// us yet), so that the response, from that address, reaches it by its transaction id.
+    pub max_transactions: usize,
 }
 
 impl Default for EndpointConfig {
-    /// 16 addresses per connection, 65 536 in all.
+    /// 16 addresses per connection, 65 536 in all; 16 384 transactions.
     fn default() -> EndpointConfig {
         EndpointConfig {
             max_addresses_per_connection: 16,
             max_addresses: 65_536,
+            max_transactions: 16_384,
         }
     }
 }
@@ -170,7 +180,8 @@ impl Default for EndpointConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EndpointError {
-    /// From an address no connection has learned, and not a STUN Binding request.
+    /// From an address no connection has learned, and neither a STUN Binding request nor
+    /// the response to a request a connection sent there.
     #[error("datagram from unknown address {from}")]
     UnknownAddress {
         /// The sender.
@@ -223,6 +234,9 @@ pub struct EndpointStats {
     pub routed_by_address: u64,
     /// Binding requests routed by their ufrag.
     pub routed_by_ufrag: u64,
+    /// STUN responses from an unknown address routed by the transaction id of a request
+    /// a connection sent there.
+    pub routed_by_transaction: u64,
     /// Dropped: [`EndpointError::UnknownAddress`].
     pub unknown_address: u64,
     /// Dropped: [`EndpointError::MalformedStun`].
@@ -298,6 +312,11 @@ pub struct Endpoint {
     transmit_queue: VecDeque<ConnectionHandle>,
     event_queue: VecDeque<ConnectionHandle>,
     due: Vec<ConnectionHandle>,
+    /// STUN requests sent to addresses not routed to their connection, by transaction id,
+    /// with a sequence number; `transaction_order` holds them oldest first (entries whose
+    /// number no longer matches are stale, compacted as in `order`).
+    transactions: HashMap<[u8; 12], (ConnectionHandle, u64)>,
+    transaction_order: VecDeque<([u8; 12], u64)>,
     stats: EndpointStats,
 }
 
@@ -374,6 +393,7 @@ impl Endpoint {
             config: EndpointConfig {
                 max_addresses_per_connection: config.max_addresses_per_connection.max(1),
                 max_addresses: config.max_addresses.max(1),
+                max_transactions: config.max_transactions.max(1),
             },
             slots: Vec::new(),
             free: Vec::new(),
@@ -386,6 +406,8 @@ impl Endpoint {
             transmit_queue: VecDeque::new(),
             event_queue: VecDeque::new(),
             due: Vec::new(),
+            transactions: HashMap::new(),
+            transaction_order: VecDeque::new(),
             stats: EndpointStats::default(),
         }
     }
@@ -523,6 +545,7 @@ impl Endpoint {
         if let Some(d) = conn.deadline {
             self.deadlines.remove(&(d, handle));
         }
+        self.transactions.retain(|_, e| e.0 != handle);
         self.compact_order();
         Some(conn.pc)
     }
@@ -613,6 +636,7 @@ impl Endpoint {
                 Some(t) => {
                     self.transmit_queue.push_back(h);
                     self.refresh_deadline(h);
+                    self.remember_transaction(h, &t);
                     return Some(t);
                 }
                 None => c.in_transmit_queue = false,
@@ -655,7 +679,7 @@ impl Endpoint {
         if !is_binding_request(datagram) {
             // The hot path: DTLS, SRTP, STUN responses; one lookup, no parsing.
             let Some(route) = self.by_address.get_mut(&from) else {
-                return Err(EndpointError::UnknownAddress { from });
+                return self.route_by_transaction(from, datagram);
             };
             route.used = true;
             self.stats.routed_by_address += 1;
@@ -720,6 +744,65 @@ impl Endpoint {
         let owner = owner.ok_or(EndpointError::Unauthenticated { from })?;
         self.learn(from, owner);
         Ok(owner)
+    }
+
+    /// A STUN response from an unknown address goes to the connection that sent the
+    /// request (RFC 8489 §6.3: the transaction id matches them); the address is not learned,
+    /// as a STUN server answers many connections from one address.
+    fn route_by_transaction(
+        &mut self,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<ConnectionHandle, EndpointError> {
+        let unknown = EndpointError::UnknownAddress { from };
+        let Some(txid) = stun_transaction(datagram, |class| {
+            matches!(class, Class::SuccessResponse | Class::ErrorResponse)
+        }) else {
+            return Err(unknown);
+        };
+        let Some((handle, _)) = self.transactions.remove(&txid) else {
+            return Err(unknown);
+        };
+        self.conn(handle).ok_or(unknown)?;
+        self.stats.routed_by_transaction += 1;
+        Ok(handle)
+    }
+
+    /// Remembers a STUN request `h` sends to an address not routed to it, until its
+    /// response arrives or the bound pushes it out (oldest first). A retransmission keeps
+    /// its place.
+    fn remember_transaction(&mut self, h: ConnectionHandle, t: &Transmit) {
+        if t.segment_size.is_some()
+            || self
+                .by_address
+                .get(&t.destination)
+                .is_some_and(|r| r.handle == h)
+        {
+            return;
+        }
+        let Some(txid) = stun_transaction(&t.contents, |class| class == Class::Request) else {
+            return;
+        };
+        if self.transactions.get(&txid).is_some_and(|e| e.0 == h) {
+            return;
+        }
+        while self.transactions.len() >= self.config.max_transactions {
+            let Some((old, seq)) = self.transaction_order.pop_front() else {
+                break;
+            };
+            if self.transactions.get(&old).is_some_and(|e| e.1 == seq) {
+                self.transactions.remove(&old);
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.transactions.insert(txid, (h, seq));
+        self.transaction_order.push_back((txid, seq));
+        if self.transaction_order.len() > 2 * self.transactions.len() + 64 {
+            let live = &self.transactions;
+            self.transaction_order
+                .retain(|(id, seq)| live.get(id).is_some_and(|e| e.1 == *seq));
+        }
     }
 
     /// Routes `from` to `handle`, evicting within the bounds.
@@ -946,6 +1029,26 @@ impl Endpoint {
     }
 }
 
+/// The transaction id of a STUN message of a class `wanted` accepts, by the header alone
+/// (RFC 8489 §5: two zero bits, the magic cookie, a length that fits).
+fn stun_transaction(datagram: &[u8], wanted: impl Fn(Class) -> bool) -> Option<[u8; 12]> {
+    let header = datagram.get(..stun::HEADER_LEN)?;
+    if header[0] & 0xc0 != 0 || header[4..8] != stun::MAGIC_COOKIE.to_be_bytes() {
+        return None;
+    }
+    let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    if length != datagram.len() - stun::HEADER_LEN {
+        return None;
+    }
+    let kind = MessageType::from_u16(u16::from_be_bytes([header[0], header[1]]));
+    if !wanted(kind.class) {
+        return None;
+    }
+    let mut txid = [0; 12];
+    txid.copy_from_slice(&header[8..20]);
+    Some(txid)
+}
+
 /// A STUN Binding request, by its first two bytes and the header length (RFC 8489 §5):
 /// the one kind of datagram worth parsing from an unknown address.
 fn is_binding_request(datagram: &[u8]) -> bool {
@@ -1007,6 +1110,20 @@ mod tests {
             assert_eq!(in_order, 1, "{a} once in the global order");
         }
         assert!(ep.order.len() <= 2 * ep.by_address.len() + 65);
+        assert!(ep.transactions.len() <= cfg.max_transactions);
+        assert!(ep.transaction_order.len() <= 2 * ep.transactions.len() + 65);
+        for (id, (h, seq)) in &ep.transactions {
+            assert!(
+                ep.conn(*h).is_some(),
+                "a transaction names a live connection"
+            );
+            let n = ep
+                .transaction_order
+                .iter()
+                .filter(|e| e.0 == *id && e.1 == *seq)
+                .count();
+            assert_eq!(n, 1, "a transaction once in its order");
+        }
         for v in ep.by_ufrag.values() {
             assert!(!v.is_empty());
             for h in v {
@@ -1039,6 +1156,7 @@ mod tests {
         let mut ep = Endpoint::new(EndpointConfig {
             max_addresses_per_connection: 3,
             max_addresses: 10,
+            max_transactions: 5,
         });
         let local: SocketAddr = "192.0.2.1:3478".parse().unwrap();
         let pool: Vec<SocketAddr> = (0..24)
@@ -1046,20 +1164,33 @@ mod tests {
             .collect();
         let mut live: Vec<(ConnectionHandle, String, String)> = Vec::new();
         let mut most_deadlines = 0;
+        let mut sent: Vec<([u8; 12], SocketAddr)> = Vec::new();
         for step in 0..3000u64 {
             let now = start + Duration::from_millis(step * 10);
             match r.random_range(0..10) {
                 0 | 1 if live.len() < 8 => {
                     let rng = Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(step));
-                    let mut pc =
-                        PeerConnection::new(PeerConfig::new(cert.clone()), now, rng).unwrap();
-                    // Half of them offer, so they have ICE timers to schedule.
+                    let mut cfg = PeerConfig::new(cert.clone());
+                    // A STUN server at an address of the pool: its requests are remembered.
+                    cfg.ice.stun_servers = vec![pool[step as usize % pool.len()]];
+                    let mut pc = PeerConnection::new(cfg, now, rng).unwrap();
+                    // Half of them offer and get an answer, so they have ICE timers to
+                    // schedule and STUN requests to send.
                     if step % 2 == 0 {
                         pc.add_local_address(now, local).unwrap();
                         pc.create_data_channel(now, crate::DataChannelInit::new("x"))
                             .unwrap();
                         let offer = pc.create_offer().unwrap();
                         pc.set_local_description(now, &offer).unwrap();
+                        let rng = Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(!step));
+                        let mut b =
+                            PeerConnection::new(PeerConfig::new(cert.clone()), now, rng).unwrap();
+                        b.set_remote_description(now, &crate::Description::offer(offer.sdp))
+                            .unwrap();
+                        let answer = b.create_answer().unwrap();
+                        b.set_local_description(now, &answer).unwrap();
+                        pc.set_remote_description(now, &crate::Description::answer(answer.sdp))
+                            .unwrap();
                     }
                     let creds = pc.negotiator().local_ice_credentials().clone();
                     live.push((ep.insert(pc), creds.ufrag, creds.pwd));
@@ -1108,8 +1239,35 @@ mod tests {
                         assert!(t > now || ep.iter().any(|(_, pc)| pc.poll_timeout() == Some(t)));
                     }
                 }
+                9 if !sent.is_empty() => {
+                    // The response to a request a connection sent to a pool address.
+                    let (txid, to) = sent[r.random_range(0..sent.len())];
+                    let owner = ep.transactions.get(&txid).map(|e| e.0);
+                    let mut out = Vec::new();
+                    let kind = MessageType::new(Class::SuccessResponse, Method::BINDING);
+                    let mut b = MessageBuilder::new(&mut out, kind, TransactionId(txid));
+                    b.add(&Attribute::XorMappedAddress(to)).unwrap();
+                    b.add_fingerprint().unwrap();
+                    let res = ep.handle_receive(now, local, to, BytesMut::from(b.finish()));
+                    let got = match res {
+                        Ok(h) | Err(EndpointError::Rejected { handle: h, .. }) => Some(h),
+                        Err(_) => None,
+                    };
+                    match (ep.connection_by_address(to), owner) {
+                        (Some(h), _) => assert_eq!(got, Some(h)),
+                        (None, Some(h)) => {
+                            assert_eq!(got, Some(h));
+                            assert!(!ep.transactions.contains_key(&txid), "answered");
+                        }
+                        (None, None) => assert_eq!(got, None),
+                    }
+                }
                 _ => {
-                    while ep.poll_transmit().is_some() {}
+                    while let Some(t) = ep.poll_transmit() {
+                        if let Some(id) = stun_transaction(&t.contents, |c| c == Class::Request) {
+                            sent.push((id, t.destination));
+                        }
+                    }
                     while ep.poll_event().is_some() {}
                 }
             }
@@ -1123,5 +1281,7 @@ mod tests {
             "timers were scheduled: {most_deadlines}"
         );
         assert!(ep.stats().addresses_evicted > 0);
+        assert!(ep.stats().routed_by_transaction > 0, "{:?}", ep.stats());
+        assert!(sent.len() > 20, "{}", sent.len());
     }
 }

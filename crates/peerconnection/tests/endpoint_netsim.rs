@@ -18,7 +18,7 @@ use ferrtc_peerconnection::{
     ConnectionState, DataChannelId, DataChannelInit, Description, Event, PeerConfig, PeerConnection,
 };
 use ferrtc_stun_ice::stun::{
-    Attribute, Class, IntegrityKey, MessageBuilder, MessageType, Method, TransactionId,
+    Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
 };
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -34,6 +34,47 @@ fn client_addr(i: usize) -> SocketAddr {
         IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8 + 1)),
         40_000 + i as u16,
     )
+}
+
+fn stun_addr() -> SocketAddr {
+    "192.0.2.100:3478".parse().unwrap()
+}
+
+/// What the STUN server tells everyone their address is, as a NAT would have it.
+fn mapped_ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1))
+}
+
+/// A STUN server (RFC 8489 §6.3.1): answers each Binding request with the sender's
+/// address as seen behind a made-up NAT.
+#[derive(Default)]
+struct StunServer {
+    out: std::collections::VecDeque<Datagram>,
+    answered: usize,
+}
+
+impl ferrtc_netsim::Endpoint for StunServer {
+    fn receive(&mut self, _now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let Ok(m) = Message::new_checked(data) else {
+            return;
+        };
+        if (m.class(), m.method()) != (Class::Request, Method::BINDING) {
+            return;
+        }
+        let mut out = Vec::new();
+        let kind = MessageType::new(Class::SuccessResponse, Method::BINDING);
+        let mut b = MessageBuilder::new(&mut out, kind, m.transaction_id());
+        let mapped = SocketAddr::new(mapped_ip(), from.port());
+        b.add(&Attribute::XorMappedAddress(mapped)).unwrap();
+        b.add_fingerprint().unwrap();
+        let reply = b.finish().to_vec();
+        self.out.push_back(Datagram::new(to, from, reply));
+        self.answered += 1;
+    }
+
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+        self.out.pop_front()
+    }
 }
 
 fn rng(seed: u64) -> Box<ChaCha20Rng> {
@@ -156,6 +197,7 @@ fn messages(events: &[Event]) -> Vec<Vec<u8>> {
 struct World {
     sim: Sim,
     server: Handle<Server>,
+    stun: Handle<StunServer>,
     server_cert: Arc<Certificate>,
     clients: Vec<(Handle<Client>, ConnectionHandle)>,
     /// Each client's current address.
@@ -175,9 +217,11 @@ impl World {
                 dropped: Vec::new(),
             },
         );
+        let stun = sim.add_endpoint([stun_addr()], StunServer::default());
         World {
             sim,
             server,
+            stun,
             server_cert: Arc::new(Certificate::generate().unwrap()),
             clients: Vec::new(),
             addrs: Vec::new(),
@@ -198,7 +242,9 @@ impl World {
         let offer = pc.create_offer().unwrap();
         pc.set_local_description(now, &offer).unwrap();
 
-        let cfg = PeerConfig::new(Arc::clone(&self.server_cert));
+        let mut cfg = PeerConfig::new(Arc::clone(&self.server_cert));
+        // Every server connection asks the same STUN server, through the one port.
+        cfg.ice.stun_servers = vec![stun_addr()];
         let mut spc = PeerConnection::new(cfg, now, rng(2000 + i as u64)).unwrap();
         spc.add_local_address(now, server_addr()).unwrap();
         spc.end_of_local_addresses(now);
@@ -393,6 +439,18 @@ fn fifty_clients_behind_one_port_restart_hostile_traffic_and_removal() {
     assert!(s.routed_by_address > s.routed_by_ufrag, "{s:?}");
     assert_eq!(s.addresses_learned, CLIENTS as u64, "{s:?}");
     assert_eq!(s.addresses_evicted, 0);
+    // The STUN server's answers, all from one address, reached each connection by its
+    // transaction id: every one gathered its server-reflexive candidate, and the STUN
+    // server's address was never learned.
+    assert!(w.sim.endpoint(w.stun).answered >= CLIENTS);
+    assert!(s.routed_by_transaction >= CLIENTS as u64, "{s:?}");
+    assert_eq!(ep.connection_by_address(stun_addr()), None);
+    for &(_, h) in &w.clients {
+        let srflx = w.server().events[&h].iter().any(
+            |e| matches!(e, Event::IceCandidate(Some(c)) if c.address == mapped_ip().to_string()),
+        );
+        assert!(srflx, "{h:?} gathered a server-reflexive candidate");
+    }
 
     // Data both ways: every client hears its own echoes and nobody else's.
     let all: Vec<usize> = (0..CLIENTS).collect();
@@ -612,6 +670,7 @@ fn learned_addresses_are_bounded_per_connection_and_in_total() {
     let mut ep = Endpoint::new(EndpointConfig {
         max_addresses_per_connection: 8,
         max_addresses: 20,
+        ..EndpointConfig::default()
     });
     let handles: Vec<ConnectionHandle> = (0..4)
         .map(|i| {
