@@ -7,11 +7,11 @@
 //! the local ICE ufrags of its connections, checks the request's MESSAGE-INTEGRITY with that
 //! connection's password (RFC 8489 §9.1) and, only then, learns the sender's address. Later
 //! datagrams from that address (DTLS, SRTP, more STUN) are routed by a hash lookup, without
-//! parsing. A STUN response from an address no connection has (a STUN server asked for a
-//! server-reflexive candidate, a peer's candidate checked before it checked us) goes to the
-//! connection whose request carried its transaction id (RFC 8489 §6.3): the endpoint notes
-//! the id of each request a connection sends to an address not routed to it, in a bounded
-//! table, without learning the address (a STUN server answers many connections from one).
+//! parsing. A STUN response to a request a connection sent to an address not routed to it
+//! (a STUN server asked for a server-reflexive candidate, a peer's candidate checked before
+//! it checked us) goes to that connection by its transaction id (RFC 8489 §6.3): the
+//! endpoint notes the id of each such request in a bounded table, without learning the
+//! address (a STUN server answers many connections from one address).
 //! Anything else from an unknown address is dropped and counted ([`EndpointError`]);
 //! nothing changes.
 //!
@@ -234,8 +234,8 @@ pub struct EndpointStats {
     pub routed_by_address: u64,
     /// Binding requests routed by their ufrag.
     pub routed_by_ufrag: u64,
-    /// STUN responses from an unknown address routed by the transaction id of a request
-    /// a connection sent there.
+    /// STUN responses routed by the transaction id of a request a connection sent to an
+    /// address not routed to it.
     pub routed_by_transaction: u64,
     /// Dropped: [`EndpointError::UnknownAddress`].
     pub unknown_address: u64,
@@ -677,9 +677,16 @@ impl Endpoint {
         datagram: &[u8],
     ) -> Result<ConnectionHandle, EndpointError> {
         if !is_binding_request(datagram) {
+            // The response to a request noted below goes to the connection that sent it,
+            // even from an address routed elsewhere (two connections checking one peer).
+            if !self.transactions.is_empty() {
+                if let Some(h) = self.route_by_transaction(datagram) {
+                    return Ok(h);
+                }
+            }
             // The hot path: DTLS, SRTP, STUN responses; one lookup, no parsing.
             let Some(route) = self.by_address.get_mut(&from) else {
-                return self.route_by_transaction(from, datagram);
+                return Err(EndpointError::UnknownAddress { from });
             };
             route.used = true;
             self.stats.routed_by_address += 1;
@@ -746,26 +753,17 @@ impl Endpoint {
         Ok(owner)
     }
 
-    /// A STUN response from an unknown address goes to the connection that sent the
-    /// request (RFC 8489 §6.3: the transaction id matches them); the address is not learned,
-    /// as a STUN server answers many connections from one address.
-    fn route_by_transaction(
-        &mut self,
-        from: SocketAddr,
-        datagram: &[u8],
-    ) -> Result<ConnectionHandle, EndpointError> {
-        let unknown = EndpointError::UnknownAddress { from };
-        let Some(txid) = stun_transaction(datagram, |class| {
+    /// A STUN response goes to the connection that sent the request (RFC 8489 §6.3: the
+    /// transaction id matches them); the address is not learned, as a STUN server answers
+    /// many connections from one address.
+    fn route_by_transaction(&mut self, datagram: &[u8]) -> Option<ConnectionHandle> {
+        let txid = stun_transaction(datagram, |class| {
             matches!(class, Class::SuccessResponse | Class::ErrorResponse)
-        }) else {
-            return Err(unknown);
-        };
-        let Some((handle, _)) = self.transactions.remove(&txid) else {
-            return Err(unknown);
-        };
-        self.conn(handle).ok_or(unknown)?;
+        })?;
+        let (handle, _) = self.transactions.remove(&txid)?;
+        self.conn(handle)?;
         self.stats.routed_by_transaction += 1;
-        Ok(handle)
+        Some(handle)
     }
 
     /// Remembers a STUN request `h` sends to an address not routed to it, until its
@@ -1253,12 +1251,12 @@ mod tests {
                         Ok(h) | Err(EndpointError::Rejected { handle: h, .. }) => Some(h),
                         Err(_) => None,
                     };
-                    match (ep.connection_by_address(to), owner) {
-                        (Some(h), _) => assert_eq!(got, Some(h)),
-                        (None, Some(h)) => {
+                    match (owner, ep.connection_by_address(to)) {
+                        (Some(h), _) => {
                             assert_eq!(got, Some(h));
                             assert!(!ep.transactions.contains_key(&txid), "answered");
                         }
+                        (None, Some(h)) => assert_eq!(got, Some(h)),
                         (None, None) => assert_eq!(got, None),
                     }
                 }
