@@ -228,6 +228,10 @@ struct Str0m {
     media_added: Vec<(Mid, str0m::media::MediaKind)>,
     stats: Str0mStats,
     keyframe_requests: Vec<(Mid, KeyframeRequestKind)>,
+    /// Channels opened, with their labels; channels closed; messages by channel.
+    channels: Vec<(ChannelId, String)>,
+    closed: Vec<ChannelId>,
+    received_on: Vec<(ChannelId, Vec<u8>)>,
     connected: bool,
 }
 
@@ -256,6 +260,9 @@ impl Str0m {
             media_added: Vec::new(),
             stats: Str0mStats::default(),
             keyframe_requests: Vec::new(),
+            channels: Vec::new(),
+            closed: Vec::new(),
+            received_on: Vec::new(),
             connected: false,
         };
         s.drain(now);
@@ -286,11 +293,14 @@ impl Str0m {
         use str0m::Event as E;
         match e {
             E::Connected => self.connected = true,
-            E::ChannelOpen(id, _) => {
+            E::ChannelOpen(id, label) => {
                 self.channel = Some(id);
                 self.opened = true;
+                self.channels.push((id, label));
             }
+            E::ChannelClose(id) => self.closed.push(id),
             E::ChannelData(d) => {
+                self.received_on.push((d.id, d.data.clone()));
                 self.received.push((d.binary, d.data.clone()));
                 if self.echo && d.data.first() == Some(&b'F') {
                     let mut back = d.data;
@@ -656,6 +666,91 @@ fn data_channel(seed: u64, link: LinkConfig, ferrtc_offers: bool) {
         u64_of(dc, "bytesReceived"),
         bytes(&p.sim.endpoint(p.f).received)
     );
+
+    // The answerer opens a second channel in band (DCEP, no renegotiation), a message goes
+    // each way on it, and the offerer closes it (SCTP stream reset): both see it close, and
+    // "chat" stays open.
+    let now = p.now();
+    let back_label = |p: &Pair| {
+        let s = p.sim.endpoint(p.s);
+        s.channels
+            .iter()
+            .find(|(_, l)| l == "back")
+            .map(|(id, _)| *id)
+    };
+    let f_back_of = |p: &Pair| {
+        let f = p.sim.endpoint(p.f);
+        f.events.iter().find_map(|e| match e {
+            Event::DataChannelOpen(id)
+                if f.pc.data_channel(*id).is_some_and(|i| i.label == "back") =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        })
+    };
+    if ferrtc_offers {
+        let s = p.str0m();
+        let mut api = s.rtc.sdp_api();
+        api.add_channel("back".into());
+        assert!(
+            api.apply().is_none(),
+            "str0m renegotiates for a data channel"
+        );
+        s.drain(now);
+    } else {
+        let f = p.ferrtc();
+        f.pc.create_data_channel(now, DataChannelInit::new("back"))
+            .unwrap();
+        f.drain(now);
+    }
+    p.run_until(Duration::from_secs(10), "second channel open", |p| {
+        back_label(p).is_some() && f_back_of(p).is_some()
+    });
+    let (s_back, f_back) = (back_label(&p).unwrap(), f_back_of(&p).unwrap());
+    let now = p.now();
+    let f = p.ferrtc();
+    f.pc.send_data(now, f_back, Bytes::from_static(b"Bfrom ferrtc"), true)
+        .unwrap();
+    f.drain(now);
+    let s = p.str0m();
+    let mut ch = s.rtc.channel(s_back).expect("str0m's second channel");
+    assert!(ch.write(true, b"Bfrom str0m").unwrap());
+    s.drain(now);
+    p.run_until(Duration::from_secs(10), "a message each way on it", |p| {
+        p.sim.endpoint(p.f).events.iter().any(|e| {
+            matches!(e, Event::DataChannelMessage { id, data, .. }
+                if *id == f_back && &data[..] == b"Bfrom str0m")
+        }) && p
+            .sim
+            .endpoint(p.s)
+            .received_on
+            .contains(&(s_back, b"Bfrom ferrtc".to_vec()))
+    });
+    let now = p.now();
+    if ferrtc_offers {
+        let f = p.ferrtc();
+        f.pc.close_data_channel(now, f_back).unwrap();
+        f.drain(now);
+    } else {
+        let s = p.str0m();
+        s.rtc.direct_api().close_data_channel(s_back);
+        s.drain(now);
+    }
+    p.run_until(Duration::from_secs(10), "second channel closed", |p| {
+        p.sim
+            .endpoint(p.f)
+            .events
+            .contains(&Event::DataChannelClose(f_back))
+            && p.sim.endpoint(p.s).closed.contains(&s_back)
+    });
+    let f = p.sim.endpoint(p.f);
+    assert_eq!(
+        f.pc.data_channel(fid).unwrap().state,
+        ferrtc_peerconnection::DataChannelState::Open
+    );
+    assert!(!f.events.contains(&Event::DataChannelClose(fid)));
+    assert_eq!(p.sim.endpoint(p.s).closed, [s_back]);
 }
 
 #[test]
