@@ -27,6 +27,9 @@ use tracing::Instrument;
 
 use crate::net::{RecvBuffer, SendBatch, UdpSocket};
 
+/// Commands applied in one turn of the loop before the sockets are looked at again.
+const MAX_COMMANDS_PER_TURN: usize = 64;
+
 /// The verbs of a sans-IO core, as the driver uses them.
 pub(crate) trait Core: Send + 'static {
     /// A datagram arrived. A drop is the core's business (it counts it).
@@ -97,10 +100,25 @@ pub(crate) async fn run<C: Core, H: Handler<C>>(
             }
             let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
             let stall = handler.backpressure();
+            // No `biased`: a flood of commands must not starve the sockets, nor the reverse.
             let flow = tokio::select! {
-                biased;
                 cmd = commands.recv() => match cmd {
-                    Some(cmd) => handler.command(&mut core, now(), cmd),
+                    Some(cmd) => {
+                        // Take what else is queued in the same turn (a burst of writes), up to
+                        // a bound that keeps the sockets served.
+                        let now = now();
+                        let mut flow = handler.command(&mut core, now, cmd);
+                        for _ in 0..MAX_COMMANDS_PER_TURN {
+                            if flow == Flow::Stop {
+                                break;
+                            }
+                            match commands.try_recv() {
+                                Ok(cmd) => flow = handler.command(&mut core, now, cmd),
+                                Err(_) => break,
+                            }
+                        }
+                        flow
+                    }
                     None => {
                         handler.shutdown(&mut core, now());
                         let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;

@@ -67,6 +67,7 @@ struct Server {
 async fn start_echo_server() -> Server {
     let mut child = tokio::process::Command::new(example("echo_server"))
         .args(["--host", "127.0.0.1", "--port", "0"])
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -211,4 +212,99 @@ async fn echo_server_sends_rtp_back_on_the_same_transceiver() {
     assert_eq!(echoed.0, audio);
     assert_eq!(echoed.1[1] & 0x7f, pt);
     assert!(echoed.1.ends_with(b"opus frame payload"));
+}
+
+/// Reads one HTTP/1.1 request with a `Content-Length` body; returns the request line and
+/// the body.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> (String, String) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-request");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .expect("Content-Length");
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let line = head.lines().next().unwrap().to_owned();
+    (line, String::from_utf8(buf[head_end..].to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn echo_offerer_echoes_what_the_answerer_sends() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/offer?run=1", listener.local_addr().unwrap());
+    let _child = tokio::process::Command::new(example("echo_offerer"))
+        .args(["--url", url.as_str(), "--audio"])
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("echo_offerer starts");
+    let (mut stream, _) = within("the offer", listener.accept()).await.unwrap();
+    let (line, body) = within("the offer", read_request(&mut stream)).await;
+    assert_eq!(line, "POST /offer?run=1 HTTP/1.1");
+    let offer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(offer["type"], "offer");
+    let sdp = offer["sdp"].as_str().unwrap().to_owned();
+    for needed in ["a=candidate", "m=application", "m=audio"] {
+        assert!(sdp.contains(needed), "offer without {needed}:\n{sdp}");
+    }
+
+    // Answer as the harness's answerers do: with a channel of our own.
+    let pc = PeerConnection::new(loopback()).await.unwrap();
+    pc.set_remote_description(Description {
+        sdp_type: SdpType::Offer,
+        sdp,
+    })
+    .await
+    .unwrap();
+    let mine = pc
+        .create_data_channel("answerer", DataChannelInit::default())
+        .await
+        .unwrap();
+    pc.set_local_description(None).await.unwrap();
+    within("gathering", pc.gathering_complete()).await.unwrap();
+    let answer = pc.local_description().unwrap();
+    let body = serde_json::json!({ "sdp": answer.sdp, "type": "answer" }).to_string();
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await.unwrap();
+    drop(stream);
+
+    within("our channel open", mine.opened()).await.unwrap();
+    mine.send("ping 3").await.unwrap();
+    assert_eq!(
+        within("pong", mine.recv()).await.unwrap(),
+        Message::text("pong 3")
+    );
+    mine.send(vec![1u8, 2, 3]).await.unwrap();
+    assert_eq!(
+        within("binary echo", mine.recv()).await.unwrap(),
+        Message::binary(vec![1u8, 2, 3])
+    );
+    let theirs = remote_channel(&pc).await;
+    assert_eq!(theirs.label(), "echo");
+    theirs.send("hello").await.unwrap();
+    assert_eq!(
+        within("echo", theirs.recv()).await.unwrap(),
+        Message::text("hello")
+    );
 }
