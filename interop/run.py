@@ -636,6 +636,7 @@ SELFTEST = [
     ("no-dc-echo", {"dc-ordered", "dc-unordered"}),
     ("bad-pong", {"dc-ordered", "dc-unordered"}),
     ("no-media-echo", {"audio", "video-vp8"}),
+    ("silent-media", {"audio", "video-vp8"}),
     ("own-media", {"video-vp8"}),  # audio content is not checked (see README)
     ("no-candidates", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
     ("http-500", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),

@@ -303,6 +303,30 @@ def negotiated_codec(sdp, kind):
     return names.get(pt)
 
 
+def check_remote_media(sdp, who, dc, audio, video, codec=None):
+    """Raise if the remote description cannot bring our media back: an m-section we need is
+    missing, rejected (port 0, unless bundle-only) or not sendrecv."""
+    sections = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kind, port = line[2:].split()[:2]
+            sections.append({"kind": kind, "port": int(port), "dir": "sendrecv", "bo": False})
+        elif sections and line == "a=bundle-only":
+            sections[-1]["bo"] = True
+        elif sections and line[2:] in ("sendrecv", "sendonly", "recvonly", "inactive"):
+            sections[-1]["dir"] = line[2:]
+    want = [k for k, on in (("audio", audio), ("video", video), ("application", dc)) if on]
+    for kind in want:
+        sec = next((m for m in sections if m["kind"] == kind), None)
+        if sec is None:
+            raise RuntimeError(f"{who} has no m={kind}")
+        if sec["port"] == 0 and not sec["bo"]:
+            hint = f": no {codec}?" if kind == "video" and codec else ""
+            raise RuntimeError(f"{who} rejected m={kind} (port 0){hint}")
+        if kind != "application" and sec["dir"] != "sendrecv":
+            raise RuntimeError(f"{who} says a={sec['dir']} on m={kind}: it will not echo")
+
+
 def result_line(mode, case, ok, reason, details, t0):
     details = dict(details)
     details["total_ms"] = round((time.monotonic() - t0) * 1000)
@@ -396,6 +420,7 @@ async def offer_mode(args):
             raise RuntimeError(f"POST /offer: reply type {answer.get('type')!r}, want answer")
         if "\na=candidate" not in "\n" + answer["sdp"]:
             raise RuntimeError("answer has no a=candidate line (the contract is no trickle)")
+        check_remote_media(answer["sdp"], "answer", dc_kind, audio, video, args.codec)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         ok, reason, details = await run_checks(
             pc, counter, args.case, channel, t0, args.timeout,
@@ -442,16 +467,7 @@ async def serve_mode(args):
         pc.on("track", counter.add)
         try:
             offer = RTCSessionDescription(sdp=params["sdp"], type=params["type"])
-            kinds = [l[2:].split()[0] for l in offer.sdp.splitlines() if l.startswith("m=")]
-            missing = []
-            if dc_kind and "application" not in kinds:
-                missing.append("m=application")
-            if audio and "audio" not in kinds:
-                missing.append("m=audio")
-            if video and "video" not in kinds:
-                missing.append("m=video")
-            if missing:
-                raise RuntimeError("offer lacks " + ", ".join(missing))
+            check_remote_media(offer.sdp, "offer", dc_kind, audio, video)
             if "\na=candidate" not in "\n" + offer.sdp:
                 raise RuntimeError("offer has no a=candidate line (the contract is no trickle)")
             await pc.setRemoteDescription(offer)

@@ -25,7 +25,7 @@ import sys
 import aioice.ice
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc import AudioStreamTrack, VideoStreamTrack
+from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
 from aiortc.contrib.media import MediaRelay
 from av import VideoFrame
 
@@ -42,7 +42,8 @@ FAULTS = {
     "none": "behave",
     "no-dc-echo": "never echo data-channel messages",
     "bad-pong": "answer 'ping N' with 'pong N+1'",
-    "no-media-echo": "never send received tracks back",
+    "no-media-echo": "never send received tracks back (the answer says recvonly)",
+    "silent-media": "answer sendrecv but never send a frame",
     "own-media": "send its own 352x288 grey video and silence instead of the echo",
     "no-candidates": "strip every a=candidate line from the answer",
     "http-500": "answer POST /offer with HTTP 500",
@@ -60,6 +61,17 @@ class GreyVideoTrack(VideoStreamTrack):
             plane.update(b"\x80" * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         return frame
+
+
+class SilentTrack(MediaStreamTrack):
+    """Fault silent-media: a track that never yields a frame."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+
+    async def recv(self):
+        await asyncio.Future()  # forever
 
 
 def echo_of(message):
@@ -106,7 +118,9 @@ async def offer(request):
         log.info("%s: track %s received, echoing it back", pc_id, track.kind)
         # The transceiver the offer created is reused by addTrack (same kind, no track yet),
         # so the answer says sendrecv on the same m-line.
-        if fault == "own-media":
+        if fault == "silent-media":
+            pc.addTrack(SilentTrack(track.kind))
+        elif fault == "own-media":
             pc.addTrack(GreyVideoTrack() if track.kind == "video" else AudioStreamTrack())
         elif fault != "no-media-echo":
             pc.addTrack(relay.subscribe(track))

@@ -189,6 +189,38 @@ async function mediaCheck(pc) {
   return [false, `echoed media in ${Math.round(TIMEOUT_MS / 1000)} s: ${bits.join(', ')}; connection ${pc.connectionState}`, last];
 }
 
+// The remote description's m-sections, enough to explain early why media cannot come back.
+function sections(sdp) {
+  const out = [];
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      const [kind, port] = line.slice(2).split(' ');
+      out.push({ kind, port: Number(port), direction: 'sendrecv', bundleOnly: false });
+    } else if (out.length && line === 'a=bundle-only') {
+      out[out.length - 1].bundleOnly = true;
+    } else if (out.length && /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(line)) {
+      out[out.length - 1].direction = line.slice(2);
+    }
+  }
+  return out;
+}
+
+// The peer must send media back on every audio/video section we asked for: it must accept
+// the section (port != 0) and send on it (sendrecv, or sendonly seen from its side).
+function checkRemoteMedia(sdp, who) {
+  for (const kind of [AUDIO && 'audio', VIDEO && 'video'].filter(Boolean)) {
+    const sec = sections(sdp).find((m) => m.kind === kind);
+    if (!sec) throw new Error(`${who} has no m=${kind}`);
+    if (sec.port === 0 && !sec.bundleOnly) throw new Error(`${who} rejected m=${kind} (port 0)${kind === 'video' && CODEC ? `: no ${CODEC}?` : ''}`);
+    if (sec.direction !== 'sendrecv') throw new Error(`${who} says a=${sec.direction} on m=${kind}: it will not echo`);
+  }
+  if (DC) {
+    const sec = sections(sdp).find((m) => m.kind === 'application');
+    if (!sec) throw new Error(`${who} has no m=application`);
+    if (sec.port === 0 && !sec.bundleOnly) throw new Error(`${who} rejected m=application (port 0)`);
+  }
+}
+
 function preferCodec(transceiver, kind, codec) {
   if (!codec || !transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
   const caps = RTCRtpReceiver.getCapabilities(kind).codecs;
@@ -253,12 +285,7 @@ async function answerMain() {
   if (offer.type !== 'offer') throw new Error(`offerer sent type ${offer.type}`);
   if (!/^a=candidate/m.test(offer.sdp)) throw new Error('offer has no a=candidate line (the contract is no trickle)');
   timings.offer_ms = ms();
-  const kinds = offer.sdp.split('\n').filter((l) => l.startsWith('m=')).map((l) => l.slice(2).split(' ')[0]);
-  const missing = [];
-  if (DC && !kinds.includes('application')) missing.push('m=application');
-  if (AUDIO && !kinds.includes('audio')) missing.push('m=audio');
-  if (VIDEO && !kinds.includes('video')) missing.push('m=video');
-  if (missing.length) throw new Error(`offer lacks ${missing.join(', ')}`);
+  checkRemoteMedia(offer.sdp, 'offer');
   await pc.setRemoteDescription(offer);
   log('offer applied');
   if (AUDIO || VIDEO) {
@@ -307,6 +334,7 @@ async function offerMain() {
   const answer = JSON.parse(text);
   if (answer.type !== 'answer') throw new Error(`POST /offer replied type ${answer.type}`);
   if (!/^a=candidate/m.test(answer.sdp)) throw new Error('answer has no a=candidate line (the contract is no trickle)');
+  checkRemoteMedia(answer.sdp, 'answer');
   await pc.setRemoteDescription(answer);
   timings.answered_ms = ms();
   log('answer applied');
