@@ -18,7 +18,6 @@ no STUN server is configured.
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 
