@@ -368,7 +368,7 @@ impl PeerConnection {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let mut own = rand_chacha::ChaCha20Rng::from_seed(seed);
-        let session = RtpSession::new(
+        let mut session = RtpSession::new(
             Ssrc(own.next_u32()),
             config.wall_clock.map(|unix| (now, unix)),
         );
@@ -380,6 +380,7 @@ impl PeerConnection {
         ncfg.sctp_port = config.sctp_port;
         ncfg.max_message_size = config.max_message_size;
         let negotiator = Negotiator::new(ncfg, &mut own)?;
+        session.set_cname(negotiator.cname());
         let creds = negotiator.local_ice_credentials();
         let mtu = config.transport.mtu;
         let mut tcfg = config.transport;

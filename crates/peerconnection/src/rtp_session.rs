@@ -12,7 +12,9 @@ use ferrtc_rtp_codecs::pipeline::{
     NackConfig, NackGenerator, NtpTime, ReceiverStats, SendHistory, SenderStats, TwccConfig,
     TwccGenerator,
 };
-use ferrtc_rtp_codecs::rtcp::{Compound, List, ReceiverReport, ReportBlock, RtcpPacket};
+use ferrtc_rtp_codecs::rtcp::{
+    Compound, List, ReceiverReport, ReportBlock, RtcpPacket, Sdes, SdesChunk, SdesItem,
+};
 use ferrtc_rtp_codecs::{RtpPacket, rtx};
 use ferrtc_types::{ExtensionId, PayloadType, SeqNo, Ssrc};
 
@@ -112,6 +114,8 @@ pub struct RtpSessionStats {
 pub(crate) struct RtpSession {
     /// Our SSRC for RTCP when we send nothing (RFC 3550 §8.1: random).
     rtcp_ssrc: Ssrc,
+    /// Our CNAME, sent in an SDES with every report (RFC 3550 §6.1, §6.5.1).
+    cname: String,
     senders: Vec<SendState>,
     receivers: HashMap<Ssrc, RecvState>,
     twcc: Option<(ExtensionId, TwccGenerator)>,
@@ -129,6 +133,7 @@ impl RtpSession {
     pub(crate) fn new(rtcp_ssrc: Ssrc, wall_clock: Option<(Instant, Duration)>) -> RtpSession {
         RtpSession {
             rtcp_ssrc,
+            cname: String::new(),
             senders: Vec::new(),
             receivers: HashMap::new(),
             twcc: None,
@@ -139,6 +144,11 @@ impl RtpSession {
             stats: RtpSessionStats::default(),
             buf: Vec::new(),
         }
+    }
+
+    /// Sets the CNAME our reports carry (the one our descriptions announce).
+    pub(crate) fn set_cname(&mut self, cname: &str) {
+        cname.clone_into(&mut self.cname);
     }
 
     pub(crate) fn stats(&self) -> RtpSessionStats {
@@ -487,6 +497,7 @@ impl RtpSession {
             .map(|(at, unix)| NtpTime::from_unix(unix + now.saturating_duration_since(at)));
         let mut out = Vec::new();
         let mut first = true;
+        let mut reporters = Vec::new();
         for s in &mut self.senders {
             let (Some(stats), Some(wall)) = (&mut s.stats, wall) else {
                 continue;
@@ -494,6 +505,7 @@ impl RtpSession {
             let reports: &[ReportBlock] = if first { &blocks } else { &[] };
             if let Some(sr) = stats.sender_report(now, wall, reports) {
                 let _ = RtcpPacket::SenderReport(sr).emit_vec(&mut out);
+                reporters.push(s.spec.ssrc);
                 first = false;
             }
         }
@@ -504,10 +516,71 @@ impl RtpSession {
                 profile_extension: &[],
             };
             let _ = RtcpPacket::ReceiverReport(rr).emit_vec(&mut out);
+            reporters.push(self.rtcp_ssrc);
+        }
+        // A compound packet carries an SDES CNAME for its sources (RFC 3550 §6.1); peers
+        // that did not negotiate reduced-size RTCP (RFC 5506) may drop one without it.
+        if !self.cname.is_empty() && self.cname.len() <= 255 {
+            let item = [SdesItem {
+                kind: SdesItem::CNAME,
+                value: self.cname.as_bytes(),
+            }];
+            let chunks: Vec<SdesChunk<'_>> = reporters
+                .iter()
+                .take(31)
+                .map(|&ssrc| SdesChunk {
+                    ssrc,
+                    items: List::Items(&item),
+                })
+                .collect();
+            let sdes = Sdes {
+                chunks: List::Items(&chunks),
+            };
+            let _ = RtcpPacket::Sdes(sdes).emit_vec(&mut out);
         }
         if !out.is_empty() {
             self.stats.reports_sent += 1;
             self.rtcp_out.push(out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrtc_rtp_codecs::rtcp::check_compound;
+
+    #[test]
+    fn reports_are_compound_with_our_cname() {
+        let t0 = Instant::now();
+        let mut s = RtpSession::new(Ssrc(7), Some((t0, Duration::from_secs(1_800_000_000))));
+        s.set_cname("ferrtc-cname");
+        s.set_senders(vec![SendSpec {
+            ssrc: Ssrc(0x1234),
+            rtx: None,
+            clock_rates: vec![(PayloadType::new(111).unwrap(), 48_000)],
+        }]);
+        let mut rtp = vec![0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34];
+        rtp.extend_from_slice(&[0xab; 20]);
+        s.on_sent(t0, &rtp);
+        let due = s.poll_timeout().expect("a report is scheduled");
+        s.handle_timeout(due);
+        assert_eq!(s.rtcp_out.len(), 1);
+        let report = &s.rtcp_out[0];
+        // Without reduced-size RTCP a report must be a full compound (RFC 3550 §6.1).
+        check_compound(report, false).unwrap();
+        let sdes = Compound::new(report)
+            .filter_map(Result::ok)
+            .find_map(|p| match p {
+                RtcpPacket::Sdes(d) => d.chunks.iter().next(),
+                _ => None,
+            })
+            .expect("an SDES");
+        assert_eq!(sdes.ssrc, Ssrc(0x1234));
+        let item = sdes.items.iter().next().unwrap();
+        assert_eq!(
+            (item.kind, item.value),
+            (SdesItem::CNAME, &b"ferrtc-cname"[..])
+        );
     }
 }
