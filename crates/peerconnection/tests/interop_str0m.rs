@@ -37,7 +37,8 @@ use str0m::channel::ChannelId;
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::rtp::rtcp::{Rtcp, SdesType};
+use str0m::rtp::{RawPacket, RtpWrite, SeqNo};
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
 use str0m::{Candidate, Input, Output, Rtc};
 
@@ -231,6 +232,13 @@ struct Str0m {
     /// Channels opened, with their labels; channels closed; messages by channel.
     channels: Vec<(ChannelId, String)>,
     closed: Vec<ChannelId>,
+    /// RTCP from the peer as str0m parsed it: report compounds, those with an SDES CNAME,
+    /// the CNAMEs seen.
+    rtcp_reports: u64,
+    rtcp_reports_with_cname: u64,
+    pending_cname: bool,
+    last_was_report: bool,
+    cnames: Vec<String>,
     received_on: Vec<(ChannelId, Vec<u8>)>,
     connected: bool,
 }
@@ -241,6 +249,8 @@ impl Str0m {
         let mut rtc = Rtc::builder()
             .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
             .set_rtp_mode(true)
+            // To see ferrtc's RTCP as str0m parsed it.
+            .enable_raw_packets(true)
             .set_stats_interval(Some(Duration::from_millis(200)))
             // Reports on audio every second as on video (str0m's default for audio is 5 s).
             .set_rtcp_report_interval_audio(Duration::from_secs(1))
@@ -262,6 +272,11 @@ impl Str0m {
             keyframe_requests: Vec::new(),
             channels: Vec::new(),
             closed: Vec::new(),
+            rtcp_reports: 0,
+            rtcp_reports_with_cname: 0,
+            pending_cname: false,
+            last_was_report: false,
+            cnames: Vec::new(),
             received_on: Vec::new(),
             connected: false,
         };
@@ -309,6 +324,7 @@ impl Str0m {
                 }
             }
             E::KeyframeRequest(r) => self.keyframe_requests.push((r.mid, r.kind)),
+            E::RawPacket(raw) => self.on_raw(&raw),
             E::MediaAdded(m) => self.media_added.push((m.mid, m.kind)),
             E::RtpPacket(p) => {
                 let mid = self
@@ -340,6 +356,42 @@ impl Str0m {
     fn send(&mut self, now: Instant, binary: bool, data: Vec<u8>) {
         self.backlog.push_back((binary, data));
         self.flush(now);
+    }
+
+    /// str0m hands over each packet of a compound RTCP packet in order; a report starts a
+    /// compound, and an SDES with a CNAME after it counts for it.
+    fn on_raw(&mut self, raw: &RawPacket) {
+        let RawPacket::RtcpRx(rtcp) = raw else {
+            return;
+        };
+        let was_report = std::mem::replace(
+            &mut self.last_was_report,
+            matches!(rtcp, Rtcp::SenderReport(_) | Rtcp::ReceiverReport(_)),
+        );
+        match rtcp {
+            Rtcp::SenderReport(_) | Rtcp::ReceiverReport(_) => {
+                // Reports back to back (one per send stream) are one compound.
+                if !was_report {
+                    self.rtcp_reports += 1;
+                }
+                self.pending_cname = true;
+            }
+            Rtcp::SourceDescription(d) => {
+                for sdes in d.reports.iter() {
+                    for (kind, value) in sdes.values.iter() {
+                        if *kind == SdesType::CNAME {
+                            if std::mem::take(&mut self.pending_cname) {
+                                self.rtcp_reports_with_cname += 1;
+                            }
+                            if !self.cnames.contains(value) {
+                                self.cnames.push(value.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn flush(&mut self, now: Instant) {
@@ -977,6 +1029,21 @@ fn media(seed: u64, ferrtc_offers: bool, lossy: bool) {
         assert!(u64_of(inbound, "nackCount") > 0, "ferrtc sent no NACK");
         return;
     }
+
+    // Every report compound from ferrtc carries its CNAME (RFC 3550 §6.1; reduced-size
+    // RTCP was not negotiated: str0m answers and offers no a=rtcp-rsize).
+    let s = p.sim.endpoint(p.s);
+    let cname = p.sim.endpoint(p.f).pc.negotiator().cname().to_owned();
+    assert!(
+        s.rtcp_reports >= 2,
+        "{} reports from ferrtc",
+        s.rtcp_reports
+    );
+    assert_eq!(
+        s.rtcp_reports_with_cname, s.rtcp_reports,
+        "ferrtc's reports without an SDES CNAME"
+    );
+    assert_eq!(s.cnames, [cname]);
 
     // Key frame requests both ways: ferrtc's PLI reaches str0m's video sender, str0m's PLI
     // and FIR reach ferrtc's.
