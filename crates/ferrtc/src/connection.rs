@@ -715,7 +715,7 @@ impl Handler<core::PeerConnection> for Connection {
                 pc.set_buffered_amount_low_threshold(id, threshold);
             }
             Command::WriteRtp(t, packet) => {
-                if let Err(e) = pc.write_rtp(t, &packet) {
+                if let Err(e) = pc.write_rtp(now, t, &packet) {
                     tracing::trace!(error = %e, "RTP packet not sent");
                 }
             }
