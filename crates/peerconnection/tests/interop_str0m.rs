@@ -2,10 +2,12 @@
 //! in-process on one `ferrtc-netsim` link with virtual time. SDP goes between them as text;
 //! each case runs with ferrtc as offerer and as answerer.
 //!
-//! - a data channel opened by the offerer: 100 messages each way (some past the MTU, so SCTP
-//!   fragments them, every fifth one text), each echoed back, all intact and in order; on a
-//!   clean link and on one with 5% loss and 100 ms RTT; ferrtc's data-channel counters
-//!   against what str0m delivered;
+//! - a data channel opened by the offerer (candidates trickled, or only in ferrtc's
+//!   `localDescription` for a peer that takes no trickle): 100 messages each way (some past
+//!   the MTU, so SCTP fragments them, every fifth one text), each echoed back, all intact and
+//!   in order; on a clean link and on one with 5% loss and 100 ms RTT; ferrtc's data-channel
+//!   counters against what str0m delivered; a second channel opened in band by the answerer
+//!   and closed by the offerer;
 //! - an audio (Opus) and a video (VP8) transceiver: RTP both ways, payloads compared byte for
 //!   byte, str0m in RTP mode so it hands over packets as they arrived; key frame requests
 //!   (PLI, FIR) both ways; over 5% loss and 100 ms RTT, video gaps repaired by NACK and
@@ -492,6 +494,9 @@ struct Pair {
     sim: Sim,
     f: Handle<Ferrtc>,
     s: Handle<Str0m>,
+    /// Trickle ferrtc's candidates (else its description carries them, as for a peer
+    /// that takes no trickled candidates: ferrtc sends its `localDescription`).
+    trickle: bool,
 }
 
 impl Pair {
@@ -502,7 +507,12 @@ impl Pair {
         let f = sim.add_endpoint([FERRTC_ADDR.parse().unwrap()], f);
         let s = Str0m::new(&sim);
         let s = sim.add_endpoint([STR0M_ADDR.parse().unwrap()], s);
-        Pair { sim, f, s }
+        Pair {
+            sim,
+            f,
+            s,
+            trickle: true,
+        }
     }
 
     fn now(&self) -> Instant {
@@ -524,7 +534,11 @@ impl Pair {
         let offer = f.pc.create_offer().unwrap();
         f.pc.set_local_description(now, &offer).unwrap();
         f.drain(now);
-        let text = offer.sdp.clone();
+        let text = if self.trickle {
+            offer.sdp.clone()
+        } else {
+            self.description_with_candidates()
+        };
         let offer = SdpOffer::from_sdp_string(&text)
             .unwrap_or_else(|e| panic!("str0m cannot parse ferrtc's offer: {e}\n{text}"));
         let s = self.str0m();
@@ -559,8 +573,12 @@ impl Pair {
             f.pc.set_direction(id, ferrtc_sdp::Direction::SendRecv)
                 .unwrap();
         }
-        let answer = f.pc.create_answer().unwrap();
+        let mut answer = f.pc.create_answer().unwrap();
         f.pc.set_local_description(now, &answer).unwrap();
+        if !self.trickle {
+            answer.sdp = self.description_with_candidates();
+        }
+        let f = self.ferrtc();
         f.drain(now);
         assert_eq!(f.pc.signaling_state(), SignalingState::Stable);
         let parsed = SdpAnswer::from_sdp_string(&answer.sdp)
@@ -573,9 +591,28 @@ impl Pair {
         s.drain(now);
     }
 
+    /// ferrtc's `localDescription`, which must carry the candidates gathered so far.
+    fn description_with_candidates(&mut self) -> String {
+        let sdp = self
+            .sim
+            .endpoint(self.f)
+            .pc
+            .local_description()
+            .expect("a local description")
+            .sdp;
+        assert!(
+            sdp.contains("a=candidate:"),
+            "ferrtc's localDescription has no candidate\n{sdp}"
+        );
+        sdp
+    }
+
     /// Moves ferrtc's trickled candidates to str0m (str0m's are all in its description).
     fn trickle(&mut self) {
         let cands = std::mem::take(&mut self.ferrtc().candidates);
+        if !self.trickle {
+            return;
+        }
         let now = self.now();
         let s = self.str0m();
         let mut added = false;
@@ -631,8 +668,13 @@ fn message(tag: u8, i: usize) -> Message {
 }
 
 fn data_channel(seed: u64, link: LinkConfig, ferrtc_offers: bool) {
+    data_channel_with(seed, link, ferrtc_offers, true);
+}
+
+fn data_channel_with(seed: u64, link: LinkConfig, ferrtc_offers: bool, trickle: bool) {
     const N: usize = 100;
     let mut p = Pair::new(seed, link);
+    p.trickle = trickle;
     if ferrtc_offers {
         let now = p.now();
         let f = p.ferrtc();
@@ -827,6 +869,26 @@ fn lossy_link() -> LinkConfig {
     LinkConfig::ideal()
         .latency(Duration::from_millis(50))
         .loss(0.05)
+}
+
+#[test]
+fn data_channel_ferrtc_offers_without_trickle() {
+    data_channel_with(
+        15,
+        LinkConfig::ideal().latency(Duration::from_millis(10)),
+        true,
+        false,
+    );
+}
+
+#[test]
+fn data_channel_str0m_offers_without_trickle() {
+    data_channel_with(
+        16,
+        LinkConfig::ideal().latency(Duration::from_millis(10)),
+        false,
+        false,
+    );
 }
 
 #[test]
