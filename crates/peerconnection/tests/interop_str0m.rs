@@ -12,6 +12,7 @@
 //!   byte, str0m in RTP mode so it hands over packets as they arrived; key frame requests
 //!   (PLI, FIR) both ways; over 5% loss and 100 ms RTT, video gaps repaired by NACK and
 //!   retransmission both ways;
+//! - ICE restarts from each side in turn, the channel carrying on past the consent timeout;
 //! - counters: ferrtc's `getStats()` (outbound-rtp, inbound-rtp, and what the peer's SR and
 //!   RR say) against str0m's ingress and egress stats per mid, both ways, round trip times
 //!   included.
@@ -1255,4 +1256,125 @@ fn audio_and_video_ferrtc_offers_over_5_percent_loss_and_100ms_rtt() {
 #[test]
 fn audio_and_video_str0m_offers_over_5_percent_loss_and_100ms_rtt() {
     media(24, false, true);
+}
+
+// ----- ICE restarts -----
+
+/// One message each way on the open channel; both arrive.
+fn exchange(p: &mut Pair, what: &str) {
+    let (f_before, s_before) = (
+        p.sim.endpoint(p.f).received.len(),
+        p.sim.endpoint(p.s).received.len(),
+    );
+    let now = p.now();
+    p.ferrtc()
+        .send(now, true, format!("R{what} from ferrtc").into_bytes());
+    p.str0m()
+        .send(now, true, format!("R{what} from str0m").into_bytes());
+    p.run_until(Duration::from_secs(10), what, |p| {
+        p.sim.endpoint(p.f).received.len() == f_before + 1
+            && p.sim.endpoint(p.s).received.len() == s_before + 1
+    });
+    assert_eq!(
+        p.sim.endpoint(p.f).received[f_before].1,
+        format!("R{what} from str0m").into_bytes()
+    );
+    assert_eq!(
+        p.sim.endpoint(p.s).received[s_before].1,
+        format!("R{what} from ferrtc").into_bytes()
+    );
+}
+
+/// ICE restarts from each side in turn on a connection with an open data channel: new
+/// credentials both ways (the old ones would fail consent checks within 30 s), the DTLS
+/// association and the channel carry on.
+fn ice_restarts(seed: u64, ferrtc_offers_first: bool) {
+    let mut p = Pair::new(seed, LinkConfig::ideal().latency(Duration::from_millis(10)));
+    if ferrtc_offers_first {
+        let now = p.now();
+        let f = p.ferrtc();
+        let id =
+            f.pc.create_data_channel(now, DataChannelInit::new("chat"))
+                .unwrap();
+        f.channel = Some(id);
+        f.drain(now);
+        p.ferrtc_offers();
+    } else {
+        let mut id = None;
+        p.str0m_offers(|api| id = Some(api.add_channel("chat".into())));
+        p.str0m().channel = id;
+    }
+    p.connect();
+    p.run_until(Duration::from_secs(10), "channel open", |p| {
+        p.sim.endpoint(p.f).channel.is_some() && p.sim.endpoint(p.s).opened
+    });
+    exchange(&mut p, "before");
+    let ufrag = |p: &Pair| {
+        p.sim
+            .endpoint(p.f)
+            .pc
+            .transport()
+            .local_credentials()
+            .ufrag
+            .clone()
+    };
+    let remote_ufrag = |p: &Pair| {
+        let d = p.sim.endpoint(p.f).pc.remote_description().unwrap().sdp;
+        d.lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .unwrap()
+            .to_owned()
+    };
+    for (round, ferrtc_restarts) in [ferrtc_offers_first, !ferrtc_offers_first]
+        .into_iter()
+        .enumerate()
+    {
+        let (ours, theirs) = (ufrag(&p), remote_ufrag(&p));
+        if ferrtc_restarts {
+            p.ferrtc().pc.restart_ice().unwrap();
+            p.ferrtc_offers();
+        } else {
+            p.str0m_offers(|api| {
+                api.ice_restart(true);
+            });
+        }
+        assert_ne!(
+            ufrag(&p),
+            ours,
+            "ferrtc's credentials after restart {round}"
+        );
+        assert_ne!(
+            remote_ufrag(&p),
+            theirs,
+            "str0m's credentials after restart {round}"
+        );
+        // Past the consent timeout (RFC 7675: 30 s): the new credentials are in use.
+        p.sim.run_for(Duration::from_secs(40));
+        assert_eq!(
+            p.sim.endpoint(p.f).pc.connection_state(),
+            ConnectionState::Connected
+        );
+        assert!(
+            p.sim.endpoint(p.s).rtc.is_connected(),
+            "str0m after restart {round}"
+        );
+        exchange(&mut p, &format!("after restart {round}"));
+    }
+    let f = p.sim.endpoint(p.f);
+    assert!(
+        !f.events
+            .iter()
+            .any(|e| matches!(e, Event::DataChannelClose(_))),
+        "the channel closed"
+    );
+}
+
+#[test]
+fn ice_restarts_ferrtc_first() {
+    ice_restarts(31, true);
+}
+
+#[test]
+fn ice_restarts_str0m_first() {
+    ice_restarts(32, false);
 }
