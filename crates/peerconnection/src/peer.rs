@@ -1164,6 +1164,8 @@ impl PeerConnection {
         p.extend_from_slice(&[0x81, 206, 0, 2]);
         p.extend_from_slice(&sender.0.to_be_bytes());
         p.extend_from_slice(&media.0.to_be_bytes());
+        // SDES CNAME: a compound packet (RFC 3550 §6.1).
+        self.session.append_sdes(&mut p, &[sender]);
         self.transport.send_rtcp(&p)?;
         Ok(())
     }
@@ -1492,6 +1494,8 @@ impl PeerConnection {
         self.routes = routes;
         self.session.set_senders(senders);
         self.session.set_twcc(twcc);
+        self.session
+            .set_reduced_size(n.media.iter().all(|m| m.rtcp_rsize));
         self.learned.clear();
         for (s, mid) in old {
             if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {
