@@ -679,6 +679,7 @@ impl PeerConnection {
                     .with("mid", route.mid.as_str())
                     .with("transportId", "T")
                     .with("packetsReceived", snap.received)
+                    .with("bytesReceived", snap.octets)
                     .with("packetsLost", snap.lost)
                     .with("jitter", snap.jitter.as_secs_f64())
                     .with("nackCount", snap.nacks_sent)

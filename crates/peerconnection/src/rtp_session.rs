@@ -65,6 +65,8 @@ struct SendState {
 
 struct RecvState {
     stats: ReceiverStats,
+    /// Payload octets received, padding excluded, repairs included (W3C `bytesReceived`).
+    octets: u64,
     nack: Option<NackGenerator>,
     /// The peer's latest SR about this stream: packets, octets, NTP time.
     last_sr: Option<(u32, u32, u64)>,
@@ -85,6 +87,7 @@ pub(crate) struct SendSnapshot {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RecvSnapshot {
     pub received: u64,
+    pub octets: u64,
     pub lost: i64,
     pub jitter: Duration,
     pub nacks_sent: u64,
@@ -228,6 +231,7 @@ impl RtpSession {
                 *ssrc,
                 RecvSnapshot {
                     received: r.stats.received(),
+                    octets: r.octets,
                     lost: r.stats.cumulative_lost(),
                     jitter: r.stats.jitter_duration(),
                     nacks_sent: r.nack.as_ref().map_or(0, NackGenerator::requests),
@@ -402,13 +406,17 @@ impl RtpSession {
                 ssrc,
                 RecvState {
                     stats: ReceiverStats::new(ssrc, clock),
+                    octets: 0,
                     nack,
                     last_sr: None,
                 },
             );
         }
+        // The payload without padding (the packet is unprotected by now).
+        let octets = RtpPacket::new_checked(&packet[..]).map_or(0, |p| p.payload().len() as u64);
         if let Some(r) = self.receivers.get_mut(&ssrc) {
             r.stats.handle_packet(now, seq, ts);
+            r.octets += octets;
             if let Some(n) = &mut r.nack {
                 n.handle_packet(now, seq);
             }
