@@ -1173,13 +1173,15 @@ fn media(seed: u64, ferrtc_offers: bool, lossy: bool) {
         let egress = s.stats.egress(mid);
         let inbound = by_mid(&report, StatsType::InboundRtp, &mid_str);
         assert_eq!(
-            u64_of(inbound, "packetsReceived"),
-            egress.packets,
+            (
+                u64_of(inbound, "packetsReceived"),
+                u64_of(inbound, "bytesReceived")
+            ),
+            (egress.packets, egress.bytes),
             "ferrtc inbound-rtp on {mid} vs str0m's egress"
         );
         assert_eq!(egress.packets, n);
-        // inbound-rtp has no bytesReceived yet: str0m's bytes against the payloads ferrtc
-        // handed over on the transceiver.
+        // And the payloads ferrtc handed over on the transceiver.
         let got: u64 = f
             .rtp_on(t)
             .iter()
