@@ -29,9 +29,17 @@ pub enum BundlePolicy {
 }
 
 /// How a peer connection is set up (W3C `RTCConfiguration`, plus where to gather host
-/// candidates from).
+/// candidates from). Written as a struct literal, W3C style:
+///
+/// ```
+/// use ferrtc::{Configuration, IceServer};
+/// let config = Configuration {
+///     ice_servers: vec![IceServer::new("stun:stun.example.org:3478")],
+///     ..Default::default()
+/// };
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct Configuration {
     /// STUN and TURN servers.
     pub ice_servers: Vec<IceServer>,

@@ -138,6 +138,12 @@ async fn sender_waits_for_a_reader_that_does_not_read() {
         );
     }
     within("sender done", sender).await.unwrap();
+    // Everything was acknowledged in the end.
+    da.set_buffered_amount_low_threshold(0);
+    within("buffered amount low", da.buffered_amount_low())
+        .await
+        .unwrap();
+    assert_eq!(da.buffered_amount(), 0);
 }
 
 /// Waits until `port` on 127.0.0.1 can be bound again: the socket was freed.
