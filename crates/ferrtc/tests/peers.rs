@@ -351,3 +351,74 @@ async fn ipv6_loopback_when_the_host_has_it() {
         Some("over ::1")
     );
 }
+
+/// A STUN server on 127.0.0.1 that answers Binding requests with the address it saw, and
+/// counts them.
+async fn stun_server() -> (u16, Arc<AtomicUsize>) {
+    use ferrtc::layers::stun_ice::stun::{
+        Attribute, Class, Message as StunMessage, MessageBuilder, MessageType, Method,
+    };
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let Ok(msg) = StunMessage::new_checked(&buf[..n]) else {
+                continue;
+            };
+            if msg.class() != Class::Request || msg.method() != Method::BINDING {
+                continue;
+            }
+            let mut out = Vec::new();
+            let mut b = MessageBuilder::new(
+                &mut out,
+                MessageType::new(Class::SuccessResponse, Method::BINDING),
+                msg.transaction_id(),
+            );
+            b.add(&Attribute::XorMappedAddress(from)).unwrap();
+            b.add_fingerprint().unwrap();
+            b.finish();
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = socket.send_to(&out, from).await;
+        }
+    });
+    (port, answered)
+}
+
+#[tokio::test]
+async fn stun_servers_from_w3c_urls_are_asked() {
+    let (port, answered) = stun_server().await;
+    for url in [
+        format!("stun:127.0.0.1:{port}"),
+        format!("stun:localhost:{port}"),
+    ] {
+        let before = answered.load(Ordering::SeqCst);
+        let config = ferrtc::Configuration {
+            ice_servers: vec![ferrtc::IceServer::new(url.clone())],
+            ..loopback()
+        };
+        let pc = PeerConnection::new(config).await.unwrap();
+        pc.create_data_channel("x", DataChannelInit::default())
+            .await
+            .unwrap();
+        pc.set_local_description(None).await.unwrap();
+        within("gathering with a STUN server", pc.gathering_complete())
+            .await
+            .unwrap();
+        assert!(
+            answered.load(Ordering::SeqCst) > before,
+            "{url}: the STUN server was not asked"
+        );
+    }
+    // A URL that does not parse is refused, typed.
+    let config = ferrtc::Configuration {
+        ice_servers: vec![ferrtc::IceServer::new("stun:")],
+        ..loopback()
+    };
+    assert!(matches!(
+        PeerConnection::new(config).await,
+        Err(Error::IceServerUrl(_))
+    ));
+}
