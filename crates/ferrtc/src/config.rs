@@ -53,6 +53,10 @@ pub struct Configuration {
     pub host_addresses: HostAddresses,
     /// Be an ICE-lite agent (RFC 8445 §2.5), for a server with a public address.
     pub ice_lite: bool,
+    /// Encoding names (`"H264"`, `"VP8"`, `"opus"`, ...) put first, in this order, among the
+    /// codecs every transceiver offers and accepts: the W3C `setCodecPreferences` for the
+    /// whole connection. Empty: ferrtc's default order.
+    pub codec_preferences: Vec<String>,
 }
 
 impl Configuration {

@@ -198,6 +198,21 @@ impl PeerConnection {
         let mut pc_config = core::PeerConfig::new(certificate);
         pc_config.ice.stun_servers = stun_servers;
         pc_config.ice_lite = config.ice_lite;
+        // Sender reports carry NTP time: the core reads no clock, so it is told the wall
+        // clock at its `now`.
+        pc_config.wall_clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok();
+        for codecs in [&mut pc_config.audio_codecs, &mut pc_config.video_codecs] {
+            // A stable sort: preferred names first in the given order, the rest as they were.
+            codecs.sort_by_key(|c| {
+                config
+                    .codec_preferences
+                    .iter()
+                    .position(|p| p.eq_ignore_ascii_case(&c.name))
+                    .unwrap_or(usize::MAX)
+            });
+        }
         let now = driver::now();
         let rng = Box::new(rand::rngs::StdRng::from_os_rng());
         let mut pc = core::PeerConnection::new(pc_config, now, rng).map_err(Error::Config)?;
@@ -514,6 +529,15 @@ impl Core for core::PeerConnection {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         core::PeerConnection::poll_timeout(self)
+    }
+    fn log_stats(&self) {
+        let t = self.transport();
+        tracing::debug!(
+            transport = ?t.stats(),
+            ice = ?t.ice_stats(),
+            dtls = ?t.dtls_stats(),
+            "counters"
+        );
     }
 }
 
