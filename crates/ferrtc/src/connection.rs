@@ -153,7 +153,7 @@ pub struct PeerConnection {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     states: watch::Receiver<States>,
     queued_media: Arc<AtomicUsize>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: tokio::task::JoinHandle<()>,
     local_addresses: Vec<SocketAddr>,
 }
 
@@ -251,7 +251,7 @@ impl PeerConnection {
             events: tokio::sync::Mutex::new(events),
             states,
             queued_media,
-            task: Some(task),
+            task,
             local_addresses: hosts,
         })
     }
@@ -488,9 +488,7 @@ impl PeerConnection {
     /// when its handles are gone).
     #[must_use]
     pub fn is_finished(&self) -> bool {
-        self.task
-            .as_ref()
-            .is_none_or(tokio::task::JoinHandle::is_finished)
+        self.task.is_finished()
     }
 }
 
@@ -502,14 +500,6 @@ impl futures_core::Stream for PeerConnection {
         let ev = std::task::ready!(this.events.get_mut().poll_recv(cx));
         this.account(ev.as_ref());
         Poll::Ready(ev)
-    }
-}
-
-impl Drop for PeerConnection {
-    fn drop(&mut self) {
-        // The task ends by itself once the command channel closes (when the data channel
-        // handles are gone too); nothing to abort.
-        self.task.take();
     }
 }
 
@@ -599,7 +589,7 @@ impl Connection {
         let shared = self
             .channels
             .entry(id)
-            .or_insert_with(|| Arc::new(shared_from_info(pc, id, None)))
+            .or_insert_with(|| Arc::new(shared_from_info(pc, id)))
             .clone();
         Some(DataChannel::new(shared, commands))
     }
@@ -631,7 +621,7 @@ impl Connection {
         };
         let id = pc.create_data_channel(now, core_init)?;
         let commands = self.commands.upgrade().ok_or(Error::Closed)?;
-        let shared = Arc::new(shared_from_info(pc, id, None));
+        let shared = Arc::new(shared_from_info(pc, id));
         self.channels.insert(id, Arc::clone(&shared));
         Ok(DataChannel::new(shared, commands))
     }
@@ -643,14 +633,11 @@ impl Connection {
     }
 }
 
-fn shared_from_info(
-    pc: &core::PeerConnection,
-    id: core::DataChannelId,
-    fallback: Option<ChannelProps>,
-) -> Shared {
+/// The handles' shared state of a channel, from what the core says of it.
+fn shared_from_info(pc: &core::PeerConnection, id: core::DataChannelId) -> Shared {
     let info = pc.data_channel(id);
-    let props = match (&info, fallback) {
-        (Some(i), _) => ChannelProps {
+    let props = match &info {
+        Some(i) => ChannelProps {
             label: i.label.clone(),
             protocol: i.protocol.clone(),
             ordered: i.ordered,
@@ -658,8 +645,7 @@ fn shared_from_info(
             max_packet_life_time: i.max_packet_life_time,
             negotiated: i.negotiated,
         },
-        (None, Some(p)) => p,
-        (None, None) => ChannelProps {
+        None => ChannelProps {
             label: String::new(),
             protocol: String::new(),
             ordered: true,
