@@ -15,6 +15,17 @@
 //!   `recv`, the W3C properties.
 //! - [`net`]: the sockets, host addresses and ICE server URLs.
 //!
+//! # Limits
+//!
+//! - TURN (`turn:`, `turns:`) and `stuns:` URLs are parsed and checked but not used yet (a
+//!   warning is logged); `IceTransportPolicy::Relay` is refused for that reason.
+//! - Only the `max-bundle` policy: everything rides one transport.
+//! - One connection, one set of sockets (one per address family); many connections on one
+//!   shared port (the core's `Endpoint`) is not driven yet.
+//! - A reader that stops reading a data channel makes its connection take only STUN from
+//!   the network until it reads again (the peer's SCTP retransmits): media on that
+//!   connection pauses meanwhile.
+//!
 //! # Example
 //!
 //! Two connections in one process over loopback: one offers a data channel, the other
