@@ -23,11 +23,13 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("interop") => interop(&args[1..]).map(|_| ()),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [--no-fuzz]\n       \
                  cargo xtask fuzz [TARGET] [--seconds N]\n       \
-                 cargo xtask bench [sdp|srtp|...|all]"
+                 cargo xtask bench [sdp|srtp|...|all]\n       \
+                 cargo xtask interop [--peers P,...] [--cases C,...]"
             );
             return ExitCode::from(2);
         }
@@ -247,12 +249,58 @@ fn test(args: &[String]) -> Result {
         .env("FERRTC_INTEROP_PYTHON", interop_venv().join("bin/python"));
     let (passed, failed) = run_counting_tests(c)?;
 
+    let cells = interop(&[])?;
+
     println!(
         "\nxtask: whole suite green in {:.0} s",
         started.elapsed().as_secs_f64()
     );
+    println!("interop: {cells} cells passed (matrix in target/interop/matrix.md)");
     println!("tests: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// Runs ferrtc's examples against headless Chromium, headless Firefox ESR and aiortc in a
+/// loopback-only network namespace (interop/run.py; interop/README.md says what each case
+/// checks). Installs what it needs first (interop/install.sh). Fails if any cell is red.
+/// Returns how many cells passed. Arguments go to run.py (`--peers`, `--cases`, ...).
+fn interop(args: &[String]) -> Result<usize> {
+    let out = root().join("target/interop");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    step("interop: browsers, tshark and aiortc (interop/install.sh)");
+    let mut c = Command::new("sh");
+    c.arg(root().join("interop/install.sh"));
+    run(c)?;
+    step("interop: ferrtc's examples (release)");
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "ferrtc",
+        "--examples",
+    ]);
+    run(c)?;
+    step("interop: the matrix (ferrtc as server and as offerer)");
+    let examples = root().join("target/release/examples");
+    let mut c = Command::new("python3");
+    c.arg(root().join("interop/run.py"))
+        .arg("--server")
+        .arg(examples.join("echo_server"))
+        .arg("--offerer")
+        .arg(examples.join("echo_offerer"))
+        .arg("--matrix-out")
+        .arg(out.join("matrix.md"))
+        .arg("--pcap")
+        .arg(out.join("chromium.pcap"))
+        .arg("--out")
+        .arg(out.join("logs"))
+        .args(args);
+    run(c)?;
+    let results =
+        std::fs::read_to_string(out.join("logs/results.json")).map_err(|e| e.to_string())?;
+    Ok(results.matches("\"pass\": true").count())
 }
 
 fn fuzz_targets() -> Result<Vec<String>> {
