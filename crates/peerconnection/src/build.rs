@@ -321,10 +321,23 @@ fn push_candidates(mut m: MediaDescription, t: &TransportAttrs<'_>) -> MediaDesc
 
 /// What to write about our sender on an RTP m-line.
 pub(crate) struct SenderAttrs<'a> {
+    /// The transceiver's own direction: `a=msid` follows it, not the negotiated one
+    /// (RFC 8829 §5.2.1, §5.3.1).
+    pub direction: Direction,
     pub track: Option<&'a TrackInfo>,
     pub ssrc: Option<Ssrc>,
     pub rtx_ssrc: Option<Ssrc>,
     pub cname: &'a str,
+}
+
+/// The `msid-id` written for a track: its first stream, or `-` for none (RFC 8830 §2).
+pub(crate) fn msid_stream(track: &TrackInfo) -> &str {
+    track.stream_ids.first().map_or("-", String::as_str)
+}
+
+/// Whether an m-line carries `a=msid`: when the transceiver would send and has a track.
+pub(crate) fn msid_written(direction: Direction, track: Option<&TrackInfo>) -> bool {
+    matches!(direction, Direction::SendRecv | Direction::SendOnly) && track.is_some()
 }
 
 /// An RTP m-line in use.
@@ -348,11 +361,12 @@ pub(crate) fn rtp_section(
     }
     m = m.with_direction(direction);
     let sends = matches!(direction, Direction::SendRecv | Direction::SendOnly);
-    let msid = sender.track.map(|t| {
-        let stream = t.stream_ids.first().map_or("-", String::as_str);
-        (stream.to_owned(), t.track_id.clone())
-    });
-    if sends && let Some((stream, track)) = &msid {
+    let msid = sender
+        .track
+        .map(|t| (msid_stream(t).to_owned(), t.track_id.clone()));
+    if msid_written(sender.direction, sender.track)
+        && let Some((stream, track)) = &msid
+    {
         m = m.with_msid(stream.clone(), track.clone());
     }
     m = m.with_rtcp_mux();

@@ -280,6 +280,7 @@ impl Negotiator {
                         &exts,
                         &transport,
                         &SenderAttrs {
+                            direction: t.direction,
                             track: t.track.as_ref(),
                             ssrc,
                             rtx_ssrc,
