@@ -14,6 +14,7 @@ use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 /// applies an answer or a provisional answer, and kept as
 /// [`Negotiator::negotiation`](crate::Negotiator::negotiation).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Negotiation {
     /// Whether the answer was provisional (`pranswer`): the offer is still open.
     pub provisional: bool,
@@ -47,6 +48,7 @@ impl Negotiation {
 
 /// ICE parameters of one side of a transport (RFC 8839 §5.4 - §5.6).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IceParameters {
     /// `a=ice-ufrag`.
     pub ufrag: String,
@@ -72,6 +74,7 @@ impl core::fmt::Debug for IceParameters {
 
 /// One ICE + DTLS transport and what runs over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedTransport {
     /// The m-lines it carries; the first is the BUNDLE tag.
     pub mids: Vec<Mid>,
@@ -107,6 +110,7 @@ pub struct PayloadTypes {
 
 /// A codec both sides agreed on for one m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedCodec {
     /// The encoding name, as the answer writes it (e.g. `VP8`, `opus`, `red`).
     pub name: String,
@@ -142,6 +146,7 @@ impl NegotiatedCodec {
 
 /// A header extension both sides use, with its id (the same both ways, RFC 8285 §6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct NegotiatedExtension {
     /// The id in RTP headers.
     pub id: ExtensionId,
@@ -151,6 +156,7 @@ pub struct NegotiatedExtension {
 
 /// What we send on an m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendStream {
     /// The SSRC of the media.
     pub ssrc: Ssrc,
@@ -164,6 +170,7 @@ pub struct SendStream {
 
 /// A source the peer announced (`a=ssrc`, `a=ssrc-group:FID`, RFC 5576).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RemoteSource {
     /// The media SSRC.
     pub ssrc: Ssrc,
@@ -175,6 +182,7 @@ pub struct RemoteSource {
 
 /// One RTP m-line in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedMedia {
     /// The mid.
     pub mid: Mid,
@@ -241,6 +249,7 @@ impl NegotiatedMedia {
 
 /// The data-channel m-line in use (RFC 8841).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedData {
     /// Its mid.
     pub mid: Mid,
