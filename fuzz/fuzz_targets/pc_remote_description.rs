@@ -5,7 +5,7 @@
 //! unchanged; an accepted offer can be answered with an answer that applies.
 #![no_main]
 
-use ferrtc_peerconnection::jsep::{
+use ferrtc_peerconnection::{
     Config, Description, MediaKind, Negotiator, RemoteCandidate, SdpType, TrackInfo,
 };
 use ferrtc_types::{Fingerprint, HashAlgorithm, Mid};

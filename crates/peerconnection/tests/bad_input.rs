@@ -4,7 +4,7 @@
 mod common;
 
 use common::{CHROMIUM_OFFER, exchange, negotiator, rng};
-use ferrtc_peerconnection::jsep::{
+use ferrtc_peerconnection::{
     AddCandidateError, CandidateError, CodecSpec, Config, Description, MediaKind, Negotiator,
     Operation, RemoteCandidate, RemoteDescriptionError as E, SdpType, SetRemoteError,
     SignalingState, TrackInfo, UsageError,

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{CHROMIUM_OFFER, FIREFOX_OFFER, answer_offer, mozilla_parse};
-use ferrtc_peerconnection::jsep::{Direction, Feedback, MediaKind, TrackInfo, uri};
+use ferrtc_peerconnection::{Direction, Feedback, MediaKind, TrackInfo, uri};
 use ferrtc_sdp::SessionDescription;
 use ferrtc_types::DtlsRole;
 use webrtc_sdp::attribute_type::{SdpAttribute, SdpAttributeGroupSemantic, SdpAttributeSetup};
@@ -19,9 +19,7 @@ fn track() -> TrackInfo {
 
 /// Answers `offer` with a video track of ours and checks what every browser answer must
 /// satisfy; returns the answer model.
-fn answer_and_check(
-    offer_text: &str,
-) -> (SessionDescription, ferrtc_peerconnection::jsep::Negotiation) {
+fn answer_and_check(offer_text: &str) -> (SessionDescription, ferrtc_peerconnection::Negotiation) {
     let mut rng = common::rng(7);
     let mut n = common::negotiator(9, &mut rng);
     n.add_track(MediaKind::Video, track()).unwrap();
@@ -242,14 +240,10 @@ fn answering_without_a_track_is_recvonly() {
 fn a_new_remote_offer_replaces_the_pending_one() {
     let mut rng = common::rng(4);
     let mut n = common::negotiator(9, &mut rng);
-    n.set_remote_description(&ferrtc_peerconnection::jsep::Description::offer(
-        CHROMIUM_OFFER,
-    ))
-    .unwrap();
-    n.set_remote_description(&ferrtc_peerconnection::jsep::Description::offer(
-        FIREFOX_OFFER,
-    ))
-    .unwrap();
+    n.set_remote_description(&ferrtc_peerconnection::Description::offer(CHROMIUM_OFFER))
+        .unwrap();
+    n.set_remote_description(&ferrtc_peerconnection::Description::offer(FIREFOX_OFFER))
+        .unwrap();
     // One video transceiver (the first offer's is gone with it), Firefox's ufrag.
     assert_eq!(n.transceivers().count(), 1);
     let answer = n.create_answer(&mut rng).unwrap();
@@ -257,15 +251,11 @@ fn a_new_remote_offer_replaces_the_pending_one() {
     assert_eq!(negotiation.transports[0].remote_ice.ufrag, "4cbb5b30");
     // Rolling back a replaced offer goes back to stable with nothing.
     let mut m = common::negotiator(9, &mut rng);
-    m.set_remote_description(&ferrtc_peerconnection::jsep::Description::offer(
-        CHROMIUM_OFFER,
-    ))
-    .unwrap();
-    m.set_remote_description(&ferrtc_peerconnection::jsep::Description::offer(
-        FIREFOX_OFFER,
-    ))
-    .unwrap();
-    m.set_remote_description(&ferrtc_peerconnection::jsep::Description::rollback())
+    m.set_remote_description(&ferrtc_peerconnection::Description::offer(CHROMIUM_OFFER))
+        .unwrap();
+    m.set_remote_description(&ferrtc_peerconnection::Description::offer(FIREFOX_OFFER))
+        .unwrap();
+    m.set_remote_description(&ferrtc_peerconnection::Description::rollback())
         .unwrap();
     assert_eq!(m.transceivers().count(), 0);
     assert!(m.remote_description().is_none());

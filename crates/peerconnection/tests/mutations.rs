@@ -5,7 +5,7 @@
 mod common;
 
 use common::{CHROMIUM_OFFER, FIREFOX_OFFER};
-use ferrtc_peerconnection::jsep::{Description, MediaKind, Negotiator, SdpType, TrackInfo};
+use ferrtc_peerconnection::{Description, MediaKind, Negotiator, SdpType, TrackInfo};
 use ferrtc_sdp::SessionDescription;
 use proptest::prelude::*;
 

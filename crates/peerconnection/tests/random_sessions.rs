@@ -7,7 +7,7 @@
 mod common;
 
 use common::{negotiator, rng};
-use ferrtc_peerconnection::jsep::{
+use ferrtc_peerconnection::{
     Description, Direction, MediaKind, Negotiation, Negotiator, SignalingState, TrackInfo,
 };
 use proptest::prelude::*;
@@ -52,7 +52,7 @@ struct World {
     role: Option<ferrtc_types::DtlsRole>,
 }
 
-fn live(n: &Negotiator, k: usize) -> Option<ferrtc_peerconnection::jsep::TransceiverId> {
+fn live(n: &Negotiator, k: usize) -> Option<ferrtc_peerconnection::TransceiverId> {
     let ids: Vec<_> = n
         .transceivers()
         .filter(|t| !t.is_stopped() && !t.is_stopping())

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{exchange, negotiator, rng};
-use ferrtc_peerconnection::jsep::{
+use ferrtc_peerconnection::{
     Config, Description, Direction, MediaKind, Negotiation, Negotiator, RemoteCandidate, SdpType,
     SignalingState, TrackInfo, TransceiverInit, uri,
 };
@@ -344,7 +344,7 @@ fn glare_is_resolved_by_rollback() {
     let before = bob.state_snapshot();
     assert!(matches!(
         bob.set_remote_description(&a_offer),
-        Err(ferrtc_peerconnection::jsep::SetRemoteError::Usage(_))
+        Err(ferrtc_peerconnection::SetRemoteError::Usage(_))
     ));
     assert_eq!(bob.state_snapshot(), before);
     // Bob is polite: he rolls back and takes Alice's offer.
@@ -605,7 +605,7 @@ fn rolling_back_an_ice_restart_keeps_it_pending() {
 
 #[test]
 fn codec_preferences_order_and_restrict() {
-    use ferrtc_peerconnection::jsep::{CodecSpec, UsageError};
+    use ferrtc_peerconnection::{CodecSpec, UsageError};
     let mut r = rng(22);
     let mut alice = negotiator(1, &mut r);
     let mut bob = negotiator(2, &mut r);

@@ -1,7 +1,7 @@
 //! Shared helpers: seeded randomness, certificates, and offer/answer between negotiators.
 #![allow(dead_code)]
 
-use ferrtc_peerconnection::jsep::{Config, Description, Negotiation, Negotiator};
+use ferrtc_peerconnection::{Config, Description, Negotiation, Negotiator};
 use ferrtc_types::{Fingerprint, HashAlgorithm};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;

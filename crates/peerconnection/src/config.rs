@@ -3,10 +3,10 @@
 use ferrtc_types::Fingerprint;
 use rand::RngCore;
 
-use crate::jsep::codec::{CodecSpec, ExtensionSpec};
-use crate::jsep::error::ConfigError;
+use crate::codec::{CodecSpec, ExtensionSpec};
+use crate::error::ConfigError;
 
-/// What a [`Negotiator`](crate::jsep::Negotiator) offers and accepts.
+/// What a [`Negotiator`](crate::Negotiator) offers and accepts.
 ///
 /// The policies are fixed: BUNDLE `max-bundle`, RTCP multiplexing `require` (RFC 8829
 /// §4.1.1), DTLS-SRTP only.

@@ -7,14 +7,14 @@ use ferrtc_sdp::{
 };
 use ferrtc_types::{Mid, PayloadType, Ssrc};
 
-use crate::jsep::codec::{
+use crate::codec::{
     CodecRef, CodecSpec, ExtensionSpec, Feedback, echoes_offer_parameters, is_red, is_rtx,
     red_primaries, same_codec,
 };
-use crate::jsep::config::{Config, IceCredentials};
-use crate::jsep::convert;
-use crate::jsep::negotiated::rtx_for;
-use crate::jsep::transceiver::{MediaKind, TrackInfo};
+use crate::config::{Config, IceCredentials};
+use crate::convert;
+use crate::negotiated::rtx_for;
+use crate::transceiver::{MediaKind, TrackInfo};
 
 /// RTP profile of every RTP m-line we write (RFC 8829 §5.1.2).
 pub(crate) const RTP_PROTOCOL: &str = "UDP/TLS/RTP/SAVPF";

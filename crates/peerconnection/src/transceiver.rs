@@ -102,7 +102,7 @@ pub struct Transceiver {
     /// Removed by a rollback of the offer that created it; kept so ids stay stable.
     pub(crate) removed: bool,
     /// Codec preferences (W3C `setCodecPreferences`): configured codecs, in order.
-    pub(crate) codec_preferences: Option<Vec<crate::jsep::CodecSpec>>,
+    pub(crate) codec_preferences: Option<Vec<crate::CodecSpec>>,
 }
 
 impl Transceiver {
@@ -192,9 +192,9 @@ impl Transceiver {
     }
 
     /// The codec preferences set with
-    /// [`set_codec_preferences`](crate::jsep::Negotiator::set_codec_preferences), if any.
+    /// [`set_codec_preferences`](crate::Negotiator::set_codec_preferences), if any.
     #[must_use]
-    pub fn codec_preferences(&self) -> Option<&[crate::jsep::CodecSpec]> {
+    pub fn codec_preferences(&self) -> Option<&[crate::CodecSpec]> {
         self.codec_preferences.as_deref()
     }
 

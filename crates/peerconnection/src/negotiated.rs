@@ -5,14 +5,14 @@ use ferrtc_sdp::{
 };
 use ferrtc_types::{DtlsRole, ExtensionId, Fingerprint, Mid, PayloadType, Rid, Ssrc};
 
-use crate::jsep::codec::{CodecRef, Feedback, is_rtx, param, same_codec};
-use crate::jsep::convert;
-use crate::jsep::remote::{self, Analysis, SetupRole};
-use crate::jsep::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
+use crate::codec::{CodecRef, Feedback, is_rtx, param, same_codec};
+use crate::convert;
+use crate::remote::{self, Analysis, SetupRole};
+use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 
 /// What an offer/answer exchange agreed. Returned by the `set_*_description` call that
 /// applies an answer or a provisional answer, and kept as
-/// [`Negotiator::negotiation`](crate::jsep::Negotiator::negotiation).
+/// [`Negotiator::negotiation`](crate::Negotiator::negotiation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Negotiation {
@@ -134,7 +134,7 @@ impl NegotiatedCodec {
     /// Whether this is RED (RFC 2198).
     #[must_use]
     pub fn is_red(&self) -> bool {
-        crate::jsep::codec::is_red(&self.name)
+        crate::codec::is_red(&self.name)
     }
 
     /// The value of one of the peer's fmtp parameters.

@@ -7,8 +7,8 @@ use ferrtc_sdp::{
 };
 use ferrtc_types::{Fingerprint, Mid};
 
-use crate::jsep::convert;
-use crate::jsep::error::RemoteDescriptionError as E;
+use crate::convert;
+use crate::error::RemoteDescriptionError as E;
 
 /// The `a=setup` role of a transport (RFC 8842 §5.1), absent read as the RFC 4145 default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use ferrtc_sdp::{FeedbackType, Parameter, RtcpFb};
 use ferrtc_types::PayloadType;
 
-use crate::jsep::MediaKind;
+use crate::MediaKind;
 
 /// An RTCP feedback mechanism a codec supports (`a=rtcp-fb`, RFC 4585 §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

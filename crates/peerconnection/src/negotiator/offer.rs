@@ -37,7 +37,7 @@ impl Negotiator {
         }
     }
 
-    pub(super) fn specs(&self, kind: MediaKind) -> &[crate::jsep::CodecSpec] {
+    pub(super) fn specs(&self, kind: MediaKind) -> &[crate::CodecSpec] {
         match kind {
             MediaKind::Audio => &self.config.audio_codecs,
             MediaKind::Video => &self.config.video_codecs,
@@ -46,7 +46,7 @@ impl Negotiator {
 
     /// The codecs a transceiver offers and accepts: its preferences, else the configured
     /// ones of its kind.
-    pub(super) fn codecs_of<'a>(&'a self, t: &'a Transceiver) -> &'a [crate::jsep::CodecSpec] {
+    pub(super) fn codecs_of<'a>(&'a self, t: &'a Transceiver) -> &'a [crate::CodecSpec] {
         t.codec_preferences
             .as_deref()
             .unwrap_or_else(|| self.specs(t.kind))

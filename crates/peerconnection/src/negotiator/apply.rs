@@ -499,7 +499,7 @@ fn check_answer(offer: &Applied, answer: &Applied) -> Result<(), E> {
                 return Err(E::MissingRtcpMux { mid });
             }
             let common = am.codecs().any(|ac| {
-                ac.name().is_some_and(|n| !crate::jsep::codec::is_rtx(n))
+                ac.name().is_some_and(|n| !crate::codec::is_rtx(n))
                     && negotiated::offered_match(om, &ac).is_some()
             });
             if !common {

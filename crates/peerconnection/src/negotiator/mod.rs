@@ -9,17 +9,17 @@ use ferrtc_sdp::{Direction, MediaDescription, SessionDescription, Setup};
 use ferrtc_types::{DtlsRole, Mid, Ssrc};
 use rand::RngCore;
 
-use crate::jsep::build::{self, SenderAttrs, TransportAttrs};
-use crate::jsep::config::{Config, IceCredentials, random_token};
-use crate::jsep::convert;
-use crate::jsep::description::{Description, SdpType, SignalingState};
-use crate::jsep::error::{
+use crate::build::{self, SenderAttrs, TransportAttrs};
+use crate::config::{Config, IceCredentials, random_token};
+use crate::convert;
+use crate::description::{Description, SdpType, SignalingState};
+use crate::error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError as E,
     SetRemoteError, UsageError,
 };
-use crate::jsep::negotiated::{self, Negotiation, Owner};
-use crate::jsep::remote::{self, Analysis, SetupRole};
-use crate::jsep::transceiver::{
+use crate::negotiated::{self, Negotiation, Owner};
+use crate::remote::{self, Analysis, SetupRole};
+use crate::transceiver::{
     MediaKind, Origin, TrackInfo, Transceiver, TransceiverId, TransceiverInit,
 };
 
@@ -39,7 +39,7 @@ pub struct RemoteCandidate {
 /// Where a trickled candidate went: to the transport whose tagged m-line is `transport_mid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrickledCandidate {
-    /// The transport's (tagged) mid, the first of [`NegotiatedTransport::mids`](crate::jsep::NegotiatedTransport::mids).
+    /// The transport's (tagged) mid, the first of [`NegotiatedTransport::mids`](crate::NegotiatedTransport::mids).
     pub transport_mid: Mid,
     /// The candidate, or `None` for end-of-candidates.
     pub candidate: Option<ferrtc_sdp::Candidate>,
@@ -501,7 +501,7 @@ impl Negotiator {
     pub fn set_codec_preferences(
         &mut self,
         id: TransceiverId,
-        codecs: &[crate::jsep::CodecSpec],
+        codecs: &[crate::CodecSpec],
     ) -> Result<(), UsageError> {
         let kind = self.live(id)?.kind;
         let configured = self.specs(kind);
@@ -509,7 +509,7 @@ impl Negotiator {
         for (index, c) in codecs.iter().enumerate() {
             let Some(spec) = configured
                 .iter()
-                .find(|s| crate::jsep::codec::same_codec((*s).into(), c.into()))
+                .find(|s| crate::codec::same_codec((*s).into(), c.into()))
             else {
                 return Err(UsageError::UnsupportedCodec { index });
             };
