@@ -29,10 +29,6 @@ fn dtls(c: &mut Criterion) {
     g.bench_function("ferrtc", |b| b.iter(|| ours.round_trip()));
     let mut ends = FerrtcEndpoints::new();
     g.bench_function("ferrtc endpoints", |b| b.iter(|| ends.send_receive()));
-    let mut ends = FerrtcEndpoints::new();
-    g.bench_function("ferrtc endpoints in place", |b| {
-        b.iter(|| ends.send_receive_in_place())
-    });
     let mut raw = RingRecord::new();
     g.bench_function("ring seal+open (raw)", |b| b.iter(|| raw.round_trip()));
     g.finish();

@@ -3,20 +3,20 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrtc_benches::srtp::{Ferrtc, RawCtrHmac, RingGcm, SIZES, Webrtc};
-use ferrtc_srtp::Profile;
+use ferrtc_srtp::SrtpProfile;
 
-fn label(profile: Profile) -> &'static str {
+fn label(profile: SrtpProfile) -> &'static str {
     match profile {
-        Profile::Aes128CmHmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
-        Profile::Aes128CmHmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
-        Profile::AeadAes128Gcm => "AEAD_AES_128_GCM",
-        _ => "AEAD_AES_256_GCM",
+        SrtpProfile::Aes128CmHmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+        SrtpProfile::Aes128CmHmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        SrtpProfile::AeadAes128Gcm => "AEAD_AES_128_GCM",
+        SrtpProfile::AeadAes256Gcm => "AEAD_AES_256_GCM",
     }
 }
 
 fn srtp(c: &mut Criterion) {
     for size in SIZES {
-        for profile in Profile::ALL {
+        for profile in SrtpProfile::ALL {
             let p = label(profile);
             let mut g = c.benchmark_group(format!("srtp/{p} protect/{size}B"));
             g.throughput(Throughput::Bytes(size as u64));
@@ -25,7 +25,7 @@ fn srtp(c: &mut Criterion) {
             if profile.rtp_overhead() == 16 {
                 let mut raw = RingGcm::new(profile, size);
                 g.bench_function("ring seal (raw)", |b| b.iter(|| raw.seal()));
-            } else if profile == Profile::Aes128CmHmacSha1_80 {
+            } else if profile == SrtpProfile::Aes128CmHmacSha1_80 {
                 let mut raw = RawCtrHmac::new(size);
                 g.bench_function("aes-ctr + hmac-sha1 (raw)", |b| b.iter(|| raw.protect()));
             }
@@ -40,7 +40,7 @@ fn srtp(c: &mut Criterion) {
             if profile.rtp_overhead() == 16 {
                 let mut raw = RingGcm::new(profile, size);
                 g.bench_function("ring seal+open (raw)", |b| b.iter(|| raw.seal_open()));
-            } else if profile == Profile::Aes128CmHmacSha1_80 {
+            } else if profile == SrtpProfile::Aes128CmHmacSha1_80 {
                 let mut raw = RawCtrHmac::new(size);
                 g.bench_function("aes-ctr + hmac-sha1 both ways (raw)", |b| {
                     b.iter(|| raw.round_trip())

@@ -35,7 +35,7 @@ fn channel(c: &mut Criterion) {
     g.bench_function("ferrtc", |b| {
         b.iter(|| {
             let got = client
-                .handle_datagram(now, server(), black_box(&cd))
+                .handle_receive(now, server(), black_box(&cd))
                 .unwrap();
             black_box(got.map(|(_, d)| d.len()))
         })
@@ -71,7 +71,7 @@ fn indications(c: &mut Criterion) {
     g.bench_function("ferrtc", |b| {
         b.iter(|| {
             let got = client
-                .handle_datagram(now, server(), black_box(&di))
+                .handle_receive(now, server(), black_box(&di))
                 .unwrap();
             black_box(got.map(|(_, d)| d.len()))
         })

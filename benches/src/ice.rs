@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ferrtc_stun_ice::ice::{Agent, ConnectionState, Credentials, IceConfig, IceEvent, IceRole};
+use ferrtc_stun_ice::ice::{
+    Agent, ConnectionState, Credentials, IceConfig, IceEvent, IceRole, Transport,
+};
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, MessageBuilder, MessageType, Method, TransactionId,
 };
@@ -79,7 +81,7 @@ pub fn ferrtc_lite_server(now: Instant) -> Agent {
 
 /// ferrtc: one check in, the response out; returns the response length.
 pub fn answer_ferrtc(agent: &mut Agent, now: Instant, check: &[u8]) -> usize {
-    let _ = agent.handle_receive(now, addr(SERVER), addr(CLIENT), check);
+    let _ = agent.handle_receive(now, Transport::Udp, addr(SERVER), addr(CLIENT), check);
     let mut len = 0;
     while let Some(t) = agent.poll_transmit() {
         len += t.contents.len();
@@ -153,7 +155,9 @@ pub fn connect_ferrtc(seed: u64) -> Option<Duration> {
     signal(&mut b, &mut a);
     fn deliver(now: Instant, from: &mut Agent, to: &mut Agent) {
         while let Some(t) = from.poll_transmit() {
-            let _ = to.handle_receive(now, t.destination, t.source, &t.contents);
+            if let Some(source) = t.source {
+                let _ = to.handle_receive(now, t.transport, t.destination, source, &t.contents);
+            }
         }
         while from.poll_event().is_some() {}
     }

@@ -16,7 +16,8 @@ use ferrtc_rtp_codecs::codec::h264::{H264Depacketizer, H264Packetizer, Packetiza
 use ferrtc_rtp_codecs::codec::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use ferrtc_rtp_codecs::codec::vp9::{Vp9Depacketizer, Vp9Mode, Vp9Packetizer};
 use ferrtc_rtp_codecs::{
-    Csrcs, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc,
+    Csrcs, ExtensionForm, ExtensionId, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo,
+    Ssrc,
 };
 use rtp::codecs::av1::Av1Payloader;
 use rtp::codecs::h264::{H264Packet, H264Payloader};
@@ -32,9 +33,9 @@ pub const MAX_PAYLOAD: usize = 1188;
 /// Frame size for the codec workloads.
 pub const FRAME_LEN: usize = 10_000;
 
-const ABS_SEND_TIME: u8 = 2;
-const TWCC: u8 = 3;
-const MID: u8 = 4;
+const ABS_SEND_TIME: ExtensionId = ExtensionId::new(2).expect("not 0");
+const TWCC: ExtensionId = ExtensionId::new(3).expect("not 0");
+const MID: ExtensionId = ExtensionId::new(4).expect("not 0");
 
 /// A 1200-byte RTP video packet with three one-byte header extensions.
 pub fn video_packet() -> Vec<u8> {
@@ -181,11 +182,12 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             let seq = their_seq;
             let h = &mut theirs_header;
             h.sequence_number = seq;
-            h.set_extension(ABS_SEND_TIME, Bytes::from_static(&[0x12, 0x34, 0x56]))
+            h.set_extension(ABS_SEND_TIME.get(), Bytes::from_static(&[0x12, 0x34, 0x56]))
                 .unwrap();
-            h.set_extension(TWCC, Bytes::copy_from_slice(&seq.to_be_bytes()))
+            h.set_extension(TWCC.get(), Bytes::copy_from_slice(&seq.to_be_bytes()))
                 .unwrap();
-            h.set_extension(MID, Bytes::from_static(b"0")).unwrap();
+            h.set_extension(MID.get(), Bytes::from_static(b"0"))
+                .unwrap();
             let n = h.marshal_to(&mut out_theirs).unwrap();
             black_box(&out_theirs[..n]);
         })],

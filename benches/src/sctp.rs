@@ -26,6 +26,11 @@ use crate::{Case, Config, Row, Unit, compare};
 /// Message size of the bulk workload.
 pub const MESSAGE: usize = 64 * 1024;
 const STEP: Duration = Duration::from_micros(100);
+/// The ferrtc pair's addresses as they name each other (SCTP over DTLS only carries them).
+const FERRTC_A: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+const FERRTC_B: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 2);
 
 /// Two ferrtc associations joined in memory.
 pub struct Ferrtc {
@@ -47,14 +52,14 @@ impl Ferrtc {
             ..SctpConfig::default()
         };
         let mut s = Ferrtc {
-            a: Association::new(cfg.clone(), &mut rng, now),
-            b: Association::new(cfg, &mut rng, now),
+            a: Association::new(cfg.clone(), now, &mut rng),
+            b: Association::new(cfg, now, &mut rng),
             now,
             msg: Bytes::from((0..MESSAGE).map(|i| i as u8).collect::<Vec<u8>>()),
             delivered: 0,
             bytes: 0,
         };
-        s.a.connect(now);
+        s.a.connect(now, FERRTC_B);
         s.pump();
         assert!(s.a.is_established() && s.b.is_established());
         s
@@ -64,8 +69,13 @@ impl Ferrtc {
         let now = self.now;
         loop {
             let mut moved = false;
-            while let Some(p) = self.a.poll_transmit(now) {
-                let _ = self.b.handle_receive(now, p);
+            // The contract: transmits until `None`, then events.
+            while let Some(t) = self.a.poll_transmit(now) {
+                let _ = self.b.handle_receive(now, FERRTC_A, t.contents);
+                moved = true;
+            }
+            while let Some(t) = self.b.poll_transmit(now) {
+                let _ = self.a.handle_receive(now, FERRTC_B, t.contents);
                 moved = true;
             }
             while let Some(e) = self.b.poll_event() {
@@ -74,10 +84,6 @@ impl Ferrtc {
                     self.bytes += m.data.len() as u64;
                     black_box(&m.data);
                 }
-            }
-            while let Some(p) = self.b.poll_transmit(now) {
-                let _ = self.a.handle_receive(now, p);
-                moved = true;
             }
             while self.a.poll_event().is_some() {}
             if !moved {

@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use aes::Aes128Enc;
 use ctr::cipher::{InnerIvInit, KeyInit, StreamCipher, StreamCipherCoreWrapper};
-use ferrtc_srtp::{Config as SrtpConfig, Profile, SrtpContext};
+use ferrtc_srtp::{Config as SrtpConfig, SrtpContext, SrtpProfile};
 use hmac::{Hmac, Mac};
 use ring::aead;
 use sha1::Sha1;
@@ -35,7 +35,7 @@ pub fn rtp_packet(size: usize) -> Vec<u8> {
     p
 }
 
-fn master(profile: Profile) -> (Vec<u8>, Vec<u8>) {
+fn master(profile: SrtpProfile) -> (Vec<u8>, Vec<u8>) {
     (
         (0..profile.master_key_len() as u8).collect(),
         (0..profile.master_salt_len() as u8)
@@ -55,7 +55,7 @@ pub struct Ferrtc {
 
 impl Ferrtc {
     /// Contexts for `profile` and a `size`-byte packet.
-    pub fn new(profile: Profile, size: usize) -> Self {
+    pub fn new(profile: SrtpProfile, size: usize) -> Self {
         let (key, salt) = master(profile);
         Ferrtc {
             tx: SrtpContext::new(profile, &key, &salt, SrtpConfig::default()).unwrap(),
@@ -97,13 +97,13 @@ pub struct Webrtc {
 
 impl Webrtc {
     /// Contexts for `profile` and a `size`-byte packet.
-    pub fn new(profile: Profile, size: usize) -> Self {
+    pub fn new(profile: SrtpProfile, size: usize) -> Self {
         let (key, salt) = master(profile);
         let p = match profile {
-            Profile::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
-            Profile::Aes128CmHmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
-            Profile::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
-            _ => ProtectionProfile::AeadAes256Gcm,
+            SrtpProfile::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+            SrtpProfile::Aes128CmHmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
+            SrtpProfile::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
+            SrtpProfile::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
         };
         let mut plain = rtp_packet(size);
         plain.truncate(size);
@@ -145,8 +145,8 @@ pub struct RingGcm {
 
 impl RingGcm {
     /// A key for `profile` (an AEAD one) and a `size`-byte packet.
-    pub fn new(profile: Profile, size: usize) -> Self {
-        let alg = if profile == Profile::AeadAes256Gcm {
+    pub fn new(profile: SrtpProfile, size: usize) -> Self {
+        let alg = if profile == SrtpProfile::AeadAes256Gcm {
             &aead::AES_256_GCM
         } else {
             &aead::AES_128_GCM
@@ -274,12 +274,12 @@ impl RawCtrHmac {
     }
 }
 
-fn name(profile: Profile) -> &'static str {
+fn name(profile: SrtpProfile) -> &'static str {
     match profile {
-        Profile::Aes128CmHmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
-        Profile::Aes128CmHmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
-        Profile::AeadAes128Gcm => "AEAD_AES_128_GCM",
-        _ => "AEAD_AES_256_GCM",
+        SrtpProfile::Aes128CmHmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+        SrtpProfile::Aes128CmHmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        SrtpProfile::AeadAes128Gcm => "AEAD_AES_128_GCM",
+        SrtpProfile::AeadAes256Gcm => "AEAD_AES_256_GCM",
     }
 }
 
@@ -288,7 +288,7 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
     let mut rows = Vec::new();
     for size in SIZES {
         let unit = Unit::Bytes(size as u64);
-        for profile in Profile::ALL {
+        for profile in SrtpProfile::ALL {
             let p = name(profile);
             // protect
             let mut ours = Ferrtc::new(profile, size);
@@ -297,14 +297,14 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             if profile.rtp_overhead() == 16 {
                 let mut raw = RingGcm::new(profile, size);
                 refs.push(Case::new(
-                    if profile == Profile::AeadAes128Gcm {
+                    if profile == SrtpProfile::AeadAes128Gcm {
                         "ring AES-128-GCM seal (raw)"
                     } else {
                         "ring AES-256-GCM seal (raw)"
                     },
                     move || raw.seal(),
                 ));
-            } else if profile == Profile::Aes128CmHmacSha1_80 {
+            } else if profile == SrtpProfile::Aes128CmHmacSha1_80 {
                 let mut raw = RawCtrHmac::new(size);
                 refs.push(Case::new(
                     "aes-ctr + hmac-sha1 (raw, RustCrypto)",
@@ -327,14 +327,14 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             if profile.rtp_overhead() == 16 {
                 let mut raw = RingGcm::new(profile, size);
                 refs.push(Case::new(
-                    if profile == Profile::AeadAes128Gcm {
+                    if profile == SrtpProfile::AeadAes128Gcm {
                         "ring AES-128-GCM seal+open (raw)"
                     } else {
                         "ring AES-256-GCM seal+open (raw)"
                     },
                     move || raw.seal_open(),
                 ));
-            } else if profile == Profile::Aes128CmHmacSha1_80 {
+            } else if profile == SrtpProfile::Aes128CmHmacSha1_80 {
                 let mut raw = RawCtrHmac::new(size);
                 refs.push(Case::new(
                     "aes-ctr + hmac-sha1 both ways (raw, RustCrypto)",
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn fixtures_round_trip() {
         for size in SIZES {
-            for profile in Profile::ALL {
+            for profile in SrtpProfile::ALL {
                 let mut f = Ferrtc::new(profile, size);
                 for _ in 0..3 {
                     f.round_trip();
@@ -390,7 +390,7 @@ mod tests {
                 w.round_trip();
                 w.protect();
             }
-            let mut g = RingGcm::new(Profile::AeadAes128Gcm, size);
+            let mut g = RingGcm::new(SrtpProfile::AeadAes128Gcm, size);
             g.seal_open();
             assert_eq!(&g.buf[..size], &rtp_packet(size)[..size]);
             let mut r = RawCtrHmac::new(size);

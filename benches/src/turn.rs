@@ -227,7 +227,7 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
         Unit::Bytes(PAYLOAD as u64),
         Case::new("ferrtc", || {
             let got = with_channel
-                .handle_datagram(now, server(), &cd)
+                .handle_receive(now, server(), &cd)
                 .expect("valid");
             black_box(got.map(|(_, d)| d.len()));
         }),
@@ -262,7 +262,7 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
         Unit::Bytes(PAYLOAD as u64),
         Case::new("ferrtc", || {
             let got = permission_only
-                .handle_datagram(now, server(), &di)
+                .handle_receive(now, server(), &di)
                 .expect("valid");
             black_box(got.map(|(_, d)| d.len()));
         }),
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(unwrap_channel_webrtc_rs(&out), PAYLOAD);
         let now = Instant::now();
         assert_eq!(
-            c.handle_datagram(now, server(), &out).unwrap(),
+            c.handle_receive(now, server(), &out).unwrap(),
             Some((peer(), &payload[..]))
         );
 
@@ -309,7 +309,7 @@ mod tests {
         let di = data_indication(&payload);
         assert_eq!(unwrap_data_webrtc_rs(&di), (peer().ip(), PAYLOAD));
         assert_eq!(
-            p.handle_datagram(now, server(), &di).unwrap(),
+            p.handle_receive(now, server(), &di).unwrap(),
             Some((peer(), &payload[..]))
         );
     }

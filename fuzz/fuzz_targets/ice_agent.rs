@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arbitrary::Arbitrary;
 use ferrtc_stun_ice::ice::{
     Agent, Candidate, CandidateKind, Credentials, Foundation, IceConfig, IceRole, TcpType,
-    Transmit, TransportProtocol,
+    Transmit, Transport, TransportProtocol,
 };
 use ferrtc_stun_ice::stun::{
     Attribute, Class, ErrorCode, IntegrityKey, Message, MessageBuilder, MessageType, Method,
@@ -94,13 +94,13 @@ impl Harness {
         while let Some(t) = self.agent.poll_transmit() {
             let msg = Message::new_checked(&t.contents).expect("the agent sends valid STUN");
             assert_eq!(msg.method(), Method::BINDING);
+            let source = t.source.expect("the agent names the base it sends from");
             assert!(
                 self.agent
                     .local_candidates()
                     .iter()
-                    .any(|c| c.base == t.source),
-                "sent from {} which is no candidate base",
-                t.source
+                    .any(|c| c.base == source),
+                "sent from {source} which is no candidate base"
             );
             msg.check_fingerprint().expect("FINGERPRINT is valid");
             if self.sent.len() < 64 {
@@ -153,8 +153,7 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                 let _ = h.agent.add_local_host_address(pick(&LOCALS, i));
             }
             Op::AddTcpHost(i, t) => {
-                let tcp =
-                    [TcpType::Active, TcpType::Passive, TcpType::SimultaneousOpen][t as usize % 3];
+                let tcp = [TcpType::Active, TcpType::Passive, TcpType::So][t as usize % 3];
                 let _ = h.agent.add_local_tcp_host_address(pick(&LOCALS, i), tcp);
             }
             Op::AddRelayed(i) => {
@@ -215,6 +214,7 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
             Op::Raw { local, from, data } => {
                 let _ = h.agent.handle_receive(
                     h.now,
+                    Transport::Udp,
                     pick(&LOCALS, local),
                     pick(&REMOTES, from),
                     &data,
@@ -259,9 +259,13 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                 let _ = b.add_message_integrity(&IntegrityKey::short_term(&key));
                 let _ = b.add_fingerprint();
                 b.finish();
-                let _ =
-                    h.agent
-                        .handle_receive(h.now, pick(&LOCALS, local), pick(&REMOTES, from), &buf);
+                let _ = h.agent.handle_receive(
+                    h.now,
+                    Transport::Udp,
+                    pick(&LOCALS, local),
+                    pick(&REMOTES, from),
+                    &buf,
+                );
             }
             Op::Respond {
                 which,
@@ -274,6 +278,9 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                     continue;
                 }
                 let t = h.sent[which as usize % h.sent.len()].clone();
+                let Some(source) = t.source else {
+                    continue;
+                };
                 let Ok(req) = Message::new_checked(&t.contents) else {
                     continue;
                 };
@@ -302,7 +309,7 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                     }
                     None => {
                         let m = if mapped % 2 == 0 {
-                            t.source
+                            source
                         } else {
                             pick(&REMOTES, mapped)
                         };
@@ -322,7 +329,9 @@ fuzz_target!(|input: (u64, bool, bool, Vec<Op>)| {
                 } else {
                     t.destination
                 };
-                let _ = h.agent.handle_receive(h.now, t.source, from, &buf);
+                let _ = h
+                    .agent
+                    .handle_receive(h.now, t.transport, source, from, &buf);
             }
         }
         h.drain();

@@ -5,7 +5,7 @@
 //! also wrapped as an RTX packet and unwrapped in place.
 #![no_main]
 
-use ferrtc_rtp_codecs::{ExtensionKind, ExtensionMap, RtpHeader, RtpPacket};
+use ferrtc_rtp_codecs::{ExtensionId, ExtensionKind, ExtensionMap, RtpHeader, RtpPacket};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -45,8 +45,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(back.payload(), p.payload());
 
     let mut map = ExtensionMap::new();
-    for (i, k) in ExtensionKind::ALL.into_iter().enumerate() {
-        map.insert(i as u8 + 1, k);
+    for (id, k) in (1..).filter_map(ExtensionId::new).zip(ExtensionKind::ALL) {
+        map.insert(id, k);
     }
     if let Some(ext) = p.extension() {
         for e in ext.elements().flatten() {

@@ -2,6 +2,7 @@
 //! panic, and what it holds for the peer stays within its configured bounds.
 #![no_main]
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
@@ -10,6 +11,9 @@ use ferrtc_sctp_datachannel::wire::{CommonHeader, Packet, finish_packet};
 use ferrtc_sctp_datachannel::{Association, Config, Reliability, SendOptions};
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::rand_core::SeedableRng;
+
+const A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+const B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2);
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -42,22 +46,23 @@ fn pump(a: &mut Association, b: &mut Association, now: Instant, drop: u8) {
     let mut n = 0u32;
     for _ in 0..50 {
         let mut moved = false;
+        while let Some(t) = a.poll_transmit(now) {
+            n += 1;
+            if drop == 0 || n % u32::from(drop) != 0 {
+                let _ = b.handle_receive(now, A, t.contents);
+            }
+            moved = true;
+        }
+        while let Some(t) = b.poll_transmit(now) {
+            n += 1;
+            if drop == 0 || n % u32::from(drop) != 0 {
+                let _ = a.handle_receive(now, B, t.contents);
+            }
+            moved = true;
+        }
+        // The contract: transmits until `None`, then events.
         while a.poll_event().is_some() {}
         while b.poll_event().is_some() {}
-        while let Some(p) = a.poll_transmit(now) {
-            n += 1;
-            if drop == 0 || n % u32::from(drop) != 0 {
-                let _ = b.handle_receive(now, p);
-            }
-            moved = true;
-        }
-        while let Some(p) = b.poll_transmit(now) {
-            n += 1;
-            if drop == 0 || n % u32::from(drop) != 0 {
-                let _ = a.handle_receive(now, p);
-            }
-            moved = true;
-        }
         if !moved {
             break;
         }
@@ -73,17 +78,17 @@ fuzz_target!(|ops: Vec<Op>| {
         max_message_size: 16 * 1024,
         ..Config::default()
     };
-    let mut a = Association::new(cfg.clone(), &mut rng, now);
-    let mut b = Association::new(cfg.clone(), &mut rng, now);
-    a.connect(now);
+    let mut a = Association::new(cfg.clone(), now, &mut rng);
+    let mut b = Association::new(cfg.clone(), now, &mut rng);
+    a.connect(now, B);
     pump(&mut a, &mut b, now, 0);
     assert!(a.is_established() && b.is_established());
     // b's verification tag, from a packet a sends it.
     a.send(now, 0, 51, Bytes::from_static(b"x"), SendOptions::default())
         .unwrap();
-    let first = a.poll_transmit(now).unwrap();
+    let first = a.poll_transmit(now).unwrap().contents;
     let tag_b = Packet::new_checked(&first[..]).unwrap().verification_tag();
-    let _ = b.handle_receive(now, first);
+    let _ = b.handle_receive(now, A, first);
 
     for op in ops.into_iter().take(64) {
         match op {
@@ -97,10 +102,10 @@ fuzz_target!(|ops: Vec<Op>| {
                 .emit(&mut buf);
                 buf.extend_from_slice(&body);
                 finish_packet(&mut buf);
-                let _ = b.handle_receive(now, buf.freeze());
+                let _ = b.handle_receive(now, A, buf.freeze());
             }
             Op::Raw(p) => {
-                let _ = b.handle_receive(now, Bytes::from(p));
+                let _ = b.handle_receive(now, A, Bytes::from(p));
             }
             Op::Send {
                 stream,

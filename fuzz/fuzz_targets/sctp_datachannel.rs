@@ -3,6 +3,7 @@
 //! channel either endpoint lists is one it opened or accepted.
 #![no_main]
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
@@ -12,6 +13,9 @@ use ferrtc_sctp_datachannel::{
 };
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::rand_core::SeedableRng;
+
+const A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+const B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2);
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -45,16 +49,17 @@ enum Op {
 fn pump(a: &mut DataChannels, b: &mut DataChannels, now: Instant) {
     for _ in 0..50 {
         let mut moved = false;
+        while let Some(t) = a.poll_transmit(now) {
+            let _ = b.handle_receive(now, A, t.contents);
+            moved = true;
+        }
+        while let Some(t) = b.poll_transmit(now) {
+            let _ = a.handle_receive(now, B, t.contents);
+            moved = true;
+        }
+        // The contract: transmits until `None`, then events.
         while a.poll_event().is_some() {}
         while b.poll_event().is_some() {}
-        while let Some(p) = a.poll_transmit(now) {
-            let _ = b.handle_receive(now, p);
-            moved = true;
-        }
-        while let Some(p) = b.poll_transmit(now) {
-            let _ = a.handle_receive(now, p);
-            moved = true;
-        }
         if !moved {
             break;
         }
@@ -70,10 +75,10 @@ fuzz_target!(|ops: Vec<Op>| {
         send_buffer: 64 * 1024,
         ..Config::default()
     };
-    let mut a = DataChannels::new(cfg.clone(), DtlsRole::Client, &mut rng, now);
-    let mut b = DataChannels::new(cfg, DtlsRole::Server, &mut rng, now);
-    a.connect(now);
-    b.connect(now);
+    let mut a = DataChannels::new(cfg.clone(), DtlsRole::Client, now, &mut rng);
+    let mut b = DataChannels::new(cfg, DtlsRole::Server, now, &mut rng);
+    a.connect(now, B);
+    b.connect(now, A);
     pump(&mut a, &mut b, now);
     for op in ops.into_iter().take(64) {
         match op {

@@ -10,20 +10,20 @@
 //!   must refuse it, and the untouched packet must still unprotect.
 #![no_main]
 
-use ferrtc_srtp::{Config, Error, Profile, SrtpContext};
+use ferrtc_srtp::{Config, Error, SrtpContext, SrtpProfile};
 use libfuzzer_sys::fuzz_target;
 
 const PRIMED_SSRC: u32 = 0x5eed_5eed;
 
 struct Live {
-    profile: Profile,
+    profile: SrtpProfile,
     tx: SrtpContext,
     rx: SrtpContext,
     next_seq: u16,
 }
 
 impl Live {
-    fn new(profile: Profile) -> Live {
+    fn new(profile: SrtpProfile) -> Live {
         let key = vec![0x42; profile.master_key_len()];
         let salt = vec![0x24; profile.master_salt_len()];
         let mut live = Live {
@@ -108,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let profile = Profile::ALL[usize::from(selector & 3)];
+    let profile = SrtpProfile::ALL[usize::from(selector & 3)];
     let rtcp = selector & 4 != 0;
     let mut live = Live::new(profile);
     match (selector >> 3) % 3 {

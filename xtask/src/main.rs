@@ -114,9 +114,18 @@ fn have(program: &str, arg: &str) -> bool {
 }
 
 /// Debian packages the test suite's real peers need: OpenSSL's `s_server`/`s_client` (DTLS
-/// interop), coturn's `turnserver` (TURN interop), libsrtp2 and a C compiler (SRTP interop).
+/// interop), coturn's `turnserver` (TURN interop), libsrtp2 and a C compiler (SRTP interop),
+/// and what `ferrtc-media` links: libvpx (VP8/VP9) and libopus, found through pkg-config.
 /// Tests that use them fail, not skip, when they are missing, so they are installed first.
-const TEST_PACKAGES: &[&str] = &["openssl", "coturn", "libsrtp2-dev", "gcc"];
+const TEST_PACKAGES: &[&str] = &[
+    "openssl",
+    "coturn",
+    "libsrtp2-dev",
+    "gcc",
+    "libvpx-dev",
+    "libopus-dev",
+    "pkg-config",
+];
 
 /// Installs Debian packages that are missing (as root; CI machines run as root).
 fn ensure_apt(packages: &[&str]) -> Result {
@@ -191,6 +200,8 @@ fn ensure_cargo_fuzz() -> Result {
 fn test(args: &[String]) -> Result {
     let no_fuzz = args.iter().any(|a| a == "--no-fuzz");
     let started = Instant::now();
+    // Before clippy: ferrtc-media's build scripts look for libvpx and libopus.
+    ensure_apt(TEST_PACKAGES)?;
 
     step("cargo fmt --check");
     let mut c = cargo();
@@ -229,7 +240,6 @@ fn test(args: &[String]) -> Result {
         }
     }
 
-    ensure_apt(TEST_PACKAGES)?;
     ensure_python_venv()?;
     step("cargo test (workspace)");
     let mut c = cargo();

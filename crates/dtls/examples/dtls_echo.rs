@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrtc_dtls::{
-    Certificate, Config, Endpoint, Event, Fingerprint, HashAlgorithm, SRTP_EXPORTER_LABEL,
-    SrtpProfile,
+    Certificate, Config, DtlsRole, Endpoint, Event, Fingerprint, HashAlgorithm,
+    SRTP_EXPORTER_LABEL, SrtpProfile, fingerprint_of,
 };
 use rand::SeedableRng;
 
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--fingerprint" => {
                 let v = val();
                 let (alg, hexs) = v.split_once(' ').unwrap_or_else(|| usage());
-                fingerprint = Some(Fingerprint::parse(alg, hexs).unwrap_or_else(|| usage()));
+                fingerprint = Some(Fingerprint::parse_parts(alg, hexs).unwrap_or_else(|_| usage()));
             }
             "--srtp" => {
                 srtp = val()
@@ -75,39 +75,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "our fingerprint: {}",
         cert.fingerprint(HashAlgorithm::Sha256)
     );
-    let mut config = Config::new(cert, fingerprint.clone().into_iter().collect());
+    let role = match (listen, connect) {
+        (Some(_), None) => DtlsRole::Server,
+        (None, Some(_)) => DtlsRole::Client,
+        _ => usage(),
+    };
+    let mut config = Config::new(role, cert, fingerprint.into_iter().collect());
     config.danger_accept_any_certificate = fingerprint.is_none();
     config.srtp_profiles = srtp;
     config.mtu = mtu;
     let config = Arc::new(config);
     let rng = Box::new(rand_chacha::ChaCha20Rng::from_os_rng());
 
-    let (sock, mut peer, mut ep) = match (listen, connect) {
-        (Some(addr), None) => {
+    let mut ep = Endpoint::new(config, Instant::now(), rng)?;
+    let sock = match (listen, connect) {
+        (Some(addr), _) => {
             let sock = UdpSocket::bind(addr)?;
             println!("listening on {}", sock.local_addr()?);
-            (sock, None, Endpoint::server(config, rng)?)
+            sock
         }
-        (None, Some(addr)) => {
-            let sock = UdpSocket::bind("127.0.0.1:0")?;
-            (
-                sock,
-                Some(addr),
-                Endpoint::client(config, rng, Instant::now())?,
-            )
+        (_, Some(addr)) => {
+            ep.connect(Instant::now(), addr)?;
+            UdpSocket::bind("127.0.0.1:0")?
         }
         _ => usage(),
     };
-    let client = connect.is_some();
+    let client = role == DtlsRole::Client;
     let mut buf = vec![0u8; 65536];
     let deadline = Instant::now() + Duration::from_secs(120);
+    // Application data decrypted in place, handled with the events.
+    let mut received: Vec<Vec<u8>> = Vec::new();
     loop {
-        if let Some(p) = peer {
-            while let Some(t) = ep.poll_transmit() {
-                sock.send_to(&t.contents, p)?;
-            }
+        while let Some(t) = ep.poll_transmit() {
+            sock.send_to(&t.contents, t.destination)?;
         }
-        while let Some(ev) = ep.poll_event() {
+        let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event())
+            .chain(received.drain(..).map(|d| Event::ApplicationData(d.into())))
+            .collect();
+        for ev in events {
             match ev {
                 Event::Connected(n) => {
                     println!("connected: suite {:?}", n.cipher_suite);
@@ -123,16 +128,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     println!(
                         "peer fingerprint: {}",
-                        Fingerprint::of(HashAlgorithm::Sha256, &n.peer_certificate)
+                        fingerprint_of(HashAlgorithm::Sha256, &n.peer_certificate)
                     );
-                    match ep.srtp_keying_material() {
+                    match ep.srtp_keys() {
                         Ok(k) => {
-                            println!("srtp profile: {:?}", k.profile);
-                            println!(
-                                "keying material ({}): {}",
-                                k.material.len(),
-                                hex(&k.material)
-                            );
+                            let len = k.profile().keying_material_len();
+                            let m = ep.export_keying_material(SRTP_EXPORTER_LABEL, len)?;
+                            println!("srtp profile: {:?}", k.profile());
+                            println!("keying material ({len}): {}", hex(&m));
                         }
                         Err(_) => {
                             println!("srtp profile: none");
@@ -141,7 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                     }
                     if client {
-                        ep.send_application_data(message.as_bytes())?;
+                        ep.send(message.as_bytes())?;
                     }
                 }
                 Event::ApplicationData(d) => {
@@ -149,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if client {
                         ep.close();
                     } else {
-                        ep.send_application_data(&d)?;
+                        ep.send(&d)?;
                     }
                 }
                 Event::Closed => {
@@ -163,10 +166,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 other => println!("event: {other:?}"),
             }
         }
-        if let Some(p) = peer {
-            while let Some(t) = ep.poll_transmit() {
-                sock.send_to(&t.contents, p)?;
-            }
+        while let Some(t) = ep.poll_transmit() {
+            sock.send_to(&t.contents, t.destination)?;
         }
         if client && !ep.is_connected() && ep.negotiated().is_some() {
             return Ok(()); // closed by us after the echo
@@ -183,12 +184,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .max(Duration::from_millis(1));
         sock.set_read_timeout(Some(wait))?;
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                peer.get_or_insert(from);
-                if let Err(e) = ep.handle_receive(Instant::now(), &buf[..n]) {
-                    println!("error: {e}");
-                }
-            }
+            Ok((n, from)) => match ep.handle_receive(Instant::now(), from, &mut buf[..n]) {
+                Ok(ranges) => received.extend(ranges.iter().map(|r| buf[r].to_vec())),
+                Err(e) => println!("dropped: {e}"),
+            },
             Err(e)
                 if matches!(
                     e.kind(),

@@ -1,6 +1,8 @@
 //! Certificates: a self-signed ECDSA certificate made with `rcgen`, its fingerprints
-//! (RFC 8122 §5), and the signing key behind it.
+//! (RFC 8122 §5), and the signing key behind it. The [`Fingerprint`] and [`HashAlgorithm`]
+//! types are `ferrtc-types`'; computing and checking one is done here, with ring.
 
+use ferrtc_types::{Fingerprint, HashAlgorithm};
 use ring::digest;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair};
@@ -8,110 +10,28 @@ use ring::signature::{self, EcdsaKeyPair};
 use crate::error::Error;
 use crate::types::SignatureScheme;
 
-/// A hash function named in an SDP `a=fingerprint` (RFC 8122 §5, "hash-func").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HashAlgorithm {
-    /// sha-1 (accepted for verification only; RFC 8122 §5 still lists it).
-    Sha1,
-    /// sha-256, what WebRTC peers send.
-    Sha256,
-    /// sha-384.
-    Sha384,
-    /// sha-512.
-    Sha512,
-}
-
-impl HashAlgorithm {
-    /// The SDP token: "sha-1", "sha-256", ...
-    pub fn name(self) -> &'static str {
-        match self {
-            HashAlgorithm::Sha1 => "sha-1",
-            HashAlgorithm::Sha256 => "sha-256",
-            HashAlgorithm::Sha384 => "sha-384",
-            HashAlgorithm::Sha512 => "sha-512",
-        }
-    }
-
-    /// Parses an SDP token, case-insensitively.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [
-            HashAlgorithm::Sha1,
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Sha384,
-            HashAlgorithm::Sha512,
-        ]
-        .into_iter()
-        .find(|a| a.name().eq_ignore_ascii_case(name))
-    }
-
-    fn digest(self) -> &'static digest::Algorithm {
-        match self {
-            HashAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-            HashAlgorithm::Sha256 => &digest::SHA256,
-            HashAlgorithm::Sha384 => &digest::SHA384,
-            HashAlgorithm::Sha512 => &digest::SHA512,
-        }
+/// ring's digest for a fingerprint hash function.
+fn ring_digest(algorithm: HashAlgorithm) -> &'static digest::Algorithm {
+    match algorithm {
+        HashAlgorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        HashAlgorithm::Sha256 => &digest::SHA256,
+        HashAlgorithm::Sha384 => &digest::SHA384,
+        HashAlgorithm::Sha512 => &digest::SHA512,
     }
 }
 
-/// A certificate fingerprint: hash algorithm plus digest of the DER certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Fingerprint {
-    /// The hash function.
-    pub algorithm: HashAlgorithm,
-    /// The digest bytes.
-    pub value: Vec<u8>,
+/// The fingerprint of a DER certificate (RFC 8122 §5): the `algorithm` digest of its bytes.
+pub fn fingerprint_of(algorithm: HashAlgorithm, cert_der: &[u8]) -> Fingerprint {
+    let d = digest::digest(ring_digest(algorithm), cert_der);
+    // ring's output length is the algorithm's, which is all `Fingerprint::new` checks.
+    Fingerprint::new(algorithm, d.as_ref()).expect("a digest has its algorithm's length")
 }
 
-impl Fingerprint {
-    /// Fingerprint of a DER certificate.
-    pub fn of(algorithm: HashAlgorithm, cert_der: &[u8]) -> Self {
-        Fingerprint {
-            algorithm,
-            value: digest::digest(algorithm.digest(), cert_der)
-                .as_ref()
-                .to_vec(),
-        }
-    }
-
-    /// Parses the SDP form: hash-func name and colon-separated upper or lower hex
-    /// (`"sha-256"`, `"AB:CD:..."`). The digest length must match the hash.
-    pub fn parse(algorithm: &str, hex: &str) -> Option<Self> {
-        let algorithm = HashAlgorithm::from_name(algorithm)?;
-        let mut value = Vec::new();
-        for pair in hex.split(':') {
-            if pair.len() != 2 {
-                return None;
-            }
-            value.push(u8::from_str_radix(pair, 16).ok()?);
-        }
-        if value.len() != algorithm.digest().output_len() {
-            return None;
-        }
-        Some(Fingerprint { algorithm, value })
-    }
-
-    /// True if `cert_der` has this fingerprint.
-    pub fn matches(&self, cert_der: &[u8]) -> bool {
-        let actual = digest::digest(self.algorithm.digest(), cert_der);
-        // Fingerprints are public; a plain comparison leaks nothing secret.
-        actual.as_ref() == self.value.as_slice()
-    }
-}
-
-impl core::fmt::Display for Fingerprint {
-    /// The SDP form: `sha-256 AB:CD:...`.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.algorithm.name())?;
-        f.write_str(" ")?;
-        for (i, b) in self.value.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
-    }
+/// True if the DER certificate `cert_der` has the fingerprint `expected`.
+pub fn matches_fingerprint(cert_der: &[u8], expected: &Fingerprint) -> bool {
+    let actual = digest::digest(ring_digest(expected.algorithm()), cert_der);
+    // Fingerprints are public; a plain comparison leaks nothing secret.
+    actual.as_ref() == expected.digest()
 }
 
 /// Our certificate and its private key: ECDSA P-256 or P-384.
@@ -188,7 +108,7 @@ impl Certificate {
 
     /// Its fingerprint, for our SDP `a=fingerprint`.
     pub fn fingerprint(&self, algorithm: HashAlgorithm) -> Fingerprint {
-        Fingerprint::of(algorithm, &self.der)
+        fingerprint_of(algorithm, &self.der)
     }
 
     /// The scheme our signatures use.
@@ -243,11 +163,11 @@ mod tests {
             let text = fp.to_string();
             let (name, hex) = text.split_once(' ').unwrap();
             assert_eq!(name, alg.name());
-            let back = Fingerprint::parse(name, &hex.to_lowercase()).unwrap();
+            let back = Fingerprint::parse_parts(name, &hex.to_lowercase()).unwrap();
             assert_eq!(back, fp);
-            assert!(back.matches(c.der()));
+            assert!(matches_fingerprint(c.der(), &back));
         }
-        assert!(Fingerprint::parse("sha-256", "AB:CD").is_none());
-        assert!(Fingerprint::parse("md5", "AB").is_none());
+        assert!(Fingerprint::parse_parts("sha-256", "AB:CD").is_err());
+        assert!(Fingerprint::parse_parts("md5", "AB").is_err());
     }
 }

@@ -3,16 +3,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::certificate::{Certificate, Fingerprint};
-use crate::types::{CipherSuite, NamedGroup, SrtpProfile};
+use ferrtc_types::{DtlsRole, Fingerprint, SrtpProfile};
+
+use crate::certificate::Certificate;
+use crate::types::{CipherSuite, NamedGroup};
 
 /// Smallest path MTU accepted: enough for a record and handshake header plus some body.
 pub const MIN_MTU: usize = 128;
 
-/// How an endpoint behaves; shared by all the endpoints built from it.
+/// How an endpoint behaves: its role, its certificate and what it expects of the peer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
+    /// Our side of the handshake: SDP `a=setup:active` is the client, `passive` the server
+    /// (RFC 8842 §5).
+    pub role: DtlsRole,
     /// Our certificate and key.
     pub certificate: Arc<Certificate>,
     /// The peer's certificate must have one of these fingerprints (from the remote SDP).
@@ -43,10 +48,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// A WebRTC configuration: our certificate, the fingerprint the peer's SDP announced,
-    /// every implemented suite, group and SRTP profile, a 1200-byte MTU.
-    pub fn new(certificate: Arc<Certificate>, remote_fingerprints: Vec<Fingerprint>) -> Self {
+    /// A WebRTC configuration: our role, our certificate, the fingerprints the peer's SDP
+    /// announced, every implemented suite, group and SRTP profile, a 1200-byte MTU.
+    pub fn new(
+        role: DtlsRole,
+        certificate: Arc<Certificate>,
+        remote_fingerprints: Vec<Fingerprint>,
+    ) -> Self {
         Config {
+            role,
             certificate,
             remote_fingerprints,
             danger_accept_any_certificate: false,

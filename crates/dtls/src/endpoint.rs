@@ -2,38 +2,24 @@
 //! handshake of [`crate::hs`] behind the common verb set.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use ferrtc_types::{DtlsRole, SrtpKeys, SrtpProfile, Transmit};
 use rand::RngCore;
 
 use crate::alert::{Alert, AlertDescription, AlertLevel};
 use crate::config::{Config, MIN_MTU};
 use crate::crypto::cipher::RecordCipher;
-use crate::error::{Error, PeerMisbehaved};
+use crate::error::{Error, PeerMisbehaved, ReceiveError};
 use crate::handshake::{self, Fragment, HandshakeMessage, HandshakeType, emit_header};
 use crate::hs::{self, Common, FlightItem, Hs, Incoming, Keys};
 use crate::reassembly::{Insert, Reassembler};
-use crate::record::{ContentType, DTLS_1_2, HEADER_LEN, Record, RecordHeader, Records};
+use crate::record::{ContentType, DTLS_1_2, HEADER_LEN, Record, RecordHeader};
 use crate::replay::ReplayWindow;
-use crate::types::{CipherSuite, SrtpProfile};
-
-/// Which side of the handshake an endpoint plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Sends the ClientHello.
-    Client,
-    /// Answers it.
-    Server,
-}
-
-/// A datagram to send to the peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The datagram: one or more records.
-    pub contents: Vec<u8>,
-}
+use crate::types::CipherSuite;
 
 /// What the handshake settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,36 +48,44 @@ pub enum Event {
     Failed(Error),
 }
 
-/// DTLS-SRTP keying material (RFC 5764 §4.2), split by direction.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SrtpKeyingMaterial {
-    /// The negotiated profile, which sets the lengths.
-    pub profile: SrtpProfile,
-    /// The exporter output: client key, server key, client salt, server salt.
-    pub material: Vec<u8>,
-    /// Master key for what we send.
-    pub local_key: Vec<u8>,
-    /// Master salt for what we send.
-    pub local_salt: Vec<u8>,
-    /// Master key for what the peer sends.
-    pub remote_key: Vec<u8>,
-    /// Master salt for what the peer sends.
-    pub remote_salt: Vec<u8>,
+/// Counters of an [`Endpoint`]: datagrams taken, and datagrams dropped by
+/// [`Endpoint::handle_receive`] with the reason it returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams of which at least one record was acted on.
+    pub datagrams_accepted: u64,
+    /// Dropped: no record parsed ([`ReceiveError::Malformed`]).
+    pub dropped_malformed: u64,
+    /// Dropped: every record a replay ([`ReceiveError::Replayed`]).
+    pub dropped_replayed: u64,
+    /// Dropped: records that did not authenticate ([`ReceiveError::Unauthenticated`]).
+    pub dropped_unauthenticated: u64,
+    /// Dropped: records the current state does not act on ([`ReceiveError::Unexpected`]).
+    pub dropped_unexpected: u64,
+    /// Dropped: the endpoint is closed or failed ([`ReceiveError::Closed`]).
+    pub dropped_closed: u64,
 }
 
-impl core::fmt::Debug for SrtpKeyingMaterial {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SrtpKeyingMaterial")
-            .field("profile", &self.profile)
-            .finish_non_exhaustive()
+impl Stats {
+    fn count_drop(&mut self, e: ReceiveError) {
+        let c = match e {
+            ReceiveError::Malformed => &mut self.dropped_malformed,
+            ReceiveError::Replayed => &mut self.dropped_replayed,
+            ReceiveError::Unauthenticated => &mut self.dropped_unauthenticated,
+            ReceiveError::Unexpected => &mut self.dropped_unexpected,
+            ReceiveError::Closed => &mut self.dropped_closed,
+        };
+        *c += 1;
     }
 }
 
-/// Most application data records [`Endpoint::handle_receive_in_place`] reports per datagram.
+/// Most application data records [`Endpoint::handle_receive`] reports per datagram as byte
+/// ranges; more become [`Event::ApplicationData`].
 pub const MAX_IN_PLACE_RECORDS: usize = 8;
 
 /// Where decrypted application data lies in a datagram given to
-/// [`Endpoint::handle_receive_in_place`]: byte ranges, in arrival order.
+/// [`Endpoint::handle_receive`]: byte ranges, in arrival order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppDataRanges {
     ranges: [(usize, usize); MAX_IN_PLACE_RECORDS],
@@ -122,6 +116,8 @@ pub const MAX_PLAINTEXT: usize = 1 << 14;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// A client before [`Endpoint::connect`].
+    Idle,
     Handshaking,
     Connected,
     Closed,
@@ -130,42 +126,69 @@ enum Phase {
 
 /// A DTLS 1.2 endpoint for one peer, without I/O.
 ///
-/// Inputs are [`handle_receive`](Self::handle_receive) (a datagram from the peer) and
-/// [`handle_timeout`](Self::handle_timeout); commands are
-/// [`send_application_data`](Self::send_application_data) and [`close`](Self::close).
-/// After any of them, drain [`poll_transmit`](Self::poll_transmit) (send each datagram to
-/// the peer) and [`poll_event`](Self::poll_event), then call `handle_timeout` at
-/// [`poll_timeout`](Self::poll_timeout) unless a datagram arrives first.
+/// The methods fall in four groups, as in every ferrtc state machine:
+/// - inputs: [`handle_receive`](Self::handle_receive) (a datagram from the peer, decrypted
+///   in place) and [`handle_timeout`](Self::handle_timeout);
+/// - commands: [`connect`](Self::connect) (a client starts), [`send`](Self::send) and
+///   [`close`](Self::close);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event) and
+///   [`poll_timeout`](Self::poll_timeout);
+/// - getters: [`is_connected`](Self::is_connected), [`negotiated`](Self::negotiated),
+///   [`srtp_keys`](Self::srtp_keys), [`stats`](Self::stats), ...
+///
+/// After any input or command, drain `poll_transmit` until `None` (send each [`Transmit`]
+/// to its destination), then `poll_event` until `None`, then call `handle_timeout` at
+/// `poll_timeout` unless a datagram arrives first.
+///
+/// An `Err` from `handle_receive` means only that the datagram was dropped (it is counted in
+/// [`stats`](Self::stats)); it never changes the connection. A fatal failure (a bad
+/// fingerprint, a failed handshake, a fatal alert, a timeout) is [`Event::Failed`].
+///
+/// Transmits carry no source (the layer below picks the path) and go to the peer's address:
+/// for a client the one given to `connect`, then for both roles the address the peer's
+/// last accepted datagram came from (after the handshake, the last authenticated one).
 ///
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Instant;
-/// use ferrtc_dtls::{Certificate, Config, Endpoint, Event, HashAlgorithm};
+/// use ferrtc_dtls::{Certificate, Config, DtlsRole, Endpoint, Event, HashAlgorithm};
 /// use rand::SeedableRng;
 ///
 /// let (a, b) = (Arc::new(Certificate::generate()?), Arc::new(Certificate::generate()?));
-/// let ca = Arc::new(Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]));
-/// let cb = Arc::new(Config::new(b.clone(), vec![a.fingerprint(HashAlgorithm::Sha256)]));
+/// let ca = Config::new(DtlsRole::Client, a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]);
+/// let cb = Config::new(DtlsRole::Server, b.clone(), vec![a.fingerprint(HashAlgorithm::Sha256)]);
+/// let (client_addr, server_addr) = ("10.0.0.1:5000".parse()?, "10.0.0.2:5000".parse()?);
 /// let now = Instant::now();
 /// let rng = |s| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s));
-/// let mut client = Endpoint::client(ca, rng(1), now)?;
-/// let mut server = Endpoint::server(cb, rng(2))?;
+/// let mut client = Endpoint::new(Arc::new(ca), now, rng(1))?;
+/// let mut server = Endpoint::new(Arc::new(cb), now, rng(2))?;
+/// client.connect(now, server_addr)?;
+/// let mut buf = Vec::new();
 /// for _ in 0..8 {
 ///     while let Some(t) = client.poll_transmit() {
-///         server.handle_receive(now, &t.contents)?;
+///         buf.clear();
+///         buf.extend_from_slice(&t.contents);
+///         server.handle_receive(now, client_addr, &mut buf)?;
 ///     }
 ///     while let Some(t) = server.poll_transmit() {
-///         client.handle_receive(now, &t.contents)?;
+///         assert_eq!(t.destination, client_addr);
+///         buf.clear();
+///         buf.extend_from_slice(&t.contents);
+///         client.handle_receive(now, server_addr, &mut buf)?;
 ///     }
 /// }
 /// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
-/// assert_eq!(client.srtp_keying_material()?.local_key,
-///            server.srtp_keying_material()?.remote_key);
-/// # Ok::<(), ferrtc_dtls::Error>(())
+/// assert_eq!(client.srtp_keys()?.local_key(), server.srtp_keys()?.remote_key());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Endpoint {
-    role: Role,
+    role: DtlsRole,
     phase: Phase,
+    /// Where transmits go: see the type's documentation.
+    remote: Option<SocketAddr>,
+    /// While `handle_receive` runs: the sender, whom answers go to.
+    reply_to: Option<SocketAddr>,
+    stats: Stats,
     hs: Hs,
     common: Common,
     reassembler: Reassembler,
@@ -190,6 +213,9 @@ pub struct Endpoint {
     sent_close_notify: bool,
     // Outputs.
     transmits: VecDeque<Transmit>,
+    /// Application data records sealed by `send` for the next datagram; split off as the
+    /// contents of a transmit when it is polled or fills up.
+    tx_buf: BytesMut,
     events: VecDeque<Event>,
     scratch: Vec<u8>,
     early_data: Vec<Bytes>,
@@ -208,15 +234,45 @@ impl core::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    fn new(role: Role, config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Result<Self, Error> {
-        if config.mtu < MIN_MTU || config.mtu > usize::from(u16::MAX) {
+    /// An endpoint for the role in `config`. A server waits for a ClientHello; a client
+    /// starts when told where its peer is, with [`connect`](Self::connect).
+    ///
+    /// `rng` supplies the hello random and the server's cookie secret; seed it for a
+    /// replayable run. (ECDHE scalars and ECDSA nonces come from ring's system generator:
+    /// ring does not let a caller supply one.)
+    ///
+    /// A server keeps no state for a ClientHello until the client proves it can receive at
+    /// its address by echoing a cookie (RFC 6347 §4.2.1). Until then it also ignores
+    /// plaintext (epoch 0) alerts, close_notify included: with no peer yet, anyone could
+    /// have sent them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an MTU outside `MIN_MTU..=65535` or an empty list of
+    /// cipher suites or groups.
+    pub fn new(
+        config: Arc<Config>,
+        now: Instant,
+        rng: Box<dyn RngCore + Send>,
+    ) -> Result<Self, Error> {
+        // Nothing runs on a timer before the first flight.
+        let _ = now;
+        if config.mtu < MIN_MTU
+            || config.mtu > usize::from(u16::MAX)
+            || config.cipher_suites.is_empty()
+            || config.groups.is_empty()
+        {
             return Err(Error::InvalidConfig);
         }
+        let role = config.role;
         let rto = config.initial_rto;
         let max_len = config.max_handshake_message_len;
-        Ok(Endpoint {
+        let tx_capacity = 2 * config.mtu;
+        let mut ep = Endpoint {
             role,
-            phase: Phase::Handshaking,
+            phase: Phase::Idle,
+            remote: None,
+            reply_to: None,
+            stats: Stats::default(),
             hs: Hs::Poisoned,
             common: Common::new(config, rng),
             reassembler: Reassembler::new(0, max_len),
@@ -234,46 +290,52 @@ impl Endpoint {
             retransmissions: 0,
             sent_close_notify: false,
             transmits: VecDeque::new(),
+            tx_buf: BytesMut::with_capacity(tx_capacity),
             events: VecDeque::new(),
             scratch: Vec::new(),
             early_data: Vec::new(),
-        })
+        };
+        if role == DtlsRole::Server {
+            ep.hs = hs::server_start(&mut ep.common)?;
+            ep.phase = Phase::Handshaking;
+        }
+        Ok(ep)
     }
 
-    /// A client; its first flight (the ClientHello) is ready in `poll_transmit` at once.
+    /// A client starts the handshake with the peer at `remote`: its first flight (the
+    /// ClientHello) is ready in `poll_transmit` at once, addressed there.
     ///
-    /// `rng` supplies the hello random; seed it for a replayable run. (ECDHE scalars and
-    /// ECDSA nonces come from ring's system generator: ring does not let a caller supply
-    /// one.)
-    pub fn client(
-        config: Arc<Config>,
-        rng: Box<dyn RngCore + Send>,
-        now: Instant,
-    ) -> Result<Self, Error> {
-        let mut ep = Endpoint::new(Role::Client, config, rng)?;
-        ep.hs = hs::client_start(&mut ep.common)?;
-        ep.after_step(now, 0);
-        Ok(ep)
-    }
-
-    /// A server. It keeps no state for a ClientHello until the client proves it can receive
-    /// at its address by echoing a cookie (RFC 6347 §4.2.1). Until then it also ignores
-    /// plaintext (epoch 0) alerts, close_notify included: with no peer yet, anyone could
-    /// have sent them.
-    pub fn server(config: Arc<Config>, rng: Box<dyn RngCore + Send>) -> Result<Self, Error> {
-        let mut ep = Endpoint::new(Role::Server, config, rng)?;
-        ep.hs = hs::server_start(&mut ep.common)?;
-        Ok(ep)
+    /// # Errors
+    /// [`Error::InvalidState`] for a server, or a client that already connected.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) -> Result<(), Error> {
+        if self.role != DtlsRole::Client || self.phase != Phase::Idle {
+            return Err(Error::InvalidState);
+        }
+        self.hs = hs::client_start(&mut self.common)?;
+        self.remote = Some(remote);
+        self.phase = Phase::Handshaking;
+        self.after_step(now, 0);
+        Ok(())
     }
 
     /// This endpoint's role.
-    pub fn role(&self) -> Role {
+    pub fn role(&self) -> DtlsRole {
         self.role
     }
 
     /// True once the handshake completed and until the connection closes or fails.
     pub fn is_connected(&self) -> bool {
         self.phase == Phase::Connected
+    }
+
+    /// The counters: datagrams accepted and dropped.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The address transmits go to, once known: see the type's documentation.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.remote
     }
 
     /// What the handshake settled, once connected.
@@ -283,52 +345,59 @@ impl Endpoint {
 
     // ---- inputs -------------------------------------------------------------------------
 
-    /// Processes a datagram from the peer. Records that do not parse, authenticate, or that
-    /// replay an earlier one are dropped silently (RFC 6347 §4.1.2.7). An `Err` means the
-    /// connection failed: a fatal alert is queued for the peer and `Event::Failed` follows.
-    pub fn handle_receive(&mut self, now: Instant, datagram: &[u8]) -> Result<(), Error> {
-        if matches!(self.phase, Phase::Closed | Phase::Failed) {
-            return Ok(());
-        }
-        let mut peer_retransmitted = false;
-        for rec in Records::new(datagram) {
-            let Ok(rec) = rec else { break };
-            if let Err(e) = self.handle_record(now, rec, &mut peer_retransmitted) {
-                return Err(self.fail(e));
-            }
-            if matches!(self.phase, Phase::Closed | Phase::Failed) {
-                return Ok(());
-            }
-        }
-        if peer_retransmitted {
-            self.answer_peer_retransmission(now);
-        }
-        Ok(())
-    }
-
-    /// Like [`handle_receive`](Self::handle_receive), but application data records are
-    /// decrypted in place inside `datagram` and returned as byte ranges of it instead of
-    /// as copied [`Event::ApplicationData`] events. Nothing is allocated for application
-    /// data; the ranges are valid until `datagram` is modified. Beyond
-    /// [`MAX_IN_PLACE_RECORDS`] records in one datagram, the rest become events.
-    pub fn handle_receive_in_place(
+    /// Processes a datagram from `from`. Application data records are decrypted in place
+    /// inside `datagram` and returned as byte ranges of it (valid until `datagram` is
+    /// modified); nothing is allocated for them. Beyond [`MAX_IN_PLACE_RECORDS`] records in
+    /// one datagram, and for data that arrives before the handshake completes, the data
+    /// comes as [`Event::ApplicationData`] instead.
+    ///
+    /// # Errors
+    /// The datagram was dropped, and counted in [`stats`](Self::stats): none of its records
+    /// parsed, authenticated, was fresh, or was one this state acts on (RFC 6347 §4.1.2.7
+    /// drops such records silently). A drop never changes the connection. Records dropped
+    /// beside an accepted one are dropped silently. A fatal failure is not an `Err` but an
+    /// [`Event::Failed`], with a fatal alert queued for the peer.
+    pub fn handle_receive(
         &mut self,
         now: Instant,
+        from: SocketAddr,
         datagram: &mut [u8],
-    ) -> Result<AppDataRanges, Error> {
-        let mut ranges = AppDataRanges::default();
-        if matches!(self.phase, Phase::Closed | Phase::Failed) {
-            return Ok(ranges);
+    ) -> Result<AppDataRanges, ReceiveError> {
+        let result = self.receive(now, from, datagram);
+        match &result {
+            Ok(_) => self.stats.datagrams_accepted += 1,
+            Err(e) => self.stats.count_drop(*e),
         }
+        result
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &mut [u8],
+    ) -> Result<AppDataRanges, ReceiveError> {
+        let mut ranges = AppDataRanges::default();
+        match self.phase {
+            Phase::Closed | Phase::Failed => return Err(ReceiveError::Closed),
+            Phase::Idle => return Err(ReceiveError::Unexpected),
+            Phase::Handshaking | Phase::Connected => {}
+        }
+        self.reply_to = Some(from);
         let mut peer_retransmitted = false;
+        let mut accepted = false;
+        let mut authenticated = false;
+        let mut first_drop = None;
         let mut off = 0;
         while off < datagram.len() {
             let rest = &datagram[off..];
             if rest.len() < HEADER_LEN {
+                first_drop.get_or_insert(ReceiveError::Malformed);
                 break;
             }
             let end = off + HEADER_LEN + usize::from(u16::from_be_bytes([rest[11], rest[12]]));
             let Ok(rec) = Record::new_checked(datagram.get(off..end).unwrap_or(&[])) else {
+                first_drop.get_or_insert(ReceiveError::Malformed);
                 break;
             };
             let header = rec.repr();
@@ -336,29 +405,63 @@ impl Endpoint {
                 && header.content_type == ContentType::ApplicationData
                 && self.phase == Phase::Connected
                 && ranges.len < MAX_IN_PLACE_RECORDS;
-            if in_place {
-                if let (Some(cipher), true) =
-                    (&self.read_cipher, self.replay.check(header.sequence_number))
-                {
-                    let start = off + HEADER_LEN;
-                    let skip = plaintext_offset(cipher);
-                    if let Some(p) = cipher.open(&header, &mut datagram[start..end]) {
-                        let len = p.len();
-                        self.replay.update(header.sequence_number);
-                        ranges.ranges[ranges.len] = (start + skip, start + skip + len);
-                        ranges.len += 1;
+            let outcome = if in_place {
+                match &self.read_cipher {
+                    None => Ok(Some(ReceiveError::Unauthenticated)),
+                    Some(_) if !self.replay.check(header.sequence_number) => {
+                        Ok(Some(ReceiveError::Replayed))
+                    }
+                    Some(cipher) => {
+                        let start = off + HEADER_LEN;
+                        let skip = plaintext_offset(cipher);
+                        match cipher.open(&header, &mut datagram[start..end]) {
+                            Some(p) => {
+                                let len = p.len();
+                                self.replay.update(header.sequence_number);
+                                ranges.ranges[ranges.len] = (start + skip, start + skip + len);
+                                ranges.len += 1;
+                                Ok(None)
+                            }
+                            None => Ok(Some(ReceiveError::Unauthenticated)),
+                        }
                     }
                 }
-            } else if let Err(e) = self.handle_record(now, rec, &mut peer_retransmitted) {
-                return Err(self.fail(e));
+            } else {
+                self.handle_record(now, rec, &mut peer_retransmitted)
+            };
+            match outcome {
+                Ok(None) => {
+                    accepted = true;
+                    authenticated |= header.epoch == 1;
+                }
+                Ok(Some(drop)) => {
+                    first_drop.get_or_insert(drop);
+                }
+                Err(e) => {
+                    // Fatal: the connection ends here; the datagram was acted on.
+                    self.fail(e);
+                    self.reply_to = None;
+                    return Ok(ranges);
+                }
             }
             if matches!(self.phase, Phase::Closed | Phase::Failed) {
+                self.reply_to = None;
                 return Ok(ranges);
             }
             off = end;
         }
         if peer_retransmitted {
             self.answer_peer_retransmission(now);
+        }
+        self.reply_to = None;
+        if !accepted {
+            return Err(first_drop.unwrap_or(ReceiveError::Malformed));
+        }
+        // The peer is whoever we heard from: once a server holds handshake state (the
+        // cookie checked out), and after the handshake only from authenticated records, so
+        // a replayed plaintext datagram cannot redirect the connection.
+        if !self.hs.is_stateless_server() && (self.phase != Phase::Connected || authenticated) {
+            self.remote = Some(from);
         }
         Ok(ranges)
     }
@@ -407,41 +510,41 @@ impl Endpoint {
 
     // ---- commands -----------------------------------------------------------------------
 
-    /// Sends `data` as one application data record.
-    pub fn send_application_data(&mut self, data: &[u8]) -> Result<(), Error> {
+    /// Sends `data` as one application data record. Records sent one after another share a
+    /// datagram while they fit the MTU; [`poll_transmit`](Self::poll_transmit) hands the
+    /// datagram out. Nothing is allocated in steady state: records are sealed into a buffer
+    /// the endpoint keeps, which it reuses once the transmits lent from it are dropped.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] before the handshake completes, [`Error::Closed`] after the
+    /// connection closed or failed, [`Error::TooLarge`] for more than 2^14 bytes.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
         match self.phase {
             Phase::Connected => {}
-            Phase::Handshaking => return Err(Error::NotConnected),
+            Phase::Idle | Phase::Handshaking => return Err(Error::NotConnected),
             Phase::Closed | Phase::Failed => return Err(Error::Closed),
         }
         if data.len() > MAX_PLAINTEXT {
             return Err(Error::TooLarge(data.len()));
         }
-        let mut out = Vec::with_capacity(data.len() + 64);
-        self.seal_application_data(data, &mut out)?;
-        self.transmits.push_back(Transmit { contents: out });
-        Ok(())
-    }
-
-    /// Seals `data` as one application data record appended to `out`, for the caller to
-    /// send itself: the allocation-free form of
-    /// [`send_application_data`](Self::send_application_data) (nothing is allocated when
-    /// `out` has room for `data.len()` plus 29 bytes).
-    pub fn seal_application_data(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        match self.phase {
-            Phase::Connected => {}
-            Phase::Handshaking => return Err(Error::NotConnected),
-            Phase::Closed | Phase::Failed => return Err(Error::Closed),
+        let record_len = HEADER_LEN + data.len() + self.epoch_overhead(1);
+        if !self.tx_buf.is_empty() && self.tx_buf.len() + record_len > self.common.config.mtu {
+            self.flush_tx_buf();
         }
-        if data.len() > MAX_PLAINTEXT {
-            return Err(Error::TooLarge(data.len()));
+        let mut buf = std::mem::take(&mut self.tx_buf);
+        buf.reserve(record_len);
+        let before = buf.len();
+        let r = self.seal_record(&mut buf, ContentType::ApplicationData, 1, data);
+        if r.is_err() {
+            buf.truncate(before);
         }
-        self.seal_record(out, ContentType::ApplicationData, 1, data)
+        self.tx_buf = buf;
+        r
     }
 
     /// Sends close_notify and closes this endpoint.
     pub fn close(&mut self) {
-        if matches!(self.phase, Phase::Closed | Phase::Failed) {
+        if matches!(self.phase, Phase::Closed | Phase::Failed | Phase::Idle) {
             return;
         }
         self.send_alert(Alert::close_notify());
@@ -451,8 +554,11 @@ impl Endpoint {
 
     // ---- outputs ------------------------------------------------------------------------
 
-    /// The next datagram to send.
+    /// The next datagram to send, addressed to the peer (see the type's documentation).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.transmits.is_empty() {
+            self.flush_tx_buf();
+        }
         self.transmits.pop_front()
     }
 
@@ -491,42 +597,34 @@ impl Endpoint {
         ))
     }
 
-    /// DTLS-SRTP keys (RFC 5764 §4.2): `EXTRACTOR-dtls_srtp` output split into client and
-    /// server master keys and salts, presented as local (what we send) and remote.
-    pub fn srtp_keying_material(&self) -> Result<SrtpKeyingMaterial, Error> {
-        let profile = self
+    /// DTLS-SRTP keys (RFC 5764 §4.2): the `EXTRACTOR-dtls_srtp` output for the negotiated
+    /// profile, split by [`SrtpKeys::split`] for our role (local is what we send).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] before the handshake completes or when use_srtp was not
+    /// negotiated.
+    pub fn srtp_keys(&self) -> Result<SrtpKeys, Error> {
+        let profile: SrtpProfile = self
             .keys
             .as_ref()
             .and_then(|k| k.srtp_profile)
             .ok_or(Error::NotConnected)?;
-        let (kl, sl) = profile.key_and_salt_len().ok_or(Error::NotConnected)?;
-        let material = self.export_keying_material(SRTP_EXPORTER_LABEL, 2 * (kl + sl))?;
-        let client_key = material[..kl].to_vec();
-        let server_key = material[kl..2 * kl].to_vec();
-        let client_salt = material[2 * kl..2 * kl + sl].to_vec();
-        let server_salt = material[2 * kl + sl..].to_vec();
-        let (local_key, local_salt, remote_key, remote_salt) = match self.role {
-            Role::Client => (client_key, client_salt, server_key, server_salt),
-            Role::Server => (server_key, server_salt, client_key, client_salt),
-        };
-        Ok(SrtpKeyingMaterial {
-            profile,
-            material,
-            local_key,
-            local_salt,
-            remote_key,
-            remote_salt,
-        })
+        let material =
+            self.export_keying_material(SRTP_EXPORTER_LABEL, profile.keying_material_len())?;
+        // The exporter returned exactly the profile's length, all `split` checks.
+        SrtpKeys::split(profile, self.role, &material).ok_or(Error::Crypto)
     }
 
     // ---- record layer -------------------------------------------------------------------
 
+    /// One record: `Ok(None)` when acted on, `Ok(Some(reason))` when dropped, `Err` when
+    /// the connection fails.
     fn handle_record(
         &mut self,
         now: Instant,
         rec: Record<&[u8]>,
         peer_retransmitted: &mut bool,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<ReceiveError>, Error> {
         let header = rec.repr();
         match header.epoch {
             0 => {
@@ -540,17 +638,21 @@ impl Endpoint {
                         // lost our final flight. New plaintext messages could come from
                         // anyone and are ignored.
                         let start = self.flight_recv_start;
-                        *peer_retransmitted |= Fragment::parse_all(payload)
+                        let repeat = Fragment::parse_all(payload)
                             .map_while(Result::ok)
                             .any(|f| f.message_seq < start);
-                        Ok(())
+                        *peer_retransmitted |= repeat;
+                        Ok((!repeat).then_some(ReceiveError::Unexpected))
                     }
-                    ContentType::Handshake => self.handle_handshake_payload(
-                        now,
-                        payload,
-                        header.sequence_number,
-                        peer_retransmitted,
-                    ),
+                    ContentType::Handshake => {
+                        let acted = self.handle_handshake_payload(
+                            now,
+                            payload,
+                            header.sequence_number,
+                            peer_retransmitted,
+                        )?;
+                        Ok((!acted).then_some(ReceiveError::Unexpected))
+                    }
                     ContentType::Alert if self.hs.is_stateless_server() => {
                         // Before a ClientHello's cookie checks out the server keeps no
                         // state (RFC 6347 §4.2.1), so it has no peer whose alert it could
@@ -561,19 +663,22 @@ impl Endpoint {
                             description = ?payload.get(1),
                             "dtls: epoch-0 alert dropped by a server without cookie state"
                         );
-                        Ok(())
+                        Ok(Some(ReceiveError::Unexpected))
                     }
                     // After the cookie exchange a plaintext alert is the peer's only way
                     // to refuse before keys exist (e.g. bad_certificate): acted on.
                     ContentType::Alert if self.phase == Phase::Handshaking => {
                         self.handle_alert(payload)
                     }
-                    _ => Ok(()),
+                    // A ChangeCipherSpec is part of the peer's flight; its effect comes
+                    // with the epoch-1 Finished.
+                    ContentType::ChangeCipherSpec if !self.hs.is_stateless_server() => Ok(None),
+                    _ => Ok(Some(ReceiveError::Unexpected)),
                 }
             }
             1 => {
                 if !self.replay.check(header.sequence_number) {
-                    return Ok(());
+                    return Ok(Some(ReceiveError::Replayed));
                 }
                 let mut buf = std::mem::take(&mut self.scratch);
                 buf.clear();
@@ -587,17 +692,19 @@ impl Endpoint {
                 };
                 let Some(range) = range else {
                     self.scratch = buf;
-                    return Ok(());
+                    return Ok(Some(ReceiveError::Unauthenticated));
                 };
                 self.replay.update(header.sequence_number);
                 let plain = &buf[range];
                 let result = match header.content_type {
-                    ContentType::Handshake => self.handle_handshake_payload(
-                        now,
-                        plain,
-                        header.sequence_number,
-                        peer_retransmitted,
-                    ),
+                    ContentType::Handshake => self
+                        .handle_handshake_payload(
+                            now,
+                            plain,
+                            header.sequence_number,
+                            peer_retransmitted,
+                        )
+                        .map(|_| None),
                     ContentType::Alert => self.handle_alert(plain),
                     ContentType::ApplicationData => {
                         let data = Bytes::copy_from_slice(plain);
@@ -608,20 +715,22 @@ impl Endpoint {
                             // until the handshake completes.
                             self.early_data.push(data);
                         }
-                        Ok(())
+                        Ok(None)
                     }
-                    ContentType::ChangeCipherSpec => Ok(()),
+                    ContentType::ChangeCipherSpec => Ok(None),
                 };
                 self.scratch = buf;
                 result
             }
-            _ => Ok(()),
+            _ => Ok(Some(ReceiveError::Unexpected)),
         }
     }
 
-    fn handle_alert(&mut self, payload: &[u8]) -> Result<(), Error> {
+    /// An alert record: `Ok(None)` when acted on, a drop when it does not decode, `Err`
+    /// for a fatal alert (the connection failed).
+    fn handle_alert(&mut self, payload: &[u8]) -> Result<Option<ReceiveError>, Error> {
         let Ok(alert) = Alert::decode(payload) else {
-            return Ok(());
+            return Ok(Some(ReceiveError::Malformed));
         };
         if alert.description == AlertDescription::CloseNotify {
             if !self.sent_close_notify {
@@ -630,7 +739,7 @@ impl Endpoint {
             self.phase = Phase::Closed;
             self.retransmit_at = None;
             self.events.push_back(Event::Closed);
-            return Ok(());
+            return Ok(None);
         }
         match alert.level {
             AlertLevel::Fatal => {
@@ -642,18 +751,21 @@ impl Endpoint {
             }
             AlertLevel::Warning => {
                 self.events.push_back(Event::AlertReceived(alert));
-                Ok(())
+                Ok(None)
             }
         }
     }
 
+    /// Handshake fragments; true if any was acted on (a stateless server acts only on a
+    /// whole ClientHello).
     fn handle_handshake_payload(
         &mut self,
         now: Instant,
         payload: &[u8],
         record_seq: u64,
         peer_retransmitted: &mut bool,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
+        let mut acted = false;
         for frag in Fragment::parse_all(payload) {
             let Ok(frag) = frag else { break };
             // A new handshake restarts message_seq at 0 (RFC 6347 §4.2.2), so these are
@@ -663,12 +775,16 @@ impl Endpoint {
             // no_renegotiation warning (RFC 5246 §7.2.2).
             if self.phase == Phase::Connected {
                 match (self.role, frag.msg_type) {
-                    (Role::Client, HandshakeType::HelloRequest) => continue,
-                    (Role::Server, HandshakeType::ClientHello) => {
+                    (DtlsRole::Client, HandshakeType::HelloRequest) => {
+                        acted = true;
+                        continue;
+                    }
+                    (DtlsRole::Server, HandshakeType::ClientHello) => {
                         self.send_alert(Alert {
                             level: AlertLevel::Warning,
                             description: AlertDescription::NoRenegotiation,
                         });
+                        acted = true;
                         continue;
                     }
                     _ => {}
@@ -677,6 +793,7 @@ impl Endpoint {
             if self.hs.is_stateless_server() {
                 // No reassembly before the cookie checks out: a ClientHello must come whole.
                 if frag.msg_type == HandshakeType::ClientHello && frag.is_complete() {
+                    acted = true;
                     self.handle_message(
                         now,
                         frag.message_seq,
@@ -689,6 +806,7 @@ impl Endpoint {
             }
             // Only a repeat of the flight ours answers means ours was lost; a repeat of
             // the flight still arriving only means the peer's timer fired first.
+            acted = true;
             if self.reassembler.insert(&frag)? == Insert::Old
                 && frag.message_seq < self.flight_recv_start
             {
@@ -697,11 +815,11 @@ impl Endpoint {
             while let Some((seq, typ, body)) = self.reassembler.pop() {
                 self.handle_message(now, seq, typ, &body, record_seq)?;
                 if self.phase != Phase::Handshaking && self.phase != Phase::Connected {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
         }
-        Ok(())
+        Ok(acted)
     }
 
     fn handle_message(
@@ -756,7 +874,7 @@ impl Endpoint {
             .emit(&mut out);
             out.extend_from_slice(&payload);
             self.write_seq[0] = self.write_seq[0].max(record_seq + 1);
-            self.transmits.push_back(Transmit { contents: out });
+            self.push_datagram(out);
         }
         if let Some(next) = self.common.next_recv_seq.take() {
             self.reassembler.reset(next);
@@ -767,8 +885,8 @@ impl Endpoint {
             match keys.ciphers() {
                 Ok((client_write, server_write)) => {
                     let (w, r) = match self.role {
-                        Role::Client => (client_write, server_write),
-                        Role::Server => (server_write, client_write),
+                        DtlsRole::Client => (client_write, server_write),
+                        DtlsRole::Server => (server_write, client_write),
                     };
                     self.write_cipher = Some(w);
                     self.read_cipher = Some(r);
@@ -803,7 +921,7 @@ impl Endpoint {
             self.common.connected = false;
             self.phase = Phase::Connected;
             self.retransmit_at = None;
-            if self.role == Role::Client {
+            if self.role == DtlsRole::Client {
                 // Nothing of ours is left to repeat once the server's Finished arrived.
                 self.flight.clear();
             }
@@ -831,9 +949,9 @@ impl Endpoint {
     }
 
     /// Appends one record to `out`, protected when `epoch` is 1.
-    fn seal_record(
+    fn seal_record<B: BufMut + AsMut<[u8]>>(
         &mut self,
-        out: &mut Vec<u8>,
+        out: &mut B,
         ty: ContentType,
         epoch: u16,
         payload: &[u8],
@@ -842,15 +960,15 @@ impl Endpoint {
         let seq = self.write_seq[idx];
         self.write_seq[idx] += 1;
         if epoch == 0 {
-            RecordHeader {
+            let header = RecordHeader {
                 content_type: ty,
                 version: DTLS_1_2,
                 epoch: 0,
                 sequence_number: seq,
                 length: payload.len() as u16,
-            }
-            .emit(out);
-            out.extend_from_slice(payload);
+            };
+            out.put_slice(&header.to_bytes());
+            out.put_slice(payload);
             Ok(())
         } else {
             let cipher = self.write_cipher.as_ref().ok_or(Error::InvalidState)?;
@@ -910,18 +1028,42 @@ impl Endpoint {
         for (ty, epoch, payload) in records {
             let size = HEADER_LEN + payload.len() + self.epoch_overhead(epoch);
             if !dgram.is_empty() && dgram.len() + size > mtu {
-                self.transmits.push_back(Transmit {
-                    contents: std::mem::replace(&mut dgram, Vec::with_capacity(mtu)),
-                });
+                let full = std::mem::replace(&mut dgram, Vec::with_capacity(mtu));
+                self.push_datagram(full);
             }
             // Sealing fails only without a write cipher, which flights in epoch 1 are
             // never built without; such a record is skipped.
             let _ = self.seal_record(&mut dgram, ty, epoch, &payload);
         }
         if !dgram.is_empty() {
-            self.transmits.push_back(Transmit { contents: dgram });
+            self.push_datagram(dgram);
         }
         self.flight = flight;
+    }
+
+    /// Queues a datagram for the peer: the sender of the datagram being handled, or the
+    /// remote address. Application data sealed before it goes first. Without an address
+    /// (a server that never heard from anyone) there is no one to send to.
+    fn push_datagram(&mut self, contents: Vec<u8>) {
+        self.flush_tx_buf();
+        if let Some(destination) = self.reply_to.or(self.remote) {
+            self.transmits
+                .push_back(Transmit::udp(destination, Bytes::from(contents)));
+        }
+    }
+
+    /// Turns the application data records sealed so far into a transmit. The contents are
+    /// split off `tx_buf`, which reuses its memory once every transmit lent from it is
+    /// dropped: nothing is allocated in steady state.
+    fn flush_tx_buf(&mut self) {
+        if self.tx_buf.is_empty() {
+            return;
+        }
+        let contents = self.tx_buf.split().freeze();
+        if let Some(destination) = self.remote {
+            self.transmits
+                .push_back(Transmit::udp(destination, contents));
+        }
     }
 
     fn send_alert(&mut self, alert: Alert) {
@@ -935,7 +1077,7 @@ impl Endpoint {
             .seal_record(&mut out, ContentType::Alert, epoch, &alert.encode())
             .is_ok()
         {
-            self.transmits.push_back(Transmit { contents: out });
+            self.push_datagram(out);
         }
         if alert.description == AlertDescription::CloseNotify {
             self.sent_close_notify = true;

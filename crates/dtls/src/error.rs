@@ -1,4 +1,5 @@
-//! Error types: one for decoding bytes, one for everything an endpoint can fail at.
+//! Error types: one for decoding bytes, one for a dropped datagram, one for everything an
+//! endpoint can fail at.
 
 use crate::alert::AlertDescription;
 use crate::handshake::HandshakeType;
@@ -43,6 +44,31 @@ pub enum DecodeError {
     /// An X.509 certificate we cannot find a public key in.
     #[error("malformed certificate")]
     MalformedCertificate,
+}
+
+/// Why [`Endpoint::handle_receive`](crate::Endpoint::handle_receive) dropped a datagram:
+/// the reason of its first record that was not acted on. A drop never changes the
+/// connection; each is counted in [`Stats`](crate::Stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// No record parsed: not DTLS, or truncated.
+    #[error("malformed datagram")]
+    Malformed,
+    /// The records were replays, or older than the anti-replay window (RFC 6347 §4.1.2.6).
+    #[error("replayed record")]
+    Replayed,
+    /// The records did not authenticate, or arrived protected before we had keys.
+    #[error("record does not authenticate")]
+    Unauthenticated,
+    /// Well-formed records the current state does not act on: plaintext handshake or alerts
+    /// after the handshake, anything but a ClientHello to a server without cookie state, a
+    /// datagram to a client that has not connected, an unknown epoch.
+    #[error("record not expected in this state")]
+    Unexpected,
+    /// The endpoint is closed or failed.
+    #[error("endpoint closed")]
+    Closed,
 }
 
 /// What the peer did wrong during the handshake.

@@ -5,7 +5,7 @@
 
 use crate::codec::{Len, Reader, put_u16, put_vec};
 use crate::error::DecodeError;
-use crate::types::{NamedGroup, SignatureScheme, SrtpProfile};
+use crate::types::{NamedGroup, SignatureScheme};
 
 /// supported_groups (RFC 8422 §5.1.1), formerly elliptic_curves.
 pub const SUPPORTED_GROUPS: u16 = 0x000a;
@@ -36,7 +36,7 @@ pub enum Extension {
     /// use_srtp: protection profiles plus the (normally empty) MKI.
     UseSrtp {
         /// Profiles, in preference order; the server echoes exactly one.
-        profiles: Vec<SrtpProfile>,
+        profiles: Vec<u16>,
         /// srtp_mki.
         mki: Vec<u8>,
     },
@@ -122,7 +122,7 @@ impl Extension {
                 }
                 let profiles = list
                     .chunks_exact(2)
-                    .map(|c| SrtpProfile::from(u16::from_be_bytes([c[0], c[1]])))
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
                     .collect();
                 Extension::UseSrtp { profiles, mki }
             }
@@ -153,7 +153,7 @@ impl Extension {
             Extension::EcPointFormats(f) => put_vec(o, Len::U8, |o| o.extend_from_slice(f)),
             Extension::SignatureAlgorithms(s) => put_u16_list(o, s.iter().map(|&s| s.into())),
             Extension::UseSrtp { profiles, mki } => {
-                put_u16_list(o, profiles.iter().map(|&p| p.into()));
+                put_u16_list(o, profiles.iter().copied());
                 put_vec(o, Len::U8, |o| o.extend_from_slice(mki));
             }
             Extension::ExtendedMasterSecret => {}
@@ -203,7 +203,7 @@ mod tests {
     fn use_srtp_wire_format() {
         // RFC 5764 §4.1.1: profiles list then MKI.
         let e = Extension::UseSrtp {
-            profiles: vec![SrtpProfile::Aes128CmHmacSha1_80, SrtpProfile::AeadAes128Gcm],
+            profiles: vec![0x0001, 0x0007],
             mki: vec![],
         };
         let mut out = Vec::new();

@@ -5,17 +5,19 @@
 //! of their real datagrams, forged or mutated ones, and time jumps.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
 use crate::alert::Alert;
-use crate::certificate::{Certificate, HashAlgorithm};
+use crate::certificate::Certificate;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::handshake::{Fragment, HandshakeMessage, HandshakeType};
 use crate::record::Records;
+use ferrtc_types::{DtlsRole, HashAlgorithm};
 
 /// Records of a datagram: every record that parses re-emits to its own bytes.
 pub fn record(data: &[u8]) {
@@ -99,8 +101,16 @@ fn configs() -> &'static (Arc<Config>, Arc<Config>) {
     CONFIGS.get_or_init(|| {
         let a = Arc::new(Certificate::generate().expect("certificate generation"));
         let b = Arc::new(Certificate::generate().expect("certificate generation"));
-        let mut ca = Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]);
-        let mut cb = Config::new(b, vec![a.fingerprint(HashAlgorithm::Sha256)]);
+        let mut ca = Config::new(
+            DtlsRole::Client,
+            a.clone(),
+            vec![b.fingerprint(HashAlgorithm::Sha256)],
+        );
+        let mut cb = Config::new(
+            DtlsRole::Server,
+            b,
+            vec![a.fingerprint(HashAlgorithm::Sha256)],
+        );
         ca.mtu = 300;
         cb.mtu = 300;
         (Arc::new(ca), Arc::new(cb))
@@ -114,40 +124,50 @@ pub fn endpoint(data: &[u8]) -> bool {
     let (cc, sc) = configs();
     let t0 = Instant::now();
     let mut now = t0;
-    let Ok(mut client) = Endpoint::client(cc.clone(), Box::new(SplitMix(1)), now) else {
+    let client_addr = SocketAddr::from(([10, 0, 0, 1], 5000));
+    let server_addr = SocketAddr::from(([10, 0, 0, 2], 5000));
+    let Ok(mut client) = Endpoint::new(cc.clone(), now, Box::new(SplitMix(1))) else {
         return false;
     };
-    let Ok(mut server) = Endpoint::server(sc.clone(), Box::new(SplitMix(2))) else {
+    let Ok(mut server) = Endpoint::new(sc.clone(), now, Box::new(SplitMix(2))) else {
         return false;
     };
+    if client.connect(now, server_addr).is_err() {
+        return false;
+    }
     let mut to_server: VecDeque<Vec<u8>> = VecDeque::new();
     let mut to_client: VecDeque<Vec<u8>> = VecDeque::new();
     let mut bytes = data.iter().copied();
     let mut next = move || bytes.next();
     while let Some(op) = next() {
         while let Some(t) = client.poll_transmit() {
-            to_server.push_back(t.contents);
+            assert_eq!(t.destination, server_addr);
+            to_server.push_back(t.contents.to_vec());
         }
         while let Some(t) = server.poll_transmit() {
-            to_client.push_back(t.contents);
+            assert_eq!(t.destination, client_addr);
+            to_client.push_back(t.contents.to_vec());
         }
         while client.poll_event().is_some() {}
         while server.poll_event().is_some() {}
         let towards_server = op & 1 == 0;
-        let (ep, queue) = if towards_server {
-            (&mut server, &mut to_server)
+        let (ep, queue, from) = if towards_server {
+            (&mut server, &mut to_server, client_addr)
         } else {
-            (&mut client, &mut to_client)
+            (&mut client, &mut to_client, server_addr)
         };
         match (op >> 1) % 6 {
             0 => {
                 if let Some(mut d) = queue.pop_front() {
-                    if op & 0x80 == 0 {
-                        let _ = ep.handle_receive(now, &d);
-                    } else if let Ok(ranges) = ep.handle_receive_in_place(now, &mut d) {
-                        for r in ranges.iter() {
-                            assert!(r.end <= d.len());
+                    // A drop (an `Err`) must leave the endpoint as it was.
+                    let connected = ep.is_connected();
+                    match ep.handle_receive(now, from, &mut d) {
+                        Ok(ranges) => {
+                            for r in ranges.iter() {
+                                assert!(r.start <= r.end && r.end <= d.len());
+                            }
                         }
+                        Err(_) => assert_eq!(ep.is_connected(), connected),
                     }
                 }
             }
@@ -164,13 +184,13 @@ pub fn endpoint(data: &[u8]) -> bool {
                     }
                     let cut = usize::from(next().unwrap_or(255)) * 4;
                     d.truncate(cut.max(1));
-                    let _ = ep.handle_receive(now, &d);
+                    let _ = ep.handle_receive(now, from, &mut d);
                 }
             }
             3 => {
                 let len = usize::from(next().unwrap_or(0));
-                let forged: Vec<u8> = (0..len).map_while(|_| next()).collect();
-                let _ = ep.handle_receive(now, &forged);
+                let mut forged: Vec<u8> = (0..len).map_while(|_| next()).collect();
+                let _ = ep.handle_receive(now, from, &mut forged);
             }
             4 => {
                 now += Duration::from_millis(u64::from(next().unwrap_or(0)) * 50);
@@ -179,11 +199,11 @@ pub fn endpoint(data: &[u8]) -> bool {
             }
             _ => match next().unwrap_or(0) % 3 {
                 0 => {
-                    let _ = ep.send_application_data(b"fuzz");
+                    let _ = ep.send(b"fuzz");
                 }
                 1 => {
-                    if let Some(d) = queue.back().cloned() {
-                        let _ = ep.handle_receive(now, &d);
+                    if let Some(mut d) = queue.back().cloned() {
+                        let _ = ep.handle_receive(now, from, &mut d);
                     }
                 }
                 _ => ep.close(),
@@ -195,6 +215,10 @@ pub fn endpoint(data: &[u8]) -> bool {
         let a = client.export_keying_material(b"EXTRACTOR-dtls_srtp", 60);
         let b = server.export_keying_material(b"EXTRACTOR-dtls_srtp", 60);
         assert_eq!(a, b);
+        if let (Ok(c), Ok(s)) = (client.srtp_keys(), server.srtp_keys()) {
+            assert_eq!(c.local_key(), s.remote_key());
+            assert_eq!(c.remote_salt(), s.local_salt());
+        }
     }
     connected
 }

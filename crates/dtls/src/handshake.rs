@@ -562,7 +562,7 @@ pub const HELLO_VERIFY_VERSION: u16 = DTLS_1_0;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::SrtpProfile;
+    use ferrtc_types::SrtpProfile;
     use hex_literal::hex;
 
     fn sample_messages() -> Vec<HandshakeMessage> {
@@ -583,7 +583,7 @@ mod tests {
                     Extension::EcPointFormats(vec![0]),
                     Extension::SignatureAlgorithms(vec![SignatureScheme::EcdsaSecp256r1Sha256]),
                     Extension::UseSrtp {
-                        profiles: vec![SrtpProfile::AeadAes128Gcm],
+                        profiles: vec![SrtpProfile::AeadAes128Gcm.id()],
                         mki: vec![],
                     },
                     Extension::ExtendedMasterSecret,

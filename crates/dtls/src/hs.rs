@@ -22,9 +22,8 @@ use crate::handshake::{
     emit_header,
 };
 use crate::record::DTLS_1_2;
-use crate::types::{
-    AuthKind, BulkCipher, CipherSuite, NamedGroup, PrfHash, SignatureScheme, SrtpProfile,
-};
+use crate::types::{AuthKind, BulkCipher, CipherSuite, NamedGroup, PrfHash, SignatureScheme};
+use ferrtc_types::SrtpProfile;
 
 /// One message of a flight, kept so the flight can be retransmitted.
 #[derive(Debug, Clone)]
@@ -161,7 +160,7 @@ impl Common {
                 .config
                 .remote_fingerprints
                 .iter()
-                .any(|f| f.matches(leaf))
+                .any(|f| crate::certificate::matches_fingerprint(leaf, f))
         {
             return Err(PeerMisbehaved::FingerprintMismatch.into());
         }
@@ -257,7 +256,7 @@ pub(crate) fn client_start(cx: &mut Common) -> Result<Hs, Error> {
     ];
     if !config.srtp_profiles.is_empty() {
         extensions.push(Extension::UseSrtp {
-            profiles: config.srtp_profiles.clone(),
+            profiles: config.srtp_profiles.iter().map(|p| p.id()).collect(),
             mki: Vec::new(),
         });
     }
@@ -341,13 +340,13 @@ impl ClientWaitServerHello {
                     return Err(PeerMisbehaved::Renegotiation.into());
                 }
                 Extension::UseSrtp { profiles, mki } => {
-                    let [p] = profiles.as_slice() else {
+                    let [id] = profiles.as_slice() else {
                         return Err(PeerMisbehaved::SelectedUnofferedParameter.into());
                     };
-                    if !cx.config.srtp_profiles.contains(p) || !mki.is_empty() {
-                        return Err(PeerMisbehaved::SelectedUnofferedParameter.into());
-                    }
-                    srtp_profile = Some(*p);
+                    let p = SrtpProfile::from_id(*id)
+                        .filter(|p| cx.config.srtp_profiles.contains(p) && mki.is_empty())
+                        .ok_or(PeerMisbehaved::SelectedUnofferedParameter)?;
+                    srtp_profile = Some(p);
                 }
                 _ => {}
             }
@@ -690,7 +689,7 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
                 .srtp_profiles
                 .iter()
                 .copied()
-                .find(|p| offer.contains(p))
+                .find(|p| offer.contains(&p.id()))
                 .ok_or(PeerMisbehaved::NoCommonSrtpProfile)?,
         ),
         _ => None,
@@ -706,7 +705,7 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
     }
     if let Some(p) = srtp_profile {
         extensions.push(Extension::UseSrtp {
-            profiles: vec![p],
+            profiles: vec![p.id()],
             mki: Vec::new(),
         });
     }

@@ -21,35 +21,71 @@
 //! seals its `SecureRandom` trait, so no caller generator can stand in for it. Everything
 //! else about a run (messages, flights, timers) is a function of the inputs.
 //!
+//! The vocabulary is `ferrtc-types`' ([`DtlsRole`], [`SrtpProfile`], [`Fingerprint`],
+//! [`HashAlgorithm`], [`SrtpKeys`], [`Transmit`]), re-exported here. The endpoint follows the
+//! verb contract of every ferrtc state machine:
+//!
+//! - `Endpoint::new(config, now, rng)`; a client then [`Endpoint::connect`]s to its peer's
+//!   address;
+//! - inputs `handle_receive(now, from, &mut datagram)` (application data is decrypted in
+//!   place and returned as ranges of the buffer) and `handle_timeout(now)`; commands
+//!   [`Endpoint::send`] and [`Endpoint::close`];
+//! - after any of them, drain `poll_transmit` until `None`, then `poll_event` until `None`,
+//!   then call `handle_timeout` at `poll_timeout`;
+//! - an `Err` from `handle_receive` only means the datagram was dropped (counted in
+//!   [`Endpoint::stats`]); a fatal failure (bad fingerprint, failed handshake, fatal alert,
+//!   timeout) is [`Event::Failed`];
+//! - after the handshake, [`Endpoint::srtp_keys`] hands over the DTLS-SRTP keys, split once
+//!   by [`SrtpKeys::split`].
+//!
 //! The run loop, two endpoints wired back to back:
 //!
 //! ```
+//! use std::net::SocketAddr;
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use ferrtc_dtls::{Certificate, Config, Endpoint, Event, HashAlgorithm};
+//! use ferrtc_dtls::{Certificate, Config, DtlsRole, Endpoint, Event, HashAlgorithm};
 //! use rand::SeedableRng;
 //!
 //! let (a, b) = (Arc::new(Certificate::generate()?), Arc::new(Certificate::generate()?));
 //! // Each side expects the fingerprint the other put in its SDP.
-//! let ca = Arc::new(Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]));
-//! let cb = Arc::new(Config::new(b.clone(), vec![a.fingerprint(HashAlgorithm::Sha256)]));
+//! let fa = vec![a.fingerprint(HashAlgorithm::Sha256)];
+//! let fb = vec![b.fingerprint(HashAlgorithm::Sha256)];
+//! let ca = Arc::new(Config::new(DtlsRole::Client, a, fb));
+//! let cb = Arc::new(Config::new(DtlsRole::Server, b, fa));
+//! let client_addr: SocketAddr = "192.0.2.1:5000".parse()?;
+//! let server_addr: SocketAddr = "192.0.2.2:5000".parse()?;
 //! let now = Instant::now();
 //! let rng = |s| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s));
-//! let mut client = Endpoint::client(ca, rng(1), now)?;
-//! let mut server = Endpoint::server(cb, rng(2))?;
+//! let mut client = Endpoint::new(ca, now, rng(1))?;
+//! let mut server = Endpoint::new(cb, now, rng(2))?;
+//! client.connect(now, server_addr)?;
+//! let mut buf = Vec::with_capacity(2048);
 //! while !(client.is_connected() && server.is_connected()) {
 //!     // A real driver sends these on a socket, and calls handle_timeout at poll_timeout.
 //!     while let Some(t) = client.poll_transmit() {
-//!         server.handle_receive(now, &t.contents)?;
+//!         buf.clear();
+//!         buf.extend_from_slice(&t.contents);
+//!         server.handle_receive(now, client_addr, &mut buf)?;
 //!     }
 //!     while let Some(t) = server.poll_transmit() {
-//!         client.handle_receive(now, &t.contents)?;
+//!         buf.clear();
+//!         buf.extend_from_slice(&t.contents);
+//!         client.handle_receive(now, server_addr, &mut buf)?;
 //!     }
 //! }
 //! assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
-//! let keys = client.srtp_keying_material()?;
-//! assert_eq!(keys.local_key, server.srtp_keying_material()?.remote_key);
-//! # Ok::<(), ferrtc_dtls::Error>(())
+//! let keys = client.srtp_keys()?;
+//! assert_eq!(keys.local_key(), server.srtp_keys()?.remote_key());
+//!
+//! // Application data: sealed by `send`, decrypted in place by `handle_receive`.
+//! client.send(b"hello")?;
+//! let t = client.poll_transmit().unwrap();
+//! buf.clear();
+//! buf.extend_from_slice(&t.contents);
+//! let ranges = server.handle_receive(now, client_addr, &mut buf)?;
+//! assert_eq!(&buf[ranges.iter().next().unwrap()], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Modules, bottom up: [`codec`], [`record`], [`handshake`], [`extension`], [`alert`] and
@@ -77,11 +113,13 @@ pub mod replay;
 pub mod types;
 
 pub use alert::{Alert, AlertDescription, AlertLevel};
-pub use certificate::{Certificate, Fingerprint, HashAlgorithm};
+pub use certificate::{Certificate, fingerprint_of, matches_fingerprint};
 pub use config::Config;
 pub use endpoint::{
-    AppDataRanges, Endpoint, Event, MAX_IN_PLACE_RECORDS, Negotiated, Role, SRTP_EXPORTER_LABEL,
-    SrtpKeyingMaterial, Transmit,
+    AppDataRanges, Endpoint, Event, MAX_IN_PLACE_RECORDS, Negotiated, SRTP_EXPORTER_LABEL, Stats,
 };
-pub use error::{DecodeError, Error, PeerMisbehaved};
-pub use types::{CipherSuite, NamedGroup, SignatureScheme, SrtpProfile};
+pub use error::{DecodeError, Error, PeerMisbehaved, ReceiveError};
+pub use ferrtc_types::{
+    DtlsRole, Fingerprint, HashAlgorithm, SrtpKeys, SrtpProfile, Transmit, Transport,
+};
+pub use types::{CipherSuite, NamedGroup, SignatureScheme};

@@ -166,6 +166,17 @@ impl RecordHeader {
         put_u48(out, self.sequence_number & 0xffff_ffff_ffff);
         out.extend_from_slice(&self.length.to_be_bytes());
     }
+
+    /// The 13 header bytes, as [`RecordHeader::emit`] appends them.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0] = self.content_type as u8;
+        h[1..3].copy_from_slice(&self.version.to_be_bytes());
+        h[3..5].copy_from_slice(&self.epoch.to_be_bytes());
+        h[5..11].copy_from_slice(&self.sequence_number.to_be_bytes()[2..]);
+        h[11..13].copy_from_slice(&self.length.to_be_bytes());
+        h
+    }
 }
 
 /// Splits a datagram into records (RFC 6347 §4.1.1: several records may share a datagram).

@@ -1,4 +1,5 @@
-//! Named wire values: cipher suites, groups, signature schemes, SRTP profiles.
+//! Named wire values: cipher suites, groups, signature schemes. (SRTP protection profiles
+//! are `ferrtc_types::SrtpProfile`; the use_srtp codec keeps unknown ids as raw `u16`.)
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident : $repr:ty { $($(#[$vm:meta])* $var:ident = $val:expr,)* }) => {
@@ -171,41 +172,6 @@ impl SignatureScheme {
     ];
 }
 
-wire_enum! {
-    /// SRTPProtectionProfile (RFC 5764 §4.1.2, RFC 7714 §14.2).
-    SrtpProfile: u16 {
-        /// SRTP_AES128_CM_HMAC_SHA1_80 (0x0001).
-        Aes128CmHmacSha1_80 = 0x0001,
-        /// SRTP_AES128_CM_HMAC_SHA1_32 (0x0002).
-        Aes128CmHmacSha1_32 = 0x0002,
-        /// SRTP_AEAD_AES_128_GCM (0x0007).
-        AeadAes128Gcm = 0x0007,
-        /// SRTP_AEAD_AES_256_GCM (0x0008).
-        AeadAes256Gcm = 0x0008,
-    }
-}
-
-impl SrtpProfile {
-    /// Profiles implemented, in default preference order.
-    pub const ALL: [SrtpProfile; 4] = [
-        SrtpProfile::AeadAes128Gcm,
-        SrtpProfile::AeadAes256Gcm,
-        SrtpProfile::Aes128CmHmacSha1_80,
-        SrtpProfile::Aes128CmHmacSha1_32,
-    ];
-
-    /// (master key length, master salt length) in bytes, for the keying material split of
-    /// RFC 5764 §4.2; `None` for an unknown profile.
-    pub fn key_and_salt_len(self) -> Option<(usize, usize)> {
-        Some(match self {
-            SrtpProfile::Aes128CmHmacSha1_80 | SrtpProfile::Aes128CmHmacSha1_32 => (16, 14),
-            SrtpProfile::AeadAes128Gcm => (16, 12),
-            SrtpProfile::AeadAes256Gcm => (32, 12),
-            SrtpProfile::Unknown(_) => return None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,11 +187,6 @@ mod tests {
             0xc02b
         );
         assert_eq!(CipherSuite::from(0x1234), CipherSuite::Unknown(0x1234));
-        assert_eq!(u16::from(SrtpProfile::AeadAes256Gcm), 0x0008);
         assert_eq!(NamedGroup::from(0x001d), NamedGroup::X25519);
-        assert_eq!(
-            SrtpProfile::Aes128CmHmacSha1_80.key_and_salt_len(),
-            Some((16, 14))
-        );
     }
 }

@@ -1,10 +1,12 @@
-//! The application data path allocates nothing per record once warm:
-//! `seal_application_data` into a reused buffer, `handle_receive_in_place` on it.
-//! A counting global allocator (per thread, so the harness cannot disturb it) proves it.
+//! The application data path allocates nothing per record once warm: `send` seals into
+//! the endpoint's reused buffer, the transmit lends it out, `handle_receive` decrypts in
+//! place in the driver's receive buffer. A counting global allocator (per thread, so the
+//! harness cannot disturb it) proves it.
 
 mod common;
 
-use common::{Pair, configs};
+use common::{CLIENT, Pair, SERVER, configs};
+use ferrtc_dtls::ReceiveError;
 use ferrtc_test_alloc::allocations;
 
 // The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
@@ -13,7 +15,10 @@ static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
 #[test]
 fn application_data_path_allocates_nothing() {
-    let (c, s) = configs();
+    let (mut c, mut s) = configs();
+    // Room for both records below in one datagram.
+    c.mtu = 1500;
+    s.mtu = 1500;
     let mut p = Pair::new(c, s, 41);
     assert!(p.handshake());
     let now = p.now;
@@ -24,21 +29,28 @@ fn application_data_path_allocates_nothing() {
     for round in 0..2 {
         let before = allocations();
         for _ in 0..200 {
+            p.client.send(&payload).unwrap();
+            p.client.send(b"second record").unwrap();
+            let t = p.client.poll_transmit().unwrap();
+            assert!(p.client.poll_transmit().is_none(), "one datagram");
+            assert_eq!(t.destination, SERVER);
             buf.clear();
-            p.client.seal_application_data(&payload, &mut buf).unwrap();
-            p.client
-                .seal_application_data(b"second record", &mut buf)
-                .unwrap();
-            let ranges = p.server.handle_receive_in_place(now, &mut buf).unwrap();
+            buf.extend_from_slice(&t.contents);
+            drop(t);
+            let ranges = p.server.handle_receive(now, CLIENT, &mut buf).unwrap();
             let mut it = ranges.iter();
             assert_eq!(&buf[it.next().unwrap()], &payload[..]);
             assert_eq!(&buf[it.next().unwrap()], b"second record");
             assert!(it.next().is_none());
             received += ranges.len();
 
+            p.server.send(&payload).unwrap();
+            let t = p.server.poll_transmit().unwrap();
+            assert_eq!(t.destination, CLIENT);
             buf.clear();
-            p.server.seal_application_data(&payload, &mut buf).unwrap();
-            let ranges = p.client.handle_receive_in_place(now, &mut buf).unwrap();
+            buf.extend_from_slice(&t.contents);
+            drop(t);
+            let ranges = p.client.handle_receive(now, SERVER, &mut buf).unwrap();
             assert_eq!(ranges.len(), 1);
             received += 1;
         }
@@ -52,33 +64,30 @@ fn application_data_path_allocates_nothing() {
         "in-place data is not also an event"
     );
     // A replayed datagram yields nothing the second time; a tampered one nothing at all.
+    p.client.send(b"once").unwrap();
     buf.clear();
-    p.client.seal_application_data(b"once", &mut buf).unwrap();
+    buf.extend_from_slice(&p.client.poll_transmit().unwrap().contents);
     let copy = buf.clone();
     assert_eq!(
         p.server
-            .handle_receive_in_place(now, &mut buf)
+            .handle_receive(now, CLIENT, &mut buf)
             .unwrap()
             .len(),
         1
     );
     let mut again = copy.clone();
-    assert!(
-        p.server
-            .handle_receive_in_place(now, &mut again)
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        p.server.handle_receive(now, CLIENT, &mut again),
+        Err(ReceiveError::Replayed)
     );
+    p.client.send(b"tampered").unwrap();
     buf.clear();
-    p.client
-        .seal_application_data(b"tampered", &mut buf)
-        .unwrap();
+    buf.extend_from_slice(&p.client.poll_transmit().unwrap().contents);
     let last = buf.len() - 1;
     buf[last] ^= 1;
-    assert!(
-        p.server
-            .handle_receive_in_place(now, &mut buf)
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        p.server.handle_receive(now, CLIENT, &mut buf),
+        Err(ReceiveError::Unauthenticated)
     );
+    assert!(p.server.is_connected());
 }

@@ -7,7 +7,7 @@ use ferrtc_dtls::handshake::{
     HelloVerifyRequest, ServerHello, ServerKeyExchange,
 };
 use ferrtc_dtls::record::{ContentType, Record, RecordHeader};
-use ferrtc_dtls::{CipherSuite, NamedGroup, SignatureScheme, SrtpProfile};
+use ferrtc_dtls::{CipherSuite, NamedGroup, SignatureScheme};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -22,10 +22,8 @@ fn extension() -> impl Strategy<Value = Extension> {
         vec(any::<u16>(), 1..8).prop_map(|s| Extension::SignatureAlgorithms(
             s.into_iter().map(SignatureScheme::from).collect()
         )),
-        (vec(any::<u16>(), 1..5), vec(any::<u8>(), 0..4)).prop_map(|(p, mki)| Extension::UseSrtp {
-            profiles: p.into_iter().map(SrtpProfile::from).collect(),
-            mki
-        }),
+        (vec(any::<u16>(), 1..5), vec(any::<u8>(), 0..4))
+            .prop_map(|(p, mki)| Extension::UseSrtp { profiles: p, mki }),
         Just(Extension::ExtendedMasterSecret),
         vec(any::<u8>(), 0..12).prop_map(Extension::RenegotiationInfo),
         (

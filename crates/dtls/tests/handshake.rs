@@ -6,10 +6,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Link, Pair, configs, rng};
+use common::{CLIENT, Link, Pair, SERVER, configs, receive, rng};
 use ferrtc_dtls::{
-    AlertDescription, Certificate, CipherSuite, Config, Endpoint, Error, Event, HashAlgorithm,
-    NamedGroup, PeerMisbehaved, SrtpProfile,
+    AlertDescription, Certificate, CipherSuite, Config, DtlsRole, Endpoint, Error, Event,
+    HashAlgorithm, NamedGroup, PeerMisbehaved, ReceiveError, SRTP_EXPORTER_LABEL, SrtpProfile,
 };
 
 fn connected_suite(events: &[Event]) -> Option<CipherSuite> {
@@ -39,21 +39,27 @@ fn handshake_every_ecdsa_suite_group_and_profile() {
             assert!(p.handshake(), "{suite:?} {group:?}");
             assert_eq!(connected_suite(&p.client_events), Some(suite));
             assert_eq!(connected_suite(&p.server_events), Some(suite));
-            let ck = p.client.srtp_keying_material().unwrap();
-            let sk = p.server.srtp_keying_material().unwrap();
-            assert_eq!(ck.profile, profile);
-            assert_eq!(ck.material, sk.material);
-            assert_eq!(ck.local_key, sk.remote_key);
-            assert_eq!(ck.local_salt, sk.remote_salt);
-            assert_eq!(ck.remote_key, sk.local_key);
-            let (kl, sl) = profile.key_and_salt_len().unwrap();
-            assert_eq!(ck.material.len(), 2 * (kl + sl));
-            assert_eq!((ck.local_key.len(), ck.local_salt.len()), (kl, sl));
-            assert_ne!(ck.local_key, ck.remote_key);
+            let ck = p.client.srtp_keys().unwrap();
+            let sk = p.server.srtp_keys().unwrap();
+            assert_eq!(ck.profile(), profile);
+            assert_eq!(sk.profile(), profile);
+            let (kl, sl) = (profile.master_key_len(), profile.master_salt_len());
+            let material = |e: &Endpoint| {
+                e.export_keying_material(SRTP_EXPORTER_LABEL, 2 * (kl + sl))
+                    .unwrap()
+            };
+            assert_eq!(material(&p.client), material(&p.server));
+            assert_eq!(ck.local_key(), sk.remote_key());
+            assert_eq!(ck.local_salt(), sk.remote_salt());
+            assert_eq!(ck.remote_key(), sk.local_key());
+            // The client's half is first in the exporter output (RFC 5764 §4.2).
+            assert_eq!(ck.local_key(), &material(&p.client)[..kl]);
+            assert_eq!((ck.local_key().len(), ck.local_salt().len()), (kl, sl));
+            assert_ne!(ck.local_key(), ck.remote_key());
 
             // Application data both ways.
-            p.client.send_application_data(b"ping").unwrap();
-            p.server.send_application_data(b"pong").unwrap();
+            p.client.send(b"ping").unwrap();
+            p.server.send(b"pong").unwrap();
             p.settle();
             assert!(
                 p.server_events
@@ -71,11 +77,11 @@ fn handshake_every_ecdsa_suite_group_and_profile() {
 fn first_answer_is_a_small_hello_verify_request() {
     let (c, s) = configs();
     let now = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
-    let mut server = Endpoint::server(Arc::new(s), rng(2)).unwrap();
-    let hello = client.poll_transmit().unwrap().contents;
-    server.handle_receive(now, &hello).unwrap();
-    let hvr = server.poll_transmit().unwrap().contents;
+    let mut client = common::client(c, 1, now);
+    let mut server = common::server(s, 2, now);
+    let hello = client.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut server, now, CLIENT, &hello).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents.to_vec();
     assert!(server.poll_transmit().is_none(), "one datagram only");
     assert!(hvr.len() < hello.len(), "no amplification");
     assert_eq!(hvr[13], 0x03, "HelloVerifyRequest");
@@ -84,7 +90,7 @@ fn first_answer_is_a_small_hello_verify_request() {
     // A hello with a forged cookie gets another HelloVerifyRequest, not a ServerHello.
     let mut forged = hello.clone();
     forged[13 + 12 + 2 + 32 + 1] = 0; // cookie length stays 0
-    server.handle_receive(now, &forged).unwrap();
+    receive(&mut server, now, CLIENT, &forged).unwrap();
     assert_eq!(server.poll_transmit().unwrap().contents[13], 0x03);
 }
 
@@ -108,7 +114,7 @@ fn close_notify_reaches_the_peer() {
     p.client.close();
     p.settle();
     assert!(p.server_events.contains(&Event::Closed));
-    assert_eq!(p.server.send_application_data(b"late"), Err(Error::Closed));
+    assert_eq!(p.server.send(b"late"), Err(Error::Closed));
 }
 
 #[test]
@@ -161,8 +167,8 @@ fn other_fingerprint_hashes_are_accepted() {
     ] {
         let a = Arc::new(Certificate::generate().unwrap());
         let b = Arc::new(Certificate::generate().unwrap());
-        let c = Config::new(a.clone(), vec![b.fingerprint(alg)]);
-        let s = Config::new(b, vec![a.fingerprint(alg)]);
+        let c = Config::new(DtlsRole::Client, a.clone(), vec![b.fingerprint(alg)]);
+        let s = Config::new(DtlsRole::Server, b, vec![a.fingerprint(alg)]);
         let mut p = Pair::new(c, s, 5);
         assert!(p.handshake(), "{alg:?}");
     }
@@ -173,22 +179,39 @@ fn replayed_and_truncated_records_are_dropped() {
     let (c, s) = configs();
     let mut p = Pair::new(c, s, 9);
     assert!(p.handshake());
-    p.client.send_application_data(b"once").unwrap();
-    let d = p.client.poll_transmit().unwrap().contents;
+    p.client.send(b"once").unwrap();
+    let d = p.client.poll_transmit().unwrap().contents.to_vec();
     let now = p.now;
-    p.server.handle_receive(now, &d).unwrap();
-    p.server.handle_receive(now, &d).unwrap();
-    // Truncated at every length: dropped, never an error or a panic.
+    let mut data = receive(&mut p.server, now, CLIENT, &d).unwrap();
+    assert_eq!(
+        receive(&mut p.server, now, CLIENT, &d),
+        Err(ReceiveError::Replayed)
+    );
+    // Truncated at every length: dropped, never a failure or a panic.
     for cut in 0..d.len() {
-        p.server.handle_receive(now, &d[..cut]).unwrap();
+        assert_eq!(
+            receive(&mut p.server, now, CLIENT, &d[..cut]),
+            Err(ReceiveError::Malformed)
+        );
     }
     // A flipped ciphertext bit with a fresh sequence number: dropped.
-    p.client.send_application_data(b"twice").unwrap();
-    let mut bad = p.client.poll_transmit().unwrap().contents;
+    p.client.send(b"twice").unwrap();
+    let mut bad = p.client.poll_transmit().unwrap().contents.to_vec();
     let last = bad.len() - 1;
     bad[last] ^= 0x80;
-    p.server.handle_receive(now, &bad).unwrap();
-    let mut data = Vec::new();
+    assert_eq!(
+        receive(&mut p.server, now, CLIENT, &bad),
+        Err(ReceiveError::Unauthenticated)
+    );
+    let stats = p.server.stats();
+    assert_eq!(
+        (
+            stats.dropped_replayed,
+            stats.dropped_malformed,
+            stats.dropped_unauthenticated
+        ),
+        (1, d.len() as u64, 1)
+    );
     while let Some(e) = p.server.poll_event() {
         if let Event::ApplicationData(b) = e {
             data.push(b);
@@ -202,17 +225,21 @@ fn replayed_and_truncated_records_are_dropped() {
 fn unexpected_message_is_a_typed_error() {
     let (c, _) = configs();
     let now = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
+    let mut client = common::client(c, 1, now);
     // A ServerHelloDone (type 14, empty) where a ServerHello belongs, message_seq 0.
     let d = hex_literal::hex!("16 fefd 0000 000000000000 000c 0e 000000 0000 000000 000000");
+    // Not a drop: the connection fails, with the typed error in `Event::Failed`.
+    assert_eq!(receive(&mut client, now, SERVER, &d), Ok(vec![]));
     assert_eq!(
-        client.handle_receive(now, &d),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::UnexpectedMessage {
-            got: ferrtc_dtls::handshake::HandshakeType::ServerHelloDone
-        }))
+        client.poll_event(),
+        Some(Event::Failed(Error::PeerMisbehaved(
+            PeerMisbehaved::UnexpectedMessage {
+                got: ferrtc_dtls::handshake::HandshakeType::ServerHelloDone
+            }
+        )))
     );
     client.poll_transmit(); // the ClientHello
-    let alert = client.poll_transmit().unwrap().contents;
+    let alert = client.poll_transmit().unwrap().contents.to_vec();
     assert_eq!(&alert[13..], &[2, 0x0a], "fatal unexpected_message");
     assert!(client.poll_timeout().is_none());
 }
@@ -229,9 +256,15 @@ fn lossy_reordering_duplicating_link_still_completes() {
         };
         assert!(p.handshake(), "seed {seed}");
         assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+        let (ck, sk) = (p.client.srtp_keys().unwrap(), p.server.srtp_keys().unwrap());
+        let len = ck.profile().keying_material_len();
         assert_eq!(
-            p.client.srtp_keying_material().unwrap().material,
-            p.server.srtp_keying_material().unwrap().material
+            p.client.export_keying_material(SRTP_EXPORTER_LABEL, len),
+            p.server.export_keying_material(SRTP_EXPORTER_LABEL, len)
+        );
+        assert_eq!(
+            (ck.local_key(), ck.local_salt()),
+            (sk.remote_key(), sk.remote_salt())
         );
     }
 }
@@ -266,7 +299,7 @@ fn small_mtu_fragments_every_flight() {
 fn silent_peer_times_out_with_back_off() {
     let (c, _) = configs();
     let start = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(1), start).unwrap();
+    let mut client = common::client(c, 1, start);
     let mut sent = 0;
     let mut gaps = Vec::new();
     let mut last = start;
@@ -314,7 +347,7 @@ fn missing_srtp_and_ems_mismatches() {
     s.srtp_profiles.clear();
     let mut p = Pair::new(c, s, 22);
     assert!(p.handshake());
-    assert_eq!(p.client.srtp_keying_material(), Err(Error::NotConnected));
+    assert_eq!(p.client.srtp_keys(), Err(Error::NotConnected));
     assert_eq!(
         p.client
             .export_keying_material(b"EXPERIMENTAL-x", 32)
@@ -333,18 +366,30 @@ fn plaintext_handshake_after_connect_cannot_kill_the_connection() {
     let now = p.now;
     // An off-path ServerHelloDone with a fresh message_seq, in epoch 0.
     let d = hex_literal::hex!("16 fefd 0000 000000000063 000c 0e 000000 0040 000000 000000");
-    p.client.handle_receive(now, &d).unwrap();
-    p.server.handle_receive(now, &d).unwrap();
+    assert_eq!(
+        receive(&mut p.client, now, SERVER, &d),
+        Err(ReceiveError::Unexpected)
+    );
+    assert_eq!(
+        receive(&mut p.server, now, CLIENT, &d),
+        Err(ReceiveError::Unexpected)
+    );
     assert!(p.client.is_connected() && p.server.is_connected());
     // A forged epoch-0 fatal alert or close_notify is ignored too, by either side.
     let alert = hex_literal::hex!("15 fefd 0000 000000000064 0002 02 28");
     let close = hex_literal::hex!("15 fefd 0000 000000000065 0002 01 00");
     for d in [&alert[..], &close[..]] {
-        p.client.handle_receive(now, d).unwrap();
-        p.server.handle_receive(now, d).unwrap();
+        assert_eq!(
+            receive(&mut p.client, now, SERVER, d),
+            Err(ReceiveError::Unexpected)
+        );
+        assert_eq!(
+            receive(&mut p.server, now, CLIENT, d),
+            Err(ReceiveError::Unexpected)
+        );
     }
     assert!(p.client.is_connected() && p.server.is_connected());
-    p.client.send_application_data(b"still here").unwrap();
+    p.client.send(b"still here").unwrap();
     p.settle();
     assert!(
         p.server_events
@@ -372,7 +417,11 @@ fn spoofed_plaintext_alerts() -> Vec<Vec<u8>> {
 fn assert_stateless_server_ignores_alerts(p: &mut Pair, what: &str) {
     let now = p.now;
     for d in spoofed_plaintext_alerts() {
-        assert_eq!(p.server.handle_receive(now, &d), Ok(()), "{what}");
+        assert_eq!(
+            receive(&mut p.server, now, CLIENT, &d),
+            Err(ReceiveError::Unexpected),
+            "{what}"
+        );
         assert!(p.server.poll_event().is_none(), "{what}: no event");
         assert!(p.server.poll_transmit().is_none(), "{what}: no answer");
     }
@@ -389,7 +438,7 @@ fn assert_server_completes(p: &mut Pair, what: &str) {
     assert!(p.server_errors.is_empty(), "{what}: {:?}", p.server_errors);
     assert_eq!(p.server_events.len(), 1, "{what}: {:?}", p.server_events);
     assert!(matches!(p.server_events[0], Event::Connected(_)), "{what}");
-    p.client.send_application_data(b"hello").unwrap();
+    p.client.send(b"hello").unwrap();
     p.settle();
     assert!(
         p.server_events
@@ -455,31 +504,40 @@ fn data_that_overtakes_the_finished_is_delivered_after_connect() {
     let mut to_client = Vec::new();
     for _ in 0..20 {
         while let Some(t) = p.client.poll_transmit() {
-            p.server.handle_receive(now, &t.contents).unwrap();
+            receive(&mut p.server, now, CLIENT, &t.contents).unwrap();
         }
         if p.server.is_connected() {
             break;
         }
         while let Some(t) = p.server.poll_transmit() {
-            p.client.handle_receive(now, &t.contents).unwrap();
+            receive(&mut p.client, now, SERVER, &t.contents).unwrap();
         }
     }
     assert!(p.server.is_connected() && !p.client.is_connected());
     while let Some(t) = p.server.poll_transmit() {
-        to_client.push(t.contents);
+        to_client.push(t.contents.to_vec());
     }
-    p.server.send_application_data(b"early").unwrap();
-    let data = p.server.poll_transmit().unwrap().contents;
-    p.client.handle_receive(now, &data).unwrap();
+    p.server.send(b"early").unwrap();
+    let data = p.server.poll_transmit().unwrap().contents.to_vec();
+    assert_eq!(receive(&mut p.client, now, SERVER, &data), Ok(vec![]));
     assert!(p.client.poll_event().is_none());
     for d in to_client {
-        p.client.handle_receive(now, &d).unwrap();
+        receive(&mut p.client, now, SERVER, &d).unwrap();
     }
     assert!(matches!(p.client.poll_event(), Some(Event::Connected(_))));
     assert_eq!(
         p.client.poll_event(),
         Some(Event::ApplicationData("early".into()))
     );
+}
+
+/// The first `Event::Failed` among `ep`'s pending events, kept in `slot` once set.
+fn note_failure(ep: &mut Endpoint, slot: &mut Option<Error>) {
+    while let Some(e) = ep.poll_event() {
+        if let Event::Failed(e) = e {
+            slot.get_or_insert(e);
+        }
+    }
 }
 
 /// Flips the last byte of the first complete handshake message of type `typ` found in an
@@ -519,33 +577,31 @@ fn bad_server_key_exchange_signature_is_refused() {
     use ferrtc_dtls::handshake::HandshakeType;
     let (c, s) = configs();
     let now = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(1), now).unwrap();
-    let mut server = Endpoint::server(Arc::new(s), rng(2)).unwrap();
+    let mut client = common::client(c, 1, now);
+    let mut server = common::server(s, 2, now);
     let mut tampered = false;
-    let mut result = Ok(());
-    let mut server_result = Ok(());
+    let mut result = None;
+    let mut server_result = None;
     for _ in 0..10 {
         while let Some(t) = client.poll_transmit() {
-            if server_result.is_ok() {
-                server_result = server.handle_receive(now, &t.contents);
-            }
+            let _ = receive(&mut server, now, CLIENT, &t.contents);
+            note_failure(&mut server, &mut server_result);
         }
         while let Some(t) = server.poll_transmit() {
-            let mut d = t.contents;
+            let mut d = t.contents.to_vec();
             tampered |= tamper(&mut d, HandshakeType::ServerKeyExchange);
-            if result.is_ok() {
-                result = client.handle_receive(now, &d);
-            }
+            let _ = receive(&mut client, now, SERVER, &d);
+            note_failure(&mut client, &mut result);
         }
     }
     assert!(tampered);
     assert_eq!(
         result,
-        Err(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
+        Some(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
     );
     assert_eq!(
         server_result,
-        Err(Error::AlertReceived(AlertDescription::DecryptError))
+        Some(Error::AlertReceived(AlertDescription::DecryptError))
     );
     assert!(!client.is_connected());
 }
@@ -555,33 +611,31 @@ fn bad_certificate_verify_signature_is_refused() {
     use ferrtc_dtls::handshake::HandshakeType;
     let (c, s) = configs();
     let now = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(3), now).unwrap();
-    let mut server = Endpoint::server(Arc::new(s), rng(4)).unwrap();
+    let mut client = common::client(c, 3, now);
+    let mut server = common::server(s, 4, now);
     let mut tampered = false;
-    let mut server_result = Ok(());
-    let mut client_result = Ok(());
+    let mut server_result = None;
+    let mut client_result = None;
     for _ in 0..10 {
         while let Some(t) = client.poll_transmit() {
-            let mut d = t.contents;
+            let mut d = t.contents.to_vec();
             tampered |= tamper(&mut d, HandshakeType::CertificateVerify);
-            if server_result.is_ok() {
-                server_result = server.handle_receive(now, &d);
-            }
+            let _ = receive(&mut server, now, CLIENT, &d);
+            note_failure(&mut server, &mut server_result);
         }
         while let Some(t) = server.poll_transmit() {
-            if client_result.is_ok() {
-                client_result = client.handle_receive(now, &t.contents);
-            }
+            let _ = receive(&mut client, now, SERVER, &t.contents);
+            note_failure(&mut client, &mut client_result);
         }
     }
     assert!(tampered);
     assert_eq!(
         server_result,
-        Err(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
+        Some(Error::PeerMisbehaved(PeerMisbehaved::BadSignature))
     );
     assert_eq!(
         client_result,
-        Err(Error::AlertReceived(AlertDescription::DecryptError))
+        Some(Error::AlertReceived(AlertDescription::DecryptError))
     );
 }
 
@@ -591,15 +645,22 @@ fn unusable_configurations_are_refused() {
     c.mtu = 64;
     let now = std::time::Instant::now();
     assert_eq!(
-        Endpoint::client(Arc::new(c), rng(1), now).unwrap_err(),
+        Endpoint::new(Arc::new(c), now, rng(1)).unwrap_err(),
         Error::InvalidConfig
     );
-    let (mut c, _) = configs();
+    let (_, mut c) = configs();
     c.cipher_suites.clear();
+    assert_eq!(c.role, DtlsRole::Server);
     assert_eq!(
-        Endpoint::server(Arc::new(c), rng(1)).unwrap_err(),
+        Endpoint::new(Arc::new(c), now, rng(1)).unwrap_err(),
         Error::InvalidConfig
     );
+    // A server does not connect; a client connects once.
+    let (c, s) = configs();
+    let mut server = Endpoint::new(Arc::new(s), now, rng(2)).unwrap();
+    assert_eq!(server.connect(now, CLIENT), Err(Error::InvalidState));
+    let mut client = common::client(c, 3, now);
+    assert_eq!(client.connect(now, SERVER), Err(Error::InvalidState));
 }
 
 #[test]
@@ -626,10 +687,12 @@ fn p384_certificates_and_loaded_keys() {
     let p256 = Arc::new(Certificate::generate().unwrap());
     for (client_cert, server_cert) in [(p256.clone(), p384.clone()), (p384.clone(), p256.clone())] {
         let c = Config::new(
+            DtlsRole::Client,
             client_cert.clone(),
             vec![server_cert.fingerprint(HashAlgorithm::Sha256)],
         );
         let s = Config::new(
+            DtlsRole::Server,
             server_cert,
             vec![client_cert.fingerprint(HashAlgorithm::Sha256)],
         );
@@ -644,47 +707,47 @@ fn only_a_repeat_of_the_answered_flight_triggers_retransmission() {
     c.mtu = 200;
     s.mtu = 200;
     let now = std::time::Instant::now();
-    let mut client = Endpoint::client(Arc::new(c), rng(61), now).unwrap();
-    let mut server = Endpoint::server(Arc::new(s), rng(62)).unwrap();
-    let ch1 = client.poll_transmit().unwrap().contents;
-    server.handle_receive(now, &ch1).unwrap();
-    let hvr = server.poll_transmit().unwrap().contents;
-    client.handle_receive(now, &hvr).unwrap();
-    let ch2 = client.poll_transmit().unwrap().contents;
-    server.handle_receive(now, &ch2).unwrap();
+    let mut client = common::client(c, 61, now);
+    let mut server = common::server(s, 62, now);
+    let ch1 = client.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut server, now, CLIENT, &ch1).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut client, now, SERVER, &hvr).unwrap();
+    let ch2 = client.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut server, now, CLIENT, &ch2).unwrap();
     let flight4: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert!(flight4.len() > 1);
     // The client repeating the hello that flight 4 answers, as it would when its timer
     // fired (a full timeout later): flight 4 again.
     let now = now + Duration::from_secs(1);
-    server.handle_receive(now, &ch2).unwrap();
+    receive(&mut server, now, CLIENT, &ch2).unwrap();
     let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert_eq!(again.len(), flight4.len());
     for d in &flight4 {
-        client.handle_receive(now, d).unwrap();
+        receive(&mut client, now, SERVER, d).unwrap();
     }
     let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert!(flight5.len() > 1, "fragmented at a 200-byte MTU");
     // Part of flight 5, twice: the server is still receiving it and must stay quiet.
-    server.handle_receive(now, &flight5[0]).unwrap();
-    server.handle_receive(now, &flight5[0]).unwrap();
+    receive(&mut server, now, CLIENT, &flight5[0]).unwrap();
+    receive(&mut server, now, CLIENT, &flight5[0]).unwrap();
     assert!(server.poll_transmit().is_none());
     for d in &flight5[1..] {
-        server.handle_receive(now, d).unwrap();
+        receive(&mut server, now, CLIENT, d).unwrap();
     }
     let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert!(server.is_connected() && !flight6.is_empty());
     // Flight 5 again after the handshake, a timeout later: flight 6 is repeated.
     let now = now + Duration::from_secs(1);
-    server.handle_receive(now, &flight5[0]).unwrap();
+    receive(&mut server, now, CLIENT, &flight5[0]).unwrap();
     assert_eq!(
         std::iter::from_fn(|| server.poll_transmit()).count(),
         flight6.len()
@@ -726,7 +789,7 @@ fn client_hello_without_our_signature_scheme_is_refused() {
     use ferrtc_dtls::record::{ContentType, RecordHeader};
     let (_, s) = configs();
     let now = std::time::Instant::now();
-    let mut server = Endpoint::server(Arc::new(s), rng(91)).unwrap();
+    let mut server = common::server(s, 91, now);
     let mut hello = ClientHello {
         version: 0xfefd,
         random: [9; 32],
@@ -754,8 +817,8 @@ fn client_hello_without_our_signature_scheme_is_refused() {
         d.extend_from_slice(&msg);
         d
     };
-    server.handle_receive(now, &datagram(&hello, 0)).unwrap();
-    let hvr = server.poll_transmit().unwrap().contents;
+    receive(&mut server, now, CLIENT, &datagram(&hello, 0)).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents.to_vec();
     let body = &hvr[13 + 12..];
     let Ok(HandshakeMessage::HelloVerifyRequest(hv)) =
         HandshakeMessage::decode(HandshakeType::HelloVerifyRequest, body)
@@ -764,10 +827,16 @@ fn client_hello_without_our_signature_scheme_is_refused() {
     };
     hello.cookie = hv.cookie;
     assert_eq!(
-        server.handle_receive(now, &datagram(&hello, 1)),
-        Err(Error::PeerMisbehaved(PeerMisbehaved::NoCommonCipherSuite))
+        receive(&mut server, now, CLIENT, &datagram(&hello, 1)),
+        Ok(vec![])
     );
-    let alert = server.poll_transmit().unwrap().contents;
+    assert_eq!(
+        server.poll_event(),
+        Some(Event::Failed(Error::PeerMisbehaved(
+            PeerMisbehaved::NoCommonCipherSuite
+        )))
+    );
+    let alert = server.poll_transmit().unwrap().contents.to_vec();
     assert_eq!(&alert[13..], &[2, 0x28], "fatal handshake_failure");
 }
 
@@ -778,16 +847,16 @@ fn up_to_flight4(
     seed: u64,
 ) -> (Endpoint, Endpoint, Vec<u8>, Vec<Vec<u8>>) {
     let (c, s) = configs();
-    let mut client = Endpoint::client(Arc::new(c), rng(seed), now).unwrap();
-    let mut server = Endpoint::server(Arc::new(s), rng(seed + 1)).unwrap();
-    let ch1 = client.poll_transmit().unwrap().contents;
-    server.handle_receive(now, &ch1).unwrap();
-    let hvr = server.poll_transmit().unwrap().contents;
-    client.handle_receive(now, &hvr).unwrap();
-    let ch2 = client.poll_transmit().unwrap().contents;
-    server.handle_receive(now, &ch2).unwrap();
+    let mut client = common::client(c, seed, now);
+    let mut server = common::server(s, seed + 1, now);
+    let ch1 = client.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut server, now, CLIENT, &ch1).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut client, now, SERVER, &hvr).unwrap();
+    let ch2 = client.poll_transmit().unwrap().contents.to_vec();
+    receive(&mut server, now, CLIENT, &ch2).unwrap();
     let flight4: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert!(!flight4.is_empty());
     (client, server, ch2, flight4)
@@ -806,7 +875,7 @@ fn replayed_peer_flight_triggers_at_most_one_retransmission_per_window() {
     let now = start + Duration::from_millis(600);
     let mut sent = 0;
     for _ in 0..50 {
-        server.handle_receive(now, &ch2).unwrap();
+        receive(&mut server, now, CLIENT, &ch2).unwrap();
         sent += drain_count(&mut server);
     }
     assert_eq!(
@@ -817,55 +886,55 @@ fn replayed_peer_flight_triggers_at_most_one_retransmission_per_window() {
     // Still inside the window (half the 1 s timeout since that resend): silent.
     let now = now + Duration::from_millis(400);
     for _ in 0..50 {
-        server.handle_receive(now, &ch2).unwrap();
+        receive(&mut server, now, CLIENT, &ch2).unwrap();
     }
     assert_eq!(drain_count(&mut server), 0);
     // Replays at the very instant flight 4 was first sent are silent as well.
     let (_, mut fresh, ch2b, _) = up_to_flight4(start, 83);
     for _ in 0..50 {
-        fresh.handle_receive(start, &ch2b).unwrap();
+        receive(&mut fresh, start, CLIENT, &ch2b).unwrap();
     }
     assert_eq!(drain_count(&mut fresh), 0, "flight 4 was just sent");
 
     // The handshake still completes afterwards.
     for d in &flight4 {
-        client.handle_receive(now, d).unwrap();
+        receive(&mut client, now, SERVER, d).unwrap();
     }
     let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     for d in &flight5 {
-        server.handle_receive(now, d).unwrap();
+        receive(&mut server, now, CLIENT, d).unwrap();
     }
     let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert!(server.is_connected() && !flight6.is_empty());
 
     // After the handshake: flight 5 replayed 50 times repeats flight 6 once at most.
     let mut sent = 0;
     for _ in 0..50 {
-        server.handle_receive(now, &flight5[0]).unwrap();
+        receive(&mut server, now, CLIENT, &flight5[0]).unwrap();
         sent += drain_count(&mut server);
     }
     assert_eq!(sent, 0, "flight 6 was just sent");
     let later = now + Duration::from_millis(500);
     for _ in 0..50 {
-        server.handle_receive(later, &flight5[0]).unwrap();
+        receive(&mut server, later, CLIENT, &flight5[0]).unwrap();
         sent += drain_count(&mut server);
     }
     assert_eq!(sent, flight6.len(), "one repeat of flight 6, not 50");
 
     for d in &flight6 {
-        client.handle_receive(later, d).unwrap();
+        receive(&mut client, later, SERVER, d).unwrap();
     }
     assert!(client.is_connected());
-    client.send_application_data(b"after replays").unwrap();
-    let d = client.poll_transmit().unwrap().contents;
-    server.handle_receive(later, &d).unwrap();
-    assert!(
-        std::iter::from_fn(|| server.poll_event())
-            .any(|e| e == Event::ApplicationData("after replays".into()))
+    client.send(b"after replays").unwrap();
+    let d = client.poll_transmit().unwrap().contents.to_vec();
+    // Decrypted in place: the data comes back from handle_receive.
+    assert_eq!(
+        receive(&mut server, later, CLIENT, &d).unwrap(),
+        vec![bytes::Bytes::from_static(b"after replays")]
     );
 }
 
@@ -878,7 +947,7 @@ fn a_repeat_after_the_window_still_recovers_a_lost_flight() {
     let t = client.poll_timeout().unwrap();
     assert!(t > start);
     client.handle_timeout(t);
-    let repeat = client.poll_transmit().unwrap().contents;
+    let repeat = client.poll_transmit().unwrap().contents.to_vec();
     // The same hello in a fresh record (only the record sequence number differs).
     assert_eq!(repeat.len(), ch2.len());
     assert_eq!(repeat[13..], ch2[13..]);
@@ -886,32 +955,32 @@ fn a_repeat_after_the_window_still_recovers_a_lost_flight() {
         server.poll_timeout().unwrap() >= t,
         "server timer not yet due"
     );
-    server.handle_receive(t, &repeat).unwrap();
+    receive(&mut server, t, CLIENT, &repeat).unwrap();
     let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     assert_eq!(again.len(), flight4.len(), "flight 4 repeated");
     // Duplicates right after that resend are ignored; the next window answers again.
-    server.handle_receive(t, &repeat).unwrap();
+    receive(&mut server, t, CLIENT, &repeat).unwrap();
     assert_eq!(drain_count(&mut server), 0);
     let t2 = t + Duration::from_millis(500);
-    server.handle_receive(t2, &repeat).unwrap();
+    receive(&mut server, t2, CLIENT, &repeat).unwrap();
     assert_eq!(drain_count(&mut server), flight4.len());
     // The repeat completes the handshake.
     for d in &again {
-        client.handle_receive(t2, d).unwrap();
+        receive(&mut client, t2, SERVER, d).unwrap();
     }
     let flight5: Vec<Vec<u8>> = std::iter::from_fn(|| client.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     for d in &flight5 {
-        server.handle_receive(t2, d).unwrap();
+        receive(&mut server, t2, CLIENT, d).unwrap();
     }
     let flight6: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit())
-        .map(|t| t.contents)
+        .map(|t| t.contents.to_vec())
         .collect();
     for d in &flight6 {
-        client.handle_receive(t2, d).unwrap();
+        receive(&mut client, t2, SERVER, d).unwrap();
     }
     assert!(client.is_connected() && server.is_connected());
 }
@@ -923,7 +992,7 @@ fn timer_retransmission_is_not_suppressed_by_the_window() {
     // A peer-triggered resend just before the timer is due does not delay the timer.
     let due = server.poll_timeout().unwrap();
     let just_before = due - Duration::from_millis(100);
-    server.handle_receive(just_before, &ch2).unwrap();
+    receive(&mut server, just_before, CLIENT, &ch2).unwrap();
     assert_eq!(drain_count(&mut server), flight4.len());
     assert_eq!(server.poll_timeout(), Some(due));
     server.handle_timeout(due);
@@ -932,4 +1001,64 @@ fn timer_retransmission_is_not_suppressed_by_the_window() {
         flight4.len(),
         "timer fired as before"
     );
+}
+
+#[test]
+fn a_client_before_connect_sends_nothing_and_drops_datagrams() {
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = Endpoint::new(Arc::new(c), now, rng(101)).unwrap();
+    assert!(client.poll_transmit().is_none() && client.poll_timeout().is_none());
+    let mut server = common::server(s, 102, now);
+    // Nothing to answer before anyone spoke: the server has no address to send to.
+    server.close();
+    assert!(server.poll_transmit().is_none());
+    let hello = {
+        let mut other = common::client(configs().0, 103, now);
+        other.poll_transmit().unwrap().contents.to_vec()
+    };
+    assert_eq!(
+        receive(&mut client, now, SERVER, &hello),
+        Err(ReceiveError::Unexpected)
+    );
+    assert_eq!(client.stats().dropped_unexpected, 1);
+    client.close();
+    assert!(client.poll_transmit().is_none() && client.poll_event().is_none());
+    client.connect(now, SERVER).unwrap();
+    assert_eq!(client.remote(), Some(SERVER));
+    assert_eq!(common::transmits(&mut client, SERVER).len(), 1);
+}
+
+#[test]
+fn transmits_follow_the_peer_that_authenticates() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s, 104);
+    assert!(p.handshake());
+    assert_eq!(p.server.remote(), Some(CLIENT));
+    let now = p.now;
+    let moved: std::net::SocketAddr = "198.51.100.7:6000".parse().unwrap();
+    // A replayed record from elsewhere is dropped and moves nothing.
+    p.client.send(b"first").unwrap();
+    let d = common::transmits(&mut p.client, SERVER).remove(0);
+    assert_eq!(
+        receive(&mut p.server, now, CLIENT, &d).unwrap(),
+        vec![bytes::Bytes::from_static(b"first")]
+    );
+    assert_eq!(
+        receive(&mut p.server, now, moved, &d),
+        Err(ReceiveError::Replayed)
+    );
+    // Plaintext from elsewhere (anyone can forge it) moves nothing either.
+    let alert = hex_literal::hex!("15 fefd 0000 000000000064 0002 02 28");
+    assert!(receive(&mut p.server, now, moved, &alert).is_err());
+    assert_eq!(p.server.remote(), Some(CLIENT));
+    // An authenticated record from a new address (the path changed): answers go there.
+    p.client.send(b"from the new path").unwrap();
+    let d = common::transmits(&mut p.client, SERVER).remove(0);
+    receive(&mut p.server, now, moved, &d).unwrap();
+    assert_eq!(p.server.remote(), Some(moved));
+    p.server.send(b"reply").unwrap();
+    assert_eq!(p.server.poll_transmit().unwrap().destination, moved);
+    let stats = p.server.stats();
+    assert_eq!((stats.dropped_replayed, stats.dropped_unexpected), (1, 1));
 }

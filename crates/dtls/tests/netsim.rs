@@ -7,13 +7,15 @@
 //! (the links' draws and the hello randoms); ring's ECDHE scalars and ECDSA nonces are not,
 //! so byte contents differ between runs but datagram counts and times do not.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrtc_dtls::record::{ContentType, Records};
 use ferrtc_dtls::{
-    AlertDescription, Certificate, Config, Endpoint, Error, Event, HashAlgorithm, PeerMisbehaved,
+    AlertDescription, Certificate, Config, DtlsRole, Endpoint, Error, Event, HashAlgorithm,
+    PeerMisbehaved, ReceiveError,
 };
 use ferrtc_netsim::{Datagram, Handle, LinkConfig, LinkId, LinkStats, Machine, Sim, TraceKind};
 use rand::SeedableRng;
@@ -29,6 +31,11 @@ struct Peer {
     epoch: Instant,
     /// Every datagram handed to the network, with its virtual send time.
     sent: Vec<(Duration, Vec<u8>)>,
+    /// Events taken from the endpoint while handling a datagram (and the data it decrypted
+    /// in place, as the events it would otherwise be), handed to the simulator next.
+    pending: VecDeque<Event>,
+    /// Datagrams the endpoint dropped, with the reason.
+    drops: Vec<ReceiveError>,
 }
 
 type Node = Machine<Peer, Event, Error>;
@@ -40,6 +47,8 @@ fn node(ep: Endpoint, local: SocketAddr, remote: SocketAddr, epoch: Instant) -> 
         remote,
         epoch,
         sent: Vec::new(),
+        pending: VecDeque::new(),
+        drops: Vec::new(),
     };
     Machine::new(peer)
         .on_receive(|p: &mut Peer, now, from, _to, data: &[u8]| {
@@ -47,15 +56,35 @@ fn node(ep: Endpoint, local: SocketAddr, remote: SocketAddr, epoch: Instant) -> 
             if from != p.remote {
                 return Ok(());
             }
-            p.ep.handle_receive(now, data)
+            let mut buf = data.to_vec();
+            match p.ep.handle_receive(now, from, &mut buf) {
+                Ok(ranges) => {
+                    for r in ranges.iter() {
+                        p.pending
+                            .push_back(Event::ApplicationData(buf[r].to_vec().into()));
+                    }
+                }
+                Err(e) => p.drops.push(e),
+            }
+            // A failure this datagram caused is recorded as the simulator's receive error
+            // (with its time) as well as the `Event::Failed` it is.
+            let mut failure = None;
+            while let Some(e) = p.ep.poll_event() {
+                if let Event::Failed(err) = &e {
+                    failure = Some(err.clone());
+                }
+                p.pending.push_back(e);
+            }
+            failure.map_or(Ok(()), Err)
         })
         .on_timeout(|p, now| p.ep.handle_timeout(now))
         .on_poll_timeout(|p| p.ep.poll_timeout())
-        .on_event(|p| p.ep.poll_event())
+        .on_event(|p| p.pending.pop_front().or_else(|| p.ep.poll_event()))
         .on_transmit(|p, now| {
             let t = p.ep.poll_transmit()?;
-            p.sent.push((now - p.epoch, t.contents.clone()));
-            Some(Datagram::new(p.local, p.remote, t.contents))
+            assert_eq!(t.destination, p.remote, "addressed to the peer");
+            p.sent.push((now - p.epoch, t.contents.to_vec()));
+            Some(Datagram::new(p.local, p.remote, t.contents.to_vec()))
         })
 }
 
@@ -71,13 +100,28 @@ fn configs() -> (Config, Config) {
     let a = Arc::new(Certificate::generate().unwrap());
     let b = Arc::new(Certificate::generate().unwrap());
     (
-        Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]),
-        Config::new(b, vec![a.fingerprint(HashAlgorithm::Sha256)]),
+        Config::new(
+            DtlsRole::Client,
+            a.clone(),
+            vec![b.fingerprint(HashAlgorithm::Sha256)],
+        ),
+        Config::new(
+            DtlsRole::Server,
+            b,
+            vec![a.fingerprint(HashAlgorithm::Sha256)],
+        ),
     )
 }
 
 fn rng(seed: u64) -> Box<ChaCha20Rng> {
     Box::new(ChaCha20Rng::seed_from_u64(seed))
+}
+
+/// A client connected towards the server's address at `now`.
+fn client_endpoint(config: Config, seed: u64, now: Instant) -> Endpoint {
+    let mut ep = Endpoint::new(Arc::new(config), now, rng(seed)).unwrap();
+    ep.connect(now, addr(SERVER)).unwrap();
+    ep
 }
 
 /// A client and (optionally) a server on two one-way links with the same impairments.
@@ -98,10 +142,10 @@ impl Net {
         let (up, down) = sim.add_link_pair(c.ip(), s.ip(), link);
         let epoch = sim.epoch();
         let server = server.map(|cfg| {
-            let ep = Endpoint::server(Arc::new(cfg), rng(seed ^ 0x5e)).unwrap();
+            let ep = Endpoint::new(Arc::new(cfg), sim.now(), rng(seed ^ 0x5e)).unwrap();
             sim.add_endpoint([s], node(ep, s, c, epoch))
         });
-        let ep = Endpoint::client(Arc::new(client), rng(seed ^ 0xc1), sim.now()).unwrap();
+        let ep = client_endpoint(client, seed ^ 0xc1, sim.now());
         let client = sim.add_endpoint([c], node(ep, c, s, epoch));
         Net {
             sim,
@@ -146,9 +190,9 @@ impl Net {
             let up = format!("client->server {i}");
             let down = format!("server->client {i}");
             let c = &mut self.sim.endpoint_mut(self.client).inner.ep;
-            c.send_application_data(up.as_bytes()).unwrap();
+            c.send(up.as_bytes()).unwrap();
             let sv = &mut self.sim.endpoint_mut(s).inner.ep;
-            sv.send_application_data(down.as_bytes()).unwrap();
+            sv.send(down.as_bytes()).unwrap();
             // Spread the messages out so each meets the link on its own.
             self.sim.run_for(Duration::from_millis(5));
         }
@@ -215,15 +259,25 @@ fn assert_connected_with_matching_keys(net: &Net, what: &str) {
     assert_eq!(cn[0].cipher_suite, sn[0].cipher_suite, "{what}");
     assert_eq!(cn[0].srtp_profile, sn[0].srtp_profile, "{what}");
     assert!(cn[0].srtp_profile.is_some(), "{what}: use_srtp negotiated");
-    let ck = c.inner.ep.srtp_keying_material().unwrap();
-    let sk = s.inner.ep.srtp_keying_material().unwrap();
-    assert_eq!(ck.profile, sk.profile, "{what}");
-    assert_eq!(ck.material, sk.material, "{what}");
-    assert_eq!(ck.local_key, sk.remote_key, "{what}");
-    assert_eq!(ck.local_salt, sk.remote_salt, "{what}");
-    assert_eq!(ck.remote_key, sk.local_key, "{what}");
-    assert_eq!(ck.remote_salt, sk.local_salt, "{what}");
-    assert_ne!(ck.local_key, ck.remote_key, "{what}: one key per direction");
+    let ck = c.inner.ep.srtp_keys().unwrap();
+    let sk = s.inner.ep.srtp_keys().unwrap();
+    assert_eq!(ck.profile(), sk.profile(), "{what}");
+    let len = ck.profile().keying_material_len();
+    let label = ferrtc_dtls::SRTP_EXPORTER_LABEL;
+    assert_eq!(
+        c.inner.ep.export_keying_material(label, len),
+        s.inner.ep.export_keying_material(label, len),
+        "{what}"
+    );
+    assert_eq!(ck.local_key(), sk.remote_key(), "{what}");
+    assert_eq!(ck.local_salt(), sk.remote_salt(), "{what}");
+    assert_eq!(ck.remote_key(), sk.local_key(), "{what}");
+    assert_eq!(ck.remote_salt(), sk.local_salt(), "{what}");
+    assert_ne!(
+        ck.local_key(),
+        ck.remote_key(),
+        "{what}: one key per direction"
+    );
 }
 
 /// What went across a lossy link: every message at most once (the anti-replay window
@@ -492,8 +546,16 @@ fn big_certificate(name: &str) -> Arc<Certificate> {
 
 fn big_configs(mtu: usize) -> (Config, Config) {
     let (a, b) = (big_certificate("client"), big_certificate("server"));
-    let mut c = Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]);
-    let mut s = Config::new(b, vec![a.fingerprint(HashAlgorithm::Sha256)]);
+    let mut c = Config::new(
+        DtlsRole::Client,
+        a.clone(),
+        vec![b.fingerprint(HashAlgorithm::Sha256)],
+    );
+    let mut s = Config::new(
+        DtlsRole::Server,
+        b,
+        vec![a.fingerprint(HashAlgorithm::Sha256)],
+    );
     c.mtu = mtu;
     s.mtu = mtu;
     (c, s)
@@ -609,6 +671,7 @@ fn unfragmented_flights_die_on_a_576_byte_path_mtu() {
 fn assert_client_gives_up(net: &mut Net, what: &str) {
     let c = net.client;
     let (sends, give_up) = back_off(&Config::new(
+        DtlsRole::Client,
         Arc::new(Certificate::generate().unwrap()),
         vec![],
     ));
@@ -646,7 +709,7 @@ fn assert_client_gives_up(net: &mut Net, what: &str) {
     let idle = net.sim.run_until_idle(limit).unwrap();
     assert!(idle - net.sim.epoch() <= give_up + LATENCY, "{what}");
     let ep = &mut net.sim.endpoint_mut(c).inner.ep;
-    assert_eq!(ep.send_application_data(b"x"), Err(Error::Closed), "{what}");
+    assert_eq!(ep.send(b"x"), Err(Error::Closed), "{what}");
 }
 
 #[test]
@@ -712,7 +775,7 @@ fn client_whose_answers_are_all_lost_times_out_and_the_stateless_server_arms_no_
             .set_link_config(net.down, LinkConfig::ideal().latency(LATENCY));
         let now = net.sim.now();
         let client = net.sim.endpoint_mut(net.client);
-        client.inner.ep = Endpoint::client(Arc::new(retry), rng(seed ^ 0xa5), now).unwrap();
+        client.inner.ep = client_endpoint(retry, seed ^ 0xa5, now);
         client.events.clear();
         net.handshake();
         assert!(Net::both_connected(&net.sim, net.client, s), "seed {seed}");

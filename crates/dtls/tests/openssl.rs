@@ -13,8 +13,11 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+
 use ferrtc_dtls::{
-    Certificate, CipherSuite, Config, Endpoint, Event, Fingerprint, HashAlgorithm, SrtpProfile,
+    Certificate, CipherSuite, Config, DtlsRole, Endpoint, Event, Fingerprint, HashAlgorithm,
+    SRTP_EXPORTER_LABEL, SrtpKeys, SrtpProfile, fingerprint_of,
 };
 use rand::SeedableRng;
 
@@ -92,7 +95,7 @@ impl Certs {
 
     fn fingerprint(&self, kind: &str) -> Fingerprint {
         let der = std::fs::read(self.dir.join(format!("{kind}.der"))).unwrap();
-        Fingerprint::of(HashAlgorithm::Sha256, &der)
+        fingerprint_of(HashAlgorithm::Sha256, &der)
     }
 }
 
@@ -120,7 +123,6 @@ fn openssl_profile(p: SrtpProfile) -> &'static str {
         SrtpProfile::Aes128CmHmacSha1_32 => "SRTP_AES128_CM_SHA1_32",
         SrtpProfile::AeadAes128Gcm => "SRTP_AEAD_AES_128_GCM",
         SrtpProfile::AeadAes256Gcm => "SRTP_AEAD_AES_256_GCM",
-        other => panic!("no OpenSSL name for {other:?}"),
     }
 }
 
@@ -192,30 +194,28 @@ impl Drop for Peer {
     }
 }
 
-/// Drives `ep` over `sock` until `done` says so; returns the events seen.
+/// Drives `ep` over `sock` until `done` says so; returns the events seen. Transmits go to
+/// their destination; application data decrypted in place is reported as the event it
+/// would otherwise be. A dropped datagram fails the test: a real peer sends none.
 fn drive(
     ep: &mut Endpoint,
     sock: &UdpSocket,
-    mut peer: Option<SocketAddr>,
     mut done: impl FnMut(&mut Endpoint, &Event) -> bool,
 ) -> Vec<Event> {
     let end = Instant::now() + DEADLINE;
     let mut buf = vec![0u8; 65536];
     let mut events = Vec::new();
+    let mut inbox: VecDeque<Event> = VecDeque::new();
     loop {
-        if let Some(p) = peer {
-            while let Some(t) = ep.poll_transmit() {
-                sock.send_to(&t.contents, p).unwrap();
-            }
+        while let Some(t) = ep.poll_transmit() {
+            sock.send_to(&t.contents, t.destination).unwrap();
         }
-        while let Some(e) = ep.poll_event() {
+        while let Some(e) = inbox.pop_front().or_else(|| ep.poll_event()) {
             let stop = done(ep, &e);
             events.push(e);
             if stop {
-                if let Some(p) = peer {
-                    while let Some(t) = ep.poll_transmit() {
-                        sock.send_to(&t.contents, p).unwrap();
-                    }
+                while let Some(t) = ep.poll_transmit() {
+                    sock.send_to(&t.contents, t.destination).unwrap();
                 }
                 return events;
             }
@@ -231,12 +231,33 @@ fn drive(
         sock.set_read_timeout(Some(wait)).unwrap();
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
-                peer.get_or_insert(from);
-                ep.handle_receive(Instant::now(), &buf[..n]).unwrap();
+                let ranges = ep
+                    .handle_receive(Instant::now(), from, &mut buf[..n])
+                    .unwrap();
+                // Events the datagram raised come first, then its data.
+                inbox.extend(std::iter::from_fn(|| ep.poll_event()));
+                inbox.extend(
+                    ranges
+                        .iter()
+                        .map(|r| Event::ApplicationData(buf[r].to_vec().into())),
+                );
             }
             Err(_) => ep.handle_timeout(Instant::now()),
         }
     }
+}
+
+/// A client endpoint connected towards `remote`.
+fn client_endpoint(cfg: Arc<Config>, seed: u64, remote: SocketAddr) -> Endpoint {
+    let now = Instant::now();
+    let mut ep = Endpoint::new(cfg, now, seeded(seed)).unwrap();
+    ep.connect(now, remote).unwrap();
+    ep
+}
+
+/// A server endpoint.
+fn server_endpoint(cfg: Arc<Config>, seed: u64) -> Endpoint {
+    Endpoint::new(cfg, Instant::now(), seeded(seed)).unwrap()
 }
 
 fn free_port() -> u16 {
@@ -247,9 +268,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn config(expected: Fingerprint, profile: SrtpProfile) -> (Arc<Config>, Arc<Certificate>) {
+fn config(
+    role: DtlsRole,
+    expected: Fingerprint,
+    profile: SrtpProfile,
+) -> (Arc<Config>, Arc<Certificate>) {
     let cert = Arc::new(Certificate::generate().unwrap());
-    let mut c = Config::new(cert.clone(), vec![expected]);
+    let mut c = Config::new(role, cert.clone(), vec![expected]);
     c.srtp_profiles = vec![profile];
     (Arc::new(c), cert)
 }
@@ -259,11 +284,19 @@ fn seeded(seed: u64) -> Box<rand_chacha::ChaCha20Rng> {
 }
 
 fn check_material(ep: &Endpoint, openssl_material: &[u8], profile: SrtpProfile) {
-    let ours = ep.srtp_keying_material().unwrap();
-    assert_eq!(ours.profile, profile);
+    let ours = ep.srtp_keys().unwrap();
+    assert_eq!(ours.profile(), profile);
+    let material = ep
+        .export_keying_material(SRTP_EXPORTER_LABEL, profile.keying_material_len())
+        .unwrap();
     assert_eq!(
-        ours.material, openssl_material,
+        material, openssl_material,
         "exported keying material differs"
+    );
+    // And the keys handed over are its RFC 5764 §4.2 split for our role.
+    assert_eq!(
+        Some(ours),
+        SrtpKeys::split(profile, ep.role(), openssl_material)
     );
 }
 
@@ -280,7 +313,7 @@ fn client_against_openssl_s_server() {
     ];
     for (i, (kind, suite)) in cases.into_iter().enumerate() {
         let profile = SrtpProfile::ALL[i % 4];
-        let (kl, sl) = profile.key_and_salt_len().unwrap();
+        let (kl, sl) = (profile.master_key_len(), profile.master_salt_len());
         let port = free_port();
         let mut server = Peer::spawn(
             &[
@@ -308,13 +341,13 @@ fn client_against_openssl_s_server() {
             .map(String::from),
         );
         server.wait_line(|l| l == "ACCEPT");
-        let (cfg, _) = config(certs.fingerprint(kind), profile);
+        let (cfg, _) = config(DtlsRole::Client, certs.fingerprint(kind), profile);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut ep = Endpoint::client(cfg, seeded(i as u64), Instant::now()).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let events = drive(&mut ep, &sock, Some(addr), |ep, e| {
+        let mut ep = client_endpoint(cfg, i as u64, addr);
+        let events = drive(&mut ep, &sock, |ep, e| {
             if let Event::Connected(_) = e {
-                ep.send_application_data(b"from ferrtc\n").unwrap();
+                ep.send(b"from ferrtc\n").unwrap();
                 return true;
             }
             false
@@ -329,7 +362,7 @@ fn client_against_openssl_s_server() {
         let stdin = server.child.stdin.as_mut().unwrap();
         stdin.write_all(b"from openssl\n").unwrap();
         stdin.flush().unwrap();
-        let events = drive(&mut ep, &sock, Some(addr), |_, e| {
+        let events = drive(&mut ep, &sock, |_, e| {
             matches!(e, Event::ApplicationData(_))
         });
         assert_eq!(
@@ -350,11 +383,11 @@ fn server_against_openssl_s_client() {
     ];
     for (i, (client_kind, suite)) in cases.into_iter().enumerate() {
         let profile = SrtpProfile::ALL[(i + 1) % 4];
-        let (kl, sl) = profile.key_and_salt_len().unwrap();
-        let (cfg, _) = config(certs.fingerprint(client_kind), profile);
+        let (kl, sl) = (profile.master_key_len(), profile.master_salt_len());
+        let (cfg, _) = config(DtlsRole::Server, certs.fingerprint(client_kind), profile);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = sock.local_addr().unwrap().port();
-        let mut ep = Endpoint::server(cfg, seeded(50 + i as u64)).unwrap();
+        let mut ep = server_endpoint(cfg, 50 + i as u64);
         let mut client = Peer::spawn(
             &[
                 "s_client",
@@ -380,9 +413,9 @@ fn server_against_openssl_s_client() {
         stdin.write_all(b"echo me\n").unwrap();
         stdin.flush().unwrap();
         // Echo what arrives; stop after the first echo.
-        let events = drive(&mut ep, &sock, None, |ep, e| match e {
+        let events = drive(&mut ep, &sock, |ep, e| match e {
             Event::ApplicationData(d) => {
-                ep.send_application_data(d).unwrap();
+                ep.send(d).unwrap();
                 true
             }
             _ => false,
@@ -403,10 +436,14 @@ fn server_against_openssl_s_client() {
 fn openssl_client_with_unexpected_certificate_is_refused() {
     let certs = Certs::new();
     // We expect the EC certificate; s_client presents the RSA one.
-    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let (cfg, _) = config(
+        DtlsRole::Server,
+        certs.fingerprint("ec"),
+        SrtpProfile::Aes128CmHmacSha1_80,
+    );
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
-    let mut ep = Endpoint::server(cfg, seeded(99)).unwrap();
+    let mut ep = server_endpoint(cfg, 99);
     let _client = Peer::spawn(
         &[
             "s_client",
@@ -424,21 +461,21 @@ fn openssl_client_with_unexpected_certificate_is_refused() {
     );
     let mut buf = vec![0u8; 65536];
     let end = Instant::now() + DEADLINE;
-    let mut peer = None;
-    let err = loop {
+    let err = 'verdict: loop {
         assert!(Instant::now() < end, "no verdict");
-        if let Some(p) = peer {
-            while let Some(t) = ep.poll_transmit() {
-                sock.send_to(&t.contents, p).unwrap();
+        while let Some(t) = ep.poll_transmit() {
+            sock.send_to(&t.contents, t.destination).unwrap();
+        }
+        while let Some(e) = ep.poll_event() {
+            if let Event::Failed(e) = e {
+                break 'verdict e;
             }
         }
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
-            peer = Some(from);
-            if let Err(e) = ep.handle_receive(Instant::now(), &buf[..n]) {
-                break e;
-            }
+            ep.handle_receive(Instant::now(), from, &mut buf[..n])
+                .unwrap();
         }
     };
     assert_eq!(
@@ -480,15 +517,13 @@ fn fragmented_flights_both_ways_with_openssl() {
     );
     server.wait_line(|l| l == "ACCEPT");
     let cert = Arc::new(Certificate::generate().unwrap());
-    let mut c = Config::new(cert, vec![certs.fingerprint("rsa")]);
+    let mut c = Config::new(DtlsRole::Client, cert, vec![certs.fingerprint("rsa")]);
     c.srtp_profiles = vec![SrtpProfile::Aes128CmHmacSha1_80];
     c.mtu = 300;
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut ep = Endpoint::client(Arc::new(c), seeded(77), Instant::now()).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let events = drive(&mut ep, &sock, Some(addr), |_, e| {
-        matches!(e, Event::Connected(_))
-    });
+    let mut ep = client_endpoint(Arc::new(c), 77, addr);
+    let events = drive(&mut ep, &sock, |_, e| matches!(e, Event::Connected(_)));
     assert!(matches!(&events[..], [Event::Connected(_)]));
     check_material(
         &ep,
@@ -519,13 +554,15 @@ fn renegotiation_requested_by_openssl_is_refused_and_data_keeps_flowing() {
         .map(String::from),
     );
     server.wait_line(|l| l == "ACCEPT");
-    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let (cfg, _) = config(
+        DtlsRole::Client,
+        certs.fingerprint("ec"),
+        SrtpProfile::Aes128CmHmacSha1_80,
+    );
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut ep = Endpoint::client(cfg, seeded(88), Instant::now()).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    drive(&mut ep, &sock, Some(addr), |_, e| {
-        matches!(e, Event::Connected(_))
-    });
+    let mut ep = client_endpoint(cfg, 88, addr);
+    drive(&mut ep, &sock, |_, e| matches!(e, Event::Connected(_)));
     // "R" makes s_server send a HelloRequest; a later line is sent as data.
     let stdin = server.child.stdin.as_mut().unwrap();
     stdin.write_all(b"R\n").unwrap();
@@ -537,12 +574,14 @@ fn renegotiation_requested_by_openssl_is_refused_and_data_keeps_flowing() {
     while Instant::now() < until {
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
-        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
             seen += 1;
-            ep.handle_receive(Instant::now(), &buf[..n]).unwrap();
+            ep.handle_receive(Instant::now(), from, &mut buf[..n])
+                .unwrap();
             while let Some(t) = ep.poll_transmit() {
                 answered += 1;
-                sock.send_to(&t.contents, addr).unwrap();
+                assert_eq!(t.destination, addr);
+                sock.send_to(&t.contents, t.destination).unwrap();
             }
         }
     }
@@ -554,7 +593,7 @@ fn renegotiation_requested_by_openssl_is_refused_and_data_keeps_flowing() {
     let stdin = server.child.stdin.as_mut().unwrap();
     stdin.write_all(b"after renegotiation request\n").unwrap();
     stdin.flush().unwrap();
-    let events = drive(&mut ep, &sock, Some(addr), |_, e| {
+    let events = drive(&mut ep, &sock, |_, e| {
         matches!(e, Event::ApplicationData(_) | Event::Failed(_))
     });
     assert_eq!(
@@ -569,10 +608,14 @@ fn renegotiation_requested_by_openssl_is_refused_and_data_keeps_flowing() {
 #[test]
 fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
     let certs = Certs::new();
-    let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::Aes128CmHmacSha1_80);
+    let (cfg, _) = config(
+        DtlsRole::Server,
+        certs.fingerprint("ec"),
+        SrtpProfile::Aes128CmHmacSha1_80,
+    );
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
-    let mut ep = Endpoint::server(cfg, seeded(89)).unwrap();
+    let mut ep = server_endpoint(cfg, 89);
     let mut client = Peer::spawn(
         &[
             "s_client",
@@ -591,7 +634,7 @@ fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
     let stdin = client.child.stdin.as_mut().unwrap();
     stdin.write_all(b"first\n").unwrap();
     stdin.flush().unwrap();
-    drive(&mut ep, &sock, None, |_, e| {
+    drive(&mut ep, &sock, |_, e| {
         matches!(e, Event::ApplicationData(_))
     });
     // "R" makes s_client send a new ClientHello under the current keys.
@@ -608,13 +651,18 @@ fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
             continue;
         };
-        let r = ep.handle_receive(Instant::now(), &buf[..n]);
+        ep.handle_receive(Instant::now(), from, &mut buf[..n])
+            .unwrap();
         while let Some(t) = ep.poll_transmit() {
+            assert_eq!(t.destination, from);
             answers.push(t.contents.clone());
             sock.send_to(&t.contents, from).unwrap();
         }
-        if r.is_err() {
-            break r;
+        if let Some(failure) = std::iter::from_fn(|| ep.poll_event()).find_map(|e| match e {
+            Event::Failed(e) => Some(e),
+            _ => None,
+        }) {
+            break failure;
         }
     };
     // Our answer was one protected warning alert (no_renegotiation); OpenSSL treats
@@ -627,9 +675,7 @@ fn renegotiation_started_by_openssl_client_is_refused_with_a_warning() {
     );
     assert_eq!(
         outcome,
-        Err(ferrtc_dtls::Error::AlertReceived(
-            ferrtc_dtls::AlertDescription::HandshakeFailure
-        ))
+        ferrtc_dtls::Error::AlertReceived(ferrtc_dtls::AlertDescription::HandshakeFailure)
     );
 }
 
@@ -663,19 +709,21 @@ fn every_group_against_openssl() {
             .map(String::from),
         );
         server.wait_line(|l| l == "ACCEPT");
-        let (cfg, _) = config(certs.fingerprint("ec"), SrtpProfile::AeadAes128Gcm);
+        let (cfg, _) = config(
+            DtlsRole::Client,
+            certs.fingerprint("ec"),
+            SrtpProfile::AeadAes128Gcm,
+        );
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut ep = Endpoint::client(cfg, seeded(90 + i as u64), Instant::now()).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        drive(&mut ep, &sock, Some(addr), |_, e| {
-            matches!(e, Event::Connected(_))
-        });
+        let mut ep = client_endpoint(cfg, 90 + i as u64, addr);
+        drive(&mut ep, &sock, |_, e| matches!(e, Event::Connected(_)));
         check_material(&ep, &server.keying_material(), SrtpProfile::AeadAes128Gcm);
 
         // s_client against our server restricted to the group. The client must also list
         // P-256, the curve of our certificate (RFC 8422 §5.1.1).
         let cert = Arc::new(Certificate::generate().unwrap());
-        let mut c = Config::new(cert, vec![certs.fingerprint("ec")]);
+        let mut c = Config::new(DtlsRole::Server, cert, vec![certs.fingerprint("ec")]);
         c.srtp_profiles = vec![SrtpProfile::AeadAes128Gcm];
         c.groups = vec![ferrtc_dtls::NamedGroup::ALL[i]];
         let cfg = Arc::new(c);
@@ -686,7 +734,7 @@ fn every_group_against_openssl() {
         };
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = sock.local_addr().unwrap().port();
-        let mut ep = Endpoint::server(cfg, seeded(95 + i as u64)).unwrap();
+        let mut ep = server_endpoint(cfg, 95 + i as u64);
         let mut client = Peer::spawn(
             &[
                 "s_client",
@@ -708,9 +756,7 @@ fn every_group_against_openssl() {
             ]
             .map(String::from),
         );
-        drive(&mut ep, &sock, None, |_, e| {
-            matches!(e, Event::Connected(_))
-        });
+        drive(&mut ep, &sock, |_, e| matches!(e, Event::Connected(_)));
         check_material(&ep, &client.keying_material(), SrtpProfile::AeadAes128Gcm);
         let temp_key = client.wait_line(|l| l.starts_with("Server Temp Key:"));
         let expected = match group {

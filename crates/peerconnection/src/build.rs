@@ -267,7 +267,7 @@ pub(crate) fn offer_extensions(
     ids: &[(String, u16)],
 ) -> Vec<(u16, String)> {
     let mut out: Vec<(u16, String)> = match base {
-        Some(m) => m.extmaps().map(|e| (e.id, e.uri.clone())).collect(),
+        Some(m) => m.extmaps().map(|e| (e.id.get(), e.uri.clone())).collect(),
         None => Vec::new(),
     };
     for s in specs.iter().filter(|s| s.applies_to(kind)) {
@@ -292,7 +292,7 @@ pub(crate) fn answer_extensions(
     offer
         .extmaps()
         .filter(|e| specs.iter().any(|s| s.applies_to(kind) && s.uri == e.uri))
-        .map(|e| (e.id, e.uri.clone()))
+        .map(|e| (e.id.get(), e.uri.clone()))
         .collect()
 }
 
@@ -454,7 +454,7 @@ pub(crate) fn accept_simulcast(
             continue;
         }
         rids.push(r.id.clone());
-        m = m.with_attribute(Attribute::Rid(ferrtc_sdp::Rid {
+        m = m.with_attribute(Attribute::Rid(ferrtc_sdp::RidAttribute {
             id: r.id.clone(),
             direction: RidDirection::Recv,
             payload_types,

@@ -39,28 +39,21 @@ pub(crate) fn sdp_ssrc(ssrc: Ssrc) -> ferrtc_sdp::Ssrc {
 }
 
 /// An SDP `a=fingerprint` as a certificate fingerprint.
-pub(crate) fn fingerprint(fp: &ferrtc_sdp::Fingerprint) -> Result<Fingerprint, ValueError> {
-    let algorithm = ferrtc_types::HashAlgorithm::from_name(fp.hash.as_str())
-        .ok_or(ValueError::UnknownHashAlgorithm)?;
-    Fingerprint::new(algorithm, &fp.digest)
-}
-
-/// A certificate fingerprint as an SDP `a=fingerprint`.
-pub(crate) fn sdp_fingerprint(fp: &Fingerprint) -> ferrtc_sdp::Fingerprint {
-    use ferrtc_sdp::HashFunction;
-    use ferrtc_types::HashAlgorithm;
-    ferrtc_sdp::Fingerprint {
-        hash: match fp.algorithm() {
-            HashAlgorithm::Sha1 => HashFunction::Sha1,
-            HashAlgorithm::Sha256 => HashFunction::Sha256,
-            HashAlgorithm::Sha384 => HashFunction::Sha384,
-            HashAlgorithm::Sha512 => HashFunction::Sha512,
-        },
-        digest: fp.digest().to_vec(),
+pub(crate) fn fingerprint(
+    fp: &ferrtc_sdp::FingerprintAttribute,
+) -> Result<Fingerprint, ValueError> {
+    match fp {
+        ferrtc_sdp::FingerprintAttribute::Known(f) => Ok(*f),
+        ferrtc_sdp::FingerprintAttribute::Other { .. } => Err(ValueError::UnknownHashAlgorithm),
     }
 }
 
-/// An SDP `a=rid` id as ours, if it is one.
-pub(crate) fn rid(rid: &ferrtc_sdp::Rid) -> Option<ferrtc_types::Rid> {
-    ferrtc_types::Rid::new(rid.id.as_str()).ok()
+/// A certificate fingerprint as an SDP `a=fingerprint`.
+pub(crate) fn sdp_fingerprint(fp: &Fingerprint) -> ferrtc_sdp::FingerprintAttribute {
+    ferrtc_sdp::FingerprintAttribute::Known(*fp)
+}
+
+/// An SDP `a=rid` line's id.
+pub(crate) fn rid(rid: &ferrtc_sdp::RidAttribute) -> Option<ferrtc_types::Rid> {
+    Some(rid.id.clone())
 }

@@ -1,5 +1,5 @@
-//! The WebRTC peer connection, negotiation half: JSEP offer/answer (RFC 8829) as a sans-IO
-//! state machine.
+//! The sans-IO WebRTC peer connection: JSEP offer/answer (RFC 8829), and the bundled
+//! transport that joins ICE, DTLS, SRTP and SCTP data channels on one flow.
 //!
 //! A [`Negotiator`] holds what a W3C `RTCPeerConnection` negotiates: the signaling state,
 //! the transceivers with their directions and mids, and the data-channel m-line. It writes
@@ -17,20 +17,25 @@
 //! after the first marked `bundle-only` in the initial offer, RFC 8843), RTCP multiplexing
 //! required (RFC 5761, RFC 8858), DTLS-SRTP with `a=setup:actpass` in offers and `active`
 //! in answers to `actpass` (RFC 8842), trickle ICE, ICE-lite when configured (RFC 8839), and
-//! data channels over one `UDP/DTLS/SCTP webrtc-datachannel` m-line (RFC 8841). Codecs are
-//! the intersection of both sides' (the answer keeps the offerer's payload types; H.264
-//! profile and packetization mode, VP9 and AV1 profiles must match), with RTX, RED and the
-//! RTCP feedback both list; header extensions keep one id per URI across the bundle. A peer's
-//! simulcast is accepted on receive. Per transceiver, codec preferences restrict and order
-//! what is offered and accepted.
-//!
-//! Not here: ICE candidates as objects (SDP `a=candidate` lines pass through as
-//! [`Candidate`]; the connection core converts), and the transports themselves.
+//! data channels over one `UDP/DTLS/SCTP webrtc-datachannel` m-line (RFC 8841).
 //!
 //! Nothing here does I/O, reads a clock or starts a thread; randomness (session id, ICE
 //! credentials, SSRCs, CNAME) comes from the caller's generator. Errors that are the
 //! caller's ([`UsageError`]) are kept apart from those that are the peer's
 //! ([`RemoteDescriptionError`]); after any error the negotiator is as it was.
+//!
+//!
+//! The transport half is in [`transport`]: a [`BundleTransport`] takes what a
+//! [`Negotiation`] settled and runs the data path (RFC 7983 demultiplexing in [`demux`],
+//! the one ICE/SDP candidate conversion in [`candidate`]).
+//!
+//! # The contract
+//!
+//! Every state machine here has the same verbs as the protocol crates below it
+//! (`ferrtc_types` writes the contract down): after any `handle_*` call or command, drain
+//! `poll_transmit` until `None`, then `poll_event` until `None`, then call `handle_timeout`
+//! at `poll_timeout`. An `Err` from `handle_receive` only means the datagram was dropped
+//! (and counted); a fatal failure is a `Failed` connection state carrying its cause.
 //!
 //! ```
 //! use ferrtc_peerconnection::{Config, Description, MediaKind, Negotiator, SignalingState};
@@ -66,6 +71,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod candidate;
+pub mod demux;
+pub mod frames;
+pub mod endpoint;
+pub mod peer;
+mod rtp_session;
+pub mod stats;
+pub mod transport;
+
 mod build;
 mod codec;
 mod config;
@@ -80,6 +94,9 @@ mod transceiver;
 pub use codec::{CodecSpec, ExtensionSpec, Feedback, uri};
 pub use config::{Config, IceCredentials};
 pub use description::{Description, SdpType, SignalingState};
+pub use endpoint::{
+    ConnectionHandle, ConnectionMut, Endpoint, EndpointConfig, EndpointError, EndpointStats,
+};
 pub use error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError,
     SetRemoteError, UsageError,
@@ -90,4 +107,16 @@ pub use negotiated::{
     NegotiatedTransport, Negotiation, PayloadTypes, RemoteSource, SendStream,
 };
 pub use negotiator::{Negotiator, RemoteCandidate, TrickledCandidate};
+pub use peer::{
+    DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
+    PeerConnection, PeerError, PeerStats,
+};
+pub use frames::{CodecKind, EncodedFrame};
+pub use rtp_session::RtpSessionStats;
+pub use stats::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};
+pub use transport::{
+    BundleTransport, ChannelEvent, CommandError, ConnectionState, DtlsState, ReceiveError,
+    SctpParameters, TransportConfig, TransportError, TransportEvent, TransportParameters,
+    TransportStats,
+};

@@ -550,7 +550,7 @@ fn extensions(offer: &MediaDescription, answer: &MediaDescription) -> Vec<Negoti
         .extmaps()
         .filter(|e| offer.extmaps().any(|o| o.uri == e.uri))
         .filter_map(|e| {
-            let id = u8::try_from(e.id).ok().and_then(ExtensionId::new)?;
+            let id = e.id.extension_id()?;
             Some(NegotiatedExtension {
                 id,
                 uri: e.uri.clone(),

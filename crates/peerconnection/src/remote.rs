@@ -187,7 +187,7 @@ fn transport(
     if options.is_empty() {
         options = sdp.ice_options().map(str::to_owned).collect();
     }
-    let written: Vec<&ferrtc_sdp::Fingerprint> = if m.fingerprints().next().is_some() {
+    let written: Vec<&ferrtc_sdp::FingerprintAttribute> = if m.fingerprints().next().is_some() {
         m.fingerprints().collect()
     } else {
         sdp.fingerprints().collect()
@@ -242,19 +242,21 @@ pub(crate) fn check_extmaps(sdp: &SessionDescription, analysis: &Analysis) -> Re
         for &i in &t.indices {
             let m = &sdp.media[i];
             for e in m.extmaps() {
-                if e.id == 0 || e.id > 255 {
+                if e.id.extension_id().is_none() {
                     return Err(E::InvalidExtensionId {
                         mid: analysis.mids[i].clone().unwrap_or_else(unreachable_mid),
-                        id: e.id,
+                        id: e.id.get(),
                     });
                 }
-                match seen.iter().find(|(id, _)| *id == e.id) {
+                match seen.iter().find(|(id, _)| *id == e.id.get()) {
                     Some((_, uri)) if *uri != e.uri => {
                         // In range, checked above.
-                        return Err(E::ConflictingExtensionId { id: e.id as u8 });
+                        return Err(E::ConflictingExtensionId {
+                            id: e.id.get() as u8,
+                        });
                     }
                     Some(_) => {}
-                    None => seen.push((e.id, &e.uri)),
+                    None => seen.push((e.id.get(), &e.uri)),
                 }
             }
         }

@@ -434,7 +434,7 @@ fn host(port: u16) -> Candidate {
         2_122_260_223,
         "192.0.2.1",
         port,
-        CandidateType::Host,
+        CandidateType::HOST,
     )
 }
 

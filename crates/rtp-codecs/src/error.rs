@@ -1,6 +1,7 @@
 //! Errors: what a peer sent wrong ([`ParseError`]) kept apart from what a caller asked wrong
 //! ([`BuildError`]).
 
+use ferrtc_types::ExtensionId;
 use thiserror::Error;
 
 /// A packet from the network does not follow its format.
@@ -75,9 +76,9 @@ pub enum BuildError {
         /// Which field.
         what: &'static str,
     },
-    /// An extension id outside the range its form allows (1..=14 one-byte, 1..=255 two-byte).
+    /// An extension id the one-byte form cannot carry (above 14, RFC 8285 section 4.2).
     #[error("extension id {0} not allowed in this form")]
-    BadExtensionId(u8),
+    BadExtensionId(ExtensionId),
 }
 
 /// Writes `len` bytes must fit in `buf`.

@@ -1,6 +1,8 @@
 //! Typed RTP header extensions and the id -> kind registry negotiated by SDP `a=extmap`
 //! (RFC 8285 section 5).
 
+use ferrtc_types::ExtensionId;
+
 use crate::error::ParseError;
 use crate::rtp::ExtensionElement;
 
@@ -256,36 +258,34 @@ impl ExtensionMap {
         ExtensionMap { kinds: [None; 256] }
     }
 
-    /// Maps `id` (1..=255) to `kind`, replacing what was there; id 0 is reserved and ignored.
-    /// Returns whether the mapping was recorded.
-    pub fn insert(&mut self, id: u8, kind: ExtensionKind) -> bool {
-        if id == 0 {
-            return false;
-        }
-        self.kinds[usize::from(id)] = Some(kind);
-        true
+    /// Maps `id` to `kind`, replacing what was there.
+    pub fn insert(&mut self, id: ExtensionId, kind: ExtensionKind) {
+        self.kinds[usize::from(id.get())] = Some(kind);
     }
 
     /// Maps `id` to the extension named by `uri` (an `a=extmap` line). Returns the kind, or
-    /// `None` for an unknown URI or id 0 (whose elements then pass through as unknown).
-    pub fn insert_uri(&mut self, id: u8, uri: &str) -> Option<ExtensionKind> {
+    /// `None` for an unknown URI (whose elements then pass through as unknown).
+    pub fn insert_uri(&mut self, id: ExtensionId, uri: &str) -> Option<ExtensionKind> {
         let kind = ExtensionKind::from_uri(uri)?;
-        self.insert(id, kind).then_some(kind)
+        self.insert(id, kind);
+        Some(kind)
     }
 
     /// Removes the mapping of `id`.
-    pub fn remove(&mut self, id: u8) {
-        self.kinds[usize::from(id)] = None;
+    pub fn remove(&mut self, id: ExtensionId) {
+        self.kinds[usize::from(id.get())] = None;
     }
 
     /// The kind mapped to `id`.
-    pub fn kind(&self, id: u8) -> Option<ExtensionKind> {
-        self.kinds[usize::from(id)]
+    pub fn kind(&self, id: ExtensionId) -> Option<ExtensionKind> {
+        self.kinds[usize::from(id.get())]
     }
 
     /// The (first) id mapped to `kind`.
-    pub fn id_of(&self, kind: ExtensionKind) -> Option<u8> {
-        (1..=255u8).find(|&i| self.kinds[usize::from(i)] == Some(kind))
+    pub fn id_of(&self, kind: ExtensionKind) -> Option<ExtensionId> {
+        (1..=255u8)
+            .filter_map(ExtensionId::new)
+            .find(|&i| self.kind(i) == Some(kind))
     }
 
     /// Decodes an element: `None` if its id is not mapped (an unknown extension, to be
@@ -316,6 +316,12 @@ impl ExtensionMap {
 mod tests {
     use super::*;
     use crate::rtp::{ExtensionForm, ExtensionWriter, RawExtension};
+    use ferrtc_types::ExtensionId;
+
+    /// A test's extension id (never 0).
+    fn ext_id(n: u8) -> ExtensionId {
+        ExtensionId::new(n).expect("test ids are not 0")
+    }
 
     #[test]
     fn uris_round_trip() {
@@ -390,21 +396,22 @@ mod tests {
     fn map_decodes_and_passes_unknown() {
         let mut map = ExtensionMap::new();
         assert_eq!(
-            map.insert_uri(3, ExtensionKind::TransportCc.uri()),
+            map.insert_uri(ext_id(3), ExtensionKind::TransportCc.uri()),
             Some(ExtensionKind::TransportCc)
         );
         assert_eq!(
-            map.insert_uri(4, ExtensionKind::Mid.uri()),
+            map.insert_uri(ext_id(4), ExtensionKind::Mid.uri()),
             Some(ExtensionKind::Mid)
         );
-        assert_eq!(map.insert_uri(5, "urn:example:unknown"), None);
-        assert_eq!(map.insert_uri(0, ExtensionKind::Mid.uri()), None);
-        assert_eq!(map.id_of(ExtensionKind::Mid), Some(4));
+        assert_eq!(map.insert_uri(ext_id(5), "urn:example:unknown"), None);
+        // Id 0 is padding: no ExtensionId holds it, so it cannot be mapped.
+        assert_eq!(ExtensionId::new(0), None);
+        assert_eq!(map.id_of(ExtensionKind::Mid), Some(ext_id(4)));
         let mut store = [0u8; 16];
         let mut w = ExtensionWriter::new(&mut store, ExtensionForm::OneByte);
-        w.push(3, &[0x01, 0x02]).unwrap();
-        w.push(4, b"v").unwrap();
-        w.push(5, &[9, 9, 9]).unwrap();
+        w.push(ext_id(3), &[0x01, 0x02]).unwrap();
+        w.push(ext_id(4), b"v").unwrap();
+        w.push(ext_id(5), &[9, 9, 9]).unwrap();
         let ext: RawExtension<'_> = w.finish().unwrap();
         let decoded: Vec<_> = ext.elements().map(|e| map.decode(e.unwrap())).collect();
         assert_eq!(
@@ -419,7 +426,7 @@ mod tests {
             map.find(&ext, ExtensionKind::TransportCc),
             Some(Extension::TransportCc(0x0102))
         );
-        map.remove(3);
+        map.remove(ext_id(3));
         assert_eq!(map.find(&ext, ExtensionKind::TransportCc), None);
     }
 }

@@ -9,13 +9,24 @@
 //! - [`codec`]: payload formats (VP8, VP9, H.264, AV1, Opus/G.711/G.722), whole-packet
 //!   [`codec::RtpPacketizer`] and the reordering, loss-aware [`codec::FrameAssembler`].
 //!
+//! - [`pipeline`]: the sans-IO receive and send pipeline (statistics, jitter buffer, NACK/RTX,
+//!   key frame requests, transport-wide CC) with the ferrtc `handle_*`/`poll_*` verbs.
+//!
 //! Nothing here does I/O, reads a clock or allocates while parsing RTP.
 //!
+//! The identifiers are the shared ones of `ferrtc-types`, re-exported: [`Ssrc`] (which
+//! displays in decimal, as SDP writes it), [`SeqNo`], [`PayloadType`] and [`ExtensionId`]
+//! (the `a=extmap` number, used by [`ExtensionMap`] and every extension element). MID and
+//! RID values in header extensions stay borrowed strings on the zero-copy parse path
+//! ([`Extension::Mid`], [`Extension::Rid`]); [`Mid`] and [`Rid`] are re-exported for owned
+//! ids.
+//!
 //! ```
-//! use ferrtc_rtp_codecs::{ExtensionKind, ExtensionMap, Extension, RtpPacket};
+//! use ferrtc_rtp_codecs::{ExtensionId, ExtensionKind, ExtensionMap, Extension, RtpPacket};
 //!
 //! let mut map = ExtensionMap::new();
-//! map.insert_uri(5, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
+//! let id = ExtensionId::new(5).expect("not 0");
+//! map.insert_uri(id, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
 //!
 //! let datagram = [
 //!     0x90, 0x60, 0x00, 0x01, 0x00, 0x00, 0x00, 0x10, 0x11, 0x22, 0x33, 0x44, // header, X=1
@@ -72,6 +83,7 @@ pub mod types;
 
 pub use error::{BuildError, DepacketizeError, PacketizeError, ParseError};
 pub use ext::{Extension, ExtensionKind, ExtensionMap};
+pub use ferrtc_types::{ExtensionId, Mid, Rid};
 pub use rtp::{
     Csrcs, ExtensionElement, ExtensionElements, ExtensionForm, ExtensionWriter, RawExtension,
     RtpHeader, RtpPacket,

@@ -18,6 +18,7 @@
 
 use crate::error::{BuildError, ParseError, need};
 use crate::types::{PayloadType, SeqNo, Ssrc};
+use ferrtc_types::ExtensionId;
 
 /// Byte ranges of the fixed RTP header (RFC 3550 section 5.1).
 pub mod field {
@@ -200,7 +201,7 @@ impl<T: AsRef<[u8]>> RtpPacket<T> {
         })
     }
     /// The value of the extension element with `id`, if present (first occurrence).
-    pub fn extension_value(&self, id: u8) -> Option<&[u8]> {
+    pub fn extension_value(&self, id: ExtensionId) -> Option<&[u8]> {
         self.extension()?
             .elements()
             .filter_map(Result::ok)
@@ -257,7 +258,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RtpPacket<T> {
     }
     /// The value of the extension element with `id`, mutable, for rewriting a value of the
     /// same length in place (e.g. a transport-wide sequence number on forwarding).
-    pub fn extension_value_mut(&mut self, id: u8) -> Option<&mut [u8]> {
+    pub fn extension_value_mut(&mut self, id: ExtensionId) -> Option<&mut [u8]> {
         let ext = self.extension()?;
         let base = ext.data.as_ptr() as usize - self.b().as_ptr() as usize;
         let range = ext
@@ -312,7 +313,7 @@ impl<'a> RawExtension<'a> {
 
     fn element_ranges(
         &self,
-    ) -> impl Iterator<Item = Result<(u8, core::ops::Range<usize>), ParseError>> + 'a {
+    ) -> impl Iterator<Item = Result<(ExtensionId, core::ops::Range<usize>), ParseError>> + 'a {
         let data = self.data;
         self.elements().map(move |r| {
             r.map(|e| {
@@ -327,7 +328,7 @@ impl<'a> RawExtension<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtensionElement<'a> {
     /// Local identifier (negotiated by SDP `a=extmap`).
-    pub id: u8,
+    pub id: ExtensionId,
     /// The value.
     pub data: &'a [u8],
 }
@@ -377,6 +378,11 @@ impl<'a> Iterator for ExtensionElements<'a> {
                 return Some(Err(ParseError::ExtensionOverrun));
             }
             self.pos = end;
+            // Id 0 is padding and never an id (RFC 8285 sections 4.2, 4.3); a one-byte
+            // element header that names it anyway is skipped with its value.
+            let Some(id) = ExtensionId::new(id) else {
+                continue;
+            };
             return Some(Ok(ExtensionElement {
                 id,
                 data: &self.data[start..end],
@@ -401,10 +407,10 @@ impl<'b> ExtensionWriter<'b> {
 
     /// Appends one element. One-byte form: `id` in 1..=14, 1..=16 value bytes; two-byte form:
     /// `id` in 1..=255, at most 255 value bytes (RFC 8285 sections 4.2, 4.3).
-    pub fn push(&mut self, id: u8, value: &[u8]) -> Result<&mut Self, BuildError> {
+    pub fn push(&mut self, id: ExtensionId, value: &[u8]) -> Result<&mut Self, BuildError> {
         let hdr = match self.form {
             ExtensionForm::OneByte => {
-                if !(1..=14).contains(&id) {
+                if !id.fits_one_byte() {
                     return Err(BuildError::BadExtensionId(id));
                 }
                 if value.is_empty() || value.len() > 16 {
@@ -415,9 +421,6 @@ impl<'b> ExtensionWriter<'b> {
                 1
             }
             ExtensionForm::TwoByte => {
-                if id == 0 {
-                    return Err(BuildError::BadExtensionId(id));
-                }
                 if value.len() > 255 {
                     return Err(BuildError::FieldOverflow {
                         what: "two-byte extension value",
@@ -431,9 +434,9 @@ impl<'b> ExtensionWriter<'b> {
         let b = &mut self.buf[self.len..end];
         match self.form {
             // value.len() in 1..=16 checked above.
-            ExtensionForm::OneByte => b[0] = (id << 4) | (value.len() - 1) as u8,
+            ExtensionForm::OneByte => b[0] = (id.get() << 4) | (value.len() - 1) as u8,
             ExtensionForm::TwoByte => {
-                b[0] = id;
+                b[0] = id.get();
                 // value.len() <= 255 checked above.
                 b[1] = value.len() as u8;
             }
@@ -613,7 +616,13 @@ impl<'a> RtpHeader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrtc_types::ExtensionId;
     use hex_literal::hex;
+
+    /// A test's extension id (never 0).
+    fn ext_id(n: u8) -> ExtensionId {
+        ExtensionId::new(n).expect("test ids are not 0")
+    }
 
     // RTP packet with one CSRC, a one-byte extension block carrying ids 1 (len 1) and 3
     // (len 2) plus a padding byte, 3 payload bytes and 2 padding bytes.
@@ -645,17 +654,17 @@ mod tests {
             els,
             vec![
                 ExtensionElement {
-                    id: 1,
+                    id: ext_id(1),
                     data: &[0xaa]
                 },
                 ExtensionElement {
-                    id: 3,
+                    id: ext_id(3),
                     data: &[0xbb, 0xcc]
                 }
             ]
         );
-        assert_eq!(p.extension_value(3), Some(&[0xbb, 0xcc][..]));
-        assert_eq!(p.extension_value(4), None);
+        assert_eq!(p.extension_value(ext_id(3)), Some(&[0xbb, 0xcc][..]));
+        assert_eq!(p.extension_value(ext_id(4)), None);
     }
 
     #[test]
@@ -679,7 +688,9 @@ mod tests {
         p.set_timestamp(77);
         p.set_ssrc(Ssrc(5));
         p.payload_mut().copy_from_slice(&[9, 9, 9]);
-        p.extension_value_mut(3).unwrap().copy_from_slice(&[1, 2]);
+        p.extension_value_mut(ext_id(3))
+            .unwrap()
+            .copy_from_slice(&[1, 2]);
         let p = RtpPacket::new_checked(&buf[..]).unwrap();
         assert!(!p.marker());
         assert_eq!(p.payload_type().get(), 97);
@@ -687,8 +698,26 @@ mod tests {
         assert_eq!(p.timestamp(), 77);
         assert_eq!(p.ssrc(), Ssrc(5));
         assert_eq!(p.payload(), &[9, 9, 9]);
-        assert_eq!(p.extension_value(3), Some(&[1, 2][..]));
-        assert_eq!(p.extension_value(1), Some(&[0xaa][..]));
+        assert_eq!(p.extension_value(ext_id(3)), Some(&[1, 2][..]));
+        assert_eq!(p.extension_value(ext_id(1)), Some(&[0xaa][..]));
+    }
+
+    #[test]
+    fn one_byte_element_naming_id_0_is_skipped() {
+        // 0x01: id 0 (padding's, never an id) with a 2-byte value; then id 1 with 0xaa.
+        let data = hex!("01 ee ee 10 aa 00 00 00");
+        let ext = RawExtension {
+            profile: PROFILE_ONE_BYTE,
+            data: &data,
+        };
+        let els: Vec<_> = ext.elements().map(Result::unwrap).collect();
+        assert_eq!(
+            els,
+            vec![ExtensionElement {
+                id: ext_id(1),
+                data: &[0xaa]
+            }]
+        );
     }
 
     #[test]
@@ -701,9 +730,9 @@ mod tests {
         };
         let els: Vec<_> = ext.elements().map(Result::unwrap).collect();
         assert_eq!(els.len(), 2);
-        assert_eq!(els[0].id, 1);
+        assert_eq!(els[0].id, ext_id(1));
         assert!(els[0].data.is_empty());
-        assert_eq!(els[1].id, 200);
+        assert_eq!(els[1].id, ext_id(200));
         assert_eq!(els[1].data, &[0xaa, 0xbb, 0xcc]);
     }
 
@@ -789,21 +818,24 @@ mod tests {
     fn writer_builds_blocks() {
         let mut store = [0u8; 32];
         let mut w = ExtensionWriter::new(&mut store, ExtensionForm::OneByte);
-        w.push(1, &[0xaa]).unwrap().push(3, &[0xbb, 0xcc]).unwrap();
+        w.push(ext_id(1), &[0xaa])
+            .unwrap()
+            .push(ext_id(3), &[0xbb, 0xcc])
+            .unwrap();
         assert_eq!(
-            w.push(15, &[1]).unwrap_err(),
-            BuildError::BadExtensionId(15)
+            w.push(ext_id(15), &[1]).unwrap_err(),
+            BuildError::BadExtensionId(ext_id(15))
         );
-        assert!(w.push(2, &[0; 17]).is_err());
+        assert!(w.push(ext_id(2), &[0; 17]).is_err());
         let ext = w.finish().unwrap();
         assert_eq!(ext.profile, PROFILE_ONE_BYTE);
         assert_eq!(ext.data, &hex!("10 aa 31 bb cc 00 00 00"));
 
         let mut store = [0u8; 8];
         let mut w = ExtensionWriter::new(&mut store, ExtensionForm::TwoByte);
-        w.push(200, &[1, 2, 3, 4]).unwrap();
+        w.push(ext_id(200), &[1, 2, 3, 4]).unwrap();
         assert!(matches!(
-            w.push(201, &[1, 2, 3]),
+            w.push(ext_id(201), &[1, 2, 3]),
             Err(BuildError::BufferTooSmall { .. })
         ));
         let ext = w.finish().unwrap();

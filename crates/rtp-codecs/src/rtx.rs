@@ -70,7 +70,13 @@ pub fn decapsulate_in_place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrtc_types::ExtensionId;
     use hex_literal::hex;
+
+    /// A test's extension id (never 0).
+    fn ext_id(n: u8) -> ExtensionId {
+        ExtensionId::new(n).expect("test ids are not 0")
+    }
 
     #[test]
     fn round_trip_keeps_everything_but_stream_fields() {
@@ -97,7 +103,7 @@ mod tests {
         assert_eq!(r.timestamp(), 1000);
         assert!(r.marker());
         assert_eq!(r.payload(), &hex!("12 34 01 02 03"));
-        assert_eq!(r.extension_value(1), Some(&[0xaa][..]));
+        assert_eq!(r.extension_value(ext_id(1)), Some(&[0xaa][..]));
 
         let mut buf = out;
         let at = decapsulate_in_place(

@@ -1,60 +1,7 @@
-//! Newtypes for RTP identifiers.
+//! RTP identifiers: [`Ssrc`], [`SeqNo`] and [`PayloadType`] are the shared ones of
+//! [`ferrtc_types`], re-exported; [`SeqUnwrapper`], which only the RTP layer needs, lives here.
 
-use core::fmt;
-
-/// Synchronization source identifier (RFC 3550 section 5.1, 32 bits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Ssrc(pub u32);
-
-impl fmt::Display for Ssrc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#010x}", self.0)
-    }
-}
-
-impl From<u32> for Ssrc {
-    fn from(v: u32) -> Self {
-        Ssrc(v)
-    }
-}
-
-/// RTP sequence number (RFC 3550 section 5.1, 16 bits, wrapping).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct SeqNo(pub u16);
-
-impl SeqNo {
-    /// The sequence number `n` packets later, wrapping at 2^16.
-    #[must_use]
-    pub fn wrapping_add(self, n: u16) -> SeqNo {
-        SeqNo(self.0.wrapping_add(n))
-    }
-
-    /// Forward distance from `self` to `later`, modulo 2^16.
-    #[must_use]
-    pub fn distance_to(self, later: SeqNo) -> u16 {
-        later.0.wrapping_sub(self.0)
-    }
-
-    /// Whether `self` comes after `other` in serial-number order (RFC 1982 with 16 bits):
-    /// true when the forward distance from `other` is in `1..0x8000`.
-    #[must_use]
-    pub fn is_after(self, other: SeqNo) -> bool {
-        let d = other.distance_to(self);
-        d != 0 && d < 0x8000
-    }
-}
-
-impl fmt::Display for SeqNo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl From<u16> for SeqNo {
-    fn from(v: u16) -> Self {
-        SeqNo(v)
-    }
-}
+pub use ferrtc_types::{PayloadType, SeqNo, Ssrc};
 
 /// Extends 16-bit sequence numbers to 64 bits by counting wraps (the "extended highest
 /// sequence number" of RFC 3550 section 6.4.1 and appendix A.1), tolerating reordering:
@@ -89,40 +36,6 @@ impl SeqUnwrapper {
     /// The highest extended value seen.
     pub fn highest(&self) -> Option<u64> {
         self.last
-    }
-}
-
-/// RTP payload type (RFC 3550 section 5.1, 7 bits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct PayloadType(u8);
-
-impl PayloadType {
-    /// A payload type from its 7-bit value; `None` if `v > 127`.
-    #[must_use]
-    pub const fn new(v: u8) -> Option<PayloadType> {
-        if v <= 0x7f {
-            Some(PayloadType(v))
-        } else {
-            None
-        }
-    }
-
-    /// A payload type from the low 7 bits of `v` (the high bit is the RTP marker bit).
-    #[must_use]
-    pub const fn from_masked(v: u8) -> PayloadType {
-        PayloadType(v & 0x7f)
-    }
-
-    /// The 7-bit value.
-    #[must_use]
-    pub const fn get(self) -> u8 {
-        self.0
-    }
-}
-
-impl fmt::Display for PayloadType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 

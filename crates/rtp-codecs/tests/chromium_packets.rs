@@ -22,7 +22,8 @@ use ferrtc_rtp_codecs::rtcp::{
 };
 use ferrtc_rtp_codecs::rtx::decapsulate_in_place;
 use ferrtc_rtp_codecs::{
-    Extension, ExtensionForm, ExtensionKind, ExtensionMap, PayloadType, RtpHeader, RtpPacket, Ssrc,
+    Extension, ExtensionForm, ExtensionId, ExtensionKind, ExtensionMap, PayloadType, RtpHeader,
+    RtpPacket, Ssrc,
 };
 
 /// One captured run: its offer SDP and its packet fixtures by kind.
@@ -138,7 +139,7 @@ fn packets(text: &str) -> Vec<Vec<u8>> {
 struct Media {
     mid: String,
     /// Extension ids to URIs, as `a=extmap` lines list them.
-    extmap: Vec<(u8, String)>,
+    extmap: Vec<(ExtensionId, String)>,
     map: ExtensionMap,
     /// Payload type to encoding name, lower case.
     rtpmap: HashMap<u8, String>,
@@ -184,6 +185,7 @@ fn parse_offer(sdp: &str) -> (Media, Media) {
         } else if let Some(v) = line.strip_prefix("a=extmap:") {
             let (id, uri) = v.split_once(' ').expect("extmap id and uri");
             let id: u8 = id.parse().expect("extmap id");
+            let id = ExtensionId::new(id).expect("extmap id is not 0");
             cur.map.insert_uri(id, uri);
             cur.extmap.push((id, uri.to_owned()));
         } else if let Some(v) = line.strip_prefix("a=rtpmap:") {
@@ -317,7 +319,10 @@ fn offers_are_plain_rtp_with_mapped_extensions() {
         } else {
             2
         };
-        assert_eq!(video.map.id_of(ExtensionKind::AbsSendTime), Some(abs));
+        assert_eq!(
+            video.map.id_of(ExtensionKind::AbsSendTime),
+            ExtensionId::new(abs)
+        );
         // BUNDLE: one id space, so shared extensions have the same id in both sections.
         for kind in [ExtensionKind::AbsSendTime, ExtensionKind::Mid] {
             assert_eq!(audio.map.id_of(kind), video.map.id_of(kind));

@@ -3,8 +3,8 @@
 
 use ferrtc_rtp_codecs::rtcp::{Compound, RtcpPacket};
 use ferrtc_rtp_codecs::{
-    Extension, ExtensionForm, ExtensionKind, ExtensionMap, ExtensionWriter, RtpHeader, RtpPacket,
-    SeqNo,
+    Extension, ExtensionForm, ExtensionId, ExtensionKind, ExtensionMap, ExtensionWriter, RtpHeader,
+    RtpPacket, SeqNo,
 };
 use ferrtc_test_alloc::allocations;
 
@@ -12,18 +12,23 @@ use ferrtc_test_alloc::allocations;
 #[global_allocator]
 static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
+/// A test's extension id (never 0).
+fn ext_id(n: u8) -> ExtensionId {
+    ExtensionId::new(n).expect("test ids are not 0")
+}
+
 #[test]
 fn rtp_parse_and_rewrite_allocate_nothing() {
     let mut map = ExtensionMap::new();
-    map.insert(1, ExtensionKind::AudioLevel);
-    map.insert(3, ExtensionKind::TransportCc);
-    map.insert(4, ExtensionKind::Mid);
+    map.insert(ext_id(1), ExtensionKind::AudioLevel);
+    map.insert(ext_id(3), ExtensionKind::TransportCc);
+    map.insert(ext_id(4), ExtensionKind::Mid);
     let mut ext_store = [0u8; 32];
     let mut w = ExtensionWriter::new(&mut ext_store, ExtensionForm::OneByte);
-    w.push(1, &[0x85]).unwrap();
-    w.push(3, &[0x00, 0x07]).unwrap();
-    w.push(4, b"0").unwrap();
-    w.push(9, &[1, 2, 3]).unwrap();
+    w.push(ext_id(1), &[0x85]).unwrap();
+    w.push(ext_id(3), &[0x00, 0x07]).unwrap();
+    w.push(ext_id(4), b"0").unwrap();
+    w.push(ext_id(9), &[1, 2, 3]).unwrap();
     let ext = w.finish().unwrap();
     let header = RtpHeader {
         marker: true,
@@ -50,7 +55,7 @@ fn rtp_parse_and_rewrite_allocate_nothing() {
     for i in 0..1000u16 {
         let mut p = RtpPacket::new_checked(&mut datagram[..]).unwrap();
         p.set_sequence_number(SeqNo(i));
-        p.extension_value_mut(3)
+        p.extension_value_mut(ext_id(3))
             .unwrap()
             .copy_from_slice(&i.to_be_bytes());
         let p = RtpPacket::new_checked(&datagram[..]).unwrap();

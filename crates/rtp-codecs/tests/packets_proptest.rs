@@ -7,8 +7,8 @@ use ferrtc_rtp_codecs::rtcp::{
     TransportFeedback, TwccPackets, Xr, XrBlock,
 };
 use ferrtc_rtp_codecs::{
-    Csrcs, ExtensionElement, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket,
-    SeqNo, Ssrc,
+    Csrcs, ExtensionElement, ExtensionForm, ExtensionId, ExtensionWriter, PayloadType, RtpHeader,
+    RtpPacket, SeqNo, Ssrc,
 };
 use proptest::prelude::*;
 
@@ -79,7 +79,7 @@ proptest! {
                 let form = if *two { ExtensionForm::TwoByte } else { ExtensionForm::OneByte };
                 let mut w = ExtensionWriter::new(&mut store, form);
                 for (id, v) in els {
-                    w.push(*id, v).unwrap();
+                    w.push(ExtensionId::new(*id).expect("generated ids are not 0"), v).unwrap();
                     elements.push((*id, v.clone()));
                 }
                 Some(w.finish().unwrap())
@@ -105,7 +105,7 @@ proptest! {
             .extension()
             .map(|e| e.elements().map(|r| {
                 let ExtensionElement { id, data } = r.unwrap();
-                (id, data.to_vec())
+                (id.get(), data.to_vec())
             }).collect())
             .unwrap_or_default();
         prop_assert_eq!(got, elements);

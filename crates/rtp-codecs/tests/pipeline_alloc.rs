@@ -14,8 +14,11 @@ use ferrtc_rtp_codecs::pipeline::{
 };
 use ferrtc_rtp_codecs::rtcp::RtcpPacket;
 use ferrtc_rtp_codecs::{
-    ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc,
+    ExtensionForm, ExtensionId, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, Ssrc,
 };
+
+/// The transport-cc extension id of the stream.
+const TWCC_ID: ExtensionId = ExtensionId::new(3).expect("not 0");
 
 // The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
 #[global_allocator]
@@ -46,13 +49,15 @@ impl Pipeline {
             let mut p = RtpPacket::new_checked(&mut self.packet[..]).expect("valid");
             p.set_sequence_number(self.seq);
             p.set_timestamp(ts);
-            self.sequencer.stamp(&mut p, 3).expect("element present");
+            self.sequencer
+                .stamp(&mut p, TWCC_ID)
+                .expect("element present");
         }
         self.history.handle_sent(now, &self.packet).expect("fits");
         self.sender.handle_sent(now, ts, 1000);
         let p = RtpPacket::new_checked(&self.packet[..]).expect("valid");
         let tseq = SeqNo(u16::from_be_bytes(
-            p.extension_value(3)
+            p.extension_value(TWCC_ID)
                 .expect("present")
                 .try_into()
                 .expect("2 bytes"),
@@ -93,7 +98,7 @@ impl Pipeline {
 fn per_packet_pipeline_allocates_nothing_once_warm() {
     let mut ext_store = [0u8; 8];
     let mut w = ExtensionWriter::new(&mut ext_store, ExtensionForm::OneByte);
-    w.push(3, &[0, 0]).unwrap();
+    w.push(TWCC_ID, &[0, 0]).unwrap();
     let ext = w.finish().unwrap();
     let header = RtpHeader {
         marker: true,

@@ -18,8 +18,8 @@ use ferrtc_rtp_codecs::pipeline::{
 };
 use ferrtc_rtp_codecs::rtcp::{Compound, List, ReceiverReport, RtcpPacket, Xr, XrBlock};
 use ferrtc_rtp_codecs::{
-    Csrcs, ExtensionForm, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo, SeqUnwrapper,
-    Ssrc,
+    Csrcs, ExtensionForm, ExtensionId, ExtensionWriter, PayloadType, RtpHeader, RtpPacket, SeqNo,
+    SeqUnwrapper, Ssrc,
 };
 
 const MEDIA_SSRC: Ssrc = Ssrc(0x1111_1111);
@@ -28,7 +28,7 @@ const RECEIVER_SSRC: Ssrc = Ssrc(0x3333_3333);
 const VP8_PT: u8 = 96;
 const RTX_PT: u8 = 97;
 /// Header extension id of the transport-wide sequence number.
-const TWCC_ID: u8 = 3;
+const TWCC_ID: ExtensionId = ExtensionId::new(3).expect("not 0");
 const FRAME_INTERVAL: Duration = Duration::from_micros(33_333);
 /// Frames checked: 30 s at 30 fps.
 const FRAMES: u32 = 900;

@@ -13,8 +13,30 @@
 //! - outputs: [`Association::poll_transmit`], [`Association::poll_event`],
 //!   [`Association::poll_timeout`].
 //!
-//! After any input or command, drain `poll_event` (reading messages reopens the receive window)
-//! and then `poll_transmit` until it returns `None`, then sleep until `poll_timeout`.
+//! After any input or command, drain `poll_transmit` until it returns `None`, then
+//! `poll_event` until `None`, then sleep until `poll_timeout` and call `handle_timeout` (the
+//! ferrtc contract, [`ferrtc_types`]). Reading a message with `poll_event` frees receive buffer;
+//! when that reopens the window noticeably the association asks, through `poll_timeout`, to be
+//! woken at once so the window update goes out on the next `poll_transmit`.
+//!
+//! # Addresses
+//!
+//! SCTP packets ride in DTLS application data (RFC 8261): the association has no address of
+//! its own and never picks a path. Each [`Transmit`] is addressed to the peer as the caller
+//! named it: the `remote` given to [`Association::connect`] on the side that starts, and
+//! otherwise the `from` of the last packet that passed the checksum and verification-tag
+//! checks in [`Association::handle_receive`]. `source` is always `None`.
+//!
+//! # Errors from `handle_receive`
+//!
+//! An `Err` means only "this packet was dropped": nothing in it was acted on and the state did
+//! not change (it may queue the reply RFC 9260 asks for, a stale-cookie or unrecognized-chunk
+//! ERROR). Drops are counted in [`Stats::packets_dropped`]. A packet that breaks the protocol
+//! badly enough to end the association returns `Ok` and ends it with
+//! [`Event::Closed`]`(`[`CloseReason::ProtocolViolation`]`)`. When a later chunk of a packet
+//! fails after earlier ones were processed, the rest of the packet is discarded
+//! (as RFC 9260 section 3.2 says for unrecognized chunks), `Ok` is returned and the packet is
+//! counted in [`Stats::packets_cut_short`].
 //!
 //! # Memory
 //!
@@ -39,9 +61,11 @@
 //! - Unrecognized INIT parameters are ignored, not reported.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use ferrtc_types::{Transmit, Transport};
 use rand::RngCore;
 use ring::hmac;
 
@@ -212,7 +236,7 @@ pub enum Event {
 pub struct Stats {
     /// Packets sent.
     pub packets_sent: u64,
-    /// Packets received (checksum passed).
+    /// Packets received (checksum and chunk framing passed).
     pub packets_received: u64,
     /// DATA chunks retransmitted.
     pub retransmissions: u64,
@@ -224,6 +248,11 @@ pub struct Stats {
     pub abandoned_messages: u64,
     /// DATA chunks dropped for lack of receive buffer.
     pub dropped_chunks: u64,
+    /// Packets [`Association::handle_receive`] dropped whole (it returned an `Err`).
+    pub packets_dropped: u64,
+    /// Packets whose remaining chunks were discarded after a chunk failed, once earlier
+    /// chunks of the same packet had been processed.
+    pub packets_cut_short: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,12 +400,23 @@ const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
 const MAX_TSN_AHEAD: u32 = 0xffff;
 
-/// A sans-IO SCTP association. See the [module docs](self) for the calling contract.
+/// A sans-IO SCTP association.
+///
+/// Built with [`Association::new`]`(config, now, rng)`. After any `handle_*` call or command,
+/// drain [`Association::poll_transmit`] until `None`, then [`Association::poll_event`] until
+/// `None`, then call [`Association::handle_timeout`] at [`Association::poll_timeout`]. See the
+/// [module docs](self) for the whole contract, where [`Transmit`]s are addressed and what an
+/// `Err` from [`Association::handle_receive`] means.
 #[derive(Debug)]
 pub struct Association {
     cfg: Config,
     state: State,
     epoch: Instant,
+    /// The latest `now` any input or command brought: the deadline of a wake-up asked for by
+    /// `poll_event`, which has no clock of its own.
+    last_now: Instant,
+    /// Where our packets go: given to `connect`, or the sender of the last accepted packet.
+    remote: Option<SocketAddr>,
     cookie_key: hmac::Key,
     my_vtag: u32,
     my_initial_tsn: u32,
@@ -454,7 +494,7 @@ pub struct Association {
 impl Association {
     /// Creates an association in the `Closed` state. `rng` supplies the verification tag, the
     /// initial TSN and the cookie secret, so a seeded generator replays a run.
-    pub fn new(cfg: Config, rng: &mut dyn RngCore, now: Instant) -> Self {
+    pub fn new(cfg: Config, now: Instant, rng: &mut dyn RngCore) -> Self {
         let mut secret = [0u8; 32];
         rng.fill_bytes(&mut secret);
         let my_vtag = rng.next_u32().max(1);
@@ -468,6 +508,8 @@ impl Association {
         Self {
             state: State::Closed,
             epoch: now,
+            last_now: now,
+            remote: None,
             cookie_key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
             my_vtag,
             my_initial_tsn,
@@ -590,13 +632,17 @@ impl Association {
 
     // ---------------------------------------------------------------- commands
 
-    /// Starts the handshake by sending INIT (the active side). The passive side needs no call:
-    /// it answers an incoming INIT. In WebRTC both sides may connect at once; the collision is
-    /// resolved as RFC 9260 section 5.2.1 says.
-    pub fn connect(&mut self, now: Instant) {
+    /// Starts the handshake by sending INIT (the active side) to `remote`, the peer's address
+    /// as the caller names it (SCTP rides in DTLS, so it is only the address the
+    /// [`Transmit`]s carry; see the [module docs](self)). The passive side needs no call: it
+    /// answers an incoming INIT, to the address it came from. In WebRTC both sides may connect
+    /// at once; the collision is resolved as RFC 9260 section 5.2.1 says.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) {
+        self.last_now = now;
         if self.state != State::Closed {
             return;
         }
+        self.remote = Some(remote);
         self.state = State::CookieWait;
         self.init_retransmits = 0;
         self.send_init();
@@ -647,6 +693,7 @@ impl Association {
         opts: SendOptions,
         control: bool,
     ) -> Result<(), Error> {
+        self.last_now = now;
         match self.state {
             State::CookieWait | State::CookieEchoed | State::Established => {}
             // Before the handshake, messages queue and go once it completes.
@@ -719,6 +766,7 @@ impl Association {
 
     /// Starts a graceful shutdown (RFC 9260 section 9.2): queued data is still delivered.
     pub fn shutdown(&mut self, now: Instant) {
+        self.last_now = now;
         match self.state {
             State::Established => {
                 self.state = State::ShutdownPending;
@@ -739,20 +787,39 @@ impl Association {
 
     // ---------------------------------------------------------------- outputs
 
-    /// The next event for the layer above.
+    /// The next event for the layer above. Drain it after [`Association::poll_transmit`].
+    ///
+    /// Taking a [`Event::Message`] frees its bytes from the receive buffer; if that reopens the
+    /// window noticeably, [`Association::poll_timeout`] asks for an immediate wake-up so the
+    /// peer hears of it.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let ev = self.events.pop_front()?;
+        let ev = self.pop_event()?;
         if let Event::Message(m) = &ev {
-            self.app_held = self.app_held.saturating_sub(m.data.len());
-            // Reading reopens the window: tell the peer once it has grown noticeably.
-            let rwnd = self.rwnd();
-            if self.state == State::Established
-                && rwnd >= self.last_adv_rwnd + self.cfg.receive_buffer / 4
-            {
-                self.ack_state = AckState::Immediate;
-            }
+            self.release_received(m.data.len());
         }
         Some(ev)
+    }
+
+    /// The next event, with a message's bytes still counted as held (see
+    /// [`Association::release_received`]).
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The layer above took `len` bytes of received messages: they no longer count against
+    /// the receive buffer.
+    pub(crate) fn release_received(&mut self, len: usize) {
+        self.app_held = self.app_held.saturating_sub(len);
+        // Reading reopens the window: tell the peer once it has grown noticeably. This runs
+        // after the caller drained `poll_transmit`, so ask to be woken at once.
+        let rwnd = self.rwnd();
+        if self.state == State::Established
+            && rwnd >= self.last_adv_rwnd + self.cfg.receive_buffer / 4
+            && self.ack_state != AckState::Immediate
+        {
+            self.ack_state = AckState::Immediate;
+            self.set_timer(Timer::DelayedAck, self.last_now);
+        }
     }
 
     /// When [`Association::handle_timeout`] should be called next.
@@ -760,21 +827,33 @@ impl Association {
         self.timers.iter().flatten().min().copied()
     }
 
-    /// The next SCTP packet to send (as DTLS application data).
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
-        if let Some(p) = self.tx_queue.pop_front() {
-            self.stats.packets_sent += 1;
-            return Some(p);
-        }
-        let p = self.build_packet(now)?;
+    /// The next SCTP packet to send, as one DTLS application-data record: a UDP
+    /// [`Transmit`] to the peer (see the [module docs](self) for the address), `source`
+    /// `None`. `now` stamps retransmission timers, RTT probes and message lifetimes.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        // Invariant: a packet is only ever queued or built after `connect` or an accepted
+        // `handle_receive`, and both set the remote address.
+        let destination = self.remote?;
+        self.last_now = now;
+        let p = match self.tx_queue.pop_front() {
+            Some(p) => p,
+            None => self.build_packet(now)?,
+        };
         self.stats.packets_sent += 1;
-        Some(p)
+        Some(Transmit {
+            source: None,
+            destination,
+            transport: Transport::Udp,
+            contents: p,
+            segment_size: None,
+        })
     }
 
     // ---------------------------------------------------------------- inputs
 
     /// Processes expired timers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = now;
         for t in ALL_TIMERS {
             if self.timers[t as usize].is_some_and(|d| d <= now) {
                 self.timers[t as usize] = None;
@@ -783,34 +862,95 @@ impl Association {
         }
     }
 
-    /// Processes one received SCTP packet. An error means the packet (or the rest of it, from
-    /// the chunk that failed) was discarded; the association stays usable unless an
-    /// [`Event::Closed`] was queued.
+    /// Processes one received SCTP packet (one DTLS record's plaintext) that came from `from`,
+    /// the peer's address as the caller names it; the association remembers it and addresses
+    /// its [`Transmit`]s there.
+    ///
+    /// An `Err` means only that the packet was dropped, unchanged state aside (see the
+    /// [module docs](self#errors-from-handle_receive)); fatal protocol violations end the
+    /// association with an [`Event::Closed`] and return `Ok`.
     ///
     /// Unfragmented messages are delivered as slices of `packet`, without copying. Hand in
     /// packets backed by a shared buffer (`BytesMut::split().freeze()`, as a DTLS layer that
     /// decrypts into its receive buffer does): a `Bytes` made from a `Vec` costs one allocation
     /// the first time it is sliced.
-    pub fn handle_receive(&mut self, now: Instant, packet: Bytes) -> Result<(), Error> {
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        packet: Bytes,
+    ) -> Result<(), Error> {
+        self.last_now = now;
+        let was_ended = self.ended;
+        let mut acted = false;
+        match self.receive(now, from, &packet, &mut acted) {
+            Ok(()) => Ok(()),
+            // The packet ended the association: that is its outcome, reported as an event.
+            Err(_) if self.ended && !was_ended => Ok(()),
+            Err(e) if acted => {
+                tracing::debug!(error = %e, "rest of SCTP packet discarded");
+                self.stats.packets_cut_short += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.packets_dropped += 1;
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Association::handle_receive`]; `acted` turns true once a chunk has been
+    /// processed, after which an error only cuts the packet short.
+    fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        packet: &Bytes,
+        acted: &mut bool,
+    ) -> Result<(), Error> {
         let p = Packet::new_checked(&packet[..])?;
         p.verify_checksum()?;
-        self.stats.packets_received += 1;
         let vtag = p.verification_tag();
+        // Check the whole packet's framing before acting on any of it, so that a malformed
+        // packet is dropped whole.
+        let mut count = 0usize;
+        let mut init_seen = false;
+        for c in p.chunks() {
+            let c = c?;
+            ChunkRepr::parse(c)?;
+            count += 1;
+            init_seen |= c.kind == chunk_type::INIT;
+        }
+        self.stats.packets_received += 1;
         let mut chunks = p.chunks();
         let first = match chunks.next() {
             Some(c) => c?,
             None => return Ok(()),
         };
         // INIT must be alone and carry tag 0 (RFC 9260 sections 6.10, 8.5.1).
+        if init_seen && count > 1 {
+            return Err(PeerMisbehaved::IllegalBundling.into());
+        }
         if first.kind == chunk_type::INIT {
-            if chunks.next().is_some() {
-                return Err(PeerMisbehaved::IllegalBundling.into());
-            }
             if vtag != 0 {
                 return Err(PeerMisbehaved::WrongVerificationTag.into());
             }
             if let ChunkRepr::Init(init) = ChunkRepr::parse(first)? {
-                self.on_init(now, &init)?;
+                // The INIT ACK goes where the INIT came from; an INIT that is ignored (an
+                // established association) or refused moves nothing.
+                let answering = matches!(
+                    self.state,
+                    State::Closed | State::CookieWait | State::CookieEchoed
+                );
+                let remote = self.remote;
+                if answering {
+                    self.remote = Some(from);
+                }
+                let r = self.on_init(now, &init);
+                if r.is_err() {
+                    self.remote = remote;
+                }
+                r?;
             }
             return Ok(());
         }
@@ -826,89 +966,25 @@ impl Association {
         if !tag_ok {
             return Err(PeerMisbehaved::WrongVerificationTag.into());
         }
+        // The packet is from our peer: answer where it came from.
+        self.remote = Some(from);
         let mut had_data = false;
         let mut immediate = false;
-        for c in core::iter::once(Ok(first)).chain(chunks) {
-            let c = c?;
-            let repr = ChunkRepr::parse(c)?;
-            match repr {
-                ChunkRepr::Data(d) => {
-                    had_data = true;
-                    immediate |= d.flags & DATA_FLAG_IMMEDIATE != 0;
-                    self.on_data(&d, &packet)?;
-                }
-                ChunkRepr::Init(_) => return Err(PeerMisbehaved::IllegalBundling.into()),
-                ChunkRepr::InitAck(i) => self.on_init_ack(now, &i)?,
-                ChunkRepr::Sack(s) => self.on_sack(now, &s)?,
-                ChunkRepr::Heartbeat(info) => {
-                    if self.peer.is_some() {
-                        self.queue_control(&[ChunkRepr::HeartbeatAck(info)]);
-                    }
-                }
-                ChunkRepr::HeartbeatAck(info) => self.on_heartbeat_ack(now, info),
-                ChunkRepr::Abort { .. } => {
-                    if self.state != State::Closed {
-                        self.close(CloseReason::PeerAbort);
-                    }
+        // A chunk that fails after others were processed cuts the packet short; the DATA
+        // already taken is still acknowledged below.
+        let process = || -> Result<(), Error> {
+            for c in core::iter::once(Ok(first)).chain(chunks) {
+                let c = c?;
+                let repr = ChunkRepr::parse(c)?;
+                self.on_chunk(now, repr, packet, &mut had_data, &mut immediate)?;
+                *acted = true;
+                if self.state == State::Closed {
                     return Ok(());
                 }
-                ChunkRepr::Shutdown { cum_tsn } => self.on_shutdown(now, cum_tsn)?,
-                ChunkRepr::ShutdownAck => self.on_shutdown_ack(),
-                ChunkRepr::ShutdownComplete { .. } => {
-                    if self.state == State::ShutdownAckSent {
-                        self.close(CloseReason::Shutdown);
-                    }
-                }
-                ChunkRepr::Error { causes } => {
-                    for cause in causes.iter().flatten() {
-                        tracing::debug!(code = cause.code, "SCTP ERROR from peer");
-                        if cause.code == cause_code::STALE_COOKIE
-                            && self.state == State::CookieEchoed
-                        {
-                            // Start over (RFC 9260 section 5.2.6).
-                            self.state = State::CookieWait;
-                            self.cookie = None;
-                            self.peer = None;
-                            self.send_init();
-                            self.set_timer(Timer::T1, now + self.rto);
-                        }
-                    }
-                }
-                ChunkRepr::CookieEcho(cookie) => self.on_cookie_echo(now, cookie)?,
-                ChunkRepr::CookieAck => {
-                    if self.state == State::CookieEchoed {
-                        self.establish(now);
-                    }
-                }
-                ChunkRepr::ForwardTsn {
-                    new_cum_tsn,
-                    streams,
-                } => {
-                    self.on_forward_tsn(new_cum_tsn, streams)?;
-                    self.ack_state = AckState::Immediate;
-                }
-                ChunkRepr::ReConfig { params } => self.on_reconfig(params),
-                ChunkRepr::Unknown(c) => {
-                    // The two high bits say what to do (RFC 9260 section 3.2).
-                    if c.kind & 0x40 != 0 && self.peer.is_some() {
-                        let mut raw = BytesMut::with_capacity(4 + c.value.len());
-                        ChunkRepr::Unknown(c).emit(&mut raw);
-                        self.queue_control(&[ChunkRepr::Error {
-                            causes: TlvList::Items(&[ErrorCause {
-                                code: cause_code::UNRECOGNIZED_CHUNK,
-                                info: &raw,
-                            }]),
-                        }]);
-                    }
-                    if c.kind & 0x80 == 0 {
-                        return Err(PeerMisbehaved::UnrecognizedChunk(c.kind).into());
-                    }
-                }
             }
-            if self.state == State::Closed {
-                return Ok(());
-            }
-        }
+            Ok(())
+        };
+        let result = process();
         if had_data {
             self.packets_unacked += 1;
             if immediate
@@ -920,6 +996,90 @@ impl Association {
             } else if self.ack_state == AckState::Idle {
                 self.ack_state = AckState::Delayed;
                 self.set_timer(Timer::DelayedAck, now + self.cfg.delayed_ack);
+            }
+        }
+        result
+    }
+
+    /// Acts on one chunk of an accepted packet.
+    fn on_chunk(
+        &mut self,
+        now: Instant,
+        repr: ChunkRepr<'_>,
+        packet: &Bytes,
+        had_data: &mut bool,
+        immediate: &mut bool,
+    ) -> Result<(), Error> {
+        match repr {
+            ChunkRepr::Data(d) => {
+                *had_data = true;
+                *immediate |= d.flags & DATA_FLAG_IMMEDIATE != 0;
+                self.on_data(&d, packet)?;
+            }
+            ChunkRepr::Init(_) => return Err(PeerMisbehaved::IllegalBundling.into()),
+            ChunkRepr::InitAck(i) => self.on_init_ack(now, &i)?,
+            ChunkRepr::Sack(s) => self.on_sack(now, &s)?,
+            ChunkRepr::Heartbeat(info) => {
+                if self.peer.is_some() {
+                    self.queue_control(&[ChunkRepr::HeartbeatAck(info)]);
+                }
+            }
+            ChunkRepr::HeartbeatAck(info) => self.on_heartbeat_ack(now, info),
+            ChunkRepr::Abort { .. } => {
+                if self.state != State::Closed {
+                    self.close(CloseReason::PeerAbort);
+                }
+                return Ok(());
+            }
+            ChunkRepr::Shutdown { cum_tsn } => self.on_shutdown(now, cum_tsn)?,
+            ChunkRepr::ShutdownAck => self.on_shutdown_ack(),
+            ChunkRepr::ShutdownComplete { .. } => {
+                if self.state == State::ShutdownAckSent {
+                    self.close(CloseReason::Shutdown);
+                }
+            }
+            ChunkRepr::Error { causes } => {
+                for cause in causes.iter().flatten() {
+                    tracing::debug!(code = cause.code, "SCTP ERROR from peer");
+                    if cause.code == cause_code::STALE_COOKIE && self.state == State::CookieEchoed {
+                        // Start over (RFC 9260 section 5.2.6).
+                        self.state = State::CookieWait;
+                        self.cookie = None;
+                        self.peer = None;
+                        self.send_init();
+                        self.set_timer(Timer::T1, now + self.rto);
+                    }
+                }
+            }
+            ChunkRepr::CookieEcho(cookie) => self.on_cookie_echo(now, cookie)?,
+            ChunkRepr::CookieAck => {
+                if self.state == State::CookieEchoed {
+                    self.establish(now);
+                }
+            }
+            ChunkRepr::ForwardTsn {
+                new_cum_tsn,
+                streams,
+            } => {
+                self.on_forward_tsn(new_cum_tsn, streams)?;
+                self.ack_state = AckState::Immediate;
+            }
+            ChunkRepr::ReConfig { params } => self.on_reconfig(params),
+            ChunkRepr::Unknown(c) => {
+                // The two high bits say what to do (RFC 9260 section 3.2).
+                if c.kind & 0x40 != 0 && self.peer.is_some() {
+                    let mut raw = BytesMut::with_capacity(4 + c.value.len());
+                    ChunkRepr::Unknown(c).emit(&mut raw);
+                    self.queue_control(&[ChunkRepr::Error {
+                        causes: TlvList::Items(&[ErrorCause {
+                            code: cause_code::UNRECOGNIZED_CHUNK,
+                            info: &raw,
+                        }]),
+                    }]);
+                }
+                if c.kind & 0x80 == 0 {
+                    return Err(PeerMisbehaved::UnrecognizedChunk(c.kind).into());
+                }
             }
         }
         Ok(())
@@ -2521,23 +2681,28 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const A: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1);
+    const B: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 2);
+
     fn pair() -> (Association, Association, Instant) {
         let now = Instant::now();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let a = Association::new(Config::default(), &mut rng, now);
-        let b = Association::new(Config::default(), &mut rng, now);
+        let a = Association::new(Config::default(), now, &mut rng);
+        let b = Association::new(Config::default(), now, &mut rng);
         (a, b, now)
     }
 
     fn pump(a: &mut Association, b: &mut Association, now: Instant) {
         for _ in 0..1000 {
             let mut moved = false;
-            while let Some(p) = a.poll_transmit(now) {
-                let _ = b.handle_receive(now, p);
+            while let Some(t) = a.poll_transmit(now) {
+                assert_eq!((t.source, t.destination), (None, B));
+                let _ = b.handle_receive(now, A, t.contents);
                 moved = true;
             }
-            while let Some(p) = b.poll_transmit(now) {
-                let _ = a.handle_receive(now, p);
+            while let Some(t) = b.poll_transmit(now) {
+                assert_eq!((t.source, t.destination), (None, A));
+                let _ = a.handle_receive(now, B, t.contents);
                 moved = true;
             }
             if !moved {
@@ -2558,7 +2723,7 @@ mod tests {
     #[test]
     fn handshake_and_one_message() {
         let (mut a, mut b, now) = pair();
-        a.connect(now);
+        a.connect(now, B);
         pump(&mut a, &mut b, now);
         assert_eq!(a.poll_event(), Some(Event::Connected));
         assert_eq!(b.poll_event(), Some(Event::Connected));
@@ -2584,8 +2749,8 @@ mod tests {
     #[test]
     fn simultaneous_open() {
         let (mut a, mut b, now) = pair();
-        a.connect(now);
-        b.connect(now);
+        a.connect(now, B);
+        b.connect(now, A);
         pump(&mut a, &mut b, now);
         assert!(a.is_established());
         assert!(b.is_established());
@@ -2618,10 +2783,42 @@ mod tests {
         ChunkRepr::CookieEcho(&[0u8; COOKIE_BODY + COOKIE_MAC]).emit(&mut buf);
         wire::finish_packet(&mut buf);
         assert_eq!(
-            a.handle_receive(now, buf.freeze()),
+            a.handle_receive(now, B, buf.freeze()),
             Err(PeerMisbehaved::BadStateCookie.into())
         );
         assert_eq!(a.state(), State::Closed);
+        assert_eq!(a.stats().packets_dropped, 1);
+        assert!(a.poll_transmit(now).is_none());
+    }
+
+    #[test]
+    fn an_ignored_init_does_not_move_the_remote() {
+        let (mut a, mut b, now) = pair();
+        a.connect(now, B);
+        pump(&mut a, &mut b, now);
+        assert!(a.is_established());
+        let mut buf = BytesMut::new();
+        CommonHeader {
+            src_port: 5000,
+            dst_port: 5000,
+            verification_tag: 0,
+        }
+        .emit(&mut buf);
+        ChunkRepr::Init(InitChunk {
+            initiate_tag: 9,
+            a_rwnd: 65536,
+            outbound_streams: 1,
+            inbound_streams: 1,
+            initial_tsn: 1,
+            params: TlvList::Items(&[]),
+        })
+        .emit(&mut buf);
+        wire::finish_packet(&mut buf);
+        let elsewhere = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 3);
+        assert_eq!(a.handle_receive(now, elsewhere, buf.freeze()), Ok(()));
+        a.send(now, 0, 51, Bytes::from_static(b"x"), SendOptions::default())
+            .unwrap();
+        assert_eq!(a.poll_transmit(now).map(|t| t.destination), Some(B));
     }
 
     #[test]

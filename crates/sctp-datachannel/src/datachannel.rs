@@ -1,41 +1,55 @@
 //! WebRTC data channels over an SCTP association: DCEP (RFC 8832) and the channel rules of
 //! RFC 8831.
 //!
-//! [`DataChannels`] owns an [`Association`] and has the same sans-IO verb set; it adds channels
-//! with labels, protocols and reliability, the even/odd stream-id rule by DTLS role, PPIDs for
-//! string, binary and empty messages, per-channel `buffered_amount` with a low-threshold event,
-//! and closing by stream reset (RFC 8831 section 6.7).
+//! [`DataChannels`] owns an [`Association`] and has the same sans-IO verb set and contract
+//! (see the [crate docs](crate)); it adds channels with labels, protocols and reliability, the
+//! even/odd stream-id rule by DTLS role, PPIDs for string, binary and empty messages,
+//! per-channel `buffered_amount` with a low-threshold event, and closing by stream reset
+//! (RFC 8831 section 6.7).
 //!
 //! ```
+//! use std::net::SocketAddr;
 //! use std::time::Instant;
 //! use ferrtc_sctp_datachannel::{Config, DataChannels, DataChannelEvent, DtlsRole, ChannelOptions};
 //! use rand::SeedableRng;
 //!
+//! // SCTP rides in DTLS: these are only the addresses the `Transmit`s carry.
+//! let client_addr: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+//! let server_addr: SocketAddr = "192.0.2.2:5000".parse().unwrap();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
 //! let now = Instant::now();
-//! let mut client = DataChannels::new(Config::default(), DtlsRole::Client, &mut rng, now);
-//! let mut server = DataChannels::new(Config::default(), DtlsRole::Server, &mut rng, now);
-//! client.connect(now);
+//! let mut client = DataChannels::new(Config::default(), DtlsRole::Client, now, &mut rng);
+//! let mut server = DataChannels::new(Config::default(), DtlsRole::Server, now, &mut rng);
+//! client.connect(now, server_addr);
 //! let chat = client.open_channel(now, ChannelOptions::new("chat")).unwrap();
 //! client.send_text(now, chat, "hello").unwrap();
-//! // The run loop: move packets both ways until nothing moves (a real program hands them to
-//! // DTLS and sleeps until `poll_timeout`).
+//! // The run loop: transmits first, then events, until nothing moves (a real program hands
+//! // the transmits to DTLS and sleeps until `poll_timeout`).
 //! let mut got = Vec::new();
 //! loop {
 //!     let mut moved = false;
+//!     while let Some(t) = client.poll_transmit(now) {
+//!         server.handle_receive(now, client_addr, t.contents).unwrap();
+//!         moved = true;
+//!     }
+//!     while let Some(t) = server.poll_transmit(now) {
+//!         client.handle_receive(now, server_addr, t.contents).unwrap();
+//!         moved = true;
+//!     }
 //!     while let Some(ev) = server.poll_event() { got.push(ev); }
 //!     while client.poll_event().is_some() {}
-//!     while let Some(p) = client.poll_transmit(now) { server.handle_receive(now, p).unwrap(); moved = true; }
-//!     while let Some(p) = server.poll_transmit(now) { client.handle_receive(now, p).unwrap(); moved = true; }
 //!     if !moved { break; }
 //! }
 //! assert!(got.iter().any(|e| matches!(e, DataChannelEvent::Message { text: true, data, .. } if &data[..] == b"hello")));
 //! ```
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
+pub use ferrtc_types::DtlsRole;
+use ferrtc_types::Transmit;
 use rand::RngCore;
 
 use crate::association::{
@@ -162,16 +176,6 @@ impl<'a> DcepMessage<'a> {
     }
 }
 
-/// Which side of the DTLS handshake we are: it picks even (client) or odd (server) stream ids
-/// (RFC 8832 section 6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DtlsRole {
-    /// DTLS client: even stream ids.
-    Client,
-    /// DTLS server: odd stream ids.
-    Server,
-}
-
 /// How to open a channel (the W3C `RTCDataChannelInit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelOptions {
@@ -276,9 +280,16 @@ pub enum DataChannelEvent {
     Closed(CloseReason),
 }
 
-/// Data channels on one SCTP association. Same calling contract as [`Association`]: after any
-/// input or command, drain [`DataChannels::poll_event`], then [`DataChannels::poll_transmit`],
-/// then sleep until [`DataChannels::poll_timeout`].
+/// Data channels on one SCTP association.
+///
+/// Built with [`DataChannels::new`]`(config, role, now, rng)`: the DTLS role is a separate
+/// argument after the association's [`Config`], since it is settled per connection by the DTLS
+/// handshake (SDP `a=setup`), not configured. Same calling contract as [`Association`]: after
+/// any input or command, drain [`DataChannels::poll_transmit`] until `None`, then
+/// [`DataChannels::poll_event`] until `None`, then call [`DataChannels::handle_timeout`] at
+/// [`DataChannels::poll_timeout`]. Transmits are addressed as the association's are (see
+/// [`crate::association`]): to the `remote` given to [`DataChannels::connect`], or the sender
+/// of the last accepted packet.
 #[derive(Debug)]
 pub struct DataChannels {
     assoc: Association,
@@ -308,10 +319,12 @@ fn dcep_options(m: &DcepMessage<'_>) -> Option<(bool, Reliability)> {
 }
 
 impl DataChannels {
-    /// Creates the endpoint; see [`Association::new`].
-    pub fn new(config: Config, role: DtlsRole, rng: &mut dyn RngCore, now: Instant) -> Self {
+    /// Creates the endpoint; `role` is our DTLS role, which picks even (client) or odd
+    /// (server) stream ids for the channels we open (RFC 8832 section 6). See
+    /// [`Association::new`].
+    pub fn new(config: Config, role: DtlsRole, now: Instant, rng: &mut dyn RngCore) -> Self {
         Self {
-            assoc: Association::new(config, rng, now),
+            assoc: Association::new(config, now, rng),
             role,
             channels: HashMap::new(),
             events: VecDeque::new(),
@@ -349,26 +362,35 @@ impl DataChannels {
         self.assoc.set_buffered_amount_low_threshold(id, threshold);
     }
 
-    /// Starts the SCTP handshake (see [`Association::connect`]).
-    pub fn connect(&mut self, now: Instant) {
+    /// Starts the SCTP handshake towards `remote` (see [`Association::connect`]).
+    pub fn connect(&mut self, now: Instant, remote: SocketAddr) {
         self.last_now = now;
-        self.assoc.connect(now);
+        self.assoc.connect(now, remote);
     }
 
-    /// Feeds one SCTP packet (DTLS application data).
-    pub fn handle_receive(&mut self, now: Instant, packet: Bytes) -> Result<(), Error> {
+    /// Feeds one SCTP packet (DTLS application data) that came from `from`. An `Err` means
+    /// only that the packet was dropped (see [`Association::handle_receive`]).
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        packet: Bytes,
+    ) -> Result<(), Error> {
         self.last_now = now;
-        self.assoc.handle_receive(now, packet)
+        let r = self.assoc.handle_receive(now, from, packet);
+        self.take_assoc_events();
+        r
     }
 
     /// Processes timers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = now;
         self.assoc.handle_timeout(now);
+        self.take_assoc_events();
     }
 
-    /// Next packet to send.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+    /// Next packet to send, as a [`Transmit`] for DTLS to carry.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         self.last_now = now;
         self.assoc.poll_transmit(now)
     }
@@ -378,13 +400,22 @@ impl DataChannels {
         self.assoc.poll_timeout()
     }
 
-    /// Next event.
+    /// Next event. Drain it after [`DataChannels::poll_transmit`].
     pub fn poll_event(&mut self) -> Option<DataChannelEvent> {
-        loop {
-            if let Some(e) = self.events.pop_front() {
-                return Some(e);
-            }
-            let ev = self.assoc.poll_event()?;
+        // Events from association commands called through `association_mut`.
+        self.take_assoc_events();
+        let ev = self.events.pop_front()?;
+        if let DataChannelEvent::Message { data, .. } = &ev {
+            self.assoc.release_received(data.len());
+        }
+        Some(ev)
+    }
+
+    /// Moves the association's events into ours as they happen, so that what they call for
+    /// (a DCEP ACK, our half of a stream reset) is queued before the caller polls transmits.
+    /// A message's bytes stay counted in the receive buffer until `poll_event` hands it out.
+    fn take_assoc_events(&mut self) {
+        while let Some(ev) = self.assoc.pop_event() {
             self.on_assoc_event(ev);
         }
     }
@@ -601,8 +632,10 @@ impl DataChannels {
 
     fn on_message(&mut self, m: Message) {
         let id = m.stream;
+        let len = m.data.len();
         let (text, data) = match m.ppid {
             ppid::DCEP => {
+                self.assoc.release_received(len);
                 self.on_dcep(id, &m.data);
                 return;
             }
@@ -610,17 +643,25 @@ impl DataChannels {
             ppid::BINARY | 52 => (false, m.data),
             ppid::STRING_EMPTY => (true, Bytes::new()),
             ppid::BINARY_EMPTY => (false, Bytes::new()),
-            _ => return,
-        };
-        if let Some(ch) = self.channels.get_mut(&id) {
-            // Any message on an opening channel implies the peer got our OPEN (RFC 8832
-            // section 6).
-            if ch.state == ChannelState::Opening {
-                ch.state = ChannelState::Open;
+            _ => {
+                self.assoc.release_received(len);
+                return;
             }
-            self.events
-                .push_back(DataChannelEvent::Message { id, text, data });
+        };
+        // What the event carries stays held until `poll_event` hands it out; the rest (the
+        // one byte of an empty message, a message for no channel) is released now.
+        let Some(ch) = self.channels.get_mut(&id) else {
+            self.assoc.release_received(len);
+            return;
+        };
+        // Any message on an opening channel implies the peer got our OPEN (RFC 8832
+        // section 6).
+        if ch.state == ChannelState::Opening {
+            ch.state = ChannelState::Open;
         }
+        self.assoc.release_received(len - data.len());
+        self.events
+            .push_back(DataChannelEvent::Message { id, text, data });
     }
 
     fn on_dcep(&mut self, id: u16, data: &[u8]) {

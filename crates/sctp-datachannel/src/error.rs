@@ -4,7 +4,9 @@
 ///
 /// Wire-format errors (`Truncated`, `BadChecksum`, ...) come from parsing input from the network;
 /// `PeerMisbehaved` is a well-formed packet that breaks the protocol; the remaining variants are
-/// misuse of the API by the caller.
+/// misuse of the API by the caller. From `handle_receive`, any of them means only that the
+/// packet was dropped; a violation that ends the association is reported as
+/// [`Event::Closed`](crate::Event::Closed) instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -4,39 +4,55 @@
 //!
 //! - [`wire`]: checked zero-copy views and reprs of SCTP packets and chunks;
 //! - [`Association`]: the SCTP state machine (handshake, reliability, congestion control,
-//!   partial reliability, stream reset), fed with packets and time, polled for packets, events
-//!   and its next deadline;
+//!   partial reliability, stream reset), fed with packets and time, polled for [`Transmit`]s,
+//!   events and its next deadline;
 //! - [`DataChannels`]: DCEP and the WebRTC channel rules on top of an association.
 //!
 //! Nothing here reads a clock, opens a socket or spawns a thread; randomness comes from the
-//! caller (seed it, and a run replays).
+//! caller (seed it, and a run replays). The shared vocabulary ([`DtlsRole`], [`Transmit`]) is
+//! `ferrtc-types`'s, re-exported here.
 //!
 //! # The run loop
 //!
-//! After any input or command: drain `poll_event`, then `poll_transmit` (each packet is one
-//! DTLS application-data record), then sleep until `poll_timeout` and call `handle_timeout`.
-//! Here two associations talk in memory:
+//! Both state machines follow the ferrtc contract ([`ferrtc_types`]):
+//!
+//! - constructors take `(config, now, rng)`; [`DataChannels::new`] takes its [`DtlsRole`] as a
+//!   separate argument right after the config;
+//! - after any input or command, drain `poll_transmit` until `None` (each [`Transmit`] is one
+//!   DTLS application-data record), then `poll_event` until `None`, then sleep until
+//!   `poll_timeout` and call `handle_timeout`;
+//! - an `Err` from `handle_receive` means only "this packet was dropped" (counted in
+//!   [`Stats::packets_dropped`]); a fatal failure arrives as [`Event::Closed`].
+//!
+//! SCTP rides in DTLS (RFC 8261), so addresses are only what the caller names: the side that
+//! starts passes the peer's address to `connect`, the other learns it from the `from` of
+//! `handle_receive`; every [`Transmit`] goes there with `source` `None`, and the layer below
+//! picks the path. Here two associations talk in memory:
 //!
 //! ```
-//! use std::time::{Duration, Instant};
+//! use std::net::SocketAddr;
+//! use std::time::Instant;
 //! use bytes::Bytes;
 //! use ferrtc_sctp_datachannel::{Association, Config, Event, SendOptions};
 //! use rand::SeedableRng;
 //!
+//! let a_addr: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+//! let b_addr: SocketAddr = "192.0.2.2:5000".parse().unwrap();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
 //! let mut now = Instant::now();
-//! let mut a = Association::new(Config::default(), &mut rng, now);
-//! let mut b = Association::new(Config::default(), &mut rng, now);
-//! a.connect(now);
+//! let mut a = Association::new(Config::default(), now, &mut rng);
+//! let mut b = Association::new(Config::default(), now, &mut rng);
+//! a.connect(now, b_addr);
 //! a.send(now, 0, 53, Bytes::from_static(b"queued before the handshake"), SendOptions::default())
 //!     .unwrap();
 //! let mut received = Vec::new();
 //! for _ in 0..100 {
-//!     while let Some(p) = a.poll_transmit(now) {
-//!         let _ = b.handle_receive(now, p); // errors: the packet was dropped, nothing else
+//!     while let Some(t) = a.poll_transmit(now) {
+//!         assert_eq!(t.destination, b_addr);
+//!         let _ = b.handle_receive(now, a_addr, t.contents); // Err: that packet was dropped
 //!     }
-//!     while let Some(p) = b.poll_transmit(now) {
-//!         let _ = a.handle_receive(now, p);
+//!     while let Some(t) = b.poll_transmit(now) {
+//!         let _ = a.handle_receive(now, b_addr, t.contents);
 //!     }
 //!     while let Some(ev) = b.poll_event() {
 //!         if let Event::Message(m) = ev {
@@ -55,7 +71,6 @@
 //!     }
 //! }
 //! assert_eq!(received, [Bytes::from_static(b"queued before the handshake")]);
-//! # let _ = Duration::ZERO;
 //! ```
 //!
 //! See [`datachannel`] for the same loop with WebRTC data channels.
@@ -74,3 +89,4 @@ pub use datachannel::{
     ChannelInfo, ChannelOptions, DataChannelEvent, DataChannels, DcepMessage, DtlsRole,
 };
 pub use error::{Error, PeerMisbehaved};
+pub use ferrtc_types::Transmit;

@@ -7,12 +7,16 @@
 //! so the association's transmit buffer is free again, as it is in a real stack.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferrtc_sctp_datachannel::{Association, Config, Event, SendOptions};
 use rand::SeedableRng;
+
+const A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1);
+const B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2);
 
 struct Counting;
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
@@ -76,10 +80,17 @@ impl Pair {
         let now = self.now;
         loop {
             let mut moved = false;
-            while let Some(p) = counted(|| self.a.poll_transmit(now)) {
+            // The contract: transmits until `None`, then events.
+            while let Some(t) = counted(|| self.a.poll_transmit(now)) {
                 self.packets += 1;
-                let p = wire(&mut self.pool, p);
-                let _ = counted(|| self.b.handle_receive(now, p));
+                let p = wire(&mut self.pool, t.contents);
+                let _ = counted(|| self.b.handle_receive(now, A, p));
+                moved = true;
+            }
+            while let Some(t) = counted(|| self.b.poll_transmit(now)) {
+                self.packets += 1;
+                let p = wire(&mut self.pool, t.contents);
+                let _ = counted(|| self.a.handle_receive(now, B, p));
                 moved = true;
             }
             while let Some(e) = counted(|| self.b.poll_event()) {
@@ -87,12 +98,6 @@ impl Pair {
                     assert!(!m.data.is_empty());
                     self.delivered += 1;
                 }
-            }
-            while let Some(p) = counted(|| self.b.poll_transmit(now)) {
-                self.packets += 1;
-                let p = wire(&mut self.pool, p);
-                let _ = counted(|| self.a.handle_receive(now, p));
-                moved = true;
             }
             while counted(|| self.a.poll_event()).is_some() {}
             if !moved {
@@ -132,14 +137,14 @@ fn steady_state_data_path_does_not_allocate_per_packet() {
         ..Config::default()
     };
     let mut p = Pair {
-        a: Association::new(cfg.clone(), &mut rng, now),
-        b: Association::new(cfg, &mut rng, now),
+        a: Association::new(cfg.clone(), now, &mut rng),
+        b: Association::new(cfg, now, &mut rng),
         now,
         delivered: 0,
         packets: 0,
         pool: BytesMut::new(),
     };
-    p.a.connect(now);
+    p.a.connect(now, B);
     p.pump();
     assert!(p.a.is_established() && p.b.is_established());
 

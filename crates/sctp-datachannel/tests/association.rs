@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use common::{LinkParams, Pair, index_of, message};
+use common::{ADDR_A, ADDR_B, LinkParams, Pair, index_of, message};
 use ferrtc_sctp_datachannel::wire::{
     ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END, DataChunk, GapBlock, List, Packet,
     SackChunk, finish_packet,
@@ -485,7 +485,7 @@ fn dead_peer_times_out() {
         },
         21,
     );
-    cut.a.connect(cut.now);
+    cut.a.connect(cut.now, ADDR_B);
     cut.run_until(Duration::from_secs(3600), |p| p.a.state() == State::Closed);
     assert!(cut.a_events.contains(&Event::Closed(CloseReason::Timeout)));
     drop(p);
@@ -504,7 +504,7 @@ fn tags(p: &mut Pair) -> (u32, u32) {
         SendOptions::default(),
     )
     .unwrap();
-    let pa = p.a.poll_transmit(p.now).unwrap();
+    let pa = p.a.poll_transmit(p.now).unwrap().contents;
     let tag_b = Packet::new_checked(&pa[..]).unwrap().verification_tag();
     p.b.send(
         p.now,
@@ -514,11 +514,11 @@ fn tags(p: &mut Pair) -> (u32, u32) {
         SendOptions::default(),
     )
     .unwrap();
-    let pb = p.b.poll_transmit(p.now).unwrap();
+    let pb = p.b.poll_transmit(p.now).unwrap().contents;
     let tag_a = Packet::new_checked(&pb[..]).unwrap().verification_tag();
     // Deliver them so TSNs stay consistent.
-    p.b.handle_receive(p.now, pa).unwrap();
-    p.a.handle_receive(p.now, pb).unwrap();
+    p.b.handle_receive(p.now, ADDR_A, pa).unwrap();
+    p.a.handle_receive(p.now, ADDR_B, pb).unwrap();
     (tag_a, tag_b)
 }
 
@@ -549,7 +549,7 @@ fn next_tsn_to_b(p: &mut Pair) -> u32 {
         SendOptions::default(),
     )
     .unwrap();
-    let pa = p.a.poll_transmit(p.now).unwrap();
+    let pa = p.a.poll_transmit(p.now).unwrap().contents;
     let pkt = Packet::new_checked(&pa[..]).unwrap();
     let tsn = pkt
         .chunks()
@@ -559,7 +559,7 @@ fn next_tsn_to_b(p: &mut Pair) -> u32 {
         })
         .next()
         .unwrap();
-    p.b.handle_receive(p.now, pa).unwrap();
+    p.b.handle_receive(p.now, ADDR_A, pa).unwrap();
     tsn.wrapping_add(1)
 }
 
@@ -588,7 +588,7 @@ fn endless_fragments_are_cut_off() {
             })],
         );
         tsn = tsn.wrapping_add(1);
-        let _ = p.b.handle_receive(p.now, pkt);
+        let _ = p.b.handle_receive(p.now, ADDR_A, pkt);
         max_held = max_held.max(p.b.receive_buffered());
         if p.b.state() == State::Closed {
             break;
@@ -630,7 +630,7 @@ fn out_of_order_flood_is_bounded() {
                 data: &payload,
             })],
         );
-        let _ = p.b.handle_receive(p.now, pkt);
+        let _ = p.b.handle_receive(p.now, ADDR_A, pkt);
         assert!(p.b.receive_buffered() <= cfg.receive_buffer);
     }
     assert!(p.b.stats().dropped_chunks > 0);
@@ -655,7 +655,7 @@ fn huge_peer_window_does_not_grow_our_memory() {
             dup_tsns: List::Items(&[]),
         })],
     );
-    let _ = p.a.handle_receive(p.now, sack);
+    let _ = p.a.handle_receive(p.now, ADDR_B, sack);
     let mut accepted = 0usize;
     for i in 0..10_000 {
         if p.a
@@ -692,11 +692,11 @@ fn garbage_never_panics_or_breaks_the_association() {
             v.put_u8((rng >> 16) as u8);
         }
         finish_packet(&mut v);
-        let _ = p.b.handle_receive(p.now, v.freeze());
+        let _ = p.b.handle_receive(p.now, ADDR_A, v.freeze());
     }
     // Bytes with a bad checksum are refused outright.
     assert_eq!(
-        p.b.handle_receive(p.now, Bytes::from_static(&[0u8; 16])),
+        p.b.handle_receive(p.now, ADDR_A, Bytes::from_static(&[0u8; 16])),
         Err(Error::BadChecksum)
     );
     let _ = DATA_FLAG_END;
@@ -715,11 +715,12 @@ fn a_loss_on_one_stream_does_not_block_another() {
         p.a.send(now, s, 53, message(i as u32, 1100), SendOptions::default())
             .unwrap();
     }
-    let packets: Vec<Bytes> = std::iter::from_fn(|| p.a.poll_transmit(now)).collect();
+    let packets: Vec<Bytes> =
+        std::iter::from_fn(|| p.a.poll_transmit(now).map(|t| t.contents)).collect();
     assert_eq!(packets.len(), 4);
     // The first packet (stream 1) is lost; the others arrive.
     for pkt in &packets[1..] {
-        p.b.handle_receive(now, pkt.clone()).unwrap();
+        p.b.handle_receive(now, ADDR_A, pkt.clone()).unwrap();
     }
     let got: Vec<Message> = std::iter::from_fn(|| p.b.poll_event())
         .filter_map(|e| match e {
@@ -753,11 +754,12 @@ fn ordered_stream_waits_for_its_own_gap() {
         p.a.send(now, 5, 53, message(i, 1100), SendOptions::default())
             .unwrap();
     }
-    let packets: Vec<Bytes> = std::iter::from_fn(|| p.a.poll_transmit(now)).collect();
-    p.b.handle_receive(now, packets[2].clone()).unwrap();
-    p.b.handle_receive(now, packets[1].clone()).unwrap();
+    let packets: Vec<Bytes> =
+        std::iter::from_fn(|| p.a.poll_transmit(now).map(|t| t.contents)).collect();
+    p.b.handle_receive(now, ADDR_A, packets[2].clone()).unwrap();
+    p.b.handle_receive(now, ADDR_A, packets[1].clone()).unwrap();
     assert!(!std::iter::from_fn(|| p.b.poll_event()).any(|e| matches!(e, Event::Message(_))));
-    p.b.handle_receive(now, packets[0].clone()).unwrap();
+    p.b.handle_receive(now, ADDR_A, packets[0].clone()).unwrap();
     let ids: Vec<u32> = std::iter::from_fn(|| p.b.poll_event())
         .filter_map(|e| match e {
             Event::Message(m) => Some(index_of(&m.data)),
@@ -777,12 +779,12 @@ fn lost_shutdown_complete_is_answered() {
     p.a.shutdown(p.now);
     // a: SHUTDOWN -> b: SHUTDOWN ACK -> a: SHUTDOWN COMPLETE (lost).
     let now = p.now;
-    let shutdown = p.a.poll_transmit(now).unwrap();
-    p.b.handle_receive(now, shutdown).unwrap();
-    let ack = p.b.poll_transmit(now).unwrap();
-    p.a.handle_receive(now, ack).unwrap();
+    let shutdown = p.a.poll_transmit(now).unwrap().contents;
+    p.b.handle_receive(now, ADDR_A, shutdown).unwrap();
+    let ack = p.b.poll_transmit(now).unwrap().contents;
+    p.a.handle_receive(now, ADDR_B, ack).unwrap();
     assert_eq!(p.a.state(), State::Closed);
-    let _lost = p.a.poll_transmit(now).unwrap();
+    let _lost = p.a.poll_transmit(now).unwrap().contents;
     // b retransmits its SHUTDOWN ACK; the closed side answers and b closes gracefully.
     p.run_until(Duration::from_secs(30), |p| p.b.state() == State::Closed);
     assert!(p.b_events.contains(&Event::Closed(CloseReason::Shutdown)));
@@ -797,7 +799,7 @@ fn handshake_survives_heavy_loss_with_t1_backoff() {
         LinkParams::lossy(Duration::from_millis(20), 0.5),
         29,
     );
-    p.a.connect(p.now);
+    p.a.connect(p.now, ADDR_B);
     p.run_until(Duration::from_secs(600), |p| {
         p.a.is_established() && p.b.is_established()
     });
@@ -816,7 +818,7 @@ fn unanswered_init_gives_up() {
         LinkParams::ideal(Duration::from_millis(1)),
         30,
     );
-    p.a.connect(p.now);
+    p.a.connect(p.now, ADDR_B);
     p.run_until(Duration::from_secs(3600), |p| p.a.state() == State::Closed);
     assert!(p.a_events.contains(&Event::Closed(CloseReason::Timeout)));
     // RTO doubled on every INIT retransmission, up to RTO.max.
@@ -837,22 +839,25 @@ fn stale_cookie_is_refused() {
         31,
     );
     let now = p.now;
-    p.a.connect(now);
-    let init = p.a.poll_transmit(now).unwrap();
-    p.b.handle_receive(now, init).unwrap();
-    let init_ack = p.b.poll_transmit(now).unwrap();
-    p.a.handle_receive(now, init_ack).unwrap();
-    let echo = p.a.poll_transmit(now).unwrap();
+    p.a.connect(now, ADDR_B);
+    let init = p.a.poll_transmit(now).unwrap().contents;
+    p.b.handle_receive(now, ADDR_A, init).unwrap();
+    let init_ack = p.b.poll_transmit(now).unwrap().contents;
+    p.a.handle_receive(now, ADDR_B, init_ack).unwrap();
+    let echo = p.a.poll_transmit(now).unwrap().contents;
     // The COOKIE ECHO arrives two seconds late.
     let late = now + Duration::from_secs(2);
     assert_eq!(
-        p.b.handle_receive(late, echo),
+        p.b.handle_receive(late, ADDR_A, echo),
         Err(ferrtc_sctp_datachannel::PeerMisbehaved::BadStateCookie.into())
     );
     assert_eq!(p.b.state(), State::Closed);
     // b says the cookie is stale; a starts over with a new INIT and the handshake completes.
-    let error = p.b.poll_transmit(late).expect("stale cookie ERROR");
-    p.a.handle_receive(late, error).unwrap();
+    let error =
+        p.b.poll_transmit(late)
+            .expect("stale cookie ERROR")
+            .contents;
+    p.a.handle_receive(late, ADDR_B, error).unwrap();
     assert_eq!(p.a.state(), State::CookieWait);
     p.now = late;
     p.run_until(Duration::from_secs(10), |p| {
@@ -887,9 +892,10 @@ fn unknown_chunks_follow_their_type_bits() {
         value: &[1, 2, 3],
     });
     let now = p.now;
-    p.b.handle_receive(now, packet(tag_b, &[skip, data]))
+    p.b.handle_receive(now, ADDR_A, packet(tag_b, &[skip, data]))
         .unwrap();
-    let reply: Vec<Bytes> = std::iter::from_fn(|| p.b.poll_transmit(now)).collect();
+    let reply: Vec<Bytes> =
+        std::iter::from_fn(|| p.b.poll_transmit(now).map(|t| t.contents)).collect();
     let kinds: Vec<u8> = reply
         .iter()
         .flat_map(|r| {
@@ -921,7 +927,7 @@ fn unknown_chunks_follow_their_type_bits() {
         data: b"never",
     });
     assert!(
-        p.b.handle_receive(now, packet(tag_b, &[stop, data2]))
+        p.b.handle_receive(now, ADDR_A, packet(tag_b, &[stop, data2]))
             .is_err()
     );
     assert!(!std::iter::from_fn(|| p.b.poll_event()).any(|e| matches!(e, Event::Message(_))));
@@ -973,8 +979,9 @@ fn provoked_control_answers_are_bounded() {
     let now = p.now;
     // One packet of 250 heartbeats, each asking for an answer.
     let hbs: Vec<ChunkRepr<'_>> = (0..250).map(|_| ChunkRepr::Heartbeat(b"info")).collect();
-    p.b.handle_receive(now, packet(tag_b, &hbs)).unwrap();
-    let answers = std::iter::from_fn(|| p.b.poll_transmit(now)).count();
+    p.b.handle_receive(now, ADDR_A, packet(tag_b, &hbs))
+        .unwrap();
+    let answers = std::iter::from_fn(|| p.b.poll_transmit(now).map(|t| t.contents)).count();
     assert!(answers > 0 && answers <= 64, "{answers} answers queued");
 }
 
@@ -1023,7 +1030,7 @@ fn without_forward_tsn_support_everything_is_reliable() {
     };
     let link = LinkParams::lossy(Duration::from_millis(5), 0.2);
     let mut p = Pair::new(Config::default(), plain, link, link, 36);
-    p.a.connect(p.now);
+    p.a.connect(p.now, ADDR_B);
     p.run_until(Duration::from_secs(60), |p| {
         p.a.is_established() && p.b.is_established()
     });
@@ -1121,4 +1128,129 @@ fn mixed_traffic_keeps_every_promise() {
             }
         }
     }
+}
+
+#[test]
+fn an_err_means_the_packet_was_dropped_whole() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        40,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let tsn = next_tsn_to_b(&mut p);
+    p.run_until(Duration::from_secs(1), |_| false);
+    p.b_events.clear();
+    let now = p.now;
+    // A good DATA chunk followed by a chunk whose length is below its header: malformed.
+    let mut buf = BytesMut::new();
+    CommonHeader {
+        src_port: 5000,
+        dst_port: 5000,
+        verification_tag: tag_b,
+    }
+    .emit(&mut buf);
+    ChunkRepr::Data(DataChunk {
+        flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+        tsn,
+        stream: 3,
+        ssn: 0,
+        ppid: 51,
+        data: b"dropped",
+    })
+    .emit(&mut buf);
+    buf.put_slice(&[0x00, 0x00, 0x00, 0x02]);
+    finish_packet(&mut buf);
+    let before = p.b.stats();
+    assert!(p.b.handle_receive(now, ADDR_A, buf.freeze()).is_err());
+    assert_eq!(p.b.stats().packets_dropped, before.packets_dropped + 1);
+    assert_eq!(p.b.stats().packets_received, before.packets_received);
+    assert!(
+        p.b.poll_transmit(now).is_none(),
+        "a dropped packet is not acked"
+    );
+    assert!(p.b.poll_event().is_none());
+    assert_eq!(p.b.state(), State::Established);
+}
+
+#[test]
+fn a_fatal_violation_is_an_event_not_an_err() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        41,
+    );
+    let (tag_a, _) = tags(&mut p);
+    let tsn = next_tsn_to_b(&mut p);
+    p.run_until(Duration::from_secs(1), |_| false);
+    p.a_events.clear();
+    let now = p.now;
+    let sack = packet(
+        tag_a,
+        &[ChunkRepr::Sack(SackChunk {
+            cum_tsn: tsn.wrapping_add(1000),
+            a_rwnd: 65536,
+            gap_blocks: List::Items(&[]),
+            dup_tsns: List::Items(&[]),
+        })],
+    );
+    assert_eq!(p.a.handle_receive(now, ADDR_B, sack), Ok(()));
+    assert_eq!(p.a.stats().packets_dropped, 0);
+    // The ABORT goes out first, then the event says why.
+    let abort = p.a.poll_transmit(now).expect("ABORT");
+    assert_eq!(abort.destination, ADDR_B);
+    assert_eq!(
+        p.a.poll_event(),
+        Some(Event::Closed(CloseReason::ProtocolViolation(
+            ferrtc_sctp_datachannel::PeerMisbehaved::AckOfUnsentTsn
+        )))
+    );
+    assert_eq!(p.a.state(), State::Closed);
+}
+
+#[test]
+fn a_chunk_failing_after_others_cuts_the_packet_short() {
+    let mut p = Pair::connected(
+        Config::default(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        42,
+    );
+    let (_, tag_b) = tags(&mut p);
+    let tsn = next_tsn_to_b(&mut p);
+    p.run_until(Duration::from_secs(1), |_| false);
+    let now = p.now;
+    let data = ChunkRepr::Data(DataChunk {
+        flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+        tsn,
+        stream: 3,
+        ssn: 0,
+        ppid: 51,
+        data: b"kept",
+    });
+    // 0x3f: stop processing here (RFC 9260 section 3.2); the DATA before it stands.
+    let stop = ChunkRepr::Unknown(ferrtc_sctp_datachannel::wire::Chunk {
+        kind: 0x3f,
+        flags: 0,
+        value: &[],
+    });
+    assert_eq!(
+        p.b.handle_receive(now, ADDR_A, packet(tag_b, &[data, stop])),
+        Ok(())
+    );
+    assert_eq!(p.b.stats().packets_cut_short, 1);
+    assert_eq!(p.b.stats().packets_dropped, 0);
+    // The DATA is acknowledged as usual (here: after the delayed-ACK timer).
+    let at = p.b.poll_timeout().expect("delayed ACK armed");
+    p.b.handle_timeout(at);
+    let sack = p.b.poll_transmit(at).expect("SACK").contents;
+    let kinds: Vec<u8> = Packet::new_checked(&sack[..])
+        .unwrap()
+        .chunks()
+        .map(|c| c.unwrap().kind)
+        .collect();
+    assert!(kinds.contains(&0x03), "no SACK: {kinds:?}");
+    assert!(
+        std::iter::from_fn(|| p.b.poll_event())
+            .any(|e| matches!(e, Event::Message(m) if &m.data[..] == b"kept"))
+    );
 }

@@ -147,26 +147,26 @@ fn channels_opened_before_connect_open_after() {
     let mut a = DataChannels::new(
         Config::default(),
         ferrtc_sctp_datachannel::DtlsRole::Client,
-        &mut rng,
         now,
+        &mut rng,
     );
     let mut b = DataChannels::new(
         Config::default(),
         ferrtc_sctp_datachannel::DtlsRole::Server,
-        &mut rng,
         now,
+        &mut rng,
     );
     let id = a.open_channel(now, ChannelOptions::new("early")).unwrap();
     a.send_text(now, id, "queued").unwrap();
-    a.connect(now);
+    a.connect(now, common::ADDR_B);
     let mut ev_a = Vec::new();
     let mut ev_b = Vec::new();
     for _ in 0..20 {
         while let Some(x) = a.poll_transmit(now) {
-            let _ = b.handle_receive(now, x);
+            let _ = b.handle_receive(now, common::ADDR_A, x.contents);
         }
         while let Some(x) = b.poll_transmit(now) {
-            let _ = a.handle_receive(now, x);
+            let _ = a.handle_receive(now, common::ADDR_B, x.contents);
         }
         ev_a.extend(std::iter::from_fn(|| a.poll_event()));
         ev_b.extend(std::iter::from_fn(|| b.poll_event()));

@@ -17,6 +17,9 @@ use sctp_proto::{
 };
 
 const PEER_ADDR: &str = "127.0.0.1:5000";
+/// sctp-proto's address as we name it.
+const THEIRS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
 
 /// The sctp-proto side: an endpoint and its one association.
 struct Proto {
@@ -152,7 +155,7 @@ impl Net {
             ..Config::default()
         };
         Self {
-            ours: Association::new(cfg, &mut rng, now),
+            ours: Association::new(cfg, now, &mut rng),
             theirs,
             now,
             rng,
@@ -170,15 +173,17 @@ impl Net {
         self.theirs.timeout(now);
         loop {
             let mut moved = false;
+            // Ours follows the contract: transmits until `None`, then events.
+            while let Some(t) = self.ours.poll_transmit(now) {
+                assert_eq!(t.destination, THEIRS);
+                if !self.rng.random_bool(self.loss) {
+                    self.to_theirs.push_back((now + self.delay, t.contents));
+                }
+            }
             while let Some(e) = self.ours.poll_event() {
                 self.events.push(e);
             }
             self.theirs.poll();
-            while let Some(p) = self.ours.poll_transmit(now) {
-                if !self.rng.random_bool(self.loss) {
-                    self.to_theirs.push_back((now + self.delay, p));
-                }
-            }
             for p in self.theirs.transmit(now) {
                 if !self.rng.random_bool(self.loss) {
                     self.to_ours.push_back((now + self.delay, p));
@@ -191,7 +196,7 @@ impl Net {
             }
             while self.to_ours.front().is_some_and(|(t, _)| *t <= now) {
                 let (_, p) = self.to_ours.pop_front().unwrap();
-                let _ = self.ours.handle_receive(now, p);
+                let _ = self.ours.handle_receive(now, THEIRS, p);
                 moved = true;
             }
             if !moved {
@@ -313,7 +318,7 @@ fn exchange(mut net: Net) {
 #[test]
 fn ferrtc_client_to_sctp_proto_server() {
     let mut net = Net::new(Proto::server(), 0.0, 1);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     exchange(net);
 }
 
@@ -326,7 +331,7 @@ fn sctp_proto_client_to_ferrtc_server() {
 #[test]
 fn lossy_both_ways() {
     let mut net = Net::new(Proto::server(), 0.05, 3);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     exchange(net);
     let net = Net::new(Proto::client(), 0.05, 4);
     exchange(net);
@@ -335,7 +340,7 @@ fn lossy_both_ways() {
 #[test]
 fn partial_reliability_ferrtc_to_sctp_proto() {
     let mut net = Net::new(Proto::server(), 0.2, 5);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     net.connect();
     let opts = SendOptions {
         unordered: false,
@@ -395,7 +400,7 @@ fn partial_reliability_ferrtc_to_sctp_proto() {
 #[test]
 fn partial_reliability_sctp_proto_to_ferrtc() {
     let mut net = Net::new(Proto::server(), 0.2, 6);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     net.connect();
     let count = 200;
     {
@@ -458,7 +463,7 @@ fn partial_reliability_sctp_proto_to_ferrtc() {
 #[test]
 fn stream_reset_both_ways() {
     let mut net = Net::new(Proto::server(), 0.0, 7);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     net.connect();
     net.ours
         .send(
@@ -502,7 +507,7 @@ fn stream_reset_both_ways() {
 #[test]
 fn graceful_shutdown_with_sctp_proto() {
     let mut net = Net::new(Proto::server(), 0.0, 8);
-    net.ours.connect(net.now);
+    net.ours.connect(net.now, THEIRS);
     net.connect();
     for i in 0..5 {
         net.ours

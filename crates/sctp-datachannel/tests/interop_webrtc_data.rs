@@ -2,6 +2,7 @@
 //! in-memory pipe): channels opened by either side, labels, protocols, channel types, and
 //! string, binary and empty messages both ways.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ use webrtc_data::data_channel::{Config as DcConfig, DataChannel};
 use webrtc_data::message::message_channel_open::ChannelType;
 use webrtc_sctp::association::{Association as WAssociation, Config as WConfig};
 use webrtc_util_marshal::Conn;
+
+/// webrtc's address as we name it (the pipe carries no addresses).
+const THEIRS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
@@ -30,14 +35,19 @@ async fn drive(
     let mut buf = vec![0u8; 65536];
     let end = now() + limit;
     loop {
+        // The contract: transmits until `None`, then events.
+        while let Some(t) = ours.poll_transmit(now()) {
+            conn.send(&t.contents).await.expect("pipe send");
+        }
         while let Some(e) = ours.poll_event() {
             events.push(e);
         }
         if done(ours, &events) || now() >= end {
             return events;
         }
-        while let Some(p) = ours.poll_transmit(now()) {
-            conn.send(&p).await.expect("pipe send");
+        // What `step` queued goes out before we wait.
+        while let Some(t) = ours.poll_transmit(now()) {
+            conn.send(&t.contents).await.expect("pipe send");
         }
         let deadline = ours
             .poll_timeout()
@@ -46,7 +56,7 @@ async fn drive(
         tokio::select! {
             r = conn.recv(&mut buf) => {
                 let n = r.expect("pipe recv");
-                let _ = ours.handle_receive(now(), Bytes::copy_from_slice(&buf[..n]));
+                let _ = ours.handle_receive(now(), THEIRS, Bytes::copy_from_slice(&buf[..n]));
             }
             _ = tokio::time::sleep_until(deadline) => ours.handle_timeout(now()),
         }
@@ -123,8 +133,8 @@ async fn dcep_both_ways_with_webrtc_data() {
     });
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    let mut ours = DataChannels::new(Config::default(), DtlsRole::Client, &mut rng, now());
-    ours.connect(now());
+    let mut ours = DataChannels::new(Config::default(), DtlsRole::Client, now(), &mut rng);
+    ours.connect(now(), THEIRS);
     let events = drive(&mut ours, &a_conn, Duration::from_secs(60), |_, ev| {
         messages(ev, 1).len() == 3
     })

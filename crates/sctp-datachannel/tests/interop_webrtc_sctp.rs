@@ -3,6 +3,7 @@
 //! wall clock. Our side drops every `k`-th packet in each direction when asked, so both
 //! implementations retransmit and, on partially reliable streams, skip.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,10 @@ use webrtc_sctp::association::{Association as WAssociation, Config as WConfig};
 use webrtc_sctp::chunk::chunk_payload_data::PayloadProtocolIdentifier as Ppi;
 use webrtc_sctp::stream::ReliabilityType;
 use webrtc_util_marshal::Conn;
+
+/// webrtc's address as we name it (the pipe carries no addresses).
+const THEIRS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
@@ -38,16 +43,24 @@ async fn drive(
     let (mut n_out, mut n_in) = (0usize, 0usize);
     let end = now() + limit;
     loop {
+        // The contract: transmits until `None`, then events.
+        while let Some(t) = ours.poll_transmit(now()) {
+            n_out += 1;
+            if drop_every == 0 || n_out % drop_every != 0 {
+                conn.send(&t.contents).await.expect("pipe send");
+            }
+        }
         while let Some(e) = ours.poll_event() {
             events.push(e);
         }
         if step(ours, &mut events) || now() >= end {
             return events;
         }
-        while let Some(p) = ours.poll_transmit(now()) {
+        // What `step` queued goes out before we wait.
+        while let Some(t) = ours.poll_transmit(now()) {
             n_out += 1;
             if drop_every == 0 || n_out % drop_every != 0 {
-                conn.send(&p).await.expect("pipe send");
+                conn.send(&t.contents).await.expect("pipe send");
             }
         }
         let deadline = ours
@@ -59,7 +72,7 @@ async fn drive(
                 let n = r.expect("pipe recv");
                 n_in += 1;
                 if drop_every == 0 || n_in % drop_every != 0 {
-                    let _ = ours.handle_receive(now(), Bytes::copy_from_slice(&buf[..n]));
+                    let _ = ours.handle_receive(now(), THEIRS, Bytes::copy_from_slice(&buf[..n]));
                 }
             }
             _ = tokio::time::sleep_until(deadline) => ours.handle_timeout(now()),
@@ -85,7 +98,7 @@ fn ours() -> Association {
         max_message_size: 65536,
         ..Config::default()
     };
-    Association::new(cfg, &mut rng, now())
+    Association::new(cfg, now(), &mut rng)
 }
 
 const SIZES: [usize; 6] = [4, 100, 1200, 5000, 30_000, 65_536];
@@ -117,7 +130,7 @@ async fn echo(drop_every: usize, we_connect: bool) {
     });
     let mut a = ours();
     if we_connect {
-        a.connect(now());
+        a.connect(now(), THEIRS);
     }
     let mut sent = false;
     let events = drive(
@@ -222,7 +235,7 @@ async fn partial_reliability_both_ways() {
         drop(assoc);
     });
     let mut a = ours();
-    a.connect(now());
+    a.connect(now(), THEIRS);
     let opts = SendOptions {
         unordered: false,
         reliability: Reliability::MaxRetransmits(0),

@@ -246,8 +246,8 @@ fn node(dc: DataChannels, local: SocketAddr, remote: SocketAddr) -> Node {
         last_pump: None,
     };
     Machine::new(peer)
-        .on_receive(|p: &mut Peer, now, _from, _to, data: &[u8]| {
-            let r = p.dc.handle_receive(now, Bytes::copy_from_slice(data));
+        .on_receive(|p: &mut Peer, now, from, _to, data: &[u8]| {
+            let r = p.dc.handle_receive(now, from, Bytes::copy_from_slice(data));
             p.max_recv_held = p.max_recv_held.max(p.dc.association().receive_buffered());
             r
         })
@@ -264,9 +264,10 @@ fn node(dc: DataChannels, local: SocketAddr, remote: SocketAddr) -> Node {
         .on_event(|p| p.next_seen())
         .on_transmit(|p, now| {
             p.pump(now);
-            let packet = p.dc.poll_transmit(now)?;
-            p.tap(now, &packet);
-            Some(Datagram::new(p.local, p.remote, packet.to_vec()))
+            let t = p.dc.poll_transmit(now)?;
+            assert_eq!((t.source, t.destination), (None, p.remote));
+            p.tap(now, &t.contents);
+            Some(Datagram::new(p.local, t.destination, t.contents.to_vec()))
         })
 }
 
@@ -312,11 +313,11 @@ impl Net {
         let (ab, ba) = sim.add_link_pair(pa.ip(), pb.ip(), link);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = sim.now();
-        let mut da = DataChannels::new(cfg.clone(), DtlsRole::Client, &mut rng, now);
-        let mut db = DataChannels::new(cfg, DtlsRole::Server, &mut rng, now);
+        let mut da = DataChannels::new(cfg.clone(), DtlsRole::Client, now, &mut rng);
+        let mut db = DataChannels::new(cfg, DtlsRole::Server, now, &mut rng);
         // Both connect, as browsers do.
-        da.connect(now);
-        db.connect(now);
+        da.connect(now, pb);
+        db.connect(now, pa);
         let a = sim.add_endpoint([pa], node(da, pa, pb));
         let b = sim.add_endpoint([pb], node(db, pb, pa));
         let mut net = Net { sim, a, b, ab, ba };

@@ -7,7 +7,7 @@ use crate::grammar::{
     Fail, Res, complete, failure, number, opt_tail, payload_type, sep, sp, till, word,
 };
 use crate::session::{AddressType, NetworkType};
-use crate::{Mid, ParseErrorKind, PayloadType, Ssrc};
+use crate::{ExtensionId, Fingerprint, HashAlgorithm, Mid, ParseErrorKind, PayloadType, Rid, Ssrc};
 
 /// One `a=` line.
 ///
@@ -55,7 +55,7 @@ pub enum Attribute {
     /// `a=end-of-candidates` (RFC 8840 §8.2).
     EndOfCandidates,
     /// `a=fingerprint` (RFC 8122 §5).
-    Fingerprint(Fingerprint),
+    Fingerprint(FingerprintAttribute),
     /// `a=setup` (RFC 4145 §4).
     Setup(Setup),
     /// `a=sctp-port` (RFC 8841 §5).
@@ -65,7 +65,7 @@ pub enum Attribute {
     /// `a=sctpmap`, the pre-RFC 8841 form (draft-ietf-mmusic-sctp-sdp-05).
     Sctpmap(Sctpmap),
     /// `a=rid` (RFC 8851 §10).
-    Rid(Rid),
+    Rid(RidAttribute),
     /// `a=simulcast` (RFC 8853 §5.1).
     Simulcast(Simulcast),
     /// `a=rtcp` (RFC 3605 §2.1).
@@ -178,7 +178,7 @@ impl Attribute {
             "ssrc" => Self::Ssrc(complete(ssrc, "ssrc", v!("ssrc"))?),
             "ssrc-group" => Self::SsrcGroup(complete(ssrc_group, "ssrc-group", v!("ssrc-group"))?),
             "msid" => Self::Msid(complete(msid, "msid", v!("msid"))?),
-            "mid" => Self::Mid(Mid::new(v!("mid"))?),
+            "mid" => Self::Mid(Mid::new(v!("mid")).map_err(ParseErrorKind::from)?),
             "group" => Self::Group(complete(group, "group", v!("group"))?),
             "ice-ufrag" => Self::IceUfrag(nonempty(v!("ice-ufrag"), "ice-ufrag")?),
             "ice-pwd" => Self::IcePwd(nonempty(v!("ice-pwd"), "ice-pwd")?),
@@ -223,9 +223,9 @@ display_by_emit!(
     SsrcGroup,
     Msid,
     Group,
-    Fingerprint,
+    FingerprintAttribute,
     Sctpmap,
-    Rid,
+    RidAttribute,
     Simulcast,
     Rtcp,
 );
@@ -684,8 +684,8 @@ impl Direction {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extmap {
-    /// The local identifier (1-14 one-byte, 1-255 two-byte headers).
-    pub id: u16,
+    /// The local identifier.
+    pub id: ExtmapId,
     /// The direction, when given.
     pub direction: Option<Direction>,
     /// The extension URI.
@@ -694,9 +694,98 @@ pub struct Extmap {
     pub attributes: Option<String>,
 }
 
+/// The `<value>` of `a=extmap` (RFC 8285 §5, §6): an RTP header extension id, or a number
+/// outside the range an RTP packet can carry.
+///
+/// RFC 8285 §6 lets an offer use 4096-4351 for mutually exclusive alternatives, or for more
+/// extensions than fit; the answerer remaps the ones it picks into 1-255. Such a mapping, and
+/// any other number `1*5DIGIT` allows (0, 256-4095, above 4351), cannot be used until it is
+/// remapped, but §5 lets a nonconforming mapping be presented, so it is kept as written.
+///
+/// [`ExtmapId::new`] sorts a number into its variant; the parser does the same, so a
+/// [`Extended`](ExtmapId::Extended) holding a value in 1-255 does not come back equal.
+///
+/// ```
+/// use ferrtc_sdp::{ExtensionId, ExtmapId};
+///
+/// assert_eq!(ExtmapId::new(3), ExtmapId::Id(ExtensionId::new(3).unwrap()));
+/// assert_eq!(ExtmapId::new(4096), ExtmapId::Extended(4096));
+/// assert!(ExtmapId::new(4096).is_negotiation_only());
+/// assert_eq!(ExtmapId::new(0).extension_id(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ExtmapId {
+    /// 1-255: the id carried in the header extension (1-14 fit the one-byte form).
+    Id(ExtensionId),
+    /// Any other value: 4096-4351 offered for negotiation (RFC 8285 §6), or nonconforming.
+    Extended(u16),
+}
+
+impl ExtmapId {
+    /// First of the negotiation-only range (RFC 8285 §6).
+    pub const NEGOTIATION_FIRST: u16 = 4096;
+    /// Last of the negotiation-only range (RFC 8285 §6).
+    pub const NEGOTIATION_LAST: u16 = 4351;
+
+    /// The id `value` as SDP writes it: [`Id`](Self::Id) for 1-255, else
+    /// [`Extended`](Self::Extended).
+    pub fn new(value: u16) -> Self {
+        match ExtensionId::try_from(value) {
+            Ok(id) => Self::Id(id),
+            Err(_) => Self::Extended(value),
+        }
+    }
+
+    /// The number as written.
+    pub fn get(self) -> u16 {
+        match self {
+            Self::Id(id) => u16::from(id.get()),
+            Self::Extended(n) => n,
+        }
+    }
+
+    /// The header extension id, when an RTP packet can carry it.
+    pub fn extension_id(self) -> Option<ExtensionId> {
+        match self {
+            Self::Id(id) => Some(id),
+            Self::Extended(_) => None,
+        }
+    }
+
+    /// Whether this is in 4096-4351, offered only to be remapped (RFC 8285 §6).
+    pub fn is_negotiation_only(self) -> bool {
+        (Self::NEGOTIATION_FIRST..=Self::NEGOTIATION_LAST).contains(&self.get())
+    }
+}
+
+impl From<ExtensionId> for ExtmapId {
+    fn from(id: ExtensionId) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl From<u16> for ExtmapId {
+    /// See [`ExtmapId::new`].
+    fn from(value: u16) -> Self {
+        Self::new(value)
+    }
+}
+
+impl PartialEq<u16> for ExtmapId {
+    fn eq(&self, other: &u16) -> bool {
+        self.get() == *other
+    }
+}
+
+impl std::fmt::Display for ExtmapId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
 impl Emit for Extmap {
     fn emit(&self, out: &mut String) {
-        num(out, self.id);
+        num(out, self.id.get());
         if let Some(d) = self.direction {
             out.push('/');
             out.push_str(d.as_str());
@@ -711,7 +800,8 @@ impl Emit for Extmap {
 }
 
 fn extmap(i: &str) -> Res<'_, Extmap> {
-    let (i, id) = number("extmap id")(i)?;
+    let (i, id) = number::<u16>("extmap id")(i)?;
+    let id = ExtmapId::new(id);
     let (i, direction) = match i.strip_prefix('/') {
         Some(r) => {
             let (r, d) = word("extmap direction")(r)?;
@@ -963,88 +1053,75 @@ fn group(i: &str) -> Res<'_, Group> {
                 .into_iter()
                 .map(Mid::new)
                 .collect::<Result<_, _>>()
-                .map_err(|kind| nom::Err::Failure(Fail(kind)))?,
+                .map_err(|e| nom::Err::Failure(Fail(e.into())))?,
         },
     ))
 }
 
-/// `hash-func` of `a=fingerprint` (RFC 8122 §5), matched without regard to case, written in
-/// lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HashFunction {
-    /// `sha-1`.
-    Sha1,
-    /// `sha-224`.
-    Sha224,
-    /// `sha-256`.
-    Sha256,
-    /// `sha-384`.
-    Sha384,
-    /// `sha-512`.
-    Sha512,
-    /// `md5`.
-    Md5,
-    /// `md2`.
-    Md2,
-    /// Any other token, as written.
-    Other(String),
-}
-
-impl HashFunction {
-    fn from_token(s: &str) -> Self {
-        for (t, v) in [
-            ("sha-256", Self::Sha256),
-            ("sha-1", Self::Sha1),
-            ("sha-384", Self::Sha384),
-            ("sha-512", Self::Sha512),
-            ("sha-224", Self::Sha224),
-            ("md5", Self::Md5),
-            ("md2", Self::Md2),
-        ] {
-            if s.eq_ignore_ascii_case(t) {
-                return v;
-            }
-        }
-        Self::Other(s.to_owned())
-    }
-
-    /// The token as written by the serializer.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Sha1 => "sha-1",
-            Self::Sha224 => "sha-224",
-            Self::Sha256 => "sha-256",
-            Self::Sha384 => "sha-384",
-            Self::Sha512 => "sha-512",
-            Self::Md5 => "md5",
-            Self::Md2 => "md2",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-/// `a=fingerprint` (RFC 8122 §5), with the digest decoded.
+/// `a=fingerprint` (RFC 8122 §5).
 ///
 /// ```abnf
 /// fingerprint-attribute = "fingerprint" ":" hash-func SP fingerprint
+/// hash-func             = "sha-1" / "sha-224" / "sha-256" /
+///                         "sha-384" / "sha-512" /
+///                         "md5" / "md2" / token
 /// fingerprint           = 2UHEX *(":" 2UHEX)
 /// ```
-/// Lower-case hex digits are accepted; upper case is written.
+/// A hash function [`HashAlgorithm`] knows (matched without regard to case) gives a
+/// [`Fingerprint`], whose digest length is checked; any other (`md5`, `sha-224`, a token) is
+/// kept as written with its digest. Lower-case hex digits are accepted; upper case is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint {
-    /// `hash-func`.
-    pub hash: HashFunction,
-    /// The digest bytes (at least one).
-    pub digest: Vec<u8>,
+pub enum FingerprintAttribute {
+    /// sha-1, sha-256, sha-384 or sha-512, with a digest of the right length.
+    Known(Fingerprint),
+    /// A hash function [`HashAlgorithm`] does not know.
+    Other {
+        /// `hash-func`, as written; never the name of a [`HashAlgorithm`] (that would parse
+        /// back as [`Known`](Self::Known)).
+        hash_function: String,
+        /// The digest bytes (at least one).
+        digest: Vec<u8>,
+    },
 }
 
-impl Emit for Fingerprint {
+impl FingerprintAttribute {
+    /// The fingerprint, when the hash function is one [`HashAlgorithm`] knows.
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
+        match self {
+            Self::Known(fp) => Some(fp),
+            Self::Other { .. } => None,
+        }
+    }
+
+    /// `hash-func` as the serializer writes it.
+    pub fn hash_function(&self) -> &str {
+        match self {
+            Self::Known(fp) => fp.algorithm().name(),
+            Self::Other { hash_function, .. } => hash_function,
+        }
+    }
+
+    /// The digest bytes.
+    pub fn digest(&self) -> &[u8] {
+        match self {
+            Self::Known(fp) => fp.digest(),
+            Self::Other { digest, .. } => digest,
+        }
+    }
+}
+
+impl From<Fingerprint> for FingerprintAttribute {
+    fn from(fp: Fingerprint) -> Self {
+        Self::Known(fp)
+    }
+}
+
+impl Emit for FingerprintAttribute {
     fn emit(&self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        out.push_str(self.hash.as_str());
+        out.push_str(self.hash_function());
         out.push(' ');
-        for (n, b) in self.digest.iter().enumerate() {
+        for (n, b) in self.digest().iter().enumerate() {
             if n > 0 {
                 out.push(':');
             }
@@ -1054,7 +1131,7 @@ impl Emit for Fingerprint {
     }
 }
 
-fn fingerprint(i: &str) -> Res<'_, Fingerprint> {
+fn fingerprint(i: &str) -> Res<'_, FingerprintAttribute> {
     let (i, hash) = word("hash function")(i)?;
     let (i, _) = sp("fingerprint")(i)?;
     let (i, hex) = word("fingerprint")(i)?;
@@ -1068,13 +1145,16 @@ fn fingerprint(i: &str) -> Res<'_, Fingerprint> {
         };
         digest.push(hi << 4 | lo);
     }
-    Ok((
-        i,
-        Fingerprint {
-            hash: HashFunction::from_token(hash),
+    let attribute = match HashAlgorithm::from_name(hash) {
+        Some(algorithm) => FingerprintAttribute::Known(
+            Fingerprint::new(algorithm, &digest).map_err(|e| nom::Err::Failure(Fail(e.into())))?,
+        ),
+        None => FingerprintAttribute::Other {
+            hash_function: hash.to_owned(),
             digest,
         },
-    ))
+    };
+    Ok((i, attribute))
 }
 
 fn hex_digit(c: u8) -> Option<u8> {
@@ -1211,9 +1291,9 @@ impl RidDirection {
 /// ```
 /// The restrictions (`max-width=1280`, `depend=...`) are kept as [`Parameter`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rid {
+pub struct RidAttribute {
     /// `rid-id`.
-    pub id: String,
+    pub id: Rid,
     /// `rid-dir`.
     pub direction: RidDirection,
     /// `pt=` payload types (empty when absent).
@@ -1222,9 +1302,9 @@ pub struct Rid {
     pub restrictions: Vec<Parameter>,
 }
 
-impl Emit for Rid {
+impl Emit for RidAttribute {
     fn emit(&self, out: &mut String) {
-        out.push_str(&self.id);
+        out.push_str(self.id.as_str());
         out.push(' ');
         out.push_str(self.direction.as_str());
         if !self.payload_types.is_empty() {
@@ -1245,17 +1325,9 @@ impl Emit for Rid {
     }
 }
 
-fn is_rid_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn rid(i: &str) -> Res<'_, Rid> {
+fn rid(i: &str) -> Res<'_, RidAttribute> {
     let (i, id) = word("rid id")(i)?;
-    if !is_rid_id(id) {
-        return failure(ParseErrorKind::Invalid("rid id"));
-    }
+    let id = Rid::new(id).map_err(|e| nom::Err::Failure(Fail(e.into())))?;
     let (i, _) = sp("rid direction")(i)?;
     let (i, dir) = word("rid direction")(i)?;
     let direction = match dir {
@@ -1283,8 +1355,8 @@ fn rid(i: &str) -> Res<'_, Rid> {
     }
     Ok((
         i,
-        Rid {
-            id: id.to_owned(),
+        RidAttribute {
+            id,
             direction,
             payload_types,
             restrictions,
@@ -1296,7 +1368,7 @@ fn rid(i: &str) -> Res<'_, Rid> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimulcastRid {
     /// The `rid-id`.
-    pub rid: String,
+    pub rid: Rid,
     /// Whether it was written with `~` (paused).
     pub paused: bool,
 }
@@ -1334,7 +1406,7 @@ fn push_sc_list(out: &mut String, list: &[Vec<SimulcastRid>]) {
             if id.paused {
                 out.push('~');
             }
-            out.push_str(&id.rid);
+            out.push_str(id.rid.as_str());
         }
     }
 }
@@ -1364,13 +1436,10 @@ fn sc_str_list(text: &str) -> Result<Vec<Vec<SimulcastRid>>, nom::Err<Fail>> {
                         Some(r) => (r, true),
                         None => (id, false),
                     };
-                    if !is_rid_id(rid) {
+                    let Ok(rid) = Rid::new(rid) else {
                         return failure(ParseErrorKind::Invalid("simulcast rid"));
-                    }
-                    Ok(SimulcastRid {
-                        rid: rid.to_owned(),
-                        paused,
-                    })
+                    };
+                    Ok(SimulcastRid { rid, paused })
                 })
                 .collect()
         })
@@ -1472,7 +1541,7 @@ fn rtcp(i: &str) -> Res<'_, Rtcp> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{mid, pt};
+    use crate::test_util::{mid, pt};
 
     fn a(text: &str) -> Attribute {
         Attribute::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -1582,7 +1651,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((e.id, e.direction), (6, Some(Direction::RecvOnly)));
+        assert_eq!((e.id.get(), e.direction), (6, Some(Direction::RecvOnly)));
         let Attribute::Extmap(e) = same("extmap:1 urn:ietf:params:rtp-hdrext:encrypt urn:x 1")
         else {
             panic!()
@@ -1593,6 +1662,21 @@ mod tests {
             ParseErrorKind::Invalid("extmap direction")
         );
         assert_eq!(bad("extmap:1"), ParseErrorKind::Missing("extension URI"));
+        // RFC 8285 §6: 4096-4351 may be offered for negotiation; other numbers are kept too.
+        let Attribute::Extmap(e) = same("extmap:4096 URI-gps-string") else {
+            panic!()
+        };
+        assert_eq!(e.id, ExtmapId::Extended(4096));
+        assert!(e.id.is_negotiation_only() && e.id.extension_id().is_none());
+        let Attribute::Extmap(e) = same("extmap:255 urn:x") else {
+            panic!()
+        };
+        assert_eq!(e.id.extension_id().map(ExtensionId::get), Some(255));
+        let Attribute::Extmap(e) = same("extmap:0 urn:x") else {
+            panic!()
+        };
+        assert_eq!(e.id, ExtmapId::Extended(0));
+        assert!(!e.id.is_negotiation_only());
         assert_eq!(same("extmap-allow-mixed"), Attribute::ExtmapAllowMixed);
         assert_eq!(
             bad("extmap-allow-mixed:1"),
@@ -1700,10 +1784,39 @@ mod tests {
         let Attribute::Fingerprint(f) = same(text) else {
             panic!()
         };
-        assert_eq!(f.hash, HashFunction::Sha256);
-        assert_eq!(f.digest.len(), 32);
-        assert_eq!(&f.digest[..2], &[0x17, 0xbe]);
-        canonical("fingerprint:SHA-1 ab:cd", "fingerprint:sha-1 AB:CD");
+        assert_eq!(
+            f.fingerprint().map(Fingerprint::algorithm),
+            Some(HashAlgorithm::Sha256)
+        );
+        assert_eq!(f.digest().len(), 32);
+        assert_eq!(&f.digest()[..2], &[0x17, 0xbe]);
+        // A known hash function is matched without regard to case; its digest length is
+        // checked (sha-1: 20 bytes).
+        let sha1 = ["ab"; 20].join(":");
+        canonical(
+            &format!("fingerprint:SHA-1 {sha1}"),
+            &format!("fingerprint:sha-1 {}", sha1.to_uppercase()),
+        );
+        assert_eq!(
+            bad("fingerprint:SHA-1 ab:cd"),
+            ParseErrorKind::FingerprintLength {
+                algorithm: HashAlgorithm::Sha1,
+                expected: 20,
+                actual: 2
+            }
+        );
+        // Any other hash function is kept as written, with its digest.
+        let Attribute::Fingerprint(f) = same("fingerprint:md5 AB:CD") else {
+            panic!()
+        };
+        assert_eq!(
+            f,
+            FingerprintAttribute::Other {
+                hash_function: "md5".into(),
+                digest: vec![0xab, 0xcd]
+            }
+        );
+        same("fingerprint:X-hash 01");
         assert_eq!(
             bad("fingerprint:sha-256 ABC:DE"),
             ParseErrorKind::Invalid("fingerprint")

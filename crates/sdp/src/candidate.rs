@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use crate::emit::{Emit, display_by_emit, num};
 
 use crate::grammar::{Res, complete, failure, number, sp, word};
-use crate::{ParseError, ParseErrorKind};
+use crate::{CandidateKind, ParseError, ParseErrorKind, TcpType, Transport};
 
 /// An ICE candidate line.
 ///
@@ -274,6 +274,15 @@ impl CandidateTransport {
         }
     }
 
+    /// The shared [`Transport`] this names, for `udp` and `tcp`.
+    pub fn transport(&self) -> Option<Transport> {
+        match self {
+            Self::Udp => Some(Transport::Udp),
+            Self::Tcp => Some(Transport::Tcp),
+            Self::Other(_) => None,
+        }
+    }
+
     /// The token as written by the serializer.
     pub fn as_str(&self) -> &str {
         match self {
@@ -284,85 +293,54 @@ impl CandidateTransport {
     }
 }
 
-/// `candidate-types` (RFC 8839 §5.1), matched without regard to case.
+/// `candidate-types` (RFC 8839 §5.1), matched without regard to case: one of the four
+/// [`CandidateKind`]s, or any other token, kept as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum CandidateType {
-    /// `host`.
-    Host,
-    /// `srflx`: server reflexive.
-    Srflx,
-    /// `prflx`: peer reflexive.
-    Prflx,
-    /// `relay`.
-    Relay,
-    /// Any other token, as written.
+    /// `host`, `srflx`, `prflx` or `relay`.
+    Known(CandidateKind),
+    /// Any other token, as written; never one of the four (that would parse back as
+    /// [`Known`](Self::Known)).
     Other(String),
 }
 
 impl CandidateType {
+    /// `host`.
+    pub const HOST: Self = Self::Known(CandidateKind::Host);
+    /// `srflx`: server reflexive.
+    pub const SRFLX: Self = Self::Known(CandidateKind::ServerReflexive);
+    /// `prflx`: peer reflexive.
+    pub const PRFLX: Self = Self::Known(CandidateKind::PeerReflexive);
+    /// `relay`.
+    pub const RELAY: Self = Self::Known(CandidateKind::Relayed);
+
     fn from_token(s: &str) -> Self {
-        for (t, v) in [
-            ("host", Self::Host),
-            ("srflx", Self::Srflx),
-            ("prflx", Self::Prflx),
-            ("relay", Self::Relay),
-        ] {
-            if s.eq_ignore_ascii_case(t) {
-                return v;
-            }
+        match CandidateKind::from_token(s) {
+            Some(kind) => Self::Known(kind),
+            None => Self::Other(s.to_owned()),
         }
-        Self::Other(s.to_owned())
+    }
+
+    /// The candidate kind, when it is one of the four.
+    pub fn kind(&self) -> Option<CandidateKind> {
+        match self {
+            Self::Known(kind) => Some(*kind),
+            Self::Other(_) => None,
+        }
     }
 
     /// The token as written by the serializer.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Host => "host",
-            Self::Srflx => "srflx",
-            Self::Prflx => "prflx",
-            Self::Relay => "relay",
+            Self::Known(kind) => kind.as_str(),
             Self::Other(s) => s,
         }
     }
 }
 
-/// `tcp-type` (RFC 6544 §4.5), matched without regard to case.
-///
-/// ```abnf
-/// tcp-type-ext = "tcptype" SP tcp-type
-/// tcp-type     = "active" / "passive" / "so"
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TcpType {
-    /// `active`: opens the connection.
-    Active,
-    /// `passive`: accepts the connection.
-    Passive,
-    /// `so`: simultaneous open.
-    So,
-}
-
-impl TcpType {
-    fn from_token(s: &str) -> Option<Self> {
-        if s.eq_ignore_ascii_case("active") {
-            Some(Self::Active)
-        } else if s.eq_ignore_ascii_case("passive") {
-            Some(Self::Passive)
-        } else if s.eq_ignore_ascii_case("so") {
-            Some(Self::So)
-        } else {
-            None
-        }
-    }
-
-    /// The token as written by the serializer.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Passive => "passive",
-            Self::So => "so",
-        }
+impl From<CandidateKind> for CandidateType {
+    fn from(kind: CandidateKind) -> Self {
+        Self::Known(kind)
     }
 }
 
@@ -380,7 +358,7 @@ mod tests {
         assert_eq!(c.priority, 2_113_929_471);
         assert_eq!(c.ip(), Some("203.0.113.100".parse().unwrap()));
         assert_eq!(c.port, 10100);
-        assert_eq!(c.kind, CandidateType::Host);
+        assert_eq!(c.kind, CandidateType::HOST);
         assert_eq!(
             c.to_string(),
             "candidate:1 1 udp 2113929471 203.0.113.100 10100 typ host"
@@ -392,7 +370,7 @@ mod tests {
         let text =
             "candidate:1 1 udp 255 192.0.2.100 12100 typ relay raddr 198.51.100.100 rport 11100";
         let c = Candidate::parse(text).unwrap();
-        assert_eq!(c.kind, CandidateType::Relay);
+        assert_eq!(c.kind, CandidateType::RELAY);
         assert_eq!(c.related_address.as_deref(), Some("198.51.100.100"));
         assert_eq!(c.related_port, Some(11100));
         assert_eq!(c.to_string(), text);
@@ -403,6 +381,7 @@ mod tests {
         let text = "candidate:4215833571 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active generation 0 network-id 1 network-cost 50";
         let c = Candidate::parse(&format!("a={text}\r\n")).unwrap();
         assert_eq!(c.transport, CandidateTransport::Tcp);
+        assert_eq!(c.transport.transport(), Some(Transport::Tcp));
         assert_eq!(c.tcp_type, Some(TcpType::Active));
         assert_eq!(c.extension("network-cost"), Some("50"));
         assert_eq!(c.extensions.len(), 3);
@@ -419,7 +398,7 @@ mod tests {
             2_105_458_943,
             "::1",
             9,
-            CandidateType::Host,
+            CandidateType::HOST,
         )
         .with_tcp_type(TcpType::Passive)
         .with_extension("ufrag", "abcd");
@@ -436,7 +415,7 @@ mod tests {
             1,
             "a.local",
             1,
-            CandidateType::Srflx,
+            CandidateType::SRFLX,
         )
         .with_related("0.0.0.0", 0);
         assert_eq!(Candidate::parse(&srflx.to_string()).unwrap(), srflx);
@@ -490,6 +469,7 @@ mod tests {
         let c = Candidate::parse("candidate:f 2 sctp 7 h.example 1 typ magic").unwrap();
         assert_eq!(c.transport, CandidateTransport::Other("sctp".into()));
         assert_eq!(c.kind, CandidateType::Other("magic".into()));
+        assert_eq!((c.kind.kind(), c.transport.transport()), (None, None));
         assert_eq!(c.to_string(), "candidate:f 2 sctp 7 h.example 1 typ magic");
     }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use ferrtc_types::{HashAlgorithm, ValueError};
+
 /// An SDP text that could not be parsed.
 ///
 /// Displays as ``line N: reason (`the line`)``.
@@ -86,6 +88,43 @@ pub enum ParseErrorKind {
     ConflictingDirection,
     /// A second `a=rtpmap` or `a=fmtp` for the same payload type in one section.
     DuplicatePayloadType(&'static str),
+    /// An `a=fingerprint` digest whose length is not its hash function's output length
+    /// (RFC 8122 §5).
+    FingerprintLength {
+        /// The hash function.
+        algorithm: HashAlgorithm,
+        /// Its output length in bytes.
+        expected: usize,
+        /// The number of bytes written.
+        actual: usize,
+    },
+}
+
+impl From<ValueError> for ParseErrorKind {
+    /// The reason a shared vocabulary type ([`Mid`](crate::Mid), [`Rid`](crate::Rid),
+    /// [`PayloadType`](crate::PayloadType), [`Fingerprint`](crate::Fingerprint), ...) refused
+    /// a field, named as the SDP grammar names that field.
+    fn from(e: ValueError) -> Self {
+        match e {
+            ValueError::PayloadTypeOutOfRange(_) => Self::OutOfRange("payload type"),
+            ValueError::ExtensionIdOutOfRange(_) => Self::OutOfRange("extmap id"),
+            ValueError::InvalidMid => Self::Invalid("mid"),
+            ValueError::InvalidRid => Self::Invalid("rid id"),
+            ValueError::UnknownHashAlgorithm => Self::Invalid("hash function"),
+            ValueError::MalformedFingerprint => Self::Invalid("fingerprint"),
+            ValueError::FingerprintLength {
+                algorithm,
+                expected,
+                actual,
+            } => Self::FingerprintLength {
+                algorithm,
+                expected,
+                actual,
+            },
+            // `ValueError` is non-exhaustive: a value of a kind added later.
+            _ => Self::Invalid("value"),
+        }
+    }
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -119,6 +158,14 @@ impl fmt::Display for ParseErrorKind {
                     "a second `a={name}` for the same payload type in this section"
                 )
             }
+            Self::FingerprintLength {
+                algorithm,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "a {algorithm} fingerprint is {expected} bytes, not {actual}"
+            ),
         }
     }
 }
@@ -138,6 +185,23 @@ mod tests {
             e.to_string(),
             "line 7: payload type is not a decimal number (`a=rtpmap:x VP8/90000`)"
         );
+    }
+
+    #[test]
+    fn vocabulary_errors_name_the_field() {
+        use crate::{Mid, PayloadType};
+
+        assert_eq!(
+            PayloadType::try_from(255u8).map_err(ParseErrorKind::from),
+            Err(ParseErrorKind::OutOfRange("payload type"))
+        );
+        for bad in ["", " ", "a b", "a\tb", "a\n", "\r", "x\u{7f}"] {
+            assert_eq!(
+                Mid::new(bad).map_err(ParseErrorKind::from),
+                Err(ParseErrorKind::Invalid("mid")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //! attributes it does not know are kept verbatim and in order. [`Display`](std::fmt::Display)
 //! writes canonical SDP with CRLF line endings, and `parse(serialize(x)) == x`.
 //!
-//! Identifiers are newtypes: [`PayloadType`] (7 bits, checked), [`Ssrc`] and [`Mid`]
-//! (checked), so that a model built by hand serializes to text that parses back.
+//! Identifiers and values are the shared vocabulary of `ferrtc-types`, re-exported here:
+//! [`PayloadType`] (7 bits, checked), [`Ssrc`], [`Mid`] and [`Rid`] (checked),
+//! [`ExtensionId`], [`Fingerprint`] with its [`HashAlgorithm`], [`CandidateKind`],
+//! [`TcpType`] and [`Transport`], so that a model built by hand serializes to text that parses back, and what
+//! SDP says is already in the types the other layers speak. This crate depends on no other
+//! ferrtc crate.
 //!
 //! Errors name the line, quote it, and say what is wrong, with a typed [`ParseErrorKind`].
 //! Parsing never panics and allocates only what the model holds.
@@ -36,7 +40,7 @@
 //! let opus = PayloadType::new(111).unwrap();
 //! assert_eq!(audio.rtpmap(opus).map(|r| r.clock_rate), Some(48_000));
 //! assert_eq!(audio.fmtp(opus).and_then(|f| f.get("useinbandfec")), Some("1"));
-//! assert_eq!(audio.candidates().next().map(|c| &c.kind), Some(&CandidateType::Host));
+//! assert_eq!(audio.candidates().next().map(|c| &c.kind), Some(&CandidateType::HOST));
 //!
 //! // Serializing gives canonical text that parses back to the same model.
 //! let text = offer.to_string();
@@ -58,21 +62,39 @@ pub mod check;
 mod emit;
 mod error;
 mod grammar;
-mod ids;
 mod media;
 mod parse;
 mod session;
 
 pub use attribute::{
-    Attribute, Direction, Extmap, FeedbackType, Fingerprint, Fmtp, Group, GroupSemantics,
-    HashFunction, Msid, Parameter, Rid, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap,
-    Setup, Simulcast, SimulcastRid, SsrcAttribute, SsrcGroup, SsrcGroupSemantics,
+    Attribute, Direction, Extmap, ExtmapId, FeedbackType, FingerprintAttribute, Fmtp, Group,
+    GroupSemantics, Msid, Parameter, RidAttribute, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap,
+    Sctpmap, Setup, Simulcast, SimulcastRid, SsrcAttribute, SsrcGroup, SsrcGroupSemantics,
 };
-pub use candidate::{Candidate, CandidateTransport, CandidateType, TcpType};
+pub use candidate::{Candidate, CandidateTransport, CandidateType};
 pub use error::{ParseError, ParseErrorKind};
-pub use ids::{Mid, PayloadType, Ssrc};
+pub use ferrtc_types::{
+    CandidateKind, ExtensionId, Fingerprint, HashAlgorithm, Mid, PayloadType, Rid, Ssrc, TcpType,
+    Transport, ValueError,
+};
 pub use media::{Codec, MediaDescription, MediaKind};
 pub use session::{
     AddressType, Bandwidth, BandwidthType, Connection, NetworkType, Origin, Repeat, SessionBuilder,
     SessionDescription, TimeUnit, TimeZone, Timing, TypedTime,
 };
+
+/// Shorthands for the unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::{Mid, PayloadType};
+
+    /// The payload type `n`, which must be at most 127.
+    pub(crate) fn pt(n: u8) -> PayloadType {
+        PayloadType::new(n).expect("test payload types are at most 127")
+    }
+
+    /// The identification tag `s`, which must be valid.
+    pub(crate) fn mid(s: &str) -> Mid {
+        Mid::new(s).expect("test mids are valid")
+    }
+}

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::attribute::{
-    Attribute, Direction, Extmap, Fingerprint, Fmtp, Msid, Parameter, Rid, Rtcp, RtcpFb, Rtpmap,
-    Setup, Simulcast, SsrcAttribute, SsrcGroup,
+    Attribute, Direction, Extmap, ExtmapId, FingerprintAttribute, Fmtp, Msid, Parameter,
+    RidAttribute, Rtcp, RtcpFb, Rtpmap, Setup, Simulcast, SsrcAttribute, SsrcGroup,
 };
 use crate::candidate::Candidate;
 use crate::emit::{Emit, display_by_emit, num};
@@ -244,7 +244,7 @@ impl MediaDescription {
     }
 
     /// `a=fingerprint` lines.
-    pub fn fingerprints(&self) -> impl Iterator<Item = &Fingerprint> {
+    pub fn fingerprints(&self) -> impl Iterator<Item = &FingerprintAttribute> {
         filter_attr!(self, Attribute::Fingerprint(f) => f)
     }
 
@@ -321,7 +321,7 @@ impl MediaDescription {
     }
 
     /// `a=rid` lines.
-    pub fn rids(&self) -> impl Iterator<Item = &Rid> {
+    pub fn rids(&self) -> impl Iterator<Item = &RidAttribute> {
         filter_attr!(self, Attribute::Rid(r) => r)
     }
 
@@ -414,8 +414,8 @@ impl MediaDescription {
     }
 
     /// Appends `a=fingerprint`.
-    pub fn with_fingerprint(self, fingerprint: Fingerprint) -> Self {
-        self.with_attribute(Attribute::Fingerprint(fingerprint))
+    pub fn with_fingerprint(self, fingerprint: impl Into<FingerprintAttribute>) -> Self {
+        self.with_attribute(Attribute::Fingerprint(fingerprint.into()))
     }
 
     /// Appends `a=setup`.
@@ -467,9 +467,9 @@ impl MediaDescription {
     }
 
     /// Appends `a=extmap:<id> <uri>`.
-    pub fn with_extmap(self, id: u16, uri: impl Into<String>) -> Self {
+    pub fn with_extmap(self, id: impl Into<ExtmapId>, uri: impl Into<String>) -> Self {
         self.with_attribute(Attribute::Extmap(Extmap {
-            id,
+            id: id.into(),
             direction: None,
             uri: uri.into(),
             attributes: None,
@@ -586,7 +586,7 @@ display_by_emit!(MediaDescription);
 mod tests {
     use super::*;
     use crate::grammar::complete;
-    use crate::ids::{mid, pt};
+    use crate::test_util::{mid, pt};
     use crate::{ParseErrorKind, SessionDescription};
 
     #[test]

@@ -7,7 +7,7 @@ use nom::character::complete::char;
 use nom::combinator::opt;
 use nom::sequence::preceded;
 
-use crate::attribute::{Attribute, Direction, Fingerprint, Group, GroupSemantics, Setup};
+use crate::attribute::{Attribute, Direction, FingerprintAttribute, Group, GroupSemantics, Setup};
 use crate::candidate::Candidate;
 use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, failure, number, sp, till, word};
@@ -213,7 +213,7 @@ impl SessionDescription {
     }
 
     /// Session-level `a=fingerprint` lines.
-    pub fn fingerprints(&self) -> impl Iterator<Item = &Fingerprint> {
+    pub fn fingerprints(&self) -> impl Iterator<Item = &FingerprintAttribute> {
         self.attributes.iter().filter_map(|a| match a {
             Attribute::Fingerprint(f) => Some(f),
             _ => None,
@@ -402,8 +402,8 @@ impl SessionBuilder {
     }
 
     /// Adds `a=fingerprint`.
-    pub fn fingerprint(self, fingerprint: Fingerprint) -> Self {
-        self.attribute(Attribute::Fingerprint(fingerprint))
+    pub fn fingerprint(self, fingerprint: impl Into<FingerprintAttribute>) -> Self {
+        self.attribute(Attribute::Fingerprint(fingerprint.into()))
     }
 
     /// Adds any session-level attribute.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use ferrtc_sdp::{
-    Attribute, CandidateTransport, CandidateType, Direction, GroupSemantics, HashFunction,
+    Attribute, CandidateTransport, CandidateType, Direction, GroupSemantics, HashAlgorithm,
     MediaKind, ParseErrorKind, PayloadType, SessionDescription, Setup, Ssrc, SsrcGroupSemantics,
     TcpType,
 };
@@ -110,9 +110,12 @@ fn chromium_offer() {
     assert_eq!(video.setup(), Some(&Setup::Actpass));
     assert_eq!(video.direction(), Some(Direction::SendRecv));
     let fp = video.fingerprints().next().unwrap();
-    assert_eq!(fp.hash, HashFunction::Sha256);
-    assert_eq!(fp.digest.len(), 32);
-    assert_eq!(fp.digest[31], 0x06);
+    assert_eq!(
+        fp.fingerprint().map(|f| f.algorithm()),
+        Some(HashAlgorithm::Sha256)
+    );
+    assert_eq!(fp.digest().len(), 32);
+    assert_eq!(fp.digest()[31], 0x06);
     let cands: Vec<_> = video.candidates().collect();
     assert_eq!(cands.len(), 2);
     assert_eq!(cands[0].transport, CandidateTransport::Udp);
@@ -186,7 +189,7 @@ fn firefox_offer() {
     assert_eq!(cands[1].address, "::1");
     assert_eq!(cands[4].component, 2);
     assert_eq!(cands[2].tcp_type, Some(TcpType::Active));
-    assert!(cands.iter().all(|c| c.kind == CandidateType::Host));
+    assert!(cands.iter().all(|c| c.kind == CandidateType::HOST));
     assert!(video.end_of_candidates());
     let delay = video.extmaps().find(|e| e.id == 6).unwrap();
     assert_eq!(delay.direction, Some(Direction::RecvOnly));
@@ -237,7 +240,7 @@ fn rfc8829_offers_and_answers() {
     assert!(audio.rtcp_mux_only());
     let relay = audio
         .candidates()
-        .find(|c| c.kind == CandidateType::Relay)
+        .find(|c| c.kind == CandidateType::RELAY)
         .unwrap();
     assert_eq!(relay.related_address.as_deref(), Some("198.51.100.200"));
     assert_eq!(relay.related_port, Some(11200));

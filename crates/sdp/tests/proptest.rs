@@ -2,12 +2,13 @@
 //! is stable.
 
 use ferrtc_sdp::{
-    AddressType, Attribute, Bandwidth, BandwidthType, Candidate, CandidateTransport, CandidateType,
-    Connection, Direction, Extmap, FeedbackType, Fingerprint, Fmtp, Group, GroupSemantics,
-    HashFunction, MediaDescription, MediaKind, Mid, Msid, NetworkType, Origin, Parameter,
-    PayloadType, Repeat, Rid, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap,
-    SessionDescription, Setup, Simulcast, SimulcastRid, Ssrc, SsrcAttribute, SsrcGroup,
-    SsrcGroupSemantics, TcpType, TimeUnit, TimeZone, Timing, TypedTime,
+    AddressType, Attribute, Bandwidth, BandwidthType, Candidate, CandidateKind, CandidateTransport,
+    CandidateType, Connection, Direction, Extmap, ExtmapId, FeedbackType, Fingerprint,
+    FingerprintAttribute, Fmtp, Group, GroupSemantics, HashAlgorithm, MediaDescription, MediaKind,
+    Mid, Msid, NetworkType, Origin, Parameter, PayloadType, Repeat, Rid, RidAttribute,
+    RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap, SessionDescription, Setup, Simulcast,
+    SimulcastRid, Ssrc, SsrcAttribute, SsrcGroup, SsrcGroupSemantics, TcpType, TimeUnit, TimeZone,
+    Timing, TypedTime,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -183,8 +184,8 @@ fn parameter() -> impl Strategy<Value = Parameter> {
         .prop_map(|(name, value)| Parameter { name, value })
 }
 
-fn rid_id() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9_-]{1,6}"
+fn rid_id() -> impl Strategy<Value = Rid> {
+    "[a-zA-Z0-9_-]{1,6}".prop_map(|r| Rid::new(r).unwrap())
 }
 
 fn simulcast_list() -> impl Strategy<Value = Vec<Vec<SimulcastRid>>> {
@@ -212,10 +213,10 @@ fn candidate() -> impl Strategy<Value = Candidate> {
             any::<u16>(),
         ),
         prop_oneof![
-            Just(CandidateType::Host),
-            Just(CandidateType::Srflx),
-            Just(CandidateType::Prflx),
-            Just(CandidateType::Relay),
+            Just(CandidateType::Known(CandidateKind::Host)),
+            Just(CandidateType::Known(CandidateKind::ServerReflexive)),
+            Just(CandidateType::Known(CandidateKind::PeerReflexive)),
+            Just(CandidateType::Known(CandidateKind::Relayed)),
             other_token(&["host", "srflx", "prflx", "relay"]).prop_map(CandidateType::Other),
         ],
         option::of(token()),
@@ -302,7 +303,7 @@ fn attribute() -> impl Strategy<Value = Attribute> {
         )
             .prop_map(
                 |(id, direction, uri, attributes)| Attribute::Extmap(Extmap {
-                    id,
+                    id: ExtmapId::new(id),
                     direction,
                     uri,
                     attributes
@@ -351,23 +352,36 @@ fn attribute() -> impl Strategy<Value = Attribute> {
         Just(Attribute::IceLite),
         candidate().prop_map(Attribute::Candidate),
         Just(Attribute::EndOfCandidates),
-        (
-            prop_oneof![
-                Just(HashFunction::Sha1),
-                Just(HashFunction::Sha224),
-                Just(HashFunction::Sha256),
-                Just(HashFunction::Sha384),
-                Just(HashFunction::Sha512),
-                Just(HashFunction::Md5),
-                Just(HashFunction::Md2),
-                other_token(&[
-                    "sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5", "md2"
-                ])
-                .prop_map(HashFunction::Other),
-            ],
-            vec(any::<u8>(), 1..64),
-        )
-            .prop_map(|(hash, digest)| Attribute::Fingerprint(Fingerprint { hash, digest })),
+        prop_oneof![
+            (
+                prop_oneof![
+                    Just(HashAlgorithm::Sha1),
+                    Just(HashAlgorithm::Sha256),
+                    Just(HashAlgorithm::Sha384),
+                    Just(HashAlgorithm::Sha512),
+                ],
+                vec(any::<u8>(), 64),
+            )
+                .prop_map(|(algorithm, digest)| FingerprintAttribute::Known(
+                    Fingerprint::new(algorithm, &digest[..algorithm.output_len()]).unwrap()
+                )),
+            (
+                prop_oneof![
+                    Just("sha-224".to_owned()),
+                    Just("md5".to_owned()),
+                    Just("md2".to_owned()),
+                    other_token(&[
+                        "sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "md5", "md2"
+                    ]),
+                ],
+                vec(any::<u8>(), 1..64),
+            )
+                .prop_map(|(hash_function, digest)| FingerprintAttribute::Other {
+                    hash_function,
+                    digest
+                }),
+        ]
+        .prop_map(Attribute::Fingerprint),
         prop_oneof![
             Just(Setup::Active),
             Just(Setup::Passive),
@@ -392,7 +406,7 @@ fn attribute() -> impl Strategy<Value = Attribute> {
             vec(parameter(), 0..3),
         )
             .prop_map(
-                |(id, direction, payload_types, restrictions)| Attribute::Rid(Rid {
+                |(id, direction, payload_types, restrictions)| Attribute::Rid(RidAttribute {
                     id,
                     direction,
                     payload_types,

@@ -16,7 +16,9 @@ use ring::aead;
 use sha1::Sha1;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::Profile;
+use ferrtc_types::SrtpProfile;
+
+use crate::profile::ProfileExt;
 
 /// Key derivation labels (RFC 3711 §4.3.1 and §4.3.2).
 pub(crate) mod label {
@@ -242,7 +244,7 @@ pub(crate) struct SessionKeys {
 
 impl SessionKeys {
     /// Derives every session key; lengths were checked against `profile` by the caller.
-    pub(crate) fn derive(profile: Profile, master_key: &[u8], master_salt: &[u8]) -> Self {
+    pub(crate) fn derive(profile: SrtpProfile, master_key: &[u8], master_salt: &[u8]) -> Self {
         use label::*;
         if profile.is_aead() {
             SessionKeys {

@@ -1,13 +1,14 @@
 //! The one error type of this crate.
 
+use ferrtc_types::Ssrc;
+
 /// Why a protect or unprotect call (or a context constructor) failed.
 ///
 /// Variants fall in two groups. Peer misbehaviour and damage on the wire (everything an
 /// `unprotect_*` call can see): [`Error::Truncated`], [`Error::BadVersion`],
 /// [`Error::HeaderOverrun`], [`Error::AuthenticationFailed`], [`Error::Replayed`],
 /// [`Error::TooOld`], [`Error::TooManySsrcs`]. API misuse or exhausted keys, caused by the caller:
-/// [`Error::InvalidKeyLength`], [`Error::InvalidKeyingMaterialLength`],
-/// [`Error::BufferTooSmall`], [`Error::PacketLimitReached`].
+/// [`Error::InvalidKeyLength`], [`Error::BufferTooSmall`], [`Error::PacketLimitReached`].
 ///
 /// An error never changes the per-SSRC state of the context: the next valid packet is processed
 /// as if the failed one had never arrived. The bytes of the buffer handed in are unspecified
@@ -35,34 +36,34 @@ pub enum Error {
         len: usize,
     },
     /// The authentication tag does not match: wrong key, damaged or forged packet.
-    #[error("authentication failed for SSRC {ssrc:#010x}")]
+    #[error("authentication failed for SSRC {ssrc}")]
     AuthenticationFailed {
         /// SSRC the packet claims.
-        ssrc: u32,
+        ssrc: Ssrc,
     },
     /// This packet index was already received (RFC 3711 §3.3.2).
-    #[error("replayed packet, SSRC {ssrc:#010x} index {index}")]
+    #[error("replayed packet, SSRC {ssrc} index {index}")]
     Replayed {
         /// SSRC of the stream.
-        ssrc: u32,
+        ssrc: Ssrc,
         /// SRTP packet index (48 bits) or SRTCP index (31 bits).
         index: u64,
     },
     /// The packet index is older than the replay window reaches (RFC 3711 §3.3.2).
-    #[error("packet too old for the replay window, SSRC {ssrc:#010x} index {index}")]
+    #[error("packet too old for the replay window, SSRC {ssrc} index {index}")]
     TooOld {
         /// SSRC of the stream.
-        ssrc: u32,
+        ssrc: Ssrc,
         /// SRTP packet index (48 bits) or SRTCP index (31 bits); for an SRTP packet whose
         /// rollover counter would be negative, the sequence number.
         index: u64,
     },
     /// A packet for a new SSRC arrived but the context already tracks its configured maximum
     /// number of SSRCs ([`crate::Config::with_max_ssrcs`]). The packet is dropped and counted.
-    #[error("SSRC {ssrc:#010x} refused: the context already tracks its maximum of SSRCs")]
+    #[error("SSRC {ssrc} refused: the context already tracks its maximum of SSRCs")]
     TooManySsrcs {
         /// The SSRC that was refused.
-        ssrc: u32,
+        ssrc: Ssrc,
     },
     /// The master key or salt has the wrong length for the profile.
     #[error("{what} is {actual} bytes, the profile needs {expected}")]
@@ -70,14 +71,6 @@ pub enum Error {
         /// `"master key"` or `"master salt"`.
         what: &'static str,
         /// Length the profile needs.
-        expected: usize,
-        /// Length handed in.
-        actual: usize,
-    },
-    /// The DTLS exported keying material has the wrong length (RFC 5764 §4.2).
-    #[error("keying material is {actual} bytes, the profile needs {expected}")]
-    InvalidKeyingMaterialLength {
-        /// `2 * (key + salt)` for the profile.
         expected: usize,
         /// Length handed in.
         actual: usize,

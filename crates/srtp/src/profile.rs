@@ -1,111 +1,37 @@
-//! SRTP protection profiles (RFC 5764 §4.1.2, RFC 7714 §14.2).
+//! What SRTP needs of a protection profile beyond [`SrtpProfile`]'s public sizes.
 
-/// An SRTP protection profile: cipher, authentication and key sizes.
-///
-/// The four profiles WebRTC uses. The identifiers are the DTLS `use_srtp` values
-/// ([`Profile::id`], [`Profile::from_id`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Profile {
-    /// `SRTP_AES128_CM_HMAC_SHA1_80`: AES-128 counter mode, HMAC-SHA1 tag of 80 bits
-    /// (RFC 5764 §4.1.2, id 0x0001).
-    Aes128CmHmacSha1_80,
-    /// `SRTP_AES128_CM_HMAC_SHA1_32`: as above with a 32-bit SRTP tag; SRTCP keeps its 80-bit
-    /// tag (RFC 5764 §4.1.2, id 0x0002).
-    Aes128CmHmacSha1_32,
-    /// `SRTP_AEAD_AES_128_GCM`: AES-128-GCM with a 16-byte tag (RFC 7714 §14.2, id 0x0007).
-    AeadAes128Gcm,
-    /// `SRTP_AEAD_AES_256_GCM`: AES-256-GCM with a 16-byte tag (RFC 7714 §14.2, id 0x0008).
-    AeadAes256Gcm,
-}
+use ferrtc_types::SrtpProfile;
 
-impl Profile {
-    /// Every profile this crate implements.
-    pub const ALL: [Profile; 4] = [
-        Profile::Aes128CmHmacSha1_80,
-        Profile::Aes128CmHmacSha1_32,
-        Profile::AeadAes128Gcm,
-        Profile::AeadAes256Gcm,
-    ];
+/// Most SRTP packets one master key may protect: 2^48 (RFC 3711 §9.2, RFC 7714 §8.4). The
+/// same for every profile.
+pub const MAX_RTP_PACKETS: u64 = 1 << 48;
 
-    /// The DTLS-SRTP protection profile identifier.
-    pub const fn id(self) -> u16 {
-        match self {
-            // RFC 5764 §4.1.2
-            Profile::Aes128CmHmacSha1_80 => 0x0001,
-            Profile::Aes128CmHmacSha1_32 => 0x0002,
-            // RFC 7714 §14.2
-            Profile::AeadAes128Gcm => 0x0007,
-            Profile::AeadAes256Gcm => 0x0008,
-        }
-    }
+/// Most SRTCP packets one master key may protect: 2^31 (RFC 3711 §9.2, RFC 7714 §9.4). The
+/// same for every profile.
+pub const MAX_RTCP_PACKETS: u64 = 1 << 31;
 
-    /// The profile with this DTLS-SRTP identifier, if implemented here.
-    pub const fn from_id(id: u16) -> Option<Profile> {
-        match id {
-            0x0001 => Some(Profile::Aes128CmHmacSha1_80),
-            0x0002 => Some(Profile::Aes128CmHmacSha1_32),
-            0x0007 => Some(Profile::AeadAes128Gcm),
-            0x0008 => Some(Profile::AeadAes256Gcm),
-            _ => None,
-        }
-    }
-
-    /// Master key length in bytes (also the session encryption key length).
-    pub const fn master_key_len(self) -> usize {
-        match self {
-            Profile::Aes128CmHmacSha1_80
-            | Profile::Aes128CmHmacSha1_32
-            | Profile::AeadAes128Gcm => 16,
-            Profile::AeadAes256Gcm => 32,
-        }
-    }
-
-    /// Master salt length in bytes: 112 bits for AES-CM (RFC 3711 §8.2), 96 bits for GCM
-    /// (RFC 7714 §12). Session salts have the same length.
-    pub const fn master_salt_len(self) -> usize {
-        match self {
-            Profile::Aes128CmHmacSha1_80 | Profile::Aes128CmHmacSha1_32 => 14,
-            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 12,
-        }
-    }
-
-    /// Bytes SRTP appends to an RTP packet (the authentication tag; no MKI).
-    pub const fn rtp_overhead(self) -> usize {
-        match self {
-            Profile::Aes128CmHmacSha1_80 => 10,
-            Profile::Aes128CmHmacSha1_32 => 4,
-            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 16,
-        }
-    }
-
-    /// Bytes SRTCP appends to an RTCP packet: the authentication tag plus the 4-byte
-    /// E flag and SRTCP index (RFC 3711 §3.4; RFC 7714 §9.2).
-    pub const fn rtcp_overhead(self) -> usize {
-        self.rtcp_tag_len() + 4
-    }
-
+/// SRTP-internal facts about a profile.
+pub(crate) trait ProfileExt {
     /// SRTCP authentication tag length: 80 bits for both AES-CM profiles (RFC 5764 §4.1.2),
     /// 16 bytes for GCM.
-    pub(crate) const fn rtcp_tag_len(self) -> usize {
-        match self {
-            Profile::Aes128CmHmacSha1_80 | Profile::Aes128CmHmacSha1_32 => 10,
-            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => 16,
-        }
+    fn rtcp_tag_len(&self) -> usize;
+    /// AEAD (GCM, RFC 7714) rather than AES-CM with HMAC-SHA1 (RFC 3711).
+    fn is_aead(&self) -> bool;
+}
+
+impl ProfileExt for SrtpProfile {
+    #[inline]
+    fn rtcp_tag_len(&self) -> usize {
+        // The SRTCP trailer is the 4-byte E flag and index word plus the tag.
+        self.rtcp_overhead() - 4
     }
 
-    /// Most SRTP packets one master key may protect: 2^48 (RFC 3711 §9.2, RFC 7714 §8.4).
-    pub const fn max_rtp_packets(self) -> u64 {
-        1 << 48
-    }
-
-    /// Most SRTCP packets one master key may protect: 2^31 (RFC 3711 §9.2, RFC 7714 §9.4).
-    pub const fn max_rtcp_packets(self) -> u64 {
-        1 << 31
-    }
-
-    pub(crate) const fn is_aead(self) -> bool {
-        matches!(self, Profile::AeadAes128Gcm | Profile::AeadAes256Gcm)
+    #[inline]
+    fn is_aead(&self) -> bool {
+        matches!(
+            *self,
+            SrtpProfile::AeadAes128Gcm | SrtpProfile::AeadAes256Gcm
+        )
     }
 }
 
@@ -114,22 +40,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_round_trip() {
-        for p in Profile::ALL {
-            assert_eq!(Profile::from_id(p.id()), Some(p));
-        }
-        assert_eq!(Profile::from_id(0x0003), None);
-        assert_eq!(Profile::from_id(0x0000), None);
-    }
-
-    #[test]
     fn sizes_match_the_rfcs() {
-        assert_eq!(Profile::Aes128CmHmacSha1_32.rtp_overhead(), 4);
-        assert_eq!(Profile::Aes128CmHmacSha1_32.rtcp_overhead(), 14);
-        assert_eq!(Profile::AeadAes256Gcm.master_key_len(), 32);
-        assert_eq!(Profile::AeadAes128Gcm.master_salt_len(), 12);
-        assert_eq!(Profile::AeadAes128Gcm.rtcp_overhead(), 20);
-        assert!(Profile::AeadAes128Gcm.is_aead());
-        assert!(!Profile::Aes128CmHmacSha1_80.is_aead());
+        assert_eq!(SrtpProfile::Aes128CmHmacSha1_32.rtp_overhead(), 4);
+        assert_eq!(SrtpProfile::Aes128CmHmacSha1_32.rtcp_overhead(), 14);
+        assert_eq!(SrtpProfile::Aes128CmHmacSha1_32.rtcp_tag_len(), 10);
+        assert_eq!(SrtpProfile::Aes128CmHmacSha1_80.rtcp_tag_len(), 10);
+        assert_eq!(SrtpProfile::AeadAes256Gcm.master_key_len(), 32);
+        assert_eq!(SrtpProfile::AeadAes128Gcm.master_salt_len(), 12);
+        assert_eq!(SrtpProfile::AeadAes128Gcm.rtcp_overhead(), 20);
+        assert_eq!(SrtpProfile::AeadAes256Gcm.rtcp_tag_len(), 16);
+        assert!(SrtpProfile::AeadAes128Gcm.is_aead());
+        assert!(!SrtpProfile::Aes128CmHmacSha1_80.is_aead());
     }
 }

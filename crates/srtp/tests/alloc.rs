@@ -1,7 +1,7 @@
 //! Protect and unprotect allocate nothing per packet: a counting global allocator watches
 //! steady-state traffic for every profile, RTP and RTCP, including rejected packets.
 
-use ferrtc_srtp::{Config, Profile, SrtpContext};
+use ferrtc_srtp::{Config, SrtpContext, SrtpProfile, Ssrc};
 use ferrtc_test_alloc::allocations;
 
 // The counting allocator lives in `ferrtc-test-alloc`; counts are per thread.
@@ -16,7 +16,7 @@ fn steady_state_protect_and_unprotect_do_not_allocate() {
     assert!(allocations() > base, "counting allocator is active");
     drop(probe);
 
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let key = vec![1u8; profile.master_key_len()];
         let salt = vec![2u8; profile.master_salt_len()];
         let mut tx = SrtpContext::new(profile, &key, &salt, Config::default()).unwrap();
@@ -65,6 +65,6 @@ fn steady_state_protect_and_unprotect_do_not_allocate() {
             "{profile:?}: allocations in steady state"
         );
         assert_eq!(rx.stats().rtp_unprotected, 4000);
-        assert_eq!(rx.remote_roc(0x1111_1111), Some(1));
+        assert_eq!(rx.remote_roc(Ssrc(0x1111_1111)), Some(1));
     }
 }

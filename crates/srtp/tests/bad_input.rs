@@ -2,9 +2,9 @@
 //! garbage give typed errors, never a panic, and leave the context as it was: the next valid
 //! packet still unprotects, for every profile, RTP and RTCP.
 
-use ferrtc_srtp::{Config, Error, Profile, SrtpContext};
+use ferrtc_srtp::{Config, Error, SrtpContext, SrtpProfile, Ssrc};
 
-fn ctx(profile: Profile, key_byte: u8) -> SrtpContext {
+fn ctx(profile: SrtpProfile, key_byte: u8) -> SrtpContext {
     let key = vec![key_byte; profile.master_key_len()];
     let salt = vec![0x5a; profile.master_salt_len()];
     SrtpContext::new(profile, &key, &salt, Config::default()).unwrap()
@@ -27,14 +27,14 @@ fn rtcp() -> Vec<u8> {
 }
 
 struct Peer {
-    profile: Profile,
+    profile: SrtpProfile,
     tx: SrtpContext,
     rx: SrtpContext,
     seq: u16,
 }
 
 impl Peer {
-    fn new(profile: Profile) -> Peer {
+    fn new(profile: SrtpProfile) -> Peer {
         Peer {
             profile,
             tx: ctx(profile, 1),
@@ -75,7 +75,7 @@ impl Peer {
 
 #[test]
 fn truncated_packets() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let mut peer = Peer::new(profile);
         peer.still_works();
         let (_, p) = peer.srtp();
@@ -111,7 +111,7 @@ fn truncated_packets() {
 
 #[test]
 fn every_flipped_bit_is_refused() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let mut peer = Peer::new(profile);
         let (_, p) = peer.srtp();
         for bit in 0..p.len() * 8 {
@@ -141,7 +141,7 @@ fn every_flipped_bit_is_refused() {
 
 #[test]
 fn wrong_key_is_an_authentication_failure() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let mut peer = Peer::new(profile);
         peer.still_works();
         let mut stranger = ctx(profile, 2);
@@ -151,7 +151,9 @@ fn wrong_key_is_an_authentication_failure() {
         stranger.protect_rtp(&mut p, len).unwrap();
         assert_eq!(
             peer.rx.unprotect_rtp(&mut p),
-            Err(Error::AuthenticationFailed { ssrc: 0xdead_beef })
+            Err(Error::AuthenticationFailed {
+                ssrc: Ssrc(0xdead_beef)
+            })
         );
         // The peer has seen SRTCP index 0; the stranger's second packet carries index 1.
         let mut c = rtcp();
@@ -161,7 +163,9 @@ fn wrong_key_is_an_authentication_failure() {
         stranger.protect_rtcp(&mut c, len).unwrap();
         assert_eq!(
             peer.rx.unprotect_rtcp(&mut c),
-            Err(Error::AuthenticationFailed { ssrc: 0xdead_beef })
+            Err(Error::AuthenticationFailed {
+                ssrc: Ssrc(0xdead_beef)
+            })
         );
         assert_eq!(peer.rx.stats().auth_failed, 2);
         peer.still_works();
@@ -170,7 +174,7 @@ fn wrong_key_is_an_authentication_failure() {
 
 #[test]
 fn replays_are_refused_and_counted() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let mut peer = Peer::new(profile);
         let (_, p) = peer.srtp();
         let c = peer.srtcp();
@@ -182,14 +186,14 @@ fn replays_are_refused_and_counted() {
             assert!(matches!(
                 peer.rx.unprotect_rtp(&mut p2),
                 Err(Error::Replayed {
-                    ssrc: 0xdead_beef,
+                    ssrc: Ssrc(0xdead_beef),
                     ..
                 })
             ));
             assert!(matches!(
                 peer.rx.unprotect_rtcp(&mut c2),
                 Err(Error::Replayed {
-                    ssrc: 0xdead_beef,
+                    ssrc: Ssrc(0xdead_beef),
                     index: 0
                 })
             ));
@@ -201,7 +205,7 @@ fn replays_are_refused_and_counted() {
 
 #[test]
 fn garbage_of_every_length() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let mut peer = Peer::new(profile);
         peer.still_works();
         let mut x = 0x1234_5678u32;

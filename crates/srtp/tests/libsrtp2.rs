@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use ferrtc_srtp::{Config, Profile, SrtpContext};
+use ferrtc_srtp::{Config, SrtpContext, SrtpProfile, Ssrc};
 
 fn peer_binary() -> &'static PathBuf {
     static PEER: OnceLock<PathBuf> = OnceLock::new();
@@ -34,19 +34,18 @@ fn peer_binary() -> &'static PathBuf {
     })
 }
 
-fn name(profile: Profile) -> &'static str {
+fn name(profile: SrtpProfile) -> &'static str {
     match profile {
-        Profile::Aes128CmHmacSha1_80 => "cm80",
-        Profile::Aes128CmHmacSha1_32 => "cm32",
-        Profile::AeadAes128Gcm => "gcm128",
-        Profile::AeadAes256Gcm => "gcm256",
-        other => panic!("no libsrtp2 mapping for {other:?}"),
+        SrtpProfile::Aes128CmHmacSha1_80 => "cm80",
+        SrtpProfile::Aes128CmHmacSha1_32 => "cm32",
+        SrtpProfile::AeadAes128Gcm => "gcm128",
+        SrtpProfile::AeadAes256Gcm => "gcm256",
     }
 }
 
 /// Runs the libsrtp2 peer over `packets`; returns (libsrtp status, output) per packet.
 fn libsrtp2(
-    profile: Profile,
+    profile: SrtpProfile,
     mode: &str,
     kind: &str,
     key: &[u8],
@@ -150,7 +149,7 @@ fn rtcp_stream(rng: &mut Rng, ssrc: u32, count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn keys(rng: &mut Rng, profile: Profile) -> (Vec<u8>, Vec<u8>) {
+fn keys(rng: &mut Rng, profile: SrtpProfile) -> (Vec<u8>, Vec<u8>) {
     (
         rng.bytes(profile.master_key_len()),
         rng.bytes(profile.master_salt_len()),
@@ -160,7 +159,7 @@ fn keys(rng: &mut Rng, profile: Profile) -> (Vec<u8>, Vec<u8>) {
 #[test]
 fn ferrtc_to_libsrtp2() {
     let mut rng = Rng(0x0bad_5eed);
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let (key, salt) = keys(&mut rng, profile);
         let mut ours = SrtpContext::new(profile, &key, &salt, Config::default()).unwrap();
 
@@ -182,7 +181,7 @@ fn ferrtc_to_libsrtp2() {
             assert_eq!(status, 0, "{profile:?}: libsrtp2 refused RTP packet {i}");
             assert_eq!(out, plain[i], "{profile:?}: RTP packet {i}");
         }
-        assert_eq!(ours.local_roc(0x0102_0304), Some(1));
+        assert_eq!(ours.local_roc(Ssrc(0x0102_0304)), Some(1));
 
         let plain = rtcp_stream(&mut rng, 0x0102_0304, 50);
         let protected: Vec<Vec<u8>> = plain
@@ -208,7 +207,7 @@ fn ferrtc_to_libsrtp2() {
 #[test]
 fn libsrtp2_to_ferrtc_reordered() {
     let mut rng = Rng(0x5eed_0bad);
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let (key, salt) = keys(&mut rng, profile);
         let mut ours = SrtpContext::new(profile, &key, &salt, Config::default()).unwrap();
 
@@ -230,7 +229,7 @@ fn libsrtp2_to_ferrtc_reordered() {
                 .unwrap_or_else(|e| panic!("{profile:?}: ferrtc refused RTP packet {i}: {e}"));
             assert_eq!(&srtp[..n], &plain[i][..], "{profile:?}: RTP packet {i}");
         }
-        assert_eq!(ours.remote_roc(0xfeed_f00d), Some(1));
+        assert_eq!(ours.remote_roc(Ssrc(0xfeed_f00d)), Some(1));
 
         let plain = rtcp_stream(&mut rng, 0xfeed_f00d, 50);
         let protected = libsrtp2(profile, "protect", "rtcp", &key, &salt, &plain);

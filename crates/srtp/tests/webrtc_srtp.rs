@@ -2,18 +2,17 @@
 //! packets protected by ferrtc are unprotected by webrtc-srtp and the reverse, over random
 //! payloads, CSRC lists and header extensions, across a sequence-number wrap.
 
-use ferrtc_srtp::{Config, Profile, SrtpContext};
+use ferrtc_srtp::{Config, SrtpContext, SrtpProfile, Ssrc};
 use proptest::prelude::*;
 use webrtc_srtp::context::Context as WebrtcContext;
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
-fn theirs(profile: Profile) -> ProtectionProfile {
+fn theirs(profile: SrtpProfile) -> ProtectionProfile {
     match profile {
-        Profile::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
-        Profile::Aes128CmHmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
-        Profile::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
-        Profile::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
-        other => panic!("no webrtc-srtp mapping for {other:?}"),
+        SrtpProfile::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+        SrtpProfile::Aes128CmHmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
+        SrtpProfile::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
+        SrtpProfile::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
     }
 }
 
@@ -83,7 +82,7 @@ fn extension() -> impl Strategy<Value = Extension> {
 
 #[derive(Debug, Clone)]
 struct Stream {
-    profile: Profile,
+    profile: SrtpProfile,
     key: Vec<u8>,
     salt: Vec<u8>,
     ssrc: u32,
@@ -95,7 +94,7 @@ struct Stream {
 
 fn stream() -> impl Strategy<Value = Stream> {
     (
-        prop::sample::select(Profile::ALL.to_vec()),
+        prop::sample::select(SrtpProfile::ALL.to_vec()),
         any::<[u8; 32]>(),
         any::<[u8; 14]>(),
         any::<u32>(),
@@ -199,12 +198,12 @@ proptest! {
         }
         let first = s.first_seq as u32;
         let expected_roc = u32::from(first + s.payloads.len() as u32 - 1 > 0xffff);
-        prop_assert_eq!(ours.remote_roc(s.ssrc), Some(expected_roc));
+        prop_assert_eq!(ours.remote_roc(Ssrc(s.ssrc)), Some(expected_roc));
     }
 
     #[test]
     fn srtcp_both_ways(
-        profile in prop::sample::select(Profile::ALL.to_vec()),
+        profile in prop::sample::select(SrtpProfile::ALL.to_vec()),
         key in any::<[u8; 32]>(),
         salt in any::<[u8; 14]>(),
         ssrc in any::<u32>(),
@@ -237,7 +236,7 @@ proptest! {
 /// A long stream through two wraps, with gaps and losses, in both directions.
 #[test]
 fn two_wraps_with_losses_both_ways() {
-    for profile in Profile::ALL {
+    for profile in SrtpProfile::ALL {
         let key = vec![3u8; profile.master_key_len()];
         let salt = vec![5u8; profile.master_salt_len()];
         let mut ours_tx = SrtpContext::new(profile, &key, &salt, Config::default()).unwrap();
@@ -268,7 +267,7 @@ fn two_wraps_with_losses_both_ways() {
                 assert_eq!(&enc[..m], &plain[..], "{profile:?} seq {seq}");
             }
         }
-        assert_eq!(ours_tx.local_roc(0xabcd_ef01), Some(2));
-        assert_eq!(ours_rx.remote_roc(0xabcd_ef01), Some(2));
+        assert_eq!(ours_tx.local_roc(Ssrc(0xabcd_ef01)), Some(2));
+        assert_eq!(ours_rx.remote_roc(Ssrc(0xabcd_ef01)), Some(2));
     }
 }

@@ -20,8 +20,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ferrtc_stun_ice::ice::{
-    Agent, Candidate, ConnectionState, Credentials, Foundation, IceConfig, IceError, IceEvent,
-    IceRole, IceStats, SelectedPair, is_stun,
+    Agent, Candidate, ConnectionState, Credentials, Foundation, IceConfig, IceEvent, IceRole,
+    IceStats, ReceiveError, SelectedPair, Transport, is_stun,
 };
 use rand::SeedableRng;
 
@@ -243,7 +243,7 @@ struct Driver {
     /// Non-STUN datagrams, with their source.
     data: Vec<(SocketAddr, Vec<u8>)>,
     /// Errors `handle_receive` returned.
-    errors: Vec<IceError>,
+    errors: Vec<ReceiveError>,
 }
 
 impl Driver {
@@ -271,7 +271,7 @@ impl Driver {
     /// Sends what the agent has to send and records its events.
     fn flush(&mut self) {
         while let Some(t) = self.agent.poll_transmit() {
-            assert_eq!(t.source, self.local, "our only base");
+            assert_eq!(t.source, Some(self.local), "our only base");
             self.socket
                 .send_to(&t.contents, t.destination)
                 .expect("send on loopback");
@@ -305,7 +305,10 @@ impl Driver {
                 let datagram = &buf[..n];
                 if is_stun(datagram) {
                     let now = Instant::now();
-                    if let Err(e) = self.agent.handle_receive(now, self.local, from, datagram) {
+                    if let Err(e) =
+                        self.agent
+                            .handle_receive(now, Transport::Udp, self.local, from, datagram)
+                    {
                         self.errors.push(e);
                     }
                 } else {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, Sim};
 use ferrtc_stun_ice::ice::{
-    Agent, ConnectionState, Credentials, IceConfig, IceEvent, IceRole, SelectedPair,
+    Agent, ConnectionState, Credentials, IceConfig, IceEvent, IceRole, SelectedPair, Transport,
 };
 use is::stun::{StunMessage, StunPacket};
 use is::{IceAgent, IceAgentEvent, IceConnectionState, IceCreds, Protocol};
@@ -29,7 +29,9 @@ struct Ours {
 
 impl Endpoint for Ours {
     fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        self.agent.handle_receive(now, to, from, data).unwrap();
+        self.agent
+            .handle_receive(now, Transport::Udp, to, from, data)
+            .unwrap();
         self.drain();
     }
 
@@ -41,7 +43,7 @@ impl Endpoint for Ours {
     fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
         self.agent
             .poll_transmit()
-            .map(|t| Datagram::new(t.source, t.destination, t.contents))
+            .map(|t| Datagram::new(t.source.unwrap(), t.destination, t.contents.to_vec()))
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, NatConfig, NatKind, Sim};
 use ferrtc_stun_ice::ice::{
-    Agent, Candidate, CandidateKind, ConnectionState, GatheringState, IceConfig, IceError,
-    IceEvent, IceRole, SelectedPair, TcpType, Transport, TransportProtocol,
+    Agent, Candidate, CandidateKind, ConnectionState, GatheringState, IceConfig, IceEvent, IceRole,
+    ReceiveError, SelectedPair, TcpType, Transport, TransportProtocol,
 };
 use ferrtc_stun_ice::stun::{
     Attribute, Class, IntegrityKey, Message, MessageBuilder, MessageType, Method, TransactionId,
@@ -28,7 +28,7 @@ struct Node {
     outbox: Vec<Candidate>,
     /// End-of-candidates not yet signalled.
     eoc_pending: bool,
-    errors: Vec<IceError>,
+    errors: Vec<ReceiveError>,
     /// The driver's TURN client, whose relayed address the agent uses as a candidate.
     turn: Option<TurnDriver>,
     /// Local TCP candidate addresses: what arrives there is a message of an RFC 6544
@@ -104,9 +104,12 @@ impl Endpoint for Node {
     fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let result = match &mut self.turn {
             Some(t) if from == t.client.server() && to == t.host => {
-                match t.client.handle_datagram(now, from, data) {
+                match t.client.handle_receive(now, from, data) {
                     Ok(Some((peer, inner))) => match t.relayed {
-                        Some(relayed) => self.agent.handle_receive(now, relayed, peer, inner),
+                        Some(relayed) => {
+                            self.agent
+                                .handle_receive(now, Transport::Udp, relayed, peer, inner)
+                        }
                         None => Ok(()),
                     },
                     Ok(None) | Err(_) => Ok(()),
@@ -114,9 +117,11 @@ impl Endpoint for Node {
             }
             _ if self.tcp_locals.contains(&to) => {
                 self.agent
-                    .handle_receive_on(now, Transport::Tcp, to, from, data)
+                    .handle_receive(now, Transport::Tcp, to, from, data)
             }
-            _ => self.agent.handle_receive(now, to, from, data),
+            _ => self
+                .agent
+                .handle_receive(now, Transport::Udp, to, from, data),
         };
         if let Err(e) = result {
             self.errors.push(e);
@@ -136,12 +141,17 @@ impl Endpoint for Node {
         loop {
             if let Some(t) = &mut self.turn {
                 if let Some(out) = t.client.poll_transmit() {
-                    return Some(Datagram::new(t.host, out.destination, out.contents));
+                    return Some(Datagram::new(
+                        t.host,
+                        out.destination,
+                        out.contents.to_vec(),
+                    ));
                 }
             }
             let t = self.agent.poll_transmit()?;
+            let source = t.source.expect("the agent sends from a candidate's base");
             match &mut self.turn {
-                Some(turn) if Some(t.source) == turn.relayed => {
+                Some(turn) if Some(source) == turn.relayed => {
                     let ip = t.destination.ip();
                     if !turn.permissions.contains(&ip) {
                         turn.permissions.push(ip);
@@ -149,7 +159,7 @@ impl Endpoint for Node {
                     }
                     turn.client.send_to(t.destination, &t.contents).unwrap();
                 }
-                _ => return Some(Datagram::new(t.source, t.destination, t.contents)),
+                _ => return Some(Datagram::new(source, t.destination, t.contents.to_vec())),
             }
         }
     }
@@ -728,7 +738,7 @@ fn wrong_message_integrity_is_dropped_counted_never_answered() {
     let after = s.b().agent.stats();
     assert_eq!(after.bad_integrity, before.bad_integrity + 1);
     assert_eq!(s.sim.endpoint(sink).received, 0, "never answered");
-    assert!(s.b().errors.contains(&IceError::BadIntegrity));
+    assert!(s.b().errors.contains(&ReceiveError::BadIntegrity));
     assert!(
         s.b()
             .agent
@@ -934,7 +944,7 @@ fn converges_over_many_seeded_links() {
         let bad = |n: &Node| {
             n.errors
                 .iter()
-                .any(|e| matches!(e, IceError::BadIntegrity | IceError::Malformed))
+                .any(|e| matches!(e, ReceiveError::BadIntegrity | ReceiveError::Malformed(_)))
         };
         assert!(!bad(s.a()) && !bad(s.b()), "seed {seed}");
     }

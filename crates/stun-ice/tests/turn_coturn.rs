@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ferrtc_stun_ice::framing::ChannelData;
 use ferrtc_stun_ice::turn::{Client, ClientConfig, Event, StreamFramer, TurnTransport};
+use ferrtc_types::Bytes;
 use rand::SeedableRng;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -338,6 +339,8 @@ struct Driver {
     wire: Box<dyn Wire>,
     server: SocketAddr,
     events: Vec<Event>,
+    /// Peer data `handle_receive` returned over UDP, as the events the stream path gives.
+    pending: std::collections::VecDeque<Event>,
     /// Everything received from the server, for counting ChannelData frames afterwards.
     received: Vec<Vec<u8>>,
     errors: Vec<String>,
@@ -355,6 +358,7 @@ impl Driver {
             wire,
             server: addr,
             events: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             received: Vec::new(),
             errors: Vec::new(),
         }
@@ -368,7 +372,11 @@ impl Driver {
                 assert_eq!(t.destination, self.server);
                 self.wire.send(&t.contents);
             }
-            while let Some(e) = self.client.poll_event() {
+            while let Some(e) = self
+                .pending
+                .pop_front()
+                .or_else(|| self.client.poll_event())
+            {
                 self.events.push(e.clone());
                 if want(&e) {
                     return e;
@@ -390,11 +398,16 @@ impl Driver {
                 .clamp(Duration::from_millis(1), Duration::from_millis(100));
             match self.wire.recv(wait) {
                 Some(bytes) => {
-                    if let Err(e) = self
+                    match self
                         .client
                         .handle_receive(Instant::now(), self.server, &bytes)
                     {
-                        self.errors.push(e.to_string());
+                        Ok(Some((peer, data))) => self.pending.push_back(Event::Data {
+                            peer,
+                            data: Bytes::copy_from_slice(data),
+                        }),
+                        Ok(None) => {}
+                        Err(e) => self.errors.push(e.to_string()),
                     }
                     self.received.push(bytes);
                 }
@@ -498,7 +511,7 @@ fn exchange_through_relay(server: &Coturn, transport: TurnTransport, seed: u64) 
         got,
         Event::Data {
             peer: peer_addr,
-            data: b"via Data indication".to_vec()
+            data: Bytes::from_static(b"via Data indication")
         }
     );
     assert_eq!(d.channel_data_frames(transport.is_stream()), 0);
@@ -530,7 +543,7 @@ fn exchange_through_relay(server: &Coturn, transport: TurnTransport, seed: u64) 
             got,
             Event::Data {
                 peer: peer_addr,
-                data: down
+                data: Bytes::from(down)
             }
         );
     }
@@ -582,6 +595,7 @@ fn coturn_rejects_a_wrong_password() {
         wire,
         server: addr,
         events: Vec::new(),
+        pending: std::collections::VecDeque::new(),
         received: Vec::new(),
         errors: Vec::new(),
     };

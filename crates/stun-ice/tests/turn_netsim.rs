@@ -3,18 +3,63 @@
 
 mod turn_support;
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use ferrtc_netsim::endpoints::Socket;
-use ferrtc_netsim::{
-    Datagram, Handle, LinkConfig, Machine, NatConfig, NatId, NatKind, Sim, sans_io,
-};
+use ferrtc_netsim::{Datagram, Handle, LinkConfig, Machine, NatConfig, NatId, NatKind, Sim};
 use ferrtc_stun_ice::turn::{Client, ClientConfig, Event, RequestError, TurnError, TurnTransport};
+use ferrtc_types::Bytes;
 use rand::SeedableRng;
 use turn_support::TestServer;
 
-type ClientNode = Machine<Client, Event, TurnError>;
+type ClientNode = Machine<Relay, Event, TurnError>;
+
+/// The client as a simulation endpoint. Over UDP, `handle_receive` returns peer data
+/// borrowed from the datagram; the wrapper records it as an [`Event::Data`] so a test sees
+/// everything the client delivered as one list of events.
+struct Relay {
+    client: Client,
+    data: VecDeque<Event>,
+}
+
+impl Deref for Relay {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for Relay {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// `client`, sending from `local`, as a simulation endpoint.
+fn relay(client: Client, local: SocketAddr) -> ClientNode {
+    Machine::new(Relay {
+        client,
+        data: VecDeque::new(),
+    })
+    .on_receive(|r: &mut Relay, now, from, _to, datagram| {
+        if let Some((peer, data)) = r.client.handle_receive(now, from, datagram)? {
+            let data = Bytes::copy_from_slice(data);
+            r.data.push_back(Event::Data { peer, data });
+        }
+        Ok(())
+    })
+    .on_timeout(|r, now| r.client.handle_timeout(now))
+    .on_poll_timeout(|r| r.client.poll_timeout())
+    .on_event(|r| r.data.pop_front().or_else(|| r.client.poll_event()))
+    .on_transmit(move |r, _now| {
+        r.client
+            .poll_transmit()
+            .map(|t| Datagram::new(local, t.destination, t.contents.to_vec()))
+    })
+}
 
 const CLIENT: &str = "10.0.0.2:5000";
 const NAT_IP: &str = "203.0.113.1";
@@ -64,14 +109,7 @@ impl World {
         let peer = sim.add_endpoint([addr(PEER)], Socket::new());
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let client = Client::new(config, &mut rng);
-        let client = sim.add_endpoint(
-            [addr(CLIENT)],
-            sans_io!(client, |t| Datagram::new(
-                addr(CLIENT),
-                t.destination,
-                t.contents
-            )),
-        );
+        let client = sim.add_endpoint([addr(CLIENT)], relay(client, addr(CLIENT)));
         World {
             sim,
             client,
@@ -145,7 +183,7 @@ impl World {
         self.events()
             .iter()
             .filter_map(|(_, e)| match e {
-                Event::Data { peer, data } => Some((*peer, data.clone())),
+                Event::Data { peer, data } => Some((*peer, data.to_vec())),
                 _ => None,
             })
             .collect()
@@ -382,11 +420,7 @@ fn ipv6_allocation_relays_both_ways() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
     let client = sim.add_endpoint(
         [client_addr],
-        sans_io!(Client::new(config, &mut rng), |t| Datagram::new(
-            client_addr,
-            t.destination,
-            t.contents
-        )),
+        relay(Client::new(config, &mut rng), client_addr),
     );
     let now = sim.now();
     sim.endpoint_mut(client).inner.allocate(now).unwrap();
@@ -435,7 +469,7 @@ fn ipv6_allocation_relays_both_ways() {
         .events
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::Data { peer, data } => Some((*peer, data.clone())),
+            Event::Data { peer, data } => Some((*peer, data.to_vec())),
             _ => None,
         })
         .collect();

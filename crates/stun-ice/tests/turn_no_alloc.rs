@@ -1,7 +1,8 @@
 //! The TURN client's relayed data path allocates nothing: once a channel is bound (and with a
 //! permission, for Send/Data indications), wrapping outgoing data with
-//! [`Client::encode_to`] into a reused buffer and unwrapping incoming data with
-//! [`Client::handle_datagram`] make no heap allocation, counted by a global allocator.
+//! [`Client::encode_to`] into a reused buffer, or with [`Client::send_to`] into `Bytes` lent
+//! from the client's own buffer, and unwrapping incoming data with [`Client::handle_receive`]
+//! make no heap allocation, counted by a global allocator.
 
 mod turn_support;
 
@@ -79,7 +80,7 @@ fn relayed_data_path_allocates_nothing() {
         out.clear();
         client.encode_to(peer, &payload, &mut out).unwrap();
         let got = client
-            .handle_datagram(now, addr(SERVER), &data_indication)
+            .handle_receive(now, addr(SERVER), &data_indication)
             .unwrap();
         assert_eq!(got, Some((peer, &payload[..])));
     }
@@ -104,11 +105,24 @@ fn relayed_data_path_allocates_nothing() {
         out.clear();
         client.encode_to(peer, &payload, &mut out).unwrap();
         let got = client
-            .handle_datagram(now, addr(SERVER), &channel_data)
+            .handle_receive(now, addr(SERVER), &channel_data)
             .unwrap();
         assert_eq!(got, Some((peer, &payload[..])));
     }
     assert_eq!(allocations() - before, 0, "ChannelData path");
+
+    // `send_to` lends each message as `Bytes` out of the client's buffer: once the driver
+    // drops what it sent, the room is reused. (The first message sets the buffer up.)
+    client.send_to(peer, &payload).unwrap();
+    drop(client.poll_transmit());
+    let before = allocations();
+    for _ in 0..1000 {
+        client.send_to(peer, &payload).unwrap();
+        let t = client.poll_transmit().expect("the ChannelData message");
+        assert_eq!(t.contents.len(), 4 + payload.len());
+        assert_eq!(&t.contents[..4], &channel_data[..4]);
+    }
+    assert_eq!(allocations() - before, 0, "send_to path");
     assert_eq!(&out[..4], &channel_data[..4]);
     assert!(client.poll_event().is_none());
     assert!(client.poll_transmit().is_none());

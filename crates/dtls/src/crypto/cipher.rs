@@ -101,15 +101,16 @@ impl RecordCipher {
     }
 
     /// Appends a whole protected record (header, explicit nonce if any, ciphertext, tag) to
-    /// `out`. The explicit GCM nonce is the 64-bit epoch + sequence number, unique per key.
-    pub fn seal(
+    /// `out` (a `Vec<u8>` or a `BytesMut`; nothing is allocated when it has room). The
+    /// explicit GCM nonce is the 64-bit epoch + sequence number, unique per key.
+    pub fn seal<B: bytes::BufMut + AsMut<[u8]>>(
         &self,
         ty: ContentType,
         version: u16,
         epoch: u16,
         seq: u64,
         plaintext: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut B,
     ) -> Result<(), crate::Error> {
         let explicit = epoch_seq(epoch, seq);
         let header = RecordHeader {
@@ -119,21 +120,21 @@ impl RecordCipher {
             sequence_number: seq,
             length: (plaintext.len() + self.bulk.overhead()) as u16,
         };
-        header.emit(out);
+        out.put_slice(&header.to_bytes());
         if self.bulk != BulkCipher::Chacha20Poly1305 {
-            out.extend_from_slice(&explicit);
+            out.put_slice(&explicit);
         }
-        let start = out.len();
-        out.extend_from_slice(plaintext);
+        let start = out.as_mut().len();
+        out.put_slice(plaintext);
         let tag = self
             .key
             .seal_in_place_separate_tag(
                 self.nonce(explicit),
                 aad(epoch, seq, ty, version, plaintext.len()),
-                &mut out[start..],
+                &mut out.as_mut()[start..],
             )
             .map_err(|_| crate::Error::Crypto)?;
-        out.extend_from_slice(tag.as_ref());
+        out.put_slice(tag.as_ref());
         Ok(())
     }
 

@@ -2,10 +2,13 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrtc_dtls::{Certificate, Config, Endpoint, Error, Event, HashAlgorithm};
+use ferrtc_dtls::{
+    Certificate, Config, DtlsRole, Endpoint, Error, Event, HashAlgorithm, ReceiveError,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -13,14 +16,72 @@ pub fn rng(seed: u64) -> Box<ChaCha20Rng> {
     Box::new(ChaCha20Rng::seed_from_u64(seed))
 }
 
-/// Two configs whose fingerprints point at each other.
+/// The client's address.
+pub const CLIENT: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)),
+    5000,
+);
+/// The server's address.
+pub const SERVER: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)),
+    5000,
+);
+
+/// Two configs, client and server, whose fingerprints point at each other.
 pub fn configs() -> (Config, Config) {
     let a = Arc::new(Certificate::generate().unwrap());
     let b = Arc::new(Certificate::generate().unwrap());
     (
-        Config::new(a.clone(), vec![b.fingerprint(HashAlgorithm::Sha256)]),
-        Config::new(b, vec![a.fingerprint(HashAlgorithm::Sha256)]),
+        Config::new(
+            DtlsRole::Client,
+            a.clone(),
+            vec![b.fingerprint(HashAlgorithm::Sha256)],
+        ),
+        Config::new(
+            DtlsRole::Server,
+            b,
+            vec![a.fingerprint(HashAlgorithm::Sha256)],
+        ),
     )
+}
+
+/// A client built from `config` and connected towards [`SERVER`] at `now`.
+pub fn client(config: Config, seed: u64, now: Instant) -> Endpoint {
+    let mut ep = Endpoint::new(Arc::new(config), now, rng(seed)).unwrap();
+    ep.connect(now, SERVER).unwrap();
+    ep
+}
+
+/// A server built from `config`.
+pub fn server(config: Config, seed: u64, now: Instant) -> Endpoint {
+    Endpoint::new(Arc::new(config), now, rng(seed)).unwrap()
+}
+
+/// Feeds a datagram (copied into a scratch buffer, as a driver's receive buffer) to `ep`;
+/// application data decrypted in place comes back as copies.
+pub fn receive(
+    ep: &mut Endpoint,
+    now: Instant,
+    from: SocketAddr,
+    datagram: &[u8],
+) -> Result<Vec<bytes::Bytes>, ReceiveError> {
+    let mut buf = datagram.to_vec();
+    let ranges = ep.handle_receive(now, from, &mut buf)?;
+    Ok(ranges
+        .iter()
+        .map(|r| bytes::Bytes::copy_from_slice(&buf[r]))
+        .collect())
+}
+
+/// The transmits `ep` has queued, as datagrams; each is addressed to `to`.
+pub fn transmits(ep: &mut Endpoint, to: SocketAddr) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| {
+            assert_eq!(t.destination, to, "transmit addressed to the peer");
+            assert_eq!(t.source, None);
+            t.contents.to_vec()
+        })
+        .collect()
 }
 
 /// What the link does to datagrams.
@@ -42,8 +103,12 @@ pub struct Pair {
     queue: VecDeque<(Instant, bool, Vec<u8>)>,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
+    /// The errors the endpoints failed with (`Event::Failed`).
     pub client_errors: Vec<Error>,
     pub server_errors: Vec<Error>,
+    /// Datagrams each endpoint dropped, with the reason.
+    pub client_drops: Vec<ReceiveError>,
+    pub server_drops: Vec<ReceiveError>,
     pub max_datagram: usize,
     pub datagrams: usize,
 }
@@ -54,8 +119,8 @@ impl Pair {
     pub fn new(client: Config, server: Config, seed: u64) -> Self {
         let start = Instant::now();
         Pair {
-            client: Endpoint::client(Arc::new(client), rng(seed), start).unwrap(),
-            server: Endpoint::server(Arc::new(server), rng(seed + 1)).unwrap(),
+            client: self::client(client, seed, start),
+            server: self::server(server, seed + 1, start),
             now: start,
             start,
             link: Link::default(),
@@ -65,23 +130,32 @@ impl Pair {
             server_events: Vec::new(),
             client_errors: Vec::new(),
             server_errors: Vec::new(),
+            client_drops: Vec::new(),
+            server_drops: Vec::new(),
             max_datagram: 0,
             datagrams: 0,
         }
     }
 
-    /// Moves transmits onto the link and events into the logs.
+    /// Moves transmits onto the link and events into the logs (a failure also into the
+    /// errors).
     pub fn drain(&mut self) {
-        while let Some(t) = self.client.poll_transmit() {
-            self.send(true, t.contents);
+        for d in transmits(&mut self.client, SERVER) {
+            self.send(true, d);
         }
-        while let Some(t) = self.server.poll_transmit() {
-            self.send(false, t.contents);
+        for d in transmits(&mut self.server, CLIENT) {
+            self.send(false, d);
         }
         while let Some(e) = self.client.poll_event() {
+            if let Event::Failed(err) = &e {
+                self.client_errors.push(err.clone());
+            }
             self.client_events.push(e);
         }
         while let Some(e) = self.server.poll_event() {
+            if let Event::Failed(err) = &e {
+                self.server_errors.push(err.clone());
+            }
             self.server_events.push(e);
         }
     }
@@ -127,13 +201,25 @@ impl Pair {
                 let _ = p;
                 let (at, to_server, d) = self.queue.pop_front().unwrap();
                 self.now = self.now.max(at);
-                let (ep, errs) = if to_server {
-                    (&mut self.server, &mut self.server_errors)
+                let (ep, from, drops, events) = if to_server {
+                    (
+                        &mut self.server,
+                        CLIENT,
+                        &mut self.server_drops,
+                        &mut self.server_events,
+                    )
                 } else {
-                    (&mut self.client, &mut self.client_errors)
+                    (
+                        &mut self.client,
+                        SERVER,
+                        &mut self.client_drops,
+                        &mut self.client_events,
+                    )
                 };
-                if let Err(e) = ep.handle_receive(self.now, &d) {
-                    errs.push(e);
+                // Data decrypted in place is logged as the event it would otherwise be.
+                match receive(ep, self.now, from, &d) {
+                    Ok(data) => events.extend(data.into_iter().map(Event::ApplicationData)),
+                    Err(e) => drops.push(e),
                 }
             }
             (_, Some(t)) => {

@@ -452,8 +452,8 @@ fn associate(next: &mut State, kind: MediaKind, mid: Option<Mid>, index: usize) 
 fn record_ext_ids(table: &mut Vec<(String, u16)>, sdp: &SessionDescription) {
     for m in &sdp.media {
         for e in m.extmaps() {
-            if !table.iter().any(|(u, id)| *u == e.uri || *id == e.id) {
-                table.push((e.uri.clone(), e.id));
+            if !table.iter().any(|(u, id)| *u == e.uri || *id == e.id.get()) {
+                table.push((e.uri.clone(), e.id.get()));
             }
         }
     }

@@ -32,6 +32,7 @@
 pub mod assembler;
 pub mod audio;
 pub mod av1;
+mod descriptor;
 pub mod h264;
 mod rtp_packetizer;
 pub mod vp8;

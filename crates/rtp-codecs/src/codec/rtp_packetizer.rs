@@ -104,12 +104,18 @@ mod tests {
     use crate::codec::FrameAssembler;
     use crate::codec::h264::{H264Depacketizer, H264Packetizer};
     use crate::rtp::{ExtensionForm, ExtensionWriter, RtpPacket};
+    use ferrtc_types::ExtensionId;
+
+    /// A test's extension id (never 0).
+    fn ext_id(n: u8) -> ExtensionId {
+        ExtensionId::new(n).expect("test ids are not 0")
+    }
 
     #[test]
     fn frames_to_packets_and_back() {
         let mut store = [0u8; 8];
         let mut w = ExtensionWriter::new(&mut store, ExtensionForm::OneByte);
-        w.push(3, &[0, 0]).unwrap();
+        w.push(ext_id(3), &[0, 0]).unwrap();
         let ext = w.finish().unwrap();
         let mut tx = RtpPacketizer::new(
             H264Packetizer::default(),
@@ -133,13 +139,16 @@ mod tests {
         for (i, b) in pkts.iter_mut().enumerate() {
             assert!(b.len() <= 1200);
             let mut p = RtpPacket::new_checked(&mut b[..]).unwrap();
-            p.extension_value_mut(3)
+            p.extension_value_mut(ext_id(3))
                 .unwrap()
                 .copy_from_slice(&(i as u16).to_be_bytes());
             let p = RtpPacket::new_checked(&b[..]).unwrap();
             assert_eq!(p.marker(), i + 1 == count);
             assert_eq!(p.timestamp(), 3000);
-            assert_eq!(p.extension_value(3), Some(&(i as u16).to_be_bytes()[..]));
+            assert_eq!(
+                p.extension_value(ext_id(3)),
+                Some(&(i as u16).to_be_bytes()[..])
+            );
             rx.push_packet(&p);
         }
         let f = rx.poll_frame().unwrap();

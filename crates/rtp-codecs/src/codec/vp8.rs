@@ -13,6 +13,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::descriptor::DescriptorReader;
 use super::{Depacketizer, FrameInfo, Packetizer};
 use crate::error::{DepacketizeError, PacketizeError};
 
@@ -40,39 +41,26 @@ pub struct Vp8Descriptor {
 impl Vp8Descriptor {
     /// Parses the descriptor at the start of `p`; returns it and its length.
     pub fn parse(p: &[u8]) -> Result<(Vp8Descriptor, usize), DepacketizeError> {
-        let short = DepacketizeError::Malformed {
-            what: "VP8 descriptor truncated",
-        };
-        let b0 = *p.first().ok_or(short)?;
+        let mut r = DescriptorReader::new(p, "VP8 descriptor truncated");
+        let b0 = r.next()?;
         let mut d = Vp8Descriptor {
             non_reference: b0 & 0x20 != 0,
             start: b0 & 0x10 != 0,
             partition_id: b0 & 0x07,
             ..Default::default()
         };
-        let mut at = 1;
         if b0 & 0x80 != 0 {
-            let x = *p.get(at).ok_or(short)?;
-            at += 1;
+            let x = r.next()?;
             if x & 0x80 != 0 {
-                let i = *p.get(at).ok_or(short)?;
-                at += 1;
-                if i & 0x80 != 0 {
-                    let lo = *p.get(at).ok_or(short)?;
-                    at += 1;
-                    d.picture_id = Some((u16::from(i & 0x7f) << 8) | u16::from(lo));
-                    d.long_picture_id = true;
-                } else {
-                    d.picture_id = Some(u16::from(i));
-                }
+                let (id, long) = r.picture_id()?;
+                d.picture_id = Some(id);
+                d.long_picture_id = long;
             }
             if x & 0x40 != 0 {
-                d.tl0_pic_idx = Some(*p.get(at).ok_or(short)?);
-                at += 1;
+                d.tl0_pic_idx = Some(r.next()?);
             }
             if x & 0x30 != 0 {
-                let tk = *p.get(at).ok_or(short)?;
-                at += 1;
+                let tk = r.next()?;
                 if x & 0x20 != 0 {
                     d.temporal = Some((tk >> 6, tk & 0x20 != 0));
                 }
@@ -81,7 +69,7 @@ impl Vp8Descriptor {
                 }
             }
         }
-        Ok((d, at))
+        Ok((d, r.position()))
     }
 
     /// Bytes [`write`](Self::write) writes.

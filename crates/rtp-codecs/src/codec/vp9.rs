@@ -19,6 +19,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::descriptor::DescriptorReader;
 use super::{Depacketizer, FrameInfo, Packetizer};
 use crate::error::{DepacketizeError, PacketizeError};
 
@@ -59,10 +60,10 @@ pub struct Vp9Descriptor {
     pub has_ss: bool,
 }
 
+const TRUNCATED: &str = "VP9 descriptor truncated";
+
 fn short() -> DepacketizeError {
-    DepacketizeError::Malformed {
-        what: "VP9 descriptor truncated",
-    }
+    DepacketizeError::Malformed { what: TRUNCATED }
 }
 
 /// Skips a scalability structure (RFC 9628 section 4.2.1) at the start of `p`; returns its
@@ -91,7 +92,8 @@ fn ss_len(p: &[u8]) -> Result<usize, DepacketizeError> {
 impl Vp9Descriptor {
     /// Parses the descriptor at the start of `p`; returns it and its length.
     pub fn parse(p: &[u8]) -> Result<(Vp9Descriptor, usize), DepacketizeError> {
-        let b0 = *p.first().ok_or_else(short)?;
+        let mut r = DescriptorReader::new(p, TRUNCATED);
+        let b0 = r.next()?;
         let mut d = Vp9Descriptor {
             inter_predicted: b0 & 0x40 != 0,
             flexible: b0 & 0x10 != 0,
@@ -101,46 +103,36 @@ impl Vp9Descriptor {
             not_ref_for_upper: b0 & 0x01 != 0,
             ..Default::default()
         };
-        let mut at = 1;
-        let next = |at: &mut usize| -> Result<u8, DepacketizeError> {
-            let b = *p.get(*at).ok_or_else(short)?;
-            *at += 1;
-            Ok(b)
-        };
         if b0 & 0x80 != 0 {
-            let i = next(&mut at)?;
-            d.picture_id = Some(if i & 0x80 != 0 {
-                (u16::from(i & 0x7f) << 8) | u16::from(next(&mut at)?)
-            } else {
-                u16::from(i)
-            });
+            d.picture_id = Some(r.picture_id()?.0);
         }
         if b0 & 0x20 != 0 {
-            let l = next(&mut at)?;
+            let l = r.next()?;
             d.layer = Some((l >> 5, l & 0x10 != 0, (l >> 1) & 0x07, l & 0x01 != 0));
             if !d.flexible {
-                d.tl0_pic_idx = Some(next(&mut at)?);
+                d.tl0_pic_idx = Some(r.next()?);
             }
         }
         if d.flexible && d.inter_predicted {
             loop {
-                let r = next(&mut at)?;
+                let b = r.next()?;
                 if d.p_diff_count == 3 {
                     return Err(DepacketizeError::Malformed {
                         what: "VP9 more than 3 reference indices",
                     });
                 }
-                d.p_diffs[usize::from(d.p_diff_count)] = r >> 1;
+                d.p_diffs[usize::from(d.p_diff_count)] = b >> 1;
                 d.p_diff_count += 1;
-                if r & 0x01 == 0 {
+                if b & 0x01 == 0 {
                     break;
                 }
             }
         }
         if d.has_ss {
-            at += ss_len(&p[at..])?;
+            let n = ss_len(r.rest())?;
+            r.advance(n);
         }
-        Ok((d, at))
+        Ok((d, r.position()))
     }
 
     /// The spatial layer id (0 without layer indices).

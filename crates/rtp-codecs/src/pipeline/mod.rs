@@ -15,9 +15,13 @@
 //! - [`twcc`]: transport-wide sequence numbering on send and transport-wide congestion
 //!   control feedback generation on receive.
 //!
-//! Each piece follows the same contract: `handle_*` inputs with the time they happened,
-//! then drain the `poll_*` outputs, and come back at `poll_timeout`. A loss repaired by
-//! NACK and RTX:
+//! Each piece follows the ferrtc verb contract (see `ferrtc-types`) as far as it applies:
+//! `handle_*` inputs with the time they happened, then drain the `poll_*` outputs until
+//! `None`, and come back at `poll_timeout(&self)`. These pieces send nothing themselves (what
+//! they produce is RTCP or frames for the caller to send or decode), so there is no
+//! `poll_transmit`; and their outputs fall due at times rather than on inputs, so the `poll_*`
+//! that can release something by time take `now` and stand in for `handle_timeout`: polling
+//! at or after `poll_timeout` is the timeout. A loss repaired by NACK and RTX:
 //!
 //! ```
 //! use std::time::{Duration, Instant};

@@ -9,6 +9,8 @@
 
 use std::time::{Duration, Instant};
 
+use ferrtc_types::ExtensionId;
+
 use crate::rtcp::{PacketStatus, TransportFeedback, TwccPackets};
 use crate::rtp::RtpPacket;
 use crate::types::{SeqNo, SeqUnwrapper, Ssrc};
@@ -24,7 +26,7 @@ pub const DELTA_UNIT: Duration = Duration::from_micros(250);
 pub enum StampError {
     /// The packet has no header extension element with the transport-cc id.
     #[error("no transport-cc extension element with id {0}")]
-    NoElement(u8),
+    NoElement(ExtensionId),
     /// The element is not the 2 bytes a transport sequence number takes (draft section 2).
     #[error("transport-cc element has {0} bytes, expected 2")]
     BadLength(usize),
@@ -56,7 +58,7 @@ impl TransportSequencer {
     pub fn stamp<T: AsRef<[u8]> + AsMut<[u8]>>(
         &mut self,
         packet: &mut RtpPacket<T>,
-        id: u8,
+        id: ExtensionId,
     ) -> Result<SeqNo, StampError> {
         let v = packet
             .extension_value_mut(id)
@@ -391,6 +393,12 @@ mod tests {
     use crate::rtp::{Csrcs, ExtensionForm, ExtensionWriter, RtpHeader};
     use crate::types::PayloadType;
     use crate::{Extension, ExtensionKind, ExtensionMap};
+    use ferrtc_types::ExtensionId;
+
+    /// A test's extension id (never 0).
+    fn ext_id(n: u8) -> ExtensionId {
+        ExtensionId::new(n).expect("test ids are not 0")
+    }
 
     fn us(n: u64) -> Duration {
         Duration::from_micros(n)
@@ -400,7 +408,7 @@ mod tests {
     fn sequencer_stamps_in_place_and_wraps() {
         let mut ext = [0u8; 8];
         let mut w = ExtensionWriter::new(&mut ext, ExtensionForm::OneByte);
-        w.push(3, &[0, 0]).unwrap();
+        w.push(ext_id(3), &[0, 0]).unwrap();
         let raw = w.finish().unwrap();
         let h = RtpHeader {
             marker: false,
@@ -416,13 +424,13 @@ mod tests {
         buf.truncate(n);
         let mut map = ExtensionMap::new();
         map.insert_uri(
-            3,
+            ext_id(3),
             "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
         );
         let mut seqr = TransportSequencer::new(SeqNo(0xffff));
         for want in [0xffffu16, 0, 1] {
             let mut p = RtpPacket::new_checked(&mut buf[..]).unwrap();
-            assert_eq!(seqr.stamp(&mut p, 3), Ok(SeqNo(want)));
+            assert_eq!(seqr.stamp(&mut p, ext_id(3)), Ok(SeqNo(want)));
             let p = RtpPacket::new_checked(&buf[..]).unwrap();
             let e = p.extension().unwrap();
             assert_eq!(
@@ -432,7 +440,10 @@ mod tests {
             assert_eq!(p.payload(), &[1, 2, 3]);
         }
         let mut p = RtpPacket::new_checked(&mut buf[..]).unwrap();
-        assert_eq!(seqr.stamp(&mut p, 4), Err(StampError::NoElement(4)));
+        assert_eq!(
+            seqr.stamp(&mut p, ext_id(4)),
+            Err(StampError::NoElement(ext_id(4)))
+        );
         assert_eq!(seqr.next_seq(), SeqNo(2));
     }
 

@@ -5,14 +5,20 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrtc_sctp_datachannel::{
-    Association, Config, DataChannelEvent, DataChannels, DtlsRole, Event,
+    Association, Config, DataChannelEvent, DataChannels, DtlsRole, Event, Transmit,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// The address of `a` as the harness names it (SCTP over DTLS only carries it along).
+pub const ADDR_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 5000);
+/// The address of `b`.
+pub const ADDR_B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 5000);
 
 /// One direction of the link.
 #[derive(Debug, Clone, Copy)]
@@ -94,9 +100,9 @@ impl Link {
 /// What the harness needs from an endpoint.
 pub trait Endpoint {
     type Ev: PartialEq + std::fmt::Debug;
-    fn handle_receive(&mut self, now: Instant, p: Bytes);
+    fn handle_receive(&mut self, now: Instant, from: SocketAddr, p: Bytes);
     fn handle_timeout(&mut self, now: Instant);
-    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes>;
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit>;
     fn poll_event(&mut self) -> Option<Self::Ev>;
     fn poll_timeout(&self) -> Option<Instant>;
     fn is_established(&self) -> bool;
@@ -104,13 +110,13 @@ pub trait Endpoint {
 
 impl Endpoint for Association {
     type Ev = Event;
-    fn handle_receive(&mut self, now: Instant, p: Bytes) {
-        let _ = Association::handle_receive(self, now, p);
+    fn handle_receive(&mut self, now: Instant, from: SocketAddr, p: Bytes) {
+        let _ = Association::handle_receive(self, now, from, p);
     }
     fn handle_timeout(&mut self, now: Instant) {
         Association::handle_timeout(self, now)
     }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         Association::poll_transmit(self, now)
     }
     fn poll_event(&mut self) -> Option<Event> {
@@ -126,13 +132,13 @@ impl Endpoint for Association {
 
 impl Endpoint for DataChannels {
     type Ev = DataChannelEvent;
-    fn handle_receive(&mut self, now: Instant, p: Bytes) {
-        let _ = DataChannels::handle_receive(self, now, p);
+    fn handle_receive(&mut self, now: Instant, from: SocketAddr, p: Bytes) {
+        let _ = DataChannels::handle_receive(self, now, from, p);
     }
     fn handle_timeout(&mut self, now: Instant) {
         DataChannels::handle_timeout(self, now)
     }
-    fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         DataChannels::poll_transmit(self, now)
     }
     fn poll_event(&mut self) -> Option<DataChannelEvent> {
@@ -171,15 +177,15 @@ impl Pair<Association> {
     pub fn new(cfg_a: Config, cfg_b: Config, ab: LinkParams, ba: LinkParams, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = Instant::now();
-        let a = Association::new(cfg_a, &mut rng, now);
-        let b = Association::new(cfg_b, &mut rng, now);
+        let a = Association::new(cfg_a, now, &mut rng);
+        let b = Association::new(cfg_b, now, &mut rng);
         Self::with(a, b, now, ab, ba, rng)
     }
 
     /// A connected pair (a connects, b answers).
     pub fn connected(cfg: Config, link: LinkParams, seed: u64) -> Self {
         let mut p = Self::new(cfg.clone(), cfg, link, link, seed);
-        p.a.connect(p.now);
+        p.a.connect(p.now, ADDR_B);
         p.wait_connected();
         p.a_events.retain(|e| *e != Event::Connected);
         p.b_events.retain(|e| *e != Event::Connected);
@@ -193,11 +199,11 @@ impl Pair<DataChannels> {
     pub fn channels(cfg: Config, link: LinkParams, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = Instant::now();
-        let a = DataChannels::new(cfg.clone(), DtlsRole::Client, &mut rng, now);
-        let b = DataChannels::new(cfg, DtlsRole::Server, &mut rng, now);
+        let a = DataChannels::new(cfg.clone(), DtlsRole::Client, now, &mut rng);
+        let b = DataChannels::new(cfg, DtlsRole::Server, now, &mut rng);
         let mut p = Self::with(a, b, now, link, link, rng);
-        p.a.connect(now);
-        p.b.connect(now);
+        p.a.connect(now, ADDR_B);
+        p.b.connect(now, ADDR_A);
         p.wait_connected();
         p.a_events.retain(|e| *e != DataChannelEvent::Connected);
         p.b_events.retain(|e| *e != DataChannelEvent::Connected);
@@ -243,8 +249,19 @@ impl<E: Endpoint> Pair<E> {
         );
     }
 
+    /// The contract: transmits until `None`, then events until `None`.
     fn drain(&mut self) {
         let now = self.now;
+        while let Some(t) = self.a.poll_transmit(now) {
+            assert_eq!((t.source, t.destination), (None, ADDR_B));
+            self.ab_bytes += t.contents.len() as u64;
+            self.ab.push(&mut self.rng, now, t.contents);
+        }
+        while let Some(t) = self.b.poll_transmit(now) {
+            assert_eq!((t.source, t.destination), (None, ADDR_A));
+            self.ba_bytes += t.contents.len() as u64;
+            self.ba.push(&mut self.rng, now, t.contents);
+        }
         if self.a_reading {
             while let Some(e) = self.a.poll_event() {
                 self.a_events.push(e);
@@ -255,14 +272,6 @@ impl<E: Endpoint> Pair<E> {
                 self.b_events.push(e);
             }
         }
-        while let Some(p) = self.a.poll_transmit(now) {
-            self.ab_bytes += p.len() as u64;
-            self.ab.push(&mut self.rng, now, p);
-        }
-        while let Some(p) = self.b.poll_transmit(now) {
-            self.ba_bytes += p.len() as u64;
-            self.ba.push(&mut self.rng, now, p);
-        }
     }
 
     /// Handles everything due at the current time.
@@ -272,11 +281,11 @@ impl<E: Endpoint> Pair<E> {
         self.b.handle_timeout(now);
         self.drain();
         while let Some(p) = self.ab.pop_due(now) {
-            self.b.handle_receive(now, p);
+            self.b.handle_receive(now, ADDR_A, p);
             self.drain();
         }
         while let Some(p) = self.ba.pop_due(now) {
-            self.a.handle_receive(now, p);
+            self.a.handle_receive(now, ADDR_B, p);
             self.drain();
         }
     }

@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+use ferrtc_types::{Bytes, Transmit, Transport};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -15,6 +17,7 @@ use super::candidate::{
 };
 use super::pair::{AddOutcome, CheckList, PairId, PairState, pair_priority_for};
 use super::wire::{self, CheckRequest, RoleAttr};
+use crate::stun::Method;
 use crate::stun::{Class, ErrorCode, IntegrityKey, Message, TransactionId};
 
 /// Most local candidates the agent keeps (host, reflexive and relayed together).
@@ -193,40 +196,6 @@ impl Default for IceConfig {
     }
 }
 
-/// The transport of a [`Transmit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// One UDP datagram.
-    Udp,
-    /// One message on the TCP connection between source and destination; the driver frames
-    /// it with a 16-bit length (RFC 6544 §3, RFC 4571).
-    Tcp,
-}
-
-/// A datagram the driver must send.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local address to send from (a candidate's base).
-    pub source: SocketAddr,
-    /// Where to send it.
-    pub destination: SocketAddr,
-    /// UDP or TCP.
-    pub transport: Transport,
-    /// The STUN message.
-    pub contents: Vec<u8>,
-}
-
-impl fmt::Debug for Transmit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transmit")
-            .field("source", &self.source)
-            .field("destination", &self.destination)
-            .field("transport", &self.transport)
-            .field("len", &self.contents.len())
-            .finish()
-    }
-}
-
 /// The pair media flows on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SelectedPair {
@@ -253,7 +222,8 @@ pub enum IceEvent {
     SelectedPairChange(SelectedPair),
 }
 
-/// Counters of what the agent received and did.
+/// Counters of what the agent received and did. Every datagram
+/// [`Agent::handle_receive`] drops (returns an `Err` for) is counted in one of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IceStats {
     /// Connectivity-check requests sent, first transmissions only.
@@ -274,6 +244,12 @@ pub struct IceStats {
     pub missing_credentials: u64,
     /// STUN messages that failed to parse, had a wrong FINGERPRINT or were not Binding.
     pub malformed: u64,
+    /// Datagrams that were not STUN at all (RFC 7983), handed in by mistake.
+    pub not_stun: u64,
+    /// Datagrams that arrived on a local address that is no candidate base.
+    pub unknown_local_address: u64,
+    /// Datagrams that arrived after [`Agent::close`].
+    pub after_close: u64,
     /// Responses matching no transaction of ours.
     pub unmatched_responses: u64,
     /// Role conflicts detected, in either direction (RFC 8445 §7.3.1.1, §7.2.5.1).
@@ -286,24 +262,28 @@ pub struct IceStats {
     pub ignored_remote_candidates: u64,
 }
 
-/// Errors of the agent. Peer misbehaviour (`BadIntegrity`, `Malformed`, ...) is kept apart
-/// from API misuse (`InvalidCandidate`, `Closed`, ...); none leaves the agent in a bad state.
+/// Why [`Agent::handle_receive`] dropped a datagram. Each is counted in [`IceStats`]; none
+/// changes the agent's state. All but [`Closed`](Self::Closed) are something a peer (or
+/// the driver's demultiplexing) sent, not a bug on this side.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum IceError {
+pub enum ReceiveError {
     /// The datagram is not STUN (RFC 7983): route it elsewhere.
     #[error("datagram is not a STUN message")]
     NotStun,
-    /// A STUN message that does not parse, has a bad FINGERPRINT or is not a Binding.
-    #[error("malformed or unsupported STUN message")]
-    Malformed,
-    /// MESSAGE-INTEGRITY did not verify; the message was dropped and counted.
+    /// A STUN message that does not parse or has a bad FINGERPRINT.
+    #[error("malformed STUN message")]
+    Malformed(#[source] crate::stun::Error),
+    /// A well-formed STUN message of a method other than Binding.
+    #[error("unsupported STUN method {0}")]
+    UnsupportedMethod(Method),
+    /// MESSAGE-INTEGRITY did not verify.
     #[error("MESSAGE-INTEGRITY check failed")]
     BadIntegrity,
-    /// A request without USERNAME or MESSAGE-INTEGRITY; dropped.
+    /// A request without USERNAME or MESSAGE-INTEGRITY.
     #[error("request without USERNAME or MESSAGE-INTEGRITY")]
     MissingCredentials,
-    /// A request whose USERNAME names another ufrag; dropped.
+    /// A request whose USERNAME names another ufrag.
     #[error("request for an unknown username")]
     UnknownUsername,
     /// A response that matches no transaction.
@@ -312,6 +292,16 @@ pub enum IceError {
     /// Received on a local address that is not a candidate base.
     #[error("datagram arrived on {0}, which is no local candidate")]
     UnknownLocalAddress(SocketAddr),
+    /// The agent is closed.
+    #[error("the agent is closed")]
+    Closed,
+}
+
+/// Why a command was refused: API misuse, never something a peer sent (those are
+/// [`ReceiveError`]s). A refused command leaves the agent as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IceError {
     /// A candidate handed in breaks RFC 8445 (priority 0 or above 2^31 - 1, component 0,
     /// unspecified address).
     #[error("invalid candidate")]
@@ -352,7 +342,8 @@ struct Tx {
     destination: SocketAddr,
     transport: Transport,
     key: Option<IntegrityKey>,
-    bytes: Vec<u8>,
+    /// The request as sent, for retransmissions (empty when never retransmitted).
+    bytes: Bytes,
     sent: u32,
     rto: Duration,
     deadline: Instant,
@@ -384,6 +375,10 @@ struct Selected {
 
 /// The ICE agent of one data stream with one component (WebRTC with BUNDLE and rtcp-mux).
 ///
+/// It follows the crate's verb contract ([crate-level docs](crate)): constructor
+/// `(config, now, rng)`, one [`handle_receive`](Agent::handle_receive) whose `Err` only means
+/// "dropped and counted", transmits drained before events, `poll_timeout(&self)`.
+///
 /// It is sans-IO: it holds no socket and reads no clock. Methods fall in four groups:
 /// - getters: [`Agent::connection_state`], [`Agent::selected_pair`], [`Agent::stats`], ...
 /// - inputs: [`Agent::handle_receive`] (STUN datagrams only: demultiplex by first byte,
@@ -392,8 +387,8 @@ struct Selected {
 ///   [`Agent::set_remote_credentials`], [`Agent::restart`], [`Agent::close`], ...
 /// - outputs: [`Agent::poll_transmit`], [`Agent::poll_event`], [`Agent::poll_timeout`].
 ///
-/// After every input or command, drain `poll_transmit` and `poll_event`, then call
-/// `handle_timeout` once the instant from `poll_timeout` has come.
+/// After every input or command, drain `poll_transmit` until `None`, then `poll_event`
+/// until `None`, then call `handle_timeout` once the instant from `poll_timeout` has come.
 ///
 /// ```
 /// use std::time::Instant;
@@ -450,7 +445,11 @@ pub struct Agent {
     events: VecDeque<IceEvent>,
     transmits: VecDeque<Transmit>,
     stats: IceStats,
+    /// Where STUN messages are encoded.
     scratch: Vec<u8>,
+    /// Where transmits are lent from: once the driver drops a transmit, its room is used
+    /// again, so answering checks allocates nothing in steady state.
+    out: BytesMut,
 }
 
 impl fmt::Debug for Agent {
@@ -526,6 +525,7 @@ impl Agent {
             transmits: VecDeque::new(),
             stats: IceStats::default(),
             scratch: Vec::new(),
+            out: BytesMut::new(),
         }
     }
 
@@ -722,8 +722,10 @@ impl Agent {
 
     fn start_gather(&mut self, base: SocketAddr, server: SocketAddr) {
         let txid = TransactionId::random(&mut self.rng);
-        let mut bytes = Vec::new();
-        wire::encode_server_request(txid, &mut bytes);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        wire::encode_server_request(txid, &mut scratch);
+        let bytes = self.lend(&scratch);
+        self.scratch = scratch;
         let rto = self.config.min_rto;
         self.push_tx(Tx {
             txid,
@@ -739,12 +741,7 @@ impl Agent {
             cancelled: false,
             generation: self.generation,
         });
-        self.transmits.push_back(Transmit {
-            source: base,
-            destination: server,
-            transport: Transport::Udp,
-            contents: bytes,
-        });
+        self.transmit(base, server, Transport::Udp, bytes);
     }
 
     /// Sets the peer's `ice-ufrag`/`ice-pwd`. Checks start once they are known. New values
@@ -837,11 +834,18 @@ impl Agent {
     /// keep the old credentials, until a pair of the new generation is selected. Local
     /// candidates are emitted again for the new description.
     pub fn restart(&mut self) {
+        let creds = Credentials::random(&mut self.rng);
+        self.restart_with(creds);
+    }
+
+    /// [`Agent::restart`] with credentials the caller chose (the peer connection's
+    /// negotiator draws them for the next offer).
+    pub fn restart_with(&mut self, creds: Credentials) {
         if self.closed {
             return;
         }
         self.generation = self.generation.wrapping_add(1);
-        self.local_creds = Credentials::random(&mut self.rng);
+        self.local_creds = creds;
         self.local_key = IntegrityKey::short_term(&self.local_creds.pwd);
         self.remote_creds = None;
         self.remote_key = None;
@@ -886,43 +890,43 @@ impl Agent {
 
     // ----- inputs -----
 
-    /// Handles a STUN datagram that arrived on local address `local` from `from`.
-    ///
-    /// Peer misbehaviour returns an error after being counted in [`Agent::stats`]; the agent
-    /// stays consistent and the datagram is simply dropped.
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        from: SocketAddr,
-        datagram: &[u8],
-    ) -> Result<(), IceError> {
-        self.handle_receive_on(now, Transport::Udp, local, from, datagram)
-    }
-
-    /// [`Agent::handle_receive`] for a given transport: for TCP candidates (RFC 6544), one
+    /// Handles a STUN message that arrived from `from` on the local end `(transport, local)`:
+    /// over UDP one datagram received on the socket bound to `local`; over TCP (RFC 6544) one
     /// whole message the driver took out of its RFC 4571 framing on the connection between
-    /// `local` (the candidate's address, port 9 for an active one) and `from`.
-    pub fn handle_receive_on(
+    /// `local` (the candidate's address, port 9 for an active one) and `from`. This is the
+    /// agent's one input verb for the network, the crate-level `handle_receive` with the
+    /// local end added, since an agent listens on several candidates.
+    ///
+    /// Only STUN reaches the agent: demultiplex by first byte first (RFC 7983,
+    /// [`is_stun`](super::is_stun)).
+    ///
+    /// An `Err` means only "this datagram was dropped": the reason is counted in
+    /// [`Agent::stats`], and the agent's state is as if it never arrived.
+    pub fn handle_receive(
         &mut self,
         now: Instant,
         transport: Transport,
         local: SocketAddr,
         from: SocketAddr,
         datagram: &[u8],
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         self.advance(now);
         if self.closed {
-            return Err(IceError::Closed);
+            self.stats.after_close += 1;
+            return Err(ReceiveError::Closed);
         }
         if !wire::is_stun(datagram) {
-            return Err(IceError::NotStun);
+            self.stats.not_stun += 1;
+            return Err(ReceiveError::NotStun);
         }
         let msg = match wire::parse(datagram) {
             Ok(incoming) => incoming.msg,
-            Err(_) => {
+            Err(reject) => {
                 self.stats.malformed += 1;
-                return Err(IceError::Malformed);
+                return Err(match reject {
+                    wire::Reject::Malformed(e) => ReceiveError::Malformed(e),
+                    wire::Reject::Unsupported(method) => ReceiveError::UnsupportedMethod(method),
+                });
             }
         };
         let result = match msg.class() {
@@ -1210,13 +1214,9 @@ impl Agent {
             l.component,
         );
         let (source, destination) = (l.base, r.address);
-        let transport = if l.protocol.is_tcp() {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
+        let transport = l.protocol.transport();
         let txid = TransactionId::random(&mut self.rng);
-        let mut bytes = Vec::new();
+        let mut bytes = std::mem::take(&mut self.scratch);
         wire::encode_check(
             &CheckRequest {
                 txid,
@@ -1228,6 +1228,8 @@ impl Agent {
             },
             &mut bytes,
         );
+        let contents = self.lend(&bytes);
+        self.scratch = bytes;
         let busy = self
             .checklist
             .pairs()
@@ -1254,7 +1256,7 @@ impl Agent {
             destination,
             transport,
             key: Some(key),
-            bytes: bytes.clone(),
+            bytes: contents.clone(),
             sent: 1,
             rto,
             deadline: now + rto,
@@ -1262,12 +1264,7 @@ impl Agent {
             generation: self.generation,
         });
         self.stats.checks_sent += 1;
-        self.transmits.push_back(Transmit {
-            source,
-            destination,
-            transport,
-            contents: bytes,
-        });
+        self.transmit(source, destination, transport, contents);
     }
 
     fn run_transactions(&mut self, now: Instant) {
@@ -1288,10 +1285,11 @@ impl Agent {
                 tx.deadline = now + wait;
                 self.stats.retransmissions += 1;
                 self.transmits.push_back(Transmit {
-                    source: tx.source,
+                    source: Some(tx.source),
                     destination: tx.destination,
                     transport: tx.transport,
                     contents: tx.bytes.clone(),
+                    segment_size: None,
                 });
                 i += 1;
             } else {
@@ -1354,7 +1352,7 @@ impl Agent {
             IceRole::Controlling => RoleAttr::Controlling(self.tie_breaker),
             IceRole::Controlled => RoleAttr::Controlled(self.tie_breaker),
         };
-        let mut bytes = Vec::new();
+        let mut bytes = std::mem::take(&mut self.scratch);
         wire::encode_check(
             &CheckRequest {
                 txid,
@@ -1368,12 +1366,10 @@ impl Agent {
         );
         let source = s.pair.local.base;
         let destination = s.pair.remote.address;
-        let transport = if s.pair.local.protocol.is_tcp() {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        };
+        let transport = s.pair.local.protocol.transport();
         let generation = s.generation;
+        let contents = self.lend(&bytes);
+        self.scratch = bytes;
         self.push_tx(Tx {
             txid,
             kind: TxKind::Consent,
@@ -1381,7 +1377,7 @@ impl Agent {
             destination,
             transport,
             key: Some(key),
-            bytes: Vec::new(),
+            bytes: Bytes::new(),
             sent: 1,
             rto: self.config.consent_interval,
             // Responses to older consent requests still count (RFC 7675 §5.1); forget a
@@ -1391,12 +1387,7 @@ impl Agent {
             generation,
         });
         self.stats.consent_checks_sent += 1;
-        self.transmits.push_back(Transmit {
-            source,
-            destination,
-            transport,
-            contents: bytes,
-        });
+        self.transmit(source, destination, transport, contents);
     }
 
     fn may_nominate(&self) -> bool {
@@ -1530,11 +1521,33 @@ impl Agent {
         self.events.push_back(IceEvent::SelectedPairChange(pair));
     }
 
+    /// `msg` as [`Bytes`] lent out of `self.out`: no allocation once the driver has dropped
+    /// the transmits that used the room before.
+    fn lend(&mut self, msg: &[u8]) -> Bytes {
+        self.out.reserve(msg.len());
+        self.out.extend_from_slice(msg);
+        self.out.split().freeze()
+    }
+
+    fn transmit(
+        &mut self,
+        source: SocketAddr,
+        destination: SocketAddr,
+        transport: Transport,
+        contents: Bytes,
+    ) {
+        self.transmits.push_back(Transmit {
+            source: Some(source),
+            destination,
+            transport,
+            contents,
+            segment_size: None,
+        });
+    }
+
     fn local_index(&self, transport: Transport, local: SocketAddr) -> Option<usize> {
         self.locals.iter().position(|c| {
-            c.base == local
-                && c.address == local
-                && c.protocol.is_tcp() == (transport == Transport::Tcp)
+            c.base == local && c.address == local && c.protocol.transport() == transport
         })
     }
 
@@ -1545,18 +1558,19 @@ impl Agent {
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         self.stats.requests_received += 1;
         let Some(li) = self.local_index(transport, local) else {
-            return Err(IceError::UnknownLocalAddress(local));
+            self.stats.unknown_local_address += 1;
+            return Err(ReceiveError::UnknownLocalAddress(local));
         };
         let Some(username) = msg.username() else {
             self.stats.missing_credentials += 1;
-            return Err(IceError::MissingCredentials);
+            return Err(ReceiveError::MissingCredentials);
         };
         if !msg.has_integrity() {
             self.stats.missing_credentials += 1;
-            return Err(IceError::MissingCredentials);
+            return Err(ReceiveError::MissingCredentials);
         }
         let ours = username.split(':').next().unwrap_or("");
         // RFC 8445 §7.3: the USERNAME starts with our ufrag; during a restart the selected
@@ -1572,12 +1586,12 @@ impl Agent {
         };
         if !current && old_key.is_none() {
             self.stats.unknown_username += 1;
-            return Err(IceError::UnknownUsername);
+            return Err(ReceiveError::UnknownUsername);
         }
         let key = old_key.clone().unwrap_or_else(|| self.local_key.clone());
         if !wire::integrity_ok(msg, &key) {
             self.stats.bad_integrity += 1;
-            return Err(IceError::BadIntegrity);
+            return Err(ReceiveError::BadIntegrity);
         }
         if old_key.is_some() {
             self.respond_success(msg.transaction_id(), local, from, transport, &key);
@@ -1785,13 +1799,9 @@ impl Agent {
         let mut bytes = std::mem::take(&mut self.scratch);
         wire::encode_success(txid, from, key, &mut bytes);
         self.stats.responses_sent += 1;
-        self.transmits.push_back(Transmit {
-            source: local,
-            destination: from,
-            transport,
-            contents: bytes.clone(),
-        });
+        let contents = self.lend(&bytes);
         self.scratch = bytes;
+        self.transmit(local, from, transport, contents);
     }
 
     fn respond_error(
@@ -1802,15 +1812,11 @@ impl Agent {
         transport: Transport,
         code: u16,
     ) {
-        let mut bytes = Vec::new();
-        let key = self.local_key.clone();
-        wire::encode_error(txid, code, "Role Conflict", &key, &mut bytes);
-        self.transmits.push_back(Transmit {
-            source: local,
-            destination: from,
-            transport,
-            contents: bytes,
-        });
+        let mut bytes = std::mem::take(&mut self.scratch);
+        wire::encode_error(txid, code, "Role Conflict", &self.local_key, &mut bytes);
+        let contents = self.lend(&bytes);
+        self.scratch = bytes;
+        self.transmit(local, from, transport, contents);
     }
 
     fn handle_response(
@@ -1820,17 +1826,17 @@ impl Agent {
         local: SocketAddr,
         from: SocketAddr,
         msg: &Message<'_>,
-    ) -> Result<(), IceError> {
+    ) -> Result<(), ReceiveError> {
         let txid = msg.transaction_id();
         let Some(i) = self.txs.iter().position(|t| t.txid == txid) else {
             self.stats.unmatched_responses += 1;
-            return Err(IceError::UnmatchedResponse);
+            return Err(ReceiveError::UnmatchedResponse);
         };
         if let Some(key) = &self.txs[i].key {
             if !wire::integrity_ok(msg, key) {
                 // A forged or corrupted response must not end the transaction.
                 self.stats.bad_integrity += 1;
-                return Err(IceError::BadIntegrity);
+                return Err(ReceiveError::BadIntegrity);
             }
         }
         self.stats.responses_received += 1;
@@ -2166,7 +2172,7 @@ mod tests {
         let (mut a, mut now) = connected_setup(IceRole::Controlling);
         let t = run_until_transmit(&mut a, &mut now);
         assert_eq!(
-            (t.source, t.destination),
+            (t.source.unwrap(), t.destination),
             (LOCAL.parse().unwrap(), PEER.parse().unwrap())
         );
         let msg = Message::new_checked(&t.contents).unwrap();
@@ -2233,8 +2239,8 @@ mod tests {
             "wrongwrongwrongwrongwrong",
         );
         assert_eq!(
-            a.handle_receive(now, local, from, &wrong),
-            Err(IceError::BadIntegrity)
+            a.handle_receive(now, Transport::Udp, local, from, &wrong),
+            Err(ReceiveError::BadIntegrity)
         );
         let mut other = Vec::new();
         MessageBuilder::new(
@@ -2249,8 +2255,8 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            a.handle_receive(now, local, from, &other),
-            Err(IceError::UnknownUsername)
+            a.handle_receive(now, Transport::Udp, local, from, &other),
+            Err(ReceiveError::UnknownUsername)
         );
         assert!(a.poll_transmit().is_none(), "nothing answered");
         let stats = a.stats();
@@ -2272,7 +2278,8 @@ mod tests {
         let from = PEER.parse().unwrap();
         let pwd = a.local_credentials().pwd.clone();
         let req = peer_request(&a, &[Attribute::IceControlling(0)], &pwd);
-        a.handle_receive(now, local, from, &req).unwrap();
+        a.handle_receive(now, Transport::Udp, local, from, &req)
+            .unwrap();
         let t = a.poll_transmit().unwrap();
         let msg = Message::new_checked(&t.contents).unwrap();
         assert_eq!(msg.class(), Class::ErrorResponse);
@@ -2282,13 +2289,33 @@ mod tests {
         assert_eq!(a.role(), IceRole::Controlling);
         // The peer's tie-breaker is larger: switch to controlled and answer success.
         let req = peer_request(&a, &[Attribute::IceControlling(u64::MAX)], &pwd);
-        a.handle_receive(now, local, from, &req).unwrap();
+        a.handle_receive(now, Transport::Udp, local, from, &req)
+            .unwrap();
         let t = a.poll_transmit().unwrap();
         let msg = Message::new_checked(&t.contents).unwrap();
         assert_eq!(msg.class(), Class::SuccessResponse);
         assert_eq!(msg.xor_mapped_address(), Some(from));
         assert_eq!(a.role(), IceRole::Controlled);
         assert_eq!(a.stats().role_conflicts, 2);
+    }
+
+    #[test]
+    fn a_request_on_another_transport_finds_no_candidate() {
+        let (mut a, now) = connected_setup(IceRole::Controlled);
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let from = PEER.parse().unwrap();
+        let pwd = a.local_credentials().pwd.clone();
+        let req = peer_request(&a, &[Attribute::IceControlling(1)], &pwd);
+        // The UDP candidate's address, but over TCP or TLS: not that candidate.
+        for transport in [Transport::Tcp, Transport::Tls] {
+            assert_eq!(
+                a.handle_receive(now, transport, local, from, &req),
+                Err(ReceiveError::UnknownLocalAddress(local))
+            );
+        }
+        assert_eq!(a.stats().unknown_local_address, 2);
+        a.handle_receive(now, Transport::Udp, local, from, &req)
+            .unwrap();
     }
 
     #[test]
@@ -2304,7 +2331,7 @@ mod tests {
             &IntegrityKey::short_term(PEER_PWD),
             &mut buf,
         );
-        a.handle_receive(now, t.source, t.destination, &buf)
+        a.handle_receive(now, Transport::Udp, t.source.unwrap(), t.destination, &buf)
             .unwrap();
         assert_eq!(a.role(), IceRole::Controlled);
         let retry = run_until_transmit(&mut a, &mut now);
@@ -2331,7 +2358,8 @@ mod tests {
             ],
             &pwd,
         );
-        a.handle_receive(now, local, from, &req).unwrap();
+        a.handle_receive(now, Transport::Udp, local, from, &req)
+            .unwrap();
         let response = a.poll_transmit().unwrap();
         assert_eq!(
             Message::new_checked(&response.contents).unwrap().class(),
@@ -2340,8 +2368,14 @@ mod tests {
         // Our triggered check on the pair: answering it completes ICE on that pair.
         let check = run_until_transmit(&mut a, &mut now);
         assert_eq!(check.destination, from);
-        a.handle_receive(now, local, from, &success_for(&check.contents, local))
-            .unwrap();
+        a.handle_receive(
+            now,
+            Transport::Udp,
+            local,
+            from,
+            &success_for(&check.contents, local),
+        )
+        .unwrap();
         let selected = a.selected_pair().unwrap();
         assert!(selected.nominated);
         assert_eq!(selected.remote.address, from);
@@ -2353,8 +2387,14 @@ mod tests {
         let (mut a, mut now) = connected_setup(IceRole::Controlling);
         let t = run_until_transmit(&mut a, &mut now);
         let other: SocketAddr = "198.51.100.3:6000".parse().unwrap();
-        a.handle_receive(now, t.source, other, &success_for(&t.contents, t.source))
-            .unwrap();
+        a.handle_receive(
+            now,
+            Transport::Udp,
+            t.source.unwrap(),
+            other,
+            &success_for(&t.contents, t.source.unwrap()),
+        )
+        .unwrap();
         assert_eq!(a.checklist().pairs()[0].state, PairState::Failed);
         assert!(a.selected_pair().is_none());
     }
@@ -2366,7 +2406,8 @@ mod tests {
         let mapped: SocketAddr = "203.0.113.7:40000".parse().unwrap();
         a.handle_receive(
             now,
-            t.source,
+            Transport::Udp,
+            t.source.unwrap(),
             t.destination,
             &success_for(&t.contents, mapped),
         )
@@ -2377,7 +2418,7 @@ mod tests {
             .find(|c| c.address == mapped)
             .unwrap();
         assert_eq!(prflx.kind, CandidateKind::PeerReflexive);
-        assert_eq!(prflx.base, t.source);
+        assert_eq!(prflx.base, t.source.unwrap());
         assert_eq!(prflx.priority, candidate::priority(110, 65534, 1));
         let selected = a.selected_pair().unwrap();
         assert_eq!(selected.local.address, mapped);
@@ -2538,12 +2579,34 @@ mod tests {
         assert_eq!(
             a.handle_receive(
                 Instant::now(),
+                Transport::Udp,
                 "192.0.2.1:1".parse().unwrap(),
                 "192.0.2.2:1".parse().unwrap(),
                 &[0x80, 1, 2]
             ),
-            Err(IceError::NotStun)
+            Err(ReceiveError::NotStun)
         );
+        // A STUN header whose length field promises a body that is not there: dropped,
+        // counted, and the decode error kept as the source.
+        let mut truncated = [0u8; 20];
+        truncated[..4].copy_from_slice(&[0x00, 0x01, 0x00, 0x04]);
+        truncated[4..8].copy_from_slice(&crate::stun::MAGIC_COOKIE.to_be_bytes());
+        let malformed = a.stats().malformed;
+        let err = a
+            .handle_receive(
+                Instant::now(),
+                Transport::Udp,
+                "192.0.2.1:1".parse().unwrap(),
+                "192.0.2.2:1".parse().unwrap(),
+                &truncated,
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ReceiveError::Malformed(crate::stun::Error::LengthMismatch { .. })
+        ));
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(a.stats().malformed, malformed + 1);
         a.end_of_remote_candidates();
         c.component = 1;
         assert_eq!(

@@ -4,107 +4,28 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-/// The type of a candidate (RFC 8445 §5.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CandidateKind {
-    /// An address of a local interface, handed in by the driver.
-    Host,
-    /// The address a STUN server saw our binding request come from.
-    ServerReflexive,
-    /// An address learned from a connectivity check (RFC 8445 §7.2.5.3.1, §7.3.1.3).
-    PeerReflexive,
-    /// An address allocated on a TURN server.
-    Relayed,
-}
+pub use ferrtc_types::{CandidateKind, TcpType, Transport};
 
-impl CandidateKind {
-    /// The RECOMMENDED type preference (RFC 8445 §5.1.2.2).
-    pub const fn type_preference(self) -> u8 {
-        match self {
-            CandidateKind::Host => 126,
-            CandidateKind::PeerReflexive => 110,
-            CandidateKind::ServerReflexive => 100,
-            CandidateKind::Relayed => 0,
+/// The RECOMMENDED `direction-pref` of a TCP candidate (RFC 6544 §4.2): host and relayed
+/// candidates prefer active, NAT-assisted (reflexive) ones prefer simultaneous open.
+pub const fn direction_preference(tcp_type: TcpType, kind: CandidateKind) -> u16 {
+    if kind.is_reflexive() {
+        match tcp_type {
+            TcpType::So => 6,
+            TcpType::Active => 4,
+            TcpType::Passive => 2,
         }
-    }
-
-    /// The SDP token (RFC 8839 §5.1 `cand-type`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CandidateKind::Host => "host",
-            CandidateKind::ServerReflexive => "srflx",
-            CandidateKind::PeerReflexive => "prflx",
-            CandidateKind::Relayed => "relay",
-        }
-    }
-
-    /// Is this a reflexive candidate (sent from its base, never bound itself)?
-    pub const fn is_reflexive(self) -> bool {
-        matches!(
-            self,
-            CandidateKind::ServerReflexive | CandidateKind::PeerReflexive
-        )
-    }
-}
-
-impl fmt::Display for CandidateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The TCP candidate type (RFC 6544 §4.5 `tcptype`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TcpType {
-    /// Opens outgoing connections, never accepts.
-    Active,
-    /// Accepts incoming connections, never opens.
-    Passive,
-    /// Simultaneous open.
-    SimultaneousOpen,
-}
-
-impl TcpType {
-    /// The SDP token (RFC 6544 §4.5).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TcpType::Active => "active",
-            TcpType::Passive => "passive",
-            TcpType::SimultaneousOpen => "so",
-        }
-    }
-
-    /// Can a local candidate of this type be paired with a remote one of type `remote`
-    /// (RFC 6544 §6.2)? Active pairs with passive, passive with active, S-O with S-O.
-    pub const fn pairs_with(self, remote: TcpType) -> bool {
-        matches!(
-            (self, remote),
-            (TcpType::Active, TcpType::Passive)
-                | (TcpType::Passive, TcpType::Active)
-                | (TcpType::SimultaneousOpen, TcpType::SimultaneousOpen)
-        )
-    }
-
-    /// The RECOMMENDED `direction-pref` (RFC 6544 §4.2): host and relayed candidates
-    /// prefer active, NAT-assisted (reflexive) ones prefer simultaneous open.
-    pub const fn direction_preference(self, kind: CandidateKind) -> u16 {
-        if kind.is_reflexive() {
-            match self {
-                TcpType::SimultaneousOpen => 6,
-                TcpType::Active => 4,
-                TcpType::Passive => 2,
-            }
-        } else {
-            match self {
-                TcpType::Active => 6,
-                TcpType::Passive => 4,
-                TcpType::SimultaneousOpen => 2,
-            }
+    } else {
+        match tcp_type {
+            TcpType::Active => 6,
+            TcpType::Passive => 4,
+            TcpType::So => 2,
         }
     }
 }
 
-/// The transport of a candidate.
+/// The transport of a candidate: the shared [`Transport`] (UDP or TCP; never TLS) with, for
+/// TCP, the candidate's [`TcpType`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TransportProtocol {
     /// UDP: STUN and media travel as plain datagrams.
@@ -118,6 +39,22 @@ impl TransportProtocol {
     /// Is this TCP?
     pub const fn is_tcp(self) -> bool {
         matches!(self, TransportProtocol::Tcp(_))
+    }
+
+    /// The [`Transport`] a [`Transmit`](ferrtc_types::Transmit) on this candidate travels by.
+    pub const fn transport(self) -> Transport {
+        match self {
+            TransportProtocol::Udp => Transport::Udp,
+            TransportProtocol::Tcp(_) => Transport::Tcp,
+        }
+    }
+
+    /// The TCP candidate type, for TCP.
+    pub const fn tcp_type(self) -> Option<TcpType> {
+        match self {
+            TransportProtocol::Udp => None,
+            TransportProtocol::Tcp(t) => Some(t),
+        }
     }
 
     /// Can a local candidate on `self` be paired with a remote on `remote`?
@@ -137,7 +74,14 @@ pub const MAX_COMPONENT: u16 = 256;
 /// `2^24 * type preference + 2^8 * local preference + (256 - component ID)`.
 ///
 /// `component` is clamped to `1..=256` so the result always fits the formula.
-pub const fn priority(type_preference: u8, local_preference: u16, component: u16) -> u32 {
+///
+/// `type_preference` is at most 126 (RFC 8445 §5.1.2.1); a larger value is clamped to it.
+pub const fn priority(type_preference: u32, local_preference: u16, component: u16) -> u32 {
+    let type_preference = if type_preference > 126 {
+        126
+    } else {
+        type_preference
+    };
     let component = if component == 0 {
         1
     } else if component > MAX_COMPONENT {
@@ -145,7 +89,7 @@ pub const fn priority(type_preference: u8, local_preference: u16, component: u16
     } else {
         component
     };
-    ((type_preference as u32) << 24) + ((local_preference as u32) << 8) + (256 - component as u32)
+    (type_preference << 24) + ((local_preference as u32) << 8) + (256 - component as u32)
 }
 
 /// The local preference of a UDP candidate on the `index`-th address of its family, as
@@ -166,7 +110,7 @@ pub fn udp_local_preference(ip: IpAddr, index: usize) -> u16 {
 /// `2^13 * direction-pref + other-pref`, with other-pref `8191 - index` unique per address.
 pub fn tcp_local_preference(tcp_type: TcpType, kind: CandidateKind, index: usize) -> u16 {
     let other = 8191 - index.min(8191) as u16;
-    (tcp_type.direction_preference(kind) << 13) + other
+    (direction_preference(tcp_type, kind) << 13) + other
 }
 
 /// Is `ip` an IPv6 link-local address (fe80::/10)? RFC 8445 §6.1.2.2 pairs those only
@@ -431,7 +375,7 @@ mod tests {
             (4 << 13) + 8190
         );
         assert_eq!(
-            tcp_local_preference(TcpType::SimultaneousOpen, CandidateKind::ServerReflexive, 0),
+            tcp_local_preference(TcpType::So, CandidateKind::ServerReflexive, 0),
             (6 << 13) + 8191
         );
         let _ = tcp_local_preference(TcpType::Active, CandidateKind::Host, usize::MAX);
@@ -442,7 +386,7 @@ mod tests {
         use TcpType::*;
         assert!(Active.pairs_with(Passive));
         assert!(Passive.pairs_with(Active));
-        assert!(SimultaneousOpen.pairs_with(SimultaneousOpen));
+        assert!(So.pairs_with(So));
         assert!(!Active.pairs_with(Active));
         assert!(!Passive.pairs_with(Passive));
         assert!(!TransportProtocol::Udp.pairs_with(TransportProtocol::Tcp(Passive)));

@@ -6,6 +6,9 @@
 //!   consent freshness and restart; its states map onto the W3C `iceConnectionState` and
 //!   `iceGatheringState`.
 //!
+//! [`Agent`] follows the crate's contract (see the [crate-level docs](crate)): one input
+//! verb per kind of input, outputs drained transmits first, then events.
+//!
 //! Two agents connected through a loop that delivers every datagram at once, in virtual
 //! time (a real driver reads sockets and sleeps until `poll_timeout`):
 //!
@@ -38,7 +41,8 @@
 //! // The run loop: drain transmits (delivered at once here), then sleep until a timer.
 //! fn deliver(now: Instant, from: &mut Agent, to: &mut Agent) {
 //!     while let Some(t) = from.poll_transmit() {
-//!         to.handle_receive(now, t.destination, t.source, &t.contents).unwrap();
+//!         let source = t.source.expect("the agent sends from a candidate's base");
+//!         to.handle_receive(now, t.transport, t.destination, source, &t.contents).unwrap();
 //!     }
 //! }
 //! while a.connection_state() != ConnectionState::Completed
@@ -63,11 +67,11 @@ mod wire;
 
 pub use agent::{
     Agent, ConnectionState, Credentials, GatheringState, IceConfig, IceError, IceEvent, IceRole,
-    IceStats, MAX_LOCAL_CANDIDATES, MAX_REMOTE_CANDIDATES, SelectedPair, Transmit, Transport,
+    IceStats, MAX_LOCAL_CANDIDATES, MAX_REMOTE_CANDIDATES, ReceiveError, SelectedPair,
 };
 pub use candidate::{
-    Candidate, CandidateKind, Foundation, FoundationKey, FoundationTable, TcpType,
-    TransportProtocol,
+    Candidate, Foundation, FoundationKey, FoundationTable, TransportProtocol, direction_preference,
 };
+pub use ferrtc_types::{CandidateKind, TcpType, Transmit, Transport};
 pub use pair::{CandidatePair, CheckList, PairId, PairState};
 pub use wire::is_stun;

@@ -108,24 +108,22 @@ pub(crate) struct Incoming<'a> {
 }
 
 /// Why an incoming STUN message was not usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Reject {
-    /// Not a well-formed STUN message.
-    Malformed,
-    /// A FINGERPRINT that does not match.
-    Fingerprint,
-    /// A method other than Binding (or an unknown comprehension-required attribute).
-    Unsupported,
+    /// Not a well-formed STUN message, or a FINGERPRINT that does not match.
+    Malformed(crate::stun::Error),
+    /// A method other than Binding.
+    Unsupported(Method),
 }
 
 /// Parses and checks a STUN datagram for the agent.
 pub(crate) fn parse(datagram: &[u8]) -> Result<Incoming<'_>, Reject> {
-    let msg = Message::new_checked(datagram).map_err(|_| Reject::Malformed)?;
-    if msg.has_fingerprint() && msg.check_fingerprint().is_err() {
-        return Err(Reject::Fingerprint);
+    let msg = Message::new_checked(datagram).map_err(Reject::Malformed)?;
+    if msg.has_fingerprint() {
+        msg.check_fingerprint().map_err(Reject::Malformed)?;
     }
     if msg.method() != Method::BINDING {
-        return Err(Reject::Unsupported);
+        return Err(Reject::Unsupported(msg.method()));
     }
     Ok(Incoming { msg })
 }

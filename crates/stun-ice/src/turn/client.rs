@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+use ferrtc_types::{Bytes, Transmit, Transport};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -41,25 +43,17 @@ const NONCE_COOKIE: &str = "obMatJos2";
 /// Transaction timeout over TCP and TLS, Ti = 39.5 s (RFC 8489 section 6.2.2).
 const STREAM_TRANSACTION_TIMEOUT: Duration = Duration::from_millis(39_500);
 
-/// How the client reaches the TURN server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TurnTransport {
-    /// UDP: one message per datagram, requests retransmitted (RFC 8489 section 6.2.1).
-    Udp,
-    /// TCP: a byte stream the caller owns; no retransmissions, ChannelData padded
-    /// (RFC 8656 section 12.5).
-    Tcp,
-    /// TLS over TCP: like [`Tcp`](Self::Tcp); the caller owns the TLS session and hands the
-    /// client the plaintext.
-    Tls,
-}
-
-impl TurnTransport {
-    /// Whether this transport is a byte stream (TCP or TLS).
-    pub const fn is_stream(self) -> bool {
-        !matches!(self, TurnTransport::Udp)
-    }
-}
+/// How the client reaches the TURN server: the shared [`Transport`], under the name TURN
+/// uses for it.
+///
+/// - `Udp`: one message per datagram, requests retransmitted (RFC 8489 section 6.2.1).
+/// - `Tcp`: a byte stream the caller owns; no retransmissions, ChannelData padded
+///   (RFC 8656 section 12.5).
+/// - `Tls`: TLS over TCP, like `Tcp`; the caller owns the TLS session and hands the client
+///   the plaintext.
+///
+/// The client's [`Transmit`]s carry it as their `transport`.
+pub type TurnTransport = Transport;
 
 /// The settings of a [`Client`].
 #[derive(Clone, PartialEq, Eq)]
@@ -129,24 +123,6 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
-/// Bytes the driver must send to the TURN server.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The TURN server ([`ClientConfig::server`]).
-    pub destination: SocketAddr,
-    /// Over UDP one datagram; over TCP or TLS the next bytes of the stream.
-    pub contents: Vec<u8>,
-}
-
-impl fmt::Debug for Transmit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transmit")
-            .field("destination", &self.destination)
-            .field("len", &self.contents.len())
-            .finish()
-    }
-}
-
 /// What the layer above needs to know, from [`Client::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -196,18 +172,88 @@ pub enum Event {
         /// Why.
         error: RequestError,
     },
-    /// Data from a peer, relayed by the server (Data indication or ChannelData).
+    /// Data from a peer, relayed by the server (Data indication or ChannelData), over TCP
+    /// or TLS. (Over UDP, [`Client::handle_receive`] returns it instead, borrowed from the
+    /// datagram.)
     Data {
         /// The peer that sent it to the relayed address.
         peer: SocketAddr,
         /// The UDP payload.
-        data: Vec<u8>,
+        data: Bytes,
     },
     /// The allocation was deleted at the client's request ([`Client::deallocate`]).
     Deallocated,
+    /// The TCP or TLS stream carried a frame that is neither STUN nor ChannelData: it can no
+    /// longer be split (RFC 8656 section 12.6). Fatal for this connection: close it; every
+    /// later chunk is dropped with [`TurnError::StreamDesynchronized`].
+    StreamDesynchronized,
+}
+
+/// Counters of what [`Client::handle_receive`] took in and dropped. Every `Err` it returns
+/// is counted in exactly one of the `dropped_*` fields (over a stream, once per frame).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// UDP datagrams, or stream frames, handled without error.
+    pub accepted: u64,
+    /// Dropped: a UDP datagram from an address other than the server.
+    pub dropped_unexpected_source: u64,
+    /// Dropped: neither STUN nor ChannelData, malformed, or the stream desynchronized.
+    pub dropped_malformed: u64,
+    /// Dropped: a response to no transaction of ours, of the wrong method, failing the
+    /// integrity check, or an unauthenticated 400.
+    pub dropped_responses: u64,
+    /// Dropped: a request or indication a client does not serve, or a message without an
+    /// attribute its method requires.
+    pub dropped_unexpected_messages: u64,
+    /// Dropped: peer data on an unbound channel, from a peer without permission, or while
+    /// no allocation exists.
+    pub dropped_data: u64,
+}
+
+impl ClientStats {
+    fn count(&mut self, result: Result<(), &TurnError>) {
+        let counter = match result {
+            Ok(()) => &mut self.accepted,
+            Err(TurnError::UnexpectedSource(_)) => &mut self.dropped_unexpected_source,
+            Err(
+                TurnError::NotTurn
+                | TurnError::Stun(_)
+                | TurnError::Frame(_)
+                | TurnError::StreamDesynchronized,
+            ) => &mut self.dropped_malformed,
+            Err(
+                TurnError::UnknownTransaction
+                | TurnError::MethodMismatch { .. }
+                | TurnError::IntegrityMismatch
+                | TurnError::UnauthenticatedBadRequest,
+            ) => &mut self.dropped_responses,
+            Err(TurnError::MissingAttribute { .. } | TurnError::UnexpectedMessage(_)) => {
+                &mut self.dropped_unexpected_messages
+            }
+            Err(
+                TurnError::UnknownChannel(_) | TurnError::NoPermission(_) | TurnError::NotAllocated,
+            ) => &mut self.dropped_data,
+        };
+        *counter += 1;
+    }
+
+    /// Everything dropped, all reasons together.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_unexpected_source
+            + self.dropped_malformed
+            + self.dropped_responses
+            + self.dropped_unexpected_messages
+            + self.dropped_data
+    }
 }
 
 /// A TURN client (RFC 8656) for one allocation on one server, sans-IO.
+///
+/// It follows the crate's verb contract ([crate-level docs](crate)): constructor
+/// `(config, rng)` (no timer runs before the first command, which takes `now`), one
+/// [`handle_receive`](Self::handle_receive) whose `Err` only means "dropped and counted",
+/// transmits drained before events, `poll_timeout(&self)`.
 ///
 /// It owns no socket and reads no clock: the caller connects to the server (a UDP socket, a
 /// TCP stream, or a TLS session it runs itself), feeds what arrives to
@@ -264,6 +310,12 @@ pub struct Client {
     framer: StreamFramer,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    stats: ClientStats,
+    /// Where messages are encoded before they are lent out.
+    scratch: Vec<u8>,
+    /// Where transmits and stream data are lent from: once the caller drops what it was
+    /// given, the room is used again, so the data path allocates nothing in steady state.
+    out: BytesMut,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -320,7 +372,7 @@ struct Transaction {
     id: TransactionId,
     kind: TxKind,
     /// The request, kept for retransmission over UDP (empty over streams).
-    request: Vec<u8>,
+    request: Bytes,
     authenticated: bool,
     stale_retries: u8,
     transmissions: u32,
@@ -412,6 +464,9 @@ impl Client {
             framer: StreamFramer::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            stats: ClientStats::default(),
+            scratch: Vec::new(),
+            out: BytesMut::new(),
         }
     }
 
@@ -548,11 +603,19 @@ impl Client {
     /// Sends `data` to `peer` through the relay: as ChannelData if a channel is bound to it,
     /// else in a Send indication (RFC 8656 sections 11.1 and 12.5). A permission (or channel)
     /// must have been asked for first.
+    ///
+    /// The message is lent out of the client's own buffer: no allocation in steady state,
+    /// once the caller drops each [`Transmit`] after sending it.
     pub fn send_to(&mut self, peer: SocketAddr, data: &[u8]) -> Result<(), CommandError> {
-        let mut out = Vec::with_capacity(data.len() + 48);
-        self.encode_to(peer, data, &mut out)?;
-        self.queue(out);
-        Ok(())
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let result = self.encode_to(peer, data, &mut out);
+        if result.is_ok() {
+            let contents = self.lend(&out);
+            self.queue(contents);
+        }
+        self.scratch = out;
+        result
     }
 
     /// Like [`send_to`](Self::send_to), but appends the message to `out` for the caller to
@@ -609,67 +672,70 @@ impl Client {
     // ----- inputs -----
 
     /// Handles bytes from the server: over UDP one datagram from `from`, over TCP or TLS the
-    /// next chunk of the stream, of any size (`from` is then not checked).
+    /// next chunk of the stream, of any size (`from` is then not checked). This is the
+    /// client's one input verb for the network (see the [crate-level docs](crate)).
     ///
-    /// An error means some bytes were dropped; the client stays consistent. Over a stream,
-    /// every complete frame in the chunk is processed even if an earlier one failed; the first
-    /// error is returned.
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        data: &[u8],
-    ) -> Result<(), TurnError> {
-        if !self.config.transport.is_stream() {
-            if from != self.config.server {
-                return Err(TurnError::UnexpectedSource(from));
-            }
-            if let Some((peer, data)) = self.handle_frame(now, data)? {
-                self.events.push_back(Event::Data {
-                    peer,
-                    data: data.to_vec(),
-                });
-            }
-            return Ok(());
-        }
-        let mut framer = std::mem::take(&mut self.framer);
-        let mut first_error = None;
-        let pushed = framer.push(data, |frame| match self.handle_frame(now, frame) {
-            Ok(Some((peer, data))) => self.events.push_back(Event::Data {
-                peer,
-                data: data.to_vec(),
-            }),
-            Ok(None) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        });
-        self.framer = framer;
-        pushed?;
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// Over UDP, handles a datagram from the server like [`handle_receive`](Self::handle_receive)
-    /// except that peer data (ChannelData or a Data indication) is returned, borrowed from
-    /// `datagram`, instead of queued as an [`Event::Data`]: the relayed media path copies
-    /// nothing and allocates nothing. Returns `Ok(None)` for anything else (responses are
-    /// processed as usual).
+    /// Over UDP, peer data (ChannelData or a Data indication) is returned, borrowed from
+    /// `datagram`: the relayed media path copies nothing and allocates nothing. Anything else
+    /// (responses) is processed and gives `Ok(None)`. Over TCP and TLS a frame may span
+    /// chunks, so peer data comes as [`Event::Data`] instead and this always gives
+    /// `Ok(None)`.
     ///
-    /// Over TCP and TLS a frame may span chunks, so this is the same as `handle_receive`
-    /// (data comes as events) and always returns `Ok(None)`.
-    pub fn handle_datagram<'a>(
+    /// An `Err` means only "these bytes were dropped", counted in [`stats`](Self::stats); a
+    /// failure that ends the allocation or the connection arrives as an [`Event`]. Over a
+    /// stream, every complete frame in the chunk is processed even if an earlier one failed;
+    /// the first error is returned.
+    pub fn handle_receive<'a>(
         &mut self,
         now: Instant,
         from: SocketAddr,
         datagram: &'a [u8],
     ) -> Result<Option<(SocketAddr, &'a [u8])>, TurnError> {
         if self.config.transport.is_stream() {
-            return self.handle_receive(now, from, datagram).map(|()| None);
+            return self.handle_stream(now, datagram).map(|()| None);
         }
-        if from != self.config.server {
-            return Err(TurnError::UnexpectedSource(from));
+        let result = if from == self.config.server {
+            self.handle_frame(now, datagram)
+        } else {
+            Err(TurnError::UnexpectedSource(from))
+        };
+        self.stats.count(result.as_ref().map(|_| ()));
+        result
+    }
+
+    fn handle_stream(&mut self, now: Instant, chunk: &[u8]) -> Result<(), TurnError> {
+        let mut framer = std::mem::take(&mut self.framer);
+        let was_broken = framer.is_broken();
+        let mut first_error = None;
+        let pushed = framer.push(chunk, |frame| {
+            let result = match self.handle_frame(now, frame) {
+                Ok(Some((peer, data))) => {
+                    let data = self.lend(data);
+                    self.events.push_back(Event::Data { peer, data });
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            self.stats.count(result.as_ref().copied());
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        });
+        if framer.is_broken() && !was_broken {
+            self.events.push_back(Event::StreamDesynchronized);
         }
-        self.handle_frame(now, datagram)
+        self.framer = framer;
+        if let Err(e) = pushed {
+            self.stats.count(Err(&e));
+            return Err(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Counters of what [`handle_receive`](Self::handle_receive) accepted and dropped.
+    pub fn stats(&self) -> ClientStats {
+        self.stats
     }
 
     /// Runs timers: retransmissions and transaction timeouts, refreshes of the allocation,
@@ -753,18 +819,33 @@ impl Client {
         self.permissions.contains_key(&peer) || self.channels.keys().any(|p| p.ip() == peer)
     }
 
-    fn queue(&mut self, contents: Vec<u8>) {
+    /// `msg` as [`Bytes`] lent out of `self.out`: no allocation once the caller has dropped
+    /// what used the room before.
+    fn lend(&mut self, msg: &[u8]) -> Bytes {
+        self.out.reserve(msg.len());
+        self.out.extend_from_slice(msg);
+        self.out.split().freeze()
+    }
+
+    fn queue(&mut self, contents: Bytes) {
         self.transmits.push_back(Transmit {
+            source: None,
             destination: self.config.server,
+            transport: self.config.transport,
             contents,
+            segment_size: None,
         });
     }
 
     /// Sends a new request of `kind`; if it cannot be encoded, fails it at once.
     fn start(&mut self, now: Instant, kind: TxKind, stale_retries: u8) {
         let id = TransactionId::random(&mut self.rng);
-        let mut request = Vec::new();
-        if let Err(e) = self.encode_request(kind, id, &mut request) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = self.encode_request(kind, id, &mut scratch);
+        let request = self.lend(&scratch);
+        self.scratch = scratch;
+        if let Err(e) = encoded {
             self.on_failure(now, kind, RequestError::Encode(e));
             return;
         }
@@ -773,7 +854,7 @@ impl Client {
             (
                 STREAM_TRANSACTION_TIMEOUT,
                 now + STREAM_TRANSACTION_TIMEOUT,
-                Vec::new(),
+                Bytes::new(),
             )
         } else {
             (
@@ -1316,7 +1397,9 @@ mod tests {
     fn sent(c: &mut Client) -> Vec<u8> {
         let t = c.poll_transmit().expect("a transmit");
         assert_eq!(t.destination, addr(SERVER));
-        t.contents
+        assert_eq!(t.transport, c.config().transport);
+        assert_eq!(t.source, None);
+        t.contents.to_vec()
     }
 
     fn events(c: &mut Client) -> Vec<Event> {
@@ -1818,7 +1901,7 @@ mod tests {
             evs.last(),
             Some(&Event::Data {
                 peer: addr(PEER),
-                data: b"early".to_vec()
+                data: Bytes::from_static(b"early")
             })
         );
         let perm = sent(&mut c);
@@ -1853,13 +1936,22 @@ mod tests {
             events(&mut c).last(),
             Some(&Event::Data {
                 peer: addr(PEER),
-                data: b"xyz".to_vec()
+                data: Bytes::from_static(b"xyz")
             })
         );
         assert_eq!(
             c.handle_receive(now, addr(SERVER), &[0xC0, 0, 0, 0]),
             Err(TurnError::StreamDesynchronized)
         );
+        // Fatal for the connection: said once, as an event; later chunks are dropped.
+        assert_eq!(events(&mut c), [Event::StreamDesynchronized]);
+        let dropped = c.stats().dropped_malformed;
+        assert_eq!(
+            c.handle_receive(now, addr(SERVER), &down),
+            Err(TurnError::StreamDesynchronized)
+        );
+        assert_eq!(c.stats().dropped_malformed, dropped + 1);
+        assert_eq!(events(&mut c), []);
     }
 
     #[test]
@@ -1943,14 +2035,12 @@ mod tests {
         .unwrap()
         .add(&Attribute::Data(b"back"))
         .unwrap();
-        c.handle_receive(now, addr(SERVER), &data).unwrap();
+        // Over UDP, peer data comes back borrowed from the datagram, not as an event.
         assert_eq!(
-            events(&mut c),
-            [Event::Data {
-                peer,
-                data: b"back".to_vec()
-            }]
+            c.handle_receive(now, addr(SERVER), &data),
+            Ok(Some((peer, &b"back"[..])))
         );
+        assert_eq!(events(&mut c), []);
         assert_eq!(
             c.handle_receive(now, addr(PEER), &data),
             Err(TurnError::UnexpectedSource(peer))
@@ -1993,15 +2083,11 @@ mod tests {
             sent(&mut c),
             [0x40, 0x00, 0x00, 0x05, b'h', b'e', b'l', b'l', b'o']
         );
-        c.handle_receive(now, addr(SERVER), &[0x40, 0x00, 0x00, 0x02, b'o', b'k'])
-            .unwrap();
         assert_eq!(
-            events(&mut c),
-            [Event::Data {
-                peer,
-                data: b"ok".to_vec()
-            }]
+            c.handle_receive(now, addr(SERVER), &[0x40, 0x00, 0x00, 0x02, b'o', b'k']),
+            Ok(Some((peer, &b"ok"[..])))
         );
+        assert_eq!(events(&mut c), []);
         assert_eq!(
             c.handle_receive(now, addr(SERVER), &[0x40, 0x09, 0x00, 0x00]),
             Err(TurnError::UnknownChannel(0x4009))
@@ -2010,6 +2096,17 @@ mod tests {
             c.handle_receive(now, addr(SERVER), &[0x80, 0x00]),
             Err(TurnError::NotTurn)
         );
+        // Every drop above is counted, each under its reason.
+        let stats = c.stats();
+        assert_eq!(
+            (
+                stats.dropped_unexpected_source,
+                stats.dropped_data,
+                stats.dropped_malformed
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(stats.dropped(), 3);
     }
 
     #[test]
@@ -2132,7 +2229,7 @@ mod tests {
                 let at = at % m.len();
                 m[at] ^= x;
                 let _ = c.handle_receive(now, addr(SERVER), &m);
-                let _ = c.handle_datagram(now, addr(SERVER), &m);
+                let _ = c.handle_receive(now, addr(SERVER), &m);
             }
             for r in &random {
                 let _ = c.handle_receive(now, addr(SERVER), r);

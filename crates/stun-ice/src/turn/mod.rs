@@ -32,14 +32,18 @@
 //!         match event {
 //!             Event::Allocated { .. } => { client.bind_channel(Instant::now(), peer)?; }
 //!             Event::ChannelBound { .. } => client.send_to(peer, b"hello")?,
-//!             Event::Data { peer, data } => println!("{peer}: {data:?}"),
 //!             _ => {}
 //!         }
 //!     }
 //!     let wait = client.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()));
 //!     socket.set_read_timeout(wait.filter(|w| !w.is_zero()))?;
 //!     match socket.recv_from(&mut buf) {
-//!         Ok((n, from)) => { let _ = client.handle_receive(Instant::now(), from, &buf[..n]); }
+//!         Ok((n, from)) => {
+//!             // Relayed data comes back borrowed from `buf`; an `Err` is a dropped datagram.
+//!             if let Ok(Some((peer, data))) = client.handle_receive(Instant::now(), from, &buf[..n]) {
+//!                 println!("{peer}: {data:?}");
+//!             }
+//!         }
 //!         Err(_) => client.handle_timeout(Instant::now()),
 //!     }
 //! }
@@ -52,9 +56,9 @@ mod error;
 mod framer;
 
 pub use client::{
-    CHANNEL_LIFETIME, CHANNEL_REFRESH, Client, ClientConfig, DEFAULT_LIFETIME, Event,
-    MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, PERMISSION_REFRESH, PROTOCOL_UDP, Transmit,
-    TurnTransport,
+    CHANNEL_LIFETIME, CHANNEL_REFRESH, Client, ClientConfig, ClientStats, DEFAULT_LIFETIME, Event,
+    MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, PERMISSION_REFRESH, PROTOCOL_UDP, TurnTransport,
 };
 pub use error::{CommandError, RequestError, TurnError};
+pub use ferrtc_types::{Transmit, Transport};
 pub use framer::StreamFramer;

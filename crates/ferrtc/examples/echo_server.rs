@@ -1,0 +1,131 @@
+//! An echo server with aiortc's `examples/server` signalling: `POST /offer` with JSON
+//! `{"sdp", "type": "offer"}` is answered with `{"sdp", "type": "answer"}`.
+//!
+//! The answer carries every candidate (the server gathers before answering; the client
+//! need not trickle). Every data-channel message is echoed on the channel it came from,
+//! same type, except a text `ping N`, answered with `pong N`; every RTP packet received is
+//! sent back on the transceiver it came on (the peer gets its own media back).
+//!
+//! ```sh
+//! cargo run --release -p ferrtc --example echo_server -- --host 127.0.0.1 --port 8080
+//! ```
+//!
+//! With a loopback `--host`, ICE uses loopback addresses only; otherwise every interface's.
+//! `--port 0` picks a free port. The first line on stdout is `listening on http://ADDR`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use ferrtc::net::HostAddresses;
+use ferrtc::{Configuration, Description, Direction, PeerConnection, SdpType};
+use serde::{Deserialize, Serialize};
+
+/// The signalling body, as aiortc's server and pages write it.
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionDescription {
+    sdp: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// How long the answer waits for gathering before it goes with what it has.
+const GATHERING_DEADLINE: Duration = Duration::from_secs(5);
+
+#[path = "common/echo.rs"]
+mod echo;
+
+#[derive(Clone)]
+struct Server {
+    host_addresses: HostAddresses,
+}
+
+fn usage() -> ! {
+    eprintln!("usage: echo_server [--host HOST] [--port PORT]");
+    std::process::exit(2);
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    echo::init_tracing();
+    let mut host: IpAddr = IpAddr::from([127, 0, 0, 1]);
+    let mut port: u16 = 8080;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--host" => {
+                host = args
+                    .next()
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--port" => {
+                port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            _ => usage(),
+        }
+    }
+    let server = Server {
+        host_addresses: if host.is_loopback() {
+            HostAddresses::Explicit(vec![host])
+        } else {
+            HostAddresses::default()
+        },
+    };
+    let app = Router::new().route("/offer", post(move |body| offer(server.clone(), body)));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn offer(
+    server: Server,
+    Json(body): Json<SessionDescription>,
+) -> Result<Json<SessionDescription>, (StatusCode, String)> {
+    if body.kind != "offer" {
+        return Err((StatusCode::BAD_REQUEST, "expected an offer".into()));
+    }
+    let fail = |e: ferrtc::Error| {
+        tracing::warn!(error = ?e, "offer refused");
+        (StatusCode::BAD_REQUEST, format!("{e}"))
+    };
+    let config = Configuration::new().with_host_addresses(server.host_addresses);
+    let pc = PeerConnection::new(config).await.map_err(fail)?;
+    pc.set_remote_description(Description {
+        sdp_type: SdpType::Offer,
+        sdp: body.sdp,
+    })
+    .await
+    .map_err(fail)?;
+    // Transceivers the offer created are recvonly: make them sendrecv to send the media back.
+    for t in pc.transceivers().await.map_err(fail)? {
+        pc.set_direction(t.id, Direction::SendRecv)
+            .await
+            .map_err(fail)?;
+    }
+    pc.set_local_description(None).await.map_err(fail)?;
+    if tokio::time::timeout(GATHERING_DEADLINE, pc.gathering_complete())
+        .await
+        .is_err()
+    {
+        tracing::warn!("gathering not complete in time: answering with what there is");
+    }
+    let answer = pc.local_description().ok_or_else(|| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no local description".to_owned(),
+        )
+    })?;
+    tokio::spawn(echo::serve(pc, Vec::new()));
+    Ok(Json(SessionDescription {
+        sdp: answer.sdp,
+        kind: "answer".into(),
+    }))
+}

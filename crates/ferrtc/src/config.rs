@@ -1,0 +1,77 @@
+//! The configuration of a peer connection (W3C `RTCConfiguration`).
+
+use std::sync::Arc;
+
+use ferrtc_dtls::Certificate;
+
+use crate::net::{HostAddresses, IceServer};
+
+/// Which candidates ICE may use (W3C `RTCIceTransportPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceTransportPolicy {
+    /// Every candidate.
+    #[default]
+    All,
+    /// Relayed candidates only (needs a TURN server).
+    Relay,
+}
+
+/// How media is bundled (W3C `RTCBundlePolicy`, RFC 8829 §4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BundlePolicy {
+    /// Everything on one transport: what ferrtc does.
+    #[default]
+    MaxBundle,
+    /// A transport per media type unless the peer bundles (not supported).
+    Balanced,
+    /// A transport per m-line unless the peer bundles (not supported).
+    MaxCompat,
+}
+
+/// How a peer connection is set up (W3C `RTCConfiguration`, plus where to gather host
+/// candidates from).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Configuration {
+    /// STUN and TURN servers.
+    pub ice_servers: Vec<IceServer>,
+    /// Which candidates ICE may use.
+    pub ice_transport_policy: IceTransportPolicy,
+    /// How media is bundled; ferrtc bundles everything.
+    pub bundle_policy: BundlePolicy,
+    /// Our DTLS certificate (the first one is used); empty: a fresh one is generated.
+    pub certificates: Vec<Arc<Certificate>>,
+    /// The local addresses that become host candidates.
+    pub host_addresses: HostAddresses,
+    /// Be an ICE-lite agent (RFC 8445 §2.5), for a server with a public address.
+    pub ice_lite: bool,
+}
+
+impl Configuration {
+    /// The defaults: no ICE servers, every interface but loopback, a fresh certificate.
+    #[must_use]
+    pub fn new() -> Configuration {
+        Configuration::default()
+    }
+
+    /// These ICE servers.
+    #[must_use]
+    pub fn with_ice_servers(mut self, servers: Vec<IceServer>) -> Configuration {
+        self.ice_servers = servers;
+        self
+    }
+
+    /// Host candidates from these addresses.
+    #[must_use]
+    pub fn with_host_addresses(mut self, addresses: HostAddresses) -> Configuration {
+        self.host_addresses = addresses;
+        self
+    }
+
+    /// This certificate.
+    #[must_use]
+    pub fn with_certificate(mut self, certificate: Arc<Certificate>) -> Configuration {
+        self.certificates = vec![certificate];
+        self
+    }
+}

@@ -1,0 +1,846 @@
+//! The peer connection handle (W3C `RTCPeerConnection`) and the half of the driver that
+//! applies its commands and routes its events.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use ferrtc_peerconnection as core;
+use ferrtc_stun_ice::ice;
+use ferrtc_types::{Mid, Transmit};
+use rand::SeedableRng;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use crate::channel::{ChannelProps, DataChannel, DataChannelInit, Message, ReadyState, Shared};
+use crate::config::{BundlePolicy, Configuration, IceTransportPolicy};
+use crate::driver::{self, Core, Flow, Handler};
+use crate::error::{ConfigurationError, Error};
+use crate::net::{self, Scheme};
+
+pub use core::{
+    ConnectionState, Description, MediaKind, SdpType, SignalingState, TransceiverId,
+    TransceiverInit, TransportError,
+};
+pub use ferrtc_sdp::{Candidate, Direction};
+pub use ice::{ConnectionState as IceConnectionState, GatheringState as IceGatheringState};
+
+/// RTP and RTCP packets that may wait in the event queue; past it, new ones are dropped
+/// (media that waits is worthless) and counted.
+const MAX_QUEUED_MEDIA: usize = 1024;
+
+/// Numbers the connections of this process, for their tracing spans.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An event of a peer connection (the W3C events, as one enum).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// The signaling state changed.
+    SignalingStateChange(SignalingState),
+    /// The ICE gathering state changed.
+    IceGatheringStateChange(IceGatheringState),
+    /// The ICE connection state changed.
+    IceConnectionStateChange(IceConnectionState),
+    /// The connection state changed; `Failed` comes with its cause.
+    ConnectionStateChange(ConnectionState, Option<TransportError>),
+    /// A local candidate to signal to the peer; `None`: gathering is complete.
+    IceCandidate(Option<Candidate>),
+    /// Something changed that needs an offer/answer exchange.
+    NegotiationNeeded,
+    /// The peer sends media on a transceiver.
+    Track {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its m-line.
+        mid: Mid,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// The peer opened a data channel.
+    DataChannel(DataChannel),
+    /// An RTP packet received (unprotected) on a transceiver.
+    Rtp {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its m-line.
+        mid: Mid,
+        /// The packet.
+        packet: Bytes,
+    },
+    /// A compound RTCP packet received (unprotected).
+    Rtcp(Bytes),
+    /// The peer asks for a key frame on a transceiver we send on (PLI or FIR).
+    KeyframeRequest {
+        /// The transceiver.
+        transceiver: TransceiverId,
+    },
+}
+
+/// A transceiver as it stands (W3C `RTCRtpTransceiver`'s attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransceiverInfo {
+    /// Its id.
+    pub id: TransceiverId,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// Its m-line's mid, once negotiated.
+    pub mid: Option<Mid>,
+    /// The direction we want.
+    pub direction: Direction,
+    /// The direction last negotiated.
+    pub current_direction: Option<Direction>,
+}
+
+/// What the handles see of the connection without asking the driver.
+#[derive(Debug, Clone)]
+struct States {
+    signaling: SignalingState,
+    gathering: IceGatheringState,
+    ice: IceConnectionState,
+    connection: ConnectionState,
+    local: Option<Description>,
+    remote: Option<Description>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// A command from a handle to the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    CreateOffer(Reply<Description>),
+    CreateAnswer(Reply<Description>),
+    SetLocal(Option<Description>, Reply<()>),
+    SetRemote(Description, Reply<()>),
+    AddIceCandidate(Option<Candidate>, Reply<()>),
+    RestartIce(Reply<()>),
+    AddTransceiver(MediaKind, TransceiverInit, Reply<TransceiverId>),
+    SetDirection(TransceiverId, Direction, Reply<()>),
+    Transceivers(Reply<Vec<TransceiverInfo>>),
+    CreateDataChannel(String, DataChannelInit, Reply<DataChannel>),
+    Send {
+        id: core::DataChannelId,
+        message: Message,
+        reply: Reply<()>,
+    },
+    CloseChannel {
+        id: core::DataChannelId,
+    },
+    SetLowThreshold {
+        id: core::DataChannelId,
+        threshold: usize,
+    },
+    WriteRtp(TransceiverId, Bytes),
+    RequestKeyframe(TransceiverId),
+    Close(Reply<()>),
+}
+
+/// A WebRTC peer connection (W3C `RTCPeerConnection`), driven by its own tokio task.
+///
+/// Methods send commands to the task and wait for its answer; states are read from what the
+/// task last published. Events come from [`PeerConnection::next_event`] or the
+/// [`Stream`](futures_core::Stream) implementation. Dropping the handle (with every
+/// [`DataChannel`] of the connection) closes the connection, frees its sockets and ends its
+/// task.
+#[derive(Debug)]
+pub struct PeerConnection {
+    commands: mpsc::UnboundedSender<Command>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+    states: watch::Receiver<States>,
+    queued_media: Arc<AtomicUsize>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    local_addresses: Vec<SocketAddr>,
+}
+
+impl PeerConnection {
+    /// Creates a connection: binds its sockets, lists its host candidates, and starts its
+    /// task. Nothing is sent before a description is applied.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] for what ferrtc does not do, [`Error::IceServerUrl`] for a
+    /// bad URL, [`Error::Io`] when no socket could be bound, [`Error::Certificate`],
+    /// [`Error::Config`] from the core.
+    pub async fn new(config: Configuration) -> Result<PeerConnection, Error> {
+        if config.bundle_policy != BundlePolicy::MaxBundle {
+            return Err(Error::Configuration(ConfigurationError::BundlePolicy));
+        }
+        if config.ice_transport_policy == IceTransportPolicy::Relay {
+            return Err(Error::Configuration(ConfigurationError::RelayPolicy));
+        }
+        let certificate = match config.certificates.first() {
+            Some(c) => Arc::clone(c),
+            None => Arc::new(ferrtc_dtls::Certificate::generate().map_err(Error::Certificate)?),
+        };
+        let addresses = config.host_addresses.resolve().map_err(Error::Io)?;
+        let sockets = net::bind_sockets(&addresses).map_err(Error::Io)?;
+        let hosts = net::host_candidates(&addresses, &sockets);
+        let mut stun_servers = Vec::new();
+        for server in &config.ice_servers {
+            for url in server.parsed_urls().map_err(Error::IceServerUrl)? {
+                match url.scheme {
+                    Scheme::Stun => match url.resolve().await {
+                        Ok(addrs) => stun_servers.extend(
+                            addrs
+                                .into_iter()
+                                .filter(|a| hosts.iter().any(|h| h.is_ipv4() == a.is_ipv4())),
+                        ),
+                        Err(e) => tracing::warn!(error = %e, ?url, "STUN server not resolved"),
+                    },
+                    _ => tracing::warn!(?url, "TURN and STUN over TLS are not driven yet: ignored"),
+                }
+            }
+        }
+        let mut pc_config = core::PeerConfig::new(certificate);
+        pc_config.ice.stun_servers = stun_servers;
+        pc_config.ice_lite = config.ice_lite;
+        let now = driver::now();
+        let rng = Box::new(rand::rngs::StdRng::from_os_rng());
+        let mut pc = core::PeerConnection::new(pc_config, now, rng).map_err(Error::Config)?;
+        for h in &hosts {
+            if let Err(e) = pc.add_local_address(now, *h) {
+                tracing::debug!(address = %h, error = %e, "host address refused");
+            }
+        }
+        pc.end_of_local_addresses(now);
+
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let initial = States {
+            signaling: pc.signaling_state(),
+            gathering: pc.ice_gathering_state(),
+            ice: pc.ice_connection_state(),
+            connection: pc.connection_state(),
+            local: None,
+            remote: None,
+        };
+        let (state_tx, states) = watch::channel(initial);
+        let queued_media = Arc::new(AtomicUsize::new(0));
+        let handler = Connection {
+            commands: commands.downgrade(),
+            events: event_tx,
+            states: state_tx,
+            channels: HashMap::new(),
+            queued_media: Arc::clone(&queued_media),
+            media_dropped: 0,
+        };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("peer_connection", id);
+        let task = tokio::spawn(driver::run(pc, handler, sockets, command_rx, span));
+        Ok(PeerConnection {
+            commands,
+            events: tokio::sync::Mutex::new(events),
+            states,
+            queued_media,
+            task: Some(task),
+            local_addresses: hosts,
+        })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Creates an offer (W3C `createOffer`).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] in a state that cannot offer, [`Error::Closed`].
+    pub async fn create_offer(&self) -> Result<Description, Error> {
+        self.ask(Command::CreateOffer).await
+    }
+
+    /// Creates an answer to the applied remote offer (W3C `createAnswer`).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without a remote offer, [`Error::Closed`].
+    pub async fn create_answer(&self) -> Result<Description, Error> {
+        self.ask(Command::CreateAnswer).await
+    }
+
+    /// Applies our description (W3C `setLocalDescription`). With `None` it creates the offer
+    /// or answer the signaling state calls for and applies that. ICE gathering starts here.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] or [`Error::Peer`] when it cannot be applied, [`Error::Closed`].
+    pub async fn set_local_description(
+        &self,
+        description: impl Into<Option<Description>>,
+    ) -> Result<(), Error> {
+        let d = description.into();
+        self.ask(|r| Command::SetLocal(d, r)).await
+    }
+
+    /// Applies the peer's description (W3C `setRemoteDescription`), with any candidates it
+    /// carries.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] for a description the core refuses, [`Error::Closed`].
+    pub async fn set_remote_description(&self, description: Description) -> Result<(), Error> {
+        self.ask(|r| Command::SetRemote(description, r)).await
+    }
+
+    /// Adds a remote candidate (W3C `addIceCandidate`); `None`: end of candidates.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] for a candidate that cannot be used, [`Error::Closed`].
+    pub async fn add_ice_candidate(&self, candidate: Option<Candidate>) -> Result<(), Error> {
+        self.ask(|r| Command::AddIceCandidate(candidate, r)).await
+    }
+
+    /// Asks for an ICE restart at the next offer (W3C `restartIce`).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub async fn restart_ice(&self) -> Result<(), Error> {
+        self.ask(Command::RestartIce).await
+    }
+
+    /// Adds a transceiver (W3C `addTransceiver`).
+    ///
+    /// # Errors
+    /// [`Error::Peer`] if the core refuses, [`Error::Closed`].
+    pub async fn add_transceiver(
+        &self,
+        kind: MediaKind,
+        init: TransceiverInit,
+    ) -> Result<TransceiverId, Error> {
+        self.ask(|r| Command::AddTransceiver(kind, init, r)).await
+    }
+
+    /// Sets the direction a transceiver asks for in the next offer or answer (W3C
+    /// `RTCRtpTransceiver.direction`). A transceiver the peer's offer created starts
+    /// `recvonly`; set `sendrecv` before answering to send on it.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] for an unknown or stopped transceiver, [`Error::Closed`].
+    pub async fn set_direction(
+        &self,
+        transceiver: TransceiverId,
+        direction: Direction,
+    ) -> Result<(), Error> {
+        self.ask(|r| Command::SetDirection(transceiver, direction, r))
+            .await
+    }
+
+    /// The transceivers (W3C `getTransceivers`).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub async fn transceivers(&self) -> Result<Vec<TransceiverInfo>, Error> {
+        self.ask(Command::Transceivers).await
+    }
+
+    /// Creates a data channel (W3C `createDataChannel`); it opens once the connection is up.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] for options the core refuses (an id in use), [`Error::Closed`].
+    pub async fn create_data_channel(
+        &self,
+        label: &str,
+        init: DataChannelInit,
+    ) -> Result<DataChannel, Error> {
+        let label = label.to_owned();
+        self.ask(|r| Command::CreateDataChannel(label, init, r))
+            .await
+    }
+
+    /// Sends an RTP packet on a transceiver: its SSRC is rewritten to the transceiver's, it
+    /// is protected and sent. Returns at once; a packet the core refuses (before the
+    /// connection is up) is dropped.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn write_rtp(&self, transceiver: TransceiverId, packet: Bytes) -> Result<(), Error> {
+        self.commands
+            .send(Command::WriteRtp(transceiver, packet))
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Asks the peer for a key frame on a transceiver we receive on (PLI).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn request_keyframe(&self, transceiver: TransceiverId) -> Result<(), Error> {
+        self.commands
+            .send(Command::RequestKeyframe(transceiver))
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Closes the connection (W3C `close()`): goodbyes are sent, the task ends and the
+    /// sockets are freed. Data channels report closed.
+    pub async fn close(&self) {
+        let _ = self.ask(Command::Close).await;
+    }
+
+    /// Our applied description, with the candidates gathered so far.
+    #[must_use]
+    pub fn local_description(&self) -> Option<Description> {
+        self.states.borrow().local.clone()
+    }
+
+    /// The peer's applied description.
+    #[must_use]
+    pub fn remote_description(&self) -> Option<Description> {
+        self.states.borrow().remote.clone()
+    }
+
+    /// The signaling state.
+    #[must_use]
+    pub fn signaling_state(&self) -> SignalingState {
+        self.states.borrow().signaling
+    }
+
+    /// The ICE gathering state.
+    #[must_use]
+    pub fn ice_gathering_state(&self) -> IceGatheringState {
+        self.states.borrow().gathering
+    }
+
+    /// The ICE connection state.
+    #[must_use]
+    pub fn ice_connection_state(&self) -> IceConnectionState {
+        self.states.borrow().ice
+    }
+
+    /// The connection state.
+    #[must_use]
+    pub fn connection_state(&self) -> ConnectionState {
+        self.states.borrow().connection
+    }
+
+    /// The local addresses of our host candidates.
+    #[must_use]
+    pub fn local_addresses(&self) -> &[SocketAddr] {
+        &self.local_addresses
+    }
+
+    /// Waits until ICE gathering is complete, so that [`PeerConnection::local_description`]
+    /// carries every candidate (for signalling without trickle).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the connection ends first.
+    pub async fn gathering_complete(&self) -> Result<(), Error> {
+        let mut rx = self.states.clone();
+        rx.wait_for(|s| s.gathering == IceGatheringState::Complete)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Waits until the connection state is `Connected`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if it fails or closes first.
+    pub async fn connected(&self) -> Result<(), Error> {
+        let mut rx = self.states.clone();
+        let s = rx
+            .wait_for(|s| {
+                matches!(
+                    s.connection,
+                    ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
+                )
+            })
+            .await
+            .map_err(|_| Error::Closed)?
+            .connection;
+        if s == ConnectionState::Connected {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// The next event; `None` once the connection's task has ended.
+    pub async fn next_event(&self) -> Option<Event> {
+        let ev = self.events.lock().await.recv().await;
+        self.account(ev.as_ref());
+        ev
+    }
+
+    fn account(&self, ev: Option<&Event>) {
+        if matches!(ev, Some(Event::Rtp { .. } | Event::Rtcp(_))) {
+            self.queued_media.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the connection's task has ended (after `close`, a fatal socket error, or
+    /// when its handles are gone).
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.task
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+}
+
+impl futures_core::Stream for PeerConnection {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let this = self.get_mut();
+        let ev = std::task::ready!(this.events.get_mut().poll_recv(cx));
+        this.account(ev.as_ref());
+        Poll::Ready(ev)
+    }
+}
+
+impl Drop for PeerConnection {
+    fn drop(&mut self) {
+        // The task ends by itself once the command channel closes (when the data channel
+        // handles are gone too); nothing to abort.
+        self.task.take();
+    }
+}
+
+// ----- the driver's half -----
+
+impl Core for core::PeerConnection {
+    fn handle_receive(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, d: BytesMut) {
+        if let Err(e) = core::PeerConnection::handle_receive(self, now, local, from, d) {
+            tracing::trace!(%from, error = %e, "datagram dropped");
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        core::PeerConnection::handle_timeout(self, now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        core::PeerConnection::poll_transmit(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        core::PeerConnection::poll_timeout(self)
+    }
+}
+
+/// The connection's routing state, owned by its task.
+struct Connection {
+    /// To give new data channel handles (the peer's) their command queue, without keeping
+    /// the queue open ourselves.
+    commands: mpsc::WeakUnboundedSender<Command>,
+    events: mpsc::UnboundedSender<Event>,
+    states: watch::Sender<States>,
+    channels: HashMap<core::DataChannelId, Arc<Shared>>,
+    queued_media: Arc<AtomicUsize>,
+    media_dropped: u64,
+}
+
+impl Connection {
+    fn emit(&self, ev: Event) {
+        let _ = self.events.send(ev);
+    }
+
+    fn emit_media(&mut self, ev: Event) {
+        if self.queued_media.load(Ordering::Acquire) >= MAX_QUEUED_MEDIA {
+            self.media_dropped += 1;
+            if self.media_dropped.is_power_of_two() {
+                tracing::debug!(
+                    dropped = self.media_dropped,
+                    "media events not read: dropped"
+                );
+            }
+            return;
+        }
+        self.queued_media.fetch_add(1, Ordering::AcqRel);
+        if self.events.send(ev).is_err() {
+            self.queued_media.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn channel_handle(
+        &mut self,
+        pc: &core::PeerConnection,
+        id: core::DataChannelId,
+    ) -> Option<DataChannel> {
+        let commands = self.commands.upgrade()?;
+        let shared = self
+            .channels
+            .entry(id)
+            .or_insert_with(|| Arc::new(shared_from_info(pc, id, None)))
+            .clone();
+        Some(DataChannel::new(shared, commands))
+    }
+
+    fn refresh_descriptions(&self, pc: &core::PeerConnection) {
+        let (local, remote) = (pc.local_description(), pc.remote_description());
+        self.states.send_if_modified(|s| {
+            let changed = s.local != local || s.remote != remote;
+            s.local = local;
+            s.remote = remote;
+            changed
+        });
+    }
+
+    fn create_channel(
+        &mut self,
+        pc: &mut core::PeerConnection,
+        now: Instant,
+        label: String,
+        init: DataChannelInit,
+    ) -> Result<DataChannel, Error> {
+        let core_init = core::DataChannelInit {
+            label,
+            protocol: init.protocol,
+            ordered: init.ordered,
+            max_retransmits: init.max_retransmits,
+            max_packet_life_time: init.max_packet_life_time,
+            negotiated: init.negotiated,
+        };
+        let id = pc.create_data_channel(now, core_init)?;
+        let commands = self.commands.upgrade().ok_or(Error::Closed)?;
+        let shared = Arc::new(shared_from_info(pc, id, None));
+        self.channels.insert(id, Arc::clone(&shared));
+        Ok(DataChannel::new(shared, commands))
+    }
+
+    fn close_all(&mut self) {
+        for (_, ch) in self.channels.drain() {
+            ch.set_ready_state(ReadyState::Closed);
+        }
+    }
+}
+
+fn shared_from_info(
+    pc: &core::PeerConnection,
+    id: core::DataChannelId,
+    fallback: Option<ChannelProps>,
+) -> Shared {
+    let info = pc.data_channel(id);
+    let props = match (&info, fallback) {
+        (Some(i), _) => ChannelProps {
+            label: i.label.clone(),
+            protocol: i.protocol.clone(),
+            ordered: i.ordered,
+            max_retransmits: i.max_retransmits,
+            max_packet_life_time: i.max_packet_life_time,
+            negotiated: i.negotiated,
+        },
+        (None, Some(p)) => p,
+        (None, None) => ChannelProps {
+            label: String::new(),
+            protocol: String::new(),
+            ordered: true,
+            max_retransmits: None,
+            max_packet_life_time: None,
+            negotiated: false,
+        },
+    };
+    Shared::new(id, props, info.and_then(|i| i.stream_id))
+}
+
+impl Handler<core::PeerConnection> for Connection {
+    type Command = Command;
+
+    fn command(&mut self, pc: &mut core::PeerConnection, now: Instant, cmd: Command) -> Flow {
+        match cmd {
+            Command::CreateOffer(r) => {
+                let _ = r.send(pc.create_offer().map_err(Error::from));
+            }
+            Command::CreateAnswer(r) => {
+                let _ = r.send(pc.create_answer().map_err(Error::from));
+            }
+            Command::SetLocal(d, r) => {
+                let res = (|| {
+                    let d = match d {
+                        Some(d) => d,
+                        None => match pc.signaling_state() {
+                            SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer => {
+                                pc.create_answer()?
+                            }
+                            _ => pc.create_offer()?,
+                        },
+                    };
+                    pc.set_local_description(now, &d)?;
+                    Ok(())
+                })();
+                self.refresh_descriptions(pc);
+                let _ = r.send(res);
+            }
+            Command::SetRemote(d, r) => {
+                let res = pc.set_remote_description(now, &d).map_err(Error::from);
+                self.refresh_descriptions(pc);
+                let _ = r.send(res);
+            }
+            Command::AddIceCandidate(c, r) => {
+                let res = pc.add_ice_candidate(now, c.as_ref()).map_err(Error::from);
+                self.refresh_descriptions(pc);
+                let _ = r.send(res);
+            }
+            Command::RestartIce(r) => {
+                let _ = r.send(pc.restart_ice().map_err(Error::from));
+            }
+            Command::AddTransceiver(kind, init, r) => {
+                let _ = r.send(pc.add_transceiver(kind, init).map_err(Error::from));
+            }
+            Command::SetDirection(t, d, r) => {
+                let _ = r.send(pc.set_direction(t, d).map_err(Error::from));
+            }
+            Command::Transceivers(r) => {
+                let list = pc
+                    .negotiator()
+                    .transceivers()
+                    .map(|t| TransceiverInfo {
+                        id: t.id(),
+                        kind: t.kind(),
+                        mid: t.mid().cloned(),
+                        direction: t.direction(),
+                        current_direction: t.current_direction(),
+                    })
+                    .collect();
+                let _ = r.send(Ok(list));
+            }
+            Command::CreateDataChannel(label, init, r) => {
+                let res = self.create_channel(pc, now, label, init);
+                let _ = r.send(res);
+            }
+            Command::Send { id, message, reply } => {
+                let res = pc
+                    .send_data(now, id, message.data, message.binary)
+                    .map_err(Error::from);
+                if let Some(ch) = self.channels.get(&id) {
+                    ch.set_buffered(pc.buffered_amount(id));
+                }
+                let _ = reply.send(res);
+            }
+            Command::CloseChannel { id } => {
+                if let Err(e) = pc.close_data_channel(now, id) {
+                    tracing::debug!(error = %e, "close of a data channel refused");
+                }
+            }
+            Command::SetLowThreshold { id, threshold } => {
+                pc.set_buffered_amount_low_threshold(id, threshold);
+            }
+            Command::WriteRtp(t, packet) => {
+                if let Err(e) = pc.write_rtp(now, t, &packet) {
+                    tracing::trace!(error = %e, "RTP packet not sent");
+                }
+            }
+            Command::RequestKeyframe(t) => {
+                if let Err(e) = pc.request_keyframe(t) {
+                    tracing::debug!(error = %e, "key frame request not sent");
+                }
+            }
+            Command::Close(r) => {
+                pc.close(now);
+                // The reply goes once the goodbyes are flushed: the driver stops after this.
+                let _ = self.drain(pc, now);
+                self.close_all();
+                let _ = r.send(Ok(()));
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn drain(&mut self, pc: &mut core::PeerConnection, _now: Instant) -> Flow {
+        let mut candidates = false;
+        while let Some(ev) = pc.poll_event() {
+            match ev {
+                core::Event::SignalingStateChange(s) => {
+                    self.states.send_modify(|st| st.signaling = s);
+                    self.emit(Event::SignalingStateChange(s));
+                }
+                core::Event::IceGatheringStateChange(s) => {
+                    candidates = true;
+                    self.refresh_descriptions(pc);
+                    self.states.send_modify(|st| st.gathering = s);
+                    self.emit(Event::IceGatheringStateChange(s));
+                }
+                core::Event::IceConnectionStateChange(s) => {
+                    self.states.send_modify(|st| st.ice = s);
+                    self.emit(Event::IceConnectionStateChange(s));
+                }
+                core::Event::ConnectionStateChange(s, cause) => {
+                    self.states.send_modify(|st| st.connection = s);
+                    self.emit(Event::ConnectionStateChange(s, cause));
+                }
+                core::Event::IceCandidate(c) => {
+                    candidates = true;
+                    self.emit(Event::IceCandidate(c));
+                }
+                core::Event::NegotiationNeeded => self.emit(Event::NegotiationNeeded),
+                core::Event::Track {
+                    transceiver,
+                    mid,
+                    kind,
+                } => self.emit(Event::Track {
+                    transceiver,
+                    mid,
+                    kind,
+                }),
+                core::Event::DataChannel(id) => {
+                    if let Some(handle) = self.channel_handle(pc, id) {
+                        self.emit(Event::DataChannel(handle));
+                    }
+                }
+                core::Event::DataChannelOpen(id) => {
+                    let info = pc.data_channel(id);
+                    if let Some(ch) = self.channels.get(&id) {
+                        ch.set_stream_id(info.and_then(|i| i.stream_id));
+                        ch.set_ready_state(ReadyState::Open);
+                    }
+                }
+                core::Event::DataChannelMessage { id, data, binary } => {
+                    if let Some(ch) = self.channels.get(&id) {
+                        // Only the driver's reference left: nobody can read it.
+                        if Arc::strong_count(ch) > 1 {
+                            ch.deliver(Message { data, binary });
+                        }
+                    }
+                }
+                core::Event::DataChannelClose(id) => {
+                    if let Some(ch) = self.channels.remove(&id) {
+                        ch.set_ready_state(ReadyState::Closed);
+                    }
+                }
+                core::Event::BufferedAmountLow(id) => {
+                    if let Some(ch) = self.channels.get(&id) {
+                        ch.set_buffered(pc.buffered_amount(id));
+                    }
+                }
+                core::Event::Rtp {
+                    transceiver,
+                    mid,
+                    packet,
+                } => self.emit_media(Event::Rtp {
+                    transceiver,
+                    mid,
+                    packet,
+                }),
+                core::Event::Rtcp(packet) => self.emit_media(Event::Rtcp(packet)),
+                core::Event::KeyframeRequest { transceiver } => {
+                    self.emit(Event::KeyframeRequest { transceiver });
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+        if candidates {
+            self.refresh_descriptions(pc);
+        }
+        for (id, ch) in &self.channels {
+            ch.set_buffered(pc.buffered_amount(*id));
+        }
+        if pc.connection_state() == ConnectionState::Closed {
+            self.close_all();
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    fn backpressure(&self) -> Option<Arc<Notify>> {
+        self.channels
+            .values()
+            .find(|ch| Arc::strong_count(ch) > 1 && ch.is_full())
+            .map(|ch| Arc::clone(&ch.space))
+    }
+
+    fn shutdown(&mut self, pc: &mut core::PeerConnection, now: Instant) {
+        pc.close(now);
+        self.close_all();
+    }
+}

@@ -1,0 +1,422 @@
+//! The driver: one tokio task per connection that moves datagrams between the sockets and a
+//! sans-IO core, keeps its time, and applies the commands of its handles.
+//!
+//! The loop follows the verb contract of the core crates: after every input (a batch of
+//! datagrams, a timeout, a command) it writes every `poll_transmit` (batched with GSO), then
+//! hands every event to the [`Handler`], then sleeps until `poll_timeout`, a datagram or a
+//! command, whichever comes first. `Instant::now()` is read here and nowhere else.
+//!
+//! Back-pressure towards the network: while the handler says a consumer's queue is full
+//! ([`Handler::backpressure`]), the driver still reads the sockets but hands the core only
+//! STUN (so ICE consent stays alive) and drops the rest (RFC 7983: DTLS and SRTP), until the
+//! consumer makes room. SCTP sees the loss and retransmits what was dropped once reading
+//! resumes: memory stays bounded whatever the peer sends, and a reader that is slow for a
+//! while loses nothing of a reliable channel.
+//!
+//! When every handle is gone the command channel closes: the driver closes the core, sends
+//! its goodbyes, and ends, dropping the sockets.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use ferrtc_types::Transmit;
+use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
+
+use crate::net::{RecvBuffer, SendBatch, UdpSocket};
+
+/// Commands applied in one turn of the loop before the sockets are looked at again.
+const MAX_COMMANDS_PER_TURN: usize = 64;
+
+/// The verbs of a sans-IO core, as the driver uses them.
+pub(crate) trait Core: Send + 'static {
+    /// A datagram arrived. A drop is the core's business (it counts it).
+    fn handle_receive(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, d: BytesMut);
+    /// Timers are due.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// When `handle_timeout` is due.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// What the driver should do after a handler's step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep running.
+    Continue,
+    /// The connection is closed: flush what is queued and end.
+    Stop,
+}
+
+/// The connection-specific half of a driver: applies commands and routes events.
+pub(crate) trait Handler<C: Core>: Send + 'static {
+    /// A command from a handle.
+    type Command: Send + 'static;
+    /// Applies a command.
+    fn command(&mut self, core: &mut C, now: Instant, cmd: Self::Command) -> Flow;
+    /// Takes every event the core has.
+    fn drain(&mut self, core: &mut C, now: Instant) -> Flow;
+    /// `Some` while a consumer's queue is full: only STUN is read until it is notified.
+    fn backpressure(&self) -> Option<Arc<Notify>>;
+    /// Every handle is gone: close the core.
+    fn shutdown(&mut self, core: &mut C, now: Instant);
+}
+
+/// The tokio clock as a std `Instant` (so a paused test clock drives the core too).
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs a core until it closes or its handles are gone. Spawn it.
+pub(crate) async fn run<C: Core, H: Handler<C>>(
+    mut core: C,
+    mut handler: H,
+    sockets: Vec<UdpSocket>,
+    mut commands: mpsc::UnboundedReceiver<H::Command>,
+    span: tracing::Span,
+) {
+    async move {
+        let mut bufs: Vec<RecvBuffer> = sockets.iter().map(UdpSocket::recv_buffer).collect();
+        let mut batch = SendBatch::default();
+        let mut transmits: Vec<Transmit> = Vec::new();
+        let mut stalled_drops: u64 = 0;
+        tracing::debug!(
+            sockets = ?sockets.iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
+            "driver started"
+        );
+        loop {
+            if flush(&mut core, &sockets, &mut batch, &mut transmits)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            if handler.drain(&mut core, now()) == Flow::Stop {
+                let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
+                break;
+            }
+            let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
+            let stall = handler.backpressure();
+            // No `biased`: a flood of commands must not starve the sockets, nor the reverse.
+            let flow = tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => {
+                        // Take what else is queued in the same turn (a burst of writes), up to
+                        // a bound that keeps the sockets served.
+                        let now = now();
+                        let mut flow = handler.command(&mut core, now, cmd);
+                        for _ in 0..MAX_COMMANDS_PER_TURN {
+                            if flow == Flow::Stop {
+                                break;
+                            }
+                            match commands.try_recv() {
+                                Ok(cmd) => flow = handler.command(&mut core, now, cmd),
+                                Err(_) => break,
+                            }
+                        }
+                        flow
+                    }
+                    None => {
+                        handler.shutdown(&mut core, now());
+                        let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
+                        tracing::debug!("every handle dropped: closed");
+                        break;
+                    }
+                },
+                () = async {
+                    if let Some(n) = &stall { n.notified().await }
+                }, if stall.is_some() => Flow::Continue,
+                () = async {
+                    if let Some(d) = deadline { tokio::time::sleep_until(d).await }
+                }, if deadline.is_some() => {
+                    core.handle_timeout(now());
+                    Flow::Continue
+                },
+                res = recv_any(&sockets, &mut bufs) => match res {
+                    Ok(i) => {
+                        let now = now();
+                        for r in bufs[i].drain() {
+                            // RFC 7983 §7: a first byte of 0 to 3 is STUN.
+                            if stall.is_none() || r.datagram.first().is_some_and(|&b| b < 4) {
+                                core.handle_receive(now, r.local, r.from, r.datagram);
+                            } else {
+                                stalled_drops += 1;
+                            }
+                        }
+                        Flow::Continue
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "socket failed: closing");
+                        handler.shutdown(&mut core, now());
+                        Flow::Stop
+                    }
+                },
+            };
+            if flow == Flow::Stop {
+                let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
+                let _ = handler.drain(&mut core, now());
+                break;
+            }
+        }
+        tracing::debug!(stalled_drops, "driver ended");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Writes every queued transmit.
+async fn flush<C: Core>(
+    core: &mut C,
+    sockets: &[UdpSocket],
+    batch: &mut SendBatch,
+    transmits: &mut Vec<Transmit>,
+) -> std::io::Result<()> {
+    while let Some(t) = core.poll_transmit() {
+        transmits.push(t);
+    }
+    if transmits.is_empty() {
+        return Ok(());
+    }
+    let res = batch.send_all(sockets, transmits).await;
+    transmits.clear();
+    if let Err(e) = &res {
+        tracing::warn!(error = %e, "send failed");
+    }
+    res
+}
+
+/// Reads a batch from whichever socket has datagrams; returns its index.
+async fn recv_any(sockets: &[UdpSocket], bufs: &mut [RecvBuffer]) -> std::io::Result<usize> {
+    match (sockets, bufs) {
+        ([a], [ba]) => a.recv(ba).await.map(|()| 0),
+        ([a, b], [ba, bb]) => tokio::select! {
+            r = a.recv(ba) => r.map(|()| 0),
+            r = b.recv(bb) => r.map(|()| 1),
+        },
+        // No socket (no host address): nothing ever arrives.
+        _ => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver under two bundled transports (the core below the peer connection) over
+    //! real loopback UDP, with the signalling a test would do by hand.
+
+    use super::*;
+    use crate::net;
+    use bytes::Bytes;
+    use ferrtc_dtls::Certificate;
+    use ferrtc_peerconnection::transport::*;
+    use ferrtc_sctp_datachannel::ChannelOptions;
+    use ferrtc_stun_ice::ice::{self, IceRole};
+    use ferrtc_types::{DtlsRole, HashAlgorithm};
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    impl Core for BundleTransport {
+        fn handle_receive(
+            &mut self,
+            now: Instant,
+            local: SocketAddr,
+            from: SocketAddr,
+            d: BytesMut,
+        ) {
+            let _ = BundleTransport::handle_receive(self, now, local, from, d);
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            BundleTransport::handle_timeout(self, now);
+        }
+        fn poll_transmit(&mut self) -> Option<Transmit> {
+            BundleTransport::poll_transmit(self)
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            BundleTransport::poll_timeout(self)
+        }
+    }
+
+    enum Cmd {
+        Start(TransportParameters, Vec<SocketAddr>),
+        Candidate(ferrtc_sdp::Candidate),
+        Open(&'static str),
+        Send(u16, Bytes),
+    }
+
+    struct Forward(mpsc::UnboundedSender<TransportEvent>);
+
+    impl Handler<BundleTransport> for Forward {
+        type Command = Cmd;
+        fn command(&mut self, core: &mut BundleTransport, now: Instant, cmd: Cmd) -> Flow {
+            match cmd {
+                Cmd::Start(p, hosts) => {
+                    core.start(now, p).unwrap();
+                    for h in hosts {
+                        core.add_local_address(now, h).unwrap();
+                    }
+                    core.end_of_local_addresses(now);
+                }
+                Cmd::Candidate(c) => core.add_remote_candidate(now, &c).unwrap(),
+                Cmd::Open(label) => {
+                    core.open_channel(now, ChannelOptions::new(label)).unwrap();
+                }
+                Cmd::Send(id, data) => core.send_message(now, id, data, true).unwrap(),
+            }
+            Flow::Continue
+        }
+        fn drain(&mut self, core: &mut BundleTransport, _now: Instant) -> Flow {
+            while let Some(ev) = core.poll_event() {
+                let _ = self.0.send(ev);
+            }
+            Flow::Continue
+        }
+        fn backpressure(&self) -> Option<Arc<Notify>> {
+            None
+        }
+        fn shutdown(&mut self, core: &mut BundleTransport, now: Instant) {
+            core.close(now);
+        }
+    }
+
+    struct Side {
+        cmd: mpsc::UnboundedSender<Cmd>,
+        events: mpsc::UnboundedReceiver<TransportEvent>,
+        hosts: Vec<SocketAddr>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn side(t: BundleTransport) -> Side {
+        let addrs = net::HostAddresses::loopback().resolve().unwrap();
+        let sockets = net::bind_sockets(&addrs).unwrap();
+        let hosts = net::host_candidates(&addrs, &sockets);
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let (etx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(t, Forward(etx), sockets, rx, tracing::Span::none()));
+        Side {
+            cmd,
+            events,
+            hosts,
+            task,
+        }
+    }
+
+    async fn next_matching<T>(
+        s: &mut Side,
+        mut f: impl FnMut(&TransportEvent) -> Option<T>,
+        out: &mut Vec<ferrtc_sdp::Candidate>,
+    ) -> T {
+        let fut = async {
+            loop {
+                let ev = s.events.recv().await.expect("driver alive");
+                if let TransportEvent::LocalCandidate(c) = &ev {
+                    out.push(c.clone());
+                }
+                if let Some(v) = f(&ev) {
+                    return v;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .expect("event in time")
+    }
+
+    #[tokio::test]
+    async fn two_bundle_transports_over_loopback_udp() {
+        let rng = |seed| Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed));
+        let (ca, cb) = (
+            Arc::new(Certificate::generate().unwrap()),
+            Arc::new(Certificate::generate().unwrap()),
+        );
+        let now = now();
+        let ta = BundleTransport::new(TransportConfig::new(ca.clone()), now, rng(1));
+        let tb = BundleTransport::new(TransportConfig::new(cb.clone()), now, rng(2));
+        let (cred_a, cred_b) = (
+            ta.local_credentials().clone(),
+            tb.local_credentials().clone(),
+        );
+        let sctp = Some(SctpParameters {
+            local_port: 5000,
+            remote_port: 5000,
+            remote_max_message_size: 0,
+        });
+        let mut a = side(ta);
+        let mut b = side(tb);
+        let pa = TransportParameters {
+            ice_role: IceRole::Controlling,
+            dtls_role: DtlsRole::Server,
+            remote_credentials: cred_b,
+            remote_fingerprints: vec![cb.fingerprint(HashAlgorithm::Sha256)],
+            sctp,
+        };
+        let pb = TransportParameters {
+            ice_role: IceRole::Controlled,
+            dtls_role: DtlsRole::Client,
+            remote_credentials: cred_a,
+            remote_fingerprints: vec![ca.fingerprint(HashAlgorithm::Sha256)],
+            sctp,
+        };
+        a.cmd.send(Cmd::Start(pa, a.hosts.clone())).ok().unwrap();
+        b.cmd.send(Cmd::Start(pb, b.hosts.clone())).ok().unwrap();
+        let (mut ca_out, mut cb_out) = (Vec::new(), Vec::new());
+        let done = |e: &TransportEvent| {
+            matches!(
+                e,
+                TransportEvent::IceGatheringState(ice::GatheringState::Complete)
+            )
+            .then_some(())
+        };
+        next_matching(&mut a, done, &mut ca_out).await;
+        next_matching(&mut b, done, &mut cb_out).await;
+        assert!(!ca_out.is_empty() && !cb_out.is_empty());
+        for c in ca_out.drain(..) {
+            b.cmd.send(Cmd::Candidate(c)).ok().unwrap();
+        }
+        for c in cb_out.drain(..) {
+            a.cmd.send(Cmd::Candidate(c)).ok().unwrap();
+        }
+        a.cmd.send(Cmd::Open("chat")).ok().unwrap();
+        let id = next_matching(
+            &mut a,
+            |e| match e {
+                TransportEvent::Channel(ChannelEvent::Open { id, .. }) => Some(*id),
+                _ => None,
+            },
+            &mut ca_out,
+        )
+        .await;
+        for i in 0..100u32 {
+            a.cmd
+                .send(Cmd::Send(id, Bytes::from(format!("m{i}"))))
+                .ok()
+                .unwrap();
+        }
+        let mut got = Vec::new();
+        while got.len() < 100 {
+            let m = next_matching(
+                &mut b,
+                |e| match e {
+                    TransportEvent::Channel(ChannelEvent::Message { data, .. }) => {
+                        Some(data.clone())
+                    }
+                    _ => None,
+                },
+                &mut cb_out,
+            )
+            .await;
+            got.push(m);
+        }
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(&m[..], format!("m{i}").as_bytes());
+        }
+        // Dropping the only handle ends the task.
+        drop(a.cmd);
+        tokio::time::timeout(Duration::from_secs(10), a.task)
+            .await
+            .expect("task ends")
+            .unwrap();
+        drop(b);
+    }
+}

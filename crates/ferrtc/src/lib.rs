@@ -1,0 +1,81 @@
+//! ferrtc: WebRTC for Rust, with an API shaped like the browser's `RTCPeerConnection`.
+//!
+//! This crate is the facade over ferrtc's sans-IO protocol crates. A [`PeerConnection`] is
+//! a handle to a tokio task (the driver) that owns the connection's sans-IO core and its UDP
+//! sockets: the task reads the sockets (batched with GRO and `recvmmsg` through
+//! `quinn-udp` where the OS allows), feeds the core, sleeps until the core's next timeout,
+//! writes what the core wants sent (equal-sized runs batched with GSO), and forwards the
+//! core's events. Handles talk to the task through channels; they hold no reference to it,
+//! so dropping the last handle closes the connection and frees its sockets and task.
+//!
+//! - [`PeerConnection`]: offers and answers, candidates, transceivers, data channels, the
+//!   W3C states as getters, events from [`PeerConnection::next_event`] or as a
+//!   [`Stream`](futures_core::Stream).
+//! - [`DataChannel`]: `send` with back-pressure (it waits while too much is buffered),
+//!   `recv`, the W3C properties.
+//! - [`net`]: the sockets, host addresses and ICE server URLs.
+//!
+//! # Example
+//!
+//! Two connections in one process over loopback: one offers a data channel, the other
+//! answers and receives a message.
+//!
+//! ```
+//! use ferrtc::{Configuration, DataChannelInit, Event, PeerConnection, net::HostAddresses};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = || Configuration::new().with_host_addresses(HostAddresses::loopback());
+//! let alice = PeerConnection::new(config()).await?;
+//! let bob = PeerConnection::new(config()).await?;
+//!
+//! let chat = alice.create_data_channel("chat", DataChannelInit::default()).await?;
+//! alice.set_local_description(None).await?;
+//! alice.gathering_complete().await?;
+//! bob.set_remote_description(alice.local_description().unwrap()).await?;
+//! bob.set_local_description(None).await?;
+//! bob.gathering_complete().await?;
+//! alice.set_remote_description(bob.local_description().unwrap()).await?;
+//!
+//! chat.send("hello").await?;
+//! let received = loop {
+//!     match bob.next_event().await {
+//!         Some(Event::DataChannel(channel)) => break channel,
+//!         Some(_) => continue,
+//!         None => panic!("bob's connection ended"),
+//!     }
+//! };
+//! let message = received.recv().await.unwrap();
+//! assert_eq!(message.as_text(), Some("hello"));
+//! # Ok(())
+//! # }
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod channel;
+mod config;
+mod connection;
+mod driver;
+mod error;
+pub mod net;
+
+pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
+pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
+pub use connection::{
+    Candidate, ConnectionState, Description, Direction, Event, IceConnectionState,
+    IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState, TransceiverId,
+    TransceiverInfo, TransceiverInit, TransportError,
+};
+pub use error::{ConfigurationError, Error};
+pub use net::IceServer;
+
+/// The protocol crates ferrtc is built on, for what the facade does not wrap.
+pub mod layers {
+    pub use ferrtc_dtls as dtls;
+    pub use ferrtc_peerconnection as peerconnection;
+    pub use ferrtc_sctp_datachannel as sctp;
+    pub use ferrtc_sdp as sdp;
+    pub use ferrtc_stun_ice as stun_ice;
+    pub use ferrtc_types as types;
+}

@@ -1,0 +1,235 @@
+//! Two ferrtc peers in one process over real UDP on 127.0.0.1: offer/answer, data channels
+//! both ways, order, back-pressure, and what dropping a handle does.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use ferrtc::{
+    ConnectionState, DataChannelInit, Error, Event, Message, PeerConnection, ReadyState,
+    SignalingState,
+};
+
+#[tokio::test]
+async fn offer_answer_connects_and_echoes_both_ways() {
+    let (a, b, da, db) = pair_with_channel("echo", DataChannelInit::default()).await;
+    assert_eq!(a.signaling_state(), SignalingState::Stable);
+    assert_eq!(b.signaling_state(), SignalingState::Stable);
+    within("connected", a.connected()).await.unwrap();
+    within("connected", b.connected()).await.unwrap();
+    assert_eq!(a.connection_state(), ConnectionState::Connected);
+    assert_eq!(db.label(), "echo");
+    assert!(db.ordered());
+    assert_eq!(da.id(), db.id());
+    assert!(da.id().is_some());
+    assert_eq!(db.ready_state(), ReadyState::Open);
+
+    // b echoes what it receives; a sends text and binary.
+    let echo = tokio::spawn(async move {
+        while let Some(m) = db.recv().await {
+            db.send(m).await.unwrap();
+        }
+    });
+    da.send("hello").await.unwrap();
+    da.send(Bytes::from_static(&[0, 1, 2, 255])).await.unwrap();
+    let m = within("echo", da.recv()).await.unwrap();
+    assert_eq!(m, Message::text("hello"));
+    let m = within("echo", da.recv()).await.unwrap();
+    assert_eq!(m, Message::binary(Bytes::from_static(&[0, 1, 2, 255])));
+
+    // And b's side can open a channel too.
+    let back = b
+        .create_data_channel("back", DataChannelInit::default())
+        .await
+        .unwrap();
+    let got = within("a sees b's channel", async {
+        loop {
+            match a.next_event().await {
+                Some(Event::DataChannel(dc)) => return dc,
+                Some(_) => {}
+                None => panic!("ended"),
+            }
+        }
+    })
+    .await;
+    back.send("from b").await.unwrap();
+    assert_eq!(
+        within("b's message", got.recv()).await.unwrap().as_text(),
+        Some("from b")
+    );
+    // Every handle of a gone: a closes, b's channel sees it, b's echo loop ends.
+    drop((a, da, got));
+    within("echo task ends", echo).await.unwrap();
+    drop((b, back));
+}
+
+#[tokio::test]
+async fn thousand_messages_arrive_in_order() {
+    let (_a, _b, da, db) = pair_with_channel("order", DataChannelInit::default()).await;
+    let sender = tokio::spawn(async move {
+        for i in 0..1000u32 {
+            da.send(format!("message {i}")).await.unwrap();
+        }
+        da
+    });
+    for i in 0..1000u32 {
+        let m = within("message", db.recv()).await.unwrap();
+        assert_eq!(m.as_text(), Some(format!("message {i}").as_str()));
+    }
+    within("sender", sender).await.unwrap();
+}
+
+#[tokio::test]
+async fn sender_waits_for_a_reader_that_does_not_read() {
+    let (_a, _b, da, db) = pair_with_channel("bulk", DataChannelInit::default()).await;
+    const SIZE: usize = 16 * 1024;
+    const COUNT: usize = 1024; // 16 MiB in all, many times every bound below
+    da.set_max_buffered_amount(256 * 1024);
+    let sent = Arc::new(AtomicUsize::new(0));
+    let max_buffered = Arc::new(AtomicUsize::new(0));
+    let sender = {
+        let (da, sent, max_buffered) = (da.clone(), sent.clone(), max_buffered.clone());
+        tokio::spawn(async move {
+            for i in 0..COUNT {
+                let mut m = vec![0u8; SIZE];
+                m[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                da.send(m).await.unwrap();
+                sent.fetch_add(1, Ordering::SeqCst);
+                max_buffered.fetch_max(da.buffered_amount(), Ordering::SeqCst);
+            }
+        })
+    };
+    // The reader does not read: the sender must get stuck, not run to the end. This is the
+    // one wait that can only be a deadline (nothing happens by design).
+    let stuck = tokio::time::timeout(Duration::from_secs(3), async {
+        while sent.load(Ordering::SeqCst) < COUNT {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        stuck.is_err(),
+        "the sender ran through a reader that never read"
+    );
+    let sent_when_stuck = sent.load(Ordering::SeqCst);
+    assert!(
+        sent_when_stuck < COUNT / 2,
+        "sent {sent_when_stuck} of {COUNT}"
+    );
+    // What is held on each side is bounded: the receiver's unread queue by its limit (plus
+    // one batch of datagrams), the sender's buffer by its threshold plus one message.
+    assert!(
+        db.unread_amount() <= 2 * 1024 * 1024,
+        "unread {}",
+        db.unread_amount()
+    );
+    assert!(max_buffered.load(Ordering::SeqCst) <= 256 * 1024 + SIZE);
+    // The reader catches up: everything arrives, in order, nothing lost.
+    for i in 0..COUNT {
+        let m = within("bulk message", db.recv()).await.unwrap();
+        assert_eq!(m.data.len(), SIZE);
+        assert_eq!(
+            u64::from_be_bytes(m.data[..8].try_into().unwrap()),
+            i as u64
+        );
+    }
+    within("sender done", sender).await.unwrap();
+}
+
+/// Waits until `port` on 127.0.0.1 can be bound again: the socket was freed.
+async fn port_freed(port: u16) {
+    within("socket freed", async {
+        loop {
+            if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_closes_and_frees_the_socket() {
+    // A connection that never negotiated.
+    let pc = PeerConnection::new(loopback()).await.unwrap();
+    let port = pc.local_addresses()[0].port();
+    assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
+    drop(pc);
+    port_freed(port).await;
+
+    // A connected pair: a data channel handle keeps a alive after its PeerConnection is
+    // dropped; dropping it too closes a, which b sees.
+    let (a, b, da, db) = pair_with_channel("life", DataChannelInit::default()).await;
+    let port = a.local_addresses()[0].port();
+    drop(a);
+    da.send("still here").await.unwrap();
+    assert_eq!(
+        within("message", db.recv()).await.unwrap().as_text(),
+        Some("still here")
+    );
+    drop(da);
+    port_freed(port).await;
+    // b's channel ends (a's SCTP abort reached it).
+    assert_eq!(within("b's channel closes", db.recv()).await, None);
+    assert_eq!(db.ready_state(), ReadyState::Closed);
+    assert!(matches!(db.send("x").await, Err(Error::Closed)));
+    drop(b);
+}
+
+#[tokio::test]
+async fn close_ends_the_task_and_channels() {
+    let (a, _b, da, db) = pair_with_channel("bye", DataChannelInit::default()).await;
+    let port = a.local_addresses()[0].port();
+    a.close().await;
+    assert_eq!(a.connection_state(), ConnectionState::Closed);
+    assert_eq!(da.ready_state(), ReadyState::Closed);
+    assert!(matches!(a.create_offer().await, Err(Error::Closed)));
+    port_freed(port).await;
+    assert!(a.is_finished());
+    assert_eq!(within("b's channel closes", db.recv()).await, None);
+}
+
+#[tokio::test]
+async fn unordered_partially_reliable_channel() {
+    let init = DataChannelInit {
+        ordered: false,
+        max_retransmits: Some(0),
+        ..DataChannelInit::default()
+    };
+    let (_a, _b, da, db) = pair_with_channel("lossy", init).await;
+    assert!(!db.ordered());
+    assert_eq!(db.max_retransmits(), Some(0));
+    let mut got = Vec::new();
+    for i in 0..50 {
+        da.send(format!("ping {i}")).await.unwrap();
+    }
+    // Loopback loses nothing: all 50 arrive (in any order).
+    while got.len() < 50 {
+        got.push(within("message", db.recv()).await.unwrap());
+    }
+    got.sort_by_key(|m| m.as_text().unwrap()[5..].parse::<u32>().unwrap());
+    assert_eq!(got[49].as_text(), Some("ping 49"));
+}
+
+#[tokio::test]
+async fn events_come_as_a_stream() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    let mut pc = PeerConnection::new(loopback()).await.unwrap();
+    pc.create_data_channel("x", DataChannelInit::default())
+        .await
+        .unwrap();
+    pc.set_local_description(None).await.unwrap();
+    // Poll the stream by hand (no StreamExt in the dependencies).
+    let ev = within(
+        "an event",
+        std::future::poll_fn(|cx| Pin::new(&mut pc).poll_next(cx)),
+    )
+    .await;
+    assert!(ev.is_some());
+}

@@ -1,0 +1,187 @@
+//! Records a track to a file.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use tokio::task::JoinHandle;
+
+use crate::codec::{VideoEncoder, VideoEncoderConfig, VpxEncoder};
+use crate::container::{ContainerError, ContainerKind, IvfWriter, WavWriter, Y4mWriter};
+use crate::error::MediaError;
+use crate::frame::{Frame, MediaKind};
+use crate::time::TimeBase;
+use crate::track::{BoxTrack, MediaStreamTrack};
+
+/// Writes a track to a Y4M (raw video), IVF (video encoded as VP8) or WAV (audio) file
+/// (aiortc's `MediaRecorder`). Each of these formats holds one track.
+///
+/// Writing happens on the recording task; [`MediaRecorder::stop`] ends the track, finishes
+/// the file (sizes and counts in its header) and reports any error.
+#[derive(Debug)]
+pub struct MediaRecorder {
+    path: PathBuf,
+    kind: ContainerKind,
+    track: Option<BoxTrack>,
+    video_bitrate_bps: u32,
+    frame_rate: u32,
+    task: Option<JoinHandle<Result<(), MediaError>>>,
+}
+
+impl MediaRecorder {
+    /// A recorder to `path`, whose extension says the format. The file is created on
+    /// [`MediaRecorder::start`].
+    pub fn new(path: impl AsRef<Path>) -> Result<MediaRecorder, MediaError> {
+        let path = path.as_ref().to_path_buf();
+        let kind = ContainerKind::from_path(&path).ok_or(ContainerError::UnknownExtension)?;
+        Ok(MediaRecorder {
+            path,
+            kind,
+            track: None,
+            video_bitrate_bps: 1_000_000,
+            frame_rate: 30,
+            task: None,
+        })
+    }
+
+    /// Sets the VP8 bitrate for IVF files (1 Mbit/s unless set).
+    pub fn with_video_bitrate(mut self, bitrate_bps: u32) -> Self {
+        self.video_bitrate_bps = bitrate_bps;
+        self
+    }
+
+    /// Sets the frame rate written in Y4M headers and told to the IVF encoder (30 unless set).
+    pub fn with_frame_rate(mut self, frame_rate: u32) -> Self {
+        self.frame_rate = frame_rate.max(1);
+        self
+    }
+
+    /// Adds the track to record: video for Y4M and IVF, audio for WAV; one per file.
+    pub fn add_track(&mut self, track: impl MediaStreamTrack + 'static) -> Result<(), MediaError> {
+        let wanted = if self.kind == ContainerKind::Wav {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        };
+        if track.kind() != wanted || self.track.is_some() {
+            return Err(ContainerError::TrackNotAccepted(self.kind).into());
+        }
+        self.track = Some(BoxTrack::new(track));
+        Ok(())
+    }
+
+    /// Creates the file and starts recording on a task of the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(&mut self) -> Result<(), MediaError> {
+        let Some(track) = self.track.clone() else {
+            return Ok(());
+        };
+        let file = BufWriter::new(File::create(&self.path).map_err(ContainerError::Io)?);
+        let (kind, bitrate, rate) = (self.kind, self.video_bitrate_bps, self.frame_rate);
+        self.task = Some(tokio::spawn(record(track, file, kind, bitrate, rate)));
+        Ok(())
+    }
+
+    /// Stops the track, waits for the file to be finished, and reports how recording went.
+    pub async fn stop(&mut self) -> Result<(), MediaError> {
+        if let Some(track) = &self.track {
+            track.stop();
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Err(MediaError::Ended)),
+            None => Ok(()),
+        }
+    }
+}
+
+enum Sink {
+    Y4m(Y4mWriter<BufWriter<File>>),
+    Ivf(
+        IvfWriter<BufWriter<File>>,
+        VpxEncoder,
+        Vec<crate::codec::EncodedFrame>,
+    ),
+    Wav(WavWriter<BufWriter<File>>),
+}
+
+async fn record(
+    track: BoxTrack,
+    file: BufWriter<File>,
+    kind: ContainerKind,
+    bitrate_bps: u32,
+    frame_rate: u32,
+) -> Result<(), MediaError> {
+    let mut file = Some(file);
+    let mut sink: Option<Sink> = None;
+    let result = loop {
+        let frame = match track.recv().await {
+            Ok(frame) => frame,
+            Err(MediaError::Ended) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        // The writer is made on the first frame, which gives the size or rate.
+        if sink.is_none() {
+            let Some(file) = file.take() else {
+                break Ok(());
+            };
+            sink = Some(match (&frame, kind) {
+                (Frame::Video(v), ContainerKind::Y4m) => Sink::Y4m(Y4mWriter::new(
+                    file,
+                    v.width(),
+                    v.height(),
+                    (frame_rate, 1),
+                )?),
+                (Frame::Video(v), ContainerKind::Ivf) => {
+                    let config = VideoEncoderConfig {
+                        width: v.width(),
+                        height: v.height(),
+                        bitrate_bps,
+                        frame_rate,
+                    };
+                    let (w, h) = (
+                        u16::try_from(v.width())
+                            .map_err(|_| ContainerError::FrameMismatch(kind))?,
+                        u16::try_from(v.height())
+                            .map_err(|_| ContainerError::FrameMismatch(kind))?,
+                    );
+                    let writer =
+                        IvfWriter::new(file, crate::Codec::Vp8, w, h, TimeBase::VIDEO_90KHZ)?;
+                    Sink::Ivf(writer, VpxEncoder::vp8(config)?, Vec::new())
+                }
+                (Frame::Audio(a), ContainerKind::Wav) => {
+                    Sink::Wav(WavWriter::new(file, a.sample_rate(), a.channels())?)
+                }
+                _ => break Err(ContainerError::TrackNotAccepted(kind).into()),
+            });
+        }
+        let written = match (sink.as_mut(), &frame) {
+            (Some(Sink::Y4m(w)), Frame::Video(v)) => w.write_frame(v).map_err(MediaError::from),
+            (Some(Sink::Ivf(w, encoder, packets)), Frame::Video(v)) => {
+                packets.clear();
+                match encoder.encode(v, packets) {
+                    Ok(()) => packets
+                        .iter()
+                        .try_for_each(|p| w.write_frame(p))
+                        .map_err(MediaError::from),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            (Some(Sink::Wav(w)), Frame::Audio(a)) => w.write_frame(a).map_err(MediaError::from),
+            _ => Err(ContainerError::FrameMismatch(kind).into()),
+        };
+        if let Err(e) = written {
+            break Err(e);
+        }
+    };
+    track.stop();
+    let finished = match sink {
+        Some(Sink::Y4m(w)) => w.finish().map(drop),
+        Some(Sink::Ivf(w, ..)) => w.finish().map(drop),
+        Some(Sink::Wav(w)) => w.finish().map(drop),
+        None => Ok(()),
+    };
+    result?;
+    finished.map_err(MediaError::from)
+}

@@ -1,0 +1,1738 @@
+//! The whole peer connection: the JSEP [`Negotiator`] and the [`BundleTransport`] behind one
+//! object with the W3C commands and events, and the media routing between them.
+//!
+//! [`PeerConnection`] follows the crate's verb contract. Its commands are named as in the
+//! W3C `RTCPeerConnection`; its events are the W3C events as one enum ([`Event`]). What an
+//! offer/answer exchange settles ([`Negotiation`]) is applied to the transport here, and only
+//! here: the peer's ICE credentials, candidates and fingerprints, both DTLS roles, the SCTP
+//! ports, and the routes of RTP packets to transceivers (by the `mid` header extension, then
+//! by SSRC, then by payload type, as browsers do for unsignalled streams).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ferrtc_dtls as dtls;
+use ferrtc_rtp_codecs::RtpPacket;
+use ferrtc_sctp_datachannel as sctp;
+use ferrtc_stun_ice::ice;
+use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, SeqNo, Ssrc, Transmit};
+use rand::{RngCore, SeedableRng};
+
+use crate::codec::{CodecSpec, ExtensionSpec, Feedback, uri};
+use crate::frames::{CodecKind, EncodedFrame, FrameReceiver, FrameSender, Received};
+use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
+use crate::stats::{StatsEntry, StatsReport, StatsType};
+use crate::transport::{
+    BundleTransport, ChannelEvent, CommandError, ConnectionState, ReceiveError, SctpParameters,
+    TransportConfig, TransportError, TransportEvent, TransportParameters,
+};
+use crate::{
+    AddCandidateError, ConfigError, Description, MediaKind, Negotiation, Negotiator,
+    RemoteCandidate, RemoteDescriptionError, SdpType, SignalingState, TransceiverId,
+    TransceiverInit, UsageError,
+};
+
+/// The round-trip time assumed until one is measured (the NACK generator's default too).
+const ASSUMED_RTT: Duration = Duration::from_millis(100);
+
+/// How a [`PeerConnection`] is set up (the W3C `RTCConfiguration`, plus what a library user
+/// may tune).
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Our DTLS certificate; its SHA-256 fingerprint goes in our descriptions.
+    pub certificate: Arc<dtls::Certificate>,
+    /// ICE agent settings: STUN servers (already resolved), timers. Role and credentials
+    /// come from the negotiation.
+    pub ice: ice::IceConfig,
+    /// Be an ICE-lite agent (servers with a public address).
+    pub ice_lite: bool,
+    /// Audio codecs we offer and accept, in preference order.
+    pub audio_codecs: Vec<CodecSpec>,
+    /// Video codecs we offer and accept, in preference order.
+    pub video_codecs: Vec<CodecSpec>,
+    /// RTP header extensions we offer and accept.
+    pub header_extensions: Vec<ExtensionSpec>,
+    /// Our `a=sctp-port`.
+    pub sctp_port: u16,
+    /// Our `a=max-message-size`: the largest data channel message we accept.
+    pub max_message_size: u64,
+    /// The rest of the transport's settings (MTU, SRTP profiles, SCTP and SRTP tuning).
+    pub transport: TransportConfig,
+    /// The wall clock (time since the Unix epoch) at the `now` given to
+    /// [`PeerConnection::new`], for the NTP timestamps of sender reports; this crate reads
+    /// no clock. `None` sends receiver reports only.
+    pub wall_clock: Option<Duration>,
+}
+
+impl PeerConfig {
+    /// Defaults around `certificate`: the negotiator's codecs and extensions, SCTP port
+    /// 5000, 256 KiB messages, a 1200-byte MTU.
+    #[must_use]
+    pub fn new(certificate: Arc<dtls::Certificate>) -> PeerConfig {
+        let n = crate::Config::new(certificate.fingerprint(HashAlgorithm::Sha256));
+        PeerConfig {
+            transport: TransportConfig::new(Arc::clone(&certificate)),
+            certificate,
+            ice: ice::IceConfig::default(),
+            ice_lite: false,
+            audio_codecs: n.audio_codecs,
+            video_codecs: n.video_codecs,
+            header_extensions: n.header_extensions,
+            sctp_port: n.sctp_port,
+            max_message_size: n.max_message_size,
+            wall_clock: None,
+        }
+    }
+}
+
+/// A data channel of this connection: a handle that stays the same from
+/// [`PeerConnection::create_data_channel`] to close, before and after its SCTP stream id is
+/// known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DataChannelId(pub u32);
+
+/// How to create a data channel (W3C `RTCDataChannelInit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannelInit {
+    /// The label.
+    pub label: String,
+    /// The sub-protocol.
+    pub protocol: String,
+    /// In-order delivery (default true).
+    pub ordered: bool,
+    /// Give up on a message after this many retransmissions.
+    pub max_retransmits: Option<u16>,
+    /// Give up on a message after this many milliseconds.
+    pub max_packet_life_time: Option<u16>,
+    /// A channel both sides create with this stream id, with no DCEP announcement.
+    pub negotiated: Option<u16>,
+}
+
+impl DataChannelInit {
+    /// An ordered, reliable channel called `label`.
+    #[must_use]
+    pub fn new(label: impl Into<String>) -> DataChannelInit {
+        DataChannelInit {
+            label: label.into(),
+            protocol: String::new(),
+            ordered: true,
+            max_retransmits: None,
+            max_packet_life_time: None,
+            negotiated: None,
+        }
+    }
+}
+
+/// The W3C `RTCDataChannelState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataChannelState {
+    /// Created, not yet open.
+    Connecting,
+    /// Messages flow.
+    Open,
+    /// Closing.
+    Closing,
+    /// Closed.
+    Closed,
+}
+
+/// What a data channel is (W3C `RTCDataChannel` attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannelInfo {
+    /// The label.
+    pub label: String,
+    /// The sub-protocol.
+    pub protocol: String,
+    /// The SCTP stream id, once known (W3C `id`).
+    pub stream_id: Option<u16>,
+    /// In-order delivery.
+    pub ordered: bool,
+    /// Retransmission limit.
+    pub max_retransmits: Option<u16>,
+    /// Lifetime limit in milliseconds.
+    pub max_packet_life_time: Option<u16>,
+    /// Pre-negotiated.
+    pub negotiated: bool,
+    /// The ready state.
+    pub state: DataChannelState,
+}
+
+/// A W3C event, from [`PeerConnection::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// `signalingstatechange`.
+    SignalingStateChange(SignalingState),
+    /// `icegatheringstatechange`.
+    IceGatheringStateChange(ice::GatheringState),
+    /// `iceconnectionstatechange`.
+    IceConnectionStateChange(ice::ConnectionState),
+    /// `connectionstatechange`; `Failed` carries the cause.
+    ConnectionStateChange(ConnectionState, Option<TransportError>),
+    /// `icecandidate`: a local candidate to signal, or `None` at the end of gathering.
+    IceCandidate(Option<ferrtc_sdp::Candidate>),
+    /// `negotiationneeded`.
+    NegotiationNeeded,
+    /// `track`: a transceiver now receives media.
+    Track {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Mid,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// `datachannel`: the peer opened a channel.
+    DataChannel(DataChannelId),
+    /// A channel's `open`.
+    DataChannelOpen(DataChannelId),
+    /// A channel's `message`.
+    DataChannelMessage {
+        /// The channel.
+        id: DataChannelId,
+        /// The bytes.
+        data: Bytes,
+        /// Binary (true) or a UTF-8 string.
+        binary: bool,
+    },
+    /// A channel's `close`.
+    DataChannelClose(DataChannelId),
+    /// A channel's `bufferedamountlow`.
+    BufferedAmountLow(DataChannelId),
+    /// An RTP packet routed to a transceiver (passthrough: as the peer sent it, unprotected).
+    Rtp {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Mid,
+        /// The packet.
+        packet: Bytes,
+    },
+    /// A compound RTCP packet from the peer.
+    Rtcp(Bytes),
+    /// The peer asked for a key frame (PLI or FIR) of what this transceiver sends.
+    KeyframeRequest {
+        /// The transceiver.
+        transceiver: TransceiverId,
+    },
+    /// A whole encoded frame, out of the jitter buffer, on a transceiver in frame mode
+    /// ([`PeerConnection::set_receive_frames`]): in order, complete, decodable (frames that
+    /// depend on a lost one are skipped until the next key frame, which is asked for).
+    Frame {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Mid,
+        /// The frame.
+        frame: EncodedFrame,
+    },
+}
+
+/// What went wrong with a command of [`PeerConnection`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The caller's mistake, in JSEP terms (wrong state, closed, munged description).
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// The peer's description is malformed or inconsistent; nothing changed.
+    #[error(transparent)]
+    RemoteDescription(#[from] RemoteDescriptionError),
+    /// A trickled candidate that does not fit.
+    #[error(transparent)]
+    Candidate(#[from] AddCandidateError),
+    /// The transport refused the command.
+    #[error(transparent)]
+    Transport(#[from] CommandError),
+    /// The peer's ICE credentials were refused by the agent.
+    #[error("remote ICE credentials refused")]
+    IceCredentials(#[source] ice::IceError),
+    /// No data channel with this handle.
+    #[error("unknown data channel {0:?}")]
+    UnknownDataChannel(DataChannelId),
+    /// The channel is not open.
+    #[error("data channel {0:?} is not open")]
+    DataChannelNotOpen(DataChannelId),
+    /// No transceiver with this id, or it sends nothing (yet).
+    #[error("transceiver {0:?} has no send stream")]
+    NotSending(TransceiverId),
+    /// An RTP packet that does not parse.
+    #[error("not an RTP packet")]
+    MalformedRtp,
+    /// The payload format refused the frame (too large for its packets, malformed).
+    #[error("frame refused by the payload format")]
+    Packetize(#[source] ferrtc_rtp_codecs::PacketizeError),
+}
+
+impl From<crate::SetRemoteError> for PeerError {
+    fn from(e: crate::SetRemoteError) -> PeerError {
+        match e {
+            crate::SetRemoteError::Usage(u) => PeerError::Usage(u),
+            crate::SetRemoteError::Remote(r) => PeerError::RemoteDescription(r),
+        }
+    }
+}
+
+/// Counters of the peer connection's own routing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// RTP packets routed to a transceiver.
+    pub rtp_routed: u64,
+    /// RTP packets no route claimed: dropped.
+    pub rtp_unroutable: u64,
+    /// RTP packets written by the application and sent.
+    pub rtp_written: u64,
+    /// Key frame requests received.
+    pub keyframe_requests: u64,
+    /// Packets the jitter buffers gave up on (frame mode).
+    pub frame_packets_lost: u64,
+}
+
+struct Slot {
+    info: DataChannelInfo,
+    options: Option<sctp::ChannelOptions>,
+    /// Messages sent, bytes sent, messages received, bytes received.
+    counters: [u64; 4],
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    transceiver: TransceiverId,
+    mid: Mid,
+    receives: bool,
+    send_ssrc: Option<Ssrc>,
+    /// Our payload type -> the peer's, for what we send.
+    pt_map: Vec<(PayloadType, PayloadType)>,
+    /// Payload types we receive on it.
+    recv_pts: Vec<PayloadType>,
+    /// SSRCs the peer announced for it.
+    remote_ssrcs: Vec<Ssrc>,
+    /// What the RTP session needs to receive on it.
+    recv: RecvSpec,
+    /// Codec and clock rate by the payload types we receive.
+    recv_codecs: Vec<(PayloadType, CodecKind, u32)>,
+    /// The codec we send in frame mode: the first negotiated one we packetize.
+    send_codec: Option<(CodecKind, PayloadType, bool)>,
+}
+
+/// One WebRTC peer connection, sans-IO. See the module docs.
+pub struct PeerConnection {
+    negotiator: Negotiator,
+    transport: BundleTransport,
+    rng: rand_chacha::ChaCha20Rng,
+    started: bool,
+    sctp_enabled: bool,
+    signaling: SignalingState,
+    negotiation_needed: bool,
+    routes: Vec<Route>,
+    mid_ext: Option<ExtensionId>,
+    learned: HashMap<Ssrc, usize>,
+    tracked: Vec<TransceiverId>,
+    slots: Vec<Slot>,
+    by_stream: HashMap<u16, DataChannelId>,
+    events: VecDeque<Event>,
+    scratch: Vec<u8>,
+    session: RtpSession,
+    frame_mode: Vec<TransceiverId>,
+    frame_senders: HashMap<TransceiverId, FrameSender>,
+    frame_receivers: HashMap<Ssrc, (usize, FrameReceiver)>,
+    mtu: usize,
+    stats: PeerStats,
+    closed: bool,
+}
+
+impl core::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("signaling", &self.signaling)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerConnection {
+    /// A peer connection in `stable` with nothing to negotiate yet. `rng` seeds everything
+    /// random (ICE credentials, SSRCs, DTLS randoms, SCTP tags): seed it for a replayable
+    /// run.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a configuration the negotiator refuses.
+    pub fn new(
+        config: PeerConfig,
+        now: Instant,
+        mut rng: Box<dyn RngCore + Send>,
+    ) -> Result<PeerConnection, ConfigError> {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let mut own = rand_chacha::ChaCha20Rng::from_seed(seed);
+        let mut session = RtpSession::new(
+            Ssrc(own.next_u32()),
+            config.wall_clock.map(|unix| (now, unix)),
+        );
+        let mut ncfg = crate::Config::new(config.certificate.fingerprint(HashAlgorithm::Sha256));
+        ncfg.ice_lite = config.ice_lite;
+        ncfg.audio_codecs = config.audio_codecs;
+        ncfg.video_codecs = config.video_codecs;
+        ncfg.header_extensions = config.header_extensions;
+        ncfg.sctp_port = config.sctp_port;
+        ncfg.max_message_size = config.max_message_size;
+        let negotiator = Negotiator::new(ncfg, &mut own)?;
+        session.set_cname(negotiator.cname());
+        let creds = negotiator.local_ice_credentials();
+        let mtu = config.transport.mtu;
+        let mut tcfg = config.transport;
+        tcfg.certificate = config.certificate;
+        tcfg.ice = config.ice;
+        tcfg.ice.lite = config.ice_lite;
+        tcfg.ice.credentials = ice::Credentials::new(&creds.ufrag, &creds.pwd).ok();
+        tcfg.sctp.max_message_size = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
+        let transport = BundleTransport::new(tcfg, now, rng);
+        Ok(PeerConnection {
+            negotiator,
+            transport,
+            rng: own,
+            started: false,
+            sctp_enabled: false,
+            signaling: SignalingState::Stable,
+            negotiation_needed: false,
+            routes: Vec::new(),
+            mid_ext: None,
+            learned: HashMap::new(),
+            tracked: Vec::new(),
+            slots: Vec::new(),
+            by_stream: HashMap::new(),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+            session,
+            frame_mode: Vec::new(),
+            frame_senders: HashMap::new(),
+            frame_receivers: HashMap::new(),
+            mtu,
+            stats: PeerStats::default(),
+            closed: false,
+        })
+    }
+
+    // ----- getters -----
+
+    /// The negotiation half, for what this type does not repeat (transceivers, the
+    /// descriptions, the last [`Negotiation`]).
+    #[must_use]
+    pub fn negotiator(&self) -> &Negotiator {
+        &self.negotiator
+    }
+
+    /// The transport half (selected pair, layer counters).
+    #[must_use]
+    pub fn transport(&self) -> &BundleTransport {
+        &self.transport
+    }
+
+    /// The W3C `signalingState`.
+    #[must_use]
+    pub fn signaling_state(&self) -> SignalingState {
+        self.negotiator.signaling_state()
+    }
+
+    /// The W3C `connectionState`.
+    #[must_use]
+    pub fn connection_state(&self) -> ConnectionState {
+        self.transport.connection_state()
+    }
+
+    /// The W3C `iceConnectionState`.
+    #[must_use]
+    pub fn ice_connection_state(&self) -> ice::ConnectionState {
+        self.transport.ice_connection_state()
+    }
+
+    /// The W3C `iceGatheringState`.
+    #[must_use]
+    pub fn ice_gathering_state(&self) -> ice::GatheringState {
+        self.transport.ice_gathering_state()
+    }
+
+    /// The W3C `localDescription`, with the candidates gathered so far.
+    #[must_use]
+    pub fn local_description(&self) -> Option<Description> {
+        self.negotiator.local_description()
+    }
+
+    /// The W3C `remoteDescription`.
+    #[must_use]
+    pub fn remote_description(&self) -> Option<Description> {
+        self.negotiator.remote_description()
+    }
+
+    /// A data channel's attributes.
+    #[must_use]
+    pub fn data_channel(&self, id: DataChannelId) -> Option<DataChannelInfo> {
+        self.slot(id).map(|s| s.info.clone())
+    }
+
+    /// Bytes queued on a channel and not yet acknowledged (W3C `bufferedAmount`).
+    #[must_use]
+    pub fn buffered_amount(&self, id: DataChannelId) -> usize {
+        self.slot(id)
+            .and_then(|s| s.info.stream_id)
+            .map_or(0, |sid| self.transport.buffered_amount(sid))
+    }
+
+    /// The routing counters.
+    #[must_use]
+    pub fn routing_stats(&self) -> PeerStats {
+        self.stats
+    }
+
+    /// W3C `getStats()`: every entry of an `RTCStatsReport` at `now`, with the W3C type and
+    /// member names (codec, inbound-rtp, outbound-rtp, remote-inbound-rtp,
+    /// remote-outbound-rtp, media-source, candidate-pair, local-candidate,
+    /// remote-candidate, transport, certificate, data-channel, peer-connection).
+    #[must_use]
+    pub fn stats(&self, now: Instant) -> StatsReport {
+        let mut out = Vec::new();
+        let opened = self
+            .slots
+            .iter()
+            .filter(|s| s.info.state != DataChannelState::Connecting)
+            .count() as u64;
+        let closed = self
+            .slots
+            .iter()
+            .filter(|s| s.info.state == DataChannelState::Closed)
+            .count() as u64;
+        out.push(
+            StatsEntry::new(StatsType::PeerConnection, "P", now)
+                .with("dataChannelsOpened", opened)
+                .with("dataChannelsClosed", closed),
+        );
+        let t = &self.transport;
+        let ts = t.stats();
+        let local_fp = t.local_fingerprint();
+        out.push(
+            StatsEntry::new(StatsType::Certificate, "CL", now)
+                .with("fingerprint", local_fp.digest_hex())
+                .with("fingerprintAlgorithm", local_fp.algorithm().name()),
+        );
+        let remote_fp = self
+            .negotiator
+            .negotiation()
+            .and_then(|n| n.transports.first())
+            .and_then(|t| t.remote_fingerprints.first().copied());
+        if let Some(fp) = remote_fp {
+            out.push(
+                StatsEntry::new(StatsType::Certificate, "CR", now)
+                    .with("fingerprint", fp.digest_hex())
+                    .with("fingerprintAlgorithm", fp.algorithm().name()),
+            );
+        }
+        let dtls_state = match t.dtls_state() {
+            crate::DtlsState::New => "new",
+            crate::DtlsState::Connecting => "connecting",
+            crate::DtlsState::Connected => "connected",
+            crate::DtlsState::Closed => "closed",
+            crate::DtlsState::Failed => "failed",
+        };
+        let selected = t.selected_pair();
+        let pair_id = selected.map(|p| format!("CP{}_{}", p.local.address, p.remote.address));
+        out.push(
+            StatsEntry::new(StatsType::Transport, "T", now)
+                .with("bytesSent", ts.bytes_sent)
+                .with("bytesReceived", ts.bytes_received)
+                .with("dtlsState", dtls_state)
+                .with("iceState", ice_state_name(t.ice_connection_state()))
+                .with_opt("selectedCandidatePairId", pair_id.clone())
+                .with("localCertificateId", "CL")
+                .with_opt("remoteCertificateId", remote_fp.map(|_| "CR"))
+                .with_opt("srtpCipher", t.srtp_profile().map(|p| p.name()))
+                .with_opt(
+                    "dtlsRole",
+                    self.negotiator.dtls_role().map(|r| match r {
+                        ferrtc_types::DtlsRole::Client => "client",
+                        ferrtc_types::DtlsRole::Server => "server",
+                    }),
+                ),
+        );
+        let cand = |kind, id: String, c: &ice::Candidate| {
+            StatsEntry::new(kind, id, now)
+                .with("transportId", "T")
+                .with("address", c.address.ip().to_string())
+                .with("port", u64::from(c.address.port()))
+                .with("protocol", if c.protocol.is_tcp() { "tcp" } else { "udp" })
+                .with("candidateType", c.kind.as_str())
+                .with("priority", u64::from(c.priority))
+        };
+        if let Some(agent) = t.ice_agent() {
+            for c in agent.local_candidates() {
+                out.push(cand(
+                    StatsType::LocalCandidate,
+                    format!("CL{}", c.address),
+                    c,
+                ));
+            }
+            for c in agent.remote_candidates() {
+                out.push(cand(
+                    StatsType::RemoteCandidate,
+                    format!("CR{}", c.address),
+                    c,
+                ));
+            }
+        }
+        if let (Some(p), Some(id)) = (selected, pair_id) {
+            let rtt = self.session.stats().rtt.map(|d| d.as_secs_f64());
+            out.push(
+                StatsEntry::new(StatsType::CandidatePair, id, now)
+                    .with("transportId", "T")
+                    .with("localCandidateId", format!("CL{}", p.local.address))
+                    .with("remoteCandidateId", format!("CR{}", p.remote.address))
+                    .with("state", "succeeded")
+                    .with("nominated", p.nominated)
+                    .with("bytesSent", ts.bytes_sent)
+                    .with("bytesReceived", ts.bytes_received)
+                    .with_opt("currentRoundTripTime", rtt),
+            );
+        }
+        if let Some(n) = self.negotiator.negotiation() {
+            for m in &n.media {
+                let kind = match m.kind {
+                    MediaKind::Audio => "audio",
+                    MediaKind::Video => "video",
+                };
+                for c in &m.codecs {
+                    out.push(
+                        StatsEntry::new(
+                            StatsType::Codec,
+                            format!("CO{}_{}", m.mid, c.payload_type.local),
+                            now,
+                        )
+                        .with("transportId", "T")
+                        .with("payloadType", u64::from(c.payload_type.local.get()))
+                        .with("mimeType", format!("{kind}/{}", c.name))
+                        .with("clockRate", u64::from(c.clock_rate))
+                        .with_opt("channels", c.channels.map(u64::from)),
+                    );
+                }
+                let codec_id = m
+                    .codecs
+                    .first()
+                    .map(|c| format!("CO{}_{}", m.mid, c.payload_type.local));
+                if let Some(send) = m.send.as_ref().filter(|_| m.sends()) {
+                    let snap = self.session.send_snapshot(send.ssrc).unwrap_or_default();
+                    out.push(
+                        StatsEntry::new(StatsType::MediaSource, format!("S{}", m.mid), now)
+                            .with("kind", kind)
+                            .with_opt(
+                                "trackIdentifier",
+                                send.track.as_ref().map(|t| t.track_id.clone()),
+                            ),
+                    );
+                    out.push(
+                        StatsEntry::new(StatsType::OutboundRtp, format!("OT{}", send.ssrc), now)
+                            .with("ssrc", send.ssrc.0)
+                            .with("kind", kind)
+                            .with("mid", m.mid.as_str())
+                            .with("transportId", "T")
+                            .with_opt("codecId", codec_id.clone())
+                            .with("mediaSourceId", format!("S{}", m.mid))
+                            .with("packetsSent", snap.packets)
+                            .with("bytesSent", snap.octets)
+                            .with("retransmittedPacketsSent", snap.retransmitted)
+                            .with("nackCount", snap.nacks_received)
+                            .with("remoteId", format!("RI{}", send.ssrc)),
+                    );
+                    if let Some(b) = snap.remote {
+                        out.push(
+                            StatsEntry::new(
+                                StatsType::RemoteInboundRtp,
+                                format!("RI{}", send.ssrc),
+                                now,
+                            )
+                            .with("ssrc", send.ssrc.0)
+                            .with("kind", kind)
+                            .with("transportId", "T")
+                            .with("localId", format!("OT{}", send.ssrc))
+                            .with("packetsLost", i64::from(b.cumulative_lost))
+                            .with("fractionLost", f64::from(b.fraction_lost) / 256.0)
+                            .with_opt("roundTripTime", snap.rtt.map(|d| d.as_secs_f64())),
+                        );
+                    }
+                }
+            }
+        }
+        for (ssrc, snap) in self.session.recv_snapshots() {
+            let route = self.learned.get(&ssrc).and_then(|i| self.routes.get(*i));
+            let Some(route) = route else { continue };
+            let kind = self
+                .negotiator
+                .transceiver(route.transceiver)
+                .map_or("video", |t| match t.kind() {
+                    MediaKind::Audio => "audio",
+                    MediaKind::Video => "video",
+                });
+            out.push(
+                StatsEntry::new(StatsType::InboundRtp, format!("IT{ssrc}"), now)
+                    .with("ssrc", ssrc.0)
+                    .with("kind", kind)
+                    .with("mid", route.mid.as_str())
+                    .with("transportId", "T")
+                    .with("packetsReceived", snap.received)
+                    .with("packetsLost", snap.lost)
+                    .with("jitter", snap.jitter.as_secs_f64())
+                    .with("nackCount", snap.nacks_sent)
+                    .with_opt("remoteId", snap.remote_sr.map(|_| format!("RO{ssrc}"))),
+            );
+            if let Some((packets, octets, ntp)) = snap.remote_sr {
+                out.push(
+                    StatsEntry::new(StatsType::RemoteOutboundRtp, format!("RO{ssrc}"), now)
+                        .with("ssrc", ssrc.0)
+                        .with("kind", kind)
+                        .with("transportId", "T")
+                        .with("localId", format!("IT{ssrc}"))
+                        .with("packetsSent", packets)
+                        .with("bytesSent", octets)
+                        .with("remoteTimestamp", ntp_to_unix_ms(ntp)),
+                );
+            }
+        }
+        for (i, s) in self.slots.iter().enumerate() {
+            let state = match s.info.state {
+                DataChannelState::Connecting => "connecting",
+                DataChannelState::Open => "open",
+                DataChannelState::Closing => "closing",
+                DataChannelState::Closed => "closed",
+            };
+            out.push(
+                StatsEntry::new(StatsType::DataChannel, format!("D{i}"), now)
+                    .with("label", s.info.label.as_str())
+                    .with("protocol", s.info.protocol.as_str())
+                    .with_opt("dataChannelIdentifier", s.info.stream_id.map(u64::from))
+                    .with("state", state)
+                    .with("messagesSent", s.counters[0])
+                    .with("bytesSent", s.counters[1])
+                    .with("messagesReceived", s.counters[2])
+                    .with("bytesReceived", s.counters[3]),
+            );
+        }
+        StatsReport { entries: out }
+    }
+
+    /// The RTP session's counters (reports, NACKs, retransmissions, RTT).
+    #[must_use]
+    pub fn rtp_stats(&self) -> RtpSessionStats {
+        self.session.stats()
+    }
+
+    /// Packets and payload octets sent on a transceiver (RFC 3550 §6.4.1 counters).
+    #[must_use]
+    pub fn sent_counts(&self, transceiver: TransceiverId) -> Option<(u32, u32)> {
+        let ssrc = self
+            .routes
+            .iter()
+            .find(|r| r.transceiver == transceiver)?
+            .send_ssrc?;
+        self.session.sent(ssrc)
+    }
+
+    /// Packets received, cumulative packets lost and interarrival jitter of a stream of
+    /// the peer's.
+    #[must_use]
+    pub fn received_counts(&self, ssrc: Ssrc) -> Option<(u64, i64, Duration)> {
+        self.session.received(ssrc)
+    }
+
+    // ----- JSEP commands -----
+
+    /// W3C `createOffer`.
+    ///
+    /// # Errors
+    /// [`UsageError`] in a state that cannot offer.
+    pub fn create_offer(&mut self) -> Result<Description, PeerError> {
+        Ok(self.negotiator.create_offer(&mut self.rng)?)
+    }
+
+    /// W3C `createAnswer`.
+    ///
+    /// # Errors
+    /// [`UsageError`] without a remote offer.
+    pub fn create_answer(&mut self) -> Result<Description, PeerError> {
+        Ok(self.negotiator.create_answer(&mut self.rng)?)
+    }
+
+    /// W3C `setLocalDescription`: applies our offer or answer. Applying an offer starts
+    /// ICE gathering (we are controlling); applying an answer starts the transport.
+    ///
+    /// # Errors
+    /// [`UsageError`] for a description other than the last created, or the wrong state.
+    pub fn set_local_description(
+        &mut self,
+        now: Instant,
+        description: &Description,
+    ) -> Result<(), PeerError> {
+        let negotiation = self.negotiator.set_local_description(description)?;
+        if description.sdp_type == SdpType::Offer {
+            self.transport.set_ice_role(now, ice::IceRole::Controlling);
+            self.adopt_local_credentials(now);
+        }
+        if let Some(n) = negotiation {
+            self.apply(now, &n)?;
+        }
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// W3C `setRemoteDescription`. A malformed or inconsistent description is refused with
+    /// a typed error and changes nothing.
+    ///
+    /// # Errors
+    /// [`PeerError::RemoteDescription`] naming what is wrong, [`PeerError::Usage`] for the
+    /// wrong state.
+    pub fn set_remote_description(
+        &mut self,
+        now: Instant,
+        description: &Description,
+    ) -> Result<(), PeerError> {
+        let negotiation = self.negotiator.set_remote_description(description)?;
+        if let Some(n) = negotiation {
+            self.apply(now, &n)?;
+        }
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// W3C `addIceCandidate`: a trickled remote candidate, or `None` for
+    /// end-of-candidates.
+    ///
+    /// # Errors
+    /// [`PeerError::Candidate`] for one that fits no m-line or comes before a remote
+    /// description; [`PeerError::Transport`] for one the ICE agent cannot use (an
+    /// unresolved mDNS name: the peer's checks still reach us and teach the agent its
+    /// address as peer-reflexive).
+    pub fn add_ice_candidate(
+        &mut self,
+        now: Instant,
+        candidate: Option<&ferrtc_sdp::Candidate>,
+    ) -> Result<(), PeerError> {
+        let mid = self
+            .negotiator
+            .negotiation()
+            .and_then(|n| n.transports.first())
+            .and_then(|t| t.mids.first().cloned())
+            .or_else(|| self.remote_first_mid());
+        let rc = RemoteCandidate {
+            candidate: candidate.cloned(),
+            mid,
+            m_line_index: Some(0),
+            ufrag: None,
+        };
+        self.negotiator.add_ice_candidate(&rc)?;
+        if self.started {
+            match candidate {
+                Some(c) => self.transport.add_remote_candidate(now, c)?,
+                None => self.transport.end_of_remote_candidates(now),
+            }
+        }
+        self.after_command(now);
+        Ok(())
+    }
+
+    fn remote_first_mid(&self) -> Option<Mid> {
+        let d = self.negotiator.remote_description()?;
+        let sdp = ferrtc_sdp::SessionDescription::parse(&d.sdp).ok()?;
+        sdp.media.iter().find_map(|m| m.mid().cloned())
+    }
+
+    /// A local address to gather a host candidate from (the driver lists its interfaces).
+    ///
+    /// # Errors
+    /// [`PeerError::Transport`] if the agent refuses it.
+    pub fn add_local_address(&mut self, now: Instant, addr: SocketAddr) -> Result<(), PeerError> {
+        self.transport.add_local_address(now, addr)?;
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// No more host addresses come.
+    pub fn end_of_local_addresses(&mut self, now: Instant) {
+        self.transport.end_of_local_addresses(now);
+        self.after_command(now);
+    }
+
+    /// W3C `restartIce`: the next offer carries new credentials.
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`].
+    pub fn restart_ice(&mut self) -> Result<(), PeerError> {
+        self.negotiator.restart_ice()?;
+        self.check_negotiation_needed();
+        Ok(())
+    }
+
+    /// W3C `addTransceiver`.
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`].
+    pub fn add_transceiver(
+        &mut self,
+        kind: MediaKind,
+        init: TransceiverInit,
+    ) -> Result<TransceiverId, PeerError> {
+        let id = self.negotiator.add_transceiver(kind, init)?;
+        self.check_negotiation_needed();
+        Ok(id)
+    }
+
+    /// W3C `RTCRtpTransceiver.direction = ...`: the preferred direction, used from the
+    /// next offer or answer (an answerer that wants to send back on a transceiver the
+    /// offer created sets `sendrecv` before `create_answer`).
+    ///
+    /// # Errors
+    /// [`UsageError`] for an unknown or stopped transceiver.
+    pub fn set_direction(
+        &mut self,
+        transceiver: TransceiverId,
+        direction: ferrtc_sdp::Direction,
+    ) -> Result<(), PeerError> {
+        self.negotiator.set_direction(transceiver, direction)?;
+        self.check_negotiation_needed();
+        Ok(())
+    }
+
+    /// W3C `addTrack`: reuses a transceiver of the kind that has no track (one a remote
+    /// offer created), else adds a `sendrecv` one.
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`].
+    pub fn add_track(
+        &mut self,
+        kind: MediaKind,
+        track: crate::TrackInfo,
+    ) -> Result<TransceiverId, PeerError> {
+        let id = self.negotiator.add_track(kind, track)?;
+        self.check_negotiation_needed();
+        Ok(id)
+    }
+
+    /// W3C `removeTrack`: the transceiver stops sending.
+    ///
+    /// # Errors
+    /// [`UsageError`] for an unknown or stopped transceiver.
+    pub fn remove_track(&mut self, transceiver: TransceiverId) -> Result<(), PeerError> {
+        self.negotiator.remove_track(transceiver)?;
+        self.check_negotiation_needed();
+        Ok(())
+    }
+
+    /// W3C `RTCRtpTransceiver.stop`.
+    ///
+    /// # Errors
+    /// [`UsageError`] for an unknown or stopped transceiver.
+    pub fn stop_transceiver(&mut self, transceiver: TransceiverId) -> Result<(), PeerError> {
+        self.negotiator.stop_transceiver(transceiver)?;
+        self.check_negotiation_needed();
+        Ok(())
+    }
+
+    /// W3C `createDataChannel`. The channel opens once the association is up (after the
+    /// first negotiation that carries the application m-line, which this call asks for).
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`]; [`PeerError::Transport`] for a stream id in use.
+    pub fn create_data_channel(
+        &mut self,
+        now: Instant,
+        init: DataChannelInit,
+    ) -> Result<DataChannelId, PeerError> {
+        self.negotiator.create_data_channel()?;
+        let reliability = match (init.max_retransmits, init.max_packet_life_time) {
+            (Some(n), _) => sctp::Reliability::MaxRetransmits(u32::from(n)),
+            (None, Some(ms)) => {
+                sctp::Reliability::MaxLifetime(Duration::from_millis(u64::from(ms)))
+            }
+            (None, None) => sctp::Reliability::Reliable,
+        };
+        let mut options = sctp::ChannelOptions::new(&init.label);
+        options.protocol = init.protocol.clone();
+        options.ordered = init.ordered;
+        options.reliability = reliability;
+        options.negotiated = init.negotiated;
+        let id = DataChannelId(self.slots.len() as u32);
+        self.slots.push(Slot {
+            info: DataChannelInfo {
+                label: init.label,
+                protocol: init.protocol,
+                stream_id: init.negotiated,
+                ordered: init.ordered,
+                max_retransmits: init.max_retransmits,
+                max_packet_life_time: init.max_packet_life_time,
+                negotiated: init.negotiated.is_some(),
+                state: DataChannelState::Connecting,
+            },
+            options: Some(options),
+            counters: [0; 4],
+        });
+        if self.sctp_enabled {
+            self.open_pending(now)?;
+        }
+        self.check_negotiation_needed();
+        self.after_command(now);
+        Ok(id)
+    }
+
+    /// Sends a message (W3C `send`): `binary` false sends a UTF-8 string.
+    ///
+    /// # Errors
+    /// [`PeerError::UnknownDataChannel`], [`PeerError::DataChannelNotOpen`], or the
+    /// transport's refusal (over the peer's max-message-size, send buffer full).
+    pub fn send_data(
+        &mut self,
+        now: Instant,
+        id: DataChannelId,
+        data: Bytes,
+        binary: bool,
+    ) -> Result<(), PeerError> {
+        let slot = self.slot(id).ok_or(PeerError::UnknownDataChannel(id))?;
+        let (Some(sid), DataChannelState::Open) = (slot.info.stream_id, slot.info.state) else {
+            return Err(PeerError::DataChannelNotOpen(id));
+        };
+        let len = data.len() as u64;
+        self.transport.send_message(now, sid, data, !binary)?;
+        if let Some(slot) = self.slots.get_mut(id.0 as usize) {
+            slot.counters[0] += 1;
+            slot.counters[1] += len;
+        }
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// Closes a channel (W3C `close`).
+    ///
+    /// # Errors
+    /// [`PeerError::UnknownDataChannel`].
+    pub fn close_data_channel(&mut self, now: Instant, id: DataChannelId) -> Result<(), PeerError> {
+        let idx = id.0 as usize;
+        let slot = self
+            .slots
+            .get_mut(idx)
+            .ok_or(PeerError::UnknownDataChannel(id))?;
+        match (slot.info.stream_id, slot.info.state) {
+            (_, DataChannelState::Closed | DataChannelState::Closing) => return Ok(()),
+            (Some(sid), _) if slot.options.is_none() => {
+                slot.info.state = DataChannelState::Closing;
+                self.transport.close_channel(now, sid)?;
+            }
+            _ => {
+                slot.options = None;
+                slot.info.state = DataChannelState::Closed;
+                self.events.push_back(Event::DataChannelClose(id));
+            }
+        }
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// Sets the threshold of [`Event::BufferedAmountLow`].
+    pub fn set_buffered_amount_low_threshold(&mut self, id: DataChannelId, threshold: usize) {
+        if let Some(sid) = self.slot(id).and_then(|s| s.info.stream_id) {
+            self.transport
+                .set_buffered_amount_low_threshold(sid, threshold);
+        }
+    }
+
+    /// Sends an RTP packet on a transceiver: its SSRC becomes the transceiver's and its
+    /// payload type the peer's number for the same codec. For passthrough (an echo, a relay)
+    /// and for packetized frames alike.
+    ///
+    /// # Errors
+    /// [`PeerError::NotSending`] for a transceiver that sends nothing,
+    /// [`PeerError::MalformedRtp`], or the transport's refusal (not connected yet).
+    pub fn write_rtp(
+        &mut self,
+        now: Instant,
+        transceiver: TransceiverId,
+        packet: &[u8],
+    ) -> Result<(), PeerError> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.transceiver == transceiver)
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let ssrc = route.send_ssrc.ok_or(PeerError::NotSending(transceiver))?;
+        if RtpPacket::new_checked_header(packet).is_err() {
+            return Err(PeerError::MalformedRtp);
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(packet);
+        self.scratch[8..12].copy_from_slice(&ssrc.0.to_be_bytes());
+        let pt = PayloadType::from_masked(self.scratch[1]);
+        if let Some((_, remote)) = route.pt_map.iter().find(|(l, _)| *l == pt) {
+            self.scratch[1] = (self.scratch[1] & 0x80) | remote.get();
+        }
+        self.transport.send_rtp(&self.scratch)?;
+        self.session.on_sent(now, &self.scratch);
+        self.stats.rtp_written += 1;
+        Ok(())
+    }
+
+    /// Receive whole encoded frames ([`Event::Frame`]) on this transceiver instead of RTP
+    /// packets ([`Event::Rtp`]), or go back to packets.
+    pub fn set_receive_frames(&mut self, transceiver: TransceiverId, frames: bool) {
+        self.frame_mode.retain(|t| *t != transceiver);
+        if frames {
+            self.frame_mode.push(transceiver);
+        }
+    }
+
+    /// Sends an encoded frame on a transceiver: packetized for the first negotiated codec
+    /// ferrtc has a payload format for, with the transceiver's SSRC and sequence numbers.
+    /// Use this or [`PeerConnection::write_rtp`] on a transceiver, not both.
+    ///
+    /// # Errors
+    /// [`PeerError::NotSending`] for a transceiver that sends nothing or whose codecs have
+    /// no payload format here; [`PeerError::Packetize`] for a frame the format refuses; the
+    /// transport's refusal (not connected yet).
+    pub fn write_frame(
+        &mut self,
+        now: Instant,
+        transceiver: TransceiverId,
+        data: &[u8],
+        rtp_timestamp: u32,
+    ) -> Result<(), PeerError> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.transceiver == transceiver)
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let ssrc = route.send_ssrc.ok_or(PeerError::NotSending(transceiver))?;
+        let (codec, pt, h264_mode0) = route.send_codec.ok_or(PeerError::NotSending(transceiver))?;
+        // Room for SRTP's tag and a few header extensions.
+        let mtu = self.mtu.saturating_sub(16 + 32);
+        let first_seq = SeqNo(self.rng.next_u32() as u16);
+        let sender = self
+            .frame_senders
+            .entry(transceiver)
+            .or_insert_with(|| FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu));
+        if sender.codec != codec {
+            *sender = FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu);
+        }
+        let packets = sender
+            .packetize(data, rtp_timestamp)
+            .map_err(PeerError::Packetize)?;
+        for p in packets {
+            self.transport.send_rtp(&p)?;
+            self.session.on_sent(now, &p);
+            self.stats.rtp_written += 1;
+        }
+        Ok(())
+    }
+
+    /// Sends a compound RTCP packet as it is.
+    ///
+    /// # Errors
+    /// The transport's refusal (not connected yet).
+    pub fn write_rtcp(&mut self, packet: &[u8]) -> Result<(), PeerError> {
+        self.transport.send_rtcp(packet)?;
+        Ok(())
+    }
+
+    /// Asks the peer for a key frame of what it sends on this transceiver: a receiver
+    /// report followed by a PLI (RFC 4585 §6.3.1) in one compound packet.
+    ///
+    /// # Errors
+    /// [`PeerError::NotSending`] when no stream of the peer's is known on it yet.
+    pub fn request_keyframe(&mut self, transceiver: TransceiverId) -> Result<(), PeerError> {
+        let idx = self
+            .routes
+            .iter()
+            .position(|r| r.transceiver == transceiver)
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let media = self
+            .learned
+            .iter()
+            .find(|(_, r)| **r == idx)
+            .map(|(s, _)| *s)
+            .or_else(|| self.routes[idx].remote_ssrcs.first().copied())
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let sender = self.routes[idx].send_ssrc.unwrap_or(Ssrc(1));
+        let mut p = Vec::with_capacity(20);
+        // RR with no report blocks (RFC 3550 §6.4.2): V=2, RC=0, PT=201, length 1.
+        p.extend_from_slice(&[0x80, 201, 0, 1]);
+        p.extend_from_slice(&sender.0.to_be_bytes());
+        // PLI: V=2, FMT=1, PT=206 (PSFB), length 2 (RFC 4585 §6.1, §6.3.1).
+        p.extend_from_slice(&[0x81, 206, 0, 2]);
+        p.extend_from_slice(&sender.0.to_be_bytes());
+        p.extend_from_slice(&media.0.to_be_bytes());
+        self.transport.send_rtcp(&p)?;
+        Ok(())
+    }
+
+    /// W3C `close`.
+    pub fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.negotiator.close();
+        self.transport.close(now);
+        self.drain_transport(now);
+    }
+
+    // ----- verbs -----
+
+    /// Handles a datagram that arrived on our address `local` from `from`; the buffer is
+    /// taken by value and decrypted in place.
+    ///
+    /// # Errors
+    /// The datagram was dropped and counted; nothing changed.
+    pub fn handle_receive(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: BytesMut,
+    ) -> Result<(), ReceiveError> {
+        let r = self.transport.handle_receive(now, local, from, datagram);
+        self.drain_transport(now);
+        self.flush_session();
+        r
+    }
+
+    /// Runs the timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.transport.handle_timeout(now);
+        self.drain_transport(now);
+        if self.transport.srtp_profile().is_some() {
+            self.session.handle_timeout(now);
+        }
+        if !self.frame_receivers.is_empty() {
+            self.poll_frames(now);
+        }
+        self.flush_session();
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transport.poll_transmit()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`PeerConnection::handle_timeout`] is due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let session = self
+            .transport
+            .srtp_profile()
+            .and_then(|_| self.session.poll_timeout());
+        let frames = self
+            .frame_receivers
+            .values()
+            .filter_map(|(_, f)| f.poll_timeout())
+            .min();
+        [self.transport.poll_timeout(), session, frames]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- internals -----
+
+    /// Feeds a packet of route `i` to its stream's jitter buffer and hands out what is ready.
+    fn frame_input(&mut self, now: Instant, i: usize, packet: &[u8]) {
+        let Ok(p) = RtpPacket::new_checked_header(packet) else {
+            return;
+        };
+        let (ssrc, pt) = (p.ssrc(), p.payload_type());
+        if !self.frame_receivers.contains_key(&ssrc) {
+            let Some((_, kind, clock)) = self.routes[i].recv_codecs.iter().find(|c| c.0 == pt)
+            else {
+                return;
+            };
+            if self.frame_receivers.len() >= 64 {
+                return;
+            }
+            let mut fr = FrameReceiver::new(*kind, ssrc, *clock);
+            // A receive-only peer measures no RTT from reports: assume the NACK
+            // generator's initial 100 ms, so the jitter buffer waits for a repair.
+            fr.set_rtt(self.session.stats().rtt.unwrap_or(ASSUMED_RTT));
+            self.frame_receivers.insert(ssrc, (i, fr));
+        }
+        if let Some((_, fr)) = self.frame_receivers.get_mut(&ssrc) {
+            fr.handle_rtp(now, packet);
+        }
+        self.poll_frames(now);
+    }
+
+    /// Hands out ready frames, and asks for key frames the jitter buffers want.
+    fn poll_frames(&mut self, now: Instant) {
+        let mut keyframes = Vec::new();
+        let rtt = self.session.stats().rtt;
+        for (i, fr) in self.frame_receivers.values_mut() {
+            if let Some(rtt) = rtt {
+                fr.set_rtt(rtt);
+            }
+            let Some(route) = self.routes.get(*i) else {
+                continue;
+            };
+            while let Some(r) = fr.poll(now) {
+                match r {
+                    Received::Frame(frame) => self.events.push_back(Event::Frame {
+                        transceiver: route.transceiver,
+                        mid: route.mid.clone(),
+                        frame,
+                    }),
+                    Received::Lost(n) => self.stats.frame_packets_lost += n,
+                }
+            }
+            if fr.wants_keyframe(now) {
+                keyframes.push(route.transceiver);
+            }
+        }
+        for t in keyframes {
+            // Before the keys exist there is nothing to ask with; the jitter buffer asks again.
+            let _ = self.request_keyframe(t);
+        }
+    }
+
+    /// Sends what the RTP session produced: retransmissions and RTCP.
+    fn flush_session(&mut self) {
+        for p in std::mem::take(&mut self.session.rtp_out) {
+            // Before keys or after close a retransmission is simply not sent.
+            let _ = self.transport.send_rtp(&p);
+        }
+        for p in std::mem::take(&mut self.session.rtcp_out) {
+            let _ = self.transport.send_rtcp(&p);
+        }
+    }
+
+    fn slot(&self, id: DataChannelId) -> Option<&Slot> {
+        self.slots.get(id.0 as usize)
+    }
+
+    fn adopt_local_credentials(&mut self, now: Instant) {
+        let creds = self.negotiator.local_ice_credentials();
+        let current = self.transport.local_credentials();
+        if creds.ufrag != current.ufrag {
+            if let Ok(c) = ice::Credentials::new(&creds.ufrag, &creds.pwd) {
+                self.transport.restart_ice_with(now, c);
+            }
+        }
+    }
+
+    fn after_command(&mut self, now: Instant) {
+        self.drain_transport(now);
+        let s = self.negotiator.signaling_state();
+        if s != self.signaling {
+            self.signaling = s;
+            self.events.push_back(Event::SignalingStateChange(s));
+        }
+        self.check_negotiation_needed();
+    }
+
+    fn check_negotiation_needed(&mut self) {
+        let needed = self.negotiator.negotiation_needed();
+        if needed && !self.negotiation_needed {
+            self.events.push_back(Event::NegotiationNeeded);
+        }
+        self.negotiation_needed = needed;
+    }
+
+    /// Applies what an exchange settled to the transport and the routes.
+    fn apply(&mut self, now: Instant, n: &Negotiation) -> Result<(), PeerError> {
+        if n.provisional {
+            return Ok(());
+        }
+        let Some(t) = n.transports.first() else {
+            return Ok(());
+        };
+        let remote = ice::Credentials::new(&t.remote_ice.ufrag, &t.remote_ice.pwd)
+            .map_err(PeerError::IceCredentials)?;
+        let sctp = n.data.as_ref().map(|d| SctpParameters {
+            local_port: d.local_sctp_port,
+            remote_port: d.remote_sctp_port,
+            remote_max_message_size: usize::try_from(d.remote_max_message_size)
+                .unwrap_or(usize::MAX),
+        });
+        if self.started {
+            self.adopt_local_credentials(now);
+            if t.ice_restart {
+                self.transport.set_remote_credentials(now, remote)?;
+            }
+            if let (Some(s), false) = (sctp, self.sctp_enabled) {
+                self.transport.enable_sctp(now, s)?;
+                self.sctp_enabled = true;
+            }
+        } else {
+            let role = if t.ice_controlling {
+                ice::IceRole::Controlling
+            } else {
+                ice::IceRole::Controlled
+            };
+            self.transport.set_ice_role(now, role);
+            self.adopt_local_credentials(now);
+            self.transport.start(
+                now,
+                TransportParameters {
+                    ice_role: role,
+                    dtls_role: t.dtls_role,
+                    remote_credentials: remote,
+                    remote_fingerprints: t.remote_fingerprints.clone(),
+                    sctp,
+                },
+            )?;
+            self.started = true;
+            self.sctp_enabled = sctp.is_some();
+        }
+        for c in &t.remote_candidates {
+            // Candidates the agent cannot use (mDNS names) or already has are skipped: the
+            // peer's checks teach the agent its address as peer-reflexive.
+            let _ = self.transport.add_remote_candidate(now, c);
+        }
+        if t.remote_end_of_candidates {
+            self.transport.end_of_remote_candidates(now);
+        }
+        if self.sctp_enabled {
+            self.open_pending(now)?;
+        }
+        self.build_routes(n);
+        Ok(())
+    }
+
+    fn build_routes(&mut self, n: &Negotiation) {
+        self.mid_ext = n.media.iter().find_map(|m| m.extension_id(uri::MID));
+        let mut routes = Vec::new();
+        let mut senders = Vec::new();
+        let mut twcc = None;
+        for m in &n.media {
+            let mut recv = RecvSpec::default();
+            let mut recv_codecs = Vec::new();
+            let mut send_codec = None;
+            let mut rtx_send = Vec::new();
+            let mut clock_rates = Vec::new();
+            for c in &m.codecs {
+                let nack = c.feedback.contains(&Feedback::Nack);
+                if let Some(kind) = CodecKind::from_name(&c.name) {
+                    recv_codecs.push((c.payload_type.local, kind, c.clock_rate));
+                    if send_codec.is_none() {
+                        let mode0 = c.remote_parameter("packetization-mode") == Some("0")
+                            || (kind == CodecKind::H264
+                                && c.remote_parameter("packetization-mode").is_none());
+                        send_codec = Some((kind, c.payload_type.remote, mode0));
+                    }
+                }
+                recv.codecs.push((c.payload_type.local, c.clock_rate, nack));
+                clock_rates.push((c.payload_type.remote, c.clock_rate));
+                if let Some(rtx) = c.rtx {
+                    recv.rtx.push((rtx.local, c.payload_type.local));
+                    rtx_send.push((c.payload_type.remote, rtx.remote));
+                }
+                if c.feedback.contains(&Feedback::TransportCc) {
+                    twcc = twcc.or(m.extension_id(uri::TRANSPORT_CC));
+                }
+            }
+            recv.rtx_pairs = m
+                .remote_sources
+                .iter()
+                .filter_map(|s| s.rtx_ssrc.map(|r| (r, s.ssrc)))
+                .collect();
+            if let Some(send) = m.send.as_ref().filter(|_| m.sends()) {
+                senders.push(SendSpec {
+                    ssrc: send.ssrc,
+                    rtx: send.rtx_ssrc.map(|r| (rtx_send.clone(), r)),
+                    clock_rates: clock_rates.clone(),
+                });
+            }
+            let mut pt_map = Vec::new();
+            let mut recv_pts = Vec::new();
+            for c in &m.codecs {
+                pt_map.push((c.payload_type.local, c.payload_type.remote));
+                recv_pts.push(c.payload_type.local);
+                if let Some(rtx) = c.rtx {
+                    pt_map.push((rtx.local, rtx.remote));
+                    recv_pts.push(rtx.local);
+                }
+            }
+            let remote_ssrcs = m
+                .remote_sources
+                .iter()
+                .flat_map(|s| std::iter::once(s.ssrc).chain(s.rtx_ssrc))
+                .collect();
+            routes.push(Route {
+                transceiver: m.transceiver,
+                mid: m.mid.clone(),
+                receives: m.receives(),
+                send_ssrc: m.send.as_ref().filter(|_| m.sends()).map(|s| s.ssrc),
+                pt_map,
+                recv_pts,
+                remote_ssrcs,
+                recv,
+                recv_codecs,
+                send_codec,
+            });
+            if m.receives() && !self.tracked.contains(&m.transceiver) {
+                self.tracked.push(m.transceiver);
+                self.events.push_back(Event::Track {
+                    transceiver: m.transceiver,
+                    mid: m.mid.clone(),
+                    kind: m.kind,
+                });
+            }
+        }
+        // Learned SSRCs stay with the mid they were learned on, if it still exists.
+        let old: Vec<(Ssrc, Mid)> = self
+            .learned
+            .iter()
+            .filter_map(|(s, i)| self.routes.get(*i).map(|r| (*s, r.mid.clone())))
+            .collect();
+        self.routes = routes;
+        self.session.set_senders(senders);
+        self.session.set_twcc(twcc);
+        self.learned.clear();
+        for (s, mid) in old {
+            if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {
+                self.learned.insert(s, i);
+            }
+        }
+    }
+
+    fn open_pending(&mut self, now: Instant) -> Result<(), PeerError> {
+        for i in 0..self.slots.len() {
+            let Some(options) = self.slots[i].options.take() else {
+                continue;
+            };
+            match self.transport.open_channel(now, options.clone()) {
+                Ok(sid) => {
+                    self.slots[i].info.stream_id = Some(sid);
+                    self.by_stream.insert(sid, DataChannelId(i as u32));
+                }
+                Err(e) => {
+                    self.slots[i].options = Some(options);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn route_rtp(&mut self, packet: &[u8]) -> Option<usize> {
+        let p = RtpPacket::new_checked_header(packet).ok()?;
+        let ssrc = p.ssrc();
+        if let Some(&i) = self.learned.get(&ssrc) {
+            return Some(i);
+        }
+        let by_mid = self
+            .mid_ext
+            .and_then(|id| p.extension_value(id))
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|mid| self.routes.iter().position(|r| r.mid == *mid));
+        let by_ssrc = || {
+            self.routes
+                .iter()
+                .position(|r| r.remote_ssrcs.contains(&ssrc))
+        };
+        let pt = p.payload_type();
+        let by_pt = || {
+            let mut it = self
+                .routes
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.receives && r.recv_pts.contains(&pt));
+            match (it.next(), it.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        };
+        let i = by_mid.or_else(by_ssrc).or_else(by_pt)?;
+        if self.learned.len() < 1024 {
+            self.learned.insert(ssrc, i);
+        }
+        Some(i)
+    }
+
+    fn on_rtcp(&mut self, packet: &[u8]) {
+        // Walk the compound packet (RFC 3550 §6.1) for PSFB PLI and FIR (RFC 4585, 5104).
+        let mut rest = packet;
+        while rest.len() >= 4 {
+            let words = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            let len = (words + 1) * 4;
+            let Some(one) = rest.get(..len) else {
+                break;
+            };
+            let fmt = one[0] & 0x1f;
+            if one[1] == 206 && one.len() >= 12 {
+                let media = match fmt {
+                    1 => Some(Ssrc(u32::from_be_bytes([one[8], one[9], one[10], one[11]]))),
+                    4 if one.len() >= 16 => Some(Ssrc(u32::from_be_bytes([
+                        one[12], one[13], one[14], one[15],
+                    ]))),
+                    _ => None,
+                };
+                if let Some(route) =
+                    media.and_then(|m| self.routes.iter().find(|r| r.send_ssrc == Some(m)))
+                {
+                    self.stats.keyframe_requests += 1;
+                    self.events.push_back(Event::KeyframeRequest {
+                        transceiver: route.transceiver,
+                    });
+                }
+            }
+            rest = &rest[len..];
+        }
+    }
+
+    fn drain_transport(&mut self, now: Instant) {
+        while let Some(ev) = self.transport.poll_event() {
+            match ev {
+                TransportEvent::LocalCandidate(c) => {
+                    // Recorded so that a non-trickle peer gets it in our description.
+                    let _ = self.negotiator.add_local_candidate(c.clone());
+                    self.events.push_back(Event::IceCandidate(Some(c)));
+                }
+                TransportEvent::IceGatheringState(s) => {
+                    self.events.push_back(Event::IceGatheringStateChange(s));
+                    if s == ice::GatheringState::Complete {
+                        let _ = self.negotiator.end_of_local_candidates();
+                        self.events.push_back(Event::IceCandidate(None));
+                    }
+                }
+                TransportEvent::IceConnectionState(s) => {
+                    self.events.push_back(Event::IceConnectionStateChange(s));
+                }
+                TransportEvent::ConnectionState(s, cause) => {
+                    self.events
+                        .push_back(Event::ConnectionStateChange(s, cause));
+                }
+                TransportEvent::Channel(c) => self.on_channel(now, c),
+                TransportEvent::Rtp(packet) => match self.route_rtp(&packet) {
+                    Some(i) => {
+                        let r = &self.routes[i];
+                        // RTX comes out as the original; an RTX packet we cannot unwrap is
+                        // dropped.
+                        let Some(packet) = self.session.on_received(now, packet, &r.recv) else {
+                            self.stats.rtp_unroutable += 1;
+                            continue;
+                        };
+                        self.stats.rtp_routed += 1;
+                        if self.frame_mode.contains(&r.transceiver) {
+                            self.frame_input(now, i, &packet);
+                        } else {
+                            self.events.push_back(Event::Rtp {
+                                transceiver: r.transceiver,
+                                mid: r.mid.clone(),
+                                packet,
+                            });
+                        }
+                    }
+                    None => self.stats.rtp_unroutable += 1,
+                },
+                TransportEvent::Rtcp(packet) => {
+                    self.session.on_rtcp(now, &packet);
+                    self.on_rtcp(&packet);
+                    self.events.push_back(Event::Rtcp(packet));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn on_channel(&mut self, _now: Instant, c: ChannelEvent) {
+        match c {
+            ChannelEvent::Open { id: sid, remote } => {
+                let handle = match self.by_stream.get(&sid) {
+                    Some(h) => *h,
+                    None => {
+                        let Some(info) = self
+                            .transport
+                            .data_channels()
+                            .and_then(|dc| dc.channel(sid))
+                        else {
+                            return;
+                        };
+                        let (max_retransmits, max_packet_life_time) = match info.reliability {
+                            sctp::Reliability::Reliable => (None, None),
+                            sctp::Reliability::MaxRetransmits(n) => {
+                                (Some(u16::try_from(n).unwrap_or(u16::MAX)), None)
+                            }
+                            sctp::Reliability::MaxLifetime(d) => {
+                                (None, Some(u16::try_from(d.as_millis()).unwrap_or(u16::MAX)))
+                            }
+                        };
+                        let h = DataChannelId(self.slots.len() as u32);
+                        self.slots.push(Slot {
+                            info: DataChannelInfo {
+                                label: info.label.clone(),
+                                protocol: info.protocol.clone(),
+                                stream_id: Some(sid),
+                                ordered: info.ordered,
+                                max_retransmits,
+                                max_packet_life_time,
+                                negotiated: info.negotiated,
+                                state: DataChannelState::Connecting,
+                            },
+                            options: None,
+                            counters: [0; 4],
+                        });
+                        self.by_stream.insert(sid, h);
+                        h
+                    }
+                };
+                if remote && !self.slots[handle.0 as usize].info.negotiated {
+                    self.events.push_back(Event::DataChannel(handle));
+                }
+                self.slots[handle.0 as usize].info.state = DataChannelState::Open;
+                self.events.push_back(Event::DataChannelOpen(handle));
+            }
+            ChannelEvent::Message { id, text, data } => {
+                if let Some(h) = self.by_stream.get(&id) {
+                    if let Some(slot) = self.slots.get_mut(h.0 as usize) {
+                        slot.counters[2] += 1;
+                        slot.counters[3] += data.len() as u64;
+                    }
+                    self.events.push_back(Event::DataChannelMessage {
+                        id: *h,
+                        data,
+                        binary: !text,
+                    });
+                }
+            }
+            ChannelEvent::BufferedAmountLow { id } => {
+                if let Some(h) = self.by_stream.get(&id) {
+                    self.events.push_back(Event::BufferedAmountLow(*h));
+                }
+            }
+            ChannelEvent::Closed { id } => {
+                if let Some(h) = self.by_stream.remove(&id) {
+                    self.slots[h.0 as usize].info.state = DataChannelState::Closed;
+                    self.events.push_back(Event::DataChannelClose(h));
+                }
+            }
+        }
+    }
+}
+
+/// The W3C `RTCIceTransportState` name.
+fn ice_state_name(s: ice::ConnectionState) -> &'static str {
+    match s {
+        ice::ConnectionState::New => "new",
+        ice::ConnectionState::Checking => "checking",
+        ice::ConnectionState::Connected => "connected",
+        ice::ConnectionState::Completed => "completed",
+        ice::ConnectionState::Disconnected => "disconnected",
+        ice::ConnectionState::Failed => "failed",
+        ice::ConnectionState::Closed => "closed",
+    }
+}
+
+/// An NTP timestamp (RFC 3550 §4: seconds since 1900 in the high 32 bits) as milliseconds
+/// since the Unix epoch, as W3C `remoteTimestamp` is written.
+fn ntp_to_unix_ms(ntp: u64) -> f64 {
+    /// Seconds from 1900-01-01 to 1970-01-01 (RFC 868).
+    const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
+    let secs = (ntp >> 32) as f64 + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0;
+    (secs - NTP_UNIX_OFFSET) * 1000.0
+}

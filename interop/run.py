@@ -1,0 +1,809 @@
+#!/usr/bin/env python3
+"""ferrtc interop harness: run a server under test against Chromium, Firefox and aiortc.
+
+    sudo interop/run.py [--server CMD] [--offerer CMD] [--peers ...] [--cases ...]
+                        [--matrix-out FILE] [--pcap FILE]
+
+Everything runs inside a fresh network namespace whose only interface is lo (the script
+re-executes itself under `unshare --net --pid --fork --mount-proc`), so nothing can reach or
+be reached from outside 127.0.0.0/8, and every process it starts dies with it.
+
+Python 3 standard library only; aiortc runs from the venv made by interop/install.sh
+(interop/.venv, or --python). The contracts and the cases are in interop/README.md.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WEB = os.path.join(HERE, "web")
+PEERS = os.path.join(HERE, "peers")
+INNER_ENV = "FERRTC_INTEROP_IN_NETNS"
+LOOPBACK = "127.0.0.1"
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--mute-audio",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--enable-logging=stderr", "--v=0",
+]
+FIREFOX = "firefox-esr"
+FIREFOX_USER_JS = os.path.join(HERE, "firefox-user.js")
+
+
+class Case:
+    def __init__(self, name, what, dc=None, audio=False, video=False, codec=None):
+        self.name, self.what = name, what
+        self.dc, self.audio, self.video, self.codec = dc, audio, video, codec
+
+    def client_case(self):
+        """The aiortc_client.py --case name for this case."""
+        if self.dc and (self.audio or self.video):
+            return "bundle"
+        if self.dc:
+            return f"dc-{self.dc}"
+        return "audio" if self.audio else "video"
+
+    def query(self):
+        q = {}
+        if self.dc:
+            q["dc"] = self.dc
+        if self.audio:
+            q["audio"] = "1"
+        if self.video:
+            q["video"] = "1"
+        if self.codec:
+            q["codec"] = self.codec
+        return q
+
+
+CASES = [
+    Case("dc-ordered", "ordered reliable data channel: 50 ping/pong + 1200 B binary + 16 kB text, echoed in order",
+         dc="ordered"),
+    Case("dc-unordered", "unordered maxRetransmits=0 data channel: same messages, >=90% echoed, any order",
+         dc="unordered"),
+    Case("audio", "opus audio sent, echoed audio received (>=50 packets / frames)", audio=True),
+    Case("video-vp8", "VP8 video sent, echoed video decoded (>=30 frames)", video=True, codec="VP8"),
+    Case("video-h264", "H.264 video sent, echoed video decoded (>=30 frames)", video=True, codec="H264"),
+    Case("bundle", "ordered data channel + audio + VP8 video on one bundled transport",
+         dc="ordered", audio=True, video=True, codec="VP8"),
+    # not in the default set: the aiortc reference server cannot send these back
+    Case("video-vp9", "VP9 video sent, echoed video decoded (>=30 frames)", video=True, codec="VP9"),
+    Case("video-av1", "AV1 video sent, echoed video decoded (>=30 frames)", video=True, codec="AV1"),
+]
+DEFAULT_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8", "video-h264", "bundle"]
+
+# Which video codecs each peer can send and receive here.
+PEER_CODECS = {
+    "chromium": {"VP8", "VP9", "H264", "AV1"},
+    "firefox": {"VP8", "VP9", "AV1"},      # no OpenH264: Firefox downloads it at run time
+    "aiortc": {"VP8", "H264"},
+    "aiortc-answerer": {"VP8", "H264"},
+    "chromium-answerer": {"VP8", "VP9", "H264", "AV1"},
+    "firefox-answerer": {"VP8", "VP9", "AV1"},
+}
+ALL_PEERS = ["chromium", "firefox", "aiortc", "chromium-answerer", "firefox-answerer",
+             "aiortc-answerer"]
+PEER_TITLES = {
+    "chromium": "Chromium (offerer)",
+    "firefox": "Firefox ESR (offerer)",
+    "aiortc": "aiortc client (offerer)",
+    "chromium-answerer": "Chromium (answerer) vs --offerer",
+    "firefox-answerer": "Firefox ESR (answerer) vs --offerer",
+    "aiortc-answerer": "aiortc --serve (answerer) vs --offerer",
+}
+
+
+def say(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# processes
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout):
+    """Wait until something accepts TCP on 127.0.0.1:port, or proc dies, or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return f"exited with status {proc.returncode} before listening"
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=1):
+                return None
+        except OSError:
+            time.sleep(0.05)
+    return f"not listening on {port} after {timeout:.0f} s"
+
+
+def start(cmd, log_path, env=None):
+    say(f"  $ {' '.join(shlex.quote(c) for c in cmd)}")
+    logf = open(log_path, "ab")
+    logf.write(f"\n===== {time.strftime('%H:%M:%S')} {' '.join(cmd)}\n".encode())
+    logf.flush()
+    return subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=env, start_new_session=True)
+
+
+def stop(proc, grace=5.0):
+    """Stop a process we started, and its process group."""
+    if proc is None or proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def last_json_line(text):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                pass
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# the harness's own HTTP server: the test page, POST /offer proxy, results from browsers
+
+
+class Runs:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.runs = {}
+
+    def new(self):
+        run_id = uuid.uuid4().hex[:12]
+        with self.lock:
+            self.runs[run_id] = {"event": threading.Event(), "result": None, "log": [],
+                                 # browser-as-answerer: the offer in, the answer out
+                                 "offer": None, "offer_ev": threading.Event(),
+                                 "answer": None, "answer_ev": threading.Event()}
+        return run_id
+
+    def get(self, run_id):
+        with self.lock:
+            return self.runs.get(run_id)
+
+
+class Harness(BaseHTTPRequestHandler):
+    server_version = "ferrtc-interop"
+    runs = None        # set on the class before serving
+    offer_url = None   # the server under test's /offer
+    answer_wait = 90.0  # seconds the relay waits for the other side (browser as answerer)
+
+    def log_message(self, fmt, *args):  # keep stderr for the matrix
+        pass
+
+    def _reply(self, status, body, ctype="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        path = url.path
+        if path == "/answerer/offer":
+            # the page (browser as answerer) waits here for the offerer's offer
+            run = self.runs.get((urllib.parse.parse_qs(url.query).get("run") or [""])[0])
+            if run is None:
+                return self._reply(404, b'{"error":"unknown run"}')
+            if not run["offer_ev"].wait(self.answer_wait):
+                return self._reply(504, b'{"error":"the offerer under test posted no offer"}')
+            return self._reply(200, run["offer"])
+        files = {"/": "test.html", "/test.html": "test.html", "/test.js": "test.js"}
+        if path not in files:
+            return self._reply(404, b"not found\n", "text/plain")
+        ctype = "text/html; charset=utf-8" if files[path].endswith(".html") else "text/javascript"
+        with open(os.path.join(WEB, files[path]), "rb") as f:
+            self._reply(200, f.read(), ctype)
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        body = self._body()
+        if url.path == "/offer":
+            return self._proxy_offer(body)
+        run = self.runs.get((query.get("run") or [""])[0])
+        if run is None:
+            return self._reply(404, b'{"error":"unknown run"}')
+        if url.path == "/answerer/offer":
+            # the offerer under test offers to the browser: hand the offer to the page and
+            # hold this request until the page has answered
+            run["offer"] = body
+            run["offer_ev"].set()
+            if not run["answer_ev"].wait(self.answer_wait):
+                return self._reply(504, b'{"error":"the browser did not answer"}')
+            return self._reply(200, run["answer"])
+        if url.path == "/answerer/answer":
+            run["answer"] = body
+            run["answer_ev"].set()
+            return self._reply(204, b"")
+        if url.path == "/log":
+            run["log"].append(body.decode("utf-8", "replace"))
+            return self._reply(204, b"")
+        if url.path == "/result":
+            try:
+                run["result"] = json.loads(body)
+            except ValueError:
+                run["result"] = {"pass": False, "reason": "page posted a result that is not JSON"}
+            run["event"].set()
+            return self._reply(204, b"")
+        return self._reply(404, b"not found\n", "text/plain")
+
+    def _proxy_offer(self, body):
+        req = urllib.request.Request(self.offer_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+        try:
+            with opener.open(req, timeout=60) as resp:
+                return self._reply(resp.status, resp.read())
+        except urllib.error.HTTPError as e:
+            return self._reply(e.code, e.read())
+        except Exception as e:
+            msg = json.dumps({"error": f"server under test: {e}"}).encode()
+            return self._reply(502, msg)
+
+
+# --------------------------------------------------------------------------------------
+# peers
+
+
+class Env:
+    def __init__(self, args, out):
+        self.args, self.out = args, out
+        self.python = args.python
+        self.runs = Runs()
+        self.server = None
+        self.server_port = None
+        self.harness_port = None
+        self.server_restarts = 0
+
+    def log(self, name):
+        return os.path.join(self.out, name)
+
+    # the server under test, restarted if it dies
+    def ensure_server(self):
+        if self.server is not None and self.server.poll() is None:
+            return None
+        note = None
+        if self.server is not None:
+            note = f"server under test had exited with status {self.server.returncode}; restarted"
+            self.server_restarts += 1
+        self.server_port = free_port()
+        cmd = shlex.split(self.args.server) + ["--host", LOOPBACK, "--port", str(self.server_port)]
+        self.server = start(cmd, self.log("server.log"))
+        err = wait_listening(self.server_port, self.server, self.args.start_timeout)
+        if err:
+            raise RuntimeError(f"server under test {err} (see {self.log('server.log')})")
+        Harness.offer_url = f"http://{LOOPBACK}:{self.server_port}/offer"
+        return note
+
+    def offerer_cmd(self, url, case):
+        cmd = shlex.split(self.args.offerer) + ["--url", url]
+        if case.audio:
+            cmd.append("--audio")
+        if case.video:
+            cmd.append("--video")
+        if case.codec:
+            cmd += ["--codec", case.codec]
+        return cmd
+
+    def browser_case(self, peer, case):
+        answerer = peer.endswith("-answerer")
+        browser = peer.split("-")[0]
+        run_id = self.runs.new()
+        run = self.runs.get(run_id)
+        q = case.query()
+        if answerer:
+            q["role"] = "answer"
+        q["run"] = run_id
+        q["timeout"] = str(int(self.args.case_timeout))
+        url = f"http://{LOOPBACK}:{self.harness_port}/test.html?{urllib.parse.urlencode(q)}"
+        profile = tempfile.mkdtemp(prefix=f"ferrtc-{peer}-")
+        log_path = self.log(f"{peer}-{case.name}.log")
+        offerer = proc = None
+        try:
+            if browser == "chromium":
+                cmd = [CHROMIUM] + CHROMIUM_FLAGS + [f"--user-data-dir={profile}", url]
+                env = dict(os.environ)
+            else:
+                shutil.copy(FIREFOX_USER_JS, os.path.join(profile, "user.js"))
+                cmd = [FIREFOX, "--headless", "--no-remote", "--profile", profile, url]
+                env = dict(os.environ, HOME=profile, MOZ_CRASHREPORTER_DISABLE="1")
+            proc = start(cmd, log_path, env)
+            if answerer:
+                offer_url = f"http://{LOOPBACK}:{self.harness_port}/answerer/offer?run={run_id}"
+                offerer = start(self.offerer_cmd(offer_url, case),
+                                self.log(f"offerer-{peer}-{case.name}.log"))
+            # wake up on either the page's result or the browser's death
+            threading.Thread(target=lambda: (proc.wait(), run["event"].set()), daemon=True).start()
+            got = run["event"].wait(self.args.case_timeout + self.args.start_timeout)
+            result = run["result"]
+            if result is None:
+                last = run["log"][-1] if run["log"] else "page never reported a step"
+                if proc.poll() is not None:
+                    why = f"browser exited ({proc.returncode}) without a result; last: {last}"
+                elif not got:
+                    why = f"no result after {self.args.case_timeout + self.args.start_timeout:.0f} s; last: {last}"
+                else:
+                    why = f"no result; last: {last}"
+                result = {"pass": False, "reason": why}
+            if offerer is not None and offerer.poll() not in (None, 0):
+                result["reason"] += f" (offerer exited {offerer.returncode})"
+        finally:
+            stop(proc)
+            stop(offerer)
+            shutil.rmtree(profile, ignore_errors=True)
+        result.setdefault("log", run["log"])
+        return result
+
+    def aiortc_case(self, case):
+        cmd = [self.python, os.path.join(PEERS, "aiortc_client.py"),
+               "--url", Harness.offer_url, "--case", case.client_case(),
+               "--timeout", str(self.args.case_timeout)]
+        if case.codec:
+            cmd += ["--codec", case.codec]
+        return self._run_client(cmd, self.log(f"aiortc-{case.name}.log"))
+
+    def _run_client(self, cmd, log_path):
+        say(f"  $ {' '.join(shlex.quote(c) for c in cmd)}")
+        with open(log_path, "ab") as logf:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                out, _ = proc.communicate(timeout=self.args.case_timeout + self.args.start_timeout)
+            except subprocess.TimeoutExpired:
+                stop(proc)
+                return {"pass": False, "reason": "aiortc client did not finish in time"}
+        text = out.decode("utf-8", "replace")
+        result = last_json_line(text)
+        if result is None:
+            return {"pass": False, "reason": f"aiortc client exited {proc.returncode} without a result"
+                                              f" (see {log_path})"}
+        return result
+
+    def answerer_case(self, case):
+        """aiortc answers; the offerer under test (--offerer) offers and echoes."""
+        port = free_port()
+        log_path = self.log(f"aiortc-answerer-{case.name}.log")
+        cmd = [self.python, os.path.join(PEERS, "aiortc_client.py"), "--serve",
+               "--host", LOOPBACK, "--port", str(port), "--case", case.client_case(),
+               "--timeout", str(self.args.case_timeout),
+               "--wait-offer", str(self.args.start_timeout)]
+        say(f"  $ {' '.join(shlex.quote(c) for c in cmd)}")
+        with open(log_path, "ab") as logf:
+            answerer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        offerer = None
+        try:
+            err = wait_listening(port, answerer, self.args.start_timeout)
+            if err:
+                stop(answerer)
+                return {"pass": False, "reason": f"aiortc answerer {err}"}
+            ocmd = self.offerer_cmd(f"http://{LOOPBACK}:{port}/offer", case)
+            offerer = start(ocmd, self.log(f"offerer-{case.name}.log"))
+            try:
+                out, _ = answerer.communicate(timeout=self.args.case_timeout + self.args.start_timeout)
+            except subprocess.TimeoutExpired:
+                stop(answerer)
+                return {"pass": False, "reason": "aiortc answerer did not finish in time"}
+        finally:
+            stop(offerer)
+            stop(answerer)
+        result = last_json_line(out.decode("utf-8", "replace"))
+        if result is None:
+            return {"pass": False, "reason": f"aiortc answerer exited {answerer.returncode} without a result"}
+        if offerer is not None and offerer.returncode not in (None, 0, -signal.SIGTERM):
+            result["reason"] += f" (offerer exited {offerer.returncode})"
+        return result
+
+
+def applicable(peer, case):
+    if case.codec and case.codec not in PEER_CODECS[peer]:
+        return f"{peer} has no {case.codec}"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# tshark
+
+
+class Capture:
+    def __init__(self, path):
+        self.path = path
+        self.proc = None
+
+    def start(self, timeout):
+        cmd = ["tshark", "-q", "-i", "lo", "-f", "udp", "-w", self.path]
+        say(f"  $ {' '.join(cmd)}")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        # tshark says "Capturing on 'Loopback: lo'" once the capture is live
+        ready = threading.Event()
+        lines = []
+
+        def reader():
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                lines.append(line)
+                if "Capturing on" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        if not ready.wait(timeout) or self.proc.poll() is not None:
+            raise RuntimeError("tshark did not start capturing: " + " | ".join(lines[-3:]))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # SIGINT: tshark flushes and closes the file
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                stop(self.proc)
+
+    def check(self, media=True, data=True):
+        """The interop README's checks: nothing malformed, no bad STUN FINGERPRINT."""
+        fields = subprocess.run(
+            ["tshark", "-r", self.path, "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport"],
+            capture_output=True, text=True)
+        ports = set()
+        for line in fields.stdout.split():
+            ports.update(p for p in line.split(",") if p)
+        decode = []
+        for p in sorted(ports, key=int):
+            decode += ["-d", f"udp.port=={p},rtp"]
+
+        def count(expr):
+            r = subprocess.run(["tshark", "-r", self.path] + decode + ["-Y", expr],
+                               capture_output=True, text=True)
+            lines = [l for l in r.stdout.splitlines() if l.strip()]
+            err = "\n".join(l for l in r.stderr.splitlines() if "Running as user" not in l)
+            return len(lines), lines[:5], err.strip(), r.returncode
+
+        checks = []
+        todo = [
+            # Excluded: encrypted SRTCP (Wireshark flags REMB in it itself), and SRTP packets
+            # with the P bit (Chromium's RTX padding probes): the padding count is the last
+            # byte of the encrypted payload, so Wireshark reads a random length.
+            ("malformed packets (excluding SRTCP and padded SRTP)",
+             "_ws.malformed && !srtcp && !(rtp.padding == 1)", True),
+            ("STUN with a bad FINGERPRINT", "stun.att.crc32.status == 2", True),
+            # presence checks: the decode-as worked and the capture saw each layer
+            ("STUN packets", "stun", False),
+            ("DTLS packets", "dtls", False),
+        ]
+        if media:
+            todo += [("SRTP packets (RTP header, encrypted payload)",
+                      "rtp.ssrc && !stun && !dtls && !srtcp", False),
+                     ("SRTCP packets", "srtcp", False)]
+        if data:
+            todo += [("DTLS application data (SCTP)", "dtls.app_data", False)]
+        for name, expr, want_zero in todo:
+            n, sample, err, rc = count(expr)
+            ok = rc == 0 and ((n == 0) if want_zero else (n > 0))
+            detail = f"{n}"
+            if want_zero and n:
+                detail += ": " + " / ".join(sample)
+            if rc != 0 or err:
+                detail += f" (tshark exit {rc}: {err[:200]})"
+            checks.append((name, ok, detail))
+        return checks, len(ports)
+
+
+# --------------------------------------------------------------------------------------
+# matrix
+
+
+def cell(result):
+    if result is None:
+        return "-"
+    if result.get("na"):
+        return f"n/a ({result['na']})"
+    mark = "pass" if result.get("pass") else "FAIL"
+    return f"{mark}: {result.get('reason', '')}"
+
+
+def markdown(env, peers, cases, results, pcap_checks, started):
+    lines = [
+        "# ferrtc interop matrix",
+        "",
+        f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
+        f"- server under test: `{env.args.server}`",
+        f"- offerer under test (answerer rows): `{env.args.offerer}`",
+        f"- network: loopback-only network namespace (`unshare --net --pid --fork --mount-proc`)",
+        f"- server restarts during the run: {env.server_restarts}",
+        "",
+        "| peer | " + " | ".join(c.name for c in cases) + " |",
+        "|---|" + "---|" * len(cases),
+    ]
+    for p in peers:
+        cells = [cell(results.get((p, c.name))).replace("|", "\\|") for c in cases]
+        lines.append(f"| {PEER_TITLES[p]} | " + " | ".join(cells) + " |")
+    lines += ["", "Cases:", ""]
+    lines += [f"- `{c.name}`: {c.what}" for c in cases]
+    if pcap_checks is not None:
+        checks, nports = pcap_checks
+        lines += ["", f"tshark checks on the Chromium capture (`{env.args.pcap}`, {nports} UDP ports decoded as RTP):", "",
+                  "| check | ok | count |", "|---|---|---|"]
+        lines += [f"| {n} | {'pass' if ok else 'FAIL'} | {d.replace('|', '/')} |" for n, ok, d in checks]
+    return "\n".join(lines) + "\n"
+
+
+def text_matrix(peers, cases, results):
+    width = max(len(PEER_TITLES[p]) for p in peers)
+    rows = []
+    for p in peers:
+        for c in cases:
+            r = results.get((p, c.name))
+            rows.append(f"{PEER_TITLES[p]:<{width}}  {c.name:<13} {cell(r)}")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------------------
+# main
+
+
+def run_matrix(env, peers, cases, pcap=None):
+    """Run every peer x case; returns (results, pcap_checks)."""
+    results = {}
+    capture = None
+    pcap_checks = None
+    try:
+        for peer in peers:
+            if peer == "chromium" and pcap:
+                capture = Capture(os.path.abspath(pcap))
+                capture.start(env.args.start_timeout)
+            for case in cases:
+                na = applicable(peer, case)
+                if na:
+                    results[(peer, case.name)] = {"na": na}
+                    continue
+                say(f"[{peer} x {case.name}]")
+                t = time.monotonic()
+                try:
+                    note = env.ensure_server() if not peer.endswith("-answerer") else None
+                    if peer in ("chromium", "firefox", "chromium-answerer", "firefox-answerer"):
+                        r = env.browser_case(peer, case)
+                    elif peer == "aiortc":
+                        r = env.aiortc_case(case)
+                    else:
+                        r = env.answerer_case(case)
+                    if note:
+                        r["reason"] = f"{r.get('reason', '')} [{note}]"
+                except Exception as e:
+                    r = {"pass": False, "reason": f"harness: {type(e).__name__}: {e}"}
+                r["wall_s"] = round(time.monotonic() - t, 1)
+                results[(peer, case.name)] = r
+                say(f"  -> {cell(r)} ({r['wall_s']} s)")
+            if capture is not None:
+                capture.stop()
+                pcap_checks = capture.check(media=any(c.audio or c.video for c in cases),
+                                            data=any(c.dc for c in cases))
+                capture = None
+    finally:
+        if capture is not None:
+            capture.stop()
+        stop(env.server)
+        env.server = None
+    return results, pcap_checks
+
+
+# Faults the reference server can inject (aiortc_echo_server.py --fault) and the cases each
+# must make fail; every other cell must still pass.
+SELFTEST = [
+    ("no-dc-echo", {"dc-ordered", "dc-unordered"}),
+    ("bad-pong", {"dc-ordered", "dc-unordered"}),
+    ("no-media-echo", {"audio", "video-vp8"}),
+    ("silent-media", {"audio", "video-vp8"}),
+    ("own-media", {"video-vp8"}),  # audio content is not checked (see README)
+    ("no-candidates", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
+    ("http-500", {"dc-ordered", "dc-unordered", "audio", "video-vp8"}),
+]
+SELFTEST_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8"]
+
+
+def selftest(env, peers, cases, started):
+    """Run the reference server with each fault: the harness must fail exactly the cells
+    that the fault breaks. Prints and writes a fault x peer x case table."""
+    base = env.args.server
+    rows, missed = [], 0
+    for fault, breaks in SELFTEST:
+        env.args.server = f"{base} --fault {fault}"
+        say(f"=== selftest: --fault {fault}")
+        results, _ = run_matrix(env, peers, cases)
+        for (peer, case), r in results.items():
+            if r.get("na"):
+                continue
+            want_fail = case in breaks
+            caught = (not r.get("pass")) == want_fail
+            missed += not caught
+            verdict = ("caught" if want_fail else "still passes") if caught else (
+                "MISSED: passed" if want_fail else "WRONG: failed")
+            rows.append((fault, peer, case, verdict, cell(r)))
+    env.args.server = base
+    lines = ["# ferrtc interop harness self-test", "",
+             f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}",
+             f"- server: `{base} --fault F`", "",
+             "| fault | peer | case | verdict | cell |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in r) + " |")
+        print(f"{r[0]:<14} {r[1]:<16} {r[2]:<13} {r[3]:<14} {r[4]}")
+    print(f"self-test: {missed} cell(s) judged wrongly" if missed else "self-test: every fault caught, nothing else failed")
+    if env.args.matrix_out:
+        with open(env.args.matrix_out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return 1 if missed else 0
+
+
+def inner(args):
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    names = [l.split(":")[1].strip() for l in links.splitlines() if l.strip()]
+    if names != ["lo"]:
+        raise SystemExit(f"refusing to run: namespace has links {names}, want only lo")
+    started = time.time()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    env = Env(args, out)
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    names = [c.strip() for c in args.cases.split(",") if c.strip()]
+    by_name = {c.name: c for c in CASES}
+    for n in names:
+        if n not in by_name:
+            raise SystemExit(f"unknown case {n}; known: {', '.join(by_name)}")
+    for p in peers:
+        if p not in PEER_TITLES:
+            raise SystemExit(f"unknown peer {p}; known: {', '.join(ALL_PEERS)}")
+    cases = [by_name[n] for n in names]
+
+    Harness.runs = env.runs
+    httpd = ThreadingHTTPServer((LOOPBACK, 0), Harness)
+    httpd.daemon_threads = True
+    env.harness_port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    say(f"harness page on http://{LOOPBACK}:{env.harness_port}/test.html, logs in {out}")
+    try:
+        if args.selftest:
+            return selftest(env, peers, cases, started)
+        results, pcap_checks = run_matrix(env, peers, cases, args.pcap)
+    finally:
+        httpd.shutdown()
+
+    print(text_matrix(peers, cases, results))
+    failed = [k for k, r in results.items() if not r.get("na") and not r.get("pass")]
+    if pcap_checks is not None:
+        for name, ok, detail in pcap_checks[0]:
+            print(f"tshark: {name}: {'pass' if ok else 'FAIL'} ({detail})")
+            if not ok:
+                failed.append(("tshark", name))
+    md = markdown(env, peers, cases, results, pcap_checks, started)
+    if args.matrix_out:
+        with open(args.matrix_out, "w") as f:
+            f.write(md)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({f"{p} x {c}": r for (p, c), r in results.items()}, f, indent=1)
+    print(f"{len(failed)} failing cell(s)" if failed else "all cells pass")
+    return 1 if failed else 0
+
+
+def main():
+    default_py = os.path.join(HERE, ".venv", "bin", "python")
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Contracts and cases: interop/README.md")
+    p.add_argument("--python", default=default_py,
+                   help="python with aiortc + aiohttp (default: interop/.venv/bin/python)")
+    p.add_argument("--server", default=None,
+                   help="server under test; run as `CMD --host 127.0.0.1 --port P` "
+                        "(default: the aiortc echo server)")
+    p.add_argument("--offerer", default=None,
+                   help="offerer under test for the *-answerer rows; run as "
+                        "`CMD --url URL [--audio] [--video] [--codec C]` "
+                        "(default: aiortc_client.py --echo-offerer)")
+    p.add_argument("--peers", default=",".join(ALL_PEERS),
+                   help=f"comma-separated, from {','.join(ALL_PEERS)}")
+    p.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                   help="comma-separated, from " + ",".join(c.name for c in CASES))
+    p.add_argument("--matrix-out", help="write the matrix as Markdown here")
+    p.add_argument("--pcap", help="capture the Chromium cases with tshark on lo into this file "
+                                  "and check it")
+    p.add_argument("--out", default=os.path.join(HERE, "out"), help="logs and results.json")
+    p.add_argument("--case-timeout", type=float, default=30.0,
+                   help="seconds a case may take once its peer is up")
+    p.add_argument("--start-timeout", type=float, default=60.0,
+                   help="seconds a browser, server or capture may take to start")
+    p.add_argument("--selftest", action="store_true",
+                   help="prove the harness catches a broken server: run the aiortc server with "
+                        "each --fault and check exactly the broken cells fail (default peers "
+                        "chromium,firefox,aiortc; cases " + ",".join(SELFTEST_CASES) + ")")
+    args = p.parse_args()
+    if args.selftest:
+        if args.server is not None:
+            p.error("--selftest uses the aiortc reference server; drop --server")
+        if args.peers == ",".join(ALL_PEERS):
+            args.peers = "chromium,firefox,aiortc"
+        if args.cases == ",".join(DEFAULT_CASES):
+            args.cases = ",".join(SELFTEST_CASES)
+        if any(x.endswith("-answerer") for x in args.peers.split(",")):
+            p.error("--selftest covers the server direction only")
+    if args.server is None:
+        args.server = f"{shlex.quote(args.python)} {shlex.quote(os.path.join(PEERS, 'aiortc_echo_server.py'))}"
+    if args.offerer is None:
+        args.offerer = (f"{shlex.quote(args.python)} "
+                        f"{shlex.quote(os.path.join(PEERS, 'aiortc_client.py'))} --echo-offerer")
+    needs_py = ("aiortc" in args.peers or "aiortc_" in args.server
+                or ("answerer" in args.peers and "aiortc_" in args.offerer))
+    if needs_py and not os.path.exists(args.python):
+        raise SystemExit(f"{args.python} not found: run interop/install.sh or pass --python")
+
+    if os.environ.get(INNER_ENV) != "1":
+        # Re-execute inside a fresh network + PID namespace: only lo, and every process we
+        # start dies with the namespace's PID 1 (this script).
+        # --kill-child: if unshare is killed, our inner copy gets SIGTERM and cleans up
+        unshare = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"]
+        if os.geteuid() != 0:
+            unshare[1:1] = ["--user", "--map-root-user"]
+        cmd = unshare + [sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
+        # the inner run re-parses the same argv, so it resolves the same defaults
+        env = dict(os.environ, **{INNER_ENV: "1"})
+        child = subprocess.Popen(cmd, env=env)
+        terminated = []
+
+        def on_term(*_):
+            # unshare ignores SIGTERM while it waits; killing it makes --kill-child deliver
+            # SIGTERM to the inner run, which stops what it started and exits
+            terminated.append(True)
+            child.kill()
+
+        signal.signal(signal.SIGTERM, on_term)
+        rc = child.wait()
+        return 143 if terminated else rc
+    # PID 1 gets no default signal handling: make SIGTERM unwind (and stop what we started)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return inner(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
