@@ -83,7 +83,6 @@ pub mod transport;
 mod build;
 mod codec;
 mod config;
-mod convert;
 mod description;
 mod error;
 mod negotiated;

@@ -6,7 +6,6 @@ use ferrtc_sdp::{
 use ferrtc_types::{DtlsRole, ExtensionId, Fingerprint, Mid, PayloadType, Rid, Ssrc};
 
 use crate::codec::{CodecRef, Feedback, is_rtx, param, same_codec};
-use crate::convert;
 use crate::remote::{self, Analysis, SetupRole};
 use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 
@@ -436,7 +435,7 @@ pub(crate) fn build(x: &Inputs<'_>) -> Negotiation {
                     remote_rids: remote_m
                         .rids()
                         .filter(|r| r.direction == ferrtc_sdp::RidDirection::Send)
-                        .filter_map(convert::rid)
+                        .map(|r| r.id.clone())
                         .collect(),
                 });
             }
@@ -512,10 +511,7 @@ fn codecs(
         }
         let pair = |o: ferrtc_sdp::PayloadType, a: ferrtc_sdp::PayloadType| {
             let (local, remote) = if local_is_offerer { (o, a) } else { (a, o) };
-            PayloadTypes {
-                local: convert::pt(local),
-                remote: convert::pt(remote),
-            }
+            PayloadTypes { local, remote }
         };
         let rtx = match (
             rtx_for(offer, oc.payload_type),
@@ -573,16 +569,13 @@ fn remote_sources(m: &MediaDescription) -> Vec<RemoteSource> {
         if rtx_of.iter().any(|(_, r)| *r == s.ssrc) {
             continue;
         }
-        let ssrc = convert::ssrc(s.ssrc);
+        let ssrc = s.ssrc;
         let entry = match out.iter_mut().position(|r| r.ssrc == ssrc) {
             Some(at) => &mut out[at],
             None => {
                 out.push(RemoteSource {
                     ssrc,
-                    rtx_ssrc: rtx_of
-                        .iter()
-                        .find(|(p, _)| *p == s.ssrc)
-                        .map(|(_, r)| convert::ssrc(*r)),
+                    rtx_ssrc: rtx_of.iter().find(|(p, _)| *p == s.ssrc).map(|(_, r)| *r),
                     cname: None,
                 });
                 let last = out.len() - 1;

@@ -11,7 +11,6 @@ use rand::RngCore;
 
 use crate::build::{self, SenderAttrs, TransportAttrs};
 use crate::config::{Config, IceCredentials, random_token};
-use crate::convert;
 use crate::description::{Description, SdpType, SignalingState};
 use crate::error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError as E,
