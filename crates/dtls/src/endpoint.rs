@@ -80,6 +80,9 @@ impl Stats {
     }
 }
 
+/// Largest fragmented ClientHello a server reassembles before its cookie is checked.
+const MAX_CLIENT_HELLO: u32 = 16 * 1024;
+
 /// Most application data records [`Endpoint::handle_receive`] reports per datagram as byte
 /// ranges; more become [`Event::ApplicationData`].
 pub const MAX_IN_PLACE_RECORDS: usize = 8;
@@ -791,8 +794,10 @@ impl Endpoint {
                 }
             }
             if self.hs.is_stateless_server() {
-                // No reassembly before the cookie checks out: a ClientHello must come whole.
-                if frag.msg_type == HandshakeType::ClientHello && frag.is_complete() {
+                if frag.msg_type != HandshakeType::ClientHello {
+                    continue;
+                }
+                if frag.is_complete() {
                     acted = true;
                     self.handle_message(
                         now,
@@ -801,6 +806,26 @@ impl Endpoint {
                         frag.body,
                         record_seq,
                     )?;
+                    continue;
+                }
+                // A ClientHello too large for one datagram (Chromium's, with a post-quantum
+                // key share offered for DTLS 1.3, is about 1.5 kB) comes in fragments that
+                // must be reassembled before the cookie can be checked (RFC 9147 §5.1
+                // lets the server do so). Only one ClientHello at a time and at most
+                // MAX_CLIENT_HELLO bytes are held, so a spoofer can pin no more than that.
+                if frag.length > MAX_CLIENT_HELLO {
+                    continue;
+                }
+                if self.reassembler.next_seq() != frag.message_seq {
+                    self.reassembler.reset(frag.message_seq);
+                }
+                acted = true;
+                self.reassembler.insert(&frag)?;
+                while let Some((seq, typ, body)) = self.reassembler.pop() {
+                    self.handle_message(now, seq, typ, &body, record_seq)?;
+                    if !self.hs.is_stateless_server() {
+                        break;
+                    }
                 }
                 continue;
             }

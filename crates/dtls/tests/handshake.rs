@@ -1062,3 +1062,81 @@ fn transmits_follow_the_peer_that_authenticates() {
     let stats = p.server.stats();
     assert_eq!((stats.dropped_replayed, stats.dropped_unexpected), (1, 1));
 }
+
+/// Splits a datagram holding one record with one whole ClientHello into two datagrams, each
+/// one record carrying a fragment of the message (as Chromium sends its 1.5 kB hello).
+fn split_client_hello(datagram: &[u8], at: usize) -> [Vec<u8>; 2] {
+    assert_eq!(datagram[0], 22, "a handshake record");
+    assert_eq!(datagram[13], 1, "a ClientHello");
+    let seq = u64::from_be_bytes([
+        0,
+        0,
+        datagram[5],
+        datagram[6],
+        datagram[7],
+        datagram[8],
+        datagram[9],
+        datagram[10],
+    ]);
+    let hs = &datagram[13..];
+    let (msg_seq, body) = ([hs[4], hs[5]], &hs[12..]);
+    let len = body.len() as u32;
+    let record = |rec_seq: u64, offset: usize, part: &[u8]| {
+        let mut hdr = vec![1];
+        hdr.extend_from_slice(&len.to_be_bytes()[1..]);
+        hdr.extend_from_slice(&msg_seq);
+        hdr.extend_from_slice(&(offset as u32).to_be_bytes()[1..]);
+        hdr.extend_from_slice(&(part.len() as u32).to_be_bytes()[1..]);
+        hdr.extend_from_slice(part);
+        let mut out = vec![22, 0xfe, 0xfd, 0, 0];
+        out.extend_from_slice(&rec_seq.to_be_bytes()[2..]);
+        out.extend_from_slice(&(hdr.len() as u16).to_be_bytes());
+        out.extend_from_slice(&hdr);
+        out
+    };
+    [
+        record(seq, 0, &body[..at]),
+        record(seq + 1, at, &body[at..]),
+    ]
+}
+
+#[test]
+fn a_fragmented_client_hello_is_reassembled_before_the_cookie() {
+    let (c, s) = configs();
+    let now = std::time::Instant::now();
+    let mut client = common::client(c, 3, now);
+    let mut server = common::server(s, 4, now);
+    let hello = client.poll_transmit().unwrap().contents.to_vec();
+    // The second fragment alone, then the first: reassembled out of order.
+    let [first, second] = split_client_hello(&hello, 40);
+    receive(&mut server, now, CLIENT, &second).unwrap();
+    assert!(
+        server.poll_transmit().is_none(),
+        "half a hello gets no answer"
+    );
+    receive(&mut server, now, CLIENT, &first).unwrap();
+    let hvr = server.poll_transmit().unwrap().contents.to_vec();
+    assert_eq!(hvr[13], 0x03, "HelloVerifyRequest");
+    receive(&mut client, now, SERVER, &hvr).unwrap();
+    // The hello with the cookie comes in fragments too; then the handshake runs to the end.
+    let hello2 = client.poll_transmit().unwrap().contents.to_vec();
+    for part in split_client_hello(&hello2, 100) {
+        receive(&mut server, now, CLIENT, &part).unwrap();
+    }
+    let mut connected = (false, false);
+    for _ in 0..10 {
+        for d in common::transmits(&mut server, CLIENT) {
+            receive(&mut client, now, SERVER, &d).unwrap();
+        }
+        for d in common::transmits(&mut client, SERVER) {
+            receive(&mut server, now, CLIENT, &d).unwrap();
+        }
+        while let Some(e) = client.poll_event() {
+            connected.0 |= matches!(e, Event::Connected(_));
+        }
+        while let Some(e) = server.poll_event() {
+            connected.1 |= matches!(e, Event::Connected(_));
+        }
+    }
+    assert_eq!(connected, (true, true));
+}

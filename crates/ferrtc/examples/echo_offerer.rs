@@ -8,8 +8,8 @@
 //! cargo run --release -p ferrtc --example echo_offerer -- --url http://127.0.0.1:8081/offer --audio --video
 //! ```
 //!
-//! `--codec` is accepted for the harness's sake; ferrtc offers its default codecs in its
-//! own order. Runs until the connection closes or the process is killed.
+//! `--codec C` puts codec `C` first in the offer (`Configuration::codec_preferences`). Runs
+//! until the connection closes or the process is killed.
 
 use std::net::IpAddr;
 
@@ -82,17 +82,14 @@ fn dechunk(mut body: &str) -> Option<String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     echo::init_tracing();
-    let (mut url, mut audio, mut video) = (None, false, false);
+    let (mut url, mut audio, mut video, mut codec) = (None, false, false, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--url" => url = Some(args.next().unwrap_or_else(|| usage())),
             "--audio" => audio = true,
             "--video" => video = true,
-            "--codec" => {
-                let codec = args.next().unwrap_or_else(|| usage());
-                tracing::info!(%codec, "codec preference ignored: default codecs offered");
-            }
+            "--codec" => codec = Some(args.next().unwrap_or_else(|| usage())),
             _ => usage(),
         }
     }
@@ -106,6 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .is_some_and(|ip| ip.is_loopback());
     let mut config = Configuration::new();
+    config.codec_preferences = codec.into_iter().collect();
     if loopback {
         config = config.with_host_addresses(HostAddresses::loopback());
     }
@@ -135,6 +133,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sdp,
     })
     .await?;
-    echo::serve(pc, vec![channel]).await;
+    // The harness ends us with SIGTERM: close properly (the peer sees the goodbyes).
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    echo::serve(pc, vec![channel], shutdown).await;
     Ok(())
 }

@@ -123,7 +123,7 @@ async fn offer(
             "no local description".to_owned(),
         )
     })?;
-    tokio::spawn(echo::serve(pc, Vec::new()));
+    tokio::spawn(echo::serve(pc, Vec::new(), std::future::pending()));
     Ok(Json(SessionDescription {
         sdp: answer.sdp,
         kind: "answer".into(),

@@ -360,6 +360,26 @@ impl DataChannel {
         });
     }
 
+    /// Waits until the buffered amount is at or below the low threshold (the W3C
+    /// `bufferedamountlow` event, as a future).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the channel closes first.
+    pub async fn buffered_amount_low(&self) -> Result<(), Error> {
+        loop {
+            let notified = self.shared.writable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.buffered_amount() <= self.buffered_amount_low_threshold() {
+                return Ok(());
+            }
+            if matches!(self.ready_state(), ReadyState::Closed) || self.commands.is_closed() {
+                return Err(Error::Closed);
+            }
+            notified.await;
+        }
+    }
+
     /// How much may be buffered before [`DataChannel::send`] waits.
     #[must_use]
     pub fn max_buffered_amount(&self) -> usize {

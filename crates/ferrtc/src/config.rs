@@ -29,9 +29,17 @@ pub enum BundlePolicy {
 }
 
 /// How a peer connection is set up (W3C `RTCConfiguration`, plus where to gather host
-/// candidates from).
+/// candidates from). Written as a struct literal, W3C style:
+///
+/// ```
+/// use ferrtc::{Configuration, IceServer};
+/// let config = Configuration {
+///     ice_servers: vec![IceServer::new("stun:stun.example.org:3478")],
+///     ..Default::default()
+/// };
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct Configuration {
     /// STUN and TURN servers.
     pub ice_servers: Vec<IceServer>,
@@ -45,6 +53,10 @@ pub struct Configuration {
     pub host_addresses: HostAddresses,
     /// Be an ICE-lite agent (RFC 8445 §2.5), for a server with a public address.
     pub ice_lite: bool,
+    /// Encoding names (`"H264"`, `"VP8"`, `"opus"`, ...) put first, in this order, among the
+    /// codecs every transceiver offers and accepts: the W3C `setCodecPreferences` for the
+    /// whole connection. Empty: ferrtc's default order.
+    pub codec_preferences: Vec<String>,
 }
 
 impl Configuration {

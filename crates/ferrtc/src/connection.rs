@@ -198,12 +198,27 @@ impl PeerConnection {
         let mut pc_config = core::PeerConfig::new(certificate);
         pc_config.ice.stun_servers = stun_servers;
         pc_config.ice_lite = config.ice_lite;
+        // Sender reports carry NTP time: the core reads no clock, so it is told the wall
+        // clock at its `now`.
+        pc_config.wall_clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok();
+        for codecs in [&mut pc_config.audio_codecs, &mut pc_config.video_codecs] {
+            // A stable sort: preferred names first in the given order, the rest as they were.
+            codecs.sort_by_key(|c| {
+                config
+                    .codec_preferences
+                    .iter()
+                    .position(|p| p.eq_ignore_ascii_case(&c.name))
+                    .unwrap_or(usize::MAX)
+            });
+        }
         let now = driver::now();
         let rng = Box::new(rand::rngs::StdRng::from_os_rng());
         let mut pc = core::PeerConnection::new(pc_config, now, rng).map_err(Error::Config)?;
         for h in &hosts {
             if let Err(e) = pc.add_local_address(now, *h) {
-                tracing::debug!(address = %h, error = %e, "host address refused");
+                tracing::debug!(address = %h, error = %Chain(&e), "host address refused");
             }
         }
         pc.end_of_local_addresses(now);
@@ -503,7 +518,7 @@ impl Drop for PeerConnection {
 impl Core for core::PeerConnection {
     fn handle_receive(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, d: BytesMut) {
         if let Err(e) = core::PeerConnection::handle_receive(self, now, local, from, d) {
-            tracing::trace!(%from, error = %e, "datagram dropped");
+            tracing::trace!(%from, error = %Chain(&e), "datagram dropped");
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
@@ -514,6 +529,30 @@ impl Core for core::PeerConnection {
     }
     fn poll_timeout(&self) -> Option<Instant> {
         core::PeerConnection::poll_timeout(self)
+    }
+    fn log_stats(&self) {
+        let t = self.transport();
+        tracing::debug!(
+            transport = ?t.stats(),
+            ice = ?t.ice_stats(),
+            dtls = ?t.dtls_stats(),
+            "counters"
+        );
+    }
+}
+
+/// An error with its causes, `a: b: c`, for the logs.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
     }
 }
 
@@ -708,7 +747,7 @@ impl Handler<core::PeerConnection> for Connection {
             }
             Command::CloseChannel { id } => {
                 if let Err(e) = pc.close_data_channel(now, id) {
-                    tracing::debug!(error = %e, "close of a data channel refused");
+                    tracing::debug!(error = %Chain(&e), "close of a data channel refused");
                 }
             }
             Command::SetLowThreshold { id, threshold } => {
@@ -716,12 +755,12 @@ impl Handler<core::PeerConnection> for Connection {
             }
             Command::WriteRtp(t, packet) => {
                 if let Err(e) = pc.write_rtp(now, t, &packet) {
-                    tracing::trace!(error = %e, "RTP packet not sent");
+                    tracing::trace!(error = %Chain(&e), "RTP packet not sent");
                 }
             }
             Command::RequestKeyframe(t) => {
                 if let Err(e) = pc.request_keyframe(t) {
-                    tracing::debug!(error = %e, "key frame request not sent");
+                    tracing::debug!(error = %Chain(&e), "key frame request not sent");
                 }
             }
             Command::Close(r) => {

@@ -40,6 +40,8 @@ pub(crate) trait Core: Send + 'static {
     fn poll_transmit(&mut self) -> Option<Transmit>;
     /// When `handle_timeout` is due.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// Logs the core's counters (at the end of the driver, for diagnosis).
+    fn log_stats(&self) {}
 }
 
 /// What the driver should do after a handler's step.
@@ -161,6 +163,7 @@ pub(crate) async fn run<C: Core, H: Handler<C>>(
                 break;
             }
         }
+        core.log_stats();
         tracing::debug!(stalled_drops, "driver ended");
     }
     .instrument(span)

@@ -138,6 +138,12 @@ async fn sender_waits_for_a_reader_that_does_not_read() {
         );
     }
     within("sender done", sender).await.unwrap();
+    // Everything was acknowledged in the end.
+    da.set_buffered_amount_low_threshold(0);
+    within("buffered amount low", da.buffered_amount_low())
+        .await
+        .unwrap();
+    assert_eq!(da.buffered_amount(), 0);
 }
 
 /// Waits until `port` on 127.0.0.1 can be bound again: the socket was freed.
@@ -232,4 +238,187 @@ async fn events_come_as_a_stream() {
     )
     .await;
     assert!(ev.is_some());
+}
+
+#[tokio::test]
+async fn trickled_candidates_connect() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let da = a
+        .create_data_channel("trickle", DataChannelInit::default())
+        .await
+        .unwrap();
+    // The descriptions go bare (host gathering is done within set_local_description, so
+    // the candidates are taken out as a signalling channel that sends the bare offer would);
+    // the candidates follow from the events, carried by hand.
+    let bare = |d: ferrtc::Description| ferrtc::Description {
+        sdp: d
+            .sdp
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+            .collect(),
+        ..d
+    };
+    a.set_local_description(None).await.unwrap();
+    b.set_remote_description(bare(a.local_description().unwrap()))
+        .await
+        .unwrap();
+    b.set_local_description(None).await.unwrap();
+    a.set_remote_description(bare(b.local_description().unwrap()))
+        .await
+        .unwrap();
+    let (mut a_done, mut b_done) = (false, false);
+    let db = within("trickle and the peer's channel", async {
+        loop {
+            tokio::select! {
+                ev = a.next_event(), if !a_done => match ev {
+                    Some(Event::IceCandidate(c)) => {
+                        a_done = c.is_none();
+                        b.add_ice_candidate(c).await.unwrap();
+                    }
+                    Some(_) => {}
+                    None => panic!("a ended"),
+                },
+                ev = b.next_event() => match ev {
+                    Some(Event::IceCandidate(c)) => {
+                        b_done = c.is_none();
+                        a.add_ice_candidate(c).await.unwrap();
+                    }
+                    Some(Event::DataChannel(dc)) => break dc,
+                    Some(_) => {}
+                    None => panic!("b ended"),
+                },
+            }
+        }
+    })
+    .await;
+    let _ = b_done;
+    da.send("over trickled candidates").await.unwrap();
+    assert_eq!(
+        within("message", db.recv()).await.unwrap().as_text(),
+        Some("over trickled candidates")
+    );
+}
+
+#[tokio::test]
+async fn ice_restart_keeps_the_channel() {
+    let (a, b, da, db) = pair_with_channel("restart", DataChannelInit::default()).await;
+    let before = a.local_description().unwrap().sdp;
+    a.restart_ice().await.unwrap();
+    negotiate(&a, &b).await;
+    let after = a.local_description().unwrap().sdp;
+    let ufrag = |sdp: &str| {
+        sdp.lines()
+            .find(|l| l.starts_with("a=ice-ufrag:"))
+            .map(str::to_owned)
+    };
+    assert_ne!(
+        ufrag(&before),
+        ufrag(&after),
+        "the restart changed no ufrag"
+    );
+    da.send("after restart").await.unwrap();
+    assert_eq!(
+        within("message", db.recv()).await.unwrap().as_text(),
+        Some("after restart")
+    );
+    assert_eq!(db.ready_state(), ReadyState::Open);
+}
+
+#[tokio::test]
+async fn ipv6_loopback_when_the_host_has_it() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let v6 = || {
+        ferrtc::Configuration::new().with_host_addresses(ferrtc::net::HostAddresses::Explicit(
+            vec!["::1".parse().unwrap()],
+        ))
+    };
+    let a = PeerConnection::new(v6()).await.unwrap();
+    let b = PeerConnection::new(v6()).await.unwrap();
+    assert!(a.local_addresses()[0].is_ipv6());
+    let da = a
+        .create_data_channel("v6", DataChannelInit::default())
+        .await
+        .unwrap();
+    negotiate(&a, &b).await;
+    let db = remote_channel(&b).await;
+    da.send("over ::1").await.unwrap();
+    assert_eq!(
+        within("message", db.recv()).await.unwrap().as_text(),
+        Some("over ::1")
+    );
+}
+
+/// A STUN server on 127.0.0.1 that answers Binding requests with the address it saw, and
+/// counts them.
+async fn stun_server() -> (u16, Arc<AtomicUsize>) {
+    use ferrtc::layers::stun_ice::stun::{
+        Attribute, Class, Message as StunMessage, MessageBuilder, MessageType, Method,
+    };
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let Ok(msg) = StunMessage::new_checked(&buf[..n]) else {
+                continue;
+            };
+            if msg.class() != Class::Request || msg.method() != Method::BINDING {
+                continue;
+            }
+            let mut out = Vec::new();
+            let mut b = MessageBuilder::new(
+                &mut out,
+                MessageType::new(Class::SuccessResponse, Method::BINDING),
+                msg.transaction_id(),
+            );
+            b.add(&Attribute::XorMappedAddress(from)).unwrap();
+            b.add_fingerprint().unwrap();
+            b.finish();
+            count.fetch_add(1, Ordering::SeqCst);
+            let _ = socket.send_to(&out, from).await;
+        }
+    });
+    (port, answered)
+}
+
+#[tokio::test]
+async fn stun_servers_from_w3c_urls_are_asked() {
+    let (port, answered) = stun_server().await;
+    for url in [
+        format!("stun:127.0.0.1:{port}"),
+        format!("stun:localhost:{port}"),
+    ] {
+        let before = answered.load(Ordering::SeqCst);
+        let config = ferrtc::Configuration {
+            ice_servers: vec![ferrtc::IceServer::new(url.clone())],
+            ..loopback()
+        };
+        let pc = PeerConnection::new(config).await.unwrap();
+        pc.create_data_channel("x", DataChannelInit::default())
+            .await
+            .unwrap();
+        pc.set_local_description(None).await.unwrap();
+        within("gathering with a STUN server", pc.gathering_complete())
+            .await
+            .unwrap();
+        assert!(
+            answered.load(Ordering::SeqCst) > before,
+            "{url}: the STUN server was not asked"
+        );
+    }
+    // A URL that does not parse is refused, typed.
+    let config = ferrtc::Configuration {
+        ice_servers: vec![ferrtc::IceServer::new("stun:")],
+        ..loopback()
+    };
+    assert!(matches!(
+        PeerConnection::new(config).await,
+        Err(Error::IceServerUrl(_))
+    ));
 }

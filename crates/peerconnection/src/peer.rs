@@ -679,6 +679,7 @@ impl PeerConnection {
                     .with("mid", route.mid.as_str())
                     .with("transportId", "T")
                     .with("packetsReceived", snap.received)
+                    .with("bytesReceived", snap.octets)
                     .with("packetsLost", snap.lost)
                     .with("jitter", snap.jitter.as_secs_f64())
                     .with("nackCount", snap.nacks_sent)
@@ -1164,6 +1165,8 @@ impl PeerConnection {
         p.extend_from_slice(&[0x81, 206, 0, 2]);
         p.extend_from_slice(&sender.0.to_be_bytes());
         p.extend_from_slice(&media.0.to_be_bytes());
+        // SDES CNAME: a compound packet (RFC 3550 §6.1).
+        self.session.append_sdes(&mut p, &[sender]);
         self.transport.send_rtcp(&p)?;
         Ok(())
     }
@@ -1492,6 +1495,8 @@ impl PeerConnection {
         self.routes = routes;
         self.session.set_senders(senders);
         self.session.set_twcc(twcc);
+        self.session
+            .set_reduced_size(n.media.iter().all(|m| m.rtcp_rsize));
         self.learned.clear();
         for (s, mid) in old {
             if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {

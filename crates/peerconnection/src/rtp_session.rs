@@ -65,6 +65,8 @@ struct SendState {
 
 struct RecvState {
     stats: ReceiverStats,
+    /// Payload octets received, padding excluded, repairs included (W3C `bytesReceived`).
+    octets: u64,
     nack: Option<NackGenerator>,
     /// The peer's latest SR about this stream: packets, octets, NTP time.
     last_sr: Option<(u32, u32, u64)>,
@@ -85,6 +87,7 @@ pub(crate) struct SendSnapshot {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RecvSnapshot {
     pub received: u64,
+    pub octets: u64,
     pub lost: i64,
     pub jitter: Duration,
     pub nacks_sent: u64,
@@ -116,6 +119,8 @@ pub(crate) struct RtpSession {
     rtcp_ssrc: Ssrc,
     /// Our CNAME, sent in an SDES with every report (RFC 3550 §6.1, §6.5.1).
     cname: String,
+    /// Reduced-size RTCP (RFC 5506) was negotiated: feedback may go alone.
+    reduced_size: bool,
     senders: Vec<SendState>,
     receivers: HashMap<Ssrc, RecvState>,
     twcc: Option<(ExtensionId, TwccGenerator)>,
@@ -134,6 +139,7 @@ impl RtpSession {
         RtpSession {
             rtcp_ssrc,
             cname: String::new(),
+            reduced_size: false,
             senders: Vec::new(),
             receivers: HashMap::new(),
             twcc: None,
@@ -149,6 +155,55 @@ impl RtpSession {
     /// Sets the CNAME our reports carry (the one our descriptions announce).
     pub(crate) fn set_cname(&mut self, cname: &str) {
         cname.clone_into(&mut self.cname);
+    }
+
+    /// Whether reduced-size RTCP (RFC 5506, `a=rtcp-rsize`) was negotiated; without it
+    /// every RTCP packet we send is compound (RFC 3550 §6.1, RFC 4585 §3.1).
+    pub(crate) fn set_reduced_size(&mut self, on: bool) {
+        self.reduced_size = on;
+    }
+
+    /// Appends an SDES with our CNAME for each of `ssrcs` (at most 31) to a compound packet
+    /// being built (RFC 3550 §6.5.1). Nothing without a CNAME.
+    pub(crate) fn append_sdes(&self, out: &mut Vec<u8>, ssrcs: &[Ssrc]) {
+        if self.cname.is_empty() || self.cname.len() > 255 {
+            return;
+        }
+        let item = [SdesItem {
+            kind: SdesItem::CNAME,
+            value: self.cname.as_bytes(),
+        }];
+        let chunks: Vec<SdesChunk<'_>> = ssrcs
+            .iter()
+            .take(31)
+            .map(|&ssrc| SdesChunk {
+                ssrc,
+                items: List::Items(&item),
+            })
+            .collect();
+        let sdes = Sdes {
+            chunks: List::Items(&chunks),
+        };
+        let _ = RtcpPacket::Sdes(sdes).emit_vec(out);
+    }
+
+    /// Queues a feedback packet (NACK, transport feedback): alone under reduced-size RTCP,
+    /// else as a compound packet, behind an RR with no report blocks and before our SDES.
+    fn push_feedback(&mut self, feedback: Vec<u8>) {
+        if self.reduced_size {
+            self.rtcp_out.push(feedback);
+            return;
+        }
+        let mut out = Vec::with_capacity(feedback.len() + 40 + self.cname.len());
+        let rr = ReceiverReport {
+            ssrc: self.rtcp_ssrc,
+            reports: List::Items(&[]),
+            profile_extension: &[],
+        };
+        let _ = RtcpPacket::ReceiverReport(rr).emit_vec(&mut out);
+        out.extend_from_slice(&feedback);
+        self.append_sdes(&mut out, &[self.rtcp_ssrc]);
+        self.rtcp_out.push(out);
     }
 
     pub(crate) fn stats(&self) -> RtpSessionStats {
@@ -176,6 +231,7 @@ impl RtpSession {
                 *ssrc,
                 RecvSnapshot {
                     received: r.stats.received(),
+                    octets: r.octets,
                     lost: r.stats.cumulative_lost(),
                     jitter: r.stats.jitter_duration(),
                     nacks_sent: r.nack.as_ref().map_or(0, NackGenerator::requests),
@@ -350,13 +406,17 @@ impl RtpSession {
                 ssrc,
                 RecvState {
                     stats: ReceiverStats::new(ssrc, clock),
+                    octets: 0,
                     nack,
                     last_sr: None,
                 },
             );
         }
+        // The payload without padding (the packet is unprotected by now).
+        let octets = RtpPacket::new_checked(&packet[..]).map_or(0, |p| p.payload().len() as u64);
         if let Some(r) = self.receivers.get_mut(&ssrc) {
             r.stats.handle_packet(now, seq, ts);
+            r.octets += octets;
             if let Some(n) = &mut r.nack {
                 n.handle_packet(now, seq);
             }
@@ -459,6 +519,7 @@ impl RtpSession {
     /// Sends what is due: NACKs, transport feedback, and every [`REPORT_INTERVAL`] an SR
     /// (when we send) or an RR with a report block per received stream.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let mut feedback = Vec::new();
         for r in self.receivers.values_mut() {
             if let Some(n) = &mut r.nack
                 && let Some(nack) = n.poll_nack(now)
@@ -466,7 +527,7 @@ impl RtpSession {
                 let mut out = Vec::new();
                 if RtcpPacket::Nack(nack).emit_vec(&mut out).is_ok() {
                     self.stats.nacks_sent += 1;
-                    self.rtcp_out.push(out);
+                    feedback.push(out);
                 }
             }
         }
@@ -475,9 +536,12 @@ impl RtpSession {
                 let mut out = Vec::new();
                 if RtcpPacket::TransportFeedback(fb).emit_vec(&mut out).is_ok() {
                     self.stats.twcc_sent += 1;
-                    self.rtcp_out.push(out);
+                    feedback.push(out);
                 }
             }
+        }
+        for fb in feedback {
+            self.push_feedback(fb);
         }
         if self.next_report.is_some_and(|t| t <= now) {
             self.next_report = Some(now + REPORT_INTERVAL);
@@ -520,24 +584,7 @@ impl RtpSession {
         }
         // A compound packet carries an SDES CNAME for its sources (RFC 3550 §6.1); peers
         // that did not negotiate reduced-size RTCP (RFC 5506) may drop one without it.
-        if !self.cname.is_empty() && self.cname.len() <= 255 {
-            let item = [SdesItem {
-                kind: SdesItem::CNAME,
-                value: self.cname.as_bytes(),
-            }];
-            let chunks: Vec<SdesChunk<'_>> = reporters
-                .iter()
-                .take(31)
-                .map(|&ssrc| SdesChunk {
-                    ssrc,
-                    items: List::Items(&item),
-                })
-                .collect();
-            let sdes = Sdes {
-                chunks: List::Items(&chunks),
-            };
-            let _ = RtcpPacket::Sdes(sdes).emit_vec(&mut out);
-        }
+        self.append_sdes(&mut out, &reporters);
         if !out.is_empty() {
             self.stats.reports_sent += 1;
             self.rtcp_out.push(out);
@@ -582,5 +629,36 @@ mod tests {
             (item.kind, item.value),
             (SdesItem::CNAME, &b"ferrtc-cname"[..])
         );
+    }
+
+    #[test]
+    fn feedback_is_compound_unless_reduced_size() {
+        for reduced in [false, true] {
+            let mut s = RtpSession::new(Ssrc(7), None);
+            s.set_cname("c");
+            s.set_reduced_size(reduced);
+            let lost = [ferrtc_rtp_codecs::rtcp::NackPair {
+                pid: SeqNo(5),
+                blp: 0,
+            }];
+            let mut nack = Vec::new();
+            RtcpPacket::Nack(ferrtc_rtp_codecs::rtcp::Nack {
+                sender_ssrc: Ssrc(7),
+                media_ssrc: Ssrc(9),
+                pairs: List::Items(&lost),
+            })
+            .emit_vec(&mut nack)
+            .unwrap();
+            s.push_feedback(nack.clone());
+            let out = s.rtcp_out.pop().unwrap();
+            check_compound(&out, reduced).unwrap();
+            if reduced {
+                assert_eq!(out, nack);
+            } else {
+                // Alone it is not a compound packet; wrapped it is, and still carries it.
+                assert!(check_compound(&nack, false).is_err());
+                assert!(out.windows(nack.len()).any(|w| w == nack));
+            }
+        }
     }
 }

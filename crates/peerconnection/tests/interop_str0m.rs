@@ -241,6 +241,7 @@ struct Str0m {
     rtcp_reports_with_cname: u64,
     pending_cname: bool,
     last_was_report: bool,
+    rtcp_outside_compound: u64,
     cnames: Vec<String>,
     received_on: Vec<(ChannelId, Vec<u8>)>,
     connected: bool,
@@ -279,6 +280,7 @@ impl Str0m {
             rtcp_reports_with_cname: 0,
             pending_cname: false,
             last_was_report: false,
+            rtcp_outside_compound: 0,
             cnames: Vec::new(),
             received_on: Vec::new(),
             connected: false,
@@ -393,6 +395,8 @@ impl Str0m {
                     }
                 }
             }
+            // Feedback (NACK, PLI, transport-wide) outside a compound packet.
+            _ if !self.pending_cname => self.rtcp_outside_compound += 1,
             _ => {}
         }
     }
@@ -1090,23 +1094,9 @@ fn media(seed: u64, ferrtc_offers: bool, lossy: bool) {
             "ferrtc resent nothing"
         );
         assert!(u64_of(inbound, "nackCount") > 0, "ferrtc sent no NACK");
+        assert_compound_rtcp(&p);
         return;
     }
-
-    // Every report compound from ferrtc carries its CNAME (RFC 3550 §6.1; reduced-size
-    // RTCP was not negotiated: str0m answers and offers no a=rtcp-rsize).
-    let s = p.sim.endpoint(p.s);
-    let cname = p.sim.endpoint(p.f).pc.negotiator().cname().to_owned();
-    assert!(
-        s.rtcp_reports >= 2,
-        "{} reports from ferrtc",
-        s.rtcp_reports
-    );
-    assert_eq!(
-        s.rtcp_reports_with_cname, s.rtcp_reports,
-        "ferrtc's reports without an SDES CNAME"
-    );
-    assert_eq!(s.cnames, [cname]);
 
     // Key frame requests both ways: ferrtc's PLI reaches str0m's video sender, str0m's PLI
     // and FIR reach ferrtc's.
@@ -1183,13 +1173,15 @@ fn media(seed: u64, ferrtc_offers: bool, lossy: bool) {
         let egress = s.stats.egress(mid);
         let inbound = by_mid(&report, StatsType::InboundRtp, &mid_str);
         assert_eq!(
-            u64_of(inbound, "packetsReceived"),
-            egress.packets,
+            (
+                u64_of(inbound, "packetsReceived"),
+                u64_of(inbound, "bytesReceived")
+            ),
+            (egress.packets, egress.bytes),
             "ferrtc inbound-rtp on {mid} vs str0m's egress"
         );
         assert_eq!(egress.packets, n);
-        // inbound-rtp has no bytesReceived yet: str0m's bytes against the payloads ferrtc
-        // handed over on the transceiver.
+        // And the payloads ferrtc handed over on the transceiver.
         let got: u64 = f
             .rtp_on(t)
             .iter()
@@ -1214,6 +1206,7 @@ fn media(seed: u64, ferrtc_offers: bool, lossy: bool) {
             "str0m's SR on {mid}"
         );
     }
+    assert_compound_rtcp(&p);
 }
 
 /// A round trip time of 20 ms (two 10 ms hops), to RTCP's 1/65536 s resolution.
@@ -1222,6 +1215,28 @@ fn assert_rtt(rtt: Option<&StatsValue>, what: &str) {
         Some(StatsValue::F64(secs)) => assert!((secs - 0.020).abs() < 0.001, "{what}: {secs} s"),
         other => panic!("{what}: {other:?}"),
     }
+}
+
+/// Every RTCP packet str0m got from ferrtc was compound: a report first, an SDES with
+/// ferrtc's CNAME last (RFC 3550 §6.1, RFC 4585 §3.1; reduced-size RTCP was not negotiated,
+/// str0m neither offers nor answers a=rtcp-rsize).
+fn assert_compound_rtcp(p: &Pair) {
+    let s = p.sim.endpoint(p.s);
+    let cname = p.sim.endpoint(p.f).pc.negotiator().cname().to_owned();
+    assert!(
+        s.rtcp_reports >= 2,
+        "{} compounds from ferrtc",
+        s.rtcp_reports
+    );
+    assert_eq!(
+        s.rtcp_reports_with_cname, s.rtcp_reports,
+        "ferrtc's compounds without an SDES CNAME"
+    );
+    assert_eq!(
+        s.rtcp_outside_compound, 0,
+        "ferrtc's feedback outside a compound packet"
+    );
+    assert_eq!(s.cnames, [cname]);
 }
 
 fn by_mid<'a>(report: &'a StatsReport, kind: StatsType, mid: &str) -> &'a StatsEntry {

@@ -3,12 +3,28 @@
 
 use ferrtc::{ConnectionState, DataChannel, Event, Message, PeerConnection};
 
-/// Runs one connection until it fails or closes, echoing everything.
-pub async fn serve(pc: PeerConnection, own_channels: Vec<DataChannel>) {
+/// Runs one connection until it fails or closes, or `shutdown` completes, echoing
+/// everything; then closes it (goodbyes sent).
+pub async fn serve(
+    pc: PeerConnection,
+    own_channels: Vec<DataChannel>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     for channel in own_channels {
         tokio::spawn(echo(channel));
     }
-    while let Some(event) = pc.next_event().await {
+    tokio::pin!(shutdown);
+    loop {
+        let event = tokio::select! {
+            event = pc.next_event() => event,
+            () = &mut shutdown => {
+                tracing::info!("shutting down");
+                break;
+            }
+        };
+        let Some(event) = event else {
+            break;
+        };
         match event {
             Event::DataChannel(channel) => {
                 tokio::spawn(echo(channel));

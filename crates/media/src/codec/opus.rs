@@ -37,8 +37,8 @@ fn check_rate(sample_rate: u32) -> Result<(), CodecError> {
     }
 }
 
-/// An Opus encoder: 20 ms packets, VoIP application (as aiortc), CBR-constrained VBR at the
-/// target bitrate.
+/// An Opus encoder: 20 ms packets, VoIP application (as aiortc), libopus's default variable
+/// bitrate around the target.
 pub struct OpusEncoder {
     inner: opus2::Encoder,
     settings: AudioEncoderSettings,
