@@ -12,7 +12,6 @@ use crate::codec::{
     red_primaries, same_codec,
 };
 use crate::config::{Config, IceCredentials};
-use crate::convert;
 use crate::negotiated::rtx_for;
 use crate::transceiver::{MediaKind, TrackInfo};
 
@@ -76,13 +75,13 @@ pub(crate) fn entries_of(m: &MediaDescription) -> Vec<Entry> {
                 return None;
             }
             Some(Entry {
-                pt: convert::pt(c.payload_type),
+                pt: c.payload_type,
                 name: r.name.to_owned(),
                 clock_rate: r.clock_rate,
                 channels: r.channels,
                 params: r.params.to_vec(),
                 feedback: c.feedback().map(Feedback::from_sdp).collect(),
-                rtx: rtx_for(m, c.payload_type).map(convert::pt),
+                rtx: rtx_for(m, c.payload_type),
             })
         })
         .collect()
@@ -209,7 +208,7 @@ pub(crate) fn answer_entries(specs: &[CodecSpec], offer: &MediaDescription) -> V
             }
         }
         entries.push(Entry {
-            pt: convert::pt(oc.payload_type),
+            pt: oc.payload_type,
             name: or.name.to_owned(),
             clock_rate: or.clock_rate,
             channels: or.channels,
@@ -221,8 +220,7 @@ pub(crate) fn answer_entries(specs: &[CodecSpec], offer: &MediaDescription) -> V
             feedback,
             rtx: spec
                 .rtx_payload_type
-                .and_then(|_| rtx_for(offer, oc.payload_type))
-                .map(convert::pt),
+                .and_then(|_| rtx_for(offer, oc.payload_type)),
         });
     }
     let accepted: Vec<u8> = entries.iter().map(|e| e.pt.get()).collect();
@@ -240,7 +238,7 @@ pub(crate) fn answer_entries(specs: &[CodecSpec], offer: &MediaDescription) -> V
 /// Writes the codec entries: the `m=` format list, then each codec's lines.
 fn push_codecs(mut m: MediaDescription, entries: &[Entry]) -> MediaDescription {
     for e in entries {
-        let pt = convert::sdp_pt(e.pt);
+        let pt = e.pt;
         m = m.with_codec(pt, e.name.clone(), e.clock_rate, e.channels);
         for f in &e.feedback {
             m = m.with_rtcp_fb(f.to_sdp(pt));
@@ -249,7 +247,7 @@ fn push_codecs(mut m: MediaDescription, entries: &[Entry]) -> MediaDescription {
             m = m.with_fmtp(pt, e.params.clone());
         }
         if let Some(rtx) = e.rtx {
-            let r = convert::sdp_pt(rtx);
+            let r = rtx;
             m = m
                 .with_codec(r, "rtx", e.clock_rate, None)
                 .with_fmtp(r, [Parameter::new("apt", e.pt.get().to_string())]);
@@ -302,7 +300,7 @@ fn push_transport(mut m: MediaDescription, t: &TransportAttrs<'_>) -> MediaDescr
         m = m.with_ice_options(["trickle"]);
     }
     for fp in &t.config.fingerprints {
-        m = m.with_fingerprint(convert::sdp_fingerprint(fp));
+        m = m.with_fingerprint(*fp);
     }
     m.with_setup(t.setup.clone())
 }
@@ -321,10 +319,23 @@ fn push_candidates(mut m: MediaDescription, t: &TransportAttrs<'_>) -> MediaDesc
 
 /// What to write about our sender on an RTP m-line.
 pub(crate) struct SenderAttrs<'a> {
+    /// The transceiver's own direction: `a=msid` follows it, not the negotiated one
+    /// (RFC 8829 §5.2.1, §5.3.1).
+    pub direction: Direction,
     pub track: Option<&'a TrackInfo>,
     pub ssrc: Option<Ssrc>,
     pub rtx_ssrc: Option<Ssrc>,
     pub cname: &'a str,
+}
+
+/// The `msid-id` written for a track: its first stream, or `-` for none (RFC 8830 §2).
+pub(crate) fn msid_stream(track: &TrackInfo) -> &str {
+    track.stream_ids.first().map_or("-", String::as_str)
+}
+
+/// Whether an m-line carries `a=msid`: when the transceiver would send and has a track.
+pub(crate) fn msid_written(direction: Direction, track: Option<&TrackInfo>) -> bool {
+    matches!(direction, Direction::SendRecv | Direction::SendOnly) && track.is_some()
 }
 
 /// An RTP m-line in use.
@@ -342,17 +353,18 @@ pub(crate) fn rtp_section(
     let mut m = MediaDescription::new(kind.sdp(), DISCARD_PORT, RTP_PROTOCOL)
         .with_connection(Connection::new([0, 0, 0, 0].into()));
     m = push_transport(m, transport);
-    m = m.with_mid(convert::sdp_mid(mid));
+    m = m.with_mid(mid.clone());
     for (id, uri) in extensions {
         m = m.with_extmap(*id, uri.clone());
     }
     m = m.with_direction(direction);
     let sends = matches!(direction, Direction::SendRecv | Direction::SendOnly);
-    let msid = sender.track.map(|t| {
-        let stream = t.stream_ids.first().map_or("-", String::as_str);
-        (stream.to_owned(), t.track_id.clone())
-    });
-    if sends && let Some((stream, track)) = &msid {
+    let msid = sender
+        .track
+        .map(|t| (msid_stream(t).to_owned(), t.track_id.clone()));
+    if msid_written(sender.direction, sender.track)
+        && let Some((stream, track)) = &msid
+    {
         m = m.with_msid(stream.clone(), track.clone());
     }
     m = m.with_rtcp_mux();
@@ -367,11 +379,10 @@ pub(crate) fn rtp_section(
         if let Some(rtx) = rtx {
             m = m.with_ssrc_group(SsrcGroup {
                 semantics: SsrcGroupSemantics::Fid,
-                ssrcs: vec![convert::sdp_ssrc(ssrc), convert::sdp_ssrc(rtx)],
+                ssrcs: vec![ssrc, rtx],
             });
         }
         for s in std::iter::once(ssrc).chain(rtx) {
-            let s = convert::sdp_ssrc(s);
             m = m.with_ssrc(s, "cname", sender.cname);
             if let Some((stream, track)) = &msid {
                 m = m.with_ssrc(s, "msid", format!("{stream} {track}"));
@@ -387,7 +398,7 @@ pub(crate) fn data_section(mid: &Mid, transport: &TransportAttrs<'_>) -> MediaDe
         .with_format(DATA_FORMAT)
         .with_connection(Connection::new([0, 0, 0, 0].into()));
     let m = push_transport(m, transport)
-        .with_mid(convert::sdp_mid(mid))
+        .with_mid(mid.clone())
         .with_sctp_port(transport.config.sctp_port)
         .with_max_message_size(transport.config.max_message_size);
     push_candidates(m, transport)
@@ -408,7 +419,7 @@ pub(crate) fn rejected_section(
         formats.to_vec()
     };
     if let Some(mid) = mid {
-        m = m.with_mid(convert::sdp_mid(mid));
+        m = m.with_mid(mid.clone());
     }
     m.with_direction(Direction::Inactive)
 }

@@ -85,6 +85,7 @@ impl Feedback {
 /// RED (RFC 2198) is a codec named `red`; for audio its parameters name the primary payload
 /// types (`111/111`), which the answer rewrites into the offerer's numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CodecSpec {
     /// The encoding name, e.g. `opus`, `VP8`, `H264`, `red` (matched without regard to case).
     pub name: String,
@@ -209,6 +210,7 @@ impl CodecSpec {
 
 /// A header extension we support (RFC 8285), by URI, and for which kinds of media.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExtensionSpec {
     /// The extension URI.
     pub uri: String,

@@ -11,6 +11,7 @@ use crate::error::ConfigError;
 /// The policies are fixed: BUNDLE `max-bundle`, RTCP multiplexing `require` (RFC 8829
 /// §4.1.1), DTLS-SRTP only.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The fingerprints of our DTLS certificate (at least one), written as `a=fingerprint`.
     pub fingerprints: Vec<Fingerprint>,

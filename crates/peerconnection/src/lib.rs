@@ -73,8 +73,8 @@
 
 pub mod candidate;
 pub mod demux;
-pub mod frames;
 pub mod endpoint;
+pub mod frames;
 pub mod peer;
 mod rtp_session;
 pub mod stats;
@@ -83,7 +83,6 @@ pub mod transport;
 mod build;
 mod codec;
 mod config;
-mod convert;
 mod description;
 mod error;
 mod negotiated;
@@ -102,6 +101,7 @@ pub use error::{
     SetRemoteError, UsageError,
 };
 pub use ferrtc_sdp::{Candidate, Direction, Msid, Parameter};
+pub use frames::{CodecKind, EncodedFrame};
 pub use negotiated::{
     IceParameters, NegotiatedCodec, NegotiatedData, NegotiatedExtension, NegotiatedMedia,
     NegotiatedTransport, Negotiation, PayloadTypes, RemoteSource, SendStream,
@@ -111,7 +111,6 @@ pub use peer::{
     DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
     PeerConnection, PeerError, PeerStats,
 };
-pub use frames::{CodecKind, EncodedFrame};
 pub use rtp_session::RtpSessionStats;
 pub use stats::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId, TransceiverInit};

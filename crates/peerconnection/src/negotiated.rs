@@ -6,7 +6,6 @@ use ferrtc_sdp::{
 use ferrtc_types::{DtlsRole, ExtensionId, Fingerprint, Mid, PayloadType, Rid, Ssrc};
 
 use crate::codec::{CodecRef, Feedback, is_rtx, param, same_codec};
-use crate::convert;
 use crate::remote::{self, Analysis, SetupRole};
 use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 
@@ -14,6 +13,7 @@ use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 /// applies an answer or a provisional answer, and kept as
 /// [`Negotiator::negotiation`](crate::Negotiator::negotiation).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Negotiation {
     /// Whether the answer was provisional (`pranswer`): the offer is still open.
     pub provisional: bool,
@@ -47,6 +47,7 @@ impl Negotiation {
 
 /// ICE parameters of one side of a transport (RFC 8839 §5.4 - §5.6).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IceParameters {
     /// `a=ice-ufrag`.
     pub ufrag: String,
@@ -72,6 +73,7 @@ impl core::fmt::Debug for IceParameters {
 
 /// One ICE + DTLS transport and what runs over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedTransport {
     /// The m-lines it carries; the first is the BUNDLE tag.
     pub mids: Vec<Mid>,
@@ -107,6 +109,7 @@ pub struct PayloadTypes {
 
 /// A codec both sides agreed on for one m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedCodec {
     /// The encoding name, as the answer writes it (e.g. `VP8`, `opus`, `red`).
     pub name: String,
@@ -142,6 +145,7 @@ impl NegotiatedCodec {
 
 /// A header extension both sides use, with its id (the same both ways, RFC 8285 §6).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct NegotiatedExtension {
     /// The id in RTP headers.
     pub id: ExtensionId,
@@ -151,6 +155,7 @@ pub struct NegotiatedExtension {
 
 /// What we send on an m-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendStream {
     /// The SSRC of the media.
     pub ssrc: Ssrc,
@@ -164,6 +169,7 @@ pub struct SendStream {
 
 /// A source the peer announced (`a=ssrc`, `a=ssrc-group:FID`, RFC 5576).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RemoteSource {
     /// The media SSRC.
     pub ssrc: Ssrc,
@@ -175,6 +181,7 @@ pub struct RemoteSource {
 
 /// One RTP m-line in use.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedMedia {
     /// The mid.
     pub mid: Mid,
@@ -241,6 +248,7 @@ impl NegotiatedMedia {
 
 /// The data-channel m-line in use (RFC 8841).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NegotiatedData {
     /// Its mid.
     pub mid: Mid,
@@ -427,7 +435,7 @@ pub(crate) fn build(x: &Inputs<'_>) -> Negotiation {
                     remote_rids: remote_m
                         .rids()
                         .filter(|r| r.direction == ferrtc_sdp::RidDirection::Send)
-                        .filter_map(convert::rid)
+                        .map(|r| r.id.clone())
                         .collect(),
                 });
             }
@@ -503,10 +511,7 @@ fn codecs(
         }
         let pair = |o: ferrtc_sdp::PayloadType, a: ferrtc_sdp::PayloadType| {
             let (local, remote) = if local_is_offerer { (o, a) } else { (a, o) };
-            PayloadTypes {
-                local: convert::pt(local),
-                remote: convert::pt(remote),
-            }
+            PayloadTypes { local, remote }
         };
         let rtx = match (
             rtx_for(offer, oc.payload_type),
@@ -564,16 +569,13 @@ fn remote_sources(m: &MediaDescription) -> Vec<RemoteSource> {
         if rtx_of.iter().any(|(_, r)| *r == s.ssrc) {
             continue;
         }
-        let ssrc = convert::ssrc(s.ssrc);
+        let ssrc = s.ssrc;
         let entry = match out.iter_mut().position(|r| r.ssrc == ssrc) {
             Some(at) => &mut out[at],
             None => {
                 out.push(RemoteSource {
                     ssrc,
-                    rtx_ssrc: rtx_of
-                        .iter()
-                        .find(|(p, _)| *p == s.ssrc)
-                        .map(|(_, r)| convert::ssrc(*r)),
+                    rtx_ssrc: rtx_of.iter().find(|(p, _)| *p == s.ssrc).map(|(_, r)| *r),
                     cname: None,
                 });
                 let last = out.len() - 1;

@@ -3,11 +3,11 @@
 //! RFC 8842). Whatever is missing or inconsistent is a [`RemoteDescriptionError`].
 
 use ferrtc_sdp::{
-    Attribute, Direction, GroupSemantics, MediaDescription, SessionDescription, Setup,
+    Attribute, Direction, FingerprintAttribute, GroupSemantics, MediaDescription,
+    SessionDescription, Setup,
 };
-use ferrtc_types::{Fingerprint, Mid};
+use ferrtc_types::{Fingerprint, Mid, ValueError};
 
-use crate::convert;
 use crate::error::RemoteDescriptionError as E;
 
 /// The `a=setup` role of a transport (RFC 8842 §5.1), absent read as the RFC 4145 default.
@@ -82,7 +82,7 @@ pub(crate) fn analyze(sdp: &SessionDescription, answer: bool) -> Result<Analysis
     let mut rejected = Vec::with_capacity(n);
     for (index, m) in sdp.media.iter().enumerate() {
         let r = is_rejected(m);
-        let mid = m.mid().map(convert::mid);
+        let mid = m.mid().cloned();
         if mid.is_none() && !r {
             return Err(E::MissingMid { index });
         }
@@ -108,7 +108,7 @@ pub(crate) fn analyze(sdp: &SessionDescription, answer: bool) -> Result<Analysis
             }
             let mut indices = Vec::with_capacity(g.mids.len());
             for m in &g.mids {
-                let mid = convert::mid(m);
+                let mid = m.clone();
                 let Some(i) = index_of(&mid) else {
                     return Err(E::UnknownBundleMid { mid });
                 };
@@ -198,7 +198,7 @@ fn transport(
     let mut fingerprints = Vec::with_capacity(written.len());
     let mut first_error = None;
     for f in written {
-        match convert::fingerprint(f) {
+        match fingerprint(f) {
             Ok(fp) => fingerprints.push(fp),
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -232,6 +232,14 @@ fn transport(
         candidates,
         end_of_candidates: m.end_of_candidates(),
     })
+}
+
+/// An `a=fingerprint` as a certificate fingerprint: one of the hash functions WebRTC uses.
+fn fingerprint(f: &FingerprintAttribute) -> Result<Fingerprint, ValueError> {
+    match f {
+        FingerprintAttribute::Known(fp) => Ok(*fp),
+        FingerprintAttribute::Other { .. } => Err(ValueError::UnknownHashAlgorithm),
+    }
 }
 
 /// Checks the `a=extmap` ids of the m-lines in use: in range, and within a transport one

@@ -100,10 +100,7 @@ impl Negotiator {
         };
         let mut b = SessionDescription::builder().origin(self.origin());
         if !live.is_empty() {
-            b = b.bundle(
-                live.iter()
-                    .filter_map(|&i| plan.mlines[i].mid.as_ref().map(convert::sdp_mid)),
-            );
+            b = b.bundle(live.iter().filter_map(|&i| plan.mlines[i].mid.clone()));
         }
         if offer.sdp.extmap_allow_mixed() {
             b = b.extmap_allow_mixed();
@@ -163,6 +160,7 @@ impl Negotiator {
                         &exts,
                         &transport,
                         &SenderAttrs {
+                            direction: t.direction,
                             track: t.track.as_ref(),
                             ssrc,
                             rtx_ssrc,

@@ -11,7 +11,6 @@ use rand::RngCore;
 
 use crate::build::{self, SenderAttrs, TransportAttrs};
 use crate::config::{Config, IceCredentials, random_token};
-use crate::convert;
 use crate::description::{Description, SdpType, SignalingState};
 use crate::error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError as E,
@@ -341,24 +340,30 @@ impl Negotiator {
                 return true;
             };
             let local_dir = remote::direction(&local.sdp, m);
-            let expected = if local.sdp_type == SdpType::Offer {
-                t.direction
+            let remote_m = remote.and_then(|r| r.sdp.media.get(i).map(|rm| (r, rm)));
+            let remote_dir = remote_m.map(|(r, rm)| remote::direction(&r.sdp, rm));
+            let settled = if local.sdp_type == SdpType::Offer {
+                // W3C: the offer's direction, or the answer's seen from our side.
+                local_dir == t.direction || remote_dir.is_some_and(|d| d.reverse() == t.direction)
             } else {
-                match remote.and_then(|r| r.sdp.media.get(i).map(|rm| (r, rm))) {
-                    Some((r, rm)) => {
-                        build::intersect(t.direction, remote::direction(&r.sdp, rm).reverse())
-                    }
-                    None => t.direction,
-                }
+                // W3C: the answer's direction is ours intersected with the offer's.
+                let offered = remote_dir.map_or(t.direction, Direction::reverse);
+                local_dir == build::intersect(t.direction, offered)
             };
-            if expected != local_dir {
+            if !settled {
                 return true;
             }
-            if sends(t.direction) {
-                let written = m.msids().next().and_then(|x| x.track_id.clone());
-                if written.as_deref() != t.track.as_ref().map(|x| x.track_id.as_str()) {
-                    return true;
-                }
+            // W3C: the streams announced are the sender's (a new track in the same
+            // streams needs no negotiation).
+            let written: Vec<&str> = m.msids().map(|x| x.stream_id.as_str()).collect();
+            let expected: Vec<&str> = t
+                .track
+                .as_ref()
+                .filter(|tr| build::msid_written(t.direction, Some(tr)))
+                .map(|tr| vec![build::msid_stream(tr)])
+                .unwrap_or_default();
+            if written != expected {
+                return true;
             }
         }
         false

@@ -218,10 +218,7 @@ impl Negotiator {
             .then_some((s.local_candidates.as_slice(), s.local_end_of_candidates));
         let mut b = SessionDescription::builder().origin(self.origin());
         if !live.is_empty() {
-            b = b.bundle(
-                live.iter()
-                    .filter_map(|&i| plan.mlines[i].mid.as_ref().map(convert::sdp_mid)),
-            );
+            b = b.bundle(live.iter().filter_map(|&i| plan.mlines[i].mid.clone()));
         }
         b = b.extmap_allow_mixed();
         if self.config.ice_lite {
@@ -247,7 +244,7 @@ impl Negotiator {
                 .last_answer
                 .as_ref()
                 .and_then(|a| a.media.get(i))
-                .filter(|m| !remote::is_rejected(m) && m.mid().map(convert::mid) == ml.mid);
+                .filter(|m| !remote::is_rejected(m) && m.mid() == ml.mid.as_ref());
             let mid = ml
                 .mid
                 .clone()
@@ -280,6 +277,7 @@ impl Negotiator {
                         &exts,
                         &transport,
                         &SenderAttrs {
+                            direction: t.direction,
                             track: t.track.as_ref(),
                             ssrc,
                             rtx_ssrc,
