@@ -23,8 +23,8 @@ use crate::error::{ConfigurationError, Error};
 use crate::net::{self, Scheme};
 
 pub use core::{
-    ConnectionState, Description, MediaKind, SdpType, SignalingState, TransceiverId,
-    TransceiverInit, TransportError,
+    CodecKind, ConnectionState, Description, EncodedFrame, MediaKind, SdpType, SignalingState,
+    TransceiverId, TransceiverInit, TransportError,
 };
 pub use ferrtc_sdp::{Candidate, Direction};
 pub use ice::{ConnectionState as IceConnectionState, GatheringState as IceGatheringState};
@@ -74,6 +74,18 @@ pub enum Event {
     },
     /// A compound RTCP packet received (unprotected).
     Rtcp(Bytes),
+    /// A whole encoded frame received on a transceiver in frame mode
+    /// ([`PeerConnection::set_receive_frames`]): out of the jitter buffer, in order,
+    /// complete and decodable (frames that depend on a lost one are skipped and a key
+    /// frame is asked for).
+    Frame {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its m-line.
+        mid: Mid,
+        /// The frame.
+        frame: EncodedFrame,
+    },
     /// The peer asks for a key frame on a transceiver we send on (PLI or FIR).
     KeyframeRequest {
         /// The transceiver.
@@ -136,7 +148,14 @@ pub(crate) enum Command {
         threshold: usize,
     },
     WriteRtp(TransceiverId, Bytes),
+    SetReceiveFrames(TransceiverId, bool),
+    WriteFrame {
+        transceiver: TransceiverId,
+        data: Bytes,
+        rtp_timestamp: u32,
+    },
     RequestKeyframe(TransceiverId),
+    GetStats(Reply<core::StatsReport>),
     Close(Reply<()>),
 }
 
@@ -377,6 +396,59 @@ impl PeerConnection {
             .map_err(|_| Error::Closed)
     }
 
+    /// Receives whole encoded frames ([`Event::Frame`]) on a transceiver instead of RTP
+    /// packets ([`Event::Rtp`]), or goes back to packets. Set it before media arrives
+    /// (after the description that created the transceiver): packets received before
+    /// come out as [`Event::Rtp`]. Frames wait in the same bounded queue as packets:
+    /// when events are not read, new ones are dropped, and the next frames wait for a key
+    /// frame, which is asked for.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn set_receive_frames(
+        &self,
+        transceiver: TransceiverId,
+        frames: bool,
+    ) -> Result<(), Error> {
+        self.commands
+            .send(Command::SetReceiveFrames(transceiver, frames))
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Sends an encoded frame on a transceiver (for H.264, Annex B): packetized for the
+    /// first negotiated codec ferrtc has a payload format for, with the transceiver's SSRC
+    /// and sequence numbers. Use this or [`PeerConnection::write_rtp`] on a transceiver,
+    /// not both. Returns at once; a frame the core refuses (before the connection is up,
+    /// on a transceiver that does not send, or one the payload format refuses) is dropped
+    /// and logged at `trace`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn write_frame(
+        &self,
+        transceiver: TransceiverId,
+        data: Bytes,
+        rtp_timestamp: u32,
+    ) -> Result<(), Error> {
+        self.commands
+            .send(Command::WriteFrame {
+                transceiver,
+                data,
+                rtp_timestamp,
+            })
+            .map_err(|_| Error::Closed)
+    }
+
+    /// W3C `getStats()`: the connection's `RTCStatsReport` now, with the W3C type and member
+    /// names (inbound-rtp, outbound-rtp, remote-inbound-rtp, remote-outbound-rtp,
+    /// candidate-pair, transport, data-channel, ...).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub async fn get_stats(&self) -> Result<core::StatsReport, Error> {
+        self.ask(Command::GetStats).await
+    }
+
     /// Asks the peer for a key frame on a transceiver we receive on (PLI).
     ///
     /// # Errors
@@ -479,7 +551,10 @@ impl PeerConnection {
     }
 
     fn account(&self, ev: Option<&Event>) {
-        if matches!(ev, Some(Event::Rtp { .. } | Event::Rtcp(_))) {
+        if matches!(
+            ev,
+            Some(Event::Rtp { .. } | Event::Rtcp(_) | Event::Frame { .. })
+        ) {
             self.queued_media.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -744,6 +819,19 @@ impl Handler<core::PeerConnection> for Connection {
                     tracing::trace!(error = %Chain(&e), "RTP packet not sent");
                 }
             }
+            Command::SetReceiveFrames(t, frames) => pc.set_receive_frames(t, frames),
+            Command::WriteFrame {
+                transceiver,
+                data,
+                rtp_timestamp,
+            } => {
+                if let Err(e) = pc.write_frame(now, transceiver, &data, rtp_timestamp) {
+                    tracing::trace!(error = %Chain(&e), "frame not sent");
+                }
+            }
+            Command::GetStats(r) => {
+                let _ = r.send(Ok(pc.stats(now)));
+            }
             Command::RequestKeyframe(t) => {
                 if let Err(e) = pc.request_keyframe(t) {
                     tracing::debug!(error = %Chain(&e), "key frame request not sent");
@@ -837,6 +925,15 @@ impl Handler<core::PeerConnection> for Connection {
                     packet,
                 }),
                 core::Event::Rtcp(packet) => self.emit_media(Event::Rtcp(packet)),
+                core::Event::Frame {
+                    transceiver,
+                    mid,
+                    frame,
+                } => self.emit_media(Event::Frame {
+                    transceiver,
+                    mid,
+                    frame,
+                }),
                 core::Event::KeyframeRequest { transceiver } => {
                     self.emit(Event::KeyframeRequest { transceiver });
                 }

@@ -11,6 +11,10 @@
 //! - [`PeerConnection`]: offers and answers, candidates, transceivers, data channels, the
 //!   W3C states as getters, events from [`PeerConnection::next_event`] or as a
 //!   [`Stream`](futures_core::Stream).
+//! - Frame mode: [`PeerConnection::set_receive_frames`] turns a transceiver's received RTP
+//!   into whole encoded frames ([`Event::Frame`]), and [`PeerConnection::write_frame`] sends
+//!   encoded frames packetized for the negotiated codec; [`Event::KeyframeRequest`] says
+//!   when the peer wants a key frame.
 //! - [`DataChannel`]: `send` with back-pressure (it waits while too much is buffered),
 //!   `recv`, the W3C properties.
 //! - [`net`]: the sockets, host addresses and ICE server URLs.
@@ -74,11 +78,12 @@ pub mod net;
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
 pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
 pub use connection::{
-    Candidate, ConnectionState, Description, Direction, Event, IceConnectionState,
-    IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState, TransceiverId,
-    TransceiverInfo, TransceiverInit, TransportError,
+    Candidate, CodecKind, ConnectionState, Description, Direction, EncodedFrame, Event,
+    IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState,
+    TransceiverId, TransceiverInfo, TransceiverInit, TransportError,
 };
 pub use error::{ConfigurationError, Error};
+pub use ferrtc_peerconnection::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use net::IceServer;
 
 /// The protocol crates ferrtc is built on, for what the facade does not wrap.
