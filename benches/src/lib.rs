@@ -27,8 +27,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod dtls;
 pub mod ice;
+pub mod pc;
 pub mod rtp;
 pub mod sctp;
 pub mod sdp;
@@ -52,6 +54,7 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("dtls", dtls::rows),
     ("ice", ice::rows),
     ("turn", turn::rows),
+    ("pc", pc::rows),
 ];
 
 /// How long and how carefully to measure.
@@ -79,6 +82,9 @@ pub enum Unit {
     Bytes(u64),
     /// Each iteration is one operation: rates are shown as operations per second.
     Ops,
+    /// Not a rate: both figures are bytes held per object (e.g. per connection), and the
+    /// ratio is reference / ferrtc, so above 1 still means ferrtc is better (uses less).
+    Memory,
 }
 
 /// One implementation of a workload: a name and a closure doing one iteration.
@@ -108,18 +114,24 @@ pub struct Row {
     pub ours_name: &'static str,
     /// Name of the reference case.
     pub reference_name: &'static str,
-    /// Our rate, iterations per second (median over rounds).
+    /// Our rate, iterations per second (median over rounds); bytes for [`Unit::Memory`].
     pub ours_per_sec: f64,
-    /// The reference's rate, iterations per second (median over rounds).
+    /// The reference's rate, iterations per second (median over rounds); bytes for
+    /// [`Unit::Memory`].
     pub reference_per_sec: f64,
     /// What one iteration processes.
     pub unit: Unit,
 }
 
 impl Row {
-    /// Our rate divided by the reference's: above 1 means ferrtc is faster.
+    /// Our rate divided by the reference's: above 1 means ferrtc is faster. For
+    /// [`Unit::Memory`] the other way round (reference bytes / ours): above 1 means ferrtc
+    /// uses less.
     pub fn ratio(&self) -> f64 {
-        self.ours_per_sec / self.reference_per_sec
+        match self.unit {
+            Unit::Memory => self.reference_per_sec / self.ours_per_sec,
+            _ => self.ours_per_sec / self.reference_per_sec,
+        }
     }
 }
 
@@ -147,6 +159,78 @@ pub fn compare(
             let i = (k + round) % n;
             let (iters, elapsed) = run_for(&mut cases[i], batches[i], slice);
             rates[i].push(iters as f64 / elapsed.as_secs_f64());
+        }
+    }
+    let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
+    (1..n)
+        .map(|i| Row {
+            workload: workload.to_owned(),
+            ours_name: cases[0].name,
+            reference_name: cases[i].name,
+            ours_per_sec: medians[0],
+            reference_per_sec: medians[i],
+            unit,
+        })
+        .collect()
+}
+
+/// One implementation of a workload that needs untimed preparation between timed batches
+/// (fresh SRTP packets that a replay window would otherwise refuse, say).
+pub struct BatchCase<'a> {
+    name: &'static str,
+    prepare: Box<dyn FnMut() + 'a>,
+    run: Box<dyn FnMut() -> u64 + 'a>,
+}
+
+impl<'a> BatchCase<'a> {
+    /// A case named `name`: `prepare` sets up one batch (not timed), `run` processes it
+    /// (timed) and returns how many operations it did.
+    pub fn new(
+        name: &'static str,
+        prepare: impl FnMut() + 'a,
+        run: impl FnMut() -> u64 + 'a,
+    ) -> Self {
+        BatchCase {
+            name,
+            prepare: Box::new(prepare),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// As [`compare`], for cases that prepare each batch outside the timed part: per round each
+/// case, in rotating order, prepares and runs batches until its timed share of the round has
+/// passed; its rate for the round is operations over timed time only. One row per reference.
+pub fn compare_batched(
+    cfg: &Config,
+    workload: &str,
+    unit: Unit,
+    ours: BatchCase<'_>,
+    references: Vec<BatchCase<'_>>,
+) -> Vec<Row> {
+    let mut cases: Vec<BatchCase<'_>> = std::iter::once(ours).chain(references).collect();
+    let n = cases.len();
+    let rounds = cfg.rounds.max(1);
+    // Preparation takes time too: give the timed part about half of the budget.
+    let slice = Duration::from_secs_f64(cfg.seconds_per_workload / (2 * rounds * n) as f64);
+    for c in &mut cases {
+        // A warm-up batch, not counted.
+        (c.prepare)();
+        (c.run)();
+    }
+    let mut rates: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (k + round) % n;
+            let c = &mut cases[i];
+            let (mut ops, mut timed) = (0u64, Duration::ZERO);
+            while timed < slice {
+                (c.prepare)();
+                let start = Instant::now();
+                ops += (c.run)();
+                timed += start.elapsed();
+            }
+            rates[i].push(ops as f64 / timed.as_secs_f64());
         }
     }
     let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
@@ -204,7 +288,8 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Formats a rate in the unit's terms: bytes become MB/s and Gbit/s, operations ops/s.
+/// Formats a rate in the unit's terms: bytes become MB/s and Gbit/s, operations ops/s;
+/// [`Unit::Memory`] figures are bytes, shown in KiB.
 pub fn format_rate(per_sec: f64, unit: Unit) -> String {
     match unit {
         Unit::Bytes(n) => {
@@ -214,6 +299,7 @@ pub fn format_rate(per_sec: f64, unit: Unit) -> String {
         Unit::Ops if per_sec >= 1e6 => format!("{:.2} M/s", per_sec / 1e6),
         Unit::Ops if per_sec >= 1e3 => format!("{:.1} k/s", per_sec / 1e3),
         Unit::Ops => format!("{per_sec:.1} /s"),
+        Unit::Memory => format!("{:.1} KiB", per_sec / 1024.0),
     }
 }
 

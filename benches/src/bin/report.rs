@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use ferrtc_benches::{Config, GROUPS, markdown};
 
+// Counts live bytes only while a memory row is being taken (the `pc` group); a plain
+// forward to the system allocator otherwise.
+#[global_allocator]
+static GLOBAL: ferrtc_benches::alloc::CountingBytes = ferrtc_benches::alloc::CountingBytes;
+
 fn main() -> ExitCode {
     let mut cfg = Config::default();
     let mut wanted: Vec<String> = Vec::new();
