@@ -400,6 +400,9 @@ const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
 const MAX_TSN_AHEAD: u32 = 0xffff;
 
+/// Packets' worth of room the send arena reserves at a time.
+const ARENA_PACKETS: usize = 4;
+
 /// A sans-IO SCTP association.
 ///
 /// Built with [`Association::new`]`(config, now, rng)`. After any `handle_*` call or command,
@@ -2069,7 +2072,11 @@ impl Association {
         let mtu = self.cfg.mtu;
         let mut buf = core::mem::take(&mut self.out_buf);
         if buf.capacity() < mtu {
-            buf.reserve(mtu * 32);
+            // Packets are cut from this arena and lent out as `Bytes`; once the caller
+            // drops them the space is reclaimed here. A few packets' worth keeps an idle
+            // association small (it is a large part of an idle peer connection's memory)
+            // while a caller that holds a short batch still costs one allocation per batch.
+            buf.reserve(mtu * ARENA_PACKETS);
         }
         CommonHeader {
             src_port: self.cfg.local_port,
