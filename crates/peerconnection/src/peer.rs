@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use ferrtc_dtls as dtls;
 use ferrtc_rtp_codecs::RtpPacket;
+use ferrtc_rtp_codecs::rtcp::{Compound, RtcpPacket};
 use ferrtc_sctp_datachannel as sctp;
 use ferrtc_stun_ice::ice;
 use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, SeqNo, Ssrc, Transmit};
@@ -218,6 +219,15 @@ pub enum Event {
         /// The transceiver.
         transceiver: TransceiverId,
     },
+    /// The peer's receiver estimated maximum bitrate for what we send, in bits per second
+    /// (REMB, draft-alvestrand-rmcat-remb-03).
+    Remb {
+        /// The estimate.
+        bitrate: u64,
+    },
+    /// A transport-wide congestion control feedback packet about what we sent
+    /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), for a send-side estimator.
+    TransportFeedback(Bytes),
     /// A whole encoded frame, out of the jitter buffer, on a transceiver in frame mode
     /// ([`PeerConnection::set_receive_frames`]): in order, complete, decodable (frames that
     /// depend on a lost one are skipped until the next key frame, which is asked for).
@@ -310,6 +320,8 @@ struct Route {
     recv_pts: Vec<PayloadType>,
     /// SSRCs the peer announced for it.
     remote_ssrcs: Vec<Ssrc>,
+    /// RIDs the peer sends on it (simulcast).
+    remote_rids: Vec<ferrtc_types::Rid>,
     /// What the RTP session needs to receive on it.
     recv: RecvSpec,
     /// Codec and clock rate by the payload types we receive.
@@ -329,6 +341,7 @@ pub struct PeerConnection {
     negotiation_needed: bool,
     routes: Vec<Route>,
     mid_ext: Option<ExtensionId>,
+    rid_ext: Option<ExtensionId>,
     learned: HashMap<Ssrc, usize>,
     tracked: Vec<TransceiverId>,
     slots: Vec<Slot>,
@@ -400,6 +413,7 @@ impl PeerConnection {
             negotiation_needed: false,
             routes: Vec::new(),
             mid_ext: None,
+            rid_ext: None,
             learned: HashMap::new(),
             tracked: Vec::new(),
             slots: Vec::new(),
@@ -1408,6 +1422,7 @@ impl PeerConnection {
 
     fn build_routes(&mut self, n: &Negotiation) {
         self.mid_ext = n.media.iter().find_map(|m| m.extension_id(uri::MID));
+        self.rid_ext = n.media.iter().find_map(|m| m.extension_id(uri::RID));
         let mut routes = Vec::new();
         let mut senders = Vec::new();
         let mut twcc = None;
@@ -1473,6 +1488,7 @@ impl PeerConnection {
                 pt_map,
                 recv_pts,
                 remote_ssrcs,
+                remote_rids: m.remote_rids.clone(),
                 recv,
                 recv_codecs,
                 send_codec,
@@ -1535,6 +1551,14 @@ impl PeerConnection {
             .and_then(|id| p.extension_value(id))
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|mid| self.routes.iter().position(|r| r.mid == *mid));
+        // Simulcast streams carry their RID (RFC 8852): the route whose m-line lists it.
+        let by_rid = || {
+            let id = self.rid_ext?;
+            let rid = std::str::from_utf8(p.extension_value(id)?).ok()?;
+            self.routes
+                .iter()
+                .position(|r| r.remote_rids.iter().any(|x| x.as_str() == rid))
+        };
         let by_ssrc = || {
             self.routes
                 .iter()
@@ -1552,7 +1576,7 @@ impl PeerConnection {
                 _ => None,
             }
         };
-        let i = by_mid.or_else(by_ssrc).or_else(by_pt)?;
+        let i = by_mid.or_else(by_rid).or_else(by_ssrc).or_else(by_pt)?;
         if self.learned.len() < 1024 {
             self.learned.insert(ssrc, i);
         }
@@ -1585,6 +1609,20 @@ impl PeerConnection {
                         transceiver: route.transceiver,
                     });
                 }
+            }
+            if one[1] == 206 && fmt == 15 {
+                // REMB (draft-alvestrand-rmcat-remb-03): the peer's estimate, for the sender.
+                if let Some(Ok(RtcpPacket::Remb(r))) = Compound::new(one).next() {
+                    self.events.push_back(Event::Remb {
+                        bitrate: r.bitrate(),
+                    });
+                }
+            }
+            if one[1] == 205 && fmt == 15 {
+                // Transport-wide feedback about what we sent: the input of a send-side
+                // bandwidth estimator.
+                self.events
+                    .push_back(Event::TransportFeedback(Bytes::copy_from_slice(one)));
             }
             rest = &rest[len..];
         }

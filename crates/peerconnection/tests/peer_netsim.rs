@@ -715,3 +715,35 @@ fn encoded_frames_in_and_out_through_loss() {
     }
     assert!(sim.endpoint(a).pc.rtp_stats().retransmitted > 0);
 }
+
+#[test]
+fn remb_from_the_peer_is_surfaced_for_the_sender() {
+    let (mut sim, a, b, _) = connected_pair(15);
+    // B tells A its estimate: a receiver report then REMB (PSFB FMT 15) in one compound.
+    let mut rtcp = vec![0x80, 201, 0, 1, 0, 0, 0, 9];
+    ferrtc_rtp_codecs::rtcp::RtcpPacket::Remb(ferrtc_rtp_codecs::rtcp::Remb::new(
+        ferrtc_types::Ssrc(9),
+        1_500_000,
+        &[ferrtc_types::Ssrc(1234)],
+    ))
+    .emit_vec(&mut rtcp)
+    .unwrap();
+    sim.endpoint_mut(b).pc.write_rtcp(&rtcp).unwrap();
+    run_until(&mut sim, a, b, Duration::from_secs(5), |s| {
+        s.endpoint(a)
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Remb { .. }))
+    });
+    let bitrate = sim
+        .endpoint(a)
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Remb { bitrate } => Some(*bitrate),
+            _ => None,
+        })
+        .unwrap();
+    // REMB's mantissa and exponent round the value down a little at most.
+    assert!((1_490_000..=1_500_000).contains(&bitrate), "{bitrate}");
+}
