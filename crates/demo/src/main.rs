@@ -1,0 +1,276 @@
+//! The ferrtc demo server: a page where the browser's camera, microphone and a data channel
+//! go to this server and come back, the video transformed (edges, rotate) in Rust.
+//!
+//! Signalling is aiortc's `examples/server`: `POST /offer` with JSON
+//! `{"sdp", "type": "offer", "video_transform"}` is answered with `{"sdp", "type": "answer"}`,
+//! every candidate in the answer (the server gathers first). The page and its script are in
+//! the binary.
+//!
+//! - Video: with a transform, the browser's frames are decoded (VP8, VP9, H.264), transformed,
+//!   re-encoded with the same codec and sent back with their timestamps; with `none`, RTP
+//!   goes back as it came.
+//! - Audio: RTP goes back as it came.
+//! - Data channels: `ping N` is answered with `pong N`, anything else is echoed.
+//!
+//! ```sh
+//! cargo run --release -p ferrtc-demo -- --host 127.0.0.1 --port 8080
+//! ```
+//!
+//! The first line on stdout is `listening on http://ADDR`.
+
+mod transform;
+mod video;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use ferrtc::net::HostAddresses;
+use ferrtc::{
+    Configuration, ConnectionState, DataChannel, Description, Direction, Event, MediaKind, Message,
+    PeerConnection, SdpType,
+};
+use serde::{Deserialize, Serialize};
+
+use transform::Transform;
+use video::Pipeline;
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const CLIENT_JS: &str = include_str!("page/client.js");
+
+/// How long the answer waits for gathering before it goes with what it has.
+const GATHERING_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The offer as aiortc's page sends it.
+#[derive(Debug, Deserialize)]
+struct Offer {
+    sdp: String,
+    #[serde(rename = "type")]
+    kind: String,
+    video_transform: Option<String>,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+struct Answer {
+    sdp: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Clone)]
+struct Server {
+    host_addresses: HostAddresses,
+}
+
+struct Args {
+    host: IpAddr,
+    port: u16,
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    test_results: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: ferrtc-demo [--host HOST] [--port PORT] [--cert-file FILE --key-file FILE]\n\
+         \n  --host HOST        address to listen on (default 127.0.0.1)\
+         \n  --port PORT        port (default 8080; 0 picks a free one)\
+         \n  --cert-file FILE   TLS certificate (PEM): not supported yet\
+         \n  --key-file FILE    TLS private key (PEM): not supported yet\
+         \n  --test-results     accept POST /result and print it on stdout (for tests)"
+    );
+    std::process::exit(2);
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        host: IpAddr::from([127, 0, 0, 1]),
+        port: 8080,
+        cert_file: None,
+        key_file: None,
+        test_results: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--host" => a.host = value().parse().unwrap_or_else(|_| usage()),
+            "--port" => a.port = value().parse().unwrap_or_else(|_| usage()),
+            "--cert-file" => a.cert_file = Some(value()),
+            "--key-file" => a.key_file = Some(value()),
+            "--test-results" => a.test_results = true,
+            _ => usage(),
+        }
+    }
+    a
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = parse_args();
+    if args.cert_file.is_some() || args.key_file.is_some() {
+        return Err(
+            "HTTPS (--cert-file, --key-file) is not supported yet: serve on \
+                    127.0.0.1 (browsers allow the camera on localhost over HTTP)"
+                .into(),
+        );
+    }
+    let server = Server {
+        host_addresses: if args.host.is_loopback() {
+            HostAddresses::Explicit(vec![args.host])
+        } else {
+            HostAddresses::default()
+        },
+    };
+    let mut app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    INDEX_HTML,
+                )
+            }),
+        )
+        .route(
+            "/client.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], CLIENT_JS) }),
+        )
+        .route("/offer", post(move |body| offer(server.clone(), body)));
+    if args.test_results {
+        app = app.route("/result", post(result));
+    }
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// A page's test result, printed on one line of stdout for the test that reads it.
+async fn result(Json(body): Json<serde_json::Value>) -> impl IntoResponse {
+    println!("result {body}");
+    StatusCode::NO_CONTENT
+}
+
+async fn offer(
+    server: Server,
+    Json(body): Json<Offer>,
+) -> Result<Json<Answer>, (StatusCode, String)> {
+    if body.kind != "offer" {
+        return Err((StatusCode::BAD_REQUEST, "expected an offer".into()));
+    }
+    let transform = Transform::from_name(body.video_transform.as_deref());
+    let fail = |e: ferrtc::Error| {
+        tracing::warn!(error = ?e, "offer refused");
+        (StatusCode::BAD_REQUEST, format!("{e}"))
+    };
+    let config = Configuration::new().with_host_addresses(server.host_addresses);
+    let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
+    pc.set_remote_description(Description {
+        sdp_type: SdpType::Offer,
+        sdp: body.sdp,
+    })
+    .await
+    .map_err(fail)?;
+    // Transceivers the offer created are recvonly: make them sendrecv to send back. Video
+    // to transform comes as whole frames.
+    let mut pipelines = HashMap::new();
+    for t in pc.transceivers().await.map_err(fail)? {
+        pc.set_direction(t.id, Direction::SendRecv)
+            .await
+            .map_err(fail)?;
+        if t.kind == MediaKind::Video && transform != Transform::None {
+            pc.set_receive_frames(t.id, true).map_err(fail)?;
+            pipelines.insert(t.id, Pipeline::start(Arc::clone(&pc), t.id, transform));
+        }
+    }
+    pc.set_local_description(None).await.map_err(fail)?;
+    if tokio::time::timeout(GATHERING_DEADLINE, pc.gathering_complete())
+        .await
+        .is_err()
+    {
+        tracing::warn!("gathering not complete in time: answering with what there is");
+    }
+    let answer = pc.local_description().ok_or_else(|| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no local description".to_owned(),
+        )
+    })?;
+    tracing::info!(?transform, "call answered");
+    tokio::spawn(serve(pc, pipelines));
+    Ok(Json(Answer {
+        sdp: answer.sdp,
+        kind: "answer",
+    }))
+}
+
+/// Runs one call until it fails or closes.
+async fn serve(pc: Arc<PeerConnection>, pipelines: HashMap<ferrtc::TransceiverId, Pipeline>) {
+    while let Some(event) = pc.next_event().await {
+        match event {
+            Event::DataChannel(channel) => {
+                tokio::spawn(echo(channel));
+            }
+            Event::Frame {
+                transceiver, frame, ..
+            } => {
+                if let Some(p) = pipelines.get(&transceiver) {
+                    p.push(frame);
+                }
+            }
+            Event::Rtp {
+                transceiver,
+                packet,
+                ..
+            } => {
+                // Audio, and video without a transform: back as it came.
+                let _ = pc.write_rtp(transceiver, packet);
+            }
+            Event::KeyframeRequest { transceiver } => match pipelines.get(&transceiver) {
+                Some(p) => p.request_keyframe(),
+                // What we send is the browser's own video: ask it.
+                None => {
+                    let _ = pc.request_keyframe(transceiver);
+                }
+            },
+            Event::ConnectionStateChange(state, cause) => {
+                tracing::info!(?state, ?cause, "connection state");
+                if matches!(state, ConnectionState::Failed | ConnectionState::Closed) {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    drop(pipelines);
+    pc.close().await;
+}
+
+/// Echoes a channel's messages; `ping N` gets `pong N`.
+async fn echo(channel: DataChannel) {
+    tracing::info!(label = channel.label(), "data channel");
+    while let Some(message) = channel.recv().await {
+        let reply = match message.as_text().and_then(|t| t.strip_prefix("ping ")) {
+            Some(n) => Message::text(format!("pong {n}")),
+            None => message,
+        };
+        if channel.send(reply).await.is_err() {
+            break;
+        }
+    }
+}

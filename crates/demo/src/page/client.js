@@ -1,0 +1,262 @@
+// The ferrtc demo page: offers camera, microphone and a data channel to the server with
+// aiortc's signalling (POST /offer), shows what comes back and the call's figures.
+//
+// Query parameters: autostart=1 starts at once; transform=none|edges|rotate, codec=VP8|H264,
+// datachannel=0, audio=0, video=0 preset the options; test=1 (with the server's
+// --test-results) posts a result to /result once the call has shown enough, or after 40 s.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+let pc = null;
+let dc = null;
+let pingTimer = null;
+let statsTimer = null;
+let lastStats = null;
+let pings = 0;
+let pongs = 0;
+let latestFigures = {};
+
+function setOptionsFromQuery() {
+  if (params.has('transform')) $('video-transform').value = params.get('transform');
+  if (params.has('codec')) $('video-codec').value = params.get('codec');
+  for (const k of ['datachannel', 'audio', 'video']) {
+    if (params.get(k) === '0') $('use-' + k).checked = false;
+  }
+}
+
+function dcLog(line) {
+  const log = $('dc-log');
+  log.textContent += line + '\n';
+  log.scrollTop = log.scrollHeight;
+}
+
+function setState(s) {
+  $('state').textContent = s;
+}
+
+async function start() {
+  $('start').disabled = true;
+  $('stop').disabled = false;
+  $('error').textContent = '';
+  pings = 0;
+  pongs = 0;
+  const useAudio = $('use-audio').checked;
+  const useVideo = $('use-video').checked;
+  let stream = null;
+  if (useAudio || useVideo) {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: useAudio,
+        video: useVideo ? { width: 640, height: 480 } : false,
+      });
+    } catch (e) {
+      $('error').textContent = (e.name === 'NotAllowedError' || e.name === 'SecurityError')
+        ? 'The camera or microphone was denied: allow it in the browser (and serve the page ' +
+          'from localhost or over HTTPS), or untick audio and video.'
+        : `Could not open the camera or microphone: ${e.name}: ${e.message}`;
+      stop();
+      return;
+    }
+    $('local').srcObject = stream;
+  }
+
+  pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addEventListener('connectionstatechange', () => setState(`connection: ${pc.connectionState}`));
+  pc.addEventListener('track', (ev) => {
+    if (ev.track.kind === 'video' || !$('remote').srcObject) {
+      $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    }
+  });
+
+  if (stream) {
+    for (const track of stream.getTracks()) {
+      const t = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+      const codec = $('video-codec').value;
+      if (track.kind === 'video' && codec !== 'default' && t.setCodecPreferences) {
+        const wanted = RTCRtpReceiver.getCapabilities('video').codecs
+          .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`);
+        if (wanted.length) t.setCodecPreferences(wanted);
+      }
+    }
+  }
+
+  if ($('use-datachannel').checked) {
+    dc = pc.createDataChannel('chat', { ordered: true });
+    dc.addEventListener('open', () => {
+      dcLog('> open');
+      pingTimer = setInterval(() => {
+        const msg = `ping ${pings++}`;
+        dcLog('> ' + msg);
+        dc.send(msg);
+      }, 1000);
+    });
+    dc.addEventListener('close', () => dcLog('> close'));
+    dc.addEventListener('message', (ev) => {
+      dcLog('< ' + ev.data);
+      if (typeof ev.data === 'string' && ev.data.startsWith('pong ')) pongs++;
+    });
+  }
+
+  await pc.setLocalDescription(await pc.createOffer());
+  // Every candidate goes in the offer: wait for gathering.
+  if (pc.iceGatheringState !== 'complete') {
+    await new Promise((resolve) => {
+      const check = () => {
+        if (pc.iceGatheringState === 'complete') {
+          pc.removeEventListener('icegatheringstatechange', check);
+          resolve();
+        }
+      };
+      pc.addEventListener('icegatheringstatechange', check);
+    });
+  }
+  const offer = pc.localDescription;
+  $('sdp-log').textContent = 'offer:\n' + offer.sdp;
+  const response = await fetch('/offer', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      sdp: offer.sdp,
+      type: offer.type,
+      video_transform: $('video-transform').value,
+    }),
+  });
+  if (!response.ok) {
+    $('error').textContent = `The server refused the offer: ${await response.text()}`;
+    stop();
+    return;
+  }
+  const answer = await response.json();
+  $('sdp-log').textContent += '\nanswer:\n' + answer.sdp;
+  await pc.setRemoteDescription(answer);
+  statsTimer = setInterval(updateStats, 1000);
+}
+
+function stop() {
+  $('start').disabled = false;
+  $('stop').disabled = true;
+  clearInterval(pingTimer);
+  clearInterval(statsTimer);
+  if (dc) dc.close();
+  dc = null;
+  if (pc) {
+    for (const t of pc.getTransceivers()) {
+      if (t.sender && t.sender.track) t.sender.track.stop();
+    }
+    pc.close();
+  }
+  pc = null;
+  lastStats = null;
+  const local = $('local').srcObject;
+  if (local) for (const t of local.getTracks()) t.stop();
+  $('local').srcObject = null;
+  $('remote').srcObject = null;
+  setState('stopped');
+}
+
+function formatBitrate(bps) {
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${(bps / 1e3).toFixed(0)} kb/s`;
+}
+
+async function updateStats() {
+  if (!pc) return;
+  const report = await pc.getStats();
+  const now = performance.now();
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let framesDecoded = 0;
+  let fps = null;
+  let rtt = null;
+  report.forEach((s) => {
+    if (s.type === 'inbound-rtp') {
+      bytesIn += s.bytesReceived || 0;
+      if (s.kind === 'video') {
+        framesDecoded += s.framesDecoded || 0;
+        if (s.framesPerSecond !== undefined) fps = s.framesPerSecond;
+      }
+    } else if (s.type === 'outbound-rtp') {
+      bytesOut += s.bytesSent || 0;
+    } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      if (s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+    }
+  });
+  if (lastStats) {
+    const dt = (now - lastStats.time) / 1000;
+    const inBps = ((bytesIn - lastStats.bytesIn) * 8) / dt;
+    const outBps = ((bytesOut - lastStats.bytesOut) * 8) / dt;
+    if (fps === null) fps = (framesDecoded - lastStats.framesDecoded) / dt;
+    $('fps').textContent = fps.toFixed(0);
+    $('bitrate-in').textContent = formatBitrate(inBps);
+    $('bitrate-out').textContent = formatBitrate(outBps);
+    latestFigures = { fps, bitrate_in: inBps, bitrate_out: outBps };
+  }
+  $('rtt').textContent = rtt === null ? '–' : `${(rtt * 1000).toFixed(1)} ms`;
+  latestFigures.rtt = rtt;
+  latestFigures.frames_decoded = framesDecoded;
+  lastStats = { time: now, bytesIn, bytesOut, framesDecoded };
+}
+
+// The remote picture's luma, sampled through a canvas: the fractions of dark and bright
+// pixels.
+function pictureFigures() {
+  const video = $('remote');
+  const w = video.videoWidth;
+  const h = video.videoHeight;
+  if (!w || !h) return { width: 0, height: 0, dark: 0, bright: 0 };
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0, w, h);
+  const data = ctx.getImageData(0, 0, w, h).data;
+  let dark = 0;
+  let bright = 0;
+  const n = w * h;
+  for (let i = 0; i < data.length; i += 4) {
+    const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+    if (y < 48) dark++;
+    else if (y > 180) bright++;
+  }
+  return { width: w, height: h, dark: dark / n, bright: bright / n };
+}
+
+async function runTest() {
+  const started = performance.now();
+  const wantVideo = $('use-video').checked;
+  const wantPongs = $('use-datachannel').checked ? 3 : 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    await updateStats();
+    const enough = (!wantVideo || (latestFigures.frames_decoded || 0) > 30) && pongs >= wantPongs;
+    const late = performance.now() - started > 40000;
+    if (enough || late) break;
+  }
+  const result = {
+    transform: $('video-transform').value,
+    codec: $('video-codec').value,
+    frames_decoded: latestFigures.frames_decoded || 0,
+    pings,
+    pongs,
+    rtt: latestFigures.rtt,
+    picture: pictureFigures(),
+    error: $('error').textContent,
+    connection: pc ? pc.connectionState : 'none',
+  };
+  await fetch('/result', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(result),
+  });
+}
+
+$('start').addEventListener('click', start);
+$('stop').addEventListener('click', stop);
+setOptionsFromQuery();
+if (params.get('autostart') === '1') {
+  start().then(() => {
+    if (params.get('test') === '1') runTest();
+  }, (e) => {
+    $('error').textContent = `Start failed: ${e}`;
+  });
+}

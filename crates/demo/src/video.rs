@@ -1,0 +1,203 @@
+//! One video transceiver's way back: whole encoded frames from the browser are decoded on
+//! one thread, the newest decoded frame is transformed and re-encoded with the same codec on
+//! another, and sent back on the same transceiver with the frame's RTP timestamp.
+//!
+//! Between the two threads is a `ferrtc-media` track, which holds one frame: when the
+//! transform and encoder are slower than the camera, the newest frame wins and the others
+//! are dropped and counted. Every encoded frame is decoded (a decoder cannot skip frames).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use ferrtc::{CodecKind, EncodedFrame, PeerConnection, TransceiverId};
+use ferrtc_media::{
+    Frame, H264Decoder, H264Encoder, MediaKind, MediaStreamTrack, VideoDecoder, VideoEncoder,
+    VideoEncoderConfig, VpxDecoder, VpxEncoder, track_channel,
+};
+use tokio::sync::mpsc;
+
+use crate::transform::Transform;
+
+/// The bitrate the re-encoded video aims at.
+const BITRATE_BPS: u32 = 1_500_000;
+/// The RTP clock of every video codec here.
+const VIDEO_CLOCK_HZ: f64 = 90_000.0;
+
+/// The handle the connection's event loop keeps for a video transceiver.
+pub struct Pipeline {
+    frames: mpsc::UnboundedSender<EncodedFrame>,
+    keyframe: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    /// Starts the decode and encode threads of `transceiver`. They end when the pipeline is
+    /// dropped.
+    pub fn start(
+        pc: Arc<PeerConnection>,
+        transceiver: TransceiverId,
+        transform: Transform,
+    ) -> Self {
+        let (frames, mut rx) = mpsc::unbounded_channel::<EncodedFrame>();
+        let keyframe = Arc::new(AtomicBool::new(false));
+        let codec: Arc<OnceLock<CodecKind>> = Arc::new(OnceLock::new());
+        let (sender, track) = track_channel(MediaKind::Video, format!("{transceiver:?}"));
+
+        let decode_codec = Arc::clone(&codec);
+        let decode_pc = Arc::clone(&pc);
+        std::thread::spawn(move || {
+            let mut decoder: Option<Box<dyn VideoDecoder>> = None;
+            let mut last_ts: Option<i64> = None;
+            let mut errors = 0u64;
+            while let Some(f) = rx.blocking_recv() {
+                let codec = *decode_codec.get_or_init(|| f.codec);
+                if decoder.is_none() {
+                    decoder = match new_decoder(codec) {
+                        Some(d) => Some(d),
+                        None => {
+                            tracing::warn!(
+                                ?codec,
+                                "no decoder for this codec: video not sent back"
+                            );
+                            return;
+                        }
+                    };
+                }
+                let Some(d) = decoder.as_mut() else { return };
+                let pts = unwrap_timestamp(&mut last_ts, f.rtp_timestamp);
+                match d.decode(&f.data, pts) {
+                    Ok(Some(frame)) => {
+                        if sender.send(Frame::Video(frame)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        errors += 1;
+                        tracing::debug!(error = %e, "frame not decoded: asking for a key frame");
+                        let _ = decode_pc.request_keyframe(transceiver);
+                    }
+                }
+            }
+            tracing::info!(stats = ?sender.stats(), errors, "video decoder ended");
+        });
+
+        let encode_keyframe = Arc::clone(&keyframe);
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::spawn(move || {
+            let mut encoder: Option<Box<dyn VideoEncoder>> = None;
+            let mut first_pts: Option<i64> = None;
+            let mut out = Vec::new();
+            while let Ok(Frame::Video(frame)) = runtime.block_on(track.recv()) {
+                let Some(&codec) = codec.get() else { continue };
+                let start = *first_pts.get_or_insert(frame.pts);
+                let seconds = (frame.pts - start) as f64 / VIDEO_CLOCK_HZ;
+                let transformed = match transform.apply(&frame, seconds) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "transform failed: frame skipped");
+                        continue;
+                    }
+                };
+                let size = (transformed.width(), transformed.height());
+                if encoder.as_ref().is_none_or(|e| {
+                    let c = e.settings().config;
+                    (c.width, c.height) != size
+                }) {
+                    let config = VideoEncoderConfig {
+                        width: size.0,
+                        height: size.1,
+                        bitrate_bps: BITRATE_BPS,
+                        frame_rate: 30,
+                    };
+                    encoder = match new_encoder(codec, config) {
+                        Some(e) => Some(e),
+                        None => {
+                            tracing::warn!(
+                                ?codec,
+                                "no encoder for this codec: video not sent back"
+                            );
+                            return;
+                        }
+                    };
+                }
+                let Some(enc) = encoder.as_mut() else { return };
+                if encode_keyframe.swap(false, Ordering::AcqRel) {
+                    enc.request_key_frame();
+                }
+                out.clear();
+                if let Err(e) = enc.encode(&transformed, &mut out) {
+                    tracing::warn!(error = %e, "encode failed: frame skipped");
+                    continue;
+                }
+                for e in out.drain(..) {
+                    // The extended timestamp back to RTP's 32 bits: the browser's own.
+                    let ts = e.pts as u32;
+                    if pc
+                        .write_frame(transceiver, Bytes::from(e.data), ts)
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            tracing::info!(stats = ?track.stats(), "video encoder ended");
+        });
+        Pipeline { frames, keyframe }
+    }
+
+    /// A frame from the browser.
+    pub fn push(&self, frame: EncodedFrame) {
+        let _ = self.frames.send(frame);
+    }
+
+    /// The browser asks for a key frame of what we send.
+    pub fn request_keyframe(&self) {
+        self.keyframe.store(true, Ordering::Release);
+    }
+}
+
+/// An RTP timestamp extended to 64 bits across wraps, from the last one.
+fn unwrap_timestamp(last: &mut Option<i64>, ts: u32) -> i64 {
+    let ext = match *last {
+        None => i64::from(ts),
+        Some(prev) => prev + i64::from(ts.wrapping_sub(prev as u32) as i32),
+    };
+    *last = Some(ext);
+    ext
+}
+
+fn new_decoder(codec: CodecKind) -> Option<Box<dyn VideoDecoder>> {
+    let d: Result<Box<dyn VideoDecoder>, _> = match codec {
+        CodecKind::Vp8 => VpxDecoder::vp8().map(|d| Box::new(d) as _),
+        CodecKind::Vp9 => VpxDecoder::vp9().map(|d| Box::new(d) as _),
+        CodecKind::H264 => H264Decoder::new().map(|d| Box::new(d) as _),
+        _ => return None,
+    };
+    d.map_err(|e| tracing::warn!(error = %e, "decoder not created"))
+        .ok()
+}
+
+fn new_encoder(codec: CodecKind, config: VideoEncoderConfig) -> Option<Box<dyn VideoEncoder>> {
+    let e: Result<Box<dyn VideoEncoder>, _> = match codec {
+        CodecKind::Vp8 => VpxEncoder::vp8(config).map(|e| Box::new(e) as _),
+        CodecKind::Vp9 => VpxEncoder::vp9(config).map(|e| Box::new(e) as _),
+        CodecKind::H264 => H264Encoder::new(config).map(|e| Box::new(e) as _),
+        _ => return None,
+    };
+    e.map_err(|e| tracing::warn!(error = %e, "encoder not created"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_unwrap_across_the_32_bit_edge() {
+        let mut last = None;
+        assert_eq!(unwrap_timestamp(&mut last, u32::MAX - 1000), 4_294_966_295);
+        assert_eq!(unwrap_timestamp(&mut last, 2000), 4_294_969_296);
+        assert_eq!(unwrap_timestamp(&mut last, 1000), 4_294_968_296);
+    }
+}
