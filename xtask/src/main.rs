@@ -4,6 +4,9 @@
 //!   it needs when missing. This is what CI runs.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: longer fuzzing of one or every target.
 //! - `cargo xtask bench [GROUP...]`: the `ferrtc-benches` report.
+//! - `cargo xtask demo [--host H] [--port P]`: builds and runs the demo server
+//!   (`crates/demo`): camera to Rust and back, transformed, in the browser.
+//!   `cargo xtask demo test`: its tests against headless Chromium.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,12 +27,14 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("interop") => interop(&args[1..]).map(|_| ()),
+        Some("demo") => demo(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask test [--no-fuzz]\n       \
                  cargo xtask fuzz [TARGET] [--seconds N]\n       \
                  cargo xtask bench [sdp|srtp|...|all]\n       \
-                 cargo xtask interop [--peers P,...] [--cases C,...]"
+                 cargo xtask interop [--peers P,...] [--cases C,...]\n       \
+                 cargo xtask demo [--host HOST] [--port PORT] | cargo xtask demo test"
             );
             return ExitCode::from(2);
         }
@@ -301,6 +306,43 @@ fn interop(args: &[String]) -> Result<usize> {
     let results =
         std::fs::read_to_string(out.join("logs/results.json")).map_err(|e| e.to_string())?;
     Ok(results.matches("\"pass\": true").count())
+}
+
+/// `cargo xtask demo [FLAGS]`: installs what `ferrtc-media` links (libvpx, libopus,
+/// pkg-config), builds `ferrtc-demo` in release and runs it with every flag after `demo`;
+/// it prints its URL and serves until stopped.
+///
+/// `cargo xtask demo test`: the demo's tests against headless Chromium (the page makes a
+/// call by itself in a loopback-only namespace), after installing the browsers as
+/// `interop` does.
+fn demo(args: &[String]) -> Result {
+    ensure_apt(&["libvpx-dev", "libopus-dev", "pkg-config"])?;
+    if args.first().map(String::as_str) == Some("test") {
+        step("demo: browsers (interop/install.sh)");
+        let mut c = Command::new("sh");
+        c.arg(root().join("interop/install.sh"));
+        run(c)?;
+        step("demo: tests against headless Chromium");
+        let mut c = cargo();
+        c.args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "ferrtc-demo",
+            "--",
+            "--ignored",
+        ]);
+        return run(c);
+    }
+    step("build ferrtc-demo (release)");
+    let mut c = cargo();
+    c.args(["build", "--release", "-p", "ferrtc-demo"]);
+    run(c)?;
+    step("ferrtc-demo (Ctrl-C stops it)");
+    let mut c = Command::new(root().join("target/release/ferrtc-demo"));
+    c.args(args);
+    run(c)
 }
 
 fn fuzz_targets() -> Result<Vec<String>> {

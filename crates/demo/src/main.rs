@@ -155,7 +155,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         app = app.route("/result", post(result));
     }
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    println!("open http://{addr}/ in a browser (Ctrl-C stops the server)");
     axum::serve(listener, app).await?;
     Ok(())
 }
