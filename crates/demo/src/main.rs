@@ -1,5 +1,5 @@
 //! The ferrtc demo server: a page where the browser's camera, microphone and a data channel
-//! go to this server and come back, the video transformed (edges, rotate) in Rust.
+//! go to this server and come back, the video transformed (edges, rotate, cartoon) in Rust.
 //!
 //! Signalling is aiortc's `examples/server`: `POST /offer` with JSON
 //! `{"sdp", "type": "offer", "video_transform"}` is answered with `{"sdp", "type": "answer"}`,

@@ -11,6 +11,8 @@ pub enum Transform {
     Edges,
     /// Rotated about the centre by an angle growing 45 degrees per second.
     Rotate,
+    /// Flat colours (luma and chroma posterized) with dark edges.
+    Cartoon,
 }
 
 impl Transform {
@@ -19,6 +21,7 @@ impl Transform {
         match name {
             Some("edges") => Transform::Edges,
             Some("rotate") => Transform::Rotate,
+            Some("cartoon") => Transform::Cartoon,
             _ => Transform::None,
         }
     }
@@ -29,6 +32,7 @@ impl Transform {
             Transform::None => Ok(frame.clone()),
             Transform::Edges => edges(frame),
             Transform::Rotate => rotate(frame, seconds * 45.0),
+            Transform::Cartoon => cartoon(frame),
         }
     }
 }
@@ -67,6 +71,50 @@ pub fn edges(frame: &VideoFrame) -> Result<VideoFrame, FrameError> {
                 - px(x + 1, row - 1);
             if gx.abs() + gy.abs() > EDGE_THRESHOLD {
                 *d = 235;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Luma steps of the cartoon look.
+const CARTOON_LUMA_STEP: u8 = 40;
+/// Chroma steps of the cartoon look.
+const CARTOON_CHROMA_STEP: u8 = 24;
+
+/// A cartoon: luma and chroma posterized into flat bands, Sobel edges drawn dark.
+pub fn cartoon(frame: &VideoFrame) -> Result<VideoFrame, FrameError> {
+    let frame = i420(frame)?;
+    let lines = edges(&frame)?;
+    let mut out = frame.clone();
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    let (line_y, line_stride) = (lines.plane(0), lines.stride(0));
+    for plane in 0..3 {
+        let (row_bytes, rows) = (out.plane_row_bytes(plane), out.plane_rows(plane));
+        let stride = out.stride(plane);
+        let step = if plane == 0 {
+            CARTOON_LUMA_STEP
+        } else {
+            CARTOON_CHROMA_STEP
+        };
+        let data = out.plane_mut(plane);
+        for row in data.chunks_mut(stride).take(rows) {
+            for px in &mut row[..row_bytes] {
+                // The middle of the band, short of overflowing at the top.
+                *px = ((*px / step) * step).saturating_add(step / 2);
+            }
+        }
+    }
+    let y_stride = out.stride(0);
+    let y = out.plane_mut(0);
+    for (dst, src) in y
+        .chunks_mut(y_stride)
+        .zip(line_y.chunks(line_stride))
+        .take(h)
+    {
+        for (d, &e) in dst[..w].iter_mut().zip(&src[..w]) {
+            if e > 128 {
+                *d = 16;
             }
         }
     }
@@ -143,6 +191,22 @@ mod tests {
             assert_eq!(bright, vec![31, 32], "row {row}");
         }
         assert!(e.plane(1).iter().all(|&c| c == 128));
+    }
+
+    #[test]
+    fn cartoon_draws_the_edge_dark_and_flattens_the_rest() {
+        let f = half_and_half(64, 32);
+        let c = cartoon(&f).unwrap();
+        let (y, stride) = (c.plane(0), c.stride(0));
+        assert_eq!(y[5 * stride + 31], 16);
+        assert_eq!(y[5 * stride + 32], 16);
+        assert_eq!(y[5 * stride + 50], 235 / 40 * 40 + 20);
+        let mut white = VideoFrame::new(PixelFormat::I420, 8, 8).unwrap();
+        white.plane_mut(0).fill(250);
+        let white = cartoon(&white).unwrap();
+        assert_eq!(white.plane(0)[white.stride(0) + 1], 255);
+        // Black (16) is in the first band.
+        assert_eq!(y[5 * stride + 10], 20);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // The ferrtc demo page: offers camera, microphone and a data channel to the server with
 // aiortc's signalling (POST /offer), shows what comes back and the call's figures.
 //
-// Query parameters: autostart=1 starts at once; transform=none|edges|rotate, codec=VP8|H264,
+// Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264,
 // datachannel=0, audio=0, video=0 preset the options; test=1 (with the server's
 // --test-results) posts a result to /result once the call has shown enough, or after 40 s.
 'use strict';
