@@ -3,14 +3,10 @@
 //! `write_rtp`, D's `poll_transmit` (and B's, empty). Counted per stage, so a change names
 //! the verb that allocated.
 //!
-//! Today exactly one allocation per packet remains, and the test pins it: `Event::Rtp`
-//! carries the transceiver's `Mid` by value, and `Mid` is a `String` newtype
-//! (`ferrtc_types::ids`), so `PeerConnection::drain_transport` (peer.rs, the
-//! `TransportEvent::Rtp` arm, `mid: r.mid.clone()`) allocates the mid's bytes for every
-//! packet routed. Removing it needs an API change (a shared or inline `Mid`, or no mid in
-//! the event); when it is gone, [`KNOWN_PER_PACKET`] becomes zero. Everything else — SRTP
-//! unprotect in place, routing, the RTP session's receive and send statistics, the send
-//! history, protect into the transport's reused send arena — allocates nothing.
+//! Nothing is allocated per packet: SRTP unprotect in place, routing, the RTP session's
+//! receive and send statistics, the send history, protect into the transport's reused send
+//! arena. (`Event::Rtp` carries the transceiver's `Mid`; `Mid` shares its text, so the
+//! clone per packet is a reference count — it was a `String` copy until this test named it.)
 //!
 //! The datagrams are made before counting and cut from one reused pool with
 //! `BytesMut::split`, as the facade's socket receive path (`ferrtc::net::RecvBuffer`) does.
@@ -33,9 +29,8 @@ use ferrtc_test_alloc::allocations;
 #[global_allocator]
 static GLOBAL: ferrtc_test_alloc::Counting = ferrtc_test_alloc::Counting;
 
-/// Allocations per forwarded packet known today, per stage: the `Mid` clone in
-/// `handle_receive` (see the module docs).
-const KNOWN_PER_PACKET: [u64; 4] = [1, 0, 0, 0];
+/// Allocations per forwarded packet, per stage: none.
+const KNOWN_PER_PACKET: [u64; 4] = [0, 0, 0, 0];
 
 const STAGES: [&str; 4] = [
     "B.handle_receive (SRTP unprotect)",

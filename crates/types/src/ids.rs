@@ -218,8 +218,11 @@ impl fmt::Display for ExtensionId {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $valid:path, $err:expr) => {
         $(#[$doc])*
+        ///
+        /// The text is shared: a clone is a reference count, not a copy, so an id can
+        /// travel with every packet of its stream without allocating.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Checks `value` against the grammar above.
@@ -227,8 +230,8 @@ macro_rules! string_id {
             /// # Errors
             /// The matching [`ValueError`] if `value` does not fit it.
             pub fn new(value: impl Into<String>) -> Result<Self, ValueError> {
-                let value = value.into();
-                if $valid(&value) { Ok($name(value)) } else { Err($err) }
+                let value: String = value.into();
+                if $valid(&value) { Ok($name(value.into())) } else { Err($err) }
             }
 
             /// The identifier.
@@ -252,7 +255,7 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
             }
         }
 
@@ -274,13 +277,13 @@ macro_rules! string_id {
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                &*self.0 == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                &*self.0 == *other
             }
         }
 
