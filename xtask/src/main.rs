@@ -255,6 +255,8 @@ fn test(args: &[String]) -> Result {
     let (passed, failed) = run_counting_tests(c)?;
 
     let cells = interop(&[])?;
+    // The browser demo against headless Chromium (camera -> Rust transform -> browser).
+    demo(&["test".to_owned()])?;
 
     println!(
         "\nxtask: whole suite green in {:.0} s",
