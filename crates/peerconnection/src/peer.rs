@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use ferrtc_dtls as dtls;
 use ferrtc_rtp_codecs::RtpPacket;
-use ferrtc_rtp_codecs::rtcp::{Compound, RtcpPacket};
+use ferrtc_rtp_codecs::rtcp::{RawRtcp, RtcpPacket};
 use ferrtc_sctp_datachannel as sctp;
 use ferrtc_stun_ice::ice;
 use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, SeqNo, Ssrc, Transmit};
@@ -1584,47 +1584,39 @@ impl PeerConnection {
     }
 
     fn on_rtcp(&mut self, packet: &[u8]) {
-        // Walk the compound packet (RFC 3550 §6.1) for PSFB PLI and FIR (RFC 4585, 5104).
+        // The compound packet (RFC 3550 §6.1), framed and parsed by ferrtc-rtp-codecs: key
+        // frame requests (PLI, FIR: RFC 4585, 5104) and the peer's bandwidth feedback.
         let mut rest = packet;
-        while rest.len() >= 4 {
-            let words = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-            let len = (words + 1) * 4;
-            let Some(one) = rest.get(..len) else {
-                break;
-            };
-            let fmt = one[0] & 0x1f;
-            if one[1] == 206 && one.len() >= 12 {
-                let media = match fmt {
-                    1 => Some(Ssrc(u32::from_be_bytes([one[8], one[9], one[10], one[11]]))),
-                    4 if one.len() >= 16 => Some(Ssrc(u32::from_be_bytes([
-                        one[12], one[13], one[14], one[15],
-                    ]))),
-                    _ => None,
-                };
-                if let Some(route) =
-                    media.and_then(|m| self.routes.iter().find(|r| r.send_ssrc == Some(m)))
-                {
-                    self.stats.keyframe_requests += 1;
-                    self.events.push_back(Event::KeyframeRequest {
-                        transceiver: route.transceiver,
-                    });
-                }
-            }
-            if one[1] == 206 && fmt == 15 {
+        while let Ok((raw, next)) = RawRtcp::parse(rest) {
+            let one = &rest[..rest.len() - next.len()];
+            rest = next;
+            let media = match RtcpPacket::parse(raw) {
+                Ok(RtcpPacket::Pli(p)) => Some(p.media_ssrc),
+                Ok(RtcpPacket::Fir(f)) => f.entries.iter().next().map(|e| e.ssrc),
                 // REMB (draft-alvestrand-rmcat-remb-03): the peer's estimate, for the sender.
-                if let Some(Ok(RtcpPacket::Remb(r))) = Compound::new(one).next() {
+                Ok(RtcpPacket::Remb(r)) => {
                     self.events.push_back(Event::Remb {
                         bitrate: r.bitrate(),
                     });
+                    None
                 }
-            }
-            if one[1] == 205 && fmt == 15 {
                 // Transport-wide feedback about what we sent: the input of a send-side
                 // bandwidth estimator.
-                self.events
-                    .push_back(Event::TransportFeedback(Bytes::copy_from_slice(one)));
+                Ok(RtcpPacket::TransportFeedback(_)) => {
+                    self.events
+                        .push_back(Event::TransportFeedback(Bytes::copy_from_slice(one)));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(route) =
+                media.and_then(|m| self.routes.iter().find(|r| r.send_ssrc == Some(m)))
+            {
+                self.stats.keyframe_requests += 1;
+                self.events.push_back(Event::KeyframeRequest {
+                    transceiver: route.transceiver,
+                });
             }
-            rest = &rest[len..];
         }
     }
 
