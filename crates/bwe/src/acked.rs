@@ -18,12 +18,21 @@ pub(crate) struct AckedBitrate {
     /// kbps and its variance.
     estimate: Option<f64>,
     variance: f64,
+    /// The latest window's raw rate, kbps.
+    last_sample: Option<f64>,
 }
 
 impl AckedBitrate {
     /// The estimate in bit/s.
     pub fn bps(&self) -> Option<f64> {
         self.estimate.map(|k| k * 1000.0)
+    }
+
+    /// The latest window's rate in bit/s, unsmoothed: while the link is overused the
+    /// receiver gets exactly what it carries, so this is the capacity without the
+    /// smoothing's lag.
+    pub fn latest_bps(&self) -> Option<f64> {
+        self.last_sample.map(|k| k * 1000.0)
     }
 
     /// Takes one acknowledged packet (in arrival order).
@@ -52,6 +61,7 @@ impl AckedBitrate {
         }
         self.sum_bytes += bytes;
         let Some(kbps) = sample else { return };
+        self.last_sample = Some(kbps);
         let Some(est) = self.estimate else {
             self.estimate = Some(kbps);
             self.variance = 50.0;

@@ -339,8 +339,14 @@ impl SendSideBwe {
         };
         if usage == BandwidthUsage::Overusing {
             self.probes.on_overuse(now_us);
-            if self.aimd.time_to_reduce_further(now_us, rtt, acked) {
-                self.aimd.update(usage, acked, rtt, now_us);
+            // The link is saturated: what it delivered in the latest window is its
+            // capacity, and the smoothed estimate may still remember a faster past.
+            let delivered = match (acked, self.acked.latest_bps()) {
+                (Some(a), Some(l)) => Some(a.min(l)),
+                (a, l) => a.or(l),
+            };
+            if self.aimd.time_to_reduce_further(now_us, rtt, delivered) {
+                self.aimd.update(usage, delivered, rtt, now_us);
             }
         } else if let Some(p) = probe_bps {
             if p > self.aimd.estimate() {
