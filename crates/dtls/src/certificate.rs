@@ -1,15 +1,20 @@
-//! Certificates: a self-signed ECDSA certificate made with `rcgen`, its fingerprints
-//! (RFC 8122 §5), and the signing key behind it. The [`Fingerprint`] and [`HashAlgorithm`]
-//! types are `ferrtc-types`'; computing and checking one is done here, with ring.
+//! Certificates: a self-signed ECDSA P-256 or RSA 2048 certificate made with `rcgen`, its
+//! fingerprints (RFC 8122 §5), and the signing key behind it. The [`Fingerprint`] and
+//! [`HashAlgorithm`] types are `ferrtc-types'`; computing and checking one is done here,
+//! with ring.
+//!
+//! Signatures are deterministic, so a seeded run replays byte for byte: ECDSA through
+//! RustCrypto's `p256`/`p384` with RFC 6979 nonces (ring's ECDSA draws its nonce from the
+//! system generator and takes no caller generator), RSA through ring with PKCS#1 v1.5
+//! padding (RFC 8017 §8.2, deterministic by construction; ring's generator only blinds).
 
 use ferrtc_types::{Fingerprint, HashAlgorithm};
 use ring::digest;
 use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair};
+use ring::signature;
 
 use crate::error::Error;
-use crate::types::SignatureScheme;
-
+use crate::types::{AuthKind, NamedGroup, SignatureScheme};
 /// ring's digest for a fingerprint hash function.
 fn ring_digest(algorithm: HashAlgorithm) -> &'static digest::Algorithm {
     match algorithm {
@@ -34,11 +39,28 @@ pub fn matches_fingerprint(cert_der: &[u8], expected: &Fingerprint) -> bool {
     actual.as_ref() == expected.digest()
 }
 
-/// Our certificate and its private key: ECDSA P-256 or P-384.
+/// The kind of key a generated certificate carries (see [`Certificate::generate_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// ECDSA over P-256, what browsers make for WebRTC (RFC 8827 §6.5). The default.
+    #[default]
+    EcdsaP256,
+    /// RSA with a 2048-bit modulus, for peers that only take the
+    /// `TLS_ECDHE_RSA_WITH_*` suites.
+    Rsa2048,
+}
+
+enum SigningKey {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+    Rsa(signature::RsaKeyPair),
+}
+
+/// Our certificate and its private key: ECDSA P-256 or P-384, or RSA (2048 to 8192 bits).
 pub struct Certificate {
     der: Vec<u8>,
-    key: EcdsaKeyPair,
-    scheme: SignatureScheme,
+    key: SigningKey,
 }
 
 impl core::fmt::Debug for Certificate {
@@ -52,13 +74,44 @@ impl core::fmt::Debug for Certificate {
     }
 }
 
+/// The schemes an RSA key signs with, in our preference order: PKCS#1 v1.5 first, the
+/// scheme every TLS 1.2 peer takes (RFC 5246 §7.4.1.4.1), and deterministic.
+const RSA_SCHEMES: [SignatureScheme; 6] = [
+    SignatureScheme::RsaPkcs1Sha256,
+    SignatureScheme::RsaPkcs1Sha384,
+    SignatureScheme::RsaPkcs1Sha512,
+    SignatureScheme::RsaPssRsaeSha256,
+    SignatureScheme::RsaPssRsaeSha384,
+    SignatureScheme::RsaPssRsaeSha512,
+];
+
+/// Reads the first PEM block labelled one of `labels` (RFC 7468 §2) from `text`.
+fn pem_block(text: &str, labels: &[&str]) -> Result<(String, Vec<u8>), Error> {
+    pem::parse_many(text)
+        .map_err(|_| Error::Certificate)?
+        .into_iter()
+        .find(|p| labels.contains(&p.tag()))
+        .map(|p| (p.tag().to_owned(), p.into_contents()))
+        .ok_or(Error::Certificate)
+}
+
 impl Certificate {
     /// Generates a fresh ECDSA P-256 self-signed certificate (what browsers make for
     /// WebRTC, RFC 8827 §6.5). Its validity is the rcgen default, wide enough that no
     /// clock is needed.
     pub fn generate() -> Result<Self, Error> {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(|_| Error::Certificate)?;
+        Self::generate_for(KeyKind::EcdsaP256)
+    }
+
+    /// Generates a fresh self-signed certificate with a key of `kind`, with `rcgen`.
+    pub fn generate_for(kind: KeyKind) -> Result<Self, Error> {
+        let key = match kind {
+            KeyKind::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyKind::Rsa2048 => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
+        }
+        .map_err(|_| Error::Certificate)?;
         let mut params =
             rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|_| Error::Certificate)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
@@ -69,36 +122,66 @@ impl Certificate {
         Certificate::from_der(cert.der().to_vec(), &key.serialize_der())
     }
 
-    /// Loads a DER certificate and its PKCS#8 ECDSA (P-256 or P-384) private key.
-    pub fn from_der(cert_der: Vec<u8>, pkcs8: &[u8]) -> Result<Self, Error> {
-        let rng = SystemRandom::new();
-        let (key, scheme) = if let Ok(k) =
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
-        {
-            (k, SignatureScheme::EcdsaSecp256r1Sha256)
+    /// Loads a DER certificate and its private key: PKCS#8 (ECDSA P-256 or P-384, or
+    /// RSA), or the older forms `openssl` also writes, SEC 1 `ECPrivateKey` (RFC 5915) and
+    /// PKCS#1 `RSAPrivateKey` (RFC 8017 §A.1.2).
+    ///
+    /// # Errors
+    /// [`Error::Certificate`] when the key does not parse as one of these, or is not the
+    /// key the certificate carries.
+    pub fn from_der(cert_der: Vec<u8>, private_key: &[u8]) -> Result<Self, Error> {
+        use p256::pkcs8::DecodePrivateKey;
+        let key = if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_der(private_key) {
+            SigningKey::P256(k)
+        } else if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_der(private_key) {
+            SigningKey::P384(k)
+        } else if let Ok(k) = signature::RsaKeyPair::from_pkcs8(private_key) {
+            SigningKey::Rsa(k)
+        } else if let Ok(k) = p256::SecretKey::from_sec1_der(private_key) {
+            SigningKey::P256(k.into())
+        } else if let Ok(k) = p384::SecretKey::from_sec1_der(private_key) {
+            SigningKey::P384(k.into())
+        } else if let Ok(k) = signature::RsaKeyPair::from_der(private_key) {
+            SigningKey::Rsa(k)
         } else {
-            let k =
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8, &rng)
-                    .map_err(|_| Error::Certificate)?;
-            (k, SignatureScheme::EcdsaSecp384r1Sha384)
+            return Err(Error::Certificate);
         };
         // The certificate must carry this key, or every peer would reject our signatures.
         let public = crate::crypto::x509::public_key(&cert_der).map_err(|_| Error::Certificate)?;
-        let matches = match &public {
-            crate::crypto::x509::PublicKey::EcdsaP256(p)
-            | crate::crypto::x509::PublicKey::EcdsaP384(p) => {
-                p.as_slice() == signature::KeyPair::public_key(&key).as_ref()
+        use crate::crypto::x509::PublicKey as P;
+        let matches = match (&key, &public) {
+            (SigningKey::P256(k), P::EcdsaP256(p)) => {
+                k.verifying_key().to_encoded_point(false).as_bytes() == p.as_slice()
             }
-            crate::crypto::x509::PublicKey::Rsa(_) => false,
+            (SigningKey::P384(k), P::EcdsaP384(p)) => {
+                k.verifying_key().to_encoded_point(false).as_bytes() == p.as_slice()
+            }
+            (SigningKey::Rsa(k), P::Rsa(p)) => {
+                signature::KeyPair::public_key(k).as_ref() == p.as_slice()
+            }
+            _ => false,
         };
         if !matches {
             return Err(Error::Certificate);
         }
-        Ok(Certificate {
-            der: cert_der,
-            key,
-            scheme,
-        })
+        Ok(Certificate { der: cert_der, key })
+    }
+
+    /// Loads a PEM certificate (`CERTIFICATE`) and its PEM private key (`PRIVATE KEY`,
+    /// `EC PRIVATE KEY` or `RSA PRIVATE KEY`), as `openssl req` and `openssl genpkey`
+    /// write them (RFC 7468). Only the first certificate of a chain is used: WebRTC
+    /// trusts the leaf by fingerprint.
+    ///
+    /// # Errors
+    /// [`Error::Certificate`] as for [`from_der`](Self::from_der), or when either text
+    /// holds no such block.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, Error> {
+        let (_, der) = pem_block(cert_pem, &["CERTIFICATE"])?;
+        let (_, key) = pem_block(
+            key_pem,
+            &["PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY"],
+        )?;
+        Certificate::from_der(der, &key)
     }
 
     /// The DER certificate.
@@ -111,27 +194,89 @@ impl Certificate {
         fingerprint_of(algorithm, &self.der)
     }
 
-    /// The scheme our signatures use.
-    pub fn scheme(&self) -> SignatureScheme {
-        self.scheme
-    }
-
-    /// The curve of our key, which a TLS 1.2 client must list in supported_groups to accept
-    /// our certificate (RFC 8422 §5.1.1).
-    pub fn curve(&self) -> crate::types::NamedGroup {
-        match self.scheme {
-            SignatureScheme::EcdsaSecp384r1Sha384 => crate::types::NamedGroup::Secp384r1,
-            _ => crate::types::NamedGroup::Secp256r1,
+    /// The suite authentication our key serves: the server picks only
+    /// `TLS_ECDHE_<this>_WITH_*` suites.
+    pub fn auth_kind(&self) -> AuthKind {
+        match self.key {
+            SigningKey::P256(_) | SigningKey::P384(_) => AuthKind::Ecdsa,
+            SigningKey::Rsa(_) => AuthKind::Rsa,
         }
     }
 
-    /// Signs `msg` (ECDSA, ASN.1 DER signature). The nonce comes from ring's system
-    /// generator: ring seals `SecureRandom`, and hedges the nonce with the key and message.
+    /// The schemes our key can sign with, preferred first.
+    pub fn schemes(&self) -> &'static [SignatureScheme] {
+        match self.key {
+            SigningKey::P256(_) => &[SignatureScheme::EcdsaSecp256r1Sha256],
+            SigningKey::P384(_) => &[SignatureScheme::EcdsaSecp384r1Sha384],
+            SigningKey::Rsa(_) => &RSA_SCHEMES,
+        }
+    }
+
+    /// The scheme our signatures use when the peer states no preference.
+    pub fn scheme(&self) -> SignatureScheme {
+        self.schemes()[0]
+    }
+
+    /// Our preferred scheme among those the peer listed (its signature_algorithms
+    /// extension or CertificateRequest, RFC 5246 §7.4.1.4.1), if any.
+    pub fn scheme_for(&self, peer: &[SignatureScheme]) -> Option<SignatureScheme> {
+        self.schemes().iter().copied().find(|s| peer.contains(s))
+    }
+
+    /// The curve of an ECDSA key, which a TLS 1.2 client must list in supported_groups to
+    /// accept our certificate (RFC 8422 §5.1.1). An RSA key binds no curve; for it this
+    /// is P-256, which [`ecdsa_curve`](Self::ecdsa_curve) tells apart.
+    pub fn curve(&self) -> NamedGroup {
+        self.ecdsa_curve().unwrap_or(NamedGroup::Secp256r1)
+    }
+
+    /// The curve of an ECDSA key; `None` for RSA.
+    pub fn ecdsa_curve(&self) -> Option<NamedGroup> {
+        match self.key {
+            SigningKey::P256(_) => Some(NamedGroup::Secp256r1),
+            SigningKey::P384(_) => Some(NamedGroup::Secp384r1),
+            SigningKey::Rsa(_) => None,
+        }
+    }
+
+    /// Signs `msg` with our preferred [`scheme`](Self::scheme) (ECDSA: an ASN.1 DER
+    /// signature with an RFC 6979 nonce; RSA: PKCS#1 v1.5).
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
-        self.key
-            .sign(&SystemRandom::new(), msg)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| Error::Crypto)
+        self.sign_with(self.scheme(), msg)
+    }
+
+    /// Signs `msg` with `scheme`, which must be one of [`schemes`](Self::schemes).
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] for a scheme our key cannot sign with, or a failed signature.
+    pub fn sign_with(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, Error> {
+        use SignatureScheme as S;
+        match (&self.key, scheme) {
+            (SigningKey::P256(k), S::EcdsaSecp256r1Sha256) => {
+                let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(k, msg);
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            (SigningKey::P384(k), S::EcdsaSecp384r1Sha384) => {
+                let sig: p384::ecdsa::Signature = p384::ecdsa::signature::Signer::sign(k, msg);
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            (SigningKey::Rsa(k), s) => {
+                let padding: &'static dyn signature::RsaEncoding = match s {
+                    S::RsaPkcs1Sha256 => &signature::RSA_PKCS1_SHA256,
+                    S::RsaPkcs1Sha384 => &signature::RSA_PKCS1_SHA384,
+                    S::RsaPkcs1Sha512 => &signature::RSA_PKCS1_SHA512,
+                    S::RsaPssRsaeSha256 => &signature::RSA_PSS_SHA256,
+                    S::RsaPssRsaeSha384 => &signature::RSA_PSS_SHA384,
+                    S::RsaPssRsaeSha512 => &signature::RSA_PSS_SHA512,
+                    _ => return Err(Error::Crypto),
+                };
+                let mut sig = vec![0u8; k.public().modulus_len()];
+                k.sign(padding, &SystemRandom::new(), msg, &mut sig)
+                    .map_err(|_| Error::Crypto)?;
+                Ok(sig)
+            }
+            _ => Err(Error::Crypto),
+        }
     }
 }
 
@@ -148,6 +293,56 @@ mod tests {
         let sig = c.sign(b"transcript").unwrap();
         sign::verify(&key, c.scheme(), b"transcript", &sig).unwrap();
         assert!(sign::verify(&key, c.scheme(), b"transcripT", &sig).is_err());
+        // RFC 6979: the same message gets the same signature.
+        assert_eq!(c.sign(b"transcript").unwrap(), sig);
+    }
+
+    #[test]
+    fn rsa_certificate_signs_every_scheme_and_verifies() {
+        let c = Certificate::generate_for(KeyKind::Rsa2048).unwrap();
+        assert_eq!(c.auth_kind(), AuthKind::Rsa);
+        assert_eq!(c.ecdsa_curve(), None);
+        let key = x509::public_key(c.der()).unwrap();
+        let x509::PublicKey::Rsa(der) = &key else {
+            panic!("an RSA key: {key:?}");
+        };
+        // A 2048-bit modulus: the RSAPublicKey DER is 270 bytes.
+        assert_eq!(der.len(), 270);
+        for &scheme in c.schemes() {
+            let sig = c.sign_with(scheme, b"transcript").unwrap();
+            assert_eq!(sig.len(), 256);
+            sign::verify(&key, scheme, b"transcript", &sig).unwrap();
+            assert!(sign::verify(&key, scheme, b"transcripT", &sig).is_err());
+        }
+        // PKCS#1 v1.5 is deterministic.
+        assert_eq!(c.sign(b"x").unwrap(), c.sign(b"x").unwrap());
+        assert_eq!(
+            c.scheme_for(&[SignatureScheme::RsaPssRsaeSha256]),
+            Some(SignatureScheme::RsaPssRsaeSha256)
+        );
+        assert_eq!(c.scheme_for(&[SignatureScheme::EcdsaSecp256r1Sha256]), None);
+        assert!(
+            c.sign_with(SignatureScheme::EcdsaSecp256r1Sha256, b"x")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn pem_round_trip_and_mismatched_key_refused() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["a.example".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let pem_of = |tag: &str, der: &[u8]| pem::encode(&pem::Pem::new(tag, der.to_vec()));
+        let cert_pem = pem_of("CERTIFICATE", cert.der());
+        let c =
+            Certificate::from_pem(&cert_pem, &pem_of("PRIVATE KEY", &key.serialize_der())).unwrap();
+        assert_eq!(c.der(), &cert.der()[..]);
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        assert!(
+            Certificate::from_pem(&cert_pem, &pem_of("PRIVATE KEY", &other.serialize_der()))
+                .is_err()
+        );
+        assert!(Certificate::from_pem("garbage", "garbage").is_err());
     }
 
     #[test]

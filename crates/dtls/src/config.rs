@@ -27,7 +27,8 @@ pub struct Config {
     /// fingerprint check.
     pub danger_accept_any_certificate: bool,
     /// Cipher suites in preference order (the client offers them; the server picks its
-    /// first that the client offered and its certificate can serve).
+    /// first that the client offered and its certificate can serve: `TLS_ECDHE_ECDSA_*`
+    /// for an ECDSA certificate, `TLS_ECDHE_RSA_*` for an RSA one).
     pub cipher_suites: Vec<CipherSuite>,
     /// ECDHE groups in preference order.
     pub groups: Vec<NamedGroup>,
@@ -49,18 +50,23 @@ pub struct Config {
 
 impl Config {
     /// A WebRTC configuration: our role, our certificate, the fingerprints the peer's SDP
-    /// announced, every implemented suite, group and SRTP profile, a 1200-byte MTU.
+    /// announced, every implemented suite (those our certificate's key type
+    /// authenticates first), group and SRTP profile, a 1200-byte MTU.
     pub fn new(
         role: DtlsRole,
         certificate: Arc<Certificate>,
         remote_fingerprints: Vec<Fingerprint>,
     ) -> Self {
+        let mut cipher_suites = CipherSuite::ALL.to_vec();
+        let ours = certificate.auth_kind();
+        // Stable: within each key type the order of `ALL` stays.
+        cipher_suites.sort_by_key(|s| s.params().map(|(_, _, auth)| auth != ours));
         Config {
             role,
             certificate,
             remote_fingerprints,
             danger_accept_any_certificate: false,
-            cipher_suites: CipherSuite::ALL.to_vec(),
+            cipher_suites,
             groups: NamedGroup::ALL.to_vec(),
             srtp_profiles: SrtpProfile::ALL.to_vec(),
             mtu: 1200,

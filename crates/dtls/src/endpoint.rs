@@ -207,10 +207,14 @@ pub struct Endpoint {
     /// The peer's next message_seq when our current flight was sent: messages below it
     /// belong to the flight ours answers.
     flight_recv_start: u16,
+    /// The first message_seq of the peer's flight that ours answers.
+    peer_flight_start: u16,
     retransmit_at: Option<Instant>,
     /// When the current flight was last sent, by whatever cause: bounds retransmissions
     /// triggered by the peer's repeats (see `answer_peer_retransmission`).
     flight_sent_at: Option<Instant>,
+    /// What of the peer's flight has been repeated since ours was last sent in answer.
+    repeat: RepeatTracker,
     rto: Duration,
     retransmissions: u32,
     sent_close_notify: bool,
@@ -227,6 +231,82 @@ pub struct Endpoint {
 /// Application data records held while the peer's Finished is still missing.
 const MAX_EARLY_DATA: usize = 16;
 
+/// Record sequence numbers of a repeated flight remembered, to count each record once. A
+/// flight of more records than this is never seen as repeated whole (the half-timeout
+/// rule still answers it).
+const MAX_REPEAT_RECORDS: usize = 64;
+/// Messages in the largest flight (the server's flight 4 has five, RFC 6347 §4.2.4).
+const MAX_FLIGHT_MESSAGES: usize = 8;
+
+/// Tells a genuine repeat of the peer's whole flight from replayed or duplicated copies of
+/// its datagrams (RFC 6347 §4.2.4).
+///
+/// A peer that retransmits sends every record again under a fresh record sequence number
+/// (RFC 6347 §4.1: numbers never repeat within an epoch), so a repeat is genuine when
+/// records numbered above any seen from the peer when we last answered carry, between them,
+/// every byte of every message of the flight ours answers. A duplicating link or an
+/// attacker replaying a capture only brings numbers already seen; to forge a genuine
+/// repeat one must send the whole flight, and each one earns at most one flight of ours,
+/// so no amplification beyond the handshake's own ratio is possible.
+#[derive(Debug, Default)]
+struct RepeatTracker {
+    /// Highest record sequence number seen from the peer, per epoch (0 and 1).
+    max_seen: [Option<u64>; 2],
+    /// `max_seen` when we last sent our flight in answer (or a new flight): only records
+    /// numbered above it are fresh.
+    fresh_above: [Option<u64>; 2],
+    /// Fresh records counted so far: (epoch, sequence number).
+    counted: Vec<(u16, u64)>,
+    /// Per message of the peer's flight (from `peer_flight_start`): (length, bytes
+    /// brought by fresh records).
+    covered: Vec<(u32, u32)>,
+}
+
+impl RepeatTracker {
+    /// Starts counting afresh: the peer's flight is `first..end` (message_seq).
+    fn restart(&mut self, first: u16, end: u16) {
+        self.fresh_above = self.max_seen;
+        self.counted.clear();
+        self.covered.clear();
+        let n = usize::from(end.wrapping_sub(first));
+        // A flight has a handful of messages; anything else is never seen as whole.
+        if n <= MAX_FLIGHT_MESSAGES {
+            self.covered.resize(n, (u32::MAX, 0));
+        }
+    }
+
+    /// Notes a handshake record of the peer's (epoch 0 or 1, already authenticated if 1);
+    /// `first` is the message_seq of the first message of the peer's flight.
+    fn note(&mut self, epoch: u16, record_seq: u64, payload: &[u8], first: u16) {
+        let e = usize::from(epoch.min(1));
+        self.max_seen[e] = Some(self.max_seen[e].map_or(record_seq, |m| m.max(record_seq)));
+        if self.covered.is_empty()
+            || self.fresh_above[e].is_some_and(|above| record_seq <= above)
+            || self.counted.contains(&(epoch, record_seq))
+            || self.counted.len() >= MAX_REPEAT_RECORDS
+        {
+            return;
+        }
+        let mut counted = false;
+        for frag in Fragment::parse_all(payload).map_while(Result::ok) {
+            let idx = usize::from(frag.message_seq.wrapping_sub(first));
+            if let Some((len, got)) = self.covered.get_mut(idx) {
+                *len = frag.length;
+                *got = got.saturating_add(frag.body.len() as u32);
+                counted = true;
+            }
+        }
+        if counted {
+            self.counted.push((epoch, record_seq));
+        }
+    }
+
+    /// True once fresh records brought every message of the peer's flight whole.
+    fn whole(&self) -> bool {
+        !self.covered.is_empty() && self.covered.iter().all(|&(len, got)| got >= len)
+    }
+}
+
 impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Endpoint")
@@ -240,9 +320,8 @@ impl Endpoint {
     /// An endpoint for the role in `config`. A server waits for a ClientHello; a client
     /// starts when told where its peer is, with [`connect`](Self::connect).
     ///
-    /// `rng` supplies the hello random and the server's cookie secret; seed it for a
-    /// replayable run. (ECDHE scalars and ECDSA nonces come from ring's system generator:
-    /// ring does not let a caller supply one.)
+    /// `rng` supplies the hello random, the server's cookie secret and the ECDHE scalar;
+    /// seed it for a replayable run (signatures are deterministic).
     ///
     /// A server keeps no state for a ClientHello until the client proves it can receive at
     /// its address by echoing a cookie (RFC 6347 §4.2.1). Until then it also ignores
@@ -287,8 +366,10 @@ impl Endpoint {
             negotiated: None,
             flight: Vec::new(),
             flight_recv_start: 0,
+            peer_flight_start: 0,
             retransmit_at: None,
             flight_sent_at: None,
+            repeat: RepeatTracker::default(),
             rto,
             retransmissions: 0,
             sent_close_notify: false,
@@ -489,25 +570,35 @@ impl Endpoint {
     }
 
     /// Repeats the current flight because the peer repeated the flight it answers: ours
-    /// was lost (RFC 6347 §4.2.4 allows retransmitting on receipt of a retransmitted
-    /// flight). At most once per half retransmission timeout since the flight was last
-    /// sent, by this path or the timer: otherwise each replayed copy of one small
-    /// datagram (a duplicating link, or an attacker replaying a capture) would make us
-    /// send a whole flight, certificate included, an amplification. A peer that lost our
-    /// flight repeats its own only when its own timer fires, a full timeout later, so a
-    /// real loss is still answered at once; the timer-driven retransmission
+    /// was lost (RFC 6347 §4.2.4: on receipt of a retransmitted flight, retransmit).
+    ///
+    /// A genuine repeat of the peer's whole flight (see `RepeatTracker`) is answered
+    /// unless our flight went out less than half the *initial* timeout ago (the peer's
+    /// repeat then crossed it). It does not wait for our own backed-off timer: a peer
+    /// whose timer runs faster than ours (one that does not back off, or restarted its
+    /// timer) would otherwise wait up to half our current timeout for an answer.
+    ///
+    /// Anything less, a part of the flight or copies of records already seen, is
+    /// answered at most once per half *current* retransmission timeout since the flight
+    /// was last sent, by any path: otherwise each replayed copy of one small datagram (a
+    /// duplicating link, or an attacker replaying a capture) would make us send a whole
+    /// flight, certificate included, an amplification. The timer-driven retransmission
     /// (§4.2.4.1) is unaffected.
     fn answer_peer_retransmission(&mut self, now: Instant) {
         if self.flight.is_empty() {
             return;
         }
-        if self
-            .flight_sent_at
-            .is_some_and(|at| now < at + self.rto / 2)
-        {
+        let window = if self.repeat.whole() {
+            self.common.config.initial_rto / 2
+        } else {
+            self.rto / 2
+        };
+        if self.flight_sent_at.is_some_and(|at| now < at + window) {
             return;
         }
         self.flight_sent_at = Some(now);
+        self.repeat
+            .restart(self.peer_flight_start, self.flight_recv_start);
         self.send_flight();
     }
 
@@ -629,6 +720,17 @@ impl Endpoint {
         peer_retransmitted: &mut bool,
     ) -> Result<Option<ReceiveError>, Error> {
         let header = rec.repr();
+        if header.epoch == 0
+            && header.content_type == ContentType::Handshake
+            && !self.hs.is_stateless_server()
+        {
+            self.repeat.note(
+                0,
+                header.sequence_number,
+                rec.fragment(),
+                self.peer_flight_start,
+            );
+        }
         match header.epoch {
             0 => {
                 // Epoch 0 is unauthenticated: after the handshake it carries nothing we
@@ -699,6 +801,10 @@ impl Endpoint {
                 };
                 self.replay.update(header.sequence_number);
                 let plain = &buf[range];
+                if header.content_type == ContentType::Handshake {
+                    self.repeat
+                        .note(1, header.sequence_number, plain, self.peer_flight_start);
+                }
                 let result = match header.content_type {
                     ContentType::Handshake => self
                         .handle_handshake_payload(
@@ -903,6 +1009,8 @@ impl Endpoint {
         }
         if let Some(next) = self.common.next_recv_seq.take() {
             self.reassembler.reset(next);
+            // The server's first flight answers the ClientHello, the message before.
+            self.flight_recv_start = next.wrapping_sub(1);
         }
         if let Some(keys) = self.common.keys.take() {
             // `Keys::ciphers` only fails if ring rejects a key of the length it asked
@@ -925,7 +1033,11 @@ impl Endpoint {
         }
         if let Some(flight) = self.common.flight.take() {
             self.flight = flight;
+            let peer_flight_start = self.flight_recv_start;
             self.flight_recv_start = self.reassembler.next_seq();
+            self.peer_flight_start = peer_flight_start;
+            self.repeat
+                .restart(peer_flight_start, self.flight_recv_start);
             self.rto = self.common.config.initial_rto;
             self.retransmissions = 0;
             self.retransmit_at = if self.common.flight_is_final {

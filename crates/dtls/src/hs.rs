@@ -440,7 +440,7 @@ impl ClientWaitKeyExchange {
         signed.extend_from_slice(&self.n.server_random);
         signed.extend_from_slice(&ServerKeyExchange::params(ske.group, &ske.public_key));
         sign::verify(&self.server_key, ske.scheme, &signed, &ske.signature)?;
-        let kx = KeyExchange::start(ske.group)?;
+        let kx = KeyExchange::start(ske.group, &mut *cx.rng)?;
         let public = kx.public_key().to_vec();
         let pre_master_secret = kx.complete(&ske.public_key)?;
         cx.transcript.extend_from_slice(m.raw);
@@ -494,15 +494,17 @@ impl ClientWaitHelloDone {
             &HandshakeMessage::ClientKeyExchange(self.public.clone()),
         );
         let keys = self.n.keys(&self.pre_master_secret, &cx.transcript);
-        if self.certificate_request.is_some() {
-            let signature = cert.sign(&cx.transcript)?;
+        if let Some(cr) = &self.certificate_request {
+            // RFC 5246 §7.4.8: a scheme the CertificateRequest lists. If it lists none of
+            // ours the server will refuse us whatever we send; our preferred one says why.
+            let scheme = cert
+                .scheme_for(&cr.signature_schemes)
+                .unwrap_or(cert.scheme());
+            let signature = cert.sign_with(scheme, &cx.transcript)?;
             cx.push(
                 &mut flight,
                 0,
-                &HandshakeMessage::CertificateVerify(DigitallySigned {
-                    scheme: cert.scheme(),
-                    signature,
-                }),
+                &HandshakeMessage::CertificateVerify(DigitallySigned { scheme, signature }),
             );
         }
         flight.push(FlightItem::ChangeCipherSpec);
@@ -632,6 +634,9 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
     let mut groups = None;
     let mut srtp_offer = None;
     let mut point_formats = false;
+    // RFC 5246 §7.4.1.4.1: without signature_algorithms the client takes SHA-1, which we
+    // do not sign with; our preferred scheme is the best we can do.
+    let mut scheme = cert.scheme();
     for e in &ch.extensions {
         match e {
             Extension::ExtendedMasterSecret => ems = true,
@@ -644,8 +649,10 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
             Extension::SupportedGroups(g) => groups = Some(g.clone()),
             // RFC 5246 §7.4.1.4.1: our ServerKeyExchange must be signed with a scheme the
             // client listed.
-            Extension::SignatureAlgorithms(schemes) if !schemes.contains(&cert.scheme()) => {
-                return Err(PeerMisbehaved::NoCommonCipherSuite.into());
+            Extension::SignatureAlgorithms(schemes) => {
+                scheme = cert
+                    .scheme_for(schemes)
+                    .ok_or(PeerMisbehaved::NoCommonCipherSuite)?;
             }
             Extension::UseSrtp { profiles, .. } => srtp_offer = Some(profiles.clone()),
             Extension::EcPointFormats(f) => {
@@ -664,9 +671,14 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
     let offered_groups = groups.unwrap_or_else(|| vec![NamedGroup::Secp256r1]);
     // RFC 8422 §5.1.1: the groups also bound the curve of an ECDSA certificate, so our
     // ECDSA suites are only on offer if the client lists our key's curve.
-    if !offered_groups.contains(&cert.curve()) {
+    if cert
+        .ecdsa_curve()
+        .is_some_and(|curve| !offered_groups.contains(&curve))
+    {
         return Err(PeerMisbehaved::NoCommonCipherSuite.into());
     }
+    // Only suites our certificate can authenticate: TLS_ECDHE_ECDSA_* for an ECDSA key,
+    // TLS_ECDHE_RSA_* for an RSA key (RFC 8422 §2, §5.3).
     let suite = config
         .cipher_suites
         .iter()
@@ -674,7 +686,7 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
         .find(|s| {
             ch.cipher_suites.contains(s)
                 && s.params()
-                    .is_some_and(|(_, _, auth)| auth == AuthKind::Ecdsa)
+                    .is_some_and(|(_, _, auth)| auth == cert.auth_kind())
         })
         .ok_or(PeerMisbehaved::NoCommonCipherSuite)?;
     let group = config
@@ -737,20 +749,20 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
         0,
         &HandshakeMessage::Certificate(vec![cert.der().to_vec()]),
     );
-    let kx = KeyExchange::start(group)?;
+    let kx = KeyExchange::start(group, &mut *cx.rng)?;
     let params = ServerKeyExchange::params(group, kx.public_key());
     let mut signed = Vec::with_capacity(64 + params.len());
     signed.extend_from_slice(&ch.random);
     signed.extend_from_slice(&server_random);
     signed.extend_from_slice(&params);
-    let signature = cert.sign(&signed)?;
+    let signature = cert.sign_with(scheme, &signed)?;
     cx.push(
         &mut flight,
         0,
         &HandshakeMessage::ServerKeyExchange(ServerKeyExchange {
             group,
             public_key: kx.public_key().to_vec(),
-            scheme: cert.scheme(),
+            scheme,
             signature,
         }),
     );

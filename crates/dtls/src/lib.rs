@@ -6,7 +6,8 @@
 //!
 //! - DTLS 1.2 with ECDHE (X25519, P-256, P-384) and the AEAD suites
 //!   `TLS_ECDHE_{ECDSA,RSA}_WITH_{AES_128_GCM_SHA256, AES_256_GCM_SHA384, CHACHA20_POLY1305_SHA256}`;
-//!   our certificate is ECDSA, the peer's may be ECDSA or RSA;
+//!   our certificate is ECDSA (P-256 by default) or RSA ([`KeyKind`]) and the server
+//!   picks the suites it authenticates; the peer's may be ECDSA or RSA;
 //! - a stateless HMAC cookie exchange on the server (RFC 6347 §4.2.1), mutual authentication,
 //!   extended master secret (RFC 7627, required), use_srtp (RFC 5764) and the RFC 5705
 //!   exporter; renegotiation is refused;
@@ -16,10 +17,10 @@
 //!   per epoch;
 //! - trust by certificate fingerprint, as WebRTC does (RFC 8122, RFC 8827 §6.5).
 //!
-//! Randomness: hello randoms and the cookie secret come from the caller's `RngCore`, so a run
-//! can be replayed. ECDHE scalars and ECDSA nonces come from `ring::rand::SystemRandom`: ring
-//! seals its `SecureRandom` trait, so no caller generator can stand in for it. Everything
-//! else about a run (messages, flights, timers) is a function of the inputs.
+//! Randomness: hello randoms, the cookie secret and the ECDHE scalars come from the caller's
+//! `RngCore`, and signatures are deterministic (RFC 6979 ECDSA, PKCS#1 v1.5 RSA), so a
+//! seeded run replays byte for byte. Everything else about a run (messages, flights,
+//! timers) is a function of the inputs.
 //!
 //! The vocabulary is `ferrtc-types`' ([`DtlsRole`], [`SrtpProfile`], [`Fingerprint`],
 //! [`HashAlgorithm`], [`SrtpKeys`], [`Transmit`]), re-exported here. The endpoint follows the
@@ -113,7 +114,7 @@ pub mod replay;
 pub mod types;
 
 pub use alert::{Alert, AlertDescription, AlertLevel};
-pub use certificate::{Certificate, fingerprint_of, matches_fingerprint};
+pub use certificate::{Certificate, KeyKind, fingerprint_of, matches_fingerprint};
 pub use config::Config;
 pub use endpoint::{
     AppDataRanges, Endpoint, Event, MAX_IN_PLACE_RECORDS, Negotiated, SRTP_EXPORTER_LABEL, Stats,

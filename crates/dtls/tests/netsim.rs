@@ -4,8 +4,10 @@
 //!
 //! Each side is a [`ferrtc_dtls::Endpoint`] wrapped in a netsim [`Machine`]; the simulator
 //! owns the virtual clock, so a 123-second give-up costs microseconds. Every run is seeded
-//! (the links' draws and the hello randoms); ring's ECDHE scalars and ECDSA nonces are not,
-//! so byte contents differ between runs but datagram counts and times do not.
+//! (the links' draws, the hello randoms and the ECDHE scalars) and signatures are
+//! deterministic, so a run with the same certificates replays byte for byte (section 7).
+//! Most tests make fresh certificates per run, so their sizes vary by a byte or two
+//! between runs (DER integers) while datagram counts and times do not.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -879,4 +881,124 @@ fn wrong_fingerprint_over_a_lossy_link_fails_typed_with_an_alert() {
         outcomes.iter().filter(|o| o.1 > 0).count() >= 8,
         "{outcomes:?}"
     );
+}
+
+// ---- 6. a genuine repeat after our timer backed off ---------------------------------------
+
+/// RFC 6347 §4.2.4: a retransmitted flight from the peer means ours was lost, and is
+/// answered with our flight. Here the server's flight 4 is lost for 7.5 s, so its timer
+/// backs off (sends at 0, 1, 3 and 7 s; the next would be 15 s). The client's timer does
+/// not back off (its ceiling is its initial 1 s, as Pion's flights repeat every second),
+/// so its hello keeps coming once a second. When the link heals, the first repeat of the
+/// client's hello must be answered at once, not when the server's backed-off timer fires
+/// or half of it has passed since its last send (4 s).
+#[test]
+fn a_genuine_repeat_is_answered_before_our_backed_off_timer() {
+    let (mut c, s) = configs();
+    c.initial_rto = Duration::from_secs(1);
+    c.max_rto = Duration::from_secs(1);
+    c.max_retransmissions = 30;
+    let link = LinkConfig::ideal().latency(LATENCY);
+    let mut net = Net::new(3, link.clone(), c, Some(s));
+    // The cookie exchange gets through: run until the client has sent its second hello.
+    let client = net.client;
+    net.sim
+        .run_until_cond(Duration::from_secs(1), |sim| {
+            sim.endpoint(client).inner.sent.len() >= 2
+        })
+        .expect("the HelloVerifyRequest arrives");
+    net.sim.set_link_config(net.down, link.clone().loss(1.0));
+    net.sim.run_for(Duration::from_millis(7500));
+    let lost = net.sim.link_stats(net.down).dropped_loss;
+    let server_sends: Vec<Duration> = net.server().inner.sent.iter().map(|(t, _)| *t).collect();
+    // HVR, then flight 4 on the timer at least at 0, 1, 3 and 7 s after the hello.
+    assert!(lost >= 4, "server datagrams lost: {lost}");
+    let last_server_send = *server_sends.last().unwrap();
+    assert!(
+        last_server_send >= Duration::from_secs(7),
+        "the server's timer backed off to its 7 s send: {server_sends:?}"
+    );
+    net.sim.set_link_config(net.down, link);
+    let healed = net.sim.elapsed();
+    let took = net.handshake();
+    assert_connected_with_matching_keys(&net, "after the outage");
+    // The client repeats its hello within 1 s of the healing; the server answers that
+    // repeat, and flights 5 and 6 take one more round trip (40 ms).
+    assert!(
+        took <= Duration::from_millis(1100),
+        "connected {took:?} after the link healed at {healed:?}; server sent at \
+         {:?}",
+        net.server()
+            .inner
+            .sent
+            .iter()
+            .map(|(t, _)| *t)
+            .collect::<Vec<_>>()
+    );
+    // Answered at once: the server's first datagram after the healing went out as the
+    // client's repeat arrived, 10 ms after the client sent it.
+    let first_after = net
+        .server()
+        .inner
+        .sent
+        .iter()
+        .map(|(t, _)| *t)
+        .find(|t| *t > healed)
+        .unwrap();
+    let client_repeat = net
+        .client()
+        .inner
+        .sent
+        .iter()
+        .map(|(t, _)| *t)
+        .find(|t| *t > healed)
+        .unwrap();
+    assert_eq!(first_after, client_repeat + LATENCY);
+}
+
+// ---- 7. byte-for-byte replay ------------------------------------------------------------
+
+/// Every random choice of a run comes from the seeds (the links' draws, hello randoms,
+/// cookie secret, ECDHE scalars) and signatures are deterministic (RFC 6979 ECDSA), so the
+/// same seeded run sends the same datagrams at the same times, byte for byte, both ways,
+/// and derives the same keys. (The certificates are made once, outside the runs.)
+#[test]
+fn a_seeded_run_replays_byte_for_byte() {
+    let (c, s) = configs();
+    type Sent = Vec<(Duration, Vec<u8>)>;
+    let run = |seed: u64| -> (Sent, Sent, Vec<u8>) {
+        let mut net = Net::new(seed, rough_link(), c.clone(), Some(s.clone()));
+        net.handshake();
+        assert_connected_with_matching_keys(&net, &format!("replay seed {seed}"));
+        let (at_server, at_client) = net.exchange(10);
+        assert!(!at_server.is_empty() && !at_client.is_empty());
+        let keys = net
+            .client()
+            .inner
+            .ep
+            .export_keying_material(ferrtc_dtls::SRTP_EXPORTER_LABEL, 60)
+            .unwrap();
+        (
+            net.client().inner.sent.clone(),
+            net.server().inner.sent.clone(),
+            keys,
+        )
+    };
+    let first = run(11);
+    let again = run(11);
+    // More than a clean handshake's six datagrams: the lossy link made both sides repeat.
+    assert!(first.0.len() + first.1.len() > 6 + 20);
+    assert_eq!(first.0.len(), again.0.len());
+    assert_eq!(first.1.len(), again.1.len());
+    for (i, (a, b)) in first.0.iter().zip(&again.0).enumerate() {
+        assert_eq!(a, b, "client datagram {i}");
+    }
+    for (i, (a, b)) in first.1.iter().zip(&again.1).enumerate() {
+        assert_eq!(a, b, "server datagram {i}");
+    }
+    assert_eq!(first.2, again.2, "the same exported keys");
+    // Another seed is another run: other hello randoms, ECDHE keys, keys.
+    let other = run(12);
+    assert_ne!(first.0[0].1, other.0[0].1);
+    assert_ne!(first.2, other.2);
 }
