@@ -1,6 +1,7 @@
 //! Interop with OpenSSL 3 (`openssl s_server` / `s_client -dtls1_2`) on loopback: every
-//! suite, ECDSA P-256 and RSA 2048 peers, each SRTP profile; the exported keying material
-//! must equal what OpenSSL prints, and data must cross both ways.
+//! suite, ECDSA P-256 and RSA 2048 peers, each SRTP profile, and our own certificate RSA
+//! 2048 against peers offering only the `ECDHE-RSA` suites, both roles; the exported
+//! keying material must equal what OpenSSL prints, and data must cross both ways.
 //!
 //! Real processes and sockets, so real time: the loop waits on socket timeouts, never
 //! sleeps. Needs the `openssl` binary (Debian package `openssl`).
@@ -17,7 +18,7 @@ use std::collections::VecDeque;
 
 use ferrtc_dtls::{
     Certificate, CipherSuite, Config, DtlsRole, Endpoint, Event, Fingerprint, HashAlgorithm,
-    SRTP_EXPORTER_LABEL, SrtpKeys, SrtpProfile, fingerprint_of,
+    KeyKind, SRTP_EXPORTER_LABEL, SrtpKeys, SrtpProfile, fingerprint_of,
 };
 use rand::SeedableRng;
 
@@ -765,5 +766,240 @@ fn every_group_against_openssl() {
             _ => "ECDH, secp384r1",
         };
         assert!(temp_key.contains(expected), "{temp_key}");
+    }
+}
+
+/// The RSA suites only, in OpenSSL's names: a peer with this list can only complete a
+/// handshake with an RSA server certificate.
+const RSA_ONLY: &str =
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+
+/// The first PEM certificate openssl printed after a line equal to `marker`, as DER.
+fn printed_certificate(peer: &mut Peer, marker: &str) -> Vec<u8> {
+    peer.wait_line(|l| l == "-----END CERTIFICATE-----");
+    let start = peer
+        .seen
+        .iter()
+        .position(|l| l == marker)
+        .unwrap_or_else(|| {
+            panic!("openssl printed no {marker:?}: {:#?}", peer.seen);
+        });
+    let mut pem = String::new();
+    for l in &peer.seen[start + 1..] {
+        pem.push_str(l);
+        pem.push('\n');
+        if l == "-----END CERTIFICATE-----" {
+            break;
+        }
+    }
+    pem::parse(pem).expect("a PEM certificate").into_contents()
+}
+
+/// Our own certificate is RSA 2048 (`KeyKind::Rsa2048`): as a server, against s_client
+/// offering only the `ECDHE-RSA` suites, we pick one and sign the ServerKeyExchange with
+/// the scheme the client asks for (PKCS#1 v1.5 or PSS); s_client receives our
+/// certificate, verifies our signature and exports the same keys.
+#[test]
+fn our_rsa_certificate_as_server_against_openssl_with_rsa_only_suites() {
+    let certs = Certs::new();
+    let ours = Arc::new(Certificate::generate_for(KeyKind::Rsa2048).unwrap());
+    let cases = [
+        // (s_client's -sigalgs, what it reports for our signature, the suite we pick)
+        (
+            "RSA+SHA256",
+            "RSA",
+            "SHA256",
+            CipherSuite::EcdheRsaWithAes128GcmSha256,
+        ),
+        (
+            "RSA+SHA384",
+            "RSA",
+            "SHA384",
+            CipherSuite::EcdheRsaWithAes128GcmSha256,
+        ),
+        (
+            "RSA-PSS+SHA256",
+            "RSA-PSS",
+            "SHA256",
+            CipherSuite::EcdheRsaWithAes128GcmSha256,
+        ),
+    ];
+    for (i, (sigalgs, sig_type, digest, suite)) in cases.into_iter().enumerate() {
+        let profile = SrtpProfile::ALL[i % 4];
+        let (kl, sl) = (profile.master_key_len(), profile.master_salt_len());
+        let mut c = Config::new(
+            DtlsRole::Server,
+            ours.clone(),
+            vec![certs.fingerprint("rsa")],
+        );
+        c.srtp_profiles = vec![profile];
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let mut ep = server_endpoint(Arc::new(c), 200 + i as u64);
+        let mut client = Peer::spawn(
+            &[
+                "s_client",
+                "-dtls1_2",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path("rsa.pem"),
+                "-key",
+                &certs.path("rsa.key"),
+                "-cipher",
+                RSA_ONLY,
+                "-sigalgs",
+                sigalgs,
+                "-use_srtp",
+                openssl_profile(profile),
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                &(2 * (kl + sl)).to_string(),
+            ]
+            .map(String::from),
+        );
+        let stdin = client.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"rsa echo\n").unwrap();
+        stdin.flush().unwrap();
+        let events = drive(&mut ep, &sock, |ep, e| match e {
+            Event::ApplicationData(d) => {
+                ep.send(d).unwrap();
+                true
+            }
+            _ => false,
+        });
+        match &events[..] {
+            [Event::Connected(n), Event::ApplicationData(d)] => {
+                assert_eq!(n.cipher_suite, suite, "{sigalgs}");
+                assert_eq!(&d[..], b"rsa echo\n");
+            }
+            other => panic!("{sigalgs}: {other:?}"),
+        }
+        check_material(&ep, &client.keying_material(), profile);
+        client.wait_line(|l| l == "rsa echo");
+        assert_eq!(
+            printed_certificate(&mut client, "Server certificate"),
+            ours.der(),
+            "s_client got our RSA certificate"
+        );
+        let t = client.wait_line(|l| l.starts_with("Peer signature type:"));
+        assert!(t.ends_with(&format!(": {sig_type}")), "{sigalgs}: {t}");
+        let d = client.wait_line(|l| l.starts_with("Peer signing digest:"));
+        assert!(d.ends_with(&format!(": {digest}")), "{sigalgs}: {d}");
+    }
+}
+
+/// Our own certificate is RSA 2048, as a client: s_server, with an RSA certificate and only
+/// the `ECDHE-RSA` suites, demands our certificate (`-Verify`) and checks our
+/// CertificateVerify, signed with a scheme its CertificateRequest lists (PSS when it
+/// lists only PSS). Data crosses both ways.
+#[test]
+fn our_rsa_certificate_as_client_against_openssl_with_rsa_only_suites() {
+    let certs = Certs::new();
+    let ours = Arc::new(Certificate::generate_for(KeyKind::Rsa2048).unwrap());
+    let cases = [
+        (
+            "RSA+SHA256",
+            "RSA",
+            CipherSuite::EcdheRsaWithAes256GcmSha384,
+        ),
+        (
+            "RSA-PSS+SHA256",
+            "RSA-PSS",
+            CipherSuite::EcdheRsaWithChacha20Poly1305Sha256,
+        ),
+    ];
+    // s_server trusts our self-signed certificate as its own CA, so with
+    // -verify_return_error it fails the handshake unless our chain and signature verify.
+    std::fs::write(
+        certs.path("ours.pem"),
+        pem::encode(&pem::Pem::new("CERTIFICATE", ours.der().to_vec())),
+    )
+    .unwrap();
+    for (i, (client_sigalgs, sig_type, suite)) in cases.into_iter().enumerate() {
+        let profile = SrtpProfile::ALL[(i + 1) % 4];
+        let (kl, sl) = (profile.master_key_len(), profile.master_salt_len());
+        let port = free_port();
+        let mut server = Peer::spawn(
+            &[
+                "s_server",
+                "-dtls1_2",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &certs.path("rsa.pem"),
+                "-key",
+                &certs.path("rsa.key"),
+                "-naccept",
+                "1",
+                "-Verify",
+                "1",
+                "-verify_return_error",
+                "-CAfile",
+                &certs.path("ours.pem"),
+                "-client_sigalgs",
+                client_sigalgs,
+                "-cipher",
+                openssl_suite(suite),
+                "-use_srtp",
+                openssl_profile(profile),
+                "-keymatexport",
+                "EXTRACTOR-dtls_srtp",
+                "-keymatexportlen",
+                &(2 * (kl + sl)).to_string(),
+            ]
+            .map(String::from),
+        );
+        server.wait_line(|l| l == "ACCEPT");
+        let mut c = Config::new(
+            DtlsRole::Client,
+            ours.clone(),
+            vec![certs.fingerprint("rsa")],
+        );
+        c.srtp_profiles = vec![profile];
+        // Our RSA suites come first in what we offer; the server takes the one it has.
+        assert_eq!(c.cipher_suites[0], CipherSuite::EcdheRsaWithAes128GcmSha256);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut ep = client_endpoint(Arc::new(c), 210 + i as u64, addr);
+        let events = drive(&mut ep, &sock, |ep, e| {
+            if let Event::Connected(_) = e {
+                ep.send(b"from an rsa client\n").unwrap();
+                return true;
+            }
+            false
+        });
+        match &events[..] {
+            [Event::Connected(n)] => assert_eq!(n.cipher_suite, suite, "{client_sigalgs}"),
+            other => panic!("{client_sigalgs}: {other:?}"),
+        }
+        check_material(&ep, &server.keying_material(), profile);
+        server.wait_line(|l| l == "from an rsa client");
+        assert_eq!(
+            printed_certificate(&mut server, "Client certificate"),
+            ours.der(),
+            "s_server got and verified our RSA certificate"
+        );
+        // Our CertificateVerify, as s_server saw it.
+        let t = server.wait_line(|l| l.starts_with("Peer signature type:"));
+        assert!(
+            t.ends_with(&format!(": {sig_type}")),
+            "{client_sigalgs}: {t}"
+        );
+        let d = server.wait_line(|l| l.starts_with("Peer signing digest:"));
+        assert!(d.ends_with(": SHA256"), "{client_sigalgs}: {d}");
+        let cipher = server.wait_line(|l| l.starts_with("CIPHER is "));
+        assert_eq!(cipher, format!("CIPHER is {}", openssl_suite(suite)));
+        let stdin = server.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"to an rsa client\n").unwrap();
+        stdin.flush().unwrap();
+        let events = drive(&mut ep, &sock, |_, e| {
+            matches!(e, Event::ApplicationData(_))
+        });
+        assert_eq!(
+            events.last(),
+            Some(&Event::ApplicationData("to an rsa client\n".into()))
+        );
     }
 }
