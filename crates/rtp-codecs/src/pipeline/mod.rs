@@ -93,5 +93,8 @@ pub mod twcc;
 pub use jitter::{JitterBuffer, JitterConfig, JitterEvent};
 pub use keyframe::{KeyframeMethod, KeyframeRequester};
 pub use nack::{HistoryError, NackConfig, NackGenerator, SendHistory};
-pub use stats::{DlrrResponder, NtpTime, ReceiverRtt, ReceiverStats, SenderStats};
+pub use stats::{
+    DlrrResponder, MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, NtpTime, ReceiverRtt, ReceiverStats,
+    SenderStats, SeqVerdict,
+};
 pub use twcc::{StampError, TransportSequencer, TwccConfig, TwccGenerator};

@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use crate::rtcp::{DlrrItem, List, ReportBlock, SenderReport, XrBlock};
-use crate::types::{SeqNo, SeqUnwrapper, Ssrc};
+use crate::types::{SeqNo, Ssrc};
 
 /// Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01), RFC 5905
 /// section 6: 0x83aa7e80.
@@ -74,23 +74,78 @@ pub fn rtt_from_report(arrival: u32, lsr: u32, dlsr: u32) -> Option<Duration> {
     Some(compact_to_duration(rtt))
 }
 
-/// Reception statistics of one incoming RTP stream (RFC 3550 appendix A.3 and A.8).
+/// Packets that must arrive in sequence before a new source is declared valid
+/// (RFC 3550 appendix A.1, `MIN_SEQUENTIAL`).
+pub const MIN_SEQUENTIAL: u16 = 2;
+/// The largest forward jump still taken as loss rather than a restart (RFC 3550 appendix
+/// A.1, `MAX_DROPOUT`).
+pub const MAX_DROPOUT: u16 = 3000;
+/// The largest backward step still taken as reordering rather than a restart (RFC 3550
+/// appendix A.1, `MAX_MISORDER`).
+pub const MAX_MISORDER: u16 = 100;
+/// RFC 3550 appendix A.1 `RTP_SEQ_MOD`.
+const SEQ_MOD: u64 = 1 << 16;
+/// `bad_seq` when no jump is pending: a value no 16-bit sequence number equals (A.1).
+const NO_BAD_SEQ: u32 = 1 << 16 | 1;
+
+/// What [`ReceiverStats::handle_packet_checked`] made of a packet (RFC 3550 appendix A.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqVerdict {
+    /// The source is still on probation: fewer than its minimum of packets have arrived in
+    /// sequence. The packet counts once the source becomes valid.
+    Probation,
+    /// The packet is counted (in sequence, a loss gap below [`MAX_DROPOUT`], a duplicate
+    /// or a reordered packet within [`MAX_MISORDER`]).
+    Valid,
+    /// A jump too large for loss or reordering, not (yet) followed in sequence: the packet
+    /// is not counted, and if the next one follows it the source is taken as restarted.
+    Dropped,
+    /// The packet follows a dropped jump: the sender restarted its sequence numbers, and the
+    /// statistics start again from the jump (the counts of the interval start over).
+    Restarted,
+}
+
+/// Reception statistics of one incoming RTP stream (RFC 3550 appendix A.1, A.3 and A.8).
 ///
 /// Inputs: [`handle_packet`](Self::handle_packet) for each RTP packet (duplicates and
 /// retransmissions included, as the RFC counts them),
 /// [`handle_sender_report`](Self::handle_sender_report) for each SR from the stream's sender. Output:
 /// [`report_block`](Self::report_block), which also starts the next reporting interval.
 /// Fixed size, whatever the peer sends.
+///
+/// Sequence numbers are validated as in appendix A.1: a new source is on probation until
+/// [`MIN_SEQUENTIAL`] packets arrive in sequence, a jump of [`MAX_DROPOUT`] or more (or a
+/// step back of more than [`MAX_MISORDER`]) is dropped unless the next packet follows it,
+/// in which case the sender is taken to have restarted and the statistics resynchronise.
+/// One departure from the appendix's code: the packets of the probation run (and the jump
+/// that a restart confirms) are counted once the source is valid, rather than discarded, so
+/// a clean stream of N packets reports N received.
 #[derive(Debug, Clone)]
 pub struct ReceiverStats {
     ssrc: Ssrc,
     clock_rate: u32,
-    unwrapper: SeqUnwrapper,
-    /// Lowest extended sequence number seen (base_seq of appendix A.1).
-    base: Option<u64>,
+    /// Packets in sequence a new source needs (MIN_SEQUENTIAL, at least 1).
+    min_sequential: u16,
+    /// Whether any packet arrived.
+    started: bool,
+    /// Packets still needed in sequence (`probation` of appendix A.1); 0 once valid.
+    probation: u16,
+    /// Length of the current in-sequence probation run.
+    run: u16,
+    /// Highest sequence number seen (`max_seq`).
+    max_seq: u16,
+    /// Sequence number cycles times 2^16 (`cycles`), offset by one cycle so that a late
+    /// packet from before the first one keeps a non-negative extended number.
+    cycles: u64,
+    /// Lowest extended sequence number counted (`base_seq`).
+    base: u64,
+    /// The sequence number that would confirm a restart (`bad_seq`).
+    bad_seq: u32,
     received: u64,
     expected_prior: u64,
     received_prior: u64,
+    restarts: u64,
+    dropped: u64,
     /// Interarrival jitter times 16 (appendix A.8).
     jitter_q4: u64,
     last_transit: Option<u32>,
@@ -101,16 +156,25 @@ pub struct ReceiverStats {
 }
 
 impl ReceiverStats {
-    /// Statistics for the stream `ssrc`, whose RTP clock runs at `clock_rate` Hz.
+    /// Statistics for the stream `ssrc`, whose RTP clock runs at `clock_rate` Hz, with the
+    /// probation of RFC 3550 appendix A.1 ([`MIN_SEQUENTIAL`] packets).
     pub fn new(ssrc: Ssrc, clock_rate: u32) -> Self {
         ReceiverStats {
             ssrc,
             clock_rate,
-            unwrapper: SeqUnwrapper::new(),
-            base: None,
+            min_sequential: MIN_SEQUENTIAL,
+            started: false,
+            probation: 0,
+            run: 0,
+            max_seq: 0,
+            cycles: SEQ_MOD,
+            base: 0,
+            bad_seq: NO_BAD_SEQ,
             received: 0,
             expected_prior: 0,
             received_prior: 0,
+            restarts: 0,
+            dropped: 0,
             jitter_q4: 0,
             last_transit: None,
             epoch: None,
@@ -118,16 +182,133 @@ impl ReceiverStats {
         }
     }
 
+    /// Sets how many packets a new source needs in sequence before it is valid (RFC 3550
+    /// appendix A.1 suggests 2; 1, the least, accepts the first packet, as for a source
+    /// already known from signalling).
+    pub fn with_min_sequential(mut self, packets: u16) -> Self {
+        self.min_sequential = packets.max(1);
+        self
+    }
+
     /// The stream reported on.
     pub fn ssrc(&self) -> Ssrc {
         self.ssrc
     }
 
+    /// Whether the source has passed probation.
+    pub fn is_valid(&self) -> bool {
+        self.started && self.probation == 0
+    }
+
+    /// How many times the sender was found to have restarted its sequence numbers.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Packets dropped as jumps too large for loss or reordering.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
     /// Takes an RTP packet of the stream that arrived at `now`.
     pub fn handle_packet(&mut self, now: Instant, seq: SeqNo, rtp_timestamp: u32) {
-        let ext = self.unwrapper.unwrap(seq);
-        self.base = Some(self.base.map_or(ext, |b| b.min(ext)));
+        self.handle_packet_checked(now, seq, rtp_timestamp);
+    }
+
+    /// Takes an RTP packet of the stream that arrived at `now` and says what it made of it
+    /// (`update_seq` of RFC 3550 appendix A.1).
+    pub fn handle_packet_checked(
+        &mut self,
+        now: Instant,
+        seq: SeqNo,
+        rtp_timestamp: u32,
+    ) -> SeqVerdict {
+        let seq = seq.0;
+        if !self.started {
+            // A new source: on probation, as if the packet before this one had arrived.
+            self.started = true;
+            self.max_seq = seq.wrapping_sub(1);
+            self.probation = self.min_sequential;
+            self.run = 0;
+        }
+        if self.probation > 0 {
+            if seq == self.max_seq.wrapping_add(1) {
+                self.probation -= 1;
+                self.run += 1;
+                self.max_seq = seq;
+                self.update_jitter(now, rtp_timestamp);
+                if self.probation == 0 {
+                    // Valid: count the whole in-sequence run.
+                    self.init_seq(seq, self.run);
+                    return SeqVerdict::Valid;
+                }
+            } else {
+                // Out of sequence: the run starts again from this packet.
+                self.probation = self.min_sequential - 1;
+                self.run = 1;
+                self.max_seq = seq;
+                self.jitter_q4 = 0;
+                self.last_transit = None;
+                self.update_jitter(now, rtp_timestamp);
+                if self.probation == 0 {
+                    self.init_seq(seq, 1);
+                    return SeqVerdict::Valid;
+                }
+            }
+            return SeqVerdict::Probation;
+        }
+        let udelta = seq.wrapping_sub(self.max_seq);
+        if udelta < MAX_DROPOUT {
+            // In order, with a permissible gap.
+            if seq < self.max_seq {
+                self.cycles += SEQ_MOD;
+            }
+            self.max_seq = seq;
+        } else if u64::from(udelta) <= SEQ_MOD - u64::from(MAX_MISORDER) {
+            // A very large jump.
+            if u32::from(seq) == self.bad_seq {
+                // Two sequential packets: the sender restarted without telling us, so
+                // resynchronise from the one before this (the dropped jump).
+                self.restarts += 1;
+                self.dropped = self.dropped.saturating_sub(1);
+                self.max_seq = seq;
+                self.last_transit = None;
+                self.init_seq(seq, 2);
+                self.update_jitter(now, rtp_timestamp);
+                return SeqVerdict::Restarted;
+            }
+            self.bad_seq = u32::from(seq.wrapping_add(1));
+            self.dropped += 1;
+            return SeqVerdict::Dropped;
+        } else {
+            // A duplicate or a reordered packet; it may be older than the lowest counted.
+            let ext = if seq > self.max_seq {
+                self.cycles - SEQ_MOD + u64::from(seq)
+            } else {
+                self.cycles + u64::from(seq)
+            };
+            self.base = self.base.min(ext);
+        }
         self.received += 1;
+        self.update_jitter(now, rtp_timestamp);
+        SeqVerdict::Valid
+    }
+
+    /// `init_seq` of appendix A.1 once `seq` makes the source valid, counting the `counted`
+    /// packets of the run that ends at `seq`.
+    fn init_seq(&mut self, seq: u16, counted: u16) {
+        self.probation = 0;
+        self.max_seq = seq;
+        self.cycles = SEQ_MOD;
+        self.base = SEQ_MOD + u64::from(seq) - u64::from(counted.saturating_sub(1));
+        self.bad_seq = NO_BAD_SEQ;
+        self.received = u64::from(counted);
+        self.received_prior = 0;
+        self.expected_prior = 0;
+    }
+
+    /// Interarrival jitter (appendix A.8) with the packet that arrived at `now`.
+    fn update_jitter(&mut self, now: Instant, rtp_timestamp: u32) {
         // Arrival time in timestamp units, from the first arrival (appendix A.8: only
         // differences of transit times matter, so the origin is free).
         let epoch = *self.epoch.get_or_insert(now);
@@ -147,25 +328,25 @@ impl ReceiverStats {
         self.last_sr = Some((ntp_time.compact(), now));
     }
 
-    /// Packets received, duplicates included.
+    /// Packets received, duplicates included, since the source became valid (or last
+    /// restarted); 0 while it is on probation.
     pub fn received(&self) -> u64 {
         self.received
     }
 
     /// The extended highest sequence number received, counting wraps from the first packet
-    /// (cycle 0), or `None` before any packet.
+    /// (cycle 0), or `None` while the source is not valid.
     pub fn extended_highest(&self) -> Option<u64> {
-        // The unwrapper puts the first packet in cycle 1; nothing before it goes below it by
-        // more than 2^15, so the highest is at least 1 << 16.
-        self.unwrapper.highest().map(|h| h.saturating_sub(1 << 16))
+        self.is_valid()
+            .then(|| self.cycles + u64::from(self.max_seq) - SEQ_MOD)
     }
 
-    /// Packets expected from the lowest to the highest sequence number seen.
+    /// Packets expected from the lowest to the highest sequence number counted.
     pub fn expected(&self) -> u64 {
-        match (self.unwrapper.highest(), self.base) {
-            (Some(h), Some(b)) => h - b + 1,
-            _ => 0,
+        if !self.is_valid() {
+            return 0;
         }
+        (self.cycles + u64::from(self.max_seq) + 1).saturating_sub(self.base)
     }
 
     /// Cumulative packets lost: expected minus received, negative when duplicates arrived.
@@ -188,7 +369,7 @@ impl ReceiverStats {
         )
     }
 
-    /// The report block for this stream at `now`, or `None` before any packet arrived.
+    /// The report block for this stream at `now`, or `None` while the source is not valid.
     /// Ends the current reporting interval: the next block's fraction lost counts from here.
     pub fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
         let highest = self.extended_highest()?;
@@ -519,36 +700,121 @@ mod tests {
         let t0 = Instant::now();
         let mut r = ReceiverStats::new(Ssrc(1), 8000);
         r.handle_packet(t0, SeqNo(0), 0);
+        r.handle_packet(t0, SeqNo(1), 0);
         r.report_block(t0);
-        // 1000 lost then one received: 1001 expected, 1 received.
-        let mut s = SeqNo(0);
-        for _ in 0..300 {
-            // Steps of 30000 walk through many wraps without looking like reordering.
-            s = s.wrapping_add(30_000);
-            r.handle_packet(t0, s, 0);
+        // Gaps just under MAX_DROPOUT (loss, not a restart) through many wraps: 2998 of
+        // every 2999 lost, over 8.4 million in all.
+        let mut s = SeqNo(1);
+        for _ in 0..2900 {
+            s = s.wrapping_add(MAX_DROPOUT - 1);
+            assert_eq!(r.handle_packet_checked(t0, s, 0), SeqVerdict::Valid);
         }
         let b = r.report_block(t0).unwrap();
         assert_eq!(b.fraction_lost, 255);
         assert_eq!(b.cumulative_lost, 0x7f_ffff);
-        assert_eq!(u64::from(b.highest_seq), 300 * 30_000);
+        assert_eq!(u64::from(b.highest_seq), 1 + 2900 * 2999);
     }
 
     #[test]
     fn extended_highest_across_wrap_and_reordering() {
         let t0 = Instant::now();
         let mut r = ReceiverStats::new(Ssrc(1), 90_000);
-        for s in [65534u16, 0, 65535, 1] {
+        // Two in sequence pass probation, then reordering across the wrap.
+        for s in [65533u16, 65534, 0, 65535, 1] {
             r.handle_packet(t0, SeqNo(s), 0);
         }
         let b = r.report_block(t0).unwrap();
         // One wrap: cycles = 1, max seq = 1.
         assert_eq!(b.highest_seq, 0x0001_0001);
         assert_eq!(b.cumulative_lost, 0);
-        assert_eq!(r.expected(), 4);
+        assert_eq!(r.expected(), 5);
         // A packet from before the first one still counts as expected.
-        r.handle_packet(t0, SeqNo(65532), 0);
-        assert_eq!(r.expected(), 6);
+        r.handle_packet(t0, SeqNo(65531), 0);
+        assert_eq!(r.expected(), 7);
         assert_eq!(r.cumulative_lost(), 1);
+    }
+
+    #[test]
+    fn probation_until_min_sequential_in_order() {
+        let t0 = Instant::now();
+        let mut r = ReceiverStats::new(Ssrc(9), 90_000);
+        // Scattered packets (a stray or spoofed source) never make it valid.
+        for s in [500u16, 9000, 17, 40_000] {
+            assert_eq!(r.handle_packet_checked(t0, SeqNo(s), 0), SeqVerdict::Probation);
+            assert!(!r.is_valid());
+            assert_eq!(r.report_block(t0), None);
+            assert_eq!((r.received(), r.expected()), (0, 0));
+        }
+        // Two in sequence (MIN_SEQUENTIAL): valid, and both count.
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(40_001), 0), SeqVerdict::Valid);
+        assert!(r.is_valid());
+        assert_eq!((r.received(), r.expected(), r.cumulative_lost()), (2, 2, 0));
+        assert_eq!(r.extended_highest(), Some(40_001));
+        // A source known from signalling can skip probation.
+        let mut known = ReceiverStats::new(Ssrc(9), 90_000).with_min_sequential(1);
+        assert_eq!(known.handle_packet_checked(t0, SeqNo(7), 0), SeqVerdict::Valid);
+        assert_eq!(known.report_block(t0).unwrap().highest_seq, 7);
+        // A longer probation.
+        let mut strict = ReceiverStats::new(Ssrc(9), 90_000).with_min_sequential(3);
+        let v: Vec<_> = [10u16, 11, 20, 21, 22]
+            .iter()
+            .map(|&s| strict.handle_packet_checked(t0, SeqNo(s), 0))
+            .collect();
+        use SeqVerdict::{Probation as P, Valid as V};
+        assert_eq!(v, [P, P, P, P, V]);
+        assert_eq!((strict.received(), strict.expected()), (3, 3));
+    }
+
+    #[test]
+    fn restart_detected_by_two_sequential_packets_after_a_jump() {
+        let t0 = Instant::now();
+        let mut r = ReceiverStats::new(Ssrc(3), 90_000);
+        for s in 100..200u16 {
+            r.handle_packet(t0, SeqNo(s), 0);
+        }
+        assert_eq!((r.received(), r.cumulative_lost()), (100, 0));
+        // A lone jump of MAX_DROPOUT is dropped, not counted as 3000 lost.
+        let jump = 199 + MAX_DROPOUT;
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(jump), 0), SeqVerdict::Dropped);
+        assert_eq!((r.received(), r.cumulative_lost(), r.dropped()), (100, 0, 1));
+        // The stream goes on where it was: the jump was a stray.
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(200), 0), SeqVerdict::Valid);
+        // A jump of MAX_DROPOUT - 1 is loss.
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(200 + MAX_DROPOUT - 1), 0),
+            SeqVerdict::Valid
+        );
+        assert_eq!(r.cumulative_lost(), i64::from(MAX_DROPOUT) - 2);
+        r.report_block(t0);
+        // The sender restarts at 7: 7 is dropped, 8 follows it, so the statistics
+        // resynchronise from 7 and count both.
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(7), 0), SeqVerdict::Dropped);
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(8), 0), SeqVerdict::Restarted);
+        assert_eq!((r.restarts(), r.dropped()), (1, 1));
+        assert_eq!((r.received(), r.expected(), r.cumulative_lost()), (2, 2, 0));
+        for s in 9..20u16 {
+            assert_eq!(r.handle_packet_checked(t0, SeqNo(s), 0), SeqVerdict::Valid);
+        }
+        let b = r.report_block(t0).unwrap();
+        assert_eq!((b.highest_seq, b.cumulative_lost, b.fraction_lost), (19, 0, 0));
+    }
+
+    #[test]
+    fn misorder_window() {
+        let t0 = Instant::now();
+        let mut r = ReceiverStats::new(Ssrc(3), 90_000);
+        for s in 1000..1200u16 {
+            r.handle_packet(t0, SeqNo(s), 0);
+        }
+        // Less than MAX_MISORDER behind the highest: a late packet, counted.
+        let late = 1199 - (MAX_MISORDER - 1);
+        assert_eq!(r.handle_packet_checked(t0, SeqNo(late), 0), SeqVerdict::Valid);
+        // MAX_MISORDER behind: too old, taken as a possible restart and dropped.
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(late - 1), 0),
+            SeqVerdict::Dropped
+        );
+        assert_eq!((r.received(), r.restarts()), (201, 0));
     }
 
     #[test]
@@ -582,6 +848,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = ReceiverStats::new(Ssrc(1), 90_000);
         r.handle_packet(t0, SeqNo(1), 0);
+        r.handle_packet(t0, SeqNo(2), 0);
         assert_eq!(r.report_block(t0).unwrap().last_sr, 0);
         r.handle_sender_report(t0, NtpTime(0xb44d_b705_2000_0000));
         let b = r.report_block(t0 + ms(5250)).unwrap();
@@ -607,6 +874,7 @@ mod tests {
         // The receiver sees the SR 40 ms later and reports 500 ms after that; the report
         // arrives 60 ms later: RTT = 600 - 500 = 100 ms.
         let mut r = ReceiverStats::new(Ssrc(0x1234), 90_000);
+        r.handle_packet(t0 + ms(10), SeqNo(2), 1900);
         r.handle_packet(t0 + ms(20), SeqNo(3), 2800);
         r.handle_sender_report(t0 + ms(560), NtpTime(sr.ntp_time));
         let block = r.report_block(t0 + ms(1060)).unwrap();
