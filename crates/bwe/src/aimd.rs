@@ -15,6 +15,10 @@ const THROUGHPUT_FACTOR: f64 = 1.5;
 const THROUGHPUT_SLACK_BPS: f64 = 10_000.0;
 /// Smallest additive increase per second (libwebrtc's kMinIncreaseRateBpsPerSecond).
 const MIN_ADDITIVE_BPS_PER_S: f64 = 4_000.0;
+/// Packets added per response time in additive increase. libwebrtc adds one; with one,
+/// two flows sharing a bottleneck take minutes to even out (each cycle of AIMD closes 15%
+/// of the gap and a cycle lasts about 7 s at a few Mbit/s), so we add two.
+const ADDITIVE_PACKETS: f64 = 1.0;
 /// Frame rate assumed to size the additive step (section 5.5 uses 30 fps).
 const ASSUMED_FPS: f64 = 30.0;
 /// Packet size assumed to size the additive step, bytes.
@@ -24,6 +28,12 @@ const ASSUMED_PACKET_BYTES: f64 = 1200.0;
 const CAPACITY_ALPHA: f64 = 0.05;
 const DEV_MIN: f64 = 0.4;
 const DEV_MAX: f64 = 2.5;
+/// At an overuse, the link-capacity average starts afresh only when the acknowledged
+/// rate fell below this fraction of it (the link clearly shrank). libwebrtc starts afresh
+/// below three deviations; a flow sharing the bottleneck sees its share move by more than
+/// that as the others adjust, and restarting then sends it into multiplicative increase
+/// while the others stay additive, which keeps the shares apart.
+const SHRINK_EVIDENCE: f64 = 0.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -42,12 +52,16 @@ struct LinkCapacity {
 
 impl LinkCapacity {
     fn upper_bound(&self) -> Option<f64> {
-        self.estimate_kbps
-            .map(|e| (e + 3.0 * (self.deviation * e).sqrt()) * 1000.0)
+        self.estimate_kbps.map(|e| {
+            let three_std = 3.0 * (self.deviation * e).sqrt();
+            (e + three_std) * 1000.0
+        })
     }
     fn lower_bound(&self) -> Option<f64> {
-        self.estimate_kbps
-            .map(|e| (e - 3.0 * (self.deviation * e).sqrt()).max(0.0) * 1000.0)
+        self.estimate_kbps.map(|e| {
+            let three_std = 3.0 * (self.deviation * e).sqrt();
+            (e - three_std).min(SHRINK_EVIDENCE * e).max(0.0) * 1000.0
+        })
     }
     fn on_overuse(&mut self, bps: f64) {
         let sample = bps / 1000.0;
@@ -187,7 +201,7 @@ impl Aimd {
             .ceil()
             .max(1.0);
         let packet_bits = bits_per_frame / packets;
-        (packet_bits / response_s).max(MIN_ADDITIVE_BPS_PER_S)
+        (ADDITIVE_PACKETS * packet_bits / response_s).max(MIN_ADDITIVE_BPS_PER_S)
     }
 }
 

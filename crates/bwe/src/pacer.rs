@@ -216,9 +216,12 @@ impl<T> Pacer<T> {
                     probe: Some(p.cluster.id),
                 },
                 None => {
-                    let left = p.cluster.min_bytes.saturating_sub(p.sent_bytes) as usize;
+                    // Equal sizes: the probe estimator leaves out the last packet of the
+                    // send interval and the first of the receive interval, so a short
+                    // remainder packet at either end would skew the two rates apart.
+                    let per_packet = p.cluster.min_bytes / u64::from(p.cluster.min_packets.max(1));
                     Paced::Padding {
-                        size: left.clamp(MIN_PADDING_BYTES, MAX_PADDING_BYTES),
+                        size: (per_packet as usize).clamp(MIN_PADDING_BYTES, MAX_PADDING_BYTES),
                         probe: p.cluster.id,
                     }
                 }

@@ -92,6 +92,7 @@ impl ProbeController {
 
     fn push(&mut self, bps: f64, now_us: i64) {
         let bps = bps.min(self.max_bps);
+
         let cluster = ProbeCluster {
             id: ProbeClusterId(self.next_id),
             bitrate_bps: bps as u64,
@@ -118,9 +119,11 @@ impl ProbeController {
         self.exponential_pending = Some(start_bps * INITIAL_SCALES[1]);
     }
 
-    /// A probe measured `bps`.
-    pub fn on_result(&mut self, bps: f64, now_us: i64) {
+    /// A probe measured `bps`; `saturated` when the path delivered it clearly slower than
+    /// it was sent: the bottleneck was found, so probing higher is pointless.
+    pub fn on_result(&mut self, bps: f64, saturated: bool, now_us: i64) {
         if let Some(probed) = self.exponential_pending.take()
+            && !saturated
             && bps > CONTINUE_FRACTION * probed
             && bps < self.max_bps
         {
@@ -233,7 +236,8 @@ impl ProbeEstimator {
         });
     }
 
-    /// One acknowledged probe packet; returns the cluster's rate once it has enough.
+    /// One acknowledged probe packet; returns the cluster's rate once it has enough, and
+    /// whether the path was saturated by it.
     pub fn on_packet(
         &mut self,
         id: ProbeClusterId,
@@ -241,7 +245,7 @@ impl ProbeEstimator {
         arrival_us: i64,
         size: u64,
         now_us: i64,
-    ) -> Option<f64> {
+    ) -> Option<(f64, bool)> {
         let slot = &mut self.clusters[(id.0 as usize) % MAX_CLUSTERS];
         let c = slot.as_mut().filter(|c| c.id == id && !c.done)?;
         if now_us - c.created_us > RESULT_TIMEOUT_US {
@@ -284,9 +288,9 @@ impl ProbeEstimator {
         // The path carried the probe at the lower of the two; when it was clearly slower
         // than the sender, it was the bottleneck: take a little under it.
         Some(if recv_rate < 0.9 * send_rate {
-            0.95 * recv_rate
+            (0.95 * recv_rate, true)
         } else {
-            send_rate.min(recv_rate)
+            (send_rate.min(recv_rate), false)
         })
     }
 }
@@ -303,7 +307,7 @@ mod tests {
         let b = p.poll_cluster().unwrap();
         assert_eq!((a.bitrate_bps, b.bitrate_bps), (900_000, 1_800_000));
         assert!(p.poll_cluster().is_none());
-        p.on_result(1_700_000.0, 100_000);
+        p.on_result(1_700_000.0, false, 100_000);
         assert_eq!(p.poll_cluster().unwrap().bitrate_bps, 3_400_000);
     }
 
@@ -322,7 +326,8 @@ mod tests {
         for i in 0..10 {
             out = out.or(e.on_packet(c.id, i * 2000, 50_000 + i * 4000, 1000, 100_000));
         }
-        let r = out.unwrap();
+        let (r, saturated) = out.unwrap();
+        assert!(saturated);
         assert!((r - 0.95 * 2e6).abs() < 1e3, "{r}");
     }
 }

@@ -306,7 +306,7 @@ impl SendSideBwe {
         let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
         self.results
             .sort_unstable_by_key(|r| (r.arrival_us, r.send_us));
-        let mut probe_bps: Option<f64> = None;
+        let mut probe_bps: Option<(f64, bool)> = None;
         let mut overuse = false;
         for r in &self.results {
             self.acked.push(r.arrival_us, u64::from(r.size));
@@ -317,7 +317,7 @@ impl SendSideBwe {
                 overuse |= self.trendline.update(d) == BandwidthUsage::Overusing;
             }
             if let Some(id) = r.probe
-                && let Some(bps) = self.probe_results.on_packet(
+                && let Some((bps, saturated)) = self.probe_results.on_packet(
                     id,
                     r.send_us,
                     r.arrival_us,
@@ -325,7 +325,9 @@ impl SendSideBwe {
                     now_us,
                 )
             {
-                probe_bps = Some(probe_bps.map_or(bps, |p: f64| p.max(bps)));
+                if probe_bps.is_none_or(|p| p.0 < bps) {
+                    probe_bps = Some((bps, saturated));
+                }
             }
         }
         if received == 0 && lost == 0 {
@@ -348,12 +350,12 @@ impl SendSideBwe {
             if self.aimd.time_to_reduce_further(now_us, rtt, delivered) {
                 self.aimd.update(usage, delivered, rtt, now_us);
             }
-        } else if let Some(p) = probe_bps {
+        } else if let Some((p, saturated)) = probe_bps {
+            self.probes.on_result(p, saturated, now_us);
             if p > self.aimd.estimate() {
                 self.aimd.set_estimate(p, now_us);
                 self.loss.raise(p);
             }
-            self.probes.on_result(p, now_us);
         } else {
             self.aimd.update(usage, acked, rtt, now_us);
         }
