@@ -8,6 +8,9 @@ const WINDOW_US: i64 = 150_000;
 /// Scale of the per-sample uncertainty and growth of the estimate's variance per sample.
 const UNCERTAINTY_SCALE: f64 = 10.0;
 const PROCESS_NOISE: f64 = 5.0;
+/// Windows averaged for [`AckedBitrate::latest_bps`]: 450 ms, long enough that a low-rate
+/// flow's frame-by-frame burstiness does not make one window look like a collapse.
+const RECENT: usize = 2;
 
 /// The acknowledged-bitrate estimator.
 #[derive(Debug, Clone, Default)]
@@ -18,8 +21,9 @@ pub(crate) struct AckedBitrate {
     /// kbps and its variance.
     estimate: Option<f64>,
     variance: f64,
-    /// The latest window's raw rate, kbps.
-    last_sample: Option<f64>,
+    /// The latest windows' raw rates, kbps, newest at `recent_head`.
+    recent: [Option<f64>; RECENT],
+    recent_head: usize,
 }
 
 impl AckedBitrate {
@@ -28,11 +32,16 @@ impl AckedBitrate {
         self.estimate.map(|k| k * 1000.0)
     }
 
-    /// The latest window's rate in bit/s, unsmoothed: while the link is overused the
-    /// receiver gets exactly what it carries, so this is the capacity without the
+    /// The rate over the latest windows in bit/s, unsmoothed: while the link is overused
+    /// the receiver gets exactly what it carries, so this is the capacity without the
     /// smoothing's lag.
     pub fn latest_bps(&self) -> Option<f64> {
-        self.last_sample.map(|k| k * 1000.0)
+        let (sum, n) = self
+            .recent
+            .iter()
+            .flatten()
+            .fold((0.0, 0u32), |(s, n), k| (s + k, n + 1));
+        (n as usize == RECENT).then(|| sum / f64::from(n) * 1000.0)
     }
 
     /// Takes one acknowledged packet (in arrival order).
@@ -61,7 +70,8 @@ impl AckedBitrate {
         }
         self.sum_bytes += bytes;
         let Some(kbps) = sample else { return };
-        self.last_sample = Some(kbps);
+        self.recent_head = (self.recent_head + 1) % RECENT;
+        self.recent[self.recent_head] = Some(kbps);
         let Some(est) = self.estimate else {
             self.estimate = Some(kbps);
             self.variance = 50.0;

@@ -18,7 +18,7 @@ const MIN_ADDITIVE_BPS_PER_S: f64 = 4_000.0;
 /// Packets added per response time in additive increase. libwebrtc adds one; with one,
 /// two flows sharing a bottleneck take minutes to even out (each cycle of AIMD closes 15%
 /// of the gap and a cycle lasts about 7 s at a few Mbit/s), so we add two.
-const ADDITIVE_PACKETS: f64 = 1.0;
+const ADDITIVE_PACKETS: f64 = 2.0;
 /// Frame rate assumed to size the additive step (section 5.5 uses 30 fps).
 const ASSUMED_FPS: f64 = 30.0;
 /// Packet size assumed to size the additive step, bytes.

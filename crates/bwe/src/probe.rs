@@ -67,6 +67,8 @@ pub(crate) struct ProbeController {
     drop_seen: Option<(i64, f64)>,
     /// Pending clusters to hand to the pacer (at most two at once).
     pending: [Option<ProbeCluster>; 2],
+    /// Whether each recent cluster (by id modulo [`MAX_CLUSTERS`]) looks for headroom.
+    headroom: [bool; MAX_CLUSTERS],
 }
 
 impl ProbeController {
@@ -81,6 +83,7 @@ impl ProbeController {
             before_drop: None,
             drop_seen: None,
             pending: [None; 2],
+            headroom: [false; MAX_CLUSTERS],
         }
     }
 
@@ -90,7 +93,8 @@ impl ProbeController {
         slot.take()
     }
 
-    fn push(&mut self, bps: f64, now_us: i64) {
+    fn push(&mut self, bps: f64, now_us: i64, headroom: bool) {
+        self.headroom[(self.next_id as usize) % MAX_CLUSTERS] = headroom;
         let bps = bps.min(self.max_bps);
 
         let cluster = ProbeCluster {
@@ -114,23 +118,34 @@ impl ProbeController {
         self.started = true;
         self.last_overuse_us = now_us;
         for s in INITIAL_SCALES {
-            self.push(start_bps * s, now_us);
+            self.push(start_bps * s, now_us, false);
         }
         self.exponential_pending = Some(start_bps * INITIAL_SCALES[1]);
     }
 
-    /// A probe measured `bps`; `saturated` when the path delivered it clearly slower than
-    /// it was sent: the bottleneck was found, so probing higher is pointless.
-    pub fn on_result(&mut self, bps: f64, saturated: bool, now_us: i64) {
+    /// Probe `id` measured `bps`; `saturated` when the path delivered it clearly slower
+    /// than it was sent: the bottleneck was found, so probing higher is pointless.
+    /// Returns whether the result may raise the estimate. A headroom probe that saturated
+    /// the path does not: on a bottleneck that is already full (shared with other flows)
+    /// it only measured how much the probe pushed the others aside.
+    pub fn on_result(
+        &mut self,
+        id: ProbeClusterId,
+        bps: f64,
+        saturated: bool,
+        now_us: i64,
+    ) -> bool {
+        let headroom = self.headroom[(id.0 as usize) % MAX_CLUSTERS];
         if let Some(probed) = self.exponential_pending.take()
             && !saturated
             && bps > CONTINUE_FRACTION * probed
             && bps < self.max_bps
         {
             let next = CONTINUE_SCALE * bps;
-            self.push(next, now_us);
+            self.push(next, now_us, headroom);
             self.exponential_pending = Some(next.min(self.max_bps));
         }
+        !(headroom && saturated)
     }
 
     /// The detector signalled overuse.
@@ -167,7 +182,7 @@ impl ProbeController {
             && alr_ended_us.is_some_and(|e| e >= t && now_us - e < DROP_WINDOW_US)
         {
             self.drop_seen = None;
-            self.push(RECOVERY_FRACTION * before, now_us);
+            self.push(RECOVERY_FRACTION * before, now_us, false);
             return;
         }
         if self
@@ -180,11 +195,11 @@ impl ProbeController {
             return;
         }
         if in_alr && since_probe >= ALR_INTERVAL_US {
-            self.push(ALR_SCALE * estimate, now_us);
+            self.push(ALR_SCALE * estimate, now_us, false);
         } else if now_us - self.last_overuse_us >= HEADROOM_QUIET_US
             && since_probe >= HEADROOM_INTERVAL_US
         {
-            self.push(HEADROOM_SCALE * estimate, now_us);
+            self.push(HEADROOM_SCALE * estimate, now_us, true);
             self.exponential_pending = Some((HEADROOM_SCALE * estimate).min(self.max_bps));
         }
     }
@@ -307,7 +322,7 @@ mod tests {
         let b = p.poll_cluster().unwrap();
         assert_eq!((a.bitrate_bps, b.bitrate_bps), (900_000, 1_800_000));
         assert!(p.poll_cluster().is_none());
-        p.on_result(1_700_000.0, false, 100_000);
+        assert!(p.on_result(a.id, 1_700_000.0, false, 100_000));
         assert_eq!(p.poll_cluster().unwrap().bitrate_bps, 3_400_000);
     }
 

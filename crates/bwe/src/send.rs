@@ -306,7 +306,7 @@ impl SendSideBwe {
         let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
         self.results
             .sort_unstable_by_key(|r| (r.arrival_us, r.send_us));
-        let mut probe_bps: Option<(f64, bool)> = None;
+        let mut probe_bps: Option<(ProbeClusterId, f64, bool)> = None;
         let mut overuse = false;
         for r in &self.results {
             self.acked.push(r.arrival_us, u64::from(r.size));
@@ -325,8 +325,8 @@ impl SendSideBwe {
                     now_us,
                 )
             {
-                if probe_bps.is_none_or(|p| p.0 < bps) {
-                    probe_bps = Some((bps, saturated));
+                if probe_bps.is_none_or(|p| p.1 < bps) {
+                    probe_bps = Some((id, bps, saturated));
                 }
             }
         }
@@ -350,9 +350,8 @@ impl SendSideBwe {
             if self.aimd.time_to_reduce_further(now_us, rtt, delivered) {
                 self.aimd.update(usage, delivered, rtt, now_us);
             }
-        } else if let Some((p, saturated)) = probe_bps {
-            self.probes.on_result(p, saturated, now_us);
-            if p > self.aimd.estimate() {
+        } else if let Some((id, p, saturated)) = probe_bps {
+            if self.probes.on_result(id, p, saturated, now_us) && p > self.aimd.estimate() {
                 self.aimd.set_estimate(p, now_us);
                 self.loss.raise(p);
             }
