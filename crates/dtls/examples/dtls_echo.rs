@@ -1,22 +1,30 @@
 //! UDP echo over DTLS, driving the sans-IO endpoint with a real socket and clock.
 //!
 //! ```text
-//! dtls_echo --listen 127.0.0.1:4444            # echo server
-//! dtls_echo --connect 127.0.0.1:4444 [--message TEXT]
+//! dtls_echo --listen 127.0.0.1:4444            # echo server, serves one client
+//! dtls_echo --connect 127.0.0.1:4444            # sends the lines of stdin, prints echoes
+//! dtls_echo --connect 127.0.0.1:4444 --message TEXT   # sends TEXT once instead
 //! options: --fingerprint "sha-256 AB:CD:..."    expected peer certificate (else any)
+//!          --cert FILE --key FILE                our certificate and key, PEM (ECDSA or
+//!                                                RSA; PKCS#8, SEC 1 or PKCS#1 key)
+//!          --rsa                                 generate an RSA 2048 certificate
+//!                                                (default: a fresh ECDSA P-256 one)
 //!          --srtp SRTP_AES128_CM_SHA1_80,...     profiles (OpenSSL names), default all
 //!          --mtu N
 //! ```
 //! Prints our fingerprint, then the suite, the SRTP profile and the exported keying
-//! material in hex. With `SSLKEYLOGFILE` set, appends the NSS key log line there so
-//! Wireshark can decrypt a capture.
+//! material in hex, then `received: ...` for each echo. A client reading stdin sends each
+//! line as one record, waits for the echoes of all of them after end of input, and
+//! closes. With `SSLKEYLOGFILE` set, appends the NSS key log line there so Wireshark can
+//! decrypt a capture.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use ferrtc_dtls::{
-    Certificate, Config, DtlsRole, Endpoint, Event, Fingerprint, HashAlgorithm,
+    Certificate, Config, DtlsRole, Endpoint, Event, Fingerprint, HashAlgorithm, KeyKind,
     SRTP_EXPORTER_LABEL, SrtpProfile, fingerprint_of,
 };
 use rand::SeedableRng;
@@ -38,14 +46,31 @@ fn hex(b: &[u8]) -> String {
 fn usage() -> ! {
     eprintln!(
         "usage: dtls_echo (--listen ADDR | --connect ADDR) [--message TEXT] \
-         [--fingerprint 'sha-256 AB:..'] [--srtp NAME,..] [--mtu N]"
+         [--fingerprint 'sha-256 AB:..'] [--cert FILE --key FILE | --rsa] [--srtp NAME,..] \
+         [--mtu N]"
     );
     std::process::exit(2)
 }
 
+/// Lines of stdin, read on a thread of their own so the socket loop never blocks on the
+/// terminal; the channel closes at end of input.
+fn stdin_lines() -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut listen, mut connect, mut message) = (None, None, "hello from ferrtc".to_string());
+    let (mut listen, mut connect, mut message) = (None, None, None::<String>);
+    let (mut cert_file, mut key_file, mut rsa) = (None::<String>, None::<String>, false);
     let mut fingerprint = None;
     let mut srtp: Vec<SrtpProfile> = SrtpProfile::ALL.to_vec();
     let mut mtu = 1200;
@@ -54,7 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--listen" => listen = Some(val().parse::<SocketAddr>()?),
             "--connect" => connect = Some(val().parse::<SocketAddr>()?),
-            "--message" => message = val(),
+            "--message" => message = Some(val()),
+            "--cert" => cert_file = Some(val()),
+            "--key" => key_file = Some(val()),
+            "--rsa" => rsa = true,
             "--fingerprint" => {
                 let v = val();
                 let (alg, hexs) = v.split_once(' ').unwrap_or_else(|| usage());
@@ -70,7 +98,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => usage(),
         }
     }
-    let cert = Arc::new(Certificate::generate()?);
+    let cert = Arc::new(match (cert_file, key_file) {
+        (Some(c), Some(k)) if !rsa => Certificate::from_pem(
+            &std::fs::read_to_string(&c).map_err(|e| format!("{c}: {e}"))?,
+            &std::fs::read_to_string(&k).map_err(|e| format!("{k}: {e}"))?,
+        )
+        .map_err(|e| format!("{c}, {k}: {e}"))?,
+        (None, None) if rsa => Certificate::generate_for(KeyKind::Rsa2048)?,
+        (None, None) => Certificate::generate()?,
+        _ => usage(),
+    });
     println!(
         "our fingerprint: {}",
         cert.fingerprint(HashAlgorithm::Sha256)
@@ -101,7 +138,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => usage(),
     };
     let client = role == DtlsRole::Client;
+    // A client sends --message once, or else each line of stdin.
+    let mut to_send: Option<Receiver<String>> = None;
+    let mut sent = 0usize;
+    let mut echoed = 0usize;
+    let mut input_done = false;
     let mut buf = vec![0u8; 65536];
+    // The handshake must be over within this; an interactive session may last.
     let deadline = Instant::now() + Duration::from_secs(120);
     // Application data decrypted in place, handled with the events.
     let mut received: Vec<Vec<u8>> = Vec::new();
@@ -144,13 +187,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                     }
                     if client {
-                        ep.send(message.as_bytes())?;
+                        if let Some(m) = &message {
+                            ep.send(m.as_bytes())?;
+                            sent += 1;
+                            input_done = true;
+                        } else {
+                            to_send = Some(stdin_lines());
+                        }
                     }
                 }
                 Event::ApplicationData(d) => {
                     println!("received: {}", String::from_utf8_lossy(&d).trim_end());
                     if client {
-                        ep.close();
+                        echoed += 1;
                     } else {
                         ep.send(&d)?;
                     }
@@ -166,6 +215,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 other => println!("event: {other:?}"),
             }
         }
+        if let Some(lines) = &to_send {
+            loop {
+                match lines.try_recv() {
+                    Ok(line) => {
+                        ep.send(line.as_bytes())?;
+                        sent += 1;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        input_done = true;
+                        to_send = None;
+                        break;
+                    }
+                }
+            }
+        }
+        if client && input_done && echoed >= sent && ep.is_connected() {
+            ep.close();
+        }
         while let Some(t) = ep.poll_transmit() {
             sock.send_to(&t.contents, t.destination)?;
         }
@@ -173,15 +241,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(()); // closed by us after the echo
         }
         let now = Instant::now();
-        if now > deadline {
-            return Err("gave up".into());
+        if now > deadline && ep.negotiated().is_none() {
+            return Err("no handshake within 120 s: gave up".into());
         }
+        // While stdin may bring lines, look at it every 20 ms.
+        let idle = if to_send.is_some() { 20 } else { 500 };
         let wait = ep
             .poll_timeout()
-            .map_or(Duration::from_millis(500), |t| {
+            .map_or(Duration::from_millis(idle), |t| {
                 t.saturating_duration_since(now)
             })
-            .max(Duration::from_millis(1));
+            .clamp(Duration::from_millis(1), Duration::from_millis(idle));
         sock.set_read_timeout(Some(wait))?;
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => match ep.handle_receive(Instant::now(), from, &mut buf[..n]) {
