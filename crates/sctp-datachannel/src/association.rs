@@ -253,6 +253,9 @@ pub struct Stats {
     /// Packets whose remaining chunks were discarded after a chunk failed, once earlier
     /// chunks of the same packet had been processed.
     pub packets_cut_short: u64,
+    /// Fast recoveries undone because every chunk they retransmitted turned out to have
+    /// arrived already (reordering, not loss): the congestion window was restored.
+    pub spurious_recoveries: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,8 +266,11 @@ enum Timer {
     DelayedAck,
     Heartbeat,
     Reconfig,
+    /// RACK reordering window (RFC 8985 section 6.2): a chunk sent before one that was
+    /// delivered is declared lost once the window has passed.
+    Rack,
 }
-const TIMERS: usize = 6;
+const TIMERS: usize = 7;
 const ALL_TIMERS: [Timer; TIMERS] = [
     Timer::T1,
     Timer::T2Shutdown,
@@ -272,6 +278,7 @@ const ALL_TIMERS: [Timer; TIMERS] = [
     Timer::DelayedAck,
     Timer::Heartbeat,
     Timer::Reconfig,
+    Timer::Rack,
 ];
 
 /// TSN serial-number comparison (RFC 9260 section 1.6).
@@ -306,6 +313,10 @@ struct TxChunk {
     state: TxState,
     tx_count: u32,
     misses: u8,
+    /// When it was last transmitted (RACK, RFC 8985 section 6.1).
+    sent_at: Instant,
+    /// The fast recovery that retransmitted it (see `Undo`).
+    episode: u32,
     /// Not counted in the stream's buffered amount (see `send_control`).
     control: bool,
     reliability: Reliability,
@@ -318,6 +329,31 @@ impl TxChunk {
             Reliability::Reliable => false,
             Reliability::MaxRetransmits(n) => self.tx_count > n,
             Reliability::MaxLifetime(_) => self.expires.is_some_and(|e| now >= e),
+        }
+    }
+}
+
+/// What loss detection needs of a chunk just acknowledged.
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    tsn: u32,
+    sent_at: Instant,
+    tx_count: u32,
+    fast_retransmitted: bool,
+    episode: u32,
+    /// Marked for retransmission and not yet sent again.
+    marked: bool,
+}
+
+impl Delivered {
+    fn of(c: &TxChunk, tsn: u32, marked: bool) -> Self {
+        Self {
+            tsn,
+            sent_at: c.sent_at,
+            tx_count: c.tx_count,
+            fast_retransmitted: c.misses == FAST_RTX_DONE,
+            episode: c.episode,
+            marked,
         }
     }
 }
@@ -381,6 +417,40 @@ struct PeerInit {
     reconfig: bool,
 }
 
+/// What a fast recovery changed, kept so it can be undone when every chunk it retransmitted
+/// proves to have arrived already (RFC 8985 section 9.3 and RFC 4015's response, adapted:
+/// SCTP has no timestamps, so a retransmission is proven spurious when it is acknowledged
+/// sooner than any round trip could bring it back, or reported as a duplicate).
+#[derive(Debug, Clone, Copy)]
+struct Undo {
+    episode: u32,
+    cwnd: usize,
+    ssthresh: usize,
+    /// Chunks the recovery marked for retransmission.
+    marked: u32,
+    /// Of those, acknowledged and proven spurious.
+    spurious: u32,
+}
+
+/// RACK state (RFC 8985 section 6.1), per association (one path).
+#[derive(Debug, Clone, Copy)]
+struct Rack {
+    /// Send time and TSN of the most recently sent chunk that was delivered.
+    xmit: Option<(Instant, u32)>,
+    /// The round trip of that chunk.
+    rtt: Duration,
+    /// Smallest round trip seen.
+    min_rtt: Option<Duration>,
+    /// Highest TSN delivered (cumulatively or in a gap block).
+    fack: Option<u32>,
+    /// A chunk was delivered after a later-sent one: the path reorders.
+    reordering_seen: bool,
+    /// The reordering window in quarters of min_RTT.
+    reo_wnd_mult: u32,
+    /// Recoveries left before `reo_wnd_mult` returns to 1.
+    reo_wnd_persist: u32,
+}
+
 #[derive(Debug)]
 struct OutReset {
     seq: u32,
@@ -395,6 +465,15 @@ const COOKIE_MAC: usize = 32;
 const MAX_DUPS: usize = 16;
 /// `TxChunk::misses` value of a chunk that was fast-retransmitted once.
 const FAST_RTX_DONE: u8 = u8::MAX;
+/// Miss indications that declare a chunk lost while no reordering has been seen: RFC 9260
+/// section 7.2.4's three (RFC 8985 section 6.2 calls it DupThresh).
+const DUP_THRESH: u8 = 3;
+/// Largest multiple of min_RTT/4 the reordering window grows to (RFC 8985 section 6.2 step 4
+/// bounds it by SRTT as well).
+const MAX_REO_WND_MULT: u32 = 16;
+/// Loss recoveries after which a grown reordering window shrinks back (RFC 8985 section 6.2,
+/// `RACK.reo_wnd_persist`).
+const REO_WND_PERSIST: u32 = 16;
 /// Most control packets held for `poll_transmit` at once.
 const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
@@ -459,6 +538,10 @@ pub struct Association {
     peer_rwnd: usize,
     fast_recovery_exit: Option<u32>,
     fast_rtx_now: bool,
+    rack: Rack,
+    /// Fast recoveries started so far (numbers `TxChunk::episode`).
+    episode: u32,
+    undo: Option<Undo>,
     rtx_pending: usize,
     srtt: Option<Duration>,
     rttvar: Duration,
@@ -545,6 +628,17 @@ impl Association {
             peer_rwnd: 0,
             fast_recovery_exit: None,
             fast_rtx_now: false,
+            rack: Rack {
+                xmit: None,
+                rtt: Duration::ZERO,
+                min_rtt: None,
+                fack: None,
+                reordering_seen: false,
+                reo_wnd_mult: 1,
+                reo_wnd_persist: 0,
+            },
+            episode: 0,
+            undo: None,
             rtx_pending: 0,
             srtt: None,
             rttvar: Duration::ZERO,
@@ -1713,18 +1807,21 @@ impl Association {
                 };
                 match c.state {
                     TxState::InFlight | TxState::Rtx => {
-                        if c.state == TxState::InFlight {
-                            self.flight_size -= c.data.len();
-                        } else {
+                        let marked = c.state == TxState::Rtx;
+                        if marked {
                             self.rtx_pending -= 1;
+                        } else {
+                            self.flight_size -= c.data.len();
                         }
                         c.state = TxState::GapAcked;
                         gap_acked_bytes += c.data.len();
                         highest_newly_acked = Some(highest_newly_acked.map_or(idx, |h| h.max(idx)));
                         let tsn = self.cum_ack.wrapping_add(1 + idx as u32);
-                        if c.tx_count == 1 {
+                        let delivered = Delivered::of(c, tsn, marked);
+                        if delivered.tx_count == 1 {
                             self.rtt_sample(now, tsn);
                         }
+                        self.chunk_delivered(now, delivered);
                     }
                     _ => {}
                 }
@@ -1764,34 +1861,18 @@ impl Association {
             highest_newly_acked
         };
         if let Some(h) = highest_reported {
-            let mut newly_marked = false;
             for i in 0..h {
                 let c = &mut self.outstanding[i];
                 // `FAST_RTX_DONE` marks a chunk already fast-retransmitted: ineligible again
                 // (item 5); only T3 retransmits it further.
-                if c.state == TxState::InFlight && c.misses < FAST_RTX_DONE {
+                if c.state == TxState::InFlight && c.misses < DUP_THRESH {
                     c.misses += 1;
-                    if c.misses == 3 {
-                        c.misses = FAST_RTX_DONE;
-                        c.state = TxState::Rtx;
-                        self.flight_size -= c.data.len();
-                        self.rtx_pending += 1;
-                        newly_marked = true;
-                    }
-                }
-            }
-            if newly_marked {
-                self.stats.fast_retransmits += 1;
-                if self.fast_recovery_exit.is_none() {
-                    self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
-                    self.cwnd = self.ssthresh;
-                    self.partial_bytes_acked = 0;
-                    self.fast_recovery_exit = Some(highest_sent);
-                    // One packet regardless of cwnd, only when entering Fast Recovery (item 3).
-                    self.fast_rtx_now = true;
                 }
             }
         }
+        // Which of the chunks still in flight are lost: RACK's time rule, or the three miss
+        // indications while the path has not shown it reorders.
+        self.detect_losses(now);
         self.peer_rwnd = (s.a_rwnd as usize).saturating_sub(self.flight_size);
         // Heartbeats probe idle paths only (section 8.3): acknowledged data proves this one.
         if cum_moved
@@ -1839,10 +1920,12 @@ impl Association {
                     if c.tx_count == 1 {
                         self.rtt_sample(now, self.cum_ack);
                     }
+                    self.chunk_delivered(now, Delivered::of(&c, self.cum_ack, false));
                 }
                 TxState::Rtx => {
                     self.rtx_pending -= 1;
                     acked += c.data.len();
+                    self.chunk_delivered(now, Delivered::of(&c, self.cum_ack, true));
                 }
                 TxState::GapAcked => {}
                 TxState::Abandoned | TxState::Unsent => {}
@@ -1855,6 +1938,165 @@ impl Association {
             self.advanced_peer_ack = self.cum_ack;
         }
         acked
+    }
+
+    /// RACK's update for a chunk newly acknowledged (RFC 8985 section 6.2 steps 1-3), and the
+    /// undo bookkeeping of the fast recovery that retransmitted it.
+    fn chunk_delivered(&mut self, now: Instant, d: Delivered) {
+        let rtt = now.saturating_duration_since(d.sent_at);
+        let retransmitted = d.tx_count > 1;
+        // Acknowledged sooner than a round trip after its retransmission: the original
+        // arrived (step 2 ignores such a sample).
+        let too_soon = retransmitted && self.rack.min_rtt.is_some_and(|m| rtt < m);
+        if !too_soon {
+            if !retransmitted {
+                self.rack.min_rtt = Some(self.rack.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            }
+            let newer = self.rack.xmit.is_none_or(|(t, tsn)| {
+                d.sent_at > t || (d.sent_at == t && tsn_lt(tsn, d.tsn))
+            });
+            if newer {
+                self.rack.xmit = Some((d.sent_at, d.tsn));
+                self.rack.rtt = rtt;
+            }
+        }
+        // Step 3: a chunk sent once, delivered below the highest TSN delivered before it.
+        if d.tx_count <= 1 && self.rack.fack.is_some_and(|f| tsn_lt(d.tsn, f)) {
+            self.rack.reordering_seen = true;
+        }
+        if self.rack.fack.is_none_or(|f| tsn_lt(f, d.tsn)) {
+            self.rack.fack = Some(d.tsn);
+        }
+        if !d.fast_retransmitted {
+            return;
+        }
+        let Some(u) = self.undo.as_mut() else {
+            return;
+        };
+        if u.episode != d.episode {
+            return;
+        }
+        // Marked but acknowledged before it went out again, or acknowledged too soon after
+        // going out again: the original arrived, so marking it lost was a mistake.
+        if d.marked || too_soon {
+            u.spurious += 1;
+            if u.spurious >= u.marked {
+                self.undo_recovery(now);
+            }
+        } else {
+            // It may really have been lost: the recovery stands.
+            self.undo = None;
+        }
+    }
+
+    /// Every chunk the last fast recovery retransmitted had arrived: restore the congestion
+    /// state from before it, end it, and widen the reordering window (RFC 8985 section 6.2
+    /// step 4 widens on DSACK; an early acknowledgement is SCTP's evidence of the same).
+    fn undo_recovery(&mut self, now: Instant) {
+        let Some(u) = self.undo.take() else {
+            return;
+        };
+        let _ = now;
+        self.cwnd = self.cwnd.max(u.cwnd);
+        self.ssthresh = self.ssthresh.max(u.ssthresh);
+        self.partial_bytes_acked = 0;
+        self.fast_recovery_exit = None;
+        self.stats.spurious_recoveries += 1;
+        self.rack.reo_wnd_mult = (self.rack.reo_wnd_mult + 1).min(MAX_REO_WND_MULT);
+        self.rack.reo_wnd_persist = REO_WND_PERSIST;
+    }
+
+    /// RACK's reordering window (RFC 8985 section 6.2 step 4): a multiple of a quarter of the
+    /// smallest round trip, at most SRTT.
+    fn reo_wnd(&self) -> Duration {
+        let Some(min) = self.rack.min_rtt else {
+            return Duration::ZERO;
+        };
+        let w = min / 4 * self.rack.reo_wnd_mult;
+        self.srtt.map_or(w, |s| w.min(s))
+    }
+
+    /// Loss detection (RFC 8985 section 6.2 step 5, with RFC 9260 section 7.2.4's response).
+    ///
+    /// A chunk in flight is lost when a chunk sent after it was delivered and the reordering
+    /// window has passed since it would have been acknowledged; while the path has shown no
+    /// reordering, three miss indications also declare it lost, as RFC 9260 says. Chunks
+    /// found lost are marked for fast retransmission once each (RFC 9260 section 7.2.4 item
+    /// 5: later losses of them are left to T3); the first marking enters Fast Recovery and
+    /// halves the window. The RACK timer is armed for the earliest chunk not yet due.
+    fn detect_losses(&mut self, now: Instant) {
+        self.timers[Timer::Rack as usize] = None;
+        let Some((xt, xtsn)) = self.rack.xmit else {
+            return;
+        };
+        let wait = self.rack.rtt + self.reo_wnd();
+        let classic = !self.rack.reordering_seen;
+        let entering = self.fast_recovery_exit.is_none();
+        let episode = if entering {
+            self.episode.wrapping_add(1)
+        } else {
+            self.episode
+        };
+        let mut newly = 0u32;
+        let mut earliest: Option<Instant> = None;
+        let end = self.next_unsent.min(self.outstanding.len());
+        for i in 0..end {
+            let tsn = self.cum_ack.wrapping_add(1 + i as u32);
+            let c = &mut self.outstanding[i];
+            let before = c.sent_at < xt || (c.sent_at == xt && tsn_lt(tsn, xtsn));
+            if !before {
+                // Every chunk after one sent once was first sent after it: none is before.
+                if c.tx_count == 1 {
+                    break;
+                }
+                continue;
+            }
+            if c.state != TxState::InFlight || c.misses == FAST_RTX_DONE {
+                continue;
+            }
+            let due = c.sent_at + wait;
+            if now >= due || (classic && c.misses >= DUP_THRESH) {
+                c.misses = FAST_RTX_DONE;
+                c.state = TxState::Rtx;
+                c.episode = episode;
+                self.flight_size -= c.data.len();
+                self.rtx_pending += 1;
+                newly += 1;
+            } else {
+                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            }
+        }
+        self.timers[Timer::Rack as usize] = earliest;
+        if newly == 0 {
+            return;
+        }
+        self.stats.fast_retransmits += 1;
+        if entering {
+            self.episode = episode;
+            self.undo = Some(Undo {
+                episode,
+                cwnd: self.cwnd,
+                ssthresh: self.ssthresh,
+                marked: newly,
+                spurious: 0,
+            });
+            self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
+            self.cwnd = self.ssthresh;
+            self.partial_bytes_acked = 0;
+            self.fast_recovery_exit = Some(self.next_tsn.wrapping_sub(1));
+            // One packet regardless of cwnd, only when entering Fast Recovery (item 3).
+            self.fast_rtx_now = true;
+            if self.rack.reo_wnd_persist > 0 {
+                self.rack.reo_wnd_persist -= 1;
+                if self.rack.reo_wnd_persist == 0 {
+                    self.rack.reo_wnd_mult = 1;
+                }
+            }
+        } else if let Some(u) = self.undo.as_mut()
+            && u.episode == episode
+        {
+            u.marked += newly;
+        }
     }
 
     fn release(&mut self, stream: u16, len: usize, control: bool) {
@@ -2039,6 +2281,8 @@ impl Association {
                     state: TxState::Unsent,
                     tx_count: 0,
                     misses: 0,
+                    sent_at: now,
+                    episode: 0,
                     control: m.control,
                     reliability,
                     expires: m.expires,
@@ -2139,6 +2383,7 @@ impl Association {
         }
         let ignore_cwnd = core::mem::take(&mut self.fast_rtx_now);
         let mut any = false;
+        let mut restart = false;
         let mut i = 0;
         while self.rtx_pending > 0 && i < self.outstanding.len() {
             if self.outstanding[i].state != TxState::Rtx {
@@ -2163,6 +2408,7 @@ impl Association {
             Self::emit_data(buf, c, tsn);
             c.state = TxState::InFlight;
             c.tx_count += 1;
+            c.sent_at = now;
             if c.misses != FAST_RTX_DONE {
                 c.misses = 0;
             }
@@ -2173,10 +2419,13 @@ impl Association {
             if self.rtt_probe.is_some_and(|(t, _)| t == tsn) {
                 self.rtt_probe = None; // Karn's rule.
             }
+            // Retransmitting the first outstanding chunk restarts T3 (RFC 9260 section 7.2.4
+            // item 4): its timer measured the original, which is now known lost.
+            restart |= i == 0;
             any = true;
             i += 1;
         }
-        if any && self.timers[Timer::T3Rtx as usize].is_none() {
+        if restart || (any && self.timers[Timer::T3Rtx as usize].is_none()) {
             self.set_timer(Timer::T3Rtx, now + self.rto);
         }
         any
@@ -2214,6 +2463,7 @@ impl Association {
             Self::emit_data(buf, c, tsn);
             c.state = TxState::InFlight;
             c.tx_count = 1;
+            c.sent_at = now;
             self.flight_size += len;
             self.peer_rwnd = self.peer_rwnd.saturating_sub(len);
             self.next_unsent += 1;
@@ -2552,6 +2802,11 @@ impl Association {
                     self.back_off();
                 }
             }
+            Timer::Rack => {
+                if self.can_send_data() || self.state == State::ShutdownSent {
+                    self.detect_losses(now);
+                }
+            }
         }
     }
 
@@ -2587,6 +2842,7 @@ impl Association {
         self.cwnd = self.cfg.mtu;
         self.partial_bytes_acked = 0;
         self.fast_recovery_exit = None;
+        self.undo = None;
         self.back_off();
         self.rtt_probe = None;
         let mut i = 0;
