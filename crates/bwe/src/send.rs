@@ -324,10 +324,9 @@ impl SendSideBwe {
                     u64::from(r.size),
                     now_us,
                 )
+                && probe_bps.is_none_or(|p| p.1 < bps)
             {
-                if probe_bps.is_none_or(|p| p.1 < bps) {
-                    probe_bps = Some((id, bps, saturated));
-                }
+                probe_bps = Some((id, bps, saturated));
             }
         }
         if received == 0 && lost == 0 {
