@@ -918,6 +918,12 @@ fn a_genuine_repeat_is_answered_before_our_backed_off_timer() {
         last_server_send >= Duration::from_secs(7),
         "the server's timer backed off to its 7 s send: {server_sends:?}"
     );
+    // The server's timer has backed off to 8 s: its next send is due at 15 s.
+    let server_timer = net.server().inner.ep.poll_timeout().unwrap() - net.sim.epoch();
+    assert!(
+        server_timer >= Duration::from_secs(15),
+        "server timer due at {server_timer:?}"
+    );
     net.sim.set_link_config(net.down, link);
     let healed = net.sim.elapsed();
     let took = net.handshake();
@@ -954,6 +960,11 @@ fn a_genuine_repeat_is_answered_before_our_backed_off_timer() {
         .find(|t| *t > healed)
         .unwrap();
     assert_eq!(first_after, client_repeat + LATENCY);
+    eprintln!(
+        "link healed at {healed:?}; connected {took:?} later; the server's backed-off \
+         timer was due {:?} after the healing",
+        server_timer - healed
+    );
 }
 
 // ---- 7. byte-for-byte replay ------------------------------------------------------------
