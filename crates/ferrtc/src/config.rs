@@ -12,7 +12,8 @@ pub enum IceTransportPolicy {
     /// Every candidate.
     #[default]
     All,
-    /// Relayed candidates only (needs a TURN server).
+    /// Relayed candidates only: a `turn:` server over UDP is needed
+    /// ([`ConfigurationError::RelayPolicy`](crate::ConfigurationError::RelayPolicy) without one).
     Relay,
 }
 

@@ -21,6 +21,8 @@ use crate::config::{BundlePolicy, Configuration, IceTransportPolicy};
 use crate::driver::{self, Core, Flow, Handler};
 use crate::error::{ConfigurationError, Error};
 use crate::net::{self, Scheme};
+use crate::turn::Relayed;
+use ferrtc_stun_ice::turn;
 
 pub use core::{
     CodecKind, ConnectionState, Description, EncodedFrame, MediaKind, SdpType, SignalingState,
@@ -188,9 +190,7 @@ impl PeerConnection {
         if config.bundle_policy != BundlePolicy::MaxBundle {
             return Err(Error::Configuration(ConfigurationError::BundlePolicy));
         }
-        if config.ice_transport_policy == IceTransportPolicy::Relay {
-            return Err(Error::Configuration(ConfigurationError::RelayPolicy));
-        }
+        let relay_only = config.ice_transport_policy == IceTransportPolicy::Relay;
         let certificate = match config.certificates.first() {
             Some(c) => Arc::clone(c),
             None => Arc::new(ferrtc_dtls::Certificate::generate().map_err(Error::Certificate)?),
@@ -198,11 +198,17 @@ impl PeerConnection {
         let addresses = config.host_addresses.resolve().map_err(Error::Io)?;
         let sockets = net::bind_sockets(&addresses).map_err(Error::Io)?;
         let hosts = net::host_candidates(&addresses, &sockets);
+        let has_family = |a: &SocketAddr| {
+            sockets
+                .iter()
+                .any(|s| s.local_addr().is_ipv4() == a.is_ipv4())
+        };
         let mut stun_servers = Vec::new();
+        let mut turn_servers: Vec<turn::ClientConfig> = Vec::new();
         for server in &config.ice_servers {
             for url in server.parsed_urls().map_err(Error::IceServerUrl)? {
-                match url.scheme {
-                    Scheme::Stun => match url.resolve().await {
+                match (url.scheme, url.transport) {
+                    (Scheme::Stun, _) if !relay_only => match url.resolve().await {
                         Ok(addrs) => stun_servers.extend(
                             addrs
                                 .into_iter()
@@ -210,9 +216,41 @@ impl PeerConnection {
                         ),
                         Err(e) => tracing::warn!(error = %e, ?url, "STUN server not resolved"),
                     },
-                    _ => tracing::warn!(?url, "TURN and STUN over TLS are not driven yet: ignored"),
+                    (Scheme::Stun, _) => {}
+                    (Scheme::Turn, ferrtc_types::Transport::Udp) => {
+                        let (Some(username), Some(password)) =
+                            (&server.username, &server.credential)
+                        else {
+                            return Err(Error::Configuration(ConfigurationError::TurnCredentials));
+                        };
+                        match url.resolve().await {
+                            Ok(addrs) => {
+                                let Some(addr) = addrs.into_iter().find(|a| has_family(a)) else {
+                                    tracing::warn!(?url, "no socket of the TURN server's family");
+                                    continue;
+                                };
+                                if turn_servers.iter().any(|t| t.server == addr) {
+                                    continue;
+                                }
+                                turn_servers.push(turn::ClientConfig::new(
+                                    addr,
+                                    turn::TurnTransport::Udp,
+                                    username.clone(),
+                                    password.clone(),
+                                ));
+                            }
+                            Err(e) => tracing::warn!(error = %e, ?url, "TURN server not resolved"),
+                        }
+                    }
+                    _ => tracing::warn!(
+                        ?url,
+                        "TURN over TCP or TLS and STUN over TLS are not driven yet: ignored"
+                    ),
                 }
             }
+        }
+        if relay_only && turn_servers.is_empty() {
+            return Err(Error::Configuration(ConfigurationError::RelayPolicy));
         }
         let mut pc_config = core::PeerConfig::new(certificate);
         pc_config.ice.stun_servers = stun_servers;
@@ -234,13 +272,18 @@ impl PeerConnection {
         }
         let now = driver::now();
         let rng = Box::new(rand::rngs::StdRng::from_os_rng());
+        let mut turn_rng = rand::rngs::StdRng::from_os_rng();
         let mut pc = core::PeerConnection::new(pc_config, now, rng).map_err(Error::Config)?;
-        for h in &hosts {
-            if let Err(e) = pc.add_local_address(now, *h) {
-                tracing::debug!(address = %h, error = %Chain(&e), "host address refused");
+        if !relay_only {
+            for h in &hosts {
+                if let Err(e) = pc.add_local_address(now, *h) {
+                    tracing::debug!(address = %h, error = %Chain(&e), "host address refused");
+                }
             }
         }
-        pc.end_of_local_addresses(now);
+        // Gathering completes once every TURN allocation has succeeded or failed.
+        let relayed = Relayed::new(pc, turn_servers, now, &mut turn_rng);
+        let pc = &relayed.pc;
 
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
@@ -264,7 +307,7 @@ impl PeerConnection {
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("peer_connection", id);
-        let task = tokio::spawn(driver::run(pc, handler, sockets, command_rx, span));
+        let task = tokio::spawn(driver::run(relayed, handler, sockets, command_rx, span));
         Ok(PeerConnection {
             commands,
             events: tokio::sync::Mutex::new(events),
@@ -732,10 +775,21 @@ fn shared_from_info(pc: &core::PeerConnection, id: core::DataChannelId) -> Share
     Shared::new(id, props, info.and_then(|i| i.stream_id))
 }
 
-impl Handler<core::PeerConnection> for Connection {
+impl Handler<Relayed> for Connection {
     type Command = Command;
 
-    fn command(&mut self, pc: &mut core::PeerConnection, now: Instant, cmd: Command) -> Flow {
+    fn command(&mut self, relayed: &mut Relayed, now: Instant, cmd: Command) -> Flow {
+        relayed.touch(now);
+        if let Command::Close(r) = cmd {
+            relayed.deallocate(now);
+            relayed.pc.close(now);
+            // The reply goes once the goodbyes are flushed: the driver stops after this.
+            let _ = self.drain(relayed, now);
+            self.close_all();
+            let _ = r.send(Ok(()));
+            return Flow::Stop;
+        }
+        let pc = &mut relayed.pc;
         match cmd {
             Command::CreateOffer(r) => {
                 let _ = r.send(pc.create_offer().map_err(Error::from));
@@ -837,19 +891,13 @@ impl Handler<core::PeerConnection> for Connection {
                     tracing::debug!(error = %Chain(&e), "key frame request not sent");
                 }
             }
-            Command::Close(r) => {
-                pc.close(now);
-                // The reply goes once the goodbyes are flushed: the driver stops after this.
-                let _ = self.drain(pc, now);
-                self.close_all();
-                let _ = r.send(Ok(()));
-                return Flow::Stop;
-            }
+            Command::Close(_) => unreachable!("handled above"),
         }
         Flow::Continue
     }
 
-    fn drain(&mut self, pc: &mut core::PeerConnection, _now: Instant) -> Flow {
+    fn drain(&mut self, relayed: &mut Relayed, _now: Instant) -> Flow {
+        let pc = &mut relayed.pc;
         let mut candidates = false;
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -961,8 +1009,9 @@ impl Handler<core::PeerConnection> for Connection {
             .map(|ch| Arc::clone(&ch.space))
     }
 
-    fn shutdown(&mut self, pc: &mut core::PeerConnection, now: Instant) {
-        pc.close(now);
+    fn shutdown(&mut self, relayed: &mut Relayed, now: Instant) {
+        relayed.deallocate(now);
+        relayed.pc.close(now);
         self.close_all();
     }
 }

@@ -41,9 +41,14 @@ pub enum ConfigurationError {
     /// Only `max-bundle` is implemented.
     #[error("only the max-bundle policy is supported")]
     BundlePolicy,
-    /// `relay` needs TURN, which the facade does not drive yet.
-    #[error("relay-only ICE is not supported")]
+    /// The `relay` policy without a TURN server ferrtc can use (a `turn:` URL over UDP
+    /// that resolves): there would be no candidate at all.
+    #[error("relay-only ICE without a usable TURN server")]
     RelayPolicy,
+    /// A `turn:` or `turns:` URL without `username` and `credential` (W3C
+    /// `InvalidAccessError`).
+    #[error("TURN server without username and credential")]
+    TurnCredentials,
 }
 
 impl From<pc::UsageError> for Error {

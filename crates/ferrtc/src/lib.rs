@@ -21,8 +21,11 @@
 //!
 //! # Limits
 //!
-//! - TURN (`turn:`, `turns:`) and `stuns:` URLs are parsed and checked but not used yet (a
-//!   warning is logged); `IceTransportPolicy::Relay` is refused for that reason.
+//! - TURN over UDP (`turn:` URLs, `?transport=udp`) gives relayed candidates: an allocation
+//!   per server, made when the connection is created, refreshed until it closes;
+//!   `IceTransportPolicy::Relay` gathers only those. TURN over TCP and TLS (`?transport=tcp`,
+//!   `turns:`) and `stuns:` URLs are parsed and checked but not used yet (a warning is
+//!   logged).
 //! - Only the `max-bundle` policy: everything rides one transport.
 //! - One connection, one set of sockets (one per address family); many connections on one
 //!   shared port (the core's `Endpoint`) is not driven yet.
@@ -74,6 +77,7 @@ mod connection;
 mod driver;
 mod error;
 pub mod net;
+mod turn;
 
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
 pub use config::{BundlePolicy, Configuration, IceTransportPolicy};

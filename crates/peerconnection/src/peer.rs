@@ -869,7 +869,25 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// No more host addresses come.
+    /// A relayed candidate from a TURN allocation the driver made: see
+    /// [`BundleTransport::add_local_relayed_candidate`](crate::transport::BundleTransport::add_local_relayed_candidate).
+    ///
+    /// # Errors
+    /// [`PeerError::Transport`] if the agent refuses it.
+    pub fn add_local_relayed_candidate(
+        &mut self,
+        now: Instant,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+    ) -> Result<(), PeerError> {
+        self.transport
+            .add_local_relayed_candidate(now, relayed, mapped, server)?;
+        self.after_command(now);
+        Ok(())
+    }
+
+    /// No more host addresses (nor relayed candidates) come.
     pub fn end_of_local_addresses(&mut self, now: Instant) {
         self.transport.end_of_local_addresses(now);
         self.after_command(now);

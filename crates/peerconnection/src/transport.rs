@@ -464,6 +464,8 @@ pub struct BundleTransport {
     ice: Option<ice::Agent>,
     /// Host addresses handed in before the agent existed.
     pending_hosts: Vec<SocketAddr>,
+    /// Relayed candidates (relayed, mapped, server) handed in before the agent existed.
+    pending_relays: Vec<(SocketAddr, Option<SocketAddr>, SocketAddr)>,
     hosts_complete: bool,
     params: Option<TransportParameters>,
     dtls: Option<dtls::Endpoint>,
@@ -510,6 +512,7 @@ impl BundleTransport {
             credentials,
             ice: None,
             pending_hosts: Vec::new(),
+            pending_relays: Vec::new(),
             hosts_complete: false,
             params: None,
             dtls: None,
@@ -648,6 +651,9 @@ impl BundleTransport {
             // An address the agent refuses (a duplicate, the 32-candidate limit) is skipped.
             let _ = agent.add_local_host_address(addr);
         }
+        for (relayed, mapped, server) in self.pending_relays.drain(..) {
+            let _ = agent.add_local_relayed_candidate(relayed, mapped, server);
+        }
         if self.hosts_complete {
             agent.end_of_local_host_addresses();
         }
@@ -674,7 +680,35 @@ impl BundleTransport {
         Ok(())
     }
 
-    /// No more host addresses come: gathering completes once servers answered.
+    /// A relayed candidate from a TURN allocation the driver made (RFC 8656 §7.3):
+    /// `relayed` is the allocation's relayed transport address, `mapped` its
+    /// server-reflexive address (the candidate's related address), `server` the TURN
+    /// server. Checks and media for it come out of [`BundleTransport::poll_transmit`] with
+    /// `source` equal to `relayed`: the driver sends them through the allocation, and hands
+    /// what the allocation receives to [`BundleTransport::handle_receive`] with `local`
+    /// equal to `relayed`.
+    ///
+    /// # Errors
+    /// [`CommandError::Ice`] if the agent refuses it.
+    pub fn add_local_relayed_candidate(
+        &mut self,
+        now: Instant,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+    ) -> Result<(), CommandError> {
+        match &mut self.ice {
+            Some(agent) => agent
+                .add_local_relayed_candidate(relayed, mapped, server)
+                .map_err(CommandError::Ice)?,
+            None => self.pending_relays.push((relayed, mapped, server)),
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// No more host addresses (nor relayed candidates) come: gathering completes once
+    /// servers answered.
     pub fn end_of_local_addresses(&mut self, now: Instant) {
         self.hosts_complete = true;
         if let Some(agent) = &mut self.ice {

@@ -1,0 +1,381 @@
+//! TURN through coturn (the Debian `coturn` package, `turnserver` in PATH) on 127.0.0.1:
+//! relayed candidates gathered, signalled and used, with the `relay` policy and beside host
+//! candidates, and the `stun_turn` example run as a user would run it.
+//!
+//! Each test starts its own `turnserver` on free ports and kills it at the end. Without
+//! `turnserver` the tests fail (install: `apt-get install -y coturn`; `cargo xtask test`
+//! installs it).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use common::*;
+use ferrtc::net::HostAddresses;
+use ferrtc::{
+    Configuration, ConfigurationError, DataChannelInit, Error, IceServer, IceTransportPolicy,
+    Message, PeerConnection, StatsType,
+};
+
+const USER: &str = "test";
+const PASS: &str = "test";
+
+/// A running `turnserver`, killed on drop.
+struct Coturn {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Coturn {
+    fn url(&self) -> String {
+        format!("turn:127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Log lines that contain `needle`.
+    fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .map(|l| l.iter().filter(|line| line.contains(needle)).count())
+            .unwrap_or(0)
+    }
+}
+
+/// A port free for both TCP and UDP on 127.0.0.1 right now (bound, then released).
+fn free_port(taken: &[u16]) -> u16 {
+    for _ in 0..100 {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind a TCP port");
+        let port = tcp.local_addr().unwrap().port();
+        if !taken.contains(&port) && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found on 127.0.0.1");
+}
+
+fn start_coturn() -> Coturn {
+    let found = Command::new("turnserver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        found.is_ok(),
+        "`turnserver` is not in PATH: install coturn (apt-get install -y coturn)"
+    );
+    let port = free_port(&[]);
+    let dir =
+        std::env::temp_dir().join(format!("ferrtc-facade-turn-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A small relay range from a port that was free a moment ago.
+    let min_port = free_port(&[port]).min(65_400);
+    let mut child = Command::new("turnserver")
+        .arg("-n")
+        .arg("--listening-ip=127.0.0.1")
+        .arg("--relay-ip=127.0.0.1")
+        .arg(format!("--listening-port={port}"))
+        .arg(format!("--min-port={min_port}"))
+        .arg(format!("--max-port={}", min_port + 100))
+        .arg("--lt-cred-mech")
+        .arg(format!("--user={USER}:{PASS}"))
+        .arg("--realm=interop")
+        .arg("--allow-loopback-peers")
+        .arg("--no-cli")
+        .arg("--no-dtls")
+        .arg("--no-tls")
+        .arg("--no-tcp")
+        .arg("--log-file=stdout")
+        .arg("--simple-log")
+        .arg("--verbose")
+        .arg(format!(
+            "--pidfile={}",
+            dir.join("turnserver.pid").display()
+        ))
+        .arg(format!("--db={}", dir.join("turndb").display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start turnserver");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+            let _ = tx.send(());
+        }
+    });
+    let server = Coturn {
+        child,
+        dir,
+        port,
+        log,
+    };
+    // Ready once the UDP listener is taken (binding its port fails). Each attempt waits up
+    // to 100 ms for the server to log something: I/O waiting, bounded to 100 attempts.
+    for _ in 0..100 {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("turnserver exited during start-up:\n{}", server.log())
+            }
+        }
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            return server;
+        }
+    }
+    panic!("turnserver did not start listening:\n{}", server.log());
+}
+
+fn turn_config(server: &Coturn, policy: IceTransportPolicy) -> Configuration {
+    Configuration {
+        ice_servers: vec![IceServer {
+            urls: vec![server.url()],
+            username: Some(USER.into()),
+            credential: Some(PASS.into()),
+        }],
+        ice_transport_policy: policy,
+        host_addresses: HostAddresses::loopback(),
+        ..Configuration::default()
+    }
+}
+
+fn candidate_types(sdp: &str) -> Vec<String> {
+    sdp.lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .filter_map(|l| l.split(" typ ").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The candidate types of the selected pair, from the W3C stats.
+async fn selected_pair_types(pc: &PeerConnection) -> (String, String) {
+    let report = pc.get_stats().await.unwrap();
+    let pair = report
+        .of(StatsType::CandidatePair)
+        .next()
+        .expect("a selected pair");
+    let kind = |member: &str| {
+        let id = pair.get_str(member).unwrap();
+        report
+            .get(id)
+            .and_then(|c| c.get_str("candidateType"))
+            .unwrap()
+            .to_owned()
+    };
+    (kind("localCandidateId"), kind("remoteCandidateId"))
+}
+
+/// Both peers relay-only: one relayed candidate each, the checks, DTLS and SCTP all through
+/// coturn, messages both ways, and the allocations deleted when the peers close.
+#[tokio::test]
+async fn relay_only_peers_talk_through_coturn() {
+    let server = start_coturn();
+    let alice = PeerConnection::new(turn_config(&server, IceTransportPolicy::Relay))
+        .await
+        .unwrap();
+    let bob = PeerConnection::new(turn_config(&server, IceTransportPolicy::Relay))
+        .await
+        .unwrap();
+    let chat = alice
+        .create_data_channel("chat", DataChannelInit::default())
+        .await
+        .unwrap();
+    negotiate(&alice, &bob).await;
+    for pc in [&alice, &bob] {
+        let sdp = pc.local_description().unwrap().sdp;
+        assert_eq!(candidate_types(&sdp), ["relay"], "{sdp}");
+        // The relayed address is coturn's, not one of our sockets.
+        assert!(
+            !pc.local_addresses()
+                .iter()
+                .any(|a| sdp.contains(&format!("127.0.0.1 {} typ", a.port()))),
+            "{sdp}"
+        );
+    }
+    let theirs = remote_channel(&bob).await;
+    within("channel open", chat.opened()).await.unwrap();
+    for i in 0..200 {
+        chat.send(format!("a{i}")).await.unwrap();
+        if i % 50 == 0 {
+            chat.send(vec![i as u8; 10_000]).await.unwrap();
+        }
+    }
+    for i in 0..200 {
+        assert_eq!(
+            within("a message", theirs.recv()).await.unwrap(),
+            Message::text(format!("a{i}"))
+        );
+        if i % 50 == 0 {
+            assert_eq!(
+                within("a long message", theirs.recv()).await.unwrap(),
+                Message::binary(vec![i as u8; 10_000])
+            );
+        }
+        theirs.send(format!("b{i}")).await.unwrap();
+    }
+    for i in 0..200 {
+        assert_eq!(
+            within("a reply", chat.recv()).await.unwrap(),
+            Message::text(format!("b{i}"))
+        );
+    }
+    assert_eq!(
+        selected_pair_types(&alice).await,
+        ("relay".to_owned(), "relay".to_owned())
+    );
+    assert_eq!(
+        selected_pair_types(&bob).await,
+        ("relay".to_owned(), "relay".to_owned())
+    );
+    // coturn saw the channels bound (ChannelData is how the bulk went).
+    assert!(
+        server.count("CHANNEL_BIND") > 0,
+        "no channel bound:\n{}",
+        server.log()
+    );
+    alice.close().await;
+    bob.close().await;
+}
+
+/// With the `all` policy and a TURN server, the relayed candidate comes beside the host
+/// one; ICE prefers host to host.
+#[tokio::test]
+async fn relayed_candidate_beside_host_candidates() {
+    let server = start_coturn();
+    let alice = PeerConnection::new(turn_config(&server, IceTransportPolicy::All))
+        .await
+        .unwrap();
+    let bob = PeerConnection::new(loopback()).await.unwrap();
+    let chat = alice
+        .create_data_channel("chat", DataChannelInit::default())
+        .await
+        .unwrap();
+    negotiate(&alice, &bob).await;
+    let mut types = candidate_types(&alice.local_description().unwrap().sdp);
+    types.sort();
+    assert_eq!(types, ["host", "relay"]);
+    let theirs = remote_channel(&bob).await;
+    within("channel open", chat.opened()).await.unwrap();
+    chat.send("hi").await.unwrap();
+    assert_eq!(
+        within("a message", theirs.recv()).await.unwrap(),
+        Message::text("hi")
+    );
+    assert_eq!(
+        selected_pair_types(&alice).await,
+        ("host".to_owned(), "host".to_owned())
+    );
+}
+
+/// A relay-only peer answering a peer with host candidates only: the relay reaches the
+/// host.
+#[tokio::test]
+async fn relay_only_answerer_reaches_a_host_only_offerer() {
+    let server = start_coturn();
+    let alice = PeerConnection::new(turn_config(&server, IceTransportPolicy::Relay))
+        .await
+        .unwrap();
+    let bob = PeerConnection::new(loopback()).await.unwrap();
+    let chat = bob
+        .create_data_channel("chat", DataChannelInit::default())
+        .await
+        .unwrap();
+    negotiate(&bob, &alice).await;
+    assert_eq!(
+        candidate_types(&alice.local_description().unwrap().sdp),
+        ["relay"]
+    );
+    let theirs = remote_channel(&alice).await;
+    within("channel open", chat.opened()).await.unwrap();
+    chat.send("from the host side").await.unwrap();
+    assert_eq!(
+        within("a message", theirs.recv()).await.unwrap(),
+        Message::text("from the host side")
+    );
+    theirs.send("from the relay side").await.unwrap();
+    assert_eq!(
+        within("a reply", chat.recv()).await.unwrap(),
+        Message::text("from the relay side")
+    );
+    assert_eq!(
+        selected_pair_types(&alice).await,
+        ("relay".to_owned(), "host".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn relay_policy_needs_a_turn_server() {
+    let config = Configuration {
+        ice_transport_policy: IceTransportPolicy::Relay,
+        ..loopback()
+    };
+    assert!(matches!(
+        PeerConnection::new(config).await,
+        Err(Error::Configuration(ConfigurationError::RelayPolicy))
+    ));
+    let config = Configuration {
+        ice_servers: vec![IceServer::new("turn:127.0.0.1:3478")],
+        ..loopback()
+    };
+    assert!(matches!(
+        PeerConnection::new(config).await,
+        Err(Error::Configuration(ConfigurationError::TurnCredentials))
+    ));
+}
+
+/// The `stun_turn` example, run as a user would, against its own coturn.
+#[tokio::test]
+async fn stun_turn_example_runs() {
+    let server = start_coturn();
+    let exe = std::env::current_exe().expect("test binary path");
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("examples")
+        .join("stun_turn");
+    let out = within(
+        "the stun_turn example",
+        tokio::process::Command::new(example)
+            .args(["--turn", &server.url(), "--user", USER, "--pass", PASS])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}\ncoturn:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(stdout.contains("typ relay"), "{stdout}");
+    assert!(stdout.contains("replies through the relay"), "{stdout}");
+    assert!(stdout.contains("selected pair relay -> relay"), "{stdout}");
+    assert!(stdout.ends_with("done\n"), "{stdout}");
+}
