@@ -209,6 +209,12 @@ impl<D: Depacketizer> FrameAssembler<D> {
         }
     }
 
+    /// Whether the packet at `seq` is held and known to start its frame (for the jitter
+    /// buffer, to give up a gap up to a frame boundary).
+    pub(crate) fn starts_frame(&self, seq: SeqNo) -> bool {
+        self.is_start(seq) == Some(true)
+    }
+
     fn try_complete(&mut self, seq: SeqNo) {
         let Some(slot) = self.get(seq) else { return };
         if slot.state != State::Pending {

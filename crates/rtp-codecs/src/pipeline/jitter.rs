@@ -84,8 +84,13 @@ struct Ready {
 /// frame come out as [`JitterEvent::NeedsKeyframe`]. The stream starts in that state too:
 /// the first decodable frame is a key frame.
 ///
-/// A gap is judged only once a later frame is complete: when a stream stops, its last
-/// incomplete frame is neither handed out nor reported until more packets come.
+/// A gap is judged by time even when no later frame completes. A hole in the sequence
+/// numbers waits at most [`delay`](Self::delay) from when the packet after it arrived (a
+/// repair inside the wait fills it); and when nothing arrives for [`delay`](Self::delay)
+/// while packets at the head of the stream cannot make a frame (a stream that stops with
+/// its last frame incomplete), they are given up. What is given up runs to the next
+/// complete frame if there is one, else past the hole to the next packet known to start
+/// a frame, else (nothing arriving) to the highest packet received.
 ///
 /// Memory is bounded by the assembler's capacity and byte budget plus
 /// [`JitterConfig::max_frames`] complete frames.
@@ -99,6 +104,11 @@ pub struct JitterBuffer<D> {
     next: Option<u64>,
     emitted_any: bool,
     ready: BTreeMap<u64, Ready>,
+    /// Holes in the sequence numbers, by first missing extended number: (last missing,
+    /// when the packet after the hole arrived). At most `config.capacity` entries.
+    holes: BTreeMap<u64, (u64, Instant)>,
+    /// When the latest packet arrived.
+    last_arrival: Option<Instant>,
     needs_keyframe: bool,
     keyframe_request: bool,
     keyframe_requested_at: Option<Instant>,
@@ -124,6 +134,8 @@ impl<D: Depacketizer> JitterBuffer<D> {
             next: None,
             emitted_any: false,
             ready: BTreeMap::new(),
+            holes: BTreeMap::new(),
+            last_arrival: None,
             needs_keyframe: true,
             keyframe_request: false,
             keyframe_requested_at: None,
@@ -182,6 +194,7 @@ impl<D: Depacketizer> JitterBuffer<D> {
             let delta = seq.0.wrapping_sub(h as u16) as i16;
             delta > 0
         });
+        let before = self.unwrapper.highest();
         let ext = self.unwrapper.unwrap(seq);
         match self.next {
             None => self.next = Some(ext),
@@ -198,10 +211,87 @@ impl<D: Depacketizer> JitterBuffer<D> {
         if in_order {
             self.update_jitter(now, timestamp);
         }
+        self.last_arrival = Some(now);
+        self.track_holes(now, before, ext);
         self.assembler.push(seq, timestamp, marker, payload);
         while let Some(frame) = self.assembler.poll_frame() {
             self.take_frame(now, frame);
         }
+    }
+
+    /// Records the hole a packet at `ext` opens after the highest before it, or fills the
+    /// part of a hole it repairs.
+    fn track_holes(&mut self, now: Instant, before: Option<u64>, ext: u64) {
+        let Some(highest) = before else {
+            return;
+        };
+        if ext > highest.saturating_add(1) {
+            if self.holes.len() >= self.config.capacity.max(1) {
+                // Bounded: forget the oldest; the frame and arrival rules still judge it.
+                self.holes.pop_first();
+            }
+            self.holes.insert(highest + 1, (ext - 1, now));
+        } else if ext < highest {
+            let Some((&first, &(last, at))) = self.holes.range(..=ext).next_back() else {
+                return;
+            };
+            if last < ext {
+                return;
+            }
+            self.holes.remove(&first);
+            if first < ext {
+                self.holes.insert(first, (ext - 1, at));
+            }
+            if ext < last {
+                self.holes.insert(ext + 1, (last, at));
+            }
+        }
+    }
+
+    /// The first hole not yet behind the next frame in order.
+    fn head_hole(&self, next: u64) -> Option<(u64, Instant)> {
+        self.holes
+            .values()
+            .find(|(last, _)| *last >= next)
+            .map(|&(last, at)| (last, at))
+    }
+
+    /// The first packet from `from` on that is known to start a frame, or past `highest`:
+    /// a hole is given up with the rest of the frame it broke.
+    fn frame_start_from(&self, from: u64, highest: u64) -> u64 {
+        let mut ext = from;
+        // The assembler holds at most `capacity` packets: no need to look further.
+        let end = highest.min(from.saturating_add(self.config.capacity as u64));
+        while ext <= end {
+            if self.assembler.starts_frame(SeqNo(ext as u16)) {
+                return ext;
+            }
+            ext += 1;
+        }
+        highest + 1
+    }
+
+    /// When the gap at the head of the stream is given up, if there is one: the earliest of
+    /// the wait after the next complete frame, after the first hole, and after the latest
+    /// arrival while packets wait at the head.
+    fn gap_deadline(&self, next: u64) -> Option<Instant> {
+        let delay = self.delay();
+        let frame = self
+            .ready
+            .first_key_value()
+            .filter(|(first, _)| **first != next)
+            .map(|(_, r)| r.completed_at);
+        let hole = self.head_hole(next).map(|(_, at)| at);
+        let idle = self
+            .unwrapper
+            .highest()
+            .filter(|h| *h >= next && !self.ready.contains_key(&next))
+            .and(self.last_arrival);
+        [frame, hole, idle]
+            .into_iter()
+            .flatten()
+            .min()
+            .and_then(|t| t.checked_add(delay))
     }
 
     fn update_jitter(&mut self, now: Instant, timestamp: u32) {
@@ -250,11 +340,15 @@ impl<D: Depacketizer> JitterBuffer<D> {
     /// The next event at `now`, in stream order.
     pub fn poll_event(&mut self, now: Instant) -> Option<JitterEvent> {
         let next = self.next?;
-        let delay = self.delay();
+        while self
+            .holes
+            .first_key_value()
+            .is_some_and(|(_, (last, _))| *last < next)
+        {
+            self.holes.pop_first();
+        }
         let overfull = self.ready.len() > self.config.max_frames;
-        let head = self.ready.first_entry()?;
-        let first = *head.key();
-        if first == next {
+        if let Some(head) = self.ready.first_entry().filter(|h| *h.key() == next) {
             let r = head.remove();
             self.next = Some(r.last_ext + 1);
             self.emitted_any = true;
@@ -271,13 +365,18 @@ impl<D: Depacketizer> JitterBuffer<D> {
                 JitterEvent::Frame(r.frame)
             });
         }
-        if overfull
-            || head
-                .get()
-                .completed_at
-                .checked_add(delay)
-                .is_some_and(|t| now >= t)
-        {
+        if overfull || self.gap_deadline(next).is_some_and(|t| now >= t) {
+            // Up to the next complete frame, else past the first hole, else past all
+            // that arrived.
+            let highest = self.unwrapper.highest()?;
+            let first = match (self.ready.keys().next(), self.head_hole(next)) {
+                (Some(&first), _) => first,
+                (None, Some((last, _))) => self.frame_start_from(last + 1, highest),
+                (None, None) => highest + 1,
+            };
+            if first <= next {
+                return None;
+            }
             let packets = first - next;
             self.next = Some(first);
             self.emitted_any = true;
@@ -306,12 +405,7 @@ impl<D: Depacketizer> JitterBuffer<D> {
     /// When [`poll_event`](Self::poll_event) will next give up a gap, or
     /// [`poll_keyframe_request`](Self::poll_keyframe_request) repeat a request.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let gap = self.next.and_then(|next| {
-            let (&first, head) = self.ready.iter().next()?;
-            (first != next)
-                .then(|| head.completed_at.checked_add(self.delay()))
-                .flatten()
-        });
+        let gap = self.next.and_then(|next| self.gap_deadline(next));
         let retry = self
             .keyframe_requested_at
             .filter(|_| self.needs_keyframe)
@@ -555,6 +649,113 @@ mod tests {
         }
         drain(&mut jb, t0 + ms(200), &mut seen);
         assert_eq!(seen.len(), 4);
+        assert_eq!(jb.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_stream_that_stops_mid_frame_is_judged_by_time() {
+        let t0 = Instant::now();
+        let frames = stream(2, &[0], 0);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        // Frame 0 whole, then frame 1 without its last packet, and nothing more.
+        for p in frames[0].iter().chain(&frames[1][..2]) {
+            jb.handle_packet(t0, p.seq, p.ts, p.marker, &p.payload);
+        }
+        let mut seen = vec![];
+        drain(&mut jb, t0, &mut seen);
+        assert_eq!(seen, [Seen::Frame(0)]);
+        // No later frame completes, yet the wait runs from the latest arrival.
+        assert_eq!(jb.poll_timeout(), Some(t0 + ms(150)));
+        drain(&mut jb, t0 + ms(149), &mut seen);
+        assert_eq!(seen.len(), 1);
+        drain(&mut jb, t0 + ms(150), &mut seen);
+        // The two packets that arrived are given up (the third was never seen).
+        assert_eq!(seen[1..], [Seen::Lost(3, 2), Seen::KeyRequest]);
+        assert_eq!(jb.lost_packets(), 2);
+        // Nothing waits now but the key frame retry.
+        assert_eq!(jb.poll_timeout(), Some(t0 + ms(150 + 500)));
+    }
+
+    #[test]
+    fn a_hole_is_given_up_after_its_wait_though_no_later_frame_completes() {
+        let t0 = Instant::now();
+        // Frame 0 (key) whole; frames 1..10 every 33 ms each lose their last packet, so no
+        // frame completes for 330 ms, while packets keep arriving (no idle wait). Frame 10
+        // is a key frame and whole.
+        let frames = stream(11, &[0, 10], 0);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        let mut sched = vec![];
+        for (k, f) in frames.iter().enumerate() {
+            for (i, p) in f.iter().enumerate() {
+                if (1..10).contains(&k) && i == 2 {
+                    continue;
+                }
+                sched.push((ms(33 * k as u64 + i as u64), p));
+            }
+        }
+        let mut times = vec![];
+        let mut seen = vec![];
+        // Poll like `run`, noting when each loss is reported.
+        sched.sort_by_key(|(t, _)| *t);
+        let mut i = 0;
+        while let Some(next) = [sched.get(i).map(|(t, _)| t0 + *t), jb.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .filter(|t| *t <= t0 + ms(1000))
+        {
+            while let Some((t, p)) = sched.get(i).filter(|(t, _)| t0 + *t <= next) {
+                jb.handle_packet(t0 + *t, p.seq, p.ts, p.marker, &p.payload);
+                i += 1;
+            }
+            let before = seen.len();
+            drain(&mut jb, next, &mut seen);
+            if seen[before..].iter().any(|s| matches!(s, Seen::Lost(..))) {
+                times.push(next.duration_since(t0));
+            }
+        }
+        // Frame 1's missing packet (seq 5) is known missing when frame 2's first packet
+        // arrives at 66 ms; it is given up 150 ms later, with what came before it.
+        assert_eq!(seen[0], Seen::Frame(0));
+        assert_eq!(seen[1], Seen::Lost(3, 3));
+        assert_eq!(times[0], ms(66 + 150));
+        // Each later hole in turn, 150 ms after the packet that revealed it, until the key
+        // frame completes and what is left before it goes at once; then it decodes.
+        assert_eq!(times[..4], [ms(216), ms(249), ms(282), ms(315)]);
+        assert_eq!(seen[3], Seen::Lost(6, 3));
+        assert_eq!(seen.last(), Some(&Seen::Frame(10)));
+        let lost: u64 = seen
+            .iter()
+            .map(|s| match s {
+                Seen::Lost(_, n) => *n,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(lost, 27);
+        assert!(times.iter().all(|t| *t <= ms(33 * 10 + 150)), "{times:?}");
+    }
+
+    #[test]
+    fn a_repair_inside_the_wait_fills_the_hole() {
+        let t0 = Instant::now();
+        let frames = stream(2, &[0], 0);
+        let mut jb = buffer();
+        jb.set_rtt(ms(100));
+        // Frame 0, then frame 1's first and last packets: its middle is missing.
+        for p in frames[0].iter().chain([&frames[1][0], &frames[1][2]]) {
+            jb.handle_packet(t0, p.seq, p.ts, p.marker, &p.payload);
+        }
+        let mut seen = vec![];
+        drain(&mut jb, t0, &mut seen);
+        assert_eq!(jb.poll_timeout(), Some(t0 + ms(150)));
+        // The retransmission comes at 140 ms: frame 1 completes, nothing is lost.
+        let p = &frames[1][1];
+        jb.handle_packet(t0 + ms(140), p.seq, p.ts, p.marker, &p.payload);
+        drain(&mut jb, t0 + ms(140), &mut seen);
+        drain(&mut jb, t0 + ms(400), &mut seen);
+        assert_eq!(seen, [Seen::Frame(0), Seen::Frame(1)]);
         assert_eq!(jb.poll_timeout(), None);
     }
 

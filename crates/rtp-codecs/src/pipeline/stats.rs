@@ -740,19 +740,28 @@ mod tests {
         let mut r = ReceiverStats::new(Ssrc(9), 90_000);
         // Scattered packets (a stray or spoofed source) never make it valid.
         for s in [500u16, 9000, 17, 40_000] {
-            assert_eq!(r.handle_packet_checked(t0, SeqNo(s), 0), SeqVerdict::Probation);
+            assert_eq!(
+                r.handle_packet_checked(t0, SeqNo(s), 0),
+                SeqVerdict::Probation
+            );
             assert!(!r.is_valid());
             assert_eq!(r.report_block(t0), None);
             assert_eq!((r.received(), r.expected()), (0, 0));
         }
         // Two in sequence (MIN_SEQUENTIAL): valid, and both count.
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(40_001), 0), SeqVerdict::Valid);
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(40_001), 0),
+            SeqVerdict::Valid
+        );
         assert!(r.is_valid());
         assert_eq!((r.received(), r.expected(), r.cumulative_lost()), (2, 2, 0));
         assert_eq!(r.extended_highest(), Some(40_001));
         // A source known from signalling can skip probation.
         let mut known = ReceiverStats::new(Ssrc(9), 90_000).with_min_sequential(1);
-        assert_eq!(known.handle_packet_checked(t0, SeqNo(7), 0), SeqVerdict::Valid);
+        assert_eq!(
+            known.handle_packet_checked(t0, SeqNo(7), 0),
+            SeqVerdict::Valid
+        );
         assert_eq!(known.report_block(t0).unwrap().highest_seq, 7);
         // A longer probation.
         let mut strict = ReceiverStats::new(Ssrc(9), 90_000).with_min_sequential(3);
@@ -775,10 +784,19 @@ mod tests {
         assert_eq!((r.received(), r.cumulative_lost()), (100, 0));
         // A lone jump of MAX_DROPOUT is dropped, not counted as 3000 lost.
         let jump = 199 + MAX_DROPOUT;
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(jump), 0), SeqVerdict::Dropped);
-        assert_eq!((r.received(), r.cumulative_lost(), r.dropped()), (100, 0, 1));
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(jump), 0),
+            SeqVerdict::Dropped
+        );
+        assert_eq!(
+            (r.received(), r.cumulative_lost(), r.dropped()),
+            (100, 0, 1)
+        );
         // The stream goes on where it was: the jump was a stray.
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(200), 0), SeqVerdict::Valid);
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(200), 0),
+            SeqVerdict::Valid
+        );
         // A jump of MAX_DROPOUT - 1 is loss.
         assert_eq!(
             r.handle_packet_checked(t0, SeqNo(200 + MAX_DROPOUT - 1), 0),
@@ -788,15 +806,24 @@ mod tests {
         r.report_block(t0);
         // The sender restarts at 7: 7 is dropped, 8 follows it, so the statistics
         // resynchronise from 7 and count both.
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(7), 0), SeqVerdict::Dropped);
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(8), 0), SeqVerdict::Restarted);
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(7), 0),
+            SeqVerdict::Dropped
+        );
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(8), 0),
+            SeqVerdict::Restarted
+        );
         assert_eq!((r.restarts(), r.dropped()), (1, 1));
         assert_eq!((r.received(), r.expected(), r.cumulative_lost()), (2, 2, 0));
         for s in 9..20u16 {
             assert_eq!(r.handle_packet_checked(t0, SeqNo(s), 0), SeqVerdict::Valid);
         }
         let b = r.report_block(t0).unwrap();
-        assert_eq!((b.highest_seq, b.cumulative_lost, b.fraction_lost), (19, 0, 0));
+        assert_eq!(
+            (b.highest_seq, b.cumulative_lost, b.fraction_lost),
+            (19, 0, 0)
+        );
     }
 
     #[test]
@@ -808,7 +835,10 @@ mod tests {
         }
         // Less than MAX_MISORDER behind the highest: a late packet, counted.
         let late = 1199 - (MAX_MISORDER - 1);
-        assert_eq!(r.handle_packet_checked(t0, SeqNo(late), 0), SeqVerdict::Valid);
+        assert_eq!(
+            r.handle_packet_checked(t0, SeqNo(late), 0),
+            SeqVerdict::Valid
+        );
         // MAX_MISORDER behind: too old, taken as a possible restart and dropped.
         assert_eq!(
             r.handle_packet_checked(t0, SeqNo(late - 1), 0),
