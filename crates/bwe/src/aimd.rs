@@ -34,6 +34,10 @@ const DEV_MAX: f64 = 2.5;
 /// that as the others adjust, and restarting then sends it into multiplicative increase
 /// while the others stay additive, which keeps the shares apart.
 const SHRINK_EVIDENCE: f64 = 0.5;
+/// Likewise it is dropped (and increases turn multiplicative) only when the acknowledged
+/// rate rose above this multiple of it, not merely three deviations above: a flow whose
+/// share grows as another backs off is not a link that grew.
+const GROWTH_EVIDENCE: f64 = 1.25;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -54,7 +58,7 @@ impl LinkCapacity {
     fn upper_bound(&self) -> Option<f64> {
         self.estimate_kbps.map(|e| {
             let three_std = 3.0 * (self.deviation * e).sqrt();
-            (e + three_std) * 1000.0
+            (e + three_std).max(GROWTH_EVIDENCE * e) * 1000.0
         })
     }
     fn lower_bound(&self) -> Option<f64> {

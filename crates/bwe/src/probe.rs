@@ -5,6 +5,10 @@
 
 /// A cluster lasts at least this long at its rate, µs (libwebrtc: 15 ms).
 const CLUSTER_DURATION_US: f64 = 15_000.0;
+/// A headroom probe lasts longer: on a bottleneck shared with bursty video (a frame every
+/// 33 ms), a 15 ms probe can slip between the other flows' frames and measure the raw
+/// link rate instead of the free capacity; 60 ms always overlaps their traffic.
+const HEADROOM_DURATION_US: f64 = 60_000.0;
 /// ...and holds at least this many packets (libwebrtc: 5).
 pub(crate) const CLUSTER_MIN_PACKETS: u32 = 5;
 /// Initial probes at these multiples of the start rate (libwebrtc: 3 and 6).
@@ -20,7 +24,7 @@ const ALR_SCALE: f64 = 2.0;
 /// this often, at this scale of the estimate.
 const HEADROOM_QUIET_US: i64 = 3_000_000;
 const HEADROOM_INTERVAL_US: i64 = 4_000_000;
-const HEADROOM_SCALE: f64 = 2.0;
+const HEADROOM_SCALE: f64 = 1.25;
 /// A drop below this fraction of the estimate within [`DROP_WINDOW_US`] is "large"; on
 /// the end of ALR soon after, probe back to [`RECOVERY_FRACTION`] of the rate before it
 /// (libwebrtc: 0.66, 5 s, 0.85).
@@ -29,6 +33,12 @@ const DROP_WINDOW_US: i64 = 5_000_000;
 const RECOVERY_FRACTION: f64 = 0.85;
 /// A probe result arriving later than this after the cluster was sent is discarded, µs.
 const RESULT_TIMEOUT_US: i64 = 1_000_000;
+/// A probe received slower than this fraction of its send rate saturated the path; its
+/// result is then a little under the receive rate (libwebrtc: 0.9 and 0.95).
+const SATURATED_FRACTION: f64 = 0.9;
+const BOTTLENECK_FRACTION: f64 = 0.95;
+/// A headroom probe counts only if the path carried this fraction of what it added.
+const HEADROOM_CARRIED: f64 = 0.75;
 /// Clusters tracked at once.
 pub(crate) const MAX_CLUSTERS: usize = 8;
 /// A cluster's result needs this fraction of its packets and bytes acknowledged
@@ -52,6 +62,15 @@ pub struct ProbeCluster {
     pub min_packets: u32,
 }
 
+/// What the feedback of one probe cluster showed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ProbeMeasurement {
+    /// Rate the cluster left at, bit/s.
+    pub send_bps: f64,
+    /// Rate it arrived at, bit/s.
+    pub recv_bps: f64,
+}
+
 /// Decides when to probe and how fast.
 #[derive(Debug, Clone)]
 pub(crate) struct ProbeController {
@@ -67,8 +86,9 @@ pub(crate) struct ProbeController {
     drop_seen: Option<(i64, f64)>,
     /// Pending clusters to hand to the pacer (at most two at once).
     pending: [Option<ProbeCluster>; 2],
-    /// Whether each recent cluster (by id modulo [`MAX_CLUSTERS`]) looks for headroom.
-    headroom: [bool; MAX_CLUSTERS],
+    /// For each recent cluster (by id modulo [`MAX_CLUSTERS`]) that looks for headroom,
+    /// the estimate before the search began.
+    headroom: [Option<f64>; MAX_CLUSTERS],
 }
 
 impl ProbeController {
@@ -83,7 +103,7 @@ impl ProbeController {
             before_drop: None,
             drop_seen: None,
             pending: [None; 2],
-            headroom: [false; MAX_CLUSTERS],
+            headroom: [None; MAX_CLUSTERS],
         }
     }
 
@@ -93,14 +113,19 @@ impl ProbeController {
         slot.take()
     }
 
-    fn push(&mut self, bps: f64, now_us: i64, headroom: bool) {
+    fn push(&mut self, bps: f64, now_us: i64, headroom: Option<f64>) {
         self.headroom[(self.next_id as usize) % MAX_CLUSTERS] = headroom;
         let bps = bps.min(self.max_bps);
+        let duration = if headroom.is_some() {
+            HEADROOM_DURATION_US
+        } else {
+            CLUSTER_DURATION_US
+        };
 
         let cluster = ProbeCluster {
             id: ProbeClusterId(self.next_id),
             bitrate_bps: bps as u64,
-            min_bytes: (bps * CLUSTER_DURATION_US / 8e6) as u64,
+            min_bytes: (bps * duration / 8e6) as u64,
             min_packets: CLUSTER_MIN_PACKETS,
         };
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -118,34 +143,44 @@ impl ProbeController {
         self.started = true;
         self.last_overuse_us = now_us;
         for s in INITIAL_SCALES {
-            self.push(start_bps * s, now_us, false);
+            self.push(start_bps * s, now_us, None);
         }
         self.exponential_pending = Some(start_bps * INITIAL_SCALES[1]);
     }
 
-    /// Probe `id` measured `bps`; `saturated` when the path delivered it clearly slower
-    /// than it was sent: the bottleneck was found, so probing higher is pointless.
-    /// Returns whether the result may raise the estimate. A headroom probe that saturated
-    /// the path does not: on a bottleneck that is already full (shared with other flows)
-    /// it only measured how much the probe pushed the others aside.
+    /// Probe `id` was measured; returns the rate it shows the path carries, if that may
+    /// raise the estimate.
+    ///
+    /// A probe delivered clearly slower than it was sent saturated the path: its receive
+    /// rate is the bottleneck's, and probing higher is pointless. A headroom probe must
+    /// also show that the path carried most of what it added over the estimate: on a
+    /// bottleneck already full with other flows it only measures how far it pushed them
+    /// aside, and taking that would grow this flow at their expense.
     pub fn on_result(
         &mut self,
         id: ProbeClusterId,
-        bps: f64,
-        saturated: bool,
+        m: ProbeMeasurement,
         now_us: i64,
-    ) -> bool {
-        let headroom = self.headroom[(id.0 as usize) % MAX_CLUSTERS];
+    ) -> Option<f64> {
+        let saturated = m.recv_bps < SATURATED_FRACTION * m.send_bps;
+        let rate = if saturated {
+            BOTTLENECK_FRACTION * m.recv_bps
+        } else {
+            m.send_bps.min(m.recv_bps)
+        };
+        let base = self.headroom[(id.0 as usize) % MAX_CLUSTERS];
+        let accept = base.is_none_or(|b| m.recv_bps >= b + HEADROOM_CARRIED * (m.send_bps - b));
         if let Some(probed) = self.exponential_pending.take()
+            && accept
             && !saturated
-            && bps > CONTINUE_FRACTION * probed
-            && bps < self.max_bps
+            && rate > CONTINUE_FRACTION * probed
+            && rate < self.max_bps
         {
-            let next = CONTINUE_SCALE * bps;
-            self.push(next, now_us, headroom);
+            let next = CONTINUE_SCALE * rate;
+            self.push(next, now_us, base);
             self.exponential_pending = Some(next.min(self.max_bps));
         }
-        !(headroom && saturated)
+        accept.then_some(rate)
     }
 
     /// The detector signalled overuse.
@@ -182,7 +217,7 @@ impl ProbeController {
             && alr_ended_us.is_some_and(|e| e >= t && now_us - e < DROP_WINDOW_US)
         {
             self.drop_seen = None;
-            self.push(RECOVERY_FRACTION * before, now_us, false);
+            self.push(RECOVERY_FRACTION * before, now_us, None);
             return;
         }
         if self
@@ -195,11 +230,11 @@ impl ProbeController {
             return;
         }
         if in_alr && since_probe >= ALR_INTERVAL_US {
-            self.push(ALR_SCALE * estimate, now_us, false);
+            self.push(ALR_SCALE * estimate, now_us, None);
         } else if now_us - self.last_overuse_us >= HEADROOM_QUIET_US
             && since_probe >= HEADROOM_INTERVAL_US
         {
-            self.push(HEADROOM_SCALE * estimate, now_us, true);
+            self.push(HEADROOM_SCALE * estimate, now_us, Some(estimate));
             self.exponential_pending = Some((HEADROOM_SCALE * estimate).min(self.max_bps));
         }
     }
@@ -251,8 +286,8 @@ impl ProbeEstimator {
         });
     }
 
-    /// One acknowledged probe packet; returns the cluster's rate once it has enough, and
-    /// whether the path was saturated by it.
+    /// One acknowledged probe packet; returns the cluster's send and receive rates once
+    /// enough of it was acknowledged.
     pub fn on_packet(
         &mut self,
         id: ProbeClusterId,
@@ -260,7 +295,7 @@ impl ProbeEstimator {
         arrival_us: i64,
         size: u64,
         now_us: i64,
-    ) -> Option<(f64, bool)> {
+    ) -> Option<ProbeMeasurement> {
         let slot = &mut self.clusters[(id.0 as usize) % MAX_CLUSTERS];
         let c = slot.as_mut().filter(|c| c.id == id && !c.done)?;
         if now_us - c.created_us > RESULT_TIMEOUT_US {
@@ -300,12 +335,9 @@ impl ProbeEstimator {
         let send_rate = (c.sent_bytes - c.last_send_size) as f64 * 8e6 / send_interval as f64;
         let recv_rate =
             (c.received_bytes - c.first_arrival_size) as f64 * 8e6 / recv_interval as f64;
-        // The path carried the probe at the lower of the two; when it was clearly slower
-        // than the sender, it was the bottleneck: take a little under it.
-        Some(if recv_rate < 0.9 * send_rate {
-            (0.95 * recv_rate, true)
-        } else {
-            (send_rate.min(recv_rate), false)
+        Some(ProbeMeasurement {
+            send_bps: send_rate,
+            recv_bps: recv_rate,
         })
     }
 }
@@ -322,7 +354,11 @@ mod tests {
         let b = p.poll_cluster().unwrap();
         assert_eq!((a.bitrate_bps, b.bitrate_bps), (900_000, 1_800_000));
         assert!(p.poll_cluster().is_none());
-        assert!(p.on_result(a.id, 1_700_000.0, false, 100_000));
+        let m = ProbeMeasurement {
+            send_bps: 1_800_000.0,
+            recv_bps: 1_700_000.0,
+        };
+        assert_eq!(p.on_result(b.id, m, 100_000), Some(1_700_000.0));
         assert_eq!(p.poll_cluster().unwrap().bitrate_bps, 3_400_000);
     }
 
@@ -341,8 +377,12 @@ mod tests {
         for i in 0..10 {
             out = out.or(e.on_packet(c.id, i * 2000, 50_000 + i * 4000, 1000, 100_000));
         }
-        let (r, saturated) = out.unwrap();
-        assert!(saturated);
-        assert!((r - 0.95 * 2e6).abs() < 1e3, "{r}");
+        let m = out.unwrap();
+        assert!(
+            (m.send_bps - 4e6).abs() < 1e3 && (m.recv_bps - 2e6).abs() < 1e3,
+            "{m:?}"
+        );
+        let mut p = ProbeController::new(10e6);
+        assert_eq!(p.on_result(c.id, m, 100_000), Some(0.95 * m.recv_bps));
     }
 }

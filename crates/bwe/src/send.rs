@@ -12,7 +12,9 @@ use crate::aimd::Aimd;
 use crate::alr::AlrDetector;
 use crate::delay::{BandwidthUsage, InterArrival, Trendline};
 use crate::loss::LossController;
-use crate::probe::{ProbeCluster, ProbeClusterId, ProbeController, ProbeEstimator};
+use crate::probe::{
+    ProbeCluster, ProbeClusterId, ProbeController, ProbeEstimator, ProbeMeasurement,
+};
 
 /// Sent packets remembered for feedback (a power of two). At 10 Mbit/s of 1200-byte
 /// packets this is about 8 s of history, well past any feedback interval.
@@ -306,7 +308,7 @@ impl SendSideBwe {
         let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
         self.results
             .sort_unstable_by_key(|r| (r.arrival_us, r.send_us));
-        let mut probe_bps: Option<(ProbeClusterId, f64, bool)> = None;
+        let mut probe: Option<(ProbeClusterId, ProbeMeasurement)> = None;
         let mut overuse = false;
         for r in &self.results {
             self.acked.push(r.arrival_us, u64::from(r.size));
@@ -317,16 +319,15 @@ impl SendSideBwe {
                 overuse |= self.trendline.update(d) == BandwidthUsage::Overusing;
             }
             if let Some(id) = r.probe
-                && let Some((bps, saturated)) = self.probe_results.on_packet(
+                && let Some(m) = self.probe_results.on_packet(
                     id,
                     r.send_us,
                     r.arrival_us,
                     u64::from(r.size),
                     now_us,
                 )
-                && probe_bps.is_none_or(|p| p.1 < bps)
             {
-                probe_bps = Some((id, bps, saturated));
+                probe = Some((id, m));
             }
         }
         if received == 0 && lost == 0 {
@@ -340,8 +341,8 @@ impl SendSideBwe {
         };
         if usage == BandwidthUsage::Overusing {
             self.probes.on_overuse(now_us);
-            // The link is saturated: what it delivered in the latest window is its
-            // capacity, and the smoothed estimate may still remember a faster past.
+            // The link is saturated: what it delivered lately is its capacity, and the
+            // smoothed estimate may still remember a faster past.
             let delivered = match (acked, self.acked.latest_bps()) {
                 (Some(a), Some(l)) => Some(a.min(l)),
                 (a, l) => a.or(l),
@@ -349,8 +350,10 @@ impl SendSideBwe {
             if self.aimd.time_to_reduce_further(now_us, rtt, delivered) {
                 self.aimd.update(usage, delivered, rtt, now_us);
             }
-        } else if let Some((id, p, saturated)) = probe_bps {
-            if self.probes.on_result(id, p, saturated, now_us) && p > self.aimd.estimate() {
+        } else if let Some((id, m)) = probe {
+            if let Some(p) = self.probes.on_result(id, m, now_us)
+                && p > self.aimd.estimate()
+            {
                 self.aimd.set_estimate(p, now_us);
                 self.loss.raise(p);
             }

@@ -21,6 +21,8 @@ pub const FPS: u32 = 30;
 pub const MTU: usize = 1200;
 /// One-way propagation delay each way (50 ms RTT).
 pub const ONE_WAY: Duration = Duration::from_millis(25);
+/// Longest encode time of a frame (drawn uniformly per frame).
+pub const ENCODE_TIME: Duration = Duration::from_millis(10);
 /// Header the test writes at the start of each media datagram: flow, seq, send time.
 const HEADER: usize = 12;
 
@@ -29,6 +31,9 @@ pub struct Flow {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub cc: CongestionController<usize>,
+    /// Capture time of the next frame, and when it leaves the encoder (capture plus a
+    /// random encode time, so that flows' frames do not keep a fixed phase).
+    capture: Instant,
     next_frame: Instant,
     pub start: Instant,
     /// (seconds since epoch, target bit/s) at each TargetBitrate event.
@@ -67,6 +72,7 @@ impl Sender {
             local,
             remote,
             cc: CongestionController::new(config, start, SeqNo(65_000)),
+            capture: start,
             next_frame: start,
             start,
             targets: Vec::new(),
@@ -136,7 +142,8 @@ impl Endpoint for Sender {
                     let size = (bytes / packets + usize::from(k < bytes % packets)).max(HEADER);
                     f.cc.enqueue(now, PacketKind::Video, size, size);
                 }
-                f.next_frame += Duration::from_secs(1) / FPS;
+                f.capture += Duration::from_secs(1) / FPS;
+                f.next_frame = f.capture + ENCODE_TIME.mul_f64(self.rng.random_range(0.0..1.0));
             }
             f.cc.handle_timeout(now);
         }
