@@ -289,6 +289,8 @@ impl SendSideBwe {
             match arrival {
                 None => lost += 1,
                 Some(a) => {
+                    // Keep arbitrary caller clocks far from overflow (2^50 µs is 35 years).
+                    let a = a.clamp(-(1 << 50), 1 << 50);
                     sent.reported = true;
                     received += 1;
                     newest_send = newest_send.max(Some(sent.send_us));
