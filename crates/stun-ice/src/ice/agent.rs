@@ -260,6 +260,9 @@ pub struct IceStats {
     pub consent_responses: u64,
     /// Remote candidates ignored (component other than 1).
     pub ignored_remote_candidates: u64,
+    /// Times a later nomination (the NOMINATION attribute of the `renomination` ICE
+    /// option) moved the selection off a nominated pair.
+    pub renominations: u64,
 }
 
 /// Why [`Agent::handle_receive`] dropped a datagram. Each is counted in [`IceStats`]; none
@@ -358,11 +361,16 @@ struct ValidPair {
     priority: u64,
     generator: PairId,
     nominated: bool,
+    /// The highest NOMINATION value the controlling peer sent for the pair (0 for plain
+    /// USE-CANDIDATE): the pair nominated last wins (renomination).
+    nomination: u32,
 }
 
 struct Selected {
     pair: SelectedPair,
     priority: u64,
+    /// The pair's nomination value when selected (see [`ValidPair::nomination`]).
+    nomination: u32,
     generation: u32,
     /// Credentials of the generation the pair belongs to (kept across a restart).
     local_creds: Credentials,
@@ -422,7 +430,8 @@ pub struct Agent {
     prflx_count: u32,
     checklist: CheckList,
     triggered: VecDeque<(PairId, bool)>,
-    nominate_on_success: Vec<PairId>,
+    /// Pairs the peer nominated before their check succeeded, with the nomination value.
+    nominate_on_success: Vec<(PairId, u32)>,
     valid: Vec<ValidPair>,
     txs: Vec<Tx>,
     selected: Option<Selected>,
@@ -1114,8 +1123,17 @@ impl Agent {
         } else {
             self.connection_state
         };
-        // W3C: a connection is Connected before it is Completed, even when the nomination
-        // and the first valid pair arrive together.
+        // W3C: a connection is Checking before it is Connected (an ICE-lite agent whose
+        // first request already nominates goes straight to a selected pair), and Connected
+        // before it is Completed, even when the nomination and the first valid pair arrive
+        // together.
+        if matches!(
+            state,
+            ConnectionState::Connected | ConnectionState::Completed
+        ) && self.connection_state == ConnectionState::New
+        {
+            self.set_connection_state(ConnectionState::Checking);
+        }
         if state == ConnectionState::Completed
             && matches!(
                 self.connection_state,
@@ -1457,7 +1475,7 @@ impl Agent {
             .valid
             .iter()
             .filter(|v| v.nominated)
-            .max_by_key(|v| v.priority)
+            .max_by_key(|v| (v.nomination, v.priority))
             .or_else(|| {
                 if self.config.lite {
                     None
@@ -1477,6 +1495,7 @@ impl Agent {
                 && s.pair.local.address == l.address
                 && s.pair.remote.address == r.address;
             if same {
+                s.nomination = s.nomination.max(best.nomination);
                 if best.nominated && !s.pair.nominated {
                     s.pair.nominated = true;
                     self.concluded = true;
@@ -1486,12 +1505,18 @@ impl Agent {
                 return;
             }
             // Only a better pair replaces the current one; a nominated one is kept unless
-            // a better nominated one appears. A new generation always takes over.
+            // a later nomination (renomination) or a better nominated one appears. A new
+            // generation always takes over.
             if s.generation == self.generation
                 && (s.pair.nominated && !best.nominated
-                    || best.priority <= s.priority && s.pair.nominated == best.nominated)
+                    || (best.nomination, best.priority) <= (s.nomination, s.priority)
+                        && s.pair.nominated == best.nominated)
             {
                 return;
+            }
+            if s.generation == self.generation && s.pair.nominated && best.nomination > s.nomination
+            {
+                self.stats.renominations += 1;
             }
         }
         let Some(remote_creds) = &self.remote_creds else {
@@ -1508,6 +1533,7 @@ impl Agent {
         self.selected = Some(Selected {
             pair: pair.clone(),
             priority: best.priority,
+            nomination: best.nomination,
             generation: self.generation,
             local_creds: self.local_creds.clone(),
             local_key: self.local_key.clone(),
@@ -1675,7 +1701,12 @@ impl Agent {
                 self.remotes.len() - 1
             }
         };
-        let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
+        // Nomination (RFC 8445 §7.3.1.5) by USE-CANDIDATE, or by a NOMINATION value (the
+        // `renomination` option, draft-thatcher-ice-renomination-01 §3): the highest value
+        // wins, so the controlling peer can move the selection to another pair.
+        let nomination = msg.nomination().unwrap_or(0);
+        let use_candidate =
+            (msg.use_candidate() || nomination > 0) && self.role == IceRole::Controlled;
 
         if self.config.lite {
             // A lite agent takes the nominated pair as valid and selected (RFC 8445 §7.3.1.5).
@@ -1692,13 +1723,17 @@ impl Agent {
                     .iter_mut()
                     .find(|v| v.local == li && v.remote == ri)
                 {
-                    Some(v) => v.nominated = true,
+                    Some(v) => {
+                        v.nominated = true;
+                        v.nomination = v.nomination.max(nomination);
+                    }
                     None => self.valid.push(ValidPair {
                         local: li,
                         remote: ri,
                         priority,
                         generator: PairId(u32::MAX),
                         nominated: true,
+                        nomination,
                     }),
                 }
             }
@@ -1750,10 +1785,15 @@ impl Agent {
                 for v in &mut self.valid {
                     if v.generator == id {
                         v.nominated = true;
+                        v.nomination = v.nomination.max(nomination);
                     }
                 }
-            } else if !self.nominate_on_success.contains(&id) {
-                self.nominate_on_success.push(id);
+            } else if let Some(pending) =
+                self.nominate_on_success.iter_mut().find(|(p, _)| *p == id)
+            {
+                pending.1 = pending.1.max(nomination);
+            } else {
+                self.nominate_on_success.push((id, nomination));
             }
         }
         self.wake();
@@ -2038,24 +2078,33 @@ impl Agent {
             self.remotes[p.remote].priority,
             controlling,
         );
-        let nominated = (use_candidate && sent_controlling)
-            || (!controlling && self.nominate_on_success.contains(&pair));
+        let pending = self
+            .nominate_on_success
+            .iter()
+            .find(|(id, _)| *id == pair)
+            .map(|&(_, n)| n);
+        let nominated = (use_candidate && sent_controlling) || (!controlling && pending.is_some());
+        let nomination = if controlling { 0 } else { pending.unwrap_or(0) };
         match self
             .valid
             .iter_mut()
             .find(|v| v.local == vl && v.remote == p.remote)
         {
-            Some(v) => v.nominated |= nominated,
+            Some(v) => {
+                v.nominated |= nominated;
+                v.nomination = v.nomination.max(nomination);
+            }
             None => self.valid.push(ValidPair {
                 local: vl,
                 remote: p.remote,
                 priority,
                 generator: pair,
                 nominated,
+                nomination,
             }),
         }
         if nominated {
-            self.nominate_on_success.retain(|id| *id != pair);
+            self.nominate_on_success.retain(|(id, _)| *id != pair);
         }
         if let Some(pm) = self.checklist.get_mut(pair) {
             pm.state = PairState::Succeeded;
@@ -2339,6 +2388,157 @@ mod tests {
         assert!(
             msg.ice_controlled().is_some(),
             "the check is repeated in the new role"
+        );
+    }
+
+    /// Answers every check `a` sends with a success response, until it sends nothing.
+    fn answer_checks(a: &mut Agent, now: Instant) {
+        for _ in 0..50 {
+            let Some(t) = a.poll_transmit() else { return };
+            let msg = Message::new_checked(&t.contents).unwrap();
+            if msg.class() != Class::Request {
+                continue;
+            }
+            let source = t.source.unwrap();
+            let ok = success_for(&t.contents, source);
+            a.handle_receive(now, Transport::Udp, source, t.destination, &ok)
+                .unwrap();
+        }
+    }
+
+    fn nominating_request(a: &Agent, nomination: Option<u32>, use_candidate: bool) -> Vec<u8> {
+        let pwd = a.local_credentials().pwd.clone();
+        let value = nomination.map(u32::to_be_bytes);
+        let mut attrs = vec![
+            Attribute::Priority(candidate::priority(110, 65535, 1)),
+            Attribute::IceControlling(1),
+        ];
+        if let Some(v) = &value {
+            attrs.push(Attribute::Unknown {
+                attr: crate::stun::AttributeType::NOMINATION,
+                value: v,
+            });
+        }
+        if use_candidate {
+            attrs.push(Attribute::UseCandidate);
+        }
+        peer_request(a, &attrs, &pwd)
+    }
+
+    #[test]
+    fn renomination_later_nomination_value_wins() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlled);
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let peer: SocketAddr = PEER.parse().unwrap();
+        // A second, lower-priority candidate of the peer.
+        let peer2: SocketAddr = "198.51.100.3:6001".parse().unwrap();
+        let mut c = Candidate::host(peer2, 1, 65535, Foundation::from_index(10));
+        c.priority = candidate::priority(100, 65535, 1);
+        a.add_remote_candidate(c).unwrap();
+        // Our own checks succeed on both pairs.
+        for _ in 0..20 {
+            now = a.poll_timeout().unwrap().max(now);
+            a.handle_timeout(now);
+            answer_checks(&mut a, now);
+        }
+        let selected = |a: &Agent| a.selected_pair().map(|p| (p.remote.address, p.nominated));
+        assert_eq!(selected(&a), Some((peer, false)));
+        // Chromium's renomination: NOMINATION 1 on the better pair...
+        let req = nominating_request(&a, Some(1), false);
+        a.handle_receive(now, Transport::Udp, local, peer, &req)
+            .unwrap();
+        answer_checks(&mut a, now);
+        assert_eq!(selected(&a), Some((peer, true)));
+        assert_eq!(a.connection_state(), ConnectionState::Completed);
+        // ...then NOMINATION 2 on the lower-priority one: the later nomination wins.
+        let req = nominating_request(&a, Some(2), false);
+        a.handle_receive(now, Transport::Udp, local, peer2, &req)
+            .unwrap();
+        answer_checks(&mut a, now);
+        assert_eq!(selected(&a), Some((peer2, true)));
+        assert_eq!(a.stats().renominations, 1);
+        // A stale nomination (a lower value, retransmitted or reordered) changes nothing.
+        let req = nominating_request(&a, Some(1), true);
+        a.handle_receive(now, Transport::Udp, local, peer, &req)
+            .unwrap();
+        answer_checks(&mut a, now);
+        assert_eq!(selected(&a), Some((peer2, true)));
+        // Back again with a higher value.
+        let req = nominating_request(&a, Some(3), false);
+        a.handle_receive(now, Transport::Udp, local, peer, &req)
+            .unwrap();
+        answer_checks(&mut a, now);
+        assert_eq!(selected(&a), Some((peer, true)));
+        assert_eq!(a.stats().renominations, 2);
+    }
+
+    #[test]
+    fn without_nomination_values_a_nominated_pair_is_kept() {
+        let (mut a, mut now) = connected_setup(IceRole::Controlled);
+        let local: SocketAddr = LOCAL.parse().unwrap();
+        let peer: SocketAddr = PEER.parse().unwrap();
+        let peer2: SocketAddr = "198.51.100.3:6001".parse().unwrap();
+        let mut c = Candidate::host(peer2, 1, 65535, Foundation::from_index(10));
+        c.priority = candidate::priority(100, 65535, 1);
+        a.add_remote_candidate(c).unwrap();
+        for _ in 0..20 {
+            now = a.poll_timeout().unwrap().max(now);
+            a.handle_timeout(now);
+            answer_checks(&mut a, now);
+        }
+        for from in [peer, peer2] {
+            let req = nominating_request(&a, None, true);
+            a.handle_receive(now, Transport::Udp, local, from, &req)
+                .unwrap();
+            answer_checks(&mut a, now);
+        }
+        // Plain USE-CANDIDATE (RFC 8445): the better nominated pair stays.
+        assert_eq!(a.selected_pair().unwrap().remote.address, peer);
+        assert_eq!(a.stats().renominations, 0);
+    }
+
+    #[test]
+    fn lite_agent_reports_checking_before_connected() {
+        let t0 = Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut a = Agent::new(
+            IceConfig {
+                lite: true,
+                role: IceRole::Controlled,
+                ..IceConfig::default()
+            },
+            t0,
+            &mut rng,
+        );
+        a.add_local_host_address(LOCAL.parse().unwrap()).unwrap();
+        a.end_of_local_host_addresses();
+        a.set_remote_credentials(Credentials::new("peer", PEER_PWD).unwrap())
+            .unwrap();
+        while a.poll_event().is_some() {}
+        // The full peer's first check already nominates (aggressive nomination, or a
+        // peer that found the pair valid from our address alone).
+        let req = nominating_request(&a, None, true);
+        a.handle_receive(
+            t0,
+            Transport::Udp,
+            LOCAL.parse().unwrap(),
+            PEER.parse().unwrap(),
+            &req,
+        )
+        .unwrap();
+        let states: Vec<ConnectionState> = std::iter::from_fn(|| a.poll_event())
+            .filter_map(|e| match e {
+                IceEvent::ConnectionStateChange(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ConnectionState::Checking,
+                ConnectionState::Connected,
+                ConnectionState::Completed
+            ]
         );
     }
 

@@ -83,6 +83,11 @@ impl AttributeType {
     pub const ICE_CONTROLLED: Self = Self(0x8029);
     /// ICE-CONTROLLING (`0x802A`, RFC 8445 section 16.1).
     pub const ICE_CONTROLLING: Self = Self(0x802A);
+    /// NOMINATION (`0xC001`, draft-thatcher-ice-renomination-01 section 3): a 32-bit
+    /// nomination value; the controlled agent selects the pair nominated last (the highest
+    /// value). Comprehension-optional, left undecoded ([`Attribute::Unknown`]); read it
+    /// with [`Message::nomination`](super::Message::nomination).
+    pub const NOMINATION: Self = Self(0xC001);
 
     /// Whether a receiver that does not understand this type must reject the message
     /// (types `0x0000..=0x7FFF`, RFC 8489 section 14).

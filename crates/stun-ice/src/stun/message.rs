@@ -384,6 +384,17 @@ impl Message<'_> {
     pub fn use_candidate(&self) -> bool {
         self.contains(AttributeType::USE_CANDIDATE)
     }
+
+    /// The value of the first processed NOMINATION (`0xC001`, the `renomination` ICE option
+    /// of draft-thatcher-ice-renomination-01 section 3), if it is present and 4 bytes long.
+    pub fn nomination(&self) -> Option<u32> {
+        self.raw_attributes().find_map(|r| match r {
+            Ok(r) if !r.ignored && r.attr == AttributeType::NOMINATION => {
+                <[u8; 4]>::try_from(r.value).ok().map(u32::from_be_bytes)
+            }
+            _ => None,
+        })
+    }
 }
 
 impl fmt::Debug for Message<'_> {
