@@ -43,10 +43,25 @@
 //! Every queue is bounded by the [`Config`]: messages waiting to be sent by
 //! [`Config::send_buffer`] (`send` fails with [`Error::SendBufferFull`] past it), data received
 //! but not yet read by the application (out-of-order chunks, partly reassembled messages and
-//! undrained `Message` events together) by [`Config::receive_buffer`] plus one maximum-size
-//! message, and one message by [`Config::max_message_size`]. A peer that advertises a huge window
-//! changes nothing about what we hold; a peer that sends endless fragments is aborted once the
-//! message passes the maximum size.
+//! undrained `Message` events together) by the receive window, [`Config::receive_buffer`] (or
+//! [`Config::max_message_size`] if larger), kept exactly: a DATA chunk that does not fit the
+//! room left is dropped (RFC 9260 section 6.2), and one message by
+//! [`Config::max_message_size`]. A peer that advertises a huge window changes nothing about what
+//! we hold; a peer that sends endless fragments is aborted once the message passes the maximum
+//! size.
+//!
+//! # Loss detection
+//!
+//! Reordering is not taken for loss. A chunk is declared lost by RACK's time rule (RFC 8985
+//! section 6.2, over TSNs and per-chunk send times): a chunk sent after it was delivered, and
+//! a reordering window (a quarter of the smallest round trip, widened while retransmissions
+//! prove spurious, never past SRTT) has passed since it would have been acknowledged. Until the
+//! path has shown reordering, RFC 9260's three miss indications declare it lost too. What
+//! follows a loss is RFC 9260's: Fast Recovery halves the window once per round trip, a chunk
+//! is fast-retransmitted once, T3 does the rest. A Fast Recovery whose retransmissions all
+//! prove spurious (each acknowledged sooner than a round trip after it went out, or before it
+//! went out at all) is undone: the window returns to what it was, as RFC 8985 section 9.3
+//! and RFC 4015 allow, and is counted in [`Stats::spurious_recoveries`].
 //!
 //! # Scope and deviations
 //!
@@ -54,7 +69,8 @@
 //! - RTO.Min defaults to 200 ms rather than RFC 9260's 1 s, as WebRTC stacks do.
 //! - An INIT for an established association (a restart) is ignored: over DTLS a restart is a
 //!   new DTLS session and a new `Association`.
-//! - We never renege on gap-acknowledged data; a peer that does is recovered by T3.
+//! - We renege on gap-acknowledged data only as RFC 9260 section 6.2 says, when a full window
+//!   holds out-of-order chunks above one that arrives; a peer that reneges is recovered by T3.
 //! - Streams take turns per message on the send side (round robin); channel priority is
 //!   carried in DCEP but not used for scheduling. No I-DATA (RFC 8260) yet, so a message's
 //!   fragments are never interleaved with another's.
@@ -88,7 +104,8 @@ pub struct Config {
     pub mtu: usize,
     /// Largest message either side may send (RFC 8841 `max-message-size`).
     pub max_message_size: usize,
-    /// Receive buffer: bounds the advertised window and what the peer can make us hold.
+    /// Receive buffer: the receive window, and so what the peer can make us hold (raised to
+    /// [`Config::max_message_size`] when smaller, so that a whole message fits).
     pub receive_buffer: usize,
     /// Send buffer: messages queued beyond this are refused with [`Error::SendBufferFull`].
     pub send_buffer: usize,
@@ -1067,6 +1084,10 @@ impl Association {
         self.remote = Some(from);
         let mut had_data = false;
         let mut immediate = false;
+        // A packet that fills all or part of a gap is acknowledged at once (RFC 9260 section
+        // 6.7 reports gaps at once; RFC 5681 section 4.2 says the same of filling one): the
+        // sender is timing its retransmission.
+        let gap_before = !self.ooo.is_empty();
         // A chunk that fails after others were processed cuts the packet short; the DATA
         // already taken is still acknowledged below.
         let process = || -> Result<(), Error> {
@@ -1086,6 +1107,7 @@ impl Association {
             self.packets_unacked += 1;
             if immediate
                 || self.packets_unacked >= 2
+                || gap_before
                 || !self.ooo.is_empty()
                 || !self.dups.is_empty()
             {
@@ -1378,10 +1400,41 @@ impl Association {
 
     // ---------------------------------------------------------------- receive side
 
+    /// The receive window's size: [`Config::receive_buffer`], or one maximum message when that
+    /// is larger (a message must fit whole for reassembly to finish).
+    fn rx_capacity(&self) -> usize {
+        self.cfg.receive_buffer.max(self.cfg.max_message_size)
+    }
+
+    /// Room left in the receive window: what the next SACK advertises (RFC 9260 section 6.2).
     fn rwnd(&self) -> usize {
-        self.cfg
-            .receive_buffer
+        self.rx_capacity()
             .saturating_sub(self.rx_buffered + self.app_held)
+    }
+
+    /// Frees room for a chunk of `len` bytes that lies below out-of-order chunks we hold, by
+    /// dropping the highest of them (RFC 9260 section 6.2: with the window full, a chunk
+    /// below the largest TSN held SHOULD replace it; otherwise out-of-order data could fill
+    /// the window for good). Chunks already handed to the application stay. Returns whether
+    /// the chunk now fits.
+    fn make_room(&mut self, ext: u64, len: usize) -> bool {
+        let cap = self.rx_capacity();
+        while self.rx_buffered + self.app_held + len > cap {
+            let Some(&k) = self
+                .ooo
+                .iter()
+                .rev()
+                .find(|(k, c)| **k > ext && !c.delivered)
+                .map(|(k, _)| k)
+            else {
+                return false;
+            };
+            if let Some(c) = self.ooo.remove(&k) {
+                self.rx_buffered -= c.data.len();
+                self.stats.dropped_chunks += 1;
+            }
+        }
+        true
     }
 
     fn on_data(&mut self, d: &DataChunk<'_>, packet: &Bytes) -> Result<(), Error> {
@@ -1418,16 +1471,12 @@ impl Association {
             return Ok(());
         }
         let len = d.data.len();
-        let held = self.rx_buffered + self.app_held;
-        let room = if offset == 1 {
-            // The next in-sequence chunk always makes progress; allow it one message of slack
-            // so a full buffer of out-of-order data cannot wedge the association.
-            held + len <= self.cfg.receive_buffer + self.cfg.max_message_size
-        } else {
-            held + len <= self.cfg.receive_buffer
-        };
-        if !room {
+        // The window is kept exactly: nothing past it is accepted (RFC 9260 section 6.2).
+        if self.rx_buffered + self.app_held + len > self.rx_capacity() && !self.make_room(ext, len)
+        {
             self.stats.dropped_chunks += 1;
+            // A dropped chunk is answered at once with the window as it is.
+            self.ack_state = AckState::Immediate;
             return Ok(());
         }
         if d.stream >= self.in_streams {
@@ -1828,6 +1877,18 @@ impl Association {
             }
         }
         let _ = gap_acked_bytes;
+        // The first chunk past the cumulative ack was gap-acknowledged, yet this SACK says the
+        // peer lacks it: the peer reneged (RFC 9260 section 6.2.1 D iv, our receiver does so
+        // when its window is full). Send it again rather than wait for T3.
+        if let Some(c) = self.outstanding.front_mut()
+            && c.state == TxState::GapAcked
+        {
+            c.state = TxState::Rtx;
+            self.rtx_pending += 1;
+            if self.timers[Timer::T3Rtx as usize].is_none() {
+                self.set_timer(Timer::T3Rtx, now + self.rto);
+            }
+        }
         // Congestion window (section 7.2.1, 7.2.2).
         if advanced > 0 {
             if let Some(exit) = self.fast_recovery_exit
@@ -1952,9 +2013,10 @@ impl Association {
             if !retransmitted {
                 self.rack.min_rtt = Some(self.rack.min_rtt.map_or(rtt, |m| m.min(rtt)));
             }
-            let newer = self.rack.xmit.is_none_or(|(t, tsn)| {
-                d.sent_at > t || (d.sent_at == t && tsn_lt(tsn, d.tsn))
-            });
+            let newer = self
+                .rack
+                .xmit
+                .is_none_or(|(t, tsn)| d.sent_at > t || (d.sent_at == t && tsn_lt(tsn, d.tsn)));
             if newer {
                 self.rack.xmit = Some((d.sent_at, d.tsn));
                 self.rack.rtt = rtt;

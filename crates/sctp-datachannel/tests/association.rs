@@ -412,10 +412,7 @@ fn back_pressure_keeps_both_sides_bounded() {
     });
     assert!(refused, "the sender was never pushed back");
     assert!(max_tx <= cfg.send_buffer);
-    assert!(
-        max_rx <= cfg.receive_buffer + cfg.max_message_size,
-        "receiver held {max_rx}"
-    );
+    assert!(max_rx <= cfg.receive_buffer, "receiver held {max_rx}");
     // The association is still alive, just waiting.
     assert_eq!(p.a.state(), State::Established);
     // The reader resumes: everything arrives, and the low-threshold event fires.
@@ -608,8 +605,10 @@ fn endless_fragments_are_cut_off() {
 
 #[test]
 fn out_of_order_flood_is_bounded() {
+    // The window is the receive buffer when a whole message fits in it.
     let cfg = Config {
         receive_buffer: 128 * 1024,
+        max_message_size: 64 * 1024,
         ..Config::default()
     };
     let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(1)), 23);
@@ -1253,4 +1252,102 @@ fn a_chunk_failing_after_others_cuts_the_packet_short() {
         std::iter::from_fn(|| p.b.poll_event())
             .any(|e| matches!(e, Event::Message(m) if &m.data[..] == b"kept"))
     );
+}
+
+/// The last SACK among b's queued packets: (cumulative TSN, advertised window).
+fn last_sack_from_b(p: &mut Pair) -> Option<(u32, u32)> {
+    let mut last = None;
+    while let Some(t) = p.b.poll_transmit(p.now) {
+        let pkt = Packet::new_checked(&t.contents[..]).unwrap();
+        for c in pkt.chunks() {
+            if let ChunkRepr::Sack(s) = ChunkRepr::parse(c.unwrap()).unwrap() {
+                last = Some((s.cum_tsn, s.a_rwnd));
+            }
+        }
+    }
+    last
+}
+
+/// One unfragmented 1000-byte message on stream 0 with this TSN and SSN.
+fn data_packet(tag: u32, tsn: u32, ssn: u16) -> Bytes {
+    packet(
+        tag,
+        &[ChunkRepr::Data(DataChunk {
+            flags: DATA_FLAG_BEGIN | DATA_FLAG_END,
+            tsn,
+            stream: 0,
+            ssn,
+            ppid: PPID_BINARY,
+            data: &[0x5a; 1000],
+        })],
+    )
+}
+
+/// RFC 9260 section 6.2: the receive window is kept exactly. A sender that ignores it has
+/// nothing accepted past a full window, in sequence or not, and every drop is answered with
+/// a SACK at once; a chunk below out-of-order data that fills the window takes the place of
+/// the highest TSN held, so the association cannot wedge.
+#[test]
+fn receive_window_is_kept_exactly() {
+    let cfg = Config {
+        receive_buffer: 64 * 1024,
+        max_message_size: 16 * 1024,
+        ..Config::default()
+    };
+    let mut p = Pair::connected(cfg.clone(), LinkParams::ideal(Duration::from_millis(1)), 31);
+    let (_, tag_b) = tags(&mut p);
+    let base = next_tsn_to_b(&mut p);
+    while p.b.poll_event().is_some() {}
+    let _ = last_sack_from_b(&mut p);
+    assert_eq!(p.b.receive_buffered(), 0);
+    // 65 messages of 1000 bytes fit 64 KiB, the 66th does not.
+    let fit = (cfg.receive_buffer / 1000) as u32;
+
+    // In sequence, never read: the application holds them.
+    for i in 0..200u32 {
+        let _ = p.b.handle_receive(
+            p.now,
+            ADDR_A,
+            data_packet(tag_b, base.wrapping_add(i), i as u16),
+        );
+        assert!(p.b.receive_buffered() <= cfg.receive_buffer);
+        if i >= fit {
+            // Dropped, and said so at once with the window as it is.
+            let (cum, rwnd) = last_sack_from_b(&mut p).expect("a SACK for each drop");
+            assert_eq!(cum, base.wrapping_add(fit - 1));
+            assert_eq!(rwnd as usize, cfg.receive_buffer - fit as usize * 1000);
+        }
+    }
+    assert_eq!(p.b.receive_buffered(), fit as usize * 1000);
+    assert_eq!(p.b.stats().dropped_chunks, u64::from(200 - fit));
+    let mut read = 0;
+    while let Some(e) = p.b.poll_event() {
+        read += u32::from(matches!(e, Event::Message(_)));
+    }
+    assert_eq!(read, fit);
+    assert_eq!(p.b.receive_buffered(), 0);
+
+    // Out of order: the window fills with chunks above a hole, and then no more.
+    let next = base.wrapping_add(fit);
+    for i in 1..=fit + 10 {
+        let _ = p.b.handle_receive(
+            p.now,
+            ADDR_A,
+            data_packet(tag_b, next.wrapping_add(i), (fit + i) as u16),
+        );
+        assert!(p.b.receive_buffered() <= cfg.receive_buffer);
+    }
+    assert_eq!(p.b.receive_buffered(), fit as usize * 1000);
+    // The hole arrives: it replaces the highest chunk held, and the rest is delivered.
+    let _ =
+        p.b.handle_receive(p.now, ADDR_A, data_packet(tag_b, next, fit as u16));
+    assert!(p.b.receive_buffered() <= cfg.receive_buffer);
+    let (cum, _) = last_sack_from_b(&mut p).expect("a SACK");
+    assert_eq!(cum, next.wrapping_add(fit - 1));
+    let mut read = 0;
+    while let Some(e) = p.b.poll_event() {
+        read += u32::from(matches!(e, Event::Message(_)));
+    }
+    assert_eq!(read, fit);
+    assert_eq!(p.b.state(), State::Established);
 }
