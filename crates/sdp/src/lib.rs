@@ -65,6 +65,7 @@ mod grammar;
 mod media;
 mod parse;
 mod session;
+mod validate;
 
 pub use attribute::{
     Attribute, Direction, Extmap, ExtmapId, FeedbackType, FingerprintAttribute, Fmtp, Group,
@@ -82,6 +83,7 @@ pub use session::{
     AddressType, Bandwidth, BandwidthType, Connection, NetworkType, Origin, Repeat, SessionBuilder,
     SessionDescription, TimeUnit, TimeZone, Timing, TypedTime,
 };
+pub use validate::{BuildError, BuildFault, LineKind};
 
 /// Shorthands for the unit tests.
 #[cfg(test)]

@@ -110,7 +110,7 @@ pub(crate) fn session(text: &str) -> Result<SessionDescription, ParseError> {
 /// What a section has declared so far, to refuse a second, conflicting declaration: strict
 /// where guessing which one counts would hurt.
 #[derive(Debug, Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// One bit per single-instance attribute kind.
     singles: u16,
     /// Payload types with an `a=rtpmap`.
@@ -120,7 +120,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn check(&mut self, attribute: &Attribute) -> Result<(), ParseErrorKind> {
+    pub(crate) fn check(&mut self, attribute: &Attribute) -> Result<(), ParseErrorKind> {
         let (bit, kind) = match attribute {
             Attribute::Mid(_) => (0, ParseErrorKind::DuplicateAttribute("mid")),
             Attribute::IceUfrag(_) => (1, ParseErrorKind::DuplicateAttribute("ice-ufrag")),

@@ -11,7 +11,7 @@ use crate::attribute::{Attribute, Direction, FingerprintAttribute, Group, GroupS
 use crate::candidate::Candidate;
 use crate::emit::{Emit, display_by_emit, num};
 use crate::grammar::{Res, failure, number, sp, till, word};
-use crate::{MediaDescription, Mid, ParseError, ParseErrorKind};
+use crate::{BuildError, MediaDescription, Mid, ParseError, ParseErrorKind};
 
 /// A whole SDP session description (RFC 8866 §5): the session section, then the media
 /// sections.
@@ -56,6 +56,31 @@ pub struct SessionDescription {
 }
 
 impl SessionDescription {
+    /// Checks that this description serializes to SDP that parses back to it: each line
+    /// is written and read back with the parser's grammar, the parser's per-section rules
+    /// apply (one `a=mid`, one direction, one `a=rtpmap` per payload type, ...), and there
+    /// is a `t=` line. The error names the section, the line and the fault.
+    ///
+    /// ```
+    /// use ferrtc_sdp::{BuildFault, LineKind, MediaDescription, MediaKind, SessionDescription};
+    ///
+    /// let ok = SessionDescription::builder()
+    ///     .media(MediaDescription::new(MediaKind::Audio, 9, "UDP/TLS/RTP/SAVPF").with_format("111"))
+    ///     .try_build()
+    ///     .unwrap();
+    /// assert_eq!(SessionDescription::parse(&ok.to_string()).unwrap(), ok);
+    ///
+    /// // A protocol with a space would be read back as the protocol and a format.
+    /// let err = SessionDescription::builder()
+    ///     .media(MediaDescription::new(MediaKind::Audio, 9, "UDP/TLS RTP").with_format("111"))
+    ///     .try_build()
+    ///     .unwrap_err();
+    /// assert_eq!((err.section, err.line, err.fault), (Some(0), LineKind::Media, BuildFault::ReadsBack));
+    /// ```
+    pub fn validate(&self) -> Result<(), BuildError> {
+        crate::validate::check_session(self)
+    }
+
     /// Parses an SDP text.
     ///
     /// Accepts CRLF or bare LF line endings, trailing spaces and tabs on a line, and blank
@@ -418,9 +443,17 @@ impl SessionBuilder {
         self
     }
 
-    /// Finishes the description.
+    /// Finishes the description, unchecked: for values known to follow the grammar (see
+    /// [`SessionDescription`]). [`try_build`](Self::try_build) checks them.
     pub fn build(self) -> SessionDescription {
         self.session
+    }
+
+    /// Finishes the description if it serializes to SDP that parses back to it, else says
+    /// which line would not and why ([`SessionDescription::validate`]).
+    pub fn try_build(self) -> Result<SessionDescription, BuildError> {
+        self.session.validate()?;
+        Ok(self.session)
     }
 }
 

@@ -1,14 +1,15 @@
 //! Property: for every generated typed session, `parse(serialize(x)) == x`, and serializing
-//! is stable.
+//! is stable. And for models built by hand with any text in their fields, `validate` is
+//! exact: it accepts a model if and only if the model round-trips.
 
 use ferrtc_sdp::{
-    AddressType, Attribute, Bandwidth, BandwidthType, Candidate, CandidateKind, CandidateTransport,
-    CandidateType, Connection, Direction, Extmap, ExtmapId, FeedbackType, Fingerprint,
-    FingerprintAttribute, Fmtp, Group, GroupSemantics, HashAlgorithm, MediaDescription, MediaKind,
-    Mid, Msid, NetworkType, Origin, Parameter, PayloadType, Repeat, Rid, RidAttribute,
-    RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap, SessionDescription, Setup, Simulcast,
-    SimulcastRid, Ssrc, SsrcAttribute, SsrcGroup, SsrcGroupSemantics, TcpType, TimeUnit, TimeZone,
-    Timing, TypedTime,
+    AddressType, Attribute, Bandwidth, BandwidthType, BuildFault, Candidate, CandidateKind,
+    CandidateTransport, CandidateType, Connection, Direction, Extmap, ExtmapId, FeedbackType,
+    Fingerprint, FingerprintAttribute, Fmtp, Group, GroupSemantics, HashAlgorithm,
+    MediaDescription, MediaKind, Mid, Msid, NetworkType, Origin, Parameter, PayloadType, Repeat,
+    Rid, RidAttribute, RidDirection, Rtcp, RtcpAddress, RtcpFb, Rtpmap, Sctpmap,
+    SessionDescription, Setup, Simulcast, SimulcastRid, Ssrc, SsrcAttribute, SsrcGroup,
+    SsrcGroupSemantics, TcpType, TimeUnit, TimeZone, Timing, TypedTime,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -572,8 +573,140 @@ fn session() -> impl Strategy<Value = SessionDescription> {
         )
 }
 
+/// Any short text, hostile characters included: spaces, tabs, CR, LF, NUL, `:`, `/`.
+fn any_text() -> impl Strategy<Value = String> {
+    "[ -~\t\r\n\u{0}]{0,10}"
+}
+
+/// One hand edit of a built model, with any text: what a caller of the builders or of the
+/// public fields might set.
+#[derive(Debug, Clone)]
+enum Edit {
+    SessionName(String),
+    Information(String),
+    Email(String),
+    OriginUsername(String),
+    OriginAddress(String),
+    ConnectionAddress(String),
+    BandwidthType(String),
+    MediaKind(String),
+    Protocol(String),
+    Format(String),
+    Title(String),
+    IceUfrag(String),
+    UnknownAttribute(String, Option<String>),
+    ExtraMid(String),
+    NoTimings,
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        any_text().prop_map(Edit::SessionName),
+        any_text().prop_map(Edit::Information),
+        any_text().prop_map(Edit::Email),
+        any_text().prop_map(Edit::OriginUsername),
+        any_text().prop_map(Edit::OriginAddress),
+        any_text().prop_map(Edit::ConnectionAddress),
+        any_text().prop_map(Edit::BandwidthType),
+        any_text().prop_map(Edit::MediaKind),
+        any_text().prop_map(Edit::Protocol),
+        any_text().prop_map(Edit::Format),
+        any_text().prop_map(Edit::Title),
+        any_text().prop_map(Edit::IceUfrag),
+        (
+            prop_oneof![
+                any_text(),
+                Just("mid".to_owned()),
+                Just("rtcp-mux".to_owned())
+            ],
+            option::of(any_text())
+        )
+            .prop_map(|(n, v)| Edit::UnknownAttribute(n, v)),
+        token().prop_map(Edit::ExtraMid),
+        Just(Edit::NoTimings),
+    ]
+}
+
+fn apply(sdp: &mut SessionDescription, edit: Edit) {
+    let media = sdp.media.first_mut();
+    match edit {
+        Edit::SessionName(t) => sdp.session_name = t,
+        Edit::Information(t) => sdp.information = Some(t),
+        Edit::Email(t) => sdp.emails.push(t),
+        Edit::OriginUsername(t) => sdp.origin.username = t,
+        Edit::OriginAddress(t) => sdp.origin.address = t,
+        Edit::ConnectionAddress(t) => {
+            let mut c = Connection::new("192.0.2.1".parse().unwrap());
+            c.address = t;
+            sdp.connection = Some(c);
+        }
+        Edit::BandwidthType(t) => sdp.bandwidths.push(Bandwidth {
+            kind: BandwidthType::Other(t),
+            value: 64,
+        }),
+        Edit::MediaKind(t) => {
+            if let Some(m) = media {
+                m.kind = MediaKind::Other(t);
+            }
+        }
+        Edit::Protocol(t) => {
+            if let Some(m) = media {
+                m.protocol = t;
+            }
+        }
+        Edit::Format(t) => {
+            if let Some(m) = media {
+                m.formats.push(t);
+            }
+        }
+        Edit::Title(t) => {
+            if let Some(m) = media {
+                m.title = Some(t);
+            }
+        }
+        Edit::IceUfrag(t) => sdp.attributes.push(Attribute::IceUfrag(t)),
+        Edit::UnknownAttribute(name, value) => {
+            sdp.attributes.push(Attribute::Unknown { name, value })
+        }
+        Edit::ExtraMid(t) => {
+            if let Some(m) = media {
+                m.attributes.push(Attribute::Mid(Mid::new(&t).unwrap()));
+                m.attributes.push(Attribute::Mid(Mid::new(&t).unwrap()));
+            }
+        }
+        Edit::NoTimings => sdp.timings.clear(),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every well-formed model is accepted by `validate` (and `try_build`).
+    #[test]
+    fn well_formed_models_validate(sdp in session()) {
+        prop_assert_eq!(sdp.validate(), Ok(()));
+    }
+
+    /// A model edited by hand with any text either round-trips and is accepted, or does
+    /// not and is refused, with a precise line-level reason (never the whole-text guard).
+    #[test]
+    fn built_models_round_trip_or_are_refused(
+        mut sdp in session(),
+        edits in vec(edit(), 1..3),
+    ) {
+        for e in edits {
+            apply(&mut sdp, e);
+        }
+        let text = sdp.to_string();
+        let round_trips = SessionDescription::parse(&text).as_ref() == Ok(&sdp);
+        match sdp.validate() {
+            Ok(()) => prop_assert!(round_trips, "accepted but does not round-trip:\n{}", text),
+            Err(e) => {
+                prop_assert!(e.fault != BuildFault::NotCanonical, "only the guard caught: {}\n{}", e, text);
+                prop_assert!(!round_trips, "refused ({}) but round-trips:\n{}", e, text);
+            }
+        }
+    }
 
     #[test]
     fn session_round_trips(sdp in session()) {
