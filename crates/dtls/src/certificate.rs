@@ -3,10 +3,13 @@
 //! [`HashAlgorithm`] types are `ferrtc-types'`; computing and checking one is done here,
 //! with ring.
 //!
-//! Signatures are deterministic, so a seeded run replays byte for byte: ECDSA through
-//! RustCrypto's `p256`/`p384` with RFC 6979 nonces (ring's ECDSA draws its nonce from the
-//! system generator and takes no caller generator), RSA through ring with PKCS#1 v1.5
-//! padding (RFC 8017 §8.2, deterministic by construction; ring's generator only blinds).
+//! ECDSA signatures come in two kinds. By default ring signs, with a nonce hedged from the
+//! system generator, the key and the message (ring takes no caller generator). With
+//! [`Config::deterministic_signatures`](crate::Config::deterministic_signatures) RustCrypto's
+//! `p256`/`p384` sign with RFC 6979 deterministic nonces, so a seeded run replays byte for
+//! byte; that costs about nine times ring's signing time (no precomputed base-point
+//! tables). RSA signs through ring; its PKCS#1 v1.5 signatures (RFC 8017 §8.2) are
+//! deterministic either way (ring's generator only blinds), PSS ones never are.
 
 use ferrtc_types::{Fingerprint, HashAlgorithm};
 use ring::digest;
@@ -61,6 +64,8 @@ enum SigningKey {
 pub struct Certificate {
     der: Vec<u8>,
     key: SigningKey,
+    /// The ECDSA key again, in ring's form, for fast hedged signatures.
+    ring_ecdsa: Option<signature::EcdsaKeyPair>,
 }
 
 impl core::fmt::Debug for Certificate {
@@ -164,7 +169,28 @@ impl Certificate {
         if !matches {
             return Err(Error::Certificate);
         }
-        Ok(Certificate { der: cert_der, key })
+        let ring_ecdsa = match &key {
+            SigningKey::P256(k) => Some(signature::EcdsaKeyPair::from_private_key_and_public_key(
+                &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+                &k.to_bytes(),
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+                &SystemRandom::new(),
+            )),
+            SigningKey::P384(k) => Some(signature::EcdsaKeyPair::from_private_key_and_public_key(
+                &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                &k.to_bytes(),
+                k.verifying_key().to_encoded_point(false).as_bytes(),
+                &SystemRandom::new(),
+            )),
+            SigningKey::Rsa(_) => None,
+        }
+        .transpose()
+        .map_err(|_| Error::Certificate)?;
+        Ok(Certificate {
+            der: cert_der,
+            key,
+            ring_ecdsa,
+        })
     }
 
     /// Loads a PEM certificate (`CERTIFICATE`) and its PEM private key (`PRIVATE KEY`,
@@ -240,16 +266,38 @@ impl Certificate {
     }
 
     /// Signs `msg` with our preferred [`scheme`](Self::scheme) (ECDSA: an ASN.1 DER
-    /// signature with an RFC 6979 nonce; RSA: PKCS#1 v1.5).
+    /// signature, ring's hedged nonce; RSA: PKCS#1 v1.5).
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, Error> {
         self.sign_with(self.scheme(), msg)
     }
 
-    /// Signs `msg` with `scheme`, which must be one of [`schemes`](Self::schemes).
+    /// Signs `msg` with `scheme`, which must be one of [`schemes`](Self::schemes). ECDSA
+    /// nonces are ring's, hedged from the system generator.
     ///
     /// # Errors
     /// [`Error::Crypto`] for a scheme our key cannot sign with, or a failed signature.
     pub fn sign_with(&self, scheme: SignatureScheme, msg: &[u8]) -> Result<Vec<u8>, Error> {
+        match (&self.ring_ecdsa, scheme) {
+            (Some(k), s) if self.schemes().contains(&s) => k
+                .sign(&SystemRandom::new(), msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| Error::Crypto),
+            _ => self.sign_deterministic(scheme, msg),
+        }
+    }
+
+    /// Signs `msg` with `scheme` deterministically: the same message gets the same
+    /// signature. ECDSA with RFC 6979 nonces (RustCrypto, about nine times slower than
+    /// [`sign_with`](Self::sign_with)); RSA PKCS#1 v1.5. RSA-PSS, randomised by design
+    /// (RFC 8017 §9.1), is signed as by `sign_with`.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] for a scheme our key cannot sign with, or a failed signature.
+    pub fn sign_deterministic(
+        &self,
+        scheme: SignatureScheme,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, Error> {
         use SignatureScheme as S;
         match (&self.key, scheme) {
             (SigningKey::P256(k), S::EcdsaSecp256r1Sha256) => {
@@ -293,8 +341,17 @@ mod tests {
         let sig = c.sign(b"transcript").unwrap();
         sign::verify(&key, c.scheme(), b"transcript", &sig).unwrap();
         assert!(sign::verify(&key, c.scheme(), b"transcripT", &sig).is_err());
-        // RFC 6979: the same message gets the same signature.
-        assert_eq!(c.sign(b"transcript").unwrap(), sig);
+        // Hedged (ring): two signatures of one message differ; both verify.
+        let again = c.sign(b"transcript").unwrap();
+        assert_ne!(again, sig);
+        sign::verify(&key, c.scheme(), b"transcript", &again).unwrap();
+        // RFC 6979: the same message gets the same signature, which verifies.
+        let det = c.sign_deterministic(c.scheme(), b"transcript").unwrap();
+        assert_eq!(
+            c.sign_deterministic(c.scheme(), b"transcript").unwrap(),
+            det
+        );
+        sign::verify(&key, c.scheme(), b"transcript", &det).unwrap();
     }
 
     #[test]

@@ -46,6 +46,12 @@ pub struct Config {
     pub require_client_certificate: bool,
     /// Largest handshake message accepted (a certificate chain is the largest).
     pub max_handshake_message_len: u32,
+    /// Sign with deterministic ECDSA (RFC 6979) instead of ring's nonces hedged from the
+    /// system generator, so that with a seeded `rng` a run replays byte for byte (the
+    /// ECDHE scalars already come from `rng`). Off by default: RustCrypto's P-256
+    /// signing takes about nine times ring's (0.3 ms against 0.03 ms here), which halves
+    /// the handshake rate. RSA PKCS#1 v1.5 signatures are deterministic either way.
+    pub deterministic_signatures: bool,
 }
 
 impl Config {
@@ -75,6 +81,7 @@ impl Config {
             max_retransmissions: 6,
             require_client_certificate: true,
             max_handshake_message_len: 1 << 16,
+            deterministic_signatures: false,
         }
     }
 }

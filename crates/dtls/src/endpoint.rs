@@ -321,7 +321,8 @@ impl Endpoint {
     /// starts when told where its peer is, with [`connect`](Self::connect).
     ///
     /// `rng` supplies the hello random, the server's cookie secret and the ECDHE scalar;
-    /// seed it for a replayable run (signatures are deterministic).
+    /// seed it, and set [`Config::deterministic_signatures`], for a run that replays byte
+    /// for byte.
     ///
     /// A server keeps no state for a ClientHello until the client proves it can receive at
     /// its address by echoing a cookie (RFC 6347 §4.2.1). Until then it also ignores

@@ -145,6 +145,20 @@ impl Common {
         });
     }
 
+    /// Signs with our certificate, deterministically when the configuration asks.
+    fn sign(
+        &self,
+        cert: &crate::certificate::Certificate,
+        scheme: SignatureScheme,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        if self.config.deterministic_signatures {
+            cert.sign_deterministic(scheme, msg)
+        } else {
+            cert.sign_with(scheme, msg)
+        }
+    }
+
     fn random(&mut self) -> [u8; 32] {
         let mut r = [0u8; 32];
         self.rng.fill_bytes(&mut r);
@@ -500,7 +514,7 @@ impl ClientWaitHelloDone {
             let scheme = cert
                 .scheme_for(&cr.signature_schemes)
                 .unwrap_or(cert.scheme());
-            let signature = cert.sign_with(scheme, &cx.transcript)?;
+            let signature = cx.sign(&cert, scheme, &cx.transcript)?;
             cx.push(
                 &mut flight,
                 0,
@@ -755,7 +769,7 @@ fn server_flight4(cx: &mut Common, ch: &ClientHello) -> Result<Hs, Error> {
     signed.extend_from_slice(&ch.random);
     signed.extend_from_slice(&server_random);
     signed.extend_from_slice(&params);
-    let signature = cert.sign_with(scheme, &signed)?;
+    let signature = cx.sign(&cert, scheme, &signed)?;
     cx.push(
         &mut flight,
         0,

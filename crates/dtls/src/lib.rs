@@ -18,9 +18,10 @@
 //! - trust by certificate fingerprint, as WebRTC does (RFC 8122, RFC 8827 §6.5).
 //!
 //! Randomness: hello randoms, the cookie secret and the ECDHE scalars come from the caller's
-//! `RngCore`, and signatures are deterministic (RFC 6979 ECDSA, PKCS#1 v1.5 RSA), so a
-//! seeded run replays byte for byte. Everything else about a run (messages, flights,
-//! timers) is a function of the inputs.
+//! `RngCore`. ECDSA nonces come from ring's system generator (ring takes no caller
+//! generator), unless [`Config::deterministic_signatures`] asks for RFC 6979 signatures:
+//! then a seeded run replays byte for byte. Everything else about a run (messages,
+//! flights, timers) is a function of the inputs.
 //!
 //! The vocabulary is `ferrtc-types`' ([`DtlsRole`], [`SrtpProfile`], [`Fingerprint`],
 //! [`HashAlgorithm`], [`SrtpKeys`], [`Transmit`]), re-exported here. The endpoint follows the

@@ -4,10 +4,11 @@
 //!
 //! Each side is a [`ferrtc_dtls::Endpoint`] wrapped in a netsim [`Machine`]; the simulator
 //! owns the virtual clock, so a 123-second give-up costs microseconds. Every run is seeded
-//! (the links' draws, the hello randoms and the ECDHE scalars) and signatures are
-//! deterministic, so a run with the same certificates replays byte for byte (section 7).
-//! Most tests make fresh certificates per run, so their sizes vary by a byte or two
-//! between runs (DER integers) while datagram counts and times do not.
+//! (the links' draws, the hello randoms and the ECDHE scalars); with deterministic (RFC
+//! 6979) signatures and the same certificates a run replays byte for byte (section 7).
+//! Elsewhere signatures are ring's hedged ones and certificates are made per run, so
+//! sizes vary by a byte or two between runs (DER integers) while datagram counts and
+//! times do not.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -970,12 +971,15 @@ fn a_genuine_repeat_is_answered_before_our_backed_off_timer() {
 // ---- 7. byte-for-byte replay ------------------------------------------------------------
 
 /// Every random choice of a run comes from the seeds (the links' draws, hello randoms,
-/// cookie secret, ECDHE scalars) and signatures are deterministic (RFC 6979 ECDSA), so the
-/// same seeded run sends the same datagrams at the same times, byte for byte, both ways,
-/// and derives the same keys. (The certificates are made once, outside the runs.)
+/// cookie secret, ECDHE scalars) and, with `deterministic_signatures`, signatures are RFC
+/// 6979 ones, so the same seeded run sends the same datagrams at the same times, byte for
+/// byte, both ways, and derives the same keys. (The certificates are made once, outside
+/// the runs.)
 #[test]
 fn a_seeded_run_replays_byte_for_byte() {
-    let (c, s) = configs();
+    let (mut c, mut s) = configs();
+    c.deterministic_signatures = true;
+    s.deterministic_signatures = true;
     type Sent = Vec<(Duration, Vec<u8>)>;
     let run = |seed: u64| -> (Sent, Sent, Vec<u8>) {
         let mut net = Net::new(seed, rough_link(), c.clone(), Some(s.clone()));
