@@ -1140,3 +1140,72 @@ fn a_fragmented_client_hello_is_reassembled_before_the_cookie() {
     }
     assert_eq!(connected, (true, true));
 }
+
+/// Our certificate may be RSA 2048 (`KeyKind::Rsa2048`): an RSA server picks an
+/// `ECDHE_RSA` suite even when the client prefers ECDSA ones, signs with a scheme the
+/// client listed, and refuses a client that offers only ECDSA suites. Both sides RSA, and
+/// an RSA client against an ECDSA server, complete with mutual authentication.
+#[test]
+fn rsa_certificates_choose_the_rsa_suites() {
+    use ferrtc_dtls::KeyKind;
+    let rsa = || Arc::new(Certificate::generate_for(KeyKind::Rsa2048).unwrap());
+    let (rsa_a, rsa_b) = (rsa(), rsa());
+    let ec = Arc::new(Certificate::generate().unwrap());
+    let fp = |c: &Arc<Certificate>| vec![c.fingerprint(HashAlgorithm::Sha256)];
+
+    // RSA server, ECDSA client preferring ECDSA suites: an RSA suite is chosen.
+    let c = Config::new(DtlsRole::Client, ec.clone(), fp(&rsa_a));
+    assert_eq!(
+        c.cipher_suites[0],
+        CipherSuite::EcdheEcdsaWithAes128GcmSha256
+    );
+    let s = Config::new(DtlsRole::Server, rsa_a.clone(), fp(&ec));
+    assert_eq!(s.cipher_suites[0], CipherSuite::EcdheRsaWithAes128GcmSha256);
+    let mut p = Pair::new(c, s, 301);
+    assert!(p.handshake(), "{:?} {:?}", p.client_errors, p.server_errors);
+    assert_eq!(
+        connected_suite(&p.client_events),
+        Some(CipherSuite::EcdheRsaWithAes128GcmSha256)
+    );
+    assert_eq!(p.client.negotiated().unwrap().peer_certificate, rsa_a.der());
+
+    // Both RSA; the client only offers ChaCha20 with RSA.
+    let mut c = Config::new(DtlsRole::Client, rsa_b.clone(), fp(&rsa_a));
+    c.cipher_suites = vec![CipherSuite::EcdheRsaWithChacha20Poly1305Sha256];
+    let s = Config::new(DtlsRole::Server, rsa_a.clone(), fp(&rsa_b));
+    let mut p = Pair::new(c, s, 302);
+    assert!(p.handshake(), "{:?} {:?}", p.client_errors, p.server_errors);
+    assert_eq!(
+        connected_suite(&p.server_events),
+        Some(CipherSuite::EcdheRsaWithChacha20Poly1305Sha256)
+    );
+    assert_eq!(p.server.negotiated().unwrap().peer_certificate, rsa_b.der());
+
+    // RSA client, ECDSA server.
+    let c = Config::new(DtlsRole::Client, rsa_b.clone(), fp(&ec));
+    let s = Config::new(DtlsRole::Server, ec.clone(), fp(&rsa_b));
+    let mut p = Pair::new(c, s, 303);
+    assert!(p.handshake(), "{:?} {:?}", p.client_errors, p.server_errors);
+    assert_eq!(
+        connected_suite(&p.client_events),
+        Some(CipherSuite::EcdheEcdsaWithAes128GcmSha256)
+    );
+
+    // A client that offers only ECDSA suites cannot use an RSA server.
+    let mut c = Config::new(DtlsRole::Client, ec.clone(), fp(&rsa_a));
+    c.cipher_suites = vec![
+        CipherSuite::EcdheEcdsaWithAes128GcmSha256,
+        CipherSuite::EcdheEcdsaWithAes256GcmSha384,
+    ];
+    let s = Config::new(DtlsRole::Server, rsa_a.clone(), fp(&ec));
+    let mut p = Pair::new(c, s, 304);
+    assert!(!p.handshake());
+    assert_eq!(
+        p.server_errors,
+        vec![Error::PeerMisbehaved(PeerMisbehaved::NoCommonCipherSuite)]
+    );
+    assert_eq!(
+        p.client_errors,
+        vec![Error::AlertReceived(AlertDescription::HandshakeFailure)]
+    );
+}
