@@ -949,3 +949,115 @@ fn converges_over_many_seeded_links() {
         assert!(!bad(s.a()) && !bad(s.b()), "seed {seed}");
     }
 }
+
+/// Without rtcp-mux (a peer that did not negotiate it), each agent runs two components:
+/// RTP on one port, RTCP on the next. Both are checked, nominated and selected, pair by
+/// component, and Completed comes only once both are nominated.
+#[test]
+fn without_rtcp_mux_both_components_connect() {
+    let no_mux = |c: IceConfig| IceConfig {
+        rtcp_mux: false,
+        ..c
+    };
+    let (a1, b1) = (addr(A), addr(B));
+    let (a2, b2) = (
+        SocketAddr::new(a1.ip(), a1.port() + 1),
+        SocketAddr::new(b1.ip(), b1.port() + 1),
+    );
+    let mut sim = Sim::new(31);
+    sim.set_default_link(link());
+    let now = sim.now();
+    let mut a = make_agent(63, no_mux(controlling()), now, &[a1], false);
+    a.add_local_host_address_for(a2, 2).unwrap();
+    a.end_of_local_host_addresses();
+    let mut b = make_agent(64, no_mux(controlled()), now, &[b1], false);
+    b.add_local_host_address_for(b2, 2).unwrap();
+    b.end_of_local_host_addresses();
+    a.set_remote_credentials(b.local_credentials().clone())
+        .unwrap();
+    b.set_remote_credentials(a.local_credentials().clone())
+        .unwrap();
+    let mut na = Node::new(a);
+    let mut nb = Node::new(b);
+    na.drain(now);
+    nb.drain(now);
+    let a = sim.add_endpoint([a1, a2], na);
+    let b = sim.add_endpoint([b1, b2], nb);
+    let mut s = Scenario {
+        sim,
+        a,
+        b,
+        trickle_to_a_at: now,
+        trickle_to_b_at: now,
+    };
+    s.run_until(Duration::from_secs(5), Scenario::both_completed);
+    for (node, (l1, l2), (r1, r2)) in [(s.a(), (a1, a2), (b1, b2)), (s.b(), (b1, b2), (a1, a2))] {
+        let agent = &node.agent;
+        let rtp = agent.selected_pair_for(1).expect("an RTP pair");
+        let rtcp = agent.selected_pair_for(2).expect("an RTCP pair");
+        assert_eq!((rtp.local.address, rtp.remote.address), (l1, r1));
+        assert_eq!((rtcp.local.address, rtcp.remote.address), (l2, r2));
+        assert_eq!((rtp.local.component, rtcp.local.component), (1, 2));
+        assert!(rtp.nominated && rtcp.nominated);
+        assert_eq!(agent.stats().rtcp_mux_ignored, 0);
+        // Checking, then Connected once both components work, then Completed.
+        assert_eq!(
+            node.state_sequence(),
+            [
+                ConnectionState::Checking,
+                ConnectionState::Connected,
+                ConnectionState::Completed
+            ]
+        );
+    }
+}
+
+/// Under rtcp-mux (the default) the component-2 candidates a peer like Firefox still
+/// gathers are ignored and counted, and ICE completes on component 1.
+#[test]
+fn rtcp_mux_ignores_and_counts_component_two_candidates() {
+    let mut sim = Sim::new(32);
+    sim.set_default_link(link());
+    let now = sim.now();
+    let (a1, b1) = (addr(A), addr(B));
+    let b2 = SocketAddr::new(b1.ip(), b1.port() + 1);
+    let a = make_agent(65, controlling(), now, &[a1], true);
+    let b = make_agent(66, controlled(), now, &[b1], true);
+    let mut na = Node::new(a);
+    let mut nb = Node::new(b);
+    na.agent
+        .set_remote_credentials(nb.agent.local_credentials().clone())
+        .unwrap();
+    nb.agent
+        .set_remote_credentials(na.agent.local_credentials().clone())
+        .unwrap();
+    na.drain(now);
+    nb.drain(now);
+    // B's signalling also carries a component-2 candidate, as Firefox's does.
+    let mut rtcp = Candidate::host(
+        b2,
+        2,
+        65535,
+        ferrtc_stun_ice::ice::Foundation::from_index(7),
+    );
+    rtcp.priority = ferrtc_stun_ice::ice::candidate::priority(126, 65535, 2);
+    nb.outbox.push(rtcp);
+    let a = sim.add_endpoint([a1], na);
+    let b = sim.add_endpoint([b1, b2], nb);
+    let mut s = Scenario {
+        sim,
+        a,
+        b,
+        trickle_to_a_at: now,
+        trickle_to_b_at: now,
+    };
+    s.run_until(Duration::from_secs(5), Scenario::both_completed);
+    let stats = s.a().agent.stats();
+    assert_eq!(
+        (stats.rtcp_mux_ignored, stats.ignored_remote_candidates),
+        (1, 1)
+    );
+    assert!(s.a().agent.selected_pair_for(2).is_none());
+    let (pa, _) = s.assert_mirrored_selection();
+    assert_eq!(pa.remote.address, b1);
+}

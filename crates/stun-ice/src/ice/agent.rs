@@ -150,6 +150,14 @@ pub struct IceConfig {
     pub disconnected_timeout: Duration,
     /// Our credentials; `None` draws random ones from the agent's generator.
     pub credentials: Option<Credentials>,
+    /// RTCP shares the RTP component (rtcp-mux, RFC 5761, negotiated by `a=rtcp-mux`): the
+    /// agent runs component 1 only, and the peer's component-2 candidates (which Firefox
+    /// still gathers) are ignored and counted in [`IceStats::rtcp_mux_ignored`]. Set it
+    /// false when rtcp-mux was not negotiated: component-2 candidates are then paired with
+    /// ours ([`Agent::add_local_host_address_for`]) and checked, each component gets its
+    /// own selected pair ([`Agent::selected_pair_for`]), and the agent is Connected once
+    /// both components work (RFC 8445 §6.1.2.1, §8.1.2). Default true.
+    pub rtcp_mux: bool,
 }
 
 /// Longest duration any timer of the configuration may have: keeps `Instant` arithmetic
@@ -192,6 +200,7 @@ impl Default for IceConfig {
             consent_timeout: Duration::from_secs(30),
             disconnected_timeout: Duration::from_secs(8),
             credentials: None,
+            rtcp_mux: true,
         }
     }
 }
@@ -263,6 +272,9 @@ pub struct IceStats {
     /// Times a later nomination (the NOMINATION attribute of the `renomination` ICE
     /// option) moved the selection off a nominated pair.
     pub renominations: u64,
+    /// Remote component-2 (RTCP) candidates ignored because rtcp-mux is in force
+    /// ([`IceConfig::rtcp_mux`]); also counted in `ignored_remote_candidates`.
+    pub rtcp_mux_ignored: u64,
 }
 
 /// Why [`Agent::handle_receive`] dropped a datagram. Each is counted in [`IceStats`]; none
@@ -437,6 +449,8 @@ pub struct Agent {
     selected: Option<Selected>,
     nominating: Option<PairId>,
     concluded: bool,
+    /// The selected pair of component 2 (RTCP) when rtcp-mux is off.
+    rtcp_selected: Option<SelectedPair>,
     first_valid_at: Option<Instant>,
     checks_started: bool,
     checks_started_at: Option<Instant>,
@@ -516,6 +530,7 @@ impl Agent {
             selected: None,
             nominating: None,
             concluded: false,
+            rtcp_selected: None,
             first_valid_at: None,
             checks_started: false,
             checks_started_at: None,
@@ -570,6 +585,21 @@ impl Agent {
         self.selected.as_ref().map(|s| &s.pair)
     }
 
+    /// The selected pair of `component`: 1 is [`selected_pair`](Self::selected_pair), 2 the
+    /// RTCP component's when rtcp-mux is off ([`IceConfig::rtcp_mux`]).
+    pub fn selected_pair_for(&self, component: u16) -> Option<&SelectedPair> {
+        match component {
+            1 => self.selected_pair(),
+            2 => self.rtcp_selected.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The components this agent runs: 1, and 2 when rtcp-mux is off.
+    fn components(&self) -> u16 {
+        if self.config.rtcp_mux { 1 } else { 2 }
+    }
+
     /// Our candidates gathered so far (including peer-reflexive ones learned from checks).
     pub fn local_candidates(&self) -> &[Candidate] {
         &self.locals
@@ -601,6 +631,27 @@ impl Agent {
             CandidateKind::Host,
             None,
             None,
+            1,
+        )
+    }
+
+    /// [`add_local_host_address`](Self::add_local_host_address) for `component`: 1 (RTP), or
+    /// 2 (RTCP, on its own port) when rtcp-mux is off ([`IceConfig::rtcp_mux`]).
+    pub fn add_local_host_address_for(
+        &mut self,
+        addr: SocketAddr,
+        component: u16,
+    ) -> Result<(), IceError> {
+        if component == 0 || component > self.components() {
+            return Err(IceError::InvalidCandidate);
+        }
+        self.add_local(
+            addr,
+            TransportProtocol::Udp,
+            CandidateKind::Host,
+            None,
+            None,
+            component,
         )
     }
 
@@ -617,6 +668,7 @@ impl Agent {
             CandidateKind::Host,
             None,
             None,
+            1,
         )
     }
 
@@ -636,6 +688,7 @@ impl Agent {
             CandidateKind::Relayed,
             mapped,
             Some(server),
+            1,
         )
     }
 
@@ -655,6 +708,7 @@ impl Agent {
         kind: CandidateKind,
         related: Option<SocketAddr>,
         server: Option<SocketAddr>,
+        component: u16,
     ) -> Result<(), IceError> {
         if self.closed {
             return Err(IceError::Closed);
@@ -677,6 +731,7 @@ impl Agent {
             .iter()
             .filter(|c| {
                 c.kind == kind
+                    && c.component == component
                     && c.address.is_ipv4() == addr.is_ipv4()
                     && c.protocol.is_tcp() == protocol.is_tcp()
             })
@@ -696,8 +751,8 @@ impl Agent {
             base: addr,
             kind,
             protocol,
-            component: 1,
-            priority: candidate::priority(kind.type_preference(), local_pref, 1),
+            component,
+            priority: candidate::priority(kind.type_preference(), local_pref, component),
             foundation,
             related,
         };
@@ -782,8 +837,9 @@ impl Agent {
         Ok(())
     }
 
-    /// Adds a remote candidate (Trickle ICE, RFC 8838 §11) and pairs it with the local ones.
-    /// Candidates of components other than 1 are ignored (rtcp-mux), and counted.
+    /// Adds a remote candidate (Trickle ICE, RFC 8838 §11) and pairs it with the local ones
+    /// of its component. Candidates of components this agent does not run are ignored and
+    /// counted: component 2 under rtcp-mux ([`IceConfig::rtcp_mux`]), and any above 2.
     pub fn add_remote_candidate(&mut self, cand: Candidate) -> Result<(), IceError> {
         if self.closed {
             return Err(IceError::Closed);
@@ -798,8 +854,11 @@ impl Agent {
         {
             return Err(IceError::InvalidCandidate);
         }
-        if cand.component != 1 {
+        if cand.component > self.components() {
             self.stats.ignored_remote_candidates += 1;
+            if cand.component == 2 {
+                self.stats.rtcp_mux_ignored += 1;
+            }
             return Ok(());
         }
         if let Some(existing) = self
@@ -865,6 +924,7 @@ impl Agent {
         self.nominate_on_success.clear();
         self.nominating = None;
         self.concluded = false;
+        self.rtcp_selected = None;
         self.first_valid_at = None;
         self.checks_started = false;
         self.checks_started_at = None;
@@ -893,6 +953,7 @@ impl Agent {
         self.transmits.clear();
         self.triggered.clear();
         self.selected = None;
+        self.rtcp_selected = None;
         self.next_tick = None;
         self.set_connection_state(ConnectionState::Closed);
     }
@@ -1103,9 +1164,15 @@ impl Agent {
         let state = if self.failed {
             ConnectionState::Failed
         } else if let Some(s) = &self.selected {
+            // Without rtcp-mux, both components must work (W3C: every component).
+            let rtcp = self.config.rtcp_mux || self.rtcp_selected.is_some();
+            let rtcp_nominated =
+                self.config.rtcp_mux || self.rtcp_selected.as_ref().is_some_and(|p| p.nominated);
             if now >= s.last_consent + self.config.disconnected_timeout {
                 ConnectionState::Disconnected
-            } else if s.pair.nominated && s.generation == self.generation {
+            } else if !rtcp && s.generation == self.generation {
+                ConnectionState::Checking
+            } else if s.pair.nominated && rtcp_nominated && s.generation == self.generation {
                 ConnectionState::Completed
             } else if s.generation != self.generation {
                 // Restart in progress: keep reporting what the old pair was.
@@ -1421,6 +1488,7 @@ impl Agent {
     /// stay Failed until a restart (the same credentials must not be used on it again).
     fn lose_consent(&mut self) {
         self.selected = None;
+        self.rtcp_selected = None;
         self.failed = true;
         self.valid.clear();
         self.triggered.clear();
@@ -1445,11 +1513,27 @@ impl Agent {
         if !self.may_nominate() {
             return;
         }
-        let Some(best) = self.valid.iter().max_by_key(|v| v.priority).cloned() else {
+        // Component by component (RFC 8445 §8.1.1): the first one without a nominated pair.
+        let Some(component) = (1..=self.components()).find(|&c| {
+            !self
+                .valid
+                .iter()
+                .any(|v| v.nominated && self.locals[v.local].component == c)
+        }) else {
+            return;
+        };
+        let Some(best) = self
+            .valid
+            .iter()
+            .filter(|v| self.locals[v.local].component == component)
+            .max_by_key(|v| v.priority)
+            .cloned()
+        else {
             return;
         };
         let better_pending = self.checklist.pairs().iter().any(|p| {
             p.priority > best.priority
+                && p.component == component
                 && matches!(
                     p.state,
                     PairState::Frozen | PairState::Waiting | PairState::InProgress
@@ -1467,20 +1551,74 @@ impl Agent {
         self.wake();
     }
 
-    fn update_selection(&mut self, now: Instant) {
-        if self.failed {
+    /// Whether every component has a nominated valid pair: ICE has concluded.
+    fn all_nominated(&self) -> bool {
+        (1..=self.components()).all(|c| {
+            self.valid
+                .iter()
+                .any(|v| v.nominated && self.locals.get(v.local).is_some_and(|l| l.component == c))
+        })
+    }
+
+    /// The RTCP component's pair when rtcp-mux is off: the best nominated valid pair, else
+    /// (full agents) the best valid one; announced as a selected-pair change when it moves.
+    fn update_rtcp_selection(&mut self) {
+        if self.config.rtcp_mux {
             return;
         }
+        let of_rtcp = |v: &&ValidPair| self.locals.get(v.local).is_some_and(|l| l.component == 2);
         let best = self
             .valid
             .iter()
+            .filter(of_rtcp)
             .filter(|v| v.nominated)
             .max_by_key(|v| (v.nomination, v.priority))
             .or_else(|| {
                 if self.config.lite {
                     None
                 } else {
-                    self.valid.iter().max_by_key(|v| v.priority)
+                    self.valid.iter().filter(of_rtcp).max_by_key(|v| v.priority)
+                }
+            });
+        let Some(best) = best else { return };
+        let (Some(l), Some(r)) = (self.locals.get(best.local), self.remotes.get(best.remote))
+        else {
+            return;
+        };
+        let pair = SelectedPair {
+            local: l.clone(),
+            remote: r.clone(),
+            nominated: best.nominated,
+        };
+        if self.rtcp_selected.as_ref() != Some(&pair) {
+            self.rtcp_selected = Some(pair.clone());
+            self.events.push_back(IceEvent::SelectedPairChange(pair));
+        }
+    }
+
+    fn update_selection(&mut self, now: Instant) {
+        if self.failed {
+            return;
+        }
+        self.update_rtcp_selection();
+        if !self.config.rtcp_mux
+            && self.selected.as_ref().is_some_and(|s| s.pair.nominated)
+            && self.all_nominated()
+        {
+            self.concluded = true;
+        }
+        let of_rtp = |v: &&ValidPair| self.locals.get(v.local).is_some_and(|l| l.component == 1);
+        let best = self
+            .valid
+            .iter()
+            .filter(of_rtp)
+            .filter(|v| v.nominated)
+            .max_by_key(|v| (v.nomination, v.priority))
+            .or_else(|| {
+                if self.config.lite {
+                    None
+                } else {
+                    self.valid.iter().filter(of_rtp).max_by_key(|v| v.priority)
                 }
             })
             .cloned();
@@ -1489,6 +1627,7 @@ impl Agent {
         else {
             return;
         };
+        let all_nominated = self.all_nominated();
         if let Some(s) = &mut self.selected {
             let same = s.generation == self.generation
                 && s.pair.local.base == l.base
@@ -1498,7 +1637,7 @@ impl Agent {
                 s.nomination = s.nomination.max(best.nomination);
                 if best.nominated && !s.pair.nominated {
                     s.pair.nominated = true;
-                    self.concluded = true;
+                    self.concluded = all_nominated;
                     self.events
                         .push_back(IceEvent::SelectedPairChange(s.pair.clone()));
                 }
@@ -1528,7 +1667,7 @@ impl Agent {
             nominated: best.nominated,
         };
         if best.nominated {
-            self.concluded = true;
+            self.concluded = self.all_nominated();
         }
         self.selected = Some(Selected {
             pair: pair.clone(),
@@ -1693,7 +1832,7 @@ impl Agent {
                     base: from,
                     kind: CandidateKind::PeerReflexive,
                     protocol: remote_protocol,
-                    component: 1,
+                    component: self.locals[li].component,
                     priority,
                     foundation,
                     related: None,
@@ -1961,6 +2100,7 @@ impl Agent {
             return;
         };
         let local_pref = ((b.priority >> 8) & 0xffff) as u16;
+        let component = b.component;
         let foundation = self.foundations.foundation(FoundationKey {
             kind: CandidateKind::ServerReflexive,
             base_ip: base.ip(),
@@ -1972,11 +2112,11 @@ impl Agent {
             base,
             kind: CandidateKind::ServerReflexive,
             protocol: TransportProtocol::Udp,
-            component: 1,
+            component,
             priority: candidate::priority(
                 CandidateKind::ServerReflexive.type_preference(),
                 local_pref,
-                1,
+                component,
             ),
             foundation,
             related: Some(base),
@@ -2063,7 +2203,7 @@ impl Agent {
                         base: tx.source,
                         kind: CandidateKind::PeerReflexive,
                         protocol,
-                        component: 1,
+                        component: base.component,
                         priority: sent_priority,
                         foundation,
                         related: Some(tx.source),
@@ -2105,6 +2245,10 @@ impl Agent {
         }
         if nominated {
             self.nominate_on_success.retain(|(id, _)| *id != pair);
+            // Our nomination went through: the next component may be nominated.
+            if self.nominating == Some(pair) {
+                self.nominating = None;
+            }
         }
         if let Some(pm) = self.checklist.get_mut(pair) {
             pm.state = PairState::Succeeded;
