@@ -244,10 +244,11 @@ const MAX_FLIGHT_MESSAGES: usize = 8;
 /// A peer that retransmits sends every record again under a fresh record sequence number
 /// (RFC 6347 §4.1: numbers never repeat within an epoch), so a repeat is genuine when
 /// records numbered above any seen from the peer when we last answered carry, between them,
-/// every byte of every message of the flight ours answers. A duplicating link or an
-/// attacker replaying a capture only brings numbers already seen; to forge a genuine
-/// repeat one must send the whole flight, and each one earns at most one flight of ours,
-/// so no amplification beyond the handshake's own ratio is possible.
+/// every byte of every message of the flight ours answers. A duplicating link or a
+/// replayed capture only brings numbers already seen. Epoch-0 record numbers are not
+/// authenticated, so whoever rewrites them in a copy of the peer's whole flight passes for
+/// the peer; such copies still earn at most one flight of ours per half initial timeout,
+/// the bound the half-timeout rule gave before our timer backed off.
 #[derive(Debug, Default)]
 struct RepeatTracker {
     /// Highest record sequence number seen from the peer, per epoch (0 and 1).
