@@ -113,6 +113,11 @@ impl Aimd {
         self.estimate
     }
 
+    /// Whether the link's capacity is known (increases are additive).
+    pub fn near_capacity(&self) -> bool {
+        self.capacity.estimate_kbps.is_some()
+    }
+
     /// Sets the estimate outright (a probe result or the peer's REMB cap).
     pub fn set_estimate(&mut self, bps: f64, now_us: i64) {
         self.estimate = bps.clamp(self.min, self.max);
@@ -171,6 +176,13 @@ impl Aimd {
                 self.estimate = next;
             }
             State::Decrease => {
+                if let Some(a) = acked
+                    && (self.capacity.lower_bound().is_some_and(|lb| a < lb)
+                        || self.capacity.upper_bound().is_some_and(|ub| a > ub))
+                {
+                    // The link changed: what it carried before says nothing now.
+                    self.capacity = LinkCapacity::default();
+                }
                 let base = acked.unwrap_or(self.estimate);
                 let mut next = BETA * base;
                 if next > self.estimate
@@ -182,9 +194,6 @@ impl Aimd {
                     self.estimate = next;
                 }
                 if let Some(a) = acked {
-                    if self.capacity.lower_bound().is_some_and(|lb| a < lb) {
-                        self.capacity = LinkCapacity::default();
-                    }
                     self.capacity.on_overuse(a);
                 }
                 self.last_decrease_us = Some(now_us);

@@ -201,13 +201,18 @@ impl ProbeController {
         }
     }
 
-    /// Periodic checks: ALR probing, recovery after a drop, headroom probing.
+    /// Periodic checks: ALR probing, recovery after a drop, headroom probing. Headroom
+    /// is looked for only while `near_capacity` is false (the rate controller does not
+    /// know where the link saturates): near a known capacity, additive increase finds the
+    /// last few percent, and on a shared bottleneck a probe's jump would favour whichever
+    /// flow probed.
     pub fn on_process(
         &mut self,
         now_us: i64,
         estimate: f64,
         in_alr: bool,
         alr_ended_us: Option<i64>,
+        near_capacity: bool,
     ) {
         if !self.started || self.exponential_pending.is_some() {
             return;
@@ -231,7 +236,8 @@ impl ProbeController {
         }
         if in_alr && since_probe >= ALR_INTERVAL_US {
             self.push(ALR_SCALE * estimate, now_us, None);
-        } else if now_us - self.last_overuse_us >= HEADROOM_QUIET_US
+        } else if !near_capacity
+            && now_us - self.last_overuse_us >= HEADROOM_QUIET_US
             && since_probe >= HEADROOM_INTERVAL_US
         {
             self.push(HEADROOM_SCALE * estimate, now_us, Some(estimate));

@@ -32,6 +32,12 @@ const DELTA_US: i64 = 250;
 const REPORT_CHANGE: f64 = 0.01;
 /// ...or this long after the last report.
 const REPORT_INTERVAL_US: i64 = 1_000_000;
+/// For this long after a probe raised the estimate, µs, a decrease starts from at least
+/// the probe's rate.
+const PROBE_FLOOR_US: i64 = 1_000_000;
+/// A smoothed round trip this much above the smallest one seen means a standing queue,
+/// µs.
+const STANDING_QUEUE_US: i64 = 150_000;
 /// Round-trip time assumed before the first measurement, µs.
 const INITIAL_RTT_US: i64 = 100_000;
 
@@ -129,6 +135,10 @@ pub struct SendSideBwe {
     /// Last TWCC reference time, unwrapped (24-bit counter).
     reference: Option<i64>,
     next_process: Instant,
+    /// The rate the last accepted probe showed, and when.
+    probe_floor: Option<(f64, i64)>,
+    /// The smallest round trip seen.
+    min_rtt_us: Option<i64>,
 }
 
 impl SendSideBwe {
@@ -166,6 +176,8 @@ impl SendSideBwe {
             }),
             reference: None,
             next_process: now + PROCESS_INTERVAL,
+            probe_floor: None,
+            min_rtt_us: None,
         }
     }
 
@@ -306,6 +318,7 @@ impl SendSideBwe {
         if let Some(s) = newest_send {
             let sample = (now_us - s).max(0);
             self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (7 * r + sample) / 8));
+            self.min_rtt_us = Some(self.min_rtt_us.map_or(sample, |m| m.min(sample)));
         }
         let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
         self.results
@@ -336,19 +349,35 @@ impl SendSideBwe {
             return;
         }
         let acked = self.acked.bps();
-        let usage = if overuse {
+        // A queue that stays long shows no delay gradient, so the trendline misses it
+        // (flows that overshot together can sit on a full queue, held there by the loss
+        // controller); a round trip this far above the smallest seen is overuse too.
+        let standing_queue = match (self.rtt_us, self.min_rtt_us) {
+            (Some(r), Some(m)) => r - m > STANDING_QUEUE_US,
+            _ => false,
+        };
+        let usage = if overuse || standing_queue {
             BandwidthUsage::Overusing
         } else {
             self.trendline.state()
         };
         if usage == BandwidthUsage::Overusing {
             self.probes.on_overuse(now_us);
-            // The link is saturated: what it delivered lately is its capacity, and the
-            // smoothed estimate may still remember a faster past.
-            let delivered = match (acked, self.acked.latest_bps()) {
+            // The link is saturated: what it delivered over the last 300 ms is its
+            // capacity (or this flow's share of it); the smoothed acknowledged rate may
+            // still remember a faster past after the capacity fell.
+            let mut delivered = match (acked, self.acked.latest_bps()) {
                 (Some(a), Some(l)) => Some(a.min(l)),
                 (a, l) => a.or(l),
             };
+            // Shortly after a probe raised the estimate the sender has not yet sent at
+            // the new rate, so the delivered rate still shows the old one; the probe
+            // itself showed what the path carries.
+            if let Some((bps, at)) = self.probe_floor
+                && now_us - at < PROBE_FLOOR_US
+            {
+                delivered = Some(delivered.map_or(bps, |d| d.max(bps)));
+            }
             if self.aimd.time_to_reduce_further(now_us, rtt, delivered) {
                 self.aimd.update(usage, delivered, rtt, now_us);
             }
@@ -356,6 +385,7 @@ impl SendSideBwe {
             if let Some(p) = self.probes.on_result(id, m, now_us)
                 && p > self.aimd.estimate()
             {
+                self.probe_floor = Some((p, now_us));
                 self.aimd.set_estimate(p, now_us);
                 self.loss.raise(p);
             }
@@ -392,6 +422,7 @@ impl SendSideBwe {
             self.target,
             self.alr.in_alr(),
             self.alr.ended_at_us(),
+            self.aimd.near_capacity(),
         );
         self.update_target(now_us);
     }

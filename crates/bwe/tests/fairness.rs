@@ -45,8 +45,8 @@ fn two_flows_starting_together_share_within_25_percent() {
     }
 }
 
-/// A flow joining 2 s or 5 s after another: 30 s after it joined the two are within 35% in
-/// every seeded run and within 25% in most (the issue asks 25%; GCC's delay-based AIMD
+/// A flow joining 2 s or 5 s after another: 30 s after it joined the two are within 30% in
+/// every seeded run and within 25% in 9 of 10 (the issue asks 25%; GCC's delay-based AIMD
 /// closes the gap by only 15% per congestion cycle, so a late joiner is slower to even
 /// out than two flows that start together).
 #[test]
@@ -69,5 +69,5 @@ fn a_late_joiner_converges() {
     }
     let within = gaps.iter().filter(|&&g| g <= 0.25).count();
     eprintln!("{within} of {} runs within 25%", gaps.len());
-    assert!(within >= 8, "{within} of {} runs within 25%", gaps.len());
+    assert!(within >= 9, "{within} of {} runs within 25%", gaps.len());
 }
