@@ -35,9 +35,11 @@ const REPORT_INTERVAL_US: i64 = 1_000_000;
 /// For this long after a probe raised the estimate, µs, a decrease starts from at least
 /// the probe's rate.
 const PROBE_FLOOR_US: i64 = 1_000_000;
-/// A smoothed round trip this much above the smallest one seen means a standing queue,
-/// µs.
+/// A smoothed round trip this much above the smallest one seen lately means a standing
+/// queue, µs.
 const STANDING_QUEUE_US: i64 = 150_000;
+/// The smallest round trip is kept per bucket of this length, over two buckets, µs.
+const MIN_RTT_BUCKET_US: i64 = 15_000_000;
 /// Round-trip time assumed before the first measurement, µs.
 const INITIAL_RTT_US: i64 = 100_000;
 
@@ -137,8 +139,9 @@ pub struct SendSideBwe {
     next_process: Instant,
     /// The rate the last accepted probe showed, and when.
     probe_floor: Option<(f64, i64)>,
-    /// The smallest round trip seen.
+    /// The smallest round trip seen lately, and the per-bucket minima it comes from.
     min_rtt_us: Option<i64>,
+    min_rtt_buckets: [(i64, i64); 2],
 }
 
 impl SendSideBwe {
@@ -178,6 +181,7 @@ impl SendSideBwe {
             next_process: now + PROCESS_INTERVAL,
             probe_floor: None,
             min_rtt_us: None,
+            min_rtt_buckets: [(-2, i64::MAX), (-1, i64::MAX)],
         }
     }
 
@@ -318,7 +322,20 @@ impl SendSideBwe {
         if let Some(s) = newest_send {
             let sample = (now_us - s).max(0);
             self.rtt_us = Some(self.rtt_us.map_or(sample, |r| (7 * r + sample) / 8));
-            self.min_rtt_us = Some(self.min_rtt_us.map_or(sample, |m| m.min(sample)));
+            // Smallest round trip over the last 15-30 s (two buckets), so that a path
+            // whose base delay grew is not taken for a standing queue forever.
+            let bucket = now_us / MIN_RTT_BUCKET_US;
+            let [prev, cur] = &mut self.min_rtt_buckets;
+            if cur.0 != bucket {
+                *prev = if cur.0 + 1 == bucket {
+                    *cur
+                } else {
+                    (bucket - 1, i64::MAX)
+                };
+                *cur = (bucket, i64::MAX);
+            }
+            cur.1 = cur.1.min(sample);
+            self.min_rtt_us = Some(prev.1.min(cur.1));
         }
         let rtt = self.rtt_us.unwrap_or(INITIAL_RTT_US);
         self.results
