@@ -13,6 +13,7 @@
 //! - [`CongestionController`]: both together, numbering packets with transport-wide
 //!   sequence numbers; this is what a peer connection drives.
 //! - [`RembEstimator`]: the receive side for peers that want REMB.
+//! - [`split_bitrate`]: shares the target among a transport's streams.
 //!
 //! Time is an argument everywhere; nothing here reads a clock, and after warm-up nothing
 //! allocates per packet (`tests/alloc.rs`).
@@ -62,6 +63,7 @@ mod pacer;
 mod probe;
 mod remb;
 mod send;
+mod split;
 
 pub use controller::{CongestionController, Outgoing};
 pub use delay::BandwidthUsage;
@@ -69,3 +71,4 @@ pub use pacer::{BURST_US, MAX_PADDING_BYTES, Paced, Pacer, PacketKind};
 pub use probe::{ProbeCluster, ProbeClusterId};
 pub use remb::RembEstimator;
 pub use send::{BweConfig, BweEvent, SendSideBwe};
+pub use split::split_bitrate;
