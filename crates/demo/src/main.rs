@@ -14,15 +14,18 @@
 //!
 //! ```sh
 //! cargo run --release -p ferrtc-demo -- --host 127.0.0.1 --port 8080
+//! cargo run --release -p ferrtc-demo -- --host 0.0.0.0 --https   # a phone on the LAN
 //! ```
 //!
-//! The first line on stdout is `listening on http://ADDR`.
+//! The first line on stdout is `listening on http://ADDR` (`https://` when serving TLS).
 
+mod tls;
 mod transform;
 mod video;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,18 +75,23 @@ struct Server {
 struct Args {
     host: IpAddr,
     port: u16,
-    cert_file: Option<String>,
-    key_file: Option<String>,
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    https: bool,
     test_results: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: ferrtc-demo [--host HOST] [--port PORT] [--cert-file FILE --key-file FILE]\n\
-         \n  --host HOST        address to listen on (default 127.0.0.1)\
+        "usage: ferrtc-demo [--host HOST] [--port PORT] [--cert-file FILE --key-file FILE | --https]\n\
+         \n  --host HOST        address to listen on (default 127.0.0.1; 0.0.0.0 for the LAN)\
          \n  --port PORT        port (default 8080; 0 picks a free one)\
-         \n  --cert-file FILE   TLS certificate (PEM): not supported yet\
-         \n  --key-file FILE    TLS private key (PEM): not supported yet\
+         \n  --cert-file FILE   serve HTTPS with this certificate chain (PEM)\
+         \n  --key-file FILE    and this private key (PEM: PKCS#8, PKCS#1 or SEC1)\
+         \n  --https            serve HTTPS with a self-signed certificate made at start for\
+         \n                     localhost, the listen address and (with 0.0.0.0) every\
+         \n                     interface's address; browsers warn about it once. Browsers\
+         \n                     allow the camera only on localhost or over HTTPS\
          \n  --test-results     accept POST /result and print it on stdout (for tests)"
     );
     std::process::exit(2);
@@ -95,6 +103,7 @@ fn parse_args() -> Args {
         port: 8080,
         cert_file: None,
         key_file: None,
+        https: false,
         test_results: false,
     };
     let mut args = std::env::args().skip(1);
@@ -103,8 +112,9 @@ fn parse_args() -> Args {
         match arg.as_str() {
             "--host" => a.host = value().parse().unwrap_or_else(|_| usage()),
             "--port" => a.port = value().parse().unwrap_or_else(|_| usage()),
-            "--cert-file" => a.cert_file = Some(value()),
-            "--key-file" => a.key_file = Some(value()),
+            "--cert-file" => a.cert_file = Some(value().into()),
+            "--key-file" => a.key_file = Some(value().into()),
+            "--https" => a.https = true,
             "--test-results" => a.test_results = true,
             _ => usage(),
         }
@@ -122,13 +132,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let args = parse_args();
-    if args.cert_file.is_some() || args.key_file.is_some() {
-        return Err(
-            "HTTPS (--cert-file, --key-file) is not supported yet: serve on \
-                    127.0.0.1 (browsers allow the camera on localhost over HTTP)"
-                .into(),
-        );
-    }
+    let identity = match (&args.cert_file, &args.key_file) {
+        (Some(cert), Some(key)) => Some(tls::Identity::from_pem_files(cert, key)?),
+        (None, None) if args.https => Some(tls::Identity::self_signed(&tls::certificate_names(
+            args.host,
+        ))?),
+        (None, None) => None,
+        _ => return Err("--cert-file and --key-file go together".into()),
+    };
+    let tls_config = identity.map(tls::Identity::server_config).transpose()?;
     let server = Server {
         host_addresses: if args.host.is_loopback() {
             HostAddresses::Explicit(vec![args.host])
@@ -156,10 +168,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port)).await?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
-    println!("open http://{addr}/ in a browser (Ctrl-C stops the server)");
-    axum::serve(listener, app).await?;
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("listening on {scheme}://{addr}");
+    print_where_to_open(scheme, addr, args.https && args.cert_file.is_none());
+    match tls_config {
+        Some(config) => axum::serve(tls::TlsListener::new(listener, config)?, app).await?,
+        None => axum::serve(listener, app).await?,
+    }
     Ok(())
+}
+
+/// Tells the user which URLs to open, and what the browser will say.
+fn print_where_to_open(scheme: &str, addr: SocketAddr, self_signed: bool) {
+    let mut urls = Vec::new();
+    if addr.ip().is_unspecified() {
+        urls.push(format!("{scheme}://localhost:{}/", addr.port()));
+        for ip in HostAddresses::default().resolve().unwrap_or_default() {
+            urls.push(format!("{scheme}://{}/", SocketAddr::new(ip, addr.port())));
+        }
+    } else {
+        urls.push(format!("{scheme}://{addr}/"));
+    }
+    for url in &urls {
+        println!("open {url} in a browser");
+    }
+    if self_signed {
+        println!("the certificate is self-signed: the browser warns once; accept it to go on");
+    } else if scheme == "http" && !addr.ip().is_loopback() {
+        println!("note: off localhost, browsers give the camera only to HTTPS pages (try --https)");
+    }
+    println!("Ctrl-C stops the server");
 }
 
 /// A page's test result, printed on one line of stdout for the test that reads it.
