@@ -48,12 +48,16 @@ CHROMIUM_FLAGS = [
 ]
 FIREFOX = "firefox-esr"
 FIREFOX_USER_JS = os.path.join(HERE, "firefox-user.js")
+TURN_USER, TURN_PASS = "interop", "interop"  # coturn's long-term credential, loopback only
 
 
 class Case:
-    def __init__(self, name, what, dc=None, audio=False, video=False, codec=None):
+    def __init__(self, name, what, dc=None, audio=False, video=False, codec=None, relay=None):
         self.name, self.what = name, what
         self.dc, self.audio, self.video, self.codec = dc, audio, video, codec
+        # None; "peer": the peer uses relayed candidates only (through coturn); "both": the
+        # ferrtc side too (started with --turn URL --turn-user U --turn-pass P)
+        self.relay = relay
 
     def client_case(self):
         """The aiortc_client.py --case name for this case."""
@@ -86,11 +90,19 @@ CASES = [
     Case("video-h264", "H.264 video sent, echoed video decoded (>=30 frames)", video=True, codec="H264"),
     Case("bundle", "ordered data channel + audio + VP8 video on one bundled transport",
          dc="ordered", audio=True, video=True, codec="VP8"),
+    Case("turn-relay", "the browser with iceTransportPolicy 'relay' through coturn (UDP, long-term "
+         "credentials): relayed candidates only, the selected pair's local candidate a relay; "
+         "ordered data channel echo as in dc-ordered",
+         dc="ordered", relay="peer"),
+    Case("turn-both", "as turn-relay, and the ferrtc side relay-only through the same coturn too "
+         "(`--turn URL --turn-user U --turn-pass P`): the selected pair relay -> relay",
+         dc="ordered", relay="both"),
     # not in the default set: the aiortc reference server cannot send these back
     Case("video-vp9", "VP9 video sent, echoed video decoded (>=30 frames)", video=True, codec="VP9"),
     Case("video-av1", "AV1 video sent, echoed video decoded (>=30 frames)", video=True, codec="AV1"),
 ]
-DEFAULT_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8", "video-h264", "bundle"]
+DEFAULT_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8", "video-h264", "bundle",
+                 "turn-relay", "turn-both"]
 
 # Which video codecs each peer can send and receive here.
 PEER_CODECS = {
@@ -125,6 +137,27 @@ def free_port():
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_udp_bound(port, proc, timeout):
+    """Wait until something has bound UDP 127.0.0.1:port (binding it fails), or proc dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return f"exited with status {proc.returncode} before binding its port"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                return None
+        time.sleep(0.05)
+    return f"did not bind UDP {port} after {timeout:.0f} s"
 
 
 def wait_listening(port, proc, timeout):
@@ -294,30 +327,68 @@ class Env:
         self.args, self.out = args, out
         self.python = args.python
         self.runs = Runs()
-        self.server = None
-        self.server_port = None
+        self.servers = {}  # relay-only (turn-both) or not -> (process, port)
         self.harness_port = None
         self.server_restarts = 0
+        self.turn = None        # the coturn process, started by the first relay case
+        self.turn_url = None
+
+    def ensure_turn(self):
+        """A coturn on 127.0.0.1 (UDP, long-term credentials) for the relay cases."""
+        if self.turn is not None and self.turn.poll() is None:
+            return self.turn_url
+        if shutil.which("turnserver") is None:
+            raise RuntimeError("turnserver not found: run interop/install.sh (Debian coturn)")
+        port = free_udp_port()
+        lo = free_udp_port()
+        cmd = ["turnserver", "-n", f"--listening-ip={LOOPBACK}", f"--relay-ip={LOOPBACK}",
+               f"--listening-port={port}", f"--min-port={lo}", f"--max-port={min(lo + 200, 65535)}",
+               "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASS}", "--realm=interop",
+               "--allow-loopback-peers", "--no-cli", "--no-dtls", "--no-tls", "--no-tcp",
+               "--log-file=stdout", "--simple-log",
+               f"--pidfile={os.path.join(self.out, 'turnserver.pid')}",
+               f"--db={os.path.join(self.out, 'turndb')}"]
+        self.turn = start(cmd, self.log("coturn.log"))
+        err = wait_udp_bound(port, self.turn, self.args.start_timeout)
+        if err:
+            raise RuntimeError(f"coturn {err} (see {self.log('coturn.log')})")
+        self.turn_url = f"turn:{LOOPBACK}:{port}"
+        return self.turn_url
 
     def log(self, name):
         return os.path.join(self.out, name)
 
-    # the server under test, restarted if it dies
-    def ensure_server(self):
-        if self.server is not None and self.server.poll() is None:
+    # the server under test, restarted if it dies; a second instance, relay-only through
+    # coturn, for the turn-both case
+    def ensure_server(self, case=None):
+        both = case is not None and case.relay == "both"
+        proc, port = self.servers.get(both, (None, None))
+        if proc is not None and proc.poll() is None:
+            Harness.offer_url = f"http://{LOOPBACK}:{port}/offer"
             return None
         note = None
-        if self.server is not None:
-            note = f"server under test had exited with status {self.server.returncode}; restarted"
+        if proc is not None:
+            note = f"server under test had exited with status {proc.returncode}; restarted"
             self.server_restarts += 1
-        self.server_port = free_port()
-        cmd = shlex.split(self.args.server) + ["--host", LOOPBACK, "--port", str(self.server_port)]
-        self.server = start(cmd, self.log("server.log"))
-        err = wait_listening(self.server_port, self.server, self.args.start_timeout)
+        port = free_port()
+        cmd = shlex.split(self.args.server) + ["--host", LOOPBACK, "--port", str(port)]
+        if both:
+            cmd += self.turn_flags()
+        proc = start(cmd, self.log("server-turn.log" if both else "server.log"))
+        self.servers[both] = (proc, port)
+        err = wait_listening(port, proc, self.args.start_timeout)
         if err:
             raise RuntimeError(f"server under test {err} (see {self.log('server.log')})")
-        Harness.offer_url = f"http://{LOOPBACK}:{self.server_port}/offer"
+        Harness.offer_url = f"http://{LOOPBACK}:{port}/offer"
         return note
+
+    def turn_flags(self):
+        return ["--turn", self.ensure_turn(), "--turn-user", TURN_USER, "--turn-pass", TURN_PASS]
+
+    def stop_servers(self):
+        for proc, _ in self.servers.values():
+            stop(proc)
+        self.servers = {}
 
     def offerer_cmd(self, url, case):
         cmd = shlex.split(self.args.offerer) + ["--url", url]
@@ -327,6 +398,8 @@ class Env:
             cmd.append("--video")
         if case.codec:
             cmd += ["--codec", case.codec]
+        if case.relay == "both":
+            cmd += self.turn_flags()
         return cmd
 
     def browser_case(self, peer, case):
@@ -335,6 +408,10 @@ class Env:
         run_id = self.runs.new()
         run = self.runs.get(run_id)
         q = case.query()
+        if case.relay:
+            q.update(turn=self.ensure_turn(), turnuser=TURN_USER, turnpass=TURN_PASS)
+            if case.relay == "both":
+                q["turnremote"] = "relay"  # the page checks the far end is relayed too
         if answerer:
             q["role"] = "answer"
         q["run"] = run_id
@@ -439,7 +516,13 @@ class Env:
         return result
 
 
-def applicable(peer, case):
+def applicable(peer, case, args=None):
+    if case.relay and peer.startswith("aiortc"):
+        return "the relay cases are for browsers"
+    if case.relay == "both" and args is not None:
+        under_test = args.offerer if peer.endswith("-answerer") else args.server
+        if "aiortc_" in under_test:
+            return "the aiortc reference peer takes no --turn"
     if case.codec and case.codec not in PEER_CODECS[peer]:
         return f"{peer} has no {case.codec}"
     return None
@@ -596,14 +679,14 @@ def run_matrix(env, peers, cases, pcap=None):
                 capture = Capture(os.path.abspath(pcap))
                 capture.start(env.args.start_timeout)
             for case in cases:
-                na = applicable(peer, case)
+                na = applicable(peer, case, env.args)
                 if na:
                     results[(peer, case.name)] = {"na": na}
                     continue
                 say(f"[{peer} x {case.name}]")
                 t = time.monotonic()
                 try:
-                    note = env.ensure_server() if not peer.endswith("-answerer") else None
+                    note = env.ensure_server(case) if not peer.endswith("-answerer") else None
                     if peer in ("chromium", "firefox", "chromium-answerer", "firefox-answerer"):
                         r = env.browser_case(peer, case)
                     elif peer == "aiortc":
@@ -625,8 +708,9 @@ def run_matrix(env, peers, cases, pcap=None):
     finally:
         if capture is not None:
             capture.stop()
-        stop(env.server)
-        env.server = None
+        env.stop_servers()
+        stop(env.turn)
+        env.turn = None
     return results, pcap_checks
 
 

@@ -10,6 +10,11 @@ const VIDEO = params.get('video') === '1';
 const CODEC = params.get('codec');           // e.g. VP8, VP9, H264, AV1 (video only)
 const TIMEOUT_MS = 1000 * Number(params.get('timeout') || 30);
 const ROLE = params.get('role') === 'answer' ? 'answer' : 'offer';
+// TURN-only cases: a turn: URL and its long-term credentials; iceTransportPolicy 'relay'.
+const TURN = params.get('turn');
+const TURN_USER = params.get('turnuser') || '';
+const TURN_PASS = params.get('turnpass') || '';
+const TURN_REMOTE = params.get('turnremote');  // 'relay': the far end must be relayed too
 
 const DC_PINGS = 50;
 const VIDEO_FRAMES_NEEDED = 30;    // framesDecoded on the echoed video
@@ -232,7 +237,11 @@ function preferCodec(transceiver, kind, codec) {
 }
 
 function newPeerConnection() {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const config = TURN
+    ? { iceServers: [{ urls: [TURN], username: TURN_USER, credential: TURN_PASS }],
+        iceTransportPolicy: 'relay' }
+    : { iceServers: [] };
+  const pc = new RTCPeerConnection(config);
   window.pc = pc;
   pc.addEventListener('connectionstatechange', () => {
     timings[`${pc.connectionState}_ms`] = timings[`${pc.connectionState}_ms`] || ms();
@@ -256,7 +265,23 @@ async function gathered(pc) {
   await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
                 remaining(), 'ICE gathering complete');
   timings.gathered_ms = ms();
-  return pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate')).length;
+  const lines = pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate'));
+  if (TURN && (lines.length === 0 || lines.some((l) => !/ typ relay /.test(l)))) {
+    throw new Error(`relay policy, but candidates ${JSON.stringify(lines)}`);
+  }
+  return lines.length;
+}
+
+// The selected pair's candidate types from getStats: [local, remote], or null.
+async function selectedPairTypes(pc) {
+  const stats = await pc.getStats();
+  let pairId = null;
+  stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  if (!pairId) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pairId = s.id; });
+  const pair = pairId && stats.get(pairId);
+  if (!pair) return null;
+  const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
+  return [l ? l.candidateType : '?', r ? r.candidateType : '?'];
 }
 
 async function runChecks(pc, channel, candidates) {
@@ -264,9 +289,20 @@ async function runChecks(pc, channel, candidates) {
   if (channel) jobs.push(dcCheck(channel));
   if (AUDIO || VIDEO) jobs.push(mediaCheck(pc));
   const results = await Promise.all(jobs);
-  const pass = results.every((r) => r[0]);
-  const reason = results.map((r) => r[1]).join('; ');
+  let pass = results.every((r) => r[0]);
+  let reason = results.map((r) => r[1]).join('; ');
   const details = { role: ROLE, candidates, connection: pc.connectionState };
+  if (TURN) {
+    // Relay-only must really have gone through the TURN server.
+    const types = await selectedPairTypes(pc);
+    details.selected_pair = types;
+    if (!types || types[0] !== 'relay' || (TURN_REMOTE && types[1] !== TURN_REMOTE)) {
+      pass = false;
+      reason += `; selected pair ${types ? types.join(' -> ') : 'unknown'}, want relay -> ${TURN_REMOTE || 'any'}`;
+    } else {
+      reason += ` (via TURN: ${types.join(' -> ')})`;
+    }
+  }
   if (channel) details.dc = results[0][2];
   if (AUDIO || VIDEO) details.media = results[results.length - 1][2];
   pc.close();

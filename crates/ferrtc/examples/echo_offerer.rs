@@ -8,8 +8,9 @@
 //! cargo run --release -p ferrtc --example echo_offerer -- --url http://127.0.0.1:8081/offer --audio --video
 //! ```
 //!
-//! `--codec C` puts codec `C` first in the offer (`Configuration::codec_preferences`). Runs
-//! until the connection closes or the process is killed.
+//! `--codec C` puts codec `C` first in the offer (`Configuration::codec_preferences`).
+//! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
+//! that TURN server. Runs until the connection closes or the process is killed.
 
 use std::net::IpAddr;
 
@@ -24,7 +25,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod echo;
 
 fn usage() -> ! {
-    eprintln!("usage: echo_offerer --url http://HOST:PORT/PATH [--audio] [--video] [--codec C]");
+    eprintln!(
+        "usage: echo_offerer --url http://HOST:PORT/PATH [--audio] [--video] [--codec C] \
+         [--turn URL --turn-user U --turn-pass P]"
+    );
     std::process::exit(2);
 }
 
@@ -83,9 +87,11 @@ fn dechunk(mut body: &str) -> Option<String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     echo::init_tracing();
     let (mut url, mut audio, mut video, mut codec) = (None, false, false, None);
+    let mut relay = echo::Relay::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            flag if relay.parse_flag(flag, &mut args).unwrap_or_else(|| usage()) => {}
             "--url" => url = Some(args.next().unwrap_or_else(|| usage())),
             "--audio" => audio = true,
             "--video" => video = true,
@@ -107,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if loopback {
         config = config.with_host_addresses(HostAddresses::loopback());
     }
-    let pc = PeerConnection::new(config).await?;
+    let pc = PeerConnection::new(relay.apply(config)).await?;
     let channel = pc
         .create_data_channel("echo", DataChannelInit::default())
         .await?;

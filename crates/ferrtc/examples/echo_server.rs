@@ -12,6 +12,8 @@
 //!
 //! With a loopback `--host`, ICE uses loopback addresses only; otherwise every interface's.
 //! `--port 0` picks a free port. The first line on stdout is `listening on http://ADDR`.
+//! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
+//! that TURN server (the `relay` ICE transport policy).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -41,10 +43,13 @@ mod echo;
 #[derive(Clone)]
 struct Server {
     host_addresses: HostAddresses,
+    relay: echo::Relay,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: echo_server [--host HOST] [--port PORT]");
+    eprintln!(
+        "usage: echo_server [--host HOST] [--port PORT] [--turn URL --turn-user U --turn-pass P]"
+    );
     std::process::exit(2);
 }
 
@@ -53,9 +58,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     echo::init_tracing();
     let mut host: IpAddr = IpAddr::from([127, 0, 0, 1]);
     let mut port: u16 = 8080;
+    let mut relay = echo::Relay::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            flag if relay.parse_flag(flag, &mut args).unwrap_or_else(|| usage()) => {}
             "--host" => {
                 host = args
                     .next()
@@ -77,6 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             HostAddresses::default()
         },
+        relay,
     };
     let app = Router::new().route("/offer", post(move |body| offer(server.clone(), body)));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
@@ -96,7 +104,9 @@ async fn offer(
         tracing::warn!(error = ?e, "offer refused");
         (StatusCode::BAD_REQUEST, format!("{e}"))
     };
-    let config = Configuration::new().with_host_addresses(server.host_addresses);
+    let config = server
+        .relay
+        .apply(Configuration::new().with_host_addresses(server.host_addresses));
     let pc = PeerConnection::new(config).await.map_err(fail)?;
     pc.set_remote_description(Description {
         sdp_type: SdpType::Offer,

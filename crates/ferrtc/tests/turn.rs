@@ -346,17 +346,22 @@ async fn relay_policy_needs_a_turn_server() {
     ));
 }
 
+/// Where cargo put the example binaries: `target/<profile>/examples`, beside `deps` where
+/// this test runs from.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("examples")
+        .join(name)
+}
+
 /// The `stun_turn` example, run as a user would, against its own coturn.
 #[tokio::test]
 async fn stun_turn_example_runs() {
     let server = start_coturn();
-    let exe = std::env::current_exe().expect("test binary path");
-    let example = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps")
-        .join("examples")
-        .join("stun_turn");
+    let example = example("stun_turn");
     let out = within(
         "the stun_turn example",
         tokio::process::Command::new(example)
@@ -378,4 +383,91 @@ async fn stun_turn_example_runs() {
     assert!(stdout.contains("replies through the relay"), "{stdout}");
     assert!(stdout.contains("selected pair relay -> relay"), "{stdout}");
     assert!(stdout.ends_with("done\n"), "{stdout}");
+}
+
+/// A minimal HTTP/1.1 POST of JSON; returns the status and the body.
+async fn post_json(addr: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /offer HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// `echo_server --turn ...` (what the interop `turn-both` cell runs): its answer carries
+/// relayed candidates only, and it echoes through the relay.
+#[tokio::test]
+async fn echo_server_answers_relay_only() {
+    use tokio::io::AsyncBufReadExt;
+    let server = start_coturn();
+    let mut child = tokio::process::Command::new(example("echo_server"))
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args([
+            "--turn",
+            &server.url(),
+            "--turn-user",
+            USER,
+            "--turn-pass",
+            PASS,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("echo_server starts");
+    let mut line = String::new();
+    within(
+        "echo_server listening",
+        tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line),
+    )
+    .await
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let pc = PeerConnection::new(loopback()).await.unwrap();
+    let dc = pc
+        .create_data_channel("echo", DataChannelInit::default())
+        .await
+        .unwrap();
+    pc.set_local_description(None).await.unwrap();
+    within("gathering", pc.gathering_complete()).await.unwrap();
+    let offer = pc.local_description().unwrap();
+    let body = serde_json::json!({ "sdp": offer.sdp, "type": "offer" }).to_string();
+    let (status, body) = within("POST /offer", post_json(&addr, &body)).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sdp = answer["sdp"].as_str().unwrap().to_owned();
+    assert_eq!(candidate_types(&sdp), ["relay"], "{sdp}");
+    pc.set_remote_description(ferrtc::Description {
+        sdp_type: ferrtc::SdpType::Answer,
+        sdp,
+    })
+    .await
+    .unwrap();
+    within("channel open", dc.opened()).await.unwrap();
+    for i in 0..20 {
+        dc.send(format!("ping {i}")).await.unwrap();
+    }
+    for i in 0..20 {
+        assert_eq!(
+            within("an echo", dc.recv()).await.unwrap(),
+            Message::text(format!("pong {i}"))
+        );
+    }
+    assert_eq!(
+        selected_pair_types(&pc).await,
+        ("host".to_owned(), "relay".to_owned())
+    );
 }

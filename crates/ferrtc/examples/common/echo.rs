@@ -1,7 +1,51 @@
 //! The echo both interop examples share: data-channel messages back on their channel
 //! (`ping N` answered with `pong N`), RTP back on the transceiver it came on.
 
-use ferrtc::{ConnectionState, DataChannel, Event, Message, PeerConnection};
+use ferrtc::{
+    Configuration, ConnectionState, DataChannel, Event, IceServer, IceTransportPolicy, Message,
+    PeerConnection,
+};
+
+/// `--turn URL --turn-user U --turn-pass P`: ICE through that TURN server with relayed
+/// candidates only (the `relay` policy).
+#[derive(Debug, Clone, Default)]
+pub struct Relay {
+    url: Option<String>,
+    user: Option<String>,
+    pass: Option<String>,
+}
+
+impl Relay {
+    /// Takes `flag`'s value from `args` if it is one of the three flags; `false` otherwise.
+    /// `None` inside: the flag had no value.
+    pub fn parse_flag(
+        &mut self,
+        flag: &str,
+        args: &mut impl Iterator<Item = String>,
+    ) -> Option<bool> {
+        let slot = match flag {
+            "--turn" => &mut self.url,
+            "--turn-user" => &mut self.user,
+            "--turn-pass" => &mut self.pass,
+            _ => return Some(false),
+        };
+        *slot = Some(args.next()?);
+        Some(true)
+    }
+
+    /// `config` with the TURN server and the relay policy, when `--turn` was given.
+    pub fn apply(&self, mut config: Configuration) -> Configuration {
+        if let Some(url) = &self.url {
+            config.ice_servers.push(IceServer {
+                urls: vec![url.clone()],
+                username: self.user.clone(),
+                credential: self.pass.clone(),
+            });
+            config.ice_transport_policy = IceTransportPolicy::Relay;
+        }
+        config
+    }
+}
 
 /// Runs one connection until it fails or closes, or `shutdown` completes, echoing
 /// everything; then closes it (goodbyes sent).
