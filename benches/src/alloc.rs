@@ -89,3 +89,50 @@ pub fn installed() -> bool {
     drop(v);
     n >= 4096
 }
+
+/// Live bytes per connection held by `n` items (each holding `per_item` connections) made one
+/// after another by `connect` on the tokio runtime `rt`, read after every item exists and
+/// `idle` more has passed (real time, the runtime's tasks running meanwhile). One warm-up
+/// item is made and closed first, so one-time global set-up is not counted; the baseline is
+/// taken after it, with the runtime (and its threads) already there. Everything is closed
+/// with `close` afterwards. `None` when [`CountingBytes`] is not installed.
+pub fn live_bytes_per_connection<P, C, CF, D, DF>(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    per_item: usize,
+    idle: std::time::Duration,
+    mut connect: C,
+    mut close: D,
+) -> Option<f64>
+where
+    C: FnMut() -> CF,
+    CF: std::future::Future<Output = P>,
+    D: FnMut(P) -> DF,
+    DF: std::future::Future<Output = ()>,
+{
+    if !installed() {
+        return None;
+    }
+    rt.block_on(async {
+        let warm = connect().await;
+        close(warm).await;
+        // Let the warm-up item's tasks wind down before the baseline.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    });
+    let (items, bytes) = live_bytes_during(|| {
+        rt.block_on(async {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(connect().await);
+            }
+            tokio::time::sleep(idle).await;
+            v
+        })
+    });
+    rt.block_on(async {
+        for p in items {
+            close(p).await;
+        }
+    });
+    Some(bytes as f64 / (n * per_item) as f64)
+}

@@ -29,6 +29,7 @@
 
 pub mod alloc;
 pub mod dtls;
+pub mod facade;
 pub mod ice;
 pub mod pc;
 pub mod rtp;
@@ -37,6 +38,7 @@ pub mod sdp;
 pub mod srtp;
 pub mod stun;
 pub mod turn;
+pub mod wrs;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -55,6 +57,7 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("ice", ice::rows),
     ("turn", turn::rows),
     ("pc", pc::rows),
+    ("facade", facade::rows),
 ];
 
 /// How long and how carefully to measure.
@@ -85,6 +88,9 @@ pub enum Unit {
     /// Not a rate: both figures are bytes held per object (e.g. per connection), and the
     /// ratio is reference / ferrtc, so above 1 still means ferrtc is better (uses less).
     Memory,
+    /// Not a rate: both figures are seconds per operation (a median latency), and the ratio
+    /// is reference / ferrtc, so above 1 still means ferrtc is better (faster).
+    Seconds,
 }
 
 /// One implementation of a workload: a name and a closure doing one iteration.
@@ -114,10 +120,11 @@ pub struct Row {
     pub ours_name: &'static str,
     /// Name of the reference case.
     pub reference_name: &'static str,
-    /// Our rate, iterations per second (median over rounds); bytes for [`Unit::Memory`].
+    /// Our rate, iterations per second (median over rounds); bytes for [`Unit::Memory`],
+    /// seconds for [`Unit::Seconds`].
     pub ours_per_sec: f64,
     /// The reference's rate, iterations per second (median over rounds); bytes for
-    /// [`Unit::Memory`].
+    /// [`Unit::Memory`], seconds for [`Unit::Seconds`].
     pub reference_per_sec: f64,
     /// What one iteration processes.
     pub unit: Unit,
@@ -125,11 +132,11 @@ pub struct Row {
 
 impl Row {
     /// Our rate divided by the reference's: above 1 means ferrtc is faster. For
-    /// [`Unit::Memory`] the other way round (reference bytes / ours): above 1 means ferrtc
-    /// uses less.
+    /// [`Unit::Memory`] and [`Unit::Seconds`] the other way round (reference / ours): above
+    /// 1 means ferrtc uses less, or takes less time.
     pub fn ratio(&self) -> f64 {
         match self.unit {
-            Unit::Memory => self.reference_per_sec / self.ours_per_sec,
+            Unit::Memory | Unit::Seconds => self.reference_per_sec / self.ours_per_sec,
             _ => self.ours_per_sec / self.reference_per_sec,
         }
     }
@@ -279,7 +286,8 @@ fn run_for(case: &mut Case<'_>, batch: u64, slice: Duration) -> (u64, Duration) 
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `v` (sorted in place); NaN when empty.
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => f64::NAN,
@@ -300,6 +308,8 @@ pub fn format_rate(per_sec: f64, unit: Unit) -> String {
         Unit::Ops if per_sec >= 1e3 => format!("{:.1} k/s", per_sec / 1e3),
         Unit::Ops => format!("{per_sec:.1} /s"),
         Unit::Memory => format!("{:.1} KiB", per_sec / 1024.0),
+        Unit::Seconds if per_sec < 1.0 => format!("{:.2} ms", per_sec * 1e3),
+        Unit::Seconds => format!("{per_sec:.2} s"),
     }
 }
 
@@ -369,5 +379,7 @@ mod tests {
         );
         assert_eq!(format_rate(2.5e6, Unit::Ops), "2.50 M/s");
         assert_eq!(format_rate(2500.0, Unit::Ops), "2.5 k/s");
+        assert_eq!(format_rate(0.0042, Unit::Seconds), "4.20 ms");
+        assert_eq!(format_rate(1.5, Unit::Seconds), "1.50 s");
     }
 }

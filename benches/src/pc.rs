@@ -8,7 +8,9 @@
 //!   certificates are made once beforehand for both stacks (each end is handed one), so the
 //!   figure is ICE + DTLS handshake + SCTP + DCEP + SDP work, not key generation;
 //! - memory: live bytes held per idle connection with one open data channel, from a
-//!   byte-counting global allocator ([`crate::alloc`]) around connecting N pairs;
+//!   byte-counting global allocator ([`crate::alloc`]) around connecting N pairs; beside
+//!   str0m, webrtc-rs ([`crate::wrs`]) whole, on a tokio runtime over 127.0.0.1 UDP (it has
+//!   no sans-IO core to measure alone);
 //! - forwarding (an SFU's hot path): pairs A-B and C-D connected; B unprotects A's SRTP in
 //!   `handle_receive`, the `Event::Rtp` packet is written to D with `write_rtp`, D protects
 //!   it into a datagram for C. The reference is the crypto ceiling: ferrtc-srtp contexts
@@ -41,6 +43,8 @@ pub const ADDR_A: &str = "192.0.2.1:5000";
 pub const ADDR_B: &str = "198.51.100.2:6000";
 /// Pairs connected for the memory row.
 pub const MEMORY_PAIRS: usize = 100;
+/// webrtc-rs pairs connected for the memory row (fewer: each takes real time to connect).
+pub const WRS_MEMORY_PAIRS: usize = 25;
 /// Virtual time a connection stays idle after its channel opened, before memory is read.
 pub const IDLE: Duration = Duration::from_secs(5);
 /// Packets per prepared batch in the forwarding row.
@@ -610,17 +614,45 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
 
     let ours = memory_per_connection(MEMORY_PAIRS, |i| ferrtc_connect(&certs, 1000 + i, IDLE));
     let theirs = memory_per_connection(MEMORY_PAIRS, |_| str0m_connect(&certs, IDLE));
-    if let (Some(ours), Some(theirs)) = (ours, theirs) {
+    let rt = crate::facade::runtime();
+    let api = crate::wrs::api(false);
+    let wrs = crate::alloc::live_bytes_per_connection(
+        &rt,
+        WRS_MEMORY_PAIRS,
+        2,
+        IDLE,
+        || crate::wrs::Pair::new(&api),
+        crate::wrs::Pair::close,
+    );
+    drop(rt);
+    if let (Some(ours), Some(theirs), Some(wrs)) = (ours, theirs, wrs) {
         rows.push(Row {
             workload: format!(
-                "memory per idle connection, one open data channel ({MEMORY_PAIRS} pairs, \
-                 {} s idle)",
+                "memory per idle connection, one open data channel: live heap bytes \
+                 (counting allocator) / connections; sans-IO cores in memory, no sockets \
+                 ({MEMORY_PAIRS} pairs, {} s virtual idle)",
                 IDLE.as_secs()
             ),
             ours_name: "ferrtc",
             reference_name: STR0M,
             ours_per_sec: ours,
             reference_per_sec: theirs,
+            unit: Unit::Memory,
+        });
+        rows.push(Row {
+            workload: format!(
+                "memory per idle connection, one open data channel: live heap bytes \
+                 (counting allocator) / connections; ferrtc's sans-IO core (as above) against \
+                 webrtc-rs whole on a 2-thread tokio runtime over 127.0.0.1 UDP, its tasks, \
+                 channels and socket buffers included, kernel memory not \
+                 ({WRS_MEMORY_PAIRS} pairs, {} s real idle; the facade group compares \
+                 like with like)",
+                IDLE.as_secs()
+            ),
+            ours_name: "ferrtc",
+            reference_name: crate::wrs::WEBRTC_RS,
+            ours_per_sec: ours,
+            reference_per_sec: wrs,
             unit: Unit::Memory,
         });
     } else {

@@ -1,0 +1,514 @@
+//! The facade group: ferrtc's async `PeerConnection` (the `ferrtc` crate, on tokio, real UDP
+//! sockets on 127.0.0.1) beside webrtc-rs (the `webrtc` crate, [`crate::wrs`]) on the same
+//! runtime, and beside plain UDP on the same loopback.
+//!
+//! Both stacks run on one 2-worker multi-thread tokio runtime ([`runtime`]); every
+//! connection pair is two peer connections in this process, SDP exchanged as text with the
+//! candidates inside (no trickle), one data channel opened by the offerer.
+//!
+//! - goodput: one reliable ordered channel, the offerer sends 64 KiB (65,536-byte) binary
+//!   messages, the answerer reads them; a batch is [`GOODPUT_BATCH`] messages sent back to
+//!   back and counts when the last byte has been read. ferrtc's `DataChannel::send` waits by
+//!   itself while more than 1 MiB is buffered; the webrtc-rs sender waits for the
+//!   buffered-amount-low event at the same 1 MiB, and reads detached (see [`crate::wrs`]).
+//!   The ceiling is plain UDP on the same loopback ([`UdpBlast`]): 1200-byte datagrams (the
+//!   size ferrtc's SCTP packets are cut to) from one thread to another, at most
+//!   [`BLAST_WINDOW`] bytes unread at a time so the receiver's socket buffer never drops.
+//! - set-up: two peer connections built (not timed; each makes its DTLS certificate), then
+//!   timed from `create_data_channel` through offer, answer and ICE, DTLS, SCTP to the channel
+//!   open at both ends; the median of [`SETUP_RUNS`] runs per stack, interleaved.
+//! - memory: live heap bytes per idle connection with one open data channel, counted by the
+//!   byte-counting allocator ([`crate::alloc::live_bytes_per_connection`]): tasks, queues,
+//!   buffers and the protocol state, not kernel socket memory.
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferrtc::net::HostAddresses;
+use ferrtc::{Configuration, DataChannel, DataChannelInit, Event, PeerConnection};
+use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+
+use crate::wrs::{self, WEBRTC_RS};
+use crate::{BatchCase, Config, Row, Unit, compare_batched, median};
+
+/// The message size of the goodput row.
+pub const MESSAGE: usize = 64 * 1024;
+/// Messages per timed goodput batch (2 MiB).
+pub const GOODPUT_BATCH: usize = 32;
+/// The datagram size of the plain UDP ceiling.
+pub const BLAST_DATAGRAM: usize = 1200;
+/// Bytes the UDP ceiling's sender lets be sent and not yet read.
+pub const BLAST_WINDOW: u64 = 64 * 1024;
+/// Set-ups timed per stack.
+pub const SETUP_RUNS: usize = 15;
+/// ferrtc facade connections held for the memory row (as pairs: 500 pairs).
+pub const FERRTC_CONNECTIONS: usize = 1000;
+/// webrtc-rs connections held for the memory row (fewer: each takes real time to connect).
+pub const WRS_CONNECTIONS: usize = 50;
+/// Real time the connections stay idle before memory is read.
+pub const IDLE: Duration = Duration::from_secs(5);
+
+/// How long one ferrtc step may take before the bench gives up.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The runtime every async case runs on: multi-thread, 2 workers (the machine's cores).
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("ferrtc: {what} within {DEADLINE:?}"),
+    }
+}
+
+// ----- ferrtc -----
+
+fn config() -> Configuration {
+    Configuration::new().with_host_addresses(HostAddresses::loopback())
+}
+
+/// Two ferrtc facade peer connections, built and not negotiated.
+pub struct FerrtcPeers {
+    a: PeerConnection,
+    b: PeerConnection,
+}
+
+/// Builds two ferrtc peer connections on 127.0.0.1 (each binds its socket and makes its
+/// certificate).
+pub async fn ferrtc_peers() -> FerrtcPeers {
+    FerrtcPeers {
+        a: PeerConnection::new(config())
+            .await
+            .expect("ferrtc PeerConnection::new"),
+        b: PeerConnection::new(config())
+            .await
+            .expect("ferrtc PeerConnection::new"),
+    }
+}
+
+/// Two connected ferrtc facade peer connections with one open channel.
+pub struct FerrtcPair {
+    /// The offerer.
+    pub a: PeerConnection,
+    /// The answerer.
+    pub b: PeerConnection,
+    /// The offerer's end of the channel.
+    pub da: DataChannel,
+    /// The answerer's end of the channel.
+    pub db: DataChannel,
+}
+
+impl FerrtcPeers {
+    /// `a` creates a reliable ordered channel and offers, `b` answers; returns once the
+    /// channel is open at both ends.
+    pub async fn connect(self) -> FerrtcPair {
+        let FerrtcPeers { a, b } = self;
+        let da = a
+            .create_data_channel("bench", DataChannelInit::default())
+            .await
+            .expect("ferrtc create_data_channel");
+        a.set_local_description(None).await.expect("ferrtc offer");
+        within("gathering", a.gathering_complete())
+            .await
+            .expect("ferrtc gathering");
+        b.set_remote_description(a.local_description().expect("offer"))
+            .await
+            .expect("ferrtc set_remote_description (offer)");
+        b.set_local_description(None).await.expect("ferrtc answer");
+        within("gathering", b.gathering_complete())
+            .await
+            .expect("ferrtc gathering");
+        a.set_remote_description(b.local_description().expect("answer"))
+            .await
+            .expect("ferrtc set_remote_description (answer)");
+        let db = within("the peer's channel", async {
+            loop {
+                match b.next_event().await {
+                    Some(Event::DataChannel(dc)) => return dc,
+                    Some(_) => {}
+                    None => panic!("ferrtc: connection ended before its channel came"),
+                }
+            }
+        })
+        .await;
+        within("channel open", da.opened())
+            .await
+            .expect("ferrtc channel open");
+        within("channel open", db.opened())
+            .await
+            .expect("ferrtc channel open");
+        FerrtcPair { a, b, da, db }
+    }
+}
+
+impl FerrtcPair {
+    /// Two ferrtc facade peer connections connected with one open channel.
+    pub async fn new() -> FerrtcPair {
+        ferrtc_peers().await.connect().await
+    }
+
+    /// Closes both ends.
+    pub async fn close(self) {
+        self.a.close().await;
+        self.b.close().await;
+    }
+}
+
+/// A goodput sender and counting reader over one ferrtc channel.
+pub struct FerrtcGoodput {
+    pair: FerrtcPair,
+    received: Arc<AtomicU64>,
+    arrived: Arc<Notify>,
+    sent: u64,
+}
+
+impl FerrtcGoodput {
+    /// Connects a pair and starts the reader task.
+    pub async fn new() -> FerrtcGoodput {
+        let pair = FerrtcPair::new().await;
+        let received = Arc::new(AtomicU64::new(0));
+        let arrived = Arc::new(Notify::new());
+        let (db, r, n) = (pair.db.clone(), Arc::clone(&received), Arc::clone(&arrived));
+        tokio::spawn(async move {
+            while let Some(m) = db.recv().await {
+                r.fetch_add(m.data.len() as u64, Ordering::AcqRel);
+                n.notify_waiters();
+            }
+        });
+        FerrtcGoodput {
+            pair,
+            received,
+            arrived,
+            sent: 0,
+        }
+    }
+
+    /// Sends `n` messages of `message` and waits until the reader has all of them; returns
+    /// the payload bytes moved.
+    pub async fn batch(&mut self, message: &Bytes, n: usize) -> u64 {
+        for _ in 0..n {
+            self.pair
+                .da
+                .send(message.clone())
+                .await
+                .expect("ferrtc send");
+        }
+        let moved = (n * message.len()) as u64;
+        self.sent += moved;
+        let target = self.sent;
+        within("the batch read", async {
+            loop {
+                let arrived = self.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if self.received.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                arrived.await;
+            }
+        })
+        .await;
+        moved
+    }
+}
+
+/// A goodput sender and counting reader over one webrtc-rs channel (detached).
+pub struct WrsGoodput {
+    pair: wrs::Pair,
+    sent: u64,
+}
+
+impl WrsGoodput {
+    /// Connects a pair (data channels detached) and starts the reader task.
+    pub async fn new() -> WrsGoodput {
+        let api = wrs::api(true);
+        let pair = wrs::Pair::new(&api).await;
+        pair.db.read_detached().await;
+        pair.da.arm_back_pressure().await;
+        WrsGoodput { pair, sent: 0 }
+    }
+
+    /// As [`FerrtcGoodput::batch`].
+    pub async fn batch(&mut self, message: &Bytes, n: usize) -> u64 {
+        for _ in 0..n {
+            self.pair.da.send(message).await;
+        }
+        let moved = (n * message.len()) as u64;
+        self.sent += moved;
+        tokio::time::timeout(wrs::DEADLINE, self.pair.db.received_at_least(self.sent))
+            .await
+            .expect("webrtc-rs: the batch read within the deadline");
+        moved
+    }
+}
+
+// ----- the plain UDP ceiling -----
+
+/// Plain UDP on 127.0.0.1 from this thread to a reader thread: the ceiling for any
+/// transport over the same loopback.
+pub struct UdpBlast {
+    tx: UdpSocket,
+    sent: u64,
+    received: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    datagram: Vec<u8>,
+}
+
+impl UdpBlast {
+    /// Binds both sockets and starts the reader thread.
+    pub fn new() -> UdpBlast {
+        let rx = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let tx = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        tx.connect(rx.local_addr().expect("local address"))
+            .expect("connect");
+        rx.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("read timeout");
+        let received = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (Arc::clone(&received), Arc::clone(&stop));
+        let reader = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 2048];
+            while !s.load(Ordering::Acquire) {
+                if let Ok(n) = rx.recv(&mut buf) {
+                    r.fetch_add(n as u64, Ordering::AcqRel);
+                }
+            }
+        });
+        UdpBlast {
+            tx,
+            sent: 0,
+            received,
+            stop,
+            reader: Some(reader),
+            datagram: vec![0x5a; BLAST_DATAGRAM],
+        }
+    }
+
+    /// Sends `bytes` (rounded up to whole datagrams) with at most [`BLAST_WINDOW`] unread,
+    /// and waits until the reader has them; returns the bytes that arrived (a datagram the
+    /// kernel dropped anyway is not counted, and the wait for it ends after 50 ms without
+    /// progress).
+    pub fn batch(&mut self, bytes: u64) -> u64 {
+        let start = self.received.load(Ordering::Acquire);
+        let end = self.sent + bytes;
+        while self.sent < end {
+            while self.sent - self.received.load(Ordering::Acquire) > BLAST_WINDOW {
+                std::hint::spin_loop();
+            }
+            if self.tx.send(&self.datagram).is_ok() {
+                self.sent += BLAST_DATAGRAM as u64;
+            }
+        }
+        let mut last = (self.received.load(Ordering::Acquire), Instant::now());
+        loop {
+            let now = self.received.load(Ordering::Acquire);
+            if now >= self.sent {
+                break;
+            }
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if last.1.elapsed() > Duration::from_millis(50) {
+                // Lost on the way: count only what arrived, and stop waiting for the rest.
+                self.sent = now;
+                break;
+            }
+            std::thread::yield_now();
+        }
+        self.received.load(Ordering::Acquire) - start
+    }
+}
+
+impl Default for UdpBlast {
+    fn default() -> Self {
+        UdpBlast::new()
+    }
+}
+
+impl Drop for UdpBlast {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+// ----- set-up latency -----
+
+/// Seconds from `create_data_channel` to the channel open at both ends, ferrtc facade
+/// (the two peer connections are built first, not timed).
+pub fn ferrtc_setup(rt: &Runtime) -> f64 {
+    let peers = rt.block_on(ferrtc_peers());
+    let start = Instant::now();
+    let pair = rt.block_on(peers.connect());
+    let took = start.elapsed().as_secs_f64();
+    rt.block_on(pair.close());
+    took
+}
+
+/// As [`ferrtc_setup`], webrtc-rs.
+pub fn wrs_setup(rt: &Runtime, api: &webrtc::api::API) -> f64 {
+    let peers = rt.block_on(wrs::peers(api));
+    let start = Instant::now();
+    let pair = rt.block_on(peers.connect("bench"));
+    let took = start.elapsed().as_secs_f64();
+    rt.block_on(pair.close());
+    took
+}
+
+/// The group's rows.
+pub fn rows(cfg: &Config) -> Vec<Row> {
+    let rt = runtime();
+    let mut rows = Vec::new();
+    let message = Bytes::from(vec![0xa5u8; MESSAGE]);
+    let batch_bytes = (GOODPUT_BATCH * MESSAGE) as u64;
+
+    // (a) goodput.
+    {
+        let ferrtc = std::cell::RefCell::new(rt.block_on(FerrtcGoodput::new()));
+        let webrtc_rs = std::cell::RefCell::new(rt.block_on(WrsGoodput::new()));
+        let mut blast = UdpBlast::new();
+        rows.extend(compare_batched(
+            cfg,
+            "data channel goodput over 127.0.0.1 UDP, reliable ordered, 64 KiB messages, \
+             one channel, both ends in one process",
+            Unit::Bytes(1),
+            BatchCase::new(
+                "ferrtc",
+                || {},
+                || rt.block_on(ferrtc.borrow_mut().batch(&message, GOODPUT_BATCH)),
+            ),
+            vec![
+                BatchCase::new(
+                    "plain UDP, 1200-byte datagrams, 64 KiB window (ceiling)",
+                    || {},
+                    || blast.batch(batch_bytes),
+                ),
+                BatchCase::new(
+                    WEBRTC_RS,
+                    || {},
+                    || rt.block_on(webrtc_rs.borrow_mut().batch(&message, GOODPUT_BATCH)),
+                ),
+            ],
+        ));
+        rt.block_on(ferrtc.into_inner().pair.close());
+        rt.block_on(webrtc_rs.into_inner().pair.close());
+    }
+
+    // (b) set-up latency, interleaved, median.
+    {
+        let api = wrs::api(false);
+        // One warm-up each, not counted.
+        ferrtc_setup(&rt);
+        wrs_setup(&rt, &api);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for i in 0..SETUP_RUNS {
+            if i % 2 == 0 {
+                ours.push(ferrtc_setup(&rt));
+                theirs.push(wrs_setup(&rt, &api));
+            } else {
+                theirs.push(wrs_setup(&rt, &api));
+                ours.push(ferrtc_setup(&rt));
+            }
+        }
+        rows.push(Row {
+            workload: format!(
+                "offer to data channel open on 127.0.0.1 UDP: create_data_channel, offer, \
+                 answer (candidates inside, gathering waited for), ICE, DTLS, SCTP, open at \
+                 both ends; peer connections built beforehand; median of {SETUP_RUNS}"
+            ),
+            ours_name: "ferrtc",
+            reference_name: WEBRTC_RS,
+            ours_per_sec: median(&mut ours),
+            reference_per_sec: median(&mut theirs),
+            unit: Unit::Seconds,
+        });
+    }
+
+    // (c) memory per idle connection.
+    {
+        let ours = crate::alloc::live_bytes_per_connection(
+            &rt,
+            FERRTC_CONNECTIONS / 2,
+            2,
+            IDLE,
+            FerrtcPair::new,
+            FerrtcPair::close,
+        );
+        let api = wrs::api(false);
+        let theirs = crate::alloc::live_bytes_per_connection(
+            &rt,
+            WRS_CONNECTIONS / 2,
+            2,
+            IDLE,
+            || wrs::Pair::new(&api),
+            wrs::Pair::close,
+        );
+        if let (Some(ours), Some(theirs)) = (ours, theirs) {
+            rows.push(Row {
+                workload: format!(
+                    "memory per idle connection, one open data channel, whole stack on tokio \
+                     over 127.0.0.1 UDP: live heap bytes (counting allocator; tasks, queues, \
+                     buffers, protocol state; not kernel socket memory) / connections; \
+                     ferrtc {FERRTC_CONNECTIONS} connections, webrtc-rs {WRS_CONNECTIONS}; \
+                     {} s idle",
+                    IDLE.as_secs()
+                ),
+                ours_name: "ferrtc",
+                reference_name: WEBRTC_RS,
+                ours_per_sec: ours,
+                reference_per_sec: theirs,
+                unit: Unit::Memory,
+            });
+        } else {
+            eprintln!("facade: memory row left out (the byte-counting allocator is not installed)");
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_moves_what_it_says() {
+        let rt = runtime();
+        let message = Bytes::from(vec![1u8; MESSAGE]);
+        let mut f = rt.block_on(FerrtcGoodput::new());
+        assert_eq!(rt.block_on(f.batch(&message, 4)), 4 * MESSAGE as u64);
+        assert_eq!(f.received.load(Ordering::Acquire), 4 * MESSAGE as u64);
+        rt.block_on(f.pair.close());
+
+        let mut w = rt.block_on(WrsGoodput::new());
+        assert_eq!(rt.block_on(w.batch(&message, 4)), 4 * MESSAGE as u64);
+        assert_eq!(
+            w.pair.db.received.load(Ordering::Acquire),
+            4 * MESSAGE as u64
+        );
+        rt.block_on(w.pair.close());
+
+        let mut blast = UdpBlast::new();
+        let got = blast.batch(100 * BLAST_DATAGRAM as u64);
+        assert!(got > 0 && got <= 100 * BLAST_DATAGRAM as u64, "{got}");
+    }
+
+    #[test]
+    fn both_stacks_time_a_set_up() {
+        let rt = runtime();
+        assert!(ferrtc_setup(&rt) > 0.0);
+        let api = wrs::api(false);
+        assert!(wrs_setup(&rt, &api) > 0.0);
+    }
+}
