@@ -13,7 +13,7 @@
 //!   older ones are dropped and counted: latency never grows. A [`TransformTrack`] wraps a
 //!   track; when its function fails, the previous frame is repeated and the stream goes on.
 //! - **Helpers** as in aiortc: [`MediaRelay`], [`MediaBlackhole`], [`MediaPlayer`] and
-//!   [`MediaRecorder`] (Y4M, IVF and WAV, see [`container`]).
+//!   [`MediaRecorder`] (Y4M, IVF, WAV, Ogg/Opus and WebM, see [`container`]).
 //!
 //! This crate is not a sans-IO protocol crate: tracks and helpers use tokio. The frame, codec
 //! and container code does not: it runs on any thread, with no runtime. All `unsafe` code (the

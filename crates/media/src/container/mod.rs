@@ -1,12 +1,20 @@
 //! File formats for players and recorders, as plain synchronous readers and writers over
-//! `std::io`: Y4M (raw I420 video), IVF (VP8/VP9 frames) and WAV (PCM audio).
+//! `std::io`: Y4M (raw I420 video), IVF (VP8/VP9 frames), WAV (PCM audio), Ogg/Opus and WebM
+//! (VP8/VP9 and Opus), the last two written here from their specifications.
 
 mod ivf;
+mod ogg;
 mod wav;
+mod webm;
 mod y4m;
 
 pub use ivf::{IvfFrame, IvfHeader, IvfReader, IvfWriter};
+pub use ogg::{
+    OPUS_DEFAULT_PRE_SKIP, OPUS_TIME_BASE, OggOpusReader, OggOpusWriter, OggPacket, OpusHead,
+    opus_packet_samples,
+};
 pub use wav::{WavReader, WavWriter};
+pub use webm::{WebmFrame, WebmReader, WebmTrack, WebmWriter};
 pub use y4m::{Y4mReader, Y4mWriter};
 
 /// Which file format.
@@ -18,16 +26,23 @@ pub enum ContainerKind {
     Ivf,
     /// RIFF WAVE.
     Wav,
+    /// Opus in Ogg (RFC 7845).
+    Ogg,
+    /// WebM: the Matroska subset with VP8/VP9 video and Opus audio.
+    Webm,
 }
 
 impl ContainerKind {
-    /// The format a file name's extension names (`.y4m`, `.ivf`, `.wav`, any case).
+    /// The format a file name's extension names (`.y4m`, `.ivf`, `.wav`, `.ogg` or `.opus`,
+    /// `.webm`, any case).
     pub fn from_path(path: &std::path::Path) -> Option<ContainerKind> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "y4m" => Some(ContainerKind::Y4m),
             "ivf" => Some(ContainerKind::Ivf),
             "wav" => Some(ContainerKind::Wav),
+            "ogg" | "opus" => Some(ContainerKind::Ogg),
+            "webm" => Some(ContainerKind::Webm),
             _ => None,
         }
     }

@@ -7,8 +7,11 @@ use std::path::Path;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::codec::{Codec, VideoDecoder, VpxDecoder};
-use crate::container::{ContainerError, ContainerKind, IvfReader, WavReader, Y4mReader};
+use crate::codec::{AudioDecoder, Codec, OpusDecoder, VideoDecoder, VpxDecoder};
+use crate::container::{
+    ContainerError, ContainerKind, IvfReader, OPUS_TIME_BASE, OggOpusReader, WavReader, WebmReader,
+    Y4mReader,
+};
 use crate::error::MediaError;
 use crate::frame::{Frame, MediaKind};
 use crate::pool::BufferPool;
@@ -21,6 +24,14 @@ enum Source {
     Y4m(Y4mReader<BufReader<File>>, BufferPool<u8>),
     Ivf(IvfReader<BufReader<File>>, VpxDecoder),
     Wav(WavReader<BufReader<File>>, BufferPool<i16>),
+    Ogg(OggOpusReader<BufReader<File>>, OpusDecoder),
+    /// The reader, the index of the track played, and its decoder.
+    Webm(WebmReader<BufReader<File>>, usize, WebmDecoder),
+}
+
+enum WebmDecoder {
+    Video(VpxDecoder),
+    Audio(OpusDecoder),
 }
 
 impl Source {
@@ -44,11 +55,39 @@ impl Source {
                 let samples = (r.sample_rate() / 50).max(1) as usize;
                 r.read_frame(samples, Some(pool))?.map(Frame::Audio)
             }
+            Source::Ogg(r, decoder) => match r.read_packet()? {
+                // Timestamps at 48 kHz, the first pre-skip samples before zero.
+                Some(packet) => Some(Frame::Audio(decoder.decode(&packet.data, packet.pts)?)),
+                None => None,
+            },
+            Source::Webm(r, track, decoder) => loop {
+                let Some(packet) = r.read_frame()? else {
+                    break None;
+                };
+                if packet.track != *track {
+                    continue;
+                }
+                match decoder {
+                    WebmDecoder::Video(d) => {
+                        let pts = r
+                            .time_base()
+                            .rescale(packet.pts, crate::TimeBase::VIDEO_90KHZ);
+                        if let Some(frame) = d.decode(&packet.data, pts)? {
+                            break Some(Frame::Video(frame));
+                        }
+                    }
+                    WebmDecoder::Audio(d) => {
+                        let pts = r.time_base().rescale(packet.pts, OPUS_TIME_BASE);
+                        break Some(Frame::Audio(d.decode(&packet.data, pts)?));
+                    }
+                }
+            },
         })
     }
 }
 
-/// Plays a Y4M (raw video), IVF (VP8/VP9, decoded) or WAV (audio) file as a track, pacing the
+/// Plays a Y4M (raw video), IVF (VP8/VP9, decoded), WAV (audio), Ogg/Opus (decoded) or WebM
+/// (its VP8/VP9 track, or else its Opus track, decoded) file as a track, pacing the
 /// frames by their timestamps (aiortc's `MediaPlayer`). The track ends after the last frame.
 ///
 /// Playback starts when the player is opened; a consumer that falls behind gets the newest
@@ -82,11 +121,36 @@ impl MediaPlayer {
                 Source::Ivf(reader, decoder)
             }
             ContainerKind::Wav => Source::Wav(WavReader::new(file)?, BufferPool::new(POOL_IDLE)),
+            ContainerKind::Ogg => {
+                let reader = OggOpusReader::new(file)?;
+                let decoder = OpusDecoder::new(48_000, u16::from(reader.head().channels))?;
+                Source::Ogg(reader, decoder)
+            }
+            ContainerKind::Webm => {
+                let reader = WebmReader::new(file)?;
+                // The video track if there is one, else the audio track.
+                let tracks = reader.tracks();
+                let index = tracks
+                    .iter()
+                    .position(|t| t.codec != Codec::Opus)
+                    .or_else(|| tracks.iter().position(|t| t.codec == Codec::Opus))
+                    .ok_or(ContainerError::Unsupported(kind))?;
+                let decoder = match tracks[index].codec {
+                    Codec::Vp8 => WebmDecoder::Video(VpxDecoder::vp8()?),
+                    Codec::Vp9 => WebmDecoder::Video(VpxDecoder::vp9()?),
+                    _ => WebmDecoder::Audio(OpusDecoder::new(
+                        48_000,
+                        tracks[index].channels.clamp(1, 2),
+                    )?),
+                };
+                Source::Webm(reader, index, decoder)
+            }
         };
-        let media = if kind == ContainerKind::Wav {
-            MediaKind::Audio
-        } else {
-            MediaKind::Video
+        let media = match &source {
+            Source::Wav(..) | Source::Ogg(..) | Source::Webm(_, _, WebmDecoder::Audio(_)) => {
+                MediaKind::Audio
+            }
+            _ => MediaKind::Video,
         };
         let (sender, track) = track_channel(media, new_track_id());
         let task = tokio::spawn(play(source, sender));

@@ -6,15 +6,19 @@ use std::path::{Path, PathBuf};
 
 use tokio::task::JoinHandle;
 
-use crate::codec::{VideoEncoder, VideoEncoderConfig, VpxEncoder};
-use crate::container::{ContainerError, ContainerKind, IvfWriter, WavWriter, Y4mWriter};
+use crate::codec::{AudioEncoder, OpusEncoder, VideoEncoder, VideoEncoderConfig, VpxEncoder};
+use crate::container::{
+    ContainerError, ContainerKind, IvfWriter, OPUS_DEFAULT_PRE_SKIP, OggOpusWriter, OpusHead,
+    WavWriter, WebmTrack, WebmWriter, Y4mWriter,
+};
 use crate::error::MediaError;
 use crate::frame::{Frame, MediaKind};
 use crate::time::TimeBase;
 use crate::track::{BoxTrack, MediaStreamTrack};
 
-/// Writes a track to a Y4M (raw video), IVF (video encoded as VP8) or WAV (audio) file
-/// (aiortc's `MediaRecorder`). Each of these formats holds one track.
+/// Writes a track to a Y4M (raw video), IVF (video encoded as VP8), WAV (audio), Ogg/Opus
+/// (audio encoded as Opus at 64 kbit/s) or WebM (video as VP8, or audio as Opus) file
+/// (aiortc's `MediaRecorder`). Each file holds one track here.
 ///
 /// Writing happens on the recording task; [`MediaRecorder::stop`] ends the track, finishes
 /// the file (sizes and counts in its header) and reports any error.
@@ -58,12 +62,12 @@ impl MediaRecorder {
 
     /// Adds the track to record: video for Y4M and IVF, audio for WAV; one per file.
     pub fn add_track(&mut self, track: impl MediaStreamTrack + 'static) -> Result<(), MediaError> {
-        let wanted = if self.kind == ContainerKind::Wav {
-            MediaKind::Audio
-        } else {
-            MediaKind::Video
+        let wanted = match self.kind {
+            ContainerKind::Wav | ContainerKind::Ogg => Some(MediaKind::Audio),
+            ContainerKind::Webm => None,
+            _ => Some(MediaKind::Video),
         };
-        if track.kind() != wanted || self.track.is_some() {
+        if wanted.is_some_and(|k| track.kind() != k) || self.track.is_some() {
             return Err(ContainerError::TrackNotAccepted(self.kind).into());
         }
         self.track = Some(BoxTrack::new(track));
@@ -104,7 +108,25 @@ enum Sink {
         Vec<crate::codec::EncodedFrame>,
     ),
     Wav(WavWriter<BufWriter<File>>),
+    Ogg(
+        OggOpusWriter<BufWriter<File>>,
+        OpusEncoder,
+        Vec<crate::codec::EncodedFrame>,
+    ),
+    WebmVideo(
+        WebmWriter<BufWriter<File>>,
+        VpxEncoder,
+        Vec<crate::codec::EncodedFrame>,
+    ),
+    WebmAudio(
+        WebmWriter<BufWriter<File>>,
+        OpusEncoder,
+        Vec<crate::codec::EncodedFrame>,
+    ),
 }
+
+/// The Opus bitrate of Ogg and WebM recordings.
+const OPUS_BITRATE_BPS: u32 = 64_000;
 
 async fn record(
     track: BoxTrack,
@@ -153,6 +175,36 @@ async fn record(
                 (Frame::Audio(a), ContainerKind::Wav) => {
                     Sink::Wav(WavWriter::new(file, a.sample_rate(), a.channels())?)
                 }
+                (Frame::Audio(a), ContainerKind::Ogg) => {
+                    let encoder =
+                        OpusEncoder::new(a.sample_rate(), a.channels(), OPUS_BITRATE_BPS)?;
+                    let head = OpusHead {
+                        channels: a.channels() as u8,
+                        pre_skip: OPUS_DEFAULT_PRE_SKIP,
+                        input_sample_rate: a.sample_rate(),
+                        output_gain: 0,
+                    };
+                    Sink::Ogg(OggOpusWriter::new(file, head, 1)?, encoder, Vec::new())
+                }
+                (Frame::Audio(a), ContainerKind::Webm) => {
+                    let encoder =
+                        OpusEncoder::new(a.sample_rate(), a.channels(), OPUS_BITRATE_BPS)?;
+                    let writer = WebmWriter::new(file, &[WebmTrack::opus(a.channels())])?;
+                    Sink::WebmAudio(writer, encoder, Vec::new())
+                }
+                (Frame::Video(v), ContainerKind::Webm) => {
+                    let config = VideoEncoderConfig {
+                        width: v.width(),
+                        height: v.height(),
+                        bitrate_bps,
+                        frame_rate,
+                    };
+                    let writer = WebmWriter::new(
+                        file,
+                        &[WebmTrack::video(crate::Codec::Vp8, v.width(), v.height())],
+                    )?;
+                    Sink::WebmVideo(writer, VpxEncoder::vp8(config)?, Vec::new())
+                }
                 _ => break Err(ContainerError::TrackNotAccepted(kind).into()),
             });
         }
@@ -169,6 +221,36 @@ async fn record(
                 }
             }
             (Some(Sink::Wav(w)), Frame::Audio(a)) => w.write_frame(a).map_err(MediaError::from),
+            (Some(Sink::Ogg(w, encoder, packets)), Frame::Audio(a)) => {
+                packets.clear();
+                match encoder.encode(a, packets) {
+                    Ok(()) => packets
+                        .iter()
+                        .try_for_each(|p| w.write_frame(p))
+                        .map_err(MediaError::from),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            (Some(Sink::WebmAudio(w, encoder, packets)), Frame::Audio(a)) => {
+                packets.clear();
+                match encoder.encode(a, packets) {
+                    Ok(()) => packets
+                        .iter()
+                        .try_for_each(|p| w.write_frame(0, p))
+                        .map_err(MediaError::from),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            (Some(Sink::WebmVideo(w, encoder, packets)), Frame::Video(v)) => {
+                packets.clear();
+                match encoder.encode(v, packets) {
+                    Ok(()) => packets
+                        .iter()
+                        .try_for_each(|p| w.write_frame(0, p))
+                        .map_err(MediaError::from),
+                    Err(e) => Err(e.into()),
+                }
+            }
             _ => Err(ContainerError::FrameMismatch(kind).into()),
         };
         if let Err(e) = written {
@@ -180,6 +262,8 @@ async fn record(
         Some(Sink::Y4m(w)) => w.finish().map(drop),
         Some(Sink::Ivf(w, ..)) => w.finish().map(drop),
         Some(Sink::Wav(w)) => w.finish().map(drop),
+        Some(Sink::Ogg(w, ..)) => w.finish().map(drop),
+        Some(Sink::WebmVideo(w, ..) | Sink::WebmAudio(w, ..)) => w.finish().map(drop),
         None => Ok(()),
     };
     result?;
