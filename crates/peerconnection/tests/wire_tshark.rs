@@ -564,3 +564,270 @@ fn tshark_decodes_a_whole_session_without_complaint() {
     );
     assert!(bad.is_empty(), "malformed as RTP: {bad:?}");
 }
+
+/// DTLS with SCTP and data channels on top, as the peer connection stacks them (RFC 8261),
+/// but built from the two crates directly, so the test can read the DTLS key log line the
+/// peer connection does not hand out.
+struct DtlsSctp {
+    addr: SocketAddr,
+    peer: SocketAddr,
+    dtls: ferrtc_dtls::Endpoint,
+    dc: ferrtc_sctp_datachannel::DataChannels,
+    started: bool,
+    events: Vec<ferrtc_sctp_datachannel::DataChannelEvent>,
+}
+
+impl DtlsSctp {
+    fn app_data(&mut self, now: Instant, data: Bytes) {
+        let _ = self.dc.handle_receive(now, self.peer, data);
+    }
+
+    /// DTLS events into SCTP, SCTP's packets into DTLS records, SCTP's events kept.
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.dtls.poll_event() {
+            match ev {
+                ferrtc_dtls::Event::Connected(_) if !self.started => {
+                    self.started = true;
+                    if self.dtls.role() == ferrtc_dtls::DtlsRole::Client {
+                        self.dc.connect(now, self.peer);
+                    }
+                }
+                ferrtc_dtls::Event::ApplicationData(d) => self.app_data(now, d),
+                ferrtc_dtls::Event::Failed(e) => panic!("DTLS failed: {e}"),
+                _ => {}
+            }
+        }
+        if self.started {
+            while let Some(t) = self.dc.poll_transmit(now) {
+                self.dtls.send(&t.contents).unwrap();
+            }
+        }
+        while let Some(ev) = self.dc.poll_event() {
+            self.events.push(ev);
+        }
+    }
+
+    fn messages(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, ferrtc_sctp_datachannel::DataChannelEvent::Message { .. }))
+            .count()
+    }
+}
+
+impl Endpoint for DtlsSctp {
+    fn receive(&mut self, now: Instant, from: SocketAddr, _to: SocketAddr, data: &[u8]) {
+        let mut buf = data.to_vec();
+        if let Ok(ranges) = self.dtls.handle_receive(now, from, &mut buf) {
+            for r in ranges.iter() {
+                self.app_data(now, Bytes::copy_from_slice(&buf[r]));
+            }
+        }
+        self.pump(now);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.dtls.handle_timeout(now);
+        self.dc.handle_timeout(now);
+        self.pump(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
+        self.pump(now);
+        self.dtls
+            .poll_transmit()
+            .map(|t| Datagram::new(self.addr, t.destination, t.contents.to_vec()))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.dtls.poll_timeout(), self.dc.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+#[test]
+fn tshark_decrypts_dtls_with_our_key_log_and_decodes_the_sctp_inside() {
+    use ferrtc_dtls::{Config as DtlsConfig, DtlsRole, HashAlgorithm};
+    use ferrtc_sctp_datachannel::{ChannelOptions, Config as SctpConfig, DataChannels};
+    tshark();
+    let mut sim = Sim::new(3);
+    sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(10)));
+    sim.enable_capture();
+    let (ca, sa): (SocketAddr, SocketAddr) = (ADDR_A.parse().unwrap(), ADDR_B.parse().unwrap());
+    let (cert_a, cert_b) = (
+        Arc::new(Certificate::generate().unwrap()),
+        Arc::new(Certificate::generate().unwrap()),
+    );
+    let now = sim.now();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let mut side = |addr, peer, role, own: &Arc<Certificate>, theirs: &Arc<Certificate>, seed| {
+        let cfg = DtlsConfig::new(
+            role,
+            own.clone(),
+            vec![theirs.fingerprint(HashAlgorithm::Sha256)],
+        );
+        let dtls = ferrtc_dtls::Endpoint::new(
+            Arc::new(cfg),
+            now,
+            Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+        )
+        .unwrap();
+        DtlsSctp {
+            addr,
+            peer,
+            dtls,
+            dc: DataChannels::new(SctpConfig::default(), role, now, &mut rng),
+            started: false,
+            events: Vec::new(),
+        }
+    };
+    let client = side(ca, sa, DtlsRole::Client, &cert_a, &cert_b, 10);
+    let server = side(sa, ca, DtlsRole::Server, &cert_b, &cert_a, 11);
+    let a = sim.add_endpoint([ca], client);
+    let b = sim.add_endpoint([sa], server);
+    sim.endpoint_mut(a).dtls.connect(now, sa).unwrap();
+    let id = sim
+        .endpoint_mut(a)
+        .dc
+        .open_channel(now, ChannelOptions::new("wire"))
+        .unwrap();
+    const N: usize = 20;
+    for i in 0..N {
+        sim.endpoint_mut(a)
+            .dc
+            .send_text(now, id, &format!("message {i}"))
+            .unwrap();
+    }
+    let deadline = now + Duration::from_secs(10);
+    while sim.endpoint(b).messages() < N {
+        assert!(sim.now() < deadline, "messages not delivered");
+        match sim.next_event() {
+            Some(_) => {
+                sim.step();
+            }
+            None => panic!("nothing left to run"),
+        }
+    }
+    sim.run_for(Duration::from_millis(500));
+    let keylog = sim
+        .endpoint(a)
+        .dtls
+        .key_log_line()
+        .expect("a connected endpoint has a key log line");
+    assert_eq!(sim.endpoint(b).dtls.key_log_line(), Some(keylog.clone()));
+
+    let path = pcap_path("wire_tshark_sctp.pcap");
+    std::fs::write(&path, sim.pcap()).unwrap();
+    let keys = pcap_path("wire_tshark_sctp.keys");
+    std::fs::write(&keys, format!("{keylog}\n")).unwrap();
+    let rsa = pcap_path("wire_tshark_placeholder_rsa.key");
+    std::fs::write(&rsa, PLACEHOLDER_RSA_KEY).unwrap();
+    let keylog_opt = format!("tls.keylog_file:{}", keys.display());
+    // tshark 4.0 has no "decode DTLS application data as SCTP" (SCTP is not in the
+    // dtls.port table); an entry of the DTLS key table names the protocol of a port, but
+    // only with an RSA key that loads. The placeholder decrypts nothing here: our key
+    // exchange is ECDHE, and the key log gives tshark the master secret.
+    let port_opt = |port: u16| {
+        format!(
+            "uat:dtlsdecrypttablefile:\"0.0.0.0\",\"{port}\",\"sctp\",\"{}\",\"\"",
+            rsa.display()
+        )
+    };
+    let (port_a, port_b) = (port_opt(5000), port_opt(6000));
+    let args = [
+        "-o",
+        keylog_opt.as_str(),
+        "-o",
+        port_a.as_str(),
+        "-o",
+        port_b.as_str(),
+        // SCTP over DTLS checks its CRC32c (RFC 9260 §6.8, RFC 8261 §4) like any SCTP.
+        "-o",
+        "sctp.checksum:CRC-32C",
+    ];
+    // Known defect, left out here and nowhere else: ferrtc-sctp-datachannel counts the
+    // last parameter's padding in the chunk length of INIT and INIT ACK (RFC 9260 §3.2
+    // says the chunk length includes the padding of every parameter but the last), which
+    // tshark notes as `sctp.parameter_padding.expert`. Drop the exclusion once fixed.
+    let bad = fields(
+        &path,
+        &args,
+        "(_ws.malformed || _ws.expert.severity == error) && !sctp.parameter_padding.expert",
+        &["frame.number", "_ws.col.Info"],
+    );
+    assert!(bad.is_empty(), "malformed or erroneous: {bad:?}");
+    // Every record decrypted: each application-data record is SCTP (no DTLS record left
+    // as opaque data), and the handshake's Finished messages read as such.
+    let opaque = fields(&path, &args, "dtls.app_data && !sctp", &["frame.number"]);
+    assert!(opaque.is_empty(), "records not decrypted: {opaque:?}");
+    let finished = fields(&path, &args, "dtls.handshake.type == 20", &["frame.number"]);
+    assert_eq!(finished.len(), 2, "both Finished messages decrypted");
+
+    let sctp = fields(
+        &path,
+        &args,
+        "sctp",
+        &[
+            "udp.srcport",
+            "sctp.chunk_type",
+            "sctp.checksum.status",
+            "sctp.data_tsn_raw",
+            "sctp.data_payload_proto_id",
+        ],
+    );
+    let list =
+        |s: &str| -> Vec<u64> { s.split(',').filter(|v| !v.is_empty()).map(number).collect() };
+    let mut chunk_types = BTreeSet::new();
+    let mut from_a: Vec<(u64, u64)> = Vec::new();
+    for row in &sctp {
+        // 1 is Good: the CRC32c matches.
+        assert!(
+            row[2].split(',').all(|s| s == "1"),
+            "SCTP checksum of {row:?}"
+        );
+        chunk_types.extend(list(&row[1]));
+        if row[0] == "5000" {
+            from_a.extend(list(&row[3]).into_iter().zip(list(&row[4])));
+        }
+    }
+    // RFC 9260 §3.2: DATA 0, INIT 1, INIT ACK 2, SACK 3, COOKIE ECHO 10, COOKIE ACK 11.
+    for t in [0, 1, 2, 3, 10, 11] {
+        assert!(
+            chunk_types.contains(&t),
+            "chunk type {t} in {chunk_types:?}"
+        );
+    }
+    // A's DATA: the DCEP open (PPID 50) then the N strings (PPID 51, RFC 8831 §8), on
+    // consecutive TSNs, each sent once on this clean link.
+    assert_eq!(from_a.len(), N + 1, "{from_a:?}");
+    assert_eq!(from_a[0].1, 50);
+    for (i, w) in from_a.windows(2).enumerate() {
+        assert_eq!(w[1].0, w[0].0 + 1, "TSNs {from_a:?}");
+        assert_eq!(w[1].1, 51, "PPID of message {i}");
+    }
+    // DCEP (RFC 8832 §5): A's DATA_CHANNEL_OPEN (3) with the label, B's ACK (2).
+    let dcep = fields(
+        &path,
+        &args,
+        "rtcdc",
+        &["udp.srcport", "rtcdc.message_type", "rtcdc.label"],
+    );
+    assert_eq!(dcep.len(), 2, "{dcep:?}");
+    assert_eq!(dcep[0], ["5000", "3", "wire"]);
+    assert_eq!(dcep[1][..2], ["6000", "2"]);
+}
+
+/// A throwaway 512-bit RSA key, only to fill tshark's DTLS key table entry (see above).
+const PLACEHOLDER_RSA_KEY: &str = "\
+-----BEGIN RSA PRIVATE KEY-----
+MIIBOgIBAAJBAMadTd9BEdZTouslSFJ9B6LEJ3Ftb9bnE5QgKYQ7PW/lfXHUP/U4
+zZVE/M9Yjeq2jD2bjf4+axdDabK/6/N9KekCAwEAAQI/bWQ2f8BXErT+BoWCT+yN
+SBjBoLel4bdkETGlrC70p6vGB7i/dhXtOcYYHD1SkqgJnTtUo7JVEvuNv+ur3NUB
+AiEA4ix7Y4GcdEVNlyf33Ios0djIOQpun7D5eZWu/PhsYiECIQDgzm8NJAbD3iCT
+QRkZNQBzGBTLM07wILldiSQkBtxeyQIhAJkZuVCrbQf73cEDijIcyqgmUarjF+07
+dDTMkU6mr19hAiEApHK+T8mL3VovUCjtuD/KXWc/Rsn4s7Xsg1zgAC64o+kCIFFk
+x+cQpR72nEZLFaV8tm3r8wm+80fCE+jBEVYzWmmd
+-----END RSA PRIVATE KEY-----
+";
