@@ -12,6 +12,8 @@ const KIND: ContainerKind = ContainerKind::Ivf;
 const HEADER_LEN: usize = 32;
 /// No compressed frame comes near this; a larger length is corruption.
 const MAX_FRAME: u64 = 32 << 20;
+/// What a frame buffer starts at before the data shows it needs more.
+const INITIAL_FRAME_CAPACITY: usize = 256 << 10;
 
 /// An IVF file header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +106,11 @@ impl<R: Read> IvfReader<R> {
             return Err(ContainerError::FrameTooLarge(KIND, len));
         }
         let pts = i64::from_le_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-        let mut data = vec![0u8; len as usize];
-        if !read_exact_or_eof(&mut self.reader, &mut data, KIND)? && len > 0 {
+        // Grows with the bytes really there: a corrupt length in a short file does not make
+        // the reader allocate it.
+        let mut data = Vec::with_capacity((len as usize).min(INITIAL_FRAME_CAPACITY));
+        let n = (&mut self.reader).take(len).read_to_end(&mut data)?;
+        if (n as u64) < len {
             return Err(ContainerError::Truncated(KIND));
         }
         Ok(Some(IvfFrame { data, pts }))

@@ -1,7 +1,7 @@
 //! YUV4MPEG2: `YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n`, then `FRAME\n` and the planes of
 //! each frame (Y, then U, then V, no padding).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use super::{ContainerError, ContainerKind, read_exact_or_eof};
 use crate::frame::{PixelFormat, VideoFrame};
@@ -11,6 +11,9 @@ use crate::time::TimeBase;
 const KIND: ContainerKind = ContainerKind::Y4m;
 /// A header or frame line longer than this is not a Y4M file.
 const MAX_LINE: usize = 1024;
+/// Frames up to this many bytes (4K UHD I420 is 12.4 MB) are read straight into their planes;
+/// larger ones, which only a header says exist, through a buffer that grows with the file.
+const DIRECT_READ_LIMIT: usize = 16 << 20;
 
 /// Reads I420 frames from a Y4M stream.
 #[derive(Debug)]
@@ -21,6 +24,8 @@ pub struct Y4mReader<R> {
     rate: (u32, u32),
     frames: u64,
     line: Vec<u8>,
+    /// The bytes of a frame above [`DIRECT_READ_LIMIT`].
+    big: Vec<u8>,
 }
 
 fn read_line<R: BufRead>(r: &mut R, line: &mut Vec<u8>) -> Result<bool, ContainerError> {
@@ -83,7 +88,8 @@ impl<R: BufRead> Y4mReader<R> {
             return Err(bad());
         };
         // Checks the size once, here, rather than on the first frame.
-        VideoFrame::new(PixelFormat::I420, width, height).map_err(|_| bad())?;
+        // (without allocating one: a hostile header may claim 16384 x 16384).
+        VideoFrame::check_dimensions(width, height).map_err(|_| bad())?;
         Ok(Y4mReader {
             reader,
             width,
@@ -91,6 +97,7 @@ impl<R: BufRead> Y4mReader<R> {
             rate,
             frames: 0,
             line,
+            big: Vec::new(),
         })
     }
 
@@ -121,11 +128,26 @@ impl<R: BufRead> Y4mReader<R> {
         if !self.line.starts_with(b"FRAME") {
             return Err(ContainerError::MalformedHeader(KIND));
         }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let frame_len = w * h + 2 * (w.div_ceil(2) * h.div_ceil(2));
+        if frame_len > DIRECT_READ_LIMIT {
+            // A huge frame size comes from the header alone: read the bytes first (the buffer
+            // grows only as far as the file goes) so a short, hostile file cannot make the
+            // reader allocate hundreds of megabytes.
+            self.big.clear();
+            let n = (&mut self.reader)
+                .take(frame_len as u64)
+                .read_to_end(&mut self.big)?;
+            if n < frame_len {
+                return Err(ContainerError::Truncated(KIND));
+            }
+        }
         let mut frame = match pool {
             Some(pool) => VideoFrame::new_in(pool, PixelFormat::I420, self.width, self.height),
             None => VideoFrame::new(PixelFormat::I420, self.width, self.height),
         }
         .map_err(|_| ContainerError::MalformedHeader(KIND))?;
+        let mut read = 0;
         for plane in 0..3 {
             let (row, rows, stride) = (
                 frame.plane_row_bytes(plane),
@@ -134,7 +156,11 @@ impl<R: BufRead> Y4mReader<R> {
             );
             let data = frame.plane_mut(plane);
             for r in 0..rows {
-                if !read_exact_or_eof(&mut self.reader, &mut data[r * stride..][..row], KIND)? {
+                let dst = &mut data[r * stride..][..row];
+                if frame_len > DIRECT_READ_LIMIT {
+                    dst.copy_from_slice(&self.big[read..read + row]);
+                    read += row;
+                } else if !read_exact_or_eof(&mut self.reader, dst, KIND)? {
                     return Err(ContainerError::Truncated(KIND));
                 }
             }

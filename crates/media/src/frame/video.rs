@@ -146,6 +146,11 @@ impl fmt::Debug for VideoFrame {
 }
 
 impl VideoFrame {
+    /// Checks that a frame of this size can be made, without allocating it.
+    pub(crate) fn check_dimensions(width: u32, height: u32) -> Result<(), FrameError> {
+        Layout::new(PixelFormat::I420, width, height).map(drop)
+    }
+
     /// A black frame (Y = 16, U = V = 128) in its own buffer.
     pub fn new(format: PixelFormat, width: u32, height: u32) -> Result<VideoFrame, FrameError> {
         let layout = Layout::new(format, width, height)?;
