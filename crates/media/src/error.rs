@@ -105,6 +105,11 @@ pub enum CodecError {
     /// OpenH264 failed (through the `openh264` crate).
     #[error("OpenH264 failed")]
     OpenH264(#[source] openh264::Error),
+    /// libdav1d failed (through the `dav1d` crate), or gave a picture other than 8-bit 4:2:0
+    /// (reported as its "unsupported bitstream").
+    #[cfg(feature = "av1")]
+    #[error("libdav1d failed: {0}")]
+    Dav1d(#[source] dav1d::Error),
     /// OpenH264 refused an option change (its `CM_RETURN` code).
     #[error("OpenH264 refused an option change (code {0})")]
     OpenH264Option(i32),

@@ -7,7 +7,8 @@
 //! - **Codecs** behind [`VideoEncoder`], [`VideoDecoder`], [`AudioEncoder`] and
 //!   [`AudioDecoder`]: VP8 and VP9 ([`VpxEncoder`], libvpx), H.264 ([`H264Encoder`], OpenH264),
 //!   Opus ([`OpusEncoder`], libopus), and G.711 and G.722 in our own code. Encoders take a
-//!   bitrate that can change at run time and give a key frame on request.
+//!   bitrate that can change at run time and give a key frame on request. AV1 decodes through
+//!   libdav1d ([`Av1Decoder`], cargo feature `av1`, on by default).
 //! - **Tracks**: [`MediaStreamTrack`] (`recv`, `stop`, `ended`); a [`SourceTrack`] fed by a
 //!   [`FrameSender`] holds at most one frame, so a slow consumer gets the newest frame and the
 //!   older ones are dropped and counted: latency never grows. A [`TransformTrack`] wraps a
@@ -64,6 +65,8 @@ mod pool;
 mod time;
 mod track;
 
+#[cfg(feature = "av1")]
+pub use codec::Av1Decoder;
 pub use codec::{
     AudioDecoder, AudioEncoder, AudioEncoderSettings, Codec, EncodedFrame, G711Decoder,
     G711Encoder, G711Law, G722Decoder, G722Encoder, H264Decoder, H264Encoder, OpusDecoder,

@@ -2,6 +2,8 @@
 //! [`AudioDecoder`]. The codec code is synchronous and runtime-free: call it from whatever
 //! thread or task owns the stream.
 
+#[cfg(feature = "av1")]
+mod av1;
 #[allow(unsafe_code)]
 mod ffi;
 mod g711;
@@ -10,6 +12,8 @@ mod h264;
 mod opus;
 mod vpx;
 
+#[cfg(feature = "av1")]
+pub use av1::Av1Decoder;
 pub use g711::{G711Decoder, G711Encoder, G711Law};
 pub use g722::{G722Decoder, G722Encoder};
 pub use h264::{H264Decoder, H264Encoder};
@@ -30,6 +34,8 @@ pub enum Codec {
     Vp9,
     /// H.264 constrained baseline.
     H264,
+    /// AV1 (decode only, through libdav1d, with the `av1` feature).
+    Av1,
     /// Opus (RFC 6716), through libopus.
     Opus,
     /// G.711 μ-law (RTP payload type 0, RFC 3551 §4.5.14).
@@ -44,7 +50,7 @@ impl Codec {
     /// Audio or video.
     pub const fn kind(self) -> MediaKind {
         match self {
-            Codec::Vp8 | Codec::Vp9 | Codec::H264 => MediaKind::Video,
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::Av1 => MediaKind::Video,
             Codec::Opus | Codec::Pcmu | Codec::Pcma | Codec::G722 => MediaKind::Audio,
         }
     }
@@ -55,6 +61,7 @@ impl Codec {
             Codec::Vp8 => "video/VP8",
             Codec::Vp9 => "video/VP9",
             Codec::H264 => "video/H264",
+            Codec::Av1 => "video/AV1",
             Codec::Opus => "audio/opus",
             Codec::Pcmu => "audio/PCMU",
             Codec::Pcma => "audio/PCMA",
@@ -66,7 +73,7 @@ impl Codec {
     /// in the original RFC 1890 kept for compatibility (RFC 3551 §4.5.2).
     pub const fn clock_rate(self) -> u32 {
         match self {
-            Codec::Vp8 | Codec::Vp9 | Codec::H264 => 90_000,
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::Av1 => 90_000,
             Codec::Opus => 48_000,
             Codec::Pcmu | Codec::Pcma | Codec::G722 => 8_000,
         }

@@ -18,7 +18,7 @@ const INITIAL_FRAME_CAPACITY: usize = 256 << 10;
 /// An IVF file header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IvfHeader {
-    /// VP8 or VP9.
+    /// VP8, VP9 or AV1.
     pub codec: Codec,
     /// Width in pixels.
     pub width: u16,
@@ -43,6 +43,7 @@ fn fourcc(codec: Codec) -> Option<&'static [u8; 4]> {
     match codec {
         Codec::Vp8 => Some(b"VP80"),
         Codec::Vp9 => Some(b"VP90"),
+        Codec::Av1 => Some(b"AV01"),
         _ => None,
     }
 }
@@ -70,6 +71,7 @@ impl<R: Read> IvfReader<R> {
         let codec = match &h[8..12] {
             b"VP80" => Codec::Vp8,
             b"VP90" => Codec::Vp9,
+            b"AV01" => Codec::Av1,
             _ => return Err(ContainerError::Unsupported(KIND)),
         };
         // Offset 16 is the rate (time base denominator), 20 the scale (numerator).

@@ -77,7 +77,7 @@ const MAX_CLUSTER_MS: i64 = 5_000;
 /// One track of a WebM file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebmTrack {
-    /// VP8, VP9 or Opus.
+    /// VP8, VP9 or Opus (and AV1 when read; the writer does not take it).
     pub codec: Codec,
     /// Width in pixels (video).
     pub width: u32,
@@ -592,6 +592,7 @@ impl<R: Read> WebmReader<R> {
                         codec = match b {
                             b"V_VP8" => Some(Codec::Vp8),
                             b"V_VP9" => Some(Codec::Vp9),
+                            b"V_AV1" => Some(Codec::Av1),
                             b"A_OPUS" => Some(Codec::Opus),
                             _ => None,
                         }

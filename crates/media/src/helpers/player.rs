@@ -22,7 +22,7 @@ const POOL_IDLE: usize = 4;
 
 enum Source {
     Y4m(Y4mReader<BufReader<File>>, BufferPool<u8>),
-    Ivf(IvfReader<BufReader<File>>, VpxDecoder),
+    Ivf(IvfReader<BufReader<File>>, Box<dyn VideoDecoder>),
     Wav(WavReader<BufReader<File>>, BufferPool<i16>),
     Ogg(OggOpusReader<BufReader<File>>, OpusDecoder),
     /// The reader, the index of the track played, and its decoder.
@@ -30,7 +30,7 @@ enum Source {
 }
 
 enum WebmDecoder {
-    Video(VpxDecoder),
+    Video(Box<dyn VideoDecoder>),
     Audio(OpusDecoder),
 }
 
@@ -86,7 +86,18 @@ impl Source {
     }
 }
 
-/// Plays a Y4M (raw video), IVF (VP8/VP9, decoded), WAV (audio), Ogg/Opus (decoded) or WebM
+/// A decoder for a video track of `codec`.
+fn video_decoder(codec: Codec, kind: ContainerKind) -> Result<Box<dyn VideoDecoder>, MediaError> {
+    Ok(match codec {
+        Codec::Vp8 => Box::new(VpxDecoder::vp8()?),
+        Codec::Vp9 => Box::new(VpxDecoder::vp9()?),
+        #[cfg(feature = "av1")]
+        Codec::Av1 => Box::new(crate::codec::Av1Decoder::new()?),
+        _ => return Err(ContainerError::Unsupported(kind).into()),
+    })
+}
+
+/// Plays a Y4M (raw video), IVF (VP8/VP9, and AV1 with the `av1` feature, decoded), WAV (audio), Ogg/Opus (decoded) or WebM
 /// (its VP8/VP9 track, or else its Opus track, decoded) file as a track, pacing the
 /// frames by their timestamps (aiortc's `MediaPlayer`). The track ends after the last frame.
 ///
@@ -114,10 +125,7 @@ impl MediaPlayer {
             ContainerKind::Y4m => Source::Y4m(Y4mReader::new(file)?, BufferPool::new(POOL_IDLE)),
             ContainerKind::Ivf => {
                 let reader = IvfReader::new(file)?;
-                let decoder = match reader.header().codec {
-                    Codec::Vp9 => VpxDecoder::vp9()?,
-                    _ => VpxDecoder::vp8()?,
-                };
+                let decoder = video_decoder(reader.header().codec, kind)?;
                 Source::Ivf(reader, decoder)
             }
             ContainerKind::Wav => Source::Wav(WavReader::new(file)?, BufferPool::new(POOL_IDLE)),
@@ -136,12 +144,11 @@ impl MediaPlayer {
                     .or_else(|| tracks.iter().position(|t| t.codec == Codec::Opus))
                     .ok_or(ContainerError::Unsupported(kind))?;
                 let decoder = match tracks[index].codec {
-                    Codec::Vp8 => WebmDecoder::Video(VpxDecoder::vp8()?),
-                    Codec::Vp9 => WebmDecoder::Video(VpxDecoder::vp9()?),
-                    _ => WebmDecoder::Audio(OpusDecoder::new(
+                    Codec::Opus => WebmDecoder::Audio(OpusDecoder::new(
                         48_000,
                         tracks[index].channels.clamp(1, 2),
                     )?),
+                    codec => WebmDecoder::Video(video_decoder(codec, kind)?),
                 };
                 Source::Webm(reader, index, decoder)
             }
