@@ -16,8 +16,8 @@ use crate::frame::{Frame, MediaKind};
 use crate::time::TimeBase;
 use crate::track::{BoxTrack, MediaStreamTrack};
 
-/// Writes a track to a Y4M (raw video), IVF (video encoded as VP8), WAV (audio), Ogg/Opus
-/// (audio encoded as Opus at 64 kbit/s) or WebM (video as VP8, or audio as Opus) file
+/// Writes a track to a Y4M (raw video), IVF (video encoded as VP8, or VP9), WAV (audio), Ogg/Opus
+/// (audio encoded as Opus at 64 kbit/s) or WebM (video as VP8 or VP9, or audio as Opus) file
 /// (aiortc's `MediaRecorder`). Each file holds one track here.
 ///
 /// Writing happens on the recording task; [`MediaRecorder::stop`] ends the track, finishes
@@ -28,6 +28,7 @@ pub struct MediaRecorder {
     kind: ContainerKind,
     track: Option<BoxTrack>,
     video_bitrate_bps: u32,
+    video_codec: crate::Codec,
     frame_rate: u32,
     task: Option<JoinHandle<Result<(), MediaError>>>,
 }
@@ -43,15 +44,26 @@ impl MediaRecorder {
             kind,
             track: None,
             video_bitrate_bps: 1_000_000,
+            video_codec: crate::Codec::Vp8,
             frame_rate: 30,
             task: None,
         })
     }
 
-    /// Sets the VP8 bitrate for IVF files (1 Mbit/s unless set).
+    /// Sets the video bitrate for IVF and WebM files (1 Mbit/s unless set).
     pub fn with_video_bitrate(mut self, bitrate_bps: u32) -> Self {
         self.video_bitrate_bps = bitrate_bps;
         self
+    }
+
+    /// Sets the codec video is encoded with in IVF and WebM files: VP8 (unless set) or VP9.
+    /// Other codecs have no container here and are refused.
+    pub fn with_video_codec(mut self, codec: crate::Codec) -> Result<Self, MediaError> {
+        if !matches!(codec, crate::Codec::Vp8 | crate::Codec::Vp9) {
+            return Err(ContainerError::Unsupported(self.kind).into());
+        }
+        self.video_codec = codec;
+        Ok(self)
     }
 
     /// Sets the frame rate written in Y4M headers and told to the IVF encoder (30 unless set).
@@ -83,9 +95,22 @@ impl MediaRecorder {
             return Ok(());
         };
         let file = BufWriter::new(File::create(&self.path).map_err(ContainerError::Io)?);
-        let (kind, bitrate, rate) = (self.kind, self.video_bitrate_bps, self.frame_rate);
-        self.task = Some(tokio::spawn(record(track, file, kind, bitrate, rate)));
+        let video = VideoSettings {
+            codec: self.video_codec,
+            bitrate_bps: self.video_bitrate_bps,
+            frame_rate: self.frame_rate,
+        };
+        self.task = Some(tokio::spawn(record(track, file, self.kind, video)));
         Ok(())
+    }
+
+    /// Waits for the recorded track to end by itself (a [`crate::MediaPlayer`] reaching the
+    /// end of its file), then for the file to be finished, and reports how recording went.
+    pub async fn wait(&mut self) -> Result<(), MediaError> {
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Err(MediaError::Ended)),
+            None => Ok(()),
+        }
     }
 
     /// Stops the track, waits for the file to be finished, and reports how recording went.
@@ -128,13 +153,38 @@ enum Sink {
 /// The Opus bitrate of Ogg and WebM recordings.
 const OPUS_BITRATE_BPS: u32 = 64_000;
 
+/// How video is encoded for IVF and WebM.
+#[derive(Debug, Clone, Copy)]
+struct VideoSettings {
+    codec: crate::Codec,
+    bitrate_bps: u32,
+    frame_rate: u32,
+}
+
+fn vpx_encoder(
+    video: VideoSettings,
+    width: u32,
+    height: u32,
+) -> Result<VpxEncoder, crate::CodecError> {
+    let config = VideoEncoderConfig {
+        width,
+        height,
+        bitrate_bps: video.bitrate_bps,
+        frame_rate: video.frame_rate,
+    };
+    match video.codec {
+        crate::Codec::Vp9 => VpxEncoder::vp9(config),
+        _ => VpxEncoder::vp8(config),
+    }
+}
+
 async fn record(
     track: BoxTrack,
     file: BufWriter<File>,
     kind: ContainerKind,
-    bitrate_bps: u32,
-    frame_rate: u32,
+    video: VideoSettings,
 ) -> Result<(), MediaError> {
+    let frame_rate = video.frame_rate;
     let mut file = Some(file);
     let mut sink: Option<Sink> = None;
     let result = loop {
@@ -156,21 +206,18 @@ async fn record(
                     (frame_rate, 1),
                 )?),
                 (Frame::Video(v), ContainerKind::Ivf) => {
-                    let config = VideoEncoderConfig {
-                        width: v.width(),
-                        height: v.height(),
-                        bitrate_bps,
-                        frame_rate,
-                    };
                     let (w, h) = (
                         u16::try_from(v.width())
                             .map_err(|_| ContainerError::FrameMismatch(kind))?,
                         u16::try_from(v.height())
                             .map_err(|_| ContainerError::FrameMismatch(kind))?,
                     );
-                    let writer =
-                        IvfWriter::new(file, crate::Codec::Vp8, w, h, TimeBase::VIDEO_90KHZ)?;
-                    Sink::Ivf(writer, VpxEncoder::vp8(config)?, Vec::new())
+                    let writer = IvfWriter::new(file, video.codec, w, h, TimeBase::VIDEO_90KHZ)?;
+                    Sink::Ivf(
+                        writer,
+                        vpx_encoder(video, v.width(), v.height())?,
+                        Vec::new(),
+                    )
                 }
                 (Frame::Audio(a), ContainerKind::Wav) => {
                     Sink::Wav(WavWriter::new(file, a.sample_rate(), a.channels())?)
@@ -193,17 +240,12 @@ async fn record(
                     Sink::WebmAudio(writer, encoder, Vec::new())
                 }
                 (Frame::Video(v), ContainerKind::Webm) => {
-                    let config = VideoEncoderConfig {
-                        width: v.width(),
-                        height: v.height(),
-                        bitrate_bps,
-                        frame_rate,
-                    };
                     let writer = WebmWriter::new(
                         file,
-                        &[WebmTrack::video(crate::Codec::Vp8, v.width(), v.height())],
+                        &[WebmTrack::video(video.codec, v.width(), v.height())],
                     )?;
-                    Sink::WebmVideo(writer, VpxEncoder::vp8(config)?, Vec::new())
+                    let encoder = vpx_encoder(video, v.width(), v.height())?;
+                    Sink::WebmVideo(writer, encoder, Vec::new())
                 }
                 _ => break Err(ContainerError::TrackNotAccepted(kind).into()),
             });
