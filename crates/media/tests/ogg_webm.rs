@@ -633,3 +633,63 @@ fn ogg_and_webm_readers_survive_mutated_files() {
         Err(ContainerError::FrameTooLarge(_, _))
     ));
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn player_plays_both_tracks_of_a_webm_file() {
+    // Ours (VP8 + Opus) and FFmpeg's (VP8 + Opus, made by libvpx and libopus).
+    let ours = temp_path("both.webm");
+    let video = vp8_frames(Codec::Vp8, 30, 160, 120);
+    std::fs::write(&ours, webm_bytes(&video, &opus_packets(1), Codec::Vp8)).unwrap();
+    let theirs = temp_path("both-ff.webm");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=176x144:rate=25:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "300k",
+            "-c:a",
+            "libopus",
+        ],
+        &theirs,
+    );
+    for (path, pictures, packets) in [(&ours, 30..=30, 50..=50), (&theirs, 25..=25, 50..=52)] {
+        let started = tokio::time::Instant::now();
+        let mut player = MediaPlayer::open(path).unwrap();
+        let (v, a) = (player.video().unwrap(), player.audio().unwrap());
+        assert!(player.video().is_none() && player.audio().is_none());
+        let count = |track: ferrtc_media::SourceTrack, kind: MediaKind| async move {
+            let (mut n, mut last) = (0usize, None::<f64>);
+            loop {
+                match track.recv().await {
+                    Ok(f) => {
+                        assert_eq!(f.kind(), kind);
+                        let t = f.time_base().seconds(f.pts());
+                        assert!(last.is_none_or(|l| t > l), "{kind:?} timestamps rise");
+                        last = Some(t);
+                        n += 1;
+                    }
+                    Err(MediaError::Ended) => return (n, track.stats().dropped),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        };
+        let ((nv, dv), (na, da)) =
+            tokio::join!(count(v, MediaKind::Video), count(a, MediaKind::Audio));
+        assert!(pictures.contains(&nv), "{path:?}: {nv} pictures");
+        assert!(packets.contains(&na), "{path:?}: {na} audio frames");
+        // Both consumers keep up: nothing dropped, and playback took the file's second.
+        assert_eq!((dv, da), (0, 0));
+        let elapsed = started.elapsed().as_millis();
+        // (FFmpeg starts its streams a few ms late, by the Opus codec delay.)
+        assert!((960..=1010).contains(&elapsed), "{path:?}: {elapsed} ms");
+        std::fs::remove_file(path).unwrap();
+    }
+}

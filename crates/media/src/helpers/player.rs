@@ -25,13 +25,13 @@ enum Source {
     Ivf(IvfReader<BufReader<File>>, Box<dyn VideoDecoder>),
     Wav(WavReader<BufReader<File>>, BufferPool<i16>),
     Ogg(OggOpusReader<BufReader<File>>, OpusDecoder),
-    /// The reader, the index of the track played, and its decoder.
-    Webm(WebmReader<BufReader<File>>, usize, WebmDecoder),
-}
-
-enum WebmDecoder {
-    Video(Box<dyn VideoDecoder>),
-    Audio(OpusDecoder),
+    /// The reader, and the index and decoder of the video track and of the audio track
+    /// played (the first of each kind).
+    Webm(
+        WebmReader<BufReader<File>>,
+        Option<(usize, Box<dyn VideoDecoder>)>,
+        Option<(usize, OpusDecoder)>,
+    ),
 }
 
 impl Source {
@@ -60,15 +60,12 @@ impl Source {
                 Some(packet) => Some(Frame::Audio(decoder.decode(&packet.data, packet.pts)?)),
                 None => None,
             },
-            Source::Webm(r, track, decoder) => loop {
+            Source::Webm(r, video, audio) => loop {
                 let Some(packet) = r.read_frame()? else {
                     break None;
                 };
-                if packet.track != *track {
-                    continue;
-                }
-                match decoder {
-                    WebmDecoder::Video(d) => {
+                match (video.as_mut(), audio.as_mut()) {
+                    (Some((track, d)), _) if *track == packet.track => {
                         let pts = r
                             .time_base()
                             .rescale(packet.pts, crate::TimeBase::VIDEO_90KHZ);
@@ -76,10 +73,11 @@ impl Source {
                             break Some(Frame::Video(frame));
                         }
                     }
-                    WebmDecoder::Audio(d) => {
+                    (_, Some((track, d))) if *track == packet.track => {
                         let pts = r.time_base().rescale(packet.pts, OPUS_TIME_BASE);
                         break Some(Frame::Audio(d.decode(&packet.data, pts)?));
                     }
+                    _ => {}
                 }
             },
         })
@@ -97,17 +95,20 @@ fn video_decoder(codec: Codec, kind: ContainerKind) -> Result<Box<dyn VideoDecod
     })
 }
 
-/// Plays a Y4M (raw video), IVF (VP8/VP9, and AV1 with the `av1` feature, decoded), WAV (audio), Ogg/Opus (decoded) or WebM
-/// (its VP8/VP9 track, or else its Opus track, decoded) file as a track, pacing the
-/// frames by their timestamps (aiortc's `MediaPlayer`). The track ends after the last frame.
+/// Plays a Y4M (raw video), IVF (VP8/VP9, and AV1 with the `av1` feature, decoded), WAV
+/// (audio), Ogg/Opus (decoded) or WebM (its first video track and its first Opus track, both
+/// decoded, interleaved as the file has them) file as tracks, pacing the
+/// frames by their timestamps (aiortc's `MediaPlayer`). Each track ends after its last frame.
 ///
 /// Playback starts when the player is opened; a consumer that falls behind gets the newest
 /// frame, as from any [`SourceTrack`]. File reads happen on the playing task (they are small
 /// and local; a slow disk delays that task only).
 #[derive(Debug)]
 pub struct MediaPlayer {
-    track: Option<SourceTrack>,
-    kind: MediaKind,
+    video: Option<SourceTrack>,
+    audio: Option<SourceTrack>,
+    /// Whether a track has been taken.
+    taken: bool,
     task: JoinHandle<()>,
 }
 
@@ -136,70 +137,68 @@ impl MediaPlayer {
             }
             ContainerKind::Webm => {
                 let reader = WebmReader::new(file)?;
-                // The video track if there is one, else the audio track.
                 let tracks = reader.tracks();
-                let index = tracks
-                    .iter()
-                    .position(|t| t.codec != Codec::Opus)
-                    .or_else(|| tracks.iter().position(|t| t.codec == Codec::Opus))
-                    .ok_or(ContainerError::Unsupported(kind))?;
-                let decoder = match tracks[index].codec {
-                    Codec::Opus => WebmDecoder::Audio(OpusDecoder::new(
-                        48_000,
-                        tracks[index].channels.clamp(1, 2),
-                    )?),
-                    codec => WebmDecoder::Video(video_decoder(codec, kind)?),
+                let video = match tracks.iter().position(|t| t.codec != Codec::Opus) {
+                    Some(i) => Some((i, video_decoder(tracks[i].codec, kind)?)),
+                    None => None,
                 };
-                Source::Webm(reader, index, decoder)
+                let audio = match tracks.iter().position(|t| t.codec == Codec::Opus) {
+                    Some(i) => Some((i, OpusDecoder::new(48_000, tracks[i].channels.clamp(1, 2))?)),
+                    None => None,
+                };
+                if video.is_none() && audio.is_none() {
+                    return Err(ContainerError::Unsupported(kind).into());
+                }
+                Source::Webm(reader, video, audio)
             }
         };
-        let media = match &source {
-            Source::Wav(..) | Source::Ogg(..) | Source::Webm(_, _, WebmDecoder::Audio(_)) => {
-                MediaKind::Audio
-            }
-            _ => MediaKind::Video,
+        let (has_video, has_audio) = match &source {
+            Source::Wav(..) | Source::Ogg(..) => (false, true),
+            Source::Webm(_, video, audio) => (video.is_some(), audio.is_some()),
+            _ => (true, false),
         };
-        let (sender, track) = track_channel(media, new_track_id());
-        let task = tokio::spawn(play(source, sender));
+        let channel = |kind| track_channel(kind, new_track_id());
+        let (video_sender, video) = has_video.then(|| channel(MediaKind::Video)).unzip();
+        let (audio_sender, audio) = has_audio.then(|| channel(MediaKind::Audio)).unzip();
+        let task = tokio::spawn(play(source, video_sender, audio_sender));
         Ok(MediaPlayer {
-            track: Some(track),
-            kind: media,
+            video,
+            audio,
+            taken: false,
             task,
         })
     }
 
     /// The video track, once (`None` for an audio file or if already taken).
     pub fn video(&mut self) -> Option<SourceTrack> {
-        if self.kind == MediaKind::Video {
-            self.track.take()
-        } else {
-            None
-        }
+        let track = self.video.take();
+        self.taken |= track.is_some();
+        track
     }
 
     /// The audio track, once (`None` for a video file or if already taken).
     pub fn audio(&mut self) -> Option<SourceTrack> {
-        if self.kind == MediaKind::Audio {
-            self.track.take()
-        } else {
-            None
-        }
+        let track = self.audio.take();
+        self.taken |= track.is_some();
+        track
     }
 }
 
 impl Drop for MediaPlayer {
     fn drop(&mut self) {
-        // An untaken track would never be read: stop playing. A taken one keeps playing
-        // until it is stopped or the file ends.
-        if self.track.is_some() {
+        // With no track taken, nothing would ever be read: stop playing. A taken track keeps
+        // playing until it is stopped or the file ends; an untaken one is dropped here, and
+        // the player skips its frames.
+        if !self.taken {
             self.task.abort();
         }
     }
 }
 
-async fn play(mut source: Source, sender: FrameSender) {
+async fn play(mut source: Source, video: Option<FrameSender>, audio: Option<FrameSender>) {
     let start = Instant::now();
-    loop {
+    let (mut video, mut audio) = (video, audio);
+    while video.is_some() || audio.is_some() {
         let frame = match source.next() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
@@ -208,10 +207,21 @@ async fn play(mut source: Source, sender: FrameSender) {
                 break;
             }
         };
+        let sender = match frame.kind() {
+            MediaKind::Video => &mut video,
+            MediaKind::Audio => &mut audio,
+        };
+        let Some(s) = sender.as_ref() else {
+            continue; // that track was stopped, or the file has none
+        };
+        if s.is_closed() {
+            *sender = None;
+            continue;
+        }
         let at = frame.time_base().seconds(frame.pts()).max(0.0);
         tokio::time::sleep_until(start + std::time::Duration::from_secs_f64(at)).await;
-        if sender.send(frame).is_err() {
-            break; // the track was stopped
+        if s.send(frame).is_err() {
+            *sender = None; // the track was stopped
         }
     }
 }
