@@ -693,3 +693,53 @@ async fn player_plays_both_tracks_of_a_webm_file() {
         std::fs::remove_file(path).unwrap();
     }
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn recorder_writes_video_and_audio_into_one_webm() {
+    // A file with both tracks, played and recorded again: MediaPlayer -> MediaRecorder.
+    let source = temp_path("av-in.webm");
+    std::fs::write(
+        &source,
+        webm_bytes(
+            &vp8_frames(Codec::Vp8, 30, 160, 120),
+            &opus_packets(1),
+            Codec::Vp8,
+        ),
+    )
+    .unwrap();
+    let out = temp_path("av-out.webm");
+    let mut player = MediaPlayer::open(&source).unwrap();
+    let mut recorder = MediaRecorder::new(&out)
+        .unwrap()
+        .with_video_codec(Codec::Vp9)
+        .unwrap();
+    recorder.add_track(player.video().unwrap()).unwrap();
+    // A second video track is refused; the audio track is taken.
+    assert!(matches!(
+        recorder.add_track(track_channel(MediaKind::Video, "v2").1),
+        Err(MediaError::Container(ContainerError::TrackNotAccepted(_)))
+    ));
+    recorder.add_track(player.audio().unwrap()).unwrap();
+    recorder.start().unwrap();
+    recorder.wait().await.unwrap();
+
+    let (streams, duration) = ffprobe(&out);
+    assert_eq!(
+        streams,
+        vec![vec!["vp9", "160", "120", "30"], vec!["opus", "1", "50"]],
+        "{streams:?}"
+    );
+    assert!((duration - 1.0).abs() < 0.01, "{duration}");
+    // And back through our reader: both tracks, each in time order.
+    let mut r = WebmReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let mut last = [-1i64; 2];
+    let mut counts = [0; 2];
+    while let Some(f) = r.read_frame().unwrap() {
+        assert!(f.pts > last[f.track], "track {} goes back in time", f.track);
+        last[f.track] = f.pts;
+        counts[f.track] += 1;
+    }
+    assert_eq!(counts, [30, 50]);
+    std::fs::remove_file(&source).unwrap();
+    std::fs::remove_file(&out).unwrap();
+}

@@ -293,8 +293,8 @@ impl<W: Write + Seek> WebmWriter<W> {
     }
 
     /// Appends `frame` to track `track` (an index into the tracks given to
-    /// [`WebmWriter::new`]). Times count from the first frame written; a frame earlier than
-    /// its cluster starts a new one.
+    /// [`WebmWriter::new`]). Times count from the first frame written (earlier ones are
+    /// written at 0); frames of the two tracks may come a little out of order.
     pub fn write_frame(
         &mut self,
         track: usize,
@@ -312,7 +312,9 @@ impl<W: Write + Seek> WebmWriter<W> {
         let t = (ms - origin).max(0);
         let rel = t - self.cluster_time;
         if self.cluster_frames == 0
-            || !(0..=i64::from(i16::MAX)).contains(&rel)
+            // SimpleBlock times are signed: a frame a little earlier than the cluster's start
+            // (the other track lagging) stays in it.
+            || !(i64::from(i16::MIN)..=i64::from(i16::MAX)).contains(&rel)
             || rel >= MAX_CLUSTER_MS
             || (is_video && frame.key_frame)
         {

@@ -18,7 +18,8 @@ use crate::track::{BoxTrack, MediaStreamTrack};
 
 /// Writes a track to a Y4M (raw video), IVF (video encoded as VP8, or VP9), WAV (audio), Ogg/Opus
 /// (audio encoded as Opus at 64 kbit/s) or WebM (video as VP8 or VP9, or audio as Opus) file
-/// (aiortc's `MediaRecorder`). Each file holds one track here.
+/// (aiortc's `MediaRecorder`). A WebM file holds a video and an audio track; the other
+/// formats one track.
 ///
 /// Writing happens on the recording task; [`MediaRecorder::stop`] ends the track, finishes
 /// the file (sizes and counts in its header) and reports any error.
@@ -27,6 +28,8 @@ pub struct MediaRecorder {
     path: PathBuf,
     kind: ContainerKind,
     track: Option<BoxTrack>,
+    /// A WebM file's second track (audio with video, or video with audio).
+    second: Option<BoxTrack>,
     video_bitrate_bps: u32,
     video_codec: crate::Codec,
     frame_rate: u32,
@@ -43,6 +46,7 @@ impl MediaRecorder {
             path,
             kind,
             track: None,
+            second: None,
             video_bitrate_bps: 1_000_000,
             video_codec: crate::Codec::Vp8,
             frame_rate: 30,
@@ -72,17 +76,28 @@ impl MediaRecorder {
         self
     }
 
-    /// Adds the track to record: video for Y4M and IVF, audio for WAV; one per file.
+    /// Adds a track to record: video for Y4M and IVF, audio for WAV and Ogg, one per file;
+    /// WebM takes a video track, an audio track, or one of each.
     pub fn add_track(&mut self, track: impl MediaStreamTrack + 'static) -> Result<(), MediaError> {
         let wanted = match self.kind {
             ContainerKind::Wav | ContainerKind::Ogg => Some(MediaKind::Audio),
             ContainerKind::Webm => None,
             _ => Some(MediaKind::Video),
         };
-        if wanted.is_some_and(|k| track.kind() != k) || self.track.is_some() {
+        if wanted.is_some_and(|k| track.kind() != k) {
             return Err(ContainerError::TrackNotAccepted(self.kind).into());
         }
-        self.track = Some(BoxTrack::new(track));
+        match &self.track {
+            None => self.track = Some(BoxTrack::new(track)),
+            Some(first)
+                if self.kind == ContainerKind::Webm
+                    && self.second.is_none()
+                    && first.kind() != track.kind() =>
+            {
+                self.second = Some(BoxTrack::new(track));
+            }
+            Some(_) => return Err(ContainerError::TrackNotAccepted(self.kind).into()),
+        }
         Ok(())
     }
 
@@ -100,11 +115,14 @@ impl MediaRecorder {
             bitrate_bps: self.video_bitrate_bps,
             frame_rate: self.frame_rate,
         };
-        self.task = Some(tokio::spawn(record(track, file, self.kind, video)));
+        self.task = Some(match self.second.clone() {
+            Some(second) => tokio::spawn(record_webm_av(track, second, file, video)),
+            None => tokio::spawn(record(track, file, self.kind, video)),
+        });
         Ok(())
     }
 
-    /// Waits for the recorded track to end by itself (a [`crate::MediaPlayer`] reaching the
+    /// Waits for the recorded tracks to end by themselves (a [`crate::MediaPlayer`] reaching the
     /// end of its file), then for the file to be finished, and reports how recording went.
     pub async fn wait(&mut self) -> Result<(), MediaError> {
         match self.task.take() {
@@ -113,9 +131,9 @@ impl MediaRecorder {
         }
     }
 
-    /// Stops the track, waits for the file to be finished, and reports how recording went.
+    /// Stops the tracks, waits for the file to be finished, and reports how recording went.
     pub async fn stop(&mut self) -> Result<(), MediaError> {
-        if let Some(track) = &self.track {
+        for track in self.track.iter().chain(&self.second) {
             track.stop();
         }
         match self.task.take() {
@@ -306,6 +324,125 @@ async fn record(
         Some(Sink::Wav(w)) => w.finish().map(drop),
         Some(Sink::Ogg(w, ..)) => w.finish().map(drop),
         Some(Sink::WebmVideo(w, ..) | Sink::WebmAudio(w, ..)) => w.finish().map(drop),
+        None => Ok(()),
+    };
+    result?;
+    finished.map_err(MediaError::from)
+}
+
+/// A two-track WebM writer and the indexes of its video and audio tracks (if declared).
+type AvSink = (WebmWriter<BufWriter<File>>, Option<usize>, Option<usize>);
+
+/// Frames of one WebM track held until both tracks have shown their format; past this, the
+/// file is written without the track that has not started (its frames are then dropped).
+const MAX_HELD_FRAMES: usize = 150;
+
+/// Records a video and an audio track into one WebM file. Each track is read by its own task
+/// into one small channel (a full channel holds the reader back, so a slow disk makes the
+/// source drop frames, never grow a queue); frames are written as they arrive, which is in
+/// time order for live sources. The file's tracks are declared when both have given a frame
+/// (their size and channel count), or when one has ended or is [`MAX_HELD_FRAMES`] behind.
+async fn record_webm_av(
+    first: BoxTrack,
+    second: BoxTrack,
+    file: BufWriter<File>,
+    video: VideoSettings,
+) -> Result<(), MediaError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Frame>(8);
+    let forward = |track: BoxTrack, tx: tokio::sync::mpsc::Sender<Frame>| async move {
+        while let Ok(frame) = track.recv().await {
+            if tx.send(frame).await.is_err() {
+                break;
+            }
+        }
+        track.stop();
+    };
+    let readers = [
+        tokio::spawn(forward(first.clone(), tx.clone())),
+        tokio::spawn(forward(second.clone(), tx)),
+    ];
+    let mut held: Vec<Frame> = Vec::new();
+    let mut file = Some(file);
+    // The writer, its track indexes for video and audio, and the encoders.
+    let mut sink: Option<AvSink> = None;
+    let mut vpx: Option<VpxEncoder> = None;
+    let mut opus: Option<OpusEncoder> = None;
+    let mut packets = Vec::new();
+    let result: Result<(), MediaError> = async {
+        loop {
+            let next = rx.recv().await;
+            let done = next.is_none();
+            if sink.is_none() {
+                if let Some(frame) = next {
+                    held.push(frame);
+                    let has = |k| held.iter().any(|f: &Frame| f.kind() == k);
+                    if !(has(MediaKind::Video) && has(MediaKind::Audio))
+                        && held.len() < MAX_HELD_FRAMES
+                    {
+                        continue;
+                    }
+                } else if held.is_empty() {
+                    return Ok(());
+                }
+                // Declare the tracks that have started.
+                let mut tracks = Vec::new();
+                let (mut vi, mut ai) = (None, None);
+                if let Some(v) = held.iter().find_map(Frame::as_video) {
+                    vi = Some(tracks.len());
+                    tracks.push(WebmTrack::video(video.codec, v.width(), v.height()));
+                    vpx = Some(vpx_encoder(video, v.width(), v.height())?);
+                }
+                if let Some(a) = held.iter().find_map(Frame::as_audio) {
+                    ai = Some(tracks.len());
+                    tracks.push(WebmTrack::opus(a.channels()));
+                    opus = Some(OpusEncoder::new(
+                        a.sample_rate(),
+                        a.channels(),
+                        OPUS_BITRATE_BPS,
+                    )?);
+                }
+                let Some(file) = file.take() else {
+                    return Ok(());
+                };
+                sink = Some((WebmWriter::new(file, &tracks)?, vi, ai));
+            } else if let Some(frame) = next {
+                held.push(frame);
+            }
+            let Some((writer, vi, ai)) = sink.as_mut() else {
+                return Ok(());
+            };
+            for frame in held.drain(..) {
+                packets.clear();
+                let index = match (&frame, vpx.as_mut(), opus.as_mut(), *vi, *ai) {
+                    (Frame::Video(v), Some(e), _, Some(i), _) => {
+                        e.encode(v, &mut packets)?;
+                        i
+                    }
+                    (Frame::Audio(a), _, Some(e), _, Some(i)) => {
+                        e.encode(a, &mut packets)?;
+                        i
+                    }
+                    // A track that had not started when the file was declared.
+                    _ => continue,
+                };
+                for p in &packets {
+                    writer.write_frame(index, p)?;
+                }
+            }
+            if done {
+                // Both readers have ended (their senders dropped) and everything is written.
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    first.stop();
+    second.stop();
+    for reader in readers {
+        reader.abort();
+    }
+    let finished = match sink {
+        Some((w, ..)) => w.finish().map(drop),
         None => Ok(()),
     };
     result?;
