@@ -13,7 +13,7 @@ use crate::container::{
     Y4mReader,
 };
 use crate::error::MediaError;
-use crate::frame::{Frame, MediaKind};
+use crate::frame::{AudioFrame, Frame, MediaKind};
 use crate::pool::BufferPool;
 use crate::track::{FrameSender, SourceTrack, new_track_id, track_channel};
 
@@ -55,10 +55,15 @@ impl Source {
                 let samples = (r.sample_rate() / 50).max(1) as usize;
                 r.read_frame(samples, Some(pool))?.map(Frame::Audio)
             }
-            Source::Ogg(r, decoder) => match r.read_packet()? {
+            Source::Ogg(r, decoder) => loop {
                 // Timestamps at 48 kHz, the first pre-skip samples before zero.
-                Some(packet) => Some(Frame::Audio(decoder.decode(&packet.data, packet.pts)?)),
-                None => None,
+                let Some(packet) = r.read_packet()? else {
+                    break None;
+                };
+                let frame = decoder.decode(&packet.data, packet.pts)?;
+                if let Some(frame) = trim_pre_skip(frame)? {
+                    break Some(Frame::Audio(frame));
+                }
             },
             Source::Webm(r, video, audio) => loop {
                 let Some(packet) = r.read_frame()? else {
@@ -74,14 +79,44 @@ impl Source {
                         }
                     }
                     (_, Some((track, d))) if *track == packet.track => {
-                        let pts = r.time_base().rescale(packet.pts, OPUS_TIME_BASE);
-                        break Some(Frame::Audio(d.decode(&packet.data, pts)?));
+                        // The track's CodecDelay (its OpusHead pre-skip) is decoder output
+                        // that comes before the block times' zero.
+                        let pre_skip = r.tracks()[*track].pre_skip;
+                        let pts =
+                            r.time_base().rescale(packet.pts, OPUS_TIME_BASE) - i64::from(pre_skip);
+                        if let Some(frame) = trim_pre_skip(d.decode(&packet.data, pts)?)? {
+                            break Some(Frame::Audio(frame));
+                        }
                     }
                     _ => {}
                 }
             },
         })
     }
+}
+
+/// Drops the decoded samples before time zero: the pre-skip an Opus decoder must discard
+/// (RFC 7845 §4.2). `None` when the whole frame is before zero.
+fn trim_pre_skip(frame: AudioFrame) -> Result<Option<AudioFrame>, MediaError> {
+    if frame.pts >= 0 {
+        return Ok(Some(frame));
+    }
+    let skip = usize::try_from(-frame.pts).unwrap_or(usize::MAX);
+    if skip >= frame.samples() {
+        return Ok(None);
+    }
+    let channels = usize::from(frame.channels());
+    let Some(samples) = frame.s16() else {
+        return Ok(Some(frame)); // decoders here give s16
+    };
+    let mut trimmed = AudioFrame::from_s16(
+        frame.sample_rate(),
+        frame.channels(),
+        samples[skip * channels..].to_vec(),
+    )?;
+    trimmed.pts = 0;
+    trimmed.time_base = frame.time_base;
+    Ok(Some(trimmed))
 }
 
 /// A decoder for a video track of `codec`.
