@@ -747,3 +747,39 @@ async fn recorder_writes_video_and_audio_into_one_webm() {
     std::fs::remove_file(&source).unwrap();
     std::fs::remove_file(&out).unwrap();
 }
+
+#[test]
+fn webm_writer_keeps_timestamp_gaps() {
+    // A network interruption: 5 frames, 100 s of nothing, 5 frames. The gap is kept (a new
+    // cluster past the 16-bit block-time range), nothing stalls, and FFmpeg agrees.
+    let mut frames = vp8_frames(Codec::Vp8, 10, 160, 120);
+    for (i, f) in frames.iter_mut().enumerate() {
+        f.pts = i as i64 * 3000 + if i >= 5 { 9_000_000 } else { 0 };
+    }
+    let mut w = WebmWriter::new(
+        Cursor::new(Vec::new()),
+        &[WebmTrack::video(Codec::Vp8, 160, 120)],
+    )
+    .unwrap();
+    for f in &frames {
+        w.write_frame(0, f).unwrap();
+    }
+    let bytes = w.finish().unwrap().into_inner();
+    let mut r = WebmReader::new(Cursor::new(bytes.clone())).unwrap();
+    let mut times = Vec::new();
+    while let Some(f) = r.read_frame().unwrap() {
+        times.push(f.pts);
+    }
+    assert_eq!(
+        times,
+        vec![
+            0, 33, 66, 100, 133, 100_166, 100_200, 100_233, 100_266, 100_300
+        ]
+    );
+    let path = temp_path("gap.webm");
+    std::fs::write(&path, bytes).unwrap();
+    let (streams, duration) = ffprobe(&path);
+    assert_eq!(streams, vec![vec!["vp8", "160", "120", "10"]]);
+    assert!((duration - 100.333).abs() < 0.002, "{duration}");
+    std::fs::remove_file(&path).unwrap();
+}

@@ -346,7 +346,9 @@ impl<W: Write + Seek> WebmWriter<W> {
             i64::from(super::opus_packet_samples(&frame.data).unwrap_or(960)) / 48
         };
         self.last[track] = Some((t, duration));
-        self.end_ms = self.end_ms.max(t + duration);
+        // A video frame's duration is only known from the next one: the last frame's is
+        // added on finish (a gap before a frame is not that frame's length).
+        self.end_ms = self.end_ms.max(if is_video { t } else { t + duration });
         Ok(())
     }
 
