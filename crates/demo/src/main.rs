@@ -19,11 +19,12 @@
 //!
 //! The first line on stdout is `listening on http://ADDR` (`https://` when serving TLS).
 
+mod record;
 mod tls;
 mod transform;
 mod video;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use ferrtc::net::HostAddresses;
+use ferrtc::net::{HostAddresses, IceServer, Scheme};
 use ferrtc::{
     Configuration, ConnectionState, DataChannel, Description, Direction, Event, MediaKind, Message,
     PeerConnection, SdpType,
@@ -70,6 +71,10 @@ struct Answer {
 #[derive(Clone)]
 struct Server {
     host_addresses: HostAddresses,
+    /// `--stun` and `--turn`: the server's own and the page's.
+    ice_servers: Vec<IceServer>,
+    /// `--record-to`.
+    recording: Option<Arc<record::Recording>>,
 }
 
 struct Args {
@@ -78,6 +83,11 @@ struct Args {
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
     https: bool,
+    stun: Vec<String>,
+    turn: Vec<String>,
+    turn_username: Option<String>,
+    turn_password: Option<String>,
+    record_to: Option<PathBuf>,
     test_results: bool,
 }
 
@@ -92,7 +102,16 @@ fn usage() -> ! {
          \n                     localhost, the listen address and (with 0.0.0.0) every\
          \n                     interface's address; browsers warn about it once. Browsers\
          \n                     allow the camera only on localhost or over HTTPS\
-         \n  --test-results     accept POST /result and print it on stdout (for tests)"
+         \n  --stun URL         a STUN server (stun:HOST[:PORT]) for the server and the page;\
+         \n                     repeatable. Without it the server asks no STUN server\
+         \n  --turn URL         a TURN server (turn:HOST[:PORT][?transport=udp|tcp] or turns:)\
+         \n                     for the server and the page; repeatable; needs\
+         \n  --turn-username U  and\
+         \n  --turn-password P  its long-term credentials\
+         \n  --record-to FILE   record the browser's media of one call at a time to FILE,\
+         \n                     the format by extension: {}\
+         \n  --test-results     accept POST /result and print it on stdout (for tests)",
+        record::FORMATS
     );
     std::process::exit(2);
 }
@@ -104,6 +123,11 @@ fn parse_args() -> Args {
         cert_file: None,
         key_file: None,
         https: false,
+        stun: Vec::new(),
+        turn: Vec::new(),
+        turn_username: None,
+        turn_password: None,
+        record_to: None,
         test_results: false,
     };
     let mut args = std::env::args().skip(1);
@@ -115,6 +139,11 @@ fn parse_args() -> Args {
             "--cert-file" => a.cert_file = Some(value().into()),
             "--key-file" => a.key_file = Some(value().into()),
             "--https" => a.https = true,
+            "--stun" => a.stun.push(value()),
+            "--turn" => a.turn.push(value()),
+            "--turn-username" => a.turn_username = Some(value()),
+            "--turn-password" => a.turn_password = Some(value()),
+            "--record-to" => a.record_to = Some(value().into()),
             "--test-results" => a.test_results = true,
             _ => usage(),
         }
@@ -141,13 +170,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("--cert-file and --key-file go together".into()),
     };
     let tls_config = identity.map(tls::Identity::server_config).transpose()?;
+    let ice_servers = ice_servers(&args)?;
+    let recording = args
+        .record_to
+        .as_deref()
+        .map(record::Recording::new)
+        .transpose()?
+        .map(Arc::new);
     let server = Server {
         host_addresses: if args.host.is_loopback() {
             HostAddresses::Explicit(vec![args.host])
         } else {
             HostAddresses::default()
         },
+        ice_servers: ice_servers.clone(),
+        recording,
     };
+    let page_config = page_config(&ice_servers);
     let mut app = Router::new()
         .route(
             "/",
@@ -161,6 +200,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route(
             "/client.js",
             get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], CLIENT_JS) }),
+        )
+        .route(
+            "/config",
+            get(move || {
+                let c = page_config.clone();
+                async move { Json(c) }
+            }),
         )
         .route("/offer", post(move |body| offer(server.clone(), body)));
     if args.test_results {
@@ -204,6 +250,58 @@ fn print_where_to_open(scheme: &str, addr: SocketAddr, self_signed: bool) {
     println!("Ctrl-C stops the server");
 }
 
+/// The ICE servers of `--stun` and `--turn`, checked.
+fn ice_servers(args: &Args) -> Result<Vec<IceServer>, String> {
+    let mut servers = Vec::new();
+    if !args.stun.is_empty() {
+        servers.push(IceServer {
+            urls: args.stun.clone(),
+            ..IceServer::default()
+        });
+    }
+    if !args.turn.is_empty() {
+        let (Some(username), Some(credential)) = (&args.turn_username, &args.turn_password) else {
+            return Err("--turn needs --turn-username and --turn-password".into());
+        };
+        servers.push(IceServer {
+            urls: args.turn.clone(),
+            username: Some(username.clone()),
+            credential: Some(credential.clone()),
+        });
+    }
+    for server in &servers {
+        let urls = server
+            .parsed_urls()
+            .map_err(|e| format!("{:?}: {e}", server.urls))?;
+        for url in urls {
+            let turn = matches!(url.scheme, Scheme::Turn | Scheme::Turns);
+            if turn != server.username.is_some() {
+                return Err(format!(
+                    "{:?}: STUN URLs go after --stun, TURN URLs after --turn",
+                    server.urls
+                ));
+            }
+        }
+    }
+    Ok(servers)
+}
+
+/// What `GET /config` tells the page: the ICE servers in W3C `RTCConfiguration` form.
+fn page_config(servers: &[IceServer]) -> serde_json::Value {
+    let servers: Vec<_> = servers
+        .iter()
+        .map(|s| {
+            let mut v = serde_json::json!({ "urls": s.urls });
+            if let (Some(u), Some(c)) = (&s.username, &s.credential) {
+                v["username"] = u.clone().into();
+                v["credential"] = c.clone().into();
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({ "iceServers": servers })
+}
+
 /// A page's test result, printed on one line of stdout for the test that reads it.
 async fn result(Json(body): Json<serde_json::Value>) -> impl IntoResponse {
     println!("result {body}");
@@ -222,7 +320,10 @@ async fn offer(
         tracing::warn!(error = ?e, "offer refused");
         (StatusCode::BAD_REQUEST, format!("{e}"))
     };
-    let config = Configuration::new().with_host_addresses(server.host_addresses);
+    let config = Configuration::new()
+        .with_host_addresses(server.host_addresses)
+        .with_ice_servers(server.ice_servers);
+    let audio_codecs = record::audio_payload_types(&body.sdp);
     let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
     pc.set_remote_description(Description {
         sdp_type: SdpType::Offer,
@@ -233,15 +334,41 @@ async fn offer(
     // Transceivers the offer created are recvonly: make them sendrecv to send back. Video
     // to transform comes as whole frames.
     let mut pipelines = HashMap::new();
-    for t in pc.transceivers().await.map_err(fail)? {
+    let mut audio = HashSet::new();
+    let transceivers = pc.transceivers().await.map_err(fail)?;
+    let mut recorder = server
+        .recording
+        .as_ref()
+        .filter(|r| {
+            transceivers
+                .iter()
+                .any(|t| (t.kind == MediaKind::Video) == r.is_video())
+        })
+        .and_then(record::Recording::claim);
+    for t in transceivers {
         pc.set_direction(t.id, Direction::SendRecv)
             .await
             .map_err(fail)?;
-        if t.kind == MediaKind::Video && transform != Transform::None {
+        if t.kind == MediaKind::Audio {
+            audio.insert(t.id);
+        }
+        // The first video is recorded, decoded even without a transform.
+        let record = if t.kind == MediaKind::Video {
+            recorder
+                .as_mut()
+                .and_then(record::CallRecorder::take_video_sender)
+        } else {
+            None
+        };
+        if t.kind == MediaKind::Video && (transform != Transform::None || record.is_some()) {
             pc.set_receive_frames(t.id, true).map_err(fail)?;
-            pipelines.insert(t.id, Pipeline::start(Arc::clone(&pc), t.id, transform));
+            pipelines.insert(
+                t.id,
+                Pipeline::start(Arc::clone(&pc), t.id, transform, record),
+            );
         }
     }
+    let recorder = recorder.map(|r| (r, audio_codecs));
     pc.set_local_description(None).await.map_err(fail)?;
     if tokio::time::timeout(GATHERING_DEADLINE, pc.gathering_complete())
         .await
@@ -256,7 +383,7 @@ async fn offer(
         )
     })?;
     tracing::info!(?transform, "call answered");
-    tokio::spawn(serve(pc, pipelines));
+    tokio::spawn(serve(pc, pipelines, audio, recorder));
     Ok(Json(Answer {
         sdp: answer.sdp,
         kind: "answer",
@@ -264,7 +391,12 @@ async fn offer(
 }
 
 /// Runs one call until it fails or closes.
-async fn serve(pc: Arc<PeerConnection>, pipelines: HashMap<ferrtc::TransceiverId, Pipeline>) {
+async fn serve(
+    pc: Arc<PeerConnection>,
+    pipelines: HashMap<ferrtc::TransceiverId, Pipeline>,
+    audio: HashSet<ferrtc::TransceiverId>,
+    mut recorder: Option<(record::CallRecorder, record::AudioCodecs)>,
+) {
     while let Some(event) = pc.next_event().await {
         match event {
             Event::DataChannel(channel) => {
@@ -283,6 +415,11 @@ async fn serve(pc: Arc<PeerConnection>, pipelines: HashMap<ferrtc::TransceiverId
                 ..
             } => {
                 // Audio, and video without a transform: back as it came.
+                if let Some((r, codecs)) =
+                    recorder.as_mut().filter(|_| audio.contains(&transceiver))
+                {
+                    r.push_audio_rtp(&packet, codecs);
+                }
                 let _ = pc.write_rtp(transceiver, packet);
             }
             Event::KeyframeRequest { transceiver } => match pipelines.get(&transceiver) {
@@ -303,6 +440,9 @@ async fn serve(pc: Arc<PeerConnection>, pipelines: HashMap<ferrtc::TransceiverId
     }
     drop(pipelines);
     pc.close().await;
+    if let Some((r, _)) = recorder {
+        r.finish().await;
+    }
 }
 
 /// Echoes a channel's messages; `ping N` gets `pong N`.

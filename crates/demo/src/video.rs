@@ -5,6 +5,9 @@
 //! Between the two threads is a `ferrtc-media` track, which holds one frame: when the
 //! transform and encoder are slower than the camera, the newest frame wins and the others
 //! are dropped and counted. Every encoded frame is decoded (a decoder cannot skip frames).
+//!
+//! Without a transform a pipeline exists only to record (`--record-to`): frames go back as
+//! they came (re-packetized) and are decoded for the recorder only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -12,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use ferrtc::{CodecKind, EncodedFrame, PeerConnection, TransceiverId};
 use ferrtc_media::{
-    Frame, H264Decoder, H264Encoder, MediaKind, MediaStreamTrack, VideoDecoder, VideoEncoder,
-    VideoEncoderConfig, VpxDecoder, VpxEncoder, track_channel,
+    Frame, FrameSender, H264Decoder, H264Encoder, MediaKind, MediaStreamTrack, VideoDecoder,
+    VideoEncoder, VideoEncoderConfig, VpxDecoder, VpxEncoder, track_channel,
 };
 use tokio::sync::mpsc;
 
@@ -28,16 +31,21 @@ const VIDEO_CLOCK_HZ: f64 = 90_000.0;
 pub struct Pipeline {
     frames: mpsc::UnboundedSender<EncodedFrame>,
     keyframe: Arc<AtomicBool>,
+    /// Without a transform, what we send is the browser's own video: key frames are asked
+    /// of it.
+    passthrough: Option<(Arc<PeerConnection>, TransceiverId)>,
 }
 
 impl Pipeline {
-    /// Starts the decode and encode threads of `transceiver`. They end when the pipeline is
-    /// dropped.
+    /// Starts the decode and encode threads of `transceiver`; decoded frames also go to
+    /// `record`. They end when the pipeline is dropped.
     pub fn start(
         pc: Arc<PeerConnection>,
         transceiver: TransceiverId,
         transform: Transform,
+        record: Option<FrameSender>,
     ) -> Self {
+        let passthrough = (transform == Transform::None).then(|| (Arc::clone(&pc), transceiver));
         let (frames, mut rx) = mpsc::unbounded_channel::<EncodedFrame>();
         let keyframe = Arc::new(AtomicBool::new(false));
         let codec: Arc<OnceLock<CodecKind>> = Arc::new(OnceLock::new());
@@ -50,6 +58,17 @@ impl Pipeline {
             let mut last_ts: Option<i64> = None;
             let mut errors = 0u64;
             while let Some(f) = rx.blocking_recv() {
+                if transform == Transform::None {
+                    if decode_pc
+                        .write_frame(transceiver, f.data.clone(), f.rtp_timestamp)
+                        .is_err()
+                    {
+                        break;
+                    }
+                    if record.is_none() {
+                        continue;
+                    }
+                }
                 let codec = *decode_codec.get_or_init(|| f.codec);
                 if decoder.is_none() {
                     decoder = match new_decoder(codec) {
@@ -67,7 +86,11 @@ impl Pipeline {
                 let pts = unwrap_timestamp(&mut last_ts, f.rtp_timestamp);
                 match d.decode(&f.data, pts) {
                     Ok(Some(frame)) => {
-                        if sender.send(Frame::Video(frame)).is_err() {
+                        if let Some(r) = &record {
+                            let _ = r.send(Frame::Video(frame.clone()));
+                        }
+                        if transform != Transform::None && sender.send(Frame::Video(frame)).is_err()
+                        {
                             break;
                         }
                     }
@@ -143,7 +166,11 @@ impl Pipeline {
             }
             tracing::info!(stats = ?track.stats(), "video encoder ended");
         });
-        Pipeline { frames, keyframe }
+        Pipeline {
+            frames,
+            keyframe,
+            passthrough,
+        }
     }
 
     /// A frame from the browser.
@@ -153,7 +180,12 @@ impl Pipeline {
 
     /// The browser asks for a key frame of what we send.
     pub fn request_keyframe(&self) {
-        self.keyframe.store(true, Ordering::Release);
+        match &self.passthrough {
+            Some((pc, transceiver)) => {
+                let _ = pc.request_keyframe(*transceiver);
+            }
+            None => self.keyframe.store(true, Ordering::Release),
+        }
     }
 }
 

@@ -41,9 +41,18 @@ async function start() {
   $('error').textContent = '';
   pings = 0;
   pongs = 0;
+  await configLoaded;
   const useAudio = $('use-audio').checked;
   const useVideo = $('use-video').checked;
   let stream = null;
+  if ((useAudio || useVideo) && !window.isSecureContext) {
+    $('error').textContent = `This page came over plain HTTP from ${location.host}: browsers ` +
+      'give the camera and microphone only to pages from localhost or over HTTPS. Open it ' +
+      'as http://localhost:PORT on the server machine, or restart the server with --https ' +
+      '(or --cert-file and --key-file) and open the https:// URL it prints.';
+    stop();
+    return;
+  }
   if (useAudio || useVideo) {
     try {
       stream = await navigator.mediaDevices.getUserMedia({
@@ -61,8 +70,15 @@ async function start() {
     $('local').srcObject = stream;
   }
 
-  pc = new RTCPeerConnection({ iceServers: [] });
+  pc = new RTCPeerConnection({ iceServers: $('use-stun').checked ? iceServers : [] });
   pc.addEventListener('connectionstatechange', () => setState(`connection: ${pc.connectionState}`));
+  pc.addEventListener('iceconnectionstatechange', () => {
+    if (pc && pc.iceConnectionState === 'failed') {
+      $('error').textContent = 'ICE failed: no network path between this browser and the ' +
+        'server. Across NAT or a firewall a TURN server is needed: start the server with ' +
+        '--turn URL --turn-username U --turn-password P and tick "use STUN/TURN".';
+    }
+  });
   pc.addEventListener('track', (ev) => {
     if (ev.track.kind === 'video' || !$('remote').srcObject) {
       $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]);
@@ -250,11 +266,29 @@ async function runTest() {
   });
 }
 
+// The server's --stun and --turn servers, used when 'use STUN/TURN' is ticked.
+let iceServers = [];
+async function loadConfig() {
+  try {
+    const config = await (await fetch('/config')).json();
+    iceServers = config.iceServers || [];
+  } catch (e) {
+    iceServers = [];
+  }
+  const urls = iceServers.flatMap((s) => s.urls);
+  $('use-stun').checked = urls.length > 0 && params.get('stun') !== '0';
+  $('use-stun').disabled = urls.length === 0;
+  $('ice-servers').textContent = urls.length
+    ? `(${urls.join(', ')})`
+    : '(none: start the server with --stun URL or --turn URL)';
+}
+const configLoaded = loadConfig();
+
 $('start').addEventListener('click', start);
 $('stop').addEventListener('click', stop);
 setOptionsFromQuery();
 if (params.get('autostart') === '1') {
-  start().then(() => {
+  configLoaded.then(start).then(() => {
     if (params.get('test') === '1') runTest();
   }, (e) => {
     $('error').textContent = `Start failed: ${e}`;
