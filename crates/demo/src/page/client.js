@@ -2,7 +2,9 @@
 // aiortc's signalling (POST /offer), shows what comes back and the call's figures.
 //
 // Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264,
-// datachannel=0, audio=0, video=0 preset the options; test=1 (with the server's
+// datachannel=0, audio=0, video=0, dc=ordered|unordered-rexmit0|unordered-life500,
+// audiocodec=opus/48000/2|G722/8000|PCMU/8000|PCMA/8000, resolution=WxH, stun=0 preset the
+// options; dcmodes=all opens one channel of each parameter set at once (for tests); test=1 (with the server's
 // --test-results) posts a result to /result once the call has shown enough, or after 40 s.
 'use strict';
 
@@ -15,11 +17,23 @@ let statsTimer = null;
 let lastStats = null;
 let pings = 0;
 let pongs = 0;
+// Pongs per channel label.
+let pongsBy = {};
+const channels = [];
+// The three parameter sets of aiortc's demo page.
+const DC_PARAMS = {
+  ordered: { ordered: true },
+  'unordered-rexmit0': { ordered: false, maxRetransmits: 0 },
+  'unordered-life500': { ordered: false, maxPacketLifeTime: 500 },
+};
 let latestFigures = {};
 
 function setOptionsFromQuery() {
   if (params.has('transform')) $('video-transform').value = params.get('transform');
   if (params.has('codec')) $('video-codec').value = params.get('codec');
+  if (params.has('dc')) $('dc-params').value = params.get('dc');
+  if (params.has('audiocodec')) $('audio-codec').value = params.get('audiocodec');
+  if (params.has('resolution')) $('video-resolution').value = params.get('resolution');
   for (const k of ['datachannel', 'audio', 'video']) {
     if (params.get(k) === '0') $('use-' + k).checked = false;
   }
@@ -41,6 +55,7 @@ async function start() {
   $('error').textContent = '';
   pings = 0;
   pongs = 0;
+  pongsBy = {};
   await configLoaded;
   const useAudio = $('use-audio').checked;
   const useVideo = $('use-video').checked;
@@ -57,7 +72,7 @@ async function start() {
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         audio: useAudio,
-        video: useVideo ? { width: 640, height: 480 } : false,
+        video: useVideo ? resolution() : false,
       });
     } catch (e) {
       $('error').textContent = (e.name === 'NotAllowedError' || e.name === 'SecurityError')
@@ -94,24 +109,41 @@ async function start() {
           .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`);
         if (wanted.length) t.setCodecPreferences(wanted);
       }
+      const audioCodec = $('audio-codec').value;
+      if (track.kind === 'audio' && audioCodec !== 'default' && t.setCodecPreferences) {
+        const [name, rate] = audioCodec.split('/');
+        const wanted = RTCRtpReceiver.getCapabilities('audio').codecs.filter((c) =>
+          c.mimeType.toLowerCase() === `audio/${name.toLowerCase()}` &&
+          String(c.clockRate) === rate);
+        if (wanted.length) t.setCodecPreferences(wanted);
+        else $('error').textContent = `This browser has no ${audioCodec}: default codec used.`;
+      }
     }
   }
 
   if ($('use-datachannel').checked) {
-    dc = pc.createDataChannel('chat', { ordered: true });
-    dc.addEventListener('open', () => {
-      dcLog('> open');
-      pingTimer = setInterval(() => {
-        const msg = `ping ${pings++}`;
-        dcLog('> ' + msg);
-        dc.send(msg);
-      }, 1000);
-    });
-    dc.addEventListener('close', () => dcLog('> close'));
-    dc.addEventListener('message', (ev) => {
-      dcLog('< ' + ev.data);
-      if (typeof ev.data === 'string' && ev.data.startsWith('pong ')) pongs++;
-    });
+    const modes = params.get('dcmodes') === 'all' ? Object.keys(DC_PARAMS) : [$('dc-params').value];
+    for (const mode of modes) {
+      const channel = pc.createDataChannel(mode === modes[0] ? 'chat' : `chat-${mode}`,
+        DC_PARAMS[mode]);
+      if (!dc) dc = channel;
+      channels.push(channel);
+      pongsBy[mode] = 0;
+      channel.addEventListener('open', () => dcLog(`> open (${mode})`));
+      channel.addEventListener('close', () => dcLog(`> close (${mode})`));
+      channel.addEventListener('message', (ev) => {
+        dcLog(`< ${ev.data}` + (modes.length > 1 ? ` (${mode})` : ''));
+        if (typeof ev.data === 'string' && ev.data.startsWith('pong ')) {
+          pongs++;
+          pongsBy[mode]++;
+        }
+      });
+    }
+    pingTimer = setInterval(() => {
+      const msg = `ping ${pings++}`;
+      dcLog('> ' + msg);
+      for (const c of channels) if (c.readyState === 'open') c.send(msg);
+    }, 1000);
   }
 
   await pc.setLocalDescription(await pc.createOffer());
@@ -154,7 +186,8 @@ function stop() {
   $('stop').disabled = true;
   clearInterval(pingTimer);
   clearInterval(statsTimer);
-  if (dc) dc.close();
+  for (const c of channels) c.close();
+  channels.length = 0;
   dc = null;
   if (pc) {
     for (const t of pc.getTransceivers()) {
@@ -171,6 +204,11 @@ function stop() {
   setState('stopped');
 }
 
+function resolution() {
+  const [width, height] = $('video-resolution').value.split('x').map(Number);
+  return { width, height };
+}
+
 function formatBitrate(bps) {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${(bps / 1e3).toFixed(0)} kb/s`;
 }
@@ -184,9 +222,15 @@ async function updateStats() {
   let framesDecoded = 0;
   let fps = null;
   let rtt = null;
+  let audioPackets = 0;
+  let audioCodecId = null;
   report.forEach((s) => {
     if (s.type === 'inbound-rtp') {
       bytesIn += s.bytesReceived || 0;
+      if (s.kind === 'audio') {
+        audioPackets += s.packetsReceived || 0;
+        audioCodecId = s.codecId || audioCodecId;
+      }
       if (s.kind === 'video') {
         framesDecoded += s.framesDecoded || 0;
         if (s.framesPerSecond !== undefined) fps = s.framesPerSecond;
@@ -210,6 +254,9 @@ async function updateStats() {
   $('rtt').textContent = rtt === null ? '–' : `${(rtt * 1000).toFixed(1)} ms`;
   latestFigures.rtt = rtt;
   latestFigures.frames_decoded = framesDecoded;
+  latestFigures.audio_packets = audioPackets;
+  const codec = audioCodecId && report.get(audioCodecId);
+  latestFigures.audio_codec = codec ? `${codec.mimeType}/${codec.clockRate}` : null;
   lastStats = { time: now, bytesIn, bytesOut, framesDecoded };
 }
 
@@ -241,10 +288,13 @@ async function runTest() {
   const started = performance.now();
   const wantVideo = $('use-video').checked;
   const wantPongs = $('use-datachannel').checked ? 3 : 0;
+  const wantAudio = $('use-audio').checked ? 50 : 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     await updateStats();
-    const enough = (!wantVideo || (latestFigures.frames_decoded || 0) > 30) && pongs >= wantPongs;
+    const enough = (!wantVideo || (latestFigures.frames_decoded || 0) > 30) &&
+      Object.values(pongsBy).every((n) => n >= wantPongs) &&
+      (latestFigures.audio_packets || 0) >= wantAudio;
     const late = performance.now() - started > 40000;
     if (enough || late) break;
   }
@@ -254,6 +304,9 @@ async function runTest() {
     frames_decoded: latestFigures.frames_decoded || 0,
     pings,
     pongs,
+    pongs_by_mode: pongsBy,
+    audio_codec: latestFigures.audio_codec,
+    audio_packets: latestFigures.audio_packets || 0,
     rtt: latestFigures.rtt,
     picture: pictureFigures(),
     error: $('error').textContent,
