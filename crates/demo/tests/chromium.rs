@@ -101,6 +101,9 @@ async fn edges_come_back_dark_with_bright_edges() {
     assert!(number(&r, &["pongs"]) >= 3.0, "{r}");
     assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
+    // The getStats plots were drawn.
+    assert!(number(&r, &["plots", "points"]) >= 2.0, "{r}");
+    assert!(number(&r, &["plots", "inked"]) > 0.005, "{r}");
 }
 
 #[tokio::test]

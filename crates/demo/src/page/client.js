@@ -197,11 +197,56 @@ function stop() {
   }
   pc = null;
   lastStats = null;
+  history = [];
   const local = $('local').srcObject;
   if (local) for (const t of local.getTracks()) t.stop();
   $('local').srcObject = null;
   $('remote').srcObject = null;
   setState('stopped');
+}
+
+// The last minute of each figure, drawn on the plots canvas once a second.
+const PLOTS = [
+  { key: 'bitrate_in', title: 'bitrate in', unit: 'kb/s', scale: 1e-3 },
+  { key: 'bitrate_out', title: 'bitrate out', unit: 'kb/s', scale: 1e-3 },
+  { key: 'fps', title: 'frames/s', unit: '', scale: 1 },
+  { key: 'rtt', title: 'RTT', unit: 'ms', scale: 1e3 },
+  { key: 'loss', title: 'loss', unit: '%', scale: 100 },
+  { key: 'jitter', title: 'jitter', unit: 'ms', scale: 1e3 },
+];
+const PLOT_POINTS = 60;
+let history = [];
+
+function drawPlots() {
+  const canvas = $('plots');
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const w = canvas.width / PLOTS.length;
+  const h = canvas.height;
+  ctx.font = '12px system-ui, sans-serif';
+  PLOTS.forEach((p, i) => {
+    const x0 = i * w + 8;
+    const values = history.map((f) => (typeof f[p.key] === 'number' ? f[p.key] * p.scale : null));
+    const known = values.filter((v) => v !== null && isFinite(v));
+    const max = Math.max(1e-9, ...known) * 1.1;
+    ctx.fillStyle = '#333';
+    const last = known.length ? known[known.length - 1] : null;
+    ctx.fillText(`${p.title} ${last === null ? '–' : last.toFixed(last < 10 ? 1 : 0)} ${p.unit}`, x0, 14);
+    ctx.strokeStyle = '#ddd';
+    ctx.strokeRect(x0, 22, w - 16, h - 30);
+    ctx.strokeStyle = ['#1565c0', '#2e7d32', '#6a1b9a', '#ef6c00', '#c62828', '#00838f'][i];
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    let pen = false;
+    values.forEach((v, j) => {
+      if (v === null || !isFinite(v)) { pen = false; return; }
+      const x = x0 + ((w - 16) * j) / (PLOT_POINTS - 1);
+      const y = h - 8 - ((h - 30) * v) / max;
+      if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+      pen = true;
+    });
+    ctx.stroke();
+  });
 }
 
 function resolution() {
@@ -224,9 +269,15 @@ async function updateStats() {
   let rtt = null;
   let audioPackets = 0;
   let audioCodecId = null;
+  let packetsReceived = 0;
+  let packetsLost = 0;
+  let jitter = null;
   report.forEach((s) => {
     if (s.type === 'inbound-rtp') {
       bytesIn += s.bytesReceived || 0;
+      packetsReceived += s.packetsReceived || 0;
+      packetsLost += s.packetsLost || 0;
+      if (s.jitter !== undefined) jitter = Math.max(jitter || 0, s.jitter);
       if (s.kind === 'audio') {
         audioPackets += s.packetsReceived || 0;
         audioCodecId = s.codecId || audioCodecId;
@@ -249,7 +300,11 @@ async function updateStats() {
     $('fps').textContent = fps.toFixed(0);
     $('bitrate-in').textContent = formatBitrate(inBps);
     $('bitrate-out').textContent = formatBitrate(outBps);
-    latestFigures = { fps, bitrate_in: inBps, bitrate_out: outBps };
+    const got = packetsReceived - lastStats.packetsReceived;
+    const lost = Math.max(0, packetsLost - lastStats.packetsLost);
+    latestFigures = {
+      fps, bitrate_in: inBps, bitrate_out: outBps, loss: got + lost > 0 ? lost / (got + lost) : 0,
+    };
   }
   $('rtt').textContent = rtt === null ? '–' : `${(rtt * 1000).toFixed(1)} ms`;
   latestFigures.rtt = rtt;
@@ -257,7 +312,13 @@ async function updateStats() {
   latestFigures.audio_packets = audioPackets;
   const codec = audioCodecId && report.get(audioCodecId);
   latestFigures.audio_codec = codec ? `${codec.mimeType}/${codec.clockRate}` : null;
-  lastStats = { time: now, bytesIn, bytesOut, framesDecoded };
+  latestFigures.jitter = jitter;
+  if (lastStats) {
+    history.push({ ...latestFigures });
+    if (history.length > PLOT_POINTS) history.shift();
+    drawPlots();
+  }
+  lastStats = { time: now, bytesIn, bytesOut, framesDecoded, packetsReceived, packetsLost };
 }
 
 // The remote picture's luma, sampled through a canvas: the fractions of dark and bright
@@ -282,6 +343,15 @@ function pictureFigures() {
     else if (y > 180) bright++;
   }
   return { width: w, height: h, dark: dark / n, bright: bright / n };
+}
+
+// How many points the plots hold, and the fraction of the canvas drawn on.
+function plotFigures() {
+  const canvas = $('plots');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let inked = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
+  return { points: history.length, inked: inked / (canvas.width * canvas.height) };
 }
 
 async function runTest() {
@@ -309,6 +379,7 @@ async function runTest() {
     audio_packets: latestFigures.audio_packets || 0,
     rtt: latestFigures.rtt,
     picture: pictureFigures(),
+    plots: plotFigures(),
     error: $('error').textContent,
     connection: pc ? pc.connectionState : 'none',
   };
