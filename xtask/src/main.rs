@@ -132,6 +132,12 @@ const TEST_PACKAGES: &[&str] = &[
     "libvpx-dev",
     "libopus-dev",
     "pkg-config",
+    // ferrtc-media's `av1` feature (on by default) links libdav1d.
+    "libdav1d-dev",
+    // ffprobe checks the containers ferrtc-media writes.
+    "ffmpeg",
+    // ferrtc-peerconnection's wire-conformance test reads its capture with tshark.
+    "tshark",
 ];
 
 /// Installs Debian packages that are missing (as root; CI machines run as root).
@@ -310,21 +316,21 @@ fn interop(args: &[String]) -> Result<usize> {
     Ok(results.matches("\"pass\": true").count())
 }
 
-/// `cargo xtask demo [FLAGS]`: installs what `ferrtc-media` links (libvpx, libopus,
+/// `cargo xtask demo [FLAGS]`: installs what `ferrtc-media` links (libvpx, libopus, libdav1d,
 /// pkg-config), builds `ferrtc-demo` in release and runs it with every flag after `demo`;
 /// it prints its URL and serves until stopped.
 ///
-/// `cargo xtask demo test`: the demo's tests against headless Chromium (the page makes a
+/// `cargo xtask demo test`: the demo's tests against headless Chromium and Firefox ESR (the page makes a
 /// call by itself in a loopback-only namespace), after installing the browsers as
 /// `interop` does.
 fn demo(args: &[String]) -> Result {
-    ensure_apt(&["libvpx-dev", "libopus-dev", "pkg-config"])?;
+    ensure_apt(&["libvpx-dev", "libopus-dev", "libdav1d-dev", "pkg-config"])?;
     if args.first().map(String::as_str) == Some("test") {
         step("demo: browsers (interop/install.sh)");
         let mut c = Command::new("sh");
         c.arg(root().join("interop/install.sh"));
         run(c)?;
-        step("demo: tests against headless Chromium");
+        step("demo: tests against headless Chromium and Firefox ESR");
         let mut c = cargo();
         c.args([
             "test",

@@ -18,7 +18,8 @@ use ferrtc_media::{
 };
 
 /// The file extensions `--record-to` takes, and what each records.
-pub const FORMATS: &str = ".ivf (video, VP8), .y4m (video, raw I420), .wav (audio, 16-bit PCM)";
+pub const FORMATS: &str = ".ivf (video, VP8), .webm (video, VP8), .y4m (video, raw I420), \
+     .wav (audio, 16-bit PCM), .ogg or .opus (audio, Opus)";
 
 /// Where calls are recorded, and whether one is being recorded now.
 #[derive(Debug)]
@@ -32,8 +33,8 @@ impl Recording {
     /// A recording to `path`, whose extension says the format (see [`FORMATS`]).
     pub fn new(path: &Path) -> Result<Recording, String> {
         let kind = match ContainerKind::from_path(path) {
-            Some(ContainerKind::Wav) => MediaKind::Audio,
-            Some(_) => MediaKind::Video,
+            Some(ContainerKind::Wav | ContainerKind::Ogg) => MediaKind::Audio,
+            Some(ContainerKind::Ivf | ContainerKind::Webm | ContainerKind::Y4m) => MediaKind::Video,
             None => {
                 return Err(format!("{}: --record-to takes {FORMATS}", path.display()));
             }
@@ -208,6 +209,22 @@ impl CallRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_extension_says_what_is_recorded() {
+        for (name, video) in [
+            ("a.ivf", true),
+            ("a.webm", true),
+            ("a.y4m", true),
+            ("a.wav", false),
+            ("a.ogg", false),
+            ("a.opus", false),
+        ] {
+            let r = Recording::new(Path::new(name)).expect(name);
+            assert_eq!(r.is_video(), video, "{name}");
+        }
+        assert!(Recording::new(Path::new("a.mp4")).is_err());
+    }
 
     #[test]
     fn rtp_payload_skips_csrcs_extension_and_padding() {
