@@ -447,7 +447,7 @@ impl VirtualLink {
 
 /// Goodput in bytes per virtual second of [`REORDER_MESSAGES`] reliable ordered 64 KiB messages
 /// between two ferrtc associations over a 200 ms round trip with no loss, with or without
-/// reordering (see [`VirtualLink`]); every message arrives whole and in order. Seeded: a run
+/// reordering (see `VirtualLink`); every message arrives whole and in order. Seeded: a run
 /// replays.
 pub fn reorder_goodput(reordering: bool) -> f64 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(300);
