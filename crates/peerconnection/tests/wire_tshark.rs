@@ -747,14 +747,12 @@ fn tshark_decrypts_dtls_with_our_key_log_and_decodes_the_sctp_inside() {
         "-o",
         "sctp.checksum:CRC-32C",
     ];
-    // Known defect, left out here and nowhere else: ferrtc-sctp-datachannel counts the
-    // last parameter's padding in the chunk length of INIT and INIT ACK (RFC 9260 §3.2
-    // says the chunk length includes the padding of every parameter but the last), which
-    // tshark notes as `sctp.parameter_padding.expert`. Drop the exclusion once fixed.
+    // Nothing excluded: this is also where tshark caught INIT and INIT ACK counting their
+    // last parameter's padding in the chunk length (RFC 9260 §3.2), now fixed.
     let bad = fields(
         &path,
         &args,
-        "(_ws.malformed || _ws.expert.severity == error) && !sctp.parameter_padding.expert",
+        "_ws.malformed || _ws.expert.severity == error",
         &["frame.number", "_ws.col.Info"],
     );
     assert!(bad.is_empty(), "malformed or erroneous: {bad:?}");

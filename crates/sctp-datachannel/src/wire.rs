@@ -523,6 +523,22 @@ impl<'a, P: Tlv<'a> + Clone> TlvList<'a, P> {
         }
     }
 
+    /// What the list adds to a chunk's Length field: every element padded except the last
+    /// (RFC 9260 section 3.2: the Chunk Length "does include padding of any variable-length
+    /// parameter except the last parameter in the chunk"). Wire bytes count as received.
+    fn length_field_len(&self) -> usize {
+        match self {
+            Self::Wire(b) => b.len(),
+            Self::Items(i) => {
+                let last_pad = i.last().map_or(0, |p| {
+                    let len = 4 + p.value_len();
+                    pad4(len) - len
+                });
+                self.buffer_len() - last_pad
+            }
+        }
+    }
+
     fn emit(&self, out: &mut BytesMut) {
         match self {
             Self::Wire(b) => out.put_slice(b),
@@ -1105,19 +1121,21 @@ impl<'a> ChunkRepr<'a> {
         }
     }
 
-    /// Length of the chunk value (after the 4-byte header, before padding).
+    /// Length of the chunk value as the chunk's Length field counts it (after the 4-byte
+    /// header): the padding of the last parameter or cause and the chunk's own padding are not
+    /// counted (RFC 9260 section 3.2).
     pub fn value_len(&self) -> usize {
         match self {
             Self::Data(d) => 12 + d.data.len(),
-            Self::Init(i) | Self::InitAck(i) => 16 + i.params.buffer_len(),
+            Self::Init(i) | Self::InitAck(i) => 16 + i.params.length_field_len(),
             Self::Sack(s) => 12 + 4 * (s.gap_blocks.len() + s.dup_tsns.len()),
-            Self::Heartbeat(i) | Self::HeartbeatAck(i) => pad4(4 + i.len()),
-            Self::Abort { causes, .. } | Self::Error { causes } => causes.buffer_len(),
+            Self::Heartbeat(i) | Self::HeartbeatAck(i) => 4 + i.len(),
+            Self::Abort { causes, .. } | Self::Error { causes } => causes.length_field_len(),
             Self::Shutdown { .. } => 4,
             Self::ShutdownAck | Self::CookieAck | Self::ShutdownComplete { .. } => 0,
             Self::CookieEcho(c) => c.len(),
             Self::ForwardTsn { streams, .. } => 4 + 4 * streams.len(),
-            Self::ReConfig { params } => params.buffer_len(),
+            Self::ReConfig { params } => params.length_field_len(),
             Self::Unknown(c) => c.value.len(),
         }
     }
@@ -1131,6 +1149,7 @@ impl<'a> ChunkRepr<'a> {
     pub fn emit(&self, out: &mut BytesMut) {
         let (kind, flags) = self.kind_flags();
         let len = CHUNK_HEADER_LEN + self.value_len();
+        let start = out.len();
         out.reserve(pad4(len));
         out.put_u8(kind);
         out.put_u8(flags);
@@ -1174,7 +1193,9 @@ impl<'a> ChunkRepr<'a> {
             Self::ReConfig { params } => params.emit(out),
             Self::Unknown(c) => out.put_slice(c.value),
         }
-        out.put_bytes(0, pad4(len) - len);
+        // The last parameter may have brought its padding already; pad what was written.
+        let written = out.len() - start;
+        out.put_bytes(0, pad4(written) - written);
     }
 }
 
@@ -1208,6 +1229,37 @@ pub(crate) fn pad_chunk(out: &mut BytesMut) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// RFC 9260 section 3.2: the Length field counts the padding of every parameter but the
+    /// last; the chunk on the wire is still padded to four bytes.
+    #[test]
+    fn chunk_length_leaves_out_the_last_parameters_padding() {
+        let params = [
+            InitParam::StateCookie(&[1, 2, 3, 4, 5]),
+            InitParam::SupportedExtensions(&[0x82, 0xc0, 0x80]),
+        ];
+        let init = ChunkRepr::Init(InitChunk {
+            initiate_tag: 1,
+            a_rwnd: 2,
+            outbound_streams: 3,
+            inbound_streams: 4,
+            initial_tsn: 5,
+            params: TlvList::Items(&params),
+        });
+        let mut out = BytesMut::new();
+        init.emit(&mut out);
+        // 4 header + 16 fixed + (4 + 5 + 3 padding) + (4 + 3): 39, padded to 40 on the wire.
+        assert_eq!(u16::from_be_bytes([out[2], out[3]]), 39);
+        assert_eq!(out.len(), 40);
+        round_trip(&init);
+
+        let hb = ChunkRepr::Heartbeat(&[9, 9, 9]);
+        let mut out = BytesMut::new();
+        hb.emit(&mut out);
+        assert_eq!(u16::from_be_bytes([out[2], out[3]]), 4 + 4 + 3);
+        assert_eq!(out.len(), 12);
+        round_trip(&hb);
+    }
 
     fn round_trip(c: &ChunkRepr<'_>) {
         let mut out = BytesMut::new();
