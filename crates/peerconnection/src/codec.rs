@@ -159,7 +159,7 @@ impl CodecSpec {
         self
     }
 
-    /// ferrtc's audio codecs: Opus (RFC 7587) with in-band FEC, RED over Opus, G.711.
+    /// ferrtc's audio codecs: Opus (RFC 7587) with in-band FEC, RED over Opus, G.711, G.722.
     #[must_use]
     pub fn default_audio() -> Vec<CodecSpec> {
         vec![
@@ -173,6 +173,8 @@ impl CodecSpec {
             },
             CodecSpec::new("PCMU", 8_000, None, pt(0)),
             CodecSpec::new("PCMA", 8_000, None, pt(8)),
+            // RFC 3551 section 4.5.2: G.722 samples at 16 kHz but its RTP clock runs at 8 kHz.
+            CodecSpec::new("G722", 8_000, None, pt(9)),
         ]
     }
 

@@ -326,3 +326,27 @@ fn simulcast_is_accepted_on_receive() {
         .collect();
     assert_eq!(rids, ["h", "l", "x"]);
 }
+
+#[test]
+fn a_g722_only_audio_offer_gets_g722() {
+    // What the demo page's "G722" choice makes Chromium offer: one audio codec, static
+    // payload type 9 (RFC 3551 section 6), with an 8 kHz RTP clock.
+    let mut rng = common::rng(11);
+    let mut offerer = common::negotiator(1, &mut rng);
+    offerer.add_track(MediaKind::Audio, track()).unwrap();
+    let offer = offerer.create_offer(&mut rng).unwrap().sdp;
+    let line = offer
+        .lines()
+        .find(|l| l.starts_with("m=audio "))
+        .expect("an audio m-line");
+    let g722_only = offer.replace(line, "m=audio 9 UDP/TLS/RTP/SAVPF 9");
+    assert!(g722_only.contains("a=rtpmap:9 G722/8000"), "{g722_only}");
+    let mut n = common::negotiator(9, &mut rng);
+    let (text, negotiation) = answer_offer(&mut n, &g722_only, &mut rng);
+    mozilla_parse(&text);
+    assert!(text.contains("m=audio 9 UDP/TLS/RTP/SAVPF 9\r\n"), "{text}");
+    assert!(text.contains("a=rtpmap:9 G722/8000\r\n"), "{text}");
+    let codecs = &negotiation.media[0].codecs;
+    assert_eq!(codecs.len(), 1);
+    assert!(codecs[0].name.eq_ignore_ascii_case("G722"));
+}
