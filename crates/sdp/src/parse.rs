@@ -13,6 +13,11 @@ use crate::{ParseError, ParseErrorKind, PayloadType};
 /// <type>=<value>   ; type is exactly one letter, no spaces around "="
 /// ```
 fn split_line(line: &str) -> Result<(u8, &str), ParseErrorKind> {
+    // RFC 8866 §9: no value may hold a CR, LF or NUL. A CR inside a line (the trailing one of
+    // CRLF is trimmed before this) would come back as a line end when written again.
+    if line.contains(['\r', '\0']) {
+        return Err(ParseErrorKind::Invalid("line (a CR or NUL inside it)"));
+    }
     match line.as_bytes() {
         [t, b'=', ..] if t.is_ascii_alphabetic() => Ok((*t, &line[2..])),
         _ => Err(ParseErrorKind::MalformedLine),
@@ -287,6 +292,22 @@ mod tests {
             s.to_string(),
             "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
         );
+    }
+
+    /// Found by the `sdp_parse` fuzz target: `a=fmtp:97 apt=96\r;` kept a CR inside the
+    /// value, which the written text then ended the line with.
+    #[test]
+    fn a_cr_or_nul_inside_a_line_is_refused() {
+        for bad in ["a=fmtp:97 apt=96\r;\n", "a=tool:x\0y\n", "a=tool:x\ry\r\n"] {
+            let e = err(&format!("{HEAD}{bad}"));
+            assert_eq!(e.line, 5, "{bad:?}");
+            assert_eq!(
+                e.kind,
+                ParseErrorKind::Invalid("line (a CR or NUL inside it)")
+            );
+        }
+        // The CR of CRLF, and trailing ones, are still fine.
+        SessionDescription::parse(&format!("{HEAD}a=tool:x\r\r\n")).unwrap();
     }
 
     #[test]

@@ -74,7 +74,8 @@ impl LineKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildFault {
-    /// An LF inside a value: it would end the line (RFC 8866 §9: `text` excludes it).
+    /// An LF, CR or NUL inside a value: it would end the line or be refused by the parser
+    /// (RFC 8866 §9: `text` excludes them).
     LineBreak,
     /// A space, tab or CR at the end of the line: the parser trims it, as browsers need.
     TrailingWhitespace,
@@ -114,7 +115,7 @@ impl fmt::Display for BuildError {
         }
         write!(f, "{}= line {}: ", self.line.letter(), self.index)?;
         match &self.fault {
-            BuildFault::LineBreak => f.write_str("LF in a value"),
+            BuildFault::LineBreak => f.write_str("LF, CR or NUL in a value"),
             BuildFault::TrailingWhitespace => f.write_str("trailing space, tab or CR"),
             BuildFault::Refused(kind) => write!(f, "would not parse: {kind}"),
             BuildFault::ReadsBack => f.write_str("would read back as another value"),
@@ -144,11 +145,11 @@ impl Checker {
 
     /// The characters of `self.text` (a line's value as written).
     fn chars(&self, line: LineKind, index: usize) -> Result<(), BuildError> {
-        if self.text.contains('\n') {
-            return Err(self.err(line, index, BuildFault::LineBreak));
-        }
         if self.text.ends_with([' ', '\t', '\r']) {
             return Err(self.err(line, index, BuildFault::TrailingWhitespace));
+        }
+        if self.text.contains(['\n', '\r', '\0']) {
+            return Err(self.err(line, index, BuildFault::LineBreak));
         }
         Ok(())
     }
