@@ -2569,22 +2569,25 @@ mod tests {
         peer_request(a, &attrs, &pwd)
     }
 
-    #[test]
-    fn renomination_later_nomination_value_wins() {
+    /// A controlled agent connected to [`PEER`], given a second, lower-priority candidate of
+    /// the peer (returned as `peer2`), after our own checks succeeded on both pairs.
+    fn two_checked_pairs() -> (Agent, Instant, SocketAddr, SocketAddr, SocketAddr) {
         let (mut a, mut now) = connected_setup(IceRole::Controlled);
-        let local: SocketAddr = LOCAL.parse().unwrap();
-        let peer: SocketAddr = PEER.parse().unwrap();
-        // A second, lower-priority candidate of the peer.
         let peer2: SocketAddr = "198.51.100.3:6001".parse().unwrap();
         let mut c = Candidate::host(peer2, 1, 65535, Foundation::from_index(10));
         c.priority = candidate::priority(100, 65535, 1);
         a.add_remote_candidate(c).unwrap();
-        // Our own checks succeed on both pairs.
         for _ in 0..20 {
             now = a.poll_timeout().unwrap().max(now);
             a.handle_timeout(now);
             answer_checks(&mut a, now);
         }
+        (a, now, LOCAL.parse().unwrap(), PEER.parse().unwrap(), peer2)
+    }
+
+    #[test]
+    fn renomination_later_nomination_value_wins() {
+        let (mut a, now, local, peer, peer2) = two_checked_pairs();
         let selected = |a: &Agent| a.selected_pair().map(|p| (p.remote.address, p.nominated));
         assert_eq!(selected(&a), Some((peer, false)));
         // Chromium's renomination: NOMINATION 1 on the better pair...
@@ -2618,18 +2621,7 @@ mod tests {
 
     #[test]
     fn without_nomination_values_a_nominated_pair_is_kept() {
-        let (mut a, mut now) = connected_setup(IceRole::Controlled);
-        let local: SocketAddr = LOCAL.parse().unwrap();
-        let peer: SocketAddr = PEER.parse().unwrap();
-        let peer2: SocketAddr = "198.51.100.3:6001".parse().unwrap();
-        let mut c = Candidate::host(peer2, 1, 65535, Foundation::from_index(10));
-        c.priority = candidate::priority(100, 65535, 1);
-        a.add_remote_candidate(c).unwrap();
-        for _ in 0..20 {
-            now = a.poll_timeout().unwrap().max(now);
-            a.handle_timeout(now);
-            answer_checks(&mut a, now);
-        }
+        let (mut a, now, local, peer, peer2) = two_checked_pairs();
         for from in [peer, peer2] {
             let req = nominating_request(&a, None, true);
             a.handle_receive(now, Transport::Udp, local, from, &req)
