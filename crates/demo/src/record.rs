@@ -1,6 +1,6 @@
-//! `--record-to FILE`: the browser's video (`.ivf`, re-encoded as VP8, or `.y4m`, raw) or
-//! audio (`.wav`, decoded from Opus, G.722, PCMU or PCMA) written to a file with
-//! `ferrtc-media`'s `MediaRecorder`.
+//! `--record-to FILE`: the browser's video (`.ivf` or `.webm`, re-encoded as VP8, or `.y4m`,
+//! raw) or audio (`.wav`, decoded from Opus, G.722, PCMU or PCMA; `.ogg`/`.opus`, Opus)
+//! written to a file with `ferrtc-media`'s `MediaRecorder`.
 //!
 //! One call is recorded at a time: the first one that starts while no other is being
 //! recorded. Its file is finished (header sizes written) when that call ends; the next call
@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ferrtc::layers::rtp_codecs::rtp::RtpPacket;
+use ferrtc::layers::sdp::{MediaKind as SdpMediaKind, SessionDescription};
 use ferrtc_media::container::ContainerKind;
 use ferrtc_media::{
     AudioDecoder, Frame, FrameSender, G711Decoder, G711Law, G722Decoder, MediaKind, MediaRecorder,
@@ -86,48 +88,28 @@ impl Recording {
 pub type AudioCodecs = HashMap<u8, (String, u32)>;
 
 /// The audio codecs of an offer, by payload type: encoding name and clock rate, from its
-/// `a=rtpmap` lines in audio sections.
+/// `a=rtpmap` lines in audio sections (read with `ferrtc-sdp`; an offer it refuses gives none).
 pub fn audio_payload_types(sdp: &str) -> AudioCodecs {
-    let mut map = HashMap::new();
-    let mut audio = false;
-    for line in sdp.lines() {
-        if let Some(m) = line.strip_prefix("m=") {
-            audio = m.starts_with("audio ");
-        } else if let Some(rtpmap) = line.strip_prefix("a=rtpmap:").filter(|_| audio) {
-            let Some((pt, codec)) = rtpmap.split_once(' ') else {
-                continue;
-            };
-            let mut parts = codec.trim().split('/');
-            let (Some(name), Some(rate)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            if let (Ok(pt), Ok(rate)) = (pt.parse(), rate.parse()) {
-                map.insert(pt, (name.to_ascii_lowercase(), rate));
-            }
-        }
-    }
-    map
+    let Ok(sdp) = SessionDescription::parse(sdp) else {
+        return HashMap::new();
+    };
+    sdp.media
+        .iter()
+        .filter(|m| m.kind == SdpMediaKind::Audio)
+        .flat_map(|m| m.rtpmaps())
+        .map(|r| {
+            let name = r.encoding_name.to_ascii_lowercase();
+            (r.payload_type.get(), (name, r.clock_rate))
+        })
+        .collect()
 }
 
-/// The payload of an RTP packet (RFC 3550 §5.1): after the CSRCs and the header
-/// extension, before the padding. `None` if the packet is malformed.
+/// The payload type, timestamp and payload of an RTP packet (read with `ferrtc-rtp-codecs`:
+/// after the CSRCs and the header extension, before the padding). `None` if malformed.
 pub fn rtp_payload(packet: &[u8]) -> Option<(u8, u32, &[u8])> {
-    if packet.len() < 12 || packet[0] >> 6 != 2 {
-        return None;
-    }
-    let csrcs = usize::from(packet[0] & 0x0f);
-    let mut start = 12 + 4 * csrcs;
-    if packet[0] & 0x10 != 0 {
-        let words = packet.get(start + 2..start + 4)?;
-        start += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
-    }
-    let mut end = packet.len();
-    if packet[0] & 0x20 != 0 {
-        end = end.checked_sub(usize::from(*packet.last()?))?;
-    }
-    let payload = packet.get(start..end)?;
-    let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-    Some((packet[1] & 0x7f, timestamp, payload))
+    let p = RtpPacket::new_checked(packet).ok()?;
+    let payload = &packet[p.header_len()..packet.len() - p.padding_len()];
+    Some((p.payload_type().get(), p.timestamp(), payload))
 }
 
 /// The audio decoder for a codec of [`audio_payload_types`].
@@ -244,7 +226,7 @@ mod tests {
 
     #[test]
     fn audio_payload_types_come_from_audio_sections_only() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 9 0\r\na=rtpmap:111 opus/48000/2\r\n\
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 9 0\r\na=rtpmap:111 opus/48000/2\r\n\
                    a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n\
                    m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n";
         let map = audio_payload_types(sdp);

@@ -94,6 +94,7 @@ pub use net::IceServer;
 pub mod layers {
     pub use ferrtc_dtls as dtls;
     pub use ferrtc_peerconnection as peerconnection;
+    pub use ferrtc_rtp_codecs as rtp_codecs;
     pub use ferrtc_sctp_datachannel as sctp;
     pub use ferrtc_sdp as sdp;
     pub use ferrtc_stun_ice as stun_ice;
