@@ -6,15 +6,12 @@
 //! (`interop/install.sh` installs it), so these tests are ignored by default; run them with
 //! `cargo xtask demo test` or `cargo test --release -p ferrtc-demo -- --ignored`.
 
-use std::process::Stdio;
-use std::time::Duration;
+mod browser;
 
+use browser::number;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CHROMIUM: &str = "/usr/lib/chromium/chromium";
-/// The page gives up after 40 s and posts what it has; this is the test's own bound.
-const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Run inside the namespace by `sh`: brings `lo` up, starts the demo, reads its first line
 /// (`listening on URL`), opens the page in Chromium, and passes the demo's stdout on.
@@ -33,63 +30,9 @@ ip link set lo up || exit 1
 }
 "#;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
-
 /// Runs the page with `query` and returns the result it posted.
 async fn call(query: &str) -> Value {
-    let mut cmd = tokio::process::Command::new("unshare");
-    if !is_root() {
-        cmd.args(["--user", "--map-root-user"]);
-    }
-    // A fresh network and PID namespace: only `lo`, and every process started in it dies
-    // with its first one when the test drops the child.
-    cmd.args([
-        "--net",
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child=SIGKILL",
-        "sh",
-        "-c",
-        SCRIPT,
-    ])
-    .env("DEMO", env!("CARGO_BIN_EXE_ferrtc-demo"))
-    .env("CHROMIUM", CHROMIUM)
-    .env("QUERY", query)
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::piped())
-    .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("unshare runs");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let result = tokio::time::timeout(DEADLINE, async {
-        while let Some(line) = lines.next_line().await.expect("stdout readable") {
-            if let Some(json) = line.strip_prefix("result ") {
-                return serde_json::from_str::<Value>(json).expect("result is JSON");
-            }
-        }
-        panic!("the demo ended without a result");
-    })
-    .await
-    .expect("a result in time");
-    let _ = child.start_kill();
-    let _ = child.wait().await;
-    eprintln!("{query}: {result}");
-    result
-}
-
-fn number(v: &Value, path: &[&str]) -> f64 {
-    path.iter()
-        .fold(v, |v, k| &v[*k])
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path:?} missing in {v}"))
+    browser::call(SCRIPT, &[("CHROMIUM", CHROMIUM)], query).await
 }
 
 #[tokio::test]

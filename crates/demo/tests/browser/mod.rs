@@ -1,0 +1,73 @@
+//! What the Chromium and Firefox tests share: run the demo and a headless browser inside a
+//! fresh, loopback-only network namespace and read the result the page posted.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The page gives up after 40 s and posts what it has; this is the test's own bound.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// Runs `script` with `sh` in the namespace, with `DEMO` (the demo binary), `QUERY` and
+/// `envs` set; the script starts the demo and the browser on the page with `QUERY` and passes
+/// the demo's stdout on. Returns the result the page posted.
+pub async fn call(script: &str, envs: &[(&str, &str)], query: &str) -> Value {
+    let mut cmd = tokio::process::Command::new("unshare");
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    // A fresh network and PID namespace: only `lo`, and every process started in it dies
+    // with its first one when the test drops the child.
+    cmd.args([
+        "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child=SIGKILL",
+        "sh",
+        "-c",
+        script,
+    ])
+    .env("DEMO", env!("CARGO_BIN_EXE_ferrtc-demo"))
+    .envs(envs.iter().copied())
+    .env("QUERY", query)
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("unshare runs");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let result = tokio::time::timeout(DEADLINE, async {
+        while let Some(line) = lines.next_line().await.expect("stdout readable") {
+            if let Some(json) = line.strip_prefix("result ") {
+                return serde_json::from_str::<Value>(json).expect("result is JSON");
+            }
+        }
+        panic!("the demo ended without a result");
+    })
+    .await
+    .expect("a result in time");
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    eprintln!("{query}: {result}");
+    result
+}
+
+/// The number at `path` in the result.
+pub fn number(v: &Value, path: &[&str]) -> f64 {
+    path.iter()
+        .fold(v, |v, k| &v[*k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path:?} missing in {v}"))
+}
