@@ -340,6 +340,9 @@ fn demo(args: &[String]) -> Result {
             "ferrtc-demo",
             "--",
             "--ignored",
+            // One browser call at a time: with five at once on two cores the 640x480 edges
+            // call sometimes stalls after its first frame (an open bug, see README).
+            "--test-threads=1",
         ]);
         return run(c);
     }
