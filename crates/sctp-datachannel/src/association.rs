@@ -89,8 +89,8 @@ use crate::error::{Error, PeerMisbehaved};
 use crate::wire::{
     self, COMMON_HEADER_LEN, ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END,
     DATA_FLAG_IMMEDIATE, DATA_FLAG_UNORDERED, DATA_HEADER_LEN, DataChunk, ErrorCause, GapBlock,
-    InitChunk, InitParam, List, Packet, ReconfigParam, SackChunk, StreamSsn, TlvList, cause_code,
-    chunk_type, reconfig_result,
+    I_DATA_HEADER_LEN, IDataChunk, InitChunk, InitParam, List, Packet, ReconfigParam, SackChunk,
+    StreamMid, StreamSsn, TlvList, cause_code, chunk_type, reconfig_result,
 };
 
 /// Settings of an association.
@@ -130,6 +130,30 @@ pub struct Config {
     /// Announce and use partial reliability (RFC 3758 FORWARD TSN). Without it on both sides,
     /// every message is sent reliably whatever its [`Reliability`].
     pub partial_reliability: bool,
+    /// Announce user message interleaving (RFC 8260 I-DATA, and I-FORWARD-TSN with partial
+    /// reliability). When the peer announces it too, every message goes in I-DATA chunks and
+    /// the [`Config::scheduler`] takes turns between streams per chunk, so a large message
+    /// does not hold back small ones on other streams; otherwise DATA chunks are used and
+    /// streams take turns per message. Off by default: the peer connection turns it on once
+    /// browsers are tested with it.
+    pub interleaving: bool,
+    /// How outgoing streams take turns (RFC 8260 section 3).
+    pub scheduler: Scheduler,
+}
+
+/// The stream scheduler: which stream's data goes next when the window allows (RFC 8260
+/// section 3). With I-DATA the choice is made per chunk, otherwise per message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Scheduler {
+    /// Round robin over the streams with data waiting (RFC 8260 section 3.2).
+    #[default]
+    RoundRobin,
+    /// Strict priority (RFC 8260 section 3.4): a stream with a higher
+    /// [`Association::set_stream_priority`] goes first; equal priorities take turns round
+    /// robin. The values are those of the data channel priority (RFC 8831 section 6.4, RFC
+    /// 8832 section 5.1: higher is more urgent).
+    Priority,
 }
 
 impl Default for Config {
@@ -151,6 +175,8 @@ impl Default for Config {
             heartbeat_interval: Some(Duration::from_secs(30)),
             cookie_lifetime: Duration::from_secs(60),
             partial_reliability: true,
+            interleaving: false,
+            scheduler: Scheduler::RoundRobin,
         }
     }
 }
@@ -324,7 +350,10 @@ enum TxState {
 struct TxChunk {
     data: Bytes,
     stream: u16,
-    ssn: u16,
+    /// The SSN (DATA) or the MID (I-DATA).
+    mid: u32,
+    /// The FSN (I-DATA only).
+    fsn: u32,
     ppid: u32,
     flags: u8,
     state: TxState,
@@ -383,14 +412,25 @@ struct OutMessage {
     opts: SendOptions,
     expires: Option<Instant>,
     control: bool,
+    /// I-DATA: the message has its MID and some fragments have TSNs (RFC 8260 section 2.2.2:
+    /// at most one such message per stream).
+    started: bool,
+    /// I-DATA: bytes already fragmented, the MID and the next FSN.
+    off: usize,
+    mid: u32,
+    fsn: u32,
 }
 
 #[derive(Debug, Default)]
 struct OutStream {
-    next_ssn: u16,
+    /// Next SSN (DATA) or ordered MID (I-DATA).
+    next_ssn: u32,
+    /// Next unordered MID (I-DATA).
+    next_umid: u32,
     buffered: usize,
     low_threshold: usize,
     resetting: bool,
+    priority: u16,
 }
 
 #[derive(Debug)]
@@ -399,9 +439,49 @@ struct RxChunk {
     ssn: u16,
     ppid: u32,
     flags: u8,
-    /// Empty once delivered early (unordered); kept so gap reports stay right.
+    /// Empty once delivered early (unordered); kept so gap reports stay right. Always empty
+    /// with I-DATA, whose data waits in `Association::reasm`.
     data: Bytes,
+    /// DATA: handed up (or discarded). I-DATA: no longer held in `Association::reasm`.
     delivered: bool,
+    /// I-DATA: the MID and FSN, to find the fragment in `Association::reasm`.
+    mid: u32,
+    fsn: u32,
+}
+
+/// Key of an I-DATA message being reassembled: stream, unordered, MID (RFC 8260 section
+/// 2.2.3: the receiver reassembles by these and the FSN, not by TSN).
+type MsgKey = (u16, bool, u32);
+
+/// An I-DATA fragment held for reassembly.
+#[derive(Debug)]
+struct Frag {
+    fsn: u32,
+    /// Its TSN, extended, so that delivering the message can update `ooo`.
+    tsn_ext: u64,
+    data: Bytes,
+}
+
+/// What has arrived of one I-DATA message: its fragments sorted by FSN.
+#[derive(Debug, Default)]
+struct RxMsg {
+    parts: Vec<Frag>,
+    bytes: usize,
+    /// The FSN of the fragment with the E bit, once it arrived.
+    last: Option<u32>,
+    /// The PPID, from the fragment with the B bit.
+    ppid: u32,
+}
+
+impl RxMsg {
+    /// Every fragment from FSN 0 to the last is here (the FSNs are distinct and sorted, so
+    /// the count and the largest one say so).
+    fn complete(&self) -> bool {
+        self.last.is_some_and(|l| {
+            self.parts.last().is_some_and(|f| f.fsn == l)
+                && u64::from(l) + 1 == self.parts.len() as u64
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -432,6 +512,10 @@ struct PeerInit {
     inbound_streams: u16,
     forward_tsn: bool,
     reconfig: bool,
+    /// Lists I-DATA in Supported Extensions (RFC 8260 section 2.2.1).
+    idata: bool,
+    /// Lists I-FORWARD-TSN (RFC 8260 section 2.3.1).
+    iforward: bool,
 }
 
 /// What a fast recovery changed, kept so it can be undone when every chunk it retransmitted
@@ -468,6 +552,23 @@ struct Rack {
     reo_wnd_persist: u32,
 }
 
+/// The stream list of a FORWARD TSN (SSNs of ordered streams) or I-FORWARD-TSN (MIDs).
+#[derive(Debug)]
+enum Skips {
+    Ssn(Vec<StreamSsn>),
+    Mid(Vec<StreamMid>),
+}
+
+impl Skips {
+    /// Bytes the chunk takes.
+    fn wire_len(&self) -> usize {
+        match self {
+            Self::Ssn(s) => 8 + 4 * s.len(),
+            Self::Mid(s) => 8 + 8 * s.len(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct OutReset {
     seq: u32,
@@ -495,6 +596,14 @@ const REO_WND_PERSIST: u32 = 16;
 const MAX_CONTROL_QUEUE: usize = 64;
 /// How far beyond the cumulative TSN we keep out-of-order chunks; gap offsets are 16 bits.
 const MAX_TSN_AHEAD: u32 = 0xffff;
+
+/// Most I-DATA fragments held for reassembly at once, per byte of receive window: a hostile
+/// peer sending one-byte fragments is held to a fragment per 64 bytes of window (a fragment
+/// costs about that much bookkeeping), and at least 4096.
+const FRAG_WINDOW_BYTES: usize = 64;
+const MIN_FRAGS: usize = 4096;
+/// Parts vectors kept for reuse by I-DATA reassembly.
+const MAX_SPARE_PARTS: usize = 16;
 
 /// Packets' worth of room the send arena reserves at a time.
 const ARENA_PACKETS: usize = 4;
@@ -533,6 +642,9 @@ pub struct Association {
     out_streams: u16,
     in_streams: u16,
     peer_forward_tsn: bool,
+    /// I-DATA negotiated (RFC 8260 section 2.2.1): I-DATA and I-FORWARD-TSN replace DATA and
+    /// FORWARD TSN for the whole association.
+    idata: bool,
     max_payload: usize,
 
     // Sender.
@@ -546,6 +658,8 @@ pub struct Association {
     /// Streams with pending messages, in turn order.
     pending_ring: VecDeque<u16>,
     pending_msgs: usize,
+    /// I-DATA: total size of the messages started and not yet wholly fragmented.
+    in_progress: usize,
     buffered_total: usize,
     out_streams_state: HashMap<u16, OutStream>,
     flight_size: usize,
@@ -576,6 +690,14 @@ pub struct Association {
     /// Next expected SSN per incoming stream (absent: 0).
     in_ssn: HashMap<u16, u16>,
     assembly: Assembly,
+    /// I-DATA: next expected ordered MID per incoming stream (absent: 0).
+    in_mid: HashMap<u16, u32>,
+    /// I-DATA: what has arrived of each message being reassembled.
+    reasm_msgs: BTreeMap<MsgKey, RxMsg>,
+    /// I-DATA: fragments held in `reasm_msgs`, bounded by `max_frags`.
+    reasm_frags: usize,
+    /// Parts vectors of delivered messages, reused.
+    spare_parts: Vec<Vec<Frag>>,
     rx_buffered: usize,
     app_held: usize,
     last_adv_rwnd: usize,
@@ -628,6 +750,7 @@ impl Association {
             out_streams: 0,
             in_streams: 0,
             peer_forward_tsn: false,
+            idata: false,
             max_payload,
             next_tsn: my_initial_tsn,
             cum_ack: my_initial_tsn.wrapping_sub(1),
@@ -636,6 +759,7 @@ impl Association {
             pending: HashMap::new(),
             pending_ring: VecDeque::new(),
             pending_msgs: 0,
+            in_progress: 0,
             buffered_total: 0,
             out_streams_state: HashMap::new(),
             flight_size: 0,
@@ -670,6 +794,10 @@ impl Association {
             ooo: BTreeMap::new(),
             in_ssn: HashMap::new(),
             assembly: Assembly::default(),
+            in_mid: HashMap::new(),
+            reasm_msgs: BTreeMap::new(),
+            reasm_frags: 0,
+            spare_parts: Vec::new(),
             rx_buffered: 0,
             app_held: 0,
             last_adv_rwnd: rb,
@@ -734,6 +862,12 @@ impl Association {
         self.out_streams
     }
 
+    /// Whether user message interleaving (RFC 8260 I-DATA) was negotiated: both sides
+    /// announced it ([`Config::interleaving`]).
+    pub fn interleaving(&self) -> bool {
+        self.idata
+    }
+
     /// Current congestion window in bytes.
     pub fn cwnd(&self) -> usize {
         self.cwnd
@@ -770,6 +904,13 @@ impl Association {
             .entry(stream)
             .or_default()
             .low_threshold = threshold;
+    }
+
+    /// Sets the priority of outgoing `stream` for [`Scheduler::Priority`] (higher goes first;
+    /// the data channel priorities of RFC 8832 section 5.1 are 128, 256, 512 and 1024). Streams
+    /// start at 0.
+    pub fn set_stream_priority(&mut self, stream: u16, priority: u16) {
+        self.out_streams_state.entry(stream).or_default().priority = priority;
     }
 
     /// Queues one message. `data` must not be empty. Fails with [`Error::SendBufferFull`] when
@@ -854,6 +995,10 @@ impl Association {
             opts,
             expires,
             control,
+            started: false,
+            off: 0,
+            mid: 0,
+            fsn: 0,
         });
         Ok(())
     }
@@ -1133,7 +1278,15 @@ impl Association {
             ChunkRepr::Data(d) => {
                 *had_data = true;
                 *immediate |= d.flags & DATA_FLAG_IMMEDIATE != 0;
+                if self.idata {
+                    return self.wrong_data_chunk();
+                }
                 self.on_data(&d, packet)?;
+            }
+            ChunkRepr::IData(d) => {
+                *had_data = true;
+                *immediate |= d.flags & DATA_FLAG_IMMEDIATE != 0;
+                self.on_idata(&d, packet)?;
             }
             ChunkRepr::Init(_) => return Err(PeerMisbehaved::IllegalBundling.into()),
             ChunkRepr::InitAck(i) => self.on_init_ack(now, &i)?,
@@ -1180,7 +1333,17 @@ impl Association {
                 new_cum_tsn,
                 streams,
             } => {
+                if self.idata {
+                    return self.wrong_data_chunk();
+                }
                 self.on_forward_tsn(new_cum_tsn, streams)?;
+                self.ack_state = AckState::Immediate;
+            }
+            ChunkRepr::IForwardTsn {
+                new_cum_tsn,
+                streams,
+            } => {
+                self.on_iforward_tsn(new_cum_tsn, streams)?;
                 self.ack_state = AckState::Immediate;
             }
             ChunkRepr::ReConfig { params } => self.on_reconfig(params),
@@ -1206,7 +1369,9 @@ impl Association {
 
     // ---------------------------------------------------------------- handshake
 
-    /// The extensions we announce in INIT and INIT ACK.
+    /// The extensions we announce in INIT and INIT ACK: RE-CONFIG always, FORWARD TSN with
+    /// partial reliability, I-DATA with interleaving (and I-FORWARD-TSN with both, RFC 8260
+    /// section 2.3.1).
     fn extension_params(&self) -> &'static [InitParam<'static>] {
         const WITH_PR: [InitParam<'static>; 2] = [
             InitParam::ForwardTsnSupported,
@@ -1214,10 +1379,24 @@ impl Association {
         ];
         const WITHOUT_PR: [InitParam<'static>; 1] =
             [InitParam::SupportedExtensions(&[chunk_type::RE_CONFIG])];
-        if self.cfg.partial_reliability {
-            &WITH_PR
-        } else {
-            &WITHOUT_PR
+        const WITH_PR_IDATA: [InitParam<'static>; 2] = [
+            InitParam::ForwardTsnSupported,
+            InitParam::SupportedExtensions(&[
+                chunk_type::FORWARD_TSN,
+                chunk_type::RE_CONFIG,
+                chunk_type::I_DATA,
+                chunk_type::I_FORWARD_TSN,
+            ]),
+        ];
+        const WITHOUT_PR_IDATA: [InitParam<'static>; 1] = [InitParam::SupportedExtensions(&[
+            chunk_type::RE_CONFIG,
+            chunk_type::I_DATA,
+        ])];
+        match (self.cfg.partial_reliability, self.cfg.interleaving) {
+            (true, false) => &WITH_PR,
+            (false, false) => &WITHOUT_PR,
+            (true, true) => &WITH_PR_IDATA,
+            (false, true) => &WITHOUT_PR_IDATA,
         }
     }
 
@@ -1256,6 +1435,8 @@ impl Association {
             inbound_streams: init.inbound_streams,
             forward_tsn: init.forward_tsn_supported(),
             reconfig: init.supports_extension(chunk_type::RE_CONFIG),
+            idata: init.supports_extension(chunk_type::I_DATA),
+            iforward: init.supports_extension(chunk_type::I_FORWARD_TSN),
         };
         let mut cookie = [0u8; COOKIE_BODY + COOKIE_MAC];
         cookie[0..4].copy_from_slice(&self.my_vtag.to_be_bytes());
@@ -1265,7 +1446,10 @@ impl Association {
         cookie[16..20].copy_from_slice(&peer.a_rwnd.to_be_bytes());
         cookie[20..22].copy_from_slice(&peer.outbound_streams.to_be_bytes());
         cookie[22..24].copy_from_slice(&peer.inbound_streams.to_be_bytes());
-        cookie[24] = u8::from(peer.forward_tsn) | (u8::from(peer.reconfig) << 1);
+        cookie[24] = u8::from(peer.forward_tsn)
+            | (u8::from(peer.reconfig) << 1)
+            | (u8::from(peer.idata) << 2)
+            | (u8::from(peer.iforward) << 3);
         cookie[28..36].copy_from_slice(&self.now_ms(now).to_be_bytes());
         let tag = hmac::sign(&self.cookie_key, &cookie[..COOKIE_BODY]);
         cookie[COOKIE_BODY..].copy_from_slice(tag.as_ref());
@@ -1302,6 +1486,8 @@ impl Association {
             inbound_streams: ack.inbound_streams,
             forward_tsn: ack.forward_tsn_supported(),
             reconfig: ack.supports_extension(chunk_type::RE_CONFIG),
+            idata: ack.supports_extension(chunk_type::I_DATA),
+            iforward: ack.supports_extension(chunk_type::I_FORWARD_TSN),
         });
         let cookie = Bytes::copy_from_slice(cookie);
         self.queue_packet(ack.initiate_tag, &[ChunkRepr::CookieEcho(&cookie)]);
@@ -1355,6 +1541,8 @@ impl Association {
             inbound_streams: be16(22),
             forward_tsn: body[24] & 1 != 0,
             reconfig: body[24] & 2 != 0,
+            idata: body[24] & 4 != 0,
+            iforward: body[24] & 8 != 0,
         };
         match self.state {
             State::Closed | State::CookieWait | State::CookieEchoed => {
@@ -1386,7 +1574,21 @@ impl Association {
         self.cookie = None;
         self.out_streams = self.cfg.streams.min(peer.inbound_streams);
         self.in_streams = self.cfg.streams.min(peer.outbound_streams);
-        self.peer_forward_tsn = peer.forward_tsn && self.cfg.partial_reliability;
+        // Interleaving is used when both sides announced it (RFC 8260 section 2.2.1); partial
+        // reliability then needs I-FORWARD-TSN on both sides (section 2.3.1).
+        self.idata = peer.idata && self.cfg.interleaving;
+        self.peer_forward_tsn = self.cfg.partial_reliability
+            && if self.idata {
+                peer.iforward
+            } else {
+                peer.forward_tsn
+            };
+        let header = if self.idata {
+            I_DATA_HEADER_LEN
+        } else {
+            DATA_HEADER_LEN
+        };
+        self.max_payload = (self.cfg.mtu - COMMON_HEADER_LEN - header) & !3;
         self.peer_rwnd = peer.a_rwnd as usize;
         self.peer_cum = peer.initial_tsn.wrapping_sub(1);
         self.peer_cum_ext = (1u64 << 32) + u64::from(self.peer_cum);
@@ -1419,7 +1621,9 @@ impl Association {
     /// the chunk now fits.
     fn make_room(&mut self, ext: u64, len: usize) -> bool {
         let cap = self.rx_capacity();
-        while self.rx_buffered + self.app_held + len > cap {
+        while self.rx_buffered + self.app_held + len > cap
+            || (self.idata && self.reasm_frags >= self.max_frags())
+        {
             let Some(&k) = self
                 .ooo
                 .iter()
@@ -1430,7 +1634,11 @@ impl Association {
                 return false;
             };
             if let Some(c) = self.ooo.remove(&k) {
-                self.rx_buffered -= c.data.len();
+                if self.idata {
+                    self.renege_idata(&c);
+                } else {
+                    self.rx_buffered -= c.data.len();
+                }
                 self.stats.dropped_chunks += 1;
             }
         }
@@ -1451,43 +1659,10 @@ impl Association {
             );
             return Err(PeerMisbehaved::NoUserData.into());
         }
-        let offset = d.tsn.wrapping_sub(self.peer_cum);
-        if offset == 0 || offset > u32::MAX / 2 {
-            // At or below the cumulative TSN: a duplicate.
-            if self.dups.len() < MAX_DUPS {
-                self.dups.push(d.tsn);
-            }
-            return Ok(());
-        }
-        if offset > MAX_TSN_AHEAD {
-            self.stats.dropped_chunks += 1;
-            return Ok(());
-        }
-        let ext = self.peer_cum_ext + u64::from(offset);
-        if offset > 1 && self.ooo.contains_key(&ext) {
-            if self.dups.len() < MAX_DUPS {
-                self.dups.push(d.tsn);
-            }
-            return Ok(());
-        }
         let len = d.data.len();
-        // The window is kept exactly: nothing past it is accepted (RFC 9260 section 6.2).
-        if self.rx_buffered + self.app_held + len > self.rx_capacity() && !self.make_room(ext, len)
-        {
-            self.stats.dropped_chunks += 1;
-            // A dropped chunk is answered at once with the window as it is.
-            self.ack_state = AckState::Immediate;
+        let Some((offset, ext)) = self.admit(d.tsn, len, d.stream) else {
             return Ok(());
-        }
-        if d.stream >= self.in_streams {
-            // Acknowledge and discard (RFC 9260 section 6.5): count it as received.
-            self.queue_control(&[ChunkRepr::Error {
-                causes: TlvList::Items(&[ErrorCause {
-                    code: cause_code::INVALID_STREAM,
-                    info: &[(d.stream >> 8) as u8, d.stream as u8, 0, 0],
-                }]),
-            }]);
-        }
+        };
         let chunk = RxChunk {
             stream: d.stream,
             ssn: d.ssn,
@@ -1495,6 +1670,8 @@ impl Association {
             flags: d.flags,
             data: packet.slice_ref(d.data),
             delivered: d.stream >= self.in_streams,
+            mid: 0,
+            fsn: 0,
         };
         if !chunk.delivered {
             self.rx_buffered += len;
@@ -1508,6 +1685,324 @@ impl Association {
             if self.try_early(ext)? && !d.unordered() {
                 self.deliver_waiting(d.stream)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The checks a DATA or I-DATA chunk with `tsn` and `len` bytes of user data passes before
+    /// it is taken: not a duplicate (noted for the SACK), not too far ahead, within the window
+    /// (kept exactly, RFC 9260 section 6.2; for I-DATA, the fragment count too). Returns the
+    /// TSN's offset from the cumulative TSN and its extended value, or `None` when it is not
+    /// taken.
+    fn admit(&mut self, tsn: u32, len: usize, stream: u16) -> Option<(u32, u64)> {
+        let offset = tsn.wrapping_sub(self.peer_cum);
+        if offset == 0 || offset > u32::MAX / 2 {
+            // At or below the cumulative TSN: a duplicate.
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(tsn);
+            }
+            return None;
+        }
+        if offset > MAX_TSN_AHEAD {
+            self.stats.dropped_chunks += 1;
+            return None;
+        }
+        let ext = self.peer_cum_ext + u64::from(offset);
+        if offset > 1 && self.ooo.contains_key(&ext) {
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(tsn);
+            }
+            return None;
+        }
+        // The window is kept exactly: nothing past it is accepted (RFC 9260 section 6.2).
+        let full = self.rx_buffered + self.app_held + len > self.rx_capacity()
+            || (self.idata && self.reasm_frags >= self.max_frags());
+        if full && !self.make_room(ext, len) {
+            self.stats.dropped_chunks += 1;
+            // A dropped chunk is answered at once with the window as it is.
+            self.ack_state = AckState::Immediate;
+            return None;
+        }
+        if stream >= self.in_streams {
+            // Acknowledge and discard (RFC 9260 section 6.5): count it as received.
+            self.queue_control(&[ChunkRepr::Error {
+                causes: TlvList::Items(&[ErrorCause {
+                    code: cause_code::INVALID_STREAM,
+                    info: &[(stream >> 8) as u8, stream as u8, 0, 0],
+                }]),
+            }]);
+        }
+        Some((offset, ext))
+    }
+
+    /// Most I-DATA fragments held for reassembly (see [`FRAG_WINDOW_BYTES`]).
+    fn max_frags(&self) -> usize {
+        (self.rx_capacity() / FRAG_WINDOW_BYTES).max(MIN_FRAGS)
+    }
+
+    /// Ends the association: a DATA or FORWARD TSN chunk where I-DATA was negotiated, or the
+    /// reverse (RFC 8260 sections 2.2.3 and 2.3.1 say to abort).
+    fn wrong_data_chunk(&mut self) -> Result<(), Error> {
+        self.abort_with(
+            cause_code::PROTOCOL_VIOLATION,
+            CloseReason::ProtocolViolation(PeerMisbehaved::WrongDataChunkType),
+        );
+        Err(PeerMisbehaved::WrongDataChunkType.into())
+    }
+
+    /// An I-DATA chunk (RFC 8260 section 2.2.3): taken by TSN as DATA is, reassembled by
+    /// stream, U bit, MID and FSN, delivered by MID order on ordered streams.
+    fn on_idata(&mut self, d: &IDataChunk<'_>, packet: &Bytes) -> Result<(), Error> {
+        if !matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownSent
+        ) {
+            return Ok(());
+        }
+        if !self.idata {
+            return self.wrong_data_chunk();
+        }
+        if d.data.is_empty() {
+            self.abort_with(
+                cause_code::NO_USER_DATA,
+                CloseReason::ProtocolViolation(PeerMisbehaved::NoUserData),
+            );
+            return Err(PeerMisbehaved::NoUserData.into());
+        }
+        let len = d.data.len();
+        let Some((offset, ext)) = self.admit(d.tsn, len, d.stream) else {
+            return Ok(());
+        };
+        let unordered = d.unordered();
+        let next = self.in_mid.get(&d.stream).copied().unwrap_or(0);
+        let mkey: MsgKey = (d.stream, unordered, d.mid);
+        // What the data is: a whole message to hand up at once, one to discard (an invalid
+        // stream, an ordered MID already delivered or skipped, a fragment seen under another
+        // TSN), or a fragment to hold.
+        let stale = !unordered && (d.mid.wrapping_sub(next) as i32) < 0;
+        let pos = match self.reasm_msgs.get(&mkey) {
+            Some(m) => m.parts.binary_search_by_key(&d.fsn, |f| f.fsn),
+            None => Err(0),
+        };
+        let discard = d.stream >= self.in_streams || stale || pos.is_ok();
+        let whole = !discard && d.begin() && d.end() && (unordered || d.mid == next);
+        let held = !discard && !whole;
+        if offset == 1 {
+            self.advance_cum();
+        } else {
+            self.ooo.insert(
+                ext,
+                RxChunk {
+                    stream: d.stream,
+                    ssn: 0,
+                    ppid: 0,
+                    flags: d.flags,
+                    data: Bytes::new(),
+                    delivered: !held,
+                    mid: d.mid,
+                    fsn: d.fsn,
+                },
+            );
+        }
+        let data = packet.slice_ref(d.data);
+        if whole {
+            self.rx_buffered += len;
+            self.deliver(d.stream, d.ppid, unordered, data);
+            if !unordered {
+                self.in_mid.insert(d.stream, d.mid.wrapping_add(1));
+                self.deliver_waiting_idata(d.stream);
+            }
+        } else if held {
+            self.rx_buffered += len;
+            self.reasm_frags += 1;
+            let spare = &mut self.spare_parts;
+            let m = self.reasm_msgs.entry(mkey).or_insert_with(|| RxMsg {
+                parts: spare.pop().unwrap_or_default(),
+                ..RxMsg::default()
+            });
+            let at = pos.unwrap_or_else(|e| e);
+            m.parts.insert(
+                at,
+                Frag {
+                    fsn: d.fsn,
+                    tsn_ext: ext,
+                    data,
+                },
+            );
+            m.bytes += len;
+            if d.end() {
+                m.last = Some(d.fsn);
+            }
+            if d.begin() {
+                m.ppid = d.ppid;
+            }
+            let (complete, bytes) = (m.complete(), m.bytes);
+            if bytes > self.cfg.max_message_size {
+                self.abort_with(
+                    cause_code::PROTOCOL_VIOLATION,
+                    CloseReason::ProtocolViolation(PeerMisbehaved::MessageTooLarge),
+                );
+                return Err(PeerMisbehaved::MessageTooLarge.into());
+            }
+            if complete && (unordered || d.mid == next) {
+                self.deliver_idata(mkey);
+                if !unordered {
+                    self.in_mid.insert(d.stream, d.mid.wrapping_add(1));
+                    self.deliver_waiting_idata(d.stream);
+                }
+            }
+        }
+        if offset == 1 {
+            self.drain_ooo()?;
+        }
+        Ok(())
+    }
+
+    /// Takes an I-DATA message out of reassembly: its fragments' TSNs (those still above the
+    /// cumulative TSN) no longer hold data. Returns it with its bytes still in `rx_buffered`.
+    fn take_idata(&mut self, key: MsgKey) -> Option<RxMsg> {
+        let m = self.reasm_msgs.remove(&key)?;
+        self.reasm_frags -= m.parts.len();
+        for f in &m.parts {
+            if let Some(c) = self.ooo.get_mut(&f.tsn_ext) {
+                c.delivered = true;
+            }
+        }
+        Some(m)
+    }
+
+    /// Keeps a parts vector for the next message, so steady reassembly allocates only each
+    /// message's buffer.
+    fn recycle_parts(&mut self, mut parts: Vec<Frag>) {
+        parts.clear();
+        if self.spare_parts.len() < MAX_SPARE_PARTS {
+            self.spare_parts.push(parts);
+        }
+    }
+
+    /// Hands up a complete I-DATA message.
+    fn deliver_idata(&mut self, key: MsgKey) {
+        let Some(mut m) = self.take_idata(key) else {
+            return;
+        };
+        let data = if m.parts.len() == 1 {
+            m.parts.pop().map(|f| f.data).unwrap_or_default()
+        } else {
+            let mut buf = BytesMut::with_capacity(m.bytes);
+            m.parts.iter().for_each(|f| buf.extend_from_slice(&f.data));
+            buf.freeze()
+        };
+        let (stream, unordered, _) = key;
+        self.deliver(stream, m.ppid, unordered, data);
+        self.recycle_parts(m.parts);
+    }
+
+    /// Drops what arrived of an I-DATA message (skipped by I-FORWARD-TSN, or its stream reset).
+    fn drop_idata(&mut self, key: MsgKey) {
+        if let Some(m) = self.take_idata(key) {
+            self.rx_buffered -= m.bytes;
+            self.recycle_parts(m.parts);
+        }
+    }
+
+    /// Delivers, in MID order, the complete ordered I-DATA messages of `stream` whose turn
+    /// has come.
+    fn deliver_waiting_idata(&mut self, stream: u16) {
+        loop {
+            let next = self.in_mid.get(&stream).copied().unwrap_or(0);
+            let key = (stream, false, next);
+            if !self.reasm_msgs.get(&key).is_some_and(RxMsg::complete) {
+                return;
+            }
+            self.deliver_idata(key);
+            self.in_mid.insert(stream, next.wrapping_add(1));
+        }
+    }
+
+    /// Drops the I-DATA fragment held under `c`'s TSN to make room (reneging, RFC 9260
+    /// section 6.2); returns its length.
+    fn renege_idata(&mut self, c: &RxChunk) -> usize {
+        let key = (c.stream, c.flags & DATA_FLAG_UNORDERED != 0, c.mid);
+        let Some(m) = self.reasm_msgs.get_mut(&key) else {
+            return 0;
+        };
+        let Ok(i) = m.parts.binary_search_by_key(&c.fsn, |f| f.fsn) else {
+            return 0;
+        };
+        let f = m.parts.remove(i);
+        let len = f.data.len();
+        m.bytes -= len;
+        if m.last == Some(c.fsn) {
+            m.last = None;
+        }
+        let empty = m.parts.is_empty();
+        self.reasm_frags -= 1;
+        self.rx_buffered -= len;
+        if empty && let Some(m) = self.reasm_msgs.remove(&key) {
+            self.recycle_parts(m.parts);
+        }
+        len
+    }
+
+    /// I-FORWARD-TSN (RFC 8260 section 2.3.1): the cumulative TSN moves to `new_cum`, and on
+    /// each listed stream the messages up to the MID given (ordered or unordered, by the U
+    /// bit) are given up.
+    fn on_iforward_tsn(&mut self, new_cum: u32, streams: List<'_, StreamMid>) -> Result<(), Error> {
+        if !matches!(
+            self.state,
+            State::Established | State::ShutdownPending | State::ShutdownSent
+        ) {
+            return Ok(());
+        }
+        if !self.idata {
+            return self.wrong_data_chunk();
+        }
+        let offset = new_cum.wrapping_sub(self.peer_cum);
+        if offset == 0 || offset > u32::MAX / 2 {
+            return Ok(());
+        }
+        if offset > MAX_TSN_AHEAD {
+            // Beyond anything the peer could have sent within our window: not believed.
+            return Ok(());
+        }
+        let target = self.peer_cum_ext + u64::from(offset);
+        // The TSNs up to the new cumulative TSN are settled; their fragments stay held unless
+        // their message is skipped below.
+        while let Some(entry) = self.ooo.first_entry() {
+            if *entry.key() > target {
+                break;
+            }
+            entry.remove();
+        }
+        self.peer_cum = new_cum;
+        self.peer_cum_ext = target;
+        for StreamMid {
+            stream,
+            unordered,
+            mid,
+        } in streams.iter()
+        {
+            // Every message of this stream and ordering up to `mid` (serial arithmetic,
+            // RFC 8260 section 2.1) is given up.
+            let skipped: Vec<MsgKey> = self
+                .reasm_msgs
+                .range((stream, unordered, 0)..=(stream, unordered, u32::MAX))
+                .map(|(k, _)| *k)
+                .filter(|k| (mid.wrapping_sub(k.2) as i32) >= 0)
+                .collect();
+            for k in skipped {
+                self.drop_idata(k);
+            }
+            if !unordered {
+                let next = self.in_mid.get(&stream).copied().unwrap_or(0);
+                if (mid.wrapping_sub(next) as i32) >= 0 {
+                    self.in_mid.insert(stream, mid.wrapping_add(1));
+                }
+            }
+        }
+        self.drain_ooo()?;
+        for StreamMid { stream, .. } in streams.iter() {
+            self.deliver_waiting_idata(stream);
         }
         Ok(())
     }
@@ -1532,7 +2027,8 @@ impl Association {
 
     /// A chunk whose TSN just became cumulative.
     fn in_sequence(&mut self, c: RxChunk) -> Result<(), Error> {
-        if c.delivered {
+        // I-DATA fragments wait in `reasm_msgs` whatever their TSN.
+        if c.delivered || self.idata {
             return Ok(());
         }
         let begin = c.flags & DATA_FLAG_BEGIN != 0;
@@ -2206,6 +2702,9 @@ impl Association {
 
     /// Marks a whole message abandoned, given the index of any of its chunks.
     fn abandon_message(&mut self, idx: usize) {
+        if self.idata {
+            return self.abandon_idata_message(idx);
+        }
         let mut first = idx;
         while first > 0 && self.outstanding[first].flags & DATA_FLAG_BEGIN == 0 {
             first -= 1;
@@ -2235,6 +2734,50 @@ impl Association {
         self.stats.abandoned_messages += 1;
     }
 
+    /// I-DATA: a message's chunks are not consecutive; they share stream, U bit and MID. Its
+    /// part without TSNs yet is dropped from the stream's queue.
+    fn abandon_idata_message(&mut self, idx: usize) {
+        let Some(c) = self.outstanding.get(idx) else {
+            return;
+        };
+        let (stream, mid, u) = (c.stream, c.mid, c.flags & DATA_FLAG_UNORDERED);
+        let mut released = 0usize;
+        let mut control = false;
+        for c in self.outstanding.iter_mut() {
+            if c.stream != stream
+                || c.mid != mid
+                || c.flags & DATA_FLAG_UNORDERED != u
+                || c.state == TxState::Abandoned
+            {
+                continue;
+            }
+            match c.state {
+                TxState::InFlight => self.flight_size -= c.data.len(),
+                TxState::Rtx => self.rtx_pending -= 1,
+                TxState::Abandoned | TxState::GapAcked | TxState::Unsent => {}
+            }
+            released += c.data.len();
+            control = c.control;
+            c.state = TxState::Abandoned;
+        }
+        if let Some(queue) = self.pending.get_mut(&stream)
+            && let Some(m) = queue.front()
+            && m.started
+            && m.mid == mid
+            && (m.opts.unordered == (u != 0))
+        {
+            released += m.data.len() - m.off;
+            self.in_progress -= m.data.len();
+            queue.pop_front();
+            self.pending_msgs -= 1;
+            if queue.is_empty() {
+                self.pending_ring.retain(|&s| s != stream);
+            }
+        }
+        self.release(stream, released, control);
+        self.stats.abandoned_messages += 1;
+    }
+
     /// RFC 3758 section 3.5 C1-C2.
     fn advance_peer_ack_point(&mut self) {
         if !self.peer_forward_tsn {
@@ -2254,38 +2797,102 @@ impl Association {
         }
     }
 
-    /// The stream/SSN list of the FORWARD TSN to send, at most `room` bytes of chunk.
-    fn forward_tsn_streams(&self, room: usize) -> Vec<StreamSsn> {
+    /// The stream list of the FORWARD TSN (or I-FORWARD-TSN) to send, at most `room` bytes
+    /// of chunk.
+    fn forward_tsn_streams(&self, room: usize) -> Skips {
         let n = self.advanced_peer_ack.wrapping_sub(self.cum_ack) as usize;
+        if self.idata {
+            // Ordered and unordered messages alike, each stream and U bit with its largest
+            // MID (RFC 8260 section 2.3.1); a stream's MIDs grow with its TSNs.
+            let mut streams: Vec<StreamMid> = Vec::new();
+            for c in self.outstanding.iter().take(n) {
+                let unordered = c.flags & DATA_FLAG_UNORDERED != 0;
+                match streams
+                    .iter_mut()
+                    .find(|s| s.stream == c.stream && s.unordered == unordered)
+                {
+                    Some(s) => s.mid = c.mid,
+                    None => streams.push(StreamMid {
+                        stream: c.stream,
+                        unordered,
+                        mid: c.mid,
+                    }),
+                }
+            }
+            streams.truncate(room.saturating_sub(8) / 8);
+            return Skips::Mid(streams);
+        }
         let mut streams: Vec<StreamSsn> = Vec::new();
         for c in self.outstanding.iter().take(n) {
             if c.flags & DATA_FLAG_UNORDERED == 0 {
+                let ssn = c.mid as u16;
                 match streams.iter_mut().find(|s| s.stream == c.stream) {
-                    Some(s) => s.ssn = c.ssn,
+                    Some(s) => s.ssn = ssn,
                     None => streams.push(StreamSsn {
                         stream: c.stream,
-                        ssn: c.ssn,
+                        ssn,
                     }),
                 }
             }
         }
         let max = room.saturating_sub(8) / 4;
         streams.truncate(max);
-        streams
+        Skips::Ssn(streams)
     }
 
-    fn emit_forward_tsn(&mut self, buf: &mut BytesMut, streams: &[StreamSsn]) {
-        let chunk = ChunkRepr::ForwardTsn {
-            new_cum_tsn: self.advanced_peer_ack,
-            streams: List::Items(streams),
+    fn emit_forward_tsn(&mut self, buf: &mut BytesMut, streams: &Skips) {
+        let chunk = match streams {
+            Skips::Ssn(s) => ChunkRepr::ForwardTsn {
+                new_cum_tsn: self.advanced_peer_ack,
+                streams: List::Items(s),
+            },
+            Skips::Mid(s) => ChunkRepr::IForwardTsn {
+                new_cum_tsn: self.advanced_peer_ack,
+                streams: List::Items(s),
+            },
         };
         chunk.emit(buf);
         self.forward_tsn_due = false;
     }
 
-    /// The next message to give TSNs to: the front of the next stream's queue in turn.
+    /// The stream whose turn it is (RFC 8260 section 3), taken out of the ring: round robin
+    /// takes the first in ring order, priority the first of the highest priority. With
+    /// I-DATA, a stream whose next message has not started is passed over while starting it
+    /// would put more bytes in reassembly at the peer than its window (the peer holds every
+    /// started message's fragments until the message is whole; with no message started, one
+    /// always may start, as with DATA).
+    fn pick_stream(&mut self) -> Option<u16> {
+        let window = self.peer.map_or(0, |p| p.a_rwnd as usize);
+        let mut best: Option<(usize, u16)> = None;
+        for (i, &stream) in self.pending_ring.iter().enumerate() {
+            if self.idata && self.in_progress > 0 {
+                let head = self.pending.get(&stream).and_then(VecDeque::front);
+                if head.is_some_and(|m| !m.started && self.in_progress + m.data.len() > window) {
+                    continue;
+                }
+            }
+            let prio = match self.cfg.scheduler {
+                Scheduler::RoundRobin => 0,
+                Scheduler::Priority => self
+                    .out_streams_state
+                    .get(&stream)
+                    .map_or(0, |st| st.priority),
+            };
+            if best.is_none_or(|(_, p)| prio > p) {
+                best = Some((i, prio));
+            }
+            if self.cfg.scheduler == Scheduler::RoundRobin {
+                break;
+            }
+        }
+        let (i, _) = best?;
+        self.pending_ring.remove(i)
+    }
+
+    /// The next message to give TSNs to, whole (DATA): the front of the scheduled stream's
+    /// queue.
     fn next_pending(&mut self) -> Option<OutMessage> {
-        let stream = self.pending_ring.pop_front()?;
+        let stream = self.pick_stream()?;
         let queue = self.pending.get_mut(&stream)?;
         let m = queue.pop_front()?;
         if !queue.is_empty() {
@@ -2295,8 +2902,23 @@ impl Association {
         Some(m)
     }
 
-    /// Moves the next queued message into the TSN space, fragmented. Returns false when none.
+    /// Without FORWARD TSN the peer could never skip an abandoned TSN: a message with a TSN
+    /// is then sent reliably (RFC 3758 section 3.3).
+    fn reliability_of(&self, m: &OutMessage) -> Reliability {
+        if self.peer_forward_tsn {
+            m.opts.reliability
+        } else {
+            Reliability::Reliable
+        }
+    }
+
+    /// Moves queued data into the TSN space. With DATA, the next message whole, fragmented;
+    /// with I-DATA, one fragment of the scheduled stream's message (late TSN assignment,
+    /// RFC 8260 section 2.2.2), so streams take turns per chunk. Returns false when none.
     fn fragment_next(&mut self, now: Instant) -> bool {
+        if self.idata {
+            return self.fragment_one(now);
+        }
         while let Some(m) = self.next_pending() {
             if m.expires.is_some_and(|e| now >= e) {
                 self.release(m.stream, m.data.len(), m.control);
@@ -2308,7 +2930,7 @@ impl Association {
                 0
             } else {
                 let s = st.next_ssn;
-                st.next_ssn = s.wrapping_add(1);
+                st.next_ssn = (s + 1) & 0xffff;
                 s
             };
             let base_flags = if m.opts.unordered {
@@ -2316,13 +2938,7 @@ impl Association {
             } else {
                 0
             };
-            // Without FORWARD TSN the peer could never skip an abandoned TSN: a message with
-            // a TSN is then sent reliably (RFC 3758 section 3.3).
-            let reliability = if self.peer_forward_tsn {
-                m.opts.reliability
-            } else {
-                Reliability::Reliable
-            };
+            let reliability = self.reliability_of(&m);
             let total = m.data.len();
             let mut off = 0;
             while off < total {
@@ -2337,7 +2953,8 @@ impl Association {
                 self.outstanding.push_back(TxChunk {
                     data: m.data.slice(off..off + n),
                     stream: m.stream,
-                    ssn,
+                    mid: ssn,
+                    fsn: 0,
                     ppid: m.ppid,
                     flags,
                     state: TxState::Unsent,
@@ -2351,6 +2968,91 @@ impl Association {
                 });
                 self.next_tsn = self.next_tsn.wrapping_add(1);
                 off += n;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// I-DATA: gives the next fragment of the scheduled stream's message a TSN. A stream
+    /// processes one message at a time (RFC 8260 section 2.2.2); its MIDs count ordered and
+    /// unordered messages apart (section 2.1).
+    fn fragment_one(&mut self, now: Instant) -> bool {
+        while let Some(stream) = self.pick_stream() {
+            let Some(queue) = self.pending.get_mut(&stream) else {
+                continue;
+            };
+            let Some(m) = queue.front_mut() else {
+                continue;
+            };
+            if !m.started {
+                if m.expires.is_some_and(|e| now >= e) {
+                    let (len, control) = (m.data.len(), m.control);
+                    queue.pop_front();
+                    if !queue.is_empty() {
+                        self.pending_ring.push_back(stream);
+                    }
+                    self.pending_msgs -= 1;
+                    self.release(stream, len, control);
+                    self.stats.abandoned_messages += 1;
+                    continue;
+                }
+                let st = self.out_streams_state.entry(stream).or_default();
+                let counter = if m.opts.unordered {
+                    &mut st.next_umid
+                } else {
+                    &mut st.next_ssn
+                };
+                m.mid = *counter;
+                *counter = counter.wrapping_add(1);
+                m.started = true;
+                self.in_progress += m.data.len();
+            }
+            let total = m.data.len();
+            let n = (total - m.off).min(self.max_payload);
+            let mut flags = if m.opts.unordered {
+                DATA_FLAG_UNORDERED
+            } else {
+                0
+            };
+            if m.off == 0 {
+                flags |= DATA_FLAG_BEGIN;
+            }
+            let end = m.off + n == total;
+            if end {
+                flags |= DATA_FLAG_END;
+            }
+            let reliability = if self.peer_forward_tsn {
+                m.opts.reliability
+            } else {
+                Reliability::Reliable
+            };
+            self.outstanding.push_back(TxChunk {
+                data: m.data.slice(m.off..m.off + n),
+                stream,
+                mid: m.mid,
+                fsn: m.fsn,
+                ppid: m.ppid,
+                flags,
+                state: TxState::Unsent,
+                tx_count: 0,
+                misses: 0,
+                sent_at: now,
+                episode: 0,
+                control: m.control,
+                reliability,
+                expires: m.expires,
+            });
+            self.next_tsn = self.next_tsn.wrapping_add(1);
+            m.off += n;
+            m.fsn = m.fsn.wrapping_add(1);
+            if end {
+                queue.pop_front();
+                self.pending_msgs -= 1;
+                self.in_progress -= total;
+            }
+            if !queue.is_empty() {
+                self.pending_ring.push_back(stream);
             }
             return true;
         }
@@ -2409,7 +3111,7 @@ impl Association {
         // bundled here all lie above the new cumulative TSN).
         let forward = (self.forward_tsn_due && tsn_lt(self.cum_ack, self.advanced_peer_ack))
             .then(|| self.forward_tsn_streams(room(&buf) / 2));
-        let data_limit = mtu - forward.as_ref().map_or(0, |f| 8 + 4 * f.len());
+        let data_limit = mtu - forward.as_ref().map_or(0, Skips::wire_len);
         any |= self.emit_reconfig(now, &mut buf, data_limit);
         if self.can_send_data() {
             any |= self.emit_retransmissions(now, &mut buf, data_limit);
@@ -2433,10 +3135,34 @@ impl Association {
         Some(p)
     }
 
-    fn emit_data(buf: &mut BytesMut, c: &TxChunk, tsn: u32) {
-        wire::emit_data_header(buf, c.flags, tsn, c.stream, c.ssn, c.ppid, c.data.len());
+    fn emit_data(buf: &mut BytesMut, c: &TxChunk, tsn: u32, idata: bool) {
+        if idata {
+            wire::emit_idata_header(
+                buf,
+                c.flags,
+                tsn,
+                c.stream,
+                c.mid,
+                c.fsn,
+                c.ppid,
+                c.data.len(),
+            );
+        } else {
+            // The SSN is 16 bits (RFC 9260 section 3.3.1); `mid` holds it.
+            let ssn = c.mid as u16;
+            wire::emit_data_header(buf, c.flags, tsn, c.stream, ssn, c.ppid, c.data.len());
+        }
         buf.extend_from_slice(&c.data);
         wire::pad_chunk(buf);
+    }
+
+    /// Bytes of a data chunk's header: DATA's or I-DATA's.
+    fn data_header_len(&self) -> usize {
+        if self.idata {
+            I_DATA_HEADER_LEN
+        } else {
+            DATA_HEADER_LEN
+        }
     }
 
     fn emit_retransmissions(&mut self, now: Instant, buf: &mut BytesMut, mtu: usize) -> bool {
@@ -2462,12 +3188,13 @@ impl Association {
                 break;
             }
             let len = self.outstanding[i].data.len();
-            if DATA_HEADER_LEN + len > mtu.saturating_sub(buf.len()) {
+            if self.data_header_len() + len > mtu.saturating_sub(buf.len()) {
                 break;
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
+            let idata = self.idata;
             let c = &mut self.outstanding[i];
-            Self::emit_data(buf, c, tsn);
+            Self::emit_data(buf, c, tsn, idata);
             c.state = TxState::InFlight;
             c.tx_count += 1;
             c.sent_at = now;
@@ -2517,12 +3244,13 @@ impl Association {
             if self.peer_rwnd < len && self.flight_size > 0 {
                 break;
             }
-            if DATA_HEADER_LEN + len > mtu.saturating_sub(buf.len()) {
+            if self.data_header_len() + len > mtu.saturating_sub(buf.len()) {
                 break;
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
+            let idata = self.idata;
             let c = &mut self.outstanding[i];
-            Self::emit_data(buf, c, tsn);
+            Self::emit_data(buf, c, tsn, idata);
             c.state = TxState::InFlight;
             c.tx_count = 1;
             c.sent_at = now;
@@ -2675,6 +3403,7 @@ impl Association {
                                 for s in &r.streams {
                                     if let Some(st) = self.out_streams_state.get_mut(s) {
                                         st.next_ssn = 0;
+                                        st.next_umid = 0;
                                         st.resetting = false;
                                     }
                                 }
@@ -2716,11 +3445,24 @@ impl Association {
         self.reconfig_responses
             .push_back((seq, reconfig_result::SUCCESS_PERFORMED));
         // The streams' sequence numbers restart at 0 (RFC 6525 section 5.2.2).
+        // With I-DATA, the MIDs do (RFC 8260 section 2.3.2), and what is left of their
+        // messages is gone.
+        let reset: Vec<MsgKey> = self
+            .reasm_msgs
+            .keys()
+            .filter(|k| streams.is_empty() || streams.contains(&k.0))
+            .copied()
+            .collect();
+        for k in reset {
+            self.drop_idata(k);
+        }
         if streams.is_empty() {
             self.in_ssn.clear();
+            self.in_mid.clear();
         } else {
             for s in &streams {
                 self.in_ssn.remove(s);
+                self.in_mid.remove(s);
             }
         }
         self.events.push_back(Event::IncomingStreamsReset(streams));
@@ -2989,6 +3731,9 @@ impl Association {
         self.pending_msgs = 0;
         self.ooo.clear();
         self.assembly = Assembly::default();
+        self.reasm_msgs.clear();
+        self.reasm_frags = 0;
+        self.in_progress = 0;
         self.rx_buffered = 0;
         self.flight_size = 0;
         self.rtx_pending = 0;

@@ -102,6 +102,10 @@ pub enum PeerMisbehaved {
     /// A data-channel control message that does not parse (RFC 8832).
     #[error("malformed DCEP message")]
     MalformedDcep,
+    /// A DATA or FORWARD TSN chunk on an association that negotiated I-DATA, or an I-DATA or
+    /// I-FORWARD-TSN chunk on one that did not (RFC 8260 sections 2.2.3, 2.3.1).
+    #[error("data chunk type not the one negotiated")]
+    WrongDataChunkType,
     /// An unrecognized chunk type whose high bits say to stop processing the packet.
     #[error("unrecognized chunk type {0:#04x}")]
     UnrecognizedChunk(u8),

@@ -83,7 +83,8 @@ pub mod error;
 pub mod wire;
 
 pub use association::{
-    Association, CloseReason, Config, Event, Message, Reliability, SendOptions, State, Stats,
+    Association, CloseReason, Config, Event, Message, Reliability, Scheduler, SendOptions, State,
+    Stats,
 };
 pub use datachannel::{
     ChannelInfo, ChannelOptions, DataChannelEvent, DataChannels, DcepMessage, DtlsRole,

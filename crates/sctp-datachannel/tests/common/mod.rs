@@ -239,7 +239,7 @@ impl<E: Endpoint> Pair<E> {
         }
     }
 
-    fn wait_connected(&mut self) {
+    pub fn wait_connected(&mut self) {
         self.run_until(Duration::from_secs(60), |p| {
             p.a.is_established() && p.b.is_established()
         });
