@@ -484,6 +484,9 @@ impl DataChannels {
             self.assoc.send_control(now, id, ppid::DCEP, buf.freeze())?;
             ChannelState::Opening
         };
+        // The channel priority drives the association's priority scheduler (RFC 8831 section
+        // 6.4), when it is the one configured.
+        self.assoc.set_stream_priority(id, info.priority);
         self.channels.insert(id, Channel { info, state });
         if self.assoc.is_established() {
             self.events
@@ -708,6 +711,7 @@ impl DataChannels {
                 {
                     return;
                 }
+                self.assoc.set_stream_priority(id, priority);
                 self.channels.insert(
                     id,
                     Channel {

@@ -75,6 +75,25 @@ fn payload(id: u16, index: u32, len: usize) -> Bytes {
     Bytes::from(v)
 }
 
+/// The one large message of the interleaving test (RFC 8260), 16 MiB.
+const BIG: usize = 16 * 1024 * 1024;
+/// The index [`Seen::Msg`] gives that message.
+const BIG_INDEX: u32 = u32::MAX;
+
+/// The bytes of the 16 MiB message: the pattern, shifted by one more byte every pass.
+fn big_payload() -> Bytes {
+    static BIG_PAYLOAD: OnceLock<Bytes> = OnceLock::new();
+    BIG_PAYLOAD
+        .get_or_init(|| {
+            let p = pattern();
+            (0..BIG)
+                .map(|i| p[i % MAX_MESSAGE].wrapping_add((i / MAX_MESSAGE) as u8))
+                .collect::<Vec<u8>>()
+                .into()
+        })
+        .clone()
+}
+
 /// The index of a message that arrived on channel `id`, if every byte of it is what
 /// [`payload`] made for that channel and index.
 fn verify(id: u16, data: &[u8]) -> Option<u32> {
@@ -128,7 +147,7 @@ impl Bulk {
     }
 }
 
-/// Transmissions of the DATA chunks of one stream, by TSN: (count, first, last).
+/// Transmissions of the DATA (or I-DATA) chunks of one stream, by TSN: (count, first, last).
 type Tap = HashMap<u32, (u32, Instant, Instant)>;
 
 /// One side: the data-channel endpoint and a small application around it.
@@ -193,7 +212,9 @@ impl Peer {
         let p = Packet::new_checked(packet).expect("we send well-formed packets");
         for chunk in p.chunks() {
             let chunk = chunk.expect("we send well-formed chunks");
-            if chunk.kind != chunk_type::DATA || chunk.value.len() < 6 {
+            // I-DATA has TSN and stream at the same offsets (RFC 8260 section 2.1).
+            let data = chunk.kind == chunk_type::DATA || chunk.kind == chunk_type::I_DATA;
+            if !data || chunk.value.len() < 6 {
                 continue;
             }
             let v = chunk.value;
@@ -219,6 +240,11 @@ impl Peer {
                     id,
                     index,
                     len: data.len(),
+                },
+                None if data.len() == BIG && data == big_payload() => Seen::Msg {
+                    id,
+                    index: BIG_INDEX,
+                    len: BIG,
                 },
                 None => Seen::Corrupt {
                     id,
@@ -1308,4 +1334,244 @@ fn a_peer_that_stops_reading_pushes_back_and_memory_stays_bounded() {
     assert!(peer(&net.sim, b).max_recv_held <= cfg.receive_buffer);
     net.assert_clean();
     assert_impaired(&net);
+}
+
+// ------------------------------------------------------------------------------- interleaving
+
+/// The link of the interleaving test: 40 ms round trip, a 20 Mbit/s bottleneck with a
+/// 128 KiB drop-tail queue (52 ms of queueing at most), a little jitter and loss.
+fn interleaving_link() -> LinkConfig {
+    LinkConfig::ideal()
+        .latency(Duration::from_millis(20))
+        .jitter(Duration::from_millis(1))
+        .loss(0.002)
+        .bandwidth(Bandwidth::new(20_000_000, 128 * 1024))
+}
+
+/// Small messages sent in [`big_and_small`]: 100 bytes every 10 ms.
+const SMALL_COUNT: u32 = 400;
+const SMALL_LEN: usize = 100;
+const SMALL_EVERY: Duration = Duration::from_millis(10);
+
+/// One 16 MiB message on one channel and [`SMALL_COUNT`] small ones paced on another, over
+/// [`interleaving_link`]; both sides announce interleaving or neither does. Returns the
+/// small messages' latencies (send to delivery) in index order, the time the large one
+/// took, and the net.
+fn big_and_small(interleaving: bool, seed: u64) -> (Vec<Duration>, Duration, Net) {
+    let cfg = Config {
+        interleaving,
+        max_message_size: BIG,
+        // The window holds the large message and what is interleaved with it: a sender
+        // starts a message beside others only while all of them fit the peer's window.
+        receive_buffer: BIG + 4 * 1024 * 1024,
+        send_buffer: BIG + 1024 * 1024,
+        ..Config::default()
+    };
+    let mut net = Net::new(seed, interleaving_link(), cfg);
+    let (a, b) = (net.a, net.b);
+    assert_eq!(
+        peer(&net.sim, a).dc.association().interleaving(),
+        interleaving
+    );
+    let big = net.open(a, ChannelOptions::new("big"));
+    let small = net.open(a, ChannelOptions::new("small"));
+    net.run(Duration::from_secs(60), move |sim| {
+        [big, small]
+            .iter()
+            .all(|&id| saw(sim, b, &Seen::Open { id, remote: true }))
+            && peer(sim, a).dc.association().buffered_total() == 0
+    });
+    let start = net.sim.now();
+    net.peer_mut(a)
+        .dc
+        .send(start, big, big_payload(), false)
+        .expect("the large message fits the send buffer");
+    net.send_paced(a, small, SMALL_COUNT, |_| SMALL_LEN, SMALL_EVERY);
+    net.run(Duration::from_secs(600), move |sim| {
+        received(sim, b, small).len() == SMALL_COUNT as usize
+            && received(sim, b, big) == [BIG_INDEX]
+    });
+    net.assert_clean();
+    let events = &net.sim.endpoint(b).events;
+    let big_at = events
+        .iter()
+        .find_map(|(t, e)| matches!(e, Seen::Msg { id, .. } if *id == big).then_some(*t))
+        .expect("the large message arrived");
+    let sent = &bulk(&net.sim, a, small).sent_at;
+    let mut latency = vec![Duration::MAX; SMALL_COUNT as usize];
+    for (t, e) in events {
+        if let Seen::Msg { id, index, .. } = e
+            && *id == small
+        {
+            latency[*index as usize] = *t - sent[*index as usize];
+        }
+    }
+    assert!(received(&net.sim, b, small).windows(2).all(|w| w[0] < w[1]));
+    (latency, big_at - start, net)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// RFC 8260's point: a 16 MiB message on one channel does not hold back small messages on
+/// another. With I-DATA each small message waits at most for the congestion window to open
+/// (one round trip with the queue full: 40 ms + 52 ms), its own trip (20 ms + 52 ms of
+/// queue) and, if one of its packets is lost (0.2 % loss, queue overflow), one recovery
+/// (RACK within about a round trip, or T3 at RTO, 200 ms at least with the queue's delay
+/// on top): 500 ms bounds all of it. With DATA the same messages queue behind the large
+/// one, which takes about 7 s on this link.
+#[test]
+fn a_large_message_does_not_block_small_ones_with_i_data() {
+    let (mut lat, big_took, net) = big_and_small(true, 700);
+    let stats = net.sim.endpoint(net.a).inner.dc.association().stats();
+    lat.sort_unstable();
+    let (p50, p99, max) = (
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat[lat.len() - 1],
+    );
+    println!(
+        "I-DATA: 16 MiB in {big_took:?}; {SMALL_COUNT} small messages beside it: latency p50 \
+         {p50:?}, p99 {p99:?}, max {max:?}; {:?}; link {:?}",
+        stats,
+        net.stats().0
+    );
+    // The large message really shared the link with the small ones for their whole run.
+    assert!(big_took > SMALL_EVERY * SMALL_COUNT, "{big_took:?}");
+    assert!(
+        max <= Duration::from_millis(500),
+        "max small-message latency {max:?}"
+    );
+    assert!(
+        p50 <= Duration::from_millis(150),
+        "median small-message latency {p50:?}"
+    );
+
+    // The same run with DATA: the small messages wait for the large one.
+    let (mut lat, big_took, net) = big_and_small(false, 700);
+    println!(
+        "DATA: {:?}; link {:?}",
+        net.sim.endpoint(net.a).inner.dc.association().stats(),
+        net.stats().0
+    );
+    lat.sort_unstable();
+    let (p50, max) = (percentile(&lat, 0.5), lat[lat.len() - 1]);
+    println!("DATA: 16 MiB in {big_took:?}; small messages latency p50 {p50:?}, max {max:?}");
+    assert!(max >= Duration::from_secs(2), "DATA max latency {max:?}");
+}
+
+/// Against a peer that does not announce I-DATA (`sctp-proto` 0.10 does not implement
+/// RFC 8260), an association that offers it still sends DATA, and the transfer completes.
+#[test]
+fn a_peer_without_i_data_gets_data_chunks() {
+    let mut sim = Sim::new(710);
+    let (pa, pb): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:5000".parse().expect("literal"),
+        "10.0.0.2:5000".parse().expect("literal"),
+    );
+    sim.add_link_pair(
+        pa.ip(),
+        pb.ip(),
+        lossy_link(0.02, Duration::from_millis(20)),
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(710);
+    let now = sim.now();
+    let cfg = Config {
+        interleaving: true,
+        ..Config::default()
+    };
+    let mut assoc = ferrtc_sctp_datachannel::Association::new(cfg, now, &mut rng);
+    assoc.connect(now, pb);
+    let count = 200u32;
+    let a = sim.add_endpoint([pa], raw_node(assoc, pa, count));
+    let b = sim.add_endpoint([pb], proto_node(ProtoPeer::new(pb, pa, false, 0)));
+    let delivered = move |sim: &Sim| -> Vec<(u32, usize)> {
+        sim.endpoint(b)
+            .events
+            .iter()
+            .filter_map(|(_, e)| match *e {
+                ProtoSeen::Msg { index, len } => Some((index, len)),
+                _ => None,
+            })
+            .collect()
+    };
+    if let Err(e) = sim.run_until_cond(Duration::from_secs(600), move |sim| {
+        delivered(sim).len() == count as usize
+    }) {
+        panic!("transfer to sctp-proto incomplete: {e:?}");
+    }
+    let raw = &sim.endpoint(a).inner;
+    assert!(!raw.assoc.interleaving());
+    assert!(
+        raw.data_chunks > 0 && raw.i_data_chunks == 0,
+        "{} DATA, {} I-DATA",
+        raw.data_chunks,
+        raw.i_data_chunks
+    );
+    let got = delivered(&sim);
+    assert!(
+        got.iter()
+            .enumerate()
+            .all(|(i, &(ix, len))| ix == i as u32 && len == 3000),
+        "{got:?}"
+    );
+}
+
+/// A bare association that sends `to_send` 3000-byte messages on stream 1 and counts the
+/// data chunk types it puts on the wire.
+struct Raw {
+    assoc: ferrtc_sctp_datachannel::Association,
+    local: SocketAddr,
+    to_send: u32,
+    next: u32,
+    data_chunks: u64,
+    i_data_chunks: u64,
+}
+
+fn raw_node(
+    assoc: ferrtc_sctp_datachannel::Association,
+    local: SocketAddr,
+    to_send: u32,
+) -> Machine<Raw, (), Error> {
+    Machine::new(Raw {
+        assoc,
+        local,
+        to_send,
+        next: 0,
+        data_chunks: 0,
+        i_data_chunks: 0,
+    })
+    .on_receive(|r: &mut Raw, now, from, _to, data: &[u8]| {
+        r.assoc
+            .handle_receive(now, from, Bytes::copy_from_slice(data))
+    })
+    .on_timeout(|r, now| r.assoc.handle_timeout(now))
+    .on_poll_timeout(|r| r.assoc.poll_timeout())
+    .on_event(|r| r.assoc.poll_event().map(|_| ()))
+    .on_transmit(|r, now| {
+        while r.assoc.is_established()
+            && r.next < r.to_send
+            && r.assoc
+                .send(
+                    now,
+                    1,
+                    53,
+                    payload(1, r.next, 3000),
+                    ferrtc_sctp_datachannel::SendOptions::default(),
+                )
+                .is_ok()
+        {
+            r.next += 1;
+        }
+        let t = r.assoc.poll_transmit(now)?;
+        for c in Packet::new_checked(&t.contents[..]).expect("ours").chunks() {
+            match c.expect("ours").kind {
+                chunk_type::DATA => r.data_chunks += 1,
+                chunk_type::I_DATA => r.i_data_chunks += 1,
+                _ => {}
+            }
+        }
+        Some(Datagram::new(r.local, t.destination, t.contents.to_vec()))
+    })
 }
