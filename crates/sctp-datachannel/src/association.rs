@@ -48,7 +48,8 @@
 //! room left is dropped (RFC 9260 section 6.2), and one message by
 //! [`Config::max_message_size`]. A peer that advertises a huge window changes nothing about what
 //! we hold; a peer that sends endless fragments is aborted once the message passes the maximum
-//! size.
+//! size. With I-DATA the fragments held for reassembly, whatever their MIDs and FSNs, are also
+//! bounded in number (one per 64 bytes of window, at least 4096).
 //!
 //! # Loss detection
 //!
@@ -71,9 +72,15 @@
 //!   new DTLS session and a new `Association`.
 //! - We renege on gap-acknowledged data only as RFC 9260 section 6.2 says, when a full window
 //!   holds out-of-order chunks above one that arrives; a peer that reneges is recovered by T3.
-//! - Streams take turns per message on the send side (round robin); channel priority is
-//!   carried in DCEP but not used for scheduling. No I-DATA (RFC 8260) yet, so a message's
-//!   fragments are never interleaved with another's.
+//! - User message interleaving (RFC 8260) is offered when [`Config::interleaving`] is set and
+//!   used when the peer offers it too: I-DATA and I-FORWARD-TSN replace DATA and FORWARD
+//!   TSN, TSNs are assigned one chunk at a time, and the [`Scheduler`] takes turns between
+//!   streams per chunk, so a large message does not hold back small ones on other streams.
+//!   Otherwise streams take turns per message. The schedulers are round robin and strict
+//!   priority (RFC 8260 sections 3.2, 3.4), not weighted fair queueing (section 3.6). A
+//!   message starts beside others only while all started messages fit the window the peer
+//!   announced, so that the peer can always finish reassembling them (there is no partial
+//!   delivery).
 //! - Unrecognized INIT parameters are ignored, not reported.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -692,6 +699,9 @@ pub struct Association {
     assembly: Assembly,
     /// I-DATA: next expected ordered MID per incoming stream (absent: 0).
     in_mid: HashMap<u16, u32>,
+    /// I-DATA: per incoming stream, one past the largest unordered MID an I-FORWARD-TSN
+    /// skipped: a late fragment below it belongs to a message given up.
+    umid_floor: HashMap<u16, u32>,
     /// I-DATA: what has arrived of each message being reassembled.
     reasm_msgs: BTreeMap<MsgKey, RxMsg>,
     /// I-DATA: fragments held in `reasm_msgs`, bounded by `max_frags`.
@@ -795,6 +805,7 @@ impl Association {
             in_ssn: HashMap::new(),
             assembly: Assembly::default(),
             in_mid: HashMap::new(),
+            umid_floor: HashMap::new(),
             reasm_msgs: BTreeMap::new(),
             reasm_frags: 0,
             spare_parts: Vec::new(),
@@ -1779,7 +1790,12 @@ impl Association {
         // What the data is: a whole message to hand up at once, one to discard (an invalid
         // stream, an ordered MID already delivered or skipped, a fragment seen under another
         // TSN), or a fragment to hold.
-        let stale = !unordered && (d.mid.wrapping_sub(next) as i32) < 0;
+        let floor = if unordered {
+            self.umid_floor.get(&d.stream).copied()
+        } else {
+            Some(next)
+        };
+        let stale = floor.is_some_and(|f| (d.mid.wrapping_sub(f) as i32) < 0);
         let pos = match self.reasm_msgs.get(&mkey) {
             Some(m) => m.parts.binary_search_by_key(&d.fsn, |f| f.fsn),
             None => Err(0),
@@ -1993,11 +2009,15 @@ impl Association {
             for k in skipped {
                 self.drop_idata(k);
             }
-            if !unordered {
-                let next = self.in_mid.get(&stream).copied().unwrap_or(0);
-                if (mid.wrapping_sub(next) as i32) >= 0 {
-                    self.in_mid.insert(stream, mid.wrapping_add(1));
-                }
+            // What follows of those messages, if anything, is discarded on arrival.
+            let marks = if unordered {
+                &mut self.umid_floor
+            } else {
+                &mut self.in_mid
+            };
+            let next = marks.get(&stream).copied();
+            if next.is_none_or(|n| (mid.wrapping_sub(n) as i32) >= 0) {
+                marks.insert(stream, mid.wrapping_add(1));
             }
         }
         self.drain_ooo()?;
@@ -2641,7 +2661,10 @@ impl Association {
             self.ssthresh = (self.cwnd / 2).max(4 * self.cfg.mtu);
             self.cwnd = self.ssthresh;
             self.partial_bytes_acked = 0;
-            self.fast_recovery_exit = Some(self.next_tsn.wrapping_sub(1));
+            // The highest TSN outstanding, i.e. sent (RFC 9260 section 7.2.4 item 2), not the
+            // highest assigned: with DATA a large message has TSNs long before they are sent,
+            // and an exit point at its end kept the window from ever being cut again.
+            self.fast_recovery_exit = Some(self.cum_ack.wrapping_add(self.next_unsent as u32));
             // One packet regardless of cwnd, only when entering Fast Recovery (item 3).
             self.fast_rtx_now = true;
             if self.rack.reo_wnd_persist > 0 {
@@ -3459,10 +3482,12 @@ impl Association {
         if streams.is_empty() {
             self.in_ssn.clear();
             self.in_mid.clear();
+            self.umid_floor.clear();
         } else {
             for s in &streams {
                 self.in_ssn.remove(s);
                 self.in_mid.remove(s);
+                self.umid_floor.remove(s);
             }
         }
         self.events.push_back(Event::IncomingStreamsReset(streams));

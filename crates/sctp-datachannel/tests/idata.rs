@@ -11,8 +11,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use common::{ADDR_A, LinkParams, Pair, index_of, message};
 use ferrtc_sctp_datachannel::wire::{
-    ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END, DataChunk, IDataChunk, Packet,
-    chunk_type, finish_packet,
+    ChunkRepr, CommonHeader, DATA_FLAG_BEGIN, DATA_FLAG_END, DATA_FLAG_UNORDERED, DataChunk,
+    IDataChunk, List, Packet, StreamMid, chunk_type, finish_packet,
 };
 use ferrtc_sctp_datachannel::{
     CloseReason, Config, Error, Event, Message, PeerMisbehaved, Reliability, Scheduler,
@@ -423,4 +423,71 @@ fn data_chunk_on_an_i_data_association_is_a_violation() {
             ));
     }
     assert!(closed);
+}
+
+/// After an I-FORWARD-TSN gives up unordered messages up to a MID, a late fragment of one of
+/// them is discarded, not held forever (RFC 8260 section 2.3.1 applies the skipped MID to
+/// unordered messages too); one of a later message is still taken.
+#[test]
+fn a_late_fragment_of_a_skipped_unordered_message_is_not_held() {
+    let mut p = Pair::connected(
+        interleaving(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        49,
+    );
+    let (tag, tsn) = tag_and_next_tsn(&mut p);
+    // Read what arrived so far, so the receive buffer holds only what follows.
+    while p.b.poll_event().is_some() {}
+    let frag = |tsn: u32, mid: u32, fsn: u32| {
+        ChunkRepr::IData(IDataChunk {
+            flags: DATA_FLAG_UNORDERED | if fsn == 0 { DATA_FLAG_BEGIN } else { 0 },
+            tsn,
+            stream: 2,
+            mid,
+            fsn,
+            ppid: 53,
+            data: &[5u8; 500],
+        })
+    };
+    // The first fragment of unordered message 3 arrives, then the sender gives it up.
+    p.b.handle_receive(p.now, ADDR_A, packet(tag, &[frag(tsn, 3, 0)]))
+        .unwrap();
+    assert_eq!(p.b.receive_buffered(), 500);
+    let skip = [StreamMid {
+        stream: 2,
+        unordered: true,
+        mid: 3,
+    }];
+    let fwd = ChunkRepr::IForwardTsn {
+        new_cum_tsn: tsn.wrapping_add(1),
+        streams: List::Items(&skip),
+    };
+    p.b.handle_receive(p.now, ADDR_A, packet(tag, &[fwd]))
+        .unwrap();
+    assert_eq!(
+        p.b.receive_buffered(),
+        0,
+        "the skipped message's fragment is dropped"
+    );
+    // A fragment of it that was still in flight arrives late, above the new cumulative TSN.
+    p.b.handle_receive(
+        p.now,
+        ADDR_A,
+        packet(tag, &[frag(tsn.wrapping_add(2), 3, 1)]),
+    )
+    .unwrap();
+    assert_eq!(
+        p.b.receive_buffered(),
+        0,
+        "a late fragment of a skipped message was held"
+    );
+    // The next unordered message is taken as usual.
+    p.b.handle_receive(
+        p.now,
+        ADDR_A,
+        packet(tag, &[frag(tsn.wrapping_add(3), 4, 0)]),
+    )
+    .unwrap();
+    assert_eq!(p.b.receive_buffered(), 500);
+    assert_eq!(p.b.state(), State::Established);
 }
