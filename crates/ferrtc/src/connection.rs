@@ -21,6 +21,7 @@ use crate::config::{BundlePolicy, Configuration, IceTransportPolicy};
 use crate::driver::{self, Core, Flow, Handler};
 use crate::error::{ConfigurationError, Error};
 use crate::net::{self, Scheme};
+use crate::tap::{TapPart, TapRefused, Taps};
 use crate::turn::Relayed;
 use ferrtc_stun_ice::turn;
 
@@ -157,6 +158,13 @@ pub(crate) enum Command {
         rtp_timestamp: u32,
     },
     RequestKeyframe(TransceiverId),
+    /// A media track takes one side of a transceiver over (`crate::tap`).
+    #[cfg_attr(not(feature = "media"), allow(dead_code))]
+    Tap(
+        TransceiverId,
+        TapPart,
+        oneshot::Sender<Result<(), TapRefused>>,
+    ),
     GetStats(Reply<core::StatsReport>),
     Close(Reply<()>),
 }
@@ -304,6 +312,7 @@ impl PeerConnection {
             channels: HashMap::new(),
             queued_media: Arc::clone(&queued_media),
             media_dropped: 0,
+            taps: Taps::default(),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("peer_connection", id);
@@ -568,21 +577,15 @@ impl PeerConnection {
     /// # Errors
     /// [`Error::Closed`] if it fails or closes first.
     pub async fn connected(&self) -> Result<(), Error> {
-        let mut rx = self.states.clone();
-        let s = rx
-            .wait_for(|s| {
-                matches!(
-                    s.connection,
-                    ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
-                )
-            })
-            .await
-            .map_err(|_| Error::Closed)?
-            .connection;
-        if s == ConnectionState::Connected {
-            Ok(())
-        } else {
-            Err(Error::Closed)
+        wait_connected(self.states.clone()).await
+    }
+
+    /// What a media track keeps of this connection.
+    #[cfg_attr(not(feature = "media"), allow(dead_code))]
+    pub(crate) fn link(&self) -> Link {
+        Link {
+            commands: self.commands.downgrade(),
+            states: self.states.clone(),
         }
     }
 
@@ -607,6 +610,66 @@ impl PeerConnection {
     #[must_use]
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
+    }
+}
+
+/// Waits until the connection state is `Connected`; [`Error::Closed`] if it fails or
+/// closes first.
+async fn wait_connected(mut rx: watch::Receiver<States>) -> Result<(), Error> {
+    let s = rx
+        .wait_for(|s| {
+            matches!(
+                s.connection,
+                ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
+            )
+        })
+        .await
+        .map_err(|_| Error::Closed)?
+        .connection;
+    if s == ConnectionState::Connected {
+        Ok(())
+    } else {
+        Err(Error::Closed)
+    }
+}
+
+/// What a media track (the `media` feature) keeps of its connection: the command queue,
+/// without holding the connection open, and the published states.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "media"), allow(dead_code))]
+pub(crate) struct Link {
+    commands: mpsc::WeakUnboundedSender<Command>,
+    states: watch::Receiver<States>,
+}
+
+#[cfg_attr(not(feature = "media"), allow(dead_code))]
+impl Link {
+    /// Sends a command to the driver.
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.commands
+            .upgrade()
+            .ok_or(Error::Closed)?
+            .send(cmd)
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Waits until the connection state is `Connected`; [`Error::Closed`] if it fails or
+    /// closes first.
+    pub(crate) async fn connected(&self) -> Result<(), Error> {
+        wait_connected(self.states.clone()).await
+    }
+
+    /// Resolves once the connection has failed or closed, or its task has ended.
+    pub(crate) async fn finished(&self) {
+        let mut rx = self.states.clone();
+        let _ = rx
+            .wait_for(|s| {
+                matches!(
+                    s.connection,
+                    ConnectionState::Failed | ConnectionState::Closed
+                )
+            })
+            .await;
     }
 }
 
@@ -674,6 +737,8 @@ struct Connection {
     channels: HashMap<core::DataChannelId, Arc<Shared>>,
     queued_media: Arc<AtomicUsize>,
     media_dropped: u64,
+    /// Transceivers whose frames and key-frame requests go to media tracks.
+    taps: Taps,
 }
 
 impl Connection {
@@ -812,11 +877,13 @@ impl Handler<Relayed> for Connection {
                     Ok(())
                 })();
                 self.refresh_descriptions(pc);
+                self.taps.refresh(pc);
                 let _ = r.send(res);
             }
             Command::SetRemote(d, r) => {
                 let res = pc.set_remote_description(now, &d).map_err(Error::from);
                 self.refresh_descriptions(pc);
+                self.taps.refresh(pc);
                 let _ = r.send(res);
             }
             Command::AddIceCandidate(c, r) => {
@@ -890,6 +957,9 @@ impl Handler<Relayed> for Connection {
                 if let Err(e) = pc.request_keyframe(t) {
                     tracing::debug!(error = %Chain(&e), "key frame request not sent");
                 }
+            }
+            Command::Tap(t, part, r) => {
+                let _ = r.send(self.taps.add(pc, t, part));
             }
             Command::Close(_) => unreachable!("handled above"),
         }
@@ -977,12 +1047,19 @@ impl Handler<Relayed> for Connection {
                     transceiver,
                     mid,
                     frame,
-                } => self.emit_media(Event::Frame {
-                    transceiver,
-                    mid,
-                    frame,
-                }),
-                core::Event::KeyframeRequest { transceiver } => {
+                } => {
+                    if let Some(frame) = self.taps.frame(pc, transceiver, frame) {
+                        self.emit_media(Event::Frame {
+                            transceiver,
+                            mid,
+                            frame,
+                        });
+                    }
+                }
+                // A media track sending on it takes the request; else the event stream.
+                core::Event::KeyframeRequest { transceiver }
+                    if !self.taps.keyframe_request(transceiver) =>
+                {
                     self.emit(Event::KeyframeRequest { transceiver });
                 }
                 #[allow(unreachable_patterns)]

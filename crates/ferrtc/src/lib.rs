@@ -15,6 +15,11 @@
 //!   into whole encoded frames ([`Event::Frame`]), and [`PeerConnection::write_frame`] sends
 //!   encoded frames packetized for the negotiated codec; [`Event::KeyframeRequest`] says
 //!   when the peer wants a key frame.
+//! - [`media`] (cargo feature `media`, on by default): tracks of raw frames.
+//!   [`PeerConnection::add_media_track`] encodes a local track with the negotiated codec and
+//!   sends it (honouring the peer's key-frame requests, at a bitrate that can change);
+//!   [`PeerConnection::remote_media_track`] decodes what the peer sends into a track of
+//!   video or audio frames, as aiortc's `pc.addTrack(track)` and `await track.recv()`.
 //! - [`DataChannel`]: `send` with back-pressure (it waits while too much is buffered),
 //!   `recv`, the W3C properties.
 //! - [`net`]: the sockets, host addresses and ICE server URLs.
@@ -76,7 +81,11 @@ mod config;
 mod connection;
 mod driver;
 mod error;
+#[cfg(feature = "media")]
+pub mod media;
 pub mod net;
+#[cfg_attr(not(feature = "media"), allow(dead_code))]
+mod tap;
 mod turn;
 
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};

@@ -1,0 +1,507 @@
+//! Raw-frame tracks between two ferrtc peers over real UDP on 127.0.0.1 (the `media`
+//! feature): a synthetic video track sent by one peer arrives decoded at the other; the grey
+//! transform goes there and back; Opus audio keeps its waveform; a receiver that joins
+//! mid-stream gets a key frame by asking for it; misuse gives typed errors; the `grey`
+//! example runs.
+//!
+//! Sources here make frames on demand (each `recv` makes the next one), so nothing waits on
+//! a clock: frames go as fast as the encoder takes them, and received frames are matched to
+//! the source by content, not by arrival time.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::*;
+use ferrtc::media::{
+    AttachError, AudioFrame, Frame, MediaError, MediaKind, MediaStreamTrack, PixelFormat, TimeBase,
+    TransformTrack, VideoFrame,
+};
+use ferrtc::{CodecKind, Event, PeerConnection, TransceiverId, TransceiverInit};
+use tokio::sync::Semaphore;
+
+const WIDTH: u32 = 320;
+const HEIGHT: u32 = 240;
+/// 30 frames per second on the 90 kHz clock.
+const FRAME_TICKS: i64 = 3_000;
+
+/// Frame `index` of a moving test pattern: smooth waves that scroll, a bright square that
+/// moves, a colour ramp. Different for every index, so a decoded frame can be told apart.
+fn pattern(index: u32) -> VideoFrame {
+    let t = index as usize;
+    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+    let mut f = VideoFrame::new(PixelFormat::I420, WIDTH, HEIGHT).unwrap();
+    let strides = [f.stride(0), f.stride(1), f.stride(2)];
+    let (sq_x, sq_y) = ((t * 5) % (w - 40), (t * 3) % (h - 40));
+    let [y, u, v] = f.planes_mut();
+    for r in 0..h {
+        let wy = (40.0 * (std::f64::consts::TAU * (r + 2 * t) as f64 / 120.0).sin()) as i32;
+        for c in 0..w {
+            let in_square = (sq_x..sq_x + 40).contains(&c) && (sq_y..sq_y + 40).contains(&r);
+            y[r * strides[0] + c] = if in_square {
+                230
+            } else {
+                let wx = (50.0 * (std::f64::consts::TAU * (c + 4 * t) as f64 / 160.0).sin()) as i32;
+                (128 + wx + wy).clamp(16, 235) as u8
+            };
+        }
+    }
+    for r in 0..h / 2 {
+        for c in 0..w / 2 {
+            u[r * strides[1] + c] = (80 + (c + t) * 96 / w) as u8;
+            v[r * strides[2] + c] = (170 - r * 96 / h) as u8;
+        }
+    }
+    f.pts = i64::from(index) * FRAME_TICKS;
+    f.time_base = TimeBase::VIDEO_90KHZ;
+    f
+}
+
+/// PSNR of one plane of two same-sized frames, in dB.
+fn psnr(a: &VideoFrame, b: &VideoFrame, plane: usize) -> f64 {
+    let rows = a.plane_rows(plane);
+    let cols = a.plane_row_bytes(plane);
+    let mut sse = 0u64;
+    for r in 0..rows {
+        let ra = &a.plane(plane)[r * a.stride(plane)..][..cols];
+        let rb = &b.plane(plane)[r * b.stride(plane)..][..cols];
+        sse += ra
+            .iter()
+            .zip(rb)
+            .map(|(&x, &y)| u64::from(x.abs_diff(y)).pow(2))
+            .sum::<u64>();
+    }
+    if sse == 0 {
+        return f64::INFINITY;
+    }
+    10.0 * (255.0 * 255.0 * (rows * cols) as f64 / sse as f64).log10()
+}
+
+/// A track of `make(0)`, `make(1)`, ... made on demand, ending after `count` frames (never
+/// with `None`). With a gate, each frame waits for a permit: a receiver that adds one per
+/// frame it got keeps the source in lock step with it, with no clock.
+struct Generated<F> {
+    kind: MediaKind,
+    next: AtomicU32,
+    count: Option<u32>,
+    make: F,
+    gate: Option<Arc<Semaphore>>,
+    ended: tokio::sync::watch::Sender<bool>,
+}
+
+impl<F: Fn(u32) -> Frame + Send + Sync> Generated<F> {
+    fn new(kind: MediaKind, count: Option<u32>, make: F) -> Self {
+        Generated {
+            kind,
+            next: AtomicU32::new(0),
+            count,
+            make,
+            gate: None,
+            ended: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
+
+impl<F: Fn(u32) -> Frame + Send + Sync> MediaStreamTrack for Generated<F> {
+    fn kind(&self) -> MediaKind {
+        self.kind
+    }
+    fn id(&self) -> &str {
+        "generated"
+    }
+    async fn recv(&self) -> Result<Frame, MediaError> {
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.expect("gate open").forget();
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if *self.ended.borrow() || self.count.is_some_and(|n| i >= n) {
+            self.ended.send_replace(true);
+            return Err(MediaError::Ended);
+        }
+        Ok((self.make)(i))
+    }
+    fn stop(&self) {
+        self.ended.send_replace(true);
+    }
+    fn is_ended(&self) -> bool {
+        *self.ended.borrow()
+    }
+    async fn ended(&self) {
+        let _ = self.ended.subscribe().wait_for(|&e| e).await;
+    }
+}
+
+/// The video pattern as a track of `count` frames (or endless).
+fn pattern_track(count: Option<u32>) -> Generated<impl Fn(u32) -> Frame + Send + Sync> {
+    Generated::new(MediaKind::Video, count, |i| Frame::Video(pattern(i)))
+}
+
+/// The first transceiver the answerer's side has (made by the offer).
+async fn only_transceiver(pc: &PeerConnection) -> TransceiverId {
+    let list = pc.transceivers().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    list[0].id
+}
+
+/// Offer from `a`; `b` takes the offer, runs `on_offer` (to attach tracks before answering),
+/// answers; candidates travel in the descriptions.
+async fn negotiate_with<Fut>(
+    a: &PeerConnection,
+    b: &PeerConnection,
+    on_offer: impl FnOnce() -> Fut,
+) -> Fut::Output
+where
+    Fut: std::future::Future,
+{
+    within("negotiation", async {
+        a.set_local_description(None).await.unwrap();
+        a.gathering_complete().await.unwrap();
+        b.set_remote_description(a.local_description().unwrap())
+            .await
+            .unwrap();
+        let out = on_offer().await;
+        b.set_local_description(None).await.unwrap();
+        b.gathering_complete().await.unwrap();
+        a.set_remote_description(b.local_description().unwrap())
+            .await
+            .unwrap();
+        out
+    })
+    .await
+}
+
+/// Index of the pattern frame `frame` shows: the one of `around` it is closest to.
+fn best_match(frame: &VideoFrame, around: std::ops::Range<u32>) -> (u32, f64) {
+    around
+        .map(|i| (i, psnr(&pattern(i), frame, 0)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap()
+}
+
+/// Receives `n` frames from `track` and matches each to the pattern frame its `pts` names:
+/// the RTP timestamps' offset is random, so the first frame is found by content among the
+/// 120 frames before `made()` (how many the sender has taken from its source by then).
+/// Returns the frames with their luma PSNR against the original.
+async fn receive_pattern(
+    track: &impl MediaStreamTrack,
+    n: usize,
+    made: impl Fn() -> u64,
+) -> Vec<(VideoFrame, f64)> {
+    let mut got = Vec::new();
+    let mut origin: Option<i64> = None;
+    within("decoded frames", async {
+        while got.len() < n {
+            let frame = track.recv().await.expect("a decoded frame");
+            let video = frame.as_video().expect("video").clone();
+            assert_eq!((video.width(), video.height()), (WIDTH, HEIGHT));
+            assert_eq!(video.time_base, TimeBase::VIDEO_90KHZ);
+            let o = *origin.get_or_insert_with(|| {
+                let made = u32::try_from(made()).unwrap();
+                let (i, _) = best_match(&video, made.saturating_sub(120)..made + 1);
+                video.pts - i64::from(i) * FRAME_TICKS
+            });
+            assert_eq!((video.pts - o) % FRAME_TICKS, 0, "pts {}", video.pts);
+            let index = u32::try_from((video.pts - o) / FRAME_TICKS).expect("pts after the first");
+            let p = psnr(&pattern(index), &video, 0);
+            got.push((video, p));
+        }
+    })
+    .await;
+    got
+}
+
+/// The mean, with the minimum beside it, for messages.
+fn summary(values: &[f64]) -> (f64, f64) {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    (mean, min)
+}
+
+/// VP8 at 1 Mbit/s on a 320x240 pattern keeps far more than 30 dB of luma PSNR: the bound
+/// the media crate holds its codecs to at 640x480, which a wrong plane, size, frame or
+/// timestamp mapping would fall far below (unrelated pattern frames score under 15 dB).
+const MIN_PSNR_DB: f64 = 30.0;
+
+#[tokio::test]
+async fn a_video_track_arrives_decoded() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(Some(90))).await.unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        let t = only_transceiver(&b).await;
+        b.remote_media_track(t).await.unwrap()
+    })
+    .await;
+    assert_eq!(remote.kind(), MediaKind::Video);
+
+    let got = receive_pattern(&remote, 30, || sender.stats().frames_in).await;
+    let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
+    let (mean, min) = summary(&psnrs);
+    eprintln!("VP8 over loopback: luma PSNR mean {mean:.1} dB, min {min:.1} dB over 30 frames");
+    assert!(mean >= MIN_PSNR_DB, "mean PSNR {mean:.1} dB: {psnrs:?}");
+    assert!(min >= MIN_PSNR_DB - 5.0, "min PSNR {min:.1} dB: {psnrs:?}");
+    assert_eq!(sender.codec(), Some(CodecKind::Vp8));
+    let stats = sender.stats();
+    assert!(
+        stats.key_frames >= 1 && stats.frames_sent >= 30,
+        "{stats:?}"
+    );
+    let got = remote.stats();
+    assert!(got.frames_decoded >= 30, "{got:?}");
+    assert_eq!(got.decode_errors, 0, "{got:?}");
+}
+
+#[tokio::test]
+async fn the_grey_transform_goes_there_and_back() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(None)).await.unwrap();
+    let a_transceiver = only_transceiver(&a).await;
+    let back = negotiate_with(&a, &b, || async {
+        let t = only_transceiver(&b).await;
+        let remote = b.remote_media_track(t).await.unwrap();
+        // The grey transform: both chroma planes to the neutral 128.
+        let grey = TransformTrack::new(remote, |frame: &Frame| {
+            let mut frame = frame.clone();
+            if let Frame::Video(video) = &mut frame {
+                let [_, u, v] = video.planes_mut();
+                u.fill(128);
+                v.fill(128);
+            }
+            Ok::<_, Infallible>(frame)
+        });
+        // W3C addTrack: takes the transceiver the offer made and turns it sendrecv.
+        let back = b.add_media_track(grey).await.unwrap();
+        assert_eq!(back.transceiver(), t);
+        back
+    })
+    .await;
+    let returned = within("a's remote track", a.remote_media_track(a_transceiver))
+        .await
+        .unwrap();
+
+    // Encoded twice at 1 Mbit/s (VP8): 5 dB below the one-way bound.
+    let got = receive_pattern(&returned, 20, || sender.stats().frames_in).await;
+    let frames: Vec<&VideoFrame> = got.iter().map(|g| &g.0).collect();
+    let grey_chroma = frames.iter().all(|f| {
+        [1, 2].iter().all(|&p| {
+            (0..f.plane_rows(p)).all(|r| {
+                f.plane(p)[r * f.stride(p)..][..f.plane_row_bytes(p)]
+                    .iter()
+                    .all(|&x| x.abs_diff(128) <= 3)
+            })
+        })
+    });
+    assert!(grey_chroma, "chroma not grey");
+    let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
+    let (mean, min) = summary(&psnrs);
+    eprintln!("grey round trip: luma PSNR mean {mean:.1} dB, min {min:.1} dB over 20 frames");
+    assert!(mean >= MIN_PSNR_DB - 5.0, "{psnrs:?}");
+    assert!(back.stats().frames_sent >= 20, "{:?}", back.stats());
+}
+
+/// 48 kHz mono: three steady tones (440 Hz, 1 kHz, 2.5 kHz), band-limited content whose
+/// waveform Opus at 64 kbit/s keeps. Their common period is 50 ms (2,400 samples), not a
+/// multiple of a 20 ms packet: a packet placed at the wrong `pts` breaks the phase.
+fn tone(sample: usize) -> i16 {
+    let t = sample as f64 / 48_000.0;
+    let w = |f: f64| (std::f64::consts::TAU * f * t).sin();
+    ((0.30 * w(440.0) + 0.20 * w(1_000.0) + 0.10 * w(2_500.0)) * 32_767.0) as i16
+}
+
+/// Opus at its default 64 kbit/s is perceptual: it keeps what is heard, not every sample.
+/// On steady tones a waveform SNR of 15 dB (the error under a fifth of the signal's
+/// amplitude) is a sanity bound it clears (the media crate's Opus tests use the same), while
+/// a lost, doubled or misplaced packet, a wrong rate or channel layout falls near or below
+/// 0 dB.
+const MIN_OPUS_SNR_DB: f64 = 15.0;
+
+#[tokio::test]
+async fn opus_audio_keeps_its_waveform() {
+    const PACKETS: u32 = 100;
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let mut track = Generated::new(MediaKind::Audio, Some(PACKETS), |i| {
+        let start = i as usize * 960;
+        let samples = (start..start + 960).map(tone).collect();
+        let mut frame = AudioFrame::from_s16(48_000, 1, samples).unwrap();
+        frame.pts = start as i64;
+        Frame::Audio(frame)
+    });
+    // One packet in flight at a time: the receiver's one-frame track never has to drop.
+    let gate = Arc::new(Semaphore::new(1));
+    track.gate = Some(Arc::clone(&gate));
+    let sender = a.add_media_track(track).await.unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        let t = only_transceiver(&b).await;
+        b.remote_media_track(t).await.unwrap()
+    })
+    .await;
+
+    // The decoded left channel, placed by pts (48 kHz RTP clock) from the first packet on.
+    let mut decoded = vec![None; PACKETS as usize * 960 + 4_800];
+    let mut first = None;
+    let mut packets = 0;
+    within("decoded audio", async {
+        while packets < PACKETS {
+            let frame = remote.recv().await.unwrap();
+            let audio = frame.as_audio().unwrap();
+            assert_eq!((audio.sample_rate(), audio.channels()), (48_000, 2));
+            assert_eq!(audio.time_base, TimeBase::per_sample(48_000).unwrap());
+            let origin = *first.get_or_insert(audio.pts);
+            let at = usize::try_from(audio.pts - origin).unwrap();
+            for (i, pair) in audio.s16().unwrap().chunks_exact(2).enumerate() {
+                if let Some(slot) = decoded.get_mut(at + i) {
+                    *slot = Some(pair[0]);
+                }
+            }
+            packets += 1;
+            gate.add_permits(1);
+        }
+    })
+    .await;
+    // The first packet received is the first sent (the receiver was ready before the
+    // connection was up); the decoder lags by libopus's look-ahead. Find that lag.
+    let source: Vec<f64> = (0..decoded.len()).map(|i| f64::from(tone(i))).collect();
+    let snr_at = |lag: usize, window: std::ops::Range<usize>| {
+        let (mut sig, mut noise) = (0f64, 0f64);
+        for i in window {
+            let Some(d) = decoded.get(i + lag).copied().flatten() else {
+                continue;
+            };
+            sig += source[i] * source[i];
+            noise += (source[i] - f64::from(d)).powi(2);
+        }
+        10.0 * (sig / noise.max(1.0)).log10()
+    };
+    // The lag over 0.2 s after the first 0.1 s (the encoder's start), then the SNR over all
+    // the rest.
+    let lag = (0..960)
+        .max_by(|&x, &y| snr_at(x, 4_800..14_400).total_cmp(&snr_at(y, 4_800..14_400)))
+        .unwrap();
+    let snr = snr_at(lag, 4_800..(PACKETS as usize - 1) * 960);
+    eprintln!("Opus over loopback: SNR {snr:.1} dB at a lag of {lag} samples");
+    assert!(snr >= MIN_OPUS_SNR_DB, "SNR {snr:.1} dB at lag {lag}");
+    assert_eq!(sender.codec(), Some(CodecKind::Opus));
+    let got = remote.stats();
+    assert_eq!(got.frames_decoded, u64::from(PACKETS), "{got:?}");
+    assert_eq!(got.track.dropped, 0, "{got:?}");
+}
+
+#[tokio::test]
+async fn a_receiver_joining_mid_stream_gets_a_key_frame() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(None)).await.unwrap();
+    negotiate_with(&a, &b, || async {}).await;
+    let t = only_transceiver(&b).await;
+    // The stream is well under way (the first key frame long gone) before b takes it.
+    within("RTP before the track", async {
+        let mut packets = 0;
+        while packets < 200 {
+            match b.next_event().await {
+                Some(Event::Rtp { .. }) => packets += 1,
+                Some(_) => {}
+                None => panic!("b ended"),
+            }
+        }
+    })
+    .await;
+    let before = sender.stats();
+    let remote = b.remote_media_track(t).await.unwrap();
+    let got = receive_pattern(&remote, 10, || sender.stats().frames_in).await;
+    let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
+    let (mean, _) = summary(&psnrs);
+    assert!(mean >= MIN_PSNR_DB, "{psnrs:?}");
+    let after = sender.stats();
+    let got = remote.stats();
+    eprintln!(
+        "joined after {} frames: {got:?}; sender {after:?}",
+        before.frames_in
+    );
+    // b asked (its jitter buffer or decoder, whichever saw the gap first), a's encoder
+    // made a key frame for it.
+    assert!(after.keyframe_requests >= 1, "{after:?}");
+    assert!(
+        after.key_frames > before.key_frames,
+        "{before:?} -> {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn misuse_gives_typed_errors() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let audio = a
+        .add_transceiver(ferrtc::MediaKind::Audio, TransceiverInit::default())
+        .await
+        .unwrap();
+    match a.attach_media_track(audio, pattern_track(Some(1))).await {
+        Err(AttachError::KindMismatch {
+            transceiver,
+            transceiver_kind: ferrtc::MediaKind::Audio,
+            track_kind: MediaKind::Video,
+        }) => assert_eq!(transceiver, audio),
+        other => panic!("{other:?}"),
+    }
+    let video = a
+        .add_transceiver(ferrtc::MediaKind::Video, TransceiverInit::default())
+        .await
+        .unwrap();
+    let first = a
+        .attach_media_track(video, pattern_track(None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.attach_media_track(video, pattern_track(None)).await,
+        Err(AttachError::AlreadyAttached(t)) if t == video
+    ));
+    // A stopped sender frees the transceiver for another track.
+    first.stop();
+    within("sender stopped", first.finished()).await;
+    a.attach_media_track(video, pattern_track(None))
+        .await
+        .unwrap();
+    let _remote = a.remote_media_track(video).await.unwrap();
+    assert!(matches!(
+        a.remote_media_track(video).await,
+        Err(AttachError::AlreadyAttached(t)) if t == video
+    ));
+    a.close().await;
+    assert!(matches!(
+        a.add_media_track(pattern_track(None)).await,
+        Err(AttachError::Connection(ferrtc::Error::Closed))
+    ));
+}
+
+/// The example binary that cargo built beside this test.
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    dir.join("examples").join(name)
+}
+
+#[tokio::test]
+async fn the_grey_example_runs() {
+    let out = within(
+        "the grey example",
+        tokio::process::Command::new(example("grey"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("grey frames back: 30"), "{stdout}");
+    assert!(stdout.ends_with("done\n"), "{stdout}");
+}
