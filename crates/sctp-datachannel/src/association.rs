@@ -676,6 +676,8 @@ pub struct Association {
     peer_rwnd: usize,
     fast_recovery_exit: Option<u32>,
     fast_rtx_now: bool,
+    /// Where in the packet being built the last DATA or I-DATA chunk starts.
+    last_data_at: Option<usize>,
     rack: Rack,
     /// Fast recoveries started so far (numbers `TxChunk::episode`).
     episode: u32,
@@ -779,6 +781,7 @@ impl Association {
             peer_rwnd: 0,
             fast_recovery_exit: None,
             fast_rtx_now: false,
+            last_data_at: None,
             rack: Rack {
                 xmit: None,
                 rtt: Duration::ZERO,
@@ -1974,24 +1977,26 @@ impl Association {
             return self.wrong_data_chunk();
         }
         let offset = new_cum.wrapping_sub(self.peer_cum);
-        if offset == 0 || offset > u32::MAX / 2 {
-            return Ok(());
-        }
-        if offset > MAX_TSN_AHEAD {
+        if offset > MAX_TSN_AHEAD && offset <= u32::MAX / 2 {
             // Beyond anything the peer could have sent within our window: not believed.
             return Ok(());
         }
-        let target = self.peer_cum_ext + u64::from(offset);
-        // The TSNs up to the new cumulative TSN are settled; their fragments stay held unless
-        // their message is skipped below.
-        while let Some(entry) = self.ooo.first_entry() {
-            if *entry.key() > target {
-                break;
+        if offset != 0 && offset <= u32::MAX / 2 {
+            let target = self.peer_cum_ext + u64::from(offset);
+            // The TSNs up to the new cumulative TSN are settled; their fragments stay held
+            // unless their message is skipped below.
+            while let Some(entry) = self.ooo.first_entry() {
+                if *entry.key() > target {
+                    break;
+                }
+                entry.remove();
             }
-            entry.remove();
+            self.peer_cum = new_cum;
+            self.peer_cum_ext = target;
         }
-        self.peer_cum = new_cum;
-        self.peer_cum_ext = target;
+        // The skipped messages are acted on even when the TSN is not new: with late TSN
+        // assignment a message can be given up after every fragment that had a TSN arrived
+        // (the rest never got one), and then only this list says its beginning is orphaned.
         for StreamMid {
             stream,
             unordered,
@@ -2791,11 +2796,33 @@ impl Association {
         {
             released += m.data.len() - m.off;
             self.in_progress -= m.data.len();
+            let (fsn, ppid, reliability, expires) = (m.fsn, m.ppid, m.opts.reliability, m.expires);
             queue.pop_front();
             self.pending_msgs -= 1;
             if queue.is_empty() {
                 self.pending_ring.retain(|&s| s != stream);
             }
+            // The rest of the message never gets a TSN. One empty placeholder, abandoned and
+            // never sent, takes the next TSN in its name, so the I-FORWARD-TSN that skips the
+            // message moves the peer's cumulative TSN past everything it has: even when every
+            // fragment that was sent arrives, the peer learns that the message ends there.
+            self.outstanding.push_back(TxChunk {
+                data: Bytes::new(),
+                stream,
+                mid,
+                fsn,
+                ppid,
+                flags: u,
+                state: TxState::Abandoned,
+                tx_count: 0,
+                misses: 0,
+                sent_at: self.last_now,
+                episode: 0,
+                control,
+                reliability,
+                expires,
+            });
+            self.next_tsn = self.next_tsn.wrapping_add(1);
         }
         self.release(stream, released, control);
         self.stats.abandoned_messages += 1;
@@ -3139,6 +3166,18 @@ impl Association {
         if self.can_send_data() {
             any |= self.emit_retransmissions(now, &mut buf, data_limit);
             any |= self.emit_new_data(now, &mut buf, data_limit);
+            // The packet ends a flight (the window is full, or nothing more waits): ask for
+            // its SACK at once with the I bit, which RFC 7053 lets the sending implementation
+            // set, rather than leave the peer's delayed-ack timer (up to 200 ms) to clock the
+            // next flight.
+            if let Some(at) = self.last_data_at.take() {
+                let more = self.rtx_pending > 0
+                    || self.next_unsent < self.outstanding.len()
+                    || self.pending_msgs > 0;
+                if self.flight_size >= self.cwnd || !more {
+                    buf[at + 1] |= DATA_FLAG_IMMEDIATE;
+                }
+            }
         }
         if let Some(streams) = forward {
             self.emit_forward_tsn(&mut buf, &streams);
@@ -3216,6 +3255,7 @@ impl Association {
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
             let idata = self.idata;
+            self.last_data_at = Some(buf.len());
             let c = &mut self.outstanding[i];
             Self::emit_data(buf, c, tsn, idata);
             c.state = TxState::InFlight;
@@ -3272,6 +3312,7 @@ impl Association {
             }
             let tsn = self.cum_ack.wrapping_add(1 + i as u32);
             let idata = self.idata;
+            self.last_data_at = Some(buf.len());
             let c = &mut self.outstanding[i];
             Self::emit_data(buf, c, tsn, idata);
             c.state = TxState::InFlight;

@@ -778,16 +778,16 @@ const RTT_1MS: Duration = Duration::from_millis(1);
 const RTT_200MS: Duration = Duration::from_millis(200);
 
 // Measured (ferrtc / sctp-proto 0.10, Mbit/s, release): no loss 1 ms 97.35 / 70.0 (1.4x,
-// the link caps it), 200 ms 29.97 / 0.446 (67x); 1 % loss 1 ms 70.9 / 20.9 (3.4x), 200 ms
-// 0.53 / 0.341 (1.5x); 5 % 1 ms 25.2 / 1.93 (13.1x), 200 ms 0.27 / 0.206 (1.3x); 20 % 1 ms
-// 0.89 / 0.082 (10.8x), 200 ms 0.12 / 0.048 (2.6x).
+// the link caps it), 200 ms 30.76 / 0.442 (70x); 1 % loss 1 ms 73.6 / 20.9 (3.5x), 200 ms
+// 0.55 / 0.341 (1.6x); 5 % 1 ms 26.8 / 1.94 (13.8x), 200 ms 0.28 / 0.206 (1.4x); 20 % 1 ms
+// 0.91 / 0.082 (11.1x), 200 ms 0.13 / 0.048 (2.7x).
 //
 // At 200 ms with 1 % and 5 % loss both sides sit near what RFC 9260's congestion control
 // (halve on each loss, grow one MTU per round trip) allows at that loss rate: Reno's rate
 // is about MSS / RTT * 1.22 / sqrt(p), 0.58 and 0.26 Mbit/s for 1200-byte packets, and we
-// reach 0.53 and 0.27; 2x sctp-proto there (0.68, 0.41) would pass that ceiling, which needs
+// reach 0.55 and 0.28; 2x sctp-proto there (0.68, 0.41) would pass that ceiling, which needs
 // a different congestion response, not better loss detection. Those two cells require 1.4x
-// and 1.2x (measured 1.5x and 1.3x on these seeds).
+// and 1.2x (measured 1.6x and 1.4x on these seeds).
 
 #[test]
 fn hundred_mb_no_loss_1ms() {
