@@ -430,6 +430,134 @@ async fn a_receiver_joining_mid_stream_gets_a_key_frame() {
     );
 }
 
+/// A gated pattern track: one frame per permit.
+fn gated_pattern(gate: &Arc<Semaphore>) -> Generated<impl Fn(u32) -> Frame + Send + Sync + use<>> {
+    let mut track = pattern_track(None);
+    track.gate = Some(Arc::clone(gate));
+    track
+}
+
+/// G.711 is a waveform coder: 8-bit companded samples keep about 38 dB of SNR on a loud
+/// signal (ITU-T G.711's quantization). 25 dB leaves room for the conversion from 48 kHz to
+/// 8 kHz the sender does (the tones are all below 4 kHz).
+const MIN_PCMU_SNR_DB: f64 = 25.0;
+
+#[tokio::test]
+async fn h264_video_and_pcmu_audio_when_preferred() {
+    let config = || {
+        let mut c = loopback();
+        c.codec_preferences = vec!["H264".into(), "PCMU".into()];
+        c
+    };
+    let a = PeerConnection::new(config()).await.unwrap();
+    let b = PeerConnection::new(config()).await.unwrap();
+    let video = a.add_media_track(pattern_track(None)).await.unwrap();
+    let mut tones = Generated::new(MediaKind::Audio, None, |i| {
+        let start = i as usize * 960;
+        let mut frame =
+            AudioFrame::from_s16(48_000, 1, (start..start + 960).map(tone).collect()).unwrap();
+        frame.pts = start as i64;
+        Frame::Audio(frame)
+    });
+    let gate = Arc::new(Semaphore::new(1));
+    tones.gate = Some(Arc::clone(&gate));
+    let audio = a.add_media_track(tones).await.unwrap();
+    let (remote_video, remote_audio) = negotiate_with(&a, &b, || async {
+        let list = b.transceivers().await.unwrap();
+        let of = |kind| list.iter().find(|t| t.kind == kind).unwrap().id;
+        (
+            b.remote_media_track(of(ferrtc::MediaKind::Video))
+                .await
+                .unwrap(),
+            b.remote_media_track(of(ferrtc::MediaKind::Audio))
+                .await
+                .unwrap(),
+        )
+    })
+    .await;
+
+    let got = receive_pattern(&remote_video, 20, || video.stats().frames_in).await;
+    let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
+    let (mean, _) = summary(&psnrs);
+    eprintln!("H.264 over loopback: luma PSNR mean {mean:.1} dB over 20 frames");
+    assert!(mean >= MIN_PSNR_DB, "{psnrs:?}");
+    assert_eq!(video.codec(), Some(CodecKind::H264));
+
+    // 50 packets of 20 ms at 8 kHz, placed by pts; G.711 has no delay.
+    let mut decoded = vec![None; 60 * 160];
+    let mut first = None;
+    within("PCMU audio", async {
+        for _ in 0..50 {
+            let frame = remote_audio.recv().await.unwrap();
+            let pcm = frame.as_audio().unwrap();
+            assert_eq!((pcm.sample_rate(), pcm.channels()), (8_000, 1));
+            let origin = *first.get_or_insert(pcm.pts);
+            let at = usize::try_from(pcm.pts - origin).unwrap();
+            for (i, &x) in pcm.s16().unwrap().iter().enumerate() {
+                decoded[at + i] = Some(x);
+            }
+            gate.add_permits(1);
+        }
+    })
+    .await;
+    let (mut sig, mut noise) = (0f64, 0f64);
+    for (i, d) in decoded.iter().enumerate() {
+        let Some(d) = d else { continue };
+        // The 8 kHz sample i is the 48 kHz sample 6i.
+        let x = f64::from(tone(6 * i));
+        sig += x * x;
+        noise += (x - f64::from(*d)).powi(2);
+    }
+    let snr = 10.0 * (sig / noise.max(1.0)).log10();
+    eprintln!("PCMU over loopback: SNR {snr:.1} dB");
+    assert!(snr >= MIN_PCMU_SNR_DB, "SNR {snr:.1} dB");
+    assert_eq!(audio.codec(), Some(CodecKind::Pcmu));
+}
+
+#[tokio::test]
+async fn the_target_bitrate_changes_at_run_time() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    // In lock step with the receiver, so that every frame is encoded at the rate of its
+    // phase, whatever the machine's speed.
+    let gate = Arc::new(Semaphore::new(1));
+    let sender = a.add_media_track(gated_pattern(&gate)).await.unwrap();
+    sender.set_target_bitrate(2_000_000);
+    let remote = negotiate_with(&a, &b, || async {
+        b.remote_media_track(only_transceiver(&b).await)
+            .await
+            .unwrap()
+    })
+    .await;
+    // Bytes per frame over frames 10..30 of a phase (the first ten let the rate control
+    // settle).
+    let phase = |what: &'static str| {
+        let (sender, remote, gate) = (&sender, &remote, &gate);
+        async move {
+            let mut at_10 = 0;
+            within(what, async {
+                for i in 0..30 {
+                    remote.recv().await.unwrap();
+                    if i == 9 {
+                        at_10 = sender.stats().bytes_sent;
+                    }
+                    gate.add_permits(1);
+                }
+            })
+            .await;
+            (sender.stats().bytes_sent - at_10) as f64 / 20.0
+        }
+    };
+    let high = phase("frames at 2 Mbit/s").await;
+    sender.set_target_bitrate(100_000);
+    assert_eq!(sender.target_bitrate(), 100_000);
+    let low = phase("frames at 100 kbit/s").await;
+    eprintln!("bytes per frame: {high:.0} at 2 Mbit/s, {low:.0} at 100 kbit/s");
+    // 100 kbit/s at 30 frames per second is 417 bytes a frame.
+    assert!(low < high / 2.0 && low < 1_000.0, "{high:.0} -> {low:.0}");
+    assert_eq!(remote.stats().track.dropped, 0);
+}
+
 #[tokio::test]
 async fn misuse_gives_typed_errors() {
     let a = PeerConnection::new(loopback()).await.unwrap();
