@@ -25,10 +25,14 @@ use ferrtc_types::Transmit;
 use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
-use crate::net::{RecvBuffer, SendBatch, UdpSocket};
+use crate::net::{SendBatch, UdpSocket};
 
 /// Commands applied in one turn of the loop before the sockets are looked at again.
 const MAX_COMMANDS_PER_TURN: usize = 64;
+
+/// Receive batches (each up to `quinn-udp`'s 32 slots, more with GRO) read in one turn of
+/// the loop before what they caused is sent and the commands and timers are looked at.
+const MAX_BATCHES_PER_TURN: usize = 4;
 
 /// The verbs of a sans-IO core, as the driver uses them.
 pub(crate) trait Core: Send + 'static {
@@ -73,101 +77,128 @@ pub(crate) fn now() -> Instant {
 }
 
 /// Runs a core until it closes or its handles are gone. Spawn it.
-pub(crate) async fn run<C: Core, H: Handler<C>>(
-    mut core: C,
+///
+/// The core goes on the heap once, here: an `async fn` keeps its arguments in its future
+/// beside the locals they are moved into, so a core passed by value (a peer connection is
+/// some 17 KiB inline) would sit in the task two or three times over.
+pub(crate) fn run<C: Core, H: Handler<C>>(
+    core: C,
+    handler: H,
+    sockets: Vec<UdpSocket>,
+    commands: mpsc::UnboundedReceiver<H::Command>,
+    span: tracing::Span,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    drive(Box::new(core), handler, sockets, commands).instrument(span)
+}
+
+async fn drive<C: Core, H: Handler<C>>(
+    mut core: Box<C>,
     mut handler: H,
     sockets: Vec<UdpSocket>,
     mut commands: mpsc::UnboundedReceiver<H::Command>,
-    span: tracing::Span,
 ) {
-    async move {
-        let mut bufs: Vec<RecvBuffer> = sockets.iter().map(UdpSocket::recv_buffer).collect();
-        let mut batch = SendBatch::default();
-        let mut transmits: Vec<Transmit> = Vec::new();
-        let mut stalled_drops: u64 = 0;
-        tracing::debug!(
-            sockets = ?sockets.iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
-            "driver started"
-        );
-        loop {
-            if flush(&mut core, &sockets, &mut batch, &mut transmits)
-                .await
-                .is_err()
-            {
-                break;
-            }
-            if handler.drain(&mut core, now()) == Flow::Stop {
-                let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
-                break;
-            }
-            let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
-            let stall = handler.backpressure();
-            // No `biased`: a flood of commands must not starve the sockets, nor the reverse.
-            let flow = tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => {
-                        // Take what else is queued in the same turn (a burst of writes), up to
-                        // a bound that keeps the sockets served.
-                        let now = now();
-                        let mut flow = handler.command(&mut core, now, cmd);
-                        for _ in 0..MAX_COMMANDS_PER_TURN {
-                            if flow == Flow::Stop {
-                                break;
-                            }
-                            match commands.try_recv() {
-                                Ok(cmd) => flow = handler.command(&mut core, now, cmd),
-                                Err(_) => break,
-                            }
-                        }
-                        flow
-                    }
-                    None => {
-                        handler.shutdown(&mut core, now());
-                        let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
-                        tracing::debug!("every handle dropped: closed");
-                        break;
-                    }
-                },
-                () = async {
-                    if let Some(n) = &stall { n.notified().await }
-                }, if stall.is_some() => Flow::Continue,
-                () = async {
-                    if let Some(d) = deadline { tokio::time::sleep_until(d).await }
-                }, if deadline.is_some() => {
-                    core.handle_timeout(now());
-                    Flow::Continue
-                },
-                res = recv_any(&sockets, &mut bufs) => match res {
-                    Ok(i) => {
-                        let now = now();
-                        for r in bufs[i].drain() {
-                            // RFC 7983 §7: a first byte of 0 to 3 is STUN.
-                            if stall.is_none() || r.datagram.first().is_some_and(|&b| b < 4) {
-                                core.handle_receive(now, r.local, r.from, r.datagram);
-                            } else {
-                                stalled_drops += 1;
-                            }
-                        }
-                        Flow::Continue
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "socket failed: closing");
-                        handler.shutdown(&mut core, now());
-                        Flow::Stop
-                    }
-                },
-            };
-            if flow == Flow::Stop {
-                let _ = flush(&mut core, &sockets, &mut batch, &mut transmits).await;
-                let _ = handler.drain(&mut core, now());
-                break;
+    let mut batch = SendBatch::default();
+    let mut stalled_drops: u64 = 0;
+    // One timer for the whole life of the loop, moved when the core's deadline moves.
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(timer);
+    tracing::debug!(
+        sockets = ?sockets.iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
+        "driver started"
+    );
+    loop {
+        if flush(&mut *core, &sockets, &mut batch).await.is_err() {
+            break;
+        }
+        if handler.drain(&mut *core, now()) == Flow::Stop {
+            let _ = flush(&mut *core, &sockets, &mut batch).await;
+            break;
+        }
+        let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
+        if let Some(d) = deadline {
+            if timer.deadline() != d {
+                timer.as_mut().reset(d);
             }
         }
-        core.log_stats();
-        tracing::debug!(stalled_drops, "driver ended");
+        let stall = handler.backpressure();
+        // No `biased`: a flood of commands must not starve the sockets, nor the reverse.
+        let flow = tokio::select! {
+            cmd = commands.recv() => match cmd {
+                Some(cmd) => {
+                    // Take what else is queued in the same turn (a burst of writes), up to
+                    // a bound that keeps the sockets served.
+                    let now = now();
+                    let mut flow = handler.command(&mut *core, now, cmd);
+                    for _ in 0..MAX_COMMANDS_PER_TURN {
+                        if flow == Flow::Stop {
+                            break;
+                        }
+                        match commands.try_recv() {
+                            Ok(cmd) => flow = handler.command(&mut *core, now, cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    flow
+                }
+                None => {
+                    handler.shutdown(&mut *core, now());
+                    let _ = flush(&mut *core, &sockets, &mut batch).await;
+                    tracing::debug!("every handle dropped: closed");
+                    break;
+                }
+            },
+            () = async {
+                if let Some(n) = &stall { n.notified().await }
+            }, if stall.is_some() => Flow::Continue,
+            () = &mut timer, if deadline.is_some() => {
+                core.handle_timeout(now());
+                Flow::Continue
+            },
+            res = readable_any(&sockets) => match res.and_then(|i| {
+                receive(&mut *core, &sockets[i], stall.is_some(), &mut stalled_drops)
+            }) {
+                Ok(()) => Flow::Continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "socket failed: closing");
+                    handler.shutdown(&mut *core, now());
+                    Flow::Stop
+                }
+            },
+        };
+        if flow == Flow::Stop {
+            let _ = flush(&mut *core, &sockets, &mut batch).await;
+            let _ = handler.drain(&mut *core, now());
+            break;
+        }
     }
-    .instrument(span)
-    .await;
+    core.log_stats();
+    tracing::debug!(stalled_drops, "driver ended");
+}
+
+/// Hands the core what a readable socket holds: batches read back to back until the
+/// socket is empty or [`MAX_BATCHES_PER_TURN`] were read, so the replies to all of them
+/// leave together in the next flush. While `stalled`, only STUN goes in.
+fn receive<C: Core>(
+    core: &mut C,
+    socket: &UdpSocket,
+    stalled: bool,
+    stalled_drops: &mut u64,
+) -> std::io::Result<()> {
+    for _ in 0..MAX_BATCHES_PER_TURN {
+        let now = now();
+        let n = socket.try_recv(|r| {
+            // RFC 7983 §7: a first byte of 0 to 3 is STUN.
+            if !stalled || r.datagram.first().is_some_and(|&b| b < 4) {
+                core.handle_receive(now, r.local, r.from, r.datagram);
+            } else {
+                *stalled_drops += 1;
+            }
+        })?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Writes every queued transmit.
@@ -175,29 +206,21 @@ async fn flush<C: Core>(
     core: &mut C,
     sockets: &[UdpSocket],
     batch: &mut SendBatch,
-    transmits: &mut Vec<Transmit>,
 ) -> std::io::Result<()> {
-    while let Some(t) = core.poll_transmit() {
-        transmits.push(t);
-    }
-    if transmits.is_empty() {
-        return Ok(());
-    }
-    let res = batch.send_all(sockets, transmits).await;
-    transmits.clear();
+    let res = batch.send_all(sockets, || core.poll_transmit()).await;
     if let Err(e) = &res {
         tracing::warn!(error = %e, "send failed");
     }
     res
 }
 
-/// Reads a batch from whichever socket has datagrams; returns its index.
-async fn recv_any(sockets: &[UdpSocket], bufs: &mut [RecvBuffer]) -> std::io::Result<usize> {
-    match (sockets, bufs) {
-        ([a], [ba]) => a.recv(ba).await.map(|()| 0),
-        ([a, b], [ba, bb]) => tokio::select! {
-            r = a.recv(ba) => r.map(|()| 0),
-            r = b.recv(bb) => r.map(|()| 1),
+/// Waits until one of the sockets may be read; returns its index.
+async fn readable_any(sockets: &[UdpSocket]) -> std::io::Result<usize> {
+    match sockets {
+        [a] => a.readable().await.map(|()| 0),
+        [a, b] => tokio::select! {
+            r = a.readable() => r.map(|()| 0),
+            r = b.readable() => r.map(|()| 1),
         },
         // No socket (no host address): nothing ever arrives.
         _ => std::future::pending().await,

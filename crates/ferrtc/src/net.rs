@@ -21,12 +21,36 @@ use tokio::io::Interest;
 /// (browsers keep to 1200-1500 bytes).
 const SLOT_SIZE: usize = 2048;
 
-/// The most bytes of receive buffer one socket keeps: the batch is cut to fit, so a GRO
+/// The most bytes of the receive arena one thread keeps: the batch is cut to fit, so a GRO
 /// socket (64 segments a slot) reads fewer slots per call instead of holding megabytes.
 const MAX_RECV_ARENA: usize = 256 * 1024;
 
-/// Bytes reserved at a time for the reused buffer received datagrams are cut from.
+/// The most payload bytes one GSO send may carry: the kernel builds the whole run as one IP
+/// packet before cutting it, so it must fit an IP length field, 65,535 bytes less a 40-byte
+/// IPv6 header (RFC 8200 §3; IPv4's 20 bytes leave more) and the 8-byte UDP header
+/// (RFC 768). A larger run fails with `EMSGSIZE`, which `quinn-udp` swallows: every
+/// datagram of it would be lost.
+const MAX_GSO_BYTES: usize = 65_535 - 40 - 8;
+
+/// The most bytes allocated at once for the datagrams of one batch; a batch that holds more
+/// is copied into several such blocks.
 const RECV_CHUNK: usize = 64 * 1024;
+
+/// Where the kernel writes a batch: one arena per thread, not per socket.
+///
+/// The arena is borrowed only inside [`UdpSocket::try_recv`], which runs to its end without
+/// an `.await` (the system call, then copying each datagram out and handing it on), so every
+/// socket a thread serves can share it: a thousand idle connections hold no receive buffer
+/// at all, and the arena's pages are the ones the last batch touched (hot in cache).
+#[derive(Default)]
+struct Arena {
+    bytes: Vec<u8>,
+    meta: Vec<RecvMeta>,
+}
+
+thread_local! {
+    static ARENA: std::cell::RefCell<Arena> = std::cell::RefCell::new(Arena::default());
+}
 
 /// One UDP socket with `quinn-udp`'s batched, offloaded I/O.
 #[derive(Debug)]
@@ -123,49 +147,127 @@ impl UdpSocket {
         }
     }
 
-    /// Waits for datagrams and reads a batch of them into `buf`.
+    /// Waits until the socket may have datagrams to read.
     ///
     /// # Errors
     /// Only errors of the socket itself.
-    pub async fn recv(&self, buf: &mut RecvBuffer) -> io::Result<()> {
-        buf.ready.clear();
-        loop {
-            self.io.readable().await?;
-            let mut slices: Vec<IoSliceMut<'_>> = buf
-                .arena
-                .chunks_mut(buf.slot)
-                .map(IoSliceMut::new)
-                .collect();
-            let res = self.io.try_io(Interest::READABLE, || {
-                self.state
-                    .recv((&self.io).into(), &mut slices, &mut buf.meta)
-            });
-            drop(slices);
-            match res {
-                Ok(n) => {
-                    buf.split(n, self);
-                    return Ok(());
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Reads one batch of datagrams without waiting and hands each to `deliver`, in the
+    /// order they arrived; returns how many were handed on. `Ok(0)`: nothing to read now
+    /// (wait with [`UdpSocket::readable`]), or only an ICMP error was queued.
+    ///
+    /// The kernel writes into a receive arena shared by every socket of this thread; each
+    /// datagram is then copied once into a block allocated for the rest of the batch (at
+    /// most [`RECV_CHUNK`] bytes at a time) and handed on as a `BytesMut` of its own, which
+    /// the receiver may decrypt in place and keep slices of. Nothing stays allocated per
+    /// socket between batches: a block is freed once the layers above drop their slices.
+    ///
+    /// # Errors
+    /// Only errors of the socket itself.
+    pub fn try_recv(&self, mut deliver: impl FnMut(Received)) -> io::Result<usize> {
+        let slot = SLOT_SIZE * self.gro_segments().max(1);
+        let slots = (MAX_RECV_ARENA / slot).clamp(1, quinn_udp::BATCH_SIZE);
+        let arena = ARENA.try_with(|cell| {
+            // Never borrowed across an await nor re-entered (deliver hands datagrams to a
+            // sans-IO core, which knows nothing of sockets): the borrow cannot fail, but
+            // if it ever did, a fresh arena for this one call is correct, only slower.
+            let mut fresh;
+            let mut guard = cell.try_borrow_mut();
+            let arena: &mut Arena = match &mut guard {
+                Ok(a) => a,
+                Err(_) => {
+                    fresh = Arena::default();
+                    &mut fresh
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // An ICMP error queued on the socket (port unreachable after a send):
-                // nothing was read; the next call reads on.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-                Err(e) => return Err(e),
-            }
+            };
+            self.read_batch(arena, slot, slots, &mut deliver)
+        });
+        match arena {
+            Ok(res) => res,
+            // The thread is shutting down (its thread-locals are gone).
+            Err(_) => self.read_batch(&mut Arena::default(), slot, slots, &mut deliver),
         }
     }
 
-    /// A receive buffer sized for this socket's batch and GRO.
-    #[must_use]
-    pub fn recv_buffer(&self) -> RecvBuffer {
-        let slot = SLOT_SIZE * self.gro_segments().max(1);
-        let slots = (MAX_RECV_ARENA / slot).clamp(1, quinn_udp::BATCH_SIZE);
-        RecvBuffer {
-            arena: vec![0; slot * slots],
-            slot,
-            meta: vec![RecvMeta::default(); slots],
-            pool: BytesMut::with_capacity(RECV_CHUNK),
-            ready: Vec::with_capacity(slots),
+    fn read_batch(
+        &self,
+        arena: &mut Arena,
+        slot: usize,
+        slots: usize,
+        deliver: &mut impl FnMut(Received),
+    ) -> io::Result<usize> {
+        if arena.bytes.len() < slot * slots {
+            arena.bytes.resize(slot * slots, 0);
+        }
+        if arena.meta.len() < slots {
+            arena.meta.resize(slots, RecvMeta::default());
+        }
+        let Arena { bytes, meta } = arena;
+        let mut chunks = bytes.chunks_mut(slot);
+        let mut slices: [IoSliceMut<'_>; quinn_udp::BATCH_SIZE] =
+            std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or(&mut [])));
+        let res = self.io.try_io(Interest::READABLE, || {
+            self.state
+                .recv((&self.io).into(), &mut slices[..slots], &mut meta[..slots])
+        });
+        drop(slices);
+        let n = match res {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            // An ICMP error queued on the socket (port unreachable after a send): nothing
+            // was read; the next call reads on.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let meta = &meta[..n];
+        let mut left: usize = meta.iter().map(|m| m.len.min(slot)).sum();
+        let mut block = BytesMut::new();
+        let mut count = 0;
+        for (i, m) in meta.iter().enumerate() {
+            let start = i * slot;
+            let data = &bytes[start..start + m.len.min(slot)];
+            let local = match (self.wildcard, m.dst_ip) {
+                (true, Some(ip)) => SocketAddr::new(ip, self.local.port()),
+                _ => self.local,
+            };
+            let from = normalize(m.addr);
+            let stride = if m.stride == 0 {
+                data.len().max(1)
+            } else {
+                m.stride
+            };
+            for datagram in data.chunks(stride) {
+                if block.capacity() < datagram.len() {
+                    block = BytesMut::with_capacity(left.min(RECV_CHUNK).max(datagram.len()));
+                }
+                block.extend_from_slice(datagram);
+                left -= datagram.len();
+                count += 1;
+                deliver(Received {
+                    local,
+                    from,
+                    datagram: block.split(),
+                });
+            }
+        }
+        Ok(count)
+    }
+
+    /// Waits for datagrams and hands a batch of them to `deliver` (see
+    /// [`UdpSocket::try_recv`]); returns how many.
+    ///
+    /// # Errors
+    /// Only errors of the socket itself.
+    pub async fn recv(&self, mut deliver: impl FnMut(Received)) -> io::Result<usize> {
+        loop {
+            self.readable().await?;
+            let n = self.try_recv(&mut deliver)?;
+            if n > 0 {
+                return Ok(n);
+            }
         }
     }
 }
@@ -181,56 +283,6 @@ pub struct Received {
     pub datagram: BytesMut,
 }
 
-/// Where [`UdpSocket::recv`] reads: a kernel-facing arena reused for every call, and a reused
-/// pool the datagrams are cut from as `BytesMut` (one copy each, sized to the datagram;
-/// the pool's memory comes back once the layers above drop their slices).
-#[derive(Debug)]
-pub struct RecvBuffer {
-    arena: Vec<u8>,
-    slot: usize,
-    meta: Vec<RecvMeta>,
-    pool: BytesMut,
-    ready: Vec<Received>,
-}
-
-impl RecvBuffer {
-    /// The datagrams the last [`UdpSocket::recv`] read.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Received> {
-        self.ready.drain(..)
-    }
-
-    fn split(&mut self, n: usize, socket: &UdpSocket) {
-        for (i, meta) in self.meta.iter().take(n).enumerate() {
-            let start = i * self.slot;
-            let data = &self.arena[start..start + meta.len.min(self.slot)];
-            let local = if socket.wildcard {
-                match meta.dst_ip {
-                    Some(ip) => SocketAddr::new(ip, socket.local.port()),
-                    None => socket.local,
-                }
-            } else {
-                socket.local
-            };
-            let stride = if meta.stride == 0 {
-                data.len().max(1)
-            } else {
-                meta.stride
-            };
-            for datagram in data.chunks(stride) {
-                if self.pool.capacity() - self.pool.len() < datagram.len() {
-                    self.pool.reserve(datagram.len().max(RECV_CHUNK));
-                }
-                self.pool.extend_from_slice(datagram);
-                self.ready.push(Received {
-                    local,
-                    from: normalize(meta.addr),
-                    datagram: self.pool.split(),
-                });
-            }
-        }
-    }
-}
-
 /// An IPv4-mapped IPv6 address as the IPv4 address it is.
 fn normalize(addr: SocketAddr) -> SocketAddr {
     match addr {
@@ -242,69 +294,128 @@ fn normalize(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Coalesces runs of datagrams to one destination into GSO batches.
+/// Sends what a sans-IO core yields, coalescing runs of datagrams to one destination into
+/// GSO batches.
 ///
 /// Datagrams of one run must have the same length, except the last, which may be shorter
-/// (the kernel's rule for `UDP_SEGMENT`). A run is copied once into a reused buffer; a lone
-/// datagram is sent from where it lies.
+/// (the kernel's rule for `UDP_SEGMENT`). A run is copied once into a send buffer shared by
+/// the sockets of this thread (it is borrowed only for the system call, never across an
+/// `.await`); a lone datagram is sent from where it lies. The batcher itself keeps nothing
+/// between calls but an empty list, so an idle connection holds no send buffer.
 #[derive(Debug, Default)]
 pub(crate) struct SendBatch {
-    buf: Vec<u8>,
+    run: Vec<ferrtc_types::Transmit>,
+}
+
+thread_local! {
+    static SEND_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl SendBatch {
-    /// Sends every transmit, in order, on the socket of its address family.
+    /// Sends every transmit `next` yields, in order, on the socket of its address family,
+    /// until it yields `None`.
     pub(crate) async fn send_all(
         &mut self,
         sockets: &[UdpSocket],
-        transmits: &[ferrtc_types::Transmit],
+        mut next: impl FnMut() -> Option<ferrtc_types::Transmit>,
     ) -> io::Result<()> {
-        let mut i = 0;
-        while i < transmits.len() {
-            let t = &transmits[i];
-            let Some(socket) = pick_socket(sockets, t.source, t.destination) else {
-                tracing::trace!(destination = %t.destination, "no socket of that family: dropped");
-                i += 1;
+        let mut pending = next();
+        while let Some(first) = pending.take() {
+            let Some(socket) = pick_socket(sockets, first.source, first.destination) else {
+                tracing::trace!(destination = %first.destination, "no socket of that family: dropped");
+                pending = next();
                 continue;
             };
-            let source = t.source.map(|s| s.ip());
-            let size = t.contents.len();
-            let max = socket.max_gso_segments();
-            let mut end = i + 1;
-            if t.segment_size.is_none() && max > 1 && size > 0 {
-                while end < transmits.len() && end - i < max {
-                    let n = &transmits[end];
-                    if n.destination != t.destination
-                        || n.source != t.source
-                        || n.segment_size.is_some()
-                        || n.contents.len() > size
-                        || n.transport != t.transport
-                    {
-                        break;
-                    }
-                    end += 1;
-                    if n.contents.len() < size {
-                        break;
-                    }
+            let size = first.contents.len();
+            let max = socket.max_gso_segments().min(MAX_GSO_BYTES / size.max(1));
+            let joinable = first.segment_size.is_none() && max > 1 && size > 0;
+            self.run.push(first);
+            loop {
+                pending = next();
+                let Some(n) = &pending else { break };
+                let head = &self.run[0];
+                if !joinable
+                    || self.run.len() >= max
+                    || n.destination != head.destination
+                    || n.source != head.source
+                    || n.segment_size.is_some()
+                    || n.contents.len() > size
+                    || n.transport != head.transport
+                {
+                    break;
+                }
+                let shorter = n.contents.len() < size;
+                self.run.extend(pending.take());
+                if shorter {
+                    // Only the last of a run may be shorter.
+                    pending = next();
+                    break;
                 }
             }
-            let destination = t.destination;
-            if end - i == 1 {
-                socket
-                    .send(source, destination, &t.contents, t.segment_size)
-                    .await?;
-            } else {
-                self.buf.clear();
-                for n in &transmits[i..end] {
-                    self.buf.extend_from_slice(&n.contents);
-                }
-                socket
-                    .send(source, destination, &self.buf, Some(size))
-                    .await?;
-            }
-            i = end;
+            let res = socket.send_run(&self.run).await;
+            self.run.clear();
+            res?;
+        }
+        // A burst may have grown the list; an idle connection keeps none of it.
+        if self.run.capacity() > 0 {
+            self.run = Vec::new();
         }
         Ok(())
+    }
+}
+
+impl UdpSocket {
+    /// Sends a run of transmits to one destination: one datagram as it lies, several as
+    /// one GSO batch copied into the thread's send buffer.
+    async fn send_run(&self, run: &[ferrtc_types::Transmit]) -> io::Result<()> {
+        let [first, ..] = run else { return Ok(()) };
+        if run.len() == 1 {
+            return self
+                .send(
+                    first.source.map(|s| s.ip()),
+                    first.destination,
+                    &first.contents,
+                    first.segment_size,
+                )
+                .await;
+        }
+        let source = if self.wildcard {
+            first.source.map(|s| s.ip())
+        } else {
+            None
+        };
+        let size = first.contents.len();
+        let send = |buf: &mut Vec<u8>| {
+            buf.clear();
+            for t in run {
+                buf.extend_from_slice(&t.contents);
+            }
+            let transmit = quinn_udp::Transmit {
+                destination: first.destination,
+                ecn: None,
+                contents: buf,
+                segment_size: Some(size),
+                src_ip: source,
+            };
+            self.io.try_io(Interest::WRITABLE, || {
+                self.state.send((&self.io).into(), &transmit)
+            })
+        };
+        loop {
+            self.io.writable().await?;
+            let res = SEND_SCRATCH
+                .try_with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut buf) => send(&mut buf),
+                    // Not reachable (the borrow ends before any await and nothing in it
+                    // sends), but a buffer of its own is as correct.
+                    Err(_) => send(&mut Vec::new()),
+                })
+                .unwrap_or_else(|_| send(&mut Vec::new()));
+            match res {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+        }
     }
 }
 
@@ -723,22 +834,22 @@ mod tests {
             })
             .collect();
         let mut batch = SendBatch::default();
+        let mut queue = transmits.into_iter();
         batch
-            .send_all(std::slice::from_ref(&a), &transmits)
+            .send_all(std::slice::from_ref(&a), || queue.next())
             .await
             .unwrap();
-        let mut buf = b.recv_buffer();
         let mut got = Vec::new();
         while got.len() < 5 {
-            tokio::time::timeout(std::time::Duration::from_secs(10), b.recv(&mut buf))
-                .await
-                .unwrap()
-                .unwrap();
-            for r in buf.drain() {
+            let deliver = |r: Received| {
                 assert_eq!(r.from, a.local_addr());
                 assert_eq!(r.local, dst);
                 got.push(r.datagram);
-            }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(10), b.recv(deliver))
+                .await
+                .unwrap()
+                .unwrap();
         }
         for (i, d) in got.iter().enumerate() {
             assert_eq!(d.len(), if i == 4 { 50 } else { 100 });
@@ -753,9 +864,8 @@ mod tests {
         let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let to_a = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), a.local_addr().port());
         b.send(None, to_a, b"hi", None).await.unwrap();
-        let mut buf = a.recv_buffer();
-        a.recv(&mut buf).await.unwrap();
-        let r: Vec<Received> = buf.drain().collect();
+        let mut r: Vec<Received> = Vec::new();
+        a.recv(|d| r.push(d)).await.unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].local, to_a);
         assert_eq!(&r[0].datagram[..], b"hi");
