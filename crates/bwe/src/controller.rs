@@ -77,6 +77,11 @@ impl<T> CongestionController<T> {
         &self.pacer
     }
 
+    /// The largest padding packet the caller can send (see [`Pacer::set_max_padding`]).
+    pub fn set_max_padding(&mut self, max: Option<usize>) {
+        self.pacer.set_max_padding(max);
+    }
+
     /// The target bitrate for all media, bit/s.
     pub fn target_bitrate_bps(&self) -> u64 {
         self.bwe.target_bitrate_bps()
@@ -132,6 +137,18 @@ impl<T> CongestionController<T> {
             transport_seq: seq,
             paced,
         })
+    }
+
+    /// Numbers and records a packet of `size` bytes the caller sends at `now` without the
+    /// pacer (a caller that does not pace): returns the transport-wide sequence number to
+    /// write into it. Probes then have nothing to pace; the estimate still follows the
+    /// feedback.
+    pub fn send_unpaced(&mut self, now: Instant, size: usize) -> SeqNo {
+        self.tick(now);
+        let seq = SeqNo(self.next_seq);
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.bwe.on_packet_sent(self.now, seq, size, None, true);
+        seq
     }
 
     /// The next event.

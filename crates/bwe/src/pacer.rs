@@ -78,6 +78,9 @@ pub struct Pacer<T> {
     last_us: Option<i64>,
     probe: Option<ActiveProbe>,
     probes: [Option<ProbeCluster>; 2],
+    /// Largest padding packet to ask for; `None`: the caller cannot pad, so a probe is
+    /// sent with media only.
+    max_padding: Option<usize>,
 }
 
 fn index(kind: PacketKind) -> usize {
@@ -109,7 +112,16 @@ impl<T> Pacer<T> {
             last_us: None,
             probe: None,
             probes: [None; 2],
+            max_padding: Some(MAX_PADDING_BYTES),
         }
+    }
+
+    /// The largest padding packet the caller can send, bytes (at most
+    /// [`MAX_PADDING_BYTES`]), or `None` when it cannot send padding at all: a probe then
+    /// paces only the media queued while it runs. A padding-only RTP packet carries at
+    /// most 255 bytes of padding (RFC 3550 section 5.1, the padding count is one octet).
+    pub fn set_max_padding(&mut self, max: Option<usize>) {
+        self.max_padding = max.map(|m| m.min(MAX_PADDING_BYTES));
     }
 
     /// Sets the pacing rate.
@@ -216,12 +228,13 @@ impl<T> Pacer<T> {
                     probe: Some(p.cluster.id),
                 },
                 None => {
+                    let max = self.max_padding?;
                     // Equal sizes: the probe estimator leaves out the last packet of the
                     // send interval and the first of the receive interval, so a short
                     // remainder packet at either end would skew the two rates apart.
                     let per_packet = p.cluster.min_bytes / u64::from(p.cluster.min_packets.max(1));
                     Paced::Padding {
-                        size: (per_packet as usize).clamp(MIN_PADDING_BYTES, MAX_PADDING_BYTES),
+                        size: (per_packet as usize).clamp(MIN_PADDING_BYTES.min(max), max),
                         probe: p.cluster.id,
                     }
                 }
@@ -258,6 +271,10 @@ impl<T> Pacer<T> {
             return Some(last);
         }
         if let Some(p) = &self.probe {
+            if self.max_padding.is_none() && self.queued_bytes == 0 {
+                // Nothing to send until media comes.
+                return None;
+            }
             let prate = p.cluster.bitrate_bps.max(1) as f64 / 8.0;
             return Some(last + ((-p.budget).max(0.0) / prate * 1e6).ceil() as i64);
         }

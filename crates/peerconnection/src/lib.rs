@@ -83,6 +83,7 @@ pub mod transport;
 mod build;
 mod codec;
 mod config;
+mod congestion;
 mod description;
 mod error;
 mod negotiated;
@@ -100,6 +101,7 @@ pub use error::{
     AddCandidateError, CandidateError, ConfigError, Operation, RemoteDescriptionError,
     SetRemoteError, UsageError,
 };
+pub use ferrtc_bwe::BweConfig;
 pub use ferrtc_sdp::{Candidate, Direction, Msid, Parameter};
 pub use frames::{CodecKind, EncodedFrame};
 pub use negotiated::{

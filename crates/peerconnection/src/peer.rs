@@ -23,6 +23,9 @@ use ferrtc_types::{ExtensionId, HashAlgorithm, Mid, PayloadType, SeqNo, Ssrc, Tr
 use rand::{RngCore, SeedableRng};
 
 use crate::codec::{CodecSpec, ExtensionSpec, Feedback, uri};
+use crate::congestion::{
+    Congestion, ELEMENT_OVERHEAD, MAX_PADDING_COUNT, ensure_element, write_seq,
+};
 use crate::frames::{CodecKind, EncodedFrame, FrameReceiver, FrameSender, Received};
 use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
 use crate::stats::{StatsEntry, StatsReport, StatsType};
@@ -35,9 +38,15 @@ use crate::{
     RemoteCandidate, RemoteDescriptionError, SdpType, SignalingState, TransceiverId,
     TransceiverInit, UsageError,
 };
+use ferrtc_bwe::{BweConfig, Paced, PacketKind};
 
 /// The round-trip time assumed until one is measured (the NACK generator's default too).
 const ASSUMED_RTT: Duration = Duration::from_millis(100);
+/// Most of the target an audio transceiver is given: fullband mono music at high quality
+/// (RFC 7587 section 3.1.1 recommends 48-64 kbit/s); what it cannot use goes to video.
+const AUDIO_SHARE_MAX_BPS: u64 = 64_000;
+/// Fixed RTP header (RFC 3550 section 5.1).
+const RTP_HEADER: usize = 12;
 
 /// How a [`PeerConnection`] is set up (the W3C `RTCConfiguration`, plus what a library user
 /// may tune).
@@ -66,6 +75,17 @@ pub struct PeerConfig {
     /// [`PeerConnection::new`], for the NTP timestamps of sender reports; this crate reads
     /// no clock. `None` sends receiver reports only.
     pub wall_clock: Option<Duration>,
+    /// Send-side bandwidth estimation: start, minimum and maximum bitrate of everything
+    /// the connection sends (the estimate runs when the peer negotiates transport-wide
+    /// congestion control, or REMB; see [`Event::TargetBitrate`]).
+    pub bwe: BweConfig,
+    /// Pace outgoing RTP through the estimator's pacer (packets leave at 2.5 times the
+    /// target in bursts of at most 5 ms, audio first; probes padded with RTX padding), so
+    /// that [`PeerConnection::write_rtp`] and [`PeerConnection::write_frame`] queue and
+    /// [`PeerConnection::handle_timeout`] sends. Off by default: packets leave at once
+    /// (numbered and recorded for the estimate, but the estimator cannot probe, so it
+    /// climbs more slowly).
+    pub pacing: bool,
 }
 
 impl PeerConfig {
@@ -85,6 +105,8 @@ impl PeerConfig {
             sctp_port: n.sctp_port,
             max_message_size: n.max_message_size,
             wall_clock: None,
+            bwe: BweConfig::default(),
+            pacing: false,
         }
     }
 }
@@ -227,7 +249,20 @@ pub enum Event {
     },
     /// A transport-wide congestion control feedback packet about what we sent
     /// (draft-holmer-rmcat-transport-wide-cc-extensions-01), for a send-side estimator.
+    /// The connection's own estimator has already taken it ([`Event::TargetBitrate`]).
     TransportFeedback(Bytes),
+    /// The send-side bandwidth estimate changed (GCC over transport-wide feedback, capped
+    /// by the peer's REMB; with REMB alone, the peer's REMB): what the encoders together
+    /// should produce, and each sending transceiver's share. Audio transceivers get at most
+    /// 64 kbit/s each and video the rest, evenly. Given at the first negotiation that
+    /// enables it (the configured start rate), then on each change of more than 1% or every
+    /// second. [`PeerConnection::target_bitrate`] gives the latest.
+    TargetBitrate {
+        /// Bit/s for all media the connection sends.
+        bitrate: u64,
+        /// Each sending transceiver's share, bit/s.
+        transceivers: Vec<(TransceiverId, u64)>,
+    },
     /// A whole encoded frame, out of the jitter buffer, on a transceiver in frame mode
     /// ([`PeerConnection::set_receive_frames`]): in order, complete, decodable (frames that
     /// depend on a lost one are skipped until the next key frame, which is asked for).
@@ -299,6 +334,9 @@ pub struct PeerStats {
     pub keyframe_requests: u64,
     /// Packets the jitter buffers gave up on (frame mode).
     pub frame_packets_lost: u64,
+    /// Padding-only RTP packets received (the peer's bandwidth probes). Those on a media
+    /// stream are handed up like any packet; those on an RTX stream are dropped.
+    pub padding_received: u64,
 }
 
 struct Slot {
@@ -312,6 +350,7 @@ struct Slot {
 struct Route {
     transceiver: TransceiverId,
     mid: Mid,
+    kind: MediaKind,
     receives: bool,
     send_ssrc: Option<Ssrc>,
     /// Our payload type -> the peer's, for what we send.
@@ -355,6 +394,10 @@ pub struct PeerConnection {
     mtu: usize,
     stats: PeerStats,
     closed: bool,
+    bwe_config: BweConfig,
+    pacing: bool,
+    congestion: Option<Congestion>,
+    target: Option<u64>,
 }
 
 impl core::fmt::Debug for PeerConnection {
@@ -396,10 +439,16 @@ impl PeerConnection {
         session.set_cname(negotiator.cname());
         let creds = negotiator.local_ice_credentials();
         let mtu = config.transport.mtu;
+        let (bwe_config, pacing) = (config.bwe, config.pacing);
         let mut tcfg = config.transport;
         tcfg.certificate = config.certificate;
         tcfg.ice = config.ice;
         tcfg.ice.lite = config.ice_lite;
+        // RTCP multiplexing is negotiated with the policy `require` (RFC 8829 section
+        // 4.1.1): every m-line we accept carries a=rtcp-mux, one we cannot is refused, so the
+        // agent runs component 1 only and counts the peer's component-2 candidates as
+        // ignored (Firefox still gathers them).
+        tcfg.ice.rtcp_mux = true;
         tcfg.ice.credentials = ice::Credentials::new(&creds.ufrag, &creds.pwd).ok();
         tcfg.sctp.max_message_size = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
         let transport = BundleTransport::new(tcfg, now, rng);
@@ -427,10 +476,31 @@ impl PeerConnection {
             mtu,
             stats: PeerStats::default(),
             closed: false,
+            bwe_config,
+            pacing,
+            congestion: None,
+            target: None,
         })
     }
 
     // ----- getters -----
+
+    /// The latest target bitrate for everything we send, bit/s ([`Event::TargetBitrate`]);
+    /// `None` until a negotiation enables transport-wide congestion control or REMB.
+    #[must_use]
+    pub fn target_bitrate(&self) -> Option<u64> {
+        self.target
+    }
+
+    /// The send-side estimator (round-trip time, acknowledged rate, delay state), while
+    /// transport-wide congestion control is negotiated.
+    #[must_use]
+    pub fn bwe(&self) -> Option<&ferrtc_bwe::SendSideBwe> {
+        self.congestion
+            .as_ref()
+            .filter(|c| c.ext.is_some())
+            .map(|c| c.cc.bwe())
+    }
 
     /// The negotiation half, for what this type does not repeat (transceivers, the
     /// descriptions, the last [`Negotiation`]).
@@ -1103,9 +1173,18 @@ impl PeerConnection {
         if let Some((_, remote)) = route.pt_map.iter().find(|(l, _)| *l == pt) {
             self.scratch[1] = (self.scratch[1] & 0x80) | remote.get();
         }
-        self.transport.send_rtp(&self.scratch)?;
-        self.session.on_sent(now, &self.scratch);
+        let kind = packet_kind(route.kind);
+        send_media(
+            now,
+            kind,
+            false,
+            &mut self.scratch,
+            &mut self.congestion,
+            &mut self.transport,
+            &mut self.session,
+        )?;
         self.stats.rtp_written += 1;
+        self.pump_pacer(now);
         Ok(())
     }
 
@@ -1140,6 +1219,7 @@ impl PeerConnection {
             .ok_or(PeerError::NotSending(transceiver))?;
         let ssrc = route.send_ssrc.ok_or(PeerError::NotSending(transceiver))?;
         let (codec, pt, h264_mode0) = route.send_codec.ok_or(PeerError::NotSending(transceiver))?;
+        let kind = packet_kind(route.kind);
         // Room for SRTP's tag and a few header extensions.
         let mtu = self.mtu.saturating_sub(16 + 32);
         let first_seq = SeqNo(self.rng.next_u32() as u16);
@@ -1154,10 +1234,20 @@ impl PeerConnection {
             .packetize(data, rtp_timestamp)
             .map_err(PeerError::Packetize)?;
         for p in packets {
-            self.transport.send_rtp(&p)?;
-            self.session.on_sent(now, &p);
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&p);
+            send_media(
+                now,
+                kind,
+                false,
+                &mut self.scratch,
+                &mut self.congestion,
+                &mut self.transport,
+                &mut self.session,
+            )?;
             self.stats.rtp_written += 1;
         }
+        self.pump_pacer(now);
         Ok(())
     }
 
@@ -1230,7 +1320,9 @@ impl PeerConnection {
     ) -> Result<(), ReceiveError> {
         let r = self.transport.handle_receive(now, local, from, datagram);
         self.drain_transport(now);
-        self.flush_session();
+        self.flush_session(now);
+        self.pump_pacer(now);
+        self.congestion_events();
         r
     }
 
@@ -1244,7 +1336,12 @@ impl PeerConnection {
         if !self.frame_receivers.is_empty() {
             self.poll_frames(now);
         }
-        self.flush_session();
+        self.flush_session(now);
+        if let Some(c) = self.congestion.as_mut().filter(|c| c.ext.is_some()) {
+            c.cc.handle_timeout(now);
+        }
+        self.pump_pacer(now);
+        self.congestion_events();
     }
 
     /// The next datagram to send.
@@ -1269,7 +1366,20 @@ impl PeerConnection {
             .values()
             .filter_map(|(_, f)| f.poll_timeout())
             .min();
-        [self.transport.poll_timeout(), session, frames]
+        let congestion = self
+            .transport
+            .srtp_profile()
+            .and(self.congestion.as_ref())
+            .filter(|c| c.ext.is_some())
+            .and_then(|c| {
+                // Without pacing the pacer holds nothing: only the estimator's timer.
+                if c.pacing {
+                    c.cc.poll_timeout()
+                } else {
+                    c.cc.bwe().poll_timeout()
+                }
+            });
+        [self.transport.poll_timeout(), session, frames, congestion]
             .into_iter()
             .flatten()
             .min()
@@ -1335,10 +1445,20 @@ impl PeerConnection {
     }
 
     /// Sends what the RTP session produced: retransmissions and RTCP.
-    fn flush_session(&mut self) {
+    fn flush_session(&mut self, now: Instant) {
         for p in std::mem::take(&mut self.session.rtp_out) {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&p);
             // Before keys or after close a retransmission is simply not sent.
-            let _ = self.transport.send_rtp(&p);
+            let _ = send_media(
+                now,
+                PacketKind::Retransmission,
+                true,
+                &mut self.scratch,
+                &mut self.congestion,
+                &mut self.transport,
+                &mut self.session,
+            );
         }
         for p in std::mem::take(&mut self.session.rtcp_out) {
             let _ = self.transport.send_rtcp(&p);
@@ -1434,16 +1554,114 @@ impl PeerConnection {
         if self.sctp_enabled {
             self.open_pending(now)?;
         }
-        self.build_routes(n);
+        self.build_routes(now, n);
         Ok(())
     }
 
-    fn build_routes(&mut self, n: &Negotiation) {
+    /// Sends what the pacer lets go now, with their transport-wide sequence numbers, and
+    /// the padding its probes ask for.
+    fn pump_pacer(&mut self, now: Instant) {
+        let Some(c) = self
+            .congestion
+            .as_mut()
+            .filter(|c| c.pacing && c.ext.is_some())
+        else {
+            return;
+        };
+        // A padding-only packet: header, the transport-cc element, at most 255 bytes.
+        let max_padding = RTP_HEADER + ELEMENT_OVERHEAD + MAX_PADDING_COUNT;
+        c.cc.set_max_padding(self.session.can_pad().then_some(max_padding));
+        while let Some(out) = c.poll() {
+            match out.paced {
+                Paced::Packet { mut item, .. } => {
+                    write_seq(&mut item.packet, item.seq_at, out.transport_seq);
+                    // After close a queued packet is simply not sent.
+                    if self.transport.send_rtp(&item.packet).is_ok() && !item.repair {
+                        self.session.on_sent(now, &item.packet);
+                    }
+                }
+                Paced::Padding { size, .. } => {
+                    let padding = size.saturating_sub(RTP_HEADER + ELEMENT_OVERHEAD);
+                    if self.session.padding_packet(padding, &mut self.scratch) {
+                        let at = c.ext.and_then(|id| ensure_element(&mut self.scratch, id));
+                        write_seq(&mut self.scratch, at, out.transport_seq);
+                        let _ = self.transport.send_rtp(&self.scratch);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands out a changed target bitrate as [`Event::TargetBitrate`].
+    fn congestion_events(&mut self) {
+        let Some(bps) = self.congestion.as_mut().and_then(Congestion::poll_target) else {
+            return;
+        };
+        self.set_target(bps);
+    }
+
+    fn set_target(&mut self, bps: u64) {
+        self.target = Some(bps);
+        let sending: Vec<&Route> = self
+            .routes
+            .iter()
+            .filter(|r| r.send_ssrc.is_some())
+            .collect();
+        let weights = vec![1u32; sending.len()];
+        let caps: Vec<Option<u64>> = sending
+            .iter()
+            .map(|r| (r.kind == MediaKind::Audio).then_some(AUDIO_SHARE_MAX_BPS))
+            .collect();
+        let mut shares = vec![0u64; sending.len()];
+        ferrtc_bwe::split_bitrate(bps, &weights, &caps, &mut shares);
+        let transceivers = sending
+            .iter()
+            .zip(shares)
+            .map(|(r, b)| (r.transceiver, b))
+            .collect();
+        self.events.push_back(Event::TargetBitrate {
+            bitrate: bps,
+            transceivers,
+        });
+    }
+
+    /// Starts, updates or stops congestion control after a negotiation: transport-wide
+    /// feedback on `twcc`, or REMB alone.
+    fn setup_congestion(&mut self, now: Instant, twcc: Option<ExtensionId>, remb: bool) {
+        let sends = self.routes.iter().any(|r| r.send_ssrc.is_some());
+        if !sends || (twcc.is_none() && !remb) {
+            self.congestion = None;
+            return;
+        }
+        match &mut self.congestion {
+            Some(c) => c.ext = twcc,
+            None => {
+                let first = SeqNo(self.rng.next_u32() as u16);
+                let mut c = Congestion::new(self.bwe_config, now, first, self.pacing);
+                c.ext = twcc;
+                self.congestion = Some(c);
+                let start = self.bwe_config.start_bitrate_bps.clamp(
+                    self.bwe_config.min_bitrate_bps,
+                    self.bwe_config
+                        .max_bitrate_bps
+                        .max(self.bwe_config.min_bitrate_bps),
+                );
+                // The estimator's own first event says the same.
+                if let Some(c) = &mut self.congestion {
+                    let _ = c.poll_target();
+                }
+                self.set_target(start);
+            }
+        }
+    }
+
+    fn build_routes(&mut self, now: Instant, n: &Negotiation) {
         self.mid_ext = n.media.iter().find_map(|m| m.extension_id(uri::MID));
         self.rid_ext = n.media.iter().find_map(|m| m.extension_id(uri::RID));
         let mut routes = Vec::new();
         let mut senders = Vec::new();
         let mut twcc = None;
+        let mut remb = false;
         for m in &n.media {
             let mut recv = RecvSpec::default();
             let mut recv_codecs = Vec::new();
@@ -1470,6 +1688,7 @@ impl PeerConnection {
                 if c.feedback.contains(&Feedback::TransportCc) {
                     twcc = twcc.or(m.extension_id(uri::TRANSPORT_CC));
                 }
+                remb |= m.sends() && c.feedback.contains(&Feedback::GoogRemb);
             }
             recv.rtx_pairs = m
                 .remote_sources
@@ -1501,6 +1720,7 @@ impl PeerConnection {
             routes.push(Route {
                 transceiver: m.transceiver,
                 mid: m.mid.clone(),
+                kind: m.kind,
                 receives: m.receives(),
                 send_ssrc: m.send.as_ref().filter(|_| m.sends()).map(|s| s.ssrc),
                 pt_map,
@@ -1529,6 +1749,7 @@ impl PeerConnection {
         self.routes = routes;
         self.session.set_senders(senders);
         self.session.set_twcc(twcc);
+        self.setup_congestion(now, twcc, remb);
         self.session
             .set_reduced_size(n.media.iter().all(|m| m.rtcp_rsize));
         self.learned.clear();
@@ -1601,7 +1822,7 @@ impl PeerConnection {
         Some(i)
     }
 
-    fn on_rtcp(&mut self, packet: &[u8]) {
+    fn on_rtcp(&mut self, now: Instant, packet: &[u8]) {
         // The compound packet (RFC 3550 §6.1), framed and parsed by ferrtc-rtp-codecs: key
         // frame requests (PLI, FIR: RFC 4585, 5104) and the peer's bandwidth feedback.
         let mut rest = packet;
@@ -1613,14 +1834,31 @@ impl PeerConnection {
                 Ok(RtcpPacket::Fir(f)) => f.entries.iter().next().map(|e| e.ssrc),
                 // REMB (draft-alvestrand-rmcat-remb-03): the peer's estimate, for the sender.
                 Ok(RtcpPacket::Remb(r)) => {
-                    self.events.push_back(Event::Remb {
-                        bitrate: r.bitrate(),
-                    });
+                    let bitrate = r.bitrate();
+                    self.events.push_back(Event::Remb { bitrate });
+                    match &mut self.congestion {
+                        Some(c) if c.ext.is_some() => c.cc.handle_remb(now, bitrate),
+                        Some(_) => {
+                            // REMB alone (aiortc): the peer's estimate is the target.
+                            let (min, max) = (
+                                self.bwe_config.min_bitrate_bps,
+                                self.bwe_config.max_bitrate_bps,
+                            );
+                            let bps = bitrate.clamp(min, max.max(min));
+                            if self.target != Some(bps) {
+                                self.set_target(bps);
+                            }
+                        }
+                        None => {}
+                    }
                     None
                 }
-                // Transport-wide feedback about what we sent: the input of a send-side
+                // Transport-wide feedback about what we sent: the input of the send-side
                 // bandwidth estimator.
-                Ok(RtcpPacket::TransportFeedback(_)) => {
+                Ok(RtcpPacket::TransportFeedback(fb)) => {
+                    if let Some(c) = self.congestion.as_mut().filter(|c| c.ext.is_some()) {
+                        c.cc.handle_transport_feedback(now, &fb);
+                    }
                     self.events
                         .push_back(Event::TransportFeedback(Bytes::copy_from_slice(one)));
                     None
@@ -1661,31 +1899,42 @@ impl PeerConnection {
                         .push_back(Event::ConnectionStateChange(s, cause));
                 }
                 TransportEvent::Channel(c) => self.on_channel(now, c),
-                TransportEvent::Rtp(packet) => match self.route_rtp(&packet) {
-                    Some(i) => {
-                        let r = &self.routes[i];
-                        // RTX comes out as the original; an RTX packet we cannot unwrap is
-                        // dropped.
-                        let Some(packet) = self.session.on_received(now, packet, &r.recv) else {
-                            self.stats.rtp_unroutable += 1;
-                            continue;
-                        };
-                        self.stats.rtp_routed += 1;
-                        if self.frame_mode.contains(&r.transceiver) {
-                            self.frame_input(now, i, &packet);
-                        } else {
-                            self.events.push_back(Event::Rtp {
-                                transceiver: r.transceiver,
-                                mid: r.mid.clone(),
-                                packet,
-                            });
+                TransportEvent::Rtp(packet) => {
+                    // Transport-wide feedback counts every packet, before routing.
+                    self.session.on_transport_packet(now, &packet);
+                    // Padding-only packets (the peer's probes) still count in the
+                    // stream's sequence when they are on a media stream.
+                    let padding = RtpPacket::new_checked(&packet[..])
+                        .is_ok_and(|p| p.has_padding() && p.payload().is_empty());
+                    self.stats.padding_received += u64::from(padding);
+                    match self.route_rtp(&packet) {
+                        Some(i) => {
+                            let r = &self.routes[i];
+                            // RTX comes out as the original; an RTX packet we cannot unwrap is
+                            // dropped.
+                            let Some(packet) = self.session.on_received(now, packet, &r.recv)
+                            else {
+                                // Padding on an RTX stream has nothing to unwrap: counted above.
+                                self.stats.rtp_unroutable += u64::from(!padding);
+                                continue;
+                            };
+                            self.stats.rtp_routed += 1;
+                            if self.frame_mode.contains(&r.transceiver) {
+                                self.frame_input(now, i, &packet);
+                            } else {
+                                self.events.push_back(Event::Rtp {
+                                    transceiver: r.transceiver,
+                                    mid: r.mid.clone(),
+                                    packet,
+                                });
+                            }
                         }
+                        None => self.stats.rtp_unroutable += 1,
                     }
-                    None => self.stats.rtp_unroutable += 1,
-                },
+                }
                 TransportEvent::Rtcp(packet) => {
                     self.session.on_rtcp(now, &packet);
-                    self.on_rtcp(&packet);
+                    self.on_rtcp(now, &packet);
                     self.events.push_back(Event::Rtcp(packet));
                 }
                 _ => {}
@@ -1788,4 +2037,49 @@ fn ntp_to_unix_ms(ntp: u64) -> f64 {
     const NTP_UNIX_OFFSET: f64 = 2_208_988_800.0;
     let secs = (ntp >> 32) as f64 + (ntp & 0xffff_ffff) as f64 / 4_294_967_296.0;
     (secs - NTP_UNIX_OFFSET) * 1000.0
+}
+
+/// The pacer's priority for what a transceiver of `kind` sends.
+fn packet_kind(kind: MediaKind) -> PacketKind {
+    match kind {
+        MediaKind::Audio => PacketKind::Audio,
+        MediaKind::Video => PacketKind::Video,
+    }
+}
+
+/// Sends the RTP packet in `scratch` (our SSRC, the peer's payload type): with
+/// transport-wide congestion control it gets its transport-cc element and is numbered at
+/// once, or queued for the pacer; `repair` marks a retransmission, which the RTP session
+/// does not count as new. Allocates nothing once `scratch` and the pacer have grown.
+fn send_media(
+    now: Instant,
+    kind: PacketKind,
+    repair: bool,
+    scratch: &mut Vec<u8>,
+    congestion: &mut Option<Congestion>,
+    transport: &mut BundleTransport,
+    session: &mut RtpSession,
+) -> Result<(), CommandError> {
+    let Some((c, id)) = congestion.as_mut().and_then(|c| c.ext.map(|id| (c, id))) else {
+        transport.send_rtp(scratch)?;
+        if !repair {
+            session.on_sent(now, scratch);
+        }
+        return Ok(());
+    };
+    let at = ensure_element(scratch, id);
+    if c.pacing {
+        if transport.srtp_profile().is_none() {
+            return Err(CommandError::NotConnected);
+        }
+        c.enqueue(now, kind, scratch, at, repair);
+        return Ok(());
+    }
+    let seq = c.cc.send_unpaced(now, scratch.len());
+    write_seq(scratch, at, seq);
+    transport.send_rtp(scratch)?;
+    if !repair {
+        session.on_sent(now, scratch);
+    }
+    Ok(())
 }

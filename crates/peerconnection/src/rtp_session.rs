@@ -61,6 +61,11 @@ struct SendState {
     retransmitted: u64,
     histories: Vec<(PayloadType, SendHistory)>,
     plain_history: SendHistory,
+    /// The next sequence number of our RTX stream: retransmissions and padding share it,
+    /// so the peer's SRTP index estimate (RFC 3711 section 3.3.1) sees one sequence.
+    rtx_seq: u16,
+    /// The latest RTP timestamp sent, for padding packets.
+    last_timestamp: u32,
 }
 
 struct RecvState {
@@ -280,6 +285,8 @@ impl RtpSession {
                     ),
                     stats: None,
                     last_report: None,
+                    rtx_seq: 0,
+                    last_timestamp: 0,
                     nacks_received: 0,
                     retransmitted: 0,
                     spec,
@@ -326,6 +333,7 @@ impl RtpSession {
             .map_or(90_000, |(_, c)| *c);
         let stats = s.stats.get_or_insert_with(|| SenderStats::new(ssrc, clock));
         stats.handle_sent(now, p.timestamp(), p.payload().len());
+        s.last_timestamp = p.timestamp();
         let history = match &s.spec.rtx {
             Some((map, rtx_ssrc)) => match map.iter().find(|(media, _)| *media == pt) {
                 Some((_, rtx_pt)) => {
@@ -351,6 +359,55 @@ impl RtpSession {
         self.schedule(now);
     }
 
+    /// Records the arrival of an RTP packet (before routing: the sequence is transport-wide,
+    /// padding and unroutable packets count too) for transport-wide feedback.
+    pub(crate) fn on_transport_packet(&mut self, now: Instant, packet: &[u8]) {
+        let Some((id, twcc)) = &mut self.twcc else {
+            return;
+        };
+        let Ok(p) = RtpPacket::new_checked_header(packet) else {
+            return;
+        };
+        if let Some(v) = p.extension_value(*id).and_then(|v| v.get(..2)) {
+            twcc.handle_packet(now, SeqNo(u16::from_be_bytes([v[0], v[1]])));
+        }
+    }
+
+    /// Writes a padding-only packet (RFC 3550 section 5.1: the P bit, padding whose last
+    /// octet counts it) of `padding` bytes (1..=255) on the RTX stream of our first send
+    /// stream that has one (RFC 4588 allows padding on the RTX stream, as browsers send
+    /// probes) into `out`. `false` when no stream has RTX yet.
+    pub(crate) fn padding_packet(&mut self, padding: usize, out: &mut Vec<u8>) -> bool {
+        let Some(s) = self.senders.iter_mut().find(|s| !s.histories.is_empty()) else {
+            return false;
+        };
+        let (Some((map, rtx_ssrc)), Some((media_pt, _))) = (&s.spec.rtx, s.histories.first())
+        else {
+            return false;
+        };
+        let Some((_, rtx_pt)) = map.iter().find(|(m, _)| m == media_pt) else {
+            return false;
+        };
+        let padding = padding.clamp(1, 255);
+        out.clear();
+        // V=2, P=1 (RFC 3550 section 5.1).
+        out.extend_from_slice(&[0xa0, rtx_pt.get()]);
+        out.extend_from_slice(&s.rtx_seq.to_be_bytes());
+        out.extend_from_slice(&s.last_timestamp.to_be_bytes());
+        out.extend_from_slice(&rtx_ssrc.0.to_be_bytes());
+        out.resize(12 + padding, 0);
+        out[11 + padding] = padding as u8;
+        s.rtx_seq = s.rtx_seq.wrapping_add(1);
+        true
+    }
+
+    /// Whether [`RtpSession::padding_packet`] has a stream to pad on.
+    pub(crate) fn can_pad(&self) -> bool {
+        self.senders
+            .iter()
+            .any(|s| s.spec.rtx.is_some() && !s.histories.is_empty())
+    }
+
     /// Takes an RTP packet we received, routed to a route whose codecs are `spec`. An RTX
     /// packet is unwrapped into the original; returns the packet to hand up (`None` when it
     /// is dropped: an RTX packet we cannot unwrap).
@@ -360,18 +417,10 @@ impl RtpSession {
         packet: Bytes,
         spec: &RecvSpec,
     ) -> Option<Bytes> {
-        let (ssrc, pt, twcc_seq) = {
+        let (ssrc, pt) = {
             let p = RtpPacket::new_checked_header(&packet[..]).ok()?;
-            let twcc_seq = self.twcc.as_ref().and_then(|(id, _)| {
-                p.extension_value(*id)
-                    .and_then(|v| v.get(..2))
-                    .map(|v| SeqNo(u16::from_be_bytes([v[0], v[1]])))
-            });
-            (p.ssrc(), p.payload_type(), twcc_seq)
+            (p.ssrc(), p.payload_type())
         };
-        if let (Some(seq), Some((_, twcc))) = (twcc_seq, &mut self.twcc) {
-            twcc.handle_packet(now, seq);
-        }
         let packet = match spec.rtx.iter().find(|(r, _)| *r == pt) {
             Some((_, media_pt)) => {
                 // The original SSRC: the one signalled with this RTX stream (a=ssrc-group
@@ -460,6 +509,9 @@ impl RtpSession {
                         let mut sent = false;
                         for (_, h) in &mut s.histories {
                             if let Ok(Some(len)) = h.retransmit(now, seq, &mut self.buf) {
+                                // The RTX stream's one sequence (padding uses it too).
+                                self.buf[2..4].copy_from_slice(&s.rtx_seq.to_be_bytes());
+                                s.rtx_seq = s.rtx_seq.wrapping_add(1);
                                 self.rtp_out.push(self.buf[..len].to_vec());
                                 sent = true;
                                 break;
