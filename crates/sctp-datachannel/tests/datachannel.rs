@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{LinkParams, Pair, message};
 use ferrtc_sctp_datachannel::{
-    ChannelOptions, Config, DataChannelEvent, DataChannels, Error, Reliability,
+    ChannelOptions, Config, DataChannelEvent, DataChannels, Error, Reliability, Scheduler,
 };
 
 fn pair(seed: u64) -> Pair<DataChannels> {
@@ -285,4 +285,64 @@ fn many_channels_at_once() {
         }
         assert_eq!(p.b.channel(id).unwrap().label, format!("c{k}"));
     }
+}
+
+/// A channel's priority (RFC 8832 section 5.1, carried in DATA_CHANNEL_OPEN) drives the
+/// association's priority scheduler: a high-priority channel's messages all go ahead of a
+/// low-priority channel's queued before them (a large one among them, with I-DATA).
+#[test]
+fn channel_priority_drives_the_scheduler() {
+    let cfg = Config {
+        interleaving: true,
+        scheduler: Scheduler::Priority,
+        ..Config::default()
+    };
+    let mut p = Pair::channels(cfg, LinkParams::ideal(Duration::from_millis(20)), 60);
+    assert!(p.a.association().interleaving());
+    let low =
+        p.a.open_channel(
+            p.now,
+            ChannelOptions {
+                priority: 128,
+                ..ChannelOptions::new("low")
+            },
+        )
+        .unwrap();
+    let high =
+        p.a.open_channel(
+            p.now,
+            ChannelOptions {
+                priority: 1024,
+                ..ChannelOptions::new("high")
+            },
+        )
+        .unwrap();
+    // Both channels are open at b (DCEP done) before the race starts.
+    p.run_until(Duration::from_secs(10), |p| {
+        [low, high].iter().all(|&id| {
+            p.b_events
+                .contains(&DataChannelEvent::ChannelOpen { id, remote: true })
+        }) && p.a.association().buffered_total() == 0
+    });
+    // The low channel's messages are queued first; round robin would alternate them.
+    p.a.send(p.now, low, message(0, 20_000), false).unwrap();
+    for i in 1..20 {
+        p.a.send(p.now, low, message(i, 1000), false).unwrap();
+    }
+    for i in 0..20 {
+        p.a.send(p.now, high, message(i, 1000), false).unwrap();
+    }
+    p.run_until(Duration::from_secs(60), |p| {
+        msgs(&p.b_events, low).len() == 20 && msgs(&p.b_events, high).len() == 20
+    });
+    let order: Vec<u16> = p
+        .b_events
+        .iter()
+        .filter_map(|e| match e {
+            DataChannelEvent::Message { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order.len(), 40);
+    assert!(order[..20].iter().all(|&id| id == high), "{order:?}");
 }
