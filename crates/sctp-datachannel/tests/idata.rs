@@ -505,3 +505,60 @@ fn a_late_fragment_of_a_skipped_unordered_message_is_not_held() {
     assert_eq!(p.b.receive_buffered(), 500);
     assert_eq!(p.b.state(), State::Established);
 }
+
+/// A message given up halfway (only its first fragments had TSNs, and all of them arrived) is
+/// still skipped at the receiver: the I-FORWARD-TSN moves past an abandoned placeholder, so
+/// the partial message is dropped and the stream's next message is delivered.
+#[test]
+fn a_message_given_up_halfway_is_skipped_even_when_all_it_sent_arrived() {
+    let mut p = Pair::connected(
+        interleaving(),
+        LinkParams::ideal(Duration::from_millis(1)),
+        50,
+    );
+    let opts = SendOptions {
+        unordered: false,
+        reliability: Reliability::MaxRetransmits(0),
+    };
+    p.a.send(p.now, 6, PPID, message(0, 200_000), opts).unwrap();
+    // What the window lets out reaches b; b's SACKs are held back.
+    let mut sent = 0;
+    while let Some(t) = p.a.poll_transmit(p.now) {
+        p.b.handle_receive(p.now, ADDR_A, t.contents).unwrap();
+        sent += 1;
+    }
+    let sacks: Vec<Bytes> = std::iter::from_fn(|| p.b.poll_transmit(p.now))
+        .map(|t| t.contents)
+        .collect();
+    let held = p.b.receive_buffered();
+    assert!(
+        sent > 0 && held > 0 && held < 200_000,
+        "{sent} packets, {held} held"
+    );
+    // T3 fires: the fragments count as lost and, allowed no retransmission, the message is
+    // given up; the rest of it never gets a TSN.
+    p.now += Duration::from_secs(5);
+    p.a.handle_timeout(p.now);
+    assert_eq!(p.a.stats().abandoned_messages, 1);
+    // Then b's SACKs arrive: every fragment a sent is acknowledged cumulatively, before a
+    // has said anything about the message.
+    for sack in sacks {
+        p.a.handle_receive(p.now, common::ADDR_B, sack).unwrap();
+    }
+    p.run_until(Duration::from_secs(30), |p| p.b.receive_buffered() == 0);
+    assert_eq!(
+        p.b.receive_buffered(),
+        0,
+        "the partial message is still held"
+    );
+    p.a.send(p.now, 6, PPID, message(1, 3000), SendOptions::default())
+        .unwrap();
+    p.run_until(Duration::from_secs(30), |p| {
+        messages(&p.b_events).any(|m| m.stream == 6)
+    });
+    let got: Vec<u32> = messages(&p.b_events)
+        .filter(|m| m.stream == 6)
+        .map(|m| index_of(&m.data))
+        .collect();
+    assert_eq!(got, [1]);
+}
