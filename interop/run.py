@@ -52,15 +52,21 @@ TURN_USER, TURN_PASS = "interop", "interop"  # coturn's long-term credential, lo
 
 
 class Case:
-    def __init__(self, name, what, dc=None, audio=False, video=False, codec=None, relay=None):
+    def __init__(self, name, what, dc=None, audio=False, video=False, codec=None, relay=None,
+                 reneg=None):
         self.name, self.what = name, what
         self.dc, self.audio, self.video, self.codec = dc, audio, video, codec
         # None; "peer": the peer uses relayed candidates only (through coturn); "both": the
         # ferrtc side too (started with --turn URL --turn-user U --turn-pass P)
         self.relay = relay
+        # None; "ice-restart" or "add-video": a second offer/answer once the channel is open
+        # (the offerer restarts ICE / adds a video track), messages flowing throughout
+        self.reneg = reneg
 
     def client_case(self):
         """The aiortc_client.py --case name for this case."""
+        if self.reneg:
+            return self.name
         if self.dc and (self.audio or self.video):
             return "bundle"
         if self.dc:
@@ -77,6 +83,8 @@ class Case:
             q["video"] = "1"
         if self.codec:
             q["codec"] = self.codec
+        if self.reneg:
+            q["reneg"] = self.reneg
         return q
 
 
@@ -97,12 +105,23 @@ CASES = [
     Case("turn-both", "as turn-relay, and the ferrtc side relay-only through the same coturn too "
          "(`--turn URL --turn-user U --turn-pass P`): the selected pair relay -> relay",
          dc="ordered", relay="both"),
+    Case("ice-restart", "ordered data channel open, then the offerer restarts ICE (browser: "
+         "`restartIce()`; ferrtc: `restart_ice`, asked by the answerer's `renegotiate ice-restart` "
+         "message) and offers again over the same signalling: the messages sent before, during "
+         "and after all echoed in order on the same channel, both ICE ufrags changed, ICE "
+         "connected again on the new ufrag",
+         dc="ordered", reneg="ice-restart"),
+    Case("renegotiation", "ordered data channel open, then a VP8 video track is added and "
+         "renegotiated (browser offerer: `addTransceiver`; ferrtc offerer: `add_transceiver`, "
+         "asked by `renegotiate add-video`, and the browser answers with its camera): messages "
+         "before, during and after echoed in order, and the echoed video decoded (>=30 frames)",
+         dc="ordered", reneg="add-video", codec="VP8"),
     # not in the default set: the aiortc reference server cannot send these back
     Case("video-vp9", "VP9 video sent, echoed video decoded (>=30 frames)", video=True, codec="VP9"),
     Case("video-av1", "AV1 video sent, echoed video decoded (>=30 frames)", video=True, codec="AV1"),
 ]
 DEFAULT_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8", "video-h264", "bundle",
-                 "turn-relay", "turn-both"]
+                 "turn-relay", "turn-both", "ice-restart", "renegotiation"]
 
 # Which video codecs each peer can send and receive here.
 PEER_CODECS = {
@@ -112,9 +131,12 @@ PEER_CODECS = {
     "aiortc-answerer": {"VP8", "H264"},
     "chromium-answerer": {"VP8", "VP9", "H264", "AV1"},
     "firefox-answerer": {"VP8", "VP9", "AV1"},
+    # webrtc-rs has no codecs: it sends numbered RTP payloads of the negotiated codec
+    "webrtc-rs": {"VP8", "H264"},
+    "webrtc-rs-answerer": {"VP8", "H264"},
 }
-ALL_PEERS = ["chromium", "firefox", "aiortc", "chromium-answerer", "firefox-answerer",
-             "aiortc-answerer"]
+ALL_PEERS = ["chromium", "firefox", "aiortc", "webrtc-rs", "chromium-answerer",
+             "firefox-answerer", "aiortc-answerer", "webrtc-rs-answerer"]
 PEER_TITLES = {
     "chromium": "Chromium (offerer)",
     "firefox": "Firefox ESR (offerer)",
@@ -122,6 +144,8 @@ PEER_TITLES = {
     "chromium-answerer": "Chromium (answerer) vs --offerer",
     "firefox-answerer": "Firefox ESR (answerer) vs --offerer",
     "aiortc-answerer": "aiortc --serve (answerer) vs --offerer",
+    "webrtc-rs": "webrtc-rs 0.17 (offerer)",
+    "webrtc-rs-answerer": "webrtc-rs 0.17 --serve (answerer) vs --offerer",
 }
 
 
@@ -223,9 +247,9 @@ class Runs:
         run_id = uuid.uuid4().hex[:12]
         with self.lock:
             self.runs[run_id] = {"event": threading.Event(), "result": None, "log": [],
-                                 # browser-as-answerer: the offer in, the answer out
-                                 "offer": None, "offer_ev": threading.Event(),
-                                 "answer": None, "answer_ev": threading.Event()}
+                                 # browser-as-answerer: offers in, answers out, numbered
+                                 # from 1 (a renegotiation is offer 2)
+                                 "cond": threading.Condition(), "offers": {}, "answers": {}}
         return run_id
 
     def get(self, run_id):
@@ -257,13 +281,16 @@ class Harness(BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         path = url.path
         if path == "/answerer/offer":
-            # the page (browser as answerer) waits here for the offerer's offer
-            run = self.runs.get((urllib.parse.parse_qs(url.query).get("run") or [""])[0])
+            # the page (browser as answerer) waits here for the offerer's offer number n
+            query = urllib.parse.parse_qs(url.query)
+            run = self.runs.get((query.get("run") or [""])[0])
             if run is None:
                 return self._reply(404, b'{"error":"unknown run"}')
-            if not run["offer_ev"].wait(self.answer_wait):
-                return self._reply(504, b'{"error":"the offerer under test posted no offer"}')
-            return self._reply(200, run["offer"])
+            n = int((query.get("n") or ["1"])[0])
+            with run["cond"]:
+                if not run["cond"].wait_for(lambda: n in run["offers"], self.answer_wait):
+                    return self._reply(504, b'{"error":"the offerer under test posted no offer"}')
+                return self._reply(200, run["offers"][n])
         files = {"/": "test.html", "/test.html": "test.html", "/test.js": "test.js"}
         if path not in files:
             return self._reply(404, b"not found\n", "text/plain")
@@ -281,16 +308,20 @@ class Harness(BaseHTTPRequestHandler):
         if run is None:
             return self._reply(404, b'{"error":"unknown run"}')
         if url.path == "/answerer/offer":
-            # the offerer under test offers to the browser: hand the offer to the page and
-            # hold this request until the page has answered
-            run["offer"] = body
-            run["offer_ev"].set()
-            if not run["answer_ev"].wait(self.answer_wait):
-                return self._reply(504, b'{"error":"the browser did not answer"}')
-            return self._reply(200, run["answer"])
+            # the offerer under test offers to the browser: hand the offer to the page (as
+            # the next number) and hold this request until the page has answered it
+            with run["cond"]:
+                n = len(run["offers"]) + 1
+                run["offers"][n] = body
+                run["cond"].notify_all()
+                if not run["cond"].wait_for(lambda: n in run["answers"], self.answer_wait):
+                    return self._reply(504, b'{"error":"the browser did not answer"}')
+                return self._reply(200, run["answers"][n])
         if url.path == "/answerer/answer":
-            run["answer"] = body
-            run["answer_ev"].set()
+            n = int((query.get("n") or ["1"])[0])
+            with run["cond"]:
+                run["answers"][n] = body
+                run["cond"].notify_all()
             return self._reply(204, b"")
         if url.path == "/log":
             run["log"].append(body.decode("utf-8", "replace"))
@@ -463,6 +494,13 @@ class Env:
             cmd += ["--codec", case.codec]
         return self._run_client(cmd, self.log(f"aiortc-{case.name}.log"))
 
+    def webrtc_rs_case(self, case):
+        cmd = [self.args.webrtc_rs, "--url", Harness.offer_url, "--case", case.client_case(),
+               "--timeout", str(self.args.case_timeout)]
+        if case.codec:
+            cmd += ["--codec", case.codec]
+        return self._run_client(cmd, self.log(f"webrtc-rs-{case.name}.log"))
+
     def _run_client(self, cmd, log_path):
         say(f"  $ {' '.join(shlex.quote(c) for c in cmd)}")
         with open(log_path, "ab") as logf:
@@ -472,22 +510,28 @@ class Env:
                 out, _ = proc.communicate(timeout=self.args.case_timeout + self.args.start_timeout)
             except subprocess.TimeoutExpired:
                 stop(proc)
-                return {"pass": False, "reason": "aiortc client did not finish in time"}
+                return {"pass": False, "reason": "the client did not finish in time"}
         text = out.decode("utf-8", "replace")
         result = last_json_line(text)
         if result is None:
-            return {"pass": False, "reason": f"aiortc client exited {proc.returncode} without a result"
+            return {"pass": False, "reason": f"the client exited {proc.returncode} without a result"
                                               f" (see {log_path})"}
         return result
 
-    def answerer_case(self, case):
-        """aiortc answers; the offerer under test (--offerer) offers and echoes."""
+    def answerer_case(self, case, peer="aiortc-answerer"):
+        """aiortc (or webrtc-rs) answers; the offerer under test (--offerer) offers and
+        echoes."""
         port = free_port()
-        log_path = self.log(f"aiortc-answerer-{case.name}.log")
-        cmd = [self.python, os.path.join(PEERS, "aiortc_client.py"), "--serve",
-               "--host", LOOPBACK, "--port", str(port), "--case", case.client_case(),
-               "--timeout", str(self.args.case_timeout),
-               "--wait-offer", str(self.args.start_timeout)]
+        log_path = self.log(f"{peer}-{case.name}.log")
+        if peer == "webrtc-rs-answerer":
+            cmd = [self.args.webrtc_rs]
+        else:
+            cmd = [self.python, os.path.join(PEERS, "aiortc_client.py")]
+        cmd += ["--serve", "--host", LOOPBACK, "--port", str(port), "--case", case.client_case(),
+                "--timeout", str(self.args.case_timeout),
+                "--wait-offer", str(self.args.start_timeout)]
+        if peer == "webrtc-rs-answerer" and case.codec:
+            cmd += ["--codec", case.codec]
         say(f"  $ {' '.join(shlex.quote(c) for c in cmd)}")
         with open(log_path, "ab") as logf:
             answerer = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=logf,
@@ -497,28 +541,41 @@ class Env:
             err = wait_listening(port, answerer, self.args.start_timeout)
             if err:
                 stop(answerer)
-                return {"pass": False, "reason": f"aiortc answerer {err}"}
+                return {"pass": False, "reason": f"{peer} {err}"}
             ocmd = self.offerer_cmd(f"http://{LOOPBACK}:{port}/offer", case)
-            offerer = start(ocmd, self.log(f"offerer-{case.name}.log"))
+            offerer = start(ocmd, self.log(f"offerer-{peer}-{case.name}.log"))
             try:
                 out, _ = answerer.communicate(timeout=self.args.case_timeout + self.args.start_timeout)
             except subprocess.TimeoutExpired:
                 stop(answerer)
-                return {"pass": False, "reason": "aiortc answerer did not finish in time"}
+                return {"pass": False, "reason": f"{peer} did not finish in time"}
         finally:
             stop(offerer)
             stop(answerer)
         result = last_json_line(out.decode("utf-8", "replace"))
         if result is None:
-            return {"pass": False, "reason": f"aiortc answerer exited {answerer.returncode} without a result"}
+            return {"pass": False, "reason": f"{peer} exited {answerer.returncode} without a result"}
         if offerer is not None and offerer.returncode not in (None, 0, -signal.SIGTERM):
             result["reason"] += f" (offerer exited {offerer.returncode})"
         return result
 
 
 def applicable(peer, case, args=None):
-    if case.relay and peer.startswith("aiortc"):
+    if case.relay and (peer.startswith("aiortc") or peer.startswith("webrtc-rs")):
         return "the relay cases are for browsers"
+    if peer.startswith("webrtc-rs"):
+        if args is not None and not args.webrtc_rs:
+            return "no --webrtc-rs peer given"
+        if case.reneg:
+            return "not scripted for the webrtc-rs peer yet"
+    if case.reneg == "ice-restart" and peer.startswith("aiortc"):
+        # aiortc 1.16: RTCPeerConnection has no restartIce(), and RTCIceTransport.start()
+        # runs once, so new remote ICE credentials in a later offer or answer are ignored
+        return "aiortc 1.16 has no ICE restart"
+    if case.reneg and args is not None:
+        under_test = args.offerer if peer.endswith("-answerer") else args.server
+        if "aiortc_" in under_test:
+            return "the aiortc reference peer does not renegotiate"
     if case.relay == "both" and args is not None:
         under_test = args.offerer if peer.endswith("-answerer") else args.server
         if "aiortc_" in under_test:
@@ -691,8 +748,10 @@ def run_matrix(env, peers, cases, pcap=None):
                         r = env.browser_case(peer, case)
                     elif peer == "aiortc":
                         r = env.aiortc_case(case)
+                    elif peer == "webrtc-rs":
+                        r = env.webrtc_rs_case(case)
                     else:
-                        r = env.answerer_case(case)
+                        r = env.answerer_case(case, peer)
                     if note:
                         r["reason"] = f"{r.get('reason', '')} [{note}]"
                 except Exception as e:
@@ -830,6 +889,9 @@ def main():
                    help=f"comma-separated, from {','.join(ALL_PEERS)}")
     p.add_argument("--cases", default=",".join(DEFAULT_CASES),
                    help="comma-separated, from " + ",".join(c.name for c in CASES))
+    p.add_argument("--webrtc-rs", default=None,
+                   help="the webrtc-rs peer for the webrtc-rs rows (ferrtc's webrtc_rs_peer "
+                        "example; without it those rows are n/a)")
     p.add_argument("--matrix-out", help="write the matrix as Markdown here")
     p.add_argument("--pcap", help="capture the Chromium cases with tshark on lo into this file "
                                   "and check it")

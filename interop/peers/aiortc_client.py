@@ -57,6 +57,9 @@ CASES = {
     "audio": (None, True, False),
     "video": (None, False, True),
     "bundle": ("ordered", True, True),
+    # ordered channel open, then a video track added and renegotiated (the offerer adds it;
+    # as answerer we ask with "renegotiate add-video" and answer with our pattern)
+    "renegotiation": ("ordered", False, False),
 }
 
 DC_PINGS = 50                 # "ping 0" .. "ping 49"
@@ -379,6 +382,82 @@ async def run_checks(pc, counter, case, channel, t0, timeout, state):
 
 
 # --------------------------------------------------------------------------------------
+# the renegotiation case: the channel carries messages before, during and after a second
+# offer/answer that adds a video track; the echoed video must come back
+
+
+async def reneg_check(channel, counter, deadline, renegotiate):
+    """Messages before, during and after `renegotiate()` (which adds video), then the
+    echoed video. Returns (ok, reason, details)."""
+    opened = asyncio.Event()
+    if channel.readyState == "open":
+        opened.set()
+    channel.on("open", opened.set)
+    received, sent, expected = [], [], []
+    arrived = asyncio.Event()
+
+    @channel.on("message")
+    def on_message(m):
+        received.append(m)
+        arrived.set()
+
+    async def echoed(n):
+        while len(received) < n:
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), max(0.1, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    def send(m, want=None):
+        channel.send(m)
+        sent.append(m)
+        expected.append(m if want is None else want)
+
+    try:
+        await asyncio.wait_for(opened.wait(), max(0.1, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        return False, f"data channel never opened (state {channel.readyState})", {}
+    binary = bytes((i * 7 + 3) & 0xFF for i in range(1200))
+    big = "".join(chr(0x41 + i % 26) for i in range(16000))
+    for i in range(20):
+        send(f"ping {i}", f"pong {i}")
+        if i == 10:
+            send(binary)
+    if not await echoed(len(expected)):
+        return False, f"only {len(received)}/{len(expected)} echoed before the renegotiation", {}
+    send("renegotiate add-video")
+    for i in range(20, 30):
+        send(f"ping {i}", f"pong {i}")
+    t = time.monotonic()
+    await renegotiate()
+    reneg_ms = round((time.monotonic() - t) * 1000)
+    for i in range(30, 50):
+        send(f"ping {i}", f"pong {i}")
+        if i == 30:
+            send(big)
+    await echoed(len(expected))
+    details = {"sent": len(sent), "echoed": len(received), "renegotiation_ms": reneg_ms}
+    for i, (got, want) in enumerate(zip(received, expected)):
+        if got != want:
+            return False, f"echo #{i}: got {describe(got)!r}, want {describe(want)!r}", details
+    if len(received) != len(expected):
+        return False, f"only {len(received)}/{len(expected)} echoed in order", details
+    got = await counter.wait_for(False, True, deadline)
+    details["video_frames"] = counter.counts["video"]
+    if not got:
+        return False, (f"{len(received)}/{len(expected)} echoed in order, but the added video: "
+                       f"{counter.counts['video']}/{VIDEO_FRAMES_NEEDED} frames"), details
+    why = pattern_check(counter.last_video)
+    details["pattern"] = getattr(pattern_check, "last", None)
+    if why:
+        return False, f"added video: {why}", details
+    return True, (f"{len(received)}/{len(expected)} echoed in order across the renegotiation; "
+                  f"added video: {counter.counts['video']} frames (our pattern) echoed"), details
+
+
+# --------------------------------------------------------------------------------------
 # offer mode: aiortc offers to the server under test
 
 
@@ -421,9 +500,29 @@ async def offer_mode(args):
             raise RuntimeError("answer has no a=candidate line (the contract is no trickle)")
         check_remote_media(answer["sdp"], "answer", dc_kind, audio, video, args.codec)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        ok, reason, details = await run_checks(
-            pc, counter, args.case, channel, t0, args.timeout,
-            lambda: f"{pc.iceConnectionState}/{pc.connectionState}")
+        if args.case == "renegotiation":
+            async def renegotiate():
+                set_codec(pc.addTransceiver(PatternVideoTrack(), direction="sendrecv"), "video",
+                          args.codec or "VP8")
+                await pc.setLocalDescription(await pc.createOffer())
+                body = {"sdp": pc.localDescription.sdp, "type": "offer",
+                        "session": answer.get("session")}
+                async with ClientSession(timeout=ClientTimeout(total=args.timeout)) as http:
+                    async with http.post(args.url, json=body) as resp:
+                        text = await resp.text()
+                        if resp.status != 200:
+                            raise RuntimeError(f"renegotiation POST /offer: HTTP {resp.status}: "
+                                               f"{text[:200]}")
+                        again = json.loads(text)
+                check_remote_media(again["sdp"], "answer 2", None, False, True)
+                await pc.setRemoteDescription(RTCSessionDescription(again["sdp"], again["type"]))
+
+            ok, reason, details = await reneg_check(channel, counter, t0 + args.timeout,
+                                                    renegotiate)
+        else:
+            ok, reason, details = await run_checks(
+                pc, counter, args.case, channel, t0, args.timeout,
+                lambda: f"{pc.iceConnectionState}/{pc.connectionState}")
         if video:
             details["video_codec"] = negotiated_codec(answer["sdp"], "video")
     except Exception as exc:
@@ -441,10 +540,32 @@ async def offer_mode(args):
 async def serve_mode(args):
     dc_kind, audio, video = CASES[args.case]
     done = asyncio.get_running_loop().create_future()
+    # the renegotiation case: the second offer (the offerer adds video), answered with our
+    # pattern; its outcome (None or an error) resolves `reneg`
+    reneg = asyncio.get_running_loop().create_future()
     state = {"pc": None}
+
+    async def on_reoffer(request):
+        pc = state["pc"]
+        try:
+            params = await request.json()
+            check_remote_media(params["sdp"], "offer 2", None, False, True)
+            await pc.setRemoteDescription(RTCSessionDescription(params["sdp"], params["type"]))
+            pc.addTrack(PatternVideoTrack())  # takes the new video transceiver
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            if not reneg.done():
+                reneg.set_result(f"renegotiation: {type(exc).__name__}: {exc}")
+            return web.json_response({"error": str(exc)}, status=500)
+        if not reneg.done():
+            reneg.set_result(None)
+        return web.json_response({"sdp": pc.localDescription.sdp,
+                                  "type": pc.localDescription.type})
 
     async def on_offer(request):
         if state["pc"] is not None:
+            if args.case == "renegotiation" and not reneg.done():
+                return await on_reoffer(request)
             return web.json_response({"error": "this peer answers one offer only"}, status=409)
         t0 = time.monotonic()
         params = await request.json()
@@ -487,11 +608,22 @@ async def serve_mode(args):
         elif dc_kind == "unordered":
             channel = pc.createDataChannel("aiortc-answerer", ordered=False, maxRetransmits=0)
 
+        async def renegotiated():
+            # asked for by reneg_check's "renegotiate add-video"; the offerer offers
+            err = await asyncio.wait_for(asyncio.shield(reneg),
+                                         max(0.1, t0 + args.timeout - time.monotonic()))
+            if err:
+                raise RuntimeError(err)
+
         async def run():
             try:
-                ok, reason, details = await run_checks(
-                    pc, counter, args.case, channel, t0, args.timeout,
-                    lambda: f"{pc.iceConnectionState}/{pc.connectionState}")
+                if args.case == "renegotiation":
+                    ok, reason, details = await reneg_check(channel, counter,
+                                                            t0 + args.timeout, renegotiated)
+                else:
+                    ok, reason, details = await run_checks(
+                        pc, counter, args.case, channel, t0, args.timeout,
+                        lambda: f"{pc.iceConnectionState}/{pc.connectionState}")
                 if video:
                     details["video_codec"] = negotiated_codec(pc.localDescription.sdp, "video")
             except Exception as exc:

@@ -15,6 +15,11 @@ const TURN = params.get('turn');
 const TURN_USER = params.get('turnuser') || '';
 const TURN_PASS = params.get('turnpass') || '';
 const TURN_REMOTE = params.get('turnremote');  // 'relay': the far end must be relayed too
+// Renegotiation cases: once the channel is open, the offerer restarts ICE or adds a video
+// track and offers again over the same signalling ('ice-restart' | 'add-video').
+const RENEG = params.get('reneg');
+globalThis.AUDIO_WANTED = AUDIO;
+globalThis.VIDEO_WANTED = VIDEO;
 
 const DC_PINGS = 50;
 const VIDEO_FRAMES_NEEDED = 30;    // framesDecoded on the echoed video
@@ -158,7 +163,7 @@ async function inboundStats(pc) {
   return out;
 }
 
-async function mediaCheck(pc) {
+async function mediaCheck(pc, AUDIO = globalThis.AUDIO_WANTED, VIDEO = globalThis.VIDEO_WANTED) {
   // getStats has no change event: sample it until the counters pass or time runs out.
   let last = {};
   const sentSizes = new Set();   // what our encoder produced (it may rescale mid-run)
@@ -309,6 +314,181 @@ async function runChecks(pc, channel, candidates) {
   await finish(pass, reason, details);
 }
 
+// ---- renegotiation cases (ice-restart, renegotiation) ----
+
+const iceUfrag = (sdp) => (sdp.match(/^a=ice-ufrag:(\S+)/m) || [])[1];
+
+// The ICE transport as getStats shows it: the local ufrag in use (Chromium), the ICE state
+// and the selected pair with its candidate types.
+async function iceInUse(pc) {
+  const stats = await pc.getStats();
+  const out = {};
+  stats.forEach((s) => {
+    if (s.type === 'transport') {
+      if (s.iceLocalUsernameFragment) out.localUfrag = s.iceLocalUsernameFragment;
+      if (s.iceState) out.iceState = s.iceState;
+      if (s.selectedCandidatePairId) out.pair = s.selectedCandidatePairId;
+    }
+  });
+  if (!out.pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && (s.selected !== false)) out.pair = s.id; });
+  const pair = out.pair && stats.get(out.pair);
+  if (pair) {
+    out.pairState = pair.state;
+    out.responsesReceived = pair.responsesReceived;
+    const l = stats.get(pair.localCandidateId), r = stats.get(pair.remoteCandidateId);
+    out.local = l ? `${l.address || l.ip}:${l.port}` : '?';
+    out.remote = r ? `${r.address || r.ip}:${r.port}` : '?';
+  }
+  return out;
+}
+
+// Gathering done for the description just set: complete, with candidates in it (after an
+// ICE restart the new description starts with none while the old state still reads
+// 'complete').
+async function regathered(pc) {
+  const has = () => pc.iceGatheringState === 'complete' && /^a=candidate/m.test(pc.localDescription.sdp);
+  await waitFor(pc, ['icegatheringstatechange', 'icecandidate'], has, remaining(), 'ICE gathering after the renegotiation');
+  return pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate')).length;
+}
+
+async function addCamera(pc, transceiver) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+  const track = stream.getVideoTracks()[0];
+  if (transceiver) {
+    await transceiver.sender.replaceTrack(track);
+    transceiver.sender.setStreams && transceiver.sender.setStreams(stream);
+    transceiver.direction = 'sendrecv';
+    return transceiver;
+  }
+  const tr = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
+  preferCodec(tr, 'video', CODEC);
+  return tr;
+}
+
+// The second offer/answer: we offer it (role offer) or answer the offerer's (role answer).
+async function renegotiate(pc, session) {
+  if (ROLE === 'offer') {
+    if (RENEG === 'ice-restart') pc.restartIce();
+    else await addCamera(pc, null);
+    await pc.setLocalDescription(await pc.createOffer());
+    const n = await regathered(pc);
+    log(`renegotiation: offer 2 with ${n} candidates; POST /offer (session ${session})`);
+    if (session === undefined || session === null) throw new Error('the first answer named no session to renegotiate');
+    const resp = await fetch('/offer', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: 'offer', session }),
+    });
+    const text = await resp.text();
+    if (!resp.ok) throw new Error(`POST /offer (renegotiation): HTTP ${resp.status}: ${text.slice(0, 200)}`);
+    const answer = JSON.parse(text);
+    if (answer.type !== 'answer') throw new Error(`renegotiation reply type ${answer.type}`);
+    await pc.setRemoteDescription(answer);
+    log('renegotiation: answer 2 applied');
+    return;
+  }
+  const resp = await fetch(`/answerer/offer?run=${encodeURIComponent(RUN)}&n=2`);
+  const text = await resp.text();
+  if (!resp.ok) throw new Error(`GET /answerer/offer n=2: HTTP ${resp.status}: ${text.slice(0, 200)}`);
+  const offer = JSON.parse(text);
+  if (offer.type !== 'offer') throw new Error(`renegotiation: offerer sent type ${offer.type}`);
+  await pc.setRemoteDescription(offer);
+  log('renegotiation: offer 2 applied');
+  if (RENEG === 'add-video') {
+    const tr = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && !t.sender.track);
+    if (!tr) throw new Error('offer 2 has no new video transceiver to answer with');
+    await addCamera(pc, tr);
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  const n = await regathered(pc);
+  log(`renegotiation: answer 2 with ${n} candidates`);
+  const r2 = await fetch(`/answerer/answer?run=${encodeURIComponent(RUN)}&n=2`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
+  });
+  if (!r2.ok) throw new Error(`POST /answerer/answer n=2: HTTP ${r2.status}`);
+}
+
+// After an ICE restart: both ufrags new, and ICE connected again on the new one (the
+// transport's local ufrag in getStats where the browser shows it, else the ICE state).
+async function iceRestarted(pc, before) {
+  const after = { local: iceUfrag(pc.localDescription.sdp), remote: iceUfrag(pc.remoteDescription.sdp) };
+  if (after.local === before.local) throw new Error(`our ufrag did not change (${after.local})`);
+  if (after.remote === before.remote) throw new Error(`the peer's ufrag did not change (${after.remote}): it did not restart`);
+  let last = {};
+  while (remaining() > 100) {
+    last = await iceInUse(pc);
+    const stateOk = ['connected', 'completed'].includes(pc.iceConnectionState);
+    const ufragOk = !last.localUfrag || last.localUfrag === after.local;
+    if (stateOk && ufragOk && (!last.iceState || last.iceState === 'connected' || last.iceState === 'completed')) {
+      return { after, ice: last, shown: last.localUfrag ? 'transport stats' : 'ICE state' };
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`ICE not connected on the new ufrag ${after.local}: ${JSON.stringify(last)}, state ${pc.iceConnectionState}`);
+}
+
+async function renegChecks(pc, channel, candidates, session) {
+  if (!channel) throw new Error('the renegotiation cases need a data channel');
+  const iceStates = [];
+  pc.addEventListener('iceconnectionstatechange', () => iceStates.push(`${ms()}:${pc.iceConnectionState}`));
+  await waitFor(channel, ['open', 'close'], () => channel.readyState !== 'connecting', remaining(), 'data channel open');
+  if (channel.readyState !== 'open') throw new Error(`data channel ${channel.readyState}`);
+  timings.dc_open_ms = ms();
+  log(`data channel open (id ${channel.id})`);
+  const received = [];
+  const box = new EventTarget();
+  channel.binaryType = 'arraybuffer';
+  channel.onmessage = (e) => { received.push(e.data); box.dispatchEvent(new Event('msg')); };
+  const sent = [], expected = [];
+  const send = (m, want) => { channel.send(m); sent.push(m); expected.push(want === undefined ? m : want); };
+  const ping = (i) => send(`ping ${i}`, `pong ${i}`);
+  const bin = new Uint8Array(1200);
+  for (let i = 0; i < bin.length; i++) bin[i] = (i * 7 + 3) & 0xff;
+  let big = '';
+  for (let i = 0; i < 16000; i++) big += String.fromCharCode(0x41 + (i % 26));
+  const echoed = (n, what) => waitFor(box, ['msg'], () => received.length >= n, remaining(), what);
+  const before = { local: iceUfrag(pc.localDescription.sdp), remote: iceUfrag(pc.remoteDescription.sdp) };
+  const pairBefore = await iceInUse(pc);
+  // before: the channel works
+  for (let i = 0; i < 20; i++) { ping(i); if (i === 10) send(bin.buffer, bin); }
+  await echoed(expected.length, 'echoes before the renegotiation');
+  // during: the request, then messages while the offer/answer runs
+  send(`renegotiate ${RENEG}`);
+  for (let i = 20; i < 30; i++) ping(i);
+  const tReneg = performance.now();
+  await renegotiate(pc, session);
+  const details = { role: ROLE, candidates, before, pair_before: pairBefore };
+  let media = null;
+  if (RENEG === 'ice-restart') {
+    const r = await iceRestarted(pc, before);
+    Object.assign(details, { after: r.after, ice_after: r.ice, shown_by: r.shown });
+  }
+  details.renegotiation_ms = Math.round(performance.now() - tReneg);
+  // after: the same channel still carries everything
+  for (let i = 30; i < 50; i++) { ping(i); if (i === 30) send(big); }
+  if (RENEG === 'add-video') media = mediaCheck(pc, false, true);
+  try { await echoed(expected.length, 'echoes'); } catch (e) { /* judged below */ }
+  details.sent = sent.length; details.echoed = received.length; details.ice_states = iceStates;
+  let pass = true, reason;
+  for (let i = 0; i < Math.min(received.length, expected.length); i++) {
+    if (!same(received[i], expected[i])) { pass = false; reason = `echo #${i}: got ${describe(received[i])}, want ${describe(expected[i])}`; break; }
+  }
+  if (pass && received.length !== expected.length) { pass = false; reason = `only ${received.length}/${expected.length} echoed in order`; }
+  if (pass) reason = `${received.length}/${expected.length} echoed in order across the renegotiation`;
+  if (channel.readyState !== 'open') { pass = false; reason += `; channel ${channel.readyState}`; }
+  if (RENEG === 'ice-restart') {
+    reason += `; ICE restarted (ufrags ${before.local}/${before.remote} -> ${details.after.local}/${details.after.remote}, connected by ${details.shown_by})`;
+  }
+  if (media) {
+    const [ok, why, last] = await media;
+    details.media = last;
+    pass = pass && ok;
+    reason += `; added ${why}`;
+  }
+  pc.close();
+  await finish(pass, reason, details);
+}
+
 // The browser answers: the harness hands over the offer that the offerer under test
 // POSTed (GET /answerer/offer waits for it) and relays our answer back to it.
 async function answerMain() {
@@ -344,6 +524,7 @@ async function answerMain() {
   if (!r2.ok) throw new Error(`POST /answerer/answer: HTTP ${r2.status}`);
   // our own channel, opened in-band from the answering side once SCTP is up
   const channel = newChannel(pc, 'browser-answerer');
+  if (RENEG) return renegChecks(pc, channel, candidates, null);
   await runChecks(pc, channel, candidates);
 }
 
@@ -374,6 +555,7 @@ async function offerMain() {
   await pc.setRemoteDescription(answer);
   timings.answered_ms = ms();
   log('answer applied');
+  if (RENEG) return renegChecks(pc, channel, candidates, answer.session);
   await runChecks(pc, channel, candidates);
 }
 

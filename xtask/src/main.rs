@@ -273,6 +273,15 @@ fn test(args: &[String]) -> Result {
     Ok(())
 }
 
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` (relative to the workspace root, as
+/// cargo reads it, when relative) or `<root>/target`.
+fn cargo_target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root().join(dir),
+        _ => root().join("target"),
+    }
+}
+
 /// Runs ferrtc's examples against headless Chromium, headless Firefox ESR and aiortc in a
 /// loopback-only network namespace (interop/run.py; interop/README.md says what each case
 /// checks). Installs what it needs first (interop/install.sh). Fails if any cell is red.
@@ -296,13 +305,15 @@ fn interop(args: &[String]) -> Result<usize> {
     ]);
     run(c)?;
     step("interop: the matrix (ferrtc as server and as offerer)");
-    let examples = root().join("target/release/examples");
+    let examples = cargo_target_dir().join("release/examples");
     let mut c = Command::new("python3");
     c.arg(root().join("interop/run.py"))
         .arg("--server")
         .arg(examples.join("echo_server"))
         .arg("--offerer")
         .arg(examples.join("echo_offerer"))
+        .arg("--webrtc-rs")
+        .arg(examples.join("webrtc_rs_peer"))
         .arg("--matrix-out")
         .arg(out.join("matrix.md"))
         .arg("--pcap")

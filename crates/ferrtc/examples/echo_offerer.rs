@@ -11,18 +11,25 @@
 //! `--codec C` puts codec `C` first in the offer (`Configuration::codec_preferences`).
 //! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
 //! that TURN server. Runs until the connection closes or the process is killed.
+//!
+//! When the answerer sends the text `renegotiate ice-restart` (or `renegotiate add-video`)
+//! on a data channel, the offerer restarts ICE (adds a sendrecv video transceiver) and
+//! POSTs a new offer to the same `--url`, applying the answer it gets back; the channels
+//! stay open throughout.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ferrtc::net::HostAddresses;
 use ferrtc::{
     Configuration, DataChannelInit, Description, MediaKind, PeerConnection, SdpType,
     TransceiverInit,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "common/echo.rs"]
 mod echo;
+#[path = "common/http.rs"]
+mod http;
 
 fn usage() -> ! {
     eprintln!(
@@ -32,59 +39,8 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-/// `http://host:port/path?query` cut into its parts (the harness gives nothing fancier).
-fn split_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    Some((authority.to_owned(), path.to_owned()))
-}
-
-/// POSTs JSON over HTTP/1.1 and returns the response body.
-async fn post_json(url: &str, body: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let (authority, path) = split_url(url).ok_or("only http:// URLs")?;
-    let mut stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8(response)?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("bad HTTP response")?;
-    let status = head.split(' ').nth(1).ok_or("bad HTTP status line")?;
-    if status != "200" {
-        return Err(format!("HTTP {status}: {body}").into());
-    }
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Ok(dechunk(body).ok_or("bad chunked body")?);
-    }
-    Ok(body.to_owned())
-}
-
-/// The body of a chunked response.
-fn dechunk(mut body: &str) -> Option<String> {
-    let mut out = String::new();
-    loop {
-        let (size, rest) = body.split_once("\r\n")?;
-        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.push_str(rest.get(..size)?);
-        body = rest.get(size + 2..)?;
-    }
-}
-
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     echo::init_tracing();
     let (mut url, mut audio, mut video, mut codec) = (None, false, false, None);
     let mut relay = echo::Relay::default();
@@ -100,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let url = url.unwrap_or_else(|| usage());
-    let loopback = split_url(&url)
+    let loopback = http::split_url(&url)
         .and_then(|(authority, _)| {
             let host = authority
                 .rsplit_once(':')
@@ -113,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if loopback {
         config = config.with_host_addresses(HostAddresses::loopback());
     }
-    let pc = PeerConnection::new(relay.apply(config)).await?;
+    let pc = Arc::new(PeerConnection::new(relay.apply(config)).await?);
     let channel = pc
         .create_data_channel("echo", DataChannelInit::default())
         .await?;
@@ -125,20 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         pc.add_transceiver(MediaKind::Video, TransceiverInit::default())
             .await?;
     }
-    pc.set_local_description(None).await?;
-    pc.gathering_complete().await?;
-    let offer = pc.local_description().ok_or("no offer")?;
-    let body = serde_json::json!({ "sdp": offer.sdp, "type": "offer" }).to_string();
-    let reply: serde_json::Value = serde_json::from_str(&post_json(&url, &body).await?)?;
-    let sdp = reply["sdp"]
-        .as_str()
-        .ok_or("answer without sdp")?
-        .to_owned();
-    pc.set_remote_description(Description {
-        sdp_type: SdpType::Answer,
-        sdp,
-    })
-    .await?;
+    negotiate(&pc, &url).await?;
     // The harness ends us with SIGTERM: close properly (the peer sees the goodbyes).
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -148,6 +91,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    echo::serve(pc, vec![channel], shutdown).await;
+    let (requests, mut requested) = tokio::sync::mpsc::unbounded_channel();
+    let renegotiating = pc.clone();
+    tokio::spawn(async move {
+        while let Some(request) = requested.recv().await {
+            let done = match request {
+                echo::Renegotiate::IceRestart => renegotiating.restart_ice().await.map(|_| ()),
+                echo::Renegotiate::AddVideo => renegotiating
+                    .add_transceiver(MediaKind::Video, TransceiverInit::default())
+                    .await
+                    .map(|_| ()),
+            };
+            let done = match done {
+                Ok(()) => negotiate(&renegotiating, &url).await,
+                Err(e) => Err(e.into()),
+            };
+            match done {
+                Ok(()) => tracing::info!(?request, "renegotiated"),
+                Err(e) => tracing::error!(?request, error = %e, "renegotiation failed"),
+            }
+        }
+    });
+    echo::serve(pc, vec![channel], shutdown, requests).await;
+    Ok(())
+}
+
+/// One offer/answer round: our offer with every candidate POSTed to `url`, its answer
+/// applied.
+async fn negotiate(
+    pc: &PeerConnection,
+    url: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    pc.set_local_description(None).await?;
+    pc.gathering_complete().await?;
+    let offer = pc.local_description().ok_or("no offer")?;
+    let body = serde_json::json!({ "sdp": offer.sdp, "type": "offer" }).to_string();
+    let reply: serde_json::Value = serde_json::from_str(&http::post_json(url, &body).await?)?;
+    let sdp = reply["sdp"]
+        .as_str()
+        .ok_or("answer without sdp")?
+        .to_owned();
+    pc.set_remote_description(Description {
+        sdp_type: SdpType::Answer,
+        sdp,
+    })
+    .await?;
     Ok(())
 }

@@ -14,8 +14,16 @@
 //! `--port 0` picks a free port. The first line on stdout is `listening on http://ADDR`.
 //! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
 //! that TURN server (the `relay` ICE transport policy).
+//!
+//! Renegotiation: the answer carries a `"session"` key besides `sdp` and `type` (aiortc's
+//! pages ignore it). An offer POSTed with that `"session"` is applied to the same peer
+//! connection (an ICE restart, a track added) and answered the same way, so a client can
+//! renegotiate over the same signalling.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use axum::Json;
@@ -26,12 +34,17 @@ use ferrtc::net::HostAddresses;
 use ferrtc::{Configuration, Description, Direction, PeerConnection, SdpType};
 use serde::{Deserialize, Serialize};
 
-/// The signalling body, as aiortc's server and pages write it.
+/// The signalling body, as aiortc's server and pages write it, with the session a
+/// renegotiation belongs to.
 #[derive(Debug, Serialize, Deserialize)]
 struct SessionDescription {
     sdp: String,
     #[serde(rename = "type")]
     kind: String,
+    /// In an answer: the session to name in later offers. In an offer: the session it
+    /// renegotiates (absent: a new peer connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<u64>,
 }
 
 /// How long the answer waits for gathering before it goes with what it has.
@@ -44,6 +57,10 @@ mod echo;
 struct Server {
     host_addresses: HostAddresses,
     relay: echo::Relay,
+    /// Live peer connections by session, for renegotiation; the echo task holds the
+    /// connection, so an entry dies with it.
+    sessions: Arc<Mutex<HashMap<u64, Weak<PeerConnection>>>>,
+    next_session: Arc<AtomicU64>,
 }
 
 fn usage() -> ! {
@@ -85,6 +102,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             HostAddresses::default()
         },
         relay,
+        sessions: Arc::default(),
+        next_session: Arc::new(AtomicU64::new(1)),
     };
     let app = Router::new().route("/offer", post(move |body| offer(server.clone(), body)));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
@@ -104,10 +123,27 @@ async fn offer(
         tracing::warn!(error = ?e, "offer refused");
         (StatusCode::BAD_REQUEST, format!("{e}"))
     };
-    let config = server
-        .relay
-        .apply(Configuration::new().with_host_addresses(server.host_addresses));
-    let pc = PeerConnection::new(config).await.map_err(fail)?;
+    let (pc, session, new) = match body.session {
+        Some(id) => {
+            let pc = server
+                .sessions
+                .lock()
+                .expect("sessions lock")
+                .get(&id)
+                .and_then(Weak::upgrade)
+                .ok_or((StatusCode::NOT_FOUND, format!("no live session {id}")))?;
+            tracing::info!(session = id, "renegotiation offer");
+            (pc, id, false)
+        }
+        None => {
+            let config = server
+                .relay
+                .apply(Configuration::new().with_host_addresses(server.host_addresses.clone()));
+            let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
+            let id = server.next_session.fetch_add(1, Ordering::Relaxed);
+            (pc, id, true)
+        }
+    };
     pc.set_remote_description(Description {
         sdp_type: SdpType::Offer,
         sdp: body.sdp,
@@ -116,9 +152,11 @@ async fn offer(
     .map_err(fail)?;
     // Transceivers the offer created are recvonly: make them sendrecv to send the media back.
     for t in pc.transceivers().await.map_err(fail)? {
-        pc.set_direction(t.id, Direction::SendRecv)
-            .await
-            .map_err(fail)?;
+        if t.direction != Direction::SendRecv {
+            pc.set_direction(t.id, Direction::SendRecv)
+                .await
+                .map_err(fail)?;
+        }
     }
     pc.set_local_description(None).await.map_err(fail)?;
     if tokio::time::timeout(GATHERING_DEADLINE, pc.gathering_complete())
@@ -133,9 +171,23 @@ async fn offer(
             "no local description".to_owned(),
         )
     })?;
-    tokio::spawn(echo::serve(pc, Vec::new(), std::future::pending()));
+    if new {
+        server
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .insert(session, Arc::downgrade(&pc));
+        let sessions = server.sessions.clone();
+        tokio::spawn(async move {
+            // The server's peer offers any renegotiation itself: requests are not acted on.
+            let (requests, _) = tokio::sync::mpsc::unbounded_channel();
+            echo::serve(pc, Vec::new(), std::future::pending(), requests).await;
+            sessions.lock().expect("sessions lock").remove(&session);
+        });
+    }
     Ok(Json(SessionDescription {
         sdp: answer.sdp,
         kind: "answer".into(),
+        session: Some(session),
     }))
 }

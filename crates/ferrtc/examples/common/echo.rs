@@ -1,5 +1,14 @@
 //! The echo both interop examples share: data-channel messages back on their channel
 //! (`ping N` answered with `pong N`), RTP back on the transceiver it came on.
+//!
+//! A text message `renegotiate ACTION` is echoed unchanged and handed to the example as a
+//! request (the interop harness's `ice-restart` and `renegotiation` cases): the offerer
+//! then restarts ICE or adds a video transceiver and offers again; the server ignores it
+//! (its peer offers the renegotiation itself).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
 
 use ferrtc::{
     Configuration, ConnectionState, DataChannel, Event, IceServer, IceTransportPolicy, Message,
@@ -47,15 +56,36 @@ impl Relay {
     }
 }
 
+/// What a peer asked for with `renegotiate ACTION` on a data channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renegotiate {
+    /// `renegotiate ice-restart`: restart ICE and offer again.
+    IceRestart,
+    /// `renegotiate add-video`: add a sendrecv video transceiver and offer again.
+    AddVideo,
+}
+
+impl Renegotiate {
+    fn parse(action: &str) -> Option<Self> {
+        match action {
+            "ice-restart" => Some(Self::IceRestart),
+            "add-video" => Some(Self::AddVideo),
+            _ => None,
+        }
+    }
+}
+
 /// Runs one connection until it fails or closes, or `shutdown` completes, echoing
-/// everything; then closes it (goodbyes sent).
+/// everything; then closes it (goodbyes sent). `renegotiate` gets every `renegotiate
+/// ACTION` request the peer sends on a data channel.
 pub async fn serve(
-    pc: PeerConnection,
+    pc: Arc<PeerConnection>,
     own_channels: Vec<DataChannel>,
     shutdown: impl std::future::Future<Output = ()>,
+    renegotiate: mpsc::UnboundedSender<Renegotiate>,
 ) {
     for channel in own_channels {
-        tokio::spawn(echo(channel));
+        tokio::spawn(echo(channel, renegotiate.clone()));
     }
     tokio::pin!(shutdown);
     loop {
@@ -71,7 +101,7 @@ pub async fn serve(
         };
         match event {
             Event::DataChannel(channel) => {
-                tokio::spawn(echo(channel));
+                tokio::spawn(echo(channel, renegotiate.clone()));
             }
             Event::Rtp {
                 transceiver,
@@ -98,10 +128,23 @@ pub async fn serve(
     pc.close().await;
 }
 
-/// Echoes a channel's messages; `ping N` gets `pong N`.
-pub async fn echo(channel: DataChannel) {
+/// Echoes a channel's messages; `ping N` gets `pong N`; `renegotiate ACTION` is echoed and
+/// passed on to `renegotiate`.
+pub async fn echo(channel: DataChannel, renegotiate: mpsc::UnboundedSender<Renegotiate>) {
     tracing::info!(label = channel.label(), id = ?channel.id(), "data channel");
     while let Some(message) = channel.recv().await {
+        if let Some(action) = message
+            .as_text()
+            .and_then(|t| t.strip_prefix("renegotiate "))
+        {
+            match Renegotiate::parse(action) {
+                Some(request) => {
+                    tracing::info!(?request, "the peer asks for a renegotiation");
+                    let _ = renegotiate.send(request);
+                }
+                None => tracing::warn!(action, "unknown renegotiation request"),
+            }
+        }
         let reply = match message.as_text().and_then(|t| t.strip_prefix("ping ")) {
             Some(n) => Message::text(format!("pong {n}")),
             None => message,
