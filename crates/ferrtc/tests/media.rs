@@ -27,20 +27,32 @@ const HEIGHT: u32 = 240;
 /// 30 frames per second on the 90 kHz clock.
 const FRAME_TICKS: i64 = 3_000;
 
+/// Bits of the frame index written into the top of each pattern frame.
+const INDEX_BITS: usize = 16;
+/// The side of one index bit's square, in pixels: flat blocks that any codec here keeps.
+const BIT_BLOCK: usize = 16;
+
 /// Frame `index` of a moving test pattern: smooth waves that scroll, a bright square that
-/// moves, a colour ramp. Different for every index, so a decoded frame can be told apart.
+/// moves, a colour ramp; along the top, the index itself in 16 dark or bright squares, so
+/// that a decoded frame says which one it is.
 fn pattern(index: u32) -> VideoFrame {
     let t = index as usize;
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut f = VideoFrame::new(PixelFormat::I420, WIDTH, HEIGHT).unwrap();
     let strides = [f.stride(0), f.stride(1), f.stride(2)];
-    let (sq_x, sq_y) = ((t * 5) % (w - 40), (t * 3) % (h - 40));
+    let (sq_x, sq_y) = (
+        (t * 5) % (w - 40),
+        BIT_BLOCK + (t * 3) % (h - 40 - BIT_BLOCK),
+    );
     let [y, u, v] = f.planes_mut();
     for r in 0..h {
         let wy = (40.0 * (std::f64::consts::TAU * (r + 2 * t) as f64 / 120.0).sin()) as i32;
         for c in 0..w {
             let in_square = (sq_x..sq_x + 40).contains(&c) && (sq_y..sq_y + 40).contains(&r);
-            y[r * strides[0] + c] = if in_square {
+            let bit = c / BIT_BLOCK;
+            y[r * strides[0] + c] = if r < BIT_BLOCK && bit < INDEX_BITS {
+                if (index >> bit) & 1 == 1 { 220 } else { 40 }
+            } else if in_square {
                 230
             } else {
                 let wx = (50.0 * (std::f64::consts::TAU * (c + 4 * t) as f64 / 160.0).sin()) as i32;
@@ -172,22 +184,29 @@ where
     .await
 }
 
-/// Index of the pattern frame `frame` shows: the one of `around` it is closest to.
-fn best_match(frame: &VideoFrame, around: std::ops::Range<u32>) -> (u32, f64) {
-    around
-        .map(|i| (i, psnr(&pattern(i), frame, 0)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap()
+/// The index a decoded pattern frame carries in its top squares.
+fn read_index(frame: &VideoFrame) -> u32 {
+    (0..INDEX_BITS)
+        .map(|bit| {
+            let mut sum = 0u32;
+            for r in 4..BIT_BLOCK - 4 {
+                for c in bit * BIT_BLOCK + 4..(bit + 1) * BIT_BLOCK - 4 {
+                    sum += u32::from(frame.plane(0)[r * frame.stride(0) + c]);
+                }
+            }
+            let mean = sum / ((BIT_BLOCK as u32 - 8) * (BIT_BLOCK as u32 - 8));
+            u32::from(mean > 130) << bit
+        })
+        .sum()
 }
 
-/// Receives `n` frames from `track` and matches each to the pattern frame its `pts` names:
-/// the RTP timestamps' offset is random, so the first frame is found by content among the
-/// 120 frames before `made()` (how many the sender has taken from its source by then).
-/// Returns the frames with their luma PSNR against the original and their index.
+/// Receives `n` frames from `track`, reads which pattern frame each is, checks that its
+/// `pts` (the RTP timestamp, whose offset is random) advanced by as many frame times, and
+/// calls `after_each`. Returns the frames with their luma PSNR against the original and
+/// their index.
 async fn receive_pattern(
     track: &impl MediaStreamTrack,
     n: usize,
-    made: impl Fn() -> u64,
     after_each: impl Fn(),
 ) -> Vec<(VideoFrame, f64, u32)> {
     let mut got = Vec::new();
@@ -198,13 +217,14 @@ async fn receive_pattern(
             let video = frame.as_video().expect("video").clone();
             assert_eq!((video.width(), video.height()), (WIDTH, HEIGHT));
             assert_eq!(video.time_base, TimeBase::VIDEO_90KHZ);
-            let o = *origin.get_or_insert_with(|| {
-                let made = u32::try_from(made()).unwrap();
-                let (i, _) = best_match(&video, made.saturating_sub(120)..made + 1);
-                video.pts - i64::from(i) * FRAME_TICKS
-            });
-            assert_eq!((video.pts - o) % FRAME_TICKS, 0, "pts {}", video.pts);
-            let index = u32::try_from((video.pts - o) / FRAME_TICKS).expect("pts after the first");
+            let index = read_index(&video);
+            let o = *origin.get_or_insert(video.pts - i64::from(index) * FRAME_TICKS);
+            assert_eq!(
+                video.pts - o,
+                i64::from(index) * FRAME_TICKS,
+                "frame {index} at pts {}",
+                video.pts
+            );
             let p = psnr(&pattern(index), &video, 0);
             got.push((video, p, index));
             after_each();
@@ -220,7 +240,7 @@ async fn receive_pattern_gated(
     n: usize,
     gate: &Semaphore,
 ) -> Vec<(VideoFrame, f64, u32)> {
-    receive_pattern(track, n, || 1, || gate.add_permits(1)).await
+    receive_pattern(track, n, || gate.add_permits(1)).await
 }
 
 /// The mean, with the minimum beside it, for messages.
@@ -301,7 +321,7 @@ async fn the_grey_transform_goes_there_and_back() {
         .unwrap();
 
     // Encoded twice at 1 Mbit/s (VP8): 5 dB below the one-way bound.
-    let got = receive_pattern(&returned, 20, || sender.stats().frames_in, || {}).await;
+    let got = receive_pattern(&returned, 20, || {}).await;
     let frames: Vec<&VideoFrame> = got.iter().map(|g| &g.0).collect();
     let grey_chroma = frames.iter().all(|f| {
         [1, 2].iter().all(|&p| {
@@ -429,7 +449,7 @@ async fn a_receiver_joining_mid_stream_gets_a_key_frame() {
     .await;
     let before = sender.stats();
     let remote = b.remote_media_track(t).await.unwrap();
-    let got = receive_pattern(&remote, 10, || sender.stats().frames_in, || {}).await;
+    let got = receive_pattern(&remote, 10, || {}).await;
     let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
     let (mean, _) = summary(&psnrs);
     assert!(mean >= MIN_PSNR_DB, "{psnrs:?}");
@@ -494,7 +514,7 @@ async fn h264_video_and_pcmu_audio_when_preferred() {
     })
     .await;
 
-    let got = receive_pattern(&remote_video, 20, || video.stats().frames_in, || {}).await;
+    let got = receive_pattern(&remote_video, 20, || {}).await;
     let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
     let (mean, _) = summary(&psnrs);
     eprintln!("H.264 over loopback: luma PSNR mean {mean:.1} dB over 20 frames");
@@ -548,7 +568,7 @@ async fn vp9_video_when_preferred() {
             .unwrap()
     })
     .await;
-    let got = receive_pattern(&remote, 15, || sender.stats().frames_in, || {}).await;
+    let got = receive_pattern(&remote, 15, || {}).await;
     let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
     let (mean, _) = summary(&psnrs);
     eprintln!("VP9 over loopback: luma PSNR mean {mean:.1} dB over 15 frames");
