@@ -9,8 +9,10 @@
 //! Without a transform a pipeline exists only to record (`--record-to`): frames go back as
 //! they came (re-packetized) and are decoded for the recorder only.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrtc::{CodecKind, EncodedFrame, PeerConnection, TransceiverId};
@@ -18,7 +20,6 @@ use ferrtc_media::{
     Frame, FrameSender, H264Decoder, H264Encoder, MediaKind, MediaStreamTrack, VideoDecoder,
     VideoEncoder, VideoEncoderConfig, VpxDecoder, VpxEncoder, track_channel,
 };
-use tokio::sync::mpsc;
 
 use crate::transform::Transform;
 
@@ -27,9 +28,58 @@ const BITRATE_BPS: u32 = 1_500_000;
 /// The RTP clock of every video codec here.
 const VIDEO_CLOCK_HZ: f64 = 90_000.0;
 
+/// How often a pipeline logs its counters (at `debug`).
+const LOG_EVERY: Duration = Duration::from_secs(2);
+
+/// What one pipeline has done so far.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Encoded frames from the browser.
+    pub frames_in: AtomicU64,
+    /// Of which key frames.
+    pub key_frames_in: AtomicU64,
+    /// Frames decoded.
+    pub decoded: AtomicU64,
+    /// Frames the decoder refused.
+    pub decode_errors: AtomicU64,
+    /// Key frames we asked of the browser (PLI).
+    pub key_frames_asked: AtomicU64,
+    /// Frames transformed.
+    pub transformed: AtomicU64,
+    /// Frames encoded and sent back.
+    pub encoded: AtomicU64,
+    /// Of which key frames.
+    pub key_frames_out: AtomicU64,
+    /// Key frame requests from the browser (PLI, FIR).
+    pub key_frames_requested: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn log(&self, what: &str) {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        tracing::debug!(
+            frames_in = g(&self.frames_in),
+            key_frames_in = g(&self.key_frames_in),
+            decoded = g(&self.decoded),
+            decode_errors = g(&self.decode_errors),
+            key_frames_asked = g(&self.key_frames_asked),
+            transformed = g(&self.transformed),
+            encoded = g(&self.encoded),
+            key_frames_out = g(&self.key_frames_out),
+            key_frames_requested = g(&self.key_frames_requested),
+            "{what}"
+        );
+    }
+}
+
 /// The handle the connection's event loop keeps for a video transceiver.
 pub struct Pipeline {
-    frames: mpsc::UnboundedSender<EncodedFrame>,
+    frames: std_mpsc::Sender<EncodedFrame>,
+    counters: Arc<Counters>,
     keyframe: Arc<AtomicBool>,
     /// Without a transform, what we send is the browser's own video: key frames are asked
     /// of it.
@@ -46,18 +96,43 @@ impl Pipeline {
         record: Option<FrameSender>,
     ) -> Self {
         let passthrough = (transform == Transform::None).then(|| (Arc::clone(&pc), transceiver));
-        let (frames, mut rx) = mpsc::unbounded_channel::<EncodedFrame>();
+        let (frames, rx) = std_mpsc::channel::<EncodedFrame>();
         let keyframe = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
         let codec: Arc<OnceLock<CodecKind>> = Arc::new(OnceLock::new());
         let (sender, track) = track_channel(MediaKind::Video, format!("{transceiver:?}"));
 
         let decode_codec = Arc::clone(&codec);
         let decode_pc = Arc::clone(&pc);
+        let decode_counters = Arc::clone(&counters);
         std::thread::spawn(move || {
+            let counters = decode_counters;
+            let mut logged = Instant::now();
             let mut decoder: Option<Box<dyn VideoDecoder>> = None;
             let mut last_ts: Option<i64> = None;
             let mut errors = 0u64;
-            while let Some(f) = rx.blocking_recv() {
+            let mut watchdog = Watchdog::new(Instant::now());
+            loop {
+                // No decoded picture for a while, frames coming or not: ask for a key frame
+                // (the browser's encoder may have missed our PLIs, or its frames ours).
+                if watchdog.poll(Instant::now()) {
+                    Counters::add(&counters.key_frames_asked);
+                    tracing::debug!("no picture decoded lately: asking for a key frame");
+                    let _ = decode_pc.request_keyframe(transceiver);
+                }
+                let f = match rx.recv_timeout(STALL) {
+                    Ok(f) => f,
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                Counters::add(&counters.frames_in);
+                if f.keyframe {
+                    Counters::add(&counters.key_frames_in);
+                }
+                if logged.elapsed() >= LOG_EVERY {
+                    logged = Instant::now();
+                    counters.log("video pipeline");
+                }
                 if transform == Transform::None {
                     if decode_pc
                         .write_frame(transceiver, f.data.clone(), f.rtp_timestamp)
@@ -66,6 +141,8 @@ impl Pipeline {
                         break;
                     }
                     if record.is_none() {
+                        // Nothing decoded here: what the browser sends is what it gets.
+                        watchdog.progress(Instant::now());
                         continue;
                     }
                 }
@@ -86,6 +163,8 @@ impl Pipeline {
                 let pts = unwrap_timestamp(&mut last_ts, f.rtp_timestamp);
                 match d.decode(&f.data, pts) {
                     Ok(Some(frame)) => {
+                        Counters::add(&counters.decoded);
+                        watchdog.progress(Instant::now());
                         if let Some(r) = &record {
                             let _ = r.send(Frame::Video(frame.clone()));
                         }
@@ -97,15 +176,20 @@ impl Pipeline {
                     Ok(None) => {}
                     Err(e) => {
                         errors += 1;
+                        Counters::add(&counters.decode_errors);
+                        Counters::add(&counters.key_frames_asked);
                         tracing::debug!(error = %e, "frame not decoded: asking for a key frame");
                         let _ = decode_pc.request_keyframe(transceiver);
+                        watchdog.asked(Instant::now());
                     }
                 }
             }
+            counters.log("video pipeline");
             tracing::info!(stats = ?sender.stats(), errors, "video decoder ended");
         });
 
         let encode_keyframe = Arc::clone(&keyframe);
+        let encode_counters = Arc::clone(&counters);
         let runtime = tokio::runtime::Handle::current();
         std::thread::spawn(move || {
             let mut encoder: Option<Box<dyn VideoEncoder>> = None;
@@ -122,6 +206,7 @@ impl Pipeline {
                         continue;
                     }
                 };
+                Counters::add(&encode_counters.transformed);
                 let size = (transformed.width(), transformed.height());
                 if encoder.as_ref().is_none_or(|e| {
                     let c = e.settings().config;
@@ -154,6 +239,10 @@ impl Pipeline {
                     continue;
                 }
                 for e in out.drain(..) {
+                    Counters::add(&encode_counters.encoded);
+                    if e.key_frame {
+                        Counters::add(&encode_counters.key_frames_out);
+                    }
                     // The extended timestamp back to RTP's 32 bits: the browser's own.
                     let ts = e.pts as u32;
                     if pc
@@ -168,6 +257,7 @@ impl Pipeline {
         });
         Pipeline {
             frames,
+            counters,
             keyframe,
             passthrough,
         }
@@ -180,12 +270,60 @@ impl Pipeline {
 
     /// The browser asks for a key frame of what we send.
     pub fn request_keyframe(&self) {
+        Counters::add(&self.counters.key_frames_requested);
         match &self.passthrough {
             Some((pc, transceiver)) => {
                 let _ = pc.request_keyframe(*transceiver);
             }
             None => self.keyframe.store(true, Ordering::Release),
         }
+    }
+}
+
+/// How long the decoder may go without a picture before a key frame is asked for, and
+/// how often the request is repeated while none comes.
+const STALL: Duration = Duration::from_secs(1);
+
+/// Says when to ask the browser for a key frame because nothing was decoded for
+/// [`STALL`]: a lost key frame, a lost request, or frames that stopped coming all end in a
+/// PLI, repeated every [`STALL`] until a picture is decoded.
+#[derive(Debug)]
+struct Watchdog {
+    /// The last decoded picture (or the start).
+    progress: Instant,
+    /// The last key frame request, for whatever reason.
+    asked: Option<Instant>,
+}
+
+impl Watchdog {
+    fn new(now: Instant) -> Watchdog {
+        Watchdog {
+            progress: now,
+            asked: None,
+        }
+    }
+
+    /// A picture was decoded.
+    fn progress(&mut self, now: Instant) {
+        self.progress = now;
+    }
+
+    /// A key frame was asked for.
+    fn asked(&mut self, now: Instant) {
+        self.asked = Some(now);
+    }
+
+    /// Whether to ask for a key frame now (and if so, counts it as asked).
+    fn poll(&mut self, now: Instant) -> bool {
+        let stalled = now.saturating_duration_since(self.progress) >= STALL;
+        let due = self
+            .asked
+            .is_none_or(|t| now.saturating_duration_since(t) >= STALL);
+        if stalled && due {
+            self.asked = Some(now);
+            return true;
+        }
+        false
     }
 }
 
@@ -224,6 +362,29 @@ fn new_encoder(codec: CodecKind, config: VideoEncoderConfig) -> Option<Box<dyn V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stalled_decoder_asks_for_key_frames_until_a_picture_comes() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut w = Watchdog::new(t0);
+        // Pictures keep coming: nothing asked.
+        assert!(!w.poll(at(500)));
+        w.progress(at(900));
+        assert!(!w.poll(at(1500)));
+        // None since 900 ms: asked at 1900, again one STALL later, not in between.
+        assert!(w.poll(at(1900)));
+        assert!(!w.poll(at(2000)));
+        assert!(!w.poll(at(2800)));
+        assert!(w.poll(at(2900)));
+        // A request made for a decode error counts too.
+        w.asked(at(3500));
+        assert!(!w.poll(at(3900)));
+        assert!(w.poll(at(4500)));
+        // A picture: quiet again.
+        w.progress(at(4600));
+        assert!(!w.poll(at(5500)));
+    }
 
     #[test]
     fn timestamps_unwrap_across_the_32_bit_edge() {

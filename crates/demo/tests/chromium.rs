@@ -4,7 +4,9 @@
 //!
 //! Needs `unshare` (util-linux) and Chromium at `/usr/lib/chromium/chromium`
 //! (`interop/install.sh` installs it), so these tests are ignored by default; run them with
-//! `cargo xtask demo test` or `cargo test --release -p ferrtc-demo -- --ignored`.
+//! `cargo xtask demo test` or `cargo test --release -p ferrtc-demo -- --ignored`. `FERRTC_DEMO_LOG`
+//! (a `RUST_LOG` filter, e.g. `ferrtc_demo=debug`) shows the demo's log, with each video
+//! pipeline's counters every 2 s.
 
 mod browser;
 
@@ -86,8 +88,6 @@ async fn every_data_channel_mode_and_pcmu_audio_come_back() {
 #[tokio::test]
 #[ignore = "needs Chromium and unshare: cargo xtask demo test"]
 async fn pcma_audio_at_320x240_comes_back() {
-    // G722 is in the page's list but not in ferrtc-peerconnection's codecs yet: an offer
-    // of G722 alone gets its audio rejected.
     let r = call("autostart=1&test=1&transform=edges&audiocodec=PCMA/8000&resolution=320x240&dc=unordered-life500").await;
     assert_eq!(r["connection"], "connected", "{r}");
     assert_eq!(r["audio_codec"], "audio/PCMA/8000", "{r}");
@@ -97,4 +97,27 @@ async fn pcma_audio_at_320x240_comes_back() {
         "{r}"
     );
     assert_eq!(number(&r, &["picture", "width"]), 320.0, "{r}");
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and unshare: cargo xtask demo test"]
+async fn g722_audio_comes_back() {
+    // The page keeps only G722 in the audio offer (setCodecPreferences); the server answers
+    // with it (static payload type 9) and sends the browser's audio back.
+    let r = call("autostart=1&test=1&transform=none&audiocodec=G722/8000").await;
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert_eq!(r["audio_codec"], "audio/G722/8000", "{r}");
+    assert!(number(&r, &["audio_packets"]) >= 50.0, "{r}");
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and unshare: cargo xtask demo test"]
+async fn vp9_edges_come_back() {
+    // The page's VP9 choice (profile 0): decoded, transformed and encoded back in VP9.
+    let r = call("autostart=1&test=1&transform=edges&codec=VP9").await;
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert_eq!(r["video_codec"], "video/VP9", "{r}");
+    assert!(number(&r, &["frames_decoded"]) > 30.0, "{r}");
+    assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
+    assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
 }

@@ -1,7 +1,7 @@
 // The ferrtc demo page: offers camera, microphone and a data channel to the server with
 // aiortc's signalling (POST /offer), shows what comes back and the call's figures.
 //
-// Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264,
+// Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264|VP9,
 // datachannel=0, audio=0, video=0, dc=ordered|unordered-rexmit0|unordered-life500,
 // audiocodec=opus/48000/2|G722/8000|PCMU/8000|PCMA/8000, resolution=WxH, stun=0 preset the
 // options; dcmodes=all opens one channel of each parameter set at once (for tests); test=1 (with the server's
@@ -105,9 +105,12 @@ async function start() {
       const t = pc.addTransceiver(track, { direction: 'sendrecv', streams: [stream] });
       const codec = $('video-codec').value;
       if (track.kind === 'video' && codec !== 'default' && t.setCodecPreferences) {
+        // VP9: profile 0 only (8-bit 4:2:0), what the server encodes.
         const wanted = RTCRtpReceiver.getCapabilities('video').codecs
-          .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`);
+          .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`)
+          .filter((c) => codec !== 'VP9' || !/profile-id=[1-9]/.test(c.sdpFmtpLine || ''));
         if (wanted.length) t.setCodecPreferences(wanted);
+        else $('error').textContent = `This browser has no ${codec}: default codec used.`;
       }
       const audioCodec = $('audio-codec').value;
       if (track.kind === 'audio' && audioCodec !== 'default' && t.setCodecPreferences) {
@@ -269,6 +272,7 @@ async function updateStats() {
   let rtt = null;
   let audioPackets = 0;
   let audioCodecId = null;
+  let videoCodecId = null;
   let packetsReceived = 0;
   let packetsLost = 0;
   let jitter = null;
@@ -284,6 +288,7 @@ async function updateStats() {
       }
       if (s.kind === 'video') {
         framesDecoded += s.framesDecoded || 0;
+        videoCodecId = s.codecId || videoCodecId;
         if (s.framesPerSecond !== undefined) fps = s.framesPerSecond;
       }
     } else if (s.type === 'outbound-rtp') {
@@ -312,6 +317,8 @@ async function updateStats() {
   latestFigures.audio_packets = audioPackets;
   const codec = audioCodecId && report.get(audioCodecId);
   latestFigures.audio_codec = codec ? `${codec.mimeType}/${codec.clockRate}` : null;
+  const vcodec = videoCodecId && report.get(videoCodecId);
+  latestFigures.video_codec = vcodec ? vcodec.mimeType : null;
   latestFigures.jitter = jitter;
   if (lastStats) {
     history.push({ ...latestFigures });
@@ -354,6 +361,25 @@ function plotFigures() {
   return { points: history.length, inked: inked / (canvas.width * canvas.height) };
 }
 
+// The video RTP stream figures of getStats, both ways, for a test's result.
+async function videoStats() {
+  const out = {};
+  if (!pc) return out;
+  const pick = (s, names) => Object.fromEntries(names.map((n) => [n, s[n]]));
+  (await pc.getStats()).forEach((s) => {
+    if (s.kind !== 'video') return;
+    if (s.type === 'inbound-rtp') {
+      out.inbound = pick(s, ['packetsReceived', 'packetsLost', 'framesReceived', 'framesDecoded',
+        'keyFramesDecoded', 'framesDropped', 'pliCount', 'firCount', 'nackCount', 'frameWidth',
+        'freezeCount', 'jitterBufferEmittedCount']);
+    } else if (s.type === 'outbound-rtp') {
+      out.outbound = pick(s, ['packetsSent', 'framesEncoded', 'keyFramesEncoded', 'framesSent',
+        'pliCount', 'firCount', 'nackCount', 'frameWidth', 'qualityLimitationReason']);
+    }
+  });
+  return out;
+}
+
 async function runTest() {
   const started = performance.now();
   const wantVideo = $('use-video').checked;
@@ -376,12 +402,14 @@ async function runTest() {
     pongs,
     pongs_by_mode: pongsBy,
     audio_codec: latestFigures.audio_codec,
+    video_codec: latestFigures.video_codec,
     audio_packets: latestFigures.audio_packets || 0,
     rtt: latestFigures.rtt,
     picture: pictureFigures(),
     plots: plotFigures(),
     error: $('error').textContent,
     connection: pc ? pc.connectionState : 'none',
+    video_stats: await videoStats(),
   };
   await fetch('/result', {
     method: 'POST',

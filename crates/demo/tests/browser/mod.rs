@@ -42,7 +42,11 @@ pub async fn call(script: &str, envs: &[(&str, &str)], query: &str) -> Value {
     .env("DEMO", env!("CARGO_BIN_EXE_ferrtc-demo"))
     .envs(envs.iter().copied())
     .env("QUERY", query)
-    .env("RUST_LOG", "warn")
+    // FERRTC_DEMO_LOG (a RUST_LOG filter) shows more of the demo's log when a test fails.
+    .env(
+        "RUST_LOG",
+        std::env::var("FERRTC_DEMO_LOG").unwrap_or_else(|_| "warn".into()),
+    )
     .stdout(Stdio::piped())
     .kill_on_drop(true);
     let mut child = cmd.spawn().expect("unshare runs");
