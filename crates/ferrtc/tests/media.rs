@@ -338,6 +338,10 @@ async fn the_grey_transform_goes_there_and_back() {
     eprintln!("grey round trip: luma PSNR mean {mean:.1} dB, min {min:.1} dB over 20 frames");
     assert!(mean >= MIN_PSNR_DB - 5.0, "{psnrs:?}");
     assert!(back.stats().frames_sent >= 20, "{:?}", back.stats());
+    assert_eq!(
+        (sender.codec(), back.codec()),
+        (Some(CodecKind::Vp8), Some(CodecKind::Vp8))
+    );
 }
 
 /// 48 kHz mono: three steady tones (440 Hz, 1 kHz, 2.5 kHz), band-limited content whose
