@@ -694,6 +694,49 @@ async fn the_target_bitrate_changes_at_run_time() {
 }
 
 #[tokio::test]
+async fn dropping_a_remote_track_gives_the_transceiver_back_and_closing_ends_all() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(None)).await.unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        b.remote_media_track(only_transceiver(&b).await)
+            .await
+            .unwrap()
+    })
+    .await;
+    receive_pattern(&remote, 3, || {}).await;
+    // Dropped: its decoder thread ends, and the transceiver's media comes as RTP packets
+    // again (no frame events: frame mode is off again).
+    drop(remote);
+    within("RTP after the track", async {
+        loop {
+            match b.next_event().await {
+                Some(Event::Rtp { .. }) => break,
+                Some(Event::Frame { .. }) => panic!("frame mode left on"),
+                Some(_) => {}
+                None => panic!("b ended"),
+            }
+        }
+    })
+    .await;
+    // A new track can take it over again.
+    let again = b
+        .remote_media_track(only_transceiver(&b).await)
+        .await
+        .unwrap();
+    receive_pattern(&again, 3, || {}).await;
+    // Closing ends the sender and, once its last frame is taken, the remote track.
+    a.close().await;
+    within("sender finished", sender.finished()).await;
+    b.close().await;
+    within("remote track ended", async {
+        while again.recv().await.is_ok() {}
+    })
+    .await;
+    assert!(again.is_ended());
+}
+
+#[tokio::test]
 async fn misuse_gives_typed_errors() {
     let a = PeerConnection::new(loopback()).await.unwrap();
     let audio = a
