@@ -1056,6 +1056,8 @@ impl Handler<Relayed> for Connection {
                         });
                     }
                 }
+                // The peer's bandwidth estimate (REMB) goes to the media tracks sending.
+                core::Event::Remb { bitrate } => self.taps.bandwidth_estimate(bitrate),
                 // A media track sending on it takes the request; else the event stream.
                 core::Event::KeyframeRequest { transceiver }
                     if !self.taps.keyframe_request(transceiver) =>

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use ferrtc_peerconnection as core;
 use tokio::sync::{mpsc, watch};
@@ -18,6 +18,10 @@ use crate::connection::{CodecKind, EncodedFrame, MediaKind, TransceiverId};
 /// next ones wait for a key frame (which is asked for). About two seconds of video at 30
 /// frames per second, or 1.3 s of 20 ms audio.
 pub(crate) const FRAME_QUEUE: usize = 64;
+
+/// The most an audio sender is given of the peer's estimate, in bit/s: Opus needs no more
+/// for full-band stereo; the rest goes to video.
+const AUDIO_SHARE_MAX_BPS: u64 = 64_000;
 
 /// The codec a transceiver sends with: the first negotiated one ferrtc packetizes (the
 /// core's choice for [`crate::PeerConnection::write_frame`]).
@@ -41,11 +45,13 @@ pub(crate) enum TapPart {
         dropped: Arc<AtomicU64>,
     },
     /// A local track's sender: key-frame requests raise `keyframe`; the negotiated codec
-    /// is published on `codec`.
+    /// is published on `codec`; the sender's share of the peer's bandwidth estimate goes
+    /// to `estimate` (bit/s, 0 while there is none).
     Send {
         kind: MediaKind,
         keyframe: Arc<AtomicBool>,
         codec: watch::Sender<Option<SendCodec>>,
+        estimate: Arc<AtomicU32>,
     },
 }
 
@@ -67,8 +73,10 @@ struct ReceiveTap {
 }
 
 struct SendTap {
+    kind: MediaKind,
     keyframe: Arc<AtomicBool>,
     codec: watch::Sender<Option<SendCodec>>,
+    estimate: Arc<AtomicU32>,
 }
 
 #[derive(Default)]
@@ -120,6 +128,7 @@ impl Taps {
                 kind,
                 keyframe,
                 codec,
+                estimate,
             } => {
                 if kind != actual {
                     return Err(TapRefused::Kind(actual));
@@ -128,7 +137,12 @@ impl Taps {
                     return Err(TapRefused::Taken);
                 }
                 codec.send_replace(send_codec(pc, transceiver));
-                tap.send = Some(SendTap { keyframe, codec });
+                tap.send = Some(SendTap {
+                    kind,
+                    keyframe,
+                    codec,
+                    estimate,
+                });
             }
         }
         Ok(())
@@ -203,6 +217,44 @@ impl Taps {
     }
 }
 
+impl Taps {
+    /// The peer's estimate of what it can receive from us, in bit/s (REMB): shared among
+    /// the media tracks sending, audio first (at most 64 kbit/s each), video evenly.
+    pub(crate) fn bandwidth_estimate(&mut self, bitrate: u64) {
+        let senders: Vec<&SendTap> = self
+            .map
+            .values()
+            .filter_map(|t| t.send.as_ref())
+            .filter(|s| !s.codec.is_closed())
+            .collect();
+        let kinds: Vec<MediaKind> = senders.iter().map(|s| s.kind).collect();
+        for (s, share) in senders.iter().zip(split(bitrate, &kinds)) {
+            s.estimate
+                .store(u32::try_from(share).unwrap_or(u32::MAX), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Shares of `bitrate` for senders of `kinds`: each audio one gets an even share up to
+/// 64 kbit/s, the video ones split the rest evenly.
+fn split(bitrate: u64, kinds: &[MediaKind]) -> Vec<u64> {
+    let n = kinds.len() as u64;
+    if n == 0 {
+        return Vec::new();
+    }
+    let audio = kinds.iter().filter(|k| **k == MediaKind::Audio).count() as u64;
+    let audio_share = (bitrate / n).min(AUDIO_SHARE_MAX_BPS);
+    let video = n - audio;
+    let video_share = bitrate.saturating_sub(audio * audio_share) / video.max(1);
+    kinds
+        .iter()
+        .map(|k| match k {
+            MediaKind::Audio => audio_share,
+            MediaKind::Video => video_share,
+        })
+        .collect()
+}
+
 /// The codec `transceiver` sends with in the last negotiation, if it sends.
 fn send_codec(pc: &core::PeerConnection, transceiver: TransceiverId) -> Option<SendCodec> {
     let media = pc
@@ -218,4 +270,25 @@ fn send_codec(pc: &core::PeerConnection, transceiver: TransceiverId) -> Option<S
             channels: c.channels.unwrap_or(1),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_estimate_goes_to_audio_first_then_evenly_to_video() {
+        use MediaKind::{Audio, Video};
+        assert_eq!(
+            split(1_000_000, &[Audio, Video, Video]),
+            [64_000, 468_000, 468_000]
+        );
+        // Too little for all: even shares.
+        assert_eq!(
+            split(90_000, &[Audio, Video, Video]),
+            [30_000, 30_000, 30_000]
+        );
+        assert_eq!(split(100_000, &[Audio]), [64_000]);
+        assert!(split(100_000, &[]).is_empty());
+    }
 }

@@ -66,8 +66,9 @@
 //! # Limits
 //!
 //! - Packets of a frame leave together, as the frame is encoded: there is no packet pacer
-//!   yet, and no congestion controller sets the bitrate by itself (call
-//!   [`MediaSender::set_target_bitrate`]).
+//!   yet. The bitrate is [`MediaSender::set_target_bitrate`]'s, lowered to the sender's
+//!   share of the peer's REMB estimate when the peer sends one; the connection's own
+//!   send-side congestion controller (over transport-wide feedback) does not drive it yet.
 //! - Audio that the negotiated codec cannot take as it is (G.711 wants 8 kHz mono, G.722
 //!   16 kHz mono, Opus one of its five rates) is mixed down and resampled linearly, frame by
 //!   frame: good enough for speech, not for music.

@@ -26,6 +26,8 @@ pub(super) const DEFAULT_AUDIO_BITRATE: u32 = 64_000;
 /// The frame rate encoders assume for the first frame; later durations come from the
 /// timestamps.
 const NOMINAL_FRAME_RATE: u32 = 30;
+/// The lowest bitrate an encoder is asked for, bit/s.
+const MIN_BITRATE: u32 = 1_000;
 /// The bitrates libopus takes (its `OPUS_SET_BITRATE` range).
 const OPUS_BITRATES: std::ops::RangeInclusive<u32> = 500..=512_000;
 
@@ -51,6 +53,8 @@ pub struct SenderStats {
 struct Shared {
     kind: MediaKind,
     target_bps: AtomicU32,
+    /// This sender's share of the peer's bandwidth estimate (REMB), bit/s; 0: none yet.
+    estimate_bps: Arc<AtomicU32>,
     stop: Notify,
     stopped: AtomicBool,
     stats: Mutex<SenderStats>,
@@ -59,6 +63,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// What the encoder aims at: the target, or the estimate when lower.
+    fn bitrate(&self) -> u32 {
+        let target = self.target_bps.load(Ordering::Relaxed);
+        match self.estimate_bps.load(Ordering::Relaxed) {
+            0 => target,
+            estimate => target.min(estimate.max(MIN_BITRATE)),
+        }
+    }
+
     fn stats(&self) -> std::sync::MutexGuard<'_, SenderStats> {
         self.stats.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -99,11 +112,13 @@ impl MediaSender {
     {
         let kind = track.kind();
         let keyframe = Arc::new(AtomicBool::new(false));
+        let estimate_bps = Arc::new(AtomicU32::new(0));
         let (codec_tx, codec_rx) = watch::channel(None);
         let part = TapPart::Send {
             kind: super::transceiver_kind(kind),
             keyframe: Arc::clone(&keyframe),
             codec: codec_tx,
+            estimate: Arc::clone(&estimate_bps),
         };
         if let Err(e) = super::tap(&link, transceiver, kind, part).await {
             return Err((e, track));
@@ -114,6 +129,7 @@ impl MediaSender {
                 MediaKind::Video => DEFAULT_VIDEO_BITRATE,
                 MediaKind::Audio => DEFAULT_AUDIO_BITRATE,
             }),
+            estimate_bps,
             stop: Notify::new(),
             stopped: AtomicBool::new(false),
             stats: Mutex::new(SenderStats::default()),
@@ -147,18 +163,29 @@ impl MediaSender {
     }
 
     /// Sets the bitrate the encoder aims at, in bits per second, from the next frame on
-    /// (a congestion controller's target, or the application's cap). Ignored by G.711 and
-    /// G.722, whose rate is fixed; clamped to libopus's range for Opus.
+    /// (1 Mbit/s for video and 64 kbit/s for Opus until set). When the peer sends a
+    /// bandwidth estimate (REMB), this sender's share of it is used instead if lower. Ignored
+    /// by G.711 and G.722, whose rate is fixed; clamped to libopus's range for Opus.
     pub fn set_target_bitrate(&self, bitrate_bps: u32) {
         self.shared
             .target_bps
-            .store(bitrate_bps.max(1_000), Ordering::Relaxed);
+            .store(bitrate_bps.max(MIN_BITRATE), Ordering::Relaxed);
     }
 
-    /// The bitrate the encoder aims at, in bits per second.
+    /// The bitrate set by [`MediaSender::set_target_bitrate`], in bits per second.
     #[must_use]
     pub fn target_bitrate(&self) -> u32 {
         self.shared.target_bps.load(Ordering::Relaxed)
+    }
+
+    /// This sender's share of the peer's latest bandwidth estimate (REMB), in bits per
+    /// second, if the peer sent one.
+    #[must_use]
+    pub fn bandwidth_estimate(&self) -> Option<u32> {
+        match self.shared.estimate_bps.load(Ordering::Relaxed) {
+            0 => None,
+            e => Some(e),
+        }
     }
 
     /// The codec frames are encoded with, once a negotiation has chosen it and a frame was
@@ -218,7 +245,7 @@ impl SendTask {
             let Some(mut enc) = encoding.take() else {
                 break;
             };
-            let target = self.shared.target_bps.load(Ordering::Relaxed);
+            let target = self.shared.bitrate();
             let key = self.keyframe.swap(false, Ordering::AcqRel);
             let work = tokio::task::spawn_blocking(move || {
                 let result = enc.encode(&frame, codec, target, key);
