@@ -46,6 +46,9 @@ async fn edges_come_back_dark_with_bright_edges() {
     assert!(number(&r, &["pongs"]) >= 3.0, "{r}");
     assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
+    // Both sides' SDP are in the page, under the SDP toggle.
+    assert!(number(&r, &["sdp_lines", "offer"]) >= 10.0, "{r}");
+    assert!(number(&r, &["sdp_lines", "answer"]) >= 10.0, "{r}");
     // The getStats plots were drawn.
     assert!(number(&r, &["plots", "points"]) >= 2.0, "{r}");
     assert!(number(&r, &["plots", "inked"]) > 0.005, "{r}");

@@ -361,6 +361,13 @@ function plotFigures() {
   return { points: history.length, inked: inked / (canvas.width * canvas.height) };
 }
 
+// How many lines of each side's SDP the page shows (under its SDP toggle).
+function sdpLines() {
+  const [offer, answer] = $('sdp-log').textContent.split('\nanswer:\n');
+  const count = (text) => (text || '').split('\n').filter((l) => /^[a-z]=/.test(l)).length;
+  return { offer: count(offer), answer: count(answer) };
+}
+
 // The video RTP stream figures of getStats, both ways, for a test's result.
 async function videoStats() {
   const out = {};
@@ -410,6 +417,7 @@ async function runTest() {
     error: $('error').textContent,
     connection: pc ? pc.connectionState : 'none',
     video_stats: await videoStats(),
+    sdp_lines: sdpLines(),
   };
   await fetch('/result', {
     method: 'POST',
