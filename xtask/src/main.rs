@@ -3,7 +3,8 @@
 //! - `cargo xtask test`: the whole suite (fmt, clippy, tests, docs, fuzz smoke). Installs what
 //!   it needs when missing. This is what CI runs.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: longer fuzzing of one or every target.
-//! - `cargo xtask bench [GROUP...]`: the `ferrtc-benches` report.
+//! - `cargo xtask bench [GROUP...]`: the `ferrtc-benches` report; `cargo xtask bench demo`:
+//!   the demo server beside aiortc's (`crates/demo/benches/demo.rs`).
 //! - `cargo xtask demo [--host H] [--port P]`: builds and runs the demo server
 //!   (`crates/demo`): camera to Rust and back, transformed, in the browser.
 //!   `cargo xtask demo test`: its tests against headless Chromium.
@@ -463,6 +464,23 @@ fn fuzz(args: &[String]) -> Result {
 }
 
 fn bench(args: &[String]) -> Result {
+    // `demo`: the demo server beside aiortc's (crates/demo/benches/demo.rs); flags after it
+    // (--frames N, --rounds R, --out FILE) go to it.
+    if args.first().map(String::as_str) == Some("demo") {
+        ensure_apt(&["libvpx-dev", "libopus-dev", "libdav1d-dev", "pkg-config"])?;
+        let mut c = cargo();
+        c.args([
+            "bench",
+            "--locked",
+            "-p",
+            "ferrtc-demo",
+            "--bench",
+            "demo",
+            "--",
+        ])
+        .args(&args[1..]);
+        return run(c);
+    }
     let mut c = cargo();
     c.args([
         "run",
