@@ -307,8 +307,15 @@ fn scenario(seed: u64, link: LinkConfig, one_way: Duration, lossy: bool) {
         );
         for p in got {
             let seq = u16::from_be_bytes([p[2], p[3]]);
-            // The payload is intact (the SSRC is the sender's own, not what was written).
-            assert_eq!(p[12..], rtp(seq, 0, ssrc_in, payload)[12..], "intact");
+            // The payload is intact (the SSRC is the sender's own, not what was written; the
+            // header gained the sender's transport-wide sequence number).
+            let got = ferrtc_rtp_codecs::RtpPacket::new_checked(&p[..]).expect("RTP");
+            assert_eq!(
+                got.payload(),
+                &rtp(seq, 0, ssrc_in, payload)[12..],
+                "intact"
+            );
+            assert!(got.has_extension(), "transport-cc stamped");
         }
     }
     for n in [a, b] {
