@@ -296,8 +296,11 @@ pub(crate) fn answer_extensions(
 
 fn push_transport(mut m: MediaDescription, t: &TransportAttrs<'_>) -> MediaDescription {
     m = m.with_ice_credentials(t.ice.ufrag.clone(), t.ice.pwd.clone());
-    if t.config.ice_trickle {
-        m = m.with_ice_options(["trickle"]);
+    match (t.config.ice_trickle, t.config.ice_renomination) {
+        (true, true) => m = m.with_ice_options(["trickle", "renomination"]),
+        (true, false) => m = m.with_ice_options(["trickle"]),
+        (false, true) => m = m.with_ice_options(["renomination"]),
+        (false, false) => {}
     }
     for fp in &t.config.fingerprints {
         m = m.with_fingerprint(*fp);

@@ -19,6 +19,12 @@ pub struct Config {
     pub ice_lite: bool,
     /// Whether we announce trickle ICE (`a=ice-options:trickle`, RFC 8840).
     pub ice_trickle: bool,
+    /// Whether we announce `a=ice-options:renomination` (draft-thatcher-ice-renomination-01
+    /// section 3): as the controlled agent ours takes the NOMINATION attribute and lets the
+    /// latest nomination win, so a controlling peer (Chromium) may move us to a better
+    /// pair. As the controlling agent ours nominates once; the option only says what we
+    /// accept.
+    pub ice_renomination: bool,
     /// Audio codecs, most preferred first.
     pub audio_codecs: Vec<CodecSpec>,
     /// Video codecs, most preferred first.
@@ -40,6 +46,7 @@ impl Config {
             fingerprints: vec![fingerprint],
             ice_lite: false,
             ice_trickle: true,
+            ice_renomination: true,
             audio_codecs: CodecSpec::default_audio(),
             video_codecs: CodecSpec::default_video(),
             header_extensions: ExtensionSpec::defaults(),
