@@ -99,7 +99,10 @@ fn red_primary(payload: &[u8]) -> (u8, &[u8]) {
 /// timestamp, consecutive sequence numbers and the marker on the last, each following the
 /// previous frame without a gap. Returns the VP8 frames with their RTP timestamps.
 fn complete_frames(sdp: &str, hex: &str) -> Vec<(Vec<u8>, u32)> {
-    let (red, vp8) = (payload_type(sdp, "red/90000"), payload_type(sdp, "VP8/90000"));
+    let (red, vp8) = (
+        payload_type(sdp, "red/90000"),
+        payload_type(sdp, "VP8/90000"),
+    );
     let mut depacketizer = Vp8Depacketizer::new();
     let mut frames = Vec::new();
     let mut pending: Vec<Vec<u8>> = Vec::new();
@@ -119,7 +122,11 @@ fn complete_frames(sdp: &str, hex: &str) -> Vec<(Vec<u8>, u32)> {
             assert_eq!(depacketizer.frame_start(data), Some(true), "seq {seq}");
             frame_ts = Some(packet.timestamp());
         }
-        assert_eq!(Some(packet.timestamp()), frame_ts, "one timestamp per frame");
+        assert_eq!(
+            Some(packet.timestamp()),
+            frame_ts,
+            "one timestamp per frame"
+        );
         pending.push(data.to_vec());
         if packet.marker() {
             let payloads: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
@@ -185,12 +192,19 @@ fn chromium_vp8_decodes_exactly_as_ffmpeg() {
     let mut decoded = 0;
     for (name, sdp, hex) in RUNS {
         let frames = complete_frames(sdp, hex);
-        assert!(frames.len() >= 2, "{name}: {} complete frames", frames.len());
+        assert!(
+            frames.len() >= 2,
+            "{name}: {} complete frames",
+            frames.len()
+        );
         // RFC 6386 section 9.1: a key frame has bit 0 of its first byte clear and the start
         // code 9d 01 2a at byte 3.
         assert_eq!(frames[0].0[0] & 1, 0, "{name}: starts with a key frame");
         assert_eq!(frames[0].0[3..6], [0x9d, 0x01, 0x2a]);
-        assert!(frames[1..].iter().all(|(f, _)| f[0] & 1 == 1), "then delta frames");
+        assert!(
+            frames[1..].iter().all(|(f, _)| f[0] & 1 == 1),
+            "then delta frames"
+        );
 
         let mut decoder = VpxDecoder::vp8().unwrap();
         let mut pictures = Vec::new();
@@ -206,7 +220,11 @@ fn chromium_vp8_decodes_exactly_as_ffmpeg() {
         }
         let reference = ffmpeg_decode(name, &frames);
         let len = (SIZE.0 * SIZE.1 * 3 / 2) as usize;
-        assert_eq!(reference.len(), frames.len() * len, "{name}: FFmpeg's pictures");
+        assert_eq!(
+            reference.len(),
+            frames.len() * len,
+            "{name}: FFmpeg's pictures"
+        );
         for (i, (picture, expected)) in pictures.iter().zip(reference.chunks(len)).enumerate() {
             assert!(
                 packed_i420(picture) == expected,
