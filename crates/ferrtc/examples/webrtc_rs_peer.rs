@@ -10,7 +10,12 @@
 //!
 //! Cases: `dc-ordered`, `dc-unordered` (the harness's messages: `ping 0`..`ping 49`, a
 //! 1200-byte binary, a 16 000-char text; ordered all echoed in order, unordered at least
-//! 90%), `audio`, `video` (`--codec VP8|H264`) and `bundle` (all three on one transport).
+//! 90%), `audio`, `video` (`--codec VP8|H264`) and `bundle` (all three on one transport);
+//! in offer mode also `ice-restart` and `renegotiation`: once the ordered channel is open,
+//! webrtc-rs restarts ICE (`RTCOfferOptions::ice_restart`) or adds a VP8 track and offers
+//! again, naming the `session` of the server's first answer; the messages before, during
+//! and after must all come back in order, the ufrags must both change (ICE restart) or the
+//! added track's packets come back (renegotiation).
 //! webrtc-rs has no codecs: it sends RTP packets of the negotiated payload type with payloads
 //! it numbers (an Opus-sized payload every 20 ms, a VP8 or H.264 frame of two packets every
 //! 33 ms), and the media check is that at least 50 audio / 30 video packets came back with
@@ -79,6 +84,14 @@ struct Case {
     video: bool,
     /// The video MIME type.
     codec: &'static str,
+    /// A second offer/answer once the channel is open.
+    reneg: Option<Reneg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reneg {
+    IceRestart,
+    AddVideo,
 }
 
 impl Case {
@@ -89,7 +102,13 @@ impl Case {
             "audio" => (Dc::None, true, false),
             "video" => (Dc::None, false, true),
             "bundle" => (Dc::Ordered, true, true),
+            "ice-restart" | "renegotiation" => (Dc::Ordered, false, false),
             _ => return None,
+        };
+        let reneg = match name {
+            "ice-restart" => Some(Reneg::IceRestart),
+            "renegotiation" => Some(Reneg::AddVideo),
+            _ => None,
         };
         let codec = match codec.map(str::to_ascii_uppercase).as_deref() {
             None | Some("VP8") => MIME_TYPE_VP8,
@@ -102,6 +121,7 @@ impl Case {
             audio,
             video,
             codec,
+            reneg,
         })
     }
 }
@@ -646,9 +666,255 @@ async fn offer_mode(args: &Args) -> Result<(bool, String, serde_json::Value), An
     peer.pc
         .set_remote_description(RTCSessionDescription::answer(answer.to_owned())?)
         .await?;
-    let r = run_checks(&mut peer, case, channel, deadline).await;
+    let r = match (case.reneg, channel) {
+        (Some(reneg), Some(dc)) => {
+            let session = reply.get("session").cloned();
+            reneg_check(&mut peer, reneg, dc, url, session, deadline).await
+        }
+        (_, channel) => run_checks(&mut peer, case, channel, deadline).await,
+    };
     let _ = peer.pc.close().await;
     Ok(r)
+}
+
+fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .map(|u| u.trim().to_owned())
+}
+
+/// The ice-restart and renegotiation cases: messages before, during and after a second
+/// offer/answer that restarts ICE or adds a VP8 track.
+async fn reneg_check(
+    peer: &mut Peer,
+    reneg: Reneg,
+    dc: Arc<RTCDataChannel>,
+    url: &str,
+    session: Option<serde_json::Value>,
+    deadline: Instant,
+) -> (bool, String, serde_json::Value) {
+    match reneg_steps(peer, reneg, dc, url, session, deadline).await {
+        Ok(r) => r,
+        Err(e) => (false, e.to_string(), serde_json::json!({})),
+    }
+}
+
+async fn reneg_steps(
+    peer: &mut Peer,
+    reneg: Reneg,
+    dc: Arc<RTCDataChannel>,
+    url: &str,
+    session: Option<serde_json::Value>,
+    deadline: Instant,
+) -> Result<(bool, String, serde_json::Value), AnyError> {
+    let (open_tx, mut opened) = watch::channel(false);
+    dc.on_open(Box::new(move || {
+        let _ = open_tx.send(true);
+        Box::pin(async {})
+    }));
+    let (msg_tx, mut messages) = mpsc::unbounded_channel();
+    dc.on_message(Box::new(move |m: DataChannelMessage| {
+        let msg = if m.is_string {
+            Msg::Text(String::from_utf8_lossy(&m.data).into_owned())
+        } else {
+            Msg::Binary(m.data.to_vec())
+        };
+        let _ = msg_tx.send(msg);
+        Box::pin(async {})
+    }));
+    let open = webrtc::data_channel::data_channel_state::RTCDataChannelState::Open;
+    if dc.ready_state() != open {
+        tokio::time::timeout_at(deadline.into(), opened.wait_for(|o| *o))
+            .await
+            .map_err(|_| "data channel never opened")??;
+    }
+    let session = session.ok_or("the first answer named no session to renegotiate")?;
+    let (mut sent, mut expected, mut received) = (Vec::new(), Vec::new(), Vec::new());
+    let binary: Vec<u8> = (0..1200u32).map(|i| ((i * 7 + 3) & 0xff) as u8).collect();
+    let big: String = (0..16000u32)
+        .map(|i| char::from(b'A' + (i % 26) as u8))
+        .collect();
+    let plan = |range: std::ops::Range<usize>, extra: Option<(usize, Msg)>| {
+        let mut out = Vec::new();
+        for i in range {
+            out.push((
+                Msg::Text(format!("ping {i}")),
+                Msg::Text(format!("pong {i}")),
+            ));
+            if let Some((at, m)) = &extra {
+                if *at == i {
+                    out.push((m.clone(), m.clone()));
+                }
+            }
+        }
+        out
+    };
+    let before = plan(0..20, Some((10, Msg::Binary(binary))));
+    let marker = Msg::Text(
+        match reneg {
+            Reneg::IceRestart => "renegotiate ice-restart",
+            Reneg::AddVideo => "renegotiate add-video",
+        }
+        .to_owned(),
+    );
+    let mut during = vec![(marker.clone(), marker)];
+    during.extend(plan(20..30, None));
+    let after = plan(30..50, Some((30, Msg::Text(big))));
+    async fn send_all(
+        dc: &RTCDataChannel,
+        batch: Vec<(Msg, Msg)>,
+        sent: &mut Vec<Msg>,
+        expected: &mut Vec<Msg>,
+    ) -> Result<(), AnyError> {
+        for (m, want) in batch {
+            match &m {
+                Msg::Text(t) => dc.send_text(t.clone()).await?,
+                Msg::Binary(b) => dc.send(&Bytes::from(b.clone())).await?,
+            };
+            sent.push(m);
+            expected.push(want);
+        }
+        Ok(())
+    }
+    async fn receive(
+        messages: &mut mpsc::UnboundedReceiver<Msg>,
+        received: &mut Vec<Msg>,
+        n: usize,
+        deadline: Instant,
+    ) {
+        while received.len() < n {
+            match tokio::time::timeout_at(deadline.into(), messages.recv()).await {
+                Ok(Some(m)) => received.push(m),
+                _ => return,
+            }
+        }
+    }
+    send_all(&dc, before, &mut sent, &mut expected).await?;
+    receive(&mut messages, &mut received, expected.len(), deadline).await;
+    if received.len() < expected.len() {
+        return Err(format!(
+            "only {}/{} echoed before the renegotiation",
+            received.len(),
+            expected.len()
+        )
+        .into());
+    }
+    send_all(&dc, during, &mut sent, &mut expected).await?;
+    let local_sdp = |pc: Arc<RTCPeerConnection>| async move {
+        pc.local_description()
+            .await
+            .map(|d| d.sdp)
+            .unwrap_or_default()
+    };
+    let remote_sdp = |pc: Arc<RTCPeerConnection>| async move {
+        pc.remote_description()
+            .await
+            .map(|d| d.sdp)
+            .unwrap_or_default()
+    };
+    let ufrags_before = (
+        ice_ufrag(&local_sdp(peer.pc.clone()).await),
+        ice_ufrag(&remote_sdp(peer.pc.clone()).await),
+    );
+    let t = Instant::now();
+    let media_sent = Arc::new(Mutex::new(HashSet::new()));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let options = match reneg {
+        Reneg::IceRestart => Some(
+            webrtc::peer_connection::offer_answer_options::RTCOfferOptions {
+                ice_restart: true,
+                ..Default::default()
+            },
+        ),
+        Reneg::AddVideo => {
+            peer.add_track(RTPCodecType::Video, MIME_TYPE_VP8).await?;
+            None
+        }
+    };
+    let tracks = peer
+        .tracks
+        .iter()
+        .map(|(k, t)| (*k, t.clone(), MIME_TYPE_VP8))
+        .collect();
+    let sender = tokio::spawn(send_media(tracks, media_sent.clone(), stop_rx));
+    let offer = peer.pc.create_offer(options).await?;
+    let sdp = peer.set_local(offer, deadline).await?;
+    let body = serde_json::json!({ "sdp": sdp, "type": "offer", "session": session }).to_string();
+    let reply: serde_json::Value = serde_json::from_str(&http::post_json(url, &body).await?)?;
+    let answer = reply["sdp"].as_str().ok_or("answer 2 without sdp")?;
+    peer.pc
+        .set_remote_description(RTCSessionDescription::answer(answer.to_owned())?)
+        .await?;
+    let ufrags_after = (
+        ice_ufrag(&local_sdp(peer.pc.clone()).await),
+        ice_ufrag(&remote_sdp(peer.pc.clone()).await),
+    );
+    let mut details = serde_json::json!({
+        "ufrags_before": [ufrags_before.0, ufrags_before.1],
+        "ufrags_after": [ufrags_after.0, ufrags_after.1],
+    });
+    let mut note = String::new();
+    if reneg == Reneg::IceRestart {
+        if ufrags_after.0 == ufrags_before.0 {
+            return Err("our ufrag did not change".into());
+        }
+        if ufrags_after.1 == ufrags_before.1 {
+            return Err("the peer's ufrag did not change: it did not restart".into());
+        }
+        tokio::time::timeout_at(
+            deadline.into(),
+            peer.state
+                .wait_for(|s| *s == RTCPeerConnectionState::Connected),
+        )
+        .await
+        .map_err(|_| "not connected after the restart")??;
+        note = format!(
+            "; ICE restarted (ufrags {}/{} -> {}/{})",
+            ufrags_before.0.unwrap_or_default(),
+            ufrags_before.1.unwrap_or_default(),
+            ufrags_after.0.unwrap_or_default(),
+            ufrags_after.1.unwrap_or_default()
+        );
+    }
+    let reneg_ms = t.elapsed().as_millis() as u64;
+    send_all(&dc, after, &mut sent, &mut expected).await?;
+    receive(&mut messages, &mut received, expected.len(), deadline).await;
+    let mut ok = true;
+    let mut reason = format!(
+        "{}/{} echoed in order across the renegotiation",
+        received.len(),
+        expected.len()
+    );
+    if let Some((i, (got, want))) = received
+        .iter()
+        .zip(&expected)
+        .enumerate()
+        .find(|(_, (g, w))| g != w)
+    {
+        ok = false;
+        reason = format!(
+            "echo #{i}: got {}, want {}",
+            got.describe(),
+            want.describe()
+        );
+    } else if received.len() != expected.len() {
+        ok = false;
+        reason = format!("only {}/{} echoed in order", received.len(), expected.len());
+    }
+    reason.push_str(&note);
+    if reneg == Reneg::AddVideo {
+        let video = Case::parse("video", Some("VP8")).ok_or("video case")?;
+        let (good, why, d) = media_check(peer, &video, media_sent, deadline).await;
+        ok &= good;
+        reason.push_str(&format!("; added video: {why}"));
+        details["media"] = d;
+    }
+    let _ = stop_tx.send(());
+    let _ = sender.await;
+    details["renegotiation_ms"] = serde_json::json!(reneg_ms);
+    details["sent"] = serde_json::json!(sent.len());
+    details["echoed"] = serde_json::json!(received.len());
+    Ok((ok, reason, details))
 }
 
 // ----- answer mode -----
