@@ -156,8 +156,15 @@ impl Taps {
                     tap.send = None;
                 } else {
                     let now = send_codec(pc, *id);
-                    s.codec
+                    let changed = s
+                        .codec
                         .send_if_modified(|c| std::mem::replace(c, now) != now);
+                    if changed && now.is_some() {
+                        // Sending again (or with another codec): frames encoded while the
+                        // route changed may have been dropped unsent, and a delta frame
+                        // would refer to them; start over from a key frame.
+                        s.keyframe.store(true, Ordering::Release);
+                    }
                 }
             }
             tap.send.is_some() || tap.receive.is_some()

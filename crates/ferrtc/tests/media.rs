@@ -19,7 +19,7 @@ use ferrtc::media::{
     AttachError, AudioFrame, Frame, MediaError, MediaKind, MediaStreamTrack, PixelFormat, TimeBase,
     TransformTrack, VideoFrame,
 };
-use ferrtc::{CodecKind, Event, PeerConnection, TransceiverId, TransceiverInit};
+use ferrtc::{CodecKind, Direction, Event, PeerConnection, TransceiverId, TransceiverInit};
 use tokio::sync::Semaphore;
 
 const WIDTH: u32 = 320;
@@ -734,6 +734,36 @@ async fn dropping_a_remote_track_gives_the_transceiver_back_and_closing_ends_all
     })
     .await;
     assert!(again.is_ended());
+}
+
+#[tokio::test]
+async fn a_sender_pauses_while_renegotiated_not_to_send_and_resumes() {
+    let a = PeerConnection::new(loopback()).await.unwrap();
+    let b = PeerConnection::new(loopback()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(None)).await.unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        b.remote_media_track(only_transceiver(&b).await)
+            .await
+            .unwrap()
+    })
+    .await;
+    receive_pattern(&remote, 3, || {}).await;
+    let t = sender.transceiver();
+    a.set_direction(t, Direction::RecvOnly).await.unwrap();
+    negotiate_with(&a, &b, || async {}).await;
+    let paused = sender.stats();
+    a.set_direction(t, Direction::SendRecv).await.unwrap();
+    negotiate_with(&a, &b, || async {}).await;
+    // The same sender and remote track carry on: the frames are later ones of the source.
+    let got = receive_pattern(&remote, 3, || {}).await;
+    assert!(
+        got[0].2 > 0,
+        "{:?}",
+        got.iter().map(|g| g.2).collect::<Vec<_>>()
+    );
+    let (mean, _) = summary(&got.iter().map(|g| g.1).collect::<Vec<_>>());
+    assert!(mean >= MIN_PSNR_DB, "{mean:.1} dB");
+    assert!(sender.stats().frames_sent > paused.frames_sent);
 }
 
 #[tokio::test]

@@ -309,17 +309,21 @@ impl SendTask {
 }
 
 /// The track's next frame once the transceiver has a codec to send with and the connection
-/// is up, with that codec; `None` when the track ended or the connection closed.
+/// is up, with that codec; `None` when the track ended or the connection closed. A frame
+/// taken while a renegotiation stopped the sending is dropped, and the wait starts again.
 async fn next_frame<T: MediaStreamTrack>(
     track: &T,
     link: &Link,
     codec: &mut watch::Receiver<Option<SendCodec>>,
 ) -> Option<(Frame, SendCodec)> {
-    codec.wait_for(Option::is_some).await.ok()?;
-    link.connected().await.ok()?;
-    let frame = track.recv().await.ok()?;
-    let codec = (*codec.borrow())?;
-    Some((frame, codec))
+    loop {
+        codec.wait_for(Option::is_some).await.ok()?;
+        link.connected().await.ok()?;
+        let frame = track.recv().await.ok()?;
+        if let Some(c) = *codec.borrow() {
+            return Some((frame, c));
+        }
+    }
 }
 
 enum AnyEncoder {
