@@ -397,10 +397,11 @@ async fn serve(
     audio: HashSet<ferrtc::TransceiverId>,
     mut recorder: Option<(record::CallRecorder, record::AudioCodecs)>,
 ) {
+    let counters: Vec<_> = pipelines.values().map(Pipeline::counters).collect();
     while let Some(event) = pc.next_event().await {
         match event {
             Event::DataChannel(channel) => {
-                tokio::spawn(echo(channel));
+                tokio::spawn(echo(channel, counters.clone()));
             }
             Event::Frame {
                 transceiver, frame, ..
@@ -445,16 +446,37 @@ async fn serve(
     }
 }
 
-/// Echoes a channel's messages; `ping N` gets `pong N`.
-async fn echo(channel: DataChannel) {
+/// Echoes a channel's messages; `ping N` gets `pong N`, followed (when the call's video is
+/// decoded here) by `figures {JSON}`: the server's frames and mean decode, transform and
+/// encode milliseconds per frame since the last figures.
+async fn echo(channel: DataChannel, counters: Vec<Arc<video::Counters>>) {
     tracing::info!(label = channel.label(), "data channel");
+    let mut last = video::Snapshot::default();
     while let Some(message) = channel.recv().await {
-        let reply = match message.as_text().and_then(|t| t.strip_prefix("ping ")) {
-            Some(n) => Message::text(format!("pong {n}")),
+        let pong = message
+            .as_text()
+            .and_then(|t| t.strip_prefix("ping "))
+            .map(|n| format!("pong {n}"));
+        let ping = pong.is_some();
+        let reply = match pong {
+            Some(p) => Message::text(p),
             None => message,
         };
         if channel.send(reply).await.is_err() {
             break;
+        }
+        // The first video's figures.
+        if let Some(c) = counters.first().filter(|_| ping) {
+            let now = c.snapshot();
+            let figures = now.figures_since(&last);
+            last = now;
+            if channel
+                .send(Message::text(format!("figures {figures}")))
+                .await
+                .is_err()
+            {
+                break;
+            }
         }
     }
 }

@@ -52,11 +52,35 @@ pub struct Counters {
     pub key_frames_out: AtomicU64,
     /// Key frame requests from the browser (PLI, FIR).
     pub key_frames_requested: AtomicU64,
+    /// Time spent decoding, in microseconds.
+    pub decode_us: AtomicU64,
+    /// Time spent transforming.
+    pub transform_us: AtomicU64,
+    /// Time spent encoding.
+    pub encode_us: AtomicU64,
 }
 
 impl Counters {
     fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_time(counter: &AtomicU64, since: Instant) {
+        let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counter.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// The counters now, for the server's figures sent to the page.
+    pub fn snapshot(&self) -> Snapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            decoded: g(&self.decoded),
+            transformed: g(&self.transformed),
+            encoded: g(&self.encoded),
+            decode_us: g(&self.decode_us),
+            transform_us: g(&self.transform_us),
+            encode_us: g(&self.encode_us),
+        }
     }
 
     fn log(&self, what: &str) {
@@ -73,6 +97,44 @@ impl Counters {
             key_frames_requested = g(&self.key_frames_requested),
             "{what}"
         );
+    }
+}
+
+/// What [`Counters::snapshot`] reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Frames decoded.
+    pub decoded: u64,
+    /// Frames transformed.
+    pub transformed: u64,
+    /// Frames encoded.
+    pub encoded: u64,
+    /// Microseconds decoding.
+    pub decode_us: u64,
+    /// Microseconds transforming.
+    pub transform_us: u64,
+    /// Microseconds encoding.
+    pub encode_us: u64,
+}
+
+impl Snapshot {
+    /// The server's figures between `earlier` and this snapshot, as the page shows them:
+    /// frames and mean milliseconds per frame of each stage.
+    pub fn figures_since(&self, earlier: &Snapshot) -> serde_json::Value {
+        let mean_ms = |us: u64, us0: u64, n: u64, n0: u64| {
+            let n = n.saturating_sub(n0);
+            (n > 0).then(|| us.saturating_sub(us0) as f64 / n as f64 / 1000.0)
+        };
+        serde_json::json!({
+            "decoded": self.decoded.saturating_sub(earlier.decoded),
+            "encoded": self.encoded.saturating_sub(earlier.encoded),
+            "dropped": self.decoded.saturating_sub(self.transformed)
+                .saturating_sub(earlier.decoded.saturating_sub(earlier.transformed)),
+            "decode_ms": mean_ms(self.decode_us, earlier.decode_us, self.decoded, earlier.decoded),
+            "transform_ms": mean_ms(
+                self.transform_us, earlier.transform_us, self.transformed, earlier.transformed),
+            "encode_ms": mean_ms(self.encode_us, earlier.encode_us, self.encoded, earlier.encoded),
+        })
     }
 }
 
@@ -161,7 +223,10 @@ impl Pipeline {
                 }
                 let Some(d) = decoder.as_mut() else { return };
                 let pts = unwrap_timestamp(&mut last_ts, f.rtp_timestamp);
-                match d.decode(&f.data, pts) {
+                let started = Instant::now();
+                let decoded = d.decode(&f.data, pts);
+                Counters::add_time(&counters.decode_us, started);
+                match decoded {
                     Ok(Some(frame)) => {
                         Counters::add(&counters.decoded);
                         watchdog.progress(Instant::now());
@@ -199,7 +264,10 @@ impl Pipeline {
                 let Some(&codec) = codec.get() else { continue };
                 let start = *first_pts.get_or_insert(frame.pts);
                 let seconds = (frame.pts - start) as f64 / VIDEO_CLOCK_HZ;
-                let transformed = match transform.apply(&frame, seconds) {
+                let started = Instant::now();
+                let transformed = transform.apply(&frame, seconds);
+                Counters::add_time(&encode_counters.transform_us, started);
+                let transformed = match transformed {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::warn!(error = %e, "transform failed: frame skipped");
@@ -234,7 +302,10 @@ impl Pipeline {
                     enc.request_key_frame();
                 }
                 out.clear();
-                if let Err(e) = enc.encode(&transformed, &mut out) {
+                let started = Instant::now();
+                let encoded = enc.encode(&transformed, &mut out);
+                Counters::add_time(&encode_counters.encode_us, started);
+                if let Err(e) = encoded {
                     tracing::warn!(error = %e, "encode failed: frame skipped");
                     continue;
                 }
@@ -261,6 +332,11 @@ impl Pipeline {
             keyframe,
             passthrough,
         }
+    }
+
+    /// What the pipeline has done so far.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
     }
 
     /// A frame from the browser.
@@ -384,6 +460,35 @@ mod tests {
         // A picture: quiet again.
         w.progress(at(4600));
         assert!(!w.poll(at(5500)));
+    }
+
+    #[test]
+    fn figures_are_per_frame_means_since_the_last_report() {
+        let a = Snapshot {
+            decoded: 10,
+            transformed: 8,
+            encoded: 8,
+            decode_us: 20_000,
+            transform_us: 40_000,
+            encode_us: 16_000,
+        };
+        let b = Snapshot {
+            decoded: 40,
+            transformed: 36,
+            encoded: 36,
+            decode_us: 80_000,
+            transform_us: 124_000,
+            encode_us: 72_000,
+        };
+        let f = b.figures_since(&a);
+        assert_eq!(f["decoded"], 30);
+        assert_eq!(f["encoded"], 28);
+        assert_eq!(f["dropped"], 2);
+        assert_eq!(f["decode_ms"], 2.0);
+        assert_eq!(f["transform_ms"], 3.0);
+        assert_eq!(f["encode_ms"], 2.0);
+        // Nothing new: no means.
+        assert!(b.figures_since(&b)["decode_ms"].is_null());
     }
 
     #[test]

@@ -46,6 +46,11 @@ async fn edges_come_back_dark_with_bright_edges() {
     assert!(number(&r, &["pongs"]) >= 3.0, "{r}");
     assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
+    // The server's own figures came over the data channel: each stage took some time.
+    for stage in ["decode_ms", "transform_ms", "encode_ms"] {
+        assert!(number(&r, &["server", stage]) > 0.0, "{stage}: {r}");
+    }
+    assert!(number(&r, &["server", "encoded"]) > 0.0, "{r}");
     // Both sides' SDP are in the page, under the SDP toggle.
     assert!(number(&r, &["sdp_lines", "offer"]) >= 10.0, "{r}");
     assert!(number(&r, &["sdp_lines", "answer"]) >= 10.0, "{r}");

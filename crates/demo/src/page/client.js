@@ -135,6 +135,10 @@ async function start() {
       channel.addEventListener('open', () => dcLog(`> open (${mode})`));
       channel.addEventListener('close', () => dcLog(`> close (${mode})`));
       channel.addEventListener('message', (ev) => {
+        if (typeof ev.data === 'string' && ev.data.startsWith('figures ')) {
+          showServerFigures(ev.data.slice('figures '.length));
+          return;
+        }
         dcLog(`< ${ev.data}` + (modes.length > 1 ? ` (${mode})` : ''));
         if (typeof ev.data === 'string' && ev.data.startsWith('pong ')) {
           pongs++;
@@ -361,6 +365,22 @@ function plotFigures() {
   return { points: history.length, inked: inked / (canvas.width * canvas.height) };
 }
 
+// The server's own figures (after each pong, over the data channel): frames and mean
+// decode, transform and encode time per frame since its last figures.
+let serverFigures = null;
+function showServerFigures(json) {
+  try {
+    serverFigures = JSON.parse(json);
+  } catch (e) {
+    return;
+  }
+  const ms = (v) => (typeof v === 'number' ? `${v.toFixed(1)} ms` : '–');
+  $('server-decode').textContent = ms(serverFigures.decode_ms);
+  $('server-transform').textContent = ms(serverFigures.transform_ms);
+  $('server-encode').textContent = ms(serverFigures.encode_ms);
+  $('server-dropped').textContent = String(serverFigures.dropped ?? '–');
+}
+
 // How many lines of each side's SDP the page shows (under its SDP toggle).
 function sdpLines() {
   const [offer, answer] = $('sdp-log').textContent.split('\nanswer:\n');
@@ -418,6 +438,7 @@ async function runTest() {
     connection: pc ? pc.connectionState : 'none',
     video_stats: await videoStats(),
     sdp_lines: sdpLines(),
+    server: serverFigures,
   };
   await fetch('/result', {
     method: 'POST',
