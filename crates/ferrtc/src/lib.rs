@@ -15,11 +15,14 @@
 //!   into whole encoded frames ([`Event::Frame`]), and [`PeerConnection::write_frame`] sends
 //!   encoded frames packetized for the negotiated codec; [`Event::KeyframeRequest`] says
 //!   when the peer wants a key frame.
-//! - [`media`] (cargo feature `media`, on by default): tracks of raw frames.
-//!   [`PeerConnection::add_media_track`] encodes a local track with the negotiated codec and
-//!   sends it (honouring the peer's key-frame requests, at a bitrate that can change);
-//!   [`PeerConnection::remote_media_track`] decodes what the peer sends into a track of
-//!   video or audio frames, as aiortc's `pc.addTrack(track)` and `await track.recv()`.
+#![cfg_attr(
+    feature = "media",
+    doc = "- [`media`] (cargo feature `media`, on by default): tracks of raw frames.
+  [`PeerConnection::add_media_track`] encodes a local track with the negotiated codec and
+  sends it (honouring the peer's key-frame requests, at a bitrate that can change);
+  [`PeerConnection::remote_media_track`] decodes what the peer sends into a track of
+  video or audio frames, as aiortc's `pc.addTrack(track)` and `await track.recv()`."
+)]
 //! - [`DataChannel`]: `send` with back-pressure (it waits while too much is buffered),
 //!   `recv`, the W3C properties.
 //! - [`net`]: the sockets, host addresses and ICE server URLs.
