@@ -211,6 +211,21 @@ fn ensure_cargo_fuzz() -> Result {
     run(c)
 }
 
+/// Debian packages ferrtc-media's `ffmpeg` feature (MP4/MKV, off in the workspace build) is
+/// built and tested against: FFmpeg 5.1's development files, and libclang for
+/// `ffmpeg-sys-next`'s bindgen.
+const FFMPEG_PACKAGES: &[&str] = &[
+    "libavformat-dev",
+    "libavcodec-dev",
+    "libavutil-dev",
+    "libswscale-dev",
+    "libswresample-dev",
+    "libavdevice-dev",
+    "libavfilter-dev",
+    "libclang-dev",
+    "clang",
+];
+
 fn test(args: &[String]) -> Result {
     let no_fuzz = args.iter().any(|a| a == "--no-fuzz");
     let started = Instant::now();
@@ -259,7 +274,39 @@ fn test(args: &[String]) -> Result {
     let mut c = cargo();
     c.args(["test", "--workspace", "--locked"])
         .env("FERRTC_INTEROP_PYTHON", interop_venv().join("bin/python"));
-    let (passed, failed) = run_counting_tests(c)?;
+    let (mut passed, mut failed) = run_counting_tests(c)?;
+
+    // ferrtc-media's `ffmpeg` feature (MP4/MKV through the system's FFmpeg, GPL in Debian) is
+    // off in the workspace build: its clippy and tests run here, on that crate only.
+    ensure_apt(FFMPEG_PACKAGES)?;
+    step("cargo clippy -p ferrtc-media --features ffmpeg (all targets, -D warnings)");
+    let mut c = cargo();
+    c.args([
+        "clippy",
+        "-p",
+        "ferrtc-media",
+        "--features",
+        "ffmpeg",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(c)?;
+    step("cargo test -p ferrtc-media --features ffmpeg");
+    let mut c = cargo();
+    c.args([
+        "test",
+        "-p",
+        "ferrtc-media",
+        "--features",
+        "ffmpeg",
+        "--locked",
+    ]);
+    let (p, f) = run_counting_tests(c)?;
+    passed += p;
+    failed += f;
 
     let cells = interop(&[])?;
     // The browser demo against headless Chromium (camera -> Rust transform -> browser).

@@ -1,6 +1,7 @@
 //! Transcodes a media file: plays INPUT through `MediaPlayer` (which decodes it), re-encodes
 //! and writes OUTPUT through `MediaRecorder`, and prints the frame counts. The output format
-//! follows OUTPUT's extension (`.ivf`, `.webm`, `.ogg`/`.opus`, `.y4m`, `.wav`).
+//! follows OUTPUT's extension (`.ivf`, `.webm`, `.ogg`/`.opus`, `.y4m`, `.wav`; `.mp4` and `.mkv`
+//! when built with `--features ffmpeg`, which links the system's FFmpeg, GPL in Debian).
 //!
 //! ```text
 //! cargo run --release -p ferrtc-media --example transcode -- INPUT OUTPUT \
@@ -8,8 +9,9 @@
 //! ```
 //!
 //! The player paces frames in real time, so a 10 s file takes 10 s. Video goes out as VP8
-//! unless `--video-codec vp9`; audio in Ogg and WebM as Opus. H.264, PCMU, PCMA and G.722 have
-//! no container here yet (MP4 and G.711/G.722 WAV are still to come) and are refused.
+//! unless `--video-codec vp9` (MP4: H.264 unless `--video-codec vp9`; MKV also takes
+//! `--video-codec h264`); audio in Ogg, WebM, MP4 and MKV as Opus. PCMU, PCMA and G.722 have
+//! no container here yet (G.711/G.722 WAV is still to come) and are refused.
 
 #![allow(dead_code)] // also compiled into tests/transcode.rs, which does not call `main`
 
@@ -84,10 +86,12 @@ pub async fn run(args: &[String]) -> Result<Report, String> {
         None => (player.audio().ok_or("no track")?, MediaKind::Audio),
     };
     let mut recorder = MediaRecorder::new(output).map_err(|e| format!("{output}: {e}"))?;
-    if kind == MediaKind::Video {
-        recorder = recorder
-            .with_video_codec(video_codec)
-            .map_err(|_| format!("{video_codec:?}: IVF and WebM carry VP8 or VP9 here"))?;
+    let default_codec = ContainerKind::from_path(Path::new(output)).is_none()
+        && !args.iter().any(|a| a == "--video-codec");
+    if kind == MediaKind::Video && !default_codec {
+        recorder = recorder.with_video_codec(video_codec).map_err(|_| {
+            format!("{video_codec:?}: IVF and WebM carry VP8 or VP9 here, MP4 H.264 or VP9")
+        })?;
     }
     // Counts the frames on their way from the player to the recorder.
     let counted = Arc::new(AtomicU64::new(0));
@@ -156,6 +160,14 @@ fn count_frames(
                 n += 1;
             }
             None
+        }
+        #[cfg(feature = "ffmpeg")]
+        None if ferrtc_media::container::FfmpegFormat::from_path(path).is_some() => {
+            let mut r = ferrtc_media::container::FfmpegReader::open(path)?;
+            while r.read_packet()?.is_some() {
+                n += 1;
+            }
+            r.tracks().first().and_then(|t| t.codec)
         }
         _ => None,
     };

@@ -15,10 +15,22 @@
 //!   track; when its function fails, the previous frame is repeated and the stream goes on.
 //! - **Helpers** as in aiortc: [`MediaRelay`], [`MediaBlackhole`], [`MediaPlayer`] and
 //!   [`MediaRecorder`] (Y4M, IVF, WAV, Ogg/Opus and WebM, see [`container`]).
+//! - **MP4 and MKV** with the cargo feature `ffmpeg` (off by default): the player and the
+//!   recorder read and write them through the system's FFmpeg libraries (`ffmpeg-next`,
+//!   built against Debian 12's FFmpeg 5.1; packages `libavformat-dev`, `libavcodec-dev`,
+//!   `libavutil-dev` and `libclang-dev`). FFmpeg only demuxes and muxes; frames are decoded
+//!   and encoded by this crate's codecs: H.264, VP8, VP9 and AV1 video and Opus, G.711 and
+//!   16-bit PCM audio are read; MP4 is written with H.264 or VP9 and Opus, MKV with VP8, VP9 or
+//!   H.264 and Opus. **Licence**: Debian's FFmpeg is built with `--enable-gpl` (it links
+//!   x264 and others), so a program built with this feature and linked against it must be
+//!   distributed under the GPL. Capture devices (v4l2 through libavdevice) are not
+//!   supported: there was no camera to test them with.
 //!
 //! This crate is not a sans-IO protocol crate: tracks and helpers use tokio. The frame, codec
 //! and container code does not: it runs on any thread, with no runtime. All `unsafe` code (the
-//! calls into libvpx and one into OpenH264) lives in one private module, `codec::ffi`.
+//! calls into libvpx and one into OpenH264) lives in one private module, `codec::ffi`; with the
+//! `ffmpeg` feature also in `container::ffmpeg::ffi` (codec parameter fields `ffmpeg-next`
+//! has no safe accessor for).
 //!
 //! A camera track, turned grey, encoded as VP8 and decoded again:
 //!

@@ -271,7 +271,20 @@ async fn record_and_play_y4m_ivf_wav() {
     std::fs::remove_file(&path).unwrap();
 
     assert!(matches!(
-        MediaPlayer::open(temp_path("nothing.mp4")),
+        MediaPlayer::open(temp_path("nothing.xyz")),
         Err(MediaError::Container(ContainerError::UnknownExtension))
     ));
+    // MP4 needs the `ffmpeg` feature; with it, a missing file is an I/O error.
+    let mp4 = MediaPlayer::open(temp_path("nothing.mp4"));
+    if cfg!(feature = "ffmpeg") {
+        assert!(matches!(
+            mp4,
+            Err(MediaError::Container(ContainerError::Io(_)))
+        ));
+    } else {
+        assert!(matches!(
+            mp4,
+            Err(MediaError::Container(ContainerError::NeedsFfmpeg))
+        ));
+    }
 }

@@ -123,3 +123,58 @@ async fn transcodes_ffmpeg_files() {
         std::fs::remove_file(p).unwrap();
     }
 }
+
+/// With the `ffmpeg` feature: an MP4 made by FFmpeg (H.264) to MKV (VP8) and WebM, and back
+/// to MP4 (H.264 by OpenH264).
+#[cfg(feature = "ffmpeg")]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn transcodes_mp4_and_mkv() {
+    let input = temp_path("in.mp4");
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=176x144:rate=30:duration=0.5",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &input,
+    );
+    let (inp, mkv, mp4) = (
+        input.to_str().unwrap(),
+        temp_path("out.mkv"),
+        temp_path("out.mp4"),
+    );
+    let report = transcode(&[inp, mkv.to_str().unwrap()]).await.unwrap();
+    assert_eq!(
+        report,
+        Report {
+            kind: MediaKind::Video,
+            frames_in: 15,
+            frames_out: 15,
+            codec: Some(Codec::Vp8)
+        }
+    );
+    assert_eq!(probe(&mkv), "vp8,176,144,15");
+    let report = transcode(&[mkv.to_str().unwrap(), mp4.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.frames_in, report.frames_out, report.codec),
+        (15, 15, Some(Codec::H264))
+    );
+    assert_eq!(probe(&mp4), "h264,176,144,15");
+    // VP8 has no MP4 mapping here.
+    let err = transcode(&[inp, mp4.to_str().unwrap(), "--video-codec", "vp8"])
+        .await
+        .unwrap_err();
+    assert!(err.contains("MP4"), "{err}");
+    for p in [input, mkv, mp4] {
+        std::fs::remove_file(p).unwrap();
+    }
+}

@@ -1,13 +1,22 @@
 //! File formats for players and recorders, as plain synchronous readers and writers over
 //! `std::io`: Y4M (raw I420 video), IVF (VP8/VP9 frames), WAV (PCM audio), Ogg/Opus and WebM
-//! (VP8/VP9 and Opus), the last two written here from their specifications.
+//! (VP8/VP9 and Opus), the last two written here from their specifications. With the `ffmpeg`
+//! cargo feature, MP4 and Matroska (MKV) through the system's FFmpeg libraries (demuxing and
+//! muxing only; Debian's FFmpeg is GPL): `FfmpegReader` and `FfmpegWriter`.
 
+#[cfg(feature = "ffmpeg")]
+mod ffmpeg;
 mod ivf;
 mod ogg;
 mod wav;
 mod webm;
 mod y4m;
 
+#[cfg(feature = "ffmpeg")]
+pub use ffmpeg::{
+    FfmpegFormat, FfmpegPacket, FfmpegReader, FfmpegTrack, FfmpegTrackSpec, FfmpegWriter,
+    h264_parameter_sets,
+};
 pub use ivf::{IvfFrame, IvfHeader, IvfReader, IvfWriter};
 pub use ogg::{
     OPUS_DEFAULT_PRE_SKIP, OPUS_TIME_BASE, OggOpusReader, OggOpusWriter, OggPacket, OpusHead,
@@ -79,6 +88,12 @@ pub enum ContainerError {
     /// The file name has no extension this crate knows.
     #[error("unknown media file extension")]
     UnknownExtension,
+    /// An MP4 or MKV file without the `ffmpeg` cargo feature.
+    #[error("MP4 and MKV need the ffmpeg feature")]
+    NeedsFfmpeg,
+    /// FFmpeg could not read or write the file (its message).
+    #[error("FFmpeg: {0}")]
+    Ffmpeg(String),
 }
 
 /// `read_exact`, telling a clean end (nothing read) from a truncated one.

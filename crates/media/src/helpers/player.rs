@@ -32,6 +32,9 @@ enum Source {
         Option<(usize, Box<dyn VideoDecoder>)>,
         Option<(usize, OpusDecoder)>,
     ),
+    /// MP4 or MKV through FFmpeg.
+    #[cfg(feature = "ffmpeg")]
+    Ffmpeg(Box<ffmpeg_source::FfmpegSource>),
 }
 
 impl Source {
@@ -91,6 +94,8 @@ impl Source {
                     _ => {}
                 }
             },
+            #[cfg(feature = "ffmpeg")]
+            Source::Ffmpeg(source) => source.next()?,
         })
     }
 }
@@ -135,6 +140,12 @@ fn video_decoder(codec: Codec, kind: ContainerKind) -> Result<Box<dyn VideoDecod
 /// decoded, interleaved as the file has them) file as tracks, pacing the
 /// frames by their timestamps (aiortc's `MediaPlayer`). Each track ends after its last frame.
 ///
+/// With the `ffmpeg` feature it also plays MP4 and MKV files (`.mp4`, `.m4v`, `.m4a`, `.mov`,
+/// `.mkv`, `.mka`): FFmpeg demuxes, and the first video track this crate decodes (H.264
+/// constrained baseline through OpenH264, VP8, VP9, AV1) and the first audio track (Opus,
+/// G.711, 16-bit PCM) are played. Pictures reordered by B-frames get their presentation
+/// times back in order; OpenH264 does not decode High-profile streams.
+///
 /// Playback starts when the player is opened; a consumer that falls behind gets the newest
 /// frame, as from any [`SourceTrack`]. File reads happen on the playing task (they are small
 /// and local; a slow disk delays that task only).
@@ -155,7 +166,9 @@ impl MediaPlayer {
     /// Outside a tokio runtime.
     pub fn open(path: impl AsRef<Path>) -> Result<MediaPlayer, MediaError> {
         let path = path.as_ref();
-        let kind = ContainerKind::from_path(path).ok_or(ContainerError::UnknownExtension)?;
+        let Some(kind) = ContainerKind::from_path(path) else {
+            return Self::open_ffmpeg(path);
+        };
         let file = BufReader::new(File::open(path).map_err(ContainerError::Io)?);
         let source = match kind {
             ContainerKind::Y4m => Source::Y4m(Y4mReader::new(file)?, BufferPool::new(POOL_IDLE)),
@@ -187,21 +200,48 @@ impl MediaPlayer {
                 Source::Webm(reader, video, audio)
             }
         };
+        Ok(Self::play_source(source))
+    }
+
+    /// Opens an MP4 or MKV file through FFmpeg.
+    #[cfg(feature = "ffmpeg")]
+    fn open_ffmpeg(path: &Path) -> Result<MediaPlayer, MediaError> {
+        if crate::container::FfmpegFormat::from_path(path).is_none() {
+            return Err(ContainerError::UnknownExtension.into());
+        }
+        let source = ffmpeg_source::FfmpegSource::open(path)?;
+        Ok(Self::play_source(Source::Ffmpeg(Box::new(source))))
+    }
+
+    /// MP4 and MKV files are refused without the `ffmpeg` feature.
+    #[cfg(not(feature = "ffmpeg"))]
+    fn open_ffmpeg(path: &Path) -> Result<MediaPlayer, MediaError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ["mp4", "m4v", "m4a", "mov", "mkv", "mka"].contains(&ext.to_ascii_lowercase().as_str()) {
+            return Err(ContainerError::NeedsFfmpeg.into());
+        }
+        Err(ContainerError::UnknownExtension.into())
+    }
+
+    /// Starts playing `source`.
+    fn play_source(source: Source) -> MediaPlayer {
         let (has_video, has_audio) = match &source {
             Source::Wav(..) | Source::Ogg(..) => (false, true),
             Source::Webm(_, video, audio) => (video.is_some(), audio.is_some()),
+            #[cfg(feature = "ffmpeg")]
+            Source::Ffmpeg(source) => (source.has_video(), source.has_audio()),
             _ => (true, false),
         };
         let channel = |kind| track_channel(kind, new_track_id());
         let (video_sender, video) = has_video.then(|| channel(MediaKind::Video)).unzip();
         let (audio_sender, audio) = has_audio.then(|| channel(MediaKind::Audio)).unzip();
         let task = tokio::spawn(play(source, video_sender, audio_sender));
-        Ok(MediaPlayer {
+        MediaPlayer {
             video,
             audio,
             taken: false,
             task,
-        })
+        }
     }
 
     /// The video track, once (`None` for an audio file or if already taken).
@@ -257,6 +297,143 @@ async fn play(mut source: Source, video: Option<FrameSender>, audio: Option<Fram
         tokio::time::sleep_until(start + std::time::Duration::from_secs_f64(at)).await;
         if s.send(frame).is_err() {
             *sender = None; // the track was stopped
+        }
+    }
+}
+
+/// Playing MP4 and MKV files through FFmpeg.
+#[cfg(feature = "ffmpeg")]
+mod ffmpeg_source {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use std::path::Path;
+
+    use super::{trim_pre_skip, video_decoder};
+    use crate::codec::{
+        AudioDecoder, Codec, G711Decoder, G711Law, H264Decoder, OpusDecoder, VideoDecoder,
+    };
+    use crate::container::{ContainerError, ContainerKind, FfmpegReader, OPUS_TIME_BASE};
+    use crate::error::MediaError;
+    use crate::frame::{AudioFrame, Frame};
+    use crate::time::TimeBase;
+
+    /// The timestamps of the pictures given to a decoder and not out yet, smallest first.
+    type Pending = BinaryHeap<Reverse<i64>>;
+
+    /// How an audio track's packets become samples.
+    enum Audio {
+        Decoder(Box<dyn AudioDecoder>, TimeBase),
+        /// 16-bit little-endian PCM: the sample rate and channel count.
+        Pcm(u32, u16),
+    }
+
+    /// The reader, the first video track (its decoder, and the timestamps of the frames given
+    /// to it, smallest first: with B-frames pictures come out in another order than packets
+    /// go in) and the first audio track this crate can decode.
+    pub(super) struct FfmpegSource {
+        reader: FfmpegReader,
+        video: Option<(usize, Box<dyn VideoDecoder>, Pending)>,
+        audio: Option<(usize, Audio)>,
+    }
+
+    impl FfmpegSource {
+        pub(super) fn open(path: &Path) -> Result<FfmpegSource, MediaError> {
+            let reader = FfmpegReader::open(path)?;
+            let tracks = reader.tracks();
+            let mut video = None;
+            let mut audio = None;
+            for (i, t) in tracks.iter().enumerate() {
+                match t.codec {
+                    Some(codec) if t.video && video.is_none() => {
+                        let decoder: Box<dyn VideoDecoder> = match codec {
+                            Codec::H264 => Box::new(H264Decoder::new()?),
+                            // The kind only names the format in an error.
+                            _ => video_decoder(codec, ContainerKind::Webm)?,
+                        };
+                        video = Some((i, decoder, BinaryHeap::new()));
+                    }
+                    Some(codec) if !t.video && audio.is_none() => {
+                        let decoder: Box<dyn AudioDecoder> = match codec {
+                            Codec::Opus => {
+                                Box::new(OpusDecoder::new(48_000, t.channels.clamp(1, 2))?)
+                            }
+                            Codec::Pcmu => Box::new(G711Decoder::new(G711Law::MuLaw)),
+                            Codec::Pcma => Box::new(G711Decoder::new(G711Law::ALaw)),
+                            _ => continue,
+                        };
+                        let clock = match codec {
+                            Codec::Opus => OPUS_TIME_BASE,
+                            _ => TimeBase::per_sample(8_000).unwrap_or(OPUS_TIME_BASE),
+                        };
+                        audio = Some((i, Audio::Decoder(decoder, clock)));
+                    }
+                    None if t.pcm_s16le && audio.is_none() && t.sample_rate > 0 => {
+                        audio = Some((i, Audio::Pcm(t.sample_rate, t.channels.max(1))));
+                    }
+                    _ => {}
+                }
+            }
+            if video.is_none() && audio.is_none() {
+                return Err(ContainerError::Ffmpeg("no track this crate can play".into()).into());
+            }
+            Ok(FfmpegSource {
+                reader,
+                video,
+                audio,
+            })
+        }
+
+        pub(super) fn has_video(&self) -> bool {
+            self.video.is_some()
+        }
+
+        pub(super) fn has_audio(&self) -> bool {
+            self.audio.is_some()
+        }
+
+        pub(super) fn next(&mut self) -> Result<Option<Frame>, MediaError> {
+            loop {
+                let Some(packet) = self.reader.read_packet()? else {
+                    return Ok(None);
+                };
+                let time_base = self.reader.tracks()[packet.track].time_base;
+                match (self.video.as_mut(), self.audio.as_mut()) {
+                    (Some((track, decoder, pending)), _) if *track == packet.track => {
+                        let pts = time_base.rescale(packet.pts, TimeBase::VIDEO_90KHZ);
+                        pending.push(Reverse(pts));
+                        if let Some(mut frame) = decoder.decode(&packet.data, pts)? {
+                            if let Some(Reverse(pts)) = pending.pop() {
+                                frame.pts = pts;
+                            }
+                            return Ok(Some(Frame::Video(frame)));
+                        }
+                    }
+                    (_, Some((track, audio))) if *track == packet.track => {
+                        let frame = match audio {
+                            Audio::Decoder(decoder, clock) => {
+                                let pts = time_base.rescale(packet.pts, *clock);
+                                decoder.decode(&packet.data, pts)?
+                            }
+                            Audio::Pcm(rate, channels) => {
+                                let samples = packet
+                                    .data
+                                    .chunks_exact(2)
+                                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                                    .collect();
+                                let mut frame = AudioFrame::from_s16(*rate, *channels, samples)?;
+                                let clock = TimeBase::per_sample(*rate).unwrap_or(OPUS_TIME_BASE);
+                                frame.pts = time_base.rescale(packet.pts, clock);
+                                frame.time_base = clock;
+                                frame
+                            }
+                        };
+                        if let Some(frame) = trim_pre_skip(frame)? {
+                            return Ok(Some(Frame::Audio(frame)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
 }

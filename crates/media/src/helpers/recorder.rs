@@ -21,6 +21,11 @@ use crate::track::{BoxTrack, MediaStreamTrack};
 /// (aiortc's `MediaRecorder`). A WebM file holds a video and an audio track; the other
 /// formats one track.
 ///
+/// With the `ffmpeg` feature it also writes MP4 (`.mp4`: video as H.264 or VP9, audio as
+/// Opus) and MKV (`.mkv`: video as VP8, VP9 or H.264, audio as Opus) files through FFmpeg's
+/// muxers, each with a video track, an audio track or one of each; without it those
+/// extensions give [`crate::container::ContainerError::NeedsFfmpeg`].
+///
 /// Writing happens on the recording task; [`MediaRecorder::stop`] ends the track, finishes
 /// the file (sizes and counts in its header) and reports any error.
 #[derive(Debug)]
@@ -33,6 +38,10 @@ pub struct MediaRecorder {
     video_bitrate_bps: u32,
     video_codec: crate::Codec,
     frame_rate: u32,
+    /// MP4 or MKV, written through FFmpeg (`kind` is then `Webm`, which takes the same
+    /// tracks).
+    #[cfg(feature = "ffmpeg")]
+    ffmpeg: Option<crate::container::FfmpegFormat>,
     task: Option<JoinHandle<Result<(), MediaError>>>,
 }
 
@@ -41,15 +50,29 @@ impl MediaRecorder {
     /// [`MediaRecorder::start`].
     pub fn new(path: impl AsRef<Path>) -> Result<MediaRecorder, MediaError> {
         let path = path.as_ref().to_path_buf();
-        let kind = ContainerKind::from_path(&path).ok_or(ContainerError::UnknownExtension)?;
+        #[cfg(feature = "ffmpeg")]
+        let ffmpeg = match ContainerKind::from_path(&path) {
+            Some(_) => None,
+            None => crate::container::FfmpegFormat::from_path(&path),
+        };
+        #[cfg(feature = "ffmpeg")]
+        let (kind, video_codec) = match ffmpeg {
+            Some(crate::container::FfmpegFormat::Mp4) => (ContainerKind::Webm, crate::Codec::H264),
+            Some(crate::container::FfmpegFormat::Mkv) => (ContainerKind::Webm, crate::Codec::Vp8),
+            None => (kind_of(&path)?, crate::Codec::Vp8),
+        };
+        #[cfg(not(feature = "ffmpeg"))]
+        let (kind, video_codec) = (kind_of(&path)?, crate::Codec::Vp8);
         Ok(MediaRecorder {
             path,
             kind,
             track: None,
             second: None,
             video_bitrate_bps: 1_000_000,
-            video_codec: crate::Codec::Vp8,
+            video_codec,
             frame_rate: 30,
+            #[cfg(feature = "ffmpeg")]
+            ffmpeg,
             task: None,
         })
     }
@@ -60,9 +83,21 @@ impl MediaRecorder {
         self
     }
 
-    /// Sets the codec video is encoded with in IVF and WebM files: VP8 (unless set) or VP9.
-    /// Other codecs have no container here and are refused.
+    /// Sets the codec video is encoded with in IVF and WebM files: VP8 (unless set) or VP9;
+    /// with the `ffmpeg` feature, in MKV files VP8 (unless set), VP9 or H.264, and in MP4
+    /// files H.264 (unless set) or VP9. Other codecs are refused.
     pub fn with_video_codec(mut self, codec: crate::Codec) -> Result<Self, MediaError> {
+        #[cfg(feature = "ffmpeg")]
+        if let Some(format) = self.ffmpeg {
+            if !format.takes(codec) || matches!(codec, crate::Codec::Av1 | crate::Codec::Opus) {
+                return Err(ContainerError::Ffmpeg(format!(
+                    "{codec:?} is not written to {format:?} here"
+                ))
+                .into());
+            }
+            self.video_codec = codec;
+            return Ok(self);
+        }
         if !matches!(codec, crate::Codec::Vp8 | crate::Codec::Vp9) {
             return Err(ContainerError::Unsupported(self.kind).into());
         }
@@ -109,6 +144,18 @@ impl MediaRecorder {
         let Some(track) = self.track.clone() else {
             return Ok(());
         };
+        #[cfg(feature = "ffmpeg")]
+        if let Some(format) = self.ffmpeg {
+            let writer = crate::container::FfmpegWriter::create(&self.path, format)?;
+            let video = VideoSettings {
+                codec: self.video_codec,
+                bitrate_bps: self.video_bitrate_bps,
+                frame_rate: self.frame_rate,
+            };
+            let tracks = std::iter::once(track).chain(self.second.clone()).collect();
+            self.task = Some(tokio::spawn(ffmpeg_sink::record(tracks, writer, video)));
+            return Ok(());
+        }
         let file = BufWriter::new(File::create(&self.path).map_err(ContainerError::Io)?);
         let video = VideoSettings {
             codec: self.video_codec,
@@ -141,6 +188,19 @@ impl MediaRecorder {
             None => Ok(()),
         }
     }
+}
+
+/// The format a path's extension names; MP4 and MKV only with the `ffmpeg` feature.
+fn kind_of(path: &Path) -> Result<ContainerKind, MediaError> {
+    if let Some(kind) = ContainerKind::from_path(path) {
+        return Ok(kind);
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let ext = ext.to_ascii_lowercase();
+    if ["mp4", "m4v", "m4a", "mov", "mkv", "mka"].contains(&ext.as_str()) {
+        return Err(ContainerError::NeedsFfmpeg.into());
+    }
+    Err(ContainerError::UnknownExtension.into())
 }
 
 enum Sink {
@@ -447,4 +507,164 @@ async fn record_webm_av(
     };
     result?;
     finished.map_err(MediaError::from)
+}
+
+/// Recording MP4 and MKV files through FFmpeg.
+#[cfg(feature = "ffmpeg")]
+mod ffmpeg_sink {
+    use super::{MAX_HELD_FRAMES, OPUS_BITRATE_BPS, VideoSettings, vpx_encoder};
+    use crate::codec::{
+        AudioEncoder, Codec, EncodedFrame, H264Encoder, OpusEncoder, VideoEncoder,
+        VideoEncoderConfig,
+    };
+    use crate::container::{FfmpegTrackSpec, FfmpegWriter, h264_parameter_sets};
+    use crate::error::MediaError;
+    use crate::frame::{Frame, MediaKind};
+    use crate::track::{BoxTrack, MediaStreamTrack};
+
+    fn video_encoder(
+        video: VideoSettings,
+        width: u32,
+        height: u32,
+    ) -> Result<Box<dyn VideoEncoder>, MediaError> {
+        Ok(match video.codec {
+            Codec::H264 => Box::new(H264Encoder::new(VideoEncoderConfig {
+                width,
+                height,
+                bitrate_bps: video.bitrate_bps,
+                frame_rate: video.frame_rate,
+            })?),
+            _ => Box::new(vpx_encoder(video, width, height)?),
+        })
+    }
+
+    /// Records one track, or a video and an audio track, into an MP4 or MKV file. As for
+    /// WebM, each track is read by its own task into one small channel, and the file's
+    /// streams are declared once every track has given a frame (or ended, or
+    /// [`MAX_HELD_FRAMES`] are held); H.264's parameter sets come from its first frame.
+    pub(super) async fn record(
+        tracks: Vec<BoxTrack>,
+        mut writer: FfmpegWriter,
+        video: VideoSettings,
+    ) -> Result<(), MediaError> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Frame>(8);
+        let readers: Vec<_> = tracks
+            .iter()
+            .map(|track| {
+                let (track, tx) = (track.clone(), tx.clone());
+                tokio::spawn(async move {
+                    while let Ok(frame) = track.recv().await {
+                        if tx.send(frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    track.stop();
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut held: Vec<Frame> = Vec::new();
+        let mut encoded: Vec<(MediaKind, EncodedFrame)> = Vec::new();
+        let mut vpx: Option<(Box<dyn VideoEncoder>, u32, u32)> = None;
+        let mut opus: Option<(OpusEncoder, u16)> = None;
+        let (mut vi, mut ai) = (None, None);
+        let mut encoders_made = false;
+        let mut declared = false;
+        let mut packets = Vec::new();
+        let result: Result<(), MediaError> = async {
+            loop {
+                let next = rx.recv().await;
+                let done = next.is_none();
+                if let Some(frame) = next {
+                    held.push(frame);
+                }
+                if !encoders_made {
+                    let has = |k| held.iter().any(|f: &Frame| f.kind() == k);
+                    let started =
+                        usize::from(has(MediaKind::Video)) + usize::from(has(MediaKind::Audio));
+                    if !done && started < tracks.len() && held.len() < MAX_HELD_FRAMES {
+                        continue;
+                    }
+                    if held.is_empty() {
+                        return Ok(());
+                    }
+                    if let Some(v) = held.iter().find_map(Frame::as_video) {
+                        vpx = Some((
+                            video_encoder(video, v.width(), v.height())?,
+                            v.width(),
+                            v.height(),
+                        ));
+                    }
+                    if let Some(a) = held.iter().find_map(Frame::as_audio) {
+                        let encoder =
+                            OpusEncoder::new(a.sample_rate(), a.channels(), OPUS_BITRATE_BPS)?;
+                        opus = Some((encoder, a.channels()));
+                    }
+                    encoders_made = true;
+                }
+                for frame in held.drain(..) {
+                    packets.clear();
+                    let kind = frame.kind();
+                    match (&frame, vpx.as_mut(), opus.as_mut()) {
+                        (Frame::Video(v), Some((e, ..)), _) => e.encode(v, &mut packets)?,
+                        (Frame::Audio(a), _, Some((e, _))) => e.encode(a, &mut packets)?,
+                        // A track that had not started when the encoders were made.
+                        _ => continue,
+                    }
+                    encoded.extend(packets.drain(..).map(|p| (kind, p)));
+                }
+                if !declared {
+                    let first_video = encoded.iter().find(|(k, _)| *k == MediaKind::Video);
+                    if vpx.is_some() && first_video.is_none() && !done {
+                        continue; // the video encoder has not given its first frame yet
+                    }
+                    if let Some((_, w, h)) = &vpx {
+                        let extradata = match (video.codec, first_video) {
+                            (Codec::H264, Some((_, p))) => h264_parameter_sets(&p.data),
+                            _ => Vec::new(),
+                        };
+                        vi = Some(writer.add_track(&FfmpegTrackSpec {
+                            codec: video.codec,
+                            width: *w,
+                            height: *h,
+                            channels: 0,
+                            extradata,
+                        })?);
+                    }
+                    if let Some((_, channels)) = &opus {
+                        ai = Some(writer.add_track(&FfmpegTrackSpec {
+                            codec: Codec::Opus,
+                            width: 0,
+                            height: 0,
+                            channels: *channels,
+                            extradata: Vec::new(),
+                        })?);
+                    }
+                    declared = true;
+                }
+                for (kind, p) in encoded.drain(..) {
+                    let index = match kind {
+                        MediaKind::Video => vi,
+                        MediaKind::Audio => ai,
+                    };
+                    if let Some(i) = index {
+                        writer.write_frame(i, &p)?;
+                    }
+                }
+                if done {
+                    return Ok(());
+                }
+            }
+        }
+        .await;
+        for track in &tracks {
+            track.stop();
+        }
+        for reader in readers {
+            reader.abort();
+        }
+        let finished = writer.finish();
+        result?;
+        finished.map_err(MediaError::from)
+    }
 }
