@@ -212,6 +212,40 @@ fn reader_gives_annex_b_h264() {
     std::fs::remove_file(&mp4).unwrap();
 }
 
+/// AV1 (libaom) in MP4 and MKV, played through libdav1d.
+#[cfg(feature = "av1")]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn player_plays_av1_in_mp4_and_mkv() {
+    for name in ["av1.mp4", "av1.mkv"] {
+        let path = temp_path(name);
+        ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=30",
+                "-t",
+                "1",
+                "-c:v",
+                "libaom-av1",
+                "-cpu-used",
+                "8",
+            ],
+            &path,
+        );
+        let (video, audio) = play(&path).await;
+        assert!(audio.is_empty());
+        assert_eq!(video.len(), 30, "{name}");
+        for (i, f) in video.iter().enumerate() {
+            let v = f.as_video().unwrap();
+            assert_eq!((v.width(), v.height()), (160, 120), "{name}");
+            let t = f.time_base().seconds(f.pts());
+            assert!((t - i as f64 / 30.0).abs() < 0.002, "{name}: {i} at {t}");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
 /// A video track of `n` moving 160x120 pictures at 30 fps and an audio track of `n / 30`
 /// seconds of tone in 20 ms frames, sent by a task paced by (paused) tokio time.
 fn sources(n: usize) -> (ferrtc_media::SourceTrack, ferrtc_media::SourceTrack) {
@@ -295,6 +329,53 @@ async fn recorder_writes_mp4_and_mkv_that_ffprobe_reads() {
         assert!((95_000..=96_000).contains(&samples), "{name}: {samples}");
         std::fs::remove_file(&path).unwrap();
     }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn recorder_writes_pcm_audio_into_mkv() {
+    let path = temp_path("pcm.mkv");
+    let mut recorder = MediaRecorder::new(&path)
+        .unwrap()
+        .with_video_codec(Codec::Vp9)
+        .unwrap()
+        .with_pcm_audio()
+        .unwrap();
+    let (video, audio) = sources(60);
+    recorder.add_track(video).unwrap();
+    recorder.add_track(audio).unwrap();
+    recorder.start().unwrap();
+    recorder.wait().await.unwrap();
+    let (streams, duration) = ffprobe(&path);
+    assert_eq!(
+        streams,
+        vec![
+            vec!["vp9", "160", "120", "60"],
+            vec!["pcm_s16le", "1", "100"]
+        ],
+        "{streams:?}"
+    );
+    assert!((duration - 2.0).abs() < 0.02, "{duration} s");
+    eprintln!("pcm.mkv: ffprobe {streams:?}, {duration} s");
+    // Played back: the very samples sent, from time 0.
+    let (v, a) = play(&path).await;
+    assert_eq!(v.len(), 60);
+    let samples: Vec<i16> = a
+        .iter()
+        .flat_map(|f| f.as_audio().unwrap().s16().unwrap().to_vec())
+        .collect();
+    let sent: Vec<i16> = (0..96_000)
+        .map(|i| ((i as f64 / 48_000.0 * 440.0 * 2.0 * std::f64::consts::PI).sin() * 8000.0) as i16)
+        .collect();
+    assert_eq!(samples, sent);
+    assert_eq!(a[0].pts(), 0);
+    std::fs::remove_file(&path).unwrap();
+    // MP4 takes no PCM here.
+    assert!(
+        MediaRecorder::new("x.mp4")
+            .unwrap()
+            .with_pcm_audio()
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -283,8 +283,13 @@ impl FfmpegReader {
 /// A stream to write with [`FfmpegWriter::add_track`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FfmpegTrackSpec {
-    /// The codec of the frames.
+    /// The codec of the frames (ignored for PCM).
     pub codec: Codec,
+    /// Uncompressed 16-bit little-endian PCM audio (MKV only), at `sample_rate` with
+    /// `channels`: frames are the interleaved samples, their `pts` counted in samples.
+    pub pcm_s16le: bool,
+    /// Sample rate, for PCM.
+    pub sample_rate: u32,
     /// Picture width, for video.
     pub width: u32,
     /// Picture height, for video.
@@ -338,8 +343,8 @@ pub fn h264_parameter_sets(frame: &[u8]) -> Vec<u8> {
 pub struct FfmpegWriter {
     output: ff::format::context::Output,
     format: FfmpegFormat,
-    /// Per track: its codec and the frame held.
-    tracks: Vec<(Codec, Option<Held>)>,
+    /// Per track: its codec, its channel count if PCM, and the frame held.
+    tracks: Vec<(Codec, Option<u16>, Option<Held>)>,
     started: bool,
 }
 
@@ -375,6 +380,9 @@ impl FfmpegWriter {
 
     /// Adds a track before the first frame; returns its index.
     pub fn add_track(&mut self, spec: &FfmpegTrackSpec) -> Result<usize, ContainerError> {
+        if spec.pcm_s16le {
+            return self.add_pcm_track(spec);
+        }
         if self.started || !self.format.takes(spec.codec) {
             return Err(ContainerError::Ffmpeg(format!(
                 "{:?} track not accepted in {:?}",
@@ -403,7 +411,26 @@ impl FfmpegWriter {
         };
         stream.set_time_base(ff::Rational::new(1, time_base));
         ffi::set_params(&mut stream, id, &spec);
-        self.tracks.push((spec.codec, None));
+        self.tracks.push((spec.codec, None, None));
+        Ok(self.tracks.len() - 1)
+    }
+
+    fn add_pcm_track(&mut self, spec: &FfmpegTrackSpec) -> Result<usize, ContainerError> {
+        let rate = i32::try_from(spec.sample_rate).unwrap_or(0);
+        if self.started
+            || self.format != FfmpegFormat::Mkv
+            || rate == 0
+            || !(1..=8).contains(&spec.channels)
+        {
+            return Err(ContainerError::Ffmpeg(format!(
+                "PCM track ({} Hz, {} channels) not accepted in {:?}",
+                spec.sample_rate, spec.channels, self.format
+            )));
+        }
+        let mut stream = self.output.add_stream(None::<ff::Codec>).map_err(error)?;
+        stream.set_time_base(ff::Rational::new(1, rate));
+        ffi::set_params(&mut stream, ff::codec::Id::PCM_S16LE, spec);
+        self.tracks.push((spec.codec, Some(spec.channels), None));
         Ok(self.tracks.len() - 1)
     }
 
@@ -420,11 +447,11 @@ impl FfmpegWriter {
             self.output.write_header().map_err(error)?;
             self.started = true;
         }
-        let Some((codec, held)) = self.tracks.get_mut(track) else {
+        let Some((codec, pcm, held)) = self.tracks.get_mut(track) else {
             return Err(ContainerError::Ffmpeg(format!("no track {track}")));
         };
         let mut frame = frame.clone();
-        if *codec == Codec::Opus {
+        if *codec == Codec::Opus && pcm.is_none() {
             frame.pts = frame.time_base.rescale(frame.pts, super::OPUS_TIME_BASE);
             frame.time_base = super::OPUS_TIME_BASE;
             // FFmpeg's timestamps put the decoder delay (pre-skip) before zero. Its MP4 muxer
@@ -447,7 +474,9 @@ impl FfmpegWriter {
             }
             None => 0,
         };
-        let duration = if *codec == Codec::Opus {
+        let duration = if let Some(channels) = *pcm {
+            (frame.data.len() / (2 * usize::from(channels))) as i64
+        } else if *codec == Codec::Opus {
             super::opus_packet_samples(&frame.data).map_or(next, i64::from)
         } else {
             next
@@ -465,7 +494,7 @@ impl FfmpegWriter {
             self.output.write_header().map_err(error)?;
         }
         for i in 0..self.tracks.len() {
-            if let Some(h) = self.tracks[i].1.take() {
+            if let Some(h) = self.tracks[i].2.take() {
                 write_packet(&mut self.output, i, &h.frame, h.duration)?;
             }
         }
@@ -544,7 +573,7 @@ mod ffi {
         id: ff::codec::Id,
         spec: &super::FfmpegTrackSpec,
     ) {
-        let video = spec.codec.kind() == crate::frame::MediaKind::Video;
+        let video = !spec.pcm_s16le && spec.codec.kind() == crate::frame::MediaKind::Video;
         // SAFETY: the stream was just made by avformat_new_stream, so `codecpar` is a valid
         // allocation owned by it; extradata is allocated with av_mallocz with the padding
         // FFmpeg requires, and freed by FFmpeg with the parameters.
@@ -558,12 +587,26 @@ mod ffi {
                 p.format = sys::AVPixelFormat::AV_PIX_FMT_YUV420P as i32;
             } else {
                 p.codec_type = sys::AVMediaType::AVMEDIA_TYPE_AUDIO;
-                p.sample_rate = 48_000;
+                p.sample_rate = if spec.pcm_s16le {
+                    i32::try_from(spec.sample_rate).unwrap_or(0)
+                } else {
+                    48_000
+                };
                 sys::av_channel_layout_default(
                     &mut p.ch_layout,
-                    i32::from(spec.channels.clamp(1, 2)),
+                    i32::from(if spec.pcm_s16le {
+                        spec.channels
+                    } else {
+                        spec.channels.clamp(1, 2)
+                    }),
                 );
-                p.initial_padding = i32::from(super::super::OPUS_DEFAULT_PRE_SKIP);
+                if spec.pcm_s16le {
+                    p.bits_per_coded_sample = 16;
+                    p.bits_per_raw_sample = 16;
+                    p.block_align = 2 * i32::from(spec.channels);
+                } else {
+                    p.initial_padding = i32::from(super::super::OPUS_DEFAULT_PRE_SKIP);
+                }
             }
             if !spec.extradata.is_empty() {
                 let len = spec.extradata.len();

@@ -22,7 +22,8 @@ use crate::track::{BoxTrack, MediaStreamTrack};
 /// formats one track.
 ///
 /// With the `ffmpeg` feature it also writes MP4 (`.mp4`: video as H.264 or VP9, audio as
-/// Opus) and MKV (`.mkv`: video as VP8, VP9 or H.264, audio as Opus) files through FFmpeg's
+/// Opus) and MKV (`.mkv`: video as VP8, VP9 or H.264, audio as Opus, or 16-bit PCM with
+/// `MediaRecorder::with_pcm_audio`) files through FFmpeg's
 /// muxers, each with a video track, an audio track or one of each; without it those
 /// extensions give [`crate::container::ContainerError::NeedsFfmpeg`].
 ///
@@ -42,6 +43,9 @@ pub struct MediaRecorder {
     /// tracks).
     #[cfg(feature = "ffmpeg")]
     ffmpeg: Option<crate::container::FfmpegFormat>,
+    /// MKV audio as 16-bit PCM instead of Opus.
+    #[cfg(feature = "ffmpeg")]
+    pcm_audio: bool,
     task: Option<JoinHandle<Result<(), MediaError>>>,
 }
 
@@ -73,6 +77,8 @@ impl MediaRecorder {
             frame_rate: 30,
             #[cfg(feature = "ffmpeg")]
             ffmpeg,
+            #[cfg(feature = "ffmpeg")]
+            pcm_audio: false,
             task: None,
         })
     }
@@ -102,6 +108,17 @@ impl MediaRecorder {
             return Err(ContainerError::Unsupported(self.kind).into());
         }
         self.video_codec = codec;
+        Ok(self)
+    }
+
+    /// Writes an MKV file's audio as 16-bit PCM (Matroska's `A_PCM/INT/LIT`) at the track's
+    /// rate and channel count, instead of Opus (`ffmpeg` feature; other formats refuse it).
+    #[cfg(feature = "ffmpeg")]
+    pub fn with_pcm_audio(mut self) -> Result<Self, MediaError> {
+        if self.ffmpeg != Some(crate::container::FfmpegFormat::Mkv) {
+            return Err(ContainerError::Unsupported(self.kind).into());
+        }
+        self.pcm_audio = true;
         Ok(self)
     }
 
@@ -153,7 +170,12 @@ impl MediaRecorder {
                 frame_rate: self.frame_rate,
             };
             let tracks = std::iter::once(track).chain(self.second.clone()).collect();
-            self.task = Some(tokio::spawn(ffmpeg_sink::record(tracks, writer, video)));
+            self.task = Some(tokio::spawn(ffmpeg_sink::record(
+                tracks,
+                writer,
+                video,
+                self.pcm_audio,
+            )));
             return Ok(());
         }
         let file = BufWriter::new(File::create(&self.path).map_err(ContainerError::Io)?);
@@ -517,10 +539,17 @@ mod ffmpeg_sink {
         AudioEncoder, Codec, EncodedFrame, H264Encoder, OpusEncoder, VideoEncoder,
         VideoEncoderConfig,
     };
-    use crate::container::{FfmpegTrackSpec, FfmpegWriter, h264_parameter_sets};
+    use crate::container::{ContainerError, FfmpegTrackSpec, FfmpegWriter, h264_parameter_sets};
     use crate::error::MediaError;
     use crate::frame::{Frame, MediaKind};
+    use crate::time::TimeBase;
     use crate::track::{BoxTrack, MediaStreamTrack};
+
+    /// How audio is written: encoded as Opus, or as 16-bit PCM at a rate and channel count.
+    enum AudioSink {
+        Opus(OpusEncoder),
+        Pcm(u32, u16),
+    }
 
     fn video_encoder(
         video: VideoSettings,
@@ -546,6 +575,7 @@ mod ffmpeg_sink {
         tracks: Vec<BoxTrack>,
         mut writer: FfmpegWriter,
         video: VideoSettings,
+        pcm: bool,
     ) -> Result<(), MediaError> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Frame>(8);
         let readers: Vec<_> = tracks
@@ -566,7 +596,7 @@ mod ffmpeg_sink {
         let mut held: Vec<Frame> = Vec::new();
         let mut encoded: Vec<(MediaKind, EncodedFrame)> = Vec::new();
         let mut vpx: Option<(Box<dyn VideoEncoder>, u32, u32)> = None;
-        let mut opus: Option<(OpusEncoder, u16)> = None;
+        let mut opus: Option<(AudioSink, u16)> = None;
         let (mut vi, mut ai) = (None, None);
         let mut encoders_made = false;
         let mut declared = false;
@@ -596,9 +626,16 @@ mod ffmpeg_sink {
                         ));
                     }
                     if let Some(a) = held.iter().find_map(Frame::as_audio) {
-                        let encoder =
-                            OpusEncoder::new(a.sample_rate(), a.channels(), OPUS_BITRATE_BPS)?;
-                        opus = Some((encoder, a.channels()));
+                        let sink = if pcm {
+                            AudioSink::Pcm(a.sample_rate(), a.channels())
+                        } else {
+                            AudioSink::Opus(OpusEncoder::new(
+                                a.sample_rate(),
+                                a.channels(),
+                                OPUS_BITRATE_BPS,
+                            )?)
+                        };
+                        opus = Some((sink, a.channels()));
                     }
                     encoders_made = true;
                 }
@@ -607,7 +644,31 @@ mod ffmpeg_sink {
                     let kind = frame.kind();
                     match (&frame, vpx.as_mut(), opus.as_mut()) {
                         (Frame::Video(v), Some((e, ..)), _) => e.encode(v, &mut packets)?,
-                        (Frame::Audio(a), _, Some((e, _))) => e.encode(a, &mut packets)?,
+                        (Frame::Audio(a), _, Some((AudioSink::Opus(e), _))) => {
+                            e.encode(a, &mut packets)?
+                        }
+                        (Frame::Audio(a), _, Some((AudioSink::Pcm(rate, channels), _))) => {
+                            if a.sample_rate() != *rate || a.channels() != *channels {
+                                return Err(ContainerError::FrameMismatch(
+                                    crate::container::ContainerKind::Webm,
+                                )
+                                .into());
+                            }
+                            let samples = a.to_s16(None);
+                            let data = samples
+                                .s16()
+                                .unwrap_or_default()
+                                .iter()
+                                .flat_map(|s| s.to_le_bytes())
+                                .collect();
+                            let clock = TimeBase::per_sample(*rate).unwrap_or(a.time_base);
+                            packets.push(EncodedFrame {
+                                data,
+                                pts: a.time_base.rescale(a.pts, clock),
+                                time_base: clock,
+                                key_frame: true,
+                            });
+                        }
                         // A track that had not started when the encoders were made.
                         _ => continue,
                     }
@@ -625,15 +686,23 @@ mod ffmpeg_sink {
                         };
                         vi = Some(writer.add_track(&FfmpegTrackSpec {
                             codec: video.codec,
+                            pcm_s16le: false,
+                            sample_rate: 0,
                             width: *w,
                             height: *h,
                             channels: 0,
                             extradata,
                         })?);
                     }
-                    if let Some((_, channels)) = &opus {
+                    if let Some((sink, channels)) = &opus {
+                        let (pcm_s16le, sample_rate) = match sink {
+                            AudioSink::Pcm(rate, _) => (true, *rate),
+                            AudioSink::Opus(_) => (false, 48_000),
+                        };
                         ai = Some(writer.add_track(&FfmpegTrackSpec {
                             codec: Codec::Opus,
+                            pcm_s16le,
+                            sample_rate,
                             width: 0,
                             height: 0,
                             channels: *channels,
