@@ -14,6 +14,8 @@
 //! `--port 0` picks a free port. The first line on stdout is `listening on http://ADDR`.
 //! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
 //! that TURN server (the `relay` ICE transport policy).
+//! `--shared-port PORT`: every peer connection on one UDP port (a `UdpEndpoint` bound to
+//! HOST:PORT; 0 picks one), instead of sockets of its own; not with `--turn`.
 //!
 //! Renegotiation: the answer carries a `"session"` key besides `sdp` and `type` (aiortc's
 //! pages ignore it). An offer POSTed with that `"session"` is applied to the same peer
@@ -31,7 +33,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use ferrtc::net::HostAddresses;
-use ferrtc::{Configuration, Description, Direction, PeerConnection, SdpType};
+use ferrtc::{Configuration, Description, Direction, PeerConnection, SdpType, UdpEndpoint};
 use serde::{Deserialize, Serialize};
 
 /// The signalling body, as aiortc's server and pages write it, with the session a
@@ -57,6 +59,8 @@ mod echo;
 struct Server {
     host_addresses: HostAddresses,
     relay: echo::Relay,
+    /// `--shared-port`: the one UDP endpoint of every connection.
+    endpoint: Option<UdpEndpoint>,
     /// Live peer connections by session, for renegotiation; the echo task holds the
     /// connection, so an entry dies with it.
     sessions: Arc<Mutex<HashMap<u64, Weak<PeerConnection>>>>,
@@ -65,7 +69,8 @@ struct Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: echo_server [--host HOST] [--port PORT] [--turn URL --turn-user U --turn-pass P]"
+        "usage: echo_server [--host HOST] [--port PORT] [--shared-port PORT] \
+         [--turn URL --turn-user U --turn-pass P]"
     );
     std::process::exit(2);
 }
@@ -76,6 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut host: IpAddr = IpAddr::from([127, 0, 0, 1]);
     let mut port: u16 = 8080;
     let mut relay = echo::Relay::default();
+    let mut shared_port: Option<u16> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -92,9 +98,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or_else(|| usage())
             }
+            "--shared-port" => {
+                shared_port = Some(
+                    args.next()
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
             _ => usage(),
         }
     }
+    let endpoint = match shared_port {
+        Some(p) => Some(UdpEndpoint::bind(SocketAddr::new(host, p)).await?),
+        None => None,
+    };
+    let endpoint_addr = endpoint.as_ref().map(UdpEndpoint::local_addr);
     let server = Server {
         host_addresses: if host.is_loopback() {
             HostAddresses::Explicit(vec![host])
@@ -102,12 +120,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             HostAddresses::default()
         },
         relay,
+        endpoint,
         sessions: Arc::default(),
         next_session: Arc::new(AtomicU64::new(1)),
     };
     let app = Router::new().route("/offer", post(move |body| offer(server.clone(), body)));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    if let Some(e) = &endpoint_addr {
+        // After the first line, which the harnesses read.
+        println!("shared UDP endpoint on {e}");
+    }
     axum::serve(listener, app).await?;
     Ok(())
 }
@@ -136,9 +159,10 @@ async fn offer(
             (pc, id, false)
         }
         None => {
-            let config = server
+            let mut config = server
                 .relay
                 .apply(Configuration::new().with_host_addresses(server.host_addresses.clone()));
+            config.endpoint = server.endpoint.clone();
             let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
             let id = server.next_session.fetch_add(1, Ordering::Relaxed);
             (pc, id, true)

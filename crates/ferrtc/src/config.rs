@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ferrtc_dtls::Certificate;
 
+use crate::endpoint::UdpEndpoint;
 use crate::net::{HostAddresses, IceServer};
 
 /// Which candidates ICE may use (W3C `RTCIceTransportPolicy`).
@@ -50,7 +51,10 @@ pub struct Configuration {
     pub bundle_policy: BundlePolicy,
     /// Our DTLS certificate (the first one is used); empty: a fresh one is generated.
     pub certificates: Vec<Arc<Certificate>>,
-    /// The local addresses that become host candidates.
+    /// The local addresses that become host candidates. With an
+    /// [`endpoint`](Configuration::endpoint) bound to one address, that address is the
+    /// host candidate and this is not used; on a wildcard endpoint it selects the addresses
+    /// (of the endpoint's family) that carry the endpoint's port.
     pub host_addresses: HostAddresses,
     /// Be an ICE-lite agent (RFC 8445 §2.5), for a server with a public address.
     pub ice_lite: bool,
@@ -58,6 +62,12 @@ pub struct Configuration {
     /// codecs every transceiver offers and accepts: the W3C `setCodecPreferences` for the
     /// whole connection. Empty: ferrtc's default order.
     pub codec_preferences: Vec<String>,
+    /// A [`UdpEndpoint`] to share: the connection gets no socket of its own, its host
+    /// candidates are the endpoint's port, and it sends and receives through the endpoint's
+    /// one socket with every other connection made on it. `None` (the default): sockets of
+    /// its own. Not with TURN servers
+    /// ([`ConfigurationError::TurnOnSharedEndpoint`](crate::ConfigurationError::TurnOnSharedEndpoint)).
+    pub endpoint: Option<UdpEndpoint>,
 }
 
 impl Configuration {
@@ -78,6 +88,13 @@ impl Configuration {
     #[must_use]
     pub fn with_host_addresses(mut self, addresses: HostAddresses) -> Configuration {
         self.host_addresses = addresses;
+        self
+    }
+
+    /// On this shared endpoint (see [`Configuration::endpoint`]).
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: UdpEndpoint) -> Configuration {
+        self.endpoint = Some(endpoint);
         self
     }
 

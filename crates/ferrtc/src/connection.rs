@@ -203,9 +203,20 @@ impl PeerConnection {
             Some(c) => Arc::clone(c),
             None => Arc::new(ferrtc_dtls::Certificate::generate().map_err(Error::Certificate)?),
         };
-        let addresses = config.host_addresses.resolve().map_err(Error::Io)?;
-        let sockets = net::bind_sockets(&addresses).map_err(Error::Io)?;
-        let hosts = net::host_candidates(&addresses, &sockets);
+        let (sockets, hosts) = match &config.endpoint {
+            Some(shared) => (
+                Vec::new(),
+                shared
+                    .host_candidates(&config.host_addresses)
+                    .map_err(Error::Io)?,
+            ),
+            None => {
+                let addresses = config.host_addresses.resolve().map_err(Error::Io)?;
+                let sockets = net::bind_sockets(&addresses).map_err(Error::Io)?;
+                let hosts = net::host_candidates(&addresses, &sockets);
+                (sockets, hosts)
+            }
+        };
         let has_family = |a: &SocketAddr| {
             sockets
                 .iter()
@@ -225,6 +236,11 @@ impl PeerConnection {
                         Err(e) => tracing::warn!(error = %e, ?url, "STUN server not resolved"),
                     },
                     (Scheme::Stun, _) => {}
+                    (Scheme::Turn, _) if config.endpoint.is_some() => {
+                        return Err(Error::Configuration(
+                            ConfigurationError::TurnOnSharedEndpoint,
+                        ));
+                    }
                     (Scheme::Turn, ferrtc_types::Transport::Udp) => {
                         let (Some(username), Some(password)) =
                             (&server.username, &server.credential)
@@ -316,7 +332,11 @@ impl PeerConnection {
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("peer_connection", id);
-        let task = tokio::spawn(driver::run(relayed, handler, sockets, command_rx, span));
+        let io = match &config.endpoint {
+            Some(shared) => driver::Io::Shared(shared.attach(&relayed)),
+            None => driver::Io::Own(sockets),
+        };
+        let task = tokio::spawn(driver::run(relayed, handler, io, command_rx, span));
         Ok(PeerConnection {
             commands,
             events: tokio::sync::Mutex::new(events),

@@ -15,6 +15,12 @@
 //!
 //! When every handle is gone the command channel closes: the driver closes the core, sends
 //! its goodbyes, and ends, dropping the sockets.
+//!
+//! The sockets are the connection's own ([`Io::Own`], the default), or one shared by many
+//! connections ([`Io::Shared`], a [`UdpEndpoint`](crate::UdpEndpoint)): then the endpoint's
+//! task reads the socket and hands this driver the datagrams routed to it, this driver sends
+//! on the shared socket itself, and tells the endpoint its ICE credentials whenever they
+//! change and each STUN request it sends, so the routing stays in step.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use ferrtc_types::Transmit;
 use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
+use crate::endpoint::Attachment;
 use crate::net::{SendBatch, UdpSocket};
 
 /// Commands applied in one turn of the loop before the sockets are looked at again.
@@ -33,6 +40,27 @@ const MAX_COMMANDS_PER_TURN: usize = 64;
 /// Receive batches (each up to `quinn-udp`'s 32 slots, more with GRO) read in one turn of
 /// the loop before what they caused is sent and the commands and timers are looked at.
 const MAX_BATCHES_PER_TURN: usize = 4;
+
+/// Datagrams taken from a shared endpoint's queue in one turn of the loop (as many as
+/// [`MAX_BATCHES_PER_TURN`] batches of 32 would hold).
+const MAX_ROUTED_PER_TURN: usize = 128;
+
+/// Where a driver's datagrams come from and go.
+pub(crate) enum Io {
+    /// Sockets of its own, one per address family.
+    Own(Vec<UdpSocket>),
+    /// A port of a shared [`UdpEndpoint`](crate::UdpEndpoint).
+    Shared(Attachment),
+}
+
+impl Io {
+    fn sockets(&self) -> &[UdpSocket] {
+        match self {
+            Io::Own(s) => s,
+            Io::Shared(a) => std::slice::from_ref(a.socket()),
+        }
+    }
+}
 
 /// The verbs of a sans-IO core, as the driver uses them.
 pub(crate) trait Core: Send + 'static {
@@ -46,6 +74,12 @@ pub(crate) trait Core: Send + 'static {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Logs the core's counters (at the end of the driver, for diagnosis).
     fn log_stats(&self) {}
+    /// The local ICE credentials `(ufrag, pwd)` a shared endpoint routes Binding requests
+    /// by: those of our descriptions and those the agent checks now (the same but while an
+    /// ICE restart is half applied). `None`: the core has no ICE agent of its own.
+    fn local_credentials(&self) -> Option<[(&str, &str); 2]> {
+        None
+    }
 }
 
 /// What the driver should do after a handler's step.
@@ -84,17 +118,17 @@ pub(crate) fn now() -> Instant {
 pub(crate) fn run<C: Core, H: Handler<C>>(
     core: C,
     handler: H,
-    sockets: Vec<UdpSocket>,
+    io: Io,
     commands: mpsc::UnboundedReceiver<H::Command>,
     span: tracing::Span,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    drive(Box::new(core), handler, sockets, commands).instrument(span)
+    drive(Box::new(core), handler, io, commands).instrument(span)
 }
 
 async fn drive<C: Core, H: Handler<C>>(
     mut core: Box<C>,
     mut handler: H,
-    sockets: Vec<UdpSocket>,
+    mut io: Io,
     mut commands: mpsc::UnboundedReceiver<H::Command>,
 ) {
     let mut batch = SendBatch::default();
@@ -103,16 +137,20 @@ async fn drive<C: Core, H: Handler<C>>(
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
     tracing::debug!(
-        sockets = ?sockets.iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
+        sockets = ?io.sockets().iter().map(UdpSocket::local_addr).collect::<Vec<_>>(),
+        shared = matches!(io, Io::Shared(_)),
         "driver started"
     );
     loop {
-        if flush(&mut *core, &sockets, &mut batch).await.is_err() {
+        if flush(&mut *core, &io, &mut batch).await.is_err() {
             break;
         }
         if handler.drain(&mut *core, now()) == Flow::Stop {
-            let _ = flush(&mut *core, &sockets, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut batch).await;
             break;
+        }
+        if let (Io::Shared(a), Some(c)) = (&mut io, core.local_credentials()) {
+            a.update_credentials(c);
         }
         let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
         if let Some(d) = deadline {
@@ -142,7 +180,7 @@ async fn drive<C: Core, H: Handler<C>>(
                 }
                 None => {
                     handler.shutdown(&mut *core, now());
-                    let _ = flush(&mut *core, &sockets, &mut batch).await;
+                    let _ = flush(&mut *core, &io, &mut batch).await;
                     tracing::debug!("every handle dropped: closed");
                     break;
                 }
@@ -154,8 +192,15 @@ async fn drive<C: Core, H: Handler<C>>(
                 core.handle_timeout(now());
                 Flow::Continue
             },
-            res = readable_any(&sockets) => match res.and_then(|i| {
-                receive(&mut *core, &sockets[i], stall.is_some(), &mut stalled_drops)
+            res = ready(&mut io) => match res.and_then(|r| match r {
+                Ready::Socket(i) => receive(
+                    &mut *core, &io.sockets()[i], stall.is_some(), &mut stalled_drops,
+                ),
+                Ready::Routed(first) => {
+                    let Io::Shared(a) = &mut io else { return Ok(()) };
+                    receive_routed(&mut *core, a, first, stall.is_some(), &mut stalled_drops);
+                    Ok(())
+                }
             }) {
                 Ok(()) => Flow::Continue,
                 Err(e) => {
@@ -166,7 +211,7 @@ async fn drive<C: Core, H: Handler<C>>(
             },
         };
         if flow == Flow::Stop {
-            let _ = flush(&mut *core, &sockets, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut batch).await;
             let _ = handler.drain(&mut *core, now());
             break;
         }
@@ -201,17 +246,72 @@ fn receive<C: Core>(
     Ok(())
 }
 
-/// Writes every queued transmit.
-async fn flush<C: Core>(
+/// Hands the core what the shared endpoint routed to it: `first` and what else waits, up
+/// to [`MAX_ROUTED_PER_TURN`]. While `stalled`, only STUN goes in.
+fn receive_routed<C: Core>(
     core: &mut C,
-    sockets: &[UdpSocket],
-    batch: &mut SendBatch,
-) -> std::io::Result<()> {
-    let res = batch.send_all(sockets, || core.poll_transmit()).await;
+    attachment: &mut Attachment,
+    first: crate::net::Received,
+    stalled: bool,
+    stalled_drops: &mut u64,
+) {
+    let mut r = first;
+    for taken in 1.. {
+        // RFC 7983 §7: a first byte of 0 to 3 is STUN.
+        if !stalled || r.datagram.first().is_some_and(|&b| b < 4) {
+            core.handle_receive(now(), r.local, r.from, r.datagram);
+        } else {
+            *stalled_drops += 1;
+        }
+        if taken >= MAX_ROUTED_PER_TURN {
+            break;
+        }
+        match attachment.try_recv() {
+            Some(next) => r = next,
+            None => break,
+        }
+    }
+}
+
+/// Writes every queued transmit. On a shared endpoint each STUN request is noted with it,
+/// so that its response finds us.
+async fn flush<C: Core>(core: &mut C, io: &Io, batch: &mut SendBatch) -> std::io::Result<()> {
+    let res = match io {
+        Io::Own(sockets) => batch.send_all(sockets, || core.poll_transmit()).await,
+        Io::Shared(a) => {
+            batch
+                .send_all(std::slice::from_ref(a.socket()), || {
+                    let t = core.poll_transmit();
+                    if let Some(t) = &t {
+                        a.note_transmit(t);
+                    }
+                    t
+                })
+                .await
+        }
+    };
     if let Err(e) = &res {
         tracing::warn!(error = %e, "send failed");
     }
     res
+}
+
+/// What [`ready`] found.
+enum Ready {
+    /// Own socket `i` may be read.
+    Socket(usize),
+    /// The shared endpoint routed a datagram to us.
+    Routed(crate::net::Received),
+}
+
+/// Waits until there is something to read.
+async fn ready(io: &mut Io) -> std::io::Result<Ready> {
+    match io {
+        Io::Own(sockets) => readable_any(sockets).await.map(Ready::Socket),
+        Io::Shared(a) => a.recv().await.map(Ready::Routed).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the shared endpoint ended")
+        }),
+    }
 }
 
 /// Waits until one of the sockets may be read; returns its index.
@@ -319,7 +419,13 @@ mod tests {
         let hosts = net::host_candidates(&addrs, &sockets);
         let (cmd, rx) = mpsc::unbounded_channel();
         let (etx, events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(t, Forward(etx), sockets, rx, tracing::Span::none()));
+        let task = tokio::spawn(run(
+            t,
+            Forward(etx),
+            Io::Own(sockets),
+            rx,
+            tracing::Span::none(),
+        ));
         Side {
             cmd,
             events,

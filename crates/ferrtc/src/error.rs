@@ -49,6 +49,11 @@ pub enum ConfigurationError {
     /// `InvalidAccessError`).
     #[error("TURN server without username and credential")]
     TurnCredentials,
+    /// A `turn:` server for a connection on a shared [`UdpEndpoint`](crate::UdpEndpoint):
+    /// a TURN server tells allocations apart by the client's address and port, which every
+    /// connection of the endpoint shares.
+    #[error("TURN on a shared UDP endpoint")]
+    TurnOnSharedEndpoint,
 }
 
 impl From<pc::UsageError> for Error {

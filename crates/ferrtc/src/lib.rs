@@ -25,6 +25,9 @@
 )]
 //! - [`DataChannel`]: `send` with back-pressure (it waits while too much is buffered),
 //!   `recv`, the W3C properties.
+//! - [`UdpEndpoint`]: one UDP socket (one port) for every peer connection of a process
+//!   that names it in [`Configuration::endpoint`]; datagrams are routed to connections by
+//!   ICE ufrag, then by the peer's address (the core's `Endpoint` rules).
 //! - [`net`]: the sockets, host addresses and ICE server URLs.
 //!
 //! # Limits
@@ -35,8 +38,9 @@
 //!   `turns:`) and `stuns:` URLs are parsed and checked but not used yet (a warning is
 //!   logged).
 //! - Only the `max-bundle` policy: everything rides one transport.
-//! - One connection, one set of sockets (one per address family); many connections on one
-//!   shared port (the core's `Endpoint`) is not driven yet.
+//! - By default one connection, one set of sockets (one per address family); a
+//!   [`UdpEndpoint`] shares one port among many, without TURN, and tells remote peers apart
+//!   by their address (see its module's limits).
 //! - A reader that stops reading a data channel makes its connection take only STUN from
 //!   the network until it reads again (the peer's SCTP retransmits): media on that
 //!   connection pauses meanwhile.
@@ -83,6 +87,7 @@ mod channel;
 mod config;
 mod connection;
 mod driver;
+mod endpoint;
 mod error;
 #[cfg(feature = "media")]
 pub mod media;
@@ -98,6 +103,7 @@ pub use connection::{
     IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState,
     TransceiverId, TransceiverInfo, TransceiverInit, TransportError,
 };
+pub use endpoint::{EndpointStats, UdpEndpoint};
 pub use error::{ConfigurationError, Error};
 pub use ferrtc_peerconnection::{StatsEntry, StatsReport, StatsType, StatsValue};
 pub use net::IceServer;

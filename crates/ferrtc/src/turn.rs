@@ -329,4 +329,13 @@ impl crate::driver::Core for Relayed {
             tracing::debug!(counters = ?self.counters, "relayed");
         }
     }
+
+    fn local_credentials(&self) -> Option<[(&str, &str); 2]> {
+        let negotiated = self.pc.negotiator().local_ice_credentials();
+        let applied = self.pc.transport().local_credentials();
+        Some([
+            (&negotiated.ufrag, &negotiated.pwd),
+            (&applied.ufrag, &applied.pwd),
+        ])
+    }
 }

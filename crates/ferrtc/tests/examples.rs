@@ -65,8 +65,13 @@ struct Server {
 }
 
 async fn start_echo_server() -> Server {
+    start_echo_server_with(&[]).await
+}
+
+async fn start_echo_server_with(extra: &[&str]) -> Server {
     let mut child = tokio::process::Command::new(example("echo_server"))
         .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -157,6 +162,39 @@ async fn echo_server_echoes_data_channel_messages() {
     assert_ne!(status, 200);
     let (status, _) = post_json(&server.addr, "/offer", "not json").await;
     assert_ne!(status, 200);
+}
+
+#[tokio::test]
+async fn echo_server_with_a_shared_port_serves_every_client_on_it() {
+    let server = start_echo_server_with(&["--shared-port", "0"]).await;
+    let mut ports = Vec::new();
+    let mut kept = Vec::new();
+    for client in 0..3 {
+        let pc = PeerConnection::new(loopback()).await.unwrap();
+        let dc = pc
+            .create_data_channel("echo", DataChannelInit::default())
+            .await
+            .unwrap();
+        let answer = signal(&server, &pc).await;
+        ports.extend(
+            answer
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=candidate:"))
+                .filter_map(|l| l.split_whitespace().nth(5).map(str::to_owned)),
+        );
+        within("channel open", dc.opened()).await.unwrap();
+        for i in 0..10 {
+            dc.send(format!("ping {client}{i}")).await.unwrap();
+        }
+        for i in 0..10 {
+            let m = within("echo", dc.recv()).await.unwrap();
+            assert_eq!(m, Message::text(format!("pong {client}{i}")));
+        }
+        kept.push((pc, dc));
+    }
+    // Every answer's host candidates are on the one shared port.
+    assert!(ports.len() >= 3, "{ports:?}");
+    assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
 }
 
 /// The payload type our offer gave `codec` (from its `a=rtpmap` line).
