@@ -20,11 +20,11 @@
 //!   built against Debian 12's FFmpeg 5.1; packages `libavformat-dev`, `libavcodec-dev`,
 //!   `libavutil-dev` and `libclang-dev`). FFmpeg only demuxes and muxes; frames are decoded
 //!   and encoded by this crate's codecs: H.264, VP8, VP9 and AV1 video and Opus, G.711 and
-//!   16-bit PCM audio are read; MP4 is written with H.264 or VP9 and Opus, MKV with VP8, VP9 or
-//!   H.264 and Opus or 16-bit PCM. **Licence**: Debian's FFmpeg is built with `--enable-gpl` (it links
-//!   x264 and others), so a program built with this feature and linked against it must be
-//!   distributed under the GPL. Capture devices (v4l2 through libavdevice) are not
-//!   supported: there was no camera to test them with.
+//!   16-bit PCM audio are read; MP4 is written with H.264 or VP9 and Opus, MKV with VP8, VP9
+//!   or H.264 and Opus or 16-bit PCM. **Licence**: Debian's FFmpeg is built with
+//!   `--enable-gpl` (it links x264 and others), so a program built with this feature and
+//!   linked against it must be distributed under the GPL. Capture devices (v4l2 through
+//!   libavdevice) are not supported: there was no camera to test them with.
 //!
 //! This crate is not a sans-IO protocol crate: tracks and helpers use tokio. The frame, codec
 //! and container code does not: it runs on any thread, with no runtime. All `unsafe` code (the

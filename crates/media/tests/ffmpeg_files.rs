@@ -246,6 +246,76 @@ async fn player_plays_av1_in_mp4_and_mkv() {
     }
 }
 
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn player_plays_pcm_and_g711_audio_in_mkv() {
+    // (codec, rate, channels) as FFmpeg writes them; the player gives s16 samples.
+    for (codec, rate, channels) in [
+        ("pcm_s16le", 48_000, 2),
+        ("pcm_mulaw", 8_000, 1),
+        ("pcm_alaw", 8_000, 1),
+    ] {
+        let path = temp_path(&format!("{codec}.mkv"));
+        let (rate_arg, channels_arg) = (rate.to_string(), channels.to_string());
+        let source = format!("sine=frequency=440:sample_rate={rate}");
+        ffmpeg(
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                &source,
+                "-t",
+                "1",
+                "-ar",
+                &rate_arg,
+                "-ac",
+                &channels_arg,
+                "-c:a",
+                codec,
+            ],
+            &path,
+        );
+        let (video, audio) = play(&path).await;
+        assert!(video.is_empty());
+        let mut next = 0;
+        for f in &audio {
+            let a = f.as_audio().unwrap();
+            assert_eq!((a.sample_rate(), a.channels()), (rate, channels), "{codec}");
+            // Each frame starts where the one before ended (to Matroska's millisecond).
+            let pts = f
+                .time_base()
+                .rescale(f.pts(), ferrtc_media::TimeBase::per_sample(rate).unwrap());
+            assert!(
+                (pts - next).abs() <= i64::from(rate / 1000),
+                "{codec}: {pts} {next}"
+            );
+            next += a.samples() as i64;
+        }
+        assert_eq!(next, i64::from(rate), "{codec}: one second");
+        // A 440 Hz tone: about 880 zero crossings a second in the first channel.
+        let first: Vec<i16> = audio
+            .iter()
+            .flat_map(|f| {
+                let a = f.as_audio().unwrap();
+                a.s16()
+                    .unwrap()
+                    .iter()
+                    .step_by(usize::from(channels))
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let crossings = first
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count();
+        assert!(
+            (860..=900).contains(&crossings),
+            "{codec}: {crossings} zero crossings"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
 /// A video track of `n` moving 160x120 pictures at 30 fps and an audio track of `n / 30`
 /// seconds of tone in 20 ms frames, sent by a task paced by (paused) tokio time.
 fn sources(n: usize) -> (ferrtc_media::SourceTrack, ferrtc_media::SourceTrack) {
