@@ -131,6 +131,27 @@ async fn player_plays_mp4_and_mkv_made_by_ffmpeg() {
     ffmpeg(&args, &mp4);
     let (video, audio) = play(&mp4).await;
     check_played("mp4", &video, &audio, 0.0);
+    // High profile (CABAC, 8x8 transforms) without B-frames, in MKV.
+    let mkv = temp_path("ff-x264-high.mkv");
+    let args = [
+        &input[..],
+        &[
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &["-c:a", "libopus"],
+    ]
+    .concat();
+    ffmpeg(&args, &mkv);
+    let (video, audio) = play(&mkv).await;
+    check_played("high.mkv", &video, &audio, 0.007);
+    std::fs::remove_file(&mkv).unwrap();
     std::fs::remove_file(&mp4).unwrap();
 
     // VP8 + Opus and VP9 + Opus in MKV. FFmpeg starts Matroska video 7 ms late, by the Opus
@@ -161,8 +182,8 @@ async fn player_plays_mp4_and_mkv_made_by_ffmpeg() {
 #[test]
 fn reader_gives_annex_b_h264() {
     // High profile with B-frames: packets come in decode order, as Annex B with the parameter
-    // sets before the key frame. (OpenH264 decodes constrained baseline, which is what the
-    // player plays; it refuses this stream with an error, not a panic.)
+    // sets before the key frame. (OpenH264 refuses the B-frames with an error, not a panic;
+    // the player plays H.264 without B-frames.)
     let mp4 = temp_path("high.mp4");
     ffmpeg(
         &[

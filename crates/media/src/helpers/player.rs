@@ -142,9 +142,10 @@ fn video_decoder(codec: Codec, kind: ContainerKind) -> Result<Box<dyn VideoDecod
 ///
 /// With the `ffmpeg` feature it also plays MP4 and MKV files (`.mp4`, `.m4v`, `.m4a`, `.mov`,
 /// `.mkv`, `.mka`): FFmpeg demuxes, and the first video track this crate decodes (H.264
-/// constrained baseline through OpenH264, VP8, VP9, AV1) and the first audio track (Opus,
-/// G.711, 16-bit PCM) are played. Pictures reordered by B-frames get their presentation
-/// times back in order; OpenH264 does not decode High-profile streams.
+/// through OpenH264, VP8, VP9, AV1) and the first audio track (Opus, G.711, 16-bit PCM) are
+/// played. H.264 with B-frames (x264's default in its main and high profiles) does not
+/// decode through OpenH264 here: playback stops at the first picture it refuses (make such
+/// files with `-bf 0`, or the baseline profile).
 ///
 /// Playback starts when the player is opened; a consumer that falls behind gets the newest
 /// frame, as from any [`SourceTrack`]. File reads happen on the playing task (they are small
