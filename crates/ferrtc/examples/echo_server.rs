@@ -128,8 +128,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
     if let Some(e) = &endpoint_addr {
-        // After the first line, which the harnesses read.
-        println!("shared UDP endpoint on {e}");
+        // Not on stdout: the harnesses read its first line and may close it then.
+        tracing::info!(address = %e, "shared UDP endpoint");
     }
     axum::serve(listener, app).await?;
     Ok(())
