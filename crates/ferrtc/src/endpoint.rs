@@ -702,3 +702,138 @@ fn is_binding_request(datagram: &[u8]) -> bool {
     let binding = MessageType::new(Class::Request, Method::BINDING).to_u16();
     datagram.len() >= stun::HEADER_LEN && datagram[..2] == binding.to_be_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    //! The routing table alone, fed as the endpoint's task feeds it.
+
+    use super::*;
+    use bytes::BytesMut;
+    use ferrtc_stun_ice::stun::{Attribute, MessageBuilder, TransactionId};
+
+    const LOCAL: &str = "127.0.0.1:5000";
+
+    fn stun(kind: Class, user: Option<&str>, pwd: Option<&str>, txid: [u8; 12]) -> BytesMut {
+        let mut out = Vec::new();
+        let mut b = MessageBuilder::new(
+            &mut out,
+            MessageType::new(kind, Method::BINDING),
+            TransactionId(txid),
+        );
+        if let Some(u) = user {
+            b.add(&Attribute::Username(u)).unwrap();
+        }
+        if let Some(p) = pwd {
+            b.add_message_integrity(&IntegrityKey::short_term(p))
+                .unwrap();
+        }
+        b.add_fingerprint().unwrap();
+        BytesMut::from(b.finish())
+    }
+
+    fn received(from: SocketAddr, datagram: BytesMut) -> Received {
+        Received {
+            local: LOCAL.parse().unwrap(),
+            from,
+            datagram,
+        }
+    }
+
+    fn attach(r: &mut Router, id: u64, ufrag: &str, pwd: &str) -> mpsc::Receiver<Received> {
+        let (tx, rx) = mpsc::channel(64);
+        r.apply(Control::Attach {
+            id,
+            inbound: tx,
+            credentials: vec![(ufrag.into(), pwd.into())],
+        });
+        rx
+    }
+
+    fn addr(i: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], 1000 + i))
+    }
+
+    #[test]
+    fn routes_by_ufrag_then_address_and_forgets_on_detach() {
+        let (_keep, mut control) = mpsc::unbounded_channel();
+        let mut r = Router::default();
+        let pwd1 = "p".repeat(22);
+        let pwd2 = "q".repeat(22);
+        let mut c1 = attach(&mut r, 1, "aaaa", &pwd1);
+        let mut c2 = attach(&mut r, 2, "bbbb", &pwd2);
+        let dtls = || BytesMut::from(&[22u8, 0xfe, 0xfd, 0, 0][..]);
+
+        // Unknown address: dropped; a wrong key for a real ufrag: dropped, nothing learned.
+        r.deliver(received(addr(1), dtls()), &mut control);
+        let bad = stun(Class::Request, Some("aaaa:x"), Some(&pwd2), [1; 12]);
+        r.deliver(received(addr(1), bad), &mut control);
+        let nobody = stun(Class::Request, Some("zzzz:x"), Some(&pwd1), [2; 12]);
+        r.deliver(received(addr(1), nobody), &mut control);
+        let s = r.stats();
+        assert_eq!(
+            (s.unknown_address, s.unauthenticated, s.unknown_ufrag),
+            (1, 1, 1)
+        );
+        assert_eq!(s.addresses, 0);
+        assert!(c1.try_recv().is_err() && c2.try_recv().is_err());
+
+        // An authenticated check teaches the address; DTLS from it follows.
+        let good = stun(Class::Request, Some("aaaa:x"), Some(&pwd1), [3; 12]);
+        r.deliver(received(addr(1), good), &mut control);
+        r.deliver(received(addr(1), dtls()), &mut control);
+        assert!(c1.try_recv().is_ok() && c1.try_recv().is_ok());
+        assert!(c2.try_recv().is_err());
+
+        // At most 16 addresses per connection.
+        for i in 2..40 {
+            let good = stun(Class::Request, Some("bbbb:x"), Some(&pwd2), [i as u8; 12]);
+            r.deliver(received(addr(i), good), &mut control);
+        }
+        assert_eq!(r.conns[&2].addresses.len(), MAX_ADDRESSES_PER_CONNECTION);
+        assert_eq!(r.stats().addresses, 1 + MAX_ADDRESSES_PER_CONNECTION);
+
+        // A response to a request connection 1 sent to a STUN server, not learned.
+        let server = addr(500);
+        r.apply(Control::Transaction {
+            id: 1,
+            txid: [9; 12],
+            destination: server,
+        });
+        while c1.try_recv().is_ok() {}
+        r.deliver(
+            received(server, stun(Class::SuccessResponse, None, None, [9; 12])),
+            &mut control,
+        );
+        assert!(c1.try_recv().is_ok());
+        assert_eq!(r.stats().routed_by_transaction, 1);
+        assert_eq!(r.stats().transactions, 0, "answered");
+        assert!(!r.by_address.contains_key(&server));
+
+        // A connection that ends takes its routes with it.
+        r.apply(Control::Detach { id: 2 });
+        let s = r.stats();
+        assert_eq!((s.connections, s.ufrags, s.addresses), (1, 1, 1));
+        r.apply(Control::Detach { id: 1 });
+        let s = r.stats();
+        assert_eq!((s.connections, s.ufrags, s.addresses), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_registration_still_in_the_queue_is_applied_before_a_drop() {
+        let (tx, mut control) = mpsc::unbounded_channel();
+        let mut r = Router::default();
+        let (itx, mut inbound) = mpsc::channel(4);
+        let pwd = "p".repeat(22);
+        tx.send(Control::Attach {
+            id: 7,
+            inbound: itx,
+            credentials: vec![("cccc".into(), pwd.clone())],
+        })
+        .ok()
+        .unwrap();
+        let good = stun(Class::Request, Some("cccc:x"), Some(&pwd), [5; 12]);
+        r.deliver(received(addr(1), good), &mut control);
+        assert!(inbound.try_recv().is_ok());
+        assert_eq!(r.stats().dropped(), 0);
+    }
+}
