@@ -28,9 +28,11 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod bwe;
 pub mod dtls;
 pub mod facade;
 pub mod ice;
+pub mod media;
 pub mod pc;
 pub mod rtp;
 pub mod sctp;
@@ -58,6 +60,8 @@ pub const GROUPS: &[(&str, GroupFn)] = &[
     ("turn", turn::rows),
     ("pc", pc::rows),
     ("facade", facade::rows),
+    ("bwe", bwe::rows),
+    ("media", media::rows),
 ];
 
 /// How long and how carefully to measure.
@@ -91,6 +95,9 @@ pub enum Unit {
     /// Not a rate: both figures are seconds per operation (a median latency), and the ratio
     /// is reference / ferrtc, so above 1 still means ferrtc is better (faster).
     Seconds,
+    /// Not a rate: both figures are fractions of a whole (e.g. link utilisation, 0.93 for
+    /// 93%), shown as percentages; the ratio is ferrtc / reference, as for rates.
+    Fraction,
 }
 
 /// One implementation of a workload: a name and a closure doing one iteration.
@@ -310,6 +317,7 @@ pub fn format_rate(per_sec: f64, unit: Unit) -> String {
         Unit::Memory => format!("{:.1} KiB", per_sec / 1024.0),
         Unit::Seconds if per_sec < 1.0 => format!("{:.2} ms", per_sec * 1e3),
         Unit::Seconds => format!("{per_sec:.2} s"),
+        Unit::Fraction => format!("{:.1}%", per_sec * 100.0),
     }
 }
 

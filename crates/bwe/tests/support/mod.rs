@@ -3,6 +3,8 @@
 //! a bottleneck (bandwidth, tail-drop queue, latency, loss). Virtual time, seeded.
 #![allow(dead_code)]
 
+pub mod str0m_run;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
