@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ferrtc_dtls::Certificate;
+use ferrtc_peerconnection::BweConfig;
 
 use crate::endpoint::UdpEndpoint;
 use crate::net::{HostAddresses, IceServer};
@@ -68,6 +69,16 @@ pub struct Configuration {
     /// its own. Not with TURN servers
     /// ([`ConfigurationError::TurnOnSharedEndpoint`](crate::ConfigurationError::TurnOnSharedEndpoint)).
     pub endpoint: Option<UdpEndpoint>,
+    /// Send-side congestion control: the start, minimum and maximum of the bitrate
+    /// everything this connection sends should add up to (default 300 kbit/s, 30 kbit/s and
+    /// 20 Mbit/s). The estimate (GCC over transport-wide feedback, or the peer's REMB) stays
+    /// within these bounds, and each media sender (the `media` feature) is given its share
+    /// of it as its encoder's cap.
+    pub bandwidth: BweConfig,
+    /// Send RTP through the congestion controller's pacer (bursts of at most 5 ms at 2.5
+    /// times the target, audio first) and let it probe with padding, which makes the
+    /// estimate climb faster. Off by default: packets leave as they are written.
+    pub pacing: bool,
 }
 
 impl Configuration {

@@ -279,6 +279,8 @@ impl PeerConnection {
         let mut pc_config = core::PeerConfig::new(certificate);
         pc_config.ice.stun_servers = stun_servers;
         pc_config.ice_lite = config.ice_lite;
+        pc_config.bwe = config.bandwidth;
+        pc_config.pacing = config.pacing;
         // Sender reports carry NTP time: the core reads no clock, so it is told the wall
         // clock at its `now`.
         pc_config.wall_clock = std::time::SystemTime::now()
@@ -1076,8 +1078,11 @@ impl Handler<Relayed> for Connection {
                         });
                     }
                 }
-                // The peer's bandwidth estimate (REMB) goes to the media tracks sending.
-                core::Event::Remb { bitrate } => self.taps.bandwidth_estimate(bitrate),
+                // The congestion controller's target (GCC, capped by the peer's REMB) goes
+                // to the media tracks sending.
+                core::Event::TargetBitrate { transceivers, .. } => {
+                    self.taps.target_bitrates(&transceivers);
+                }
                 // A media track sending on it takes the request; else the event stream.
                 core::Event::KeyframeRequest { transceiver }
                     if !self.taps.keyframe_request(transceiver) =>

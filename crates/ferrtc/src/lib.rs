@@ -105,7 +105,7 @@ pub use connection::{
 };
 pub use endpoint::{EndpointStats, UdpEndpoint};
 pub use error::{ConfigurationError, Error};
-pub use ferrtc_peerconnection::{StatsEntry, StatsReport, StatsType, StatsValue};
+pub use ferrtc_peerconnection::{BweConfig, StatsEntry, StatsReport, StatsType, StatsValue};
 pub use net::IceServer;
 
 /// The protocol crates ferrtc is built on, for what the facade does not wrap.

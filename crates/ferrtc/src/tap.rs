@@ -19,10 +19,6 @@ use crate::connection::{CodecKind, EncodedFrame, MediaKind, TransceiverId};
 /// frames per second, or 1.3 s of 20 ms audio.
 pub(crate) const FRAME_QUEUE: usize = 64;
 
-/// The most an audio sender is given of the peer's estimate, in bit/s: Opus needs no more
-/// for full-band stereo; the rest goes to video.
-const AUDIO_SHARE_MAX_BPS: u64 = 64_000;
-
 /// The codec a transceiver sends with: the first negotiated one ferrtc packetizes (the
 /// core's choice for [`crate::PeerConnection::write_frame`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +41,8 @@ pub(crate) enum TapPart {
         dropped: Arc<AtomicU64>,
     },
     /// A local track's sender: key-frame requests raise `keyframe`; the negotiated codec
-    /// is published on `codec`; the sender's share of the peer's bandwidth estimate goes
-    /// to `estimate` (bit/s, 0 while there is none).
+    /// is published on `codec`; the sender's share of the congestion controller's target
+    /// goes to `estimate` (bit/s, 0 while there is none).
     Send {
         kind: MediaKind,
         keyframe: Arc<AtomicBool>,
@@ -73,7 +69,6 @@ struct ReceiveTap {
 }
 
 struct SendTap {
-    kind: MediaKind,
     keyframe: Arc<AtomicBool>,
     codec: watch::Sender<Option<SendCodec>>,
     estimate: Arc<AtomicU32>,
@@ -138,7 +133,6 @@ impl Taps {
                 }
                 codec.send_replace(send_codec(pc, transceiver));
                 tap.send = Some(SendTap {
-                    kind,
                     keyframe,
                     codec,
                     estimate,
@@ -225,41 +219,16 @@ impl Taps {
 }
 
 impl Taps {
-    /// The peer's estimate of what it can receive from us, in bit/s (REMB): shared among
-    /// the media tracks sending, audio first (at most 64 kbit/s each), video evenly.
-    pub(crate) fn bandwidth_estimate(&mut self, bitrate: u64) {
-        let senders: Vec<&SendTap> = self
-            .map
-            .values()
-            .filter_map(|t| t.send.as_ref())
-            .filter(|s| !s.codec.is_closed())
-            .collect();
-        let kinds: Vec<MediaKind> = senders.iter().map(|s| s.kind).collect();
-        for (s, share) in senders.iter().zip(split(bitrate, &kinds)) {
-            s.estimate
-                .store(u32::try_from(share).unwrap_or(u32::MAX), Ordering::Relaxed);
+    /// The connection's congestion controller's target, as each sending transceiver's
+    /// share in bit/s, to the media tracks sending on them.
+    pub(crate) fn target_bitrates(&mut self, shares: &[(TransceiverId, u64)]) {
+        for (transceiver, bps) in shares {
+            if let Some(s) = self.map.get(transceiver).and_then(|t| t.send.as_ref()) {
+                s.estimate
+                    .store(u32::try_from(*bps).unwrap_or(u32::MAX), Ordering::Relaxed);
+            }
         }
     }
-}
-
-/// Shares of `bitrate` for senders of `kinds`: each audio one gets an even share up to
-/// 64 kbit/s, the video ones split the rest evenly.
-fn split(bitrate: u64, kinds: &[MediaKind]) -> Vec<u64> {
-    let n = kinds.len() as u64;
-    if n == 0 {
-        return Vec::new();
-    }
-    let audio = kinds.iter().filter(|k| **k == MediaKind::Audio).count() as u64;
-    let audio_share = (bitrate / n).min(AUDIO_SHARE_MAX_BPS);
-    let video = n - audio;
-    let video_share = bitrate.saturating_sub(audio * audio_share) / video.max(1);
-    kinds
-        .iter()
-        .map(|k| match k {
-            MediaKind::Audio => audio_share,
-            MediaKind::Video => video_share,
-        })
-        .collect()
 }
 
 /// The codec `transceiver` sends with in the last negotiation, if it sends.
@@ -277,25 +246,4 @@ fn send_codec(pc: &core::PeerConnection, transceiver: TransceiverId) -> Option<S
             channels: c.channels.unwrap_or(1),
         })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_estimate_goes_to_audio_first_then_evenly_to_video() {
-        use MediaKind::{Audio, Video};
-        assert_eq!(
-            split(1_000_000, &[Audio, Video, Video]),
-            [64_000, 468_000, 468_000]
-        );
-        // Too little for all: even shares.
-        assert_eq!(
-            split(90_000, &[Audio, Video, Video]),
-            [30_000, 30_000, 30_000]
-        );
-        assert_eq!(split(100_000, &[Audio]), [64_000]);
-        assert!(split(100_000, &[]).is_empty());
-    }
 }

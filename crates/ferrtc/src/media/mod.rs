@@ -65,10 +65,9 @@
 //!
 //! # Limits
 //!
-//! - Packets of a frame leave together, as the frame is encoded: there is no packet pacer
-//!   yet. The bitrate is [`MediaSender::set_target_bitrate`]'s, lowered to the sender's
-//!   share of the peer's REMB estimate when the peer sends one; the connection's own
-//!   send-side congestion controller (over transport-wide feedback) does not drive it yet.
+//! - The bitrate is [`MediaSender::set_target_bitrate`]'s, lowered to the sender's share of
+//!   the connection's congestion-control target once there is one (GCC over transport-wide
+//!   feedback, capped by the peer's REMB, from `ferrtc-peerconnection`).
 //! - Audio that the negotiated codec cannot take as it is (G.711 wants 8 kHz mono, G.722
 //!   16 kHz mono, Opus one of its five rates) is mixed down and resampled linearly, frame by
 //!   frame: good enough for speech, not for music.

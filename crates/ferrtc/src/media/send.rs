@@ -53,7 +53,7 @@ pub struct SenderStats {
 struct Shared {
     kind: MediaKind,
     target_bps: AtomicU32,
-    /// This sender's share of the peer's bandwidth estimate (REMB), bit/s; 0: none yet.
+    /// This sender's share of the congestion controller's target, bit/s; 0: none yet.
     estimate_bps: Arc<AtomicU32>,
     stop: Notify,
     stopped: AtomicBool,
@@ -163,9 +163,11 @@ impl MediaSender {
     }
 
     /// Sets the bitrate the encoder aims at, in bits per second, from the next frame on
-    /// (1 Mbit/s for video and 64 kbit/s for Opus until set). When the peer sends a
-    /// bandwidth estimate (REMB), this sender's share of it is used instead if lower. Ignored
-    /// by G.711 and G.722, whose rate is fixed; clamped to libopus's range for Opus.
+    /// (1 Mbit/s for video and 64 kbit/s for Opus until set). Once the connection's
+    /// congestion controller gives a target (GCC over transport-wide feedback, capped by
+    /// the peer's REMB), this sender's share of it is used instead when lower: this is
+    /// then a cap. Ignored by G.711 and G.722, whose rate is fixed; clamped to libopus's
+    /// range for Opus.
     pub fn set_target_bitrate(&self, bitrate_bps: u32) {
         self.shared
             .target_bps
@@ -178,8 +180,8 @@ impl MediaSender {
         self.shared.target_bps.load(Ordering::Relaxed)
     }
 
-    /// This sender's share of the peer's latest bandwidth estimate (REMB), in bits per
-    /// second, if the peer sent one.
+    /// This sender's share of the connection's latest congestion-control target, in bits
+    /// per second, once there is one.
     #[must_use]
     pub fn bandwidth_estimate(&self) -> Option<u32> {
         match self.shared.estimate_bps.load(Ordering::Relaxed) {
