@@ -71,6 +71,12 @@ const MAX_TRANSACTIONS: usize = 4096;
 /// Datagrams that may wait for one connection's task; past it they are dropped and counted.
 const INBOUND_QUEUE: usize = 1024;
 
+/// The receive buffer asked for the shared socket: it takes what every connection's own
+/// socket would (the default is some 200 KiB), so a burst from many peers at once, while
+/// the endpoint's task waits for a thread, is not lost in the kernel. Linux grants at most
+/// `net.core.rmem_max`.
+const RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 /// Receive batches read in one turn before the control messages are looked at again.
 const MAX_BATCHES_PER_TURN: usize = 8;
 
@@ -168,7 +174,12 @@ impl UdpEndpoint {
     /// # Errors
     /// [`Error::Io`] when the socket cannot be bound.
     pub async fn bind(addr: SocketAddr) -> Result<UdpEndpoint, Error> {
-        let socket = Arc::new(UdpSocket::bind(addr).map_err(Error::Io)?);
+        let socket = UdpSocket::bind(addr).map_err(Error::Io)?;
+        match socket.set_recv_buffer_size(RECV_BUFFER) {
+            Ok(granted) => tracing::debug!(granted, "shared socket's receive buffer"),
+            Err(e) => tracing::debug!(error = %e, "receive buffer left as it was"),
+        }
+        let socket = Arc::new(socket);
         let (control, rx) = mpsc::unbounded_channel();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("udp_endpoint", id, local = %socket.local_addr());

@@ -103,6 +103,18 @@ impl UdpSocket {
         self.wildcard
     }
 
+    /// Asks the kernel for a receive buffer of `bytes`; returns what it granted (Linux caps
+    /// the request at `net.core.rmem_max` and reports twice the size, its bookkeeping
+    /// included).
+    ///
+    /// # Errors
+    /// The operating system refused the option.
+    pub(crate) fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<usize> {
+        let s = socket2::SockRef::from(&self.io);
+        s.set_recv_buffer_size(bytes)?;
+        s.recv_buffer_size()
+    }
+
     /// How many equal-sized datagrams one send may carry (1 without GSO).
     #[must_use]
     pub fn max_gso_segments(&self) -> usize {
@@ -214,6 +226,7 @@ impl UdpSocket {
             self.state
                 .recv((&self.io).into(), &mut slices[..slots], &mut meta[..slots])
         });
+        drop(slices);
         let n = match res {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
