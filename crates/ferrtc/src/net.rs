@@ -226,7 +226,6 @@ impl UdpSocket {
             self.state
                 .recv((&self.io).into(), &mut slices[..slots], &mut meta[..slots])
         });
-        drop(slices);
         let n = match res {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
