@@ -362,6 +362,8 @@ fn interop(args: &[String]) -> Result<usize> {
         .arg(examples.join("echo_offerer"))
         .arg("--webrtc-rs")
         .arg(examples.join("webrtc_rs_peer"))
+        .arg("--bwe-sender")
+        .arg(examples.join("bwe_sender"))
         .arg("--matrix-out")
         .arg(out.join("matrix.md"))
         .arg("--pcap")
