@@ -174,7 +174,7 @@ impl UdpSocket {
     ///
     /// The kernel writes into a receive arena shared by every socket of this thread; each
     /// datagram is then copied once into a block allocated for the rest of the batch (at
-    /// most [`RECV_CHUNK`] bytes at a time) and handed on as a `BytesMut` of its own, which
+    /// most `RECV_CHUNK` bytes at a time) and handed on as a `BytesMut` of its own, which
     /// the receiver may decrypt in place and keep slices of. Nothing stays allocated per
     /// socket between batches: a block is freed once the layers above drop their slices.
     ///
