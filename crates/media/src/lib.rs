@@ -14,7 +14,12 @@
 //!   older ones are dropped and counted: latency never grows. A [`TransformTrack`] wraps a
 //!   track; when its function fails, the previous frame is repeated and the stream goes on.
 //! - **Helpers** as in aiortc: [`MediaRelay`], [`MediaBlackhole`], [`MediaPlayer`] and
-//!   [`MediaRecorder`] (Y4M, IVF, WAV, Ogg/Opus and WebM, see [`container`]).
+//!   [`MediaRecorder`] (Y4M, IVF, WAV, Ogg/Opus and WebM, see [`container`]). The player
+//!   takes [`PlayerOptions`]: `with_loop(true)` plays the file again and again with rising
+//!   timestamps (aiortc's `loop=True`), `with_decode(false)` passes IVF, Ogg/Opus and WebM
+//!   frames through undecoded (aiortc's `decode=False`) as [`EncodedTrack`]s at the same
+//!   real-time pace, for a peer connection to send as they are when it negotiated the
+//!   file's codec.
 //! - **MP4 and MKV** with the cargo feature `ffmpeg` (off by default): the player and the
 //!   recorder read and write them through the system's FFmpeg libraries (`ffmpeg-next`,
 //!   built against Debian 12's FFmpeg 5.1; packages `libavformat-dev`, `libavcodec-dev`,
@@ -70,6 +75,7 @@
 
 pub mod codec;
 pub mod container;
+mod encoded_track;
 mod error;
 mod frame;
 mod helpers;
@@ -85,9 +91,12 @@ pub use codec::{
     OpusEncoder, VideoDecoder, VideoEncoder, VideoEncoderConfig, VideoEncoderSettings, VpxDecoder,
     VpxEncoder,
 };
+pub use encoded_track::{
+    ENCODED_QUEUE, EncodedFrameSender, EncodedSourceTrack, EncodedTrack, encoded_track_channel,
+};
 pub use error::{CodecError, ConfigProblem, FrameError, MediaError, VpxOperation};
 pub use frame::{AudioFrame, Frame, MediaKind, PixelFormat, RgbFormat, SampleFormat, VideoFrame};
-pub use helpers::{MediaBlackhole, MediaPlayer, MediaRecorder, MediaRelay};
+pub use helpers::{MediaBlackhole, MediaPlayer, MediaRecorder, MediaRelay, PlayerOptions};
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use time::TimeBase;
 pub use track::{

@@ -138,19 +138,19 @@ impl MediaStreamTrack for BoxTrack {
 
 /// The "ended" state of a track, which any number of tasks can wait on.
 #[derive(Debug)]
-struct Ended(watch::Sender<bool>);
+pub(crate) struct Ended(watch::Sender<bool>);
 
 impl Ended {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Ended(watch::Sender::new(false))
     }
-    fn set(&self) {
+    pub(crate) fn set(&self) {
         self.0.send_replace(true);
     }
-    fn get(&self) -> bool {
+    pub(crate) fn get(&self) -> bool {
         *self.0.borrow()
     }
-    async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         let mut rx = self.0.subscribe();
         // The sender lives in `self`, which outlives this future: `wait_for` cannot fail.
         let _ = rx.wait_for(|&ended| ended).await;

@@ -91,6 +91,10 @@ pub enum ContainerError {
     /// An MP4 or MKV file without the `ffmpeg` cargo feature.
     #[error("MP4 and MKV need the ffmpeg feature")]
     NeedsFfmpeg,
+    /// A player in passthrough mode (no decoding) was given a file it cannot pass through:
+    /// raw Y4M or WAV, or MP4/MKV; IVF, Ogg/Opus and WebM are passed through.
+    #[error("{0} files cannot be played without decoding (passthrough reads IVF, Ogg and WebM)")]
+    NoPassthrough(String),
     /// FFmpeg could not read or write the file (its message).
     #[error("FFmpeg: {0}")]
     Ffmpeg(String),

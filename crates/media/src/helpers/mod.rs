@@ -8,6 +8,6 @@ mod recorder;
 mod relay;
 
 pub use blackhole::MediaBlackhole;
-pub use player::MediaPlayer;
+pub use player::{MediaPlayer, PlayerOptions};
 pub use recorder::MediaRecorder;
 pub use relay::MediaRelay;
