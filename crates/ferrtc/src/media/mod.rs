@@ -20,8 +20,13 @@
 //!   holds one decoded frame: a consumer slower than the peer gets the newest frame, older
 //!   ones are dropped and counted. A frame that fails to decode, a stream joined mid-way and
 //!   a decoder that fell behind all wait for the next key frame, which is asked for (PLI).
-//! - **Encoded passthrough** stays as it was: [`Event::Frame`](crate::Event::Frame) and
-//!   [`PeerConnection::write_frame`] on transceivers no media track has taken.
+//! - **Encoded passthrough**: [`PeerConnection::add_encoded_track`] and
+//!   [`PeerConnection::attach_encoded_track`] send an [`EncodedTrack`] (a [`MediaPlayer`]
+//!   opened with [`PlayerOptions::with_decode`]`(false)`, aiortc's `decode=False`) as it is,
+//!   through [`PeerConnection::write_frame`], when the negotiated codec is the track's, and
+//!   stop with [`PassthroughError::CodecMismatch`] otherwise. Lower down,
+//!   [`Event::Frame`](crate::Event::Frame) and [`PeerConnection::write_frame`] work on
+//!   transceivers no track has taken.
 //!
 //! The rest of this module is [`ferrtc_media`] re-exported: frames, codecs, tracks and the
 //! aiortc helpers ([`MediaPlayer`], [`MediaRecorder`], [`MediaRelay`], [`MediaBlackhole`]).
@@ -72,10 +77,12 @@
 //!   16 kHz mono, Opus one of its five rates) is mixed down and resampled linearly, frame by
 //!   frame: good enough for speech, not for music.
 
+mod passthrough;
 mod receive;
 mod send;
 
 pub use ferrtc_media::*;
+pub use passthrough::{EncodedSender, EncodedSenderStats, PassthroughError};
 pub use receive::{RemoteMediaTrack, RemoteTrackStats};
 pub use send::{MediaSender, SenderStats};
 
