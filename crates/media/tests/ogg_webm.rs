@@ -146,6 +146,18 @@ fn ogg_opus_round_trip_in_memory() {
     );
 }
 
+/// A stream with no audio (the writer finished right after the headers) ends with an empty
+/// end-of-stream page: it reads back as no packets and a clean end. Found by the
+/// `media_ogg` fuzz target: the empty page was written with one zero-length packet in it,
+/// which the reader refused as no Opus packet.
+#[test]
+fn an_ogg_stream_without_audio_reads_back_empty() {
+    let bytes = ogg_bytes(&[]);
+    let mut r = OggOpusReader::new(Cursor::new(&bytes)).unwrap();
+    assert!(matches!(r.read_packet(), Ok(None)));
+    assert!(matches!(r.read_packet(), Ok(None)));
+}
+
 #[test]
 fn ogg_reader_joins_packets_across_pages() {
     // Hand-made stream: OpusHead, OpusTags, then a 600-byte "packet" split over two pages

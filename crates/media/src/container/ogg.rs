@@ -250,7 +250,8 @@ impl<W: Write> OggOpusWriter<W> {
     }
 }
 
-/// Writes one page holding exactly `data` as one whole packet (`data.len() < 255 * 255`).
+/// Writes one page holding exactly `data` as one whole packet (`data.len() < 255 * 255`), or
+/// no packet when `data` is empty.
 fn write_page(
     w: &mut impl Write,
     page: &mut Vec<u8>,
@@ -269,12 +270,19 @@ fn write_page(
     page.extend_from_slice(&serial.to_le_bytes());
     page.extend_from_slice(&sequence.to_le_bytes());
     page.extend_from_slice(&[0; 4]); // CRC, filled below
-    // Lacing (RFC 3533 §5): 255s then a value below 255 ends the packet.
-    let full = data.len() / 255;
-    page.push((full + 1) as u8);
-    page.extend(std::iter::repeat_n(255u8, full));
-    page.push((data.len() % 255) as u8);
-    page.extend_from_slice(data);
+    if data.is_empty() {
+        // No packet at all (the empty end-of-stream page): no segments. A lacing value of 0
+        // would be a zero-length packet, which an Opus reader refuses (an Opus packet holds
+        // at least its TOC byte, RFC 6716 §3.1).
+        page.push(0);
+    } else {
+        // Lacing (RFC 3533 §5): 255s then a value below 255 ends the packet.
+        let full = data.len() / 255;
+        page.push((full + 1) as u8);
+        page.extend(std::iter::repeat_n(255u8, full));
+        page.push((data.len() % 255) as u8);
+        page.extend_from_slice(data);
+    }
     let crc = crc32(0, page);
     page[22..26].copy_from_slice(&crc.to_le_bytes());
     w.write_all(page)?;
