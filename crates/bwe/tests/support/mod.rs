@@ -4,13 +4,14 @@
 #![allow(dead_code)]
 
 pub mod str0m_run;
+pub mod wrs_run;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ferrtc_bwe::{BweConfig, BweEvent, CongestionController, Paced, PacketKind};
-use ferrtc_netsim::{Bandwidth, Datagram, Endpoint, Handle, LinkConfig, LinkId, Sim};
+use ferrtc_netsim::{Bandwidth, Datagram, Endpoint, Handle, LinkConfig, LinkId, Sim, TraceKind};
 use ferrtc_rtp_codecs::pipeline::twcc::{TwccConfig, TwccGenerator};
 use ferrtc_rtp_codecs::rtcp::{RawRtcp, RtcpPacket};
 use ferrtc_types::{SeqNo, Ssrc};
@@ -366,4 +367,47 @@ impl Scenario {
     pub fn receiver(&self) -> &Receiver {
         self.sim.endpoint(self.receiver)
     }
+}
+
+/// (utilisation against `cap`, p95 queueing) of the media datagrams (over 200 bytes) from
+/// `sender` delivered in `[start, end)` s, read from `sim`'s trace: each datagram's send and
+/// delivery matched by digest, queueing being the one-way delay minus [`ONE_WAY`]. The
+/// reference harnesses (str0m, webrtc-rs) measure with this.
+pub fn trace_measure(
+    sim: &Sim,
+    sender: SocketAddr,
+    start: f64,
+    end: f64,
+    cap: f64,
+) -> (f64, Duration) {
+    let mut sent: HashMap<u64, Duration> = HashMap::new();
+    let (mut bytes, mut delays) = (0usize, Vec::new());
+    for ev in sim.trace() {
+        match &ev.kind {
+            TraceKind::Sent {
+                from, len, digest, ..
+            } if *from == sender && *len > 200 => {
+                sent.insert(*digest, ev.at);
+            }
+            TraceKind::Delivered {
+                from, len, digest, ..
+            } if *from == sender && *len > 200 => {
+                let t = ev.at.as_secs_f64();
+                if !(start..end).contains(&t) {
+                    continue;
+                }
+                bytes += len;
+                if let Some(s) = sent.get(digest) {
+                    delays.push((ev.at - *s).saturating_sub(ONE_WAY));
+                }
+            }
+            _ => {}
+        }
+    }
+    delays.sort();
+    let p95 = delays
+        .get(delays.len().saturating_sub(1) * 95 / 100)
+        .copied()
+        .unwrap_or_default();
+    (bytes as f64 * 8.0 / (end - start) / cap, p95)
 }

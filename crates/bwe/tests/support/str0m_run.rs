@@ -4,12 +4,12 @@
 //! Queueing delay is read from the simulator's trace (each datagram's send and delivery
 //! matched by digest). Shared by `tests/str0m_side_by_side.rs` and the benches' `bwe` group.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, LinkId, Sim, TraceKind};
+use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, LinkId, Sim};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use str0m::bwe::{Bitrate, BweKind};
@@ -230,37 +230,7 @@ impl Str0mRun {
     /// (utilisation against `cap`, p95 queueing) of media datagrams delivered in
     /// `[start, end)` s.
     pub fn measure(&self, start: f64, end: f64, cap: f64) -> (f64, Duration) {
-        let sender: SocketAddr = SENDER.parse().unwrap();
-        let mut sent: HashMap<u64, Duration> = HashMap::new();
-        let (mut bytes, mut delays) = (0usize, Vec::new());
-        for ev in self.sim.trace() {
-            match &ev.kind {
-                TraceKind::Sent {
-                    from, len, digest, ..
-                } if *from == sender && *len > 200 => {
-                    sent.insert(*digest, ev.at);
-                }
-                TraceKind::Delivered {
-                    from, len, digest, ..
-                } if *from == sender && *len > 200 => {
-                    let t = ev.at.as_secs_f64();
-                    if !(start..end).contains(&t) {
-                        continue;
-                    }
-                    bytes += len;
-                    if let Some(s) = sent.get(digest) {
-                        delays.push((ev.at - *s).saturating_sub(ONE_WAY));
-                    }
-                }
-                _ => {}
-            }
-        }
-        delays.sort();
-        let p95 = delays
-            .get(delays.len().saturating_sub(1) * 95 / 100)
-            .copied()
-            .unwrap_or_default();
-        (bytes as f64 * 8.0 / (end - start) / cap, p95)
+        super::trace_measure(&self.sim, SENDER.parse().unwrap(), start, end, cap)
     }
 
     /// str0m's latest estimate, bit/s.
