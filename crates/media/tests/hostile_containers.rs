@@ -245,3 +245,27 @@ fn readers_survive_hostile_files_with_bounded_allocations() {
         }
     }
 }
+
+/// A WAV header naming more channels than a u16 block align holds (40,000 of 16-bit samples)
+/// is refused as malformed: our writer could not write such a file back. Found by the
+/// `media_wav` fuzz target (the reader took it, the writer refused its format).
+#[test]
+fn a_wav_header_with_too_many_channels_is_refused() {
+    let mut header = Vec::new();
+    header.extend_from_slice(b"RIFF");
+    header.extend_from_slice(&36u32.to_le_bytes());
+    header.extend_from_slice(b"WAVEfmt ");
+    header.extend_from_slice(&16u32.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    header.extend_from_slice(&40_000u16.to_le_bytes());
+    header.extend_from_slice(&48_000u32.to_le_bytes());
+    header.extend_from_slice(&0u32.to_le_bytes()); // byte rate (does not fit)
+    header.extend_from_slice(&0u16.to_le_bytes()); // block align (does not fit)
+    header.extend_from_slice(&16u16.to_le_bytes());
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&0u32.to_le_bytes());
+    assert!(matches!(
+        WavReader::new(Cursor::new(&header)),
+        Err(ContainerError::MalformedHeader(_))
+    ));
+}

@@ -68,7 +68,14 @@ impl<R: Read> WavReader<R> {
                         (FORMAT_FLOAT, 32) => Encoding::F32,
                         _ => return Err(ContainerError::Unsupported(KIND)),
                     };
-                    if channels == 0 || rate == 0 {
+                    // A frame of every channel's sample (the fmt chunk's block align) is a
+                    // u16: more channels than that holds is no real file, and our writer could
+                    // not write it back.
+                    let sample_bytes = match encoding {
+                        Encoding::S16 => 2,
+                        Encoding::F32 => 4,
+                    };
+                    if channels == 0 || rate == 0 || u32::from(channels) * sample_bytes > 0xFFFF {
                         return Err(ContainerError::MalformedHeader(KIND));
                     }
                     format = Some((rate, channels, encoding));
