@@ -117,6 +117,53 @@ fn hostile_input_is_refused_or_ignored() {
     );
 }
 
+/// Temporal units holding several shown frames, found by the `media_decoders` fuzz target:
+/// dav1d refused the next buffer until its pictures were out ("again"), and new data while
+/// some of the last was pending made the binding panic. Replayed frame by frame (the fuzz
+/// input's framing: a codec byte, then frames after two-byte little-endian lengths), it
+/// gives pictures or typed errors, never a timestamp from the future, and a clean stream
+/// decodes fully after it on the same decoder.
+#[test]
+fn units_with_several_shown_frames_neither_panic_nor_stall() {
+    let input = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/av1/hostile-pending-data.bin"
+    ))
+    .unwrap();
+    let mut rest = &input[1..];
+    let mut frames = Vec::new();
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]])).min(rest.len() - 2);
+        frames.push(&rest[2..2 + len]);
+        rest = &rest[2 + len..];
+    }
+    assert!(frames.len() >= 2, "{} frames", frames.len());
+    let mut decoder = Av1Decoder::new().unwrap();
+    let mut pictures = 0;
+    for (i, f) in frames.iter().enumerate() {
+        let pts = i as i64 * 3000;
+        match decoder.decode(f, pts) {
+            Ok(Some(p)) => {
+                assert!((0..=pts).contains(&p.pts), "pts {} at input {i}", p.pts);
+                pictures += 1;
+            }
+            Ok(None) | Err(ferrtc_media::CodecError::Dav1d(_)) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    eprintln!("{} hostile frames: {pictures} pictures", frames.len());
+    // The same decoder then takes a clean stream from its key frame.
+    let mut reader = IvfReader::new(std::fs::File::open(FIXTURE).unwrap()).unwrap();
+    let mut clean = 0;
+    while let Some(packet) = reader.read_frame().unwrap() {
+        if let Ok(Some(p)) = decoder.decode(&packet.data, 1_000_000 + packet.pts) {
+            assert_eq!((p.width(), p.height()), (160, 120));
+            clean += 1;
+        }
+    }
+    assert!(clean >= 14, "{clean} of 15 clean pictures");
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn media_player_plays_av1_ivf() {
     let mut player = MediaPlayer::open(FIXTURE).unwrap();

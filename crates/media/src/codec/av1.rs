@@ -11,6 +11,10 @@ use crate::time::TimeBase;
 /// Decoded frames kept in the decoder's pool.
 const POOL_IDLE: usize = 4;
 
+/// How many times one `decode` call offers dav1d the data it could not take before, taking
+/// a picture out between tries, before the decoder is flushed instead.
+const MAX_PENDING_TRIES: u32 = 16;
+
 /// An AV1 decoder (libdav1d): one thread and a frame delay of one, so each temporal unit in
 /// gives its picture at once, as a realtime receiver needs. Output frames are 8-bit I420 on
 /// the 90 kHz clock, in pooled buffers; other layouts and depths are refused.
@@ -72,23 +76,50 @@ impl Av1Decoder {
 
 impl VideoDecoder for Av1Decoder {
     fn decode(&mut self, data: &[u8], pts: i64) -> Result<Option<VideoFrame>, CodecError> {
+        // dav1d takes a buffer only once the pictures it holds are out ("again"), and the
+        // binding panics when new data comes while some of the last is still pending. A
+        // well-formed realtime stream (one shown frame per temporal unit) never gets here;
+        // a hostile one can, so what is pending goes first, handing out pictures between
+        // tries, a bounded number of times, after which the decoder is flushed (the stream
+        // resumes at the next key frame).
+        let mut newest = None;
+        let mut tries = 0;
+        loop {
+            match self.inner.send_pending_data() {
+                Ok(()) => break,
+                Err(e) if e.is_again() => {
+                    if let Some(p) = self.picture()? {
+                        newest = Some(p);
+                    }
+                    tries += 1;
+                    if tries == MAX_PENDING_TRIES {
+                        self.inner.flush();
+                        break;
+                    }
+                }
+                // The binding dropped the pending data with the error.
+                Err(e) => return Err(CodecError::Dav1d(e)),
+            }
+        }
         // dav1d keeps the buffer until it has parsed it: it takes an owned copy.
         match self.inner.send_data(data.to_vec(), None, Some(pts), None) {
             Ok(()) => {}
             Err(e) if e.is_again() => {
-                // The decoder has a picture to hand out before it takes the rest.
-                let picture = self.picture()?;
+                // A picture to hand out before it takes the rest; what it still cannot
+                // take waits for the next call (above).
+                if let Some(p) = self.picture()? {
+                    newest = Some(p);
+                }
                 match self.inner.send_pending_data() {
                     Ok(()) => {}
                     Err(e) if e.is_again() => {}
                     Err(e) => return Err(CodecError::Dav1d(e)),
                 }
-                if picture.is_some() {
-                    return Ok(picture);
-                }
             }
             Err(e) => return Err(CodecError::Dav1d(e)),
         }
-        self.picture()
+        // The newest picture wins: older ones a hostile unit piled up are dropped, as a
+        // realtime receiver would.
+        Ok(self.picture()?.or(newest))
     }
 }
