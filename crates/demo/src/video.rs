@@ -260,8 +260,24 @@ impl Pipeline {
             let mut encoder: Option<Box<dyn VideoEncoder>> = None;
             let mut first_pts: Option<i64> = None;
             let mut out = Vec::new();
+            let mut send_codec = None;
             while let Ok(Frame::Video(frame)) = runtime.block_on(track.recv()) {
-                let Some(&codec) = codec.get() else { continue };
+                let Some(&received) = codec.get() else {
+                    continue;
+                };
+                let codec = match send_codec {
+                    Some(c) => c,
+                    None => match choose_send_codec(&runtime, &pc, transceiver, received) {
+                        Some(c) => *send_codec.insert(c),
+                        None => {
+                            tracing::warn!(
+                                ?received,
+                                "no negotiated codec this server encodes: video not sent back"
+                            );
+                            return;
+                        }
+                    },
+                };
                 let start = *first_pts.get_or_insert(frame.pts);
                 let seconds = (frame.pts - start) as f64 / VIDEO_CLOCK_HZ;
                 let started = Instant::now();
@@ -418,10 +434,43 @@ fn new_decoder(codec: CodecKind) -> Option<Box<dyn VideoDecoder>> {
         CodecKind::Vp8 => VpxDecoder::vp8().map(|d| Box::new(d) as _),
         CodecKind::Vp9 => VpxDecoder::vp9().map(|d| Box::new(d) as _),
         CodecKind::H264 => H264Decoder::new().map(|d| Box::new(d) as _),
+        CodecKind::Av1 => ferrtc_media::Av1Decoder::new().map(|d| Box::new(d) as _),
         _ => return None,
     };
     d.map_err(|e| tracing::warn!(error = %e, "decoder not created"))
         .ok()
+}
+
+/// The video codecs the server encodes, in the order it picks them when the browser sends
+/// one it cannot encode (AV1: decoded by libdav1d, but there is no AV1 encoder here).
+const ENCODES: [CodecKind; 3] = [CodecKind::Vp8, CodecKind::Vp9, CodecKind::H264];
+
+/// The codec to send back when the browser sends `received`: the same when the server
+/// encodes it and the negotiation lets it send it, else the first negotiated one it
+/// encodes (an answer lists every codec both sides have, and the answerer may send any of
+/// them). The peer connection is told, so the frames go out in that codec's format.
+fn choose_send_codec(
+    runtime: &tokio::runtime::Handle,
+    pc: &PeerConnection,
+    transceiver: TransceiverId,
+    received: CodecKind,
+) -> Option<CodecKind> {
+    let (_, negotiated) = runtime.block_on(pc.send_codecs(transceiver)).ok()?;
+    let negotiated: Vec<CodecKind> = negotiated.iter().map(|c| c.codec).collect();
+    let codec = std::iter::once(received)
+        .chain(ENCODES)
+        .find(|c| ENCODES.contains(c) && negotiated.contains(c))?;
+    runtime
+        .block_on(pc.set_send_codec(transceiver, Some(codec)))
+        .ok()?;
+    if codec != received {
+        tracing::info!(
+            ?received,
+            sent = ?codec,
+            "the browser's codec has no encoder here: another negotiated one is sent back"
+        );
+    }
+    Some(codec)
 }
 
 fn new_encoder(codec: CodecKind, config: VideoEncoderConfig) -> Option<Box<dyn VideoEncoder>> {

@@ -129,3 +129,18 @@ async fn vp9_edges_come_back() {
     assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and unshare: cargo xtask demo test"]
+async fn av1_goes_in_and_edges_come_back_in_vp8() {
+    // The page's AV1 choice offers AV1 then VP8: Chromium sends AV1, the server decodes it
+    // (libdav1d), finds edges and, having no AV1 encoder, sends VP8 back, which the answer
+    // lets it send.
+    let r = call("autostart=1&test=1&transform=edges&codec=AV1").await;
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert_eq!(r["video_codec_sent"], "video/AV1", "{r}");
+    assert_eq!(r["video_codec"], "video/VP8", "{r}");
+    assert!(number(&r, &["frames_decoded"]) > 30.0, "{r}");
+    assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
+    assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
+}

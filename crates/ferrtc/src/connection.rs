@@ -26,8 +26,8 @@ use crate::turn::Relayed;
 use ferrtc_stun_ice::turn;
 
 pub use core::{
-    CodecKind, ConnectionState, Description, EncodedFrame, MediaKind, SdpType, SignalingState,
-    TransceiverId, TransceiverInit, TransportError,
+    CodecKind, ConnectionState, Description, EncodedFrame, MediaKind, SdpType, SendCodec,
+    SignalingState, TransceiverId, TransceiverInit, TransportError,
 };
 pub use ferrtc_sdp::{Candidate, Direction};
 pub use ice::{ConnectionState as IceConnectionState, GatheringState as IceGatheringState};
@@ -158,6 +158,8 @@ pub(crate) enum Command {
         rtp_timestamp: u32,
     },
     RequestKeyframe(TransceiverId),
+    SendCodecs(TransceiverId, Reply<(Option<SendCodec>, Vec<SendCodec>)>),
+    SetSendCodec(TransceiverId, Option<CodecKind>, Reply<()>),
     /// A media track takes one side of a transceiver over (`crate::tap`).
     #[cfg_attr(not(feature = "media"), allow(dead_code))]
     Tap(
@@ -489,8 +491,40 @@ impl PeerConnection {
             .map_err(|_| Error::Closed)
     }
 
-    /// Sends an encoded frame on a transceiver (for H.264, Annex B): packetized for the
-    /// first negotiated codec ferrtc has a payload format for, with the transceiver's SSRC
+    /// The codec [`PeerConnection::write_frame`] sends with on `transceiver` (`None` while it
+    /// sends nothing), and every negotiated codec it could send with, the peer's preference
+    /// first.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub async fn send_codecs(
+        &self,
+        transceiver: TransceiverId,
+    ) -> Result<(Option<SendCodec>, Vec<SendCodec>), Error> {
+        self.ask(|r| Command::SendCodecs(transceiver, r)).await
+    }
+
+    /// Chooses the codec frames are sent with on `transceiver`, among the negotiated ones
+    /// (W3C `RTCRtpEncodingParameters.codec`); `None` returns to the peer's preference. The
+    /// choice holds across negotiations while negotiated. Raw-frame media tracks (the
+    /// `media` feature's `add_media_track`) choose by themselves when they cannot encode
+    /// the peer's first choice.
+    ///
+    /// # Errors
+    /// [`Error::Peer`] with [`ferrtc_peerconnection::PeerError::CodecNotNegotiated`] when the
+    /// negotiation does not hold `codec` for sending; [`Error::Closed`].
+    pub async fn set_send_codec(
+        &self,
+        transceiver: TransceiverId,
+        codec: Option<CodecKind>,
+    ) -> Result<(), Error> {
+        self.ask(|r| Command::SetSendCodec(transceiver, codec, r))
+            .await
+    }
+
+    /// Sends an encoded frame on a transceiver (for H.264, Annex B): packetized for its send
+    /// codec ([`PeerConnection::send_codecs`]: the caller's choice, else the first
+    /// negotiated codec ferrtc has a payload format for), with the transceiver's SSRC
     /// and sequence numbers. Use this or [`PeerConnection::write_rtp`] on a transceiver,
     /// not both. Returns at once; a frame the core refuses (before the connection is up,
     /// on a transceiver that does not send, or one the payload format refuses) is dropped
@@ -974,6 +1008,16 @@ impl Handler<Relayed> for Connection {
             }
             Command::GetStats(r) => {
                 let _ = r.send(Ok(pc.stats(now)));
+            }
+            Command::SendCodecs(t, r) => {
+                let _ = r.send(Ok((pc.send_codec(t), pc.send_codecs(t))));
+            }
+            Command::SetSendCodec(t, codec, r) => {
+                let res = pc.set_send_codec(t, codec).map_err(Error::from);
+                // A media track sending there hears of the new codec and starts it with a
+                // key frame.
+                self.taps.refresh(pc);
+                let _ = r.send(res);
             }
             Command::RequestKeyframe(t) => {
                 if let Err(e) = pc.request_keyframe(t) {

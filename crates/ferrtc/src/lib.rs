@@ -100,8 +100,8 @@ pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Mes
 pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
 pub use connection::{
     Candidate, CodecKind, ConnectionState, Description, Direction, EncodedFrame, Event,
-    IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SignalingState,
-    TransceiverId, TransceiverInfo, TransceiverInit, TransportError,
+    IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SendCodec,
+    SignalingState, TransceiverId, TransceiverInfo, TransceiverInit, TransportError,
 };
 pub use endpoint::{EndpointStats, UdpEndpoint};
 pub use error::{ConfigurationError, Error};

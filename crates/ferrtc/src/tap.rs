@@ -19,16 +19,9 @@ use crate::connection::{CodecKind, EncodedFrame, MediaKind, TransceiverId};
 /// frames per second, or 1.3 s of 20 ms audio.
 pub(crate) const FRAME_QUEUE: usize = 64;
 
-/// The codec a transceiver sends with: the first negotiated one ferrtc packetizes (the
-/// core's choice for [`crate::PeerConnection::write_frame`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SendCodec {
-    pub(crate) codec: CodecKind,
-    /// The RTP clock rate, in Hz.
-    pub(crate) clock_rate: u32,
-    /// The channel count (`a=rtpmap`'s third field; 1 when absent).
-    pub(crate) channels: u16,
-}
+/// The codec a transceiver sends with: the core's choice for
+/// [`crate::PeerConnection::write_frame`].
+pub(crate) use ferrtc_peerconnection::SendCodec;
 
 /// One side of a transceiver that a track takes over.
 #[derive(Debug)]
@@ -42,12 +35,15 @@ pub(crate) enum TapPart {
     },
     /// A local track's sender: key-frame requests raise `keyframe`; the negotiated codec
     /// is published on `codec`; the sender's share of the congestion controller's target
-    /// goes to `estimate` (bit/s, 0 while there is none).
+    /// goes to `estimate` (bit/s, 0 while there is none). `can_send` lists the codecs the
+    /// sender can make, best first (empty: any): when the peer's first choice is not one
+    /// of them, the first negotiated one that is becomes the send codec.
     Send {
         kind: MediaKind,
         keyframe: Arc<AtomicBool>,
         codec: watch::Sender<Option<SendCodec>>,
         estimate: Arc<AtomicU32>,
+        can_send: Vec<CodecKind>,
     },
 }
 
@@ -72,6 +68,7 @@ struct SendTap {
     keyframe: Arc<AtomicBool>,
     codec: watch::Sender<Option<SendCodec>>,
     estimate: Arc<AtomicU32>,
+    can_send: Vec<CodecKind>,
 }
 
 #[derive(Default)]
@@ -124,6 +121,7 @@ impl Taps {
                 keyframe,
                 codec,
                 estimate,
+                can_send,
             } => {
                 if kind != actual {
                     return Err(TapRefused::Kind(actual));
@@ -131,11 +129,12 @@ impl Taps {
                 if tap.send.as_ref().is_some_and(|s| !s.codec.is_closed()) {
                     return Err(TapRefused::Taken);
                 }
-                codec.send_replace(send_codec(pc, transceiver));
+                codec.send_replace(send_codec(pc, transceiver, &can_send));
                 tap.send = Some(SendTap {
                     keyframe,
                     codec,
                     estimate,
+                    can_send,
                 });
             }
         }
@@ -143,13 +142,13 @@ impl Taps {
     }
 
     /// After a description was applied: tells each sender its codec now.
-    pub(crate) fn refresh(&mut self, pc: &core::PeerConnection) {
+    pub(crate) fn refresh(&mut self, pc: &mut core::PeerConnection) {
         self.map.retain(|id, tap| {
             if let Some(s) = &tap.send {
                 if s.codec.is_closed() {
                     tap.send = None;
                 } else {
-                    let now = send_codec(pc, *id);
+                    let now = send_codec(pc, *id, &s.can_send);
                     let changed = s
                         .codec
                         .send_if_modified(|c| std::mem::replace(c, now) != now);
@@ -231,19 +230,27 @@ impl Taps {
     }
 }
 
-/// The codec `transceiver` sends with in the last negotiation, if it sends.
-fn send_codec(pc: &core::PeerConnection, transceiver: TransceiverId) -> Option<SendCodec> {
-    let media = pc
-        .negotiator()
-        .negotiation()?
-        .media
+/// The codec `transceiver` sends with in the last negotiation, if it sends: the core's
+/// choice, unless its sender cannot make that codec (`can_send`, empty for any) and the
+/// negotiation holds one it can, which is then chosen in the core (an answer may list
+/// AV1 first and VP8 after it; ferrtc encodes only the second).
+fn send_codec(
+    pc: &mut core::PeerConnection,
+    transceiver: TransceiverId,
+    can_send: &[CodecKind],
+) -> Option<SendCodec> {
+    let current = pc.send_codec(transceiver)?;
+    if can_send.is_empty() || can_send.contains(&current.codec) {
+        return Some(current);
+    }
+    let negotiated = pc.send_codecs(transceiver);
+    let better = can_send
         .iter()
-        .find(|m| m.transceiver == transceiver && m.sends() && m.send.is_some())?;
-    media.codecs.iter().find_map(|c| {
-        CodecKind::from_name(&c.name).map(|codec| SendCodec {
-            codec,
-            clock_rate: c.clock_rate,
-            channels: c.channels.unwrap_or(1),
-        })
-    })
+        .find_map(|c| negotiated.iter().find(|n| n.codec == *c))
+        .copied();
+    match better {
+        Some(b) if pc.set_send_codec(transceiver, Some(b.codec)).is_ok() => Some(b),
+        // Nothing it can make: the sender reports the codec it was given.
+        _ => Some(current),
+    }
 }

@@ -594,6 +594,44 @@ async fn vp9_video_when_preferred() {
     assert_eq!(sender.codec(), Some(CodecKind::Vp9));
 }
 
+#[tokio::test]
+async fn vp8_sent_when_the_peer_prefers_av1_which_ferrtc_cannot_encode() {
+    // Both put AV1 first, so the answer lists it first: the core's default send codec is
+    // AV1, which ferrtc only decodes. The sender picks the first negotiated codec it can
+    // encode (VP8, which the offer and answer both hold) and the peer decodes it.
+    let config = || {
+        let mut c = fixed_rate();
+        c.codec_preferences = vec!["AV1".into()];
+        c
+    };
+    let a = PeerConnection::new(config()).await.unwrap();
+    let b = PeerConnection::new(config()).await.unwrap();
+    let sender = a.add_media_track(pattern_track(None)).await.unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        b.remote_media_track(only_transceiver(&b).await)
+            .await
+            .unwrap()
+    })
+    .await;
+    let answer = a.remote_description().unwrap().sdp;
+    let video = answer
+        .lines()
+        .find(|l| l.starts_with("m=video"))
+        .unwrap()
+        .to_owned();
+    let first_pt = video.split(' ').nth(3).unwrap();
+    assert!(
+        answer.contains(&format!("a=rtpmap:{first_pt} AV1/90000")),
+        "AV1 is not first in the answer: {video}"
+    );
+    let got = receive_pattern(&remote, 15, || {}).await;
+    let psnrs: Vec<f64> = got.iter().map(|g| g.1).collect();
+    let (mean, _) = summary(&psnrs);
+    eprintln!("VP8 chosen over AV1: luma PSNR mean {mean:.1} dB over 15 frames");
+    assert!(mean >= MIN_PSNR_DB, "{psnrs:?}");
+    assert_eq!(sender.codec(), Some(CodecKind::Vp8));
+}
+
 /// G.722 at 64 kbit/s is a waveform coder (sub-band ADPCM): on steady tones under 4 kHz (its
 /// lower band) it keeps over 35 dB once its predictors have adapted (38 dB measured here).
 /// 25 dB leaves room, while a wrong rate (the 8 kHz RTP clock taken for the 16 kHz sample

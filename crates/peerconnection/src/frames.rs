@@ -178,6 +178,7 @@ impl Depacketizer for AnyDepacketizer {
 /// The send side of a transceiver in frame mode.
 pub(crate) struct FrameSender {
     pub(crate) codec: CodecKind,
+    pub(crate) payload_type: PayloadType,
     packetizer: RtpPacketizer<AnyPacketizer>,
     packets: Vec<BytesMut>,
 }
@@ -193,6 +194,7 @@ impl FrameSender {
     ) -> FrameSender {
         FrameSender {
             codec,
+            payload_type: pt,
             packetizer: RtpPacketizer::new(
                 AnyPacketizer::new(codec, h264_mode0),
                 pt,
@@ -202,6 +204,11 @@ impl FrameSender {
             ),
             packets: Vec::new(),
         }
+    }
+
+    /// The sequence number of the next packet.
+    pub(crate) fn next_sequence_number(&self) -> SeqNo {
+        self.packetizer.next_sequence_number()
     }
 
     /// The RTP packets of one frame.
@@ -219,8 +226,10 @@ impl FrameSender {
 
 /// The receive side of one incoming stream in frame mode.
 pub(crate) struct FrameReceiver {
-    codec: CodecKind,
+    pub(crate) codec: CodecKind,
     ssrc: Ssrc,
+    /// The newest sequence number seen (RFC 3550 A.1's wrap-aware order).
+    newest: Option<u16>,
     jitter: JitterBuffer<AnyDepacketizer>,
 }
 
@@ -241,14 +250,26 @@ impl FrameReceiver {
         FrameReceiver {
             codec,
             ssrc,
+            newest: None,
             jitter: JitterBuffer::new(AnyDepacketizer::new(codec), clock_rate, config),
         }
     }
 
     pub(crate) fn handle_rtp(&mut self, now: Instant, packet: &[u8]) {
         if let Ok(p) = RtpPacket::new_checked(packet) {
+            let seq = p.sequence_number().0;
+            if self.is_newer(seq) {
+                self.newest = Some(seq);
+            }
             self.jitter.handle_rtp(now, &p);
         }
+    }
+
+    /// Whether `seq` comes after every sequence number seen so far (within half the
+    /// sequence space, as RFC 3550 A.1 orders them).
+    pub(crate) fn is_newer(&self, seq: u16) -> bool {
+        self.newest
+            .is_none_or(|n| seq != n && seq.wrapping_sub(n) < 0x8000)
     }
 
     pub(crate) fn set_rtt(&mut self, rtt: Duration) {

@@ -111,7 +111,7 @@ pub use negotiated::{
 pub use negotiator::{Negotiator, RemoteCandidate, TrickledCandidate};
 pub use peer::{
     DataChannelId, DataChannelInfo, DataChannelInit, DataChannelState, Event, PeerConfig,
-    PeerConnection, PeerError, PeerStats,
+    PeerConnection, PeerError, PeerStats, SendCodec,
 };
 pub use rtp_session::RtpSessionStats;
 pub use stats::{StatsEntry, StatsReport, StatsType, StatsValue};

@@ -304,6 +304,15 @@ pub enum PeerError {
     /// No transceiver with this id, or it sends nothing (yet).
     #[error("transceiver {0:?} has no send stream")]
     NotSending(TransceiverId),
+    /// [`PeerConnection::set_send_codec`] named a codec the last negotiation of the
+    /// transceiver does not hold (or no negotiation yet).
+    #[error("{codec:?} is not negotiated for sending on transceiver {transceiver:?}")]
+    CodecNotNegotiated {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// The codec asked for.
+        codec: CodecKind,
+    },
     /// An RTP packet that does not parse.
     #[error("not an RTP packet")]
     MalformedRtp,
@@ -365,8 +374,26 @@ struct Route {
     recv: RecvSpec,
     /// Codec and clock rate by the payload types we receive.
     recv_codecs: Vec<(PayloadType, CodecKind, u32)>,
-    /// The codec we send in frame mode: the first negotiated one we packetize.
-    send_codec: Option<(CodecKind, PayloadType, bool)>,
+    /// The codecs the negotiation lets us send on it that we packetize, the peer's
+    /// preference first, each with whether H.264 is in packetization mode 0.
+    send_codecs: Vec<(SendCodec, bool)>,
+    /// The one of them frames are sent with (index into `send_codecs`): the caller's
+    /// choice ([`PeerConnection::set_send_codec`]) when negotiated, else the first.
+    send_codec: Option<usize>,
+}
+
+/// A codec a transceiver may send with, as the last negotiation made it
+/// ([`PeerConnection::send_codec`], [`PeerConnection::send_codecs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendCodec {
+    /// The codec.
+    pub codec: CodecKind,
+    /// The payload type the peer expects it on.
+    pub payload_type: PayloadType,
+    /// The RTP clock rate, in Hz.
+    pub clock_rate: u32,
+    /// The channel count (`a=rtpmap`'s third field; 1 when absent).
+    pub channels: u16,
 }
 
 /// One WebRTC peer connection, sans-IO. See the module docs.
@@ -390,6 +417,9 @@ pub struct PeerConnection {
     session: RtpSession,
     frame_mode: Vec<TransceiverId>,
     frame_senders: HashMap<TransceiverId, FrameSender>,
+    /// The send codec each transceiver's caller chose ([`PeerConnection::set_send_codec`]),
+    /// kept across negotiations.
+    send_codec_choice: HashMap<TransceiverId, CodecKind>,
     frame_receivers: HashMap<Ssrc, (usize, FrameReceiver)>,
     mtu: usize,
     stats: PeerStats,
@@ -472,6 +502,7 @@ impl PeerConnection {
             session,
             frame_mode: Vec::new(),
             frame_senders: HashMap::new(),
+            send_codec_choice: HashMap::new(),
             frame_receivers: HashMap::new(),
             mtu,
             stats: PeerStats::default(),
@@ -1218,7 +1249,11 @@ impl PeerConnection {
             .find(|r| r.transceiver == transceiver)
             .ok_or(PeerError::NotSending(transceiver))?;
         let ssrc = route.send_ssrc.ok_or(PeerError::NotSending(transceiver))?;
-        let (codec, pt, h264_mode0) = route.send_codec.ok_or(PeerError::NotSending(transceiver))?;
+        let (send, h264_mode0) = route
+            .send_codec
+            .and_then(|i| route.send_codecs.get(i).copied())
+            .ok_or(PeerError::NotSending(transceiver))?;
+        let (codec, pt) = (send.codec, send.payload_type);
         let kind = packet_kind(route.kind);
         // Room for SRTP's tag and a few header extensions.
         let mtu = self.mtu.saturating_sub(16 + 32);
@@ -1227,8 +1262,11 @@ impl PeerConnection {
             .frame_senders
             .entry(transceiver)
             .or_insert_with(|| FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu));
-        if sender.codec != codec {
-            *sender = FrameSender::new(codec, h264_mode0, pt, ssrc, first_seq, mtu);
+        if sender.codec != codec || sender.payload_type != pt {
+            // Another codec on the same stream: its sequence numbers go on where the last
+            // packet left them (a jump would look like a restart to the receiver).
+            let next = sender.next_sequence_number();
+            *sender = FrameSender::new(codec, h264_mode0, pt, ssrc, next, mtu);
         }
         let packets = sender
             .packetize(data, rtp_timestamp)
@@ -1257,6 +1295,73 @@ impl PeerConnection {
     /// The transport's refusal (not connected yet).
     pub fn write_rtcp(&mut self, packet: &[u8]) -> Result<(), PeerError> {
         self.transport.send_rtcp(packet)?;
+        Ok(())
+    }
+
+    /// The codec [`PeerConnection::write_frame`] sends with on `transceiver`: the one
+    /// chosen with [`PeerConnection::set_send_codec`] while the negotiation holds it, else
+    /// the first negotiated codec ferrtc packetizes (the peer's preference). `None` while
+    /// the transceiver sends nothing.
+    #[must_use]
+    pub fn send_codec(&self, transceiver: TransceiverId) -> Option<SendCodec> {
+        let route = self.routes.iter().find(|r| r.transceiver == transceiver)?;
+        route
+            .send_codec
+            .and_then(|i| route.send_codecs.get(i))
+            .map(|(s, _)| *s)
+    }
+
+    /// Every codec the last negotiation lets `transceiver` send with that ferrtc
+    /// packetizes, the peer's preference first (empty while it sends nothing). A sender
+    /// that can make only some of them picks one with [`PeerConnection::set_send_codec`].
+    #[must_use]
+    pub fn send_codecs(&self, transceiver: TransceiverId) -> Vec<SendCodec> {
+        self.routes
+            .iter()
+            .find(|r| r.transceiver == transceiver && r.send_codec.is_some())
+            .map(|r| r.send_codecs.iter().map(|(s, _)| *s).collect())
+            .unwrap_or_default()
+    }
+
+    /// Chooses the codec `transceiver` sends frames with, among those negotiated (as the
+    /// W3C `RTCRtpEncodingParameters.codec` does): an answerer may send any codec of its
+    /// answer, so a peer that sends AV1 can be answered with VP8 when both are in it.
+    /// The choice holds across negotiations while it stays negotiated (the first codec is
+    /// used meanwhile); `None` goes back to the peer's preference. The next frame starts
+    /// the new codec's payload format; send it as a key frame.
+    ///
+    /// # Errors
+    /// [`PeerError::CodecNotNegotiated`] when the current negotiation of the transceiver
+    /// does not let it send `codec` (nothing changes then); [`PeerError::NotSending`] for
+    /// an unknown transceiver.
+    pub fn set_send_codec(
+        &mut self,
+        transceiver: TransceiverId,
+        codec: Option<CodecKind>,
+    ) -> Result<(), PeerError> {
+        if self.negotiator.transceiver(transceiver).is_none() {
+            return Err(PeerError::NotSending(transceiver));
+        }
+        let route = self
+            .routes
+            .iter_mut()
+            .find(|r| r.transceiver == transceiver);
+        let Some(codec) = codec else {
+            self.send_codec_choice.remove(&transceiver);
+            if let Some(r) = route.filter(|r| r.send_codec.is_some()) {
+                r.send_codec = Some(0);
+            }
+            return Ok(());
+        };
+        let at = route.and_then(|r| {
+            let i = r.send_codecs.iter().position(|(s, _)| s.codec == codec)?;
+            r.send_codec.is_some().then_some((r, i))
+        });
+        let Some((route, i)) = at else {
+            return Err(PeerError::CodecNotNegotiated { transceiver, codec });
+        };
+        route.send_codec = Some(i);
+        self.send_codec_choice.insert(transceiver, codec);
         Ok(())
     }
 
@@ -1392,16 +1497,35 @@ impl PeerConnection {
         let Ok(p) = RtpPacket::new_checked_header(packet) else {
             return;
         };
-        let (ssrc, pt) = (p.ssrc(), p.payload_type());
+        let (ssrc, pt, seq) = (p.ssrc(), p.payload_type(), p.sequence_number().0);
+        let codec = self.routes[i]
+            .recv_codecs
+            .iter()
+            .find(|c| c.0 == pt)
+            .copied();
+        if let (Some((_, kind, _)), Some((_, fr))) = (codec, self.frame_receivers.get(&ssrc)) {
+            if fr.codec != kind {
+                if !fr.is_newer(seq) {
+                    // A late packet of the codec the sender has left: no frame of it can
+                    // still be completed.
+                    self.stats.frame_packets_lost += 1;
+                    return;
+                }
+                // The sender switched codecs on the stream (RFC 3550 §5.1 lets the payload
+                // type change): what the old jitter buffer completed has been handed out
+                // already; a new one starts with this packet.
+                self.poll_frames(now);
+                self.frame_receivers.remove(&ssrc);
+            }
+        }
         if !self.frame_receivers.contains_key(&ssrc) {
-            let Some((_, kind, clock)) = self.routes[i].recv_codecs.iter().find(|c| c.0 == pt)
-            else {
+            let Some((_, kind, clock)) = codec else {
                 return;
             };
             if self.frame_receivers.len() >= 64 {
                 return;
             }
-            let mut fr = FrameReceiver::new(*kind, ssrc, *clock);
+            let mut fr = FrameReceiver::new(kind, ssrc, clock);
             // A receive-only peer measures no RTT from reports: assume the NACK
             // generator's initial 100 ms, so the jitter buffer waits for a repair.
             fr.set_rtt(self.session.stats().rtt.unwrap_or(ASSUMED_RTT));
@@ -1665,18 +1789,26 @@ impl PeerConnection {
         for m in &n.media {
             let mut recv = RecvSpec::default();
             let mut recv_codecs = Vec::new();
-            let mut send_codec = None;
+            let mut send_codecs: Vec<(SendCodec, bool)> = Vec::new();
             let mut rtx_send = Vec::new();
             let mut clock_rates = Vec::new();
             for c in &m.codecs {
                 let nack = c.feedback.contains(&Feedback::Nack);
                 if let Some(kind) = CodecKind::from_name(&c.name) {
                     recv_codecs.push((c.payload_type.local, kind, c.clock_rate));
-                    if send_codec.is_none() {
+                    // One entry per codec: the first payload type of it wins, as it did
+                    // when only the first codec was sent.
+                    if send_codecs.iter().all(|(s, _)| s.codec != kind) {
                         let mode0 = c.remote_parameter("packetization-mode") == Some("0")
                             || (kind == CodecKind::H264
                                 && c.remote_parameter("packetization-mode").is_none());
-                        send_codec = Some((kind, c.payload_type.remote, mode0));
+                        let send = SendCodec {
+                            codec: kind,
+                            payload_type: c.payload_type.remote,
+                            clock_rate: c.clock_rate,
+                            channels: c.channels.unwrap_or(1),
+                        };
+                        send_codecs.push((send, mode0));
                     }
                 }
                 recv.codecs.push((c.payload_type.local, c.clock_rate, nack));
@@ -1712,6 +1844,18 @@ impl PeerConnection {
                     recv_pts.push(rtx.local);
                 }
             }
+            let send_codec = if m.send.is_some() && m.sends() {
+                let chosen = self.send_codec_choice.get(&m.transceiver);
+                chosen
+                    .and_then(|c| send_codecs.iter().position(|(s, _)| s.codec == *c))
+                    .or(if send_codecs.is_empty() {
+                        None
+                    } else {
+                        Some(0)
+                    })
+            } else {
+                None
+            };
             let remote_ssrcs = m
                 .remote_sources
                 .iter()
@@ -1729,6 +1873,7 @@ impl PeerConnection {
                 remote_rids: m.remote_rids.clone(),
                 recv,
                 recv_codecs,
+                send_codecs,
                 send_codec,
             });
             if m.receives() && !self.tracked.contains(&m.transceiver) {

@@ -9,8 +9,8 @@ use bytes::{Bytes, BytesMut};
 use ferrtc_dtls::Certificate;
 use ferrtc_netsim::{Datagram, Endpoint, Handle, LinkConfig, Sim};
 use ferrtc_peerconnection::{
-    ConnectionState, DataChannelInit, Description, Event, MediaKind, PeerConfig, PeerConnection,
-    SignalingState, StatsType, TransceiverId, TransceiverInit,
+    CodecKind, ConnectionState, DataChannelInit, Description, Event, MediaKind, PeerConfig,
+    PeerConnection, PeerError, SignalingState, StatsType, TransceiverId, TransceiverInit,
 };
 use rand::SeedableRng;
 
@@ -753,4 +753,121 @@ fn remb_from_the_peer_is_surfaced_for_the_sender() {
         .unwrap();
     // REMB's mantissa and exponent round the value down a little at most.
     assert!((1_490_000..=1_500_000).contains(&bitrate), "{bitrate}");
+}
+
+#[test]
+fn the_sender_chooses_its_codec_among_those_negotiated() {
+    let mut sim = Sim::new(16);
+    sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(20)));
+    let a = node(&mut sim, 32, "192.0.2.1:5000".parse().unwrap());
+    let b = node(&mut sim, 33, "198.51.100.2:6000".parse().unwrap());
+    let video = sim
+        .endpoint_mut(a)
+        .pc
+        .add_transceiver(MediaKind::Video, TransceiverInit::default())
+        .unwrap();
+    // Before any negotiation there is nothing to choose from.
+    assert_eq!(sim.endpoint(a).pc.send_codec(video), None);
+    assert!(matches!(
+        sim.endpoint_mut(a)
+            .pc
+            .set_send_codec(video, Some(CodecKind::Vp9)),
+        Err(PeerError::CodecNotNegotiated { .. })
+    ));
+    negotiate(&mut sim, a, b);
+    run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
+        s.endpoint(a).connected() && s.endpoint(b).connected()
+    });
+    let b_video = tracks(sim.endpoint(b))[0];
+    sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
+    let pc = &mut sim.endpoint_mut(a).pc;
+    // The peer's preference first (ferrtc's default order: VP8 first), every codec ferrtc
+    // packetizes after it, and the first one is what frames go out with.
+    let codecs: Vec<CodecKind> = pc.send_codecs(video).iter().map(|c| c.codec).collect();
+    assert_eq!(codecs[0], CodecKind::Vp8, "{codecs:?}");
+    assert!(codecs.contains(&CodecKind::Vp9), "{codecs:?}");
+    assert_eq!(pc.send_codec(video).map(|c| c.codec), Some(CodecKind::Vp8));
+    // A codec the negotiation does not hold is refused, typed, and changes nothing.
+    assert_eq!(
+        pc.set_send_codec(video, Some(CodecKind::Opus)),
+        Err(PeerError::CodecNotNegotiated {
+            transceiver: video,
+            codec: CodecKind::Opus
+        })
+    );
+    assert_eq!(pc.send_codec(video).map(|c| c.codec), Some(CodecKind::Vp8));
+    pc.set_send_codec(video, Some(CodecKind::Vp9)).unwrap();
+    let vp9 = pc.send_codec(video).unwrap();
+    assert_eq!(vp9.codec, CodecKind::Vp9);
+    assert_eq!(vp9.clock_rate, 90_000);
+
+    // Frames: 5 VP8 ones, then 5 VP9 ones after the switch back and forth; the receiver
+    // sees each with its codec, in order, on one stream whose sequence numbers go on.
+    let vp8_frame = |i: u32| -> Vec<u8> { vec![if i == 0 { 0x10 } else { 0x11 }; 1500] };
+    let vp9_frame = |_: u32| -> Vec<u8> { vec![0x82; 1500] };
+    let mut sent = Vec::new();
+    for (codec, i) in [
+        (None, 0),
+        (None, 1),
+        (Some(CodecKind::Vp9), 2),
+        (Some(CodecKind::Vp9), 3),
+    ] {
+        let now = sim.now();
+        let pc = &mut sim.endpoint_mut(a).pc;
+        pc.set_send_codec(video, codec).unwrap();
+        let data = if codec.is_some() {
+            vp9_frame(i)
+        } else {
+            vp8_frame(i)
+        };
+        pc.write_frame(now, video, &data, i * 3000).unwrap();
+        sent.push((codec.unwrap_or(CodecKind::Vp8), i * 3000));
+        sim.run_for(Duration::from_millis(33));
+    }
+    sim.run_for(Duration::from_secs(1));
+    let got: Vec<(CodecKind, u32)> = sim
+        .endpoint(b)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame { frame, .. } => Some((frame.codec, frame.rtp_timestamp)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, sent);
+    // One stream whose sequence numbers went on through the switch: the receiver counted
+    // every packet A sent on it (a jump would have been taken for a restart and its
+    // packets held on probation, RFC 3550 A.1), and no frame packet was given up.
+    let now = sim.now();
+    let ssrc = sim
+        .endpoint(a)
+        .pc
+        .negotiator()
+        .transceiver(video)
+        .and_then(|t| t.ssrc())
+        .unwrap();
+    let sent_packets = sim
+        .endpoint(a)
+        .pc
+        .stats(now)
+        .get(&format!("OT{ssrc}"))
+        .and_then(|o| o.get_u64("packetsSent"))
+        .unwrap();
+    assert_eq!(sent_packets, 8, "two packets a frame");
+    let rb = sim.endpoint(b).pc.stats(now);
+    let inbound = rb.get(&format!("IT{ssrc}")).unwrap();
+    assert_eq!(inbound.get_u64("packetsReceived"), Some(sent_packets));
+    assert_eq!(sim.endpoint(b).pc.routing_stats().frame_packets_lost, 0);
+
+    // The choice holds across a renegotiation that keeps VP9; `None` returns to the
+    // peer's first choice.
+    sim.endpoint_mut(a)
+        .pc
+        .set_send_codec(video, Some(CodecKind::Vp9))
+        .unwrap();
+    negotiate(&mut sim, a, b);
+    let pc = &mut sim.endpoint_mut(a).pc;
+    assert_eq!(pc.send_codec(video).map(|c| c.codec), Some(CodecKind::Vp9));
+    pc.set_send_codec(video, None).unwrap();
+    assert_eq!(pc.send_codec(video).map(|c| c.codec), Some(CodecKind::Vp8));
 }

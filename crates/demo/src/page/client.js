@@ -1,7 +1,7 @@
 // The ferrtc demo page: offers camera, microphone and a data channel to the server with
 // aiortc's signalling (POST /offer), shows what comes back and the call's figures.
 //
-// Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264|VP9,
+// Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264|VP9|AV1,
 // datachannel=0, audio=0, video=0, dc=ordered|unordered-rexmit0|unordered-life500,
 // audiocodec=opus/48000/2|G722/8000|PCMU/8000|PCMA/8000, resolution=WxH, stun=0 preset the
 // options; dcmodes=all opens one channel of each parameter set at once (for tests); test=1 (with the server's
@@ -106,9 +106,13 @@ async function start() {
       const codec = $('video-codec').value;
       if (track.kind === 'video' && codec !== 'default' && t.setCodecPreferences) {
         // VP9: profile 0 only (8-bit 4:2:0), what the server encodes.
-        const wanted = RTCRtpReceiver.getCapabilities('video').codecs
-          .filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`)
+        const all = RTCRtpReceiver.getCapabilities('video').codecs;
+        const named = (name) => all.filter((c) => c.mimeType.toLowerCase() === `video/${name}`);
+        const wanted = named(codec.toLowerCase())
           .filter((c) => codec !== 'VP9' || !/profile-id=[1-9]/.test(c.sdpFmtpLine || ''));
+        // AV1: the server decodes it but has no AV1 encoder, so VP8 goes after it in the
+        // offer; the server answers with both, receives AV1 and sends VP8 back.
+        if (wanted.length && codec === 'AV1') wanted.push(...named('vp8'));
         if (wanted.length) t.setCodecPreferences(wanted);
         else $('error').textContent = `This browser has no ${codec}: default codec used.`;
       }
@@ -277,6 +281,7 @@ async function updateStats() {
   let audioPackets = 0;
   let audioCodecId = null;
   let videoCodecId = null;
+  let videoSentCodecId = null;
   let packetsReceived = 0;
   let packetsLost = 0;
   let jitter = null;
@@ -297,6 +302,7 @@ async function updateStats() {
       }
     } else if (s.type === 'outbound-rtp') {
       bytesOut += s.bytesSent || 0;
+      if (s.kind === 'video') videoSentCodecId = s.codecId || videoSentCodecId;
     } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
       if (s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
     }
@@ -323,6 +329,8 @@ async function updateStats() {
   latestFigures.audio_codec = codec ? `${codec.mimeType}/${codec.clockRate}` : null;
   const vcodec = videoCodecId && report.get(videoCodecId);
   latestFigures.video_codec = vcodec ? vcodec.mimeType : null;
+  const sentCodec = videoSentCodecId && report.get(videoSentCodecId);
+  latestFigures.video_codec_sent = sentCodec ? sentCodec.mimeType : null;
   latestFigures.jitter = jitter;
   if (lastStats) {
     history.push({ ...latestFigures });
@@ -430,6 +438,7 @@ async function runTest() {
     pongs_by_mode: pongsBy,
     audio_codec: latestFigures.audio_codec,
     video_codec: latestFigures.video_codec,
+    video_codec_sent: latestFigures.video_codec_sent,
     audio_packets: latestFigures.audio_packets || 0,
     rtt: latestFigures.rtt,
     picture: pictureFigures(),

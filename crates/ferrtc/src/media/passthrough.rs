@@ -112,6 +112,7 @@ impl EncodedSender {
             keyframe: Arc::clone(&keyframe),
             codec: codec_tx,
             estimate: Arc::new(AtomicU32::new(0)),
+            can_send: codec_kind(track.codec()).into_iter().collect(),
         };
         if let Err(e) = super::tap(&link, transceiver, kind, part).await {
             return Err((e, track));

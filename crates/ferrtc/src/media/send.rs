@@ -26,6 +26,18 @@ pub(super) const DEFAULT_AUDIO_BITRATE: u32 = 64_000;
 /// The frame rate encoders assume for the first frame; later durations come from the
 /// timestamps.
 const NOMINAL_FRAME_RATE: u32 = 30;
+
+/// The video codecs this sender encodes, in the order it would pick them when the peer's
+/// first choice is none of them (AV1 is decoded only: there is no AV1 encoder here).
+const ENCODES_VIDEO: &[CodecKind] = &[CodecKind::Vp8, CodecKind::Vp9, CodecKind::H264];
+
+/// The audio codecs this sender encodes, in the same sense.
+const ENCODES_AUDIO: &[CodecKind] = &[
+    CodecKind::Opus,
+    CodecKind::G722,
+    CodecKind::Pcmu,
+    CodecKind::Pcma,
+];
 /// The lowest bitrate an encoder is asked for, bit/s.
 const MIN_BITRATE: u32 = 1_000;
 /// The bitrates libopus takes (its `OPUS_SET_BITRATE` range).
@@ -119,6 +131,10 @@ impl MediaSender {
             keyframe: Arc::clone(&keyframe),
             codec: codec_tx,
             estimate: Arc::clone(&estimate_bps),
+            can_send: match kind {
+                MediaKind::Video => ENCODES_VIDEO.to_vec(),
+                MediaKind::Audio => ENCODES_AUDIO.to_vec(),
+            },
         };
         if let Err(e) = super::tap(&link, transceiver, kind, part).await {
             return Err((e, track));
@@ -575,6 +591,7 @@ mod tests {
         enc.rtp_offset = 1_000;
         let codec = SendCodec {
             codec: CodecKind::Pcmu,
+            payload_type: ferrtc_types::PayloadType::from_masked(0),
             clock_rate: 8_000,
             channels: 1,
         };
@@ -590,6 +607,7 @@ mod tests {
         let mut frame = VideoFrame::new(ferrtc_media::PixelFormat::I420, 64, 48).unwrap();
         let vp8 = SendCodec {
             codec: CodecKind::Vp8,
+            payload_type: ferrtc_types::PayloadType::from_masked(96),
             clock_rate: 90_000,
             channels: 1,
         };
