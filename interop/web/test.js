@@ -18,6 +18,11 @@ const TURN_REMOTE = params.get('turnremote');  // 'relay': the far end must be r
 // Renegotiation cases: once the channel is open, the offerer restarts ICE or adds a video
 // track and offers again over the same signalling ('ice-restart' | 'add-video').
 const RENEG = params.get('reneg');
+// mDNS case: the browser's hiding of host addresses is left on; every host candidate it
+// gathers must be a `.local` name, and the candidates are reported.
+const MDNS = params.get('mdns') === '1';
+let ownCandidates = [];
+const candidateEvents = [];  // mDNS case: every icecandidate event, as the page saw it
 globalThis.AUDIO_WANTED = AUDIO;
 globalThis.VIDEO_WANTED = VIDEO;
 
@@ -248,6 +253,13 @@ function newPeerConnection() {
     : { iceServers: [] };
   const pc = new RTCPeerConnection(config);
   window.pc = pc;
+  if (MDNS) {
+    pc.addEventListener('icecandidate', (e) => {
+      const c = e.candidate ? e.candidate.candidate : null;
+      candidateEvents.push(c);
+      log(`icecandidate ${c}`);
+    });
+  }
   pc.addEventListener('connectionstatechange', () => {
     timings[`${pc.connectionState}_ms`] = timings[`${pc.connectionState}_ms`] || ms();
     log(`connection ${pc.connectionState}`);
@@ -267,10 +279,16 @@ function newChannel(pc, label) {
 }
 
 async function gathered(pc) {
-  await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
-                remaining(), 'ICE gathering complete');
+  try {
+    await waitFor(pc, ['icegatheringstatechange'], () => pc.iceGatheringState === 'complete',
+                  remaining(), 'ICE gathering complete');
+  } catch (e) {
+    if (!MDNS) throw e;
+    throw new Error(`${e.message}; mDNS hiding on, gathering ${pc.iceGatheringState}, icecandidate events ${JSON.stringify(candidateEvents)}`);
+  }
   timings.gathered_ms = ms();
   const lines = pc.localDescription.sdp.split('\n').filter((l) => l.startsWith('a=candidate'));
+  ownCandidates = lines.map((l) => l.trim());
   if (TURN && (lines.length === 0 || lines.some((l) => !/ typ relay /.test(l)))) {
     throw new Error(`relay policy, but candidates ${JSON.stringify(lines)}`);
   }
@@ -297,6 +315,19 @@ async function runChecks(pc, channel, candidates) {
   let pass = results.every((r) => r[0]);
   let reason = results.map((r) => r[1]).join('; ');
   const details = { role: ROLE, candidates, connection: pc.connectionState };
+  if (MDNS) {
+    // The candidate-attribute's connection-address is its 5th field (RFC 8839 section 5.1).
+    const hosts = ownCandidates.filter((l) => / typ host/.test(l));
+    const named = hosts.filter((l) => /\.local$/i.test(l.split(' ')[4] || ''));
+    details.own_candidates = ownCandidates;
+    details.selected_pair = await selectedPairTypes(pc);
+    if (!hosts.length || named.length !== hosts.length) {
+      pass = false;
+      reason += `; mDNS hiding on, but ${named.length} of ${hosts.length} host candidates are .local names: ${JSON.stringify(ownCandidates)}`;
+    } else {
+      reason += ` (own host candidates ${named.length}/${hosts.length} .local; selected pair ${details.selected_pair ? details.selected_pair.join(' -> ') : '?'})`;
+    }
+  }
   if (TURN) {
     // Relay-only must really have gone through the TURN server.
     const types = await selectedPairTypes(pc);

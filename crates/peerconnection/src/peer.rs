@@ -923,9 +923,11 @@ impl PeerConnection {
     ///
     /// # Errors
     /// [`PeerError::Candidate`] for one that fits no m-line or comes before a remote
-    /// description; [`PeerError::Transport`] for one the ICE agent cannot use (an
-    /// unresolved mDNS name: the peer's checks still reach us and teach the agent its
-    /// address as peer-reflexive).
+    /// description; [`PeerError::Transport`] for one the ICE agent cannot use (an unknown
+    /// transport). One whose address is a name (a browser's mDNS `.local` name) is not an
+    /// error: it is ignored and counted in
+    /// [`TransportStats::unresolved_remote_candidates`](crate::TransportStats), and the
+    /// peer's checks still reach us and teach the agent its address as peer-reflexive.
     pub fn add_ice_candidate(
         &mut self,
         now: Instant,
@@ -1668,8 +1670,9 @@ impl PeerConnection {
             self.sctp_enabled = sctp.is_some();
         }
         for c in &t.remote_candidates {
-            // Candidates the agent cannot use (mDNS names) or already has are skipped: the
-            // peer's checks teach the agent its address as peer-reflexive.
+            // Candidates the agent cannot use or already has are skipped; mDNS names are
+            // counted by the transport. The peer's checks teach the agent its address as
+            // peer-reflexive.
             let _ = self.transport.add_remote_candidate(now, c);
         }
         if t.remote_end_of_candidates {

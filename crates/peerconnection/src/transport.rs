@@ -400,6 +400,11 @@ pub struct TransportStats {
     pub bytes_received: u64,
     /// Bytes of datagrams sent.
     pub bytes_sent: u64,
+    /// Remote candidates whose address is a name (a browser's mDNS `.local` name) this core
+    /// cannot resolve: ignored as RFC 8839 §5.1 says, kept out of the checklist. The peer's
+    /// own checks still reach our candidates and teach the agent its address as
+    /// peer-reflexive (RFC 8445 §7.3.1.3).
+    pub unresolved_remote_candidates: u64,
 }
 
 /// A data channel event of the transport.
@@ -780,15 +785,32 @@ impl BundleTransport {
 
     /// A remote candidate from the peer's description or a trickled `a=candidate`.
     ///
+    /// One whose address is a name (an mDNS `.local` name) is ignored (RFC 8839 §5.1) and
+    /// counted in [`TransportStats::unresolved_remote_candidates`]: the peer's checks teach
+    /// the agent its address as peer-reflexive (RFC 8445 §7.3.1.3).
+    ///
     /// # Errors
-    /// [`CommandError::Candidate`] for one the agent cannot use (an mDNS name, an unknown
-    /// transport), [`CommandError::Ice`] if the agent refuses it.
+    /// [`CommandError::Candidate`] for one the agent cannot use (an unknown transport or
+    /// type), [`CommandError::Ice`] if the agent refuses it.
     pub fn add_remote_candidate(
         &mut self,
         now: Instant,
         c: &ferrtc_sdp::Candidate,
     ) -> Result<(), CommandError> {
-        let c = candidate::from_sdp(c).map_err(CommandError::Candidate)?;
+        let c = match candidate::from_sdp(c) {
+            Ok(c) => c,
+            Err(CandidateError::Unresolved(name)) => {
+                self.stats.unresolved_remote_candidates += 1;
+                tracing::debug!(
+                    address = %name,
+                    port = c.port,
+                    "remote candidate names a host we cannot resolve (mDNS?): ignored, \
+                     awaiting its peer-reflexive address from the peer's checks"
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(CommandError::Candidate(e)),
+        };
         let Some(agent) = &mut self.ice else {
             return Err(CommandError::NotConnected);
         };

@@ -25,7 +25,8 @@ pub const MAX_LOCAL_CANDIDATES: usize = 32;
 /// Most remote candidates the agent keeps, signalled and peer-reflexive together.
 pub const MAX_REMOTE_CANDIDATES: usize = 64;
 /// How long a TCP-passive candidate waits for the peer to connect before its pairs count
-/// as failed (RFC 6544 leaves it to the agent).
+/// as failed (RFC 6544 leaves it to the agent), and an empty checklist waits for the peer's
+/// checks to bring a peer-reflexive candidate (RFC 8445 §7.3.1.3) before ICE fails.
 const PASSIVE_WAIT: Duration = Duration::from_secs(10);
 /// Most STUN transactions in flight at once; beyond it the oldest abandoned one goes.
 const MAX_TRANSACTIONS: usize = 512;
@@ -1070,12 +1071,14 @@ impl Agent {
         if let Some(t) = self.nomination_deadline() {
             consider(t);
         }
-        // Re-evaluate failure once TCP-passive pairs stop waiting for the peer.
+        // Re-evaluate failure once TCP-passive pairs, or an empty checklist, stop waiting
+        // for the peer.
         if let Some(t) = self.checks_started_at.map(|t| t + PASSIVE_WAIT) {
             if t > self.last_now
                 && !self.failed
                 && self.selected.is_none()
-                && self.checklist.pairs().iter().any(|p| p.triggered_only)
+                && (self.checklist.pairs().is_empty()
+                    || self.checklist.pairs().iter().any(|p| p.triggered_only))
             {
                 consider(t);
             }
@@ -1213,15 +1216,19 @@ impl Agent {
     }
 
     /// RFC 8445 §7.2.5.4 with the RFC 8838 §8 conditions: every pair done, none valid,
-    /// gathering over and the peer's end-of-candidates received.
+    /// gathering over and the peer's end-of-candidates received. An empty checklist (every
+    /// remote candidate was a name we ignored, e.g. mDNS `.local`) is not failed before
+    /// [`PASSIVE_WAIT`]: the peer's checks may still teach us a peer-reflexive candidate
+    /// (RFC 8445 §7.3.1.3).
     fn checks_failed(&self) -> bool {
+        let waited = self
+            .checks_started_at
+            .is_some_and(|t| self.last_now >= t + PASSIVE_WAIT);
         self.checks_started
             && self.remote_end_of_candidates
             && self.gathering_state == GatheringState::Complete
-            && self.checklist.all_done(
-                self.checks_started_at
-                    .is_some_and(|t| self.last_now >= t + PASSIVE_WAIT),
-            )
+            && (waited || !self.checklist.pairs().is_empty())
+            && self.checklist.all_done(waited)
             && self.valid.is_empty()
             && !self
                 .txs
@@ -2316,6 +2323,92 @@ mod tests {
         a.add_remote_candidate(c).unwrap();
         while a.poll_event().is_some() {}
         (a, t0)
+    }
+
+    /// An agent on LOCAL knowing the peer's credentials and its end-of-candidates, but no
+    /// candidate of it: every one it signalled was a name (mDNS `.local`) the layer above
+    /// could not resolve.
+    fn no_remote_candidates(role: IceRole) -> (Agent, Instant) {
+        let t0 = Instant::now();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut a = Agent::new(
+            IceConfig {
+                role,
+                ..IceConfig::default()
+            },
+            t0,
+            &mut rng,
+        );
+        a.add_local_host_address(LOCAL.parse().unwrap()).unwrap();
+        a.end_of_local_host_addresses();
+        a.set_remote_credentials(Credentials::new("peer", PEER_PWD).unwrap())
+            .unwrap();
+        a.end_of_remote_candidates();
+        while a.poll_transmit().is_some() {}
+        (a, t0)
+    }
+
+    #[test]
+    fn an_empty_checklist_fails_only_after_the_passive_wait() {
+        for role in [IceRole::Controlling, IceRole::Controlled] {
+            let (mut a, t0) = no_remote_candidates(role);
+            a.handle_timeout(t0 + Duration::from_secs(1));
+            assert_ne!(a.connection_state(), ConnectionState::Failed, "{role:?}");
+            let wake = a.poll_timeout().expect("a wake-up to fail at");
+            assert!(wake <= t0 + PASSIVE_WAIT, "{role:?}");
+            a.handle_timeout(t0 + PASSIVE_WAIT);
+            assert_eq!(a.connection_state(), ConnectionState::Failed, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_checklist_learns_the_peer_from_its_check() {
+        for (role, attr) in [
+            (IceRole::Controlling, Attribute::IceControlled(1)),
+            (IceRole::Controlled, Attribute::IceControlling(1)),
+        ] {
+            let (mut a, t0) = no_remote_candidates(role);
+            let now = t0 + Duration::from_secs(3);
+            let pwd = a.local_credentials().pwd.clone();
+            let req = peer_request(
+                &a,
+                &[
+                    attr,
+                    Attribute::Priority(candidate::priority(110, 65535, 1)),
+                ],
+                &pwd,
+            );
+            a.handle_receive(
+                now,
+                Transport::Udp,
+                LOCAL.parse().unwrap(),
+                PEER.parse().unwrap(),
+                &req,
+            )
+            .unwrap();
+            let r = &a.remote_candidates()[0];
+            assert_eq!(
+                (r.address, r.kind),
+                (PEER.parse().unwrap(), CandidateKind::PeerReflexive)
+            );
+            // Our response, then the triggered check on the new pair (RFC 8445 §7.3.1.4).
+            let mut classes = Vec::new();
+            for _ in 0..5 {
+                while let Some(t) = a.poll_transmit() {
+                    assert_eq!(t.destination, PEER.parse().unwrap());
+                    classes.push(Message::new_checked(&t.contents).unwrap().class());
+                }
+                if classes.contains(&Class::Request) {
+                    break;
+                }
+                let wake = a.poll_timeout().unwrap();
+                a.handle_timeout(wake);
+            }
+            assert_eq!(classes[0], Class::SuccessResponse, "{role:?}");
+            assert!(classes.contains(&Class::Request), "{role:?}: {classes:?}");
+            a.handle_timeout(t0 + PASSIVE_WAIT + Duration::from_secs(1));
+            assert_ne!(a.connection_state(), ConnectionState::Failed, "{role:?}");
+        }
     }
 
     fn peer_request(a: &Agent, attrs: &[Attribute<'_>], pwd: &str) -> Vec<u8> {
