@@ -465,7 +465,8 @@ async fn relay_only_answerer_reaches_a_host_only_offerer() {
 }
 
 /// Both peers relay-only through coturn over TCP (`turn:...?transport=tcp`): the
-/// allocation, the checks, DTLS and SCTP all ride each peer's TCP stream to coturn.
+/// allocation, the checks, DTLS and SCTP all ride each peer's TCP stream to coturn. Then
+/// coturn is killed: both relays end with a typed stream error.
 #[tokio::test]
 async fn relay_only_peers_talk_through_coturn_over_tcp() {
     let server = start_coturn();
@@ -480,6 +481,19 @@ async fn relay_only_peers_talk_through_coturn_over_tcp() {
         "coturn logged no TCP session:\n{}",
         server.log()
     );
+    // The server goes away mid-call: each peer's stream ends, its relay is gone (a typed
+    // error, no panic), and the connections still close cleanly.
+    drop(server);
+    for pc in [&alice, &bob] {
+        let error = candidate_error(pc).await;
+        let RelayError::Stream(cause) = &error.error else {
+            panic!("not a stream error: {error:?}");
+        };
+        assert!(
+            matches!(**cause, StreamError::Closed | StreamError::Io(_)),
+            "{cause:?}"
+        );
+    }
     alice.close().await;
     bob.close().await;
 }
