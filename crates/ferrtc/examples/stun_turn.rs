@@ -9,6 +9,13 @@
 //! cargo run -p ferrtc --example stun_turn -- --turn turn:127.0.0.1:3478 --user test --pass test
 //! ```
 //!
+//! `--turn` takes any TURN URL of the W3C API: `turn:HOST:PORT` (UDP),
+//! `turn:HOST:PORT?transport=tcp` (TCP), `turns:HOST:PORT` (TLS over TCP, default port
+//! 5349). For `turns:`, `--ca FILE` names the PEM certificate(s) to trust for the server
+//! (ferrtc has no built-in roots): coturn started with `--cert=cert.pem --pkey=key.pem`
+//! (and without `--no-tls`) is reached with
+//! `--turn turns:127.0.0.1:5349 --ca cert.pem`, the certificate naming `127.0.0.1`.
+//!
 //! It prints each side's candidates, the selected pair's candidate types from `get_stats`,
 //! and the replies; it fails if a candidate is not relayed or a reply does not come back.
 
@@ -24,12 +31,15 @@ struct Args {
     turn: String,
     user: String,
     pass: String,
+    /// PEM certificates trusted for a `turns:` server.
+    roots: Vec<Vec<u8>>,
 }
 
 fn args() -> Result<Args, String> {
     let mut turn = None;
     let mut user = None;
     let mut pass = None;
+    let mut roots = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -37,13 +47,16 @@ fn args() -> Result<Args, String> {
             "--turn" => turn = Some(value),
             "--user" => user = Some(value),
             "--pass" => pass = Some(value),
+            "--ca" => roots.push(std::fs::read(&value).map_err(|e| format!("{value}: {e}"))?),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     Ok(Args {
-        turn: turn.ok_or("--turn turn:HOST:PORT is required")?,
+        turn: turn
+            .ok_or("--turn turn:HOST:PORT[?transport=udp|tcp] or turns:HOST:PORT is required")?,
         user: user.ok_or("--user is required")?,
         pass: pass.ok_or("--pass is required")?,
+        roots,
     })
 }
 
@@ -78,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             credential: Some(args.pass.clone()),
         }],
         ice_transport_policy: IceTransportPolicy::Relay,
+        tls_roots: args.roots.clone(),
         // Where the sockets that reach the TURN server are bound; never candidates here.
         host_addresses: HostAddresses::loopback(),
         ..Configuration::default()

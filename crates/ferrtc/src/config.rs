@@ -14,7 +14,7 @@ pub enum IceTransportPolicy {
     /// Every candidate.
     #[default]
     All,
-    /// Relayed candidates only: a `turn:` server over UDP is needed
+    /// Relayed candidates only: a `turn:` or `turns:` server is needed
     /// ([`ConfigurationError::RelayPolicy`](crate::ConfigurationError::RelayPolicy) without one).
     Relay,
 }
@@ -79,6 +79,13 @@ pub struct Configuration {
     /// times the target, audio first) and let it probe with padding, which makes the
     /// estimate climb faster. Off by default: packets leave as they are written.
     pub pacing: bool,
+    /// The certificates trusted to sign the certificates of `turns:` servers (TURN over
+    /// TLS), each DER or PEM (a PEM may hold several). ferrtc has no built-in root store
+    /// (no webpki or system roots): a `turns:` URL needs at least one root here
+    /// ([`ConfigurationError::TlsRootsMissing`](crate::ConfigurationError::TlsRootsMissing)
+    /// without). The server's certificate must name the URL's host (a DNS name, or an IP
+    /// address for a literal one).
+    pub tls_roots: Vec<Vec<u8>>,
 }
 
 impl Configuration {

@@ -89,6 +89,10 @@ pub enum Event {
         /// The frame.
         frame: EncodedFrame,
     },
+    /// A TURN server gave no relayed candidate, or lost the one it gave (W3C
+    /// `icecandidateerror`): the allocation failed, or the TCP or TLS stream to the server
+    /// ended or never began (an untrusted certificate). Gathering goes on without it.
+    IceCandidateError(crate::turn::IceCandidateError),
     /// The peer asks for a key frame on a transceiver we send on (PLI or FIR).
     KeyframeRequest {
         /// The transceiver.
@@ -225,9 +229,12 @@ impl PeerConnection {
                 .any(|s| s.local_addr().is_ipv4() == a.is_ipv4())
         };
         let mut stun_servers = Vec::new();
-        let mut turn_servers: Vec<turn::ClientConfig> = Vec::new();
+        let mut turn_servers: Vec<(String, turn::ClientConfig)> = Vec::new();
+        let mut stream_targets: Vec<crate::stream::Target> = Vec::new();
+        let mut tls_config: Option<Arc<rustls::ClientConfig>> = None;
         for server in &config.ice_servers {
-            for url in server.parsed_urls().map_err(Error::IceServerUrl)? {
+            let parsed = server.parsed_urls().map_err(Error::IceServerUrl)?;
+            for (url, url_text) in parsed.into_iter().zip(&server.urls) {
                 match (url.scheme, url.transport) {
                     (Scheme::Stun, _) if !relay_only => match url.resolve().await {
                         Ok(addrs) => stun_servers.extend(
@@ -243,35 +250,72 @@ impl PeerConnection {
                             ConfigurationError::TurnOnSharedEndpoint,
                         ));
                     }
-                    (Scheme::Turn, ferrtc_types::Transport::Udp) => {
+                    (Scheme::Turn | Scheme::Turns, _) if config.endpoint.is_some() => {
+                        return Err(Error::Configuration(
+                            ConfigurationError::TurnOnSharedEndpoint,
+                        ));
+                    }
+                    (Scheme::Turn | Scheme::Turns, transport) => {
                         let (Some(username), Some(password)) =
                             (&server.username, &server.credential)
                         else {
                             return Err(Error::Configuration(ConfigurationError::TurnCredentials));
                         };
-                        match url.resolve().await {
-                            Ok(addrs) => {
-                                let Some(addr) = addrs.into_iter().find(|a| has_family(a)) else {
-                                    tracing::warn!(?url, "no socket of the TURN server's family");
-                                    continue;
-                                };
-                                if turn_servers.iter().any(|t| t.server == addr) {
-                                    continue;
+                        let tls = if transport == ferrtc_types::Transport::Tls {
+                            let config = match &tls_config {
+                                Some(c) => Arc::clone(c),
+                                None => {
+                                    let c = tls_client_config(&config.tls_roots)?;
+                                    tls_config = Some(Arc::clone(&c));
+                                    c
                                 }
-                                turn_servers.push(turn::ClientConfig::new(
-                                    addr,
-                                    turn::TurnTransport::Udp,
-                                    username.clone(),
-                                    password.clone(),
-                                ));
+                            };
+                            Some(crate::stream::Tls {
+                                config,
+                                name: server_name(&url.host)?,
+                            })
+                        } else {
+                            None
+                        };
+                        let addrs = match url.resolve().await {
+                            Ok(addrs) => addrs,
+                            Err(e) => {
+                                tracing::warn!(error = %e, ?url, "TURN server not resolved");
+                                continue;
                             }
-                            Err(e) => tracing::warn!(error = %e, ?url, "TURN server not resolved"),
+                        };
+                        // Over UDP the server must be of a family we have a socket of; a
+                        // stream is a connection of its own, to whichever address comes
+                        // first.
+                        let Some(addr) = addrs
+                            .into_iter()
+                            .find(|a| transport.is_stream() || has_family(a))
+                        else {
+                            tracing::warn!(?url, "no socket of the TURN server's family");
+                            continue;
+                        };
+                        if turn_servers
+                            .iter()
+                            .any(|(_, t)| t.server == addr && t.transport == transport)
+                        {
+                            continue;
+                        }
+                        turn_servers.push((
+                            url_text.clone(),
+                            turn::ClientConfig::new(
+                                addr,
+                                transport,
+                                username.clone(),
+                                password.clone(),
+                            ),
+                        ));
+                        if transport.is_stream() {
+                            stream_targets.push(crate::stream::Target { server: addr, tls });
                         }
                     }
-                    _ => tracing::warn!(
-                        ?url,
-                        "TURN over TCP or TLS and STUN over TLS are not driven yet: ignored"
-                    ),
+                    (Scheme::Stuns, _) => {
+                        tracing::warn!(?url, "STUN over TLS is not driven: ignored");
+                    }
                 }
             }
         }
@@ -340,7 +384,8 @@ impl PeerConnection {
             Some(shared) => driver::Io::Shared(shared.attach(&relayed)),
             None => driver::Io::Own(sockets),
         };
-        let task = tokio::spawn(driver::run(relayed, handler, io, command_rx, span));
+        let streams = crate::stream::Streams::open(stream_targets);
+        let task = tokio::spawn(driver::run(relayed, handler, io, streams, command_rx, span));
         Ok(PeerConnection {
             commands,
             events: tokio::sync::Mutex::new(events),
@@ -768,8 +813,52 @@ impl Core for core::PeerConnection {
     }
 }
 
+/// The rustls client configuration for `turns:` servers: TLS 1.2 and 1.3 with ring,
+/// trusting `roots` (each DER, or PEM with one or more certificates) and nothing else.
+fn tls_client_config(roots: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    if roots.is_empty() {
+        return Err(Error::Configuration(ConfigurationError::TlsRootsMissing));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        let ders: Vec<CertificateDer<'static>> = if root.starts_with(b"-----BEGIN") {
+            CertificateDer::pem_slice_iter(root)
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::Configuration(ConfigurationError::TlsRoots))?
+        } else {
+            vec![CertificateDer::from(root.clone())]
+        };
+        if ders.is_empty() {
+            return Err(Error::Configuration(ConfigurationError::TlsRoots));
+        }
+        for der in ders {
+            store
+                .add(der)
+                .map_err(|_| Error::Configuration(ConfigurationError::TlsRoots))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| Error::Configuration(ConfigurationError::TlsRoots))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The name a `turns:` server's certificate must carry: the URL's host, a DNS name or an
+/// IP address.
+fn server_name(host: &net::Host) -> Result<rustls::pki_types::ServerName<'static>, Error> {
+    match host {
+        net::Host::Ip(ip) => Ok(rustls::pki_types::ServerName::IpAddress((*ip).into())),
+        net::Host::Name(name) => rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|_| Error::IceServerUrl(net::UrlError::Host)),
+    }
+}
+
 /// An error with its causes, `a: b: c`, for the logs.
-struct Chain<'a>(&'a dyn std::error::Error);
+pub(crate) struct Chain<'a>(pub(crate) &'a dyn std::error::Error);
 
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1033,6 +1122,9 @@ impl Handler<Relayed> for Connection {
     }
 
     fn drain(&mut self, relayed: &mut Relayed, _now: Instant) -> Flow {
+        while let Some(e) = relayed.poll_candidate_error() {
+            self.emit(Event::IceCandidateError(e));
+        }
         let pc = &mut relayed.pc;
         let mut candidates = false;
         while let Some(ev) = pc.poll_event() {

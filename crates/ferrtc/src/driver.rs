@@ -21,6 +21,11 @@
 //! task reads the socket and hands this driver the datagrams routed to it, this driver sends
 //! on the shared socket itself, and tells the endpoint its ICE credentials whenever they
 //! change and each STUN request it sends, so the routing stays in step.
+//!
+//! Beside the sockets, a driver may hold byte streams to TURN servers ([`Streams`], TURN
+//! over TCP and TLS): a transmit whose transport is a stream goes to the stream of its
+//! destination, and what a stream brings goes to [`Core::handle_stream`]; a stream that
+//! ends is told with [`Core::stream_ended`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +38,7 @@ use tracing::Instrument;
 
 use crate::endpoint::Attachment;
 use crate::net::{SendBatch, UdpSocket};
+use crate::stream::{LinkInput, Streams};
 
 /// Commands applied in one turn of the loop before the sockets are looked at again.
 const MAX_COMMANDS_PER_TURN: usize = 64;
@@ -72,6 +78,26 @@ pub(crate) trait Core: Send + 'static {
     fn poll_transmit(&mut self) -> Option<Transmit>;
     /// When `handle_timeout` is due.
     fn poll_timeout(&self) -> Option<Instant>;
+    /// The next bytes from the stream to TURN server `server` over `transport` (TCP or
+    /// TLS), a chunk of any size. While `stalled`, what is not STUN may be dropped.
+    fn handle_stream(
+        &mut self,
+        _now: Instant,
+        _server: SocketAddr,
+        _transport: ferrtc_types::Transport,
+        _chunk: BytesMut,
+        _stalled: bool,
+    ) {
+    }
+    /// The stream to TURN server `server` over `transport` ended (or never began).
+    fn stream_ended(
+        &mut self,
+        _now: Instant,
+        _server: SocketAddr,
+        _transport: ferrtc_types::Transport,
+        _error: crate::stream::StreamError,
+    ) {
+    }
     /// Logs the core's counters (at the end of the driver, for diagnosis).
     fn log_stats(&self) {}
     /// The local ICE credentials `(ufrag, pwd)` a shared endpoint routes Binding requests
@@ -119,16 +145,18 @@ pub(crate) fn run<C: Core, H: Handler<C>>(
     core: C,
     handler: H,
     io: Io,
+    streams: Streams,
     commands: mpsc::UnboundedReceiver<H::Command>,
     span: tracing::Span,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    drive(Box::new(core), handler, io, commands).instrument(span)
+    drive(Box::new(core), handler, io, streams, commands).instrument(span)
 }
 
 async fn drive<C: Core, H: Handler<C>>(
     mut core: Box<C>,
     mut handler: H,
     mut io: Io,
+    mut streams: Streams,
     mut commands: mpsc::UnboundedReceiver<H::Command>,
 ) {
     let mut batch = SendBatch::default();
@@ -142,11 +170,14 @@ async fn drive<C: Core, H: Handler<C>>(
         "driver started"
     );
     loop {
-        if flush(&mut *core, &io, &mut batch).await.is_err() {
+        if flush(&mut *core, &io, &mut streams, &mut batch)
+            .await
+            .is_err()
+        {
             break;
         }
         if handler.drain(&mut *core, now()) == Flow::Stop {
-            let _ = flush(&mut *core, &io, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
             break;
         }
         if let (Io::Shared(a), Some(c)) = (&mut io, core.local_credentials()) {
@@ -180,7 +211,7 @@ async fn drive<C: Core, H: Handler<C>>(
                 }
                 None => {
                     handler.shutdown(&mut *core, now());
-                    let _ = flush(&mut *core, &io, &mut batch).await;
+                    let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
                     tracing::debug!("every handle dropped: closed");
                     break;
                 }
@@ -188,6 +219,22 @@ async fn drive<C: Core, H: Handler<C>>(
             () = async {
                 if let Some(n) = &stall { n.notified().await }
             }, if stall.is_some() => Flow::Continue,
+            input = streams.recv(), if streams.is_open() => {
+                match input {
+                    Some(LinkInput::Data { link, chunk }) => {
+                        if let Some((server, transport)) = streams.link(link) {
+                            core.handle_stream(now(), server, transport, chunk, stall.is_some());
+                        }
+                    }
+                    Some(LinkInput::Closed { link, error }) => {
+                        if let Some((server, transport)) = streams.link(link) {
+                            core.stream_ended(now(), server, transport, error);
+                        }
+                    }
+                    None => {}
+                }
+                Flow::Continue
+            },
             () = &mut timer, if deadline.is_some() => {
                 core.handle_timeout(now());
                 Flow::Continue
@@ -211,13 +258,17 @@ async fn drive<C: Core, H: Handler<C>>(
             },
         };
         if flow == Flow::Stop {
-            let _ = flush(&mut *core, &io, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
             let _ = handler.drain(&mut *core, now());
             break;
         }
     }
     core.log_stats();
-    tracing::debug!(stalled_drops, "driver ended");
+    tracing::debug!(
+        stalled_drops,
+        stream_dropped_writes = streams.dropped_writes,
+        "driver ended"
+    );
 }
 
 /// Hands the core what a readable socket holds: batches read back to back until the
@@ -273,15 +324,32 @@ fn receive_routed<C: Core>(
     }
 }
 
-/// Writes every queued transmit. On a shared endpoint each STUN request is noted with it,
-/// so that its response finds us.
-async fn flush<C: Core>(core: &mut C, io: &Io, batch: &mut SendBatch) -> std::io::Result<()> {
+/// Writes every queued transmit: datagrams on the sockets, stream bytes to their stream's
+/// queue. On a shared endpoint each STUN request is noted with it, so that its response
+/// finds us.
+async fn flush<C: Core>(
+    core: &mut C,
+    io: &Io,
+    streams: &mut Streams,
+    batch: &mut SendBatch,
+) -> std::io::Result<()> {
+    // The next datagram; stream bytes on the way are handed to their stream.
+    let mut next = || {
+        loop {
+            let t = core.poll_transmit()?;
+            if t.transport.is_stream() {
+                streams.send(t);
+            } else {
+                return Some(t);
+            }
+        }
+    };
     let res = match io {
-        Io::Own(sockets) => batch.send_all(sockets, || core.poll_transmit()).await,
+        Io::Own(sockets) => batch.send_all(sockets, next).await,
         Io::Shared(a) => {
             batch
                 .send_all(std::slice::from_ref(a.socket()), || {
-                    let t = core.poll_transmit();
+                    let t = next();
                     if let Some(t) = &t {
                         a.note_transmit(t);
                     }
@@ -423,6 +491,7 @@ mod tests {
             t,
             Forward(etx),
             Io::Own(sockets),
+            Streams::default(),
             rx,
             tracing::Span::none(),
         ));

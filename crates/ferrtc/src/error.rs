@@ -41,7 +41,7 @@ pub enum ConfigurationError {
     /// Only `max-bundle` is implemented.
     #[error("only the max-bundle policy is supported")]
     BundlePolicy,
-    /// The `relay` policy without a TURN server ferrtc can use (a `turn:` URL over UDP
+    /// The `relay` policy without a TURN server ferrtc can use (a `turn:` or `turns:` URL
     /// that resolves): there would be no candidate at all.
     #[error("relay-only ICE without a usable TURN server")]
     RelayPolicy,
@@ -49,11 +49,20 @@ pub enum ConfigurationError {
     /// `InvalidAccessError`).
     #[error("TURN server without username and credential")]
     TurnCredentials,
-    /// A `turn:` server for a connection on a shared [`UdpEndpoint`](crate::UdpEndpoint):
+    /// A `turn:` or `turns:` server for a connection on a shared
+    /// [`UdpEndpoint`](crate::UdpEndpoint):
     /// a TURN server tells allocations apart by the client's address and port, which every
     /// connection of the endpoint shares.
     #[error("TURN on a shared UDP endpoint")]
     TurnOnSharedEndpoint,
+    /// A `turns:` URL while [`Configuration::tls_roots`](crate::Configuration::tls_roots)
+    /// is empty: ferrtc has no built-in root certificates, so nothing could be trusted.
+    #[error("turns: server without trusted TLS roots")]
+    TlsRootsMissing,
+    /// A certificate of [`Configuration::tls_roots`](crate::Configuration::tls_roots) that
+    /// is neither DER nor PEM, or that rustls refuses as a trust anchor.
+    #[error("bad TLS root certificate")]
+    TlsRoots,
 }
 
 impl From<pc::UsageError> for Error {

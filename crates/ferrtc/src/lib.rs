@@ -32,11 +32,13 @@
 //!
 //! # Limits
 //!
-//! - TURN over UDP (`turn:` URLs, `?transport=udp`) gives relayed candidates: an allocation
-//!   per server, made when the connection is created, refreshed until it closes;
-//!   `IceTransportPolicy::Relay` gathers only those. TURN over TCP and TLS (`?transport=tcp`,
-//!   `turns:`) and `stuns:` URLs are parsed and checked but not used yet (a warning is
-//!   logged).
+//! - TURN gives relayed candidates over UDP (`turn:`, `?transport=udp`), TCP
+//!   (`?transport=tcp`) and TLS (`turns:`, rustls; the trusted roots come from
+//!   [`Configuration::tls_roots`], there are no built-in ones): an allocation per URL, made
+//!   when the connection is created, refreshed until it closes;
+//!   `IceTransportPolicy::Relay` gathers only those. Relays over UDP rank above those over
+//!   TCP, above those over TLS. A relay that fails comes as [`Event::IceCandidateError`].
+//!   `stuns:` URLs are parsed and checked but not used (a warning is logged).
 //! - Only the `max-bundle` policy: everything rides one transport.
 //! - By default one connection, one set of sockets (one per address family); a
 //!   [`UdpEndpoint`] shares one port among many, without TURN, and tells remote peers apart
@@ -92,6 +94,7 @@ mod error;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod net;
+mod stream;
 #[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod tap;
 mod turn;
@@ -107,6 +110,8 @@ pub use endpoint::{EndpointStats, UdpEndpoint};
 pub use error::{ConfigurationError, Error};
 pub use ferrtc_peerconnection::{BweConfig, StatsEntry, StatsReport, StatsType, StatsValue};
 pub use net::IceServer;
+pub use stream::StreamError;
+pub use turn::{IceCandidateError, RelayError, UNREACHABLE_ERROR_CODE};
 
 /// The protocol crates ferrtc is built on, for what the facade does not wrap.
 pub mod layers {

@@ -19,17 +19,91 @@
 //! - the clients refresh allocations, permissions and channels themselves (their timers are
 //!   part of [`Relayed::poll_timeout`]); on close the allocations are deleted.
 //!
-//! Only TURN over UDP is driven here; the datagrams to the server leave from the socket of
-//! its address family, the same one every time, so the allocation's 5-tuple holds.
+//! The client reaches its server over UDP, TCP or TLS (`turn:...?transport=udp|tcp`,
+//! `turns:`, RFC 8656 §3.1). Over UDP the datagrams to the server leave from the socket of
+//! its address family, the same one every time, so the allocation's 5-tuple holds. Over TCP
+//! and TLS the driver holds the stream ([`crate::stream`]): the client's transmits name the
+//! transport and go on that stream, and what the stream brings comes back through
+//! [`Core::handle_stream`](crate::driver::Core::handle_stream) in chunks the client frames
+//! itself (STUN and padded ChannelData are self-framing, RFC 8656 §12.5); the relayed
+//! traffic of the allocation rides the same stream. The relayed candidate is UDP whatever
+//! the transport to the server (the relay-to-peer leg is UDP); its priority ranks a relay
+//! over UDP above one over TCP above one over TLS (RFC 8445 §5.1.2, as browsers do). A
+//! stream that ends (the server closed it, the TLS handshake failed) makes its relay gone:
+//! no candidate, or none any more, and gathering completes without it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use ferrtc_peerconnection as core;
 use ferrtc_stun_ice::turn::{self, CommandError, TurnError};
-use ferrtc_types::Transmit;
+use ferrtc_types::{Transmit, Transport};
+
+/// The W3C `errorCode` of an `icecandidateerror` when the server could not be reached (or
+/// answered nothing usable): 701, outside the STUN error code range (W3C webrtc-pc,
+/// `RTCPeerConnectionIceErrorEvent`).
+pub const UNREACHABLE_ERROR_CODE: u16 = 701;
+
+/// A TURN server gave no relayed candidate, or lost the one it gave (W3C
+/// `icecandidateerror`, [`Event::IceCandidateError`](crate::Event::IceCandidateError)).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IceCandidateError {
+    /// The server's URL, as configured.
+    pub url: String,
+    /// W3C `errorCode`: the STUN error code the server answered with (RFC 8489 §14.8,
+    /// RFC 8656 §19), or [`UNREACHABLE_ERROR_CODE`] (701) when it could not be reached.
+    pub error_code: u16,
+    /// What went wrong, typed.
+    pub error: RelayError,
+}
+
+/// Why a relay failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The Allocate transaction failed.
+    #[error("TURN allocation failed")]
+    Allocation(#[source] turn::RequestError),
+    /// The allocation was lost (a refresh failed, or it expired).
+    #[error("TURN allocation lost")]
+    Lost(#[source] turn::RequestError),
+    /// The TCP or TLS stream to the server ended, or never began (an untrusted
+    /// certificate fails here).
+    #[error("TURN stream ended")]
+    Stream(#[source] Arc<crate::stream::StreamError>),
+    /// The stream carried bytes that are neither STUN nor ChannelData (RFC 8656 §12.5).
+    #[error("TURN stream desynchronized")]
+    Desynchronized,
+}
+
+impl RelayError {
+    /// The W3C `errorCode` for it.
+    fn code(&self) -> u16 {
+        use turn::RequestError as R;
+        let (RelayError::Allocation(e) | RelayError::Lost(e)) = self else {
+            return UNREACHABLE_ERROR_CODE;
+        };
+        match e {
+            R::TryAlternate(_) => 300,
+            R::Unauthenticated => 401,
+            R::Forbidden => 403,
+            R::AllocationMismatch => 437,
+            R::StaleNonce(_) => 438,
+            R::AddressFamilyNotSupported => 440,
+            R::WrongCredentials => 441,
+            R::UnsupportedTransport => 442,
+            R::PeerAddressFamilyMismatch => 443,
+            R::AllocationQuotaReached => 486,
+            R::InsufficientCapacity => 508,
+            R::Server(code) => *code,
+            _ => UNREACHABLE_ERROR_CODE,
+        }
+    }
+}
 
 /// The most bytes relayed to a peer in one datagram: a Send indication adds 36 bytes
 /// (RFC 8656 §11.1, with FINGERPRINT), and the largest UDP payload is 65,507 bytes.
@@ -49,13 +123,23 @@ enum Phase {
 /// One TURN server and our allocation on it.
 struct Relay {
     client: turn::Client,
+    /// The URL it came from, for errors.
+    url: String,
     phase: Phase,
+    /// How the server is reached.
+    transport: Transport,
+    /// The relayed address the allocation had, if it got one (kept once gone, so what the
+    /// core still sends from it is dropped rather than sent from a socket).
+    relayed: Option<SocketAddr>,
+    /// The stream to the server ended: the client's timers no longer run.
+    stream_ended: bool,
 }
 
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
             .field("server", &self.client.server())
+            .field("transport", &self.transport)
             .field("phase", &self.phase)
             .finish_non_exhaustive()
     }
@@ -67,6 +151,8 @@ struct Counters {
     relayed_out: u64,
     relayed_in: u64,
     refused_out: u64,
+    /// Stream data that was not STUN, dropped while the connection's reader was stalled.
+    stalled_drops: u64,
 }
 
 /// The peer connection core with its TURN allocations. See the module docs.
@@ -82,6 +168,11 @@ pub(crate) struct Relayed {
     /// The latest time an input brought.
     now: Instant,
     counters: Counters,
+    /// While a consumer's queue is full, peer data from a stream that is not STUN is
+    /// dropped (the driver's rule for sockets, RFC 7983).
+    stalled: bool,
+    /// Relays that failed, for the application.
+    errors: VecDeque<IceCandidateError>,
 }
 
 impl Relayed {
@@ -89,17 +180,22 @@ impl Relayed {
     /// the core's gathering is closed at once.
     pub(crate) fn new(
         mut pc: core::PeerConnection,
-        servers: Vec<turn::ClientConfig>,
+        servers: Vec<(String, turn::ClientConfig)>,
         now: Instant,
         rng: &mut dyn rand::RngCore,
     ) -> Relayed {
         let mut relays = Vec::with_capacity(servers.len());
-        for config in servers {
+        for (url, config) in servers {
+            let transport = config.transport;
             let mut client = turn::Client::new(config, rng);
             match client.allocate(now) {
                 Ok(()) => relays.push(Relay {
                     client,
+                    url,
                     phase: Phase::Allocating,
+                    transport,
+                    relayed: None,
+                    stream_ended: false,
                 }),
                 Err(e) => tracing::warn!(error = %e, "TURN allocation not started"),
             }
@@ -115,6 +211,8 @@ impl Relayed {
             out: VecDeque::new(),
             now,
             counters: Counters::default(),
+            stalled: false,
+            errors: VecDeque::new(),
         };
         this.pump(now);
         this
@@ -135,6 +233,29 @@ impl Relayed {
             }
         }
         self.pump(now);
+    }
+
+    /// The next relay failure for the application.
+    pub(crate) fn poll_candidate_error(&mut self) -> Option<IceCandidateError> {
+        self.errors.pop_front()
+    }
+
+    /// Relay `i` is gone, for `error`.
+    fn fail(&mut self, i: usize, error: RelayError) {
+        let r = &mut self.relays[i];
+        r.phase = Phase::Gone;
+        tracing::warn!(
+            server = %r.client.server(),
+            transport = ?r.transport,
+            url = %r.url,
+            error = %crate::connection::Chain(&error),
+            "TURN relay gone"
+        );
+        self.errors.push_back(IceCandidateError {
+            url: r.url.clone(),
+            error_code: error.code(),
+            error,
+        });
     }
 
     /// Moves the clients' transmits out and applies their events to the core.
@@ -165,34 +286,46 @@ impl Relayed {
                 mapped,
                 lifetime,
             } => {
-                tracing::debug!(%server, %relayed, ?mapped, ?lifetime, "TURN allocation made");
+                let via = self.relays[i].transport;
+                tracing::debug!(%server, ?via, %relayed, ?mapped, ?lifetime, "TURN allocation made");
                 self.relays[i].phase = Phase::Allocated(relayed);
+                self.relays[i].relayed = Some(relayed);
                 if let Err(e) = self
                     .pc
-                    .add_local_relayed_candidate(now, relayed, mapped, server)
+                    .add_local_relayed_candidate_via(now, relayed, mapped, server, via)
                 {
                     tracing::warn!(%relayed, error = %e, "relayed candidate refused");
                 }
             }
-            turn::Event::AllocationFailed(e) => {
-                tracing::warn!(%server, error = %e, "TURN allocation failed");
-                self.relays[i].phase = Phase::Gone;
-            }
-            turn::Event::AllocationLost(e) => {
-                tracing::warn!(%server, error = %e, "TURN allocation lost");
-                self.relays[i].phase = Phase::Gone;
-            }
+            turn::Event::AllocationFailed(e) => self.fail(i, RelayError::Allocation(e)),
+            turn::Event::AllocationLost(e) => self.fail(i, RelayError::Lost(e)),
             turn::Event::Data { peer, data } => {
                 // Over a stream only; UDP data comes back from `handle_receive` itself.
                 if let Phase::Allocated(relayed) = self.relays[i].phase {
+                    // RFC 7983 §7: a first byte of 0 to 3 is STUN.
+                    if self.stalled && data.first().is_none_or(|&b| b > 3) {
+                        self.counters.stalled_drops += 1;
+                        return;
+                    }
                     self.counters.relayed_in += 1;
                     let _ = self
                         .pc
                         .handle_receive(now, relayed, peer, BytesMut::from(&data[..]));
                 }
             }
+            turn::Event::StreamDesynchronized => {
+                self.relays[i].stream_ended = true;
+                self.fail(i, RelayError::Desynchronized);
+            }
             other => tracing::trace!(%server, event = ?other, "TURN"),
         }
+    }
+
+    /// The relay on the stream to `server` over `transport`.
+    fn stream_relay(&self, server: SocketAddr, transport: Transport) -> Option<usize> {
+        self.relays
+            .iter()
+            .position(|r| r.client.server() == server && r.transport == transport)
     }
 
     /// Sends one datagram of the core's from `relay`'s allocation to `peer`.
@@ -235,11 +368,9 @@ impl Relayed {
 impl crate::driver::Core for Relayed {
     fn handle_receive(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, d: BytesMut) {
         self.touch(now);
-        let Some(i) = self
-            .relays
-            .iter()
-            .position(|r| r.client.server() == from && r.phase != Phase::Gone)
-        else {
+        let Some(i) = self.relays.iter().position(|r| {
+            r.client.server() == from && r.transport == Transport::Udp && r.phase != Phase::Gone
+        }) else {
             crate::driver::Core::handle_receive(&mut self.pc, now, local, from, d);
             return;
         };
@@ -276,11 +407,51 @@ impl crate::driver::Core for Relayed {
         self.pump(now);
     }
 
+    fn handle_stream(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        transport: Transport,
+        chunk: BytesMut,
+        stalled: bool,
+    ) {
+        self.touch(now);
+        let Some(i) = self.stream_relay(server, transport) else {
+            return;
+        };
+        if let Err(e) = self.relays[i].client.handle_receive(now, server, &chunk) {
+            tracing::trace!(%server, error = %e, "TURN stream bytes dropped");
+        }
+        self.stalled = stalled;
+        self.pump(now);
+        self.stalled = false;
+    }
+
+    fn stream_ended(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        transport: Transport,
+        error: crate::stream::StreamError,
+    ) {
+        self.touch(now);
+        let Some(i) = self.stream_relay(server, transport) else {
+            return;
+        };
+        self.relays[i].stream_ended = true;
+        if self.relays[i].phase == Phase::Gone {
+            tracing::debug!(%server, ?transport, error = %crate::connection::Chain(&error), "TURN stream ended");
+        } else {
+            self.fail(i, RelayError::Stream(Arc::new(error)));
+        }
+        self.pump(now);
+    }
+
     fn handle_timeout(&mut self, now: Instant) {
         self.touch(now);
         self.pc.handle_timeout(now);
         for r in &mut self.relays {
-            if r.client.poll_timeout().is_some_and(|t| t <= now) {
+            if !r.stream_ended && r.client.poll_timeout().is_some_and(|t| t <= now) {
                 r.client.handle_timeout(now);
             }
         }
@@ -293,14 +464,17 @@ impl crate::driver::Core for Relayed {
                 return Some(t);
             }
             let t = self.pc.poll_transmit()?;
-            let relay = t.source.and_then(|s| {
-                self.relays
-                    .iter()
-                    .position(|r| r.phase == Phase::Allocated(s))
-            });
+            let relay = t
+                .source
+                .and_then(|s| self.relays.iter().position(|r| r.relayed == Some(s)));
             let Some(i) = relay else {
                 return Some(t);
             };
+            if !matches!(self.relays[i].phase, Phase::Allocated(_)) {
+                // From a relay that is gone: nowhere to send it.
+                self.counters.refused_out += 1;
+                continue;
+            }
             for datagram in t.datagrams() {
                 self.relay_out(i, t.destination, datagram);
             }
@@ -310,6 +484,7 @@ impl crate::driver::Core for Relayed {
     fn poll_timeout(&self) -> Option<Instant> {
         self.relays
             .iter()
+            .filter(|r| !r.stream_ended)
             .filter_map(|r| r.client.poll_timeout())
             .chain(self.pc.poll_timeout())
             .min()
@@ -320,6 +495,7 @@ impl crate::driver::Core for Relayed {
         for r in &self.relays {
             tracing::debug!(
                 server = %r.client.server(),
+                transport = ?r.transport,
                 phase = ?r.phase,
                 client = ?r.client.stats(),
                 "TURN counters"

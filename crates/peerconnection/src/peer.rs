@@ -984,8 +984,31 @@ impl PeerConnection {
         mapped: Option<SocketAddr>,
         server: SocketAddr,
     ) -> Result<(), PeerError> {
+        self.add_local_relayed_candidate_via(
+            now,
+            relayed,
+            mapped,
+            server,
+            ferrtc_types::Transport::Udp,
+        )
+    }
+
+    /// A relayed candidate from an allocation on a TURN server reached over `via` (UDP, TCP
+    /// or TLS): see
+    /// [`BundleTransport::add_local_relayed_candidate_via`](crate::transport::BundleTransport::add_local_relayed_candidate_via).
+    ///
+    /// # Errors
+    /// [`PeerError::Transport`] if the agent refuses it.
+    pub fn add_local_relayed_candidate_via(
+        &mut self,
+        now: Instant,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+        via: ferrtc_types::Transport,
+    ) -> Result<(), PeerError> {
         self.transport
-            .add_local_relayed_candidate(now, relayed, mapped, server)?;
+            .add_local_relayed_candidate_via(now, relayed, mapped, server, via)?;
         self.after_command(now);
         Ok(())
     }

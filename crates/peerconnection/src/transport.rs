@@ -470,7 +470,12 @@ pub struct BundleTransport {
     /// Host addresses handed in before the agent existed.
     pending_hosts: Vec<SocketAddr>,
     /// Relayed candidates (relayed, mapped, server) handed in before the agent existed.
-    pending_relays: Vec<(SocketAddr, Option<SocketAddr>, SocketAddr)>,
+    pending_relays: Vec<(
+        SocketAddr,
+        Option<SocketAddr>,
+        SocketAddr,
+        ferrtc_types::Transport,
+    )>,
     hosts_complete: bool,
     params: Option<TransportParameters>,
     dtls: Option<dtls::Endpoint>,
@@ -656,8 +661,8 @@ impl BundleTransport {
             // An address the agent refuses (a duplicate, the 32-candidate limit) is skipped.
             let _ = agent.add_local_host_address(addr);
         }
-        for (relayed, mapped, server) in self.pending_relays.drain(..) {
-            let _ = agent.add_local_relayed_candidate(relayed, mapped, server);
+        for (relayed, mapped, server, via) in self.pending_relays.drain(..) {
+            let _ = agent.add_local_relayed_candidate_via(relayed, mapped, server, via);
         }
         if self.hosts_complete {
             agent.end_of_local_host_addresses();
@@ -702,11 +707,35 @@ impl BundleTransport {
         mapped: Option<SocketAddr>,
         server: SocketAddr,
     ) -> Result<(), CommandError> {
+        self.add_local_relayed_candidate_via(
+            now,
+            relayed,
+            mapped,
+            server,
+            ferrtc_types::Transport::Udp,
+        )
+    }
+
+    /// Like [`BundleTransport::add_local_relayed_candidate`], for an allocation on a TURN
+    /// server reached over `via` (UDP, TCP or TLS): the candidate is UDP all the same (the
+    /// relay-to-peer leg), and ranks below relays reached over UDP, TLS below TCP
+    /// (`ice::candidate::relayed_local_preference`).
+    ///
+    /// # Errors
+    /// [`CommandError::Ice`] if the agent refuses it.
+    pub fn add_local_relayed_candidate_via(
+        &mut self,
+        now: Instant,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+        via: ferrtc_types::Transport,
+    ) -> Result<(), CommandError> {
         match &mut self.ice {
             Some(agent) => agent
-                .add_local_relayed_candidate(relayed, mapped, server)
+                .add_local_relayed_candidate_via(relayed, mapped, server, via)
                 .map_err(CommandError::Ice)?,
-            None => self.pending_relays.push((relayed, mapped, server)),
+            None => self.pending_relays.push((relayed, mapped, server, via)),
         }
         self.pump(now);
         Ok(())

@@ -683,13 +683,29 @@ impl Agent {
         mapped: Option<SocketAddr>,
         server: SocketAddr,
     ) -> Result<(), IceError> {
-        self.add_local(
+        self.add_local_relayed_candidate_via(relayed, mapped, server, Transport::Udp)
+    }
+
+    /// Like [`add_local_relayed_candidate`](Self::add_local_relayed_candidate), for an
+    /// allocation on a TURN server reached over `via` (UDP, TCP or TLS): the candidate
+    /// stays UDP (the relay-to-peer leg), and its local preference ranks relays over UDP
+    /// above those over TCP above those over TLS
+    /// ([`relayed_local_preference`](super::candidate::relayed_local_preference)).
+    pub fn add_local_relayed_candidate_via(
+        &mut self,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        server: SocketAddr,
+        via: Transport,
+    ) -> Result<(), IceError> {
+        self.add_local_with(
             relayed,
             TransportProtocol::Udp,
             CandidateKind::Relayed,
             mapped,
             Some(server),
             1,
+            via,
         )
     }
 
@@ -699,6 +715,11 @@ impl Agent {
     /// has answered or timed out.
     pub fn end_of_local_host_addresses(&mut self) {
         self.local_hosts_done = true;
+        if self.gathering_state == GatheringState::New && self.locals.is_empty() && !self.closed {
+            // Nothing to gather from (no host address, every TURN allocation failed):
+            // gathering is over all the same, with no candidate, rather than never.
+            self.set_gathering(GatheringState::Gathering);
+        }
         self.update_gathering();
     }
 
@@ -710,6 +731,30 @@ impl Agent {
         related: Option<SocketAddr>,
         server: Option<SocketAddr>,
         component: u16,
+    ) -> Result<(), IceError> {
+        self.add_local_with(
+            addr,
+            protocol,
+            kind,
+            related,
+            server,
+            component,
+            Transport::Udp,
+        )
+    }
+
+    /// [`add_local`](Self::add_local) for a candidate whose server is reached over `via`
+    /// (only relayed candidates' priority depends on it).
+    #[allow(clippy::too_many_arguments)]
+    fn add_local_with(
+        &mut self,
+        addr: SocketAddr,
+        protocol: TransportProtocol,
+        kind: CandidateKind,
+        related: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        component: u16,
+        via: Transport,
     ) -> Result<(), IceError> {
         if self.closed {
             return Err(IceError::Closed);
@@ -738,6 +783,9 @@ impl Agent {
             })
             .count();
         let local_pref = match protocol {
+            TransportProtocol::Udp if kind == CandidateKind::Relayed => {
+                candidate::relayed_local_preference(via, addr.ip(), index)
+            }
             TransportProtocol::Udp => candidate::udp_local_preference(addr.ip(), index),
             TransportProtocol::Tcp(t) => candidate::tcp_local_preference(t, kind, index),
         };
@@ -2911,6 +2959,48 @@ mod tests {
             Err(IceError::InvalidCredentials)
         );
         assert!(!format!("{c:?}").contains(&c.pwd));
+    }
+
+    /// No host address and no relay (every TURN allocation failed): gathering still goes
+    /// through `gathering` to `complete`, with no candidate.
+    #[test]
+    fn gathering_completes_without_any_candidate() {
+        let mut a = agent(IceRole::Controlling, 1);
+        a.end_of_local_host_addresses();
+        let events: Vec<IceEvent> = std::iter::from_fn(|| a.poll_event()).collect();
+        assert_eq!(
+            events,
+            [
+                IceEvent::GatheringStateChange(GatheringState::Gathering),
+                IceEvent::GatheringStateChange(GatheringState::Complete),
+            ]
+        );
+    }
+
+    /// Relays reached over UDP, TCP and TLS rank in that order.
+    #[test]
+    fn relayed_candidates_rank_by_the_transport_to_the_server() {
+        let mut a = agent(IceRole::Controlling, 1);
+        let server: SocketAddr = "203.0.113.1:3478".parse().unwrap();
+        for (port, via) in [
+            (1, Transport::Tls),
+            (2, Transport::Udp),
+            (3, Transport::Tcp),
+        ] {
+            let relayed = SocketAddr::new("203.0.113.1".parse().unwrap(), 50_000 + port);
+            a.add_local_relayed_candidate_via(relayed, None, server, via)
+                .unwrap();
+        }
+        let mut cands: Vec<Candidate> = std::iter::from_fn(|| a.poll_event())
+            .filter_map(|e| match e {
+                IceEvent::LocalCandidate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        cands.sort_by_key(|c| std::cmp::Reverse(c.priority));
+        let ports: Vec<u16> = cands.iter().map(|c| c.address.port()).collect();
+        assert_eq!(ports, [50_002, 50_003, 50_001], "UDP, TCP, TLS");
+        assert!(cands.iter().all(|c| c.protocol == TransportProtocol::Udp));
     }
 
     #[test]

@@ -106,6 +106,29 @@ pub fn udp_local_preference(ip: IpAddr, index: usize) -> u16 {
     }
 }
 
+/// The local preference of a relayed candidate on the `index`-th allocation of its family,
+/// reached over `via` (how the TURN server is reached, not the relay-to-peer leg, which is
+/// UDP). RFC 8445 §5.1.2.1 leaves local preferences to the agent and asks them to be
+/// unique; §5.1.2.2 suggests preferring cheaper paths. The two top bits say the transport
+/// to the server, UDP (2) above TCP (1) above TLS (0), as browsers rank their TURN relays:
+/// a relay over UDP adds no head-of-line blocking, TLS adds its records too. The other 14
+/// bits rank the allocations as [`udp_local_preference`] ranks addresses (IPv6 ahead of
+/// IPv4 at each rank), so every value is unique per transport, family and index.
+pub fn relayed_local_preference(via: ferrtc_types::Transport, ip: IpAddr, index: usize) -> u16 {
+    let transport: u16 = match via {
+        ferrtc_types::Transport::Udp => 2,
+        ferrtc_types::Transport::Tcp => 1,
+        ferrtc_types::Transport::Tls => 0,
+    };
+    let index = index.min(0x1fff) as u16;
+    let rank = 0x3fff - 2 * index;
+    let rank = match ip {
+        IpAddr::V6(_) => rank,
+        IpAddr::V4(_) => rank - 1,
+    };
+    (transport << 14) + rank
+}
+
 /// The local preference of a TCP candidate (RFC 6544 §4.2):
 /// `2^13 * direction-pref + other-pref`, with other-pref `8191 - index` unique per address.
 pub fn tcp_local_preference(tcp_type: TcpType, kind: CandidateKind, index: usize) -> u16 {
@@ -362,6 +385,28 @@ mod tests {
         // Never panics on absurd indexes.
         let _ = udp_local_preference(a4, usize::MAX);
         let _ = udp_local_preference(ll, usize::MAX);
+    }
+
+    #[test]
+    fn relayed_local_preference_ranks_udp_over_tcp_over_tls() {
+        use ferrtc_types::Transport;
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for via in [Transport::Udp, Transport::Tcp, Transport::Tls] {
+            for i in 0..100 {
+                assert!(seen.insert(relayed_local_preference(via, v4, i)));
+                assert!(seen.insert(relayed_local_preference(via, v6, i)));
+            }
+        }
+        // Whatever the index, a UDP relay beats a TCP one, which beats a TLS one.
+        let worst_udp = relayed_local_preference(Transport::Udp, v4, usize::MAX);
+        let best_tcp = relayed_local_preference(Transport::Tcp, v6, 0);
+        let worst_tcp = relayed_local_preference(Transport::Tcp, v4, usize::MAX);
+        let best_tls = relayed_local_preference(Transport::Tls, v6, 0);
+        assert!(worst_udp > best_tcp && worst_tcp > best_tls);
+        assert_eq!(relayed_local_preference(Transport::Udp, v6, 0), 0xbfff);
+        assert_eq!(relayed_local_preference(Transport::Tls, v4, usize::MAX), 0);
     }
 
     #[test]
