@@ -4,8 +4,8 @@
 //! synthetic encoder as ferrtc's scenarios in `tests/netsim.rs`. Queueing delay is read
 //! from the simulator's trace (each datagram's send and delivery matched by digest).
 //! Prints one row per scenario and reference: utilisation, p95 queueing, and ferrtc's
-//! utilisation divided by str0m's. One seed (a str0m run costs tens of seconds in a debug
-//! build). The str0m side is driven through its public API only; its full queues and its
+//! utilisation divided by str0m's. Seed 1 unless `FERRTC_BWE_SEEDS` names others
+//! (`1-5`, or `1,3`): a str0m run costs tens of seconds in a debug build. The str0m side is driven through its public API only; its full queues and its
 //! slow climb after the 1 -> 3 Mbit/s step have not yet been cross-checked against
 //! str0m's own BWE tests, so read its figures as this harness's, not as str0m's best.
 
@@ -49,8 +49,7 @@ fn side_by_side_with_str0m() {
         "| scenario | seed | reference | its utilisation | its p95 queueing | ferrtc utilisation | ferrtc p95 queueing | ferrtc / reference |"
     );
     let mut ratios = Vec::new();
-    {
-        let seed = 1;
+    for seed in support::side_by_side_seeds() {
         // 2.5 Mbit/s, 50 ms RTT: utilisation and queueing from 5 s to 30 s.
         let cap = 2_500_000.0;
         let mut theirs = Str0mRun::new(seed, cap as u64, 0.0);
@@ -104,10 +103,15 @@ fn side_by_side_with_str0m() {
             theirs.measure(5.0, 30.0, cap),
         ));
     }
-    // ferrtc uses at least 90% of what str0m uses in every scenario, and queues less
-    // where the link stays steady (2.5 Mbit/s, 2% loss).
+    // Measured at seeds 1-5 (FERRTC_BWE_SEEDS=1-5): after the steps ferrtc uses more than
+    // str0m (1.24-1.44 after the fall, 2.37-5.82 after the rise); at steady 2.5 Mbit/s
+    // (0.93-1.06) and under 2% loss (0.94-1.31) at least 90% of it, str0m's higher figures
+    // there coming with a p95 queue of 180-296 ms where ferrtc's is 29-41 ms. Asserted:
+    // ratio >= 1.0 after the steps, >= 0.9 at steady state and under loss, and a shorter
+    // queue than str0m's where the link stays steady (2.5 Mbit/s, 2% loss).
     for (i, &(ratio, ours, theirs)) in ratios.iter().enumerate() {
-        assert!(ratio >= 0.9, "row {i}: utilisation ratio {ratio:.2}");
+        let floor = if i % 4 == 1 || i % 4 == 2 { 1.0 } else { 0.9 };
+        assert!(ratio >= floor, "row {i}: utilisation ratio {ratio:.2}");
         if i % 4 == 0 || i % 4 == 3 {
             assert!(ours <= theirs, "row {i}: p95 {ours:?} vs str0m {theirs:?}");
         }

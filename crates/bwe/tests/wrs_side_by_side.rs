@@ -4,7 +4,8 @@
 //! ferrtc's scenarios (`tests/support/wrs_run.rs`). Checks first that the harness is sane
 //! (GCC's target moves with the capacity), then prints one row per scenario: utilisation,
 //! p95 queueing and ferrtc's utilisation divided by webrtc-rs's, asserting the ratio only
-//! for the rows where ferrtc measured at least 0.9 of webrtc-rs.
+//! for the rows where ferrtc measured at least as much as webrtc-rs. Seed 1 unless
+//! `FERRTC_BWE_SEEDS` names others (`1-5`, or `1,3`).
 
 mod support;
 
@@ -24,10 +25,10 @@ fn ferrtc_measure(s: &Scenario, start: f64, end: f64, cap: f64) -> (f64, Duratio
 }
 
 /// Prints a row; returns ferrtc / webrtc-rs utilisation.
-fn row(name: &str, ours: (f64, Duration), theirs: (f64, Duration)) -> f64 {
+fn row(name: &str, seed: u64, ours: (f64, Duration), theirs: (f64, Duration)) -> f64 {
     let ratio = ours.0 / theirs.0.max(1e-9);
     eprintln!(
-        "| {name} | seed 1 | {REFERENCE} | {:.2} | {:.0} ms | ferrtc {:.2} | {:.0} ms | {ratio:.2} |",
+        "| {name} | seed {seed} | {REFERENCE} | {:.2} | {:.0} ms | ferrtc {:.2} | {:.0} ms | {ratio:.2} |",
         theirs.0,
         theirs.1.as_secs_f64() * 1e3,
         ours.0,
@@ -70,62 +71,67 @@ fn side_by_side_with_webrtc_rs() {
     eprintln!(
         "| scenario | seed | reference | its utilisation | its p95 queueing | ferrtc utilisation | ferrtc p95 queueing | ferrtc / reference |"
     );
-    let seed = 1;
     let mut ratios = Vec::new();
+    for seed in support::side_by_side_seeds() {
+        let cap = 2_500_000.0;
+        let mut theirs = WrsRun::new(seed, cap as u64, 0.0);
+        theirs.run_to(30.0);
+        let mut ours = Scenario::new(seed, cap as u64, 0.0, &[Duration::ZERO]);
+        ours.run_to(30.0);
+        ratios.push(row(
+            "2.5 Mbit/s (5-30 s)",
+            seed,
+            ferrtc_measure(&ours, 5.0, 30.0, cap),
+            theirs.measure(5.0, 30.0, cap),
+        ));
 
-    let cap = 2_500_000.0;
-    let mut theirs = WrsRun::new(seed, cap as u64, 0.0);
-    theirs.run_to(30.0);
-    let mut ours = Scenario::new(seed, cap as u64, 0.0, &[Duration::ZERO]);
-    ours.run_to(30.0);
-    ratios.push(row(
-        "2.5 Mbit/s (5-30 s)",
-        ferrtc_measure(&ours, 5.0, 30.0, cap),
-        theirs.measure(5.0, 30.0, cap),
-    ));
+        let mut theirs = WrsRun::new(seed, 3_000_000, 0.0);
+        let mut ours = Scenario::new(seed, 3_000_000, 0.0, &[Duration::ZERO]);
+        for (to, next) in [(10.0, 1_000_000), (20.0, 3_000_000)] {
+            theirs.run_to(to);
+            ours.run_to(to);
+            theirs.set_capacity(next);
+            ours.set_capacity(next);
+        }
+        theirs.run_to(30.0);
+        ours.run_to(30.0);
+        ratios.push(row(
+            "3 -> 1 Mbit/s (10-20 s)",
+            seed,
+            ferrtc_measure(&ours, 10.0, 20.0, 1e6),
+            theirs.measure(10.0, 20.0, 1e6),
+        ));
+        ratios.push(row(
+            "1 -> 3 Mbit/s (20-30 s)",
+            seed,
+            ferrtc_measure(&ours, 20.0, 30.0, 3e6),
+            theirs.measure(20.0, 30.0, 3e6),
+        ));
 
-    let mut theirs = WrsRun::new(seed, 3_000_000, 0.0);
-    let mut ours = Scenario::new(seed, 3_000_000, 0.0, &[Duration::ZERO]);
-    for (to, next) in [(10.0, 1_000_000), (20.0, 3_000_000)] {
-        theirs.run_to(to);
-        ours.run_to(to);
-        theirs.set_capacity(next);
-        ours.set_capacity(next);
+        let cap = 5_000_000.0;
+        let mut theirs = WrsRun::new(seed, cap as u64, 0.02);
+        theirs.run_to(30.0);
+        let mut ours = Scenario::new(seed, cap as u64, 0.02, &[Duration::ZERO]);
+        ours.run_to(30.0);
+        ratios.push(row(
+            "5 Mbit/s, 2% loss (5-30 s)",
+            seed,
+            ferrtc_measure(&ours, 5.0, 30.0, cap),
+            theirs.measure(5.0, 30.0, cap),
+        ));
     }
-    theirs.run_to(30.0);
-    ours.run_to(30.0);
-    ratios.push(row(
-        "3 -> 1 Mbit/s (10-20 s)",
-        ferrtc_measure(&ours, 10.0, 20.0, 1e6),
-        theirs.measure(10.0, 20.0, 1e6),
-    ));
-    ratios.push(row(
-        "1 -> 3 Mbit/s (20-30 s)",
-        ferrtc_measure(&ours, 20.0, 30.0, 3e6),
-        theirs.measure(20.0, 30.0, 3e6),
-    ));
-
-    let cap = 5_000_000.0;
-    let mut theirs = WrsRun::new(seed, cap as u64, 0.02);
-    theirs.run_to(30.0);
-    let mut ours = Scenario::new(seed, cap as u64, 0.02, &[Duration::ZERO]);
-    ours.run_to(30.0);
-    ratios.push(row(
-        "5 Mbit/s, 2% loss (5-30 s)",
-        ferrtc_measure(&ours, 5.0, 30.0, cap),
-        theirs.measure(5.0, 30.0, cap),
-    ));
 
     for (i, ratio) in ratios.iter().enumerate() {
         eprintln!("row {i}: ferrtc / webrtc-rs utilisation {ratio:.2}");
     }
-    // Measured at seed 1: 1.77, 1.03, 0.85, 3.38. ferrtc uses at least 90% of what
-    // webrtc-rs uses at 2.5 Mbit/s, after the fall to 1 Mbit/s and under 2% loss; after the
-    // rise to 3 Mbit/s webrtc-rs (whose target by then is well past the 1 Mbit/s link and
-    // climbs fast) uses more, so that row is printed, not asserted.
-    for i in [0, 1, 3] {
+    // Measured at seeds 1-5 (FERRTC_BWE_SEEDS=1-5): 1.75-1.77 at 2.5 Mbit/s, 1.02-1.06
+    // after the fall to 1 Mbit/s, 3.36-3.42 under 2% loss: ferrtc uses at least as much as
+    // webrtc-rs there, asserted. After the rise to 3 Mbit/s webrtc-rs (whose target by
+    // then is well past the 1 Mbit/s link and climbs fast) uses more (ferrtc 0.71-0.88 of
+    // it), so that row is printed, not asserted.
+    for i in (0..ratios.len()).filter(|i| i % 4 != 2) {
         assert!(
-            ratios[i] >= 0.9,
+            ratios[i] >= 1.0,
             "row {i}: utilisation ratio {:.2}",
             ratios[i]
         );

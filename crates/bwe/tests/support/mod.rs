@@ -284,6 +284,19 @@ impl Endpoint for Receiver {
     }
 }
 
+/// Seeds for the side-by-side tests: `FERRTC_BWE_SEEDS` as a list (`1,2,3`) or a range
+/// (`1-5`); seed 1 when unset.
+pub fn side_by_side_seeds() -> Vec<u64> {
+    let Ok(v) = std::env::var("FERRTC_BWE_SEEDS") else {
+        return vec![1];
+    };
+    if let Some((a, b)) = v.split_once('-') {
+        let (a, b): (u64, u64) = (a.trim().parse().unwrap(), b.trim().parse().unwrap());
+        return (a..=b).collect();
+    }
+    v.split(',').map(|x| x.trim().parse().unwrap()).collect()
+}
+
 /// A scenario: sender host, receiver host, bottleneck link.
 pub struct Scenario {
     pub sim: Sim,
