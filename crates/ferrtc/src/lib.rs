@@ -92,6 +92,7 @@ mod error;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod net;
+mod queue;
 #[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod tap;
 mod turn;
