@@ -30,9 +30,10 @@ const PASSIVE_WAIT: Duration = Duration::from_secs(10);
 /// Most STUN transactions in flight at once; beyond it the oldest abandoned one goes.
 const MAX_TRANSACTIONS: usize = 512;
 /// Transactions an idle agent keeps room for: the checks of a check list grow the table,
-/// and once at most this many are left (a consent check or two, RFC 7675) it shrinks back
-/// to this, so a connected, idle agent does not hold the check phase's capacity.
-const IDLE_TRANSACTIONS: usize = 4;
+/// and once at most this many are left (a consent check, RFC 7675) it shrinks back to
+/// this, so a connected, idle agent does not hold the check phase's capacity (a `Tx` is
+/// some 260 bytes).
+const IDLE_TRANSACTIONS: usize = 2;
 
 /// Which side decides the selected pair (RFC 8445 §2.3, §6.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
