@@ -32,8 +32,8 @@ const MAX_TRANSACTIONS: usize = 512;
 /// Transactions an idle agent keeps room for: the checks of a check list grow the table,
 /// and once at most this many are left (a consent check, RFC 7675) it shrinks back to
 /// this, so a connected, idle agent does not hold the check phase's capacity (a `Tx` is
-/// some 260 bytes).
-const IDLE_TRANSACTIONS: usize = 2;
+/// some 520 bytes with its integrity key's HMAC states).
+const IDLE_TRANSACTIONS: usize = 1;
 
 /// Which side decides the selected pair (RFC 8445 §2.3, §6.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1106,10 +1106,10 @@ impl Agent {
         self.next_tick = Some(earliest.max(self.last_now));
     }
 
-    /// Gives back the check phase's room once few transactions are left (hysteresis: only
-    /// from four times [`IDLE_TRANSACTIONS`] down to it).
+    /// Gives back the check phase's room once few transactions are left (only from more
+    /// than twice [`IDLE_TRANSACTIONS`] down to it).
     fn trim_txs(&mut self) {
-        if self.txs.capacity() >= 4 * IDLE_TRANSACTIONS && self.txs.len() <= IDLE_TRANSACTIONS {
+        if self.txs.capacity() > 2 * IDLE_TRANSACTIONS && self.txs.len() <= IDLE_TRANSACTIONS {
             self.txs.shrink_to(IDLE_TRANSACTIONS);
         }
     }
