@@ -21,6 +21,7 @@ use crate::config::{BundlePolicy, Configuration, IceTransportPolicy};
 use crate::driver::{self, Core, Flow, Handler};
 use crate::error::{ConfigurationError, Error};
 use crate::net::{self, Scheme};
+use crate::queue;
 use crate::tap::{TapPart, TapRefused, Taps};
 use crate::turn::Relayed;
 use ferrtc_stun_ice::turn;
@@ -136,12 +137,14 @@ pub(crate) enum Command {
     CreateAnswer(Reply<Description>),
     SetLocal(Option<Description>, Reply<()>),
     SetRemote(Description, Reply<()>),
-    AddIceCandidate(Option<Candidate>, Reply<()>),
+    // The rare commands with large arguments hold them boxed: a tokio channel allocates
+    // its slots 32 at a time, each as large as the largest command, up front.
+    AddIceCandidate(Option<Box<Candidate>>, Reply<()>),
     RestartIce(Reply<()>),
-    AddTransceiver(MediaKind, TransceiverInit, Reply<TransceiverId>),
+    AddTransceiver(Box<(MediaKind, TransceiverInit)>, Reply<TransceiverId>),
     SetDirection(TransceiverId, Direction, Reply<()>),
     Transceivers(Reply<Vec<TransceiverInfo>>),
-    CreateDataChannel(String, DataChannelInit, Reply<DataChannel>),
+    CreateDataChannel(Box<(String, DataChannelInit)>, Reply<DataChannel>),
     Send {
         id: core::DataChannelId,
         message: Message,
@@ -185,7 +188,7 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub struct PeerConnection {
     commands: mpsc::UnboundedSender<Command>,
-    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+    events: tokio::sync::Mutex<queue::Receiver<Event>>,
     states: watch::Receiver<States>,
     queued_media: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
@@ -358,7 +361,7 @@ impl PeerConnection {
         let pc = &relayed.pc;
 
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+        let (event_tx, events) = queue::queue();
         let initial = States {
             signaling: pc.signaling_state(),
             gathering: pc.ice_gathering_state(),
@@ -445,7 +448,8 @@ impl PeerConnection {
     /// # Errors
     /// [`Error::Peer`] for a candidate that cannot be used, [`Error::Closed`].
     pub async fn add_ice_candidate(&self, candidate: Option<Candidate>) -> Result<(), Error> {
-        self.ask(|r| Command::AddIceCandidate(candidate, r)).await
+        self.ask(|r| Command::AddIceCandidate(candidate.map(Box::new), r))
+            .await
     }
 
     /// Asks for an ICE restart at the next offer (W3C `restartIce`).
@@ -465,7 +469,8 @@ impl PeerConnection {
         kind: MediaKind,
         init: TransceiverInit,
     ) -> Result<TransceiverId, Error> {
-        self.ask(|r| Command::AddTransceiver(kind, init, r)).await
+        self.ask(|r| Command::AddTransceiver(Box::new((kind, init)), r))
+            .await
     }
 
     /// Sets the direction a transceiver asks for in the next offer or answer (W3C
@@ -501,7 +506,7 @@ impl PeerConnection {
         init: DataChannelInit,
     ) -> Result<DataChannel, Error> {
         let label = label.to_owned();
-        self.ask(|r| Command::CreateDataChannel(label, init, r))
+        self.ask(|r| Command::CreateDataChannel(Box::new((label, init)), r))
             .await
     }
 
@@ -877,7 +882,7 @@ struct Connection {
     /// To give new data channel handles (the peer's) their command queue, without keeping
     /// the queue open ourselves.
     commands: mpsc::WeakUnboundedSender<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    events: queue::Sender<Event>,
     states: watch::Sender<States>,
     channels: HashMap<core::DataChannelId, Arc<Shared>>,
     queued_media: Arc<AtomicUsize>,
@@ -1032,14 +1037,15 @@ impl Handler<Relayed> for Connection {
                 let _ = r.send(res);
             }
             Command::AddIceCandidate(c, r) => {
-                let res = pc.add_ice_candidate(now, c.as_ref()).map_err(Error::from);
+                let res = pc.add_ice_candidate(now, c.as_deref()).map_err(Error::from);
                 self.refresh_descriptions(pc);
                 let _ = r.send(res);
             }
             Command::RestartIce(r) => {
                 let _ = r.send(pc.restart_ice().map_err(Error::from));
             }
-            Command::AddTransceiver(kind, init, r) => {
+            Command::AddTransceiver(args, r) => {
+                let (kind, init) = *args;
                 let _ = r.send(pc.add_transceiver(kind, init).map_err(Error::from));
             }
             Command::SetDirection(t, d, r) => {
@@ -1059,7 +1065,8 @@ impl Handler<Relayed> for Connection {
                     .collect();
                 let _ = r.send(Ok(list));
             }
-            Command::CreateDataChannel(label, init, r) => {
+            Command::CreateDataChannel(args, r) => {
+                let (label, init) = *args;
                 let res = self.create_channel(pc, now, label, init);
                 let _ = r.send(res);
             }

@@ -94,6 +94,7 @@ mod error;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod net;
+mod queue;
 mod stream;
 #[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod tap;

@@ -426,7 +426,7 @@ pub struct PeerConnection {
     closed: bool,
     bwe_config: BweConfig,
     pacing: bool,
-    congestion: Option<Congestion>,
+    congestion: Option<Box<Congestion>>,
     target: Option<u64>,
 }
 
@@ -1744,7 +1744,11 @@ impl PeerConnection {
 
     /// Hands out a changed target bitrate as [`Event::TargetBitrate`].
     fn congestion_events(&mut self) {
-        let Some(bps) = self.congestion.as_mut().and_then(Congestion::poll_target) else {
+        let Some(bps) = self
+            .congestion
+            .as_deref_mut()
+            .and_then(Congestion::poll_target)
+        else {
             return;
         };
         self.set_target(bps);
@@ -1789,7 +1793,7 @@ impl PeerConnection {
                 let first = SeqNo(self.rng.next_u32() as u16);
                 let mut c = Congestion::new(self.bwe_config, now, first, self.pacing);
                 c.ext = twcc;
-                self.congestion = Some(c);
+                self.congestion = Some(Box::new(c));
                 let start = self.bwe_config.start_bitrate_bps.clamp(
                     self.bwe_config.min_bitrate_bps,
                     self.bwe_config
@@ -2227,7 +2231,7 @@ fn send_media(
     kind: PacketKind,
     repair: bool,
     scratch: &mut Vec<u8>,
-    congestion: &mut Option<Congestion>,
+    congestion: &mut Option<Box<Congestion>>,
     transport: &mut BundleTransport,
     session: &mut RtpSession,
 ) -> Result<(), CommandError> {

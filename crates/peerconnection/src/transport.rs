@@ -481,7 +481,11 @@ pub struct BundleTransport {
     dtls: Option<dtls::Endpoint>,
     dtls_state: DtlsState,
     early: Vec<(SocketAddr, BytesMut)>,
-    srtp: Option<srtp::DtlsSrtpContexts>,
+    /// The profile DTLS agreed; its contexts are built on the first SRTP packet either way
+    /// ([`BundleTransport::ensure_srtp`]), so a session without media never holds them
+    /// (some 4 KiB of key schedules and replay windows).
+    srtp_agreed: Option<SrtpProfile>,
+    srtp: Option<Box<srtp::DtlsSrtpContexts>>,
     sctp: Option<sctp::DataChannels>,
     selected: Option<ice::SelectedPair>,
     ice_state: ice::ConnectionState,
@@ -528,6 +532,7 @@ impl BundleTransport {
             dtls: None,
             dtls_state: DtlsState::New,
             early: Vec::new(),
+            srtp_agreed: None,
             srtp: None,
             sctp: None,
             selected: None,
@@ -602,7 +607,7 @@ impl BundleTransport {
     /// The SRTP profile DTLS agreed, once connected.
     #[must_use]
     pub fn srtp_profile(&self) -> Option<SrtpProfile> {
-        self.srtp.as_ref().map(|s| s.local.profile())
+        self.srtp_agreed
     }
 
     /// The transport's own counters.
@@ -623,7 +628,7 @@ impl BundleTransport {
         self.dtls.as_ref().map(dtls::Endpoint::stats)
     }
 
-    /// The SRTP contexts' counters (ours, the peer's).
+    /// The SRTP contexts' counters (ours, the peer's); `None` until the first SRTP packet.
     #[must_use]
     pub fn srtp_stats(&self) -> Option<(&srtp::Stats, &srtp::Stats)> {
         self.srtp
@@ -1019,6 +1024,7 @@ impl BundleTransport {
     }
 
     fn send_media(&mut self, packet: &[u8], rtcp: bool) -> Result<(), CommandError> {
+        self.ensure_srtp();
         let Some(ctx) = self.srtp.as_mut() else {
             return Err(CommandError::NotConnected);
         };
@@ -1239,6 +1245,20 @@ impl BundleTransport {
         Ok(())
     }
 
+    /// Builds the SRTP contexts from the DTLS keys if a profile was agreed and they are not
+    /// built yet (once per connection, on its first SRTP packet in either direction).
+    fn ensure_srtp(&mut self) {
+        if self.srtp.is_some() || self.srtp_agreed.is_none() {
+            return;
+        }
+        let Some(Ok(keys)) = self.dtls.as_ref().map(dtls::Endpoint::srtp_keys) else {
+            return;
+        };
+        if let Ok(ctx) = srtp::DtlsSrtpContexts::new(&keys, self.config.srtp.clone()) {
+            self.srtp = Some(Box::new(ctx));
+        }
+    }
+
     fn receive_srtp(
         &mut self,
         from: SocketAddr,
@@ -1249,6 +1269,7 @@ impl BundleTransport {
             self.stats.unknown_source += 1;
             return Err(ReceiveError::UnknownSource);
         }
+        self.ensure_srtp();
         let Some(ctx) = &mut self.srtp else {
             self.stats.not_ready += 1;
             return Err(ReceiveError::NotReady);
@@ -1371,8 +1392,10 @@ impl BundleTransport {
         if negotiated.srtp_profile.is_some() {
             match self.dtls.as_ref().map(dtls::Endpoint::srtp_keys) {
                 Some(Ok(keys)) => {
+                    // Built once to check the keys (a failure fails the connection now),
+                    // then dropped: `ensure_srtp` builds them again on first use.
                     match srtp::DtlsSrtpContexts::new(&keys, self.config.srtp.clone()) {
-                        Ok(ctx) => self.srtp = Some(ctx),
+                        Ok(ctx) => self.srtp_agreed = Some(ctx.local.profile()),
                         Err(e) => {
                             self.failure.get_or_insert(TransportError::Srtp(e));
                             self.set_dtls_state(DtlsState::Failed);

@@ -70,7 +70,7 @@ impl Negotiator {
         self.state.last_created = Some(Created {
             sdp_type: SdpType::Answer,
             text: text.clone(),
-            sdp,
+            sdp: Arc::new(sdp),
             plan,
         });
         Ok(Description::answer(text))

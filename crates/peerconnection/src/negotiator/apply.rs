@@ -190,7 +190,7 @@ impl Negotiator {
             next.dtls_role = Some(t.dtls_role);
         }
         if !provisional {
-            next.last_answer = Some(answer.sdp.clone());
+            next.last_answer = Some(Arc::clone(&answer.sdp));
         }
         record_ext_ids(&mut next.ext_ids, &answer.sdp);
         next.negotiation = Some(negotiation.clone());
@@ -256,7 +256,7 @@ impl Negotiator {
         check_rtcp_mux(&sdp, &analysis)?;
         let applied = Applied {
             sdp_type: t,
-            sdp,
+            sdp: Arc::new(sdp),
             analysis,
         };
         let mut next = self.state.clone();

@@ -59,7 +59,11 @@ impl Negotiator {
             self.state.current_remote.as_mut()
         };
         if let Some(target) = target {
-            remote::push_candidate(&mut target.sdp, index, candidate.candidate.as_ref());
+            remote::push_candidate(
+                Arc::make_mut(&mut target.sdp),
+                index,
+                candidate.candidate.as_ref(),
+            );
             if let Some(t) = target
                 .analysis
                 .transports

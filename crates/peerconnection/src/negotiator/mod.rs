@@ -5,6 +5,8 @@ mod apply;
 mod candidates;
 mod offer;
 
+use std::sync::Arc;
+
 use ferrtc_sdp::{Direction, MediaDescription, SessionDescription, Setup};
 use ferrtc_types::{DtlsRole, Mid, Ssrc};
 use rand::RngCore;
@@ -60,7 +62,8 @@ struct MLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Applied {
     sdp_type: SdpType,
-    sdp: SessionDescription,
+    /// Shared with the copies of the state (checkpoint, `last_created`, `last_answer`).
+    sdp: Arc<SessionDescription>,
     analysis: Analysis,
 }
 
@@ -80,7 +83,7 @@ struct Plan {
 struct Created {
     sdp_type: SdpType,
     text: String,
-    sdp: SessionDescription,
+    sdp: Arc<SessionDescription>,
     plan: Plan,
 }
 
@@ -101,7 +104,7 @@ struct State {
     current_remote: Option<Applied>,
     pending_remote: Option<Applied>,
     /// The answer of the last completed exchange (RFC 8829 §5.2.2 builds re-offers on it).
-    last_answer: Option<SessionDescription>,
+    last_answer: Option<Arc<SessionDescription>>,
     last_created: Option<Created>,
     /// The state when we last left `stable`, for rollback.
     checkpoint: Option<Box<State>>,
@@ -286,7 +289,7 @@ impl Negotiator {
     }
 
     fn describe_local(&self, a: &Applied) -> Description {
-        let mut sdp = a.sdp.clone();
+        let mut sdp = SessionDescription::clone(&a.sdp);
         if let Some(t) = a.analysis.transports.first() {
             let tag = t.indices[0];
             for c in &self.state.local_candidates {

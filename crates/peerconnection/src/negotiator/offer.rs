@@ -183,7 +183,7 @@ impl Negotiator {
         self.state.last_created = Some(Created {
             sdp_type: SdpType::Offer,
             text: text.clone(),
-            sdp,
+            sdp: Arc::new(sdp),
             plan,
         });
         Ok(Description::offer(text))

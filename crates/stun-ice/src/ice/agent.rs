@@ -30,6 +30,11 @@ pub const MAX_REMOTE_CANDIDATES: usize = 64;
 const PASSIVE_WAIT: Duration = Duration::from_secs(10);
 /// Most STUN transactions in flight at once; beyond it the oldest abandoned one goes.
 const MAX_TRANSACTIONS: usize = 512;
+/// Transactions an idle agent keeps room for: the checks of a check list grow the table,
+/// and once at most this many are left (a consent check, RFC 7675) it shrinks back to
+/// this, so a connected, idle agent does not hold the check phase's capacity (a `Tx` is
+/// some 520 bytes with its integrity key's HMAC states).
+const IDLE_TRANSACTIONS: usize = 1;
 
 /// Which side decides the selected pair (RFC 8445 §2.3, §6.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1152,6 +1157,14 @@ impl Agent {
         self.next_tick = Some(earliest.max(self.last_now));
     }
 
+    /// Gives back the check phase's room once few transactions are left (only from more
+    /// than twice [`IDLE_TRANSACTIONS`] down to it).
+    fn trim_txs(&mut self) {
+        if self.txs.capacity() > 2 * IDLE_TRANSACTIONS && self.txs.len() <= IDLE_TRANSACTIONS {
+            self.txs.shrink_to(IDLE_TRANSACTIONS);
+        }
+    }
+
     fn push_tx(&mut self, tx: Tx) {
         if self.txs.len() >= MAX_TRANSACTIONS {
             let victim = self.txs.iter().position(|t| t.cancelled).unwrap_or(0);
@@ -1437,6 +1450,7 @@ impl Agent {
                 expired.push(tx);
             }
         }
+        self.trim_txs();
         for tx in expired {
             if let TxKind::Check { pair, .. } = tx.kind {
                 if tx.generation != self.generation || tx.cancelled {
@@ -2075,6 +2089,7 @@ impl Agent {
         }
         self.stats.responses_received += 1;
         let tx = self.txs.swap_remove(i);
+        self.trim_txs();
         let success = msg.class() == Class::SuccessResponse;
         match tx.kind {
             TxKind::Gather { server, base } => {
