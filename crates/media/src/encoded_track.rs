@@ -117,7 +117,7 @@ pub struct EncodedFrameSender {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let (sender, track) = encoded_track_channel(Codec::Vp8, "file", 2);
-/// let frame = |pts, key_frame| EncodedFrame {
+/// let frame = |pts: i64, key_frame: bool| EncodedFrame {
 ///     data: vec![u8::from(!key_frame)],
 ///     pts,
 ///     time_base: TimeBase::VIDEO_90KHZ,
