@@ -9,7 +9,9 @@
 //! - Video: with a transform, the browser's frames are decoded (VP8, VP9, H.264), transformed,
 //!   re-encoded with the same codec and sent back with their timestamps; with `none`, RTP
 //!   goes back as it came.
-//! - Audio: RTP goes back as it came.
+//! - Audio: the server plays a chime shipped in the binary (`assets/chime.wav`, looping,
+//!   encoded with the codec the browser chose), as aiortc's demo plays its instructions; the
+//!   browser's own audio is recorded with `--record-to` or discarded.
 //! - Data channels: `ping N` is answered with `pong N`, anything else is echoed.
 //!
 //! ```sh
@@ -35,11 +37,13 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use ferrtc::media::MediaSender;
 use ferrtc::net::{HostAddresses, IceServer, Scheme};
 use ferrtc::{
     Configuration, ConnectionState, DataChannel, Description, Direction, Event, MediaKind, Message,
     PeerConnection, SdpType,
 };
+use ferrtc_media::{MediaPlayer, PlayerOptions};
 use serde::{Deserialize, Serialize};
 
 use transform::Transform;
@@ -47,6 +51,9 @@ use video::Pipeline;
 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const CLIENT_JS: &str = include_str!("page/client.js");
+/// The sound every call plays to the browser (made here with FFmpeg, see
+/// `assets/README.md`): 2 s of 16 kHz mono, a 660 Hz then an 880 Hz note.
+const CHIME_WAV: &[u8] = include_bytes!("../assets/chime.wav");
 
 /// How long the answer waits for gathering before it goes with what it has.
 const GATHERING_DEADLINE: Duration = Duration::from_secs(5);
@@ -70,6 +77,8 @@ struct Answer {
 
 #[derive(Clone)]
 struct Server {
+    /// The chime every call plays to the browser, written out once for the player.
+    chime: Arc<PathBuf>,
     host_addresses: HostAddresses,
     /// `--stun` and `--turn`: the server's own and the page's.
     ice_servers: Vec<IceServer>,
@@ -177,7 +186,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(record::Recording::new)
         .transpose()?
         .map(Arc::new);
+    // The player reads files: the chime goes to one in the temporary directory, once.
+    let chime = std::env::temp_dir().join(format!("ferrtc-demo-chime-{}.wav", std::process::id()));
+    std::fs::write(&chime, CHIME_WAV)?;
     let server = Server {
+        chime: Arc::new(chime),
         host_addresses: if args.host.is_loopback() {
             HostAddresses::Explicit(vec![args.host])
         } else {
@@ -335,6 +348,7 @@ async fn offer(
     // to transform comes as whole frames.
     let mut pipelines = HashMap::new();
     let mut audio = HashSet::new();
+    let mut senders = Vec::new();
     let transceivers = pc.transceivers().await.map_err(fail)?;
     let mut recorder = server
         .recording
@@ -351,6 +365,17 @@ async fn offer(
             .map_err(fail)?;
         if t.kind == MediaKind::Audio {
             audio.insert(t.id);
+            // The chime, looping, to the browser; its own audio is recorded or dropped.
+            let options = PlayerOptions::new().with_loop(true);
+            let mut player = MediaPlayer::open_with(server.chime.as_ref(), options)
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("chime: {e}")))?;
+            if let Some(track) = player.audio() {
+                let sender = pc
+                    .attach_media_track(t.id, track)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("chime: {e}")))?;
+                senders.push(sender);
+            }
         }
         // The first video is recorded, decoded even without a transform.
         let record = if t.kind == MediaKind::Video {
@@ -383,7 +408,7 @@ async fn offer(
         )
     })?;
     tracing::info!(?transform, "call answered");
-    tokio::spawn(serve(pc, pipelines, audio, recorder));
+    tokio::spawn(serve(pc, pipelines, audio, senders, recorder));
     Ok(Json(Answer {
         sdp: answer.sdp,
         kind: "answer",
@@ -395,6 +420,7 @@ async fn serve(
     pc: Arc<PeerConnection>,
     pipelines: HashMap<ferrtc::TransceiverId, Pipeline>,
     audio: HashSet<ferrtc::TransceiverId>,
+    senders: Vec<MediaSender>,
     mut recorder: Option<(record::CallRecorder, record::AudioCodecs)>,
 ) {
     let counters: Vec<_> = pipelines.values().map(Pipeline::counters).collect();
@@ -415,11 +441,13 @@ async fn serve(
                 packet,
                 ..
             } => {
-                // Audio, and video without a transform: back as it came.
-                if let Some((r, codecs)) =
-                    recorder.as_mut().filter(|_| audio.contains(&transceiver))
-                {
-                    r.push_audio_rtp(&packet, codecs);
+                // The browser's audio is recorded or dropped (the chime goes back);
+                // video without a transform goes back as it came.
+                if audio.contains(&transceiver) {
+                    if let Some((r, codecs)) = recorder.as_mut() {
+                        r.push_audio_rtp(&packet, codecs);
+                    }
+                    continue;
                 }
                 let _ = pc.write_rtp(transceiver, packet);
             }
@@ -440,6 +468,9 @@ async fn serve(
         }
     }
     drop(pipelines);
+    for s in &senders {
+        s.stop();
+    }
     pc.close().await;
     if let Some((r, _)) = recorder {
         r.finish().await;

@@ -80,9 +80,17 @@ async fn h264_edges_come_back() {
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
 }
 
+/// The server's audio is its chime (660 and 880 Hz notes), not the browser's own fake
+/// microphone sent back: most of the page's tone samples fall on a chime note.
+fn assert_chime(r: &Value) {
+    let samples = number(r, &["audio_tone", "samples"]);
+    let chime = number(r, &["audio_tone", "chime"]);
+    assert!(chime >= 6.0 && chime >= 0.6 * samples, "{r}");
+}
+
 #[tokio::test]
 #[ignore = "needs Chromium and unshare: cargo xtask demo test"]
-async fn every_data_channel_mode_and_pcmu_audio_come_back() {
+async fn every_data_channel_mode_and_the_chime_in_pcmu() {
     // One call: a channel of each of aiortc's three parameter sets, audio forced to PCMU.
     let r = call("autostart=1&test=1&transform=none&dcmodes=all&audiocodec=PCMU/8000").await;
     assert_eq!(r["connection"], "connected", "{r}");
@@ -91,6 +99,18 @@ async fn every_data_channel_mode_and_pcmu_audio_come_back() {
     }
     assert_eq!(r["audio_codec"], "audio/PCMU/8000", "{r}");
     assert!(number(&r, &["audio_packets"]) >= 50.0, "{r}");
+    assert_chime(&r);
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and unshare: cargo xtask demo test"]
+async fn the_server_plays_its_chime_in_opus() {
+    // The browser's default audio codec (Opus): the server encodes its chime file with it.
+    let r = call("autostart=1&test=1&transform=none&video=0").await;
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert_eq!(r["audio_codec"], "audio/opus/48000", "{r}");
+    assert!(number(&r, &["audio_packets"]) >= 50.0, "{r}");
+    assert_chime(&r);
 }
 
 #[tokio::test]
@@ -109,13 +129,14 @@ async fn pcma_audio_at_320x240_comes_back() {
 
 #[tokio::test]
 #[ignore = "needs Chromium and unshare: cargo xtask demo test"]
-async fn g722_audio_comes_back() {
+async fn g722_audio_carries_the_chime() {
     // The page keeps only G722 in the audio offer (setCodecPreferences); the server answers
-    // with it (static payload type 9) and sends the browser's audio back.
+    // with it (static payload type 9) and encodes its chime in it.
     let r = call("autostart=1&test=1&transform=none&audiocodec=G722/8000").await;
     assert_eq!(r["connection"], "connected", "{r}");
     assert_eq!(r["audio_codec"], "audio/G722/8000", "{r}");
     assert!(number(&r, &["audio_packets"]) >= 50.0, "{r}");
+    assert_chime(&r);
 }
 
 #[tokio::test]

@@ -28,6 +28,41 @@ const DC_PARAMS = {
 };
 let latestFigures = {};
 
+// What the server's audio sounds like: every 250 ms the loudest frequency between 100 Hz and
+// 4 kHz of the remote audio, and how often it was one of the server's chime notes (660 and
+// 880 Hz) rather than, say, this browser's own microphone sent back.
+let tone = { samples: 0, chime: 0, last_hz: null, last_db: null };
+let toneTimer = null;
+
+function startToneMeter(track) {
+  // Chromium pulls a remote track's audio only while a media element plays it.
+  const sink = new Audio();
+  sink.srcObject = new MediaStream([track]);
+  sink.play().catch(() => {});
+  const ctx = new AudioContext();
+  ctx.resume().catch(() => {});
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const hzPerBin = ctx.sampleRate / analyser.fftSize;
+  clearInterval(toneTimer);
+  tone = { samples: 0, chime: 0, last_hz: null, last_db: null };
+  toneTimer = setInterval(() => {
+    analyser.getFloatFrequencyData(bins);
+    let best = -1;
+    for (let i = Math.ceil(100 / hzPerBin); i < Math.floor(4000 / hzPerBin); i++) {
+      if (best < 0 || bins[i] > bins[best]) best = i;
+    }
+    if (best < 0 || !Number.isFinite(bins[best]) || bins[best] < -80) return;
+    const hz = best * hzPerBin;
+    tone.samples += 1;
+    if (Math.abs(hz - 660) < 25 || Math.abs(hz - 880) < 25) tone.chime += 1;
+    tone.last_hz = Math.round(hz);
+    tone.last_db = Math.round(bins[best]);
+  }, 250);
+}
+
 function setOptionsFromQuery() {
   if (params.has('transform')) $('video-transform').value = params.get('transform');
   if (params.has('codec')) $('video-codec').value = params.get('codec');
@@ -98,6 +133,7 @@ async function start() {
     if (ev.track.kind === 'video' || !$('remote').srcObject) {
       $('remote').srcObject = ev.streams[0] || new MediaStream([ev.track]);
     }
+    if (ev.track.kind === 'audio') startToneMeter(ev.track);
   });
 
   if (stream) {
@@ -197,6 +233,7 @@ function stop() {
   $('stop').disabled = true;
   clearInterval(pingTimer);
   clearInterval(statsTimer);
+  clearInterval(toneTimer);
   for (const c of channels) c.close();
   channels.length = 0;
   dc = null;
@@ -425,7 +462,8 @@ async function runTest() {
     await updateStats();
     const enough = (!wantVideo || (latestFigures.frames_decoded || 0) > 30) &&
       Object.values(pongsBy).every((n) => n >= wantPongs) &&
-      (latestFigures.audio_packets || 0) >= wantAudio;
+      (latestFigures.audio_packets || 0) >= wantAudio &&
+      (!wantAudio || tone.chime >= 6);
     const late = performance.now() - started > 40000;
     if (enough || late) break;
   }
@@ -440,6 +478,7 @@ async function runTest() {
     video_codec: latestFigures.video_codec,
     video_codec_sent: latestFigures.video_codec_sent,
     audio_packets: latestFigures.audio_packets || 0,
+    audio_tone: tone,
     rtt: latestFigures.rtt,
     picture: pictureFigures(),
     plots: plotFigures(),
