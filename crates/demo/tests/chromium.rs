@@ -165,3 +165,19 @@ async fn av1_goes_in_and_edges_come_back_in_vp8() {
     assert!(number(&r, &["picture", "dark"]) > 0.8, "{r}");
     assert!(number(&r, &["picture", "bright"]) > 0.002, "{r}");
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and unshare: cargo xtask demo test"]
+async fn rotate_leaves_black_corners() {
+    // The picture turns 45 degrees a second about its centre: past the first moments its
+    // corners show the black the rotation uncovers; untransformed they do not.
+    let r = call("autostart=1&test=1&transform=rotate").await;
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert!(number(&r, &["frames_decoded"]) > 30.0, "{r}");
+    assert!(number(&r, &["picture", "corners_dark"]) > 0.5, "{r}");
+    let plain = call("autostart=1&test=1&transform=none").await;
+    assert!(
+        number(&plain, &["picture", "corners_dark"]) < 0.2,
+        "{plain}"
+    );
+}

@@ -392,13 +392,28 @@ function pictureFigures() {
   const data = ctx.getImageData(0, 0, w, h).data;
   let dark = 0;
   let bright = 0;
+  // The four corner squares (an eighth of each side): a rotated picture leaves them black.
+  let cornerDark = 0;
+  let corner = 0;
+  const cw = Math.floor(w / 8);
+  const ch = Math.floor(h / 8);
   const n = w * h;
   for (let i = 0; i < data.length; i += 4) {
     const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
     if (y < 48) dark++;
     else if (y > 180) bright++;
+    const p = i / 4;
+    const x = p % w;
+    const row = Math.floor(p / w);
+    if ((x < cw || x >= w - cw) && (row < ch || row >= h - ch)) {
+      corner++;
+      if (y < 24) cornerDark++;
+    }
   }
-  return { width: w, height: h, dark: dark / n, bright: bright / n };
+  return {
+    width: w, height: h, dark: dark / n, bright: bright / n,
+    corners_dark: corner ? cornerDark / corner : 0,
+  };
 }
 
 // How many points the plots hold, and the fraction of the canvas drawn on.
