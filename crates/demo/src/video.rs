@@ -18,7 +18,7 @@ use bytes::Bytes;
 use ferrtc::{CodecKind, EncodedFrame, PeerConnection, TransceiverId};
 use ferrtc_media::{
     Frame, FrameSender, H264Decoder, H264Encoder, MediaKind, MediaStreamTrack, VideoDecoder,
-    VideoEncoder, VideoEncoderConfig, VpxDecoder, VpxEncoder, track_channel,
+    VideoEncoder, VideoEncoderConfig, VideoFrame, VpxDecoder, VpxEncoder, track_channel,
 };
 
 use crate::transform::Transform;
@@ -261,6 +261,7 @@ impl Pipeline {
             let mut first_pts: Option<i64> = None;
             let mut out = Vec::new();
             let mut send_codec = None;
+            let mut last_good = LastGood::default();
             while let Ok(Frame::Video(frame)) = runtime.block_on(track.recv()) {
                 let Some(&received) = codec.get() else {
                     continue;
@@ -283,11 +284,14 @@ impl Pipeline {
                 let started = Instant::now();
                 let transformed = transform.apply(&frame, seconds);
                 Counters::add_time(&encode_counters.transform_us, started);
-                let transformed = match transformed {
+                let transformed = match last_good.take(transformed) {
                     Ok(f) => f,
                     Err(e) => {
-                        tracing::warn!(error = %e, "transform failed: frame skipped");
-                        continue;
+                        tracing::warn!(error = %e, "transform failed: the last frame again");
+                        match last_good.repeat(frame.pts) {
+                            Some(f) => f,
+                            None => continue,
+                        }
                     }
                 };
                 Counters::add(&encode_counters.transformed);
@@ -441,6 +445,29 @@ fn new_decoder(codec: CodecKind) -> Option<Box<dyn VideoDecoder>> {
         .ok()
 }
 
+/// The last frame a transform made, sent again (with the new frame's timestamp) when the
+/// transform fails, so the stream never stops (aiortc's stream dies on a raising transform).
+#[derive(Default)]
+struct LastGood {
+    frame: Option<VideoFrame>,
+}
+
+impl LastGood {
+    /// The transform's frame, kept for later; its error as it is.
+    fn take<E>(&mut self, result: Result<VideoFrame, E>) -> Result<VideoFrame, E> {
+        let frame = result?;
+        self.frame = Some(frame.clone());
+        Ok(frame)
+    }
+
+    /// The last good frame stamped with `pts`, if there was one.
+    fn repeat(&self, pts: i64) -> Option<VideoFrame> {
+        let mut f = self.frame.clone()?;
+        f.pts = pts;
+        Some(f)
+    }
+}
+
 /// The video codecs the server encodes, in the order it picks them when the browser sends
 /// one it cannot encode (AV1: decoded by libdav1d, but there is no AV1 encoder here).
 const ENCODES: [CodecKind; 3] = [CodecKind::Vp8, CodecKind::Vp9, CodecKind::H264];
@@ -487,6 +514,21 @@ fn new_encoder(codec: CodecKind, config: VideoEncoderConfig) -> Option<Box<dyn V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_transform_sends_the_last_good_frame_again() {
+        let mut last = LastGood::default();
+        // Before any good frame there is nothing to repeat.
+        assert!(last.take::<&str>(Err("first")).is_err());
+        assert!(last.repeat(3000).is_none());
+        let mut good = VideoFrame::new(ferrtc_media::PixelFormat::I420, 16, 16).unwrap();
+        good.plane_mut(0)[0] = 77;
+        good.pts = 6000;
+        assert_eq!(last.take::<&str>(Ok(good)).unwrap().pts, 6000);
+        assert!(last.take::<&str>(Err("broken")).is_err());
+        let again = last.repeat(9000).unwrap();
+        assert_eq!((again.pts, again.plane(0)[0]), (9000, 77));
+    }
 
     #[test]
     fn a_stalled_decoder_asks_for_key_frames_until_a_picture_comes() {
