@@ -84,6 +84,9 @@ struct Server {
     ice_servers: Vec<IceServer>,
     /// `--record-to`.
     recording: Option<Arc<record::Recording>>,
+    /// `--test-results`: also print `call ended` on stdout when a call's connection is gone
+    /// and its resources freed.
+    announce_calls: bool,
 }
 
 struct Args {
@@ -198,6 +201,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         ice_servers: ice_servers.clone(),
         recording,
+        announce_calls: args.test_results,
     };
     let page_config = page_config(&ice_servers);
     let mut app = Router::new()
@@ -408,7 +412,13 @@ async fn offer(
         )
     })?;
     tracing::info!(?transform, "call answered");
-    tokio::spawn(serve(pc, pipelines, audio, senders, recorder));
+    let announce = server.announce_calls;
+    tokio::spawn(async move {
+        serve(pc, pipelines, audio, senders, recorder).await;
+        if announce {
+            println!("call ended");
+        }
+    });
     Ok(Json(Answer {
         sdp: answer.sdp,
         kind: "answer",
