@@ -47,6 +47,12 @@ const ASSUMED_RTT: Duration = Duration::from_millis(100);
 const AUDIO_SHARE_MAX_BPS: u64 = 64_000;
 /// Fixed RTP header (RFC 3550 section 5.1).
 const RTP_HEADER: usize = 12;
+/// Most SSRCs remembered per connection from packets that were not announced (a bound on
+/// what a peer's stream of random SSRCs can make us keep).
+const MAX_LEARNED: usize = 1024;
+/// Most media SSRCs one key frame request names, one PLI each (RFC 4585 section 6.3.1):
+/// a simulcast sender's layers (RFC 8853 offers three) with room to spare.
+const MAX_PLI_SSRCS: usize = 4;
 
 /// How a [`PeerConnection`] is set up (the W3C `RTCConfiguration`, plus what a library user
 /// may tune).
@@ -368,6 +374,8 @@ struct Route {
     recv_pts: Vec<PayloadType>,
     /// SSRCs the peer announced for it.
     remote_ssrcs: Vec<Ssrc>,
+    /// Of those, the media streams' own (not their RTX streams').
+    remote_media_ssrcs: Vec<Ssrc>,
     /// RIDs the peer sends on it (simulcast).
     remote_rids: Vec<ferrtc_types::Rid>,
     /// What the RTP session needs to receive on it.
@@ -409,6 +417,10 @@ pub struct PeerConnection {
     mid_ext: Option<ExtensionId>,
     rid_ext: Option<ExtensionId>,
     learned: HashMap<Ssrc, usize>,
+    /// The SSRCs media arrived on (RTX unwrapped to its original), by route: where key
+    /// frame requests go. `learned` also holds RTX streams' SSRCs, which a sender ignores
+    /// in a PLI (RFC 4588 §4: the RTX stream is not the media source).
+    media_ssrcs: HashMap<Ssrc, usize>,
     tracked: Vec<TransceiverId>,
     slots: Vec<Slot>,
     by_stream: HashMap<u16, DataChannelId>,
@@ -494,6 +506,7 @@ impl PeerConnection {
             mid_ext: None,
             rid_ext: None,
             learned: HashMap::new(),
+            media_ssrcs: HashMap::new(),
             tracked: Vec::new(),
             slots: Vec::new(),
             by_stream: HashMap::new(),
@@ -1401,22 +1414,35 @@ impl PeerConnection {
             .iter()
             .position(|r| r.transceiver == transceiver)
             .ok_or(PeerError::NotSending(transceiver))?;
-        let media = self
-            .learned
+        // The media streams' SSRCs, never an RTX stream's: a sender ignores a PLI naming
+        // its RTX SSRC. Those media arrived on, else those the peer announced; in order, so
+        // the packet does not depend on a hash map's.
+        let mut media: Vec<Ssrc> = self
+            .media_ssrcs
             .iter()
-            .find(|(_, r)| **r == idx)
+            .filter(|(_, r)| **r == idx)
             .map(|(s, _)| *s)
-            .or_else(|| self.routes[idx].remote_ssrcs.first().copied())
-            .ok_or(PeerError::NotSending(transceiver))?;
+            .collect();
+        if media.is_empty() {
+            media.clone_from(&self.routes[idx].remote_media_ssrcs);
+        }
+        if media.is_empty() {
+            return Err(PeerError::NotSending(transceiver));
+        }
+        media.sort_unstable_by_key(|s| s.0);
+        // Simulcast has one per layer; more than a few is not a real stream.
+        media.truncate(MAX_PLI_SSRCS);
         let sender = self.routes[idx].send_ssrc.unwrap_or(Ssrc(1));
-        let mut p = Vec::with_capacity(20);
+        let mut p = Vec::with_capacity(8 + 12 * media.len());
         // RR with no report blocks (RFC 3550 §6.4.2): V=2, RC=0, PT=201, length 1.
         p.extend_from_slice(&[0x80, 201, 0, 1]);
         p.extend_from_slice(&sender.0.to_be_bytes());
-        // PLI: V=2, FMT=1, PT=206 (PSFB), length 2 (RFC 4585 §6.1, §6.3.1).
-        p.extend_from_slice(&[0x81, 206, 0, 2]);
-        p.extend_from_slice(&sender.0.to_be_bytes());
-        p.extend_from_slice(&media.0.to_be_bytes());
+        for m in media {
+            // PLI: V=2, FMT=1, PT=206 (PSFB), length 2 (RFC 4585 §6.1, §6.3.1).
+            p.extend_from_slice(&[0x81, 206, 0, 2]);
+            p.extend_from_slice(&sender.0.to_be_bytes());
+            p.extend_from_slice(&m.0.to_be_bytes());
+        }
         // SDES CNAME: a compound packet (RFC 3550 §6.1).
         self.session.append_sdes(&mut p, &[sender]);
         self.transport.send_rtcp(&p)?;
@@ -1891,6 +1917,7 @@ impl PeerConnection {
                 .iter()
                 .flat_map(|s| std::iter::once(s.ssrc).chain(s.rtx_ssrc))
                 .collect();
+            let remote_media_ssrcs = m.remote_sources.iter().map(|s| s.ssrc).collect();
             routes.push(Route {
                 transceiver: m.transceiver,
                 mid: m.mid.clone(),
@@ -1900,6 +1927,7 @@ impl PeerConnection {
                 pt_map,
                 recv_pts,
                 remote_ssrcs,
+                remote_media_ssrcs,
                 remote_rids: m.remote_rids.clone(),
                 recv,
                 recv_codecs,
@@ -1916,11 +1944,13 @@ impl PeerConnection {
             }
         }
         // Learned SSRCs stay with the mid they were learned on, if it still exists.
-        let old: Vec<(Ssrc, Mid)> = self
-            .learned
-            .iter()
-            .filter_map(|(s, i)| self.routes.get(*i).map(|r| (*s, r.mid.clone())))
-            .collect();
+        let rehome = |map: &HashMap<Ssrc, usize>, routes: &[Route]| -> Vec<(Ssrc, Mid)> {
+            map.iter()
+                .filter_map(|(s, i)| routes.get(*i).map(|r| (*s, r.mid.clone())))
+                .collect()
+        };
+        let old = rehome(&self.learned, &self.routes);
+        let old_media = rehome(&self.media_ssrcs, &self.routes);
         self.routes = routes;
         self.session.set_senders(senders);
         self.session.set_twcc(twcc);
@@ -1931,6 +1961,12 @@ impl PeerConnection {
         for (s, mid) in old {
             if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {
                 self.learned.insert(s, i);
+            }
+        }
+        self.media_ssrcs.clear();
+        for (s, mid) in old_media {
+            if let Some(i) = self.routes.iter().position(|r| r.mid == mid) {
+                self.media_ssrcs.insert(s, i);
             }
         }
     }
@@ -1991,7 +2027,7 @@ impl PeerConnection {
             }
         };
         let i = by_mid.or_else(by_rid).or_else(by_ssrc).or_else(by_pt)?;
-        if self.learned.len() < 1024 {
+        if self.learned.len() < MAX_LEARNED {
             self.learned.insert(ssrc, i);
         }
         Some(i)
@@ -2094,6 +2130,14 @@ impl PeerConnection {
                                 continue;
                             };
                             self.stats.rtp_routed += 1;
+                            if let Ok(h) = RtpPacket::new_checked_header(&packet[..]) {
+                                let media = h.ssrc();
+                                if self.media_ssrcs.len() < MAX_LEARNED
+                                    && !self.media_ssrcs.contains_key(&media)
+                                {
+                                    self.media_ssrcs.insert(media, i);
+                                }
+                            }
                             if self.frame_mode.contains(&r.transceiver) {
                                 self.frame_input(now, i, &packet);
                             } else {

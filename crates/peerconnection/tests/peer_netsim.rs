@@ -555,6 +555,69 @@ fn encoded_frames_in_and_out_through_loss() {
     assert!(sim.endpoint(a).pc.rtp_stats().retransmitted > 0);
 }
 
+/// A key frame request names the media stream, never its RTX stream: a sender (libwebrtc
+/// among them) ignores a PLI for its RTX SSRC. Once RTX repairs have arrived, the receiver
+/// knows both SSRCs; which one a hash map gave first used to decide where the PLI went, so
+/// several fresh receivers (each map ordered its own way) are tried.
+#[test]
+fn key_frame_requests_reach_the_sender_after_rtx_repairs() {
+    for seed in 40..48u64 {
+        let mut sim = Sim::new(seed);
+        sim.set_default_link(
+            LinkConfig::ideal()
+                .latency(Duration::from_millis(20))
+                .loss(0.1),
+        );
+        let a = node(&mut sim, seed * 2, "192.0.2.1:5000".parse().unwrap());
+        let b = node(&mut sim, seed * 2 + 1, "198.51.100.2:6000".parse().unwrap());
+        let video = sim
+            .endpoint_mut(a)
+            .pc
+            .add_transceiver(MediaKind::Video, TransceiverInit::default())
+            .unwrap();
+        negotiate(&mut sim, a, b);
+        run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
+            s.endpoint(a).connected() && s.endpoint(b).connected()
+        });
+        let b_video = tracks(sim.endpoint(b))[0];
+        sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
+        for i in 0..40u32 {
+            let now = sim.now();
+            let mut f = vec![(i % 251) as u8; 3000];
+            f[0] = if i == 0 { 0x10 } else { 0x11 };
+            sim.endpoint_mut(a)
+                .pc
+                .write_frame(now, video, &f, i * 3000)
+                .unwrap();
+            sim.run_for(Duration::from_millis(33));
+        }
+        sim.run_for(Duration::from_secs(1));
+        assert!(
+            sim.endpoint(a).pc.rtp_stats().retransmitted > 0,
+            "seed {seed}: no RTX repair happened"
+        );
+        let requests = |n: &Node| {
+            n.events
+                .iter()
+                .filter(|e| matches!(e, Event::KeyframeRequest { transceiver } if *transceiver == video))
+                .count()
+        };
+        let before = requests(sim.endpoint(a));
+        // A lossless link for the requests themselves.
+        sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(20)));
+        for _ in 0..3 {
+            sim.endpoint_mut(b).pc.request_keyframe(b_video).unwrap();
+            sim.run_for(Duration::from_millis(100));
+        }
+        // The receiver's jitter buffer may have asked as well: at least ours arrived.
+        let seen = requests(sim.endpoint(a)) - before;
+        assert!(
+            seen >= 3,
+            "seed {seed}: the sender saw {seen} of 3 key frame requests"
+        );
+    }
+}
+
 #[test]
 fn remb_from_the_peer_is_surfaced_for_the_sender() {
     let (mut sim, a, b, _) = connected_pair(15);
