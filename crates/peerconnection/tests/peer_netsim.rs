@@ -497,16 +497,22 @@ fn ice_restart_by_offer_keeps_the_channel_open_and_loses_nothing() {
     );
 }
 
-#[test]
-fn encoded_frames_in_and_out_through_loss() {
-    let mut sim = Sim::new(14);
-    sim.set_default_link(
-        LinkConfig::ideal()
-            .latency(Duration::from_millis(30))
-            .loss(0.05),
-    );
-    let a = node(&mut sim, 28, "192.0.2.1:5000".parse().unwrap());
-    let b = node(&mut sim, 29, "198.51.100.2:6000".parse().unwrap());
+/// A connected pair over `link` where A sends video and B takes it as frames: A's video
+/// transceiver and B's.
+fn video_pair(
+    seed: u64,
+    link: LinkConfig,
+) -> (
+    Sim,
+    Handle<Node>,
+    Handle<Node>,
+    TransceiverId,
+    TransceiverId,
+) {
+    let mut sim = Sim::new(seed);
+    sim.set_default_link(link);
+    let a = node(&mut sim, seed * 2, "192.0.2.1:5000".parse().unwrap());
+    let b = node(&mut sim, seed * 2 + 1, "198.51.100.2:6000".parse().unwrap());
     let video = sim
         .endpoint_mut(a)
         .pc
@@ -518,6 +524,15 @@ fn encoded_frames_in_and_out_through_loss() {
     });
     let b_video = tracks(sim.endpoint(b))[0];
     sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
+    (sim, a, b, video, b_video)
+}
+
+#[test]
+fn encoded_frames_in_and_out_through_loss() {
+    let link = LinkConfig::ideal()
+        .latency(Duration::from_millis(30))
+        .loss(0.05);
+    let (mut sim, a, b, video, _) = video_pair(14, link);
     // 60 VP8-like frames of 3000 bytes (three packets each); the first octet's low bit
     // clear marks a key frame (RFC 6386 §9.1), every 30th.
     let frame = |i: u32| -> Vec<u8> {
@@ -562,25 +577,10 @@ fn encoded_frames_in_and_out_through_loss() {
 #[test]
 fn key_frame_requests_reach_the_sender_after_rtx_repairs() {
     for seed in 40..48u64 {
-        let mut sim = Sim::new(seed);
-        sim.set_default_link(
-            LinkConfig::ideal()
-                .latency(Duration::from_millis(20))
-                .loss(0.1),
-        );
-        let a = node(&mut sim, seed * 2, "192.0.2.1:5000".parse().unwrap());
-        let b = node(&mut sim, seed * 2 + 1, "198.51.100.2:6000".parse().unwrap());
-        let video = sim
-            .endpoint_mut(a)
-            .pc
-            .add_transceiver(MediaKind::Video, TransceiverInit::default())
-            .unwrap();
-        negotiate(&mut sim, a, b);
-        run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
-            s.endpoint(a).connected() && s.endpoint(b).connected()
-        });
-        let b_video = tracks(sim.endpoint(b))[0];
-        sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
+        let link = LinkConfig::ideal()
+            .latency(Duration::from_millis(20))
+            .loss(0.1);
+        let (mut sim, a, b, video, b_video) = video_pair(seed, link);
         for i in 0..40u32 {
             let now = sim.now();
             let mut f = vec![(i % 251) as u8; 3000];
