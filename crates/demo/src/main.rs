@@ -40,8 +40,8 @@ use axum::routing::{get, post};
 use ferrtc::media::MediaSender;
 use ferrtc::net::{HostAddresses, IceServer, Scheme};
 use ferrtc::{
-    Configuration, ConnectionState, DataChannel, Description, Direction, Event, MediaKind, Message,
-    PeerConnection, SdpType,
+    Configuration, ConnectionState, DataChannel, Description, Direction, DtlsState, Event,
+    MediaKind, Message, PeerConnection, SdpType,
 };
 use ferrtc_media::{MediaPlayer, PlayerOptions};
 use serde::{Deserialize, Serialize};
@@ -425,7 +425,7 @@ async fn offer(
     }))
 }
 
-/// Runs one call until it fails or closes.
+/// Runs one call until it fails or closes, or the visitor closes its DTLS transport.
 async fn serve(
     pc: Arc<PeerConnection>,
     pipelines: HashMap<ferrtc::TransceiverId, Pipeline>,
@@ -471,6 +471,15 @@ async fn serve(
             Event::ConnectionStateChange(state, cause) => {
                 tracing::info!(?state, ?cause, "connection state");
                 if matches!(state, ConnectionState::Failed | ConnectionState::Closed) {
+                    break;
+                }
+            }
+            // The visitor's `pc.close()` (the page's Stop, or a closed tab) sends DTLS
+            // close_notify: the call is over at once. The connection state stays
+            // `Connected` until ICE consent expires (W3C webrtc-pc §4.3.3), 30 s later.
+            Event::DtlsStateChange(state) => {
+                tracing::info!(?state, "DTLS state");
+                if matches!(state, DtlsState::Closed | DtlsState::Failed) {
                     break;
                 }
             }

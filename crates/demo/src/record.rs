@@ -174,10 +174,15 @@ impl CallRecorder {
     }
 
     /// Ends the recording: the file is finished and the next call may record.
+    ///
+    /// The recorder runs until its track ends: once the last sender is gone (ours here, or
+    /// the video pipeline's, whose decode thread ends when the pipeline was dropped) and it
+    /// has taken the frame the track still held. Stopping the track instead would drop
+    /// that frame, the call's last, now that a call ends at once on the peer's close.
     pub async fn finish(mut self) {
         drop(self.sender.take());
         let path = self.slot.path.display().to_string();
-        match self.recorder.stop().await {
+        match self.recorder.wait().await {
             Ok(()) => {
                 tracing::info!(%path, audio_packets = self.frames, "recording finished");
                 println!("recorded to {path}");

@@ -27,8 +27,8 @@ use crate::turn::Relayed;
 use ferrtc_stun_ice::turn;
 
 pub use core::{
-    CodecKind, ConnectionState, Description, EncodedFrame, MediaKind, SdpType, SendCodec,
-    SignalingState, TransceiverId, TransceiverInit, TransportError,
+    CodecKind, ConnectionState, Description, DtlsState, EncodedFrame, MediaKind, SdpType,
+    SendCodec, SignalingState, TransceiverId, TransceiverInit, TransportError,
 };
 pub use ferrtc_sdp::{Candidate, Direction};
 pub use ice::{ConnectionState as IceConnectionState, GatheringState as IceGatheringState};
@@ -52,6 +52,16 @@ pub enum Event {
     IceConnectionStateChange(IceConnectionState),
     /// The connection state changed; `Failed` comes with its cause.
     ConnectionStateChange(ConnectionState, Option<TransportError>),
+    /// The DTLS transport's state changed (W3C `RTCDtlsTransport` `statechange`; the state
+    /// is also [`PeerConnection::dtls_state`]). `Closed` comes when the peer closed its
+    /// connection (its close_notify: a browser's `pc.close()`, or
+    /// [`PeerConnection::close`] here), or from our own close. It is final, like
+    /// `Failed`: the data channels close (their [`DataChannel::recv`] returns `None`) and
+    /// the remote tracks end ([`Event::TrackEnded`]) with it. By W3C webrtc-pc §4.3.3 a
+    /// closed DTLS transport over connected ICE leaves the connection state `Connected`
+    /// (until ICE consent expires, some 30 s later): this is the event that tells at once
+    /// that the peer has gone.
+    DtlsStateChange(DtlsState),
     /// A local candidate to signal to the peer; `None`: gathering is complete.
     IceCandidate(Option<Candidate>),
     /// Something changed that needs an offer/answer exchange.
@@ -64,6 +74,15 @@ pub enum Event {
         mid: Mid,
         /// Audio or video.
         kind: MediaKind,
+    },
+    /// The remote track of a transceiver ended (its `ended`): the DTLS transport closed or
+    /// failed, so nothing more comes on it. Once for each transceiver that had an
+    /// [`Event::Track`]; a remote media track on it (the `media` feature) ends too.
+    TrackEnded {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its m-line.
+        mid: Mid,
     },
     /// The peer opened a data channel.
     DataChannel(DataChannel),
@@ -124,6 +143,7 @@ struct States {
     gathering: IceGatheringState,
     ice: IceConnectionState,
     connection: ConnectionState,
+    dtls: DtlsState,
     local: Option<Description>,
     remote: Option<Description>,
 }
@@ -367,6 +387,7 @@ impl PeerConnection {
             gathering: pc.ice_gathering_state(),
             ice: pc.ice_connection_state(),
             connection: pc.connection_state(),
+            dtls: pc.dtls_state(),
             local: None,
             remote: None,
         };
@@ -659,6 +680,14 @@ impl PeerConnection {
         self.states.borrow().connection
     }
 
+    /// The state of the DTLS transport (there is one: everything is bundled), as W3C
+    /// `RTCDtlsTransport.state` (`pc.sctp.transport.state` in a browser). See
+    /// [`Event::DtlsStateChange`].
+    #[must_use]
+    pub fn dtls_state(&self) -> DtlsState {
+        self.states.borrow().dtls
+    }
+
     /// The local addresses of our host candidates.
     #[must_use]
     pub fn local_addresses(&self) -> &[SocketAddr] {
@@ -724,19 +753,28 @@ impl PeerConnection {
 async fn wait_connected(mut rx: watch::Receiver<States>) -> Result<(), Error> {
     let s = rx
         .wait_for(|s| {
-            matches!(
-                s.connection,
-                ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
-            )
+            ended(s)
+                || matches!(
+                    s.connection,
+                    ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
+                )
         })
         .await
-        .map_err(|_| Error::Closed)?
-        .connection;
-    if s == ConnectionState::Connected {
+        .map_err(|_| Error::Closed)?;
+    if s.connection == ConnectionState::Connected && !ended(&s) {
         Ok(())
     } else {
         Err(Error::Closed)
     }
+}
+
+/// True once nothing more can be sent or received: the connection failed or closed, or
+/// its DTLS transport did (the peer's close_notify leaves the connection `Connected`).
+fn ended(s: &States) -> bool {
+    matches!(
+        s.connection,
+        ConnectionState::Failed | ConnectionState::Closed
+    ) || matches!(s.dtls, DtlsState::Closed | DtlsState::Failed)
 }
 
 /// What a media track (the `media` feature) keeps of its connection: the command queue,
@@ -765,17 +803,11 @@ impl Link {
         wait_connected(self.states.clone()).await
     }
 
-    /// Resolves once the connection has failed or closed, or its task has ended.
+    /// Resolves once the connection has failed or closed, or its DTLS transport has (the
+    /// peer closed), or its task has ended.
     pub(crate) async fn finished(&self) {
         let mut rx = self.states.clone();
-        let _ = rx
-            .wait_for(|s| {
-                matches!(
-                    s.connection,
-                    ConnectionState::Failed | ConnectionState::Closed
-                )
-            })
-            .await;
+        let _ = rx.wait_for(ended).await;
     }
 }
 
@@ -1153,6 +1185,15 @@ impl Handler<Relayed> for Connection {
                 core::Event::ConnectionStateChange(s, cause) => {
                     self.states.send_modify(|st| st.connection = s);
                     self.emit(Event::ConnectionStateChange(s, cause));
+                }
+                core::Event::DtlsStateChange(s) => {
+                    self.states.send_modify(|st| st.dtls = s);
+                    self.emit(Event::DtlsStateChange(s));
+                }
+                core::Event::TrackEnded { transceiver, mid } => {
+                    // A media track decoding it ends once its queue is gone.
+                    self.taps.end_receive(pc, transceiver);
+                    self.emit(Event::TrackEnded { transceiver, mid });
                 }
                 core::Event::IceCandidate(c) => {
                     candidates = true;

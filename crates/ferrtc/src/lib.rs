@@ -103,7 +103,7 @@ mod turn;
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
 pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
 pub use connection::{
-    Candidate, CodecKind, ConnectionState, Description, Direction, EncodedFrame, Event,
+    Candidate, CodecKind, ConnectionState, Description, Direction, DtlsState, EncodedFrame, Event,
     IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SendCodec,
     SignalingState, TransceiverId, TransceiverInfo, TransceiverInit, TransportError,
 };

@@ -204,6 +204,20 @@ impl Taps {
         None
     }
 
+    /// The remote track of `transceiver` ended (the DTLS transport closed or failed): its
+    /// queue is dropped, so the decoder drains what it holds and its track ends.
+    pub(crate) fn end_receive(
+        &mut self,
+        pc: &mut core::PeerConnection,
+        transceiver: TransceiverId,
+    ) {
+        if let Some(tap) = self.map.get_mut(&transceiver)
+            && tap.receive.take().is_some()
+        {
+            pc.set_receive_frames(transceiver, false);
+        }
+    }
+
     /// Hands the peer's key-frame request to the track sending on `transceiver`; false
     /// when none does (the request then goes to the event stream).
     pub(crate) fn keyframe_request(&mut self, transceiver: TransceiverId) -> bool {

@@ -943,3 +943,74 @@ async fn the_grey_example_runs() {
     assert!(stdout.contains("grey frames back: 30"), "{stdout}");
     assert!(stdout.ends_with("done\n"), "{stdout}");
 }
+
+/// A peer that closes (`close()`, as a browser's `pc.close()`) sends DTLS close_notify: the
+/// other side's DTLS transport closes at once (`Event::DtlsStateChange(Closed)`), its remote
+/// track ends (`Event::TrackEnded`; the decoded track's `recv` ends), its data channel's `recv`
+/// returns `None`; its connection state stays `Connected` (W3C webrtc-pc §4.3.3) until ICE
+/// consent expires, 30 s later (RFC 7675), which this must not wait for.
+#[tokio::test]
+async fn a_peers_close_ends_the_remote_track_and_channel_at_once() {
+    use ferrtc::{DataChannelInit, DtlsState};
+    use std::time::{Duration, Instant};
+    /// Far below the 30 s of consent expiry, far above a loopback round trip.
+    const AT_ONCE: Duration = Duration::from_secs(5);
+
+    let a = PeerConnection::new(fixed_rate()).await.unwrap();
+    let b = PeerConnection::new(fixed_rate()).await.unwrap();
+    let gate = Arc::new(Semaphore::new(1));
+    let _sender = a.add_media_track(gated_pattern(&gate)).await.unwrap();
+    let da = a
+        .create_data_channel("chat", DataChannelInit::default())
+        .await
+        .unwrap();
+    let remote = negotiate_with(&a, &b, || async {
+        let list = b.transceivers().await.unwrap();
+        let video = list.iter().find(|t| t.kind == ferrtc::MediaKind::Video);
+        b.remote_media_track(video.unwrap().id).await.unwrap()
+    })
+    .await;
+    let db = remote_channel(&b).await;
+    within("channel open", da.opened()).await.unwrap();
+    receive_pattern_gated(&remote, 3, &gate).await;
+    assert_eq!(b.dtls_state(), DtlsState::Connected);
+    assert_eq!(a.dtls_state(), DtlsState::Connected);
+
+    let start = Instant::now();
+    a.close().await;
+    assert_eq!(a.dtls_state(), DtlsState::Closed);
+    let (mut closed, mut ended) = (None, false);
+    within("b's DTLS closed and track ended", async {
+        while closed.is_none() || !ended {
+            match b.next_event().await {
+                Some(Event::DtlsStateChange(DtlsState::Closed)) => {
+                    assert!(closed.is_none(), "DTLS closed twice");
+                    closed = Some(start.elapsed());
+                }
+                Some(Event::DtlsStateChange(s)) => panic!("DTLS went {s:?}"),
+                Some(Event::TrackEnded { .. }) => ended = true,
+                Some(_) => {}
+                None => panic!("b's connection ended"),
+            }
+        }
+    })
+    .await;
+    let closed = closed.unwrap();
+    eprintln!("b saw DTLS closed {closed:?} after a's close() began");
+    assert!(closed < AT_ONCE, "{closed:?}");
+    assert_eq!(b.dtls_state(), DtlsState::Closed);
+    assert_eq!(b.connection_state(), ferrtc::ConnectionState::Connected);
+    assert_eq!(within("b's channel closes", db.recv()).await, None);
+    assert_eq!(db.ready_state(), ferrtc::ReadyState::Closed);
+    // The decoder hands on what it still holds, then the track's `recv` says it ended.
+    within("b's remote track ends", async {
+        while let Ok(frame) = remote.recv().await {
+            drop(frame);
+        }
+    })
+    .await;
+    assert!(remote.is_ended());
+    let all = start.elapsed();
+    eprintln!("b's channel closed and track ended {all:?} after a's close() began");
+    assert!(all < AT_ONCE, "{all:?}");
+}

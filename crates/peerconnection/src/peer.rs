@@ -30,8 +30,8 @@ use crate::frames::{CodecKind, EncodedFrame, FrameReceiver, FrameSender, Receive
 use crate::rtp_session::{RecvSpec, RtpSession, RtpSessionStats, SendSpec};
 use crate::stats::{StatsEntry, StatsReport, StatsType};
 use crate::transport::{
-    BundleTransport, ChannelEvent, CommandError, ConnectionState, ReceiveError, SctpParameters,
-    TransportConfig, TransportError, TransportEvent, TransportParameters,
+    BundleTransport, ChannelEvent, CommandError, ConnectionState, DtlsState, ReceiveError,
+    SctpParameters, TransportConfig, TransportError, TransportEvent, TransportParameters,
 };
 use crate::{
     AddCandidateError, ConfigError, Description, MediaKind, Negotiation, Negotiator,
@@ -201,6 +201,14 @@ pub enum Event {
     IceConnectionStateChange(ice::ConnectionState),
     /// `connectionstatechange`; `Failed` carries the cause.
     ConnectionStateChange(ConnectionState, Option<TransportError>),
+    /// The `statechange` of the (bundled, only) `RTCDtlsTransport`, once per change; the
+    /// state is also [`PeerConnection::dtls_state`]. `Closed` comes from our
+    /// [`PeerConnection::close`] or the peer's close_notify (its `close()`), and is final
+    /// like `Failed`: the data channels close ([`Event::DataChannelClose`]) and the remote
+    /// tracks end ([`Event::TrackEnded`]) right after it. By W3C webrtc-pc §4.3.3 a closed
+    /// DTLS transport over connected ICE leaves the connection state `Connected`: this
+    /// event is how to learn at once that the peer went away.
+    DtlsStateChange(DtlsState),
     /// `icecandidate`: a local candidate to signal, or `None` at the end of gathering.
     IceCandidate(Option<ferrtc_sdp::Candidate>),
     /// `negotiationneeded`.
@@ -213,6 +221,15 @@ pub enum Event {
         mid: Mid,
         /// Audio or video.
         kind: MediaKind,
+    },
+    /// The remote track of a transceiver ended (its `ended`): nothing more comes on it.
+    /// Given for every transceiver that had an [`Event::Track`], once, when the DTLS
+    /// transport closes or fails (the SRTP keys die with it).
+    TrackEnded {
+        /// The transceiver.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: Mid,
     },
     /// `datachannel`: the peer opened a channel.
     DataChannel(DataChannelId),
@@ -422,6 +439,8 @@ pub struct PeerConnection {
     /// in a PLI (RFC 4588 §4: the RTX stream is not the media source).
     media_ssrcs: HashMap<Ssrc, usize>,
     tracked: Vec<TransceiverId>,
+    /// The DTLS transport closed or failed: the remote tracks were ended.
+    tracks_ended: bool,
     slots: Vec<Slot>,
     by_stream: HashMap<u16, DataChannelId>,
     events: VecDeque<Event>,
@@ -508,6 +527,7 @@ impl PeerConnection {
             learned: HashMap::new(),
             media_ssrcs: HashMap::new(),
             tracked: Vec::new(),
+            tracks_ended: false,
             slots: Vec::new(),
             by_stream: HashMap::new(),
             events: VecDeque::new(),
@@ -569,6 +589,13 @@ impl PeerConnection {
     #[must_use]
     pub fn connection_state(&self) -> ConnectionState {
         self.transport.connection_state()
+    }
+
+    /// The state of the (bundled, only) DTLS transport: W3C `RTCDtlsTransport.state`, as
+    /// `pc.sctp.transport.state` or a transceiver's `receiver.transport.state` read it.
+    #[must_use]
+    pub fn dtls_state(&self) -> DtlsState {
+        self.transport.dtls_state()
     }
 
     /// The W3C `iceConnectionState`.
@@ -1145,7 +1172,14 @@ impl PeerConnection {
             options: Some(options),
             counters: [0; 4],
         });
-        if self.sctp_enabled {
+        if matches!(
+            self.transport.dtls_state(),
+            DtlsState::Closed | DtlsState::Failed
+        ) {
+            // Its transport has ended and will not come back: announced closed at once
+            // (W3C webrtc-pc §6.2.5).
+            self.on_dtls_ended();
+        } else if self.sctp_enabled {
             self.open_pending(now)?;
         }
         self.check_negotiation_needed();
@@ -2109,6 +2143,12 @@ impl PeerConnection {
                     self.events
                         .push_back(Event::ConnectionStateChange(s, cause));
                 }
+                TransportEvent::DtlsState(s) => {
+                    self.events.push_back(Event::DtlsStateChange(s));
+                    if matches!(s, DtlsState::Closed | DtlsState::Failed) {
+                        self.on_dtls_ended();
+                    }
+                }
                 TransportEvent::Channel(c) => self.on_channel(now, c),
                 TransportEvent::Rtp(packet) => {
                     // Transport-wide feedback counts every packet, before routing.
@@ -2156,7 +2196,40 @@ impl PeerConnection {
                     self.on_rtcp(now, &packet);
                     self.events.push_back(Event::Rtcp(packet));
                 }
-                _ => {}
+            }
+        }
+    }
+
+    /// The DTLS transport closed or failed (final): every data channel not yet closed
+    /// closes, those the SCTP association never opened included (W3C webrtc-pc §6.1.2 and
+    /// §6.2.5, each `close` once: the association's own channel events that follow find
+    /// them gone), and each remote track ends.
+    fn on_dtls_ended(&mut self) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.info.state == DataChannelState::Closed {
+                continue;
+            }
+            slot.info.state = DataChannelState::Closed;
+            slot.options = None;
+            if let Some(sid) = slot.info.stream_id {
+                self.by_stream.remove(&sid);
+            }
+            self.events
+                .push_back(Event::DataChannelClose(DataChannelId(i as u32)));
+        }
+        if std::mem::replace(&mut self.tracks_ended, true) {
+            return;
+        }
+        for t in &self.tracked {
+            if let Some(mid) = self
+                .negotiator
+                .transceiver(*t)
+                .and_then(|x| x.mid().cloned())
+            {
+                self.events.push_back(Event::TrackEnded {
+                    transceiver: *t,
+                    mid,
+                });
             }
         }
     }

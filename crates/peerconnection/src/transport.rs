@@ -255,7 +255,10 @@ pub enum DtlsState {
     Connecting,
     /// Keys agreed and the peer's fingerprint checked.
     Connected,
-    /// Closed by either side.
+    /// Closed by either side: our [`BundleTransport::close`], or the peer's close_notify
+    /// alert (RFC 5246 §7.2.1). Final: no application data or media is taken or sent
+    /// after it, and the data channels close with the SCTP association (W3C webrtc-pc
+    /// §6.1.2: an SCTP transport is closed once its DTLS transport is).
     Closed,
     /// The handshake or the connection failed.
     Failed,
@@ -396,6 +399,10 @@ pub struct TransportStats {
     pub rtp_sent: u64,
     /// RTCP packets protected and sent.
     pub rtcp_sent: u64,
+    /// DTLS, RTP and RTCP datagrams that came after the DTLS transport closed or failed
+    /// (the peer's close_notify, a fatal alert): dropped, nothing is taken on that
+    /// association any more.
+    pub after_dtls_closed: u64,
     /// Bytes of datagrams received.
     pub bytes_received: u64,
     /// Bytes of datagrams sent.
@@ -1009,8 +1016,9 @@ impl BundleTransport {
     /// into a send arena that is reused, so nothing is allocated per packet in steady state.
     ///
     /// # Errors
-    /// [`CommandError::NotConnected`] before DTLS agreed the keys, [`CommandError::Srtp`] if
-    /// SRTP refuses the packet.
+    /// [`CommandError::NotConnected`] before DTLS agreed the keys, [`CommandError::Closed`]
+    /// once the DTLS transport closed or failed, [`CommandError::Srtp`] if SRTP refuses the
+    /// packet.
     pub fn send_rtp(&mut self, packet: &[u8]) -> Result<(), CommandError> {
         self.send_media(packet, false)
     }
@@ -1024,6 +1032,9 @@ impl BundleTransport {
     }
 
     fn send_media(&mut self, packet: &[u8], rtcp: bool) -> Result<(), CommandError> {
+        if self.dtls_ended() {
+            return Err(CommandError::Closed);
+        }
         self.ensure_srtp();
         let Some(ctx) = self.srtp.as_mut() else {
             return Err(CommandError::NotConnected);
@@ -1215,6 +1226,10 @@ impl BundleTransport {
             self.stats.unknown_source += 1;
             return Err(ReceiveError::UnknownSource);
         }
+        if self.dtls_ended() {
+            self.stats.after_dtls_closed += 1;
+            return Err(ReceiveError::Closed);
+        }
         let Some(endpoint) = &mut self.dtls else {
             if self.early.len() < MAX_EARLY_DATAGRAMS {
                 self.early.push((from, datagram));
@@ -1268,6 +1283,11 @@ impl BundleTransport {
         if !self.known_source(from) {
             self.stats.unknown_source += 1;
             return Err(ReceiveError::UnknownSource);
+        }
+        if self.dtls_ended() {
+            // The keys belong to an association that has ended.
+            self.stats.after_dtls_closed += 1;
+            return Err(ReceiveError::Closed);
         }
         self.ensure_srtp();
         let Some(ctx) = &mut self.srtp else {
@@ -1430,6 +1450,14 @@ impl BundleTransport {
                 // A packet DTLS refuses (only when closing) is lost like on a bad link.
                 let _ = endpoint.send(&t.contents);
             }
+        } else if matches!(self.dtls_state, DtlsState::Closed | DtlsState::Failed) {
+            // W3C webrtc-pc §6.1.2: the SCTP transport is closed once its DTLS transport
+            // is. The association ends without a word to the peer (no DTLS to carry an
+            // ABORT): each channel reports `Closed` and its timers stop. Done here rather
+            // than on the DTLS event, so that data which came in the same datagram before
+            // the close_notify has been taken first. A no-op once the association ended.
+            dc.association_mut().abort();
+            while dc.poll_transmit(now).is_some() {}
         }
         while let Some(ev) = dc.poll_event() {
             let ev = match ev {
@@ -1477,11 +1505,20 @@ impl BundleTransport {
         }
     }
 
+    /// Moves the DTLS state on and reports it, once per change. Closed and Failed are
+    /// final: a close_notify after a failure, or a failure after close, changes nothing.
+    /// Entering either ends the SCTP association at the next `drain_sctp`.
     fn set_dtls_state(&mut self, s: DtlsState) {
-        if self.dtls_state != s {
-            self.dtls_state = s;
-            self.events.push_back(TransportEvent::DtlsState(s));
+        if self.dtls_state == s || self.dtls_ended() {
+            return;
         }
+        self.dtls_state = s;
+        self.events.push_back(TransportEvent::DtlsState(s));
+    }
+
+    /// True once the DTLS transport closed or failed: nothing more is taken or sent on it.
+    fn dtls_ended(&self) -> bool {
+        matches!(self.dtls_state, DtlsState::Closed | DtlsState::Failed)
     }
 
     fn update_state(&mut self) {
@@ -1494,10 +1531,15 @@ impl BundleTransport {
         } else if self.ice_state == I::Disconnected {
             ConnectionState::Disconnected
         } else if matches!(self.ice_state, I::Connected | I::Completed)
-            && self.dtls_state == DtlsState::Connected
+            && matches!(self.dtls_state, DtlsState::Connected | DtlsState::Closed)
         {
+            // W3C webrtc-pc §4.3.3: "connected" with every DTLS transport "connected" or
+            // "closed". A peer's close_notify alone does not change the connection state;
+            // ICE consent expiring later does.
             ConnectionState::Connected
-        } else if self.ice_state == I::New && self.dtls_state == DtlsState::New {
+        } else if self.ice_state == I::New
+            && matches!(self.dtls_state, DtlsState::New | DtlsState::Closed)
+        {
             ConnectionState::New
         } else {
             ConnectionState::Connecting
