@@ -11,7 +11,7 @@ VENV=${VENV:-$HERE/.venv}
 AIORTC_VERSION=${AIORTC_VERSION:-1.16.0}
 
 need=""
-for pkg in chromium chromium-driver firefox-esr tshark coturn python3-venv iproute2 util-linux; do
+for pkg in chromium chromium-driver firefox-esr tshark coturn python3-venv iproute2 util-linux curl jq; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         need="$need $pkg"
     fi
