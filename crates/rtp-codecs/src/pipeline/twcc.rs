@@ -130,8 +130,13 @@ pub struct TwccGenerator {
 }
 
 impl TwccGenerator {
-    /// A generator whose feedback comes from `sender_ssrc` about `media_ssrc` (libwebrtc
-    /// puts the first media SSRC there; 0 is accepted).
+    /// A generator whose feedback comes from `sender_ssrc` about `media_ssrc`.
+    ///
+    /// The draft (section 3.1) leaves open which media source a transport-wide message
+    /// names. libwebrtc names an SSRC of the stream it received, and drops feedback that
+    /// does not name one of its own sending SSRCs (Chromium 156 did: our feedback with 0
+    /// there never reached its estimator). Use [`set_media_ssrc`](Self::set_media_ssrc) to
+    /// follow the streams that arrive.
     pub fn new(sender_ssrc: Ssrc, media_ssrc: Ssrc, config: TwccConfig) -> Self {
         TwccGenerator {
             sender_ssrc,
@@ -146,6 +151,17 @@ impl TwccGenerator {
             statuses: Vec::new(),
             dropped: 0,
         }
+    }
+
+    /// The media source SSRC the next feedback messages name (the SSRC of a stream the
+    /// feedback is about; see [`new`](Self::new)).
+    pub fn set_media_ssrc(&mut self, media_ssrc: Ssrc) {
+        self.media_ssrc = media_ssrc;
+    }
+
+    /// The media source SSRC feedback messages name.
+    pub fn media_ssrc(&self) -> Ssrc {
+        self.media_ssrc
     }
 
     /// Takes a packet whose transport sequence number is `seq`, arrived at `now`.
