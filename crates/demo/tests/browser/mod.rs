@@ -75,3 +75,43 @@ pub fn number(v: &Value, path: &[&str]) -> f64 {
         .as_f64()
         .unwrap_or_else(|| panic!("{path:?} missing in {v}"))
 }
+
+/// What every cell of the transform matrix shows, whatever the transform: the call
+/// connected; the camera was opened at 640x480; video came back in `codec` (`"video/VP8"`)
+/// and the browser decoded more than 30 frames, at least [`MIN_DECODED_PER_SECOND`] a
+/// second on average since the first; the data channel's pings were answered; the server's
+/// audio arrived.
+pub fn assert_call(r: &Value, codec: &str) {
+    assert_eq!(r["connection"], "connected", "{r}");
+    assert_eq!(number(r, &["local_picture", "width"]), 640.0, "{r}");
+    assert_eq!(number(r, &["local_picture", "height"]), 480.0, "{r}");
+    assert_eq!(r["video_codec"], codec, "{r}");
+    assert!(number(r, &["frames_decoded"]) > 30.0, "{r}");
+    assert!(
+        number(r, &["decoded_per_second"]) >= MIN_DECODED_PER_SECOND,
+        "{r}"
+    );
+    assert!(number(r, &["pongs"]) >= 3.0, "{r}");
+    assert!(number(r, &["audio_packets"]) >= 50.0, "{r}");
+}
+
+/// The least mean decoded frame rate of a call: a third of the camera's 30 a second (the
+/// matrix measured 13 to 31 on a loaded two-core machine; a call that stalls after its
+/// first frames falls far below).
+pub const MIN_DECODED_PER_SECOND: f64 = 10.0;
+
+/// Edges came back: white lines on black, no colour. Measured on every edges cell: dark
+/// 0.96 to 1.0 (threshold 0.8), bright 0.003 to 0.03 (threshold 0.001), colour 0 (the
+/// page's mean of max - min of R, G, B; threshold 5, the unedged pictures have 79 to 230).
+pub fn assert_edges(r: &Value) {
+    assert!(number(r, &["picture", "dark"]) > 0.8, "{r}");
+    assert!(number(r, &["picture", "bright"]) > 0.001, "{r}");
+    assert!(number(r, &["picture", "colour"]) < 5.0, "{r}");
+}
+
+/// The picture came back turned: its corners are black (what the rotation uncovers).
+/// Measured 0.86 to 0.99 of the corner pixels black (threshold 0.5); untransformed 0 to
+/// 0.01 (each none cell asserts below 0.2).
+pub fn assert_rotated(r: &Value) {
+    assert!(number(r, &["picture", "corners_dark"]) > 0.5, "{r}");
+}
