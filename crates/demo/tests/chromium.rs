@@ -77,16 +77,17 @@ async fn untransformed_video_comes_back_as_it_went() {
 /// dark pixel), no black corners.
 ///
 /// `texture` is the median over 8x8 blocks of the luma's standard deviation (`client.js`):
-/// the clip's is 4.67 at the camera (`local_picture`); measured back untransformed 2.9 to
-/// 4.6 (H.264 is the lower: Chromium's own H.264 at its starting bitrate), against at most
-/// 0.15 for the cartoon: the threshold, 1.5, is 2x below the least untransformed figure
-/// and 10x above the most cartoon one.
+/// the clip's is 4.7 at the camera (`local_picture`); measured back untransformed 4.5 to
+/// 4.6 in VP8 and 2.9 to 3.2 in H.264 (Chromium's own H.264 at its starting bitrate),
+/// against at most 0.15 for the cartoon: the threshold, 1.5, is 1.9x below the least
+/// untransformed figure and 10x above the most cartoon one. Dark: 0 measured; colour 101
+/// to 105; corners black at no poll.
 fn assert_untransformed(r: &Value) {
     assert!(number(r, &["local_picture", "texture"]) > 3.0, "{r}");
     assert!(number(r, &["picture", "texture"]) > 1.5, "{r}");
     assert!(number(r, &["picture", "dark"]) < 0.002, "{r}");
     assert!(number(r, &["picture", "colour"]) > 50.0, "{r}");
-    assert!(number(r, &["picture", "corners_dark"]) < 0.2, "{r}");
+    assert!(number(r, &["picture", "corners_dark_max"]) < 0.2, "{r}");
 }
 
 /// The cartoon came back: colour kept (unlike edges), the texture flattened away (unlike
@@ -94,7 +95,7 @@ fn assert_untransformed(r: &Value) {
 /// pixel of its own) but the picture not mostly dark (unlike edges).
 ///
 /// Measured: texture 0 to 0.15 (threshold 1.0; untransformed at least 2.9), dark 0.016 to
-/// 0.022 (thresholds 0.004 and 0.3; untransformed 0, edges above 0.96), colour 103 to 107
+/// 0.022 (thresholds 0.004 and 0.3; untransformed 0, edges 0.97 and more), colour 103 to 107
 /// (threshold 50; edges 0).
 fn assert_cartoon(r: &Value) {
     assert!(number(r, &["local_picture", "texture"]) > 3.0, "{r}");

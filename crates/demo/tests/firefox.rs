@@ -66,8 +66,8 @@ fn luma_gain(r: &Value) -> f64 {
 }
 
 /// The least `luma_gain` of a cartoon, and the most of an untransformed picture: measured
-/// cartoon +13.2, untransformed +0.4 (see [`firefox_cartoon_on_vp8`]); the threshold is
-/// half-way.
+/// cartoon +11.3 to +13.2, untransformed +0.05 to +0.4 (see [`firefox_cartoon_on_vp8`]);
+/// the threshold is about half-way.
 const CARTOON_LUMA_GAIN: f64 = 6.5;
 
 #[tokio::test]
@@ -79,7 +79,7 @@ async fn firefox_untransformed_on_vp8() {
     assert!(luma_gain(&r).abs() < CARTOON_LUMA_GAIN, "{r}");
     assert!(number(&r, &["picture", "colour"]) > 50.0, "{r}");
     assert!(number(&r, &["picture", "dark"]) < 0.1, "{r}");
-    assert!(number(&r, &["picture", "corners_dark"]) < 0.2, "{r}");
+    assert!(number(&r, &["picture", "corners_dark_max"]) < 0.2, "{r}");
 }
 
 /// Firefox's fake camera cannot show a file (its only other source is a v4l2loopback

@@ -6,7 +6,7 @@
 //! figures (`client.js`, `pictureFigures`):
 //!
 //! - Every luma value sits in the middle of one of the cartoon's 40-wide luma bands
-//!   (`transform.rs`), with a blocky texture of at most ±[`TEXTURE`] on top: the cartoon
+//!   (`transform.rs`), with a blocky texture (8x8) of at most ±[`TEXTURE`] on top: the cartoon
 //!   flattens the texture away completely, untransformed it stays (the page's `texture`).
 //! - Nothing is darker than luma 92, so no pixel counts as dark in the page (luma < 48
 //!   after the browser's conversion to RGB) unless a transform made it so; the corners are
@@ -27,8 +27,11 @@ const WIDTH: usize = 640;
 const HEIGHT: usize = 480;
 /// Frames: one second at 30 frames a second, looped by Chromium.
 const FRAMES: usize = 30;
-/// The texture's amplitude in luma steps, on 4x4 blocks.
+/// The texture's amplitude in luma steps, on 8x8 blocks.
 const TEXTURE: i32 = 8;
+/// The texture's blocks start 4 pixels off the page's 8x8 measuring blocks, so that each of
+/// those holds four texture blocks.
+const TEXTURE_OFFSET: usize = 4;
 
 /// The clip's path (written once per test process, under Cargo's temporary directory for
 /// integration tests, so nothing is left in the system's).
@@ -90,7 +93,8 @@ fn frame(i: usize, out: &mut Vec<u8>) {
     for y in 0..HEIGHT {
         for x in 0..WIDTH {
             let (luma, _, _) = colour(x as f64 + 0.5, y as f64 + 0.5);
-            out.push((luma + texture(x / 4, y / 4)).clamp(0, 255) as u8);
+            let (bx, by) = ((x + TEXTURE_OFFSET) / 8, (y + TEXTURE_OFFSET) / 8);
+            out.push((luma + texture(bx, by)).clamp(0, 255) as u8);
         }
     }
     // Chroma at half resolution, sampled at the middle of each 2x2 block.
