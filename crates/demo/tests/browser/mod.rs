@@ -79,7 +79,7 @@ pub fn number(v: &Value, path: &[&str]) -> f64 {
 /// What every cell of the transform matrix shows, whatever the transform: the call
 /// connected; the camera was opened at 640x480; video came back in `codec` (`"video/VP8"`)
 /// and the browser decoded more than 30 frames, at least [`MIN_DECODED_PER_SECOND`] a
-/// second on average since the first; the data channel's pings were answered; the server's
+/// second on average; the data channel's pings were answered; the server's
 /// audio arrived.
 pub fn assert_call(r: &Value, codec: &str) {
     assert_eq!(r["connection"], "connected", "{r}");
@@ -95,11 +95,16 @@ pub fn assert_call(r: &Value, codec: &str) {
     assert!(number(r, &["audio_packets"]) >= 50.0, "{r}");
 }
 
-/// The least mean decoded frame rate of a call: a third of the camera's 30 a second. The
-/// matrix measured 16 to 31 a second on a loaded two-core machine; the calls that hit the
-/// known stall (the browser sending 320 or 480 wide, the server decoding few of its frames)
-/// 2.2 to 3.5.
-pub const MIN_DECODED_PER_SECOND: f64 = 10.0;
+/// The least mean decoded frame rate of a call (since its first decoded frame, until the
+/// page has seen more than 30). Measured on a loaded two-core machine (5 Chromium runs of
+/// the 14 tests plus 20 edges calls, 4 Firefox runs): 20 to 32 a second while the browser
+/// sends 640 wide; 6.2 to 16 in the calls whose browser had dropped to 480 or 320 wide
+/// (bandwidth), a freeze while it switches; 2.2 to 3.5 in the calls that hit the known stall
+/// (the browser at 320 or 480 wide, the server decoding few of its frames, 31 frames taking
+/// 8.6 to 14 s). The threshold fails the stall and lets the switch pass, with thin margins
+/// both ways (1.4x above the worst stall, 1.2x below the slowest switch); one VP9 edges
+/// call (not a matrix cell) fell between, 4.1 a second at 480 wide, 31 frames in 6.9 s.
+pub const MIN_DECODED_PER_SECOND: f64 = 5.0;
 
 /// Edges came back: white lines on black, no colour. Measured on every edges cell (Chromium's
 /// clip, Firefox's own picture): dark 0.97 to 1.0 (threshold 0.8), bright 0.0028 to 0.033
