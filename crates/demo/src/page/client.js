@@ -3,6 +3,7 @@
 //
 // Query parameters: autostart=1 starts at once; transform=none|edges|rotate|cartoon, codec=VP8|H264|VP9|AV1,
 // datachannel=0, audio=0, video=0, dc=ordered|unordered-rexmit0|unordered-life500,
+// chime=0 (a test does not wait to hear the server's chime),
 // audiocodec=opus/48000/2|G722/8000|PCMU/8000|PCMA/8000, resolution=WxH, stun=0 preset the
 // options; dcmodes=all opens one channel of each parameter set at once (for tests); test=1 (with the server's
 // --test-results) posts a result to /result once the call has shown enough, or after 40 s.
@@ -15,6 +16,9 @@ let dc = null;
 let pingTimer = null;
 let statsTimer = null;
 let lastStats = null;
+// When getStats first showed a decoded video frame, and how many: the mean decoded frame rate
+// since then is in a test's result.
+let firstDecoded = null;
 let pings = 0;
 let pongs = 0;
 // Pongs per channel label.
@@ -245,6 +249,7 @@ function stop() {
   }
   pc = null;
   lastStats = null;
+  firstDecoded = null;
   history = [];
   const local = $('local').srcObject;
   if (local) for (const t of local.getTracks()) t.stop();
@@ -375,44 +380,101 @@ async function updateStats() {
     drawPlots();
   }
   lastStats = { time: now, bytesIn, bytesOut, framesDecoded, packetsReceived, packetsLost };
+  if (framesDecoded > 0 && !firstDecoded) firstDecoded = { time: now, frames: framesDecoded };
+  if (firstDecoded && now > firstDecoded.time) {
+    latestFigures.decoded_per_second =
+      ((framesDecoded - firstDecoded.frames) * 1000) / (now - firstDecoded.time);
+  }
 }
 
-// The remote picture's luma, sampled through a canvas: the fractions of dark and bright
-// pixels.
-function pictureFigures() {
-  const video = $('remote');
+// A video element's picture drawn on a canvas: its size, RGBA pixels and luma.
+function pixelsOf(video) {
   const w = video.videoWidth;
   const h = video.videoHeight;
-  if (!w || !h) return { width: 0, height: 0, dark: 0, bright: 0 };
+  if (!w || !h) return null;
   const canvas = document.createElement('canvas');
   canvas.width = w;
   canvas.height = h;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.drawImage(video, 0, 0, w, h);
   const data = ctx.getImageData(0, 0, w, h).data;
-  let dark = 0;
-  let bright = 0;
-  // The four corner squares (an eighth of each side): a rotated picture leaves them black.
-  let cornerDark = 0;
-  let corner = 0;
+  const luma = new Float32Array(w * h);
+  for (let p = 0; p < w * h; p++) {
+    luma[p] = 0.299 * data[4 * p] + 0.587 * data[4 * p + 1] + 0.114 * data[4 * p + 2];
+  }
+  return { w, h, data, luma };
+}
+
+// The fraction of the four corner squares (an eighth of each side) that is black: what a
+// rotation uncovers.
+function cornersDark({ w, h, luma }) {
   const cw = Math.floor(w / 8);
   const ch = Math.floor(h / 8);
-  const n = w * h;
-  for (let i = 0; i < data.length; i += 4) {
-    const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
-    if (y < 48) dark++;
-    else if (y > 180) bright++;
-    const p = i / 4;
-    const x = p % w;
-    const row = Math.floor(p / w);
-    if ((x < cw || x >= w - cw) && (row < ch || row >= h - ch)) {
-      corner++;
-      if (y < 24) cornerDark++;
+  let dark = 0;
+  let all = 0;
+  for (let row = 0; row < h; row++) {
+    if (row >= ch && row < h - ch) continue;
+    for (let x = 0; x < w; x++) {
+      if (x >= cw && x < w - cw) continue;
+      all++;
+      if (luma[row * w + x] < 24) dark++;
     }
   }
+  return all ? dark / all : 0;
+}
+
+// The most of cornersDark the remote picture showed at any of a test call's polls: a
+// rotating picture's corners are black most of the time, but not while it passes upside
+// down (at 45 degrees a second, about a second in every four).
+let cornersDarkMax = 0;
+
+// A video element's picture (for a test's result): the fractions of dark and bright pixels
+// (by luma), of black in the corners, the mean colourfulness (max - min of R, G, B), the
+// mean luma, and the texture: the median, over 8x8 blocks, of the luma's standard deviation
+// in the block (a flat picture has none; the median passes over the few blocks an outline or
+// a moving shape crosses).
+function pictureFigures(video) {
+  const px = pixelsOf(video);
+  if (!px) {
+    return { width: 0, height: 0, dark: 0, bright: 0, corners_dark: 0, colour: 0, texture: 0, luma: 0 };
+  }
+  const { w, h, data, luma } = px;
+  const n = w * h;
+  let dark = 0;
+  let bright = 0;
+  let colour = 0;
+  let lumaSum = 0;
+  for (let p = 0; p < n; p++) {
+    const y = luma[p];
+    lumaSum += y;
+    if (y < 48) dark++;
+    else if (y > 180) bright++;
+    const [r, g, b] = [data[4 * p], data[4 * p + 1], data[4 * p + 2]];
+    colour += Math.max(r, g, b) - Math.min(r, g, b);
+  }
+  const deviations = [];
+  for (let by = 0; by + 8 <= h; by += 8) {
+    for (let bx = 0; bx + 8 <= w; bx += 8) {
+      let s = 0;
+      let s2 = 0;
+      for (let y = by; y < by + 8; y++) {
+        for (let x = bx; x < bx + 8; x++) {
+          const v = luma[y * w + x];
+          s += v;
+          s2 += v * v;
+        }
+      }
+      deviations.push(Math.sqrt(Math.max(0, s2 / 64 - (s / 64) ** 2)));
+    }
+  }
+  deviations.sort((a, b) => a - b);
+  const round = (v) => Math.round(v * 1e4) / 1e4;
   return {
-    width: w, height: h, dark: dark / n, bright: bright / n,
-    corners_dark: corner ? cornerDark / corner : 0,
+    width: w, height: h, dark: round(dark / n), bright: round(bright / n),
+    corners_dark: round(cornersDark(px)),
+    colour: round(colour / n),
+    texture: deviations.length ? round(deviations[deviations.length >> 1]) : 0,
+    luma: round(lumaSum / n),
   };
 }
 
@@ -472,20 +534,30 @@ async function runTest() {
   const wantVideo = $('use-video').checked;
   const wantPongs = $('use-datachannel').checked ? 3 : 0;
   const wantAudio = $('use-audio').checked ? 50 : 0;
+  // chime=0: the call does not wait for the chime (headless Firefox's audio graph hears
+  // nothing of a remote track, so it would wait the whole 40 s).
+  const wantChime = wantAudio && params.get('chime') !== '0';
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     await updateStats();
+    const px = pixelsOf($('remote'));
+    if (px) cornersDarkMax = Math.max(cornersDarkMax, cornersDark(px));
     const enough = (!wantVideo || (latestFigures.frames_decoded || 0) > 30) &&
       Object.values(pongsBy).every((n) => n >= wantPongs) &&
       (latestFigures.audio_packets || 0) >= wantAudio &&
-      (!wantAudio || tone.chime >= 6);
+      (!wantChime || tone.chime >= 6);
     const late = performance.now() - started > 40000;
     if (enough || late) break;
   }
+  const picture = pictureFigures($('remote'));
+  picture.corners_dark_max = Math.round(Math.max(cornersDarkMax, picture.corners_dark) * 1e4) / 1e4;
   const result = {
     transform: $('video-transform').value,
     codec: $('video-codec').value,
     frames_decoded: latestFigures.frames_decoded || 0,
+    fps: latestFigures.fps,
+    decoded_per_second: Math.round((latestFigures.decoded_per_second || 0) * 10) / 10,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
     pings,
     pongs,
     pongs_by_mode: pongsBy,
@@ -495,7 +567,8 @@ async function runTest() {
     audio_packets: latestFigures.audio_packets || 0,
     audio_tone: tone,
     rtt: latestFigures.rtt,
-    picture: pictureFigures(),
+    picture,
+    local_picture: pictureFigures($('local')),
     plots: plotFigures(),
     error: $('error').textContent,
     connection: pc ? pc.connectionState : 'none',
