@@ -1,5 +1,8 @@
 //! What the Chromium and Firefox tests share: run the demo and a headless browser inside a
-//! fresh, loopback-only network namespace and read the result the page posted.
+//! fresh, loopback-only network namespace and read the result the page posted. Each test
+//! file uses part of it.
+
+#![allow(dead_code)]
 
 use std::process::Stdio;
 use std::time::Duration;
