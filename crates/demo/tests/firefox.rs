@@ -108,3 +108,19 @@ async fn firefox_rotate_on_vp8() {
     assert_call(&r, "video/VP8");
     assert_rotated(&r);
 }
+
+#[tokio::test]
+#[ignore = "needs Firefox ESR and unshare"]
+async fn firefox_audio_in_each_codec_it_offers_beside_opus() {
+    // Opus is the default (the edges test above); here each other codec Firefox offers is
+    // forced by the page (setCodecPreferences) and must be what was negotiated, with the
+    // server's audio packets arriving. One call each, audio and data channel only. Firefox
+    // headless plays nothing audible, so the chime itself is not judged (Chromium's tests do).
+    for codec in ["G722/8000", "PCMU/8000", "PCMA/8000"] {
+        let r = call(&format!("autostart=1&test=1&video=0&audiocodec={codec}")).await;
+        assert_eq!(r["connection"], "connected", "{codec}: {r}");
+        assert_eq!(r["audio_codec"], format!("audio/{codec}"), "{codec}: {r}");
+        assert!(number(&r, &["audio_packets"]) >= 50.0, "{codec}: {r}");
+        assert!(number(&r, &["pongs"]) >= 3.0, "{codec}: {r}");
+    }
+}
