@@ -66,22 +66,8 @@ fn call(seed: u64) -> Call {
                 .any(|e| matches!(e, Event::DataChannelOpen(_)))
     });
     let nb = sim.endpoint(b);
-    let b_channel = nb
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::DataChannel(id) => Some(*id),
-            _ => None,
-        })
-        .unwrap();
-    let b_tracks: Vec<TransceiverId> = nb
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Track { transceiver, .. } => Some(*transceiver),
-            _ => None,
-        })
-        .collect();
+    let b_channel = nb.remote_channel().unwrap();
+    let b_tracks: Vec<TransceiverId> = nb.tracks();
     assert_eq!(b_tracks.len(), 2);
     for n in [a, b] {
         let n = sim.endpoint(n);

@@ -55,15 +55,7 @@ fn scenario(seed: u64, hider_offers: bool) -> u64 {
                 .iter()
                 .any(|e| matches!(e, Event::DataChannel(_)))
     });
-    let theirs = sim
-        .endpoint(answerer)
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::DataChannel(id) => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let theirs = sim.endpoint(answerer).remote_channel().unwrap();
     let now = sim.now();
     sim.endpoint_mut(offerer)
         .pc

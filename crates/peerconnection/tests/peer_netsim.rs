@@ -74,15 +74,7 @@ fn scenario(seed: u64, link: LinkConfig, one_way: Duration, lossy: bool) {
             .any(|e| matches!(e, Event::DataChannel(_)))
             && s.endpoint(a).events.contains(&Event::DataChannelOpen(dc))
     });
-    let b_dc = sim
-        .endpoint(b)
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::DataChannel(id) => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let b_dc = sim.endpoint(b).remote_channel().unwrap();
     assert_eq!(sim.endpoint(b).pc.data_channel(b_dc).unwrap().label, "chat");
     // Messages both ways; RTP on each transceiver both ways, with the codecs' payload types.
     let (b_audio, b_video) = (b_tracks[0].0, b_tracks[1].0);
@@ -268,16 +260,6 @@ fn connected_pair(
     (sim, a, b, dc)
 }
 
-fn tracks(n: &Node) -> Vec<TransceiverId> {
-    n.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Track { transceiver, .. } => Some(*transceiver),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn renegotiation_adds_then_removes_video_and_a_second_channel_without_new_dtls() {
     let (mut sim, a, b, dc) = connected_pair(11);
@@ -307,7 +289,7 @@ fn renegotiation_adds_then_removes_video_and_a_second_channel_without_new_dtls()
         s.endpoint(b)
             .events
             .contains(&Event::DataChannelOpen(second))
-            && tracks(s.endpoint(a)).len() == 1
+            && s.endpoint(a).tracks().len() == 1
     });
     // Media flows on the new track; both channels carry messages.
     for i in 0..20u16 {
@@ -327,7 +309,7 @@ fn renegotiation_adds_then_removes_video_and_a_second_channel_without_new_dtls()
         sim.run_for(Duration::from_millis(20));
     }
     sim.run_for(Duration::from_millis(500));
-    let a_video = tracks(sim.endpoint(a))[0];
+    let a_video = sim.endpoint(a).tracks()[0];
     assert_eq!(sim.endpoint(a).rtp_on(a_video).len(), 20);
     assert_eq!(
         sim.endpoint(a)
@@ -522,7 +504,7 @@ fn video_pair(
     run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
         s.endpoint(a).connected() && s.endpoint(b).connected()
     });
-    let b_video = tracks(sim.endpoint(b))[0];
+    let b_video = sim.endpoint(b).tracks()[0];
     sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
     (sim, a, b, video, b_video)
 }
@@ -673,7 +655,7 @@ fn the_sender_chooses_its_codec_among_those_negotiated() {
     run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
         s.endpoint(a).connected() && s.endpoint(b).connected()
     });
-    let b_video = tracks(sim.endpoint(b))[0];
+    let b_video = sim.endpoint(b).tracks()[0];
     sim.endpoint_mut(b).pc.set_receive_frames(b_video, true);
     let pc = &mut sim.endpoint_mut(a).pc;
     // The peer's preference first (ferrtc's default order: VP8 first), every codec ferrtc

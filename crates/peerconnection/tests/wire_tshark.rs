@@ -102,24 +102,11 @@ fn capture_session(seed: u64) -> Run {
                 .iter()
                 .any(|e| matches!(e, Event::DataChannel(_)))
     });
-    let b_tracks: Vec<TransceiverId> = sim
-        .endpoint(b)
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Track { transceiver, .. } => Some(*transceiver),
-            _ => None,
-        })
-        .collect();
+    let b_tracks: Vec<TransceiverId> = sim.endpoint(b).tracks();
     assert_eq!(b_tracks.len(), 2, "B sees A's audio and video tracks");
     let b_dc = sim
         .endpoint(b)
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::DataChannel(id) => Some(*id),
-            _ => None,
-        })
+        .remote_channel()
         .expect("B learned of the channel");
     for i in 0..PACKETS {
         let now = sim.now();

@@ -36,6 +36,25 @@ impl Node {
         }
     }
 
+    /// The first channel the peer opened (its `datachannel` event), if any.
+    pub fn remote_channel(&self) -> Option<ferrtc_peerconnection::DataChannelId> {
+        self.events.iter().find_map(|e| match e {
+            Event::DataChannel(id) => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// The transceivers the peer's media arrived on as tracks (`track` events), in order.
+    pub fn tracks(&self) -> Vec<TransceiverId> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Track { transceiver, .. } => Some(*transceiver),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn connected(&self) -> bool {
         self.pc.connection_state() == ConnectionState::Connected
     }
