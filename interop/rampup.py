@@ -39,18 +39,13 @@ import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WEB = os.path.join(HERE, "web")
+sys.path.insert(0, HERE)
+# The browser and its flags are the interop harness's own (run.py is importable: its main is
+# guarded); the harness adds logging flags this script does not want.
+from run import CHROMIUM, CHROMIUM_FLAGS as _HARNESS_FLAGS, LOOPBACK, WEB  # noqa: E402
+
 INNER_ENV = "FERRTC_RAMPUP_IN_NETNS"
-LOOPBACK = "127.0.0.1"
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--mute-audio",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required", "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
+CHROMIUM_FLAGS = [f for f in _HARNESS_FLAGS if not f.startswith(("--enable-logging", "--v="))]
 SERVER_PORTS = {"ferrtc": 8701, "aiortc": 8702}
 
 
