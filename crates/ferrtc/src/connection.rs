@@ -752,13 +752,7 @@ impl PeerConnection {
 /// closes first.
 async fn wait_connected(mut rx: watch::Receiver<States>) -> Result<(), Error> {
     let s = rx
-        .wait_for(|s| {
-            ended(s)
-                || matches!(
-                    s.connection,
-                    ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
-                )
-        })
+        .wait_for(|s| ended(s) || s.connection == ConnectionState::Connected)
         .await
         .map_err(|_| Error::Closed)?;
     if s.connection == ConnectionState::Connected && !ended(&s) {
