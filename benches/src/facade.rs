@@ -20,6 +20,9 @@
 //! - memory: live heap bytes per idle connection with one open data channel, counted by the
 //!   byte-counting allocator ([`crate::alloc::live_bytes_per_connection`]): tasks, queues,
 //!   buffers and the protocol state, not kernel socket memory.
+//! - resident memory: the issue's measure, RSS growth over [`FERRTC_CONNECTIONS`] idle
+//!   connections divided by their number, taken in a fresh child process per stack
+//!   ([`rss_child`]) so that memory freed by earlier workloads cannot hide the growth.
 
 use std::net::UdpSocket;
 use std::sync::Arc;
@@ -51,6 +54,10 @@ pub const FERRTC_CONNECTIONS: usize = 1000;
 pub const WRS_CONNECTIONS: usize = 50;
 /// Real time the connections stay idle before memory is read.
 pub const IDLE: Duration = Duration::from_secs(5);
+
+/// The environment variable under which the report binary runs as a resident-memory child
+/// ([`rss_child`]); its value names the stack (`ferrtc` or `webrtc-rs`).
+pub const RSS_CHILD_ENV: &str = "FERRTC_BENCH_FACADE_RSS_CHILD";
 
 /// How long one ferrtc step may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -344,6 +351,98 @@ impl Drop for UdpBlast {
     }
 }
 
+// ----- resident memory -----
+
+/// This process's resident set size in bytes (`VmRSS` of `/proc/self/status`), if readable.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The child side of the resident-memory row, run in a fresh process by the report binary
+/// when [`RSS_CHILD_ENV`] is set: connects one warm-up pair and closes it, takes the RSS,
+/// connects [`FERRTC_CONNECTIONS`] (ferrtc) or [`WRS_CONNECTIONS`] (webrtc-rs) connections as
+/// pairs with one open channel each, lets them idle for [`IDLE`], takes the RSS again and
+/// prints `rss-per-connection BYTES` on stdout. Returns false for an unknown stack.
+pub fn rss_child(stack: &str) -> bool {
+    let rt = runtime();
+    let growth = match stack {
+        "ferrtc" => rss_growth(
+            &rt,
+            FERRTC_CONNECTIONS / 2,
+            FerrtcPair::new,
+            FerrtcPair::close,
+        ),
+        "webrtc-rs" => {
+            let api = wrs::api(false);
+            rss_growth(
+                &rt,
+                WRS_CONNECTIONS / 2,
+                || wrs::Pair::new(&api),
+                wrs::Pair::close,
+            )
+        }
+        _ => return false,
+    };
+    let connections = if stack == "ferrtc" {
+        FERRTC_CONNECTIONS
+    } else {
+        WRS_CONNECTIONS
+    };
+    println!("rss-per-connection {}", growth as f64 / connections as f64);
+    true
+}
+
+/// RSS growth in bytes while `pairs` connected pairs are held idle for [`IDLE`].
+fn rss_growth<P, C, CF, D, DF>(rt: &Runtime, pairs: usize, mut connect: C, mut close: D) -> i64
+where
+    C: FnMut() -> CF,
+    CF: std::future::Future<Output = P>,
+    D: FnMut(P) -> DF,
+    DF: std::future::Future<Output = ()>,
+{
+    rt.block_on(async {
+        let warm = connect().await;
+        close(warm).await;
+        // Let the warm-up pair's tasks wind down before the baseline.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = resident_bytes().expect("/proc/self/status VmRSS");
+        let mut held = Vec::with_capacity(pairs);
+        for _ in 0..pairs {
+            held.push(connect().await);
+        }
+        tokio::time::sleep(IDLE).await;
+        let after = resident_bytes().expect("/proc/self/status VmRSS");
+        for p in held {
+            close(p).await;
+        }
+        after as i64 - before as i64
+    })
+}
+
+/// Runs this executable again as a resident-memory child for `stack` and returns its figure
+/// (bytes per connection), or `None` if the child failed.
+fn rss_per_connection(stack: &str) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .env(RSS_CHILD_ENV, stack)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "facade: the {stack} resident-memory child failed: {}",
+            out.status
+        );
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("rss-per-connection ")?.trim().parse().ok())
+}
+
 // ----- set-up latency -----
 
 /// Seconds from `create_data_channel` to the channel open at both ends, ferrtc facade
@@ -474,6 +573,29 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
         } else {
             eprintln!("facade: memory row left out (the byte-counting allocator is not installed)");
         }
+    }
+
+    // (d) resident memory per idle connection, each stack in a fresh child process.
+    if let (Some(ours), Some(theirs)) = (
+        rss_per_connection("ferrtc"),
+        rss_per_connection("webrtc-rs"),
+    ) {
+        rows.push(Row {
+            workload: format!(
+                "memory per idle connection, one open data channel, whole stack on tokio over \
+                 127.0.0.1 UDP: RSS growth / connections, each stack in a fresh process \
+                 (warm-up pair first); ferrtc {FERRTC_CONNECTIONS} connections, webrtc-rs \
+                 {WRS_CONNECTIONS}; {} s idle",
+                IDLE.as_secs()
+            ),
+            ours_name: "ferrtc",
+            reference_name: WEBRTC_RS,
+            ours_per_sec: ours,
+            reference_per_sec: theirs,
+            unit: Unit::Memory,
+        });
+    } else {
+        eprintln!("facade: resident-memory row left out (a child process failed)");
     }
     rows
 }

@@ -12,6 +12,15 @@ use ferrtc_benches::{Config, GROUPS, markdown};
 static GLOBAL: ferrtc_benches::alloc::CountingBytes = ferrtc_benches::alloc::CountingBytes;
 
 fn main() -> ExitCode {
+    // The facade group's resident-memory row runs this binary again, one fresh process per
+    // stack, so that no earlier workload's freed memory hides the growth.
+    if let Ok(stack) = std::env::var(ferrtc_benches::facade::RSS_CHILD_ENV) {
+        return if ferrtc_benches::facade::rss_child(&stack) {
+            ExitCode::SUCCESS
+        } else {
+            usage(&format!("unknown resident-memory stack {stack:?}"))
+        };
+    }
     let mut cfg = Config::default();
     let mut wanted: Vec<String> = Vec::new();
     let mut out_file = None;

@@ -40,8 +40,8 @@ use axum::routing::{get, post};
 use ferrtc::media::MediaSender;
 use ferrtc::net::{HostAddresses, IceServer, Scheme};
 use ferrtc::{
-    Configuration, ConnectionState, DataChannel, Description, Direction, DtlsState, Event,
-    MediaKind, Message, PeerConnection, SdpType,
+    Configuration, ConnectionState, DataChannel, Description, Direction, Event, MediaKind, Message,
+    PeerConnection, SdpType,
 };
 use ferrtc_media::{MediaPlayer, PlayerOptions};
 use serde::{Deserialize, Serialize};
@@ -479,7 +479,7 @@ async fn serve(
             // `Connected` until ICE consent expires (W3C webrtc-pc §4.3.3), 30 s later.
             Event::DtlsStateChange(state) => {
                 tracing::info!(?state, "DTLS state");
-                if matches!(state, DtlsState::Closed | DtlsState::Failed) {
+                if state.is_final() {
                     break;
                 }
             }

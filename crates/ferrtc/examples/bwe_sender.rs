@@ -195,7 +195,7 @@ async fn stats(server: Server) -> Json<Value> {
         "keyframe_requests": s.keyframe_requests,
         "bytes_sent": s.bytes_sent,
     });
-    if let Ok(report) = pc.get_stats().await {
+    if let Ok(report) = pc.stats().await {
         let video = |kind: StatsType| {
             report
                 .of(kind)

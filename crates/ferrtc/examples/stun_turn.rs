@@ -16,7 +16,7 @@
 //! (and without `--no-tls`) is reached with
 //! `--turn turns:127.0.0.1:5349 --ca cert.pem`, the certificate naming `127.0.0.1`.
 //!
-//! It prints each side's candidates, the selected pair's candidate types from `get_stats`,
+//! It prints each side's candidates, the selected pair's candidate types from `stats`,
 //! and the replies; it fails if a candidate is not relayed or a reply does not come back.
 
 use ferrtc::net::HostAddresses;
@@ -62,7 +62,7 @@ fn args() -> Result<Args, String> {
 
 /// The candidate types of the selected pair, from the W3C stats.
 async fn selected_pair_types(pc: &PeerConnection) -> Result<(String, String), String> {
-    let report = pc.get_stats().await.map_err(|e| e.to_string())?;
+    let report = pc.stats().await.map_err(|e| e.to_string())?;
     let pair = report
         .of(StatsType::CandidatePair)
         .next()

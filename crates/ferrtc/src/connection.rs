@@ -624,7 +624,9 @@ impl PeerConnection {
     ///
     /// # Errors
     /// [`Error::Closed`].
-    pub async fn get_stats(&self) -> Result<core::StatsReport, Error> {
+    #[doc(alias = "getStats")]
+    #[doc(alias = "get_stats")]
+    pub async fn stats(&self) -> Result<core::StatsReport, Error> {
         self.ask(Command::GetStats).await
     }
 
@@ -768,7 +770,7 @@ fn ended(s: &States) -> bool {
     matches!(
         s.connection,
         ConnectionState::Failed | ConnectionState::Closed
-    ) || matches!(s.dtls, DtlsState::Closed | DtlsState::Failed)
+    ) || s.dtls.is_final()
 }
 
 /// What a media track (the `media` feature) keeps of its connection: the command queue,

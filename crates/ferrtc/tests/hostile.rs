@@ -207,7 +207,7 @@ async fn a_hostile_sender_does_not_disturb_an_established_connection() {
         }
         // The connection answers a round trip after each round: it is alive, not just
         // queuing.
-        let stats = within("stats under attack", b.get_stats()).await.unwrap();
+        let stats = within("stats under attack", b.stats()).await.unwrap();
         drop(stats);
         if round == 0 {
             rss_after_first = rss_bytes();

@@ -618,7 +618,7 @@ async fn data_echo(ferrtc_offers: bool) {
     }
 
     // ferrtc's data-channel counters saw both streams.
-    let report = p.f.get_stats().await.unwrap();
+    let report = p.f.stats().await.unwrap();
     let dc = report
         .of(StatsType::DataChannel)
         .next()
@@ -871,7 +871,7 @@ async fn media(ferrtc_offers: bool) {
 
     // 4. The counters agree, both ways.
     let n = u64::from(N);
-    let report = m.p.f.get_stats().await.unwrap();
+    let report = m.p.f.stats().await.unwrap();
     let w = m.p.w.pc.get_stats().await;
     for (mid, kind) in [(&m.mids.0, "audio"), (&m.mids.1, "video")] {
         let out = by_mid(&report, StatsType::OutboundRtp, mid);
@@ -994,7 +994,7 @@ async fn nack(ferrtc_offers: bool) {
     assert!(at > 0 && seen[at - 1] > LOST, "{LOST} came late: {seen:?}");
 
     // ferrtc counted both repairs.
-    let report = m.p.f.get_stats().await.unwrap();
+    let report = m.p.f.stats().await.unwrap();
     let out = by_mid(&report, StatsType::OutboundRtp, &m.mids.1);
     assert!(u64_of(out, "nackCount") >= 1, "ferrtc counted no NACK");
     assert!(

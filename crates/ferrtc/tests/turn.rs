@@ -310,7 +310,7 @@ fn candidate_types(sdp: &str) -> Vec<String> {
 
 /// The candidate types of the selected pair, from the W3C stats.
 async fn selected_pair_types(pc: &PeerConnection) -> (String, String) {
-    let report = pc.get_stats().await.unwrap();
+    let report = pc.stats().await.unwrap();
     let pair = report
         .of(StatsType::CandidatePair)
         .next()

@@ -1172,10 +1172,7 @@ impl PeerConnection {
             options: Some(options),
             counters: [0; 4],
         });
-        if matches!(
-            self.transport.dtls_state(),
-            DtlsState::Closed | DtlsState::Failed
-        ) {
+        if self.transport.dtls_state().is_final() {
             // Its transport has ended and will not come back: announced closed at once
             // (W3C webrtc-pc §6.2.5).
             self.on_dtls_ended();
@@ -2145,7 +2142,7 @@ impl PeerConnection {
                 }
                 TransportEvent::DtlsState(s) => {
                     self.events.push_back(Event::DtlsStateChange(s));
-                    if matches!(s, DtlsState::Closed | DtlsState::Failed) {
+                    if s.is_final() {
                         self.on_dtls_ended();
                     }
                 }

@@ -264,6 +264,14 @@ pub enum DtlsState {
     Failed,
 }
 
+impl DtlsState {
+    /// True for `Closed` and `Failed`: the transport has ended and will not come back, so
+    /// nothing more is taken or sent on it (W3C webrtc-pc §5.5.1).
+    pub fn is_final(self) -> bool {
+        matches!(self, DtlsState::Closed | DtlsState::Failed)
+    }
+}
+
 /// The W3C `RTCPeerConnectionState`, derived from the ICE and DTLS states (W3C webrtc-pc
 /// §4.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1450,7 +1458,7 @@ impl BundleTransport {
                 // A packet DTLS refuses (only when closing) is lost like on a bad link.
                 let _ = endpoint.send(&t.contents);
             }
-        } else if matches!(self.dtls_state, DtlsState::Closed | DtlsState::Failed) {
+        } else if self.dtls_state.is_final() {
             // W3C webrtc-pc §6.1.2: the SCTP transport is closed once its DTLS transport
             // is. The association ends without a word to the peer (no DTLS to carry an
             // ABORT): each channel reports `Closed` and its timers stop. Done here rather
@@ -1518,7 +1526,7 @@ impl BundleTransport {
 
     /// True once the DTLS transport closed or failed: nothing more is taken or sent on it.
     fn dtls_ended(&self) -> bool {
-        matches!(self.dtls_state, DtlsState::Closed | DtlsState::Failed)
+        self.dtls_state.is_final()
     }
 
     fn update_state(&mut self) {
