@@ -1062,14 +1062,21 @@ impl Endpoint {
             self.retransmit_at = None;
             if self.role == DtlsRole::Client {
                 // Nothing of ours is left to repeat once the server's Finished arrived.
-                self.flight.clear();
+                self.flight = Vec::new();
             }
+            // The handshake is over: its transcript (both certificates and every message,
+            // a few KiB) and any partial message are not needed again; an idle connection
+            // should not carry them. A repeated flight from the peer is still recognised
+            // by its sequence numbers.
+            self.common.transcript = Vec::new();
+            let next = self.reassembler.next_seq();
+            self.reassembler.reset(next);
             // `connected` is only set after keys were installed (Finished needs them).
             if let Some(keys) = &self.keys {
                 let n = Negotiated {
                     cipher_suite: keys.suite,
                     srtp_profile: keys.srtp_profile,
-                    peer_certificate: self.common.peer_certificate.clone().unwrap_or_default(),
+                    peer_certificate: self.common.peer_certificate.take().unwrap_or_default(),
                 };
                 self.negotiated = Some(n.clone());
                 self.events.push_back(Event::Connected(n));
