@@ -257,9 +257,7 @@ impl PeerConnection {
                 let mut ips: Vec<std::net::IpAddr> = hosts.iter().map(SocketAddr::ip).collect();
                 ips.sort();
                 ips.dedup();
-                crate::ice_tcp::Listeners::bind(&ips)
-                    .await
-                    .map_err(Error::Io)?
+                crate::ice_tcp::Listeners::bind(&ips).await
             }
         };
         let has_family = |a: &SocketAddr| {

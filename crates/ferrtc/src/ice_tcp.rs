@@ -211,16 +211,18 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
-    /// Binds a listener on each address (port chosen by the OS).
-    ///
-    /// # Errors
-    /// Binding failed.
-    pub(crate) async fn bind(addresses: &[std::net::IpAddr]) -> io::Result<Listeners> {
+    /// Binds a listener on each address (port chosen by the OS). An address that cannot be
+    /// bound (an IPv6 address still tentative, say) gets no TCP candidate, as it would get
+    /// no UDP one: the others still do.
+    pub(crate) async fn bind(addresses: &[std::net::IpAddr]) -> Listeners {
         let mut bound = Vec::new();
         for ip in addresses {
-            bound.push(TcpListener::bind(SocketAddr::new(*ip, 0)).await?);
+            match TcpListener::bind(SocketAddr::new(*ip, 0)).await {
+                Ok(l) => bound.push(l),
+                Err(e) => tracing::debug!(address = %ip, error = %e, "ICE-TCP listener not bound"),
+            }
         }
-        Ok(Listeners { bound })
+        Listeners { bound }
     }
 
     /// The passive candidates' addresses.

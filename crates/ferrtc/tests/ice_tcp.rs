@@ -34,7 +34,7 @@ fn passive_address(sdp: &str) -> SocketAddr {
     candidates(sdp)
         .into_iter()
         .find(|c| c.iter().any(|w| w == "passive"))
-        .map(|c| format!("{}:{}", c[4], c[5]).parse().unwrap())
+        .map(|c| SocketAddr::new(c[4].parse().unwrap(), c[5].parse().unwrap()))
         .expect("a passive candidate")
 }
 
@@ -247,4 +247,34 @@ async fn dropping_the_peers_closes_listeners_and_ends_tasks() {
         let e = TcpStream::connect(l).await.expect_err("listener closed");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{l}");
     }
+}
+
+/// The same over ::1, when the host has it.
+#[tokio::test]
+async fn tcp_only_peers_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let v6 = || Configuration {
+        ice_tcp: IceTcpPolicy::Only,
+        host_addresses: ferrtc::net::HostAddresses::Explicit(vec!["::1".parse().unwrap()]),
+        ..Configuration::default()
+    };
+    let a = PeerConnection::new(v6()).await.unwrap();
+    let b = PeerConnection::new(v6()).await.unwrap();
+    let da = a
+        .create_data_channel("v6", DataChannelInit::default())
+        .await
+        .unwrap();
+    negotiate(&a, &b).await;
+    assert!(passive_address(&a.local_description().unwrap().sdp).is_ipv6());
+    let db = remote_channel(&b).await;
+    da.send("over tcp ::1").await.unwrap();
+    assert_eq!(
+        within("message", db.recv()).await.unwrap().as_text(),
+        Some("over tcp ::1")
+    );
+    let report = b.get_stats().await.unwrap();
+    assert_eq!(selected_protocols(&report), ("tcp".into(), "tcp".into()));
 }
