@@ -373,12 +373,12 @@ impl IceTcp {
         let authenticated = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run_conn(
             id,
-            local,
-            remote,
+            (local, remote),
             stream,
             write_rx,
             inputs,
             Arc::clone(&authenticated),
+            UNAUTHENTICATED_TIMEOUT,
         ));
         self.conns.insert(
             (local, remote),
@@ -473,16 +473,16 @@ pub(crate) fn next_frame(buf: &mut BytesMut) -> Result<Option<BytesMut>, IceTcpE
 
 /// A connection's task: connects (for an active candidate), then moves frames both ways
 /// until either side ends, the driver closes it, or it stays unauthenticated too long. Its
-/// last report is [`TcpInput::Closed`] unless the driver ended first.
-#[allow(clippy::too_many_arguments)]
+/// last report is [`TcpInput::Closed`] unless the driver ended first. `unauthenticated` is
+/// [`UNAUTHENTICATED_TIMEOUT`] but in tests.
 async fn run_conn(
     id: u64,
-    local: SocketAddr,
-    remote: SocketAddr,
+    (local, remote): (SocketAddr, SocketAddr),
     stream: Option<TcpStream>,
     mut writes: mpsc::Receiver<Bytes>,
     inputs: mpsc::Sender<TcpInput>,
     authenticated: Arc<AtomicBool>,
+    unauthenticated: Duration,
 ) {
     let result = async {
         let stream = match stream {
@@ -491,7 +491,15 @@ async fn run_conn(
         };
         // Frames are small and latency matters (checks, media): no Nagle.
         let _ = stream.set_nodelay(true);
-        pump(id, stream, &mut writes, &inputs, &authenticated).await
+        pump(
+            id,
+            stream,
+            &mut writes,
+            &inputs,
+            &authenticated,
+            unauthenticated,
+        )
+        .await
     }
     .await;
     if let Err(error) = result {
@@ -523,10 +531,11 @@ async fn pump(
     writes: &mut mpsc::Receiver<Bytes>,
     inputs: &mpsc::Sender<TcpInput>,
     authenticated: &AtomicBool,
+    unauthenticated: Duration,
 ) -> Result<(), IceTcpError> {
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::new();
-    let deadline = tokio::time::sleep(UNAUTHENTICATED_TIMEOUT);
+    let deadline = tokio::time::sleep(unauthenticated);
     tokio::pin!(deadline);
     let mut waiting = true;
     loop {
@@ -591,6 +600,101 @@ mod tests {
         assert!(out[1].is_empty());
         assert_eq!(out[2].len(), 1200);
         assert!(buf.is_empty());
+    }
+
+    /// A connection task on an accepted connection from a test client, with a short
+    /// unauthenticated timeout.
+    async fn accepted_conn(
+        authenticated: bool,
+        timeout: Duration,
+    ) -> (TcpStream, mpsc::Receiver<TcpInput>, mpsc::Sender<Bytes>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = TcpStream::connect(local).await.unwrap();
+        let (server, remote) = listener.accept().await.unwrap();
+        let (tx, rx) = mpsc::channel(MAX_QUEUED_FRAMES);
+        let (writes, write_rx) = mpsc::channel(MAX_QUEUED_WRITES);
+        tokio::spawn(run_conn(
+            0,
+            (local, remote),
+            Some(server),
+            write_rx,
+            tx,
+            Arc::new(AtomicBool::new(authenticated)),
+            timeout,
+        ));
+        (client, rx, writes)
+    }
+
+    async fn next_input(rx: &mut mpsc::Receiver<TcpInput>) -> TcpInput {
+        tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("an input in time")
+            .expect("the task reports")
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_authenticates_is_closed_at_its_timeout() {
+        let timeout = Duration::from_millis(200);
+        let started = tokio::time::Instant::now();
+        let (mut client, mut rx, _writes) = accepted_conn(false, timeout).await;
+        // A STUN-looking frame passes (the driver judges it), but authenticates nothing.
+        let mut stun = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        stun.extend_from_slice(&[0; 12]);
+        let mut wire = Vec::new();
+        rfc4571::encode(&stun, &mut wire).unwrap();
+        client.write_all(&wire).await.unwrap();
+        assert!(matches!(next_input(&mut rx).await, TcpInput::Frame { .. }));
+        assert!(matches!(
+            next_input(&mut rx).await,
+            TcpInput::Closed {
+                error: IceTcpError::Unauthenticated,
+                ..
+            }
+        ));
+        assert!(started.elapsed() >= timeout);
+        let mut byte = [0u8; 1];
+        assert!(matches!(client.read(&mut byte).await, Ok(0) | Err(_)));
+    }
+
+    #[tokio::test]
+    async fn frames_pass_both_ways_and_garbage_before_authentication_closes() {
+        let (mut client, mut rx, writes) = accepted_conn(false, UNAUTHENTICATED_TIMEOUT).await;
+        // Ours, framed, arrives whole.
+        let mut framed = Vec::new();
+        rfc4571::encode(b"hello", &mut framed).unwrap();
+        writes.send(Bytes::from(framed)).await.unwrap();
+        let mut got = [0u8; 7];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"\x00\x05hello");
+        // A frame that is not STUN, before the driver authenticated the connection.
+        client.write_all(&[0, 3, 22, 0xfe, 0xfd]).await.unwrap();
+        assert!(matches!(
+            next_input(&mut rx).await,
+            TcpInput::Closed {
+                error: IceTcpError::NotStun,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn after_authentication_any_frame_goes_to_the_driver() {
+        let (mut client, mut rx, _writes) = accepted_conn(true, UNAUTHENTICATED_TIMEOUT).await;
+        client.write_all(&[0, 3, 22, 0xfe, 0xfd]).await.unwrap();
+        match next_input(&mut rx).await {
+            TcpInput::Frame { frame, .. } => assert_eq!(&frame[..], &[22, 0xfe, 0xfd]),
+            other => panic!("{other:?}"),
+        }
+        // An overlong length closes, even now.
+        client.write_all(&[0xff, 0xff]).await.unwrap();
+        assert!(matches!(
+            next_input(&mut rx).await,
+            TcpInput::Closed {
+                error: IceTcpError::FrameTooLong(65535),
+                ..
+            }
+        ));
     }
 
     #[test]
