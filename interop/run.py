@@ -53,8 +53,11 @@ TURN_USER, TURN_PASS = "interop", "interop"  # coturn's long-term credential, lo
 
 class Case:
     def __init__(self, name, what, dc=None, audio=False, video=False, codec=None, relay=None,
-                 reneg=None, bwe=False, mdns=False):
+                 reneg=None, bwe=False, mdns=False, tcp=False):
         self.name, self.what = name, what
+        # the server under test offers TCP host candidates only (started with
+        # --ice-tcp-only); the page checks its selected pair is TCP at both ends
+        self.tcp = tcp
         # the browser hides its host addresses behind mDNS `.local` names (its default without
         # a camera permission): the harness leaves that on and the page checks it did
         self.mdns = mdns
@@ -93,6 +96,8 @@ class Case:
             q["reneg"] = self.reneg
         if self.mdns:
             q["mdns"] = "1"
+        if self.tcp:
+            q["tcp"] = "1"
         return q
 
 
@@ -167,12 +172,18 @@ CASES = [
          "data channel echo as in dc-ordered, which ferrtc can only reach through the "
          "peer-reflexive candidate the browser's checks teach it. Not in the default set",
          dc="ordered", mdns=True),
+    Case("ice-tcp", "ICE-TCP (RFC 6544): the ferrtc side (server or offerer) started with "
+         "`--ice-tcp-only` gathers TCP host candidates only (a passive one, and an active one "
+         "on port 9), the browser's `tcptype active` candidate connects to the passive one; the "
+         "page checks the far end's description holds no UDP candidate and that getStats' "
+         "selected pair is `tcp` at both ends; ordered data channel echo as in dc-ordered",
+         dc="ordered", tcp=True),
     # not in the default set: the aiortc reference server cannot send these back
     Case("video-vp9", "VP9 video sent, echoed video decoded (>=30 frames)", video=True, codec="VP9"),
     Case("video-av1", "AV1 video sent, echoed video decoded (>=30 frames)", video=True, codec="AV1"),
 ]
 DEFAULT_CASES = ["dc-ordered", "dc-unordered", "audio", "video-vp8", "video-h264", "bundle",
-                 "turn-relay", "turn-both", "ice-restart", "renegotiation", "bwe"]
+                 "turn-relay", "turn-both", "ice-restart", "renegotiation", "bwe", "ice-tcp"]
 
 # Which video codecs each peer can send and receive here.
 PEER_CODECS = {
@@ -424,7 +435,7 @@ class Env:
         self.args, self.out = args, out
         self.python = args.python
         self.runs = Runs()
-        self.servers = {}  # relay-only (turn-both) or not -> (process, port)
+        self.servers = {}  # (relay-only (turn-both), TCP-only (ice-tcp)) -> (process, port)
         self.harness_port = None
         self.server_restarts = 0
         self.turn = None        # the coturn process, started by the first relay case
@@ -459,7 +470,9 @@ class Env:
     # coturn, for the turn-both case
     def ensure_server(self, case=None):
         both = case is not None and case.relay == "both"
-        proc, port = self.servers.get(both, (None, None))
+        tcp = case is not None and case.tcp
+        key = (both, tcp)
+        proc, port = self.servers.get(key, (None, None))
         if proc is not None and proc.poll() is None:
             Harness.offer_url = f"http://{LOOPBACK}:{port}/offer"
             return None
@@ -471,8 +484,11 @@ class Env:
         cmd = shlex.split(self.args.server) + ["--host", LOOPBACK, "--port", str(port)]
         if both:
             cmd += self.turn_flags()
-        proc = start(cmd, self.log("server-turn.log" if both else "server.log"))
-        self.servers[both] = (proc, port)
+        if tcp:
+            cmd.append("--ice-tcp-only")
+        name = "server-turn.log" if both else "server-tcp.log" if tcp else "server.log"
+        proc = start(cmd, self.log(name))
+        self.servers[key] = (proc, port)
         err = wait_listening(port, proc, self.args.start_timeout)
         if err:
             raise RuntimeError(f"server under test {err} (see {self.log('server.log')})")
@@ -497,6 +513,8 @@ class Env:
             cmd += ["--codec", case.codec]
         if case.relay == "both":
             cmd += self.turn_flags()
+        if case.tcp:
+            cmd.append("--ice-tcp-only")
         return cmd
 
     def browser_case(self, peer, case):
@@ -759,6 +777,12 @@ def applicable(peer, case, args=None):
         return None
     if case.relay and (peer.startswith("aiortc") or peer.startswith("webrtc-rs")):
         return "the relay cases are for browsers"
+    if case.tcp and not (peer.startswith("chromium") or peer.startswith("firefox")):
+        return "ice-tcp: a browser's active TCP candidates against ferrtc's passive one"
+    if case.tcp and args is not None:
+        under_test = args.offerer if peer.endswith("-answerer") else args.server
+        if "aiortc_" in under_test:
+            return "the aiortc reference peers take no --ice-tcp-only"
     if case.mdns and (peer.startswith("aiortc") or peer.startswith("webrtc-rs")):
         return "mDNS .local candidates are a browser's"
     if case.mdns and peer.startswith("firefox"):

@@ -21,6 +21,8 @@ const RENEG = params.get('reneg');
 // mDNS case: the browser's hiding of host addresses is left on; every host candidate it
 // gathers must be a `.local` name, and the candidates are reported.
 const MDNS = params.get('mdns') === '1';
+// ICE-TCP case: the far end offers TCP candidates only; the selected pair must be TCP.
+const TCP = params.get('tcp') === '1';
 let ownCandidates = [];
 const candidateEvents = [];  // mDNS case: every icecandidate event, as the page saw it
 globalThis.AUDIO_WANTED = AUDIO;
@@ -307,6 +309,29 @@ async function selectedPairTypes(pc) {
   return [l ? l.candidateType : '?', r ? r.candidateType : '?'];
 }
 
+// ICE-TCP case: every candidate of the far end's description must be TCP (its transport is
+// the candidate-attribute's third field, RFC 8839 section 5.1).
+function checkTcpOnly(sdp, who) {
+  if (!TCP) return;
+  const lines = sdp.split('\n').filter((l) => l.startsWith('a=candidate'));
+  if (!lines.length || lines.some((l) => (l.split(' ')[2] || '').toLowerCase() !== 'tcp')) {
+    throw new Error(`ice-tcp: the ${who}'s candidates are not all TCP: ${JSON.stringify(lines)}`);
+  }
+  log(`${who} candidates: ${JSON.stringify(lines.map((l) => l.trim()))}`);
+}
+
+// The selected pair's candidate protocols and TCP types from getStats:
+// [local protocol, remote protocol, local tcpType, remote tcpType], or null.
+async function selectedPairProtocols(pc) {
+  const stats = await pc.getStats();
+  let pairId = null;
+  stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  const pair = pairId && stats.get(pairId);
+  if (!pair) return null;
+  const l = stats.get(pair.localCandidateId) || {}, r = stats.get(pair.remoteCandidateId) || {};
+  return [l.protocol || '?', r.protocol || '?', l.tcpType || '-', r.tcpType || '-'];
+}
+
 async function runChecks(pc, channel, candidates) {
   const jobs = [];
   if (channel) jobs.push(dcCheck(channel));
@@ -326,6 +351,17 @@ async function runChecks(pc, channel, candidates) {
       reason += `; mDNS hiding on, but ${named.length} of ${hosts.length} host candidates are .local names: ${JSON.stringify(ownCandidates)}`;
     } else {
       reason += ` (own host candidates ${named.length}/${hosts.length} .local; selected pair ${details.selected_pair ? details.selected_pair.join(' -> ') : '?'})`;
+    }
+  }
+  if (TCP) {
+    const p = await selectedPairProtocols(pc);
+    details.selected_pair_protocols = p;
+    details.own_candidates = ownCandidates;
+    if (!p || p[0] !== 'tcp' || p[1] !== 'tcp') {
+      pass = false;
+      reason += `; selected pair protocols ${p ? JSON.stringify(p) : 'unknown'}, want tcp -> tcp`;
+    } else {
+      reason += ` (over ICE-TCP: ${p[0]} ${p[2]} -> ${p[1]} ${p[3]})`;
     }
   }
   if (TURN) {
@@ -533,6 +569,7 @@ async function answerMain() {
   if (!/^a=candidate/m.test(offer.sdp)) throw new Error('offer has no a=candidate line (the contract is no trickle)');
   timings.offer_ms = ms();
   checkRemoteMedia(offer.sdp, 'offer');
+  checkTcpOnly(offer.sdp, 'offer');
   await pc.setRemoteDescription(offer);
   log('offer applied');
   if (AUDIO || VIDEO) {
@@ -583,6 +620,7 @@ async function offerMain() {
   if (answer.type !== 'answer') throw new Error(`POST /offer replied type ${answer.type}`);
   if (!/^a=candidate/m.test(answer.sdp)) throw new Error('answer has no a=candidate line (the contract is no trickle)');
   checkRemoteMedia(answer.sdp, 'answer');
+  checkTcpOnly(answer.sdp, 'answer');
   await pc.setRemoteDescription(answer);
   timings.answered_ms = ms();
   log('answer applied');

@@ -10,7 +10,9 @@
 //!
 //! `--codec C` puts codec `C` first in the offer (`Configuration::codec_preferences`).
 //! `--turn turn:HOST:PORT --turn-user U --turn-pass P`: relayed candidates only, through
-//! that TURN server. Runs until the connection closes or the process is killed.
+//! that TURN server. `--ice-tcp-only`: host candidates over TCP only (ICE-TCP, RFC 6544:
+//! a passive candidate the answerer's active one connects to, and an active one), no UDP
+//! host candidate. Runs until the connection closes or the process is killed.
 //!
 //! When the answerer sends the text `renegotiate ice-restart` (or `renegotiate add-video`)
 //! on a data channel, the offerer restarts ICE (adds a sendrecv video transceiver) and
@@ -34,7 +36,7 @@ mod http;
 fn usage() -> ! {
     eprintln!(
         "usage: echo_offerer --url http://HOST:PORT/PATH [--audio] [--video] [--codec C] \
-         [--turn URL --turn-user U --turn-pass P]"
+         [--ice-tcp-only] [--turn URL --turn-user U --turn-pass P]"
     );
     std::process::exit(2);
 }
@@ -44,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     echo::init_tracing();
     let (mut url, mut audio, mut video, mut codec) = (None, false, false, None);
     let mut relay = echo::Relay::default();
+    let mut ice_tcp_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -52,6 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "--audio" => audio = true,
             "--video" => video = true,
             "--codec" => codec = Some(args.next().unwrap_or_else(|| usage())),
+            "--ice-tcp-only" => ice_tcp_only = true,
             _ => usage(),
         }
     }
@@ -66,6 +70,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .is_some_and(|ip| ip.is_loopback());
     let mut config = Configuration::new();
     config.codec_preferences = codec.into_iter().collect();
+    if ice_tcp_only {
+        config.ice_tcp = ferrtc::IceTcpPolicy::Only;
+    }
     if loopback {
         config = config.with_host_addresses(HostAddresses::loopback());
     }

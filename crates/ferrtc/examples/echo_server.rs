@@ -16,6 +16,8 @@
 //! that TURN server (the `relay` ICE transport policy).
 //! `--shared-port PORT`: every peer connection on one UDP port (a `UdpEndpoint` bound to
 //! HOST:PORT; 0 picks one), instead of sockets of its own; not with `--turn`.
+//! `--ice-tcp-only`: host candidates over TCP only (ICE-TCP, RFC 6544: a passive candidate a
+//! browser's active one connects to, and an active one), no UDP host candidate.
 //!
 //! Renegotiation: the answer carries a `"session"` key besides `sdp` and `type` (aiortc's
 //! pages ignore it). An offer POSTed with that `"session"` is applied to the same peer
@@ -61,6 +63,8 @@ struct Server {
     relay: echo::Relay,
     /// `--shared-port`: the one UDP endpoint of every connection.
     endpoint: Option<UdpEndpoint>,
+    /// `--ice-tcp-only`: TCP host candidates only.
+    ice_tcp_only: bool,
     /// Live peer connections by session, for renegotiation; the echo task holds the
     /// connection, so an entry dies with it.
     sessions: Arc<Mutex<HashMap<u64, Weak<PeerConnection>>>>,
@@ -69,7 +73,7 @@ struct Server {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: echo_server [--host HOST] [--port PORT] [--shared-port PORT] \
+        "usage: echo_server [--host HOST] [--port PORT] [--shared-port PORT] [--ice-tcp-only] \
          [--turn URL --turn-user U --turn-pass P]"
     );
     std::process::exit(2);
@@ -82,6 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut port: u16 = 8080;
     let mut relay = echo::Relay::default();
     let mut shared_port: Option<u16> = None;
+    let mut ice_tcp_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -105,6 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .unwrap_or_else(|| usage()),
                 )
             }
+            "--ice-tcp-only" => ice_tcp_only = true,
             _ => usage(),
         }
     }
@@ -121,6 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         relay,
         endpoint,
+        ice_tcp_only,
         sessions: Arc::default(),
         next_session: Arc::new(AtomicU64::new(1)),
     };
@@ -163,6 +170,9 @@ async fn offer(
                 .relay
                 .apply(Configuration::new().with_host_addresses(server.host_addresses.clone()));
             config.endpoint = server.endpoint.clone();
+            if server.ice_tcp_only {
+                config.ice_tcp = ferrtc::IceTcpPolicy::Only;
+            }
             let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
             let id = server.next_session.fetch_add(1, Ordering::Relaxed);
             (pc, id, true)

@@ -19,6 +19,24 @@ pub enum IceTransportPolicy {
     Relay,
 }
 
+/// Whether host candidates are gathered over TCP too (ICE-TCP, RFC 6544): see
+/// [`Configuration::ice_tcp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceTcpPolicy {
+    /// UDP host candidates only.
+    #[default]
+    Off,
+    /// UDP host candidates, and on each host address a passive TCP candidate (a listener on
+    /// a port the OS picks) and an active one (port 9, RFC 6544 §4.5). TCP candidates rank
+    /// below UDP ones (RFC 6544 §4.2), so a pair over TCP is chosen only when no UDP pair
+    /// works.
+    Also,
+    /// TCP host candidates only (passive and active), no UDP ones: for peers behind
+    /// networks that block UDP, and for tests. Relayed candidates are gathered as
+    /// configured.
+    Only,
+}
+
 /// How media is bundled (W3C `RTCBundlePolicy`, RFC 8829 §4.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BundlePolicy {
@@ -86,6 +104,14 @@ pub struct Configuration {
     /// without). The server's certificate must name the URL's host (a DNS name, or an IP
     /// address for a literal one).
     pub tls_roots: Vec<Vec<u8>>,
+    /// ICE-TCP (RFC 6544): gather TCP host candidates, passive (a listener per host address,
+    /// which a peer's active candidate connects to; browsers gather active ones) and active
+    /// (connecting out to a peer's passive candidate). Each check and datagram travels
+    /// framed with its 16-bit length (RFC 4571). Off by default: listening opens a port per
+    /// connection and address, and a TCP pair is only useful where UDP is blocked (TCP's
+    /// retransmissions and head-of-line blocking work against real-time media). Not with
+    /// the `relay` policy (no host candidate at all then).
+    pub ice_tcp: IceTcpPolicy,
 }
 
 impl Configuration {

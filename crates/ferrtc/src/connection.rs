@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::channel::{ChannelProps, DataChannel, DataChannelInit, Message, ReadyState, Shared};
-use crate::config::{BundlePolicy, Configuration, IceTransportPolicy};
+use crate::config::{BundlePolicy, Configuration, IceTcpPolicy, IceTransportPolicy};
 use crate::driver::{self, Core, Flow, Handler};
 use crate::error::{ConfigurationError, Error};
 use crate::net::{self, Scheme};
@@ -246,6 +246,20 @@ impl PeerConnection {
                 (sockets, hosts)
             }
         };
+        let tcp_policy = if relay_only {
+            IceTcpPolicy::Off
+        } else {
+            config.ice_tcp
+        };
+        let tcp_listeners = match tcp_policy {
+            IceTcpPolicy::Off => crate::ice_tcp::Listeners::default(),
+            IceTcpPolicy::Also | IceTcpPolicy::Only => {
+                let mut ips: Vec<std::net::IpAddr> = hosts.iter().map(SocketAddr::ip).collect();
+                ips.sort();
+                ips.dedup();
+                crate::ice_tcp::Listeners::bind(&ips).await
+            }
+        };
         let has_family = |a: &SocketAddr| {
             sockets
                 .iter()
@@ -369,11 +383,25 @@ impl PeerConnection {
         let rng = Box::new(rand::rngs::StdRng::from_os_rng());
         let mut turn_rng = rand::rngs::StdRng::from_os_rng();
         let mut pc = core::PeerConnection::new(pc_config, now, rng).map_err(Error::Config)?;
-        if !relay_only {
+        if !relay_only && tcp_policy != IceTcpPolicy::Only {
             for h in &hosts {
                 if let Err(e) = pc.add_local_address(now, *h) {
                     tracing::debug!(address = %h, error = %Chain(&e), "host address refused");
                 }
+            }
+        }
+        let passive = tcp_listeners.addresses();
+        let active: Vec<SocketAddr> = passive
+            .iter()
+            .map(|a| SocketAddr::new(a.ip(), crate::ice_tcp::ACTIVE_PORT))
+            .collect();
+        for (addr, tcp_type) in passive
+            .iter()
+            .map(|a| (*a, ferrtc_types::TcpType::Passive))
+            .chain(active.iter().map(|a| (*a, ferrtc_types::TcpType::Active)))
+        {
+            if let Err(e) = pc.add_local_tcp_address(now, addr, tcp_type) {
+                tracing::debug!(address = %addr, error = %Chain(&e), "TCP host address refused");
             }
         }
         // Gathering completes once every TURN allocation has succeeded or failed.
@@ -409,7 +437,14 @@ impl PeerConnection {
             None => driver::Io::Own(sockets),
         };
         let streams = crate::stream::Streams::open(stream_targets);
-        let task = tokio::spawn(driver::run(relayed, handler, io, streams, command_rx, span));
+        let tcp = if tcp_policy == IceTcpPolicy::Off {
+            crate::ice_tcp::IceTcp::default()
+        } else {
+            crate::ice_tcp::IceTcp::start(tcp_listeners, active)
+        };
+        let task = tokio::spawn(driver::run(
+            relayed, handler, io, streams, tcp, command_rx, span,
+        ));
         Ok(PeerConnection {
             commands,
             events: tokio::sync::Mutex::new(events),
@@ -824,6 +859,22 @@ impl Core for core::PeerConnection {
     fn handle_receive(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, d: BytesMut) {
         if let Err(e) = core::PeerConnection::handle_receive(self, now, local, from, d) {
             tracing::trace!(%from, error = %Chain(&e), "datagram dropped");
+        }
+    }
+    fn handle_ice_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        frame: BytesMut,
+    ) -> bool {
+        let tcp = ferrtc_types::Transport::Tcp;
+        match core::PeerConnection::handle_receive_via(self, now, tcp, local, from, frame) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::trace!(%from, error = %Chain(&e), "ICE-TCP frame dropped");
+                false
+            }
         }
     }
     fn handle_timeout(&mut self, now: Instant) {

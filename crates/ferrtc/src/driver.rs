@@ -26,6 +26,10 @@
 //! over TCP and TLS): a transmit whose transport is a stream goes to the stream of its
 //! destination, and what a stream brings goes to [`Core::handle_stream`]; a stream that
 //! ends is told with [`Core::stream_ended`].
+//!
+//! And a driver may hold ICE-TCP candidates ([`IceTcp`], RFC 6544): a transmit whose source
+//! is one of them goes to its TCP connection, and each frame a connection brings goes to
+//! [`Core::handle_ice_tcp`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +41,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
 use crate::endpoint::Attachment;
+use crate::ice_tcp::{IceTcp, TcpInput};
 use crate::net::{SendBatch, UdpSocket};
 use crate::stream::{LinkInput, Streams};
 
@@ -88,6 +93,18 @@ pub(crate) trait Core: Send + 'static {
         _chunk: BytesMut,
         _stalled: bool,
     ) {
+    }
+    /// One frame of an ICE-TCP connection between our TCP candidate `local` and `from`
+    /// (RFC 6544, the RFC 4571 length prefix removed). `true` when the core accepted it
+    /// (for STUN: a check that passed MESSAGE-INTEGRITY, or the response to one of ours).
+    fn handle_ice_tcp(
+        &mut self,
+        _now: Instant,
+        _local: SocketAddr,
+        _from: SocketAddr,
+        _frame: BytesMut,
+    ) -> bool {
+        false
     }
     /// The stream to TURN server `server` over `transport` ended (or never began).
     fn stream_ended(
@@ -146,10 +163,11 @@ pub(crate) fn run<C: Core, H: Handler<C>>(
     handler: H,
     io: Io,
     streams: Streams,
+    tcp: IceTcp,
     commands: mpsc::UnboundedReceiver<H::Command>,
     span: tracing::Span,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    drive(Box::new(core), handler, io, streams, commands).instrument(span)
+    drive(Box::new(core), handler, io, streams, tcp, commands).instrument(span)
 }
 
 async fn drive<C: Core, H: Handler<C>>(
@@ -157,6 +175,7 @@ async fn drive<C: Core, H: Handler<C>>(
     mut handler: H,
     mut io: Io,
     mut streams: Streams,
+    mut tcp: IceTcp,
     mut commands: mpsc::UnboundedReceiver<H::Command>,
 ) {
     let mut batch = SendBatch::default();
@@ -170,14 +189,14 @@ async fn drive<C: Core, H: Handler<C>>(
         "driver started"
     );
     loop {
-        if flush(&mut *core, &io, &mut streams, &mut batch)
+        if flush(&mut *core, &io, &mut streams, &mut tcp, &mut batch)
             .await
             .is_err()
         {
             break;
         }
         if handler.drain(&mut *core, now()) == Flow::Stop {
-            let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut streams, &mut tcp, &mut batch).await;
             break;
         }
         if let (Io::Shared(a), Some(c)) = (&mut io, core.local_credentials()) {
@@ -211,7 +230,7 @@ async fn drive<C: Core, H: Handler<C>>(
                 }
                 None => {
                     handler.shutdown(&mut *core, now());
-                    let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
+                    let _ = flush(&mut *core, &io, &mut streams, &mut tcp, &mut batch).await;
                     tracing::debug!("every handle dropped: closed");
                     break;
                 }
@@ -232,6 +251,12 @@ async fn drive<C: Core, H: Handler<C>>(
                         }
                     }
                     None => {}
+                }
+                Flow::Continue
+            },
+            input = tcp.recv(), if tcp.is_open() => {
+                if let Some(input) = input {
+                    ice_tcp_input(&mut *core, &mut tcp, input, stall.is_some());
                 }
                 Flow::Continue
             },
@@ -258,7 +283,7 @@ async fn drive<C: Core, H: Handler<C>>(
             },
         };
         if flow == Flow::Stop {
-            let _ = flush(&mut *core, &io, &mut streams, &mut batch).await;
+            let _ = flush(&mut *core, &io, &mut streams, &mut tcp, &mut batch).await;
             let _ = handler.drain(&mut *core, now());
             break;
         }
@@ -267,8 +292,43 @@ async fn drive<C: Core, H: Handler<C>>(
     tracing::debug!(
         stalled_drops,
         stream_dropped_writes = streams.dropped_writes,
+        ice_tcp = ?tcp.stats,
         "driver ended"
     );
+}
+
+/// Applies what an ICE-TCP task reported: keeps an accepted connection, hands a frame to the
+/// core (only STUN while `stalled`; a STUN message the core accepts authenticates the
+/// connection), forgets a connection that ended.
+fn ice_tcp_input<C: Core>(core: &mut C, tcp: &mut IceTcp, input: TcpInput, stalled: bool) {
+    match input {
+        TcpInput::Accepted {
+            local,
+            remote,
+            stream,
+        } => tcp.accepted(local, remote, stream),
+        TcpInput::Frame { id, frame } => {
+            let Some((local, remote)) = tcp.key(id) else {
+                return;
+            };
+            let stun = ferrtc_stun_ice::framing::is_stun(&frame);
+            if !stun && stalled {
+                tcp.stats.stalled_drops += 1;
+                return;
+            }
+            if !stun && !tcp.is_authenticated(id) {
+                // The task checks this too; a frame it let through just before it learnt
+                // otherwise cannot be, since only the driver authenticates.
+                tcp.close(id, &crate::ice_tcp::IceTcpError::NotStun);
+                return;
+            }
+            tcp.stats.frames_in += 1;
+            if core.handle_ice_tcp(now(), local, remote, frame) && stun {
+                tcp.authenticate(id);
+            }
+        }
+        TcpInput::Closed { id, error } => tcp.ended(id, &error),
+    }
 }
 
 /// Hands the core what a readable socket holds: batches read back to back until the
@@ -331,13 +391,17 @@ async fn flush<C: Core>(
     core: &mut C,
     io: &Io,
     streams: &mut Streams,
+    tcp: &mut IceTcp,
     batch: &mut SendBatch,
 ) -> std::io::Result<()> {
-    // The next datagram; stream bytes on the way are handed to their stream.
+    // The next datagram; stream bytes on the way are handed to their stream, or to their
+    // ICE-TCP connection.
     let mut next = || {
         loop {
             let t = core.poll_transmit()?;
-            if t.transport.is_stream() {
+            if tcp.owns(&t) {
+                tcp.send(&t);
+            } else if t.transport.is_stream() {
                 streams.send(t);
             } else {
                 return Some(t);
@@ -492,6 +556,7 @@ mod tests {
             Forward(etx),
             Io::Own(sockets),
             Streams::default(),
+            IceTcp::default(),
             rx,
             tracing::Span::none(),
         ));

@@ -91,6 +91,7 @@ mod connection;
 mod driver;
 mod endpoint;
 mod error;
+mod ice_tcp;
 #[cfg(feature = "media")]
 pub mod media;
 pub mod net;
@@ -101,7 +102,7 @@ mod tap;
 mod turn;
 
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
-pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
+pub use config::{BundlePolicy, Configuration, IceTcpPolicy, IceTransportPolicy};
 pub use connection::{
     Candidate, CodecKind, ConnectionState, Description, Direction, DtlsState, EncodedFrame, Event,
     IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SendCodec,

@@ -407,6 +407,19 @@ impl crate::driver::Core for Relayed {
         self.pump(now);
     }
 
+    fn handle_ice_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        frame: BytesMut,
+    ) -> bool {
+        self.touch(now);
+        let ok = crate::driver::Core::handle_ice_tcp(&mut self.pc, now, local, from, frame);
+        self.pump(now);
+        ok
+    }
+
     fn handle_stream(
         &mut self,
         now: Instant,

@@ -1012,6 +1012,22 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// A TCP host candidate (ICE-TCP, RFC 6544): see
+    /// [`BundleTransport::add_local_tcp_address`](crate::transport::BundleTransport::add_local_tcp_address).
+    ///
+    /// # Errors
+    /// [`PeerError::Transport`] if the agent refuses it.
+    pub fn add_local_tcp_address(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        tcp_type: ferrtc_types::TcpType,
+    ) -> Result<(), PeerError> {
+        self.transport.add_local_tcp_address(now, addr, tcp_type)?;
+        self.after_command(now);
+        Ok(())
+    }
+
     /// A relayed candidate from a TURN allocation the driver made: see
     /// [`BundleTransport::add_local_relayed_candidate`](crate::transport::BundleTransport::add_local_relayed_candidate).
     ///
@@ -1505,7 +1521,26 @@ impl PeerConnection {
         from: SocketAddr,
         datagram: BytesMut,
     ) -> Result<(), ReceiveError> {
-        let r = self.transport.handle_receive(now, local, from, datagram);
+        self.handle_receive_via(now, ferrtc_types::Transport::Udp, local, from, datagram)
+    }
+
+    /// [`PeerConnection::handle_receive`] for a message that arrived over `transport`: over
+    /// TCP one whole RFC 4571 frame of an ICE-TCP connection (see
+    /// [`PeerConnection::add_local_tcp_address`]).
+    ///
+    /// # Errors
+    /// The message was dropped and counted; nothing changed.
+    pub fn handle_receive_via(
+        &mut self,
+        now: Instant,
+        transport: ferrtc_types::Transport,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: BytesMut,
+    ) -> Result<(), ReceiveError> {
+        let r = self
+            .transport
+            .handle_receive_via(now, transport, local, from, datagram);
         self.drain_transport(now);
         self.flush_session(now);
         self.pump_pacer(now);

@@ -484,6 +484,8 @@ pub struct BundleTransport {
     ice: Option<ice::Agent>,
     /// Host addresses handed in before the agent existed.
     pending_hosts: Vec<SocketAddr>,
+    /// TCP host candidates (RFC 6544) handed in before the agent existed.
+    pending_tcp_hosts: Vec<(SocketAddr, ferrtc_types::TcpType)>,
     /// Relayed candidates (relayed, mapped, server) handed in before the agent existed.
     pending_relays: Vec<(
         SocketAddr,
@@ -541,6 +543,7 @@ impl BundleTransport {
             credentials,
             ice: None,
             pending_hosts: Vec::new(),
+            pending_tcp_hosts: Vec::new(),
             pending_relays: Vec::new(),
             hosts_complete: false,
             params: None,
@@ -681,6 +684,9 @@ impl BundleTransport {
             // An address the agent refuses (a duplicate, the 32-candidate limit) is skipped.
             let _ = agent.add_local_host_address(addr);
         }
+        for (addr, tcp_type) in self.pending_tcp_hosts.drain(..) {
+            let _ = agent.add_local_tcp_host_address(addr, tcp_type);
+        }
         for (relayed, mapped, server, via) in self.pending_relays.drain(..) {
             let _ = agent.add_local_relayed_candidate_via(relayed, mapped, server, via);
         }
@@ -705,6 +711,31 @@ impl BundleTransport {
                 .add_local_host_address(addr)
                 .map_err(CommandError::Ice)?,
             None => self.pending_hosts.push(addr),
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// A TCP host candidate (ICE-TCP, RFC 6544) on `addr`: for a `Passive` one the address
+    /// and port the driver listens on, for an `Active` one the address with port 9 (RFC 6544
+    /// §4.5). The driver owns the connections and their RFC 4571 framing: checks and media
+    /// on such a candidate come out of [`BundleTransport::poll_transmit`] with `transport`
+    /// TCP and `source` equal to `addr`, and the frames a connection brings go to
+    /// [`BundleTransport::handle_receive_via`] with `local` equal to `addr`.
+    ///
+    /// # Errors
+    /// [`CommandError::Ice`] if the agent refuses it.
+    pub fn add_local_tcp_address(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        tcp_type: ferrtc_types::TcpType,
+    ) -> Result<(), CommandError> {
+        match &mut self.ice {
+            Some(agent) => agent
+                .add_local_tcp_host_address(addr, tcp_type)
+                .map_err(CommandError::Ice)?,
+            None => self.pending_tcp_hosts.push((addr, tcp_type)),
         }
         self.pump(now);
         Ok(())
@@ -1132,6 +1163,23 @@ impl BundleTransport {
         from: SocketAddr,
         datagram: BytesMut,
     ) -> Result<(), ReceiveError> {
+        self.handle_receive_via(now, Transport::Udp, local, from, datagram)
+    }
+
+    /// [`BundleTransport::handle_receive`] for a message that arrived over `transport`:
+    /// over TCP (ICE-TCP, RFC 6544) one whole frame the driver took out of the RFC 4571
+    /// framing of the connection between our candidate `local` and `from`.
+    ///
+    /// # Errors
+    /// As [`BundleTransport::handle_receive`].
+    pub fn handle_receive_via(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        local: SocketAddr,
+        from: SocketAddr,
+        datagram: BytesMut,
+    ) -> Result<(), ReceiveError> {
         if self.closed {
             return Err(ReceiveError::Closed);
         }
@@ -1139,7 +1187,7 @@ impl BundleTransport {
         let result = match demux::classify(&datagram) {
             Packet::Stun => match &mut self.ice {
                 Some(agent) => agent
-                    .handle_receive(now, Transport::Udp, local, from, &datagram)
+                    .handle_receive(now, transport, local, from, &datagram)
                     .map_err(|e| {
                         self.stats.ice_dropped += 1;
                         ReceiveError::Ice(e)
