@@ -104,7 +104,7 @@ async fn tcp_only_peers_talk_over_tcp() {
         started.elapsed().as_secs_f64() * 1e3
     );
     for pc in [&a, &b] {
-        let report = pc.get_stats().await.unwrap();
+        let report = pc.stats().await.unwrap();
         assert_eq!(
             selected_protocols(&report),
             ("tcp".into(), "tcp".into()),
@@ -145,7 +145,7 @@ async fn tcp_candidates_rank_below_udp() {
     assert!(tcp.iter().all(|t| *t < udp[0]), "{sdp}");
     let _db = remote_channel(&b).await;
     within("channel open", da.opened()).await.unwrap();
-    let report = a.get_stats().await.unwrap();
+    let report = a.stats().await.unwrap();
     assert_eq!(selected_protocols(&report), ("udp".into(), "udp".into()));
 }
 
@@ -207,7 +207,7 @@ async fn hostile_connections_are_closed_and_the_call_goes_on() {
         within("message", db.recv()).await.unwrap().as_text(),
         Some("over tcp")
     );
-    let report = a.get_stats().await.unwrap();
+    let report = a.stats().await.unwrap();
     assert_eq!(selected_protocols(&report), ("tcp".into(), "tcp".into()));
     // b's active candidate connected to a's listener: one more idle connection made room.
     within("one more idle connection closes", async {
@@ -275,6 +275,6 @@ async fn tcp_only_peers_over_ipv6_loopback() {
         within("message", db.recv()).await.unwrap().as_text(),
         Some("over tcp ::1")
     );
-    let report = b.get_stats().await.unwrap();
+    let report = b.stats().await.unwrap();
     assert_eq!(selected_protocols(&report), ("tcp".into(), "tcp".into()));
 }
