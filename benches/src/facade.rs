@@ -59,6 +59,15 @@ pub const IDLE: Duration = Duration::from_secs(5);
 /// ([`rss_child`]); its value names the stack (`ferrtc` or `webrtc-rs`).
 pub const RSS_CHILD_ENV: &str = "FERRTC_BENCH_FACADE_RSS_CHILD";
 
+/// The aiortc the aiortc rows install into `target/bench-aiortc-venv`.
+pub const AIORTC: &str = "aiortc==1.16.0";
+/// The aiortc rows' reference name.
+const AIORTC_NAME: &str = "aiortc 1.16 (aiortc to aiortc, `interop/bench_aiortc.py`, own process)";
+/// aiortc set-ups timed (as [`SETUP_RUNS`] for the two Rust stacks).
+const AIORTC_CONNECTS: usize = SETUP_RUNS;
+/// MiB aiortc sends for its goodput figure (at its 5-20 Mbit/s, a few seconds).
+const AIORTC_MIB: usize = 8;
+
 /// How long one ferrtc step may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -443,6 +452,56 @@ fn rss_per_connection(stack: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix("rss-per-connection ")?.trim().parse().ok())
 }
 
+// ----- aiortc -----
+
+/// aiortc to aiortc on the same workloads, from `interop/bench_aiortc.py` run in its own
+/// process (two aiortc peer connections in one asyncio loop, 127.0.0.1 only).
+struct AiortcFigures {
+    /// Median seconds from `createOffer` to the offerer's channel open.
+    connect_seconds: f64,
+    /// Payload bytes per second, 64 KiB reliable ordered messages.
+    goodput: f64,
+}
+
+/// Installs aiortc into `target/bench-aiortc-venv` if needed, runs the script and reads the
+/// JSON object it prints on its last line.
+fn aiortc_figures() -> Result<AiortcFigures, String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("benches lives in the workspace")?
+        .to_path_buf();
+    let python = crate::python_venv(&root.join("target/bench-aiortc-venv"), AIORTC)?;
+    let out = std::process::Command::new(python)
+        .arg(root.join("interop/bench_aiortc.py"))
+        .args(["--connects", &AIORTC_CONNECTS.to_string()])
+        .args(["--mib", &AIORTC_MIB.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("bench_aiortc.py failed ({}): {text}", out.status));
+    }
+    let last = text.lines().last().unwrap_or_default();
+    let number_after = |key: &str| -> Option<f64> {
+        let rest = &last[last.find(key)? + key.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e'))
+            .unwrap_or(rest.len());
+        rest[..end].trim().parse().ok()
+    };
+    match (
+        number_after("\"median\": "),
+        number_after("\"goodput_mbit_s\": "),
+    ) {
+        (Some(ms), Some(mbit)) if ms > 0.0 && mbit > 0.0 => Ok(AiortcFigures {
+            connect_seconds: ms / 1e3,
+            goodput: mbit * 1e6 / 8.0,
+        }),
+        _ => Err(format!("unexpected bench_aiortc.py output: {last}")),
+    }
+}
+
 // ----- set-up latency -----
 
 /// Seconds from `create_data_channel` to the channel open at both ends, ferrtc facade
@@ -504,6 +563,19 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
         rt.block_on(ferrtc.into_inner().pair.close());
         rt.block_on(webrtc_rs.into_inner().pair.close());
     }
+    let aiortc = aiortc_figures()
+        .map_err(|e| eprintln!("facade: aiortc rows left out: {e}"))
+        .ok();
+    if let (Some(a), Some(ours)) = (&aiortc, rows.first().map(|r| r.ours_per_sec)) {
+        rows.push(Row {
+            workload: rows[0].workload.clone(),
+            ours_name: "ferrtc",
+            reference_name: AIORTC_NAME,
+            ours_per_sec: ours,
+            reference_per_sec: a.goodput,
+            unit: Unit::Bytes(1),
+        });
+    }
 
     // (b) set-up latency, interleaved, median.
     {
@@ -533,6 +605,19 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
             reference_per_sec: median(&mut theirs),
             unit: Unit::Seconds,
         });
+        if let Some(a) = &aiortc {
+            let ours = rows.last().map(|r| (r.workload.clone(), r.ours_per_sec));
+            if let Some((workload, ours)) = ours {
+                rows.push(Row {
+                    workload,
+                    ours_name: "ferrtc",
+                    reference_name: AIORTC_NAME,
+                    ours_per_sec: ours,
+                    reference_per_sec: a.connect_seconds,
+                    unit: Unit::Seconds,
+                });
+            }
+        }
     }
 
     // (c) memory per idle connection.

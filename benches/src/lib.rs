@@ -43,6 +43,8 @@ pub mod turn;
 pub mod wrs;
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A group's entry point: measures its workloads and returns their rows.
@@ -340,6 +342,34 @@ pub fn markdown(rows: &[Row]) -> String {
         );
     }
     out
+}
+
+/// Makes (or reuses) a Python virtual environment at `venv` holding `packages` (pip
+/// requirement strings, space-separated, e.g. `"av==18.1.0"`); returns its interpreter. A
+/// stamp file in the venv records what was installed, so a second run installs nothing.
+pub fn python_venv(venv: &Path, packages: &str) -> Result<PathBuf, String> {
+    let python = venv.join("bin/python");
+    let stamp = venv.join("ferrtc-packages.txt");
+    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == packages) {
+        return Ok(python);
+    }
+    let run = |c: &mut Command| -> Result<(), String> {
+        let shown = format!("{c:?}");
+        match c.status() {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(format!("{shown} failed: {s}")),
+            Err(e) => Err(format!("{shown}: {e}")),
+        }
+    };
+    eprintln!("creating {} with {packages}", venv.display());
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(packages.split_whitespace()))?;
+    std::fs::write(&stamp, packages).map_err(|e| e.to_string())?;
+    Ok(python)
 }
 
 #[cfg(test)]

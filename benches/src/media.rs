@@ -174,34 +174,7 @@ fn transcode_pass(clip: &[Vec<u8>], out: &mut Vec<EncodedFrame>) -> (u64, usize)
 
 /// Makes (or reuses) `target/bench-venv` with [`PYAV`]; returns its interpreter.
 fn pyav_python() -> Result<PathBuf, String> {
-    let venv = root().join("target/bench-venv");
-    let python = venv.join("bin/python");
-    let stamp = venv.join("ferrtc-packages.txt");
-    if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == PYAV) {
-        return Ok(python);
-    }
-    let run = |c: &mut Command| -> Result<(), String> {
-        let shown = format!("{c:?}");
-        match c.status() {
-            Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(format!("{shown} failed: {s}")),
-            Err(e) => Err(format!("{shown}: {e}")),
-        }
-    };
-    eprintln!("media: creating {} with {PYAV}", venv.display());
-    if !python.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    }
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--disable-pip-version-check",
-        PYAV,
-    ]))?;
-    std::fs::write(&stamp, PYAV).map_err(|e| e.to_string())?;
-    Ok(python)
+    crate::python_venv(&root().join("target/bench-venv"), PYAV)
 }
 
 /// One PyAV round: frames per CPU-second and the libvpx it names.
