@@ -408,12 +408,16 @@ impl SendSideBwe {
             }
         } else {
             self.aimd.update(usage, acked, rtt, now_us);
+            if self.aimd.take_link_grew() {
+                self.probes.on_link_grew(now_us, self.aimd.estimate());
+            }
         }
         self.loss.on_feedback(
             now_us,
             lost,
             received,
             self.target,
+            acked,
             self.aimd.estimate(),
             rtt,
         );
