@@ -8,7 +8,7 @@ use ferrtc_rtp_codecs::rtcp::TransportFeedback;
 use ferrtc_types::SeqNo;
 
 use crate::acked::AckedBitrate;
-use crate::aimd::Aimd;
+use crate::aimd::{Aimd, Tuning};
 use crate::alr::AlrDetector;
 use crate::delay::{BandwidthUsage, InterArrival, Trendline};
 use crate::loss::LossController;
@@ -162,7 +162,7 @@ impl SendSideBwe {
             results: Vec::with_capacity(MAX_FEEDBACK),
             inter_arrival: InterArrival::default(),
             trendline: Trendline::default(),
-            aimd: Aimd::new(start, min, max),
+            aimd: Aimd::new(start, min, max, Tuning::SEND_SIDE),
             loss: LossController::default(),
             acked: AckedBitrate::default(),
             alr: AlrDetector::default(),
