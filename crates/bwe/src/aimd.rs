@@ -7,39 +7,18 @@ use crate::delay::BandwidthUsage;
 
 /// Multiplicative increase per second far from convergence (section 5.5: eta = 1.08).
 const ETA: f64 = 1.08;
-/// Decrease factor applied to the acknowledged rate (section 5.5: beta = 0.85,
-/// "typically chosen to be in the interval [0.8, 0.95]"); the REMB estimator uses it.
-const BETA: f64 = 0.85;
-/// The send-side estimator backs off to this fraction instead: with its faster additive
-/// increase ([`SEND_ADDITIVE_PACKETS`]) the AIMD cycles are short enough that 10% per
-/// cycle still evens out flows sharing a bottleneck (two starting together within 25% in
-/// 20 of 20 seeded runs, a late joiner in 40 of 40: the scenarios of `tests/fairness.rs`
-/// over seeds 1-20), and the link idles less after each back-off: utilisation 0.97-0.98
-/// at 2.5 Mbit/s with p95 queueing 61-77 ms, where 0.85 gave 0.94-0.95 and 55-66 ms.
-/// Closer to 1 the queue stops draining between cycles: 0.92 kept a p95 of 123 ms on one
-/// seed, 0.95 121-163 ms.
-const SEND_BETA: f64 = 0.9;
+/// Decrease factor applied to the acknowledged rate (section 5.5: beta = 0.85).
+pub(crate) const BETA: f64 = 0.85;
 /// The estimate may not exceed the acknowledged rate by more than this factor plus
 /// [`THROUGHPUT_SLACK_BPS`] (section 5.5: "1.5 * R_hat").
 const THROUGHPUT_FACTOR: f64 = 1.5;
 const THROUGHPUT_SLACK_BPS: f64 = 10_000.0;
 /// Smallest additive increase per second (libwebrtc's kMinIncreaseRateBpsPerSecond).
 const MIN_ADDITIVE_BPS_PER_S: f64 = 4_000.0;
-/// Packets added per response time in additive increase by the REMB estimator (section
-/// 5.5 adds half a packet, libwebrtc one; two even out flows sooner).
-const REMB_ADDITIVE_PACKETS: f64 = 2.0;
-/// ...and by the send-side estimator. Each AIMD cycle closes the gap between flows sharing
-/// a bottleneck by the back-off's fraction, so the faster the climb back to the link the
-/// sooner they even out, and the less time is spent below it: with eleven (about 0.7
-/// Mbit/s per second above 1 Mbit/s at a 50 ms round trip) a cycle lasts 1-2 s at a few
-/// Mbit/s. With [`BETA`], two flows starting together then end within 25% in 20 of 20
-/// seeded runs and a late joiner in 39 of 40 (the scenarios of `tests/fairness.rs` over
-/// seeds 1-20; the test itself runs 1-5), where two packets gave 17 of 20 and 29 of 40.
-const SEND_ADDITIVE_PACKETS: f64 = 11.0;
-/// ...but at most this fraction of the estimate per second: below about 1.2 Mbit/s eleven
-/// packets per response time would be more than half the link each second, and the
-/// overshoot at each detection would fill the queue.
-const MAX_ADDITIVE_FRACTION: f64 = 0.5;
+/// Packets added per response time in additive increase. libwebrtc adds one; with one,
+/// two flows sharing a bottleneck take minutes to even out (each cycle of AIMD closes 15%
+/// of the gap and a cycle lasts about 7 s at a few Mbit/s), so we add two.
+const ADDITIVE_PACKETS: f64 = 2.0;
 /// Frame rate assumed to size the additive step (section 5.5 uses 30 fps).
 const ASSUMED_FPS: f64 = 30.0;
 /// Packet size assumed to size the additive step, bytes.
@@ -59,26 +38,6 @@ const SHRINK_EVIDENCE: f64 = 0.5;
 /// rate rose above this multiple of it, not merely three deviations above: a flow whose
 /// share grows as another backs off is not a link that grew.
 const GROWTH_EVIDENCE: f64 = 1.25;
-
-/// How far the controller backs off and how fast it climbs near the link.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Tuning {
-    beta: f64,
-    additive_packets: f64,
-}
-
-impl Tuning {
-    /// The send-side estimator's.
-    pub const SEND_SIDE: Tuning = Tuning {
-        beta: SEND_BETA,
-        additive_packets: SEND_ADDITIVE_PACKETS,
-    };
-    /// The REMB estimator's.
-    pub const REMB: Tuning = Tuning {
-        beta: BETA,
-        additive_packets: REMB_ADDITIVE_PACKETS,
-    };
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -135,13 +94,10 @@ pub(crate) struct Aimd {
     last_update_us: Option<i64>,
     last_decrease_us: Option<i64>,
     capacity: LinkCapacity,
-    tuning: Tuning,
-    /// Set when the acknowledged rate rose clearly above the link's known capacity.
-    link_grew: bool,
 }
 
 impl Aimd {
-    pub fn new(start: f64, min: f64, max: f64, tuning: Tuning) -> Self {
+    pub fn new(start: f64, min: f64, max: f64) -> Self {
         Aimd {
             estimate: start.clamp(min, max),
             min,
@@ -150,8 +106,6 @@ impl Aimd {
             last_update_us: None,
             last_decrease_us: None,
             capacity: LinkCapacity::default(),
-            tuning,
-            link_grew: false,
         }
     }
 
@@ -162,12 +116,6 @@ impl Aimd {
     /// Whether the link's capacity is known (increases are additive).
     pub fn near_capacity(&self) -> bool {
         self.capacity.estimate_kbps.is_some()
-    }
-
-    /// Whether, since the last call, the acknowledged rate rose clearly above the capacity
-    /// the link showed before (the link grew; increases turned multiplicative).
-    pub fn take_link_grew(&mut self) -> bool {
-        std::mem::take(&mut self.link_grew)
     }
 
     /// Sets the estimate outright (a probe result or the peer's REMB cap).
@@ -211,17 +159,12 @@ impl Aimd {
                 {
                     // Above what the link carried before: the capacity changed.
                     self.capacity = LinkCapacity::default();
-                    self.link_grew = true;
                 }
                 let dt = dt_us as f64 / 1e6;
                 let increase = if self.capacity.estimate_kbps.is_some() {
                     self.additive_per_second(rtt_us) * dt
                 } else {
-                    // Far from convergence the climb is never slower than near it (below
-                    // about 9 Mbit/s the additive step is the larger).
-                    (self.estimate * (ETA.powf(dt) - 1.0))
-                        .max(self.additive_per_second(rtt_us) * dt)
-                        .max(1000.0 * dt)
+                    (self.estimate * (ETA.powf(dt) - 1.0)).max(1000.0 * dt)
                 };
                 let mut next = self.estimate + increase;
                 if let Some(a) = acked {
@@ -241,11 +184,11 @@ impl Aimd {
                     self.capacity = LinkCapacity::default();
                 }
                 let base = acked.unwrap_or(self.estimate);
-                let mut next = self.tuning.beta * base;
+                let mut next = BETA * base;
                 if next > self.estimate
                     && let Some(c) = self.capacity.estimate_kbps
                 {
-                    next = self.tuning.beta * c * 1000.0;
+                    next = BETA * c * 1000.0;
                 }
                 if next < self.estimate {
                     self.estimate = next;
@@ -262,8 +205,8 @@ impl Aimd {
         self.estimate
     }
 
-    /// Additive increase near convergence: the tuning's packets per response time
-    /// (section 5.5), at most [`MAX_ADDITIVE_FRACTION`] of the estimate per second.
+    /// Additive increase near convergence: about one packet per response time
+    /// (section 5.5).
     fn additive_per_second(&self, rtt_us: i64) -> f64 {
         let response_s = (rtt_us as f64 / 1e6) + 0.1;
         let bits_per_frame = self.estimate / ASSUMED_FPS;
@@ -271,9 +214,7 @@ impl Aimd {
             .ceil()
             .max(1.0);
         let packet_bits = bits_per_frame / packets;
-        (self.tuning.additive_packets * packet_bits / response_s)
-            .min(MAX_ADDITIVE_FRACTION * self.estimate)
-            .max(MIN_ADDITIVE_BPS_PER_S)
+        (ADDITIVE_PACKETS * packet_bits / response_s).max(MIN_ADDITIVE_BPS_PER_S)
     }
 }
 
@@ -283,42 +224,17 @@ mod tests {
 
     #[test]
     fn increases_multiplicatively_then_decreases_to_beta_times_acked() {
-        let mut a = Aimd::new(20e6, 1e4, 1e8, Tuning::SEND_SIDE);
+        let mut a = Aimd::new(1e6, 1e4, 1e8);
         a.update(BandwidthUsage::Normal, None, 50_000, 0);
         a.update(BandwidthUsage::Normal, None, 50_000, 1_000_000);
-        assert!((a.estimate() - 21.6e6).abs() < 1.0, "{}", a.estimate());
-        a.update(BandwidthUsage::Overusing, Some(20e6), 50_000, 1_100_000);
-        assert!((a.estimate() - 18e6).abs() < 1.0);
-        let mut a = Aimd::new(20e6, 1e4, 1e8, Tuning::REMB);
-        a.update(BandwidthUsage::Overusing, Some(20e6), 50_000, 0);
-        assert!((a.estimate() - 17e6).abs() < 1.0);
-    }
-
-    #[test]
-    fn far_from_convergence_climbs_at_least_additively() {
-        let mut a = Aimd::new(1e6, 1e4, 1e8, Tuning::SEND_SIDE);
-        let additive = a.additive_per_second(50_000);
-        assert!(additive > 0.08e6);
-        a.update(BandwidthUsage::Normal, None, 50_000, 0);
-        a.update(BandwidthUsage::Normal, None, 50_000, 1_000_000);
-        assert!(a.estimate() > 1e6 + 0.99 * additive, "{}", a.estimate());
-    }
-
-    #[test]
-    fn acknowledged_rate_well_above_the_known_capacity_means_the_link_grew() {
-        let mut a = Aimd::new(1e6, 1e4, 1e8, Tuning::SEND_SIDE);
-        a.update(BandwidthUsage::Overusing, Some(1e6), 50_000, 0);
-        assert!(a.near_capacity());
-        a.update(BandwidthUsage::Normal, Some(1.1e6), 50_000, 100_000);
-        assert!(a.near_capacity() && !a.take_link_grew());
-        a.update(BandwidthUsage::Normal, Some(1.3e6), 50_000, 200_000);
-        assert!(!a.near_capacity());
-        assert!(a.take_link_grew() && !a.take_link_grew());
+        assert!((a.estimate() - 1.08e6).abs() < 1.0, "{}", a.estimate());
+        a.update(BandwidthUsage::Overusing, Some(1e6), 50_000, 1_100_000);
+        assert!((a.estimate() - 0.85e6).abs() < 1.0);
     }
 
     #[test]
     fn never_leaves_bounds() {
-        let mut a = Aimd::new(5e6, 1e5, 2e6, Tuning::REMB);
+        let mut a = Aimd::new(5e6, 1e5, 2e6);
         assert_eq!(a.estimate(), 2e6);
         for i in 0..100 {
             a.update(BandwidthUsage::Overusing, Some(0.0), 0, i * 1000);

@@ -49,16 +49,14 @@ impl LossController {
         }
     }
 
-    /// Counts the packets of one feedback message; `current` is the rate in force, `acked`
-    /// what the receiver acknowledged lately, `delay_based` the delay-based estimate.
-    #[allow(clippy::too_many_arguments)]
+    /// Counts the packets of one feedback message; `current` is the rate in force,
+    /// `delay_based` the delay-based estimate.
     pub fn on_feedback(
         &mut self,
         now_us: i64,
         lost: u32,
         received: u32,
         current: f64,
-        acked: Option<f64>,
         delay_based: f64,
         rtt_us: i64,
     ) {
@@ -91,11 +89,8 @@ impl LossController {
             self.cap = Some(base * (1.0 - 0.5 * fraction));
             self.last_cut_us = Some(now_us);
         } else if self.cap.is_none() && fraction > LOW_LOSS {
-            // Moderate loss: hold where we are, or where the link was carrying us if the
-            // delay-based controller has just backed off below that (under steady random
-            // loss near 2%, windows above it come often, and holding the trough of each
-            // back-off would ratchet the rate down).
-            self.cap = Some(acked.map_or(current, |a| current.max(a)));
+            // Moderate loss: hold where we are.
+            self.cap = Some(current);
         }
     }
 }
@@ -107,11 +102,11 @@ mod tests {
     #[test]
     fn high_loss_cuts_low_loss_lifts() {
         let mut l = LossController::default();
-        l.on_feedback(0, 0, 0, 1e6, None, 1e6, 0);
-        l.on_feedback(600_000, 20, 80, 1e6, None, 1e6, 0);
+        l.on_feedback(0, 0, 0, 1e6, 1e6, 0);
+        l.on_feedback(600_000, 20, 80, 1e6, 1e6, 0);
         assert!((l.cap().unwrap() - 0.9e6).abs() < 1.0);
         for i in 2..20 {
-            l.on_feedback(i * 600_000, 0, 100, 1e6, None, 1e6, 0);
+            l.on_feedback(i * 600_000, 0, 100, 1e6, 1e6, 0);
         }
         assert_eq!(l.cap(), None);
     }

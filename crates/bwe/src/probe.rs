@@ -183,22 +183,6 @@ impl ProbeController {
         accept.then_some(rate)
     }
 
-    /// The rate controller saw the acknowledged rate rise clearly above the capacity the
-    /// link showed before: it grew. Probe at [`CONTINUE_SCALE`] times the estimate at once,
-    /// continuing exponentially while results keep up (libwebrtc probes when its network
-    /// estimate rises; the multiplicative increase alone takes seconds to find a link that
-    /// tripled). The probe counts only if the path carried most of what it added over
-    /// `estimate` (see [`on_result`](Self::on_result)), so that a flow whose share of a
-    /// shared bottleneck grew as another backed off does not jump.
-    pub fn on_link_grew(&mut self, now_us: i64, estimate: f64) {
-        if !self.started || self.exponential_pending.is_some() || estimate >= self.max_bps {
-            return;
-        }
-        let bps = CONTINUE_SCALE * estimate;
-        self.push(bps, now_us, Some(estimate));
-        self.exponential_pending = Some(bps.min(self.max_bps));
-    }
-
     /// The detector signalled overuse.
     pub fn on_overuse(&mut self, now_us: i64) {
         self.last_overuse_us = now_us;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::aimd::{Aimd, Tuning};
+use crate::aimd::Aimd;
 use crate::delay::{BandwidthUsage, InterArrival, Trendline};
 
 /// abs-send-time is 6.18 fixed-point seconds in 24 bits: it wraps every 64 s.
@@ -83,12 +83,7 @@ impl RembEstimator {
             epoch: now,
             inter_arrival: InterArrival::default(),
             trendline: Trendline::default(),
-            aimd: Aimd::new(
-                start_bps as f64,
-                min,
-                (max_bps as f64).max(min),
-                Tuning::REMB,
-            ),
+            aimd: Aimd::new(start_bps as f64, min, (max_bps as f64).max(min)),
             incoming: RateWindow::default(),
             last_abs: None,
             sent: None,

@@ -8,7 +8,7 @@ use ferrtc_rtp_codecs::rtcp::TransportFeedback;
 use ferrtc_types::SeqNo;
 
 use crate::acked::AckedBitrate;
-use crate::aimd::{Aimd, Tuning};
+use crate::aimd::Aimd;
 use crate::alr::AlrDetector;
 use crate::delay::{BandwidthUsage, InterArrival, Trendline};
 use crate::loss::LossController;
@@ -162,7 +162,7 @@ impl SendSideBwe {
             results: Vec::with_capacity(MAX_FEEDBACK),
             inter_arrival: InterArrival::default(),
             trendline: Trendline::default(),
-            aimd: Aimd::new(start, min, max, Tuning::SEND_SIDE),
+            aimd: Aimd::new(start, min, max),
             loss: LossController::default(),
             acked: AckedBitrate::default(),
             alr: AlrDetector::default(),
@@ -408,16 +408,12 @@ impl SendSideBwe {
             }
         } else {
             self.aimd.update(usage, acked, rtt, now_us);
-            if self.aimd.take_link_grew() {
-                self.probes.on_link_grew(now_us, self.aimd.estimate());
-            }
         }
         self.loss.on_feedback(
             now_us,
             lost,
             received,
             self.target,
-            acked,
             self.aimd.estimate(),
             rtt,
         );
