@@ -71,3 +71,30 @@ fn a_late_joiner_converges() {
     eprintln!("{within} of {} runs within 25%", gaps.len());
     assert!(within >= 9, "{within} of {} runs within 25%", gaps.len());
 }
+
+/// Two flows sharing a slower link, 2 Mbit/s, starting together or 3 s apart: 30 s later
+/// within 30% of each other (the issue's 25% is asserted at 4 Mbit/s above; here a frame
+/// of either flow is a larger share of the link) with p95 queueing under 100 ms. A faster
+/// additive increase tried for issue 14 put flows here up to 35% apart with p95 up to
+/// 196 ms (docs/performance.md).
+#[test]
+fn two_flows_share_a_slower_link() {
+    for stagger in [0.0, 3.0] {
+        for seed in 1..=5 {
+            let cap = 2 * MBPS;
+            let starts = [Duration::ZERO, Duration::from_secs_f64(stagger)];
+            let mut s = Scenario::new(seed, cap, 0.0, &starts);
+            let samples = s.sample(32.0 + stagger, 0.1);
+            let (a, b, gap) = shares(&samples, 27.0 + stagger, 32.0 + stagger);
+            let p95 = s.receiver().delay_percentile(0, 10.0, 32.0, 0.95);
+            eprintln!(
+                "2 Mbit/s, second flow after {stagger} s, seed {seed}: targets {a:.0} {b:.0}, gap {gap:.2}, p95 {p95:?}"
+            );
+            assert!(gap <= 0.3, "after {stagger} s, seed {seed}: {a} vs {b}");
+            assert!(
+                p95 < Duration::from_millis(100),
+                "after {stagger} s, seed {seed}: {p95:?}"
+            );
+        }
+    }
+}

@@ -105,3 +105,26 @@ fn two_percent_loss_at_5_mbps_does_not_collapse() {
         assert!(min as f64 >= 0.5 * cap as f64, "seed {seed}: {min}");
     }
 }
+
+/// Slower links keep the queue short too: one flow on 500 kbit/s or 1 Mbit/s holds p95
+/// queueing under 100 ms from 5 s to 30 s. A frame there takes 10-30 ms to cross the
+/// link, so the estimator has less room than at 2.5 Mbit/s; a faster additive increase
+/// tried for issue 14 kept a standing queue of 135-243 ms here (docs/performance.md).
+#[test]
+fn slower_links_keep_the_queue_short() {
+    for cap in [500_000, MBPS] {
+        for seed in [1, 2, 3] {
+            let mut s = Scenario::new(seed, cap, 0.0, &[Duration::ZERO]);
+            s.run_to(30.0);
+            let rx = s.receiver();
+            let p95 = rx.delay_percentile(0, 5.0, 30.0, 0.95);
+            let util = rx.throughput(0, 5.0, 30.0) / cap as f64;
+            eprintln!("{cap} bit/s, seed {seed}: p95 queue {p95:?}, utilisation {util:.3}");
+            assert!(
+                p95 < Duration::from_millis(100),
+                "{cap}, seed {seed}: {p95:?}"
+            );
+            assert!(util > 0.7, "{cap}, seed {seed}: utilisation {util}");
+        }
+    }
+}
