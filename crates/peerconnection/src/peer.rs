@@ -2007,6 +2007,14 @@ impl PeerConnection {
                     mid: m.mid.clone(),
                     kind: m.kind,
                 });
+                if self.tracks_ended {
+                    // Its transport has already ended and will not come back: nothing will
+                    // arrive on it, so it ends at once, as the tracks before it did.
+                    self.events.push_back(Event::TrackEnded {
+                        transceiver: m.transceiver,
+                        mid: m.mid.clone(),
+                    });
+                }
             }
         }
         // Learned SSRCs stay with the mid they were learned on, if it still exists.

@@ -231,22 +231,16 @@ fn a_peers_close_closes_dtls_channels_and_tracks_within_one_trip() {
     assert_eq!(dtls_changes(c.sim.endpoint(b)).len(), 3);
 }
 
-/// Only the close_notify of A's goodbye reaches B (a peer that closes DTLS without an SCTP
-/// ABORT first, or an ABORT lost on the way): B's channels close because its DTLS
-/// transport did.
-#[test]
-fn a_close_notify_alone_closes_the_channels() {
-    let mut c = call(72);
-    let (a, b) = (c.a, c.b);
+/// A closes; of its goodbye only the DTLS alert records (content type 21, RFC 6347 §4.1) are
+/// handed to B, not the SCTP ABORT riding in an application data record (23).
+fn deliver_close_notify_only(c: &mut Call) {
     let now = c.sim.now();
-    let na = c.sim.endpoint_mut(a);
+    let na = c.sim.endpoint_mut(c.a);
     na.pc.close(now);
     let mut goodbye = Vec::new();
     while let Some(t) = na.pc.poll_transmit() {
         goodbye.push(t.contents.to_vec());
     }
-    // Keep only the DTLS alert records (content type 21, RFC 6347 §4.1); the SCTP ABORT
-    // rides in an application data record (23).
     let mut alerts = Vec::new();
     for d in goodbye {
         let mut off = 0;
@@ -261,14 +255,25 @@ fn a_close_notify_alone_closes_the_channels() {
     assert!(!alerts.is_empty(), "A sent no close_notify");
     let from: SocketAddr = A.parse().unwrap();
     let to: SocketAddr = B.parse().unwrap();
-    let nb = c.sim.endpoint_mut(b);
-    nb.pc
+    c.sim
+        .endpoint_mut(c.b)
+        .pc
         .handle_receive(now, to, from, BytesMut::from(&alerts[..]))
         .unwrap();
+}
+
+/// Only the close_notify of A's goodbye reaches B (a peer that closes DTLS without an SCTP
+/// ABORT first, or an ABORT lost on the way): B's channels close because its DTLS
+/// transport did.
+#[test]
+fn a_close_notify_alone_closes_the_channels() {
+    let mut c = call(72);
+    deliver_close_notify_only(&mut c);
+    let nb = c.sim.endpoint_mut(c.b);
     nb.drain();
     assert_b_closed(&mut c);
     // B answered with its own close_notify (RFC 5246 §7.2.1), and nothing else.
-    let nb = c.sim.endpoint_mut(b);
+    let nb = c.sim.endpoint_mut(c.b);
     let mut answer = Vec::new();
     while let Some(t) = nb.pc.poll_transmit() {
         if t.contents.first() == Some(&21) {
@@ -276,4 +281,47 @@ fn a_close_notify_alone_closes_the_channels() {
         }
     }
     assert_eq!(answer.len(), 1);
+}
+
+/// A remote track that B learns of after its DTLS transport closed (an offer A made before
+/// closing, applied late) can never receive anything: it is announced and ended at once,
+/// like the tracks before it.
+#[test]
+fn a_track_added_after_dtls_closed_ends_at_once() {
+    let mut c = call(73);
+    let (a, b) = (c.a, c.b);
+    let now = c.sim.now();
+    let na = c.sim.endpoint_mut(a);
+    na.pc
+        .add_transceiver(MediaKind::Video, TransceiverInit::default())
+        .unwrap();
+    let offer = na.pc.create_offer().unwrap();
+    na.pc.set_local_description(now, &offer).unwrap();
+    deliver_close_notify_only(&mut c);
+    c.sim.endpoint_mut(b).drain();
+    assert_b_closed(&mut c);
+    let nb = c.sim.endpoint_mut(b);
+    let before = nb.events.len();
+    nb.pc
+        .set_remote_description(now, &ferrtc_peerconnection::Description::offer(offer.sdp))
+        .unwrap();
+    let answer = nb.pc.create_answer().unwrap();
+    nb.pc.set_local_description(now, &answer).unwrap();
+    nb.drain();
+    let new: Vec<&Event> = nb.events[before..].iter().collect();
+    let added: Vec<TransceiverId> = new
+        .iter()
+        .filter_map(|e| match e {
+            Event::Track { transceiver, .. } => Some(*transceiver),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added.len(), 1, "{new:?}");
+    assert!(
+        new.iter().any(|e| matches!(
+            e,
+            Event::TrackEnded { transceiver, .. } if *transceiver == added[0]
+        )),
+        "{new:?}"
+    );
 }
