@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 
 use common::*;
 use ferrtc::{
-    Configuration, DataChannelInit, IceTcpPolicy, PeerConnection, StatsReport, StatsType,
+    Configuration, DataChannel, DataChannelInit, IceTcpPolicy, PeerConnection, StatsReport,
+    StatsType,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,14 +67,23 @@ async fn closed_by_peer(s: &mut TcpStream) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tcp_only_peers_talk_over_tcp() {
-    let a = PeerConnection::new(tcp_only()).await.unwrap();
-    let b = PeerConnection::new(tcp_only()).await.unwrap();
-    let da = a
-        .create_data_channel("tcp", DataChannelInit::default())
+/// Two peer connections built from `config`, `a` holding a new channel `label`.
+async fn pair_with_channel(
+    config: Configuration,
+    label: &str,
+) -> (PeerConnection, PeerConnection, DataChannel) {
+    let a = PeerConnection::new(config.clone()).await.unwrap();
+    let b = PeerConnection::new(config).await.unwrap();
+    let channel = a
+        .create_data_channel(label, DataChannelInit::default())
         .await
         .unwrap();
+    (a, b, channel)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_only_peers_talk_over_tcp() {
+    let (a, b, da) = pair_with_channel(tcp_only(), "tcp").await;
     negotiate(&a, &b).await;
     for pc in [&a, &b] {
         let sdp = pc.local_description().unwrap().sdp;
@@ -121,12 +131,7 @@ async fn tcp_candidates_rank_below_udp() {
         ice_tcp: IceTcpPolicy::Also,
         ..loopback()
     };
-    let a = PeerConnection::new(config()).await.unwrap();
-    let b = PeerConnection::new(config()).await.unwrap();
-    let da = a
-        .create_data_channel("both", DataChannelInit::default())
-        .await
-        .unwrap();
+    let (a, b, da) = pair_with_channel(config(), "both").await;
     negotiate(&a, &b).await;
     let sdp = a.local_description().unwrap().sdp;
     let cands = candidates(&sdp);
@@ -154,12 +159,7 @@ async fn tcp_candidates_rank_below_udp() {
 /// when the connection limit is reached, and the call comes up over TCP all the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_connections_are_closed_and_the_call_goes_on() {
-    let a = PeerConnection::new(tcp_only()).await.unwrap();
-    let b = PeerConnection::new(tcp_only()).await.unwrap();
-    let da = a
-        .create_data_channel("tcp", DataChannelInit::default())
-        .await
-        .unwrap();
+    let (a, b, da) = pair_with_channel(tcp_only(), "tcp").await;
     a.set_local_description(None).await.unwrap();
     a.gathering_complete().await.unwrap();
     let offer = a.local_description().unwrap();
@@ -221,12 +221,7 @@ async fn hostile_connections_are_closed_and_the_call_goes_on() {
 async fn dropping_the_peers_closes_listeners_and_ends_tasks() {
     let metrics = tokio::runtime::Handle::current().metrics();
     let idle_tasks = metrics.num_alive_tasks();
-    let a = PeerConnection::new(tcp_only()).await.unwrap();
-    let b = PeerConnection::new(tcp_only()).await.unwrap();
-    let da = a
-        .create_data_channel("tcp", DataChannelInit::default())
-        .await
-        .unwrap();
+    let (a, b, da) = pair_with_channel(tcp_only(), "tcp").await;
     negotiate(&a, &b).await;
     let db = remote_channel(&b).await;
     within("channel open", da.opened()).await.unwrap();
@@ -261,12 +256,7 @@ async fn tcp_only_peers_over_ipv6_loopback() {
         host_addresses: ferrtc::net::HostAddresses::Explicit(vec!["::1".parse().unwrap()]),
         ..Configuration::default()
     };
-    let a = PeerConnection::new(v6()).await.unwrap();
-    let b = PeerConnection::new(v6()).await.unwrap();
-    let da = a
-        .create_data_channel("v6", DataChannelInit::default())
-        .await
-        .unwrap();
+    let (a, b, da) = pair_with_channel(v6(), "v6").await;
     negotiate(&a, &b).await;
     assert!(passive_address(&a.local_description().unwrap().sdp).is_ipv6());
     let db = remote_channel(&b).await;
