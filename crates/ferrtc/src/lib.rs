@@ -101,7 +101,7 @@ mod tap;
 mod turn;
 
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
-pub use config::{BundlePolicy, Configuration, IceTransportPolicy};
+pub use config::{BundlePolicy, Configuration, DataChannelSettings, IceTransportPolicy};
 pub use connection::{
     Candidate, CodecKind, ConnectionState, Description, Direction, DtlsState, EncodedFrame, Event,
     IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SendCodec,
