@@ -16,8 +16,11 @@ const TIMEOUT_MS = 1000 * Number(params.get('timeout') || 60);
 const BIG = Number(params.get('big') || 16 * 1024 * 1024);
 const COMPARE = params.get('compare') === '1';
 const ONLY_OFF = params.get('only') === 'off';  // by hand: the connection without interleaving alone
-// The most a ping's round trip may take while the large message goes through, interleaved.
-const MAX_RTT_MS = Number(params.get('maxrtt') || 250);
+// Interleaved, the most the median of the pings' round trips may be while the large message
+// goes through (with DATA it is about half the transfer). The tail is reported, not bounded:
+// on a loaded machine loopback drops packets in bursts and retransmission timeouts (ours
+// and the browser's) hold a few pings for hundreds of milliseconds either way.
+const MEDIAN_RTT_MS = Number(params.get('medianrtt') || 150);
 const PING_MS = 10;
 const BASELINE_PINGS = 20;
 const IS_FIREFOX = navigator.userAgent.includes('Firefox');
@@ -235,18 +238,19 @@ function line(f) {
 }
 
 async function main() {
-  log(`case dc-interleave: big=${BIG} compare=${COMPARE} maxrtt=${MAX_RTT_MS} run=${RUN}`);
+  log(`case dc-interleave: big=${BIG} compare=${COMPARE} medianrtt=${MEDIAN_RTT_MS} run=${RUN}`);
   const on = ONLY_OFF ? null : await measure(true);
   const off = COMPARE || ONLY_OFF ? await measure(false) : null;
   if (ONLY_OFF) return finish(true, `off only: ${line(off)}`, { off });
-  const details = { on, off, max_rtt_ms: MAX_RTT_MS };
+  const details = { on, off, median_rtt_ms: MEDIAN_RTT_MS };
   let reason = `server interleaving on, ${line(on)}`;
   if (off) reason += `; off, ${line(off)}`;
   if (IS_FIREFOX && !on.negotiated) {
     return finish(false, `Firefox did not negotiate I-DATA (it announced it: ${on.browser_announced}); ${reason}`, details);
   }
-  if (on.negotiated && !(on.during.max <= MAX_RTT_MS)) {
-    return finish(false, `interleaved, a ping took ${on.during.max} ms (> ${MAX_RTT_MS}); ${reason}`, details);
+  if (on.negotiated && !(on.during.median <= MEDIAN_RTT_MS)) {
+    return finish(false, `interleaved, the pings' median round trip was ${on.during.median} ms ` +
+                  `(> ${MEDIAN_RTT_MS}); ${reason}`, details);
   }
   if (!IS_FIREFOX && !on.negotiated) reason = `falls back to DATA (the browser announced I-DATA: ${on.browser_announced}); ${reason}`;
   return finish(true, reason, details);
