@@ -23,6 +23,11 @@
 //! pages ignore it). An offer POSTed with that `"session"` is applied to the same peer
 //! connection (an ICE restart, a track added) and answered the same way, so a client can
 //! renegotiate over the same signalling.
+//!
+//! Data channel settings per connection: a first offer's JSON may carry
+//! `"sctp_interleaving": true` (offer user message interleaving, RFC 8260 I-DATA) and
+//! `"max_message_size": N` (our `a=max-message-size`, default 256 KiB, at most 64 MiB), the interop
+//! harness's `dc-interleave` case.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -49,7 +54,17 @@ struct SessionDescription {
     /// renegotiates (absent: a new peer connection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     session: Option<u64>,
+    /// In a first offer: offer user message interleaving (RFC 8260) on this connection.
+    #[serde(default, skip_serializing)]
+    sctp_interleaving: bool,
+    /// In a first offer: our `a=max-message-size` on this connection.
+    #[serde(default, skip_serializing)]
+    max_message_size: Option<u64>,
 }
+
+/// The most a client may ask for as `max_message_size`: the receive and send buffers grow
+/// to it.
+const MAX_MESSAGE_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// How long the answer waits for gathering before it goes with what it has.
 const GATHERING_DEADLINE: Duration = Duration::from_secs(5);
@@ -173,6 +188,10 @@ async fn offer(
             if server.ice_tcp_only {
                 config.ice_tcp = ferrtc::IceTcpPolicy::Only;
             }
+            config.data_channels.interleaving = body.sctp_interleaving;
+            if let Some(n) = body.max_message_size {
+                config.data_channels.max_message_size = n.min(MAX_MESSAGE_SIZE_LIMIT);
+            }
             let pc = Arc::new(PeerConnection::new(config).await.map_err(fail)?);
             let id = server.next_session.fetch_add(1, Ordering::Relaxed);
             (pc, id, true)
@@ -223,5 +242,7 @@ async fn offer(
         sdp: answer.sdp,
         kind: "answer".into(),
         session: Some(session),
+        sctp_interleaving: false,
+        max_message_size: None,
     }))
 }

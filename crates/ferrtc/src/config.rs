@@ -49,6 +49,40 @@ pub enum BundlePolicy {
     MaxCompat,
 }
 
+/// The SCTP association's settings that a user may tune (ferrtc's own, not in the W3C
+/// `RTCConfiguration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataChannelSettings {
+    /// Our `a=max-message-size` (RFC 8841 section 6): the largest data channel message we
+    /// accept, and the largest we send (the peer's own `a=max-message-size` applies too).
+    /// The receive buffer is raised to it when smaller, so a peer can make us hold this much,
+    /// and the send buffer to twice it (one message this large queued leaves room for the
+    /// other channels' messages). Default 256 KiB, what Chromium announces.
+    pub max_message_size: u64,
+    /// Offer user message interleaving (RFC 8260: I-DATA chunks, and I-FORWARD-TSN for
+    /// partially reliable channels) in the SCTP INIT or INIT ACK. It is used when the peer
+    /// offers it too (RFC 8260 section 2.2.1), and then a large message no longer holds back
+    /// the messages of other channels: streams take turns chunk by chunk, not message by
+    /// message. A peer that does not offer it (Chromium's dcsctp by default) gets plain DATA
+    /// chunks, as with this off. `stats()` says what was negotiated: the `transport`
+    /// entry's `sctpInterleaving` (and `sctpPeerInterleaving`, what the peer announced).
+    /// Off by default.
+    pub interleaving: bool,
+}
+
+impl Default for DataChannelSettings {
+    fn default() -> Self {
+        DataChannelSettings {
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            interleaving: false,
+        }
+    }
+}
+
+/// The default [`DataChannelSettings::max_message_size`]: 256 KiB, the core's default (RFC
+/// 8841 section 6 leaves the value to the implementation; Chromium announces this).
+const DEFAULT_MAX_MESSAGE_SIZE: u64 = 256 * 1024;
+
 /// How a peer connection is set up (W3C `RTCConfiguration`, plus where to gather host
 /// candidates from). Written as a struct literal, W3C style:
 ///
@@ -112,6 +146,8 @@ pub struct Configuration {
     /// retransmissions and head-of-line blocking work against real-time media). Not with
     /// the `relay` policy (no host candidate at all then).
     pub ice_tcp: IceTcpPolicy,
+    /// The data channels' SCTP settings: the largest message, user message interleaving.
+    pub data_channels: DataChannelSettings,
 }
 
 impl Configuration {

@@ -364,6 +364,8 @@ impl PeerConnection {
         pc_config.ice_lite = config.ice_lite;
         pc_config.bwe = config.bandwidth;
         pc_config.pacing = config.pacing;
+        pc_config.max_message_size = config.data_channels.max_message_size;
+        pc_config.transport.sctp.interleaving = config.data_channels.interleaving;
         // Sender reports carry NTP time: the core reads no clock, so it is told the wall
         // clock at its `now`.
         pc_config.wall_clock = std::time::SystemTime::now()

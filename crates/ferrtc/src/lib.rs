@@ -102,7 +102,9 @@ mod tap;
 mod turn;
 
 pub use channel::{DEFAULT_MAX_BUFFERED_AMOUNT, DataChannel, DataChannelInit, Message, ReadyState};
-pub use config::{BundlePolicy, Configuration, IceTcpPolicy, IceTransportPolicy};
+pub use config::{
+    BundlePolicy, Configuration, DataChannelSettings, IceTcpPolicy, IceTransportPolicy,
+};
 pub use connection::{
     Candidate, CodecKind, ConnectionState, Description, Direction, DtlsState, EncodedFrame, Event,
     IceConnectionState, IceGatheringState, MediaKind, PeerConnection, SdpType, SendCodec,

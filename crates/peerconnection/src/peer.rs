@@ -512,6 +512,14 @@ impl PeerConnection {
         tcfg.ice.rtcp_mux = true;
         tcfg.ice.credentials = ice::Credentials::new(&creds.ufrag, &creds.pwd).ok();
         tcfg.sctp.max_message_size = usize::try_from(config.max_message_size).unwrap_or(usize::MAX);
+        // The send buffer holds at least two of the largest messages we announce: one must
+        // fit or it could never be sent back (an echo), and while one is queued the other
+        // channels' messages must still be taken, not refused as `SendBufferFull` (seen
+        // against Firefox: an 8 MiB echo made every pong on another channel fail).
+        tcfg.sctp.send_buffer = tcfg
+            .sctp
+            .send_buffer
+            .max(tcfg.sctp.max_message_size.saturating_mul(2));
         let transport = BundleTransport::new(tcfg, now, rng);
         Ok(PeerConnection {
             negotiator,
@@ -645,7 +653,11 @@ impl PeerConnection {
     /// W3C `getStats()`: every entry of an `RTCStatsReport` at `now`, with the W3C type and
     /// member names (codec, inbound-rtp, outbound-rtp, remote-inbound-rtp,
     /// remote-outbound-rtp, media-source, candidate-pair, local-candidate,
-    /// remote-candidate, transport, certificate, data-channel, peer-connection).
+    /// remote-candidate, transport, certificate, data-channel, peer-connection). The
+    /// transport entry also carries two members of ferrtc's own once the SCTP association is
+    /// up: `sctpInterleaving` (user message interleaving, RFC 8260 I-DATA, is in use: see
+    /// [`TransportConfig::sctp`](crate::TransportConfig::sctp)'s `interleaving`) and
+    /// `sctpPeerInterleaving` (the peer announced it).
     #[must_use]
     pub fn stats(&self, now: Instant) -> StatsReport {
         let mut out = Vec::new();
@@ -692,6 +704,10 @@ impl PeerConnection {
             crate::DtlsState::Failed => "failed",
         };
         let selected = t.selected_pair();
+        let sctp = t
+            .data_channels()
+            .map(sctp::DataChannels::association)
+            .filter(|a| a.is_established());
         let pair_id = selected.map(|p| format!("CP{}_{}", p.local.address, p.remote.address));
         out.push(
             StatsEntry::new(StatsType::Transport, "T", now)
@@ -709,6 +725,17 @@ impl PeerConnection {
                         ferrtc_types::DtlsRole::Client => "client",
                         ferrtc_types::DtlsRole::Server => "server",
                     }),
+                )
+                // ferrtc's own members, once the SCTP association is up: whether user
+                // message interleaving (RFC 8260 I-DATA) is in use, and whether the peer
+                // announced it (RFC 8260 section 2.2.1).
+                .with_opt(
+                    "sctpInterleaving",
+                    sctp.map(sctp::Association::interleaving),
+                )
+                .with_opt(
+                    "sctpPeerInterleaving",
+                    sctp.map(sctp::Association::peer_interleaving),
                 ),
         );
         let cand = |kind, id: String, c: &ice::Candidate| {

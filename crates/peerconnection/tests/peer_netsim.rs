@@ -6,12 +6,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrtc_netsim::{Handle, LinkConfig, Sim};
 use ferrtc_peerconnection::{
-    CodecKind, ConnectionState, DataChannelInit, Description, Event, MediaKind, PeerError,
-    SignalingState, StatsType, TransceiverId, TransceiverInit,
+    CodecKind, ConnectionState, DataChannelInit, Description, Event, MediaKind, PeerConfig,
+    PeerError, SignalingState, StatsType, StatsValue, TransceiverId, TransceiverInit,
 };
 mod netsim_peer;
 
-use netsim_peer::{Node, negotiate, node, run_until};
+use netsim_peer::{Node, negotiate, node, node_with, run_until};
 
 fn rtp(seq: u16, pt: u8, ssrc: u32, len: usize) -> Vec<u8> {
     let mut p = vec![0x80, pt];
@@ -232,6 +232,54 @@ fn check_stats(sim: &Sim, a: Handle<Node>, b: Handle<Node>, video: TransceiverId
     assert_eq!(da.get_u64("messagesSent"), db.get_u64("messagesReceived"));
     assert_eq!(da.get_u64("bytesReceived"), db.get_u64("bytesSent"));
     assert_eq!(da.get_u64("messagesSent"), Some(30));
+}
+
+/// User message interleaving (RFC 8260) is used only when both peers turn it on; either
+/// way the transport's stats say what was negotiated and what the peer announced, and
+/// messages go through.
+#[test]
+fn interleaving_is_negotiated_only_when_both_turn_it_on() {
+    for (on_a, on_b) in [(true, true), (true, false), (false, true), (false, false)] {
+        let mut sim = Sim::new(7);
+        sim.set_default_link(LinkConfig::ideal().latency(Duration::from_millis(20)));
+        let set = |on| move |c: &mut PeerConfig| c.transport.sctp.interleaving = on;
+        let a = node_with(&mut sim, 14, "192.0.2.1:5000".parse().unwrap(), set(on_a));
+        let b = node_with(
+            &mut sim,
+            15,
+            "198.51.100.2:6000".parse().unwrap(),
+            set(on_b),
+        );
+        let now = sim.now();
+        let dc = sim
+            .endpoint_mut(a)
+            .pc
+            .create_data_channel(now, DataChannelInit::new("first"))
+            .unwrap();
+        negotiate(&mut sim, a, b);
+        run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
+            s.endpoint(a).events.contains(&Event::DataChannelOpen(dc))
+        });
+        let now = sim.now();
+        sim.endpoint_mut(a)
+            .pc
+            .send_data(now, dc, Bytes::from(vec![7u8; 100_000]), true)
+            .unwrap();
+        run_until(&mut sim, a, b, Duration::from_secs(30), |s| {
+            s.endpoint(b).messages().iter().any(|m| m.len() == 100_000)
+        });
+        let now = sim.now();
+        for (node, peer_on) in [(a, on_b), (b, on_a)] {
+            let report = sim.endpoint(node).pc.stats(now);
+            let t = report.of(StatsType::Transport).next().unwrap();
+            let flag = |name| match t.get(name) {
+                Some(StatsValue::Bool(v)) => *v,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(flag("sctpInterleaving"), on_a && on_b, "{on_a} {on_b}");
+            assert_eq!(flag("sctpPeerInterleaving"), peer_on, "{on_a} {on_b}");
+        }
+    }
 }
 
 /// A fresh connected pair with only a data channel, ready for renegotiation tests.

@@ -882,6 +882,13 @@ impl Association {
         self.idata
     }
 
+    /// Whether the peer announced user message interleaving (I-DATA in the Supported
+    /// Extensions of its INIT or INIT ACK, RFC 8260 section 2.2.1), whatever our
+    /// [`Config::interleaving`]; `false` before its INIT or INIT ACK arrived.
+    pub fn peer_interleaving(&self) -> bool {
+        self.peer.is_some_and(|p| p.idata)
+    }
+
     /// Current congestion window in bytes.
     pub fn cwnd(&self) -> usize {
         self.cwnd

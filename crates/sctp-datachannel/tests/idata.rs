@@ -65,6 +65,8 @@ fn negotiated_only_when_both_sides_announce_it() {
         p.a.connect(p.now, common::ADDR_B);
         p.wait_connected();
         assert_eq!((p.a.interleaving(), p.b.interleaving()), (want, want));
+        // Each side knows what the other announced, whatever it announced itself.
+        assert_eq!((p.a.peer_interleaving(), p.b.peer_interleaving()), (b, a));
         // The data chunks on the wire are the negotiated kind.
         p.a.send(p.now, 1, PPID, message(0, 3000), SendOptions::default())
             .unwrap();

@@ -5,14 +5,19 @@
 //! request (the interop harness's `ice-restart` and `renegotiation` cases): the offerer
 //! then restarts ICE or adds a video transceiver and offers again; the server ignores it
 //! (its peer offers the renegotiation itself).
+//!
+//! A text message `interleaving?` is answered with `interleaving negotiated=B peer=B`
+//! (`true` or `false`; `unknown` before the SCTP association is up): whether user message
+//! interleaving (RFC 8260 I-DATA) is in use, and whether the peer announced it, from
+//! `stats()` (the interop harness's `dc-interleave` case).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc;
 
 use ferrtc::{
     Configuration, ConnectionState, DataChannel, Event, IceServer, IceTransportPolicy, Message,
-    PeerConnection,
+    PeerConnection, StatsType, StatsValue,
 };
 
 /// `--turn URL --turn-user U --turn-pass P`: ICE through that TURN server with relayed
@@ -85,7 +90,7 @@ pub async fn serve(
     renegotiate: mpsc::UnboundedSender<Renegotiate>,
 ) {
     for channel in own_channels {
-        tokio::spawn(echo(channel, renegotiate.clone()));
+        tokio::spawn(echo(channel, renegotiate.clone(), Arc::downgrade(&pc)));
     }
     tokio::pin!(shutdown);
     loop {
@@ -101,7 +106,7 @@ pub async fn serve(
         };
         match event {
             Event::DataChannel(channel) => {
-                tokio::spawn(echo(channel, renegotiate.clone()));
+                tokio::spawn(echo(channel, renegotiate.clone(), Arc::downgrade(&pc)));
             }
             Event::Rtp {
                 transceiver,
@@ -129,8 +134,12 @@ pub async fn serve(
 }
 
 /// Echoes a channel's messages; `ping N` gets `pong N`; `renegotiate ACTION` is echoed and
-/// passed on to `renegotiate`.
-pub async fn echo(channel: DataChannel, renegotiate: mpsc::UnboundedSender<Renegotiate>) {
+/// passed on to `renegotiate`; `interleaving?` is answered from `pc`'s stats.
+pub async fn echo(
+    channel: DataChannel,
+    renegotiate: mpsc::UnboundedSender<Renegotiate>,
+    pc: Weak<PeerConnection>,
+) {
     tracing::info!(label = channel.label(), id = ?channel.id(), "data channel");
     while let Some(message) = channel.recv().await {
         if let Some(action) = message
@@ -145,14 +154,42 @@ pub async fn echo(channel: DataChannel, renegotiate: mpsc::UnboundedSender<Reneg
                 None => tracing::warn!(action, "unknown renegotiation request"),
             }
         }
-        let reply = match message.as_text().and_then(|t| t.strip_prefix("ping ")) {
-            Some(n) => Message::text(format!("pong {n}")),
-            None => message,
+        let text = message.as_text();
+        let reply = if text == Some("interleaving?") {
+            Message::text(interleaving(&pc).await)
+        } else if let Some(n) = text.and_then(|t| t.strip_prefix("ping ")) {
+            Message::text(format!("pong {n}"))
+        } else {
+            message
         };
-        if channel.send(reply).await.is_err() {
+        if let Err(e) = channel.send(reply).await {
+            tracing::info!(label = channel.label(), error = %e, "echo ends");
             break;
         }
     }
+}
+
+/// `interleaving negotiated=B peer=B`, from the `transport` entry of `pc`'s stats.
+async fn interleaving(pc: &Weak<PeerConnection>) -> String {
+    let report = match pc.upgrade() {
+        Some(pc) => pc.stats().await.ok(),
+        None => None,
+    };
+    let flag = |name| {
+        let value = report
+            .as_ref()
+            .and_then(|r| r.of(StatsType::Transport).next())
+            .and_then(|t| t.get(name));
+        match value {
+            Some(StatsValue::Bool(v)) => v.to_string(),
+            _ => "unknown".to_owned(),
+        }
+    };
+    format!(
+        "interleaving negotiated={} peer={}",
+        flag("sctpInterleaving"),
+        flag("sctpPeerInterleaving")
+    )
 }
 
 /// Logs to stderr, `RUST_LOG` or `info`.
