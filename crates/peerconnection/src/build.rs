@@ -8,8 +8,8 @@ use ferrtc_sdp::{
 use ferrtc_types::{Mid, PayloadType, Ssrc};
 
 use crate::codec::{
-    CodecRef, CodecSpec, ExtensionSpec, Feedback, echoes_offer_parameters, is_red, is_rtx,
-    red_primaries, same_codec,
+    CodecRef, CodecSpec, ExtensionSpec, Feedback, codecs_once, echoes_offer_parameters, is_red,
+    is_rtx, red_primaries, same_codec,
 };
 use crate::config::{Config, IceCredentials};
 use crate::negotiated::rtx_for;
@@ -68,7 +68,7 @@ fn codec_ref<'a>(c: &ferrtc_sdp::Codec<'a>) -> Option<CodecRef<'a>> {
 
 /// The codec entries of an m-line as written (RTX folded into its primary).
 pub(crate) fn entries_of(m: &MediaDescription) -> Vec<Entry> {
-    m.codecs()
+    codecs_once(m)
         .filter_map(|c| {
             let r = codec_ref(&c)?;
             if is_rtx(r.name) {
@@ -192,7 +192,7 @@ pub(crate) fn offer_entries(specs: &[CodecSpec], base: Vec<Entry>) -> Vec<Entry>
 /// both list, and its RTX when both do RTX. Audio RED stays only if its primaries stay.
 pub(crate) fn answer_entries(specs: &[CodecSpec], offer: &MediaDescription) -> Vec<Entry> {
     let mut entries: Vec<Entry> = Vec::new();
-    for oc in offer.codecs() {
+    for oc in codecs_once(offer) {
         let Some(or) = codec_ref(&oc) else { continue };
         if is_rtx(or.name) {
             continue;

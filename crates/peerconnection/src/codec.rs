@@ -2,10 +2,27 @@
 //! rules that decide whether an offered codec is one of ours (RFC 8829 §5.3.1, fmtp matching
 //! per payload format).
 
-use ferrtc_sdp::{FeedbackType, Parameter, RtcpFb};
+use ferrtc_sdp::{Codec, FeedbackType, MediaDescription, Parameter, RtcpFb};
 use ferrtc_types::PayloadType;
 
 use crate::MediaKind;
+
+/// The codecs of an m-line in the order of its `m=` format list, each payload type once.
+///
+/// A payload type names one format per m-line (RFC 8866 §6.6; the parser refuses a second
+/// `a=rtpmap` or `a=fmtp` for it), so a repeat in the format list adds nothing: only its
+/// first place, its rank in the order of preference (§5.14), counts. Walking the list as
+/// written would answer, agree and re-offer the codec twice, with its `a=rtpmap` twice.
+pub(crate) fn codecs_once(m: &MediaDescription) -> impl Iterator<Item = Codec<'_>> {
+    // One bit per payload type: a `PayloadType` is at most 127.
+    let mut seen = 0u128;
+    m.codecs().filter(move |c| {
+        let bit = 1u128 << c.payload_type.get();
+        let first = seen & bit == 0;
+        seen |= bit;
+        first
+    })
+}
 
 /// An RTCP feedback mechanism a codec supports (`a=rtcp-fb`, RFC 4585 §4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use ferrtc_sdp::{
 };
 use ferrtc_types::{DtlsRole, ExtensionId, Fingerprint, Mid, PayloadType, Rid, Ssrc};
 
-use crate::codec::{CodecRef, Feedback, is_rtx, param, same_codec};
+use crate::codec::{CodecRef, Feedback, codecs_once, is_rtx, param, same_codec};
 use crate::remote::{self, Analysis, SetupRole};
 use crate::transceiver::{MediaKind, TrackInfo, Transceiver, TransceiverId};
 
@@ -494,7 +494,7 @@ fn codecs(
     local_is_offerer: bool,
 ) -> Vec<NegotiatedCodec> {
     let mut out = Vec::new();
-    for ac in answer.codecs() {
+    for ac in codecs_once(answer) {
         let Some(ar) = codec_ref(&ac) else { continue };
         if is_rtx(ar.name) {
             continue;

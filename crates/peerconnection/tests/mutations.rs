@@ -142,3 +142,90 @@ fn unmutated_offers_apply() {
     offer_into_stable(CHROMIUM_OFFER, 1);
     offer_into_stable(FIREFOX_OFFER, 1);
 }
+
+/// Payload types of each m-line: the `m=` format list and the `a=rtpmap` lines, each
+/// free of repeats.
+fn assert_each_payload_type_once(text: &str) {
+    let sdp = SessionDescription::parse(text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    for m in &sdp.media {
+        let mut formats = m.formats.clone();
+        formats.sort();
+        formats.dedup();
+        assert_eq!(formats.len(), m.formats.len(), "a repeated format\n{text}");
+    }
+}
+
+/// The offers the mutation test once made: one byte of the `m=video` format list turned
+/// one payload type into a repeat of another (`118` into `108` in Chromium's, `124` into
+/// `120` in Firefox's). RFC 8866 §5.14 does not forbid the repeat and §6.6 binds the payload
+/// type to its one `a=rtpmap`, so the offer is applied and answered with each payload type
+/// once; the answer used to carry `a=rtpmap:108 H264/90000` twice and failed to parse.
+#[test]
+fn an_offer_repeating_a_payload_type_is_answered_with_it_once() {
+    let chromium = CHROMIUM_OFFER.replacen(" 100 101 118 119 120", " 100 101 108 119 120", 1);
+    let firefox = FIREFOX_OFFER.replacen("SAVPF 120 124 121", "SAVPF 120 120 121", 1);
+    assert_ne!(chromium, CHROMIUM_OFFER);
+    assert_ne!(firefox, FIREFOX_OFFER);
+    for (offer, pt) in [(&chromium, 108u8), (&firefox, 120)] {
+        let mut r = common::rng(1);
+        let mut n = common::negotiator(5, &mut r);
+        n.add_track(MediaKind::Video, TrackInfo::default()).unwrap();
+        let (answer, negotiation) = common::answer_offer(&mut n, offer, &mut r);
+        assert_each_payload_type_once(&answer);
+        let rtpmap = format!("a=rtpmap:{pt} ");
+        assert_eq!(answer.matches(&rtpmap).count(), 1, "{answer}");
+        let codecs = &negotiation.media[0].codecs;
+        let mut pts: Vec<u8> = codecs.iter().map(|c| c.payload_type.remote.get()).collect();
+        assert!(pts.contains(&pt), "{codecs:?}");
+        pts.sort_unstable();
+        pts.dedup();
+        assert_eq!(pts.len(), codecs.len(), "{codecs:?}");
+        // Renegotiating from that answer offers each payload type once too.
+        let reoffer = n.create_offer(&mut r).unwrap();
+        assert_each_payload_type_once(&reoffer.sdp);
+        n.set_local_description(&reoffer).unwrap();
+        offer_into_stable(offer, 1);
+    }
+}
+
+/// The same repeat in a remote answer: the agreed codecs hold the payload type once, and our
+/// next offer, built from that answer, lists it once.
+#[test]
+fn an_answer_repeating_a_payload_type_is_applied_with_it_once() {
+    let mut r = common::rng(2);
+    let mut alice = common::negotiator(1, &mut r);
+    let mut bob = common::negotiator(2, &mut r);
+    alice
+        .add_track(MediaKind::Video, TrackInfo::default())
+        .unwrap();
+    bob.add_track(MediaKind::Video, TrackInfo::default())
+        .unwrap();
+    let offer = alice.create_offer(&mut r).unwrap();
+    alice.set_local_description(&offer).unwrap();
+    bob.set_remote_description(&offer).unwrap();
+    let answer = bob.create_answer(&mut r).unwrap();
+    let sdp = SessionDescription::parse(&answer.sdp).unwrap();
+    let video = &sdp.media[0];
+    let first = video.formats[0].clone();
+    let line = answer
+        .sdp
+        .lines()
+        .find(|l| l.starts_with("m=video"))
+        .unwrap()
+        .to_owned();
+    let repeated = format!("{line} {first}");
+    let text = answer.sdp.replacen(&line, &repeated, 1);
+    assert_ne!(text, answer.sdp);
+    let negotiation = alice
+        .set_remote_description(&Description::answer(text))
+        .unwrap()
+        .unwrap();
+    let codecs = &negotiation.media[0].codecs;
+    let mut pts: Vec<u8> = codecs.iter().map(|c| c.payload_type.local.get()).collect();
+    pts.sort_unstable();
+    pts.dedup();
+    assert_eq!(pts.len(), codecs.len(), "{codecs:?}");
+    let reoffer = alice.create_offer(&mut r).unwrap();
+    assert_each_payload_type_once(&reoffer.sdp);
+    alice.set_local_description(&reoffer).unwrap();
+}
