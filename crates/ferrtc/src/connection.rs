@@ -1,7 +1,7 @@
 //! The peer connection handle (W3C `RTCPeerConnection`) and the half of the driver that
 //! applies its commands and routes its events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -431,6 +431,7 @@ impl PeerConnection {
             queued_media: Arc::clone(&queued_media),
             media_dropped: 0,
             taps: Taps::default(),
+            parked: VecDeque::new(),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("peer_connection", id);
@@ -970,9 +971,68 @@ struct Connection {
     media_dropped: u64,
     /// Transceivers whose frames and key-frame requests go to media tracks.
     taps: Taps,
+    /// Sends the association refused because its send buffer, shared by every channel, was
+    /// full: each waits here, in order, for room (its caller is still awaiting the reply),
+    /// instead of failing. Bounded by the callers awaiting a send at once.
+    parked: VecDeque<(core::DataChannelId, Message, Reply<()>)>,
+}
+
+/// True when the core refused a message only because the association's send buffer, shared
+/// by every channel, is full for now.
+fn send_buffer_full(e: &core::PeerError) -> bool {
+    matches!(
+        e,
+        core::PeerError::Transport(core::CommandError::Sctp(
+            ferrtc_sctp_datachannel::Error::SendBufferFull
+        ))
+    )
 }
 
 impl Connection {
+    /// Hands one message to the core. Returns it if the shared send buffer is full (the
+    /// caller parks it); otherwise answers the sender.
+    fn try_send(
+        &mut self,
+        pc: &mut core::PeerConnection,
+        now: Instant,
+        id: core::DataChannelId,
+        message: Message,
+        reply: Reply<()>,
+    ) -> Option<(core::DataChannelId, Message, Reply<()>)> {
+        let res = pc.send_data(now, id, message.data.clone(), message.binary);
+        if let Err(e) = &res
+            && send_buffer_full(e)
+        {
+            return Some((id, message, reply));
+        }
+        self.update_buffered(pc, id);
+        let _ = reply.send(res.map_err(Error::from));
+        None
+    }
+
+    /// Retries the parked sends, oldest first, until one still does not fit.
+    fn retry_parked(&mut self, pc: &mut core::PeerConnection, now: Instant) {
+        while let Some((id, message, reply)) = self.parked.pop_front() {
+            if let Some(back) = self.try_send(pc, now, id, message, reply) {
+                self.parked.push_front(back);
+                break;
+            }
+        }
+    }
+
+    /// A channel's buffered amount: what the core holds plus what waits parked here.
+    fn update_buffered(&self, pc: &core::PeerConnection, id: core::DataChannelId) {
+        if let Some(ch) = self.channels.get(&id) {
+            let parked: usize = self
+                .parked
+                .iter()
+                .filter(|(i, ..)| *i == id)
+                .map(|(_, m, _)| m.data.len())
+                .sum();
+            ch.set_buffered(pc.buffered_amount(id) + parked);
+        }
+    }
+
     fn emit(&self, ev: Event) {
         let _ = self.events.send(ev);
     }
@@ -1152,13 +1212,16 @@ impl Handler<Relayed> for Connection {
                 let _ = r.send(res);
             }
             Command::Send { id, message, reply } => {
-                let res = pc
-                    .send_data(now, id, message.data, message.binary)
-                    .map_err(Error::from);
-                if let Some(ch) = self.channels.get(&id) {
-                    ch.set_buffered(pc.buffered_amount(id));
+                if self.parked.is_empty() {
+                    if let Some(back) = self.try_send(pc, now, id, message, reply) {
+                        self.parked.push_back(back);
+                        self.update_buffered(pc, id);
+                    }
+                } else {
+                    // Behind the sends already waiting for room, to keep the order.
+                    self.parked.push_back((id, message, reply));
+                    self.update_buffered(pc, id);
                 }
-                let _ = reply.send(res);
             }
             Command::CloseChannel { id } => {
                 if let Err(e) = pc.close_data_channel(now, id) {
@@ -1209,11 +1272,15 @@ impl Handler<Relayed> for Connection {
         Flow::Continue
     }
 
-    fn drain(&mut self, relayed: &mut Relayed, _now: Instant) -> Flow {
+    fn drain(&mut self, relayed: &mut Relayed, now: Instant) -> Flow {
         while let Some(e) = relayed.poll_candidate_error() {
             self.emit(Event::IceCandidateError(e));
         }
         let pc = &mut relayed.pc;
+        if !self.parked.is_empty() {
+            // Acknowledged data may have made room in the shared send buffer.
+            self.retry_parked(pc, now);
+        }
         let mut candidates = false;
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -1283,11 +1350,7 @@ impl Handler<Relayed> for Connection {
                         ch.set_ready_state(ReadyState::Closed);
                     }
                 }
-                core::Event::BufferedAmountLow(id) => {
-                    if let Some(ch) = self.channels.get(&id) {
-                        ch.set_buffered(pc.buffered_amount(id));
-                    }
-                }
+                core::Event::BufferedAmountLow(id) => self.update_buffered(pc, id),
                 core::Event::Rtp {
                     transceiver,
                     mid,
