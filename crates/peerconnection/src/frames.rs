@@ -160,6 +160,10 @@ impl Depacketizer for AnyDepacketizer {
         }
     }
 
+    fn whole_packets(&self) -> bool {
+        matches!(self, AnyDepacketizer::Audio(_))
+    }
+
     fn depacketize(
         &mut self,
         payloads: &[&[u8]],

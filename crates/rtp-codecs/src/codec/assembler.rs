@@ -246,7 +246,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
         let mut end = seq;
         loop {
             // `end` is pending with timestamp `ts`.
-            if self.get(end).is_some_and(|s| s.marker) {
+            if self.depacketizer.whole_packets() || self.get(end).is_some_and(|s| s.marker) {
                 break;
             }
             let next = end.wrapping_add(1);
@@ -387,5 +387,21 @@ mod tests {
             got.iter().map(|f| f.timestamp).collect::<Vec<_>>(),
             vec![0, 180]
         );
+    }
+
+    /// An audio packet is a whole frame: it comes out at once, without a marker bit and
+    /// before the next packet shows where it ended (the last packet of a call used to stay
+    /// inside for good, and every frame waited one packet interval).
+    #[test]
+    fn an_audio_packet_is_a_frame_at_once() {
+        use crate::codec::audio::{AudioDepacketizer, AudioFormat};
+        let mut a = FrameAssembler::new(AudioDepacketizer::new(AudioFormat::Pcmu), 64);
+        for n in 0..3u16 {
+            a.push(SeqNo(n), u32::from(n) * 160, false, &[n as u8; 160]);
+            let f = a.poll_frame().expect("the packet's frame, at once");
+            assert_eq!(f.timestamp, u32::from(n) * 160);
+            assert_eq!(f.data, vec![n as u8; 160]);
+            assert!(a.poll_frame().is_none());
+        }
     }
 }

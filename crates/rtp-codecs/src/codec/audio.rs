@@ -98,6 +98,10 @@ impl Depacketizer for AudioDepacketizer {
         Some(true)
     }
 
+    fn whole_packets(&self) -> bool {
+        true
+    }
+
     /// Every audio frame counts as a key frame: playback can start at any of them.
     fn depacketize(
         &mut self,

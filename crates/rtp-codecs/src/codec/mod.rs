@@ -77,6 +77,14 @@ pub trait Depacketizer {
     /// so, `None` when it cannot tell from this payload alone.
     fn frame_start(&self, payload: &[u8]) -> Option<bool>;
 
+    /// True when every packet carries whole frames, so a packet is a complete frame on its
+    /// own (audio: RFC 3551 §4.3 and §4.4, "RTP packets SHALL contain a whole number of
+    /// frames"). A frame then need not wait for the marker bit, which audio uses for the
+    /// start of a talkspurt, or for the next packet to show where it ended.
+    fn whole_packets(&self) -> bool {
+        false
+    }
+
     /// Writes the frame carried by `payloads` (all of one frame, in sequence order) to
     /// `out`, which it clears first. Fails rather than producing a corrupt frame.
     fn depacketize(
