@@ -836,8 +836,6 @@ def applicable(peer, case, args=None):
     if peer.startswith("webrtc-rs"):
         if args is not None and not args.webrtc_rs:
             return "no --webrtc-rs peer given"
-        if case.reneg and peer == "webrtc-rs-answerer":
-            return "webrtc_rs_peer --serve answers one offer only (not scripted yet)"
     if case.reneg == "ice-restart" and peer.startswith("aiortc"):
         # aiortc 1.16: RTCPeerConnection has no restartIce(), and RTCIceTransport.start()
         # runs once, so new remote ICE credentials in a later offer or answer are ignored

@@ -11,11 +11,14 @@
 //! Cases: `dc-ordered`, `dc-unordered` (the harness's messages: `ping 0`..`ping 49`, a
 //! 1200-byte binary, a 16 000-char text; ordered all echoed in order, unordered at least
 //! 90%), `audio`, `video` (`--codec VP8|H264`) and `bundle` (all three on one transport);
-//! in offer mode also `ice-restart` and `renegotiation`: once the ordered channel is open,
-//! webrtc-rs restarts ICE (`RTCOfferOptions::ice_restart`) or adds a VP8 track and offers
-//! again, naming the `session` of the server's first answer; the messages before, during
-//! and after must all come back in order, the ufrags must both change (ICE restart) or the
-//! added track's packets come back (renegotiation).
+//! `ice-restart` and `renegotiation`: once the ordered channel is open, a second
+//! offer/answer restarts ICE or adds a VP8 track. In offer mode webrtc-rs makes it
+//! (`RTCOfferOptions::ice_restart`, or the added track) and offers again, naming the
+//! `session` of the server's first answer; in answer mode it asks the offerer under test
+//! with the text `renegotiate ice-restart` / `renegotiate add-video` on its channel and
+//! answers the next offer POSTed (its own VP8 track added first). Either way the messages
+//! before, during and after must all come back in order, the ufrags must both change (ICE
+//! restart) or the added track's packets come back (renegotiation).
 //! webrtc-rs has no codecs: it sends RTP packets of the negotiated payload type with payloads
 //! it numbers (an Opus-sized payload every 20 ms, a VP8 or H.264 frame of two packets every
 //! 33 ms), and the media check is that at least 50 audio / 30 video packets came back with
@@ -141,7 +144,7 @@ fn usage() -> ! {
         "usage: webrtc_rs_peer --url URL --case CASE [--codec VP8|H264] [--timeout S]\n       \
          webrtc_rs_peer --serve [--host H] --port P --case CASE [--codec C] [--timeout S] \
          [--wait-offer S]\n\
-         cases: dc-ordered dc-unordered audio video bundle"
+         cases: dc-ordered dc-unordered audio video bundle ice-restart renegotiation"
     );
     std::process::exit(2);
 }
@@ -668,8 +671,11 @@ async fn offer_mode(args: &Args) -> Result<(bool, String, serde_json::Value), An
         .await?;
     let r = match (case.reneg, channel) {
         (Some(reneg), Some(dc)) => {
-            let session = reply.get("session").cloned();
-            reneg_check(&mut peer, reneg, dc, url, session, deadline).await
+            let signal = Signal::Offer {
+                url,
+                session: reply.get("session").cloned(),
+            };
+            reneg_check(&mut peer, reneg, dc, signal, deadline).await
         }
         (_, channel) => run_checks(&mut peer, case, channel, deadline).await,
     };
@@ -683,17 +689,31 @@ fn ice_ufrag(sdp: &str) -> Option<String> {
         .map(|u| u.trim().to_owned())
 }
 
+/// How the second offer/answer of the ice-restart and renegotiation cases is made.
+enum Signal<'a> {
+    /// We offer again (restarting ICE, or with the added track), POSTed to `url` naming the
+    /// `session` of the first answer.
+    Offer {
+        url: &'a str,
+        session: Option<serde_json::Value>,
+    },
+    /// We answer: the marker message asks the offerer under test to offer again, and its
+    /// next POST arrives on `offers`.
+    Answer {
+        offers: &'a mut mpsc::Receiver<OfferRequest>,
+    },
+}
+
 /// The ice-restart and renegotiation cases: messages before, during and after a second
 /// offer/answer that restarts ICE or adds a VP8 track.
 async fn reneg_check(
     peer: &mut Peer,
     reneg: Reneg,
     dc: Arc<RTCDataChannel>,
-    url: &str,
-    session: Option<serde_json::Value>,
+    signal: Signal<'_>,
     deadline: Instant,
 ) -> (bool, String, serde_json::Value) {
-    match reneg_steps(peer, reneg, dc, url, session, deadline).await {
+    match reneg_steps(peer, reneg, dc, signal, deadline).await {
         Ok(r) => r,
         Err(e) => (false, e.to_string(), serde_json::json!({})),
     }
@@ -703,8 +723,7 @@ async fn reneg_steps(
     peer: &mut Peer,
     reneg: Reneg,
     dc: Arc<RTCDataChannel>,
-    url: &str,
-    session: Option<serde_json::Value>,
+    signal: Signal<'_>,
     deadline: Instant,
 ) -> Result<(bool, String, serde_json::Value), AnyError> {
     let (open_tx, mut opened) = watch::channel(false);
@@ -728,7 +747,9 @@ async fn reneg_steps(
             .await
             .map_err(|_| "data channel never opened")??;
     }
-    let session = session.ok_or("the first answer named no session to renegotiate")?;
+    if let Signal::Offer { session: None, .. } = signal {
+        return Err("the first answer named no session to renegotiate".into());
+    }
     let (mut sent, mut expected, mut received) = (Vec::new(), Vec::new(), Vec::new());
     let binary: Vec<u8> = (0..1200u32).map(|i| ((i * 7 + 3) & 0xff) as u8).collect();
     let big: String = (0..16000u32)
@@ -826,6 +847,8 @@ async fn reneg_steps(
                 ..Default::default()
             },
         ),
+        // As answerer too the track comes before the offer that adds its m-line (see
+        // serve_mode).
         Reneg::AddVideo => {
             peer.add_track(RTPCodecType::Video, MIME_TYPE_VP8).await?;
             None
@@ -837,14 +860,28 @@ async fn reneg_steps(
         .map(|(k, t)| (*k, t.clone(), MIME_TYPE_VP8))
         .collect();
     let sender = tokio::spawn(send_media(tracks, media_sent.clone(), stop_rx));
-    let offer = peer.pc.create_offer(options).await?;
-    let sdp = peer.set_local(offer, deadline).await?;
-    let body = serde_json::json!({ "sdp": sdp, "type": "offer", "session": session }).to_string();
-    let reply: serde_json::Value = serde_json::from_str(&http::post_json(url, &body).await?)?;
-    let answer = reply["sdp"].as_str().ok_or("answer 2 without sdp")?;
-    peer.pc
-        .set_remote_description(RTCSessionDescription::answer(answer.to_owned())?)
-        .await?;
+    match signal {
+        Signal::Offer { url, session } => {
+            let offer = peer.pc.create_offer(options).await?;
+            let sdp = peer.set_local(offer, deadline).await?;
+            let body =
+                serde_json::json!({ "sdp": sdp, "type": "offer", "session": session }).to_string();
+            let reply: serde_json::Value =
+                serde_json::from_str(&http::post_json(url, &body).await?)?;
+            let answer = reply["sdp"].as_str().ok_or("answer 2 without sdp")?;
+            peer.pc
+                .set_remote_description(RTCSessionDescription::answer(answer.to_owned())?)
+                .await?;
+        }
+        Signal::Answer { offers } => {
+            // webrtc-rs restarts ICE itself when the offer's credentials change
+            let (offer, reply) = tokio::time::timeout_at(deadline.into(), offers.recv())
+                .await
+                .map_err(|_| "the offerer did not offer again after the marker")?
+                .ok_or("signalling ended")?;
+            answer_offer(peer, offer, reply, "offer 2", deadline).await?;
+        }
+    }
     let ufrags_after = (
         ice_ufrag(&local_sdp(peer.pc.clone()).await),
         ice_ufrag(&remote_sdp(peer.pc.clone()).await),
@@ -927,9 +964,48 @@ struct Sdp {
     kind: String,
 }
 
+/// A POSTed offer and where its answer (or the error) goes.
+type OfferRequest = (Sdp, oneshot::Sender<Result<Sdp, String>>);
+
+/// Applies a POSTed offer, answers it (all candidates) and replies; an error goes to the
+/// offerer as well.
+async fn answer_offer(
+    peer: &Peer,
+    offer: Sdp,
+    reply: oneshot::Sender<Result<Sdp, String>>,
+    what: &str,
+    deadline: Instant,
+) -> Result<(), AnyError> {
+    let answered = async {
+        if offer.kind != "offer" {
+            return Err(format!("offerer sent type {}", offer.kind).into());
+        }
+        check_candidates(&offer.sdp, what)?;
+        peer.pc
+            .set_remote_description(RTCSessionDescription::offer(offer.sdp)?)
+            .await?;
+        let answer = peer.pc.create_answer(None).await?;
+        peer.set_local(answer, deadline).await
+    }
+    .await;
+    match answered {
+        Ok(sdp) => {
+            let _ = reply.send(Ok(Sdp {
+                sdp,
+                kind: "answer".to_owned(),
+            }));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = reply.send(Err(e.to_string()));
+            Err(format!("negotiation of {what}: {e}").into())
+        }
+    }
+}
+
 async fn serve_mode(args: &Args) -> Result<(bool, String, serde_json::Value), AnyError> {
     let case = args.case.clone();
-    let (offer_tx, mut offers) = mpsc::channel::<(Sdp, oneshot::Sender<Result<Sdp, String>>)>(1);
+    let (offer_tx, mut offers) = mpsc::channel::<OfferRequest>(1);
     let app = Router::new().route(
         "/offer",
         post(move |Json(body): Json<Sdp>| {
@@ -939,7 +1015,7 @@ async fn serve_mode(args: &Args) -> Result<(bool, String, serde_json::Value), An
                 if offer_tx.send((body, tx)).await.is_err() {
                     return Err((
                         StatusCode::CONFLICT,
-                        "this peer answers one offer only".to_owned(),
+                        "this peer answers no more offers".to_owned(),
                     ));
                 }
                 match rx.await {
@@ -963,42 +1039,25 @@ async fn serve_mode(args: &Args) -> Result<(bool, String, serde_json::Value), An
         .await
         .map_err(|_| "no offer was POSTed")?
         .ok_or("signalling ended")?;
-    // one offer only: later POSTs find the receiver gone
-    drop(offers);
+    // One offer only, unless the case renegotiates: later POSTs find the receiver gone.
+    let mut offers = case.reneg.map(|_| offers);
     let deadline = Instant::now() + args.timeout;
-    let answered = async {
-        if offer.kind != "offer" {
-            return Err(format!("offerer sent type {}", offer.kind).into());
-        }
-        check_candidates(&offer.sdp, "offer")?;
-        let mut peer = peer().await?;
-        // Tracks first: webrtc-rs then matches its sendrecv transceivers to the offered
-        // m-lines (a track added after the offer is never bound to a sender stream).
-        if case.audio {
-            peer.add_track(RTPCodecType::Audio, MIME_TYPE_OPUS).await?;
-        }
-        if case.video {
-            peer.add_track(RTPCodecType::Video, case.codec).await?;
-        }
-        peer.pc
-            .set_remote_description(RTCSessionDescription::offer(offer.sdp)?)
-            .await?;
-        let answer = peer.pc.create_answer(None).await?;
-        let sdp = peer.set_local(answer, deadline).await?;
-        Ok::<_, AnyError>((peer, sdp))
-    }
-    .await;
-    let (mut peer, sdp) = match answered {
-        Ok(x) => x,
+    let mut peer = match peer().await {
+        Ok(p) => p,
         Err(e) => {
             let _ = reply.send(Err(e.to_string()));
-            return Err(format!("negotiation: {e}").into());
+            return Err(e);
         }
     };
-    let _ = reply.send(Ok(Sdp {
-        sdp,
-        kind: "answer".to_owned(),
-    }));
+    // Tracks first: webrtc-rs then matches its sendrecv transceivers to the offered m-lines
+    // (a track added after the offer is never bound to a sender stream).
+    if case.audio {
+        peer.add_track(RTPCodecType::Audio, MIME_TYPE_OPUS).await?;
+    }
+    if case.video {
+        peer.add_track(RTPCodecType::Video, case.codec).await?;
+    }
+    answer_offer(&peer, offer, reply, "offer", deadline).await?;
     // our own channel, opened in-band once SCTP is up
     let channel = match case.dc {
         Dc::None => None,
@@ -1008,7 +1067,13 @@ async fn serve_mode(args: &Args) -> Result<(bool, String, serde_json::Value), An
                 .await?,
         ),
     };
-    let r = run_checks(&mut peer, &case, channel, deadline).await;
+    let r = match (case.reneg, channel, offers.as_mut()) {
+        (Some(reneg), Some(dc), Some(offers)) => {
+            let signal = Signal::Answer { offers };
+            reneg_check(&mut peer, reneg, dc, signal, deadline).await
+        }
+        (_, channel, _) => run_checks(&mut peer, &case, channel, deadline).await,
+    };
     let _ = peer.pc.close().await;
     Ok(r)
 }
