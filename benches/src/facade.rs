@@ -377,28 +377,27 @@ pub fn resident_bytes() -> Option<u64> {
 /// prints `rss-per-connection BYTES` on stdout. Returns false for an unknown stack.
 pub fn rss_child(stack: &str) -> bool {
     let rt = runtime();
-    let growth = match stack {
-        "ferrtc" => rss_growth(
-            &rt,
-            FERRTC_CONNECTIONS / 2,
-            FerrtcPair::new,
-            FerrtcPair::close,
+    let (growth, connections) = match stack {
+        "ferrtc" => (
+            rss_growth(
+                &rt,
+                FERRTC_CONNECTIONS / 2,
+                FerrtcPair::new,
+                FerrtcPair::close,
+            ),
+            FERRTC_CONNECTIONS,
         ),
         "webrtc-rs" => {
             let api = wrs::api(false);
-            rss_growth(
+            let growth = rss_growth(
                 &rt,
                 WRS_CONNECTIONS / 2,
                 || wrs::Pair::new(&api),
                 wrs::Pair::close,
-            )
+            );
+            (growth, WRS_CONNECTIONS)
         }
         _ => return false,
-    };
-    let connections = if stack == "ferrtc" {
-        FERRTC_CONNECTIONS
-    } else {
-        WRS_CONNECTIONS
     };
     println!("rss-per-connection {}", growth as f64 / connections as f64);
     true

@@ -251,13 +251,13 @@ impl PeerConnection {
         } else {
             config.ice_tcp
         };
-        let tcp_listeners = match tcp_policy {
-            IceTcpPolicy::Off => crate::ice_tcp::Listeners::default(),
+        let tcp = match tcp_policy {
+            IceTcpPolicy::Off => crate::ice_tcp::IceTcp::default(),
             IceTcpPolicy::Also | IceTcpPolicy::Only => {
                 let mut ips: Vec<std::net::IpAddr> = hosts.iter().map(SocketAddr::ip).collect();
                 ips.sort();
                 ips.dedup();
-                crate::ice_tcp::Listeners::bind(&ips).await
+                crate::ice_tcp::IceTcp::bind(&ips).await
             }
         };
         let has_family = |a: &SocketAddr| {
@@ -392,16 +392,7 @@ impl PeerConnection {
                 }
             }
         }
-        let passive = tcp_listeners.addresses();
-        let active: Vec<SocketAddr> = passive
-            .iter()
-            .map(|a| SocketAddr::new(a.ip(), crate::ice_tcp::ACTIVE_PORT))
-            .collect();
-        for (addr, tcp_type) in passive
-            .iter()
-            .map(|a| (*a, ferrtc_types::TcpType::Passive))
-            .chain(active.iter().map(|a| (*a, ferrtc_types::TcpType::Active)))
-        {
+        for (addr, tcp_type) in tcp.candidates() {
             if let Err(e) = pc.add_local_tcp_address(now, addr, tcp_type) {
                 tracing::debug!(address = %addr, error = %Chain(&e), "TCP host address refused");
             }
@@ -440,11 +431,6 @@ impl PeerConnection {
             None => driver::Io::Own(sockets),
         };
         let streams = crate::stream::Streams::open(stream_targets);
-        let tcp = if tcp_policy == IceTcpPolicy::Off {
-            crate::ice_tcp::IceTcp::default()
-        } else {
-            crate::ice_tcp::IceTcp::start(tcp_listeners, active)
-        };
         let task = tokio::spawn(driver::run(
             relayed, handler, io, streams, tcp, command_rx, span,
         ));
@@ -1212,14 +1198,14 @@ impl Handler<Relayed> for Connection {
                 let _ = r.send(res);
             }
             Command::Send { id, message, reply } => {
-                if self.parked.is_empty() {
-                    if let Some(back) = self.try_send(pc, now, id, message, reply) {
-                        self.parked.push_back(back);
-                        self.update_buffered(pc, id);
-                    }
+                // Behind any send already waiting for room, to keep the order.
+                let waiting = if self.parked.is_empty() {
+                    self.try_send(pc, now, id, message, reply)
                 } else {
-                    // Behind the sends already waiting for room, to keep the order.
-                    self.parked.push_back((id, message, reply));
+                    Some((id, message, reply))
+                };
+                if let Some(w) = waiting {
+                    self.parked.push_back(w);
                     self.update_buffered(pc, id);
                 }
             }

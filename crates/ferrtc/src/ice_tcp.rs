@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use ferrtc_stun_ice::framing::{is_stun, rfc4571};
-use ferrtc_types::{Transmit, Transport};
+use ferrtc_types::{TcpType, Transmit, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -169,6 +169,8 @@ pub(crate) enum TcpInput {
 /// One connection, as the driver holds it.
 #[derive(Debug)]
 struct Conn {
+    /// Our candidate and the remote address.
+    key: (SocketAddr, SocketAddr),
     writes: mpsc::Sender<Bytes>,
     authenticated: Arc<AtomicBool>,
     task: JoinHandle<()>,
@@ -183,9 +185,8 @@ pub(crate) struct IceTcp {
     /// Active candidates (address, port 9) and the address their connections bind to.
     active: Vec<SocketAddr>,
     listeners: Vec<JoinHandle<()>>,
-    conns: HashMap<(SocketAddr, SocketAddr), Conn>,
-    /// Connection id to key.
-    ids: HashMap<u64, (SocketAddr, SocketAddr)>,
+    /// By connection id; at most [`MAX_CONNECTIONS`], so found by key with a scan.
+    conns: HashMap<u64, Conn>,
     next_id: u64,
     inputs_tx: Option<mpsc::Sender<TcpInput>>,
     inputs: Option<mpsc::Receiver<TcpInput>>,
@@ -204,58 +205,47 @@ impl Drop for IceTcp {
     }
 }
 
-/// The listeners of a connection's passive candidates, bound before its driver starts.
-#[derive(Debug, Default)]
-pub(crate) struct Listeners {
-    bound: Vec<TcpListener>,
-}
-
-impl Listeners {
-    /// Binds a listener on each address (port chosen by the OS). An address that cannot be
-    /// bound (an IPv6 address still tentative, say) gets no TCP candidate, as it would get
-    /// no UDP one: the others still do.
-    pub(crate) async fn bind(addresses: &[std::net::IpAddr]) -> Listeners {
-        let mut bound = Vec::new();
-        for ip in addresses {
-            match TcpListener::bind(SocketAddr::new(*ip, 0)).await {
-                Ok(l) => bound.push(l),
-                Err(e) => tracing::debug!(address = %ip, error = %e, "ICE-TCP listener not bound"),
-            }
-        }
-        Listeners { bound }
-    }
-
-    /// The passive candidates' addresses.
-    pub(crate) fn addresses(&self) -> Vec<SocketAddr> {
-        self.bound
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect()
-    }
-}
-
 impl IceTcp {
-    /// Starts the listeners' tasks; `active` are the active candidates (address, port 9).
-    pub(crate) fn start(listeners: Listeners, active: Vec<SocketAddr>) -> IceTcp {
+    /// Binds a listener on each address (port chosen by the OS) and starts its task: a
+    /// passive candidate each, and an active one on the same address with port
+    /// [`ACTIVE_PORT`]. An address that cannot be bound (an IPv6 address still tentative,
+    /// say) gets no TCP candidate, as it would get no UDP one: the others still do.
+    pub(crate) async fn bind(addresses: &[std::net::IpAddr]) -> IceTcp {
         let (tx, rx) = mpsc::channel(MAX_QUEUED_FRAMES);
         let mut passive = Vec::new();
         let mut tasks = Vec::new();
-        for l in listeners.bound {
-            let Ok(local) = l.local_addr() else { continue };
-            passive.push(local);
-            tasks.push(tokio::spawn(listen(l, local, tx.clone())));
+        for ip in addresses {
+            let bound = TcpListener::bind(SocketAddr::new(*ip, 0))
+                .await
+                .and_then(|l| Ok((l.local_addr()?, l)));
+            match bound {
+                Ok((local, l)) => {
+                    passive.push(local);
+                    tasks.push(tokio::spawn(listen(l, local, tx.clone())));
+                }
+                Err(e) => tracing::debug!(address = %ip, error = %e, "ICE-TCP listener not bound"),
+            }
         }
+        let active = passive
+            .iter()
+            .map(|a| SocketAddr::new(a.ip(), ACTIVE_PORT))
+            .collect();
         IceTcp {
             passive,
             active,
             listeners: tasks,
             conns: HashMap::new(),
-            ids: HashMap::new(),
             next_id: 0,
             inputs_tx: Some(tx),
             inputs: Some(rx),
             stats: IceTcpStats::default(),
         }
+    }
+
+    /// The candidates to hand the core: each passive one, then each active one.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = (SocketAddr, TcpType)> + '_ {
+        let passive = self.passive.iter().map(|a| (*a, TcpType::Passive));
+        passive.chain(self.active.iter().map(|a| (*a, TcpType::Active)))
     }
 
     /// Whether a task may still report.
@@ -277,20 +267,19 @@ impl IceTcp {
 
     /// The candidate and remote address of connection `id`.
     pub(crate) fn key(&self, id: u64) -> Option<(SocketAddr, SocketAddr)> {
-        self.ids.get(&id).copied()
+        self.conns.get(&id).map(|c| c.key)
     }
 
     /// Whether connection `id` is authenticated.
     pub(crate) fn is_authenticated(&self, id: u64) -> bool {
-        self.ids
+        self.conns
             .get(&id)
-            .and_then(|k| self.conns.get(k))
             .is_some_and(|c| c.authenticated.load(Ordering::Relaxed))
     }
 
     /// The core accepted a STUN message on connection `id`.
     pub(crate) fn authenticate(&mut self, id: u64) {
-        if let Some(c) = self.ids.get(&id).and_then(|k| self.conns.get(k)) {
+        if let Some(c) = self.conns.get(&id) {
             if !c.authenticated.swap(true, Ordering::Relaxed) {
                 self.stats.authenticated += 1;
             }
@@ -300,21 +289,27 @@ impl IceTcp {
     /// Closes connection `id` for `error` (counted).
     pub(crate) fn close(&mut self, id: u64, error: &IceTcpError) {
         self.count(error);
-        if let Some(key) = self.ids.remove(&id) {
-            if let Some(c) = self.conns.remove(&key) {
-                c.task.abort();
-            }
-            tracing::debug!(local = %key.0, remote = %key.1, error = %error, "ICE-TCP connection closed");
+        if let Some(c) = self.conns.remove(&id) {
+            c.task.abort();
+            let (local, remote) = c.key;
+            tracing::debug!(%local, %remote, error = %error, "ICE-TCP connection closed");
         }
     }
 
     /// Connection `id` ended by itself.
     pub(crate) fn ended(&mut self, id: u64, error: &IceTcpError) {
-        if let Some(key) = self.ids.remove(&id) {
+        if let Some(c) = self.conns.remove(&id) {
             self.count(error);
-            self.conns.remove(&key);
-            tracing::debug!(local = %key.0, remote = %key.1, error = %error, "ICE-TCP connection ended");
+            let (local, remote) = c.key;
+            tracing::debug!(%local, %remote, error = %error, "ICE-TCP connection ended");
         }
+    }
+
+    /// The id of the connection between our candidate `local` and `remote`.
+    fn find(&self, key: (SocketAddr, SocketAddr)) -> Option<u64> {
+        self.conns
+            .iter()
+            .find_map(|(id, c)| (c.key == key).then_some(*id))
     }
 
     fn count(&mut self, error: &IceTcpError) {
@@ -336,19 +331,15 @@ impl IceTcp {
     /// closed.
     pub(crate) fn accepted(&mut self, local: SocketAddr, remote: SocketAddr, stream: TcpStream) {
         self.stats.accepted += 1;
-        if self.conns.contains_key(&(local, remote)) {
+        if self.find((local, remote)).is_some() {
             self.count(&IceTcpError::TooManyConnections);
             return;
         }
         if self.conns.len() >= MAX_CONNECTIONS {
             let oldest = self
-                .ids
+                .conns
                 .iter()
-                .filter(|(_, k)| {
-                    self.conns
-                        .get(k)
-                        .is_some_and(|c| !c.authenticated.load(Ordering::Relaxed))
-                })
+                .filter(|(_, c)| !c.authenticated.load(Ordering::Relaxed))
                 .map(|(id, _)| *id)
                 .min();
             match oldest {
@@ -360,13 +351,17 @@ impl IceTcp {
                 }
             }
         }
-        self.spawn(local, remote, Some(stream));
+        let _ = self.spawn(local, remote, Some(stream));
     }
 
-    fn spawn(&mut self, local: SocketAddr, remote: SocketAddr, stream: Option<TcpStream>) {
-        let Some(inputs) = self.inputs_tx.clone() else {
-            return;
-        };
+    /// Starts a connection's task; its id, or `None` when ICE-TCP is off.
+    fn spawn(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        stream: Option<TcpStream>,
+    ) -> Option<u64> {
+        let inputs = self.inputs_tx.clone()?;
         let id = self.next_id;
         self.next_id += 1;
         let (writes, write_rx) = mpsc::channel(MAX_QUEUED_WRITES);
@@ -381,14 +376,15 @@ impl IceTcp {
             UNAUTHENTICATED_TIMEOUT,
         ));
         self.conns.insert(
-            (local, remote),
+            id,
             Conn {
+                key: (local, remote),
                 writes,
                 authenticated,
                 task,
             },
         );
-        self.ids.insert(id, (local, remote));
+        Some(id)
     }
 
     /// Sends a transmit of the core on the connection of its source and destination; from
@@ -398,16 +394,18 @@ impl IceTcp {
             self.stats.dropped_writes += 1;
             return;
         };
-        let key = (local, t.destination);
-        if !self.conns.contains_key(&key) {
-            if !self.active.contains(&local) || self.conns.len() >= MAX_CONNECTIONS {
-                // A passive candidate waits for the peer to connect (RFC 6544 §6.2).
-                self.stats.dropped_writes += 1;
-                return;
+        let id = match self.find((local, t.destination)) {
+            Some(id) => Some(id),
+            None => {
+                if !self.active.contains(&local) || self.conns.len() >= MAX_CONNECTIONS {
+                    // A passive candidate waits for the peer to connect (RFC 6544 §6.2).
+                    self.stats.dropped_writes += 1;
+                    return;
+                }
+                self.stats.opened += 1;
+                self.spawn(local, t.destination, None)
             }
-            self.stats.opened += 1;
-            self.spawn(local, t.destination, None);
-        }
+        };
         let mut framed = Vec::with_capacity(t.contents.len() + 2);
         let mut n = 0u64;
         for d in t.datagrams() {
@@ -415,9 +413,8 @@ impl IceTcp {
                 n += 1;
             }
         }
-        let sent = self
-            .conns
-            .get(&key)
+        let sent = id
+            .and_then(|id| self.conns.get(&id))
             .is_some_and(|c| c.writes.try_send(Bytes::from(framed)).is_ok());
         if sent {
             self.stats.frames_out += n;
