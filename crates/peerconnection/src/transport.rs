@@ -1071,7 +1071,7 @@ impl BundleTransport {
     }
 
     fn send_media(&mut self, packet: &[u8], rtcp: bool) -> Result<(), CommandError> {
-        if self.dtls_ended() {
+        if self.dtls_state.is_final() {
             return Err(CommandError::Closed);
         }
         self.ensure_srtp();
@@ -1282,7 +1282,7 @@ impl BundleTransport {
             self.stats.unknown_source += 1;
             return Err(ReceiveError::UnknownSource);
         }
-        if self.dtls_ended() {
+        if self.dtls_state.is_final() {
             self.stats.after_dtls_closed += 1;
             return Err(ReceiveError::Closed);
         }
@@ -1340,7 +1340,7 @@ impl BundleTransport {
             self.stats.unknown_source += 1;
             return Err(ReceiveError::UnknownSource);
         }
-        if self.dtls_ended() {
+        if self.dtls_state.is_final() {
             // The keys belong to an association that has ended.
             self.stats.after_dtls_closed += 1;
             return Err(ReceiveError::Closed);
@@ -1565,16 +1565,11 @@ impl BundleTransport {
     /// final: a close_notify after a failure, or a failure after close, changes nothing.
     /// Entering either ends the SCTP association at the next `drain_sctp`.
     fn set_dtls_state(&mut self, s: DtlsState) {
-        if self.dtls_state == s || self.dtls_ended() {
+        if self.dtls_state == s || self.dtls_state.is_final() {
             return;
         }
         self.dtls_state = s;
         self.events.push_back(TransportEvent::DtlsState(s));
-    }
-
-    /// True once the DTLS transport closed or failed: nothing more is taken or sent on it.
-    fn dtls_ended(&self) -> bool {
-        self.dtls_state.is_final()
     }
 
     fn update_state(&mut self) {
