@@ -60,11 +60,36 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    // The suite builds each crate once per profile: incremental caches would only add
+    // gigabytes to a fresh machine's disk (a CI run ran out of it). A caller's own choice wins.
+    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        c.env("CARGO_INCREMENTAL", "0");
+    }
     c
 }
 
 fn step(name: &str) {
-    println!("\n=== xtask: {name} ===");
+    println!("\n=== xtask: {name} ({}) ===", disk_free());
+}
+
+/// Free space on the build directory's file system, as `df` reports it, so that a run that
+/// fills the disk shows where it grew.
+fn disk_free() -> String {
+    let out = Command::new("df")
+        .args(["-Pk"])
+        .arg(root())
+        .stderr(Stdio::null())
+        .output();
+    let kib = out.ok().and_then(|o| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        // The second line's fourth column is the space available, in KiB.
+        let line = text.lines().nth(1)?.to_owned();
+        line.split_whitespace().nth(3)?.parse::<u64>().ok()
+    });
+    match kib {
+        Some(k) => format!("{:.1} GiB free", k as f64 / (1024.0 * 1024.0)),
+        None => "free disk unknown".to_owned(),
+    }
 }
 
 fn run(mut cmd: Command) -> Result {
@@ -318,6 +343,7 @@ fn test(args: &[String]) -> Result {
     );
     println!("interop: {cells} cells passed (matrix in target/interop/matrix.md)");
     println!("tests: {passed} passed, {failed} failed");
+    println!("disk: {} at the end", disk_free());
     Ok(())
 }
 
