@@ -806,7 +806,11 @@ impl Agent {
             kind,
             protocol,
             component,
-            priority: candidate::priority(kind.type_preference(), local_pref, component),
+            priority: candidate::priority(
+                candidate::type_preference(kind, protocol),
+                local_pref,
+                component,
+            ),
             foundation,
             related,
         };

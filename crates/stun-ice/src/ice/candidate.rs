@@ -136,6 +136,23 @@ pub fn tcp_local_preference(tcp_type: TcpType, kind: CandidateKind, index: usize
     (direction_preference(tcp_type, kind) << 13) + other
 }
 
+/// The type preference of a host candidate over TCP. RFC 6544 §4.2 has UDP candidates
+/// preferred over TCP ones of the same kind (TCP's retransmissions and head-of-line
+/// blocking hurt real-time media) and leaves the value to the agent. 90 puts a TCP host
+/// candidate below a UDP server-reflexive one (100, RFC 8445 §5.1.2.2) and above a relayed
+/// one (0), where libwebrtc puts its own, so the two sides of a browser call rank pairs alike.
+pub const TCP_HOST_TYPE_PREFERENCE: u32 = 90;
+
+/// The type preference of a local candidate of `kind` on `protocol`: RFC 8445 §5.1.2.2's
+/// recommended value, except a TCP host candidate, which takes
+/// [`TCP_HOST_TYPE_PREFERENCE`].
+pub const fn type_preference(kind: CandidateKind, protocol: TransportProtocol) -> u32 {
+    match (kind, protocol) {
+        (CandidateKind::Host, TransportProtocol::Tcp(_)) => TCP_HOST_TYPE_PREFERENCE,
+        _ => kind.type_preference(),
+    }
+}
+
 /// Is `ip` an IPv6 link-local address (fe80::/10)? RFC 8445 §6.1.2.2 pairs those only
 /// with each other.
 pub fn is_link_local_v6(ip: IpAddr) -> bool {
@@ -424,6 +441,38 @@ mod tests {
             (6 << 13) + 8191
         );
         let _ = tcp_local_preference(TcpType::Active, CandidateKind::Host, usize::MAX);
+    }
+
+    #[test]
+    fn tcp_host_candidates_rank_below_udp_server_reflexive_and_above_relayed() {
+        let tcp = |t| {
+            priority(
+                type_preference(CandidateKind::Host, TransportProtocol::Tcp(t)),
+                tcp_local_preference(t, CandidateKind::Host, 0),
+                1,
+            )
+        };
+        let srflx = priority(
+            type_preference(CandidateKind::ServerReflexive, TransportProtocol::Udp),
+            0,
+            1,
+        );
+        let relayed = priority(
+            type_preference(CandidateKind::Relayed, TransportProtocol::Udp),
+            65535,
+            1,
+        );
+        let udp_host = priority(
+            type_preference(CandidateKind::Host, TransportProtocol::Udp),
+            0,
+            1,
+        );
+        for t in [TcpType::Active, TcpType::Passive, TcpType::So] {
+            assert!(tcp(t) < srflx, "{t:?} TCP host outranks UDP srflx");
+            assert!(tcp(t) > relayed, "{t:?} TCP host below relayed");
+            assert!(tcp(t) < udp_host);
+        }
+        assert_eq!(tcp(TcpType::Active) >> 24, 90);
     }
 
     #[test]
