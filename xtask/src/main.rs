@@ -22,6 +22,7 @@ const DEFAULT_FUZZ_SECONDS: u64 = 300;
 type Result<T = ()> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
+    STARTED.get_or_init(Instant::now);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
@@ -68,8 +69,18 @@ fn cargo() -> Command {
     c
 }
 
+/// When this xtask started: each step's heading gives the time since, so a slow CI run shows
+/// which step took it.
+static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 fn step(name: &str) {
-    println!("\n=== xtask: {name} ({}) ===", disk_free());
+    let at = STARTED.get_or_init(Instant::now).elapsed().as_secs();
+    println!(
+        "\n=== xtask: {name} (at {}:{:02}, {}) ===",
+        at / 60,
+        at % 60,
+        disk_free()
+    );
 }
 
 /// Free space on the build directory's file system, as `df` reports it, so that a run that
