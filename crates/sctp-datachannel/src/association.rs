@@ -1425,7 +1425,7 @@ impl Association {
         let params = self.extension_params();
         let init = InitChunk {
             initiate_tag: self.my_vtag,
-            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
+            a_rwnd: u32::try_from(self.rx_capacity()).unwrap_or(u32::MAX),
             outbound_streams: self.cfg.streams,
             inbound_streams: self.cfg.streams,
             initial_tsn: self.my_initial_tsn,
@@ -1479,7 +1479,7 @@ impl Association {
         params.extend_from_slice(self.extension_params());
         let ack = InitChunk {
             initiate_tag: self.my_vtag,
-            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
+            a_rwnd: u32::try_from(self.rx_capacity()).unwrap_or(u32::MAX),
             outbound_streams: self.cfg.streams,
             inbound_streams: self.cfg.streams,
             initial_tsn: self.my_initial_tsn,
@@ -2917,14 +2917,20 @@ impl Association {
     /// I-DATA, a stream whose next message has not started is passed over while starting it
     /// would put more bytes in reassembly at the peer than its window (the peer holds every
     /// started message's fragments until the message is whole; with no message started, one
-    /// always may start, as with DATA).
+    /// always may start, as with DATA). A message that fits one chunk is never passed over:
+    /// it is whole when it arrives, so it never waits in reassembly, and a channel's small
+    /// messages go beside another's large one even when that one is as large as the window.
     fn pick_stream(&mut self) -> Option<u16> {
         let window = self.peer.map_or(0, |p| p.a_rwnd as usize);
         let mut best: Option<(usize, u16)> = None;
         for (i, &stream) in self.pending_ring.iter().enumerate() {
             if self.idata && self.in_progress > 0 {
                 let head = self.pending.get(&stream).and_then(VecDeque::front);
-                if head.is_some_and(|m| !m.started && self.in_progress + m.data.len() > window) {
+                if head.is_some_and(|m| {
+                    !m.started
+                        && m.data.len() > self.max_payload
+                        && self.in_progress + m.data.len() > window
+                }) {
                     continue;
                 }
             }
