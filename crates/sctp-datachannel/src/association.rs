@@ -1425,7 +1425,7 @@ impl Association {
         let params = self.extension_params();
         let init = InitChunk {
             initiate_tag: self.my_vtag,
-            a_rwnd: u32::try_from(self.rx_capacity()).unwrap_or(u32::MAX),
+            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
             outbound_streams: self.cfg.streams,
             inbound_streams: self.cfg.streams,
             initial_tsn: self.my_initial_tsn,
@@ -1479,7 +1479,7 @@ impl Association {
         params.extend_from_slice(self.extension_params());
         let ack = InitChunk {
             initiate_tag: self.my_vtag,
-            a_rwnd: u32::try_from(self.rx_capacity()).unwrap_or(u32::MAX),
+            a_rwnd: u32::try_from(self.cfg.receive_buffer).unwrap_or(u32::MAX),
             outbound_streams: self.cfg.streams,
             inbound_streams: self.cfg.streams,
             initial_tsn: self.my_initial_tsn,
