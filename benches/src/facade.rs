@@ -20,6 +20,11 @@
 //! - memory: live heap bytes per idle connection with one open data channel, counted by the
 //!   byte-counting allocator ([`crate::alloc::live_bytes_per_connection`]): tasks, queues,
 //!   buffers and the protocol state, not kernel socket memory.
+//! - a ping beside a bulk transfer: one channel sends [`BULK_MESSAGE`]-byte messages back to
+//!   back while a second channel carries 4-byte pings every [`PING_GAP`], echoed by the
+//!   answerer; the median round trip of [`PINGS`] pings, with user message interleaving (RFC
+//!   8260 I-DATA) on both ends against plain DATA, where a ping waits behind the message
+//!   being sent ([`ping_beside_bulk`]).
 //! - resident memory: the issue's measure, RSS growth over [`FERRTC_CONNECTIONS`] idle
 //!   connections divided by their number, taken in a fresh child process per stack
 //!   ([`rss_child`]) so that memory freed by earlier workloads cannot hide the growth.
@@ -68,6 +73,14 @@ const AIORTC_CONNECTS: usize = SETUP_RUNS;
 /// MiB aiortc sends for its goodput figure (at its 5-20 Mbit/s, a few seconds).
 const AIORTC_MIB: usize = 8;
 
+/// The bulk channel's message size in the ping-beside-bulk row (what the `dc-interleave`
+/// interop case echoes).
+pub const BULK_MESSAGE: usize = 8 * 1024 * 1024;
+/// Pings timed in the ping-beside-bulk row.
+pub const PINGS: usize = 100;
+/// The gap between two pings.
+pub const PING_GAP: Duration = Duration::from_millis(10);
+
 /// How long one ferrtc step may take before the bench gives up.
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -102,6 +115,11 @@ pub struct FerrtcPeers {
 /// Builds two ferrtc peer connections on 127.0.0.1 (each binds its socket and makes its
 /// certificate).
 pub async fn ferrtc_peers() -> FerrtcPeers {
+    ferrtc_peers_with(config).await
+}
+
+/// [`ferrtc_peers`] with each end's configuration from `config`.
+async fn ferrtc_peers_with(config: impl Fn() -> Configuration) -> FerrtcPeers {
     FerrtcPeers {
         a: PeerConnection::new(config())
             .await
@@ -110,6 +128,96 @@ pub async fn ferrtc_peers() -> FerrtcPeers {
             .await
             .expect("ferrtc PeerConnection::new"),
     }
+}
+
+/// The ping-beside-bulk workload once: two ferrtc peers with interleaving on or off at both
+/// ends and a largest message of twice `bulk`; the pair's channel sends `bulk`-byte messages
+/// back to back, a second channel (opened after the first, over the same association)
+/// carries `pings` 4-byte pings [`PING_GAP`] apart, each echoed by the answerer and awaited
+/// before the next. Returns the median round trip in seconds. Panics if the association
+/// did not negotiate what was asked.
+pub async fn ping_beside_bulk(interleaving: bool, bulk: usize, pings: usize) -> f64 {
+    let largest = u64::try_from(bulk * 2).unwrap_or(u64::MAX);
+    let pair = ferrtc_peers_with(|| {
+        let mut c = config();
+        c.data_channels = ferrtc::DataChannelSettings {
+            max_message_size: largest,
+            interleaving,
+        };
+        c
+    })
+    .await
+    .connect()
+    .await;
+    let stats = pair.a.stats().await.expect("ferrtc stats");
+    let negotiated = stats
+        .get("T")
+        .and_then(|t| t.get("sctpInterleaving"))
+        .map(|v| format!("{v:?}"));
+    assert_eq!(
+        negotiated.as_deref(),
+        Some(if interleaving {
+            "Bool(true)"
+        } else {
+            "Bool(false)"
+        }),
+        "interleaving as asked"
+    );
+    let ping = pair
+        .a
+        .create_data_channel("ping", DataChannelInit::default())
+        .await
+        .expect("ferrtc create_data_channel");
+    let echo = within("the ping channel", async {
+        loop {
+            match pair.b.next_event().await {
+                Some(Event::DataChannel(dc)) => return dc,
+                Some(_) => {}
+                None => panic!("ferrtc: connection ended before its channel came"),
+            }
+        }
+    })
+    .await;
+    within("ping channel open", ping.opened())
+        .await
+        .expect("ferrtc channel open");
+    tokio::spawn(async move {
+        while let Some(m) = echo.recv().await {
+            if echo.send(m.data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let sink = pair.db.clone();
+    tokio::spawn(async move { while sink.recv().await.is_some() {} });
+    let stop = Arc::new(AtomicBool::new(false));
+    let (source, halt) = (pair.da.clone(), Arc::clone(&stop));
+    let message = Bytes::from(vec![0x5au8; bulk]);
+    let sender = tokio::spawn(async move {
+        while !halt.load(Ordering::Acquire) {
+            if source.send(message.clone()).await.is_err() {
+                break;
+            }
+        }
+    });
+    // The bulk channel under way before the first ping.
+    tokio::time::sleep(PING_GAP).await;
+    let mut rtts = Vec::with_capacity(pings);
+    for i in 0..pings {
+        let tag = Bytes::copy_from_slice(&u32::try_from(i).unwrap_or(u32::MAX).to_be_bytes());
+        let start = Instant::now();
+        ping.send(tag.clone()).await.expect("ferrtc ping send");
+        let back = within("a pong", ping.recv())
+            .await
+            .expect("ferrtc: ping channel ended");
+        assert_eq!(back.data, tag, "pongs come back in order");
+        rtts.push(start.elapsed().as_secs_f64());
+        tokio::time::sleep(PING_GAP).await;
+    }
+    stop.store(true, Ordering::Release);
+    let _ = within("the bulk sender", sender).await;
+    pair.close().await;
+    median(&mut rtts)
 }
 
 /// Two connected ferrtc facade peer connections with one open channel.
@@ -619,6 +727,25 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
         }
     }
 
+    // (b2) a small message's round trip beside a bulk transfer, I-DATA against DATA.
+    {
+        let with = rt.block_on(ping_beside_bulk(true, BULK_MESSAGE, PINGS));
+        let without = rt.block_on(ping_beside_bulk(false, BULK_MESSAGE, PINGS));
+        rows.push(Row {
+            workload: format!(
+                "round trip of a 4-byte ping on one channel while another sends {} MiB \
+                 messages back to back, ferrtc to ferrtc over 127.0.0.1 UDP, median of \
+                 {PINGS}: user message interleaving (I-DATA) on at both ends against off (DATA)",
+                BULK_MESSAGE >> 20
+            ),
+            ours_name: "ferrtc, I-DATA",
+            reference_name: "ferrtc, DATA",
+            ours_per_sec: with,
+            reference_per_sec: without,
+            unit: Unit::Seconds,
+        });
+    }
+
     // (c) memory per idle connection.
     {
         let ours = crate::alloc::live_bytes_per_connection(
@@ -687,6 +814,15 @@ pub fn rows(cfg: &Config) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ping_beside_bulk_times_echoed_pings_with_and_without_interleaving() {
+        let rt = runtime();
+        for interleaving in [true, false] {
+            let rtt = rt.block_on(ping_beside_bulk(interleaving, 256 * 1024, 5));
+            assert!(rtt > 0.0 && rtt < DEADLINE.as_secs_f64(), "{rtt}");
+        }
+    }
 
     #[test]
     fn every_case_moves_what_it_says() {
