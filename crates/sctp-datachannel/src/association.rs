@@ -80,7 +80,7 @@
 //!   priority (RFC 8260 sections 3.2, 3.4), not weighted fair queueing (section 3.6). A
 //!   message starts beside others only while all started messages fit the window the peer
 //!   announced, so that the peer can always finish reassembling them (there is no partial
-//!   delivery).
+//!   delivery); a message that fits one chunk always may, since it is whole on arrival.
 //! - Unrecognized INIT parameters are ignored, not reported.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
