@@ -168,16 +168,7 @@ pub async fn ping_beside_bulk(interleaving: bool, bulk: usize, pings: usize) -> 
         .create_data_channel("ping", DataChannelInit::default())
         .await
         .expect("ferrtc create_data_channel");
-    let echo = within("the ping channel", async {
-        loop {
-            match pair.b.next_event().await {
-                Some(Event::DataChannel(dc)) => return dc,
-                Some(_) => {}
-                None => panic!("ferrtc: connection ended before its channel came"),
-            }
-        }
-    })
-    .await;
+    let echo = next_channel(&pair.b).await;
     within("ping channel open", ping.opened())
         .await
         .expect("ferrtc channel open");
@@ -220,6 +211,20 @@ pub async fn ping_beside_bulk(interleaving: bool, bulk: usize, pings: usize) -> 
     median(&mut rtts)
 }
 
+/// The next data channel `pc`'s peer opens.
+async fn next_channel(pc: &PeerConnection) -> DataChannel {
+    within("the peer's channel", async {
+        loop {
+            match pc.next_event().await {
+                Some(Event::DataChannel(dc)) => return dc,
+                Some(_) => {}
+                None => panic!("ferrtc: connection ended before its channel came"),
+            }
+        }
+    })
+    .await
+}
+
 /// Two connected ferrtc facade peer connections with one open channel.
 pub struct FerrtcPair {
     /// The offerer.
@@ -255,16 +260,7 @@ impl FerrtcPeers {
         a.set_remote_description(b.local_description().expect("answer"))
             .await
             .expect("ferrtc set_remote_description (answer)");
-        let db = within("the peer's channel", async {
-            loop {
-                match b.next_event().await {
-                    Some(Event::DataChannel(dc)) => return dc,
-                    Some(_) => {}
-                    None => panic!("ferrtc: connection ended before its channel came"),
-                }
-            }
-        })
-        .await;
+        let db = next_channel(&b).await;
         within("channel open", da.opened())
             .await
             .expect("ferrtc channel open");
