@@ -92,10 +92,9 @@ fn disk_free() -> String {
         .stderr(Stdio::null())
         .output();
     let kib = out.ok().and_then(|o| {
-        let text = String::from_utf8_lossy(&o.stdout).into_owned();
         // The second line's fourth column is the space available, in KiB.
-        let line = text.lines().nth(1)?.to_owned();
-        line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        let text = String::from_utf8_lossy(&o.stdout);
+        text.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok()
     });
     match kib {
         Some(k) => format!("{:.1} GiB free", k as f64 / (1024.0 * 1024.0)),
@@ -264,7 +263,6 @@ const FFMPEG_PACKAGES: &[&str] = &[
 
 fn test(args: &[String]) -> Result {
     let no_fuzz = args.iter().any(|a| a == "--no-fuzz");
-    let started = Instant::now();
     // Before clippy: ferrtc-media's build scripts look for libvpx and libopus.
     ensure_apt(TEST_PACKAGES)?;
 
@@ -350,7 +348,7 @@ fn test(args: &[String]) -> Result {
 
     println!(
         "\nxtask: whole suite green in {:.0} s",
-        started.elapsed().as_secs_f64()
+        STARTED.get_or_init(Instant::now).elapsed().as_secs_f64()
     );
     println!("interop: {cells} cells passed (matrix in target/interop/matrix.md)");
     println!("tests: {passed} passed, {failed} failed");
