@@ -94,7 +94,12 @@ fn disk_free() -> String {
     let kib = out.ok().and_then(|o| {
         // The second line's fourth column is the space available, in KiB.
         let text = String::from_utf8_lossy(&o.stdout);
-        text.lines().nth(1)?.split_whitespace().nth(3)?.parse::<u64>().ok()
+        text.lines()
+            .nth(1)?
+            .split_whitespace()
+            .nth(3)?
+            .parse::<u64>()
+            .ok()
     });
     match kib {
         Some(k) => format!("{:.1} GiB free", k as f64 / (1024.0 * 1024.0)),
